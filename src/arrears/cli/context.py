@@ -1,0 +1,58 @@
+"""What every command needs: the workspace's settings, its store, and who is acting."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import typer
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from arrears import config
+from arrears.store.database import connect, current_revision, head_revision
+
+
+class NoWorkspace(config.ConfigError):
+    pass
+
+
+def workspace(ctx: typer.Context, *, must_exist: bool = True) -> config.Workspace:
+    root: Path | None = (ctx.find_root().obj or {}).get("workspace")
+    ws = config.load(root)
+    if must_exist and not ws.exists and "ARREARS_DATABASE_URL" not in _env():
+        raise NoWorkspace(
+            f"no arrears workspace in {ws.root} (no {config.CONFIG_FILE}): run `arrears init` "
+            "there, or pass --workspace DIR"
+        )
+    return ws
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+def store(ws: config.Workspace) -> Engine:
+    """The workspace's database, checked to be reachable and migrated to the current schema."""
+    from arrears.store.database import StoreError
+
+    engine = connect(ws.database_url)
+    try:
+        revision = current_revision(engine)
+    except OperationalError as exc:
+        raise StoreError(f"cannot open the database {engine.url!r}: {exc.orig}") from exc
+    if revision != head_revision(ws.database_url):
+        raise StoreError(
+            f"the database is at schema {revision or 'none'}, "
+            f"not {head_revision(ws.database_url)}: run `arrears db upgrade`"
+        )
+    return engine
+
+
+def actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"

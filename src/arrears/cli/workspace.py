@@ -1,0 +1,154 @@
+"""``arrears init``, ``arrears config``, ``arrears db`` and ``arrears portfolio``."""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+
+from arrears import config
+from arrears.cli.context import actor, store, workspace
+from arrears.cli.output import Format, console, emit
+from arrears.domain.money import MoneyError, is_currency
+from arrears.store.database import connect, current_revision, head_revision, upgrade
+from arrears.store.portfolios import ensure_portfolio, list_portfolios
+
+db_app = typer.Typer(help="Database schema: migrate and inspect.", no_args_is_help=True)
+portfolio_app = typer.Typer(
+    help="Portfolios: creditors, business units or agency clients.", no_args_is_help=True
+)
+
+
+def _examples_dir() -> Path | None:
+    packaged = resources.files("arrears").joinpath("_examples")
+    if packaged.is_dir():
+        return Path(str(packaged))
+    checkout = Path(__file__).resolve().parents[3] / "examples"
+    return checkout if checkout.is_dir() else None
+
+
+def init(
+    ctx: typer.Context,
+    directory: Annotated[Path | None, typer.Argument(help="Workspace folder (created).")] = None,
+    currency: Annotated[str, typer.Option(help="Base currency (ISO 4217).")] = "USD",
+    timezone: Annotated[str, typer.Option(help="Default debtor time zone.")] = "America/New_York",
+    country: Annotated[str, typer.Option(help="Default debtor country (ISO 3166).")] = "US",
+    locale: Annotated[str, typer.Option(help="Locale for amounts and dates.")] = "en_US",
+    database_url: Annotated[
+        str | None, typer.Option(help="Store URL (default: SQLite file in the workspace).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing arrears.toml.")] = False,
+) -> None:
+    """Create a workspace: arrears.toml, example policies, a migrated store, a default portfolio."""
+    root = (directory or (ctx.find_root().obj or {}).get("workspace") or Path(".")).resolve()
+    currency = currency.upper()
+    if not is_currency(currency):
+        raise MoneyError(f"--currency {currency!r} is not an ISO 4217 currency code")
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / config.CONFIG_FILE
+    if path.exists() and not force:
+        console.print(f"{path} exists: keeping it (use --force to rewrite it)")
+    else:
+        path.write_text(
+            config.render_config(
+                base_currency=currency,
+                timezone=timezone,
+                country=country.upper(),
+                locale=locale,
+                database_url=database_url,
+            ),
+            encoding="utf-8",
+        )
+    examples = _examples_dir()
+    if examples is not None and (examples / "policies").is_dir():
+        shutil.copytree(examples / "policies", root / "policies", dirs_exist_ok=True)
+    ws = config.load(root)
+    upgrade(ws.database_url)
+    with connect(ws.database_url).begin() as conn:
+        ensure_portfolio(
+            conn,
+            ws.get("portfolio"),
+            name=None,
+            base_currency=ws.get("base_currency"),
+            actor=actor(),
+        )
+    console.print(f"workspace ready in {root} (store: {ws.database_url})")
+
+
+def show_config(
+    ctx: typer.Context,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+) -> None:
+    """Show the effective settings and where each came from (default, file or environment)."""
+    ws = workspace(ctx, must_exist=False)
+    frame = pl.DataFrame(
+        {
+            "setting": [s.key for s in config.SETTINGS],
+            "value": [ws.values[s.key] for s in config.SETTINGS],
+            "source": [ws.sources[s.key] for s in config.SETTINGS],
+            "environment variable": [s.env for s in config.SETTINGS],
+        }
+    )
+    emit(frame, fmt, title=f"workspace {ws.root}")
+    for kind, mapping in sorted(ws.columns.items()):
+        for column, header in sorted(mapping.items()):
+            console.print(f"import.columns.{kind}.{column} = {header!r} ({ws.config_path})")
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Migrate the workspace's database to the current schema."""
+    ws = workspace(ctx)
+    upgrade(ws.database_url)
+    console.print(f"database at schema {head_revision(ws.database_url)}")
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Print the database's schema revision and the one this version of arrears expects."""
+    ws = workspace(ctx)
+    rev = current_revision(connect(ws.database_url))
+    console.print(f"database: {rev or 'empty'}; expected: {head_revision(ws.database_url)}")
+
+
+@portfolio_app.command("add")
+def portfolio_add(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="Short code, e.g. 'acme-es'.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    currency: Annotated[str | None, typer.Option(help="Base currency.")] = None,
+) -> None:
+    """Add a portfolio (a creditor, business unit or agency client)."""
+    ws = workspace(ctx)
+    with store(ws).begin() as conn:
+        ensure_portfolio(
+            conn,
+            code,
+            name=name,
+            base_currency=(currency or ws.get("base_currency")).upper(),
+            actor=actor(),
+        )
+    console.print(f"portfolio {code} ready")
+
+
+@portfolio_app.command("list")
+def portfolio_list(
+    ctx: typer.Context,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+) -> None:
+    """List the workspace's portfolios."""
+    ws = workspace(ctx)
+    with store(ws).connect() as conn:
+        rows = list_portfolios(conn)
+    emit(pl.DataFrame(rows).select("code", "name", "base_currency", "created_at"), fmt)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("config")(show_config)
+    app.add_typer(db_app, name="db")
+    app.add_typer(portfolio_app, name="portfolio")

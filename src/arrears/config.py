@@ -1,0 +1,206 @@
+"""Workspace settings: ``arrears.toml`` in the workspace folder, overridden by ``ARREARS_*``
+environment variables, over built-in defaults. Every setting is declared once in ``SETTINGS`` with
+its documentation; ``arrears config`` shows the effective value of each and where it came from.
+
+Column mappings for imports live in ``[import.columns.<kind>]`` tables of the same file
+(canonical column = header in the user's file).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "arrears.toml"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message says which and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    key: str  # dotted key in arrears.toml, e.g. "import.date_format"
+    default: str
+    doc: str
+    choices: tuple[str, ...] = ()
+
+    @property
+    def env(self) -> str:
+        return "ARREARS_" + self.key.replace(".", "_").upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "database_url",
+        "sqlite:///{workspace}/arrears.db",
+        "SQLAlchemy URL of the store; SQLite file in the workspace by default, "
+        "postgresql://user@host/db for production.",
+    ),
+    Setting("base_currency", "USD", "ISO 4217 currency of the default portfolio."),
+    Setting("timezone", "America/New_York", "IANA time zone for debtors that do not give one."),
+    Setting("country", "US", "ISO 3166 country for debtors that do not give one."),
+    Setting("locale", "en_US", "Locale for formatting amounts and dates (en_US, es_CO, ...)."),
+    Setting("portfolio", "default", "Code of the portfolio that commands work on by default."),
+    Setting(
+        "allocation_rule",
+        "oldest_due_first",
+        "How a payment without explicit allocations is applied to open instalments.",
+        ("oldest_due_first", "newest_due_first", "none"),
+    ),
+    Setting(
+        "import.date_format",
+        "auto",
+        "strftime format of dates in imported files; 'auto' accepts ISO 8601 (YYYY-MM-DD).",
+    ),
+    Setting(
+        "import.decimal_separator",
+        ".",
+        "Decimal separator of amounts in imported files ('.' or ',').",
+        (".", ","),
+    ),
+    Setting(
+        "import.thousands_separator",
+        "",
+        "Thousands separator of amounts in imported files ('', ',', '.', ' ' or \"'\").",
+        ("", ",", ".", " ", "'"),
+    ),
+    Setting(
+        "import.encoding",
+        "auto",
+        "Text encoding of imported CSV files: 'auto' (UTF-8 with or without BOM, else "
+        "Latin-1), 'utf-8' or 'latin-1'.",
+        ("auto", "utf-8", "latin-1"),
+    ),
+    Setting(
+        "import.delimiter",
+        "auto",
+        "Field delimiter of imported CSV files: 'auto' (sniffed from the header), ',', ';', "
+        "'|' or 'tab'.",
+        ("auto", ",", ";", "|", "tab"),
+    ),
+)
+
+SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """Effective settings of one workspace, with where each value came from."""
+
+    root: Path
+    values: dict[str, str]
+    sources: dict[str, str]
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def get(self, key: str) -> str:
+        return self.values[key]
+
+    @property
+    def database_url(self) -> str:
+        return self.values["database_url"]
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    @property
+    def exists(self) -> bool:
+        return self.config_path.is_file()
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and dotted != "import.columns":
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def load(root: Path | str | None = None, env: dict[str, str] | None = None) -> Workspace:
+    """Read the workspace at ``root`` (default: ``ARREARS_WORKSPACE`` or the current folder)."""
+    env = dict(os.environ) if env is None else env
+    root = Path(root or env.get("ARREARS_WORKSPACE") or ".").resolve()
+    path = root / CONFIG_FILE
+    file_values: dict[str, Any] = {}
+    columns: dict[str, dict[str, str]] = {}
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        file_values = _flatten(data)
+        raw_columns = file_values.pop("import.columns", {}) or {}
+        columns = _columns(path, raw_columns)
+        unknown = sorted(set(file_values) - set(SETTINGS_BY_KEY))
+        if unknown:
+            raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for setting in SETTINGS:
+        if setting.env in env:
+            value, source = env[setting.env], f"environment {setting.env}"
+        elif setting.key in file_values:
+            value, source = str(file_values[setting.key]), str(path)
+        else:
+            value, source = setting.default, "default"
+        value = value.replace("{workspace}", str(root))
+        if setting.choices and value not in setting.choices:
+            raise ConfigError(
+                f"{source}: {setting.key} = {value!r}; expected one of "
+                + ", ".join(repr(c) for c in setting.choices)
+            )
+        values[setting.key] = value
+        sources[setting.key] = source
+    return Workspace(root=root, values=values, sources=sources, columns=columns)
+
+
+def _columns(path: Path, raw: Any) -> dict[str, dict[str, str]]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [import.columns] must be tables of column = header")
+    result: dict[str, dict[str, str]] = {}
+    for kind, mapping in raw.items():
+        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+            raise ConfigError(f"{path}: [import.columns.{kind}] must map columns to header names")
+        result[kind] = {str(k): str(v) for k, v in mapping.items()}
+    return result
+
+
+def render_config(
+    *, base_currency: str, timezone: str, country: str, locale: str, database_url: str | None
+) -> str:
+    """The text of a new ``arrears.toml``."""
+    db = (
+        f'database_url = "{database_url}"'
+        if database_url
+        else '# database_url = "postgresql://postgres@127.0.0.1:5432/arrears"  '
+        "# default: arrears.db here"
+    )
+    return f"""# arrears workspace settings. Every key can also be set with an ARREARS_* environment
+# variable (e.g. ARREARS_DATABASE_URL); `arrears config` shows the effective values.
+{db}
+base_currency = "{base_currency}"
+timezone = "{timezone}"
+country = "{country}"
+locale = "{locale}"
+portfolio = "default"
+allocation_rule = "oldest_due_first"
+
+[import]
+date_format = "auto"          # e.g. "%d/%m/%Y" for 23/11/2026
+decimal_separator = "."       # "," for 1.234,50
+thousands_separator = ""
+encoding = "auto"             # UTF-8 (BOM or not), else Latin-1
+delimiter = "auto"
+
+# Map your ERP's headers to arrears' columns (column = "Header in your file"):
+# [import.columns.invoices]
+# invoice_id = "Factura"
+# debtor_id = "NIT Cliente"
+"""

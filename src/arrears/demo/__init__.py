@@ -1,0 +1,1 @@
+"""The demo portfolio generator: realistic debtors, invoices and payment histories."""

@@ -1,0 +1,103 @@
+"""The activity log's record types: one typed record per kind, with a stable name.
+
+Each record has a UTC time, an actor, the debtor it concerns (when there is one), the subject
+(what kind of thing and its id) and a JSON-able payload. The store writes them append-only, in the
+same transaction as the change they describe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    kind: ClassVar[str] = "activity"
+    occurred_at: datetime
+    actor: str
+    portfolio: str
+    debtor: str | None
+    subject_kind: str
+    subject_id: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.occurred_at.tzinfo is None or self.occurred_at.utcoffset() != UTC.utcoffset(None):
+            raise ValueError("activity times are UTC and timezone-aware")
+
+
+# Stable names. New kinds are added, never renamed.
+@dataclass(frozen=True, slots=True)
+class DebtorCreated(Activity):
+    kind: ClassVar[str] = "debtor.created"
+
+
+@dataclass(frozen=True, slots=True)
+class DebtorUpdated(Activity):
+    kind: ClassVar[str] = "debtor.updated"
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceCreated(Activity):
+    kind: ClassVar[str] = "invoice.created"
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceUpdated(Activity):
+    kind: ClassVar[str] = "invoice.updated"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentPosted(Activity):
+    kind: ClassVar[str] = "payment.posted"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentUpdated(Activity):
+    kind: ClassVar[str] = "payment.updated"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentReversed(Activity):
+    kind: ClassVar[str] = "payment.reversed"
+
+
+@dataclass(frozen=True, slots=True)
+class CreditNoteIssued(Activity):
+    kind: ClassVar[str] = "credit_note.issued"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOffPosted(Activity):
+    kind: ClassVar[str] = "write_off.posted"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportApplied(Activity):
+    kind: ClassVar[str] = "import.applied"
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioCreated(Activity):
+    kind: ClassVar[str] = "portfolio.created"
+
+
+KINDS: dict[str, type[Activity]] = {
+    cls.kind: cls
+    for cls in (
+        DebtorCreated,
+        DebtorUpdated,
+        InvoiceCreated,
+        InvoiceUpdated,
+        PaymentPosted,
+        PaymentUpdated,
+        PaymentReversed,
+        CreditNoteIssued,
+        WriteOffPosted,
+        ImportApplied,
+        PortfolioCreated,
+    )
+}

@@ -1,0 +1,120 @@
+"""Money: the one module that owns ``Decimal`` amounts and their currencies.
+
+Amounts in the domain are :class:`Money` (a ``Decimal`` plus an ISO 4217 code). Columnar code
+(Polars frames, the database) stores integer *minor units* (cents); :func:`to_minor` and
+:func:`from_minor` are the only conversions between the two. Nothing here ever uses ``float``.
+Currency exponents come from the CLDR data that Babel ships.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import cache
+
+from babel.numbers import get_currency_precision, list_currencies
+
+
+class MoneyError(ValueError):
+    """An amount or currency that cannot be represented (a user-input problem, not a bug)."""
+
+
+@cache
+def known_currencies() -> frozenset[str]:
+    """ISO 4217 codes known to CLDR (upper case)."""
+    return frozenset(code.upper() for code in list_currencies())
+
+
+def is_currency(code: str) -> bool:
+    return code in known_currencies()
+
+
+@cache
+def exponent(currency: str) -> int:
+    """Number of minor-unit digits of ``currency`` (2 for USD and EUR, 0 for JPY and CLP...)."""
+    if not is_currency(currency):
+        raise MoneyError(f"unknown currency {currency!r}")
+    return int(get_currency_precision(currency))
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """Exact conversion to integer minor units; more decimals than the currency has is an error."""
+    exp = exponent(currency)
+    scaled = amount.scaleb(exp)
+    if scaled != scaled.to_integral_value():
+        raise MoneyError(f"{amount} has more than {exp} decimals for {currency}")
+    return int(scaled)
+
+
+def from_minor(minor: int, currency: str) -> Decimal:
+    exp = exponent(currency)
+    return Decimal(minor).scaleb(-exp).quantize(Decimal(1).scaleb(-exp))
+
+
+def parse_decimal(text: str) -> Decimal:
+    """Parse a plain decimal written with a point (``"1234.50"``); raises :class:`MoneyError`."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation as exc:
+        raise MoneyError(f"{text!r} is not a number") from exc
+    if not value.is_finite():
+        raise MoneyError(f"{text!r} is not a finite number")
+    return value
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Money:
+    """An amount in one currency. Arithmetic across currencies is an error, never a conversion."""
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal):
+            raise TypeError("Money.amount must be a Decimal")
+        exponent(self.currency)  # validates the code
+
+    @classmethod
+    def of(cls, amount: str | int | Decimal, currency: str) -> Money:
+        value = parse_decimal(amount) if isinstance(amount, str) else Decimal(amount)
+        return cls(value.quantize(Decimal(1).scaleb(-exponent(currency))), currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls.from_minor(0, currency)
+
+    @classmethod
+    def from_minor(cls, minor: int, currency: str) -> Money:
+        return cls(from_minor(minor, currency), currency)
+
+    @property
+    def minor(self) -> int:
+        return to_minor(self.amount, self.currency)
+
+    def _same(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise MoneyError(f"cannot combine {self.currency} with {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def is_zero(self) -> bool:
+        return self.amount == 0
+
+    def is_positive(self) -> bool:
+        return self.amount > 0
+
+    def rounded(self) -> Money:
+        exp = Decimal(1).scaleb(-exponent(self.currency))
+        return Money(self.amount.quantize(exp, rounding=ROUND_HALF_EVEN), self.currency)
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"

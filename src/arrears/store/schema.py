@@ -1,0 +1,280 @@
+"""The ledger's tables (SQLAlchemy Core).
+
+Amounts are integer minor units (``*_minor``) with the currency beside them; no floats. Invariants
+live in the database too: positive amounts, open balances within ``[0, amount]``, unique external
+ids per portfolio, foreign keys, and an append-only ``activity`` table (triggers in the migration).
+
+``instalment`` repeats its invoice's portfolio, debtor and currency so that the whole-portfolio
+snapshot is one table scan (see ``docs/store.md``); the ledger use cases keep them in step.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+ID = BigInteger().with_variant(Integer(), "sqlite")  # SQLite needs INTEGER for rowid aliases
+MINOR = BigInteger
+
+
+def _timestamps() -> list[Column[object]]:
+    return [
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    ]
+
+
+portfolio = Table(
+    "portfolio",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("base_currency", String(3), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+import_batch = Table(
+    "import_batch",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("created", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+)
+
+debtor = Table(
+    "debtor",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("region", String(100)),
+    Column("timezone", String(64), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("credit_limit_minor", MINOR),
+    Column("credit_status", String(16), nullable=False, server_default="active"),
+    Column("do_not_contact", Boolean, nullable=False, server_default="0"),
+    Column("bankrupt", Boolean, nullable=False, server_default="0"),
+    Column("deceased", Boolean, nullable=False, server_default="0"),
+    Column("legal_representative", Boolean, nullable=False, server_default="0"),
+    Column("tags", JSON, nullable=False),
+    Column("attributes", JSON, nullable=False),
+    Column("row_hash", String(64), nullable=False),
+    Column("import_batch_id", ID, ForeignKey("import_batch.id")),
+    *_timestamps(),
+    UniqueConstraint("portfolio_id", "external_id", name="uq_debtor_external_id"),
+    CheckConstraint("kind in ('person', 'company')", name="kind"),
+    CheckConstraint("credit_status in ('active', 'on_hold', 'closed')", name="credit_status"),
+    CheckConstraint("credit_limit_minor is null or credit_limit_minor >= 0", name="credit_limit"),
+)
+
+contact_point = Table(
+    "contact_point",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("debtor_id", ID, ForeignKey("debtor.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("is_primary", Boolean, nullable=False, server_default="1"),
+    Column("status", String(16), nullable=False, server_default="valid"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("debtor_id", "kind", "value", name="uq_contact_point_value"),
+    CheckConstraint("kind in ('email', 'phone', 'postal')", name="kind"),
+    CheckConstraint("status in ('valid', 'bad')", name="status"),
+)
+
+consent = Table(
+    "consent",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column(
+        "contact_point_id", ID, ForeignKey("contact_point.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("channel", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(64), nullable=False),
+    UniqueConstraint("contact_point_id", "channel", name="uq_consent_channel"),
+    CheckConstraint("channel in ('email', 'sms', 'whatsapp', 'call', 'letter')", name="channel"),
+    CheckConstraint("status in ('granted', 'denied', 'unknown')", name="status"),
+)
+
+invoice = Table(
+    "invoice",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("number", String(200), nullable=False),
+    Column("issue_date", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", MINOR, nullable=False),
+    Column("status", String(16), nullable=False, server_default="open"),
+    Column("disputed", Boolean, nullable=False, server_default="0"),
+    Column("reference", Text),
+    Column("row_hash", String(64), nullable=False),
+    Column("import_batch_id", ID, ForeignKey("import_batch.id")),
+    *_timestamps(),
+    UniqueConstraint("portfolio_id", "external_id", name="uq_invoice_external_id"),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint("status in ('open', 'paid', 'written_off')", name="status"),
+)
+
+instalment = Table(
+    "instalment",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("invoice_id", ID, ForeignKey("invoice.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("amount_minor", MINOR, nullable=False),
+    Column("open_minor", MINOR, nullable=False),
+    UniqueConstraint("invoice_id", "seq", name="uq_instalment_seq"),
+    CheckConstraint("seq >= 1", name="seq"),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint("open_minor >= 0 and open_minor <= amount_minor", name="open_within_amount"),
+)
+Index("ix_instalment_debtor_due", instalment.c.debtor_id, instalment.c.due_date)
+
+payment = Table(
+    "payment",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("received_on", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", MINOR, nullable=False),
+    Column("unallocated_minor", MINOR, nullable=False),
+    Column("method", String(64)),
+    Column("reference", Text),
+    Column("status", String(16), nullable=False, server_default="posted"),
+    Column("reversed_on", Date),
+    Column("reversal_reason", Text),
+    Column("row_hash", String(64), nullable=False),
+    Column("import_batch_id", ID, ForeignKey("import_batch.id")),
+    *_timestamps(),
+    UniqueConstraint("portfolio_id", "external_id", name="uq_payment_external_id"),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint(
+        "unallocated_minor >= 0 and unallocated_minor <= amount_minor", name="unallocated"
+    ),
+    CheckConstraint("status in ('posted', 'reversed')", name="status"),
+)
+Index("ix_payment_debtor", payment.c.debtor_id, payment.c.received_on)
+
+credit_note = Table(
+    "credit_note",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("issued_on", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", MINOR, nullable=False),
+    Column("unallocated_minor", MINOR, nullable=False),
+    Column("invoice_id", ID, ForeignKey("invoice.id")),
+    Column("reason", Text),
+    Column("row_hash", String(64), nullable=False),
+    Column("import_batch_id", ID, ForeignKey("import_batch.id")),
+    *_timestamps(),
+    UniqueConstraint("portfolio_id", "external_id", name="uq_credit_note_external_id"),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint(
+        "unallocated_minor >= 0 and unallocated_minor <= amount_minor", name="unallocated"
+    ),
+)
+
+write_off = Table(
+    "write_off",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("invoice_id", ID, ForeignKey("invoice.id"), nullable=False),
+    Column("effective_on", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", MINOR, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+)
+
+allocation = Table(
+    "allocation",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("source_kind", String(16), nullable=False),
+    Column("source_id", ID, nullable=False),
+    Column("instalment_id", ID, ForeignKey("instalment.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", MINOR, nullable=False),
+    Column("allocated_on", Date, nullable=False),
+    Column("reversed", Boolean, nullable=False, server_default="0"),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint("source_kind in ('payment', 'credit_note', 'write_off')", name="source_kind"),
+)
+Index("ix_allocation_source", allocation.c.source_kind, allocation.c.source_id)
+Index("ix_allocation_instalment", allocation.c.instalment_id)
+
+activity = Table(
+    "activity",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id")),
+    Column("debtor_id", ID, ForeignKey("debtor.id")),
+    Column("subject_kind", String(32), nullable=False),
+    Column("subject_id", String(200), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("idempotency_key", String(200), unique=True),
+)
+Index("ix_activity_debtor", activity.c.debtor_id, activity.c.occurred_at)
+Index("ix_activity_kind", activity.c.kind, activity.c.occurred_at)
