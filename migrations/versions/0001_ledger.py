@@ -450,11 +450,15 @@ def upgrade() -> None:
         sa.Column("amount_minor", sa.BigInteger(), nullable=False),
         sa.Column("allocated_on", sa.Date(), nullable=False),
         sa.Column("reversed", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("reversed_on", sa.Date(), nullable=True),
         sa.CheckConstraint(
             "source_kind in ('payment', 'credit_note', 'write_off')",
             name=op.f("ck_allocation_source_kind"),
         ),
         sa.CheckConstraint("amount_minor > 0", name=op.f("ck_allocation_amount_positive")),
+        sa.CheckConstraint(
+            "reversed = (reversed_on is not null)", name=op.f("ck_allocation_reversal_dated")
+        ),
         sa.ForeignKeyConstraint(
             ["debtor_id"], ["debtor.id"], name=op.f("fk_allocation_debtor_id_debtor")
         ),

@@ -256,7 +256,9 @@ allocation = Table(
     Column("amount_minor", MINOR, nullable=False),
     Column("allocated_on", Date, nullable=False),
     Column("reversed", Boolean, nullable=False, server_default="0"),
+    Column("reversed_on", Date),
     CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint("reversed = (reversed_on is not null)", name="reversal_dated"),
     CheckConstraint("source_kind in ('payment', 'credit_note', 'write_off')", name="source_kind"),
 )
 Index("ix_allocation_source", allocation.c.source_kind, allocation.c.source_id)
