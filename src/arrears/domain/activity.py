@@ -85,6 +85,13 @@ class PortfolioCreated(Activity):
     kind: ClassVar[str] = "portfolio.created"
 
 
+@dataclass(frozen=True, slots=True)
+class CreditApplied(Activity):
+    """A debtor's unallocated credit (payments, credit notes) applied to open instalments."""
+
+    kind: ClassVar[str] = "credit.applied"
+
+
 KINDS: dict[str, type[Activity]] = {
     cls.kind: cls
     for cls in (
@@ -99,5 +106,6 @@ KINDS: dict[str, type[Activity]] = {
         WriteOffPosted,
         ImportApplied,
         PortfolioCreated,
+        CreditApplied,
     )
 }
