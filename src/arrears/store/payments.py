@@ -1,0 +1,307 @@
+"""Use cases for money received: posting a payment and reversing one (bounced cheque, chargeback).
+
+A payment is applied to the debtor's open instalments in its own currency: explicit allocations
+first, then the allocation rule (``arrears.domain.allocation``), limited to one invoice when the
+payment names one. What cannot be applied stays unallocated: the debtor's credit. No amount is
+ever converted between currencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, insert, select, update
+
+from arrears.domain.activity import PaymentPosted, PaymentReversed
+from arrears.domain.allocation import AllocationResult, AllocationRule, Applied, allocate
+from arrears.domain.ledger import Allocation, Payment, PaymentStatus, SourceKind
+from arrears.domain.money import Money, is_currency
+from arrears.store.activity_log import Entry, record
+from arrears.store.balances import (
+    OpenLine,
+    Posting,
+    allocations_of,
+    applied_payload,
+    fail,
+    find_debtor,
+    find_invoice,
+    minor,
+    open_lines,
+    portfolio_of,
+    reverse_allocations,
+    write_allocations,
+)
+from arrears.store.receivables import row_hash
+from arrears.store.schema import debtor, invoice, payment
+
+
+def check_amount(amount: Money, source: str) -> int:
+    """The positive amount in minor units of a known currency, or a problem."""
+    if not is_currency(amount.currency):
+        raise fail(source, f"unknown currency {amount.currency!r}")
+    if not amount.is_positive():
+        raise fail(source, f"amount must be positive, not {amount.amount}")
+    return minor(amount, source)
+
+
+def target_invoice(
+    conn: Connection, pid: int, external_id: str, owner: RowMapping, currency: str, source: str
+) -> int:
+    """The id of the invoice a document is for, checked to be the debtor's, in its currency."""
+    row = find_invoice(conn, pid, external_id, source)
+    if row["debtor_id"] != owner["id"]:
+        raise fail(source, f"invoice {external_id} belongs to another debtor")
+    if row["currency"] != currency:
+        raise fail(
+            source, f"invoice {external_id} is in {row['currency']}, not {currency}: no conversion"
+        )
+    return int(row["id"])
+
+
+def plan(
+    conn: Connection,
+    *,
+    source: str,
+    owner: RowMapping,
+    amount: Money,
+    explicit: Sequence[Allocation],
+    rule: AllocationRule,
+    invoice_id: int | None,
+) -> tuple[list[OpenLine], AllocationResult]:
+    """Decide the allocations: explicit ones (checked), then the rule; all problems at once."""
+    lines = open_lines(conn, int(owner["id"]), amount.currency)
+    problems = _explicit_problems(conn, owner, amount.currency, explicit, lines)
+    if problems:
+        raise fail(source, *problems)
+    wanted = [
+        Applied(a.instalment.invoice, a.instalment.seq, minor(a.amount, source)) for a in explicit
+    ]
+    first = allocate(
+        amount.minor, [line.open for line in lines], explicit=wanted, rule=AllocationRule.NONE
+    )
+    if first.problems:
+        raise fail(source, *first.problems)
+    taken: dict[tuple[str, int], int] = {}
+    for item in first.applied:
+        taken[(item.invoice, item.seq)] = taken.get((item.invoice, item.seq), 0) + item.amount_minor
+    candidates = [
+        replace(
+            line.open,
+            open_minor=line.open.open_minor - taken.get((line.open.invoice, line.open.seq), 0),
+        )
+        for line in lines
+        if invoice_id is None or line.invoice_id == invoice_id
+    ]
+    rest = (
+        allocate(first.unallocated_minor, candidates, rule=rule)
+        if first.unallocated_minor
+        else AllocationResult((), 0)
+    )
+    return lines, AllocationResult(first.applied + rest.applied, rest.unallocated_minor)
+
+
+def _explicit_problems(
+    conn: Connection,
+    owner: RowMapping,
+    currency: str,
+    explicit: Sequence[Allocation],
+    lines: Sequence[OpenLine],
+) -> list[str]:
+    """Explicit allocations to an unknown invoice, another debtor's or another currency's."""
+    problems = []
+    open_invoices = {line.open.invoice for line in lines}
+    for item in explicit:
+        ref = f"{item.instalment.invoice}/{item.instalment.seq}"
+        if item.amount.currency != currency:
+            problems.append(f"allocation to {ref} is in {item.amount.currency}, not {currency}")
+            continue
+        if item.instalment.invoice in open_invoices:
+            continue
+        row = conn.execute(
+            select(invoice.c.debtor_id, invoice.c.currency).where(
+                invoice.c.portfolio_id == owner["portfolio_id"],
+                invoice.c.external_id == item.instalment.invoice,
+            )
+        ).first()
+        if row is None:
+            problems.append(f"unknown invoice {item.instalment.invoice!r}")
+        elif row.debtor_id != owner["id"]:
+            problems.append(f"invoice {item.instalment.invoice} belongs to another debtor")
+        elif row.currency != currency:
+            problems.append(
+                f"invoice {item.instalment.invoice} is in {row.currency}, not {currency}: "
+                "no conversion"
+            )
+    return problems
+
+
+def _payment_row(conn: Connection, pid: int, external_id: str) -> RowMapping | None:
+    query = select(payment).where(
+        payment.c.portfolio_id == pid, payment.c.external_id == external_id
+    )
+    return conn.execute(query).mappings().first()
+
+
+def post_payment(
+    conn: Connection,
+    new: Payment,
+    *,
+    allocations: Sequence[Allocation] = (),
+    invoice: str | None = None,
+    rule: AllocationRule = AllocationRule.OLDEST_DUE_FIRST,
+    actor: str,
+    at: datetime,
+) -> Posting:
+    """Post a payment and apply it; posting the same payment again changes nothing."""
+    source = f"payment {new.external_id}"
+    amount_minor = check_amount(new.amount, source)
+    pid = portfolio_of(conn, new.portfolio, source)
+    owner = find_debtor(conn, pid, new.debtor, source)
+    values: dict[str, Any] = {
+        "debtor_id": owner["id"],
+        "received_on": new.received_on,
+        "currency": new.amount.currency,
+        "amount_minor": amount_minor,
+        "method": new.method,
+        "reference": new.reference,
+    }
+    existing = _payment_row(conn, pid, new.external_id)
+    if existing is not None:
+        if any(existing[k] != v for k, v in values.items()):
+            raise fail(source, "already exists with other details")
+        return Posting(
+            new.external_id,
+            allocations_of(conn, SourceKind.PAYMENT, int(existing["id"])),
+            Money.from_minor(int(existing["unallocated_minor"]), new.amount.currency),
+            changed=False,
+        )
+    invoice_id = (
+        None
+        if invoice is None
+        else target_invoice(conn, pid, invoice, owner, new.amount.currency, source)
+    )
+    lines, result = plan(
+        conn,
+        source=source,
+        owner=owner,
+        amount=new.amount,
+        explicit=allocations,
+        rule=rule,
+        invoice_id=invoice_id,
+    )
+    new_id = conn.execute(
+        insert(payment).values(
+            portfolio_id=pid,
+            external_id=new.external_id,
+            unallocated_minor=result.unallocated_minor,
+            status=PaymentStatus.POSTED.value,
+            row_hash=row_hash(values),
+            created_at=at,
+            updated_at=at,
+            **values,
+        )
+    ).inserted_primary_key
+    assert new_id is not None
+    write_allocations(
+        conn,
+        lines,
+        result.applied,
+        source_kind=SourceKind.PAYMENT,
+        source_id=int(new_id[0]),
+        debtor_id=int(owner["id"]),
+        currency=new.amount.currency,
+        on=new.received_on,
+        at=at,
+    )
+    unallocated = Money.from_minor(result.unallocated_minor, new.amount.currency)
+    activity = PaymentPosted(
+        occurred_at=at,
+        actor=actor,
+        portfolio=new.portfolio,
+        debtor=new.debtor,
+        subject_kind="payment",
+        subject_id=new.external_id,
+        payload={
+            "received_on": new.received_on.isoformat(),
+            "amount": str(new.amount.amount),
+            "currency": new.amount.currency,
+            "allocations": applied_payload(result.applied, new.amount.currency),
+            "unallocated": str(unallocated.amount),
+        },
+        idempotency_key=f"payment.posted:{new.portfolio}:{new.external_id}",
+    )
+    record(conn, [Entry(activity, pid, int(owner["id"]))])
+    return Posting(new.external_id, result.applied, unallocated, changed=True)
+
+
+def reverse_payment(
+    conn: Connection,
+    external_id: str,
+    *,
+    portfolio: str = "default",
+    on: date,
+    reason: str,
+    actor: str,
+    at: datetime,
+) -> Posting:
+    """Reverse a payment: its allocations are reversed on ``on`` and the instalments reopen.
+
+    Repeating the same reversal changes nothing; reversing a reversed payment otherwise is a
+    problem.
+    """
+    source = f"payment {external_id}"
+    pid = portfolio_of(conn, portfolio, source)
+    row = _payment_row(conn, pid, external_id)
+    if row is None:
+        raise fail(source, f"unknown payment {external_id!r}")
+    currency = str(row["currency"])
+    amount = Money.from_minor(int(row["amount_minor"]), currency)
+    if row["status"] == PaymentStatus.REVERSED.value:
+        if row["reversed_on"] == on and row["reversal_reason"] == reason:
+            return Posting(external_id, (), amount, changed=False)
+        raise fail(source, f"already reversed on {row['reversed_on']}")
+    problems = []
+    if on < row["received_on"]:
+        problems.append(
+            f"cannot be reversed on {on}, before it was received ({row['received_on']})"
+        )
+    if not reason.strip():
+        problems.append("a reversal needs a reason (bounced cheque, chargeback...)")
+    if problems:
+        raise fail(source, *problems)
+    owner = conn.execute(
+        select(debtor.c.external_id).where(debtor.c.id == row["debtor_id"]).with_for_update()
+    ).scalar_one()
+    restored = reverse_allocations(conn, SourceKind.PAYMENT, int(row["id"]), on=on, at=at)
+    conn.execute(
+        update(payment)
+        .where(payment.c.id == row["id"])
+        .values(
+            status=PaymentStatus.REVERSED.value,
+            reversed_on=on,
+            reversal_reason=reason,
+            unallocated_minor=row["amount_minor"],
+            updated_at=at,
+        )
+    )
+    activity = PaymentReversed(
+        occurred_at=at,
+        actor=actor,
+        portfolio=portfolio,
+        debtor=owner,
+        subject_kind="payment",
+        subject_id=external_id,
+        payload={
+            "reversed_on": on.isoformat(),
+            "reason": reason,
+            "amount": str(amount.amount),
+            "currency": currency,
+            "restored": applied_payload(restored, currency),
+        },
+        idempotency_key=f"payment.reversed:{portfolio}:{external_id}",
+    )
+    record(conn, [Entry(activity, pid, int(row["debtor_id"]))])
+    return Posting(external_id, restored, amount, changed=True)
