@@ -349,17 +349,32 @@ class _Parser:
 
 
 def compile_condition(text: str, features: Mapping[str, FeatureType]) -> Compiled:
-    """Compile ``text`` against the feature catalogue; all problems are returned, none raised."""
+    """Compile a true/false condition; all problems are returned, none raised."""
+    return _compile(text, features, FeatureType.BOOL)
+
+
+def compile_number(text: str, features: Mapping[str, FeatureType]) -> Compiled:
+    """Compile a numeric expression (such as the worklist priority)."""
+    return _compile(text, features, FeatureType.NUMBER)
+
+
+def _compile(text: str, features: Mapping[str, FeatureType], expect: FeatureType) -> Compiled:
     if not text.strip():
-        return Compiled(None, (ConditionError(1, "empty condition"),))
+        return Compiled(None, (ConditionError(1, "empty expression"),))
     try:
         parser = _Parser(text, features)
         result = parser.parse()
     except _Fail as fail:
         return Compiled(None, (fail.error,))
     errors = list(parser.errors)
-    if result.type not in (FeatureType.BOOL, None) and not errors:
-        errors.append(ConditionError(1, f"a condition must be true or false, not a {result.type}"))
+    if result.type not in (expect, None) and not result.unknown and not errors:
+        wanted = (
+            "a condition must be true or false"
+            if expect is FeatureType.BOOL
+            else (f"expected a {expect}")
+        )
+        errors.append(ConditionError(1, f"{wanted}, not a {result.type}"))
     if errors:
         return Compiled(None, tuple(errors), frozenset(parser.used))
-    return Compiled(result.expr.fill_null(False), (), frozenset(parser.used))
+    expr = result.expr.fill_null(False) if expect is FeatureType.BOOL else result.expr
+    return Compiled(expr, (), frozenset(parser.used))

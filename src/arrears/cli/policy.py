@@ -1,0 +1,50 @@
+"""``arrears policy check`` and ``arrears policy schema``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from arrears.cli.output import console, error
+from arrears.policy.loading import load_policy
+from arrears.policy.model import Policy
+
+policy_app = typer.Typer(
+    help="Collection policies: check them, print their schema.", no_args_is_help=True
+)
+
+
+@policy_app.command("check")
+def check(
+    files: Annotated[list[Path], typer.Argument(help="Policy files (YAML).")],
+) -> None:
+    """Report every problem of each policy as file:line:column: message (exit 1 if any)."""
+    failed = False
+    for path in files:
+        policy, problems = load_policy(path)
+        for problem in problems:
+            error(str(problem))
+        if policy is not None:
+            console.print(
+                f"{path}: ok ({len(policy.stages)} stages, {len(policy.segments)} segments, "
+                f"{sum(len(c.steps) for c in policy.cadences)} steps)"
+            )
+        failed = failed or bool(problems)
+    if failed:
+        raise typer.Exit(1)
+
+
+@policy_app.command("schema")
+def schema() -> None:
+    """Print the policy file's JSON Schema (for editor autocompletion)."""
+    document = Policy.model_json_schema()
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "arrears collection policy"
+    typer.echo(json.dumps(document, indent=2))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(policy_app, name="policy")

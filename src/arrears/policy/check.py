@@ -1,0 +1,198 @@
+"""Semantic checks of a structurally valid policy, each problem located in the file.
+
+- every condition compiles against the feature catalogue (unknown features with "did you mean");
+- names are unique; a ``clear`` stage without condition comes first; every other stage has one;
+- a default segment (no condition) is last: segments after it can never match;
+- cadences, experiments and ``move_stage`` steps name stages and segments that exist;
+- step ids are unique; buckets are strictly increasing;
+- a step anchored on the due date whose offset is beyond the upper bound of its stage's
+  ``days_past_due`` window would only come due after the case has escalated, so it never runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import yaml
+
+from arrears.domain.problems import Problem
+from arrears.policy.conditions import compile_condition, compile_number
+from arrears.policy.features import FEATURES
+from arrears.policy.located import Located
+from arrears.policy.model import Anchor, Cadence, Experiment, MoveStage, Policy
+
+Loc = tuple[int | str, ...]
+
+
+def _step_groups(policy: Policy) -> list[tuple[str, int, Cadence | Experiment]]:
+    groups: list[tuple[str, int, Cadence | Experiment]] = []
+    groups += [("cadences", i, c) for i, c in enumerate(policy.cadences)]
+    groups += [("experiments", i, e) for i, e in enumerate(policy.experiments)]
+    return groups
+
+
+def _conditions(policy: Policy) -> Iterator[tuple[Loc, str]]:
+    for i, stage in enumerate(policy.stages):
+        if stage.when:
+            yield ("stages", i, "when"), stage.when
+    for i, segment in enumerate(policy.segments):
+        if segment.when:
+            yield ("segments", i, "when"), segment.when
+    for kind, i, group in _step_groups(policy):
+        for j, step in enumerate(group.steps):
+            if step.when:
+                yield (kind, i, "steps", j, "when"), step.when
+
+
+def _offset(node: yaml.Node, column: int) -> int:
+    """Column offset of a condition's character inside its YAML scalar."""
+    if not isinstance(node, yaml.ScalarNode) or node.style in ("|", ">"):
+        return 0
+    return column - 1 + (1 if node.style in ("'", '"') else 0)
+
+
+def _condition_problems(policy: Policy, doc: Located) -> list[Problem]:
+    problems = []
+    for loc, text in _conditions(policy):
+        node = doc.find(loc)
+        for err in compile_condition(text, FEATURES).errors:
+            problems.append(doc.problem(node, err.message, _offset(node, err.column)))
+    node = doc.find(("priority",))
+    for err in compile_number(policy.priority, FEATURES).errors:
+        problems.append(doc.problem(node, f"priority: {err.message}", _offset(node, err.column)))
+    return problems
+
+
+def _duplicates(names: list[str]) -> list[int]:
+    seen: set[str] = set()
+    dup = []
+    for i, name in enumerate(names):
+        if name in seen:
+            dup.append(i)
+        seen.add(name)
+    return dup
+
+
+def _structure(policy: Policy, doc: Located) -> list[Problem]:
+    p: list[Problem] = []
+    stages = [s.name for s in policy.stages]
+    segments = [s.name for s in policy.segments]
+    for i in _duplicates(stages):
+        p.append(
+            doc.problem(doc.find(("stages", i, "name")), f"stage {stages[i]!r} is defined twice")
+        )
+    for i in _duplicates(segments):
+        p.append(
+            doc.problem(
+                doc.find(("segments", i, "name")), f"segment {segments[i]!r} is defined twice"
+            )
+        )
+    if not stages or stages[0] != "clear" or policy.stages[0].when:
+        p.append(
+            doc.problem(
+                doc.find(("stages",)),
+                "the first stage must be 'clear' without a condition (nothing overdue)",
+            )
+        )
+    for i, stage in enumerate(policy.stages[1:], start=1):
+        if not stage.when:
+            p.append(
+                doc.problem(
+                    doc.find(("stages", i)), f"stage {stage.name!r} needs a 'when' condition"
+                )
+            )
+    defaults = [i for i, s in enumerate(policy.segments) if not s.when]
+    if not defaults:
+        p.append(
+            doc.problem(doc.find(("segments",)), "a default segment (without 'when') is mandatory")
+        )
+    else:
+        for i in range(defaults[0] + 1, len(segments)):
+            p.append(
+                doc.problem(
+                    doc.find(("segments", i, "name")),
+                    f"segment {segments[i]!r} is unreachable: the default segment "
+                    f"{segments[defaults[0]]!r} before it matches every debtor",
+                )
+            )
+    if policy.buckets != sorted(set(policy.buckets)):
+        p.append(doc.problem(doc.find(("buckets",)), "buckets must be strictly increasing"))
+    return p
+
+
+def _references(policy: Policy, doc: Located) -> list[Problem]:
+    p: list[Problem] = []
+    stages = {s.name for s in policy.stages}
+    segments = {s.name for s in policy.segments}
+    step_ids: dict[str, Loc] = {}
+    for kind, i, group in _step_groups(policy):
+        if group.stage not in stages:
+            p.append(doc.problem(doc.find((kind, i, "stage")), f"unknown stage {group.stage!r}"))
+        names = [group.segment] if isinstance(group.segment, str) else group.segment
+        for name in names:
+            if name != "*" and name not in segments:
+                p.append(doc.problem(doc.find((kind, i, "segment")), f"unknown segment {name!r}"))
+        for j, step in enumerate(group.steps):
+            loc: Loc = (kind, i, "steps", j)
+            if step.id in step_ids:
+                p.append(doc.problem(doc.find((*loc, "id")), f"step id {step.id!r} is used twice"))
+            step_ids[step.id] = loc
+            if isinstance(step, MoveStage) and step.to not in stages:
+                p.append(doc.problem(doc.find((*loc, "to")), f"unknown stage {step.to!r}"))
+    return p
+
+
+_UPPER = re.compile(
+    r"days_past_due\s*(?:<=\s*(?P<le>-?\d+)|<\s*(?P<lt>-?\d+)|between\s+-?\d+\s+and\s+(?P<bt>-?\d+))"
+)
+
+
+def _stage_upper_bound(condition: str) -> int | None:
+    """The highest days past due at which a stage defined by a simple dpd window still holds."""
+    if " or " in condition.lower():
+        return None
+    m = _UPPER.search(condition)
+    if not m:
+        return None
+    if m.group("lt"):
+        return int(m.group("lt")) - 1
+    return int(m.group("le") or m.group("bt"))
+
+
+def _late_steps(policy: Policy, doc: Located) -> list[Problem]:
+    p: list[Problem] = []
+    bounds = {s.name: _stage_upper_bound(s.when) for s in policy.stages if s.when}
+    for i, cadence in enumerate(policy.cadences):
+        bound = bounds.get(cadence.stage)
+        if bound is None:
+            continue
+        for j, step in enumerate(cadence.steps):
+            last = step.offset + (step.repeat.every * step.repeat.times if step.repeat else 0)
+            if step.anchor is Anchor.DUE_DATE and step.offset > bound:
+                p.append(
+                    doc.problem(
+                        doc.find(("cadences", i, "steps", j, "offset")),
+                        f"step {step.id!r} at day {step.offset} comes after stage "
+                        f"{cadence.stage!r} ends (day {bound}): it would never run",
+                    )
+                )
+            elif step.anchor is Anchor.DUE_DATE and last > bound:
+                p.append(
+                    doc.problem(
+                        doc.find(("cadences", i, "steps", j, "repeat")),
+                        f"step {step.id!r} repeats until day {last}, after stage "
+                        f"{cadence.stage!r} ends (day {bound})",
+                    )
+                )
+    return p
+
+
+def check_policy(policy: Policy, doc: Located) -> list[Problem]:
+    problems = [
+        *_structure(policy, doc),
+        *_condition_problems(policy, doc),
+        *_references(policy, doc),
+        *_late_steps(policy, doc),
+    ]
+    return sorted(problems, key=lambda pr: (pr.row or 0, int(pr.column or 0)))

@@ -1,0 +1,176 @@
+"""The policy file's structure (Pydantic models); its JSON Schema is ``arrears policy schema``.
+
+A policy names its aging buckets, its ordered stages (the most severe matching stage wins; a
+``clear`` stage is mandatory), its ordered segments (first match wins; a default segment without
+condition is mandatory), the cadences of steps per segment and stage, experiments
+(champion/challenger) and the worklist priority. See ``docs/policy.md``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_\-]*$", max_length=64)]
+Condition = Annotated[str, Field(min_length=1, description="A condition over the features.")]
+
+
+class Anchor(StrEnum):
+    DUE_DATE = "due_date"
+    CASE_OPENED = "case_opened"
+    STAGE_ENTERED = "stage_entered"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    LETTER = "letter"
+
+
+class Repeat(_Strict):
+    every: Annotated[int, Field(ge=1, description="Days between repetitions.")]
+    times: Annotated[int, Field(ge=1, le=100, description="Repetitions after the first.")]
+
+
+class _Step(_Strict):
+    id: Name
+    offset: Annotated[int, Field(ge=-365, le=3650)] = 0
+    anchor: Anchor = Anchor.DUE_DATE
+    when: Condition | None = None
+    repeat: Repeat | None = None
+
+
+class Send(_Step):
+    action: Literal["send"]
+    channel: Channel
+    template: Annotated[str, Field(min_length=1)]
+    fallback: list[Channel] = []
+
+
+class CallTask(_Step):
+    action: Literal["call_task"]
+    priority: Annotated[int, Field(ge=1, le=5)] = 3
+    queue: str | None = None
+
+
+class CreditHold(_Step):
+    action: Literal["credit_hold"]
+
+
+class CreditRelease(_Step):
+    action: Literal["credit_release"]
+
+
+class MoveStage(_Step):
+    action: Literal["move_stage"]
+    to: Name
+
+
+class PaymentPlanOffer(_Step):
+    action: Literal["payment_plan_offer"]
+    instalments: Annotated[int, Field(ge=2, le=60)]
+    min_instalment: Annotated[Decimal, Field(gt=0)]
+    annual_interest: Annotated[Decimal, Field(ge=0, le=100)] = Decimal(0)
+    template: str | None = None
+
+
+class SettlementOffer(_Step):
+    action: Literal["settlement_offer"]
+    max_discount: Annotated[Decimal, Field(gt=0, lt=100, description="Percent.")]
+    expires_after_days: Annotated[int, Field(ge=1, le=365)] = 14
+    template: str | None = None
+
+
+class LateFee(_Step):
+    action: Literal["late_fee"]
+    fee: Literal["fixed", "percentage", "eu_late_payment"]
+    amount: Annotated[Decimal, Field(gt=0)] | None = None
+    rate: Annotated[Decimal, Field(gt=0, le=100)] | None = None
+
+
+class PlaceWithAgency(_Step):
+    action: Literal["place_with_agency"]
+    agency: Name
+
+
+class RecallFromAgency(_Step):
+    action: Literal["recall_from_agency"]
+    agency: Name
+
+
+class ProposeWriteOff(_Step):
+    action: Literal["propose_write_off"]
+
+
+class NotifyOwner(_Step):
+    action: Literal["notify_owner"]
+    message: str | None = None
+
+
+Step = Annotated[
+    Send
+    | CallTask
+    | CreditHold
+    | CreditRelease
+    | MoveStage
+    | PaymentPlanOffer
+    | SettlementOffer
+    | LateFee
+    | PlaceWithAgency
+    | RecallFromAgency
+    | ProposeWriteOff
+    | NotifyOwner,
+    Field(discriminator="action"),
+]
+
+
+class Stage(_Strict):
+    name: Name
+    when: Condition | None = Field(None, description="Entry condition; none only for 'clear'.")
+    approval: bool = Field(False, description="A person must approve entering this stage.")
+    description: str | None = None
+
+
+class Segment(_Strict):
+    name: Name
+    when: Condition | None = Field(None, description="None: the default segment (matches all).")
+    description: str | None = None
+
+
+class Cadence(_Strict):
+    segment: Literal["*"] | Name | list[Name] = Field(
+        "*", description="Segment name(s), or '*' for all."
+    )
+    stage: Name
+    steps: list[Step]
+
+
+class Experiment(_Strict):
+    name: Name
+    segment: Name
+    stage: Name
+    share: Annotated[Decimal, Field(gt=0, lt=1, description="Share of debtors in the challenger.")]
+    steps: list[Step]
+
+
+class Policy(_Strict):
+    policy: Name = Field(description="The policy's name.")
+    description: str | None = None
+    language: Literal["en", "es"] = "en"
+    buckets: list[Annotated[int, Field(gt=0)]] = [30, 60, 90, 120]
+    cure_tolerance: Annotated[Decimal, Field(ge=0)] = Decimal(0)
+    catch_up_days: Annotated[int, Field(ge=0, le=365)] = 7
+    stages: list[Stage]
+    segments: list[Segment]
+    cadences: list[Cadence] = []
+    experiments: list[Experiment] = []
+    priority: Condition = "overdue_balance * (1 + days_past_due / 30)"
