@@ -73,7 +73,7 @@ ERRORS = [
     ("segment > 'a' and disputed < true", [(28, "bool values have no order")]),
     ("country and disputed", [(9, "expected a condition, not a text")]),
     ("'x' in country", [(5, "'in' takes a list in parentheses or a list feature such as tags")]),
-    ("", [(1, "empty condition")]),
+    ("", [(1, "empty expression")]),
     (
         "balanse > 1 and countri = 'CO'",
         [
