@@ -107,3 +107,11 @@ def test_cli_check_and_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert f"{bad}:18:72: unknown key 'ofset'" in capsys.readouterr().err
     assert main(["policy", "schema"]) == 0
     assert '"title": "arrears collection policy"' in capsys.readouterr().out
+
+
+def test_every_feature_is_documented() -> None:
+    from arrears.policy.features import CATALOGUE
+
+    docs = (EXAMPLES.parents[1] / "docs" / "policy.md").read_text()
+    for feature in CATALOGUE:
+        assert f"| `{feature.name}` |" in docs, feature.name
