@@ -21,6 +21,7 @@ from arrears.domain.allocation import AllocationRule, allocate
 from arrears.domain.ledger import Allocation, CreditNote, PaymentStatus, SourceKind
 from arrears.domain.money import Money
 from arrears.store.activity_log import Entry, record
+from arrears.store.applying import check_amount, plan, target_invoice
 from arrears.store.balances import (
     Posting,
     allocations_of,
@@ -31,7 +32,6 @@ from arrears.store.balances import (
     portfolio_of,
     write_allocations,
 )
-from arrears.store.payments import check_amount, plan, target_invoice
 from arrears.store.receivables import row_hash
 from arrears.store.schema import credit_note, payment
 

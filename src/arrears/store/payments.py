@@ -9,133 +9,29 @@ ever converted between currencies.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from arrears.domain.activity import PaymentPosted, PaymentReversed
-from arrears.domain.allocation import AllocationResult, AllocationRule, Applied, allocate
+from arrears.domain.allocation import AllocationRule
 from arrears.domain.ledger import Allocation, Payment, PaymentStatus, SourceKind
-from arrears.domain.money import Money, is_currency
+from arrears.domain.money import Money
 from arrears.store.activity_log import Entry, record
+from arrears.store.applying import check_amount, plan, target_invoice
 from arrears.store.balances import (
-    OpenLine,
     Posting,
     allocations_of,
     applied_payload,
     fail,
     find_debtor,
-    find_invoice,
-    minor,
-    open_lines,
     portfolio_of,
     reverse_allocations,
     write_allocations,
 )
 from arrears.store.receivables import row_hash
-from arrears.store.schema import debtor, invoice, payment
-
-
-def check_amount(amount: Money, source: str) -> int:
-    """The positive amount in minor units of a known currency, or a problem."""
-    if not is_currency(amount.currency):
-        raise fail(source, f"unknown currency {amount.currency!r}")
-    if not amount.is_positive():
-        raise fail(source, f"amount must be positive, not {amount.amount}")
-    return minor(amount, source)
-
-
-def target_invoice(
-    conn: Connection, pid: int, external_id: str, owner: RowMapping, currency: str, source: str
-) -> int:
-    """The id of the invoice a document is for, checked to be the debtor's, in its currency."""
-    row = find_invoice(conn, pid, external_id, source)
-    if row["debtor_id"] != owner["id"]:
-        raise fail(source, f"invoice {external_id} belongs to another debtor")
-    if row["currency"] != currency:
-        raise fail(
-            source, f"invoice {external_id} is in {row['currency']}, not {currency}: no conversion"
-        )
-    return int(row["id"])
-
-
-def plan(
-    conn: Connection,
-    *,
-    source: str,
-    owner: RowMapping,
-    amount: Money,
-    explicit: Sequence[Allocation],
-    rule: AllocationRule,
-    invoice_id: int | None,
-) -> tuple[list[OpenLine], AllocationResult]:
-    """Decide the allocations: explicit ones (checked), then the rule; all problems at once."""
-    lines = open_lines(conn, int(owner["id"]), amount.currency)
-    problems = _explicit_problems(conn, owner, amount.currency, explicit, lines)
-    if problems:
-        raise fail(source, *problems)
-    wanted = [
-        Applied(a.instalment.invoice, a.instalment.seq, minor(a.amount, source)) for a in explicit
-    ]
-    first = allocate(
-        amount.minor, [line.open for line in lines], explicit=wanted, rule=AllocationRule.NONE
-    )
-    if first.problems:
-        raise fail(source, *first.problems)
-    taken: dict[tuple[str, int], int] = {}
-    for item in first.applied:
-        taken[(item.invoice, item.seq)] = taken.get((item.invoice, item.seq), 0) + item.amount_minor
-    candidates = [
-        replace(
-            line.open,
-            open_minor=line.open.open_minor - taken.get((line.open.invoice, line.open.seq), 0),
-        )
-        for line in lines
-        if invoice_id is None or line.invoice_id == invoice_id
-    ]
-    rest = (
-        allocate(first.unallocated_minor, candidates, rule=rule)
-        if first.unallocated_minor
-        else AllocationResult((), 0)
-    )
-    return lines, AllocationResult(first.applied + rest.applied, rest.unallocated_minor)
-
-
-def _explicit_problems(
-    conn: Connection,
-    owner: RowMapping,
-    currency: str,
-    explicit: Sequence[Allocation],
-    lines: Sequence[OpenLine],
-) -> list[str]:
-    """Explicit allocations to an unknown invoice, another debtor's or another currency's."""
-    problems = []
-    open_invoices = {line.open.invoice for line in lines}
-    for item in explicit:
-        ref = f"{item.instalment.invoice}/{item.instalment.seq}"
-        if item.amount.currency != currency:
-            problems.append(f"allocation to {ref} is in {item.amount.currency}, not {currency}")
-            continue
-        if item.instalment.invoice in open_invoices:
-            continue
-        row = conn.execute(
-            select(invoice.c.debtor_id, invoice.c.currency).where(
-                invoice.c.portfolio_id == owner["portfolio_id"],
-                invoice.c.external_id == item.instalment.invoice,
-            )
-        ).first()
-        if row is None:
-            problems.append(f"unknown invoice {item.instalment.invoice!r}")
-        elif row.debtor_id != owner["id"]:
-            problems.append(f"invoice {item.instalment.invoice} belongs to another debtor")
-        elif row.currency != currency:
-            problems.append(
-                f"invoice {item.instalment.invoice} is in {row.currency}, not {currency}: "
-                "no conversion"
-            )
-    return problems
+from arrears.store.schema import debtor, payment
 
 
 def _payment_row(conn: Connection, pid: int, external_id: str) -> RowMapping | None:

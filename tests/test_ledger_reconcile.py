@@ -1,0 +1,57 @@
+"""``reconcile`` finds every way stored balances disagree with the allocations."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, update
+
+from arrears.store import schema
+from arrears.store.ledger import reconcile
+from test_ledger_support import Book
+
+
+def _ledger(book: Book) -> None:
+    book.debtor("D1")
+    book.invoice("I1", "D1", ("2026-01-31", "60.00"), ("2026-02-28", "40.00"))
+    book.invoice("I2", "D1", ("2026-01-15", "10.00"))
+    book.pay("P1", "D1", "2026-02-01", "30.00")
+    book.credit_note("C1", "D1", "2026-02-02", "5.00")
+    book.write_off("I1", "2026-03-01", "1.00")
+
+
+def test_a_ledger_kept_by_the_use_cases_reconciles(engine: Engine) -> None:
+    with engine.begin() as conn:
+        _ledger(Book(conn))
+        assert reconcile(conn) == []
+
+
+def test_tampered_balances_are_each_reported(engine: Engine) -> None:
+    with engine.begin() as conn:
+        _ledger(Book(conn))
+        conn.execute(
+            update(schema.instalment)
+            .where(schema.instalment.c.seq == 2)
+            .values(open_minor=schema.instalment.c.open_minor - 100)
+        )
+        conn.execute(update(schema.payment).values(unallocated_minor=500))
+        conn.execute(update(schema.credit_note).values(unallocated_minor=1))
+        conn.execute(
+            update(schema.invoice).where(schema.invoice.c.external_id == "I2").values(status="open")
+        )
+        conn.execute(update(schema.write_off).values(amount_minor=99))
+        assert [str(p) for p in reconcile(conn)] == [
+            "credit note C1: unallocated 1 (minor units) but amount minus active allocations is 0",
+            "invoice I1: instalment 2 open balance 3900 (minor units) but amount minus active "
+            "allocations is 4000",
+            "invoice I1: the write-off of 2026-03-01 is not exactly and permanently allocated",
+            "invoice I2: status open, balances say paid",
+            "payment P1: unallocated 500 (minor units) but amount minus active allocations is 0",
+        ]
+
+
+def test_a_reversed_payment_with_live_allocations_is_reported(engine: Engine) -> None:
+    with engine.begin() as conn:
+        _ledger(Book(conn))
+        conn.execute(update(schema.payment).values(status="reversed", reversed_on=None))
+        assert [str(p) for p in reconcile(conn)] == [
+            "payment P1: reversed but still has active allocations"
+        ]
