@@ -1,0 +1,112 @@
+"""Writing allocations and keeping open balances true, set-based.
+
+Invariant: ``instalment.open_minor = amount_minor - sum(active allocations to it)`` and an
+invoice is ``paid`` when none of its instalments is open (``written_off`` is left alone). Every
+function here changes allocations and the balances they affect together, on the caller's
+connection, in a handful of statements whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+from sqlalchemy import Connection
+
+from arrears.store import bulk
+from arrears.store.schema import allocation
+
+#: Columns of the frame ``apply`` takes.
+PIECES_SCHEMA = {
+    "source_kind": pl.String,
+    "source_id": pl.Int64,
+    "instalment_id": pl.Int64,
+    "debtor_id": pl.Int64,
+    "currency": pl.String,
+    "amount_minor": pl.Int64,
+    "allocated_on": pl.Date,
+}
+
+
+def apply(conn: Connection, pieces: pl.DataFrame) -> int:
+    """Insert allocation rows and reduce the instalments' open balances by them."""
+    if pieces.height == 0:
+        return 0
+    bulk.insert_frame(
+        conn, allocation, pieces.select(list(PIECES_SCHEMA)).with_columns(reversed=pl.lit(False))
+    )
+    per_instalment = pieces.group_by("instalment_id").agg(pl.col("amount_minor").sum())
+    _shift_open(conn, per_instalment, sign="-")
+    return pieces.height
+
+
+def reverse(conn: Connection, source_kind: str, source_ids: pl.Series, on: date) -> int:
+    """Reverse the active allocations of these sources (dated ``on``) and restore balances."""
+    if source_ids.len() == 0:
+        return 0
+    staged = bulk.stage(conn, "_rev_sources", pl.DataFrame({"source_id": source_ids}))
+    active = bulk.read_frame(
+        conn,
+        f"SELECT a.id, a.instalment_id, a.amount_minor FROM allocation a "
+        f'JOIN "{staged}" s ON s.source_id = a.source_id '
+        f"WHERE a.source_kind = :kind AND NOT a.reversed",
+        {"id": pl.Int64, "instalment_id": pl.Int64, "amount_minor": pl.Int64},
+        {"kind": source_kind},
+    )
+    bulk.drop(conn, staged)
+    if active.height == 0:
+        return 0
+    flags = active.select("id", reversed=pl.lit(True), reversed_on=pl.lit(on, dtype=pl.Date))
+    bulk.update_from_frame(conn, allocation, flags)
+    per_instalment = active.group_by("instalment_id").agg(pl.col("amount_minor").sum())
+    _shift_open(conn, per_instalment, sign="+")
+    return active.height
+
+
+def _shift_open(conn: Connection, per_instalment: pl.DataFrame, *, sign: str) -> None:
+    staged = bulk.stage(conn, "_open_shift", per_instalment)
+    conn.exec_driver_sql(
+        f'UPDATE instalment SET open_minor = open_minor {sign} s.amount_minor FROM "{staged}" s '
+        "WHERE instalment.id = s.instalment_id"
+    )
+    conn.exec_driver_sql(
+        "UPDATE invoice SET status = CASE WHEN NOT EXISTS (SELECT 1 FROM instalment i "
+        "WHERE i.invoice_id = invoice.id AND i.open_minor > 0) THEN 'paid' ELSE 'open' END "
+        f"WHERE status <> 'written_off' AND id IN (SELECT i.invoice_id FROM instalment i "
+        f'JOIN "{staged}" s ON s.instalment_id = i.id)'
+    )
+    bulk.drop(conn, staged)
+
+
+def refresh_status(conn: Connection, invoice_ids: pl.Series) -> None:
+    """Recompute ``status`` of these invoices from their instalments' open balances."""
+    if invoice_ids.len() == 0:
+        return
+    staged = bulk.stage(conn, "_status_inv", pl.DataFrame({"invoice_id": invoice_ids}))
+    conn.exec_driver_sql(
+        "UPDATE invoice SET status = CASE WHEN NOT EXISTS (SELECT 1 FROM instalment i "
+        "WHERE i.invoice_id = invoice.id AND i.open_minor > 0) THEN 'paid' ELSE 'open' END "
+        f"WHERE status <> 'written_off' AND id IN (SELECT invoice_id FROM \"{staged}\")"
+    )
+    bulk.drop(conn, staged)
+
+
+def allocated_per_instalment(conn: Connection, invoice_ids: pl.Series) -> pl.DataFrame:
+    """Active allocations per instalment of these invoices: ``instalment_id``, ``invoice_id``,
+    ``seq``, ``allocated_minor``."""
+    staged = bulk.stage(conn, "_alloc_inv", pl.DataFrame({"invoice_id": invoice_ids}))
+    frame = bulk.read_frame(
+        conn,
+        "SELECT i.id, i.invoice_id, i.seq, COALESCE(SUM(a.amount_minor), 0) FROM instalment i "
+        f'JOIN "{staged}" s ON s.invoice_id = i.invoice_id '
+        "LEFT JOIN allocation a ON a.instalment_id = i.id AND NOT a.reversed "
+        "GROUP BY i.id, i.invoice_id, i.seq",
+        {
+            "instalment_id": pl.Int64,
+            "invoice_id": pl.Int64,
+            "seq": pl.Int64,
+            "allocated_minor": pl.Int64,
+        },
+    )
+    bulk.drop(conn, staged)
+    return frame

@@ -1,0 +1,160 @@
+"""Set-based reads and writes between Polars frames and the store, on the caller's connection.
+
+The loader never builds an ORM object per row. It moves whole frames:
+
+- ``insert_frame``: PostgreSQL ``COPY ... FROM STDIN (FORMAT csv)`` fed by Polars' CSV writer;
+  SQLite one ``executemany`` (inside the caller's transaction).
+- ``stage``: a temporary table holding a frame, for joins and ``UPDATE ... FROM``.
+- ``update_from_frame``: one ``UPDATE table SET ... FROM staged WHERE table.id = staged.id``.
+- ``reserve_ids``: ids for new rows known before they are written, so that children (instalments)
+  can be written in the same pass (PostgreSQL: the table's sequence; SQLite: ``max(id)`` + n,
+  safe because the importer holds SQLite's write lock from its first statement).
+- ``read_frame``: a query's result as a typed frame.
+
+Frames handed to these functions hold plain values: JSON columns as JSON text, dates as
+``pl.Date``, times as UTC ``pl.Datetime``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, Table, text
+
+_SQL_TYPES: dict[type[pl.DataType], tuple[str, str]] = {
+    # polars type: (PostgreSQL, SQLite)
+    pl.Int64: ("BIGINT", "INTEGER"),
+    pl.Int32: ("BIGINT", "INTEGER"),
+    pl.String: ("TEXT", "TEXT"),
+    pl.Date: ("DATE", "DATE"),
+    pl.Boolean: ("BOOLEAN", "BOOLEAN"),
+    pl.Datetime: ("TIMESTAMPTZ", "DATETIME"),
+}
+
+
+def is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:
+    """Values as SQLAlchemy stores them in SQLite: ISO text dates, naive UTC times, 0/1."""
+    exprs = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if dtype == pl.Date:
+            exprs.append(col.dt.strftime("%Y-%m-%d"))
+        elif isinstance(dtype, pl.Datetime):
+            exprs.append(col.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f"))
+        elif dtype == pl.Boolean:
+            exprs.append(col.cast(pl.Int64))
+        else:
+            exprs.append(col)
+    return frame.select(exprs)
+
+
+def _copy(conn: Connection, table: str, frame: pl.DataFrame) -> None:
+    raw: Any = conn.connection.driver_connection
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    body = frame.write_csv(
+        include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.6f%z", date_format="%Y-%m-%d"
+    )
+    with raw.cursor() as cur, cur.copy(f'COPY "{table}" ({columns}) FROM STDIN (FORMAT csv)') as cp:
+        cp.write(body.encode("utf-8"))
+
+
+def insert_frame(conn: Connection, table: Table | str, frame: pl.DataFrame) -> int:
+    """Insert every row of ``frame`` (columns named as the table's) into ``table``."""
+    name = table if isinstance(table, str) else table.name
+    if frame.height == 0:
+        return 0
+    if is_postgres(conn):
+        _copy(conn, name, frame)
+    else:
+        columns = ", ".join(f'"{c}"' for c in frame.columns)
+        marks = ", ".join("?" for _ in frame.columns)
+        conn.exec_driver_sql(
+            f'INSERT INTO "{name}" ({columns}) VALUES ({marks})', _sqlite_values(frame).rows()
+        )
+    return frame.height
+
+
+def stage(conn: Connection, name: str, frame: pl.DataFrame) -> str:
+    """Load ``frame`` into the temporary table ``name`` (replacing it); returns the name."""
+    pg = is_postgres(conn)
+    columns = []
+    for col, dtype in frame.schema.items():
+        base = pl.Datetime if isinstance(dtype, pl.Datetime) else type(dtype)
+        pg_type, lite_type = _SQL_TYPES.get(base, ("TEXT", "TEXT"))
+        columns.append(f'"{col}" {pg_type if pg else lite_type}')
+    conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+    conn.exec_driver_sql(f'CREATE TEMPORARY TABLE "{name}" ({", ".join(columns)})')
+    insert_frame(conn, name, frame)
+    if pg:
+        conn.exec_driver_sql(f'ANALYZE "{name}"')
+    return name
+
+
+def drop(conn: Connection, name: str) -> None:
+    conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+
+
+def update_from_frame(
+    conn: Connection, table: Table, frame: pl.DataFrame, *, key: str = "id"
+) -> int:
+    """Set the frame's columns on the rows of ``table`` whose ``key`` matches; one statement."""
+    if frame.height == 0:
+        return 0
+    staged = stage(conn, f"_upd_{table.name}", frame)
+    cast = {
+        c: f"::{table.c[c].type.compile(dialect=conn.dialect)}" if is_postgres(conn) else ""
+        for c in frame.columns
+    }
+    sets = ", ".join(f'"{c}" = s."{c}"{cast[c]}' for c in frame.columns if c != key)
+    conn.exec_driver_sql(
+        f'UPDATE "{table.name}" SET {sets} FROM "{staged}" AS s '
+        f'WHERE "{table.name}"."{key}" = s."{key}"'
+    )
+    drop(conn, staged)
+    return frame.height
+
+
+def reserve_ids(conn: Connection, table: Table, n: int) -> pl.Series:
+    """``n`` fresh primary keys for ``table`` (Int64), to be used by ``insert_frame``."""
+    if n == 0:
+        return pl.Series("id", [], dtype=pl.Int64)
+    if is_postgres(conn):
+        rows = conn.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": table.name, "n": n},
+        ).all()
+        return pl.Series("id", [r[0] for r in rows], dtype=pl.Int64)
+    start = conn.execute(text(f'SELECT COALESCE(MAX(id), 0) FROM "{table.name}"')).scalar_one()
+    return pl.int_range(start + 1, start + 1 + n, eager=True, dtype=pl.Int64).alias("id")
+
+
+def read_frame(
+    conn: Connection,
+    sql: str,
+    schema: Mapping[str, pl.DataType | type[pl.DataType]],
+    params: Mapping[str, Any] | None = None,
+) -> pl.DataFrame:
+    """Run ``sql`` and return its rows as a frame with ``schema`` (columns in select order)."""
+    rows = conn.execute(text(sql), dict(params or {})).all()
+    names = list(schema)
+    if not is_postgres(conn):
+        # SQLite returns dates as ISO text and booleans as 0/1 through the raw text query.
+        plain = {k: (pl.String if v in (pl.Date,) else v) for k, v in schema.items()}
+        plain = {k: (pl.Int64 if v == pl.Boolean else v) for k, v in plain.items()}
+        frame = pl.DataFrame([tuple(r) for r in rows], schema=plain, orient="row")
+        exprs = []
+        for name in names:
+            if schema[name] == pl.Date:
+                exprs.append(pl.col(name).str.to_date("%Y-%m-%d"))
+            elif schema[name] == pl.Boolean:
+                exprs.append(pl.col(name).cast(pl.Boolean))
+            else:
+                exprs.append(pl.col(name))
+        return frame.select(exprs)
+    return pl.DataFrame([tuple(r) for r in rows], schema=dict(schema), orient="row")

@@ -1,0 +1,148 @@
+"""Loading invoices: one typed row per instalment; an invoice is the rows sharing its id.
+
+New invoices and their instalments are written in bulk (``open_minor = amount_minor``). The
+``row_hash`` of an invoice covers all its instalment rows (sorted by instalment number), so an
+unchanged invoice is skipped. A changed invoice is checked against what is already allocated to
+it (``invoice_changes``), then updated with its instalments, its status recomputed, and an
+``invoice.updated`` activity written with the changed fields.
+
+An invoice's instalment rows must be in the same batch of the file (readers keep batches of
+100,000 rows; the rows of one invoice are normally adjacent).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from sqlalchemy import Connection
+
+from arrears.domain.problems import Problem
+from arrears.store import bulk, invoice_changes, lookups, records
+from arrears.store.load_context import LoadContext, LoadResult
+from arrears.store.schema import debtor, instalment, invoice
+
+KEY = ["portfolio_id", "invoice_id"]
+#: Fields that must be the same on every instalment row of one invoice.
+HEADER = ("debtor_id", "issue_date", "currency", "number", "disputed", "reference")
+
+
+def _prepare(
+    conn: Connection, rows: pl.DataFrame, ctx: LoadContext
+) -> tuple[pl.DataFrame, list[Problem]]:
+    rows, problems = lookups.with_portfolio_ids(conn, rows, ctx.portfolio)
+    rows, unknown = lookups.with_debtor_ids(conn, rows, debtor)
+    rows = rows.with_columns(
+        pl.col("currency").fill_null(pl.col("debtor_currency")),
+        pl.col("number").fill_null(pl.col("invoice_id")),
+        pl.col("instalment").fill_null(1).alias("seq"),
+        pl.col("disputed").fill_null(False),
+    )
+    rows, inconsistent = _consistent(rows)
+    return rows, problems + unknown + inconsistent
+
+
+def _consistent(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:
+    """Drop invoices whose rows disagree on a header field or repeat an instalment number."""
+    problems: list[Problem] = []
+    bad = pl.lit(False)
+    for name in HEADER:
+        differs = pl.col(name).n_unique().over(KEY) > 1
+        problems += lookups.problems_at(
+            rows.filter(differs),
+            name,
+            pl.format("the rows of invoice '{}' disagree on " + name, "invoice_id"),
+        )
+        bad = bad | differs
+    repeated = pl.len().over([*KEY, "seq"]) > 1
+    problems += lookups.problems_at(
+        rows.filter(repeated),
+        "instalment",
+        pl.format("invoice '{}' has instalment {} more than once", "invoice_id", "seq"),
+    )
+    bad = (bad | repeated).any().over(KEY)
+    return rows.filter(~bad), problems
+
+
+def load(conn: Connection, rows: pl.DataFrame, ctx: LoadContext) -> LoadResult:
+    rows, problems = _prepare(conn, rows, ctx)
+    fields = [
+        c
+        for c in rows.columns
+        if c not in {"source", "row", "portfolio", "debtor_pk", "debtor_currency", "seq"}
+    ]
+    hashes = records.group_hashes(rows, KEY, fields, ["seq"])
+    existing = lookups.lookup(
+        conn,
+        invoice,
+        rows.select("portfolio_id", pl.col("invoice_id").alias("external_id")),
+        {"id": pl.Int64, "row_hash": pl.String},
+    ).rename({"external_id": "invoice_id", "row_hash": "old_hash"})
+    heads = (
+        rows.group_by(KEY, maintain_order=True)
+        .agg(
+            pl.col("debtor_pk", "debtor_id", "issue_date", "currency", "number").first(),
+            pl.col("disputed", "reference", "source", "row").first(),
+            pl.col("amount_minor").sum(),
+        )
+        .join(hashes, on=KEY)
+        .join(existing, on=KEY, how="left")
+    )
+    new = heads.filter(pl.col("id").is_null())
+    changed = heads.filter(pl.col("id").is_not_null() & (pl.col("row_hash") != pl.col("old_hash")))
+    _create(conn, new, rows, ctx)
+    updated, change_problems = invoice_changes.apply(
+        conn, changed, invoice_values(changed), instalment_values(changed, rows), ctx
+    )
+    return LoadResult(
+        created=new.height,
+        updated=updated,
+        unchanged=heads.height - new.height - changed.height,
+        problems=problems + change_problems,
+    )
+
+
+def invoice_values(heads: pl.DataFrame) -> pl.DataFrame:
+    """The invoice table's columns for these invoice heads (with ``id``)."""
+    return heads.select(
+        "id",
+        "portfolio_id",
+        pl.col("debtor_pk").alias("debtor_id"),
+        pl.col("invoice_id").alias("external_id"),
+        "number",
+        "issue_date",
+        "currency",
+        "amount_minor",
+        "disputed",
+        "reference",
+        "row_hash",
+    )
+
+
+def instalment_values(heads: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    """The instalment table's columns for the rows of these invoices (``open_minor`` = amount)."""
+    return rows.join(heads.select(*KEY, pl.col("id").alias("invoice_pk")), on=KEY).select(
+        pl.col("invoice_pk").alias("invoice_id"),
+        "seq",
+        "portfolio_id",
+        pl.col("debtor_pk").alias("debtor_id"),
+        "currency",
+        "due_date",
+        "amount_minor",
+        pl.col("amount_minor").alias("open_minor"),
+    )
+
+
+def _create(conn: Connection, new: pl.DataFrame, rows: pl.DataFrame, ctx: LoadContext) -> None:
+    if new.height == 0:
+        return
+    new = new.with_columns(bulk.reserve_ids(conn, invoice, new.height))
+    bulk.insert_frame(
+        conn,
+        invoice,
+        invoice_values(new).with_columns(
+            status=pl.lit("open"),
+            import_batch_id=pl.lit(ctx.batch_id, pl.Int64),
+            created_at=pl.lit(ctx.at),
+            updated_at=pl.lit(ctx.at),
+        ),
+    )
+    bulk.insert_frame(conn, instalment, instalment_values(new, rows))
