@@ -1,0 +1,111 @@
+"""``arrears generate``: write a realistic demo portfolio as the files ``arrears import`` reads."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from arrears.cli.output import console, emit_json
+from arrears.demo.files import FileFormat
+from arrears.demo.generate import check_arguments, generate
+from arrears.demo.stats import GenerationStats
+
+
+def _fail(message: str) -> NoReturn:
+    from arrears.cli.app import UserError
+
+    raise UserError(message)
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        _fail(f"{out} exists and is not a folder: pass a folder for the generated files")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        _fail(f"cannot write into {probe}: choose a folder you can write to")
+
+
+def _parse_end(text: str | None) -> date:
+    if text is None:
+        return date.today()  # the CLI's default; generate() itself always takes `end`
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(f"--end {text!r} is not a date: write it as YYYY-MM-DD")
+
+
+def _print_stats(stats: GenerationStats, out: Path) -> None:
+    table = Table(title=f"demo portfolio in {out}", show_header=False)
+    table.add_column("statistic")
+    table.add_column("value", justify="right")
+    rows: list[tuple[str, str]] = [
+        ("debtors", f"{stats.debtors:,}"),
+        ("invoices (instalments)", f"{stats.invoices:,} ({stats.instalments:,})"),
+        ("payments", f"{stats.payments:,}"),
+        *((f"invoiced {c}", f"{v:,}") for c, v in stats.invoiced.items()),
+        *((f"paid {c}", f"{v:,}") for c, v in stats.paid.items()),
+        ("share disputed", f"{stats.share_disputed:.1%}"),
+        ("share paid late (settled)", f"{stats.share_paid_late:.1%}"),
+        ("mean days late (settled)", f"{stats.mean_days_late:.2f}"),
+        ("days to settle, disputed", f"{stats.mean_days_to_settle_disputed:.1f}"),
+        ("days to settle, undisputed", f"{stats.mean_days_to_settle_undisputed:.1f}"),
+        ("share unpaid at end", f"{stats.share_unpaid_at_end:.1%}"),
+        ("share overdue at end", f"{stats.share_overdue_at_end:.1%}"),
+        *((f"archetype {a}", f"{n:,}") for a, n in stats.archetypes.items()),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+
+
+def generate_command(
+    out: Annotated[Path, typer.Argument(help="Folder for debtors, invoices and payments files.")],
+    debtors: Annotated[int, typer.Option(help="Number of debtors.")] = 2_000,
+    months: Annotated[int, typer.Option(help="Months of invoices before --end.")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed: same arguments, same files.")] = 7,
+    end: Annotated[
+        str | None,
+        typer.Option(help="The portfolio's 'today' (YYYY-MM-DD); default: today's date."),
+    ] = None,
+    fmt: Annotated[FileFormat, typer.Option("--format", help="File format.")] = FileFormat.CSV,
+    json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
+) -> None:
+    """Generate a demo portfolio whose payment behaviour resembles real receivables."""
+    problems = check_arguments(debtors, months, seed)
+    if problems:
+        _fail("; ".join(problems))
+    end_date = _parse_end(end)
+    _check_out(out)
+    columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
+    with Progress(
+        *columns, TimeElapsedColumn(), console=console, transient=True, disable=json
+    ) as bar:
+        task = bar.add_task("generating debtors", total=debtors)
+        try:
+            stats = generate(
+                debtors,
+                months,
+                seed,
+                end_date,
+                out,
+                fmt=fmt,
+                progress=lambda done, _total: bar.update(task, completed=done),
+            )
+        except OSError as exc:
+            _fail(f"cannot write the demo files into {out}: {exc.strerror or exc}")
+    if json:
+        emit_json(stats.to_dict())
+    else:
+        _print_stats(stats, out)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate")(generate_command)
