@@ -1,0 +1,155 @@
+"""``arrears import debtors|invoices|payments|credit-notes FILE...``: files into the store.
+
+How files are read comes from the workspace (``import.*`` settings, ``[import.columns.<kind>]``,
+country, time zone, base currency and portfolio). Atomic by default: a file with any problem
+imports nothing, every problem is printed as ``file:row:column: message`` and the exit status is
+1. ``--skip-invalid`` imports the valid rows and writes the others to a rejects CSV.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from arrears import config
+from arrears.cli.context import actor, store, workspace
+from arrears.cli.output import Format, console, emit, emit_json, err_console, error
+from arrears.domain.allocation import AllocationRule
+from arrears.io.batches import ReadOptions
+from arrears.io.columns import Kind
+from arrears.io.importer import ImportReport, import_files
+
+LARGE_FILE_BYTES = 2_000_000  # show a progress bar from this size on
+
+
+class ImportKind(StrEnum):
+    DEBTORS = "debtors"
+    INVOICES = "invoices"
+    PAYMENTS = "payments"
+    CREDIT_NOTES = "credit-notes"
+
+    @property
+    def kind(self) -> Kind:
+        return Kind(self.value.replace("-", "_"))
+
+
+class SummaryFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def read_options(ws: config.Workspace, kind: Kind, portfolio: str | None) -> ReadOptions:
+    """How to read files of ``kind`` in this workspace."""
+    mapping = ws.columns.get(kind.value) or ws.columns.get(kind.value.replace("_", "-")) or {}
+    return ReadOptions(
+        date_format=ws.get("import.date_format"),
+        decimal_separator=ws.get("import.decimal_separator"),
+        thousands_separator=ws.get("import.thousands_separator"),
+        encoding=ws.get("import.encoding"),
+        delimiter=ws.get("import.delimiter"),
+        default_country=ws.get("country"),
+        default_timezone=ws.get("timezone"),
+        base_currency=ws.get("base_currency"),
+        default_portfolio=portfolio or ws.get("portfolio"),
+        mapping=dict(mapping),
+    )
+
+
+def import_command(
+    ctx: typer.Context,
+    what: Annotated[ImportKind, typer.Argument(help="What the files hold.")],
+    files: Annotated[list[Path], typer.Argument(help="CSV, Excel (.xlsx) or Parquet files.")],
+    portfolio: Annotated[
+        str | None, typer.Option(help="Portfolio for rows that name none (default: workspace's).")
+    ] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the valid rows; reject the others.")
+    ] = False,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Rejects CSV (default with --skip-invalid: FILE.rejects.csv)."),
+    ] = None,
+    fmt: Annotated[SummaryFormat, typer.Option("--format", help="Summary format.")] = (
+        SummaryFormat.TABLE
+    ),
+) -> None:
+    """Import debtors, invoices (one row per instalment), payments or credit notes."""
+    ws = workspace(ctx)
+    kind = what.kind
+    if skip_invalid and rejects is None:
+        rejects = files[0].with_name(files[0].name + ".rejects.csv")
+    engine = store(ws)
+    report = _run(
+        engine,
+        kind,
+        files,
+        read_options(ws, kind, portfolio),
+        skip_invalid=skip_invalid,
+        rejects=rejects,
+        rule=AllocationRule(ws.get("allocation_rule")),
+    )
+    _summary(report, fmt, rejects)
+    if report.problems and not report.committed:
+        for problem in report.problems:
+            error(str(problem))
+        error(f"{len(report.problems)} problem(s): nothing was imported")
+        raise typer.Exit(1)
+
+
+def _run(engine, kind, files, options, *, skip_invalid, rejects, rule) -> ImportReport:  # type: ignore[no-untyped-def]
+    large = sum(f.stat().st_size for f in files if f.is_file()) >= LARGE_FILE_BYTES
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not large,
+    ) as bar:
+        task = bar.add_task(f"importing {kind.value}", total=None)
+
+        def progress(path: Path, rows: int) -> None:
+            bar.update(task, description=f"importing {path.name}: {rows:,} rows")
+
+        return import_files(
+            engine,
+            kind,
+            files,
+            options,
+            skip_invalid=skip_invalid,
+            rejects=rejects,
+            actor=actor(),
+            rule=rule,
+            progress=progress,
+        )
+
+
+def _summary(report: ImportReport, fmt: SummaryFormat, rejects: Path | None) -> None:
+    if fmt is SummaryFormat.JSON:
+        emit_json(
+            {
+                "kind": report.kind.value,
+                "files": report.files,
+                "committed": report.committed,
+                **report.counts,
+                "problems": [str(p) for p in report.problems],
+            }
+        )
+        return
+    import polars as pl
+
+    emit(
+        pl.DataFrame({"": list(report.counts), report.kind.value: list(report.counts.values())}),
+        Format.TABLE,
+        title="import " + ("applied" if report.committed else "rolled back"),
+    )
+    if report.committed and report.rejected:
+        console.print(f"{report.rejected} row(s) rejected: see {rejects}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_command)
