@@ -1,0 +1,125 @@
+"""``arrears aging``: the aging report of a portfolio as of a date.
+
+Reads the snapshot (``arrears.store.snapshot``), ages it with the pure ``arrears.kpi.aging``,
+and converts minor units to ``Decimal`` here, at the display boundary (never floats): one table
+per currency, or one CSV/JSON document with a ``currency`` column.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import polars as pl
+import typer
+
+from arrears.cli.context import store, workspace
+from arrears.cli.output import Format, emit
+from arrears.domain.money import MoneyError, exponent, from_minor, is_currency
+from arrears.kpi.aging import DEFAULT_EDGES, By, aging, bucket_labels, top
+from arrears.store.portfolios import UnknownPortfolio
+from arrears.store.snapshot import read_snapshot
+
+BY_CHOICES = ("total", "debtor", "invoice", "segment")
+
+
+def parse_as_of(text: str | None, today: date) -> date:
+    """``--as-of`` as an ISO date (``YYYY-MM-DD``); ``today`` when not given."""
+    if text is None:
+        return today
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"--as-of {text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def parse_buckets(text: str) -> tuple[int, ...]:
+    """``--buckets 0,30,60`` as validated edges."""
+    try:
+        edges = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(
+            f"--buckets {text!r}: write whole days separated by commas, e.g. 0,30,60,90,120"
+        ) from None
+    try:
+        bucket_labels(edges)
+    except ValueError as exc:
+        raise ValueError(f"--buckets {text!r}: {exc}") from None
+    return edges
+
+
+def display(report: pl.DataFrame, edges: tuple[int, ...], currency: str) -> pl.DataFrame:
+    """One currency's rows with amounts as Decimal of that currency and share as a percentage."""
+    rows = report.filter(pl.col("currency") == currency)
+    dtype = pl.Decimal(38, exponent(currency))
+    amounts = [*bucket_labels(edges), "total"]
+    columns = [
+        pl.Series(name, [from_minor(v, currency) for v in rows[name]], dtype=dtype)
+        for name in amounts
+    ]
+    percent = (pl.col("share") * 100).round(1).alias("share %")
+    return rows.with_columns(columns).with_columns(percent).drop("share")
+
+
+def aging_command(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Date to age at, YYYY-MM-DD (default: today).")
+    ] = None,
+    by: Annotated[str, typer.Option(help="Group by total, debtor, invoice or segment.")] = "total",
+    buckets: Annotated[
+        str, typer.Option(help="Bucket edges in days past due, comma separated.")
+    ] = ",".join(map(str, DEFAULT_EDGES)),
+    currency: Annotated[str | None, typer.Option(help="Only this currency (ISO 4217).")] = None,
+    portfolio: Annotated[
+        str | None, typer.Option(help="Portfolio code (default: the workspace's).")
+    ] = None,
+    top_n: Annotated[
+        int | None, typer.Option("--top", min=1, help="Only the N largest rows per currency.")
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+) -> None:
+    """Open receivables by days past due, in buckets, per currency (counts, amounts, shares)."""
+    from arrears.cli.app import UserError
+
+    try:
+        day = parse_as_of(as_of, date.today())
+        edges = parse_buckets(buckets)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if by not in BY_CHOICES:
+        raise UserError(f"--by {by!r}: choose one of {', '.join(BY_CHOICES)}")
+    if currency is not None:
+        currency = currency.strip().upper()
+        if not is_currency(currency):
+            raise MoneyError(f"--currency {currency!r} is not an ISO 4217 currency code")
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
+    try:
+        snapshot = read_snapshot(store(ws), portfolio=code, as_of=day)
+    except UnknownPortfolio as exc:
+        raise UserError(str(exc)) from None
+    by_value: By = by  # type: ignore[assignment]  # checked against BY_CHOICES above
+    report = aging(snapshot.instalments, day, edges, by=by_value, currency=currency)
+    if top_n is not None:
+        report = top(report, top_n)
+    _print(report, edges, fmt, title=f"aging of {code} as of {day.isoformat()}")
+
+
+def _print(report: pl.DataFrame, edges: tuple[int, ...], fmt: Format, *, title: str) -> None:
+    currencies = report["currency"].unique(maintain_order=True).to_list()
+    frames = [display(report, edges, c) for c in currencies]
+    if fmt is Format.TABLE:
+        if not frames:
+            emit(report.drop("share"), fmt, title=f"{title}: nothing open")
+        for currency, frame in zip(currencies, frames, strict=True):
+            shown = frame.drop("currency", "debtor_id", "invoice_id", strict=False)
+            emit(shown, fmt, title=f"{title} ({currency})")
+        return
+    # CSV and JSON: one document; amounts as text so each currency keeps its own decimals.
+    text = [f.with_columns(pl.col(pl.Decimal).cast(pl.String)) for f in frames]
+    emit(pl.concat(text) if text else report, fmt)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("aging")(aging_command)
