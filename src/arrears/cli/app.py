@@ -24,7 +24,7 @@ app = typer.Typer(
 )
 
 #: Command modules; each defines ``register(app)``.
-COMMAND_MODULES: tuple[str, ...] = ("workspace", "policy", "generate")
+COMMAND_MODULES: tuple[str, ...] = ("workspace", "policy", "generate", "ledger")
 
 
 @app.callback()
