@@ -1,0 +1,44 @@
+"""``arrears export``: write the ledger out as CSV or Parquet, in the columns the importer reads."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from arrears.cli.context import store, workspace
+from arrears.cli.output import console
+from arrears.io.columns import Kind
+from arrears.io.export import export_ledger
+
+
+class ExportKind(StrEnum):
+    DEBTORS = "debtors"
+    INVOICES = "invoices"
+    PAYMENTS = "payments"
+    CREDIT_NOTES = "credit-notes"
+
+    @property
+    def kind(self) -> Kind:
+        return Kind(self.value.replace("-", "_"))
+
+
+def export(
+    ctx: typer.Context,
+    what: Annotated[ExportKind, typer.Argument(help="What to export.")],
+    out: Annotated[Path, typer.Argument(help="File to write: .csv or .parquet.")],
+    portfolio: Annotated[
+        str | None, typer.Option(help="Only this portfolio (default: all of them).")
+    ] = None,
+) -> None:
+    """Export debtors, invoices (one row per instalment), payments (one row per allocation) or
+    credit notes; text cells a spreadsheet would run as formulas are escaped in CSV."""
+    ws = workspace(ctx)
+    rows = export_ledger(store(ws), what.kind, out, portfolio)
+    console.print(f"wrote {rows} {what.value.replace('-', ' ')} rows to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)

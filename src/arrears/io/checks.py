@@ -1,0 +1,228 @@
+"""Checking and typing one column at a time, with Polars expressions.
+
+For each canonical column :func:`check` returns two expressions over the cleaned text column of the
+same name: its typed value and its problem (a message, or null when the cell is fine). Amounts are
+parsed by splitting the digits, never through a float, into integer minor units of the row's
+currency (column ``__exponent``). Phone numbers are the one per-value Python step: they are
+parsed once per distinct ``(number, country)`` pair by :func:`phone_numbers`.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from functools import cache
+
+import phonenumbers
+import polars as pl
+from babel import Locale
+
+from arrears.domain.money import known_currencies
+from arrears.io.batches import ReadOptions
+from arrears.io.columns import Column, Type
+
+MAX_CHARS = 1_000
+MAX_CHARS_BY_COLUMN = {"address": 2_000}
+MAX_INTEGER_DIGITS = 15  # minor units must fit an Int64 with room to spare
+BOOLEANS = {
+    **dict.fromkeys(("yes", "y", "true", "1", "si", "sí"), True),
+    **dict.fromkeys(("no", "n", "false", "0"), False),
+}
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
+_NOT_COUNTRIES = {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"}
+
+
+@cache
+def countries() -> tuple[str, ...]:
+    """ISO 3166-1 alpha-2 codes (CLDR's territories, without regions and pseudo-codes)."""
+    codes = [str(code) for code in Locale("en").territories]
+    return tuple(
+        sorted(c for c in codes if len(c) == 2 and c.isalpha() and c not in _NOT_COUNTRIES)
+    )
+
+
+@cache
+def timezones() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def too_long(name: str, text: pl.Expr) -> pl.Expr:
+    limit = MAX_CHARS_BY_COLUMN.get(name, MAX_CHARS)
+    length = text.str.len_chars()
+    message = pl.format(f"is {{}} characters long; the limit is {limit}: shorten it", length)
+    return pl.when(length > limit).then(message)
+
+
+def check(column: Column, options: ReadOptions) -> tuple[pl.Expr, pl.Expr]:
+    """(typed value, problem message) of ``column`` in a frame of cleaned text."""
+    x = pl.col(column.name)
+    value, problem = _by_type(column, x, options)
+    if column.required:
+        missing = pl.lit(f"is empty; {column.name} is required: {column.doc}")
+        problem = pl.when(x.is_null()).then(missing).otherwise(problem)
+    return value.alias(column.field), problem
+
+
+def _by_type(column: Column, x: pl.Expr, options: ReadOptions) -> tuple[pl.Expr, pl.Expr]:
+    kind = column.type
+    if kind is Type.DATE:
+        return _date(x, options.date_format)
+    if kind is Type.AMOUNT:
+        return amount(x, options, positive=column.name != "credit_limit")
+    value: pl.Expr
+    if kind is Type.INT:
+        ok = x.str.contains(r"^\d{1,9}$")
+        value = pl.when(ok).then(x.cast(pl.Int32, strict=False))
+        bad = x.is_not_null() & (value.is_null() | (value < 1))
+        return value, pl.when(bad).then(pl.format("'{}' is not a whole number of 1 or more", x))
+    if kind is Type.BOOL:
+        value = x.str.to_lowercase().replace_strict(BOOLEANS, default=None, return_dtype=pl.Boolean)
+        bad = x.is_not_null() & value.is_null()
+        return value, _bad(
+            bad, "'{}' is not yes or no (accepted: yes/no, y/n, true/false, 1/0, si)", x
+        )
+    if kind is Type.CHOICE:
+        value = x.str.to_lowercase().str.replace_all(" ", "_")
+        bad = x.is_not_null() & ~value.is_in(list(column.choices))
+        accepted = ", ".join(column.choices)
+        return value, _bad(bad, f"'{{}}' is not one of: {accepted}", x)
+    if kind is Type.CURRENCY:
+        value = x.str.to_uppercase()
+        bad = x.is_not_null() & ~value.is_in(sorted(known_currencies()))
+        return value, _bad(bad, "'{}' is not an ISO 4217 currency code (USD, EUR, COP...)", x)
+    if kind is Type.COUNTRY:
+        value = x.str.to_uppercase()
+        bad = x.is_not_null() & ~value.is_in(list(countries()))
+        return value, _bad(bad, "'{}' is not an ISO 3166 two-letter country code (US, ES...)", x)
+    if kind is Type.TIMEZONE:
+        bad = x.is_not_null() & ~x.is_in(list(timezones()))
+        return x, _bad(bad, "'{}' is not an IANA time zone (America/Bogota, Europe/Madrid...)", x)
+    if kind is Type.EMAIL:
+        bad = x.is_not_null() & ~x.str.contains(_EMAIL)
+        return x, _bad(bad, "'{}' is not an email address", x)
+    if kind is Type.TAGS:
+        tags = x.fill_null("").str.split(";").list.eval(pl.element().str.strip_chars())
+        return tags.list.eval(pl.element().filter(pl.element() != "")), pl.lit(None, pl.String)
+    # TEXT, and PHONE whose value and problem come from phone_numbers()
+    return x, pl.lit(None, pl.String)
+
+
+def _bad(condition: pl.Expr, template: str, x: pl.Expr) -> pl.Expr:
+    return pl.when(condition).then(pl.format(template, x))
+
+
+def _date(x: pl.Expr, date_format: str) -> tuple[pl.Expr, pl.Expr]:
+    fmt = "%Y-%m-%d" if date_format == "auto" else date_format
+    value = x.str.to_date(fmt, strict=False)
+    failed = x.is_not_null() & value.is_null()
+    if date_format == "auto":
+        shaped = x.str.contains(r"^\d{4}-\d{1,2}-\d{1,2}$")
+        message = (
+            pl.when(shaped)
+            .then(pl.format("'{}' is not a real date (no such day in the calendar)", x))
+            .otherwise(
+                pl.format(
+                    "'{}' is not a date in the format YYYY-MM-DD "
+                    "(set import.date_format if the file uses another)",
+                    x,
+                )
+            )
+        )
+    else:
+        message = pl.format(
+            f"'{{}}' is not a valid date in the format {fmt} (import.date_format)", x
+        )
+    return value, pl.when(failed).then(message)
+
+
+def amount(x: pl.Expr, options: ReadOptions, *, positive: bool) -> tuple[pl.Expr, pl.Expr]:
+    """Minor units of a decimal text in the row's currency (``__exponent``), and the problem."""
+    dec, thousands = options.decimal_separator, options.thousands_separator
+    d, t = re.escape(dec), re.escape(thousands)
+    integer = rf"(\d{{1,3}}({t}\d{{3}})+|\d+)" if thousands else r"\d+"
+    shaped = x.str.contains(rf"^[+-]?{integer}({d}\d+)?$")
+    plain = x.str.replace_all(thousands, "", literal=True) if thousands else x
+    plain = plain.str.replace(dec, ".", literal=True)
+    whole = plain.str.extract(r"^[+-]?(\d+)", 1)
+    fraction = plain.str.extract(r"\.(\d+)$", 1).fill_null("").str.strip_chars_end("0")
+    decimals = fraction.str.len_chars().cast(pl.Int64)
+    exponent = pl.col("__exponent")
+    minor = whole.cast(pl.Int64, strict=False) * _power_of_ten(exponent) + fraction.replace(
+        "", "0"
+    ).cast(pl.Int64, strict=False) * _power_of_ten(exponent - decimals)
+    nonzero = plain.str.contains(r"[1-9]")
+    negative = x.str.starts_with("-") & nonzero
+    large = whole.str.strip_chars_start("0").str.len_chars() > MAX_INTEGER_DIGITS
+    grouping = f" and '{thousands}' between thousands" if thousands else ""
+    problem = (
+        pl.when(x.is_null())
+        .then(None)
+        .when(~shaped)
+        .then(
+            pl.format(
+                f"'{{}}' is not an amount: write digits with '{dec}' before the decimals{grouping}"
+                " (see import.decimal_separator and import.thousands_separator)",
+                x,
+            )
+        )
+        .when(negative)
+        .then(pl.format(f"'{{}}' is negative: {_sign_rule(positive)}", x))
+        .when(large)
+        .then(
+            pl.format(
+                f"'{{}}' is too large: at most {MAX_INTEGER_DIGITS} digits before the decimals", x
+            )
+        )
+        .when(exponent.is_not_null() & (decimals > exponent))
+        .then(
+            pl.format(
+                "'{}' has more decimals than {} allows ({}): round it",
+                x,
+                pl.col("currency"),
+                exponent,
+            )
+        )
+    )
+    if positive:
+        problem = problem.when(~nonzero).then(pl.format(f"'{{}}' is zero: {_sign_rule(True)}", x))
+    bad = problem.is_not_null()
+    value = pl.when(~bad & exponent.is_not_null()).then(minor)
+    return value, problem
+
+
+def _power_of_ten(k: pl.Expr) -> pl.Expr:
+    table = {i: 10**i for i in range(19)}
+    return k.replace_strict(table, default=None, return_dtype=pl.Int64)
+
+
+def _sign_rule(positive: bool) -> str:
+    return "it must be more than 0" if positive else "it must be 0 or more"
+
+
+def phone_numbers(frame: pl.DataFrame) -> pl.DataFrame:
+    """E.164 number and problem for each distinct ``(phone, country)`` of ``frame``."""
+    pairs = frame.select("phone", "country").unique().drop_nulls("phone")
+    e164: list[str | None] = []
+    problems: list[str | None] = []
+    for text, country in pairs.iter_rows():
+        number, problem = _phone(text, country)
+        e164.append(number)
+        problems.append(problem)
+    return pairs.with_columns(
+        pl.Series("__phone", e164, dtype=pl.String),
+        pl.Series("__phone_problem", problems, dtype=pl.String),
+    )
+
+
+def _phone(text: str, country: str | None) -> tuple[str | None, str | None]:
+    where = f" for {country}" if country else ""
+    try:
+        number = phonenumbers.parse(text, country)
+    except phonenumbers.NumberParseException:
+        return None, f"'{text}' is not a phone number{where}: write it with its country code (+...)"
+    if not phonenumbers.is_valid_number(number):
+        return (
+            None,
+            f"'{text}' is not a valid phone number{where}: check it or add its country code",
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None

@@ -1,0 +1,280 @@
+"""Opening a user's file: its header and its rows as text, in batches of bounded size.
+
+One reader per format, chosen by extension: CSV (``pyarrow.csv.open_csv``, streaming, encoding and
+delimiter detected from the first chunk), Excel ``.xlsx`` (openpyxl in read-only mode, cells
+turned into text) and Parquet (``iter_batches``, columns cast to text). Every reader yields
+``(frame, problems)`` pairs whose frame has the file's headers as columns (all ``pl.String``) and
+``row``, the record's row number (header = 1); the problems are rows the reader had to skip.
+
+Problems that stop a file from being read at all raise :class:`ProblemsFound` from
+:func:`open_source`, before anything is yielded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from openpyxl import load_workbook
+
+from arrears.domain.problems import Problem, ProblemsFound
+from arrears.io.batches import ReadOptions
+from arrears.io.cells import excel_text, float_text
+from arrears.io.encoding import decode_head, detect_encoding
+from arrears.io.headers import frame_names
+
+DELIMITERS = (",", ";", "|", "\t")
+HEAD_BYTES = 1 << 20  # the first chunk: encoding and delimiter are detected on it
+Batch = tuple[pl.DataFrame, list[Problem]]
+
+
+class Source(Protocol):
+    headers: list[str]
+
+    def batches(self, rows: int) -> Iterator[Batch]: ...
+
+
+def open_source(path: Path, options: ReadOptions, source: str) -> Source:
+    """The reader for ``path`` by its extension; raises :class:`ProblemsFound` if unreadable."""
+    suffix = path.suffix.lower()
+    if suffix in {".csv", ".txt", ".tsv"}:
+        return CsvSource.open(path, options, source)
+    if suffix == ".xlsx":
+        return ExcelSource.open(path, source)
+    if suffix == ".parquet":
+        return ParquetSource.open(path, source)
+    raise ProblemsFound(
+        [Problem(source, None, None, f"unknown file type {suffix!r}: use .csv, .xlsx or .parquet")]
+    )
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The candidate delimiter that occurs most often in the header line (``,`` if none)."""
+    counts = {d: header_line.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _empty(source: str) -> ProblemsFound:
+    return ProblemsFound([Problem(source, None, None, "the file is empty: expected a header row")])
+
+
+@dataclass(slots=True)
+class CsvSource:
+    path: Path
+    source: str
+    headers: list[str]
+    encoding: str
+    delimiter: str
+    skipped: list[Problem] = field(default_factory=list)
+    _skipped_rows: list[int] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, path: Path, options: ReadOptions, source: str) -> CsvSource:
+        with path.open("rb") as handle:
+            head = handle.read(HEAD_BYTES)
+        if not head.strip():
+            raise _empty(source)
+        encoding = detect_encoding(head, options.encoding, source)
+        text = decode_head(head, encoding)
+        first_line = text.splitlines()[0] if text.splitlines() else ""
+        delimiter = options.delimiter.replace("tab", "\t")
+        if delimiter == "auto":
+            delimiter = sniff_delimiter(first_line)
+        header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+        if not any(h.strip() for h in header):
+            raise _empty(source)
+        return cls(path, source, [h.strip() for h in header], encoding, delimiter)
+
+    def _on_invalid(self, row: pacsv.InvalidRow) -> str:
+        line = row.number
+        self._skipped_rows.append(line if line is not None else -1)
+        self.skipped.append(
+            Problem(
+                self.source,
+                line,
+                None,
+                f"has {_fields(row.actual_columns)} but the header has {row.expected_columns}: "
+                f"check the delimiter ({_show(self.delimiter)}) and the quotes of this row",
+            )
+        )
+        return "skip"
+
+    def batches(self, rows: int) -> Iterator[Batch]:
+        names = [f"c{i}" for i in range(len(self.headers))]
+        reader = pacsv.open_csv(
+            self.path,
+            read_options=pacsv.ReadOptions(
+                encoding=self.encoding,
+                column_names=names,
+                skip_rows=1,
+                block_size=max(1 << 16, min(rows * 64, 1 << 26)),
+                use_threads=False,
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=self.delimiter,
+                newlines_in_values=True,
+                invalid_row_handler=self._on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        seen = 0
+        pending = pl.DataFrame()
+        for record_batch in _read_batches(reader, self.source):
+            frame = pl.from_arrow(pa.Table.from_batches([record_batch]))
+            assert isinstance(frame, pl.DataFrame)
+            pending = pl.concat([pending, frame]) if pending.width else frame
+            while pending.height >= rows:
+                chunk, pending = pending.head(rows), pending.slice(rows)
+                yield self._numbered(chunk, seen), self._take_skipped()
+                seen += chunk.height
+        if pending.height or self.skipped:
+            yield self._numbered(pending, seen), self._take_skipped()
+
+    def _numbered(self, frame: pl.DataFrame, seen: int) -> pl.DataFrame:
+        """Rename ``c0..cN`` to the headers; number rows around the skipped (invalid) ones."""
+        if not frame.width:
+            frame = pl.DataFrame({n: [] for n in (f"c{i}" for i in range(len(self.headers)))})
+        row = pl.int_range(seen + 2, seen + 2 + frame.height, dtype=pl.Int64)
+        frame = frame.with_columns(row.alias("row"))
+        for line in sorted(n for n in self._skipped_rows if n > 0):
+            frame = frame.with_columns(pl.col("row") + (pl.col("row") >= line).cast(pl.Int64))
+        return frame.rename(dict(zip(frame.columns[:-1], frame_names(self.headers), strict=True)))
+
+    def _take_skipped(self) -> list[Problem]:
+        taken, self.skipped = self.skipped, []
+        return taken
+
+
+def _read_batches(reader: pacsv.CSVStreamingReader, source: str) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from reader
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise ProblemsFound(
+            [
+                Problem(
+                    source,
+                    None,
+                    None,
+                    f"cannot be read past its first part ({exc}): check import.encoding "
+                    "(utf-8 or latin-1) and that it is one CSV table",
+                )
+            ]
+        ) from exc
+
+
+def _fields(count: int) -> str:
+    return "1 field" if count == 1 else f"{count} fields"
+
+
+def _show(delimiter: str) -> str:
+    return "tab" if delimiter == "\t" else repr(delimiter)
+
+
+@dataclass(slots=True)
+class ExcelSource:
+    path: Path
+    source: str
+    headers: list[str]
+
+    @classmethod
+    def open(cls, path: Path, source: str) -> ExcelSource:
+        rows = _excel_rows(path, source)
+        first = next(rows, None)
+        if first is None or not any(first):
+            raise _empty(source)
+        while first and first[-1] == "":
+            first = first[:-1]
+        return cls(path, source, [h.strip() for h in first])
+
+    def batches(self, rows: int) -> Iterator[Batch]:
+        width = len(self.headers)
+        names = [f"c{i}" for i in range(width)]
+        buffer: list[list[str]] = []
+        numbers: list[int] = []
+        for number, cells in enumerate(_excel_rows(self.path, self.source), start=1):
+            if number == 1 or not any(cells):
+                continue
+            buffer.append((cells + [""] * width)[:width])
+            numbers.append(number)
+            if len(buffer) >= rows:
+                yield self._frame(buffer, numbers, names), []
+                buffer, numbers = [], []
+        if buffer:
+            yield self._frame(buffer, numbers, names), []
+
+    def _frame(self, buffer: list[list[str]], numbers: list[int], names: list[str]) -> pl.DataFrame:
+        frame = pl.DataFrame(buffer, schema=dict.fromkeys(names, pl.String), orient="row")
+        frame = frame.with_columns(pl.Series("row", numbers, dtype=pl.Int64))
+        return frame.rename(dict(zip(names, frame_names(self.headers), strict=True)))
+
+
+def _excel_rows(path: Path, source: str) -> Iterator[list[str]]:
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise ProblemsFound(
+            [Problem(source, None, None, f"is not a readable .xlsx workbook ({exc})")]
+        ) from exc
+    try:
+        sheet = book.worksheets[0]
+        for values in sheet.iter_rows(values_only=True):
+            yield [excel_text(v) for v in values]
+    finally:
+        book.close()
+
+
+@dataclass(slots=True)
+class ParquetSource:
+    file: pq.ParquetFile
+    source: str
+    headers: list[str]
+
+    @classmethod
+    def open(cls, path: Path, source: str) -> ParquetSource:
+        try:
+            file = pq.ParquetFile(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ProblemsFound(
+                [Problem(source, None, None, f"is not a readable Parquet file ({exc})")]
+            ) from exc
+        return cls(file, source, list(file.schema_arrow.names))
+
+    def batches(self, rows: int) -> Iterator[Batch]:
+        seen = 0
+        for record_batch in self.file.iter_batches(batch_size=rows):
+            frame = pl.from_arrow(pa.Table.from_batches([record_batch]))
+            assert isinstance(frame, pl.DataFrame)
+            frame = frame.select(_as_text(frame[name]) for name in frame.columns)
+            frame.columns = frame_names(self.headers)
+            row = pl.int_range(seen + 2, seen + 2 + frame.height, dtype=pl.Int64)
+            yield frame.with_columns(row.alias("row")), []
+            seen += frame.height
+
+
+def _as_text(series: pl.Series) -> pl.Series:
+    """A Parquet column as text: dates ISO, floats without binary artefacts, nulls empty."""
+    dtype = series.dtype
+    if dtype.is_float():
+        text = series.map_elements(float_text, return_dtype=pl.String, skip_nulls=True)
+    elif isinstance(dtype, pl.Datetime):
+        text = series.dt.date().cast(pl.String)
+    elif dtype == pl.Boolean:
+        text = series.cast(pl.String)
+    elif isinstance(dtype, pl.List):
+        text = series.cast(pl.List(pl.String)).list.join(";")
+    else:
+        text = series.cast(pl.String)
+    return text.fill_null("").alias(series.name)

@@ -1,0 +1,80 @@
+"""Write the hostile import files that cannot be typed in an editor: Excel and Parquet workbooks,
+files in Latin-1, UTF-16 or plain binary, a UTF-8 file with a byte-order mark and one with a
+10,000-character cell. Run it from anywhere; the files are committed next to it::
+
+    .venv/bin/python tests/hostile/make_binary.py
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from openpyxl import Workbook
+
+HERE = Path(__file__).resolve().parent
+
+
+def excel() -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Invoice Number", "Customer ID", "Invoice Date", "Due Date", "Amount", "Moneda"])
+    sheet.append(["INV-1", 1001, datetime(2026, 1, 5), datetime(2026, 2, 4), 0.1 + 0.2, "usd"])
+    sheet.append(["INV-2", 1002, date(2026, 1, 6), date(2026, 2, 5), 1250, "EUR"])
+    sheet.append(["INV-3", None, "2026-01-07", "2026-02-30", -40.5, "USD"])
+    sheet.append([None, None, None, None, None, None])  # an empty row is skipped
+    sheet.append(["INV-4", 1004, datetime(2026, 3, 1), datetime(2026, 2, 1), 1e-3, "ABC"])
+    sheet.append(["INV-2", 1002, date(2026, 1, 6), date(2026, 2, 5), 1250, "EUR"])
+    book.save(HERE / "invoices.excel.xlsx")
+
+
+def parquet() -> None:
+    table = pa.table(
+        {
+            "payment_id": ["P1", "P2", "P2", "P3", "P3", "P4", "P5"],
+            "customer_id": ["D1", "D2", "D2", "D3", "D3", "D4", "D5"],
+            "payment_date": [date(2026, 3, d) for d in (1, 2, 2, 3, 3, 4, 5)],
+            "amount": pa.array(
+                [
+                    Decimal(v)
+                    for v in ("100.00", "50.00", "50.00", "80.00", "90.00", "-5.00", "1.00")
+                ],
+                pa.decimal128(12, 2),
+            ),
+            "currency": ["USD", "USD", "USD", "USD", "USD", "USD", "ABC"],
+            "invoice_id": [None, "I1", "I2", "I3", "I4", None, None],
+            "allocated_amount": [None, 30.0, 30.0, 80.0, 10.0, None, None],
+        }
+    )
+    pq.write_table(table, HERE / "payments.parquet.parquet")
+
+
+def encodings() -> None:
+    spanish = "Código Cliente;Razón Social;País\nC1;Compañía Ñandú;CO\nC2;José Pérez;ES\n"
+    (HERE / "debtors.latin1.csv").write_bytes(spanish.encode("latin-1"))
+    (HERE / "debtors.bom_spanish.csv").write_bytes(spanish.encode("utf-8-sig"))
+    (HERE / "debtors.utf16.csv").write_bytes(spanish.encode("utf-16"))
+    (HERE / "debtors.undecodable.csv").write_bytes(
+        b"debtor_id,name\nD1,\x00\x01\x02\x03\xff\xfe\x80\x81\nD2,\x1b[31m\n"
+    )
+
+
+def long_fields() -> None:
+    rows = [
+        "debtor_id,name,address,attr_notes",
+        f"D1,{'x' * 10_000},Calle 1,ok",
+        f"D2,Beta,{'y' * 2_000},ok",
+        f"D3,Gamma,{'z' * 2_001},{'n' * 1_001}",
+    ]
+    (HERE / "debtors.long_field.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    excel()
+    parquet()
+    encodings()
+    long_fields()
