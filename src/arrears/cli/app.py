@@ -24,7 +24,7 @@ app = typer.Typer(
 )
 
 #: Command modules; each defines ``register(app)``.
-COMMAND_MODULES: tuple[str, ...] = ("workspace", "policy", "generate", "ledger")
+COMMAND_MODULES: tuple[str, ...] = ("workspace", "policy", "generate", "ledger", "exporting")
 
 
 @app.callback()
