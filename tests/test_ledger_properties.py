@@ -115,6 +115,34 @@ class LedgerMachine(RuleBasedStateMachine):
         return external_id
 
     @rule(
+        target=payments,
+        invoice=invoices,
+        seq=st.integers(min_value=1, max_value=3),
+        amount=amounts,
+        share=amounts,
+    )
+    def pay_explicitly(self, invoice: str, seq: int, amount: int, share: int) -> str:
+        """A payment naming the instalment it pays, possibly more than is open or paid."""
+        external_id = self._next("P")
+        debtor, currency = self._owner(invoice)
+        before = self._counts()
+        try:
+            self.book.pay(
+                external_id,
+                debtor,
+                "2026-03-01",
+                text_of(amount),
+                currency,
+                to={(invoice, seq): text_of(share)},
+            )
+        except ProblemsFound:
+            assert self._counts() == before
+            return external_id
+        self.expected[(debtor, currency)] -= amount
+        self.paid[external_id] = (debtor, currency, amount, date(2026, 3, 1))
+        return external_id
+
+    @rule(
         debtor=st.sampled_from(DEBTORS),
         currency=st.sampled_from(CURRENCIES),
         amount=amounts,
