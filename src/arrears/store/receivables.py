@@ -48,7 +48,9 @@ def _debtor_problems(new: Debtor) -> list[str]:
             problems.append(f"phone {contact.value!r} is not a valid E.164 number (+15551234567)")
         for channel in contact.consent:
             if channel not in CHANNELS_BY_CONTACT_KIND[contact.kind]:
-                problems.append(f"no {channel} consent on a {contact.kind} contact point")
+                problems.append(
+                    f"{channel} consent does not apply to {contact.kind} contact points"
+                )
     return problems
 
 
