@@ -42,24 +42,29 @@ def _prepare(
 
 def _consistent(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:
     """Drop invoices whose rows disagree on a header field or repeat an instalment number."""
+    counts = rows.group_by(KEY).agg(
+        *(pl.col(name).n_unique().alias(name) for name in HEADER),
+        (pl.len() - pl.col("seq").n_unique()).alias("_repeats"),
+    )
+    bad_keys = counts.filter(
+        pl.any_horizontal(*(pl.col(name) > 1 for name in HEADER), pl.col("_repeats") > 0)
+    )
+    if bad_keys.height == 0:
+        return rows, []
+    bad = rows.join(bad_keys, on=KEY, suffix="_n")
     problems: list[Problem] = []
-    bad = pl.lit(False)
     for name in HEADER:
-        differs = pl.col(name).n_unique().over(KEY) > 1
         problems += lookups.problems_at(
-            rows.filter(differs),
+            bad.filter(pl.col(f"{name}_n") > 1),
             name,
             pl.format("the rows of invoice '{}' disagree on " + name, "invoice_id"),
         )
-        bad = bad | differs
-    repeated = pl.len().over([*KEY, "seq"]) > 1
     problems += lookups.problems_at(
-        rows.filter(repeated),
+        bad.filter(pl.col("_repeats") > 0),
         "instalment",
-        pl.format("invoice '{}' has instalment {} more than once", "invoice_id", "seq"),
+        pl.format("invoice '{}' repeats an instalment number", "invoice_id"),
     )
-    bad = (bad | repeated).any().over(KEY)
-    return rows.filter(~bad), problems
+    return rows.join(bad_keys, on=KEY, how="anti"), problems
 
 
 def load(conn: Connection, rows: pl.DataFrame, ctx: LoadContext) -> LoadResult:

@@ -47,18 +47,17 @@ def _prepare(
         pl.col(spec.id_field).alias("external_id"),
         pl.col("currency").fill_null(pl.col("debtor_currency")),
     )
-    differs = pl.lit(False)
-    for name in ("debtor_id", "date", "amount_minor", "currency"):
-        differs = differs | (pl.col(name).n_unique().over(KEY) > 1)
-    bad = rows.filter(differs.any().over(KEY))
+    shared = ("debtor_id", "date", "amount_minor", "currency")
+    counts = rows.group_by(KEY).agg(*(pl.col(n).n_unique() for n in shared))
+    bad_keys = counts.filter(pl.any_horizontal(*(pl.col(n) > 1 for n in shared))).select(KEY)
     problems += lookups.problems_at(
-        bad,
+        rows.join(bad_keys, on=KEY),
         spec.id_field,
         pl.format(
             "the rows of '{}' disagree on its debtor, date, amount or currency", "external_id"
         ),
     )
-    return rows.filter(~differs.any().over(KEY)), problems + unknown
+    return rows.join(bad_keys, on=KEY, how="anti"), problems + unknown
 
 
 def load(conn: Connection, rows: pl.DataFrame, ctx: LoadContext, spec: DocumentSpec) -> LoadResult:
