@@ -112,3 +112,15 @@ def test_file_level_problems_are_reported_not_raised(store: Engine, tmp_path: Pa
     assert not report.committed
     assert report.problems and all(str(p).startswith(str(path)) for p in report.problems)
     assert count(store, "debtor") == 0
+
+
+def test_several_files_are_one_transaction(store: Engine, tmp_path: Path) -> None:
+    run(store, Kind.DEBTORS, write(tmp_path, "d.csv", DEBTORS))
+    good = write(tmp_path, "good.csv", INVOICES.replace("C,D9", "C,D2"))
+    bad = write(tmp_path, "bad.csv", INVOICES.replace("A,D1", "X,D1"))
+    report = import_files(store, Kind.INVOICES, [good, bad], ReadOptions(), actor="t", at=AT)
+    assert not report.committed
+    assert [str(p) for p in report.problems] == [
+        f"{bad}:4:debtor_id: unknown debtor 'D9': import it first"
+    ]
+    assert count(store, "invoice") == 0

@@ -253,3 +253,17 @@ def test_open_balances_always_equal_amount_minus_active_allocations(ledger: Engi
         "SELECT sum(a.amount_minor) FROM allocation a WHERE a.instalment_id = i.id "
         "AND a.reversed = false), 0)",
     ) == [(0,)]
+
+
+def test_an_invoice_with_allocations_keeps_its_debtor(ledger: Engine) -> None:
+    load(ledger, Kind.PAYMENTS, [pay("P1", date(2026, 2, 10), 1_000)])
+    result = load(ledger, Kind.INVOICES, [inv("A", date(2026, 2, 1), 10_000, debtor_id="D2")])
+    assert [str(p) for p in result.problems] == [
+        "invoices.csv:2:debtor_id: invoice 'A' has allocations: its debtor and currency cannot "
+        "change"
+    ]
+    assert query(
+        ledger,
+        "SELECT d.external_id FROM invoice v JOIN debtor d ON d.id = v.debtor_id "
+        "WHERE v.external_id = 'A'",
+    ) == [("D1",)]

@@ -17,6 +17,8 @@ Frames handed to these functions hold plain values: JSON columns as JSON text, d
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -140,21 +142,44 @@ def read_frame(
     schema: Mapping[str, pl.DataType | type[pl.DataType]],
     params: Mapping[str, Any] | None = None,
 ) -> pl.DataFrame:
-    """Run ``sql`` and return its rows as a frame with ``schema`` (columns in select order)."""
+    """Run ``sql`` and return its rows as a frame with ``schema`` (columns in select order).
+
+    PostgreSQL streams the result with ``COPY (query) TO STDOUT`` into Polars' CSV reader.
+    """
+    if is_postgres(conn):
+        return _read_copy(conn, sql, schema, params or {})
     rows = conn.execute(text(sql), dict(params or {})).all()
     names = list(schema)
-    if not is_postgres(conn):
-        # SQLite returns dates as ISO text and booleans as 0/1 through the raw text query.
-        plain = {k: (pl.String if v in (pl.Date,) else v) for k, v in schema.items()}
-        plain = {k: (pl.Int64 if v == pl.Boolean else v) for k, v in plain.items()}
-        frame = pl.DataFrame([tuple(r) for r in rows], schema=plain, orient="row")
-        exprs = []
-        for name in names:
-            if schema[name] == pl.Date:
-                exprs.append(pl.col(name).str.to_date("%Y-%m-%d"))
-            elif schema[name] == pl.Boolean:
-                exprs.append(pl.col(name).cast(pl.Boolean))
-            else:
-                exprs.append(pl.col(name))
-        return frame.select(exprs)
-    return pl.DataFrame([tuple(r) for r in rows], schema=dict(schema), orient="row")
+    # SQLite returns dates as ISO text and booleans as 0/1 through the raw text query.
+    plain = {k: (pl.String if v in (pl.Date,) else v) for k, v in schema.items()}
+    plain = {k: (pl.Int64 if v == pl.Boolean else v) for k, v in plain.items()}
+    frame = pl.DataFrame([tuple(r) for r in rows], schema=plain, orient="row")
+    exprs = []
+    for name in names:
+        if schema[name] == pl.Date:
+            exprs.append(pl.col(name).str.to_date("%Y-%m-%d"))
+        elif schema[name] == pl.Boolean:
+            exprs.append(pl.col(name).cast(pl.Boolean))
+        else:
+            exprs.append(pl.col(name))
+    return frame.select(exprs)
+
+
+def _read_copy(
+    conn: Connection,
+    sql: str,
+    schema: Mapping[str, pl.DataType | type[pl.DataType]],
+    params: Mapping[str, Any],
+) -> pl.DataFrame:
+    raw: Any = conn.connection.driver_connection
+    statement = re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql)
+    with raw.cursor() as cur, cur.copy(f"COPY ({statement}) TO STDOUT (FORMAT csv)", params) as cp:
+        body = b"".join(bytes(chunk) for chunk in cp)
+    as_text = {k: (pl.String if v == pl.Boolean else v) for k, v in schema.items()}
+    if not body:
+        return pl.DataFrame(schema=dict(schema))
+    # COPY writes NULL as an unquoted empty field and '' as "": Polars reads them back the same
+    frame = pl.read_csv(io.BytesIO(body), has_header=False, schema=as_text)
+    return frame.with_columns(
+        pl.col(name) == "t" for name, dtype in schema.items() if dtype == pl.Boolean
+    )
