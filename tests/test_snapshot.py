@@ -247,3 +247,30 @@ def test_empty_store(engine: Engine) -> None:
     assert snap.instalments.height == 0 and snap.debtors.height == 0
     assert snap.instalments.schema == pl.Schema(INSTALMENT_SCHEMA)
     assert snap.debtors.schema == pl.Schema(DEBTOR_SCHEMA)
+
+
+def _open_by_definition(engine: Engine, as_of: date) -> dict[int, int]:
+    """Amount minus allocations dated by ``as_of`` and not reversed by then (the rule)."""
+    with engine.connect() as conn:
+        invoices = dict(conn.execute(select(s.invoice.c.id, s.invoice.c.issue_date)).all())
+        open_ = {
+            row.id: row.amount_minor
+            for row in conn.execute(select(s.instalment))
+            if invoices[row.invoice_id] <= as_of
+        }
+        for a in conn.execute(select(s.allocation)):
+            in_force = a.allocated_on <= as_of and (a.reversed_on is None or a.reversed_on > as_of)
+            if in_force and a.instalment_id in open_:
+                open_[a.instalment_id] -= a.amount_minor
+    return open_
+
+
+DAYS = ["2026-03-04", "2026-03-05", "2026-06-01", "2026-06-19", "2026-06-20", "2026-07-05"]
+
+
+@pytest.mark.parametrize("day", [*DAYS, "2026-07-09", "2026-07-10"])
+def test_every_day_matches_the_rule(engine: Engine, day: str) -> None:
+    write_example_ledger(engine)
+    snap = read_snapshot(engine, portfolio=None, as_of=D(day))
+    got = dict(snap.instalments.select("instalment_id", "open_minor").iter_rows())
+    assert got == _open_by_definition(engine, D(day))

@@ -21,6 +21,12 @@ from arrears.store.portfolios import UnknownPortfolio
 from arrears.store.snapshot import read_snapshot
 
 BY_CHOICES = ("total", "debtor", "invoice", "segment")
+#: Shorter headers for the table format (CSV and JSON keep the report's column names).
+TABLE_NAMES = {
+    "invoice_external_id": "invoice",
+    "debtor_external_id": "debtor",
+    "oldest_days_past_due": "oldest dpd",
+}
 
 
 def parse_as_of(text: str | None, today: date) -> date:
@@ -49,7 +55,7 @@ def parse_buckets(text: str) -> tuple[int, ...]:
 
 
 def display(report: pl.DataFrame, edges: tuple[int, ...], currency: str) -> pl.DataFrame:
-    """One currency's rows with amounts as Decimal of that currency and share as a percentage."""
+    """One currency's rows: amounts as Decimal of that currency, share as a percentage."""
     rows = report.filter(pl.col("currency") == currency)
     dtype = pl.Decimal(38, exponent(currency))
     amounts = [*bucket_labels(edges), "total"]
@@ -57,7 +63,7 @@ def display(report: pl.DataFrame, edges: tuple[int, ...], currency: str) -> pl.D
         pl.Series(name, [from_minor(v, currency) for v in rows[name]], dtype=dtype)
         for name in amounts
     ]
-    percent = (pl.col("share") * 100).round(1).alias("share %")
+    percent = (pl.col("share") * 100).round(2).alias("share %")
     return rows.with_columns(columns).with_columns(percent).drop("share")
 
 
@@ -114,6 +120,7 @@ def _print(report: pl.DataFrame, edges: tuple[int, ...], fmt: Format, *, title: 
             emit(report.drop("share"), fmt, title=f"{title}: nothing open")
         for currency, frame in zip(currencies, frames, strict=True):
             shown = frame.drop("currency", "debtor_id", "invoice_id", strict=False)
+            shown = shown.rename(TABLE_NAMES, strict=False)
             emit(shown, fmt, title=f"{title} ({currency})")
         return
     # CSV and JSON: one document; amounts as text so each currency keeps its own decimals.
