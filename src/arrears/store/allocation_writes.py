@@ -64,17 +64,24 @@ def reverse(conn: Connection, source_kind: str, source_ids: pl.Series, on: date)
 
 
 def _shift_open(conn: Connection, per_instalment: pl.DataFrame, *, sign: str) -> None:
+    """Move open balances by the staged amounts; only invoices whose status changes are
+    rewritten (paid when the last open instalment reaches zero, open again after a reversal)."""
     staged = bulk.stage(conn, "_open_shift", per_instalment)
     conn.exec_driver_sql(
         f'UPDATE instalment SET open_minor = open_minor {sign} s.amount_minor FROM "{staged}" s '
         "WHERE instalment.id = s.instalment_id"
     )
-    conn.exec_driver_sql(
-        "UPDATE invoice SET status = CASE WHEN NOT EXISTS (SELECT 1 FROM instalment i "
-        "WHERE i.invoice_id = invoice.id AND i.open_minor > 0) THEN 'paid' ELSE 'open' END "
-        f"WHERE status <> 'written_off' AND id IN (SELECT i.invoice_id FROM instalment i "
-        f'JOIN "{staged}" s ON s.instalment_id = i.id)'
-    )
+    touched = f'SELECT i.invoice_id FROM instalment i JOIN "{staged}" s ON s.instalment_id = i.id'
+    if sign == "-":
+        conn.exec_driver_sql(
+            "UPDATE invoice SET status = 'paid' WHERE status = 'open' "
+            f"AND id IN ({touched} WHERE i.open_minor = 0) AND NOT EXISTS (SELECT 1 FROM "
+            "instalment j WHERE j.invoice_id = invoice.id AND j.open_minor > 0)"
+        )
+    else:
+        conn.exec_driver_sql(
+            f"UPDATE invoice SET status = 'open' WHERE status = 'paid' AND id IN ({touched})"
+        )
     bulk.drop(conn, staged)
 
 
