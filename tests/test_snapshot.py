@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime
 
 import polars as pl
 import pytest
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, insert, select, update
 
 from arrears.store import schema as s
 from arrears.store.portfolios import UnknownPortfolio
@@ -274,3 +274,13 @@ def test_every_day_matches_the_rule(engine: Engine, day: str) -> None:
     snap = read_snapshot(engine, portfolio=None, as_of=D(day))
     got = dict(snap.instalments.select("instalment_id", "open_minor").iter_rows())
     assert got == _open_by_definition(engine, D(day))
+
+
+def test_in_memory_sqlite_reads_through_sqlalchemy() -> None:
+    engine = create_engine("sqlite://")  # one connection, no ADBC: the slow path, same frames
+    s.metadata.create_all(engine)
+    write_example_ledger(engine)
+    snap = read_snapshot(engine, portfolio="default", as_of=AS_OF)
+    assert _open_by_instalment(snap.instalments) == OPEN_AS_OF
+    assert snap.instalments.schema == pl.Schema(INSTALMENT_SCHEMA)
+    assert snap.debtors.schema == pl.Schema(DEBTOR_SCHEMA)

@@ -15,6 +15,7 @@ query over the allocations dated after ``as_of`` (see ``docs/aging.md``).
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -99,63 +100,76 @@ def read_snapshot(engine: Engine, *, portfolio: str | None, as_of: date) -> Snap
         pid = None if portfolio is None else portfolio_id(conn, portfolio)
         bounds = conn.execute(text(ID_BOUNDS)).one()
     postgres = engine.dialect.name == "postgresql"
+    # Largest pieces first, then smaller ones, so that the readers finish together.
+    ranges = 2 if postgres else 2 * READERS  # PostgreSQL also reads the invoices apart
+    instalment_ranges = _id_ranges(bounds[0], bounds[1], ranges)
     tasks: list[tuple[str, Callable[[pl.DataFrame], pl.DataFrame]]] = [
         (_debtors_query(pid, postgres=postgres), _debtors),
-        (_correction_query(as_of), lambda raw: _conform(raw, CORRECTION_SCHEMA)),
-    ]
-    instalment_ranges = _id_ranges(bounds[0], bounds[1])
-    tasks += [
-        (_instalment_query(pid, as_of, ids, postgres=postgres), _part) for ids in instalment_ranges
+        *[
+            (_instalment_query(pid, as_of, ids, postgres=postgres), _part)
+            for ids in instalment_ranges
+        ],
     ]
     if postgres:  # SQLite joins the invoices in the instalment query; see _instalment_query
         tasks += [
-            (_invoice_query(pid, as_of, ids), _part) for ids in _id_ranges(bounds[2], bounds[3])
+            (_invoice_query(pid, as_of, ids), _part)
+            for ids in _id_ranges(bounds[2], bounds[3], ranges)
         ]
+    tasks.append((_correction_query(as_of), lambda raw: _conform(raw, CORRECTION_SCHEMA)))
 
-    def read(task: tuple[str, Callable[[pl.DataFrame], pl.DataFrame]]) -> pl.DataFrame:
-        query, conform = task
-        with _arrow_connection(engine) as conn:
-            return conform(pl.read_database(query, conn))
+    if not _has_adbc(engine):  # one SQLAlchemy connection (an in-memory SQLite has only one)
+        with engine.connect() as conn:
+            debtors, *parts, correction = [conform(_read(q, conn)) for q, conform in tasks]
+    else:
+        # ADBC drivers and Polars release the GIL: the pieces are read (and typed) side by
+        # side, one connection each. Separate connections may see different commits: read
+        # while no import is running (the daily cycle does).
+        def read(task: tuple[str, Callable[[pl.DataFrame], pl.DataFrame]]) -> pl.DataFrame:
+            with _adbc_connection(engine) as conn:
+                return task[1](_read(task[0], conn))
 
-    # ADBC drivers and Polars release the GIL: the pieces are read (and typed) side by side,
-    # one connection each. Separate connections may see different commits: read while no
-    # import is running (the daily cycle does).
-    with ThreadPoolExecutor(max_workers=READERS) as pool:
-        debtors, correction, *parts = pool.map(read, tasks)
+        with ThreadPoolExecutor(max_workers=READERS) as pool:
+            debtors, *parts, correction = pool.map(read, tasks)
     split = len(instalment_ranges)
     instalments = _instalments(parts[:split], parts[split:], correction, debtors)
     return Snapshot(as_of=as_of, portfolio=portfolio, instalments=instalments, debtors=debtors)
 
 
-def _id_ranges(low: int | None, high: int | None) -> list[tuple[int, int]]:
-    """Split a table's ids into ``READERS`` contiguous ranges (primary-key range scans)."""
+def _id_ranges(low: int | None, high: int | None, count: int) -> list[tuple[int, int]]:
+    """Split a table's ids into ``count`` contiguous ranges (primary-key range scans)."""
     if low is None or high is None:
         return [(0, 0)]
-    step = (high - low) // READERS + 1
+    step = (high - low) // count + 1
     return [(start, min(start + step - 1, high)) for start in range(low, high + 1, step)]
 
 
-@contextmanager
-def _arrow_connection(engine: Engine) -> Iterator[Any]:
-    """An ADBC connection to the engine's database (Arrow-native), else the engine itself."""
+def _read(query: str, conn: Any) -> pl.DataFrame:
+    return pl.read_database(query, conn)
+
+
+def _has_adbc(engine: Engine) -> bool:
     url = engine.url
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+    if url.get_backend_name() == "sqlite":
+        return url.database not in (None, "", ":memory:")
+    if url.get_backend_name() == "postgresql":
+        return importlib.util.find_spec("adbc_driver_postgresql") is not None
+    return False
+
+
+@contextmanager
+def _adbc_connection(engine: Engine) -> Iterator[Any]:
+    """An ADBC connection (Arrow-native) to the engine's database; see :func:`_has_adbc`."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
         with adbc_sqlite.connect(url.database) as conn:
             with conn.cursor() as cursor:  # wait, as the engine does, instead of "locked"
                 cursor.execute("PRAGMA busy_timeout = 30000")
             yield conn
         return
-    if url.get_backend_name() == "postgresql":
-        try:
-            import adbc_driver_postgresql.dbapi as adbc_pg  # noqa: PLC0415 (optional extra)
-        except ImportError:  # the optional driver is missing: the slow path still works
-            pass
-        else:
-            uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
-            with adbc_pg.connect(uri) as conn:
-                yield conn
-            return
-    with engine.connect() as conn:
+    import adbc_driver_postgresql.dbapi as adbc_pg  # noqa: PLC0415 (optional extra)
+
+    uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with adbc_pg.connect(uri) as conn:
         yield conn
 
 
