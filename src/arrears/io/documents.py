@@ -11,16 +11,19 @@ import polars as pl
 
 from arrears.io.cells import decimal_text
 from arrears.io.columns import Kind
-from arrears.io.identity import DOCUMENTS, FirstRows, RunningTotals, key
+from arrears.io.identity import DOCUMENTS, key
+from arrears.io.seen import FirstRows, RunningTotals
 
 _NULL = "\x00"
+_FIELD_SEED = 0xF1E1D
 
 
 class DocumentRules:
     def __init__(self, kind: Kind) -> None:
         self.kind = kind
         self.document = DOCUMENTS[kind]
-        self._shared = (*self.document.shared, "__has_line")
+        lines = ("__has_line",) if self.document.lines_need else ()
+        self._shared = (*self.document.shared, *lines)
         self._documents = FirstRows(self._shared)
         self._lines = FirstRows()
         self._allocated = RunningTotals()
@@ -35,7 +38,8 @@ class DocumentRules:
         keys = frame.select(
             pl.col("__key").alias("key"),
             "row",
-            *(pl.col(c).cast(pl.String).fill_null(_NULL) for c in self._shared),
+            *(_fingerprint(c) for c in self.document.shared),
+            *(c for c in self._shared if c == "__has_line"),
         )
         firsts = self._documents.first(keys).with_columns(
             frame.get_column(doc.id_column).alias("id")
@@ -48,7 +52,8 @@ class DocumentRules:
         if self.kind is Kind.INVOICES:
             columns["due_date"] = frame.select(_due_before_issue())["p"]
         if self.kind is Kind.PAYMENTS:
-            columns |= self._allocation_problems(frame)
+            positions = firsts.get_column("position")
+            columns |= self._allocation_problems(frame.with_columns(__position=positions))
         return pl.DataFrame(columns)
 
     def _repeat_problem(self, repeated: pl.Expr) -> pl.Expr:
@@ -69,7 +74,7 @@ class DocumentRules:
         different = pl.concat_str(differs, separator=", ", ignore_nulls=True)
         cases: list[pl.Expr] = []
         if doc.lines_need:
-            unlined = (pl.col("__has_line") == "0") | (pl.col("first___has_line") == "0")
+            unlined = ~pl.col("__has_line") | ~pl.col("first___has_line")
             cases.append(
                 pl.when(unlined).then(
                     pl.format(
@@ -99,7 +104,7 @@ class DocumentRules:
         line_key = pl.concat_str(
             [pl.col(c).cast(pl.String).fill_null("") for c in parts], separator="\x1f"
         )
-        has_line = pl.col("__has_line") == "1"
+        has_line = pl.col("__has_line")
         keys = frame.select(
             pl.when(pl.col(doc.id_column).is_not_null() & has_line).then(line_key).alias("key"),
             "row",
@@ -127,7 +132,8 @@ class DocumentRules:
     def _allocation_problems(self, frame: pl.DataFrame) -> dict[str, pl.Series]:
         totals = self._allocated.cumulative(
             frame.select(
-                pl.col("__key").alias("key"), pl.col("allocated_amount_minor").alias("amount")
+                pl.col("__position").alias("position"),
+                pl.col("allocated_amount_minor").alias("amount"),
             )
         )
         frame = frame.with_columns(totals.alias("__allocated_total"))
@@ -166,9 +172,13 @@ def _money(column: str) -> pl.Expr:
 
 
 def _has_line(column: str | None) -> pl.Expr:
-    if column is None:
-        return pl.lit("1")
-    return pl.when(pl.col(column).is_not_null()).then(pl.lit("1")).otherwise(pl.lit("0"))
+    return pl.lit(True) if column is None else pl.col(column).is_not_null()
+
+
+def _fingerprint(column: str) -> pl.Expr:
+    """A 32-bit hash of a field: enough to tell that two rows differ, small to remember."""
+    text = pl.col(column).cast(pl.String).fill_null(_NULL)
+    return (text.hash(seed=_FIELD_SEED) % (1 << 32)).cast(pl.UInt32).alias(column)
 
 
 def _due_before_issue() -> pl.Expr:
