@@ -228,3 +228,23 @@ def test_a_large_file_streams_in_batches_of_bounded_size(tmp_path: Path) -> None
         total += int(batch.valid["amount_minor"].sum())
     assert max(sizes) == 50_000 and sum(sizes) == rows
     assert total == rows * 1050
+
+
+def test_a_bad_byte_past_the_first_chunk_is_reported(tmp_path: Path) -> None:
+    rows = ["debtor_id,name"] + [f"D{i},Name {i}" for i in range(60_000)] + ["D_last,José"]
+    path = tmp_path / "late.csv"
+    path.write_bytes(("\n".join(rows) + "\n").encode("latin-1"))
+    with pytest.raises(ProblemsFound) as caught:
+        read(path, Kind.DEBTORS, batch_rows=10_000)
+    (problem,) = caught.value.problems
+    assert problem.row is None
+    assert "invalid UTF8" in problem.message
+    assert "set import.encoding = 'latin-1'" in problem.message
+    # as Latin-1, it reads
+    frame = valid(path, Kind.DEBTORS, encoding="latin-1", batch_rows=10_000)
+    assert frame["name"][-1] == "José"
+
+
+def test_a_byte_order_mark_wins_over_the_encoding_setting() -> None:
+    frame = valid(HOSTILE / "debtors.bom_spanish.csv", Kind.DEBTORS, encoding="latin-1")
+    assert frame["name"].to_list() == ["Compañía Ñandú", "José Pérez"]

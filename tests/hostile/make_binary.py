@@ -56,6 +56,7 @@ def parquet() -> None:
 def encodings() -> None:
     spanish = "Código Cliente;Razón Social;País\nC1;Compañía Ñandú;CO\nC2;José Pérez;ES\n"
     (HERE / "debtors.latin1.csv").write_bytes(spanish.encode("latin-1"))
+    (HERE / "debtors.latin1_declared_utf8.csv").write_bytes(spanish.encode("latin-1"))
     (HERE / "debtors.bom_spanish.csv").write_bytes(spanish.encode("utf-8-sig"))
     (HERE / "debtors.utf16.csv").write_bytes(spanish.encode("utf-16"))
     (HERE / "debtors.undecodable.csv").write_bytes(

@@ -9,6 +9,7 @@ further on is reported when the reader reaches it.
 
 from __future__ import annotations
 
+import codecs
 import re
 
 from arrears.domain.problems import Problem, ProblemsFound
@@ -20,12 +21,18 @@ _NAMES = {"utf-8": "utf8", "utf8": "utf8", "latin-1": "latin1", "latin1": "latin
 
 def detect_encoding(head: bytes, setting: str, source: str) -> str:
     """The codec name for ``head`` under the ``import.encoding`` setting."""
+    if head.startswith(codecs.BOM_UTF8):  # a byte-order mark says UTF-8, whatever the setting
+        return "utf8"
     if setting != "auto":
         codec = _NAMES.get(setting.lower(), setting)
         try:
             decode_head(head, codec)
         except UnicodeDecodeError as exc:
-            raise _unreadable(source, f"is not {setting} text (byte {exc.start})") from exc
+            raise _unreadable(
+                source,
+                f"is not {setting} text (byte {exc.start + 1} of the file): set import.encoding "
+                "to the file's encoding ('auto' detects UTF-8 and Latin-1)",
+            ) from exc
         return codec
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _unreadable(source, "is UTF-16 text: save it as UTF-8 (or CSV UTF-8 in Excel)")

@@ -109,30 +109,9 @@ class CsvSource:
         return "skip"
 
     def batches(self, rows: int) -> Iterator[Batch]:
-        names = [f"c{i}" for i in range(len(self.headers))]
-        reader = pacsv.open_csv(
-            self.path,
-            read_options=pacsv.ReadOptions(
-                encoding=self.encoding,
-                column_names=names,
-                skip_rows=1,
-                block_size=max(1 << 16, min(rows * 64, 1 << 26)),
-                use_threads=False,
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=self.delimiter,
-                newlines_in_values=True,
-                invalid_row_handler=self._on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
         seen = 0
         pending = pl.DataFrame()
-        for record_batch in _read_batches(reader, self.source):
+        for record_batch in self._record_batches(rows):
             frame = pl.from_arrow(pa.Table.from_batches([record_batch]))
             assert isinstance(frame, pl.DataFrame)
             pending = pl.concat([pending, frame]) if pending.width else frame
@@ -142,6 +121,40 @@ class CsvSource:
                 seen += chunk.height
         if pending.height or self.skipped:
             yield self._numbered(pending, seen), self._take_skipped()
+
+    def _record_batches(self, rows: int) -> Iterator[pa.RecordBatch]:
+        """pyarrow's batches; a decoding error further on than the first chunk is a problem."""
+        names = [f"c{i}" for i in range(len(self.headers))]
+        try:
+            reader = pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(
+                    encoding=self.encoding,
+                    column_names=names,
+                    skip_rows=1,
+                    block_size=max(1 << 16, min(rows * 64, 1 << 26)),
+                    use_threads=False,
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.delimiter,
+                    newlines_in_values=True,
+                    invalid_row_handler=self._on_invalid,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.string()),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            yield from reader
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            hint = (
+                "set import.encoding = 'latin-1' if the file is Latin-1, or save it as UTF-8"
+                if self.encoding == "utf8"
+                else "check import.encoding and that the file is one CSV table"
+            )
+            message = f"cannot be read further on ({exc}): {hint}"
+            raise ProblemsFound([Problem(self.source, None, None, message)]) from exc
 
     def _numbered(self, frame: pl.DataFrame, seen: int) -> pl.DataFrame:
         """Rename ``c0..cN`` to the headers; number rows around the skipped (invalid) ones."""
@@ -156,23 +169,6 @@ class CsvSource:
     def _take_skipped(self) -> list[Problem]:
         taken, self.skipped = self.skipped, []
         return taken
-
-
-def _read_batches(reader: pacsv.CSVStreamingReader, source: str) -> Iterator[pa.RecordBatch]:
-    try:
-        yield from reader
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise ProblemsFound(
-            [
-                Problem(
-                    source,
-                    None,
-                    None,
-                    f"cannot be read past its first part ({exc}): check import.encoding "
-                    "(utf-8 or latin-1) and that it is one CSV table",
-                )
-            ]
-        ) from exc
 
 
 def _fields(count: int) -> str:
