@@ -248,3 +248,19 @@ def test_a_bad_byte_past_the_first_chunk_is_reported(tmp_path: Path) -> None:
 def test_a_byte_order_mark_wins_over_the_encoding_setting() -> None:
     frame = valid(HOSTILE / "debtors.bom_spanish.csv", Kind.DEBTORS, encoding="latin-1")
     assert frame["name"].to_list() == ["Compañía Ñandú", "José Pérez"]
+
+
+def test_iso_date_times_count_as_their_date(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "p.csv",
+        "payment_id,debtor_id,date,amount\n"
+        "P1,D1,2026-01-05 00:00:00,1\n"
+        "P2,D1,2026-01-06T10:30:00Z,1\n"
+        "P3,D1,2026-01-07T10:30:00.123+01:00,1\n",
+    )
+    assert valid(path, Kind.PAYMENTS)["date"].to_list() == [
+        date(2026, 1, 5),
+        date(2026, 1, 6),
+        date(2026, 1, 7),
+    ]

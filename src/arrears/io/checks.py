@@ -29,6 +29,7 @@ BOOLEANS = {
     **dict.fromkeys(("no", "n", "false", "0"), False),
 }
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
+_ISO_TIME = r"^(\d{4}-\d{1,2}-\d{1,2})[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"
 _NOT_COUNTRIES = {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"}
 
 
@@ -113,6 +114,8 @@ def _bad(condition: pl.Expr, template: str, x: pl.Expr) -> pl.Expr:
 
 def _date(x: pl.Expr, date_format: str) -> tuple[pl.Expr, pl.Expr]:
     fmt = "%Y-%m-%d" if date_format == "auto" else date_format
+    if date_format == "auto":  # an ISO date-time counts as its date (ERP and Excel exports)
+        x = x.str.replace(_ISO_TIME, "$1")
     value = x.str.to_date(fmt, strict=False)
     failed = x.is_not_null() & value.is_null()
     if date_format == "auto":
