@@ -3,8 +3,8 @@
 This is the read side of the daily cycle (aging, strategy, KPIs): a few set-based queries read
 straight into Arrow through ADBC (SQLite: ``adbc_driver_sqlite``; PostgreSQL:
 ``adbc_driver_postgresql``, which streams with binary ``COPY``), never row by row through
-SQLAlchemy. Other backends (and in-memory SQLite) fall back to ``pl.read_database`` over the
-engine: same frames, slower.
+SQLAlchemy. Without ADBC (in-memory SQLite, a missing driver) the same queries run in turn on
+one SQLAlchemy connection: same frames, slower.
 
 Point in time (``as_of``): only invoices issued on or before ``as_of`` are in; an instalment's
 open balance is its amount minus the allocations dated on or before ``as_of`` that were not
@@ -16,7 +16,7 @@ query over the allocations dated after ``as_of`` (see ``docs/aging.md``).
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -100,15 +100,28 @@ def read_snapshot(engine: Engine, *, portfolio: str | None, as_of: date) -> Snap
         pid = None if portfolio is None else portfolio_id(conn, portfolio)
         bounds = conn.execute(text(ID_BOUNDS)).one()
     postgres = engine.dialect.name == "postgresql"
-    # Largest pieces first, then smaller ones, so that the readers finish together.
+    tasks, split = _tasks(pid, as_of, bounds, postgres=postgres)
+    debtors, *parts, correction = _read_all(engine, tasks)
+    instalments = _instalments(parts[:split], parts[split:], correction, debtors)
+    return Snapshot(as_of=as_of, portfolio=portfolio, instalments=instalments, debtors=debtors)
+
+
+Task = tuple[str, Callable[[pl.DataFrame], pl.DataFrame]]  # a query and how to type its frame
+
+
+def _tasks(
+    pid: int | None, as_of: date, bounds: Sequence[int | None], *, postgres: bool
+) -> tuple[list[Task], int]:
+    """The queries: debtors, instalment ranges, (PostgreSQL) invoice ranges, the correction.
+
+    Largest pieces first, so that the readers finish together. Also returns how many
+    instalment ranges there are.
+    """
     ranges = 2 if postgres else 2 * READERS  # PostgreSQL also reads the invoices apart
     instalment_ranges = _id_ranges(bounds[0], bounds[1], ranges)
-    tasks: list[tuple[str, Callable[[pl.DataFrame], pl.DataFrame]]] = [
-        (_debtors_query(pid, postgres=postgres), _debtors),
-        *[
-            (_instalment_query(pid, as_of, ids, postgres=postgres), _part)
-            for ids in instalment_ranges
-        ],
+    tasks: list[Task] = [(_debtors_query(pid, postgres=postgres), _debtors)]
+    tasks += [
+        (_instalment_query(pid, as_of, ids, postgres=postgres), _part) for ids in instalment_ranges
     ]
     if postgres:  # SQLite joins the invoices in the instalment query; see _instalment_query
         tasks += [
@@ -116,23 +129,24 @@ def read_snapshot(engine: Engine, *, portfolio: str | None, as_of: date) -> Snap
             for ids in _id_ranges(bounds[2], bounds[3], ranges)
         ]
     tasks.append((_correction_query(as_of), lambda raw: _conform(raw, CORRECTION_SCHEMA)))
+    return tasks, len(instalment_ranges)
 
-    if not _has_adbc(engine):  # one SQLAlchemy connection (an in-memory SQLite has only one)
+
+def _read_all(engine: Engine, tasks: list[Task]) -> list[pl.DataFrame]:
+    """Run the tasks: side by side over ADBC, else in turn on one SQLAlchemy connection."""
+    if not _has_adbc(engine):  # (an in-memory SQLite has only one connection)
         with engine.connect() as conn:
-            debtors, *parts, correction = [conform(_read(q, conn)) for q, conform in tasks]
-    else:
-        # ADBC drivers and Polars release the GIL: the pieces are read (and typed) side by
-        # side, one connection each. Separate connections may see different commits: read
-        # while no import is running (the daily cycle does).
-        def read(task: tuple[str, Callable[[pl.DataFrame], pl.DataFrame]]) -> pl.DataFrame:
-            with _adbc_connection(engine) as conn:
-                return task[1](_read(task[0], conn))
+            return [conform(_read(query, conn)) for query, conform in tasks]
 
-        with ThreadPoolExecutor(max_workers=READERS) as pool:
-            debtors, *parts, correction = pool.map(read, tasks)
-    split = len(instalment_ranges)
-    instalments = _instalments(parts[:split], parts[split:], correction, debtors)
-    return Snapshot(as_of=as_of, portfolio=portfolio, instalments=instalments, debtors=debtors)
+    # ADBC drivers and Polars release the GIL: the pieces are read (and typed) side by side,
+    # one connection each. Separate connections may see different commits: read while no
+    # import is running (the daily cycle does).
+    def read(task: Task) -> pl.DataFrame:
+        with _adbc_connection(engine) as conn:
+            return task[1](_read(task[0], conn))
+
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        return list(pool.map(read, tasks))
 
 
 def _id_ranges(low: int | None, high: int | None, count: int) -> list[tuple[int, int]]:
