@@ -267,7 +267,7 @@ def _debtors(raw: pl.DataFrame) -> pl.DataFrame:
         pl.col("attributes").str.json_path_match("$.segment").alias("segment"),
         pl.col("tags").str.json_decode(pl.List(pl.String())),
     )
-    return _conform(frame, DEBTOR_SCHEMA).sort("debtor_id")
+    return _sorted(_conform(frame, DEBTOR_SCHEMA), "debtor_id")
 
 
 def _part(raw: pl.DataFrame) -> pl.DataFrame:
@@ -295,7 +295,12 @@ def _instalments(
             maintain_order="left",
         )
     )
-    return frame.select(list(INSTALMENT_SCHEMA)).sort("instalment_id")
+    return _sorted(frame.select(list(INSTALMENT_SCHEMA)), "instalment_id")
+
+
+def _sorted(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """``frame`` in ``key`` order (ranges read by primary key usually arrive in order)."""
+    return frame if frame[key].is_sorted() else frame.sort(key)
 
 
 def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
