@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection
 
+from arrears.io.columns import Kind
 from arrears.store import allocation_writes, bulk, records
 from arrears.store.activity_log import Entry, record
 from arrears.store.document_spec import DocumentSpec
@@ -52,6 +53,8 @@ def write(
             created_at=pl.lit(ctx.at),
             updated_at=pl.lit(ctx.at),
         ),
+        # portfolio and debtor resolved and locked; a credit note's invoice is not locked
+        references_checked=spec.kind is Kind.PAYMENTS,
     )
     if changed.height:
         updates = values.join(changed.select("id"), on="id")

@@ -124,7 +124,8 @@ def _create(conn: Connection, new: pl.DataFrame, ctx: LoadContext) -> None:
         created_at=pl.lit(ctx.at),
         updated_at=pl.lit(ctx.at),
     )
-    bulk.insert_frame(conn, debtor, values)
+    # the portfolio was resolved and locked; the import batch is this transaction's
+    bulk.insert_frame(conn, debtor, values, references_checked=True)
     contact_points.upsert(conn, new, ctx)
 
 

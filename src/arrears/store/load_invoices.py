@@ -149,5 +149,7 @@ def _create(conn: Connection, new: pl.DataFrame, rows: pl.DataFrame, ctx: LoadCo
             created_at=pl.lit(ctx.at),
             updated_at=pl.lit(ctx.at),
         ),
+        references_checked=True,  # portfolio and debtor resolved and locked by _prepare
     )
-    bulk.insert_frame(conn, instalment, instalment_values(new, rows))
+    # the invoices are new in this transaction; portfolio and debtor as above
+    bulk.insert_frame(conn, instalment, instalment_values(new, rows), references_checked=True)

@@ -29,8 +29,11 @@ def lookup(
     table: Table,
     keys: pl.DataFrame,
     columns: Mapping[str, pl.DataType | type[pl.DataType]],
+    *,
+    lock: bool = False,
 ) -> pl.DataFrame:
-    """The rows of ``table`` whose (``portfolio_id``, ``external_id``) are in ``keys``."""
+    """The rows of ``table`` whose (``portfolio_id``, ``external_id``) are in ``keys``;
+    ``lock`` keeps them from being deleted until the transaction ends (PostgreSQL)."""
     wanted = keys.select("portfolio_id", "external_id").unique()
     schema = {"portfolio_id": pl.Int64, "external_id": pl.String, **columns}
     if wanted.height == 0:
@@ -40,7 +43,8 @@ def lookup(
     found = bulk.read_frame(
         conn,
         f"SELECT t.portfolio_id, t.external_id, {selected} FROM {table.name} t "
-        f'JOIN "{staged}" k ON k.portfolio_id = t.portfolio_id AND k.external_id = t.external_id',
+        f'JOIN "{staged}" k ON k.portfolio_id = t.portfolio_id AND k.external_id = t.external_id'
+        + (" FOR KEY SHARE OF t" if lock and bulk.is_postgres(conn) else ""),
         schema,
     )
     bulk.drop(conn, staged)
@@ -51,8 +55,11 @@ def with_portfolio_ids(
     conn: Connection, frame: pl.DataFrame, default: str
 ) -> tuple[pl.DataFrame, list[Problem]]:
     """Add ``portfolio_id`` (from the ``portfolio`` code, ``default`` when empty)."""
+    lock = " FOR KEY SHARE" if bulk.is_postgres(conn) else ""
     known = bulk.read_frame(
-        conn, "SELECT code, id FROM portfolio", {"portfolio": pl.String, "portfolio_id": pl.Int64}
+        conn,
+        "SELECT code, id FROM portfolio" + lock,
+        {"portfolio": pl.String, "portfolio_id": pl.Int64},
     )
     coded = frame.with_columns(pl.col("portfolio").fill_null(default))
     joined = coded.join(known, on="portfolio", how="left")
@@ -74,7 +81,7 @@ def with_debtor_ids(
 ) -> tuple[pl.DataFrame, list[Problem]]:
     """Add ``debtor_pk`` and ``debtor_currency`` from the ``debtor_id`` external ids."""
     keys = frame.select("portfolio_id", pl.col("debtor_id").alias("external_id"))
-    found = lookup(conn, table, keys, {"id": pl.Int64, "currency": pl.String}).rename(
+    found = lookup(conn, table, keys, {"id": pl.Int64, "currency": pl.String}, lock=True).rename(
         {"external_id": "debtor_id", "id": "debtor_pk", "currency": "debtor_currency"}
     )
     joined = frame.join(found, on=["portfolio_id", "debtor_id"], how="left")
