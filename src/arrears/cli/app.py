@@ -24,7 +24,15 @@ app = typer.Typer(
 )
 
 #: Command modules; each defines ``register(app)``.
-COMMAND_MODULES: tuple[str, ...] = ("workspace", "policy", "generate", "ledger", "exporting")
+COMMAND_MODULES: tuple[str, ...] = (
+    "workspace",
+    "policy",
+    "generate",
+    "aging",
+    "exporting",
+    "importing",
+    "ledger",
+)
 
 
 @app.callback()
