@@ -264,3 +264,9 @@ def test_iso_date_times_count_as_their_date(tmp_path: Path) -> None:
         date(2026, 1, 6),
         date(2026, 1, 7),
     ]
+
+
+def test_a_missing_file_is_a_problem(tmp_path: Path) -> None:
+    with pytest.raises(ProblemsFound, match="1 problem") as caught:
+        read(tmp_path / "nope.csv", Kind.DEBTORS)
+    assert str(caught.value.problems[0]) == f"{tmp_path / 'nope.csv'}: no such file"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -44,6 +44,8 @@ class Source(Protocol):
 
 def open_source(path: Path, options: ReadOptions, source: str) -> Source:
     """The reader for ``path`` by its extension; raises :class:`ProblemsFound` if unreadable."""
+    if not path.is_file():
+        raise ProblemsFound([Problem(source, None, None, "no such file")])
     suffix = path.suffix.lower()
     if suffix in {".csv", ".txt", ".tsv"}:
         return CsvSource.open(path, options, source)
@@ -189,6 +191,7 @@ class ExcelSource:
     def open(cls, path: Path, source: str) -> ExcelSource:
         rows = _excel_rows(path, source)
         first = next(rows, None)
+        rows.close()  # closes the workbook
         if first is None or not any(first):
             raise _empty(source)
         while first and first[-1] == "":
@@ -217,7 +220,7 @@ class ExcelSource:
         return frame.rename(dict(zip(names, frame_names(self.headers), strict=True)))
 
 
-def _excel_rows(path: Path, source: str) -> Iterator[list[str]]:
+def _excel_rows(path: Path, source: str) -> Generator[list[str], None, None]:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
