@@ -167,11 +167,15 @@ def reserve_ids(conn: Connection, table: Table, n: int) -> pl.Series:
     if n == 0:
         return pl.Series("id", [], dtype=pl.Int64)
     if is_postgres(conn):
-        rows = conn.execute(
-            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-            {"t": table.name, "n": n},
-        ).all()
-        return pl.Series("id", [r[0] for r in rows], dtype=pl.Int64)
+        sequence = conn.execute(
+            text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}
+        ).scalar_one()
+        literal = "'" + str(sequence).replace("'", "''") + "'"  # a constant: resolved once
+        ids = conn.execute(
+            text(f"SELECT array_agg(nextval({literal}::regclass)) FROM generate_series(1, :n)"),
+            {"n": n},
+        ).scalar_one()
+        return pl.Series("id", ids, dtype=pl.Int64)
     start = conn.execute(text(f'SELECT COALESCE(MAX(id), 0) FROM "{table.name}"')).scalar_one()
     return pl.int_range(start + 1, start + 1 + n, eager=True, dtype=pl.Int64).alias("id")
 
