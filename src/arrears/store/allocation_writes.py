@@ -28,12 +28,18 @@ PIECES_SCHEMA = {
 }
 
 
-def apply(conn: Connection, pieces: pl.DataFrame) -> int:
-    """Insert allocation rows and reduce the instalments' open balances by them."""
+def apply(conn: Connection, pieces: pl.DataFrame, *, references_checked: bool = False) -> int:
+    """Insert allocation rows and reduce the instalments' open balances by them.
+
+    ``references_checked``: the instalments and debtors were read and locked in this
+    transaction (see ``bulk.insert_frame``)."""
     if pieces.height == 0:
         return 0
     bulk.insert_frame(
-        conn, allocation, pieces.select(list(PIECES_SCHEMA)).with_columns(reversed=pl.lit(False))
+        conn,
+        allocation,
+        pieces.select(list(PIECES_SCHEMA)).with_columns(reversed=pl.lit(False)),
+        references_checked=references_checked,
     )
     per_instalment = pieces.group_by("instalment_id").agg(pl.col("amount_minor").sum())
     _shift_open(conn, per_instalment, sign="-")

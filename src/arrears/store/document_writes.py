@@ -65,7 +65,8 @@ def write(
             updates.drop("portfolio_id", "external_id").with_columns(updated_at=pl.lit(ctx.at)),
         )
         _log(conn, updates, changed, before, ctx, spec)
-    allocation_writes.apply(conn, pieces)
+    # instalments read FOR KEY SHARE by load_payments, debtors locked by the lookup
+    allocation_writes.apply(conn, pieces, references_checked=True)
 
 
 def _before(

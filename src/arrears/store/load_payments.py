@@ -128,7 +128,8 @@ def _open_instalments(conn: Connection, todo: pl.DataFrame, spec: DocumentSpec) 
         "LEFT JOIN (SELECT a.instalment_id, SUM(a.amount_minor) AS back FROM allocation a "
         f'JOIN "{changed}" c ON c.id = a.source_id WHERE a.source_kind = :kind '
         "AND NOT a.reversed GROUP BY a.instalment_id) r ON r.instalment_id = i.id "
-        "WHERE i.open_minor + COALESCE(r.back, 0) > 0",
+        "WHERE i.open_minor + COALESCE(r.back, 0) > 0"
+        + (" FOR KEY SHARE OF i" if bulk.is_postgres(conn) else ""),
         {
             "instalment_id": pl.Int64,
             "invoice_pk": pl.Int64,
