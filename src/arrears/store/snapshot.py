@@ -16,9 +16,9 @@ query over the allocations dated after ``as_of`` (see ``docs/aging.md``).
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -139,14 +139,24 @@ def _read_all(engine: Engine, tasks: list[Task]) -> list[pl.DataFrame]:
             return [conform(_read(query, conn)) for query, conform in tasks]
 
     # ADBC drivers and Polars release the GIL: the pieces are read (and typed) side by side,
-    # one connection each. Separate connections may see different commits: read while no
-    # import is running (the daily cycle does).
-    def read(task: Task) -> pl.DataFrame:
-        with _adbc_connection(engine) as conn:
-            return task[1](_read(task[0], conn))
+    # one connection per reader (a PostgreSQL connection costs ~70 ms to open). Separate
+    # connections may see different commits: read while no import is running (the daily
+    # cycle does).
+    local = threading.local()
+    opened: list[Any] = []
 
-    with ThreadPoolExecutor(max_workers=READERS) as pool:
-        return list(pool.map(read, tasks))
+    def read(task: Task) -> pl.DataFrame:
+        if not hasattr(local, "conn"):
+            local.conn = _adbc_connect(engine)
+            opened.append(local.conn)
+        return task[1](_read(task[0], local.conn))
+
+    try:
+        with ThreadPoolExecutor(max_workers=READERS) as pool:
+            return list(pool.map(read, tasks))
+    finally:
+        for conn in opened:
+            conn.close()
 
 
 def _id_ranges(low: int | None, high: int | None, count: int) -> list[tuple[int, int]]:
@@ -170,21 +180,17 @@ def _has_adbc(engine: Engine) -> bool:
     return False
 
 
-@contextmanager
-def _adbc_connection(engine: Engine) -> Iterator[Any]:
+def _adbc_connect(engine: Engine) -> Any:
     """An ADBC connection (Arrow-native) to the engine's database; see :func:`_has_adbc`."""
     url = engine.url
     if url.get_backend_name() == "sqlite":
-        with adbc_sqlite.connect(url.database) as conn:
-            with conn.cursor() as cursor:  # wait, as the engine does, instead of "locked"
-                cursor.execute("PRAGMA busy_timeout = 30000")
-            yield conn
-        return
+        conn = adbc_sqlite.connect(url.database)
+        with conn.cursor() as cursor:  # wait, as the engine does, instead of "locked"
+            cursor.execute("PRAGMA busy_timeout = 30000")
+        return conn
     import adbc_driver_postgresql.dbapi as adbc_pg  # noqa: PLC0415 (optional extra)
 
-    uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with adbc_pg.connect(uri) as conn:
-        yield conn
+    return adbc_pg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
 
 
 ID_BOUNDS = """SELECT (SELECT MIN(id) FROM instalment), (SELECT MAX(id) FROM instalment),
