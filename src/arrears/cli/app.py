@@ -64,9 +64,19 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     from arrears.config import ConfigError
     from arrears.domain.money import MoneyError
     from arrears.domain.problems import ProblemsFound
+    from arrears.store.balances import ConcurrentChange
     from arrears.store.database import StoreError
+    from arrears.store.portfolios import UnknownPortfolio
 
-    return (UserError, ConfigError, MoneyError, ProblemsFound, StoreError)
+    return (
+        UserError,
+        ConfigError,
+        MoneyError,
+        ProblemsFound,
+        StoreError,
+        UnknownPortfolio,
+        ConcurrentChange,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

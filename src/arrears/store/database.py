@@ -52,12 +52,21 @@ def normalize_url(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy, not pysqlite, starts transactions (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Take SQLite's write lock when a transaction starts, not at its first write: a second
+    writer then waits (busy_timeout) at BEGIN instead of failing halfway with "database is
+    locked" after it has read."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def connect(url: str, *, pooled: bool = True) -> Engine:
@@ -70,6 +79,7 @@ def connect(url: str, *, pooled: bool = True) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **extra)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **extra)
 
