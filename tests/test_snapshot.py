@@ -25,13 +25,14 @@ invariant ``open_minor = amount - allocations not reversed``. Balances are as of
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, insert, select, text, update
 
 from arrears.store import schema as s
-from arrears.store.portfolios import UnknownPortfolio
+from arrears.store.portfolios import UnknownPortfolio, ensure_portfolio
 from arrears.store.snapshot import DEBTOR_SCHEMA, INSTALMENT_SCHEMA, read_snapshot
 
 AS_OF = date(2026, 6, 30)
@@ -284,3 +285,21 @@ def test_in_memory_sqlite_reads_through_sqlalchemy() -> None:
     assert _open_by_instalment(snap.instalments) == OPEN_AS_OF
     assert snap.instalments.schema == pl.Schema(INSTALMENT_SCHEMA)
     assert snap.debtors.schema == pl.Schema(DEBTOR_SCHEMA)
+
+
+def test_sqlite_snapshot_leaves_other_connections_working(tmp_path: Path) -> None:
+    """ADBC's own SQLite must not delete the WAL under this process's sqlite3 connections."""
+    from arrears.store.database import connect, upgrade
+
+    url = f"sqlite:///{tmp_path / 'a b.db'}"  # a space: the read-only URI must be escaped
+    upgrade(url)
+    engine = connect(url)
+    with engine.begin() as conn:
+        ensure_portfolio(conn, "default", name=None, base_currency="USD", actor="t")
+    held = engine.connect()  # stays open across the snapshot, as pooled connections do
+    read_snapshot(engine, portfolio="default", as_of=date(2026, 1, 1))
+    assert (tmp_path / "a b.db-wal").exists()
+    held.execute(text("SELECT count(*) FROM portfolio")).scalar_one()
+    held.close()
+    with engine.begin() as conn:
+        ensure_portfolio(conn, "other", name=None, base_currency="USD", actor="t")

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import adbc_driver_sqlite.dbapi as adbc_sqlite
@@ -184,7 +185,11 @@ def _adbc_connect(engine: Engine) -> Any:
     """An ADBC connection (Arrow-native) to the engine's database; see :func:`_has_adbc`."""
     url = engine.url
     if url.get_backend_name() == "sqlite":
-        conn = adbc_sqlite.connect(url.database)
+        # Read-only, always: ADBC links its own copy of SQLite. A read-write connection of that
+        # copy, on closing, believes it is the database's last one and deletes the WAL and its
+        # shared memory under this process's other (Python sqlite3) connections, which then
+        # fail with "disk I/O error". A read-only connection never checkpoints or deletes them.
+        conn = adbc_sqlite.connect(Path(url.database).resolve().as_uri() + "?mode=ro")
         with conn.cursor() as cursor:  # wait, as the engine does, instead of "locked"
             cursor.execute("PRAGMA busy_timeout = 30000")
         return conn
