@@ -14,7 +14,7 @@ import polars as pl
 import typer
 
 from arrears.cli.context import store, workspace
-from arrears.cli.output import Format, emit
+from arrears.cli.output import Format, amounts_as_text, emit
 from arrears.domain.money import MoneyError, exponent, from_minor, is_currency
 from arrears.kpi.aging import DEFAULT_EDGES, By, aging, bucket_labels, top
 from arrears.store.portfolios import UnknownPortfolio
@@ -109,19 +109,24 @@ def aging_command(
     report = aging(snapshot.instalments, day, edges, by=by_value, currency=currency)
     if top_n is not None:
         report = top(report, top_n)
-    _print(report, edges, fmt, title=f"aging of {code} as of {day.isoformat()}")
+    title = f"aging of {code} as of {day.isoformat()}"
+    _print(report, edges, fmt, title=title, locale=ws.get("locale"))
 
 
-def _print(report: pl.DataFrame, edges: tuple[int, ...], fmt: Format, *, title: str) -> None:
+def _print(
+    report: pl.DataFrame, edges: tuple[int, ...], fmt: Format, *, title: str, locale: str
+) -> None:
     currencies = report["currency"].unique(maintain_order=True).to_list()
     frames = [display(report, edges, c) for c in currencies]
     if fmt is Format.TABLE:
         if not frames:
             emit(report.drop("share"), fmt, title=f"{title}: nothing open")
         for currency, frame in zip(currencies, frames, strict=True):
-            shown = frame.drop("currency", "debtor_id", "invoice_id", strict=False)
+            amounts = [n for n, t in frame.schema.items() if isinstance(t, pl.Decimal)]
+            shown = amounts_as_text(frame, currency, locale)
+            shown = shown.drop("currency", "debtor_id", "invoice_id", strict=False)
             shown = shown.rename(TABLE_NAMES, strict=False)
-            emit(shown, fmt, title=f"{title} ({currency})")
+            emit(shown, fmt, title=f"{title} ({currency})", right=amounts)
         return
     # CSV and JSON: one document; amounts as text so each currency keeps its own decimals.
     text = [f.with_columns(pl.col(pl.Decimal).cast(pl.String)) for f in frames]
