@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "exporting",
     "importing",
     "ledger",
+    "demo",
 )
 
 
