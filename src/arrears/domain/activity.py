@@ -92,6 +92,13 @@ class CreditApplied(Activity):
     kind: ClassVar[str] = "credit.applied"
 
 
+@dataclass(frozen=True, slots=True)
+class CreditNoteUpdated(Activity):
+    """A credit note changed by a re-import."""
+
+    kind: ClassVar[str] = "credit_note.updated"
+
+
 KINDS: dict[str, type[Activity]] = {
     cls.kind: cls
     for cls in (
@@ -107,5 +114,6 @@ KINDS: dict[str, type[Activity]] = {
         ImportApplied,
         PortfolioCreated,
         CreditApplied,
+        CreditNoteUpdated,
     )
 }

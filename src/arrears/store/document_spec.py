@@ -7,22 +7,14 @@ Both are money that reduces open instalments (``allocation.source_kind`` 'paymen
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import polars as pl
 from sqlalchemy import Table
 
-from arrears.domain.activity import Activity, PaymentUpdated
+from arrears.domain.activity import Activity, CreditNoteUpdated, PaymentUpdated
 from arrears.domain.ledger import SourceKind
 from arrears.io.columns import Kind
 from arrears.store.schema import credit_note, payment
-
-
-@dataclass(frozen=True, slots=True)
-class CreditNoteUpdated(Activity):
-    """A credit note changed by an import (to be added to ``arrears.domain.activity.KINDS``)."""
-
-    kind: ClassVar[str] = "credit_note.updated"
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,7 +189,7 @@ def _adbc_connect(engine: Engine) -> Any:
         # copy, on closing, believes it is the database's last one and deletes the WAL and its
         # shared memory under this process's other (Python sqlite3) connections, which then
         # fail with "disk I/O error". A read-only connection never checkpoints or deletes them.
-        conn = adbc_sqlite.connect(Path(url.database).resolve().as_uri() + "?mode=ro")
+        conn = adbc_sqlite.connect(Path(url.database or "").resolve().as_uri() + "?mode=ro")
         with conn.cursor() as cursor:  # wait, as the engine does, instead of "locked"
             cursor.execute("PRAGMA busy_timeout = 30000")
         return conn
