@@ -38,7 +38,8 @@ class Located:
         if isinstance(parent, yaml.MappingNode):
             for key, _value in parent.value:
                 if key.value == loc[-1]:
-                    return key
+                    found: yaml.Node = key
+                    return found
         return parent
 
     def problem(self, node: yaml.Node, message: str, column_offset: int = 0) -> Problem:
