@@ -73,3 +73,10 @@ def test_every_setting_is_documented() -> None:
     for setting in SETTINGS:
         assert setting.doc
         assert f"`{setting.key}`" in docs, f"{setting.key} missing from docs/configuration.md"
+
+
+def test_error_lines_keep_square_brackets(capsys: pytest.CaptureFixture[str]) -> None:
+    from arrears.cli.output import error
+
+    error("[import.columns.invoices] says due_date is the header 'Vence'")
+    assert "[import.columns.invoices] says due_date" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 from babel.numbers import format_decimal
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from arrears.domain.money import exponent
@@ -57,7 +58,7 @@ def emit_json(data: Any) -> None:
 
 
 def error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def amount_text(value: Decimal, currency: str, locale: str) -> str:
