@@ -26,6 +26,8 @@ class ValidatedBatch:
     #: (fields, ``attributes`` as a JSON text for debtors, ``source`` and ``row``).
     valid: pl.DataFrame
     problems: list[Problem] = field(default_factory=list)
+    #: The record key (portfolio and id) of every row of ``raw``, in its order; null without id.
+    record_keys: pl.Series | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,10 @@ the store-level ones found by the loader (unknown debtor, allocation above an op
 Atomic by default: if anything has a problem, the transaction is rolled back and nothing is
 imported; the report lists every problem. With ``skip_invalid`` the valid rows are imported and
 committed, and the rows with problems go to the rejects CSV (the raw row plus ``reason``).
+
+A record whose rows fall into several batches (an invoice's instalments, a payment's allocation
+lines) is loaded whole, with the batch that brings its last row (``whole_records``): the loader
+always sees all the rows of a record at once, as if the file were one batch.
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
 from sqlalchemy import Connection, Engine, select
 
 from arrears.domain.allocation import AllocationRule
 from arrears.domain.problems import Problem, ProblemsFound
-from arrears.io.batches import ReadOptions, ValidatedBatch
+from arrears.io.batches import ReadOptions
 from arrears.io.columns import Kind
 from arrears.io.reading import read_file
 from arrears.io.rejects import write_rejects
+from arrears.io.whole_records import HeldRows
 from arrears.store.loading import LoadContext, close_batch, load_frame, open_batch
 from arrears.store.schema import portfolio
 
@@ -128,13 +134,24 @@ def _import_file(
     )
     counts = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
     problems: list[Problem] = []
+    held = HeldRows.for_file(conn, path, kind, options)
     try:
         for batch in read_file(path, kind, options):
-            _load_batch(conn, kind, batch, ctx, counts, problems, rejects)
+            rows, earlier = held.take(batch) if held else (batch.valid, batch.raw.head(0))
+            counts["rows"] += batch.raw.height
+            raw = (
+                pl.concat([batch.raw, earlier], how="diagonal_relaxed")
+                if earlier.height
+                else batch.raw
+            )
+            _load_rows(conn, kind, rows, raw, batch.problems, ctx, counts, problems, rejects)
             if progress is not None:
                 progress(path, counts["rows"])
     except ProblemsFound as found:
         problems.extend(found.problems)
+    if held:
+        rows, raw = held.rest()
+        _load_rows(conn, kind, rows, raw, [], ctx, counts, problems, rejects)
     problems.sort(key=lambda p: (p.row if p.row is not None else -1, p.column or ""))
     report.problems.extend(problems)
     for name, value in counts.items():
@@ -153,22 +170,24 @@ def _import_file(
     )
 
 
-def _load_batch(
+def _load_rows(
     conn: Connection,
     kind: Kind,
-    batch: ValidatedBatch,
+    rows: pl.DataFrame,
+    raw: pl.DataFrame,
+    read_problems: list[Problem],
     ctx: LoadContext,
     counts: dict[str, int],
     problems: list[Problem],
     rejects: Path | None,
 ) -> None:
-    result = load_frame(conn, kind, batch.valid, ctx)
-    found = [*batch.problems, *result.problems]
-    counts["rows"] += batch.raw.height
+    """Load typed ``rows``; ``raw`` holds their text (and that of rows with ``read_problems``)."""
+    result = load_frame(conn, kind, rows, ctx)
+    found = [*read_problems, *result.problems]
     counts["created"] += result.created
     counts["updated"] += result.updated
     counts["unchanged"] += result.unchanged
     counts["rejected"] += len({p.row for p in found if p.row is not None})
     problems.extend(found)
     if rejects is not None and found:
-        write_rejects(rejects, batch.raw, found)
+        write_rejects(rejects, raw, found)

@@ -28,6 +28,7 @@ from arrears.io.checks import check, phone_numbers, too_long
 from arrears.io.columns import COLUMNS, ID_COLUMN, Column, Kind
 from arrears.io.documents import DocumentRules
 from arrears.io.headers import Headers, match_headers
+from arrears.io.identity import SEPARATOR
 from arrears.io.sources import open_source
 
 _PROBLEM = "__problem_"
@@ -90,7 +91,21 @@ class BatchValidator:
         problems = self._problems(frame)
         bad_rows = {p.row for p in problems}
         valid = frame.filter(~pl.col("row").is_in(list(bad_rows))).select(self._output())
-        return ValidatedBatch(self.kind, self.source, raw, valid, problems)
+        return ValidatedBatch(self.kind, self.source, raw, valid, problems, self.record_keys(raw))
+
+    def record_keys(self, raw: pl.DataFrame) -> pl.Series:
+        """The record key (portfolio and id, as the document rules key them) of every raw row,
+        null where the id is empty: cheap enough for a first pass over a whole file."""
+        present = self.headers.columns
+
+        def cell(name: str) -> pl.Expr:
+            return clean(pl.col(present[name])) if name in present else pl.lit(None, pl.String)
+
+        portfolio = cell("portfolio").fill_null(pl.lit(self._defaults["portfolio"]))
+        ident = cell(ID_COLUMN[self.kind])
+        return raw.select(
+            pl.concat_str([portfolio, ident], separator=SEPARATOR).alias("key")
+        ).to_series()
 
     def _cleaned(self, raw: pl.DataFrame) -> pl.DataFrame:
         """One text column per canonical column (null when empty), long cells noted."""

@@ -6,8 +6,8 @@ unchanged invoice is skipped. A changed invoice is checked against what is alrea
 it (``invoice_changes``), then updated with its instalments, its status recomputed, and an
 ``invoice.updated`` activity written with the changed fields.
 
-An invoice's instalment rows must be in the same batch of the file (readers keep batches of
-100,000 rows; the rows of one invoice are normally adjacent).
+Every invoice of a frame must come with all its instalment rows: the importer holds back the rows
+of an invoice that still has rows further on in the file (``arrears.io.whole_records``).
 """
 
 from __future__ import annotations

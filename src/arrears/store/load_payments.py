@@ -1,11 +1,13 @@
 """Loading payments and credit notes, and applying them to open instalments.
 
 A document (payment or credit note) may span several rows of the file: one per explicit
-allocation. For each batch: resolve portfolio, debtor and named invoices; hash each document;
-skip unchanged ones; for new and changed ones, compute the allocations columnar (explicit first,
-checked, see ``explicit_allocation``; the rest by the workspace's rule, see
-``payment_allocation``); then write everything set-based: documents, allocation rows, open
-balances, invoice status and the unallocated remainder (the debtor's credit).
+allocation; a frame brings all the rows of each of its documents (``arrears.io.whole_records``
+holds back a document's rows until its last one is read). For each batch: resolve portfolio,
+debtor and named invoices; hash each document; skip unchanged ones; for new and changed ones,
+compute the allocations columnar (explicit first, checked, see ``explicit_allocation``; the rest
+by the workspace's rule, see ``payment_allocation``); then write everything set-based:
+documents, allocation rows, open balances, invoice status and the unallocated remainder (the
+debtor's credit).
 
 A changed document that was already applied has its allocations reversed (dated the import's
 day) and is applied again from scratch, as if new; its ``<kind>.updated`` activity lists the
