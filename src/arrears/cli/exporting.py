@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from arrears.cli.context import store, workspace
+from arrears.cli.kinds import LedgerFile
 from arrears.cli.output import console
-from arrears.io.columns import Kind
 from arrears.io.export import export_ledger
-
-
-class ExportKind(StrEnum):
-    DEBTORS = "debtors"
-    INVOICES = "invoices"
-    PAYMENTS = "payments"
-    CREDIT_NOTES = "credit-notes"
-
-    @property
-    def kind(self) -> Kind:
-        return Kind(self.value.replace("-", "_"))
 
 
 def export(
     ctx: typer.Context,
-    what: Annotated[ExportKind, typer.Argument(help="What to export.")],
+    what: Annotated[LedgerFile, typer.Argument(help="What to export.")],
     out: Annotated[Path, typer.Argument(help="File to write: .csv or .parquet.")],
     portfolio: Annotated[
         str | None, typer.Option(help="Only this portfolio (default: all of them).")

@@ -17,6 +17,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from arrears import config
 from arrears.cli.context import actor, store, workspace
+from arrears.cli.kinds import LedgerFile
 from arrears.cli.output import Format, console, emit, emit_json, err_console, error
 from arrears.domain.allocation import AllocationRule
 from arrears.io.batches import ReadOptions
@@ -24,17 +25,6 @@ from arrears.io.columns import Kind
 from arrears.io.importer import ImportReport, import_files
 
 LARGE_FILE_BYTES = 2_000_000  # show a progress bar from this size on
-
-
-class ImportKind(StrEnum):
-    DEBTORS = "debtors"
-    INVOICES = "invoices"
-    PAYMENTS = "payments"
-    CREDIT_NOTES = "credit-notes"
-
-    @property
-    def kind(self) -> Kind:
-        return Kind(self.value.replace("-", "_"))
 
 
 class SummaryFormat(StrEnum):
@@ -61,7 +51,7 @@ def read_options(ws: config.Workspace, kind: Kind, portfolio: str | None) -> Rea
 
 def import_command(
     ctx: typer.Context,
-    what: Annotated[ImportKind, typer.Argument(help="What the files hold.")],
+    what: Annotated[LedgerFile, typer.Argument(help="What the files hold.")],
     files: Annotated[list[Path], typer.Argument(help="CSV, Excel (.xlsx) or Parquet files.")],
     portfolio: Annotated[
         str | None, typer.Option(help="Portfolio for rows that name none (default: workspace's).")
