@@ -129,7 +129,8 @@ def _tasks(
             (_invoice_query(pid, as_of, ids), _part)
             for ids in _id_ranges(bounds[2], bounds[3], ranges)
         ]
-    tasks.append((_correction_query(as_of), lambda raw: _conform(raw, CORRECTION_SCHEMA)))
+    correction = _correction_query(as_of, postgres=postgres)
+    tasks.append((correction, lambda raw: _conform(raw, CORRECTION_SCHEMA)))
     return tasks, len(instalment_ranges)
 
 
@@ -241,18 +242,21 @@ def _day(column: str, postgres: bool) -> str:
     return column if postgres else f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
 
 
-def _correction_query(as_of: date) -> str:
+def _correction_query(as_of: date, *, postgres: bool) -> str:
     """Per instalment: what ``open_minor`` lacks to be the balance as of ``as_of``.
 
     ``open_minor`` subtracts every allocation not reversed. As of ``as_of``, an allocation dated
     later did not happen yet (add it back), and one reversed later was still in force (subtract).
+    SQLite would otherwise walk the whole table through the instalment index to group in index
+    order, a random access per row (0.25 s for 880k allocations, 0.06 s scanning the table).
     """
     day = f"'{as_of.isoformat()}'"
+    scan = "" if postgres else "NOT INDEXED"
     return f"""
         SELECT instalment_id,
                CAST(SUM(CASE WHEN reversed_on IS NULL THEN amount_minor
                              ELSE -amount_minor END) AS BIGINT) AS delta
-        FROM allocation
+        FROM allocation {scan}
         WHERE (reversed_on IS NULL AND allocated_on > {day})
            OR (reversed_on > {day} AND allocated_on <= {day})
         GROUP BY instalment_id"""
