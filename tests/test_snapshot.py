@@ -33,7 +33,13 @@ from sqlalchemy import Connection, Engine, create_engine, insert, select, text, 
 
 from arrears.store import schema as s
 from arrears.store.portfolios import UnknownPortfolio, ensure_portfolio
-from arrears.store.snapshot import DEBTOR_SCHEMA, INSTALMENT_SCHEMA, read_snapshot
+from arrears.store.snapshot import (
+    DEBTOR_SCHEMA,
+    INSTALMENT_SCHEMA,
+    Snapshot,
+    instalment_schema,
+    read_snapshot,
+)
 
 AS_OF = date(2026, 6, 30)
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -177,17 +183,22 @@ def _open_by_instalment(frame: pl.DataFrame) -> dict[tuple[str, int], int]:
     return {(inv, seq): amount for inv, seq, amount in rows}
 
 
+def _read(engine: Engine, portfolio: str | None, as_of: date) -> Snapshot:
+    """The snapshot with the invoice labels, which these tests use to name instalments."""
+    return read_snapshot(engine, portfolio=portfolio, as_of=as_of, invoice_labels=True)
+
+
 def test_open_balances_as_of_a_date(engine: Engine) -> None:
     write_example_ledger(engine)
-    snap = read_snapshot(engine, portfolio="default", as_of=AS_OF)
+    snap = _read(engine, "default", AS_OF)
     assert _open_by_instalment(snap.instalments) == OPEN_AS_OF
-    assert snap.instalments.schema == pl.Schema(INSTALMENT_SCHEMA)
+    assert snap.instalments.schema == pl.Schema(instalment_schema(invoice_labels=True))
     assert snap.as_of == AS_OF and snap.portfolio == "default"
 
 
 def test_later_as_of_sees_the_stored_balances(engine: Engine) -> None:
     write_example_ledger(engine)
-    snap = read_snapshot(engine, portfolio="default", as_of=D("2026-12-31"))
+    snap = _read(engine, "default", D("2026-12-31"))
     expected = OPEN_AS_OF | {("INV-4", 1): 70_00, ("INV-5", 1): 0, ("INV-6", 1): 999_00}
     assert _open_by_instalment(snap.instalments) == expected
     with engine.connect() as conn:
@@ -198,7 +209,7 @@ def test_later_as_of_sees_the_stored_balances(engine: Engine) -> None:
 
 def test_before_any_payment_everything_is_open(engine: Engine) -> None:
     write_example_ledger(engine)
-    snap = read_snapshot(engine, portfolio="default", as_of=D("2026-03-01"))
+    snap = _read(engine, "default", D("2026-03-01"))
     frame = snap.instalments
     assert (frame["open_minor"] == frame["amount_minor"]).all()
     assert set(frame["invoice_external_id"]) == {"INV-1", "INV-3", "INV-4", "INV-9", "INV-10",
@@ -207,7 +218,7 @@ def test_before_any_payment_everything_is_open(engine: Engine) -> None:
 
 def test_columns_carry_invoice_debtor_and_portfolio_facts(engine: Engine) -> None:
     write_example_ledger(engine)
-    frame = read_snapshot(engine, portfolio="default", as_of=AS_OF).instalments
+    frame = _read(engine, "default", AS_OF).instalments
     inv7 = frame.filter(pl.col("invoice_external_id") == "INV-7").row(0, named=True)
     assert inv7 | {"instalment_id": 0, "invoice_id": 0, "debtor_id": 0} == {
         "instalment_id": 0, "invoice_id": 0, "invoice_external_id": "INV-7",
@@ -217,6 +228,15 @@ def test_columns_carry_invoice_debtor_and_portfolio_facts(engine: Engine) -> Non
         "disputed": True, "segment": "smb",
     }  # fmt: skip
     assert frame.filter(pl.col("disputed"))["invoice_external_id"].to_list() == ["INV-7"]
+
+
+def test_invoice_labels_are_read_only_when_asked(engine: Engine) -> None:
+    write_example_ledger(engine)
+    plain = read_snapshot(engine, portfolio="default", as_of=AS_OF).instalments
+    labelled = _read(engine, "default", AS_OF).instalments
+    assert plain.schema == pl.Schema(INSTALMENT_SCHEMA)
+    assert "invoice_external_id" not in plain.columns
+    assert labelled.drop("invoice_external_id", "invoice_number").equals(plain)
 
 
 def test_debtors_frame(engine: Engine) -> None:
@@ -234,8 +254,8 @@ def test_debtors_frame(engine: Engine) -> None:
 
 def test_portfolio_filter(engine: Engine) -> None:
     write_example_ledger(engine)
-    every = read_snapshot(engine, portfolio=None, as_of=AS_OF)
-    acme = read_snapshot(engine, portfolio="acme", as_of=AS_OF)
+    every = _read(engine, None, AS_OF)
+    acme = _read(engine, "acme", AS_OF)
     assert every.instalments.height == len(OPEN_AS_OF) + 1
     assert acme.instalments["invoice_external_id"].to_list() == ["INV-Z"]
     assert acme.debtors["debtor_external_id"].to_list() == ["Z"]
@@ -281,10 +301,12 @@ def test_in_memory_sqlite_reads_through_sqlalchemy() -> None:
     engine = create_engine("sqlite://")  # one connection, no ADBC: the slow path, same frames
     s.metadata.create_all(engine)
     write_example_ledger(engine)
-    snap = read_snapshot(engine, portfolio="default", as_of=AS_OF)
+    snap = _read(engine, "default", AS_OF)
     assert _open_by_instalment(snap.instalments) == OPEN_AS_OF
-    assert snap.instalments.schema == pl.Schema(INSTALMENT_SCHEMA)
+    assert snap.instalments.schema == pl.Schema(instalment_schema(invoice_labels=True))
     assert snap.debtors.schema == pl.Schema(DEBTOR_SCHEMA)
+    plain = read_snapshot(engine, portfolio="default", as_of=AS_OF).instalments
+    assert plain.schema == pl.Schema(INSTALMENT_SCHEMA)
 
 
 def test_sqlite_snapshot_leaves_other_connections_working(tmp_path: Path) -> None:

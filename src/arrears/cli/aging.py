@@ -102,7 +102,9 @@ def aging_command(
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
     try:
-        snapshot = read_snapshot(store(ws), portfolio=code, as_of=day)
+        # Invoice numbers are read only for the report that lists them.
+        labels = by == "invoice"
+        snapshot = read_snapshot(store(ws), portfolio=code, as_of=day, invoice_labels=labels)
     except UnknownPortfolio as exc:
         raise UserError(str(exc)) from None
     by_value: By = by  # type: ignore[assignment]  # checked against BY_CHOICES above
