@@ -12,6 +12,9 @@ committed, and the rows with problems go to the rejects CSV (the raw row plus ``
 A record whose rows fall into several batches (an invoice's instalments, a payment's allocation
 lines) is loaded whole, with the batch that brings its last row (``whole_records``): the loader
 always sees all the rows of a record at once, as if the file were one batch.
+
+The next batch is read and validated in a background thread while the current one is loaded
+(``read_ahead``, at most one batch ahead); batches are still loaded one at a time, in order.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from arrears.domain.allocation import AllocationRule
 from arrears.domain.problems import Problem, ProblemsFound
 from arrears.io.batches import ReadOptions
 from arrears.io.columns import Kind
+from arrears.io.read_ahead import ReadAhead
 from arrears.io.reading import read_file
 from arrears.io.rejects import write_rejects
 from arrears.io.whole_records import HeldRows
@@ -134,21 +138,22 @@ def _import_file(
     )
     counts = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
     problems: list[Problem] = []
-    held = HeldRows.for_file(conn, path, kind, options)
-    try:
-        for batch in read_file(path, kind, options):
-            rows, earlier = held.take(batch) if held else (batch.valid, batch.raw.head(0))
-            counts["rows"] += batch.raw.height
-            raw = (
-                pl.concat([batch.raw, earlier], how="diagonal_relaxed")
-                if earlier.height
-                else batch.raw
-            )
-            _load_rows(conn, kind, rows, raw, batch.problems, ctx, counts, problems, rejects)
-            if progress is not None:
-                progress(path, counts["rows"])
-    except ProblemsFound as found:
-        problems.extend(found.problems)
+    with ReadAhead(read_file(path, kind, options)) as batches:
+        held = HeldRows.for_file(conn, path, kind, options)
+        try:
+            for batch in batches:
+                rows, earlier = held.take(batch) if held else (batch.valid, batch.raw.head(0))
+                counts["rows"] += batch.raw.height
+                raw = (
+                    pl.concat([batch.raw, earlier], how="diagonal_relaxed")
+                    if earlier.height
+                    else batch.raw
+                )
+                _load_rows(conn, kind, rows, raw, batch.problems, ctx, counts, problems, rejects)
+                if progress is not None:
+                    progress(path, counts["rows"])
+        except ProblemsFound as found:
+            problems.extend(found.problems)
     if held:
         rows, raw = held.rest()
         _load_rows(conn, kind, rows, raw, [], ctx, counts, problems, rejects)
