@@ -60,11 +60,15 @@ def _sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:
 def _copy(conn: Connection, table: str, frame: pl.DataFrame) -> None:
     raw: Any = conn.connection.driver_connection
     columns = ", ".join(f'"{c}"' for c in frame.columns)
-    body = frame.write_csv(
-        include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.6f%z", date_format="%Y-%m-%d"
+    body = io.BytesIO()  # UTF-8 bytes straight from Polars: no Python string, no re-encoding
+    frame.write_csv(
+        body,
+        include_header=False,
+        datetime_format="%Y-%m-%dT%H:%M:%S%.6f%z",
+        date_format="%Y-%m-%d",
     )
     with raw.cursor() as cur, cur.copy(f'COPY "{table}" ({columns}) FROM STDIN (FORMAT csv)') as cp:
-        cp.write(body.encode("utf-8"))
+        cp.write(body.getbuffer())
 
 
 def insert_frame(

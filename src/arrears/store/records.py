@@ -39,7 +39,9 @@ def normalized(frame: pl.DataFrame, fields: Sequence[str]) -> pl.Series:
 
 
 def sha256_texts(texts: pl.Series) -> pl.Series:
-    digest = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts.to_list()]
+    """Hex SHA-256 of each text's UTF-8 bytes (Polars hands out the bytes without re-encoding)."""
+    sha256 = hashlib.sha256
+    digest = [sha256(b).hexdigest() for b in texts.cast(pl.Binary).to_list()]
     return pl.Series("row_hash", digest, dtype=pl.String)
 
 
