@@ -105,7 +105,26 @@ def import_files(
         except BaseException:
             transaction.rollback()
             raise
+        if report.committed and report.created + report.updated >= ANALYZE_AFTER_ROWS:
+            _analyze(conn, kind)
     return report
+
+
+#: After a load this large, refresh PostgreSQL's planner statistics at once instead of waiting
+#: for autovacuum: right after a bulk load the planner still thinks the tables are small.
+ANALYZE_AFTER_ROWS = 10_000
+_TABLES = {
+    Kind.DEBTORS: ("debtor", "contact_point", "consent"),
+    Kind.INVOICES: ("invoice", "instalment"),
+    Kind.PAYMENTS: ("payment", "allocation", "instalment", "invoice"),
+    Kind.CREDIT_NOTES: ("credit_note", "allocation", "instalment", "invoice"),
+}
+
+
+def _analyze(conn: Connection, kind: Kind) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ANALYZE " + ", ".join(_TABLES[kind]))
+        conn.commit()
 
 
 def _import_file(
