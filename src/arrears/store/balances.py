@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, Table, func, insert, select, update
 
 from arrears.domain.allocation import Applied, OpenInstalment
 from arrears.domain.ledger import InvoiceStatus, SourceKind
@@ -136,6 +137,37 @@ def open_lines(
         )
         for r in conn.execute(query)
     ]
+
+
+def insert_with_allocations(
+    conn: Connection,
+    document: Table,
+    row: dict[str, Any],
+    lines: Sequence[OpenLine],
+    applied: Iterable[Applied],
+    *,
+    source_kind: SourceKind,
+    debtor_id: int,
+    currency: str,
+    on: date,
+    at: datetime,
+) -> int:
+    """Insert a document (payment, credit note, write-off) and the allocations it makes."""
+    inserted = conn.execute(insert(document).values(**row)).inserted_primary_key
+    assert inserted is not None
+    source_id = int(inserted[0])
+    write_allocations(
+        conn,
+        lines,
+        applied,
+        source_kind=source_kind,
+        source_id=source_id,
+        debtor_id=debtor_id,
+        currency=currency,
+        on=on,
+        at=at,
+    )
+    return source_id
 
 
 def write_allocations(

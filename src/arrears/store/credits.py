@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, select, update
 
 from arrears.domain.activity import CreditApplied, CreditNoteIssued
 from arrears.domain.allocation import AllocationRule, allocate
@@ -28,6 +28,7 @@ from arrears.store.balances import (
     applied_payload,
     fail,
     find_debtor,
+    insert_with_allocations,
     open_lines,
     portfolio_of,
     write_allocations,
@@ -91,24 +92,21 @@ def issue_credit_note(
         rule=rule,
         invoice_id=invoice_id,
     )
-    new_id = conn.execute(
-        insert(credit_note).values(
-            portfolio_id=pid,
-            external_id=note.external_id,
-            unallocated_minor=result.unallocated_minor,
-            row_hash=row_hash(values),
-            created_at=at,
-            updated_at=at,
-            **values,
-        )
-    ).inserted_primary_key
-    assert new_id is not None
-    write_allocations(
+    insert_with_allocations(
         conn,
+        credit_note,
+        {
+            "portfolio_id": pid,
+            "external_id": note.external_id,
+            "unallocated_minor": result.unallocated_minor,
+            "row_hash": row_hash(values),
+            "created_at": at,
+            "updated_at": at,
+            **values,
+        },
         lines,
         result.applied,
         source_kind=SourceKind.CREDIT_NOTE,
-        source_id=int(new_id[0]),
         debtor_id=int(owner["id"]),
         currency=currency,
         on=note.issued_on,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, select, update
 
 from arrears.domain.activity import PaymentPosted, PaymentReversed
 from arrears.domain.allocation import AllocationRule
@@ -26,9 +26,9 @@ from arrears.store.balances import (
     applied_payload,
     fail,
     find_debtor,
+    insert_with_allocations,
     portfolio_of,
     reverse_allocations,
-    write_allocations,
 )
 from arrears.store.receivables import row_hash
 from arrears.store.schema import debtor, payment
@@ -88,25 +88,22 @@ def post_payment(
         rule=rule,
         invoice_id=invoice_id,
     )
-    new_id = conn.execute(
-        insert(payment).values(
-            portfolio_id=pid,
-            external_id=new.external_id,
-            unallocated_minor=result.unallocated_minor,
-            status=PaymentStatus.POSTED.value,
-            row_hash=row_hash(values),
-            created_at=at,
-            updated_at=at,
-            **values,
-        )
-    ).inserted_primary_key
-    assert new_id is not None
-    write_allocations(
+    insert_with_allocations(
         conn,
+        payment,
+        {
+            "portfolio_id": pid,
+            "external_id": new.external_id,
+            "unallocated_minor": result.unallocated_minor,
+            "status": PaymentStatus.POSTED.value,
+            "row_hash": row_hash(values),
+            "created_at": at,
+            "updated_at": at,
+            **values,
+        },
         lines,
         result.applied,
         source_kind=SourceKind.PAYMENT,
-        source_id=int(new_id[0]),
         debtor_id=int(owner["id"]),
         currency=new.amount.currency,
         on=new.received_on,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from arrears.domain.activity import WriteOffPosted
 from arrears.domain.allocation import AllocationRule, allocate
@@ -24,10 +24,10 @@ from arrears.store.balances import (
     applied_payload,
     fail,
     find_invoice,
+    insert_with_allocations,
     minor,
     open_lines,
     portfolio_of,
-    write_allocations,
 )
 from arrears.store.schema import debtor
 from arrears.store.schema import write_off as write_off_table
@@ -85,26 +85,23 @@ def write_off(
             f"{Money.from_minor(open_minor, currency)}",
         )
     result = allocate(wanted, [line.open for line in lines], rule=AllocationRule.OLDEST_DUE_FIRST)
-    new_id = conn.execute(
-        insert(write_off_table).values(
-            portfolio_id=pid,
-            debtor_id=row["debtor_id"],
-            invoice_id=row["id"],
-            effective_on=on,
-            currency=currency,
-            amount_minor=wanted,
-            reason=reason,
-            actor=actor,
-            created_at=at,
-        )
-    ).inserted_primary_key
-    assert new_id is not None
-    write_allocations(
+    insert_with_allocations(
         conn,
+        write_off_table,
+        {
+            "portfolio_id": pid,
+            "debtor_id": row["debtor_id"],
+            "invoice_id": row["id"],
+            "effective_on": on,
+            "currency": currency,
+            "amount_minor": wanted,
+            "reason": reason,
+            "actor": actor,
+            "created_at": at,
+        },
         lines,
         result.applied,
         source_kind=SourceKind.WRITE_OFF,
-        source_id=int(new_id[0]),
         debtor_id=int(row["debtor_id"]),
         currency=currency,
         on=on,
