@@ -31,9 +31,16 @@ def run_migrations_online() -> None:
         return
     engine = connect(config.get_main_option("sqlalchemy.url") or "", pooled=False)
     with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite's way to alter a table (batch mode): rebuild it with foreign keys off (they
+            # can only be switched outside a transaction), then check them all before commit.
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                raise RuntimeError("the migration broke a foreign key (PRAGMA foreign_key_check)")
     engine.dispose()
 
 

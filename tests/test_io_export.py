@@ -104,7 +104,13 @@ def ledger(engine: Engine) -> Engine:
             reference="@order 7",
             **STAMP,
         )
-        common = {"invoice_id": inv, "portfolio_id": pid, "debtor_id": d1, "currency": "USD"}
+        common = {
+            "invoice_id": inv,
+            "portfolio_id": pid,
+            "debtor_id": d1,
+            "currency": "USD",
+            "issue_date": date(2026, 1, 5),
+        }
         i1 = _insert(
             conn,
             schema.instalment,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import Engine, update
 
 from arrears.store import schema
@@ -54,4 +56,20 @@ def test_a_reversed_payment_with_live_allocations_is_reported(engine: Engine) ->
         conn.execute(update(schema.payment).values(status="reversed", reversed_on=None))
         assert [str(p) for p in reconcile(conn)] == [
             "payment P1: reversed but still has active allocations"
+        ]
+
+
+def test_instalments_out_of_step_with_their_invoice_are_reported(engine: Engine) -> None:
+    with engine.begin() as conn:
+        _ledger(Book(conn))
+        invoices = update(schema.invoice)
+        conn.execute(invoices.where(schema.invoice.c.external_id == "I1").values(disputed=True))
+        conn.execute(
+            invoices.where(schema.invoice.c.external_id == "I2").values(
+                issue_date=date(2025, 12, 1)
+            )
+        )
+        assert [str(p) for p in reconcile(conn)] == [
+            "invoice I1: instalments disagree on its issue date or dispute flag",
+            "invoice I2: instalments disagree on its issue date or dispute flag",
         ]

@@ -267,3 +267,28 @@ def test_an_invoice_with_allocations_keeps_its_debtor(ledger: Engine) -> None:
         "SELECT d.external_id FROM invoice v JOIN debtor d ON d.id = v.debtor_id "
         "WHERE v.external_id = 'A'",
     ) == [("D1",)]
+
+
+def test_instalments_repeat_their_invoice_issue_date_and_dispute_flag(ledger: Engine) -> None:
+    facts = (
+        "SELECT v.external_id, i.seq, i.issue_date = v.issue_date, i.disputed = v.disputed "
+        "FROM instalment i JOIN invoice v ON v.id = i.invoice_id ORDER BY 1, 2"
+    )
+    assert all(same_day and same_flag for _, _, same_day, same_flag in query(ledger, facts))
+    changed = load(
+        ledger,
+        Kind.INVOICES,
+        [
+            inv("B", date(2026, 3, 1), 5_000, 1, issue_date=date(2026, 1, 9), disputed=True),
+            inv("B", date(2026, 4, 1), 5_000, 2, issue_date=date(2026, 1, 9), disputed=True),
+            inv("B", date(2026, 5, 1), 5_000, 3, issue_date=date(2026, 1, 9), disputed=True),
+        ],
+    )
+    assert (changed.updated, changed.problems) == (1, [])
+    rows = query(ledger, facts)
+    assert [r[:2] for r in rows if r[0] == "B"] == [("B", 1), ("B", 2), ("B", 3)]
+    assert all(same_day and same_flag for _, _, same_day, same_flag in rows)
+    assert query(
+        ledger,
+        "SELECT count(*) FROM instalment WHERE disputed = true AND issue_date > '2026-01-01'",
+    ) == [(3,)]

@@ -92,6 +92,8 @@ class LedgerRows:
                 portfolio_id=row.portfolio_id,
                 debtor_id=row.id,
                 currency=row.currency,
+                issue_date=D(issued),
+                disputed=disputed,
                 due_date=D(due),
                 amount_minor=amount,
                 open_minor=amount,

@@ -78,6 +78,7 @@ def test_open_balance_cannot_exceed_amount(engine: Engine) -> None:
         "portfolio_id": pid,
         "debtor_id": did,
         "currency": "USD",
+        "issue_date": date(2026, 1, 1),
         "due_date": date(2026, 2, 1),
         "amount_minor": 100,
     }

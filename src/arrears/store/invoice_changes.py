@@ -120,6 +120,8 @@ def _instalments(conn: Connection, wanted: pl.DataFrame, allocated: pl.DataFrame
             "portfolio_id",
             "debtor_id",
             "currency",
+            "issue_date",
+            "disputed",
             "due_date",
             "amount_minor",
             (pl.col("amount_minor") - pl.col("allocated_minor")).alias("open_minor"),

@@ -130,6 +130,8 @@ def instalment_values(heads: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
         "portfolio_id",
         pl.col("debtor_pk").alias("debtor_id"),
         "currency",
+        "issue_date",  # the invoice's, repeated (schema.instalment)
+        "disputed",
         "due_date",
         "amount_minor",
         pl.col("amount_minor").alias("open_minor"),

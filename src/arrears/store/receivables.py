@@ -233,6 +233,8 @@ def add_invoice(conn: Connection, new: Invoice, *, actor: str, at: datetime) -> 
                 "portfolio_id": pid,
                 "debtor_id": owner["id"],
                 "currency": new.currency,
+                "issue_date": new.issue_date,
+                "disputed": new.disputed,
                 "due_date": due,
                 "amount_minor": amount,
                 "open_minor": amount,

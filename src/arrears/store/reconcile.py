@@ -7,7 +7,8 @@
 - a write-off is fully allocated, and write-off allocations are never reversed;
 - a reversed payment has no active allocation;
 - an allocation has its instalment's debtor and currency;
-- an invoice's amount is the sum of its instalments, which carry its debtor and currency;
+- an invoice's amount is the sum of its instalments, which carry its debtor, currency, issue date
+  and dispute flag;
 - an invoice's status is the one its balances call for (see ``arrears.store.balances``).
 
 An empty list means the books reconcile. Nothing here writes.
@@ -170,6 +171,18 @@ def _invoices(conn: Connection) -> list[Problem]:
                     else_=0,
                 )
             ).label("strays"),
+            func.sum(
+                case(
+                    (
+                        or_(
+                            instalment.c.issue_date != invoice.c.issue_date,
+                            instalment.c.disputed != invoice.c.disputed,
+                        ),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ).label("stale"),
         )
         .select_from(instalment.join(invoice, invoice.c.id == instalment.c.invoice_id))
         .group_by(instalment.c.invoice_id)
@@ -188,7 +201,7 @@ def _invoices(conn: Connection) -> list[Problem]:
     )
     rows = conn.execute(
         select(portfolio.c.code, invoice.c.external_id, invoice.c.status, invoice.c.amount_minor)
-        .add_columns(expected.label("expected"), totals.c.amount, totals.c.strays)
+        .add_columns(expected.label("expected"), totals.c.amount, totals.c.strays, totals.c.stale)
         .select_from(
             invoice.join(portfolio, portfolio.c.id == invoice.c.portfolio_id).outerjoin(
                 totals, totals.c.key == invoice.c.id
@@ -200,6 +213,7 @@ def _invoices(conn: Connection) -> list[Problem]:
                 totals.c.amount.is_(None),
                 totals.c.amount != invoice.c.amount_minor,
                 totals.c.strays > 0,
+                totals.c.stale > 0,
             )
         )
     )
@@ -214,6 +228,10 @@ def _invoices(conn: Connection) -> list[Problem]:
             problems.append(_problem(r.code, source, "amount is not the sum of its instalments"))
         if r.strays:
             problems.append(_problem(r.code, source, "instalments of another debtor or currency"))
+        if r.stale:
+            problems.append(
+                _problem(r.code, source, "instalments disagree on its issue date or dispute flag")
+            )
     return problems
 
 

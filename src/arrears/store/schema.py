@@ -4,8 +4,9 @@ Amounts are integer minor units (``*_minor``) with the currency beside them; no 
 live in the database too: positive amounts, open balances within ``[0, amount]``, unique external
 ids per portfolio, foreign keys, and an append-only ``activity`` table (triggers in the migration).
 
-``instalment`` repeats its invoice's portfolio, debtor and currency so that the whole-portfolio
-snapshot is one table scan (see ``docs/store.md``); the ledger use cases keep them in step.
+``instalment`` repeats its invoice's portfolio, debtor, currency, issue date and dispute flag so
+that the whole-portfolio snapshot is one table scan, with no invoice join (see ``docs/store.md``);
+every writer keeps them in step and ``arrears.store.reconcile`` checks it.
 """
 
 from __future__ import annotations
@@ -167,6 +168,8 @@ instalment = Table(
     Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
     Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
     Column("currency", String(3), nullable=False),
+    Column("issue_date", Date, nullable=False),  # the invoice's
+    Column("disputed", Boolean, nullable=False, server_default="0"),  # the invoice's
     Column("due_date", Date, nullable=False),
     Column("amount_minor", MINOR, nullable=False),
     Column("open_minor", MINOR, nullable=False),
