@@ -73,6 +73,27 @@ def already_recorded(conn: Connection, key: str) -> bool:
     return found is not None
 
 
+def repeated_posting(
+    conn: Connection,
+    existing: RowMapping,
+    values: dict[str, Any],
+    *,
+    source: str,
+    source_kind: SourceKind,
+    currency: str,
+) -> Posting:
+    """A document posted again: the same details change nothing (its posting is returned);
+    other details under the same id are a problem."""
+    if any(existing[k] != v for k, v in values.items()):
+        raise fail(source, "already exists with other details")
+    return Posting(
+        str(existing["external_id"]),
+        allocations_of(conn, source_kind, int(existing["id"])),
+        Money.from_minor(int(existing["unallocated_minor"]), currency),
+        changed=False,
+    )
+
+
 def find_debtor(conn: Connection, pid: int, external_id: str, source: str) -> RowMapping:
     """The debtor's row, locked for the rest of the transaction (PostgreSQL) so that two
     use cases on one debtor's ledger run one after the other."""

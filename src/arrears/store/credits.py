@@ -24,13 +24,12 @@ from arrears.store.activity_log import Entry, record
 from arrears.store.applying import check_amount, plan, target_invoice
 from arrears.store.balances import (
     Posting,
-    allocations_of,
     applied_payload,
-    fail,
     find_debtor,
     insert_with_allocations,
     open_lines,
     portfolio_of,
+    repeated_posting,
     write_allocations,
 )
 from arrears.store.receivables import row_hash
@@ -75,13 +74,13 @@ def issue_credit_note(
         .first()
     )
     if existing is not None:
-        if any(existing[k] != v for k, v in values.items()):
-            raise fail(source, "already exists with other details")
-        return Posting(
-            note.external_id,
-            allocations_of(conn, SourceKind.CREDIT_NOTE, int(existing["id"])),
-            Money.from_minor(int(existing["unallocated_minor"]), currency),
-            changed=False,
+        return repeated_posting(
+            conn,
+            existing,
+            values,
+            source=source,
+            source_kind=SourceKind.CREDIT_NOTE,
+            currency=currency,
         )
     lines, result = plan(
         conn,

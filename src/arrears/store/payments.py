@@ -22,12 +22,12 @@ from arrears.store.activity_log import Entry, record
 from arrears.store.applying import check_amount, plan, target_invoice
 from arrears.store.balances import (
     Posting,
-    allocations_of,
     applied_payload,
     fail,
     find_debtor,
     insert_with_allocations,
     portfolio_of,
+    repeated_posting,
     reverse_allocations,
 )
 from arrears.store.receivables import row_hash
@@ -66,13 +66,13 @@ def post_payment(
     }
     existing = _payment_row(conn, pid, new.external_id)
     if existing is not None:
-        if any(existing[k] != v for k, v in values.items()):
-            raise fail(source, "already exists with other details")
-        return Posting(
-            new.external_id,
-            allocations_of(conn, SourceKind.PAYMENT, int(existing["id"])),
-            Money.from_minor(int(existing["unallocated_minor"]), new.amount.currency),
-            changed=False,
+        return repeated_posting(
+            conn,
+            existing,
+            values,
+            source=source,
+            source_kind=SourceKind.PAYMENT,
+            currency=new.amount.currency,
         )
     invoice_id = (
         None
