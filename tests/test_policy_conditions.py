@@ -48,6 +48,10 @@ MATCHES = [
     ("(balance > 1000 and country = 'US') or days_past_due = 30", ["b", "c", "d"]),
     ("NOT disputed AND Country = 'CO'".replace("Country", "country"), ["a"]),
     ("segment = 'it''s'", []),
+    # division is decimal: 31 / 30 is above 1 (integer division would make it 1)
+    ("days_past_due / 30 > 1", ["d"]),
+    ("days_past_due / 30 >= 1", ["c", "d"]),
+    ("avg_days_late_12m / 2 = 12.5", ["a"]),
 ]
 
 

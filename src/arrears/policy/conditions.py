@@ -28,6 +28,11 @@ from enum import StrEnum
 import polars as pl
 
 
+#: Division is done in decimals with 10 places: ``days_past_due / 30`` is 1.3333333333 at 40
+#: days, never the truncated 1 of integer division, and never a float.
+_QUOTIENT = pl.Decimal(38, 10)
+
+
 class FeatureType(StrEnum):
     NUMBER = "number"
     TEXT = "text"
@@ -266,7 +271,10 @@ class _Parser:
             tok = self._take("op")
             right = self._unary()
             self._numbers(left, right, tok)
-            expr = left.expr * right.expr if tok.text == "*" else left.expr / right.expr
+            if tok.text == "*":
+                expr = left.expr * right.expr
+            else:  # exact decimal division (integer operands would otherwise truncate)
+                expr = left.expr.cast(_QUOTIENT) / right.expr.cast(_QUOTIENT)
             left = _Typed(expr, FeatureType.NUMBER)
         return left
 
