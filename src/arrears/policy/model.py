@@ -169,6 +169,19 @@ class Policy(_Strict):
     buckets: list[Annotated[int, Field(gt=0)]] = [30, 60, 90, 120]
     cure_tolerance: Annotated[Decimal, Field(ge=0)] = Decimal(0)
     catch_up_days: Annotated[int, Field(ge=0, le=365)] = 7
+    reopen_within_days: Annotated[int, Field(ge=0, le=365)] = Field(
+        30,
+        description="A debtor who falls behind again within this many days of being cured "
+        "reopens the same case (its steps are not repeated); later, a new case opens.",
+    )
+    promise_grace_days: Annotated[int, Field(ge=0, le=60)] = Field(
+        3, description="Days after a promise's date before it counts as broken."
+    )
+    reference_rate: Annotated[Decimal, Field(ge=-10, le=100)] = Field(
+        Decimal(0),
+        description="Reference interest rate (percent a year) for the EU late-payment fee: "
+        "interest is this rate plus 8 points; set it to the central bank's current rate.",
+    )
     stages: list[Stage]
     segments: list[Segment]
     cadences: list[Cadence] = []
