@@ -19,6 +19,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -283,3 +284,168 @@ activity = Table(
 )
 Index("ix_activity_debtor", activity.c.debtor_id, activity.c.occurred_at)
 Index("ix_activity_kind", activity.c.kind, activity.c.occurred_at)
+
+
+# The daily collection cycle (migration 0003; see docs/cycle-store.md) -------------------------
+
+collection_case = Table(
+    "collection_case",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("opened_on", Date, nullable=False),
+    Column("closed_on", Date),
+    Column("close_reason", String(64)),
+    Column("stage", String(64), nullable=False),
+    Column("stage_entered_on", Date, nullable=False),
+    Column("stage_floor", String(64)),
+    Column("segment", String(64), nullable=False),
+    Column("arm", String(64)),
+    Column("agency", String(64)),
+    Column("awaiting_approval", String(64)),
+    Column("paused_by", String(16)),
+    Column("paused_until", Date),
+    Column("policy", String(64), nullable=False),
+    Column("updated_on", Date, nullable=False),
+    UniqueConstraint("debtor_id", "currency", "opened_on", name="uq_collection_case_natural"),
+)
+Index("ix_collection_case_portfolio", collection_case.c.portfolio_id, collection_case.c.closed_on)
+
+case_step = Table(
+    "case_step",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("case_id", ID, ForeignKey("collection_case.id"), nullable=False),
+    Column("step_id", String(64), nullable=False),
+    Column("occurrence", Integer, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("due_on", Date, nullable=False),
+    Column("done_on", Date, nullable=False),
+    Column("key", String(300), nullable=False, unique=True),
+    UniqueConstraint("case_id", "step_id", "occurrence", name="uq_case_step_occurrence"),
+    CheckConstraint("status in ('executed', 'skipped')", name="status"),
+)
+
+approval = Table(
+    "approval",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("case_id", ID, ForeignKey("collection_case.id"), nullable=False),
+    Column("stage", String(64), nullable=False),
+    Column("approved_on", Date, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("case_id", "stage", name="uq_approval_stage"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False, unique=True),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("case_id", ID, ForeignKey("collection_case.id")),
+    Column("channel", String(16), nullable=False),
+    Column("template", String(200)),
+    Column("params", JSON, nullable=False),
+    Column("created_on", Date, nullable=False),
+    Column("status", String(16), nullable=False, server_default="queued"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_outbox_debtor", outbox.c.debtor_id, outbox.c.created_on)
+
+task = Table(
+    "task",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False, unique=True),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("case_id", ID, ForeignKey("collection_case.id")),
+    Column("kind", String(16), nullable=False),
+    Column("step_id", String(64)),
+    Column("task_priority", Integer, nullable=False),
+    Column("score", Float, nullable=False),  # an ordering score (worklist priority), not money
+    Column("queue", String(64)),
+    Column("collector", String(200)),
+    Column("status", String(16), nullable=False, server_default="open"),
+    Column("created_on", Date, nullable=False),
+    Column("closed_on", Date),
+    Column("note", Text),
+    CheckConstraint("kind in ('call', 'approval', 'notify', 'write_off')", name="kind"),
+    CheckConstraint("status in ('open', 'done', 'cancelled')", name="status"),
+)
+Index("ix_task_open", task.c.portfolio_id, task.c.status)
+
+promise = Table(
+    "promise",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", MINOR, nullable=False),
+    Column("made_on", Date, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("grace_days", Integer, nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False, server_default="open"),
+    Column("note", Text),
+    Column("actor", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint("due_on >= made_on", name="due_after_made"),
+    CheckConstraint("grace_days >= 0", name="grace_days"),
+    CheckConstraint("status in ('open', 'cancelled')", name="status"),
+)
+Index("ix_promise_debtor", promise.c.debtor_id, promise.c.made_on)
+
+hold = Table(
+    "hold",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("released_on", Date),
+    Column("actor", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("ends_on > starts_on", name="ends_after_start"),
+)
+Index("ix_hold_debtor", hold.c.debtor_id, hold.c.starts_on)
+
+offer = Table(
+    "offer",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False, unique=True),
+    Column("case_id", ID, ForeignKey("collection_case.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("terms", JSON, nullable=False),
+    Column("made_on", Date, nullable=False),
+    Column("expires_on", Date),
+    Column("status", String(16), nullable=False, server_default="open"),
+    CheckConstraint("kind in ('payment_plan', 'settlement')", name="kind"),
+)
+
+cycle_run = Table(
+    "cycle_run",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("policy", String(64), nullable=False),
+    Column("policy_sha256", String(64), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("summary", JSON, nullable=False),
+    UniqueConstraint("portfolio_id", "as_of", "policy_sha256", name="uq_cycle_run_policy"),
+)
