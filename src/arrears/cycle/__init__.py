@@ -1,1 +1,4 @@
-"""The daily cycle: the pure decision engine (features, stages, segments, cadences) over the whole portfolio."""
+"""The daily cycle: the pure decision engine over the whole portfolio.
+
+Features, segments, stages, cases and cadences, computed in columnar form (see docs/cycle.md).
+"""

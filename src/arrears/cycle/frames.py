@@ -103,6 +103,9 @@ CASE_SCHEMA: dict[str, pl.DataType] = {
     "segment": S,
     "arm": S,
     "agency": S,
+    "paused_by": S,
+    "paused_until": D,
+    "awaiting_approval": S,
 }
 
 #: Steps already recorded (executed or skipped) for the cases in the case frame.

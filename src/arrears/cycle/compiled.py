@@ -1,0 +1,153 @@
+"""A policy compiled for the engine: its conditions as Polars expressions and its cadences as a
+table of step occurrences (the "program")."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+import polars as pl
+
+from arrears.policy.conditions import compile_condition, compile_number
+from arrears.policy.features import FEATURES
+from arrears.policy.model import Cadence, Experiment, LateFee, Policy, Step
+
+#: Step fields that are not the action's parameters.
+_NOT_PARAMS = {"id", "offset", "anchor", "when", "repeat", "action"}
+
+PROGRAM_SCHEMA: dict[str, pl.DataType] = {
+    "segment": pl.String(),
+    "stage": pl.String(),
+    "arm_key": pl.String(),  # "" for the cadence, the experiment's name for its challenger arm
+    "step_id": pl.String(),
+    "occurrence": pl.Int32(),
+    "offset_days": pl.Int32(),
+    "anchor": pl.String(),
+    "action": pl.String(),
+    "channel": pl.String(),
+    "params": pl.String(),
+    "task_priority": pl.Int32(),
+    "condition": pl.Int32(),  # index into CompiledPolicy.step_conditions; -1: none
+    "fee": pl.String(),
+    "fee_amount": pl.Decimal(38, 4),
+    "fee_rate": pl.Decimal(38, 4),
+}
+
+
+class PolicyNotCompiled(ValueError):
+    """The policy has conditions that do not compile (``policy check`` reports them)."""
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    policy: Policy
+    sha256: str
+    stages: tuple[str, ...]  # least to most severe; stages[0] == "clear"
+    stage_conditions: tuple[pl.Expr | None, ...]
+    approval: tuple[bool, ...]
+    segments: tuple[str, ...]
+    segment_conditions: tuple[pl.Expr | None, ...]
+    step_conditions: tuple[pl.Expr, ...]
+    step_condition_text: tuple[str, ...]
+    priority: pl.Expr
+    program: pl.DataFrame
+
+    def severity(self, stage: str) -> int:
+        return self.stages.index(stage)
+
+
+def _condition(text: str | None, where: str) -> pl.Expr | None:
+    if text is None:
+        return None
+    compiled = compile_condition(text, FEATURES)
+    if compiled.expr is None or not compiled.ok:
+        messages = "; ".join(e.message for e in compiled.errors)
+        raise PolicyNotCompiled(f"{where}: {messages} (run 'arrears policy check')")
+    return compiled.expr.fill_null(False)
+
+
+def compile_policy(policy: Policy, source_text: str | None = None) -> CompiledPolicy:
+    """Compile a checked policy. ``source_text``: the file's text, for the policy's hash (the
+    run records which version of the policy decided); defaults to the model's JSON."""
+    text = source_text if source_text is not None else policy.model_dump_json()
+    priority = compile_number(policy.priority, FEATURES)
+    if priority.expr is None or not priority.ok:
+        raise PolicyNotCompiled(f"priority: {'; '.join(e.message for e in priority.errors)}")
+    step_conditions: list[pl.Expr] = []
+    step_texts: list[str] = []
+    rows: list[dict[str, object]] = []
+    segments = [s.name for s in policy.segments]
+    groups: list[Cadence | Experiment] = [*policy.cadences, *policy.experiments]
+    for group in groups:
+        if isinstance(group, Experiment):
+            targets, arm_key = [group.segment], group.name
+        else:
+            targets, arm_key = _segments_of(group, segments), ""
+        for step in group.steps:
+            condition = -1
+            if step.when is not None:
+                expr = _condition(step.when, f"step {step.id}")
+                assert expr is not None
+                condition = len(step_conditions)
+                step_conditions.append(expr)
+                step_texts.append(step.when)
+            for segment in targets:
+                rows += _occurrences(step, segment, group.stage, arm_key, condition)
+    return CompiledPolicy(
+        policy=policy,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        stages=tuple(s.name for s in policy.stages),
+        stage_conditions=tuple(_condition(s.when, f"stage {s.name}") for s in policy.stages),
+        approval=tuple(s.approval for s in policy.stages),
+        segments=tuple(segments),
+        segment_conditions=tuple(_condition(s.when, f"segment {s.name}") for s in policy.segments),
+        step_conditions=tuple(step_conditions),
+        step_condition_text=tuple(step_texts),
+        priority=priority.expr,
+        program=pl.DataFrame(rows, schema=PROGRAM_SCHEMA, orient="row"),
+    )
+
+
+def _segments_of(cadence: Cadence, segments: list[str]) -> list[str]:
+    if cadence.segment == "*":
+        return segments
+    if isinstance(cadence.segment, str):
+        return [cadence.segment]
+    return list(cadence.segment)
+
+
+def _occurrences(
+    step: Step, segment: str, stage: str, arm_key: str, condition: int
+) -> list[dict[str, object]]:
+    params = step.model_dump(mode="json", exclude=_NOT_PARAMS, exclude_none=True)
+    channel = getattr(step, "channel", None)
+    channel_name = channel.value if channel is not None else None
+    if step.action == "call_task":
+        channel_name = "call"
+    base: dict[str, object] = {
+        "segment": segment,
+        "stage": stage,
+        "arm_key": arm_key,
+        "step_id": step.id,
+        "anchor": step.anchor.value,
+        "action": step.action,
+        "channel": channel_name,
+        "params": json.dumps(params, sort_keys=True),
+        "task_priority": getattr(step, "priority", None),
+        "condition": condition,
+        "fee": step.fee if isinstance(step, LateFee) else None,
+        "fee_amount": step.amount if isinstance(step, LateFee) else None,
+        "fee_rate": step.rate if isinstance(step, LateFee) else None,
+    }
+    times = step.repeat.times if step.repeat else 0
+    every = step.repeat.every if step.repeat else 0
+    return [
+        {**base, "occurrence": k, "offset_days": step.offset + k * every} for k in range(times + 1)
+    ]
+
+
+def share_threshold(share: Decimal) -> int:
+    """The experiment's share as a threshold on a 53-bit hash: exact, no float."""
+    return int(share * (1 << 53))

@@ -1,0 +1,465 @@
+"""The decision engine: (portfolio as of a date, compiled policy, as_of) -> decisions.
+
+Pure and columnar: every step below is a Polars expression over the whole portfolio (one row per
+debtor and currency), never a Python loop per debtor, no I/O, no clock. Each debtor's decisions
+depend only on that debtor's rows, so the engine can run on any partition of the debtors and give
+the same decisions for them as a full run (``tests/test_cycle_properties.py`` checks it).
+
+1. Features (:func:`arrears.cycle.features.feature_table`).
+2. Segment: the first segment whose condition holds (the default last).
+3. Stage: the most severe stage whose condition holds, among the stages the case may enter (a
+   stage that needs approval is entered only once a person approved it for this case; until
+   then the case stays in the most severe stage it may enter and says which stage awaits
+   approval); a ``move_stage`` floor keeps the case at least that severe. A debtor whose
+   overdue balance is positive but within the policy's ``cure_tolerance`` is cured (``clear``).
+4. Case: open, reopen (cured within ``reopen_within_days``: its steps are not repeated), move
+   stage, update, stay or close (cured).
+5. Experiment arm: deterministic from the debtor id and the experiment's name.
+6. Pause: a manual hold, an open dispute, an open promise to pay or a plan in good standing.
+7. Steps: the cadence of the case's (segment, stage, arm); every occurrence that has come due and
+   is not recorded yet is executed, or skipped with the reason (condition false; missed by more
+   than ``catch_up_days``; superseded by a later occurrence of the same step in a catch-up).
+   Nothing runs while the case is paused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from arrears.cycle.compiled import CompiledPolicy, share_threshold
+from arrears.cycle.features import KEY, MONEY, feature_table
+from arrears.cycle.frames import (
+    CASE_DECISION_SCHEMA,
+    STEP_DECISION_SCHEMA,
+    CycleInput,
+    Decisions,
+)
+
+
+def decide(
+    data: CycleInput, policy: CompiledPolicy, as_of: date, *, explain: bool = False
+) -> Decisions:
+    """Decide what to do on ``as_of`` for every debtor in ``data``."""
+    data = _current_cases(data, policy, as_of)
+    features = feature_table(data, as_of, list(policy.policy.buckets))
+    features = _segment(features, policy)
+    features = _stage(features, data, policy)
+    features = _arm(features, policy)
+    features = _pause(features, data, as_of)
+    features = features.with_columns(
+        policy.priority.cast(pl.Float64()).fill_null(0.0).alias("priority")
+    )
+    cases = _cases(features, as_of)
+    steps, plan = _steps(cases, features, data, policy, as_of, explain=explain)
+    public = [c for c in features.columns if not c.startswith(("_", "case_"))]
+    return Decisions(
+        features=features.select(*public),
+        cases=cases.select(list(CASE_DECISION_SCHEMA)).cast(CASE_DECISION_SCHEMA),  # type: ignore[arg-type]
+        steps=steps,
+        plan=plan,
+    )
+
+
+def _current_cases(data: CycleInput, policy: CompiledPolicy, as_of: date) -> CycleInput:
+    """At most one case per debtor and currency: the open one, else the most recent one closed
+    as cured within the reopen window."""
+    window = as_of - timedelta(days=policy.policy.reopen_within_days)
+    cases = (
+        data.cases.filter(
+            pl.col("closed_on").is_null()
+            | ((pl.col("closed_on") >= window) & (pl.col("close_reason") == "cured"))
+        )
+        .filter(pl.col("opened_on") <= as_of)
+        .sort(
+            [pl.col("closed_on").is_null(), "opened_on"], descending=[True, True], nulls_last=True
+        )
+        .unique(KEY, keep="first", maintain_order=True)
+    )
+    for column in ("paused_by", "awaiting_approval"):  # older stores do not keep them
+        if column not in cases.columns:
+            cases = cases.with_columns(pl.lit(None, pl.String()).alias(column))
+    if "paused_until" not in cases.columns:
+        cases = cases.with_columns(pl.lit(None, pl.Date()).alias("paused_until"))
+    return CycleInput(**{**_fields(data), "cases": cases})
+
+
+def _fields(data: CycleInput) -> dict[str, pl.DataFrame]:
+    return {name: getattr(data, name) for name in CycleInput.__slots__}
+
+
+def _segment(frame: pl.DataFrame, policy: CompiledPolicy) -> pl.DataFrame:
+    expr: pl.Expr | None = None
+    for name, condition in reversed(
+        list(zip(policy.segments, policy.segment_conditions, strict=True))
+    ):
+        if condition is None:
+            expr = pl.lit(name)
+        elif expr is None:
+            expr = pl.when(condition).then(pl.lit(name)).otherwise(pl.lit(None, pl.String()))
+        else:
+            expr = pl.when(condition).then(pl.lit(name)).otherwise(expr)
+    assert expr is not None
+    return frame.with_columns(expr.alias("segment"))
+
+
+def _stage(frame: pl.DataFrame, data: CycleInput, policy: CompiledPolicy) -> pl.DataFrame:
+    approvals = data.approvals.group_by("case_id").agg(pl.col("stage").alias("_approved"))
+    frame = frame.join(
+        approvals, left_on="case_case_id", right_on="case_id", how="left"
+    ).with_columns(pl.col("_approved").fill_null([]))
+    severity = {name: i for i, name in enumerate(policy.stages)}
+    any_match, allowed = [pl.lit(0)], [pl.lit(0)]
+    for i, (name, condition) in enumerate(zip(policy.stages, policy.stage_conditions, strict=True)):
+        if condition is None:
+            continue
+        any_match.append(pl.when(condition).then(pl.lit(i)).otherwise(0))
+        may_enter = pl.lit(True)
+        if policy.approval[i]:
+            open_case = pl.col("case_closed_on").is_null() & pl.col("case_case_id").is_not_null()
+            may_enter = pl.col("_approved").list.contains(name) | (
+                open_case & (pl.col("case_stage") == name)
+            )
+        allowed.append(pl.when(condition & may_enter).then(pl.lit(i)).otherwise(0))
+    tolerance = pl.lit(policy.policy.cure_tolerance, MONEY)
+    cured = (pl.col("_overdue_minor") > 0) & (pl.col("overdue_balance") <= tolerance)
+    floor = pl.col("case_stage_floor").replace_strict(severity, default=0, return_dtype=pl.Int32)
+    frame = frame.with_columns(
+        pl.max_horizontal(any_match).alias("_sev_any"),
+        pl.max_horizontal(allowed).alias("_sev"),
+        cured.alias("_cured"),
+    ).with_columns(
+        pl.when(pl.col("_cured") | (pl.col("_sev") == 0))
+        .then(0)
+        .when(pl.col("case_closed_on").is_null() & pl.col("case_case_id").is_not_null())
+        .then(pl.max_horizontal(pl.col("_sev"), floor))
+        .otherwise(pl.col("_sev"))
+        .alias("_sev")
+    )
+    names = dict(enumerate(policy.stages))
+    return frame.with_columns(
+        pl.col("_sev").replace_strict(names, return_dtype=pl.String()).alias("_new_stage"),
+        pl.when(~pl.col("_cured") & (pl.col("_sev_any") > pl.col("_sev")))
+        .then(pl.col("_sev_any").replace_strict(names, return_dtype=pl.String()))
+        .otherwise(pl.lit(None, pl.String()))
+        .alias("awaiting_approval"),
+    )
+
+
+def _unit_hash(debtor_ids: pl.Series, salt: str) -> pl.Series:
+    """A 53-bit hash of each debtor id and ``salt`` (splitmix64): stable across runs, machines
+    and library versions, unlike Polars' own hash."""
+    seed = np.uint64(int.from_bytes(hashlib.sha256(salt.encode()).digest()[:8], "big"))
+    z = debtor_ids.to_numpy().astype(np.uint64) ^ seed
+    with np.errstate(over="ignore"):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return pl.Series("_hash", (z >> np.uint64(11)).astype(np.int64))
+
+
+def _arm(frame: pl.DataFrame, policy: CompiledPolicy) -> pl.DataFrame:
+    arm = pl.lit(None, pl.String())
+    arm_key = pl.lit("")
+    hashes = []
+    for i, exp in reversed(list(enumerate(policy.policy.experiments))):
+        column = f"_hash{i}"
+        hashes.append(_unit_hash(frame["debtor_id"], exp.name).alias(column))
+        applies = (pl.col("segment") == exp.segment) & (pl.col("_new_stage") == exp.stage)
+        challenger = pl.col(column) < share_threshold(exp.share)
+        arm = (
+            pl.when(applies)
+            .then(
+                pl.when(challenger)
+                .then(pl.lit(f"{exp.name}:challenger"))
+                .otherwise(pl.lit(f"{exp.name}:champion"))
+            )
+            .otherwise(arm)
+        )
+        arm_key = pl.when(applies & challenger).then(pl.lit(exp.name)).otherwise(arm_key)
+    return frame.with_columns(hashes).with_columns(arm.alias("arm"), arm_key.alias("_arm_key"))
+
+
+def _pause(frame: pl.DataFrame, data: CycleInput, as_of: date) -> pl.DataFrame:
+    holds = (
+        data.holds.filter((pl.col("starts_on") <= as_of) & (pl.col("ends_on") > as_of))
+        .group_by("debtor_id")
+        .agg(pl.col("ends_on").max().alias("_hold_until"))
+    )
+    frame = frame.join(holds, on="debtor_id", how="left")
+    paused_by = (
+        pl.when(pl.col("_hold_until").is_not_null())
+        .then(pl.lit("hold"))
+        .when(pl.col("disputed"))
+        .then(pl.lit("dispute"))
+        .when(pl.col("promise_open"))
+        .then(pl.lit("promise"))
+        .when(pl.col("plan_active"))
+        .then(pl.lit("plan"))
+        .otherwise(pl.lit(None, pl.String()))
+    )
+    until = (
+        pl.when(pl.col("_hold_until").is_not_null())
+        .then(pl.col("_hold_until"))
+        .when(pl.col("disputed"))
+        .then(pl.lit(None, pl.Date()))
+        .when(pl.col("promise_open"))
+        .then(pl.col("_promise_until"))
+        .otherwise(pl.lit(None, pl.Date()))
+    )
+    return frame.with_columns(paused_by.alias("paused_by"), until.alias("paused_until"))
+
+
+def _cases(frame: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    has_case = pl.col("case_case_id").is_not_null()
+    is_open = has_case & pl.col("case_closed_on").is_null()
+    is_closed = has_case & pl.col("case_closed_on").is_not_null()
+    clear = pl.col("_new_stage") == "clear"
+    same = [
+        pl.col("segment").eq_missing(pl.col("case_segment")),
+        pl.col("arm").eq_missing(pl.col("case_arm")),
+        pl.col("paused_by").eq_missing(pl.col("case_paused_by")),
+        pl.col("paused_until").eq_missing(pl.col("case_paused_until")),
+        pl.col("awaiting_approval").eq_missing(pl.col("case_awaiting_approval")),
+    ]
+    change = (
+        pl.when(is_open & clear)
+        .then(pl.lit("close"))
+        .when(is_open & (pl.col("_new_stage") != pl.col("case_stage")))
+        .then(pl.lit("stage"))
+        .when(is_open & ~pl.all_horizontal(same))
+        .then(pl.lit("update"))
+        .when(is_open)
+        .then(pl.lit("stay"))
+        .when(is_closed & ~clear)
+        .then(pl.lit("reopen"))
+        .when(~has_case & ~clear)
+        .then(pl.lit("open"))
+        .otherwise(pl.lit(None, pl.String()))
+    )
+    entered = pl.col("change").is_in(["open", "reopen", "stage"])
+    return (
+        frame.with_columns(change.alias("change"))
+        .filter(pl.col("change").is_not_null())
+        .with_columns(
+            pl.col("case_case_id").alias("case_id"),
+            pl.when(pl.col("change") == "open")
+            .then(pl.lit(as_of))
+            .otherwise(pl.col("case_opened_on"))
+            .alias("opened_on"),
+            pl.col("case_stage").alias("stage_before"),
+            pl.col("_new_stage").alias("stage"),
+            pl.when(entered)
+            .then(pl.lit(as_of))
+            .otherwise(pl.col("case_stage_entered_on"))
+            .alias("stage_entered_on"),
+            pl.when(pl.col("change") == "reopen")
+            .then(pl.lit(None, pl.String()))
+            .otherwise(pl.col("case_stage_floor"))
+            .alias("stage_floor"),
+            pl.col("case_agency").alias("agency"),
+            pl.when(pl.col("change") == "close")
+            .then(pl.lit("cured"))
+            .otherwise(pl.lit(None, pl.String()))
+            .alias("close_reason"),
+            pl.col("_overdue_minor").alias("overdue_minor"),
+            pl.col("_balance_minor").alias("balance_minor"),
+        )
+    )
+
+
+_DONE = {"executed", "skipped"}
+
+
+def _steps(
+    cases: pl.DataFrame,
+    features: pl.DataFrame,
+    data: CycleInput,
+    policy: CompiledPolicy,
+    as_of: date,
+    *,
+    explain: bool,
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    live = cases.filter(pl.col("change") != "close")
+    conditions = [expr.alias(f"_when{i}") for i, expr in enumerate(policy.step_conditions)]
+    if conditions:
+        live = live.with_columns(conditions)
+    program = policy.program
+    rows = live.select(
+        "case_id",
+        *KEY,
+        "opened_on",
+        "stage_entered_on",
+        "_oldest_due",
+        "_overdue_minor",
+        "overdue_invoices",
+        "days_past_due",
+        "_exp",
+        "segment",
+        pl.col("stage"),
+        pl.col("_arm_key").alias("arm_key"),
+        "paused_by",
+        "paused_until",
+        "priority",
+        *[f"_when{i}" for i in range(len(conditions))],
+    ).join(program, on=["segment", "stage", "arm_key"], how="inner")
+    anchor = (
+        pl.when(pl.col("anchor") == "case_opened")
+        .then(pl.col("opened_on"))
+        .when(pl.col("anchor") == "stage_entered")
+        .then(pl.col("stage_entered_on"))
+        .otherwise(pl.col("_oldest_due"))
+    )
+    rows = rows.with_columns(
+        (anchor + pl.duration(days=pl.col("offset_days"))).alias("due_on"),
+    )
+    done = data.steps_done.select(
+        "case_id",
+        "step_id",
+        "occurrence",
+        pl.col("status").alias("_done"),
+        pl.col("on").alias("_done_on"),
+    )
+    rows = rows.join(done, on=["case_id", "step_id", "occurrence"], how="left")
+    condition_ok = pl.lit(True)
+    for i in range(len(conditions)):
+        condition_ok = (
+            pl.when(pl.col("condition") == i).then(pl.col(f"_when{i}")).otherwise(condition_ok)
+        )
+    late = (pl.lit(as_of) - pl.col("due_on")).dt.total_days()
+    due = rows.filter(
+        pl.col("_done").is_null() & (pl.col("due_on") <= as_of) & pl.col("paused_by").is_null()
+    )
+    latest = pl.col("occurrence") == pl.col("occurrence").filter(
+        late <= policy.policy.catch_up_days
+    ).max().over([*KEY, "step_id"])
+    status = (
+        pl.when(late > policy.policy.catch_up_days)
+        .then(pl.lit("skipped"))
+        .when(~latest)
+        .then(pl.lit("skipped"))
+        .when(~condition_ok)
+        .then(pl.lit("skipped"))
+        .otherwise(pl.lit("executed"))
+    )
+    reason = (
+        pl.when(late > policy.policy.catch_up_days)
+        .then(
+            pl.format(
+                "came due on {} ({} days ago), beyond catch_up_days ({})",
+                pl.col("due_on"),
+                late,
+                pl.lit(policy.policy.catch_up_days),
+            )
+        )
+        .when(~latest)
+        .then(pl.lit("superseded by a later occurrence of the same step (catch-up runs it once)"))
+        .when(~condition_ok)
+        .then(pl.lit("condition false on the day it came due"))
+        .otherwise(
+            pl.when(late > 0)
+            .then(pl.format("came due on {}; run late (catch-up)", pl.col("due_on")))
+            .otherwise(pl.lit("came due"))
+        )
+    )
+    key = pl.format(
+        "case:{}:{}:{}:{}:{}",
+        pl.col("debtor_id"),
+        pl.col("currency"),
+        pl.col("opened_on"),
+        pl.col("step_id"),
+        pl.col("occurrence"),
+    )
+    steps = due.with_columns(
+        status.alias("status"),
+        reason.alias("reason"),
+        key.alias("key"),
+        _fee(policy).alias("amount_minor"),
+    ).with_columns(
+        pl.when((pl.col("status") == "executed") & (pl.col("action") == "late_fee"))
+        .then(pl.col("amount_minor"))
+        .otherwise(pl.lit(None, pl.Int64()))
+        .alias("amount_minor")
+    )
+    steps = (
+        steps.select(list(STEP_DECISION_SCHEMA))
+        .cast(STEP_DECISION_SCHEMA)  # type: ignore[arg-type]
+        .sort([*KEY, "step_id", "occurrence"])
+    )
+    plan = None
+    if explain:
+        plan = _plan(rows, steps, condition_ok, as_of)
+    return steps, plan
+
+
+def _fee(policy: CompiledPolicy) -> pl.Expr:
+    """Late fee in minor units: fixed (the amount), percentage (of the overdue balance) or the EU
+    late-payment rule (reference rate + 8 points a year on the overdue balance for its days past
+    due, plus 40 EUR per overdue invoice when the debt is in euros)."""
+    overdue = pl.col("_overdue_minor").cast(MONEY)
+    scale = pl.lit(10, pl.Int64()).pow(pl.col("_exp")).cast(pl.Decimal(38, 0))
+    eu_rate = (policy.policy.reference_rate + 8) / 100
+    eu = overdue * pl.lit(eu_rate, MONEY) * pl.col("days_past_due").cast(MONEY) / pl.lit(
+        365, pl.Decimal(38, 0)
+    ) + pl.when(pl.col("currency") == "EUR").then(
+        pl.col("overdue_invoices").cast(MONEY) * 40 * scale
+    ).otherwise(0)
+    amount = (
+        pl.when(pl.col("fee") == "fixed")
+        .then(pl.col("fee_amount") * scale)
+        .when(pl.col("fee") == "percentage")
+        .then(overdue * pl.col("fee_rate") / pl.lit(100, pl.Decimal(38, 0)))
+        .when(pl.col("fee") == "eu_late_payment")
+        .then(eu)
+        .otherwise(None)
+    )
+    return amount.round(0).cast(pl.Int64())
+
+
+def _plan(
+    rows: pl.DataFrame, steps: pl.DataFrame, condition_ok: pl.Expr, as_of: date
+) -> pl.DataFrame:
+    today = steps.select(
+        *KEY,
+        "step_id",
+        "occurrence",
+        pl.col("status").alias("_today"),
+        pl.col("reason").alias("_why"),
+    )
+    rows = rows.join(today, on=[*KEY, "step_id", "occurrence"], how="left")
+    status = (
+        pl.when(pl.col("_done").is_not_null())
+        .then(pl.format("done ({})", pl.col("_done")))
+        .when(pl.col("_today").is_not_null())
+        .then(pl.col("_today"))
+        .when(pl.col("due_on") > as_of)
+        .then(pl.lit("pending"))
+        .when(pl.col("paused_by").is_not_null())
+        .then(pl.lit("paused"))
+        .otherwise(pl.lit("pending"))
+    )
+    reason = (
+        pl.when(pl.col("_done").is_not_null())
+        .then(pl.format("recorded on {}", pl.col("_done_on")))
+        .when(pl.col("_today").is_not_null())
+        .then(pl.col("_why"))
+        .when(pl.col("due_on") > as_of)
+        .then(pl.format("due on {}", pl.col("due_on")))
+        .when(pl.col("paused_by").is_not_null())
+        .then(pl.format("paused by {}", pl.col("paused_by")))
+        .otherwise(pl.lit(""))
+    )
+    return rows.select(
+        *KEY,
+        "step_id",
+        "occurrence",
+        "action",
+        "channel",
+        "due_on",
+        status.alias("status"),
+        reason.alias("reason"),
+    ).sort([*KEY, "due_on", "step_id", "occurrence"])

@@ -1,0 +1,273 @@
+"""The feature table: every catalogue feature per (debtor, currency), as of a date, in one pass.
+
+One row per debtor and currency that has an open balance or a case the engine must look at.
+Built only with Polars joins and group-bys over the :class:`~arrears.cycle.frames.CycleInput`
+frames: no Python loop per debtor, no clock, no I/O. The catalogue
+(:mod:`arrears.policy.features`) says what each feature means; ``docs/cycle.md`` says how each
+is computed. Money features are in major units as decimals (``pl.Decimal``); internal columns
+that the engine needs start with an underscore (``_overdue_minor``, ``_oldest_due``...).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from arrears.cycle.frames import CycleInput
+from arrears.domain.money import exponent
+from arrears.kpi.aging import bucket_index, bucket_labels
+
+#: Money features: decimals with room for any currency's minor units.
+MONEY = pl.Decimal(38, 4)
+#: The payment-history windows of the catalogue, in calendar months.
+WINDOWS = {"3m": 3, "6m": 6, "12m": 12}
+CHANNELS = ("email", "sms", "whatsapp", "call", "letter")
+KEY = ["debtor_id", "currency"]
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier (clamped to the month's last day)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    month += 1
+    for d in range(day.day, 0, -1):
+        try:
+            return date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _days(later: pl.Expr | date, earlier: pl.Expr | date) -> pl.Expr:
+    a = pl.lit(later) if isinstance(later, date) else later
+    b = pl.lit(earlier) if isinstance(earlier, date) else earlier
+    return (a - b).dt.total_days().cast(pl.Int32())
+
+
+def _money(minor: str, currency_exponent: str = "_exp") -> pl.Expr:
+    return pl.col(minor).cast(MONEY) / pl.lit(10, pl.Int64()).pow(pl.col(currency_exponent)).cast(
+        pl.Decimal(38, 0)
+    )
+
+
+def exponents(currencies: pl.Series) -> pl.DataFrame:
+    """Each currency's minor-unit digits (one row per distinct code: a handful)."""
+    codes = sorted(c for c in currencies.unique().to_list() if c is not None)
+    return pl.DataFrame(
+        {"currency": codes, "_exp": [exponent(c) for c in codes]},
+        schema={"currency": pl.String(), "_exp": pl.Int32()},
+    )
+
+
+def feature_table(data: CycleInput, as_of: date, buckets: list[int]) -> pl.DataFrame:
+    """Every catalogue feature per (debtor_id, currency) as of ``as_of``.
+
+    Rows: each (debtor, currency) with an open instalment, plus each with a case in
+    ``data.cases``. The case columns (``case_id``, ``opened_on``, ``closed_on``...) come along
+    prefixed ``case_`` for the engine.
+    """
+    inst = data.instalments.lazy().filter(pl.col("issue_date") <= as_of)
+    open_inst = inst.filter(pl.col("open_minor") > 0)
+    past_due = pl.col("due_date") < as_of
+    balances = open_inst.group_by(KEY).agg(
+        pl.col("open_minor").sum().alias("_balance_minor"),
+        pl.col("open_minor").filter(past_due).sum().alias("_overdue_minor"),
+        pl.col("due_date").min().alias("_oldest_due"),
+        pl.col("due_date").filter(pl.col("due_date") >= as_of).min().alias("_next_due"),
+        pl.col("invoice_id").n_unique().alias("open_invoices"),
+        pl.col("invoice_id").filter(past_due).n_unique().alias("overdue_invoices"),
+        pl.col("disputed").any().alias("disputed"),
+    )
+    tenure = inst.group_by("debtor_id").agg(pl.col("issue_date").min().alias("_first_issue"))
+
+    cases = data.cases.lazy().select(
+        "debtor_id", "currency", *[pl.col(c).alias(f"case_{c}") for c in _CASE_COLUMNS]
+    )
+    keys = pl.concat(
+        [balances.select(KEY), cases.select(KEY)], how="vertical"
+    ).unique()  # a debtor may have a case and no open balance (it is being cured)
+
+    debtors = data.debtors.lazy().select(
+        "debtor_id",
+        "kind",
+        "country",
+        "region",
+        "tags",
+        "credit_status",
+        pl.col("credit_limit_minor").alias("_credit_limit_minor"),
+        pl.col("currency").alias("_debtor_currency"),
+    )
+    frame = (
+        keys.join(debtors, on="debtor_id", how="inner")
+        .join(balances, on=KEY, how="left")
+        .join(cases, on=KEY, how="left")
+        .join(tenure, on="debtor_id", how="left")
+    )
+    frame = _with_history(frame, data, as_of)
+    frame = _with_payments(frame, data, as_of)
+    frame = _with_promises(frame, data, as_of)
+    frame = _with_contacts(frame, data, as_of)
+
+    currency_exp = exponents(
+        pl.concat([data.instalments["currency"], data.debtors["currency"], data.cases["currency"]])
+    ).lazy()
+    labels = bucket_labels([0, *buckets])
+    dpd = _days(as_of, pl.col("_oldest_due"))
+    frame = (
+        frame.join(currency_exp, on="currency", how="left")
+        .join(
+            currency_exp.rename({"currency": "_debtor_currency", "_exp": "_debtor_exp"}),
+            on="_debtor_currency",
+            how="left",
+        )
+        .with_columns(
+            pl.col("_balance_minor").fill_null(0),
+            pl.col("_overdue_minor").fill_null(0),
+            pl.col("open_invoices").fill_null(0).cast(pl.Int32()),
+            pl.col("overdue_invoices").fill_null(0).cast(pl.Int32()),
+            pl.col("disputed").fill_null(False),
+            dpd.alias("days_past_due"),
+        )
+        .with_columns(
+            _money("_balance_minor").alias("balance"),
+            _money("_overdue_minor").alias("overdue_balance"),
+            _money("_credit_limit_minor", "_debtor_exp").alias("credit_limit"),
+            _money("_last_payment_minor").alias("last_payment_amount"),
+            _days(pl.col("_next_due"), as_of).alias("days_to_due"),
+            pl.when(pl.col("days_past_due").is_null())
+            .then(None)
+            .otherwise(
+                bucket_index(pl.col("days_past_due"), [0, *buckets]).replace_strict(
+                    dict(enumerate(labels)), return_dtype=pl.String()
+                )
+            )
+            .alias("bucket"),
+            pl.col("case_stage").fill_null("clear").alias("stage"),
+            _days(as_of, pl.col("case_stage_entered_on")).alias("days_in_stage"),
+            pl.col("case_segment").alias("segment"),
+            _days(as_of, pl.col("_first_issue")).alias("tenure_days"),
+            pl.lit(False).alias("plan_active"),
+        )
+    )
+    return frame.collect().sort(KEY)
+
+
+_CASE_COLUMNS = (
+    "case_id",
+    "opened_on",
+    "closed_on",
+    "close_reason",
+    "stage",
+    "stage_entered_on",
+    "stage_floor",
+    "segment",
+    "arm",
+    "agency",
+    "paused_by",
+    "paused_until",
+    "awaiting_approval",
+)
+
+
+def _with_history(frame: pl.LazyFrame, data: CycleInput, as_of: date) -> pl.LazyFrame:
+    """Share paid late and average days late of instalments settled in each window (per debtor,
+    every currency: it describes how the debtor pays)."""
+    settled = data.settled.lazy().filter(pl.col("settled_on") <= as_of)
+    late_days = pl.max_horizontal(_days(pl.col("settled_on"), pl.col("due_date")), pl.lit(0))
+    aggs = []
+    for name, months in WINDOWS.items():
+        inside = pl.col("settled_on") > months_before(as_of, months)
+        aggs += [
+            (late_days > 0).filter(inside).mean().alias(f"share_paid_late_{name}"),
+            late_days.filter(inside).mean().alias(f"avg_days_late_{name}"),
+        ]
+    history = settled.group_by("debtor_id").agg(aggs)
+    return frame.join(history, on="debtor_id", how="left")
+
+
+def _with_payments(frame: pl.LazyFrame, data: CycleInput, as_of: date) -> pl.LazyFrame:
+    last = data.last_payments.lazy().filter(pl.col("last_payment_on") <= as_of)
+    return frame.join(
+        last.select(
+            *KEY,
+            _days(as_of, pl.col("last_payment_on")).alias("last_payment_days_ago"),
+            pl.col("last_payment_minor").alias("_last_payment_minor"),
+        ),
+        on=KEY,
+        how="left",
+    )
+
+
+def promise_states(promises: pl.DataFrame, as_of: date) -> pl.LazyFrame:
+    """Each promise made by ``as_of`` with its state: kept (paid in full by its date plus grace),
+    broken (its date plus grace has passed, not paid in full) or open; ``_ends_on`` is the first
+    day after its grace."""
+    ends_on = pl.col("due_on") + pl.duration(days=pl.col("grace_days")) + timedelta(days=1)
+    kept = pl.col("paid_minor") >= pl.col("amount_minor")
+    return (
+        promises.lazy()
+        .filter(pl.col("made_on") <= as_of)
+        .with_columns(ends_on.alias("_ends_on"))
+        .with_columns(
+            pl.when(kept)
+            .then(pl.lit("kept"))
+            .when(pl.col("_ends_on") <= as_of)
+            .then(pl.lit("broken"))
+            .otherwise(pl.lit("open"))
+            .alias("state")
+        )
+    )
+
+
+def _with_promises(frame: pl.LazyFrame, data: CycleInput, as_of: date) -> pl.LazyFrame:
+    states = promise_states(data.promises, as_of).filter(
+        pl.col("made_on") > months_before(as_of, 12)
+    )
+    counts = states.group_by(KEY).agg(
+        pl.len().cast(pl.Int32()).alias("promises_made"),
+        (pl.col("state") == "kept").sum().cast(pl.Int32()).alias("promises_kept"),
+        (pl.col("state") == "broken").sum().cast(pl.Int32()).alias("promises_broken"),
+        (pl.col("state") == "open").any().alias("promise_open"),
+        pl.col("_ends_on").filter(pl.col("state") == "open").max().alias("_promise_until"),
+    )
+    return frame.join(counts, on=KEY, how="left").with_columns(
+        pl.col("promises_made").fill_null(0),
+        pl.col("promises_kept").fill_null(0),
+        pl.col("promises_broken").fill_null(0),
+        pl.col("promise_open").fill_null(False),
+    )
+
+
+def _with_contacts(frame: pl.LazyFrame, data: CycleInput, as_of: date) -> pl.LazyFrame:
+    contacts = data.contacts.lazy().filter(
+        pl.col("occurred_on").is_between(as_of - timedelta(days=29), as_of)
+    )
+    week = pl.col("occurred_on") > as_of - timedelta(days=7)
+    aggs = [
+        pl.len().cast(pl.Int32()).alias("contacts_30d"),
+        week.sum().cast(pl.Int32()).alias("contacts_7d"),
+    ]
+    for channel in CHANNELS:
+        mine = pl.col("channel") == channel
+        aggs += [
+            (mine & week).sum().cast(pl.Int32()).alias(f"{channel}_contacts_7d"),
+            mine.sum().cast(pl.Int32()).alias(f"{channel}_contacts_30d"),
+        ]
+    counts = contacts.group_by("debtor_id").agg(aggs)
+    count_names = ["contacts_30d", "contacts_7d"] + [
+        f"{c}_contacts_{w}" for c in CHANNELS for w in ("7d", "30d")
+    ]
+    last = data.last_contacts.lazy().filter(pl.col("last_contact_on") <= as_of)
+    return (
+        frame.join(counts, on="debtor_id", how="left")
+        .with_columns(pl.col(count_names).fill_null(0))
+        .join(
+            last.select(
+                "debtor_id",
+                _days(as_of, pl.col("last_contact_on")).alias("last_contact_days_ago"),
+                "last_contact_outcome",
+            ),
+            on="debtor_id",
+            how="left",
+        )
+    )

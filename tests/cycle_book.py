@@ -1,0 +1,313 @@
+"""A small in-memory portfolio for engine tests: builds the engine's input frames as of any day
+and applies the engine's decisions to its own case state, the way the store's commit does (the
+store's commit itself is tested on SQLite and PostgreSQL in test_cycle_store.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+import polars as pl
+
+from arrears.cycle.compiled import CompiledPolicy
+from arrears.cycle.decide import decide
+from arrears.cycle.frames import (
+    APPROVAL_SCHEMA,
+    CASE_SCHEMA,
+    CONTACT_SCHEMA,
+    HOLD_SCHEMA,
+    LAST_CONTACT_SCHEMA,
+    LAST_PAYMENT_SCHEMA,
+    PROMISE_SCHEMA,
+    SETTLED_SCHEMA,
+    STEP_DONE_SCHEMA,
+    CycleInput,
+    Decisions,
+)
+from arrears.store.snapshot import DEBTOR_SCHEMA, INSTALMENT_SCHEMA
+
+
+def minor(amount: str | int) -> int:
+    return int(Decimal(str(amount)) * 100)
+
+
+@dataclass
+class Book:
+    debtors: list[dict[str, object]] = field(default_factory=list)
+    instalments: list[dict[str, object]] = field(default_factory=list)
+    payments: list[dict[str, object]] = field(default_factory=list)  # instalment payments
+    reversals: dict[int, date] = field(default_factory=dict)  # payment index -> reversed on
+    promises: list[dict[str, object]] = field(default_factory=list)
+    holds: list[dict[str, object]] = field(default_factory=list)
+    contacts: list[dict[str, object]] = field(default_factory=list)
+    cases: list[dict[str, object]] = field(default_factory=list)
+    steps_done: list[dict[str, object]] = field(default_factory=list)
+    approvals: list[dict[str, object]] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+
+    # -- the ledger ---------------------------------------------------------------------------
+    def debtor(self, ext: str, **attrs: object) -> int:
+        debtor_id = len(self.debtors) + 1
+        row: dict[str, object] = dict.fromkeys(DEBTOR_SCHEMA)
+        row.update(
+            debtor_id=debtor_id,
+            debtor_external_id=ext,
+            portfolio="default",
+            name=ext,
+            kind="company",
+            country="US",
+            timezone="America/New_York",
+            language="en",
+            currency="USD",
+            credit_status="active",
+            do_not_contact=False,
+            bankrupt=False,
+            deceased=False,
+            legal_representative=False,
+            tags=[],
+        )
+        row.update(attrs)
+        self.debtors.append(row)
+        return debtor_id
+
+    def invoice(
+        self,
+        debtor: int,
+        amount: str,
+        due: date,
+        *,
+        issued: date | None = None,
+        currency: str = "USD",
+        disputed: bool = False,
+    ) -> int:
+        instalment_id = len(self.instalments) + 1
+        self.instalments.append(
+            {
+                "instalment_id": instalment_id,
+                "invoice_id": instalment_id,
+                "seq": 1,
+                "debtor_id": debtor,
+                "currency": currency,
+                "issue_date": issued or due - timedelta(days=30),
+                "due_date": due,
+                "amount_minor": minor(amount),
+                "disputed": disputed,
+            }
+        )
+        return instalment_id
+
+    def pay(self, instalment: int, amount: str, on: date) -> int:
+        self.payments.append({"instalment_id": instalment, "minor": minor(amount), "on": on})
+        return len(self.payments) - 1
+
+    def reverse(self, payment: int, on: date) -> None:
+        self.reversals[payment] = on
+
+    def dispute(self, instalment: int, disputed: bool = True) -> None:
+        self.instalments[instalment - 1]["disputed"] = disputed
+
+    def promise(
+        self, debtor: int, amount: str, made_on: date, due_on: date, grace: int = 3
+    ) -> None:
+        self.promises.append(
+            {
+                "promise_id": len(self.promises) + 1,
+                "debtor_id": debtor,
+                "currency": "USD",
+                "made_on": made_on,
+                "due_on": due_on,
+                "amount_minor": minor(amount),
+                "grace_days": grace,
+            }
+        )
+
+    def hold(self, debtor: int, starts_on: date, ends_on: date, reason: str) -> None:
+        self.holds.append(
+            {
+                "hold_id": len(self.holds) + 1,
+                "debtor_id": debtor,
+                "starts_on": starts_on,
+                "ends_on": ends_on,
+                "reason": reason,
+            }
+        )
+
+    def approve(self, debtor: int, stage: str, on: date) -> None:
+        case = next(c for c in self.cases if c["debtor_id"] == debtor and c["closed_on"] is None)
+        self.approvals.append({"case_id": case["case_id"], "stage": stage, "approved_on": on})
+
+    # -- the engine's input -------------------------------------------------------------------
+    def _live_payments(self, as_of: date) -> list[dict[str, object]]:
+        out = []
+        for i, p in enumerate(self.payments):
+            reversed_on = self.reversals.get(i)
+            if p["on"] <= as_of and not (reversed_on and reversed_on <= as_of):  # type: ignore[operator]
+                out.append(p)
+        return out
+
+    def input(self, as_of: date) -> CycleInput:
+        paid: dict[int, int] = {}
+        last_on: dict[int, date] = {}
+        live = self._live_payments(as_of)
+        for p in sorted(live, key=lambda p: p["on"]):  # type: ignore[arg-type,return-value]
+            i = p["instalment_id"]
+            paid[i] = paid.get(i, 0) + p["minor"]  # type: ignore[operator,call-overload]
+            last_on[i] = p["on"]  # type: ignore[index,assignment]
+        inst_rows, settled = [], []
+        debtor = {d["debtor_id"]: d for d in self.debtors}
+        for row in self.instalments:
+            if row["issue_date"] > as_of:  # type: ignore[operator]
+                continue
+            i = row["instalment_id"]
+            open_minor = row["amount_minor"] - paid.get(i, 0)  # type: ignore[operator]
+            d = debtor[row["debtor_id"]]
+            inst_rows.append(
+                {
+                    **row,
+                    "open_minor": open_minor,
+                    "debtor_external_id": d["debtor_external_id"],
+                    "portfolio": "default",
+                    "segment": None,
+                }
+            )
+            if open_minor == 0 and i in last_on:
+                settled.append(
+                    {
+                        "instalment_id": i,
+                        "debtor_id": row["debtor_id"],
+                        "currency": row["currency"],
+                        "due_date": row["due_date"],
+                        "settled_on": last_on[i],  # type: ignore[index]
+                    }
+                )
+        last_payments: dict[tuple[int, str], dict[str, object]] = {}
+        by_inst = {r["instalment_id"]: r for r in self.instalments}
+        for p in sorted(live, key=lambda p: (p["on"], p["minor"])):  # type: ignore[arg-type,return-value]
+            inst = by_inst[p["instalment_id"]]
+            key = (inst["debtor_id"], inst["currency"])
+            last_payments[key] = {  # type: ignore[index]
+                "debtor_id": inst["debtor_id"],
+                "currency": inst["currency"],
+                "last_payment_on": p["on"],
+                "last_payment_minor": p["minor"],
+            }
+        promises = []
+        for pr in self.promises:
+            if pr["made_on"] > as_of:  # type: ignore[operator]
+                continue
+            end = min(pr["due_on"] + timedelta(days=pr["grace_days"]), as_of)  # type: ignore[operator]
+            got = sum(
+                p["minor"]  # type: ignore[misc]
+                for p in live
+                if by_inst[p["instalment_id"]]["debtor_id"] == pr["debtor_id"]
+                and pr["made_on"] <= p["on"] <= end  # type: ignore[operator]
+            )
+            promises.append({**pr, "paid_minor": got})
+        contacts = [c for c in self.contacts if c["occurred_on"] <= as_of]  # type: ignore[operator]
+        last_contacts: dict[int, dict[str, object]] = {}
+        for c in sorted(contacts, key=lambda c: c["occurred_on"]):  # type: ignore[arg-type,return-value]
+            last_contacts[c["debtor_id"]] = {  # type: ignore[index]
+                "debtor_id": c["debtor_id"],
+                "last_contact_on": c["occurred_on"],
+                "last_contact_outcome": c["outcome"],
+            }
+        return CycleInput(
+            instalments=pl.DataFrame(inst_rows, schema=INSTALMENT_SCHEMA),
+            debtors=pl.DataFrame(self.debtors, schema=DEBTOR_SCHEMA),
+            settled=pl.DataFrame(settled, schema=SETTLED_SCHEMA),
+            last_payments=pl.DataFrame(list(last_payments.values()), schema=LAST_PAYMENT_SCHEMA),
+            promises=pl.DataFrame(promises, schema=PROMISE_SCHEMA),
+            holds=pl.DataFrame(self.holds, schema=HOLD_SCHEMA),
+            contacts=pl.DataFrame(
+                [c for c in contacts if c["occurred_on"] > as_of - timedelta(days=30)],  # type: ignore[operator]
+                schema=CONTACT_SCHEMA,
+            ),
+            last_contacts=pl.DataFrame(list(last_contacts.values()), schema=LAST_CONTACT_SCHEMA),
+            cases=pl.DataFrame(self.cases, schema=CASE_SCHEMA),
+            steps_done=pl.DataFrame(self.steps_done, schema=STEP_DONE_SCHEMA),
+            approvals=pl.DataFrame(self.approvals, schema=APPROVAL_SCHEMA),
+        )
+
+    # -- running the cycle --------------------------------------------------------------------
+    def run(self, policy: CompiledPolicy, as_of: date) -> Decisions:
+        """Decide for ``as_of`` and apply the decisions to the book, logging each change as
+        ``<date> <debtor> <what>`` lines."""
+        decisions = decide(self.input(as_of), policy, as_of)
+        self.apply(decisions, as_of)
+        return decisions
+
+    def apply(self, decisions: Decisions, as_of: date) -> None:
+        names = {d["debtor_id"]: d["debtor_external_id"] for d in self.debtors}
+        for row in decisions.cases.iter_rows(named=True):
+            who = names[row["debtor_id"]]
+            change = row["change"]
+            if change == "stay":
+                continue
+            if change == "open":
+                case: dict[str, object] = dict.fromkeys(CASE_SCHEMA)
+                case.update(case_id=len(self.cases) + 1)
+                self.cases.append(case)
+            else:
+                case = next(c for c in self.cases if c["case_id"] == row["case_id"])
+            case.update({c: row[c] for c in CASE_SCHEMA if c in row and c != "case_id"})
+            case["closed_on"] = as_of if change == "close" else None
+            extra = ""
+            if change in ("open", "reopen", "stage"):
+                extra = f" {row['stage']}"
+            if change == "close":
+                extra = f" {row['close_reason']}"
+            if row["awaiting_approval"]:
+                extra += f" (awaiting approval: {row['awaiting_approval']})"
+            if row["paused_by"] and change == "update":
+                extra += f" paused by {row['paused_by']} until {row['paused_until']}"
+            self.log.append(f"{as_of} {who} case {change}{extra}")
+        for row in decisions.steps.iter_rows(named=True):
+            case_id = row["case_id"]
+            if case_id is None:
+                case_id = next(
+                    c["case_id"]
+                    for c in self.cases
+                    if c["debtor_id"] == row["debtor_id"]
+                    and c["currency"] == row["currency"]
+                    and c["opened_on"] == row["opened_on"]
+                )
+            self.steps_done.append(
+                {
+                    "case_id": case_id,
+                    "step_id": row["step_id"],
+                    "occurrence": row["occurrence"],
+                    "status": row["status"],
+                    "on": as_of,
+                }
+            )
+            what = f"{row['step_id']}#{row['occurrence']}" if row["occurrence"] else row["step_id"]
+            tail = "" if row["status"] == "executed" else f" ({row['reason']})"
+            self.log.append(f"{as_of} {names[row['debtor_id']]} {row['status']} {what}{tail}")
+            if row["status"] == "executed" and row["channel"] in (
+                "email",
+                "sms",
+                "whatsapp",
+                "letter",
+                "call",
+            ):
+                self.contacts.append(
+                    {
+                        "debtor_id": row["debtor_id"],
+                        "channel": row["channel"],
+                        "occurred_on": as_of,
+                        "outcome": "queued",
+                    }
+                )
+
+    def days(
+        self, policy: CompiledPolicy, first: date, last: date, skip: frozenset[date] = frozenset()
+    ) -> list[str]:
+        """Run every day from ``first`` to ``last`` (except ``skip``); the log of changes."""
+        start = len(self.log)
+        day = first
+        while day <= last:
+            if day not in skip:
+                self.run(policy, day)
+            day += timedelta(days=1)
+        return self.log[start:]
