@@ -260,7 +260,8 @@ class Book:
             if row["awaiting_approval"]:
                 extra += f" (awaiting approval: {row['awaiting_approval']})"
             if row["paused_by"] and change == "update":
-                extra += f" paused by {row['paused_by']} until {row['paused_until']}"
+                until = row["paused_until"] or "further notice"
+                extra += f" paused by {row['paused_by']} until {until}"
             self.log.append(f"{as_of} {who} case {change}{extra}")
         for row in decisions.steps.iter_rows(named=True):
             case_id = row["case_id"]
@@ -282,7 +283,7 @@ class Book:
                 }
             )
             what = f"{row['step_id']}#{row['occurrence']}" if row["occurrence"] else row["step_id"]
-            tail = "" if row["status"] == "executed" else f" ({row['reason']})"
+            tail = "" if row["reason"] == "came due" else f" ({row['reason']})"
             self.log.append(f"{as_of} {names[row['debtor_id']]} {row['status']} {what}{tail}")
             if row["status"] == "executed" and row["channel"] in (
                 "email",

@@ -350,7 +350,7 @@ def _steps(
         pl.when(late > policy.policy.catch_up_days)
         .then(
             pl.format(
-                "came due on {} ({} days ago), beyond catch_up_days ({})",
+                "came due {}, {} days ago, beyond catch_up_days {}",
                 pl.col("due_on"),
                 late,
                 pl.lit(policy.policy.catch_up_days),
@@ -362,7 +362,7 @@ def _steps(
         .then(pl.lit("condition false on the day it came due"))
         .otherwise(
             pl.when(late > 0)
-            .then(pl.format("came due on {}; run late (catch-up)", pl.col("due_on")))
+            .then(pl.format("came due {}; caught up", pl.col("due_on")))
             .otherwise(pl.lit("came due"))
         )
     )

@@ -1,0 +1,285 @@
+"""Scenario tests of the engine: a small portfolio, a policy and the expected decisions day by day,
+written out in full (golden). Each line is ``<day> <debtor> <what happened>``; days with nothing
+to do print nothing. The engine's decisions are applied to the book the way ``arrears run``
+commits them (``cycle_book.Book.apply``)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from textwrap import dedent
+
+import polars as pl
+
+from arrears.cycle.compiled import CompiledPolicy, compile_policy
+from arrears.cycle.decide import decide
+from arrears.policy.loading import parse_policy
+from cycle_book import Book
+
+POLICY = """
+policy: scenarios
+buckets: [30, 60]
+cure_tolerance: 1.00
+catch_up_days: 3
+stages:
+  - {name: clear}
+  - {name: preventive, when: days_past_due <= 0 and days_to_due <= 5}
+  - {name: early, when: days_past_due between 1 and 30}
+  - {name: late, when: days_past_due >= 31}
+  - {name: legal, when: days_past_due >= 60, approval: true}
+segments:
+  - {name: big, when: balance >= 10000}
+  - {name: standard}
+cadences:
+  - stage: preventive
+    steps:
+      - {id: reminder, offset: -3, action: send, channel: email, template: reminder}
+  - stage: early
+    steps:
+      - {id: notice-1, offset: 1, action: send, channel: email, template: notice}
+      - {id: notice-7, offset: 7, action: send, channel: email, template: notice}
+      - id: call
+        offset: 10
+        action: call_task
+        when: overdue_balance >= 500
+        repeat: {every: 5, times: 2}
+  - stage: late
+    steps:
+      - {id: letter, offset: 31, action: send, channel: letter, template: final}
+      - {id: fee, offset: 35, action: late_fee, fee: percentage, rate: 1.5}
+  - stage: legal
+    steps:
+      - {id: tell-owner, offset: 0, anchor: stage_entered, action: notify_owner}
+experiments:
+  - name: sms-first
+    segment: big
+    stage: early
+    share: 0.5
+    steps:
+      - {id: sms-1, offset: 1, action: send, channel: sms, template: notice_sms}
+"""
+
+
+def compiled(text: str = POLICY) -> CompiledPolicy:
+    policy, _, problems = parse_policy(text, "scenarios.yaml")
+    assert policy is not None and problems == []
+    return compile_policy(policy)
+
+
+P = compiled()
+
+
+def d(month: int, day: int) -> date:
+    return date(2026, month, day)
+
+
+def golden(text: str) -> list[str]:
+    return dedent(text).strip().splitlines()
+
+
+def one_invoice(amount: str = "1000.00") -> tuple[Book, int, int]:
+    book = Book()
+    debtor = book.debtor("ACME")
+    return book, debtor, book.invoice(debtor, amount, d(1, 31))
+
+
+def test_reminder_before_due_then_escalation_through_stages_to_an_approval() -> None:
+    book, debtor, _ = one_invoice()
+    log = book.days(P, d(1, 20), d(4, 2))
+    book.approve(debtor, "legal", d(4, 2))
+    log += book.days(P, d(4, 3), d(4, 5))
+    assert log == golden("""
+        2026-01-26 ACME case open preventive
+        2026-01-28 ACME executed reminder
+        2026-02-01 ACME case stage early
+        2026-02-01 ACME executed notice-1
+        2026-02-07 ACME executed notice-7
+        2026-02-10 ACME executed call
+        2026-02-15 ACME executed call#1
+        2026-02-20 ACME executed call#2
+        2026-03-03 ACME case stage late
+        2026-03-03 ACME executed letter
+        2026-03-07 ACME executed fee
+        2026-04-01 ACME case update (awaiting approval: legal)
+        2026-04-03 ACME case stage legal
+        2026-04-03 ACME executed tell-owner
+    """)
+
+
+def test_late_fee_is_the_policy_percentage_of_the_overdue_balance() -> None:
+    book, _, _ = one_invoice("1234.56")
+    book.days(P, d(3, 3), d(3, 6))
+    fee = decide(book.input(d(3, 7)), P, d(3, 7)).steps.filter(pl.col("step_id") == "fee")
+    assert fee["amount_minor"].to_list() == [1852]  # 1.5 % of 1,234.56 = 18.5184
+
+
+def test_a_kept_promise_pauses_the_case_until_it_is_paid() -> None:
+    book, debtor, invoice = one_invoice()
+    book.promise(debtor, "1000.00", made_on=d(2, 3), due_on=d(2, 10))
+    book.pay(invoice, "1000.00", d(2, 9))
+    assert book.days(P, d(1, 25), d(2, 20)) == golden("""
+        2026-01-26 ACME case open preventive
+        2026-01-28 ACME executed reminder
+        2026-02-01 ACME case stage early
+        2026-02-01 ACME executed notice-1
+        2026-02-03 ACME case update paused by promise until 2026-02-14
+        2026-02-09 ACME case close cured
+    """)
+
+
+def test_a_broken_promise_ends_the_pause_after_its_grace_and_collection_resumes() -> None:
+    book, debtor, invoice = one_invoice()
+    book.promise(debtor, "1000.00", made_on=d(2, 3), due_on=d(2, 10))
+    book.pay(invoice, "400.00", d(2, 9))
+    assert book.days(P, d(1, 25), d(2, 20)) == golden("""
+        2026-01-26 ACME case open preventive
+        2026-01-28 ACME executed reminder
+        2026-02-01 ACME case stage early
+        2026-02-01 ACME executed notice-1
+        2026-02-03 ACME case update paused by promise until 2026-02-14
+        2026-02-14 ACME case update
+        2026-02-14 ACME skipped call (came due 2026-02-10, 4 days ago, beyond catch_up_days 3)
+        2026-02-14 ACME skipped notice-7 (came due 2026-02-07, 7 days ago, beyond catch_up_days 3)
+        2026-02-15 ACME executed call#1
+        2026-02-20 ACME executed call#2
+    """)
+    features = decide(book.input(d(2, 20)), P, d(2, 20)).features
+    assert features.select("promises_made", "promises_kept", "promises_broken").row(0) == (1, 0, 1)
+
+
+def test_a_partial_payment_within_tolerance_cures_and_a_new_overdue_invoice_reopens() -> None:
+    # 0.50 left is within the cure tolerance (1.00): the case closes. The new invoice falls
+    # overdue within the reopen window: the same case reopens and its done steps stay done.
+    # The dust instalment (due 31 Jan) is still the oldest open one: it anchors the cadence.
+    book, debtor, invoice = one_invoice()
+    book.pay(invoice, "999.50", d(2, 5))
+    second = book.invoice(debtor, "800.00", d(2, 15))
+    book.pay(second, "300.00", d(2, 20))
+    assert book.days(P, d(1, 25), d(3, 1)) == golden("""
+        2026-01-26 ACME case open preventive
+        2026-01-28 ACME executed reminder
+        2026-02-01 ACME case stage early
+        2026-02-01 ACME executed notice-1
+        2026-02-05 ACME case close cured
+        2026-02-16 ACME case reopen early
+        2026-02-16 ACME skipped call (came due 2026-02-10, 6 days ago, beyond catch_up_days 3)
+        2026-02-16 ACME executed call#1 (came due 2026-02-15; caught up)
+        2026-02-16 ACME skipped notice-7 (came due 2026-02-07, 9 days ago, beyond catch_up_days 3)
+        2026-02-20 ACME executed call#2
+    """)
+
+
+def test_a_partial_payment_above_tolerance_keeps_the_case_and_its_anchor() -> None:
+    book, _, invoice = one_invoice()
+    book.pay(invoice, "600.00", d(2, 4))  # 400 still overdue: below the call's 500 threshold
+    assert book.days(P, d(2, 1), d(2, 12)) == golden("""
+        2026-02-01 ACME case open early
+        2026-02-01 ACME executed notice-1
+        2026-02-07 ACME executed notice-7
+        2026-02-10 ACME skipped call (condition false on the day it came due)
+    """)
+
+
+def test_a_dispute_pauses_the_case_and_resolving_it_resumes_with_catch_up() -> None:
+    book, _, invoice = one_invoice()
+    log = book.days(P, d(1, 31), d(2, 3))
+    book.dispute(invoice)
+    log += book.days(P, d(2, 4), d(2, 8))
+    book.dispute(invoice, False)
+    log += book.days(P, d(2, 9), d(2, 16))
+    assert log == golden("""
+        2026-01-31 ACME case open preventive
+        2026-01-31 ACME executed reminder (came due 2026-01-28; caught up)
+        2026-02-01 ACME case stage early
+        2026-02-01 ACME executed notice-1
+        2026-02-04 ACME case update paused by dispute until further notice
+        2026-02-09 ACME case update
+        2026-02-09 ACME executed notice-7 (came due 2026-02-07; caught up)
+        2026-02-10 ACME executed call
+        2026-02-15 ACME executed call#1
+    """)
+
+
+def test_a_manual_hold_pauses_until_its_end_date() -> None:
+    book, debtor, _ = one_invoice()
+    book.hold(debtor, d(2, 5), d(2, 12), "customer in hospital")
+    assert book.days(P, d(1, 31), d(2, 20)) == golden("""
+        2026-01-31 ACME case open preventive
+        2026-01-31 ACME executed reminder (came due 2026-01-28; caught up)
+        2026-02-01 ACME case stage early
+        2026-02-01 ACME executed notice-1
+        2026-02-05 ACME case update paused by hold until 2026-02-12
+        2026-02-12 ACME case update
+        2026-02-12 ACME executed call (came due 2026-02-10; caught up)
+        2026-02-12 ACME skipped notice-7 (came due 2026-02-07, 5 days ago, beyond catch_up_days 3)
+        2026-02-15 ACME executed call#1
+        2026-02-20 ACME executed call#2
+    """)
+
+
+def test_a_skipped_week_runs_each_step_that_came_due_once() -> None:
+    # With catch_up_days 10, a week without runs: notice-7 and the first call both came due
+    # meanwhile and each runs once, on the next run.
+    policy = compiled(POLICY.replace("catch_up_days: 3", "catch_up_days: 10"))
+    book, _, _ = one_invoice()
+    week = frozenset(d(2, 5) + timedelta(days=n) for n in range(7))
+    assert book.days(policy, d(1, 25), d(2, 16), skip=week) == golden("""
+        2026-01-26 ACME case open preventive
+        2026-01-28 ACME executed reminder
+        2026-02-01 ACME case stage early
+        2026-02-01 ACME executed notice-1
+        2026-02-12 ACME executed call (came due 2026-02-10; caught up)
+        2026-02-12 ACME executed notice-7 (came due 2026-02-07; caught up)
+        2026-02-15 ACME executed call#1
+    """)
+
+
+def test_a_long_gap_skips_steps_beyond_the_catch_up_limit_and_runs_a_repeat_once() -> None:
+    book, _, _ = one_invoice()
+    gap = frozenset(d(2, 5) + timedelta(days=n) for n in range(15))
+    assert book.days(P, d(1, 25), d(2, 22), skip=gap) == golden("""
+        2026-01-26 ACME case open preventive
+        2026-01-28 ACME executed reminder
+        2026-02-01 ACME case stage early
+        2026-02-01 ACME executed notice-1
+        2026-02-20 ACME skipped call (came due 2026-02-10, 10 days ago, beyond catch_up_days 3)
+        2026-02-20 ACME skipped call#1 (came due 2026-02-15, 5 days ago, beyond catch_up_days 3)
+        2026-02-20 ACME executed call#2
+        2026-02-20 ACME skipped notice-7 (came due 2026-02-07, 13 days ago, beyond catch_up_days 3)
+    """)
+
+
+def test_a_reversed_payment_reopens_the_case() -> None:
+    book, _, invoice = one_invoice()
+    payment = book.pay(invoice, "1000.00", d(2, 3))
+    book.reverse(payment, d(2, 10))
+    assert book.days(P, d(1, 25), d(2, 20)) == golden("""
+        2026-01-26 ACME case open preventive
+        2026-01-28 ACME executed reminder
+        2026-02-01 ACME case stage early
+        2026-02-01 ACME executed notice-1
+        2026-02-03 ACME case close cured
+        2026-02-10 ACME case reopen early
+        2026-02-10 ACME executed call
+        2026-02-10 ACME executed notice-7 (came due 2026-02-07; caught up)
+        2026-02-15 ACME executed call#1
+        2026-02-20 ACME executed call#2
+    """)
+
+
+def test_experiment_arms_are_deterministic_recorded_and_stable_across_days() -> None:
+    book = Book()
+    for n in range(400):
+        debtor = book.debtor(f"D{n:03}")
+        book.invoice(debtor, "20000.00", d(1, 31))  # segment big: in the experiment
+    first = book.run(P, d(2, 1)).cases.select("debtor_id", "arm").sort("debtor_id")
+    later = book.run(P, d(2, 9)).cases.select("debtor_id", "arm").sort("debtor_id")
+    assert first.equals(later)
+    challengers = first.filter(pl.col("arm") == "sms-first:challenger").height
+    assert 160 <= challengers <= 240  # share 0.5 of 400
+    sent = book.log[: 2 * 400]
+    challenger_ids = set(first.filter(pl.col("arm") == "sms-first:challenger")["debtor_id"])
+    sms = {int(line.split()[1][1:]) + 1 for line in sent if line.endswith("executed sms-1")}
+    assert sms == challenger_ids
+    assert not any(
+        line.endswith("executed notice-1") and int(line.split()[1][1:]) + 1 in sms for line in sent
+    )
