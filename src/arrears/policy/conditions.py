@@ -27,7 +27,6 @@ from enum import StrEnum
 
 import polars as pl
 
-
 #: Division is done in decimals with 10 places: ``days_past_due / 30`` is 1.3333333333 at 40
 #: days, never the truncated 1 of integer division, and never a float.
 _QUOTIENT = pl.Decimal(38, 10)
