@@ -99,6 +99,46 @@ class CreditNoteUpdated(Activity):
     kind: ClassVar[str] = "credit_note.updated"
 
 
+# The collection cycle's manual use cases (arrears.store.collection). The cycle itself writes
+# case.opened, case.reopened, case.stage_changed, case.closed, case.updated, step.executed and
+# step.skipped set-based (arrears.store.cycle_write).
+@dataclass(frozen=True, slots=True)
+class PromiseMade(Activity):
+    kind: ClassVar[str] = "promise.made"
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseCancelled(Activity):
+    kind: ClassVar[str] = "promise.cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class HoldAdded(Activity):
+    kind: ClassVar[str] = "hold.added"
+
+
+@dataclass(frozen=True, slots=True)
+class HoldReleased(Activity):
+    kind: ClassVar[str] = "hold.released"
+
+
+@dataclass(frozen=True, slots=True)
+class ContactLogged(Activity):
+    """A contact attempt made by hand; payload ``{"channel", "outcome", "on", "note"}``."""
+
+    kind: ClassVar[str] = "contact"
+
+
+@dataclass(frozen=True, slots=True)
+class StageApproved(Activity):
+    kind: ClassVar[str] = "stage.approved"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskClosed(Activity):
+    kind: ClassVar[str] = "task.closed"
+
+
 KINDS: dict[str, type[Activity]] = {
     cls.kind: cls
     for cls in (
@@ -115,5 +155,12 @@ KINDS: dict[str, type[Activity]] = {
         PortfolioCreated,
         CreditApplied,
         CreditNoteUpdated,
+        PromiseMade,
+        PromiseCancelled,
+        HoldAdded,
+        HoldReleased,
+        ContactLogged,
+        StageApproved,
+        TaskClosed,
     )
 }

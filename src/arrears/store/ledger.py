@@ -15,12 +15,30 @@ second time. See ``docs/ledger.md``.
 ``apply_credit``       a debtor's unallocated credit to open instalments (``credit.applied``)
 ``write_off``          all or part of an invoice's open balance (``write_off.posted``)
 ``reconcile``          the books' invariants checked in SQL; returns problems, writes nothing
+``add_promise``        a debtor's promise to pay by a date (``promise.made``)
+``cancel_promise``     a promise withdrawn as of a day (``promise.cancelled``)
+``add_hold``           collection held for a debtor over some days (``hold.added``)
+``release_hold``       a hold ended early (``hold.released``)
+``log_contact``        a contact attempt made by hand (``contact``)
+``approve_stage``      a person approves an open case entering a stage (``stage.approved``)
+``close_task``         a collector's task done (``task.closed``)
 =====================  =================================================================
+
+The collection use cases live in ``arrears.store.collection`` (see ``docs/cycle-store.md``).
 """
 
 from __future__ import annotations
 
 from arrears.store.balances import ConcurrentChange, Posting
+from arrears.store.collection import (
+    add_hold,
+    add_promise,
+    approve_stage,
+    cancel_promise,
+    close_task,
+    log_contact,
+    release_hold,
+)
 from arrears.store.credits import apply_credit, issue_credit_note
 from arrears.store.payments import post_payment, reverse_payment
 from arrears.store.receivables import add_debtor, add_invoice
@@ -31,11 +49,18 @@ __all__ = [
     "ConcurrentChange",
     "Posting",
     "add_debtor",
+    "add_hold",
     "add_invoice",
+    "add_promise",
     "apply_credit",
+    "approve_stage",
+    "cancel_promise",
+    "close_task",
     "issue_credit_note",
+    "log_contact",
     "post_payment",
     "reconcile",
+    "release_hold",
     "reverse_payment",
     "write_off",
 ]

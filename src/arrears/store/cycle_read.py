@@ -1,0 +1,283 @@
+"""The daily cycle's read side: a portfolio as of a date, as the engine's :class:`CycleInput`.
+
+``instalments`` and ``debtors`` are the snapshot's frames (:func:`arrears.store.snapshot.
+read_snapshot`); every other frame is one set-based query per frame, read into Polars over ADBC
+side by side (the snapshot's readers), typed to the schemas of :mod:`arrears.cycle.frames`.
+
+Point in time: nothing dated after ``as_of`` influences any frame. Allocations, payments, promises
+(``made_on``, ``cancelled_on``), holds (``starts_on``, ``released_on``), contacts, steps
+(``done_on``), approvals (``approved_on``) and cases (``opened_on``) are read as of ``as_of``. A
+case closed after ``as_of`` is shown open (``closed_on`` and ``close_reason`` null); its other
+columns are as the last run left them (the store keeps no history of a case's columns).
+
+Dates and ids in the SQL are rendered by this module from ``date`` and ``int`` values: no
+injection is possible.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+from sqlalchemy import Engine
+
+from arrears.cycle.frames import (
+    APPROVAL_SCHEMA,
+    CASE_SCHEMA,
+    CONTACT_SCHEMA,
+    HOLD_SCHEMA,
+    LAST_CONTACT_SCHEMA,
+    LAST_PAYMENT_SCHEMA,
+    PROMISE_SCHEMA,
+    SETTLED_SCHEMA,
+    STEP_DONE_SCHEMA,
+    CycleInput,
+)
+from arrears.store.portfolios import portfolio_id
+from arrears.store.snapshot import _conform, _read_all, read_snapshot
+
+#: A case closed with this reason may be reopened within the policy's reopen window.
+CURED = "cured"
+#: Days of settled instalments and promises the engine sees (``as_of - 364 .. as_of``).
+HISTORY_DAYS = 365
+#: Days of contact attempts the engine sees (``as_of - 29 .. as_of``).
+CONTACT_DAYS = 30
+#: SQLite: a NULL date is read as this day number (ADBC SQLite infers a column's type from its
+#: first rows, and NULLs there break that); it is turned back into a null.
+_NULL_DAY = -999_999
+
+
+def read_cycle_input(
+    engine: Engine, *, portfolio: str, as_of: date, reopen_within_days: int
+) -> CycleInput:
+    """Everything the engine reads for ``portfolio`` as of ``as_of`` (see ``arrears.cycle.frames``).
+
+    Raises :class:`arrears.store.portfolios.UnknownPortfolio` for a code that does not exist.
+    """
+    snapshot = read_snapshot(engine, portfolio=portfolio, as_of=as_of)
+    with engine.connect() as conn:
+        pid = portfolio_id(conn, portfolio)
+    q = _Queries(pid, as_of, reopen_within_days, postgres=engine.dialect.name == "postgresql")
+    tasks = [
+        (q.cases(), lambda raw: _typed(raw, CASE_SCHEMA)),
+        (q.steps_done(), lambda raw: _typed(raw, STEP_DONE_SCHEMA)),
+        (q.contacts(), lambda raw: _typed(raw, CONTACT_SCHEMA)),
+        (q.last_contacts(), lambda raw: _typed(raw, LAST_CONTACT_SCHEMA)),
+        (q.last_payments(), lambda raw: _typed(raw, LAST_PAYMENT_SCHEMA)),
+        (q.settled_on(), lambda raw: _typed(raw, _SETTLED_ON)),
+        (q.promises(), lambda raw: _typed(raw, PROMISE_SCHEMA)),
+        (q.holds(), lambda raw: _typed(raw, HOLD_SCHEMA)),
+        (q.approvals(), lambda raw: _typed(raw, APPROVAL_SCHEMA)),
+    ]
+    cases, steps, contacts, last_contacts, last_payments, settled_on, promises, holds, approvals = (
+        _read_all(engine, tasks)
+    )
+    return CycleInput(
+        instalments=snapshot.instalments,
+        debtors=snapshot.debtors,
+        settled=_settled(snapshot.instalments, settled_on),
+        last_payments=last_payments,
+        promises=promises,
+        holds=holds,
+        contacts=contacts,
+        last_contacts=last_contacts,
+        cases=cases,
+        steps_done=steps,
+        approvals=approvals,
+    )
+
+
+_SETTLED_ON: dict[str, pl.DataType] = {"instalment_id": pl.Int64(), "settled_on": pl.Date()}
+
+
+def _settled(instalments: pl.DataFrame, settled_on: pl.DataFrame) -> pl.DataFrame:
+    """Instalments with no balance as of ``as_of`` whose last allocation is in the window."""
+    return (
+        instalments.filter(pl.col("open_minor") == 0)
+        .select("instalment_id", "debtor_id", "currency", "due_date")
+        .join(settled_on, on="instalment_id", how="inner", maintain_order="left")
+        .select(list(SETTLED_SCHEMA))
+    )
+
+
+def _typed(raw: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """``raw`` with the schema's types; SQLite's placeholders for NULL turned back into nulls."""
+    fixed = []
+    for name, dtype in schema.items():
+        have = raw.schema[name]
+        col = pl.col(name)
+        if dtype == pl.Date() and have.is_integer():
+            col = pl.when(col == _NULL_DAY).then(None).otherwise(col)
+        elif dtype == pl.String() and have == pl.String():
+            col = pl.when(col == "").then(None).otherwise(col)
+        fixed.append(col.alias(name))
+    return _conform(raw.select(fixed), schema)
+
+
+class _Queries:
+    """The SQL of each frame, for one portfolio and day, in the backend's dialect."""
+
+    def __init__(self, pid: int, as_of: date, reopen_within_days: int, *, postgres: bool) -> None:
+        self.pid = int(pid)
+        self.as_of = as_of
+        self.pg = postgres
+        self.day = _lit(as_of)
+        self.history_from = _lit(as_of - timedelta(days=HISTORY_DAYS - 1))
+        self.contacts_from = _lit(as_of - timedelta(days=CONTACT_DAYS - 1))
+        self.reopen_from = _lit(as_of - timedelta(days=int(reopen_within_days)))
+
+    # Dialect helpers -----------------------------------------------------------------------
+
+    def d(self, column: str) -> str:
+        """A NOT NULL date column as read (PostgreSQL: native; SQLite: days since 1970)."""
+        return column if self.pg else f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
+
+    def nd(self, column: str) -> str:
+        """A nullable date column as read (SQLite: a placeholder day for NULL)."""
+        return column if self.pg else f"COALESCE({self.d(column)}, {_NULL_DAY})"
+
+    def nt(self, column: str) -> str:
+        """A nullable text column as read (SQLite: '' for NULL, see ``_NULL_DAY``)."""
+        return column if self.pg else f"COALESCE({column}, '')"
+
+    def field(self, column: str, key: str) -> str:
+        """A text field of a JSON column."""
+        return f"({column} ->> '{key}')" if self.pg else f"json_extract({column}, '$.{key}')"
+
+    def payload_day(self, column: str, key: str) -> str:
+        """A date stored as ISO text in a JSON field, as read."""
+        value = self.field(column, key)
+        return f"CAST({value} AS DATE)" if self.pg else self.d(value)
+
+    # Frames ---------------------------------------------------------------------------------
+
+    def _case_filter(self, alias: str) -> str:
+        a = alias
+        return f"""{a}.portfolio_id = {self.pid} AND {a}.opened_on <= {self.day}
+            AND ({a}.closed_on IS NULL OR {a}.closed_on > {self.day}
+                 OR ({a}.close_reason = '{CURED}' AND {a}.closed_on >= {self.reopen_from}))"""
+
+    def cases(self) -> str:
+        closed = f"c.closed_on <= {self.day}"
+        return f"""
+            SELECT c.id AS case_id, c.debtor_id, c.currency, {self.d("c.opened_on")} AS opened_on,
+                   {self.nd(f"CASE WHEN {closed} THEN c.closed_on END")} AS closed_on,
+                   {self.nt(f"CASE WHEN {closed} THEN c.close_reason END")} AS close_reason,
+                   c.stage, {self.d("c.stage_entered_on")} AS stage_entered_on,
+                   {self.nt("c.stage_floor")} AS stage_floor, c.segment,
+                   {self.nt("c.arm")} AS arm, {self.nt("c.agency")} AS agency,
+                   {self.nt("c.paused_by")} AS paused_by,
+                   {self.nd("c.paused_until")} AS paused_until,
+                   {self.nt("c.awaiting_approval")} AS awaiting_approval
+            FROM collection_case c
+            WHERE {self._case_filter("c")}"""
+
+    def steps_done(self) -> str:
+        return f"""
+            SELECT s.case_id, s.step_id, s.occurrence, s.status, {self.d("s.done_on")} AS "on"
+            FROM case_step s JOIN collection_case c ON c.id = s.case_id
+            WHERE {self._case_filter("c")} AND s.done_on <= {self.day}"""
+
+    def approvals(self) -> str:
+        return f"""
+            SELECT a.case_id, a.stage, {self.d("a.approved_on")} AS approved_on
+            FROM approval a JOIN collection_case c ON c.id = a.case_id
+            WHERE {self._case_filter("c")} AND a.approved_on <= {self.day}"""
+
+    def _all_contacts(self, since: str | None) -> str:
+        """Outbox messages and logged contacts on or before ``as_of`` (and since a day).
+
+        A logged contact's day is the ISO text in its payload's ``on``: compared as text.
+        """
+        on = self.field("a.payload", "on")
+        window = "" if since is None else f" AND o.created_on >= {since}"
+        logged_window = "" if since is None else f" AND {on} >= {since}"
+        return f"""
+            SELECT o.debtor_id, o.channel, {self.d("o.created_on")} AS occurred_on,
+                   o.status AS outcome, 0 AS source, o.id AS id
+            FROM outbox o
+            WHERE o.portfolio_id = {self.pid} AND o.created_on <= {self.day}{window}
+            UNION ALL
+            SELECT a.debtor_id, {self.field("a.payload", "channel")} AS channel,
+                   {self.payload_day("a.payload", "on")} AS occurred_on,
+                   {self.field("a.payload", "outcome")} AS outcome, 1 AS source, a.id AS id
+            FROM activity a
+            WHERE a.kind = 'contact' AND a.portfolio_id = {self.pid}
+              AND {on} <= {self.day}{logged_window}"""
+
+    def contacts(self) -> str:
+        return f"""
+            SELECT debtor_id, channel, occurred_on, outcome
+            FROM ({self._all_contacts(self.contacts_from)}) t"""
+
+    def last_contacts(self) -> str:
+        return f"""
+            SELECT debtor_id, occurred_on AS last_contact_on, outcome AS last_contact_outcome
+            FROM (SELECT t.*, ROW_NUMBER() OVER (
+                      PARTITION BY debtor_id ORDER BY occurred_on DESC, source DESC, id DESC) AS n
+                  FROM ({self._all_contacts(None)}) t) r
+            WHERE n = 1"""
+
+    def _live_payment(self, alias: str) -> str:
+        """A payment received by ``as_of`` and not reversed on or before it."""
+        a = alias
+        return f"""{a}.received_on <= {self.day}
+            AND ({a}.reversed_on IS NULL OR {a}.reversed_on > {self.day})"""
+
+    def last_payments(self) -> str:
+        return f"""
+            SELECT debtor_id, currency, last_payment_on, last_payment_minor
+            FROM (SELECT p.debtor_id, p.currency, {self.d("p.received_on")} AS last_payment_on,
+                         p.amount_minor AS last_payment_minor,
+                         ROW_NUMBER() OVER (PARTITION BY p.debtor_id, p.currency
+                                            ORDER BY p.received_on DESC, p.amount_minor DESC,
+                                                     p.id DESC) AS n
+                  FROM payment p
+                  WHERE p.portfolio_id = {self.pid} AND {self._live_payment("p")}) r
+            WHERE n = 1"""
+
+    def settled_on(self) -> str:
+        """Per instalment: its last allocation in force as of ``as_of``, if in the window.
+
+        Joined with the snapshot's instalments whose balance as of ``as_of`` is zero.
+        """
+        return f"""
+            SELECT instalment_id, {self.d("MAX(allocated_on)")} AS settled_on
+            FROM allocation
+            WHERE allocated_on <= {self.day} AND allocated_on >= {self.history_from}
+              AND (reversed_on IS NULL OR reversed_on > {self.day})
+            GROUP BY instalment_id"""
+
+    def promises(self) -> str:
+        until = (
+            "LEAST(pr.due_on + pr.grace_days, " + self.day + ")"
+            if self.pg
+            else f"MIN(date(pr.due_on, '+' || pr.grace_days || ' days'), {self.day})"
+        )
+        return f"""
+            SELECT pr.id AS promise_id, pr.debtor_id, pr.currency,
+                   {self.d("pr.made_on")} AS made_on, {self.d("pr.due_on")} AS due_on,
+                   pr.amount_minor, pr.grace_days,
+                   CAST(COALESCE((SELECT SUM(p.amount_minor) FROM payment p
+                                  WHERE p.debtor_id = pr.debtor_id AND p.currency = pr.currency
+                                    AND p.received_on >= pr.made_on AND p.received_on <= {until}
+                                    AND (p.reversed_on IS NULL OR p.reversed_on > {self.day})),
+                                 0) AS BIGINT) AS paid_minor
+            FROM promise pr
+            WHERE pr.portfolio_id = {self.pid} AND pr.made_on <= {self.day}
+              AND pr.made_on >= {self.history_from}
+              AND (pr.cancelled_on IS NULL OR pr.cancelled_on > {self.day})"""
+
+    def holds(self) -> str:
+        return f"""
+            SELECT h.id AS hold_id, h.debtor_id, {self.d("h.starts_on")} AS starts_on,
+                   {self.d("h.ends_on")} AS ends_on, h.reason
+            FROM hold h
+            WHERE h.portfolio_id = {self.pid} AND h.starts_on <= {self.day}
+              AND h.ends_on > {self.day}
+              AND (h.released_on IS NULL OR h.released_on > {self.day})"""
+
+
+def _lit(day: date) -> str:
+    """A date literal both backends compare with a DATE column (SQLite stores ISO text)."""
+    return f"'{day.isoformat()}'"
