@@ -32,6 +32,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "exporting",
     "importing",
     "ledger",
+    "cases",
+    "cycle",
     "demo",
 )
 

@@ -1,0 +1,247 @@
+"""``arrears promise``, ``hold``, ``contact``, ``approve``, ``worklist`` and ``task``.
+
+What a collector records by hand between cycle runs, each one use case of
+``arrears.store.collection`` in one transaction with its activity record, and the worklist of
+open call tasks the cycle created. Dates are ISO 8601 (default: today); amounts are read as
+``Decimal``; a bad value is one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+import typer
+
+from arrears.cli.context import actor, store, workspace
+from arrears.cli.ledger import parse_date, parse_money
+from arrears.cli.output import Format, console, emit
+from arrears.domain.problems import Problem, ProblemsFound
+from arrears.store import collection
+
+promise_app = typer.Typer(help="Promises to pay: record one, cancel one.", no_args_is_help=True)
+hold_app = typer.Typer(help="Holds: pause collecting from a debtor.", no_args_is_help=True)
+contact_app = typer.Typer(help="Contact attempts made by hand.", no_args_is_help=True)
+task_app = typer.Typer(help="Collectors' tasks: mark one done.", no_args_is_help=True)
+
+Portfolio = Annotated[
+    str | None, typer.Option(help="Portfolio code (default: the workspace's portfolio).")
+]
+On = Annotated[str | None, typer.Option("--on", help="Day it happened (YYYY-MM-DD; today).")]
+
+
+def _day(text: str | None, option: str) -> date:
+    return date.today() if text is None else parse_date(text, option)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@promise_app.command("add")
+def promise_add(
+    ctx: typer.Context,
+    debtor: Annotated[str, typer.Argument(help="Debtor's external id.")],
+    amount: Annotated[str, typer.Argument(help="Amount promised, e.g. 250.00.")],
+    due: Annotated[str, typer.Option("--due", help="Day it is promised by (YYYY-MM-DD).")],
+    on: On = None,
+    grace: Annotated[int, typer.Option(help="Days of grace after the due day.")] = 0,
+    currency: Annotated[
+        str | None, typer.Option(help="ISO 4217 currency (default: the debtor's).")
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="What was said.")] = None,
+    portfolio: Portfolio = None,
+) -> None:
+    """Record a debtor's promise to pay an amount by a day."""
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
+    made_on = _day(on, "--on")
+    due_on = parse_date(due, "--due")
+    with store(ws).begin() as conn:
+        money_currency = currency or collection.debtor_currency(
+            conn, portfolio=code, debtor_external_id=debtor
+        )
+        if money_currency is None:
+            raise ProblemsFound([Problem(f"promise of {debtor}", None, None,
+                                         f"unknown debtor {debtor!r}")])  # fmt: skip
+        promise_id = collection.add_promise(
+            conn,
+            portfolio=code,
+            debtor_external_id=debtor,
+            amount=parse_money(amount, money_currency, "AMOUNT"),
+            due_on=due_on,
+            made_on=made_on,
+            grace_days=grace,
+            note=note,
+            actor=actor(),
+            at=_now(),
+        )
+    console.print(f"promise {promise_id}: {debtor} to pay {amount} {money_currency.upper()} "
+                  f"by {due_on}", highlight=False)  # fmt: skip
+
+
+@promise_app.command("cancel")
+def promise_cancel(
+    ctx: typer.Context,
+    promise_id: Annotated[int, typer.Argument(metavar="ID", help="The promise's id.")],
+    on: On = None,
+) -> None:
+    """Cancel a promise (it no longer pauses the collection)."""
+    ws = workspace(ctx)
+    with store(ws).begin() as conn:
+        changed = collection.cancel_promise(
+            conn, promise_id, on=_day(on, "--on"), actor=actor(), at=_now()
+        )
+    word = "cancelled" if changed else "was already cancelled; nothing changed"
+    console.print(f"promise {promise_id} {word}")
+
+
+@hold_app.command("add")
+def hold_add(
+    ctx: typer.Context,
+    debtor: Annotated[str, typer.Argument(help="Debtor's external id.")],
+    until: Annotated[str, typer.Option("--until", help="Day the hold ends (YYYY-MM-DD).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why collection is held.")],
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Day the hold starts (YYYY-MM-DD; today).")
+    ] = None,
+    portfolio: Portfolio = None,
+) -> None:
+    """Hold the collection of a debtor from a day until another (the cycle pauses it)."""
+    ws = workspace(ctx)
+    starts_on = _day(from_, "--from")
+    ends_on = parse_date(until, "--until")
+    with store(ws).begin() as conn:
+        hold_id = collection.add_hold(
+            conn,
+            portfolio=portfolio or ws.get("portfolio"),
+            debtor_external_id=debtor,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            reason=reason,
+            actor=actor(),
+            at=_now(),
+        )
+    console.print(f"hold {hold_id}: {debtor} from {starts_on} until {ends_on}", highlight=False)
+
+
+@hold_app.command("release")
+def hold_release(
+    ctx: typer.Context,
+    hold_id: Annotated[int, typer.Argument(metavar="ID", help="The hold's id.")],
+    on: On = None,
+) -> None:
+    """End a hold early."""
+    ws = workspace(ctx)
+    with store(ws).begin() as conn:
+        changed = collection.release_hold(
+            conn, hold_id, on=_day(on, "--on"), actor=actor(), at=_now()
+        )
+    console.print(f"hold {hold_id} {'released' if changed else 'was already released'}")
+
+
+@contact_app.command("add")
+def contact_add(
+    ctx: typer.Context,
+    debtor: Annotated[str, typer.Argument(help="Debtor's external id.")],
+    channel: Annotated[str, typer.Option(help=f"One of {', '.join(collection.CHANNELS)}.")],
+    outcome: Annotated[str, typer.Option(help="no_answer, reached, promise, refused...")],
+    on: On = None,
+    note: Annotated[str | None, typer.Option(help="What happened.")] = None,
+    portfolio: Portfolio = None,
+) -> None:
+    """Log a contact attempt made by hand (the cycle counts it)."""
+    ws = workspace(ctx)
+    day = _day(on, "--on")
+    with store(ws).begin() as conn:
+        collection.log_contact(
+            conn,
+            portfolio=portfolio or ws.get("portfolio"),
+            debtor_external_id=debtor,
+            channel=channel.strip().lower(),
+            outcome=outcome,
+            on=day,
+            note=note,
+            actor=actor(),
+            at=_now(),
+        )
+    console.print(f"contact with {debtor} by {channel} on {day}: {outcome}", highlight=False)
+
+
+def approve(
+    ctx: typer.Context,
+    debtor: Annotated[str, typer.Argument(help="Debtor's external id.")],
+    stage: Annotated[str, typer.Argument(help="The stage to approve entering.")],
+    currency: Annotated[
+        str | None, typer.Option(help="The case's currency (default: the debtor's).")
+    ] = None,
+    on: On = None,
+    portfolio: Portfolio = None,
+) -> None:
+    """Approve a debtor's open case entering a stage that needs a person's approval."""
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
+    with store(ws).begin() as conn:
+        case_currency = currency or collection.debtor_currency(
+            conn, portfolio=code, debtor_external_id=debtor
+        )
+        changed = collection.approve_stage(
+            conn,
+            portfolio=code,
+            debtor_external_id=debtor,
+            currency=(case_currency or "").upper(),
+            stage=stage,
+            on=_day(on, "--on"),
+            actor=actor(),
+            at=_now(),
+        )
+    if changed:
+        console.print(f"{debtor}: entering {stage!r} approved", highlight=False)
+    else:
+        console.print(f"{debtor}: {stage!r} was already approved; nothing changed")
+
+
+def worklist(
+    ctx: typer.Context,
+    collector: Annotated[
+        str | None, typer.Option(help="Only this collector's tasks (and unassigned ones).")
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, help="How many tasks, best first.")] = 50,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    portfolio: Portfolio = None,
+) -> None:
+    """Open call tasks, best first: score, then task priority, then the oldest."""
+    ws = workspace(ctx)
+    frame = collection.read_worklist(
+        store(ws), portfolio=portfolio or ws.get("portfolio"), collector=collector, limit=top
+    )
+    frame = frame.with_columns(collection.overdue_text(frame)).select(
+        "task_id", "score", "task_priority", "created_on", "debtor", "name", "stage", "overdue",
+        "queue", "collector", "step_id",
+    )  # fmt: skip
+    emit(frame, fmt, title="worklist", right=("overdue",))
+
+
+@task_app.command("done")
+def task_done(
+    ctx: typer.Context,
+    task_id: Annotated[int, typer.Argument(metavar="ID", help="The task's id.")],
+    note: Annotated[str | None, typer.Option(help="The outcome.")] = None,
+    on: On = None,
+) -> None:
+    """Mark a task done."""
+    ws = workspace(ctx)
+    with store(ws).begin() as conn:
+        changed = collection.close_task(
+            conn, task_id, note=note, on=_day(on, "--on"), actor=actor(), at=_now()
+        )
+    console.print(f"task {task_id} {'done' if changed else 'was already closed; nothing changed'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(promise_app, name="promise")
+    app.add_typer(hold_app, name="hold")
+    app.add_typer(contact_app, name="contact")
+    app.command("approve")(approve)
+    app.command("worklist")(worklist)
+    app.add_typer(task_app, name="task")
