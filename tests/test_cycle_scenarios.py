@@ -161,9 +161,10 @@ def test_a_partial_payment_within_tolerance_cures_and_a_new_overdue_invoice_reop
         2026-02-01 ACME executed notice-1
         2026-02-05 ACME case close cured
         2026-02-16 ACME case reopen early
-        2026-02-16 ACME skipped call (came due 2026-02-10, 6 days ago, beyond catch_up_days 3)
-        2026-02-16 ACME executed call#1 (came due 2026-02-15; caught up)
-        2026-02-16 ACME skipped notice-7 (came due 2026-02-07, 9 days ago, beyond catch_up_days 3)
+        2026-02-16 ACME skipped call (came due 2026-02-10, before the case entered early on \
+2026-02-16; a later call_task step ran instead)
+        2026-02-16 ACME executed call#1 (came due 2026-02-15, before the case entered early)
+        2026-02-16 ACME executed notice-7 (came due 2026-02-07, before the case entered early)
         2026-02-20 ACME executed call#2
     """)
 
@@ -188,7 +189,7 @@ def test_a_dispute_pauses_the_case_and_resolving_it_resumes_with_catch_up() -> N
     log += book.days(P, d(2, 9), d(2, 16))
     assert log == golden("""
         2026-01-31 ACME case open preventive
-        2026-01-31 ACME executed reminder (came due 2026-01-28; caught up)
+        2026-01-31 ACME executed reminder (came due 2026-01-28, before the case entered preventive)
         2026-02-01 ACME case stage early
         2026-02-01 ACME executed notice-1
         2026-02-04 ACME case update paused by dispute until further notice
@@ -204,7 +205,7 @@ def test_a_manual_hold_pauses_until_its_end_date() -> None:
     book.hold(debtor, d(2, 5), d(2, 12), "customer in hospital")
     assert book.days(P, d(1, 31), d(2, 20)) == golden("""
         2026-01-31 ACME case open preventive
-        2026-01-31 ACME executed reminder (came due 2026-01-28; caught up)
+        2026-01-31 ACME executed reminder (came due 2026-01-28, before the case entered preventive)
         2026-02-01 ACME case stage early
         2026-02-01 ACME executed notice-1
         2026-02-05 ACME case update paused by hold until 2026-02-12
@@ -260,7 +261,7 @@ def test_a_reversed_payment_reopens_the_case() -> None:
         2026-02-03 ACME case close cured
         2026-02-10 ACME case reopen early
         2026-02-10 ACME executed call
-        2026-02-10 ACME executed notice-7 (came due 2026-02-07; caught up)
+        2026-02-10 ACME executed notice-7 (came due 2026-02-07, before the case entered early)
         2026-02-15 ACME executed call#1
         2026-02-20 ACME executed call#2
     """)

@@ -330,41 +330,67 @@ def _steps(
         condition_ok = (
             pl.when(pl.col("condition") == i).then(pl.col(f"_when{i}")).otherwise(condition_ok)
         )
-    late = (pl.lit(as_of) - pl.col("due_on")).dt.total_days()
     due = rows.filter(
         pl.col("_done").is_null() & (pl.col("due_on") <= as_of) & pl.col("paused_by").is_null()
     )
-    latest = pl.col("occurrence") == pl.col("occurrence").filter(
-        late <= policy.policy.catch_up_days
-    ).max().over([*KEY, "step_id"])
+    # A case that enters a stage late (opened mid-cadence on its first run, or jumping a stage)
+    # does not receive every step that came due before it entered: only the most recent one of
+    # each action and channel runs, counted as due on the day of entry.
+    before_entry = pl.col("due_on") < pl.col("stage_entered_on")
+    entry_rank = (
+        pl.struct("due_on", "step_id", "occurrence")
+        .rank("ordinal", descending=True)
+        .over([*KEY, "action", "channel", "_before_entry"])
+    )
+    due = due.with_columns(before_entry.alias("_before_entry")).with_columns(
+        (pl.col("_before_entry") & (entry_rank > 1)).alias("_entry_skip"),
+        pl.when(pl.col("_before_entry"))
+        .then(pl.col("stage_entered_on"))
+        .otherwise(pl.col("due_on"))
+        .alias("_effective_due"),
+    )
+    late = (pl.lit(as_of) - pl.col("_effective_due")).dt.total_days()
+    catch_up = policy.policy.catch_up_days
+    eligible = ~pl.col("_entry_skip") & (late <= catch_up)
+    latest = pl.col("occurrence") == pl.col("occurrence").filter(eligible).max().over(
+        [*KEY, "step_id"]
+    )
     status = (
-        pl.when(late > policy.policy.catch_up_days)
-        .then(pl.lit("skipped"))
-        .when(~latest)
-        .then(pl.lit("skipped"))
-        .when(~condition_ok)
+        pl.when(pl.col("_entry_skip") | (late > catch_up) | ~latest | ~condition_ok)
         .then(pl.lit("skipped"))
         .otherwise(pl.lit("executed"))
     )
     reason = (
-        pl.when(late > policy.policy.catch_up_days)
+        pl.when(pl.col("_entry_skip"))
+        .then(
+            pl.format(
+                "came due {}, before the case entered {} on {}; a later {} step ran instead",
+                pl.col("due_on"),
+                pl.col("stage"),
+                pl.col("stage_entered_on"),
+                pl.col("action"),
+            )
+        )
+        .when(late > catch_up)
         .then(
             pl.format(
                 "came due {}, {} days ago, beyond catch_up_days {}",
-                pl.col("due_on"),
+                pl.col("_effective_due"),
                 late,
-                pl.lit(policy.policy.catch_up_days),
+                pl.lit(catch_up),
             )
         )
         .when(~latest)
         .then(pl.lit("superseded by a later occurrence of the same step (catch-up runs it once)"))
         .when(~condition_ok)
         .then(pl.lit("condition false on the day it came due"))
-        .otherwise(
-            pl.when(late > 0)
-            .then(pl.format("came due {}; caught up", pl.col("due_on")))
-            .otherwise(pl.lit("came due"))
+        .when(pl.col("_before_entry"))
+        .then(
+            pl.format("came due {}, before the case entered {}", pl.col("due_on"), pl.col("stage"))
         )
+        .when(late > 0)
+        .then(pl.format("came due {}; caught up", pl.col("due_on")))
+        .otherwise(pl.lit("came due"))
     )
     key = pl.format(
         "case:{}:{}:{}:{}:{}",
