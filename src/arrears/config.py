@@ -46,6 +46,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("locale", "en_US", "Locale for formatting amounts and dates (en_US, es_CO, ...)."),
     Setting("portfolio", "default", "Code of the portfolio that commands work on by default."),
     Setting(
+        "policy",
+        "policies/b2b.yaml",
+        "Collection policy file the cycle runs (relative to the workspace); a [policies] table "
+        'maps a portfolio code to its own file (retail = "policies/us-consumer.yaml").',
+    ),
+    Setting(
         "allocation_rule",
         "oldest_due_first",
         "How a payment without explicit allocations is applied to open instalments.",
@@ -95,9 +101,15 @@ class Workspace:
     values: dict[str, str]
     sources: dict[str, str]
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    policies: dict[str, str] = field(default_factory=dict)
 
     def get(self, key: str) -> str:
         return self.values[key]
+
+    def policy_for(self, portfolio: str) -> Path:
+        """The policy file of ``portfolio``: its ``[policies]`` entry, else ``policy``."""
+        path = Path(self.policies.get(portfolio, self.values["policy"]))
+        return path if path.is_absolute() else self.root / path
 
     @property
     def database_url(self) -> str:
@@ -130,6 +142,7 @@ def load(root: Path | str | None = None, env: dict[str, str] | None = None) -> W
     path = root / CONFIG_FILE
     file_values: dict[str, Any] = {}
     columns: dict[str, dict[str, str]] = {}
+    policies: dict[str, str] = {}
     if path.is_file():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -138,6 +151,10 @@ def load(root: Path | str | None = None, env: dict[str, str] | None = None) -> W
         file_values = _flatten(data)
         raw_columns = file_values.pop("import.columns", {}) or {}
         columns = _columns(path, raw_columns)
+        policies = {
+            key.removeprefix("policies."): str(file_values.pop(key))
+            for key in [k for k in file_values if k.startswith("policies.")]
+        }
         unknown = sorted(set(file_values) - set(SETTINGS_BY_KEY))
         if unknown:
             raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
@@ -158,7 +175,7 @@ def load(root: Path | str | None = None, env: dict[str, str] | None = None) -> W
             )
         values[setting.key] = value
         sources[setting.key] = source
-    return Workspace(root=root, values=values, sources=sources, columns=columns)
+    return Workspace(root=root, values=values, sources=sources, columns=columns, policies=policies)
 
 
 def _columns(path: Path, raw: Any) -> dict[str, dict[str, str]]:
@@ -190,7 +207,12 @@ timezone = "{timezone}"
 country = "{country}"
 locale = "{locale}"
 portfolio = "default"
+policy = "policies/b2b.yaml"   # the collection policy `arrears plan` / `arrears run` apply
 allocation_rule = "oldest_due_first"
+
+# A portfolio can run its own policy (portfolio code = policy file):
+# [policies]
+# retail = "policies/us-consumer.yaml"
 
 [import]
 date_format = "auto"          # e.g. "%d/%m/%Y" for 23/11/2026

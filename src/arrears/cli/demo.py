@@ -2,9 +2,11 @@
 
 It runs the same commands a user would, each printed before it runs, in a workspace folder:
 ``init`` (first time only), ``generate``, ``import`` of debtors, invoices and payments, ``policy
-check`` of the shipped B2B policy, and ``aging`` (totals, then the ten debtors with the most
-overdue). Running it again changes nothing: the files are the same for the same arguments and
-importing them again finds every row unchanged.
+check`` of the shipped B2B policy, ``aging`` (totals, then the ten debtors with the most
+overdue), ``run`` of the daily cycle with that policy (the summary of its decisions) and the top
+of the collectors' ``worklist``. Running it again changes nothing: the files are the same for the
+same arguments, importing them again finds every row unchanged, and the cycle has already run
+for the day.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def demo_command(
         str | None, typer.Option("--as-of", help="The demo's 'today', YYYY-MM-DD.")
     ] = None,
 ) -> None:
-    """Create a workspace, generate a demo portfolio, import it and print its aging."""
+    """Create a workspace, generate a demo portfolio, import it, age it and run the cycle."""
     from arrears.cli.app import UserError
 
     try:
@@ -59,9 +61,13 @@ def demo_command(
     _run(["policy", "check", str(ws / "policies" / "b2b.yaml")])
     _run([*workspace, "aging", "--as-of", day.isoformat()])
     _run([*workspace, "aging", "--as-of", day.isoformat(), "--by", "debtor", "--top", "10"])
+    _run([*workspace, "run", "--as-of", day.isoformat()])
+    _run([*workspace, "worklist", "--top", "10"])
     console.rule("[bold]next", align="left")
     console.print(
         f"The workspace is {ws} (store: {ws / 'arrears.db'}). Try:\n"
+        f"  arrears -w {ws} explain DEBTOR_ID      (why the cycle did what it did)\n"
+        f"  arrears -w {ws} plan --as-of YYYY-MM-DD (what the next days would do)\n"
         f"  arrears -w {ws} aging --by segment --format csv\n"
         f"  arrears -w {ws} activity --limit 20\n"
         f"  arrears -w {ws} export invoices invoices.csv\n"

@@ -1,0 +1,316 @@
+"""``arrears plan``, ``arrears run`` and ``arrears explain``: the daily cycle from the CLI.
+
+``plan`` is a dry run (changes nothing), ``run`` commits the same decisions in one transaction,
+``explain`` shows one debtor's features, segment, stage, arm, pause and every step of its
+cadence with why it was or was not taken. See ``docs/cycle.md``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+
+from arrears.cli.aging import parse_as_of
+from arrears.cli.context import actor, store, workspace
+from arrears.cli.output import Format, amount_text, console, emit, emit_json
+from arrears.config import Workspace
+from arrears.cycle.compiled import CompiledPolicy
+from arrears.cycle.frames import Decisions
+from arrears.domain.money import from_minor
+from arrears.jobs.cycle import (
+    PolicyProblems,
+    Timings,
+    UnknownDebtor,
+    load_compiled,
+    plan_cycle,
+    run_cycle,
+)
+from arrears.store.portfolios import UnknownPortfolio
+
+AsOf = Annotated[
+    str | None, typer.Option("--as-of", help="Day of the cycle, YYYY-MM-DD (default: today).")
+]
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option("--policy", help="Policy file (default: the workspace's for the portfolio)."),
+]
+PortfolioOpt = Annotated[
+    str | None, typer.Option(help="Portfolio code (default: the workspace's).")
+]
+FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
+
+
+def _setup(
+    ctx: typer.Context, as_of: str | None, policy: Path | None, portfolio: str | None
+) -> tuple[Workspace, date, CompiledPolicy, str]:
+    from arrears.cli.app import UserError
+
+    try:
+        day = parse_as_of(as_of, date.today())
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
+    path = policy if policy is not None else ws.policy_for(code)
+    if not path.is_file():
+        raise UserError(
+            f"policy file {path} not found: pass --policy FILE or set 'policy' in arrears.toml"
+        )
+    try:
+        compiled = load_compiled(path)
+    except PolicyProblems as exc:
+        raise UserError(str(exc)) from None
+    return ws, day, compiled, code
+
+
+def _money(minor: int | None, currency: str, locale: str) -> str:
+    return amount_text(from_minor(minor or 0, currency), currency, locale)
+
+
+def summary_frames(decisions: Decisions) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cases by segment and stage (count, overdue per currency) and steps by action and status."""
+    live = decisions.cases.filter(pl.col("change") != "close")
+    cases = (
+        live.group_by("segment", "stage", "currency")
+        .agg(
+            pl.len().alias("cases"),
+            pl.col("overdue_minor").sum().alias("overdue_minor"),
+            pl.col("paused_by").is_not_null().sum().alias("paused"),
+            pl.col("awaiting_approval").is_not_null().sum().alias("awaiting_approval"),
+        )
+        .sort("currency", "stage", "segment")
+    )
+    steps = (
+        decisions.steps.group_by("action", "channel", "status")
+        .agg(pl.len().alias("steps"))
+        .sort("action", "channel", "status", nulls_last=True)
+    )
+    return cases, steps
+
+
+def _changes(decisions: Decisions) -> dict[str, int]:
+    counts = decisions.cases.group_by("change").len()
+    return {row[0]: row[1] for row in counts.iter_rows()}
+
+
+def _print_summary(
+    decisions: Decisions, fmt: Format, *, title: str, locale: str, extra: dict[str, object]
+) -> None:
+    cases, steps = summary_frames(decisions)
+    changes = _changes(decisions)
+    if fmt is Format.JSON:
+        emit_json(
+            {
+                **extra,
+                "case_changes": changes,
+                "cases": cases.with_columns(pl.col("overdue_minor")).to_dicts(),
+                "steps": steps.to_dicts(),
+            }
+        )
+        return
+    if fmt is Format.CSV:
+        emit(cases, fmt)
+        return
+    console.print(f"[bold]{title}[/bold]")
+    for key, value in extra.items():
+        console.print(f"  {key}: {value}")
+    console.print(
+        "  cases: "
+        + ", ".join(f"{changes.get(k, 0)} {k}" for k in ("open", "reopen", "stage", "close"))
+        + f"; {changes.get('update', 0) + changes.get('stay', 0)} unchanged in stage"
+    )
+    shown = cases.with_columns(
+        pl.struct("overdue_minor", "currency")
+        .map_elements(
+            lambda r: _money(r["overdue_minor"], r["currency"], locale), return_dtype=pl.String
+        )
+        .alias("overdue")
+    ).drop("overdue_minor")
+    emit(shown, fmt, title="cases by segment and stage", right=["overdue"])
+    emit(steps, fmt, title="steps today")
+
+
+def plan_command(
+    ctx: typer.Context,
+    as_of: AsOf = None,
+    policy: PolicyOpt = None,
+    portfolio: PortfolioOpt = None,
+    debtor: Annotated[
+        str | None, typer.Option("--debtor", help="Show the full reasoning for this debtor.")
+    ] = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Dry run: what the cycle would do on a day (changes nothing)."""
+    if debtor is not None:
+        explain_command(ctx, debtor, as_of, policy, portfolio, fmt)
+        return
+    ws, day, compiled, code = _setup(ctx, as_of, policy, portfolio)
+    timings = Timings()
+    decisions = _plan(ws, code, day, compiled, timings=timings)
+    _print_summary(
+        decisions,
+        fmt,
+        title=f"plan for {code} on {day} with {compiled.policy.policy} (nothing written)",
+        locale=ws.get("locale"),
+        extra={"debtors read": timings.rows.get("debtors", 0)},
+    )
+
+
+def _plan(
+    ws: Workspace,
+    code: str,
+    day: date,
+    compiled: CompiledPolicy,
+    *,
+    debtor: str | None = None,
+    timings: Timings | None = None,
+) -> Decisions:
+    from arrears.cli.app import UserError
+
+    try:
+        return plan_cycle(
+            store(ws), portfolio=code, as_of=day, policy=compiled, debtor=debtor, timings=timings
+        )
+    except (UnknownPortfolio, UnknownDebtor) as exc:
+        raise UserError(str(exc)) from None
+
+
+def run_command(
+    ctx: typer.Context,
+    as_of: AsOf = None,
+    policy: PolicyOpt = None,
+    portfolio: PortfolioOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Run the cycle for a day: commit stage changes, steps, messages and tasks (idempotent)."""
+    from arrears.cli.app import UserError
+
+    ws, day, compiled, code = _setup(ctx, as_of, policy, portfolio)
+    try:
+        decisions, summary = run_cycle(
+            store(ws),
+            portfolio=code,
+            as_of=day,
+            policy=compiled,
+            actor=actor(),
+            at=datetime.now(UTC),
+        )
+    except UnknownPortfolio as exc:
+        raise UserError(str(exc)) from None
+    written = {k: v for k, v in summary.as_dict().items() if v}
+    title = f"run for {code} on {day} with {compiled.policy.policy}"
+    if not summary.written:
+        title += ": nothing new to write (this day has already been run)"
+    _print_summary(decisions, fmt, title=title, locale=ws.get("locale"), extra=dict(written))
+
+
+def _feature_value(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "-"
+    return "-" if value is None else str(value)
+
+
+def explain_command(
+    ctx: typer.Context,
+    debtor: Annotated[str, typer.Argument(help="The debtor's external id.")],
+    as_of: AsOf = None,
+    policy: PolicyOpt = None,
+    portfolio: PortfolioOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Why the cycle does what it does for one debtor: features, segment, stage, steps."""
+    from arrears.policy.features import CATALOGUE
+
+    ws, day, compiled, code = _setup(ctx, as_of, policy, portfolio)
+    decisions = _plan(ws, code, day, compiled, debtor=debtor)
+    segments = {s.name: s.when for s in compiled.policy.segments}
+    stages = {s.name: s.when for s in compiled.policy.stages}
+    report = []
+    for row in decisions.features.iter_rows(named=True):
+        currency = row["currency"]
+        case = decisions.cases.filter(pl.col("currency") == currency)
+        case_row = case.row(0, named=True) if case.height else None
+        stage = case_row["stage"] if case_row else "clear"
+        plan = (
+            (decisions.plan if decisions.plan is not None else pl.DataFrame()).filter(
+                pl.col("currency") == currency
+            )
+            if decisions.plan is not None
+            else pl.DataFrame()
+        )
+        report.append(
+            {
+                "debtor": debtor,
+                "currency": currency,
+                "as_of": day.isoformat(),
+                "segment": row["segment"],
+                "segment_rule": segments.get(row["segment"]) or "default segment",
+                "stage": stage,
+                "stage_rule": stages.get(stage) or "nothing overdue: no stage condition holds",
+                "case": case_row["change"] if case_row else "no case",
+                "opened_on": str(case_row["opened_on"]) if case_row else None,
+                "awaiting_approval": case_row["awaiting_approval"] if case_row else None,
+                "arm": row["arm"],
+                "paused_by": row["paused_by"],
+                "paused_until": str(row["paused_until"]) if row["paused_until"] else None,
+                "priority": row["priority"],
+                "features": {f.name: _feature_value(row.get(f.name)) for f in CATALOGUE},
+                "steps": plan.with_columns(pl.col("due_on").cast(pl.String)).to_dicts()
+                if plan.height
+                else [],
+            }
+        )
+    if fmt is Format.JSON:
+        emit_json(report)
+        return
+    if not report:
+        console.print(f"{debtor}: nothing open and no case on {day}; the cycle does nothing")
+        return
+    for item in report:
+        if fmt is Format.CSV:
+            emit(pl.DataFrame(item["steps"]) if item["steps"] else pl.DataFrame(), fmt)
+            continue
+        console.print(f"[bold]{debtor} ({item['currency']}) on {day}[/bold]")
+        for key in ("segment", "stage"):
+            console.print(f"  {key}: {item[key]}  (rule: {item[key + '_rule']})")
+        for key in ("case", "opened_on", "awaiting_approval", "arm", "paused_by", "paused_until"):
+            if item[key] is not None:
+                console.print(f"  {key}: {item[key]}")
+        console.print(f"  priority: {item['priority']:.2f}")
+        features = item["features"]
+        assert isinstance(features, dict)
+        emit(
+            pl.DataFrame({"feature": list(features), "value": list(features.values())}),
+            fmt,
+            title="features",
+        )
+        steps = item["steps"]
+        assert isinstance(steps, list)
+        if steps:
+            console.print("  steps of the current cadence:")
+            for step in steps:
+                name = step["step_id"] + (f"#{step['occurrence']}" if step["occurrence"] else "")
+                how = step["action"] + (f"/{step['channel']}" if step["channel"] else "")
+                console.print(
+                    f"    {step['due_on']}  {name}  {how}: {step['status']}"
+                    + (f" ({step['reason']})" if step["reason"] else ""),
+                    highlight=False,
+                    markup=False,
+                )
+        else:
+            console.print("  no steps: the policy has no cadence for this segment and stage")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan_command)
+    app.command("run")(run_command)
+    app.command("explain")(explain_command)

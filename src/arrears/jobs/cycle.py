@@ -1,0 +1,118 @@
+"""The daily cycle as a job: read the portfolio as of a date, decide, and (for ``run``) commit.
+
+``plan_cycle`` changes nothing; ``run_cycle`` commits the decisions in one transaction
+(``arrears.store.cycle_write``). Both call the same pure function
+(:func:`arrears.cycle.decide.decide`), so a plan shows exactly what a run would do.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine
+
+from arrears.cycle.compiled import CompiledPolicy, compile_policy
+from arrears.cycle.decide import decide
+from arrears.cycle.frames import CycleInput, Decisions
+from arrears.policy.loading import load_policy
+from arrears.store.cycle_read import read_cycle_input
+from arrears.store.cycle_write import RunSummary, commit_decisions
+
+
+class PolicyProblems(ValueError):
+    """The policy file has problems; ``arrears policy check`` lists them with their places."""
+
+
+def load_compiled(path: Path) -> CompiledPolicy:
+    """Load, check and compile a policy file; :class:`PolicyProblems` if it does not pass."""
+    policy, problems = load_policy(path)
+    if policy is None or problems:
+        first = problems[0] if problems else None
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise PolicyProblems(
+            f"{path} does not pass 'arrears policy check'{more}: {first}"
+            if first
+            else f"{path} is not a valid policy"
+        )
+    return compile_policy(policy, path.read_text(encoding="utf-8"))
+
+
+@dataclass
+class Timings:
+    read: float = 0.0
+    decide: float = 0.0
+    commit: float = 0.0
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def _read(engine: Engine, portfolio: str, as_of: date, policy: CompiledPolicy) -> CycleInput:
+    return read_cycle_input(
+        engine,
+        portfolio=portfolio,
+        as_of=as_of,
+        reopen_within_days=policy.policy.reopen_within_days,
+    )
+
+
+def plan_cycle(
+    engine: Engine,
+    *,
+    portfolio: str,
+    as_of: date,
+    policy: CompiledPolicy,
+    debtor: str | None = None,
+    timings: Timings | None = None,
+) -> Decisions:
+    """What ``run`` would decide on ``as_of``; with ``debtor`` (an external id), only for that
+    debtor and with the full plan of its steps (for ``explain``). Changes nothing."""
+    start = time.perf_counter()
+    data = _read(engine, portfolio, as_of, policy)
+    if debtor is not None:
+        ids = data.debtors.filter(pl.col("debtor_external_id") == debtor)["debtor_id"]
+        if ids.is_empty():
+            raise UnknownDebtor(debtor, portfolio)
+        data = data.for_debtors(ids)
+    read = time.perf_counter()
+    decisions = decide(data, policy, as_of, explain=debtor is not None)
+    if timings is not None:
+        timings.read = read - start
+        timings.decide = time.perf_counter() - read
+        timings.rows = {"instalments": data.instalments.height, "debtors": data.debtors.height}
+    return decisions
+
+
+def run_cycle(
+    engine: Engine,
+    *,
+    portfolio: str,
+    as_of: date,
+    policy: CompiledPolicy,
+    actor: str,
+    at: datetime,
+    timings: Timings | None = None,
+) -> tuple[Decisions, RunSummary]:
+    """Decide for ``as_of`` and commit the decisions in one transaction."""
+    timings = timings if timings is not None else Timings()
+    decisions = plan_cycle(engine, portfolio=portfolio, as_of=as_of, policy=policy, timings=timings)
+    start = time.perf_counter()
+    summary = commit_decisions(
+        engine,
+        portfolio=portfolio,
+        as_of=as_of,
+        policy_name=policy.policy.policy,
+        policy_sha256=policy.sha256,
+        decisions=decisions,
+        actor=actor,
+        at=at,
+    )
+    timings.commit = time.perf_counter() - start
+    return decisions, summary
+
+
+class UnknownDebtor(LookupError):
+    def __init__(self, debtor: str, portfolio: str) -> None:
+        super().__init__(f"no debtor {debtor!r} in portfolio {portfolio!r}")

@@ -1,0 +1,121 @@
+"""``arrears plan / run / explain`` as a user runs them, on a real SQLite workspace with the
+shipped B2B policy (examples/policies/b2b.yaml)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from arrears.cli.app import main
+from arrears.store import schema
+from arrears.store.database import connect
+from test_ledger_support import Book
+
+
+@pytest.fixture
+def ws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """D1 owes 1,000 USD due 31 Jan; D2 (a key account) owes 60,000 USD due 1 Jan."""
+    root = tmp_path / "ws"
+    assert main(["init", str(root)]) == 0
+    engine = connect(f"sqlite:///{root / 'arrears.db'}")
+    with engine.begin() as conn:
+        book = Book(conn)
+        book.debtor("D1")
+        book.debtor("D2")
+        book.invoice("I1", "D1", ("2026-01-31", "1000.00"))
+        book.invoice("I2", "D2", ("2026-01-01", "60000.00"), issued="2025-12-01")
+    engine.dispose()
+    capsys.readouterr()
+    return root
+
+
+def run(ws: Path, *args: str) -> int:
+    return main(["-w", str(ws), *args])
+
+
+def count(ws: Path, table: object) -> int:
+    engine = connect(f"sqlite:///{ws / 'arrears.db'}")
+    with engine.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(table)).scalar_one()  # type: ignore[arg-type]
+    engine.dispose()
+    return int(n)
+
+
+def test_plan_changes_nothing_run_commits_once_and_explain_says_why(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(ws, "plan", "--as-of", "2026-02-01", "--format", "json") == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["case_changes"] == {"open": 2}
+    assert count(ws, schema.collection_case) == 0 and count(ws, schema.case_step) == 0
+
+    assert run(ws, "run", "--as-of", "2026-02-01", "--format", "json") == 0
+    done = json.loads(capsys.readouterr().out)
+    assert done["cases_opened"] == 2 and done["steps_executed"] == 1
+    cases, steps, outbox = (
+        count(ws, schema.collection_case),
+        count(ws, schema.case_step),
+        count(ws, schema.outbox),
+    )
+    assert (cases, outbox) == (2, 1)  # D1's first notice; D2 is a key account at 31 days
+
+    assert run(ws, "run", "--as-of", "2026-02-01") == 0
+    assert "nothing new to write" in capsys.readouterr().out
+    assert (count(ws, schema.case_step), count(ws, schema.outbox)) == (steps, outbox)
+
+    assert run(ws, "explain", "D1", "--as-of", "2026-02-01", "--format", "json") == 0
+    [d1] = json.loads(capsys.readouterr().out)
+    assert (d1["segment"], d1["stage"]) == ("standard", "early")
+    assert d1["stage_rule"] == "days_past_due between 1 and 30"
+    assert d1["features"]["days_past_due"] == "1" and d1["features"]["overdue_balance"] == "1000"
+    status = {s["step_id"]: s["status"] for s in d1["steps"]}
+    assert status["notice-1"] == "done (executed)" and status["notice-7"] == "pending"
+
+    assert run(ws, "plan", "--debtor", "D2", "--as-of", "2026-02-01") == 0
+    out = capsys.readouterr().out
+    assert "segment: key_accounts" in out and "rule: balance >= 50000" in out
+
+
+def test_a_week_later_the_next_notice_and_call_tasks_come_due(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(ws, "run", "--as-of", "2026-02-01") == 0
+    capsys.readouterr()
+    assert run(ws, "run", "--as-of", "2026-02-11", "--format", "json") == 0
+    later = json.loads(capsys.readouterr().out)
+    assert later["tasks"] >= 1  # D2's call task (overdue >= 10,000)
+    assert run(ws, "worklist", "--format", "json") == 0
+    tasks = json.loads(capsys.readouterr().out)
+    assert tasks and tasks[0]["debtor"] == "D2"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--as-of", "2026-02-30"], "--as-of '2026-02-30' is not a date"),
+        (["plan", "--policy", "nowhere.yaml"], "policy file nowhere.yaml not found"),
+        (["plan", "--portfolio", "nope"], "nope"),
+        (["explain", "NOBODY", "--as-of", "2026-02-01"], "no debtor 'NOBODY'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_1(
+    ws: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert run(ws, *args) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_a_policy_with_problems_is_refused_before_anything_runs(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = ws / "policies" / "bad.yaml"
+    bad.write_text(
+        (ws / "policies" / "b2b.yaml").read_text().replace("days_past_due >= 90", "dpd >= 90")
+    )
+    assert run(ws, "run", "--as-of", "2026-02-01", "--policy", str(bad)) == 1
+    assert "does not pass 'arrears policy check'" in capsys.readouterr().err
+    assert count(ws, schema.collection_case) == 0
