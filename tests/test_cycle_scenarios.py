@@ -284,3 +284,20 @@ def test_experiment_arms_are_deterministic_recorded_and_stable_across_days() -> 
     assert not any(
         line.endswith("executed notice-1") and int(line.split()[1][1:]) + 1 in sms for line in sent
     )
+
+
+def test_every_catalogue_feature_is_computed_with_its_documented_type() -> None:
+    from arrears.policy.conditions import FeatureType
+    from arrears.policy.features import FEATURES
+
+    book, _, _ = one_invoice()
+    features = decide(book.input(d(2, 3)), P, d(2, 3)).features
+    assert set(FEATURES) <= set(features.columns)
+    kinds = {
+        FeatureType.NUMBER: (pl.Int32, pl.Int64, pl.UInt32, pl.Float64, pl.Decimal),
+        FeatureType.TEXT: (pl.String,),
+        FeatureType.BOOL: (pl.Boolean,),
+        FeatureType.TEXT_LIST: (pl.List,),
+    }
+    for name, kind in FEATURES.items():
+        assert isinstance(features.schema[name], kinds[kind]), (name, features.schema[name])
