@@ -45,7 +45,12 @@ def decide(
 ) -> Decisions:
     """Decide what to do on ``as_of`` for every debtor in ``data``."""
     data = _current_cases(data, policy, as_of)
-    features = feature_table(data, as_of, list(policy.policy.buckets))
+    features = feature_table(
+        data,
+        as_of,
+        list(policy.policy.buckets),
+        promise_grace_days=policy.policy.promise_grace_days,
+    )
     features = _segment(features, policy)
     features = _stage(features, data, policy)
     features = _arm(features, policy)

@@ -59,7 +59,9 @@ def exponents(currencies: pl.Series) -> pl.DataFrame:
     )
 
 
-def feature_table(data: CycleInput, as_of: date, buckets: list[int]) -> pl.DataFrame:
+def feature_table(
+    data: CycleInput, as_of: date, buckets: list[int], *, promise_grace_days: int = 0
+) -> pl.DataFrame:
     """Every catalogue feature per (debtor_id, currency) as of ``as_of``.
 
     Rows: each (debtor, currency) with an open instalment, plus each with a case in
@@ -105,7 +107,7 @@ def feature_table(data: CycleInput, as_of: date, buckets: list[int]) -> pl.DataF
     )
     frame = _with_history(frame, data, as_of)
     frame = _with_payments(frame, data, as_of)
-    frame = _with_promises(frame, data, as_of)
+    frame = _with_promises(frame, data, as_of, promise_grace_days)
     frame = _with_contacts(frame, data, as_of)
 
     currency_exp = exponents(
@@ -198,11 +200,13 @@ def _with_payments(frame: pl.LazyFrame, data: CycleInput, as_of: date) -> pl.Laz
     )
 
 
-def promise_states(promises: pl.DataFrame, as_of: date) -> pl.LazyFrame:
+def promise_states(promises: pl.DataFrame, as_of: date, grace_days: int = 0) -> pl.LazyFrame:
     """Each promise made by ``as_of`` with its state: kept (paid in full by its date plus grace),
     broken (its date plus grace has passed, not paid in full) or open; ``_ends_on`` is the first
-    day after its grace."""
-    ends_on = pl.col("due_on") + pl.duration(days=pl.col("grace_days")) + timedelta(days=1)
+    day after its grace. The grace is the promise's own or ``grace_days`` (the policy's),
+    whichever is longer."""
+    grace = pl.max_horizontal(pl.col("grace_days"), pl.lit(grace_days))
+    ends_on = pl.col("due_on") + pl.duration(days=grace) + timedelta(days=1)
     kept = pl.col("paid_minor") >= pl.col("amount_minor")
     return (
         promises.lazy()
@@ -219,8 +223,10 @@ def promise_states(promises: pl.DataFrame, as_of: date) -> pl.LazyFrame:
     )
 
 
-def _with_promises(frame: pl.LazyFrame, data: CycleInput, as_of: date) -> pl.LazyFrame:
-    states = promise_states(data.promises, as_of).filter(
+def _with_promises(
+    frame: pl.LazyFrame, data: CycleInput, as_of: date, grace_days: int
+) -> pl.LazyFrame:
+    states = promise_states(data.promises, as_of, grace_days).filter(
         pl.col("made_on") > months_before(as_of, 12)
     )
     counts = states.group_by(KEY).agg(
