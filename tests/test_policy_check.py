@@ -63,6 +63,8 @@ def test_semantic_problems_are_all_reported(tmp_path: Path) -> None:
     assert [str(p).replace(str(tmp_path) + "/", "") for p in problems] == [
         "p.yaml:2:10: buckets must be strictly increasing",
         "p.yaml:4:3: the first stage must be 'clear' without a condition (nothing overdue)",
+        "p.yaml:5:11: stages 'early' and 'late' overlap on days past due 61 to 4000; 'late' "
+        "(more severe) wins there: make the windows meet without overlapping",
         "p.yaml:7:11: unknown feature 'days_past_du'; did you mean 'days_past_due'?",
         "p.yaml:7:41: cannot compare text with number using '>'",
         "p.yaml:8:11: stage 'late' is defined twice",
@@ -115,3 +117,36 @@ def test_every_feature_is_documented() -> None:
     docs = (EXAMPLES.parents[1] / "docs" / "policy.md").read_text()
     for feature in CATALOGUE:
         assert f"| `{feature.name}` |" in docs, feature.name
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("days_past_due between 31 and 60", "days_past_due between 25 and 60"),
+            [
+                "stages 'early' and 'administrative' overlap on days past due 25 to 30; "
+                "'administrative' (more severe) wins there: make the windows meet without "
+                "overlapping"
+            ],
+        ),
+        (
+            ("days_past_due between 61 and 89", "days_past_due > 60 and days_past_due < 75"),
+            [],
+        ),
+        (
+            ("days_past_due between 61 and 89", "days_past_due >= 95"),
+            [
+                "stage 'pre_legal' can never be entered: more severe stages match every day "
+                "past due it does (95 to 4000)"
+            ],
+        ),
+    ],
+)
+def test_overlapping_and_shadowed_stages_are_reported(
+    tmp_path: Path, change: tuple[str, str], expected: list[str]
+) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text((EXAMPLES / "b2b.yaml").read_text().replace(*change))
+    _, problems = load_policy(path)
+    assert [p.message for p in problems if "stage" in p.message] == expected

@@ -6,7 +6,11 @@
 - cadences, experiments and ``move_stage`` steps name stages and segments that exist;
 - step ids are unique; buckets are strictly increasing;
 - a step anchored on the due date whose offset is beyond the upper bound of its stage's
-  ``days_past_due`` window would only come due after the case has escalated, so it never runs.
+  ``days_past_due`` window would only come due after the case has escalated, so it never runs;
+- stages whose conditions use only ``days_past_due`` must not overlap (the more severe would
+  win on the shared days, usually a typo), and such a stage must not be entirely covered by
+  more severe ones (it could never be entered). Their conditions are evaluated on every day
+  past due from -400 to 4000, so any form of condition is understood.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import polars as pl
 import yaml
 
 from arrears.domain.problems import Problem
@@ -188,11 +193,67 @@ def _late_steps(policy: Policy, doc: Located) -> list[Problem]:
     return p
 
 
+_DAYS = pl.DataFrame({"days_past_due": pl.int_range(-400, 4001, eager=True)})
+
+
+def _ranges(days: list[int]) -> str:
+    """``[1, 2, 3, 7]`` as ``1 to 3, 7``."""
+    parts: list[str] = []
+    start = prev = days[0]
+    for day in [*days[1:], None]:
+        if day is not None and day == prev + 1:
+            prev = day
+            continue
+        parts.append(str(start) if start == prev else f"{start} to {prev}")
+        if day is not None:
+            start = prev = day
+    return ", ".join(parts)
+
+
+def _overlapping_stages(policy: Policy, doc: Located) -> list[Problem]:
+    p: list[Problem] = []
+    matched: list[tuple[int, str, set[int]]] = []
+    for i, stage in enumerate(policy.stages):
+        if not stage.when:
+            continue
+        compiled = compile_condition(stage.when, FEATURES)
+        if not compiled.ok or compiled.expr is None or compiled.features != {"days_past_due"}:
+            continue
+        hits = _DAYS.filter(compiled.expr.fill_null(False))["days_past_due"].to_list()
+        matched.append((i, stage.name, set(hits)))
+    for n, (i, name, days) in enumerate(matched):
+        where = doc.find(("stages", i, "when"))
+        severer = matched[n + 1 :]
+        covered = set().union(*(d for _, _, d in severer)) if severer else set()
+        if days and days <= covered:
+            p.append(
+                doc.problem(
+                    where,
+                    f"stage {name!r} can never be entered: more severe stages match every day "
+                    f"past due it does ({_ranges(sorted(days))})",
+                )
+            )
+            continue
+        for _, other, other_days in severer:
+            shared = days & other_days
+            if shared:
+                p.append(
+                    doc.problem(
+                        where,
+                        f"stages {name!r} and {other!r} overlap on days past due "
+                        f"{_ranges(sorted(shared))}; {other!r} (more severe) wins there: "
+                        "make the windows meet without overlapping",
+                    )
+                )
+    return p
+
+
 def check_policy(policy: Policy, doc: Located) -> list[Problem]:
     problems = [
         *_structure(policy, doc),
         *_condition_problems(policy, doc),
         *_references(policy, doc),
         *_late_steps(policy, doc),
+        *_overlapping_stages(policy, doc),
     ]
     return sorted(problems, key=lambda pr: (pr.row or 0, int(pr.column or 0)))
