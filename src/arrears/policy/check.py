@@ -193,7 +193,8 @@ def _late_steps(policy: Policy, doc: Located) -> list[Problem]:
     return p
 
 
-_DAYS = pl.DataFrame({"days_past_due": pl.int_range(-400, 4001, eager=True)})
+_LAST_DAY = 4000
+_DAYS = pl.DataFrame({"days_past_due": pl.int_range(-400, _LAST_DAY + 1, eager=True)})
 
 
 def _ranges(days: list[int]) -> str:
@@ -204,7 +205,10 @@ def _ranges(days: list[int]) -> str:
         if day is not None and day == prev + 1:
             prev = day
             continue
-        parts.append(str(start) if start == prev else f"{start} to {prev}")
+        if prev == _LAST_DAY:
+            parts.append(f"{start} and more")
+        else:
+            parts.append(str(start) if start == prev else f"{start} to {prev}")
         if day is not None:
             start = prev = day
     return ", ".join(parts)
