@@ -503,3 +503,43 @@ def test_a_run_holding_the_lock_makes_the_other_fail_or_wait(
         assert done and done[0].written
     conn.close()
     holder.dispose()
+
+
+def test_agency_release_and_fee_without_amount(engine: Engine) -> None:
+    build_book(engine)
+    commit(engine, decisions_day_one(engine))
+    d1, d2 = debtor_id(engine, "D1"), debtor_id(engine, "D2")
+    case_id = int(read_cycle_input(engine, portfolio="default", as_of=AS_OF,
+                                   reopen_within_days=30).cases["case_id"][0])  # fmt: skip
+    stay = pl.DataFrame(
+        [case_row(d1, case_id, "stay", stage_floor="legal")], schema=CASE_DECISION_SCHEMA
+    )
+    steps = step_rows(d1, case_id, [
+        {"step_id": "agency", "action": "place_with_agency", "status": "executed",
+         "params": '{"agency": "acme"}'},
+        {"step_id": "release", "action": "credit_release", "status": "executed"},
+        {"step_id": "fee0", "action": "late_fee", "status": "executed", "amount_minor": None},
+    ])  # fmt: skip
+    day = date(2026, 3, 16)
+    summary = commit(engine, Decisions(pl.DataFrame(), stay, steps), as_of=day)
+    assert (summary.releases, summary.fees, summary.steps_executed) == (1, 0, 3)
+    with engine.connect() as conn:
+        case = conn.execute(select(schema.collection_case)).mappings().one()
+        status = conn.execute(
+            select(schema.debtor.c.credit_status).where(schema.debtor.c.id == d1)
+        ).scalar_one()
+    assert (case["agency"], status) == ("acme", "active")
+    assert not commit(engine, Decisions(pl.DataFrame(), stay, steps), as_of=day).written
+    recall = step_rows(d1, case_id, [
+        {"step_id": "recall", "action": "recall_from_agency", "status": "executed",
+         "params": '{"agency": "acme"}'},
+    ])  # fmt: skip
+    stay_acme = stay.with_columns(pl.lit("acme").alias("agency"))
+    commit(engine, Decisions(pl.DataFrame(), stay_acme, recall), as_of=date(2026, 3, 17))
+    with engine.connect() as conn:
+        assert conn.execute(select(schema.collection_case.c.agency)).scalar_one() is None
+    # a step of D2 that names D1's case is refused
+    wrong = step_rows(d2, case_id, [{"step_id": "x", "action": "send", "status": "executed",
+                                     "channel": "email", "params": "{}"}])  # fmt: skip
+    with pytest.raises(StaleDecisions):
+        commit(engine, Decisions(pl.DataFrame(), stay.clear(), wrong), as_of=date(2026, 3, 18))
