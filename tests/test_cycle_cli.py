@@ -119,3 +119,15 @@ def test_a_policy_with_problems_is_refused_before_anything_runs(
     assert run(ws, "run", "--as-of", "2026-02-01", "--policy", str(bad)) == 1
     assert "does not pass 'arrears policy check'" in capsys.readouterr().err
     assert count(ws, schema.collection_case) == 0
+
+
+def test_runs_go_forward_in_time_but_any_day_can_be_planned(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(ws, "run", "--as-of", "2026-02-11") == 0
+    capsys.readouterr()
+    steps = count(ws, schema.case_step)
+    assert run(ws, "run", "--as-of", "2026-02-01") == 1
+    assert "has already run for 2026-02-11, after 2026-02-01" in capsys.readouterr().err
+    assert count(ws, schema.case_step) == steps
+    assert run(ws, "plan", "--as-of", "2026-02-01") == 0

@@ -393,7 +393,9 @@ def test_later_days_move_and_close_the_case(engine: Engine) -> None:
     )  # fmt: skip
     update = commit(engine, Decisions(pl.DataFrame(), resumed, no_steps), as_of=date(2026, 3, 17))
     assert (update.cases_updated, update.activities) == (1, 1)
-    assert not commit(engine, Decisions(pl.DataFrame(), resumed, no_steps), as_of=day2).written
+    assert not commit(
+        engine, Decisions(pl.DataFrame(), resumed, no_steps), as_of=date(2026, 3, 17)
+    ).written
     # decided from the state before day 2: the case is no longer at 'reminder' -> stale
     stale = pl.DataFrame(
         [case_row(d1, case_id, "stage", stage="legal")], schema=CASE_DECISION_SCHEMA
@@ -543,3 +545,17 @@ def test_agency_release_and_fee_without_amount(engine: Engine) -> None:
                                      "channel": "email", "params": "{}"}])  # fmt: skip
     with pytest.raises(StaleDecisions):
         commit(engine, Decisions(pl.DataFrame(), stay.clear(), wrong), as_of=date(2026, 3, 18))
+
+
+def test_a_promise_counts_payments_until_the_longer_of_its_grace_and_the_policys(
+    engine: Engine,
+) -> None:
+    build_book(engine)  # D2 promised 60.00 by 03-10 with 2 days of grace; paid 20.00 on 03-05
+    with engine.begin() as conn:
+        Book(conn).pay("P4", "D2", "2026-03-14", "40.00")  # 4 days after the promised day
+    own = read_cycle_input(engine, portfolio="default", as_of=AS_OF, reopen_within_days=30)
+    longer = read_cycle_input(
+        engine, portfolio="default", as_of=AS_OF, reopen_within_days=30, promise_grace_days=5
+    )
+    assert own.promises["paid_minor"].to_list() == [2000]
+    assert longer.promises["paid_minor"].to_list() == [6000]

@@ -55,6 +55,7 @@ def _read(engine: Engine, portfolio: str, as_of: date, policy: CompiledPolicy) -
         portfolio=portfolio,
         as_of=as_of,
         reopen_within_days=policy.policy.reopen_within_days,
+        promise_grace_days=policy.policy.promise_grace_days,
     )
 
 

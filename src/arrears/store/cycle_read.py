@@ -48,16 +48,30 @@ _NULL_DAY = -999_999
 
 
 def read_cycle_input(
-    engine: Engine, *, portfolio: str, as_of: date, reopen_within_days: int
+    engine: Engine,
+    *,
+    portfolio: str,
+    as_of: date,
+    reopen_within_days: int,
+    promise_grace_days: int = 0,
 ) -> CycleInput:
     """Everything the engine reads for ``portfolio`` as of ``as_of`` (see ``arrears.cycle.frames``).
+
+    ``promise_grace_days``: the policy's grace for promises; a promise's payments are counted
+    until its date plus its own grace or this one, whichever is longer (as the engine does).
 
     Raises :class:`arrears.store.portfolios.UnknownPortfolio` for a code that does not exist.
     """
     snapshot = read_snapshot(engine, portfolio=portfolio, as_of=as_of)
     with engine.connect() as conn:
         pid = portfolio_id(conn, portfolio)
-    q = _Queries(pid, as_of, reopen_within_days, postgres=engine.dialect.name == "postgresql")
+    q = _Queries(
+        pid,
+        as_of,
+        reopen_within_days,
+        postgres=engine.dialect.name == "postgresql",
+        promise_grace_days=promise_grace_days,
+    )
     tasks = [
         (q.cases(), lambda raw: _typed(raw, CASE_SCHEMA)),
         (q.steps_done(), lambda raw: _typed(raw, STEP_DONE_SCHEMA)),
@@ -117,8 +131,17 @@ def _typed(raw: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
 class _Queries:
     """The SQL of each frame, for one portfolio and day, in the backend's dialect."""
 
-    def __init__(self, pid: int, as_of: date, reopen_within_days: int, *, postgres: bool) -> None:
+    def __init__(
+        self,
+        pid: int,
+        as_of: date,
+        reopen_within_days: int,
+        *,
+        postgres: bool,
+        promise_grace_days: int = 0,
+    ) -> None:
         self.pid = int(pid)
+        self.grace = int(promise_grace_days)
         self.as_of = as_of
         self.pg = postgres
         self.day = _lit(as_of)
@@ -249,10 +272,15 @@ class _Queries:
             GROUP BY instalment_id"""
 
     def promises(self) -> str:
-        until = (
-            "LEAST(pr.due_on + pr.grace_days, " + self.day + ")"
+        grace = (
+            f"GREATEST(pr.grace_days, {self.grace})"
             if self.pg
-            else f"MIN(date(pr.due_on, '+' || pr.grace_days || ' days'), {self.day})"
+            else f"MAX(pr.grace_days, {self.grace})"
+        )
+        until = (
+            f"LEAST(pr.due_on + {grace}, {self.day})"
+            if self.pg
+            else f"MIN(date(pr.due_on, '+' || {grace} || ' days'), {self.day})"
         )
         return f"""
             SELECT pr.id AS promise_id, pr.debtor_id, pr.currency,

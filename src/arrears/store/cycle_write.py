@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
 from arrears.cycle.frames import Decisions
@@ -82,6 +82,16 @@ class CycleBusy(ConcurrentChange):
 
 class StaleDecisions(ConcurrentChange):
     """The cases changed since the decisions were computed; read and decide again."""
+
+
+class RunOutOfOrder(ConcurrentChange):
+    """The cycle already ran for a later day: runs go forward in time (plan any day)."""
+
+    def __init__(self, portfolio: str, as_of: date, latest: date) -> None:
+        super().__init__(
+            f"the cycle of portfolio {portfolio!r} has already run for {latest}, after {as_of}: "
+            "runs go forward in time; use `arrears plan --as-of` to see an earlier day"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +154,11 @@ def commit_decisions(
                 ).scalar_one()
                 if not locked:
                     raise CycleBusy(portfolio)
+            latest = conn.execute(
+                select(func.max(cycle_run.c.as_of)).where(cycle_run.c.portfolio_id == pid)
+            ).scalar_one()
+            if latest is not None and latest > as_of:
+                raise RunOutOfOrder(portfolio, as_of, latest)
             writer = _Writer(conn, pid, portfolio, as_of, policy_name, actor, at)
             counts: dict[str, Any] = writer.cases(decisions.cases, decisions.steps)
             for name, count in writer.steps(decisions.steps).items():
