@@ -100,13 +100,20 @@ def run_cycle(
     timings = timings if timings is not None else Timings()
     decisions = plan_cycle(engine, portfolio=portfolio, as_of=as_of, policy=policy, timings=timings)
     start = time.perf_counter()
+    # A case that stays (the engine compared it with the stored case and found nothing to
+    # change) needs no writing: leave it out, so a day's commit is proportional to its changes.
+    changes = Decisions(
+        features=decisions.features,
+        cases=decisions.cases.filter(pl.col("change") != "stay"),
+        steps=decisions.steps,
+    )
     summary = commit_decisions(
         engine,
         portfolio=portfolio,
         as_of=as_of,
         policy_name=policy.policy.policy,
         policy_sha256=policy.sha256,
-        decisions=decisions,
+        decisions=changes,
         actor=actor,
         at=at,
     )
