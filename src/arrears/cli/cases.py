@@ -11,11 +11,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated
 
+import polars as pl
 import typer
 
 from arrears.cli.context import actor, store, workspace
 from arrears.cli.ledger import parse_date, parse_money
-from arrears.cli.output import Format, console, emit
+from arrears.cli.output import Format, amount_text, console, emit
+from arrears.domain.money import from_minor
 from arrears.domain.problems import Problem, ProblemsFound
 from arrears.store import collection
 
@@ -215,11 +217,23 @@ def worklist(
     frame = collection.read_worklist(
         store(ws), portfolio=portfolio or ws.get("portfolio"), collector=collector, limit=top
     )
-    frame = frame.with_columns(collection.overdue_text(frame)).select(
-        "task_id", "score", "task_priority", "created_on", "debtor", "name", "stage", "overdue",
-        "queue", "collector", "step_id",
-    )  # fmt: skip
-    emit(frame, fmt, title="worklist", right=("overdue",))
+    if fmt is Format.TABLE:  # what a collector reads, in 80 columns, amounts in the locale
+        locale = ws.get("locale")
+        shown = [
+            "" if m is None else amount_text(from_minor(int(m), c), c, locale) + f" {c}"
+            for m, c in zip(frame["overdue_minor"], frame["currency"], strict=True)
+        ]
+        frame = frame.with_columns(pl.Series("overdue", shown, dtype=pl.String()))
+        keep = ["task_id", "debtor", "name", "stage", "overdue", "score", "step_id"]
+        keep += [c for c in ("queue", "collector") if frame[c].is_not_null().any()]
+        frame = frame.select(keep).with_columns(pl.col("score").round(0).cast(pl.Int64))
+        frame = frame.rename({"task_id": "task", "score": "priority", "step_id": "step"})
+    else:
+        frame = frame.with_columns(collection.overdue_text(frame)).select(
+            "task_id", "score", "task_priority", "created_on", "debtor", "name", "stage",
+            "overdue", "queue", "collector", "step_id",
+        )  # fmt: skip
+    emit(frame, fmt, title="worklist", right=("overdue", "priority"))
 
 
 @task_app.command("done")
