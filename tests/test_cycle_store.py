@@ -559,3 +559,41 @@ def test_a_promise_counts_payments_until_the_longer_of_its_grace_and_the_policys
     )
     assert own.promises["paid_minor"].to_list() == [2000]
     assert longer.promises["paid_minor"].to_list() == [6000]
+
+
+def test_consents_and_contact_history_reach_the_cycle_input(engine: Engine) -> None:
+    ids = build_book(engine)
+    with engine.begin() as conn:
+        point = conn.execute(
+            text("SELECT id FROM contact_point WHERE debtor_id = :d AND kind = 'email'"),
+            {"d": ids["D1"]},
+        ).scalar()
+        if point is None:
+            point = conn.execute(
+                schema.contact_point.insert()
+                .values(debtor_id=ids["D1"], kind="email", value="d1@example.com", created_at=AT)
+                .returning(schema.contact_point.c.id)
+            ).scalar_one()
+        conn.execute(
+            schema.consent.insert().values(
+                contact_point_id=point, channel="email", status="denied", recorded_at=AT,
+                source="test",
+            )
+        )  # fmt: skip
+        for outcome in ("no_answer", "reached"):
+            ledger.log_contact(
+                conn, portfolio="default", debtor_external_id="D2", channel="call",
+                outcome=outcome, on=d("2026-03-14"), note=None, actor=ACTOR,
+                at=datetime(2026, 3, 14, 15, 0 if outcome == "reached" else 30, tzinfo=UTC),
+            )  # fmt: skip
+    data = read_cycle_input(engine, portfolio="default", as_of=AS_OF, reopen_within_days=30)
+    consents = {(r["debtor_id"], r["channel"]): r["status"] for r in data.consents.to_dicts()}
+    assert consents[(ids["D1"], "email")] == "denied"
+    history = data.history.filter(pl.col("debtor_id") == ids["D2"]).sort("at", "kind")
+    assert history.select("channel", "kind").rows() == [
+        ("call", "attempt"),
+        ("call", "conversation"),
+        ("call", "attempt"),
+    ]
+    assert history["at"].dtype == pl.Datetime("us", "UTC")
+    assert history["at"].to_list()[0] == datetime(2026, 3, 14, 15, 0, tzinfo=UTC)

@@ -14,9 +14,11 @@ from it, so the same decision always gets the same key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
+
+from arrears.contact.frames import CONSENT_SCHEMA, HISTORY_SCHEMA
 
 S = pl.String()
 D = pl.Date()
@@ -145,6 +147,10 @@ class CycleInput:
     cases: pl.DataFrame
     steps_done: pl.DataFrame
     approvals: pl.DataFrame
+    #: Consent per debtor and channel, for the contact rules (arrears.contact.frames).
+    consents: pl.DataFrame = field(default_factory=lambda: empty(CONSENT_SCHEMA))
+    #: Contact history with times (attempts, conversations, validation notices), 30 days.
+    history: pl.DataFrame = field(default_factory=lambda: empty(HISTORY_SCHEMA))
 
     def for_debtors(self, debtor_ids: pl.Series) -> CycleInput:
         """The same input restricted to some debtors (a partition of the portfolio)."""
@@ -169,6 +175,8 @@ class CycleInput:
             cases=by_debtor(self.cases),
             steps_done=by_case(self.steps_done),
             approvals=by_case(self.approvals),
+            consents=by_debtor(self.consents),
+            history=by_debtor(self.history),
         )
 
 

@@ -21,6 +21,7 @@ from datetime import date, timedelta
 import polars as pl
 from sqlalchemy import Engine
 
+from arrears.contact.frames import CONSENT_SCHEMA, HISTORY_SCHEMA
 from arrears.cycle.frames import (
     APPROVAL_SCHEMA,
     CASE_SCHEMA,
@@ -45,6 +46,10 @@ CONTACT_DAYS = 30
 #: SQLite: a NULL date is read as this day number (ADBC SQLite infers a column's type from its
 #: first rows, and NULLs there break that); it is turned back into a null.
 _NULL_DAY = -999_999
+
+#: Outcomes of a logged call that mean the debtor was reached: a telephone conversation (US
+#: Regulation F's 7-day quiet period starts from it).
+CONVERSATION_OUTCOMES = ("reached", "conversation", "spoke", "promise", "right_party_contact")
 
 
 def read_cycle_input(
@@ -82,10 +87,22 @@ def read_cycle_input(
         (q.promises(), lambda raw: _typed(raw, PROMISE_SCHEMA)),
         (q.holds(), lambda raw: _typed(raw, HOLD_SCHEMA)),
         (q.approvals(), lambda raw: _typed(raw, APPROVAL_SCHEMA)),
+        (q.consents(), lambda raw: _typed(raw, CONSENT_SCHEMA)),
+        (q.history(), lambda raw: _typed(raw, HISTORY_SCHEMA)),
     ]
-    cases, steps, contacts, last_contacts, last_payments, settled_on, promises, holds, approvals = (
-        _read_all(engine, tasks)
-    )
+    (
+        cases,
+        steps,
+        contacts,
+        last_contacts,
+        last_payments,
+        settled_on,
+        promises,
+        holds,
+        approvals,
+        consents,
+        history,
+    ) = _read_all(engine, tasks)
     return CycleInput(
         instalments=snapshot.instalments,
         debtors=snapshot.debtors,
@@ -98,6 +115,8 @@ def read_cycle_input(
         cases=cases,
         steps_done=steps,
         approvals=approvals,
+        consents=consents,
+        history=history,
     )
 
 
@@ -122,6 +141,8 @@ def _typed(raw: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
         col = pl.col(name)
         if dtype == pl.Date() and have.is_integer():
             col = pl.when(col == _NULL_DAY).then(None).otherwise(col)
+        elif isinstance(dtype, pl.Datetime) and have.is_integer():  # SQLite: microseconds
+            col = pl.from_epoch(col, time_unit="us").dt.replace_time_zone("UTC")
         elif dtype == pl.String() and have == pl.String():
             col = pl.when(col == "").then(None).otherwise(col)
         fixed.append(col.alias(name))
@@ -166,6 +187,66 @@ class _Queries:
     def field(self, column: str, key: str) -> str:
         """A text field of a JSON column."""
         return f"({column} ->> '{key}')" if self.pg else f"json_extract({column}, '$.{key}')"
+
+    def ts(self, column: str) -> str:
+        """A timestamp column as read (PostgreSQL: native; SQLite: microseconds since 1970)."""
+        if self.pg:
+            return column
+        return f"CAST(ROUND((julianday({column}) - 2440587.5) * 86400000000) AS INTEGER)"
+
+    def consents(self) -> str:
+        """Per debtor and channel, over its usable contact points: granted if any point has
+        consent granted, denied if every point denied it, else unknown (no row: no point)."""
+        channels = " UNION ALL ".join(
+            f"SELECT '{kind}' AS kind, '{channel}' AS channel"
+            for kind, channel in (
+                ("email", "email"),
+                ("phone", "sms"),
+                ("phone", "whatsapp"),
+                ("phone", "call"),
+                ("postal", "letter"),
+            )
+        )
+        return f"""
+            SELECT cp.debtor_id, ch.channel,
+                   CASE WHEN SUM(CASE WHEN c.status = 'granted' THEN 1 ELSE 0 END) > 0
+                        THEN 'granted'
+                        WHEN SUM(CASE WHEN c.status = 'denied' THEN 0 ELSE 1 END) = 0
+                        THEN 'denied'
+                        ELSE 'unknown' END AS status
+            FROM contact_point cp
+            JOIN debtor d ON d.id = cp.debtor_id AND d.portfolio_id = {self.pid}
+            JOIN ({channels}) ch ON ch.kind = cp.kind
+            LEFT JOIN consent c ON c.contact_point_id = cp.id AND c.channel = ch.channel
+            WHERE cp.status = 'valid'
+            GROUP BY cp.debtor_id, ch.channel"""
+
+    def history(self) -> str:
+        """Contact attempts with their times in the 30 days up to the end of ``as_of``: every
+        outbox message (at its send time, else its creation) and every contact logged by hand;
+        a logged call whose outcome says the debtor was reached is also a conversation."""
+        end = f"'{(self.as_of + timedelta(days=1)).isoformat()}'"
+        start = f"'{(self.as_of - timedelta(days=CONTACT_DAYS - 1)).isoformat()}'"
+        when = "COALESCE(o.send_at, o.created_at)"
+        outcome = self.field("a.payload", "outcome")
+        reached = ", ".join(f"'{o}'" for o in CONVERSATION_OUTCOMES)
+        return f"""
+            SELECT o.debtor_id, o.channel, {self.ts(when)} AS at, 'attempt' AS kind
+            FROM outbox o
+            WHERE o.portfolio_id = {self.pid} AND {when} >= {start} AND {when} < {end}
+            UNION ALL
+            SELECT a.debtor_id, {self.field("a.payload", "channel")} AS channel,
+                   {self.ts("a.occurred_at")} AS at, 'attempt' AS kind
+            FROM activity a
+            WHERE a.kind = 'contact' AND a.portfolio_id = {self.pid}
+              AND a.occurred_at >= {start} AND a.occurred_at < {end}
+            UNION ALL
+            SELECT a.debtor_id, 'call' AS channel, {self.ts("a.occurred_at")} AS at,
+                   'conversation' AS kind
+            FROM activity a
+            WHERE a.kind = 'contact' AND a.portfolio_id = {self.pid}
+              AND {self.field("a.payload", "channel")} = 'call' AND {outcome} IN ({reached})
+              AND a.occurred_at >= {start} AND a.occurred_at < {end}"""
 
     def payload_day(self, column: str, key: str) -> str:
         """A date stored as ISO text in a JSON field, as read."""

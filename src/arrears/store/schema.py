@@ -323,11 +323,12 @@ case_step = Table(
     Column("action", String(32), nullable=False),
     Column("status", String(16), nullable=False),
     Column("reason", Text),
+    Column("rule", String(100)),  # the contact rule that blocked it (status 'blocked')
     Column("due_on", Date, nullable=False),
     Column("done_on", Date, nullable=False),
     Column("key", String(300), nullable=False, unique=True),
     UniqueConstraint("case_id", "step_id", "occurrence", name="uq_case_step_occurrence"),
-    CheckConstraint("status in ('executed', 'skipped')", name="status"),
+    CheckConstraint("status in ('executed', 'skipped', 'blocked')", name="status"),
 )
 
 approval = Table(
@@ -356,6 +357,8 @@ outbox = Table(
     Column("created_on", Date, nullable=False),
     Column("status", String(16), nullable=False, server_default="queued"),
     Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("send_at", DateTime(timezone=True)),  # not before: the contact rules' window
+    Column("rule_pack", String(32)),  # the contact-rule pack that cleared it
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_outbox_debtor", outbox.c.debtor_id, outbox.c.created_on)
@@ -378,6 +381,7 @@ task = Table(
     Column("created_on", Date, nullable=False),
     Column("closed_on", Date),
     Column("note", Text),
+    Column("not_before", DateTime(timezone=True)),  # a call: the contact rules' window
     CheckConstraint("kind in ('call', 'approval', 'notify', 'write_off')", name="kind"),
     CheckConstraint("status in ('open', 'done', 'cancelled')", name="status"),
 )
