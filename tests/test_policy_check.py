@@ -150,3 +150,45 @@ def test_overlapping_and_shadowed_stages_are_reported(
     path.write_text((EXAMPLES / "b2b.yaml").read_text().replace(*change))
     _, problems = load_policy(path)
     assert [p.message for p in problems if "stage" in p.message] == expected
+
+
+def test_contact_rule_overrides_and_time_barred_threats_are_checked(tmp_path: Path) -> None:
+    text = (EXAMPLES / "us-consumer.yaml").read_text()
+    legal = (
+        "  - stage: charge_off\n    steps:\n"
+        "      - {id: final-demand, offset: 200, action: send, channel: letter,"
+        " template: legal_demand, legal_threat: true}\n"
+    )
+    text = text.replace("  - stage: charge_off\n    steps:\n", legal)
+    text += "\ncontact_rules:\n  us-reg-f:\n    conversation_quiet_days: -1\n"
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    _, problems = load_policy(path)
+    messages = [p.message for p in problems]
+    assert any(
+        m.startswith(
+            "step 'final-demand' threatens legal action in stage 'charge_off', which "
+            "holds at 2191 days past due and more"
+        )
+        for m in messages
+    ), messages
+    assert any("contact_rules.us-reg-f.conversation_quiet_days" in m for m in messages), messages
+    # bounded below the limit, the same threat is accepted
+    bounded = text.replace("days_past_due >= 180", "days_past_due between 180 and 2000")
+    bounded = bounded.replace("conversation_quiet_days: -1", "conversation_quiet_days: 7")
+    path.write_text(bounded)
+    _, problems = load_policy(path)
+    assert problems == []
+
+
+def test_policy_rules_prints_the_effective_packs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "p.yaml"
+    text = (EXAMPLES / "co-cobranza.yaml").read_text()
+    path.write_text(text + "\ncontact_rules:\n  co-ley-2300:\n    hours: {sat: null}\n")
+    assert main(["policy", "rules", str(path), "--pack", "co-ley-2300"]) == 0
+    out = capsys.readouterr().out
+    assert "overridden packs: co-ley-2300" in out and "sat: null" in out and "mon:" in out
+    assert main(["policy", "rules", str(path), "--pack", "nope"]) == 1
+    assert "no such pack" in capsys.readouterr().err

@@ -37,6 +37,38 @@ def check(
         raise typer.Exit(1)
 
 
+@policy_app.command("rules")
+def rules(
+    file: Annotated[Path, typer.Argument(help="Policy file (YAML).")],
+    pack: Annotated[str | None, typer.Option(help="Only this pack.")] = None,
+) -> None:
+    """Print the effective contact rules of a policy: the shipped packs with its overrides."""
+    import yaml
+
+    from arrears.cli.app import UserError
+    from arrears.contact.packs import PackError, effective_packs
+
+    policy, problems = load_policy(file)
+    if policy is None:
+        for problem in problems:
+            error(str(problem))
+        raise typer.Exit(1)
+    try:
+        packs = effective_packs(policy.contact_rules)
+    except PackError as exc:
+        raise UserError(str(exc)) from None
+    if pack is not None and pack not in packs:
+        raise UserError(f"--pack {pack!r}: no such pack; the packs are {', '.join(packs)}")
+    shown = {
+        name: value.model_dump(mode="json", exclude_none=True)
+        for name, value in packs.items()
+        if pack is None or name == pack
+    }
+    overridden = ", ".join(sorted(policy.contact_rules)) or "none"
+    typer.echo(f"# effective contact rules of {file} (overridden packs: {overridden})")
+    typer.echo(yaml.safe_dump(shown, sort_keys=False, allow_unicode=True), nl=False)
+
+
 @policy_app.command("schema")
 def schema() -> None:
     """Print the policy file's JSON Schema (for editor autocompletion)."""

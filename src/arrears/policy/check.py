@@ -7,6 +7,9 @@
 - step ids are unique; buckets are strictly increasing;
 - a step anchored on the due date whose offset is beyond the upper bound of its stage's
   ``days_past_due`` window would only come due after the case has escalated, so it never runs;
+- ``contact_rules`` overrides name packs and parameters that exist, with valid values;
+- a step that threatens legal action (``legal_threat``) must not run in a stage that can be
+  reached past a pack's statute of limitations (the debt would be time-barred there);
 - stages whose conditions use only ``days_past_due`` must not overlap (the more severe would
   win on the shared days, usually a typo), and such a stage must not be entirely covered by
   more severe ones (it could never be entered). Their conditions are evaluated on every day
@@ -21,11 +24,12 @@ from collections.abc import Iterator
 import polars as pl
 import yaml
 
+from arrears.contact.packs import PackError, effective_packs
 from arrears.domain.problems import Problem
 from arrears.policy.conditions import compile_condition, compile_number
 from arrears.policy.features import FEATURES
 from arrears.policy.located import Located
-from arrears.policy.model import Anchor, Cadence, Experiment, MoveStage, Policy
+from arrears.policy.model import Anchor, Cadence, Experiment, MoveStage, Policy, Send
 
 Loc = tuple[int | str, ...]
 
@@ -252,6 +256,58 @@ def _overlapping_stages(policy: Policy, doc: Located) -> list[Problem]:
     return p
 
 
+def _stage_days(condition: str) -> set[int] | None:
+    """The days past due at which a stage's condition may hold (features other than days past
+    due count as 'may hold'); None if the condition does not compile."""
+    compiled = compile_condition(condition, FEATURES)
+    if not compiled.ok or compiled.expr is None:
+        return None
+    frame = _DAYS.with_columns(
+        pl.lit(None).alias(name) for name in compiled.features if name != "days_past_due"
+    )
+    try:
+        hits = frame.filter(compiled.expr.fill_null(True))["days_past_due"]
+    except pl.exceptions.PolarsError:
+        return None
+    return set(hits.to_list())
+
+
+def _contact_rules(policy: Policy, doc: Located) -> list[Problem]:
+    p: list[Problem] = []
+    try:
+        packs = effective_packs(policy.contact_rules)
+    except PackError as exc:
+        p.append(doc.problem(doc.find(("contact_rules",)), str(exc)))
+        packs = effective_packs({})  # the shipped limits still apply
+    limits = {
+        name: pack.statute_of_limitations_days
+        for name, pack in packs.items()
+        if pack.statute_of_limitations_days is not None
+    }
+    stages = {s.name: s.when for s in policy.stages}
+    for kind, i, group in _step_groups(policy):
+        days = _stage_days(stages.get(group.stage) or "") if stages.get(group.stage) else None
+        if not days:
+            continue
+        for j, step in enumerate(group.steps):
+            if not (isinstance(step, Send) and step.legal_threat):
+                continue
+            for name, limit in limits.items():
+                late = sorted(d for d in days if d > limit)
+                if late:
+                    p.append(
+                        doc.problem(
+                            doc.find((kind, i, "steps", j, "legal_threat")),
+                            f"step {step.id!r} threatens legal action in stage {group.stage!r}, "
+                            f"which holds at {late[0]} days past due and more: beyond pack "
+                            f"{name!r}'s statute of limitations ({limit} days) the debt is "
+                            "time-barred and the threat is forbidden; bound the stage or drop "
+                            "legal_threat",
+                        )
+                    )
+    return p
+
+
 def check_policy(policy: Policy, doc: Located) -> list[Problem]:
     problems = [
         *_structure(policy, doc),
@@ -259,5 +315,6 @@ def check_policy(policy: Policy, doc: Located) -> list[Problem]:
         *_references(policy, doc),
         *_late_steps(policy, doc),
         *_overlapping_stages(policy, doc),
+        *_contact_rules(policy, doc),
     ]
     return sorted(problems, key=lambda pr: (pr.row or 0, int(pr.column or 0)))

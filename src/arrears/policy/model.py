@@ -8,9 +8,10 @@ condition is mandatory), the cadences of steps per segment and stage, experiment
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,7 +54,15 @@ class Send(_Step):
     action: Literal["send"]
     channel: Channel
     template: Annotated[str, Field(min_length=1)]
-    fallback: list[Channel] = []
+    fallback: list[Channel] = Field(
+        [], description="Channels to try, in order, if the contact rules block this one."
+    )
+    legal_threat: bool = Field(
+        False, description="The message mentions legal action (refused on time-barred debts)."
+    )
+    validation_notice: bool = Field(
+        False, description="This message is the debt validation notice (US Regulation F)."
+    )
 
 
 class CallTask(_Step):
@@ -187,3 +196,13 @@ class Policy(_Strict):
     cadences: list[Cadence] = []
     experiments: list[Experiment] = []
     priority: Condition = "overdue_balance * (1 + days_past_due / 30)"
+    send_time: time = Field(
+        time(9, 0),
+        description="Local time (in each debtor's time zone) the cycle plans messages and calls "
+        "for; the contact rules move them into the next allowed window if needed.",
+    )
+    contact_rules: dict[str, dict[str, Any]] = Field(
+        {},
+        description="Overrides of the contact-rule packs' parameters: {pack: {parameter: "
+        "value}} (see docs/contact-rules.md; `arrears policy rules FILE` shows the result).",
+    )
