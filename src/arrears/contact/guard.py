@@ -339,11 +339,8 @@ def _evaluate_pack(
     c: pl.DataFrame, known: pl.DataFrame, holidays: pl.DataFrame, pack: Pack
 ) -> pl.DataFrame:
     c = _send_local(c, holidays, pack)
-    c = c.with_columns(_to_utc(c, "send_local", "_tz").alias("send_at")).with_columns(
-        _to_local(c.with_columns(_to_utc(c, "send_local", "_tz").alias("_u")), "_u", "_tz").alias(
-            "send_local"
-        )
-    )
+    c = c.with_columns(_to_utc(c, "send_local", "_tz").alias("send_at"))
+    c = c.with_columns(_to_local(c, "send_at", "_tz").alias("send_local"))
     c = _counts(c, known, pack)
     p = pack.name
     quiet = pack.conversation_quiet_days
@@ -422,12 +419,20 @@ def _evaluate_pack(
             "Another channel was used this week: not several channels in the same week.",
         )
     )
-    rule: pl.Expr = _NULL_S
-    reason: pl.Expr = _NULL_S
-    for suffix, cond, text in reversed(checks):
-        rule = pl.when(cond.fill_null(False)).then(pl.lit(f"{p}.{suffix}")).otherwise(rule)
-        reason = pl.when(cond.fill_null(False)).then(pl.lit(text)).otherwise(reason)
-    blocked = rule.is_not_null()
+    c = c.with_columns(
+        pl.coalesce(
+            [pl.when(cond).then(pl.lit(i, pl.Int16())) for i, (_, cond, _) in enumerate(checks)]
+        ).alias("_failed")
+    )
+    rule = pl.col("_failed").replace_strict(
+        {i: f"{p}.{suffix}" for i, (suffix, _, _) in enumerate(checks)},
+        default=None,
+        return_dtype=pl.String(),
+    )
+    reason = pl.col("_failed").replace_strict(
+        {i: text for i, (_, _, text) in enumerate(checks)}, default=None, return_dtype=pl.String()
+    )
+    blocked = pl.col("_failed").is_not_null()
     deferred = pl.col("send_local") != pl.col("planned_local")
     defer_rule = pl.lit(f"{p}.") + pl.col("_why")
     defer_reason = (
@@ -437,7 +442,7 @@ def _evaluate_pack(
         .then(pl.lit("No contact on this day of the week: deferred to the next allowed window."))
         .otherwise(pl.lit("Outside the allowed hours: deferred to the next allowed window."))
     )
-    return c.with_columns(rule.alias("_rule"), reason.alias("_reason")).select(
+    return c.select(
         "attempt_id",
         "debtor_id",
         "channel",
