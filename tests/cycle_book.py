@@ -5,11 +5,12 @@ store's commit itself is tested on SQLite and PostgreSQL in test_cycle_store.py)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import polars as pl
 
+from arrears.contact.frames import CHANNELS, CONSENT_SCHEMA, HISTORY_SCHEMA
 from arrears.cycle.compiled import CompiledPolicy
 from arrears.cycle.decide import decide
 from arrears.cycle.frames import (
@@ -45,6 +46,7 @@ class Book:
     steps_done: list[dict[str, object]] = field(default_factory=list)
     approvals: list[dict[str, object]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+    consent: dict[tuple[int, str], str] = field(default_factory=dict)  # default: unknown
 
     # -- the ledger ---------------------------------------------------------------------------
     def debtor(self, ext: str, **attrs: object) -> int:
@@ -224,6 +226,31 @@ class Book:
                 schema=CONTACT_SCHEMA,
             ),
             last_contacts=pl.DataFrame(list(last_contacts.values()), schema=LAST_CONTACT_SCHEMA),
+            consents=pl.DataFrame(
+                [
+                    {
+                        "debtor_id": d["debtor_id"],
+                        "channel": ch,
+                        "status": self.consent.get((d["debtor_id"], ch), "unknown"),
+                    }  # type: ignore[call-overload]
+                    for d in self.debtors
+                    for ch in CHANNELS
+                ],
+                schema=CONSENT_SCHEMA,
+            ),
+            history=pl.DataFrame(
+                [
+                    {
+                        "debtor_id": c["debtor_id"],
+                        "channel": c["channel"],
+                        "kind": "attempt",
+                        "at": datetime.combine(c["occurred_on"], time(14), tzinfo=UTC),
+                    }  # type: ignore[arg-type]
+                    for c in contacts
+                    if c["occurred_on"] > as_of - timedelta(days=30)  # type: ignore[operator]
+                ],
+                schema=HISTORY_SCHEMA,
+            ),
             cases=pl.DataFrame(self.cases, schema=CASE_SCHEMA),
             steps_done=pl.DataFrame(self.steps_done, schema=STEP_DONE_SCHEMA),
             approvals=pl.DataFrame(self.approvals, schema=APPROVAL_SCHEMA),

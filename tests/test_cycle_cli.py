@@ -4,15 +4,29 @@ shipped B2B policy (examples/policies/b2b.yaml)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from arrears.cli.app import main
-from arrears.store import schema
+from arrears.domain.ledger import Channel, Consent, ContactKind, ContactPoint, Debtor, DebtorKind
+from arrears.store import ledger, schema
 from arrears.store.database import connect
-from test_ledger_support import Book
+from test_ledger_support import ACTOR, AT, Book
+
+
+def reachable(external_id: str, phone: str) -> Debtor:
+    """A US company with an email address and a phone number (consent not recorded)."""
+    points = (
+        ContactPoint(ContactKind.EMAIL, f"{external_id.lower()}@example.com"),
+        ContactPoint(ContactKind.PHONE, phone, {Channel.CALL: Consent.GRANTED}),
+    )
+    return Debtor(
+        external_id, f"Debtor {external_id}", DebtorKind.COMPANY, "US", "USD",
+        "America/New_York", "en", contacts=points,
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -23,8 +37,8 @@ def ws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     engine = connect(f"sqlite:///{root / 'arrears.db'}")
     with engine.begin() as conn:
         book = Book(conn)
-        book.debtor("D1")
-        book.debtor("D2")
+        ledger.add_debtor(conn, reachable("D1", "+12125550101"), actor=ACTOR, at=AT)
+        ledger.add_debtor(conn, reachable("D2", "+12125550102"), actor=ACTOR, at=AT)
         book.invoice("I1", "D1", ("2026-01-31", "1000.00"))
         book.invoice("I2", "D2", ("2026-01-01", "60000.00"), issued="2025-12-01")
     engine.dispose()
@@ -61,6 +75,14 @@ def test_plan_changes_nothing_run_commits_once_and_explain_says_why(
         count(ws, schema.outbox),
     )
     assert (cases, outbox) == (2, 1)  # D1's first notice; D2 is a key account at 31 days
+    engine = connect(f"sqlite:///{ws / 'arrears.db'}")
+    with engine.connect() as conn:
+        send_at, pack = conn.execute(
+            select(schema.outbox.c.send_at, schema.outbox.c.rule_pack)
+        ).one()
+    engine.dispose()
+    # 1 Feb 2026 is a Sunday: the default pack defers it to Monday 08:00 in New York (13:00 UTC)
+    assert (send_at.replace(tzinfo=None), pack) == (datetime(2026, 2, 2, 13, 0), "default")
 
     assert run(ws, "run", "--as-of", "2026-02-01") == 0
     assert "nothing new to write" in capsys.readouterr().out

@@ -49,6 +49,8 @@ cadences:
   - stage: legal
     steps:
       - {id: tell-owner, offset: 0, anchor: stage_entered, action: notify_owner}
+contact_rules:               # these scenarios are about cases: contact any day, no caps
+  default: {hours: {sun: {start: "08:00", end: "20:00"}}, caps: [], holidays_closed: false}
 experiments:
   - name: sms-first
     segment: big
@@ -301,3 +303,45 @@ def test_every_catalogue_feature_is_computed_with_its_documented_type() -> None:
     }
     for name, kind in FEATURES.items():
         assert isinstance(features.schema[name], kinds[kind]), (name, features.schema[name])
+
+
+CONTACT_POLICY = """
+policy: contact-rules
+stages:
+  - {name: clear}
+  - {name: early, when: days_past_due >= 1}
+segments:
+  - {name: everyone}
+cadences:
+  - stage: early
+    steps:
+      - {id: email-1, offset: 1, action: send, channel: email, template: notice, fallback: [letter]}
+      - {id: call-1, offset: 1, action: call_task}
+      - {id: sms-3, offset: 3, action: send, channel: sms, template: notice_sms}
+"""
+
+
+def test_contact_rules_defer_block_and_fall_back_in_the_cycle() -> None:
+    policy = compiled(CONTACT_POLICY)
+    book = Book()
+    # Colombia (Ley 2300): only authorised channels, one contact a day, no Sundays or holidays
+    co = book.debtor("CO-1", country="CO", timezone="America/Bogota", kind="person")
+    book.consent.update({(co, "letter"): "granted", (co, "call"): "granted"})
+    book.invoice(co, "500000.00", d(3, 20), currency="COP")  # 21 Mar 2026 is a Saturday
+    # the US, a company: the default pack (no contact on Sundays)
+    us = book.debtor("US-1")
+    book.invoice(us, "100.00", d(3, 21))  # day 1 is Sunday 22 March
+    assert book.days(policy, d(3, 21), d(3, 24)) == golden("""
+        2026-03-21 CO-1 case open early
+        2026-03-21 CO-1 blocked call-1 (co-ley-2300.daily-cap: \
+At most 1 contact(s) on all channels in 1 days.)
+        2026-03-21 CO-1 executed email-1 (came due; \
+by letter instead of email, which the rules did not allow)
+        2026-03-22 US-1 case open early
+        2026-03-22 US-1 blocked call-1 (default.daily-cap: \
+At most 1 contact(s) on all channels in 1 days.)
+        2026-03-22 US-1 executed email-1 (deferred to 2026-03-23 08:00 local by default.closed-day)
+        2026-03-23 CO-1 blocked sms-3 (co-ley-2300.consent-required: \
+Only channels the debtor authorised may be used; consent is not recorded.)
+        2026-03-24 US-1 executed sms-3
+    """)

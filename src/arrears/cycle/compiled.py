@@ -10,9 +10,20 @@ from decimal import Decimal
 
 import polars as pl
 
+from arrears.contact.model import Pack
+from arrears.contact.packs import PackError, effective_packs
 from arrears.policy.conditions import compile_condition, compile_number
 from arrears.policy.features import FEATURES
-from arrears.policy.model import Cadence, Experiment, LateFee, Policy, Step
+from arrears.policy.model import (
+    Cadence,
+    Experiment,
+    LateFee,
+    PaymentPlanOffer,
+    Policy,
+    Send,
+    SettlementOffer,
+    Step,
+)
 
 #: Step fields that are not the action's parameters.
 _NOT_PARAMS = {"id", "offset", "anchor", "when", "repeat", "action"}
@@ -33,6 +44,10 @@ PROGRAM_SCHEMA: dict[str, pl.DataType] = {
     "fee": pl.String(),
     "fee_amount": pl.Decimal(38, 4),
     "fee_rate": pl.Decimal(38, 4),
+    "fallback": pl.List(pl.String()),
+    "legal_threat": pl.Boolean(),
+    "validation_notice": pl.Boolean(),
+    "position": pl.Int32(),  # the step's place in the policy (first: 0)
 }
 
 
@@ -53,6 +68,7 @@ class CompiledPolicy:
     step_condition_text: tuple[str, ...]
     priority: pl.Expr
     program: pl.DataFrame
+    packs: dict[str, Pack]
 
     def severity(self, stage: str) -> int:
         return self.stages.index(stage)
@@ -75,11 +91,16 @@ def compile_policy(policy: Policy, source_text: str | None = None) -> CompiledPo
     priority = compile_number(policy.priority, FEATURES)
     if priority.expr is None or not priority.ok:
         raise PolicyNotCompiled(f"priority: {'; '.join(e.message for e in priority.errors)}")
+    try:
+        packs = effective_packs(policy.contact_rules)
+    except PackError as exc:
+        raise PolicyNotCompiled(str(exc)) from None
     step_conditions: list[pl.Expr] = []
     step_texts: list[str] = []
     rows: list[dict[str, object]] = []
     segments = [s.name for s in policy.segments]
     groups: list[Cadence | Experiment] = [*policy.cadences, *policy.experiments]
+    position = -1
     for group in groups:
         if isinstance(group, Experiment):
             targets, arm_key = [group.segment], group.name
@@ -93,8 +114,12 @@ def compile_policy(policy: Policy, source_text: str | None = None) -> CompiledPo
                 condition = len(step_conditions)
                 step_conditions.append(expr)
                 step_texts.append(step.when)
+            position += 1
             for segment in targets:
-                rows += _occurrences(step, segment, group.stage, arm_key, condition)
+                rows += [
+                    {**row, "position": position}
+                    for row in _occurrences(step, segment, group.stage, arm_key, condition)
+                ]
     return CompiledPolicy(
         policy=policy,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
@@ -107,6 +132,7 @@ def compile_policy(policy: Policy, source_text: str | None = None) -> CompiledPo
         step_condition_text=tuple(step_texts),
         priority=priority.expr,
         program=pl.DataFrame(rows, schema=PROGRAM_SCHEMA, orient="row"),
+        packs=packs,
     )
 
 
@@ -126,6 +152,8 @@ def _occurrences(
     channel_name = channel.value if channel is not None else None
     if step.action == "call_task":
         channel_name = "call"
+    if isinstance(step, PaymentPlanOffer | SettlementOffer) and step.template:
+        channel_name = "email"  # an offer with a template is sent as an email
     base: dict[str, object] = {
         "segment": segment,
         "stage": stage,
@@ -140,6 +168,9 @@ def _occurrences(
         "fee": step.fee if isinstance(step, LateFee) else None,
         "fee_amount": step.amount if isinstance(step, LateFee) else None,
         "fee_rate": step.rate if isinstance(step, LateFee) else None,
+        "fallback": [c.value for c in step.fallback] if isinstance(step, Send) else [],
+        "legal_threat": isinstance(step, Send) and step.legal_threat,
+        "validation_notice": isinstance(step, Send) and step.validation_notice,
     }
     times = step.repeat.times if step.repeat else 0
     every = step.repeat.every if step.repeat else 0

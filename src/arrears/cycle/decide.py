@@ -20,16 +20,22 @@ the same decisions for them as a full run (``tests/test_cycle_properties.py`` ch
    is not recorded yet is executed, or skipped with the reason (condition false; missed by more
    than ``catch_up_days``; superseded by a later occurrence of the same step in a catch-up).
    Nothing runs while the case is paused.
+8. Contact rules: every message or call about to be executed goes through the guard
+   (:mod:`arrears.contact`): it may be sent at the policy's ``send_time`` in the debtor's zone,
+   deferred into the next allowed window (``send_at``), moved to a fallback channel, or
+   blocked (recorded as ``blocked`` with the rule's id).
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import polars as pl
 
+from arrears.contact.frames import ATTEMPT_SCHEMA
+from arrears.contact.guard import guard
 from arrears.cycle.compiled import CompiledPolicy, share_threshold
 from arrears.cycle.features import KEY, MONEY, feature_table
 from arrears.cycle.frames import (
@@ -416,6 +422,7 @@ def _steps(
         .otherwise(pl.lit(None, pl.Int64()))
         .alias("amount_minor")
     )
+    steps = _contact_rules(steps, data, policy, as_of)
     steps = (
         steps.select(list(STEP_DECISION_SCHEMA))
         .cast(STEP_DECISION_SCHEMA)  # type: ignore[arg-type]
@@ -425,6 +432,73 @@ def _steps(
     if explain:
         plan = _plan(rows, steps, condition_ok, as_of)
     return steps, plan
+
+
+def _contact_rules(
+    steps: pl.DataFrame, data: CycleInput, policy: CompiledPolicy, as_of: date
+) -> pl.DataFrame:
+    """Run the contact-rule guard on the contacts about to be made; fold its answer back."""
+    # the policy's order decides which contact goes first when a cap lets only one through
+    steps = steps.sort([*KEY, "due_on", "position", "occurrence"]).with_row_index("_attempt")
+    planned = datetime.combine(as_of, policy.policy.send_time)
+    contacts = steps.filter((pl.col("status") == "executed") & pl.col("channel").is_not_null())
+    attempts = contacts.select(
+        pl.col("_attempt").cast(pl.Int64()).alias("attempt_id"),
+        "debtor_id",
+        "channel",
+        pl.lit(planned).alias("planned_local"),
+        pl.col("_attempt").rank("ordinal").over("debtor_id").cast(pl.Int32()).alias("priority"),
+        "fallback",
+        "legal_threat",
+        pl.col("days_past_due").cast(pl.Int32()),
+        "validation_notice",
+    ).cast(ATTEMPT_SCHEMA)  # type: ignore[arg-type]
+    answer = guard(attempts, data.debtors, data.consents, data.history, policy.packs)
+    answer = answer.select(
+        pl.col("attempt_id").cast(pl.UInt32()).alias("_attempt"),
+        pl.col("channel").alias("_channel"),
+        "fallback_from",
+        pl.col("decision").alias("_decision"),
+        "send_at",
+        "rule",
+        pl.col("pack").alias("rule_pack"),
+        pl.col("reason").alias("_rule_reason"),
+        pl.col("send_local").dt.strftime("%Y-%m-%d %H:%M").alias("_send_local"),
+    )
+    blocked = pl.col("_decision") == "block"
+    deferred = pl.format("deferred to {} local by {}", pl.col("_send_local"), pl.col("rule"))
+    return (
+        steps.join(answer, on="_attempt", how="left")
+        .with_columns(
+            pl.when(blocked).then(pl.lit("blocked")).otherwise(pl.col("status")).alias("status"),
+            pl.when(blocked)
+            .then(pl.format("{}: {}", pl.col("rule"), pl.col("_rule_reason")))
+            .when((pl.col("_decision") == "defer") & (pl.col("reason") == "came due"))
+            .then(deferred)
+            .when(pl.col("_decision") == "defer")
+            .then(pl.format("{}; {}", pl.col("reason"), deferred))
+            .otherwise(pl.col("reason"))
+            .alias("reason"),
+        )
+        .with_columns(
+            pl.when(pl.col("fallback_from").is_not_null())
+            .then(
+                pl.format(
+                    "{}; by {} instead of {}, which the rules did not allow",
+                    pl.col("reason"),
+                    pl.col("_channel"),
+                    pl.col("fallback_from"),
+                )
+            )
+            .otherwise(pl.col("reason"))
+            .alias("reason"),
+            pl.coalesce("_channel", "channel").alias("channel"),
+            pl.when(blocked)
+            .then(pl.lit(None, pl.Int64()))
+            .otherwise(pl.col("amount_minor"))
+            .alias("amount_minor"),
+        )
+    )
 
 
 def _fee(policy: CompiledPolicy) -> pl.Expr:

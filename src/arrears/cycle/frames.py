@@ -213,8 +213,11 @@ CASE_DECISION_SCHEMA: dict[str, pl.DataType] = {
     "priority": pl.Float64(),
 }
 
-#: One row per step occurrence the engine executes or records as skipped on ``as_of``.
-#: ``status``: executed | skipped; ``reason``: why (for a skipped step, the rule).
+#: One row per step occurrence the engine executes or records as skipped or blocked on ``as_of``.
+#: ``status``: executed | skipped | blocked (by a contact rule: ``rule`` is its id);
+#: ``reason``: why. ``send_at``: for a message or a call, the earliest time the contact rules
+#: allow it (UTC); ``channel`` is the channel it will use (a fallback if the planned one was
+#: blocked); ``rule_pack``: the contact-rule pack that applied.
 #: ``key``: the idempotency key ``case:<debtor_id>:<currency>:<opened_on>:<step_id>:<occurrence>``.
 #: ``params``: the step's parameters as JSON text (template, fallback, offer terms...).
 #: ``amount_minor``: the amount of a late fee (null for other actions).
@@ -235,6 +238,9 @@ STEP_DECISION_SCHEMA: dict[str, pl.DataType] = {
     "task_priority": I32,
     "priority": pl.Float64(),
     "amount_minor": I64,
+    "send_at": pl.Datetime("us", "UTC"),
+    "rule": S,
+    "rule_pack": S,
 }
 
 

@@ -105,6 +105,7 @@ class RunSummary:
     cases_updated: int = 0
     steps_executed: int = 0
     steps_skipped: int = 0
+    steps_blocked: int = 0
     outbox: int = 0
     tasks: int = 0
     offers: int = 0
@@ -358,16 +359,20 @@ class _Writer:
         counts: dict[str, int] = {}
         with self._trusted("case_step"):
             inserted = self.exec(f"""
-            INSERT INTO case_step (case_id, step_id, occurrence, action, status, reason, due_on,
-                                   done_on, key)
-                SELECT s.case_id, s.step_id, s.occurrence, s.action, s.status, s.reason,
+            INSERT INTO case_step (case_id, step_id, occurrence, action, status, reason, rule,
+                                   due_on, done_on, key)
+                SELECT s.case_id, s.step_id, s.occurrence, s.action, s.status, s.reason, s.rule,
                        s.due_on, {self.day}, s.key
                 FROM {staged} s""")
-        executed = self.conn.execute(
-            text(f"SELECT count(*) FROM {staged} WHERE status = 'executed'")
-        ).scalar_one()
-        counts["steps_executed"] = int(executed)
-        counts["steps_skipped"] = inserted - int(executed)
+        executed, blocked = self.conn.execute(
+            text(
+                f"SELECT SUM(CASE WHEN status = 'executed' THEN 1 ELSE 0 END), "
+                f"SUM(CASE WHEN status = 'blocked' THEN 1 ELSE 0 END) FROM {staged}"
+            )
+        ).one()
+        counts["steps_executed"] = int(executed or 0)
+        counts["steps_blocked"] = int(blocked or 0)
+        counts["steps_skipped"] = inserted - counts["steps_executed"] - counts["steps_blocked"]
         activities = self._activities(
             staged, "'step.' || s.status", "'case_step'", "s.key", "s.key", "1 = 1"
         )
@@ -422,9 +427,10 @@ class _Writer:
         return self.exec(
             f"""
             INSERT INTO outbox (key, portfolio_id, debtor_id, case_id, channel, template, params,
-                                created_on, status, attempts, created_at)
+                                created_on, status, attempts, created_at, send_at, rule_pack)
             SELECT s.key, {self.pid}, s.debtor_id, s.case_id, s.out_channel, s.template,
-                   {self.cast("s.params", "JSON")}, {self.day}, 'queued', 0, :at
+                   {self.cast("s.params", "JSON")}, {self.day}, 'queued', 0, :at, s.send_at,
+                   s.rule_pack
             FROM {staged} s
             WHERE s.status = 'executed' AND s.out_channel IS NOT NULL
               AND (s.action = 'send' OR (s.offer_kind IS NOT NULL AND s.template IS NOT NULL))
@@ -435,10 +441,10 @@ class _Writer:
     def _tasks(self, staged: str) -> int:
         return self.exec(f"""
             INSERT INTO task (key, portfolio_id, debtor_id, case_id, kind, step_id, task_priority,
-                              score, queue, status, created_on, note)
+                              score, queue, status, created_on, note, not_before)
             SELECT s.key, {self.pid}, s.debtor_id, s.case_id, s.task_kind, s.step_id,
                    s.task_priority, {self.cast("s.score", "DOUBLE PRECISION")}, s.queue, 'open',
-                   {self.day}, s.note
+                   {self.day}, s.note, s.send_at
             FROM {staged} s
             WHERE s.status = 'executed' AND s.task_kind IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM task t WHERE t.key = s.key)""")
@@ -644,6 +650,14 @@ def _step_frame(steps: pl.DataFrame, as_of: date) -> pl.DataFrame:
         "due_on",
         "params",
         "amount_minor",
+        *[
+            pl.col(c) if c in frame.columns else pl.lit(None, t).alias(c)
+            for c, t in (
+                ("send_at", pl.Datetime("us", "UTC")),
+                ("rule", pl.String()),
+                ("rule_pack", pl.String()),
+            )
+        ],
         pl.col("task_priority").fill_null(3).cast(pl.Int64()),
         pl.col("priority").fill_null(0.0).alias("score"),
         _param("template").alias("template"),
