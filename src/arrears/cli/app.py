@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ledger",
     "cases",
     "cycle",
+    "compliance",
     "demo",
 )
 

@@ -8,7 +8,7 @@ open call tasks the cycle created. Dates are ISO 8601 (default: today); amounts 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated
 
 import polars as pl
@@ -149,12 +149,35 @@ def contact_add(
     channel: Annotated[str, typer.Option(help=f"One of {', '.join(collection.CHANNELS)}.")],
     outcome: Annotated[str, typer.Option(help="no_answer, reached, promise, refused...")],
     on: On = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="When, as YYYY-MM-DD HH:MM in the workspace's time zone, or ISO 8601 with an "
+            "offset (default: now; with only --on, noon that day).",
+        ),
+    ] = None,
     note: Annotated[str | None, typer.Option(help="What happened.")] = None,
     portfolio: Portfolio = None,
 ) -> None:
-    """Log a contact attempt made by hand (the cycle counts it)."""
+    """Log a contact attempt made by hand (the cycle and the compliance report count it)."""
+    from zoneinfo import ZoneInfo
+
+    from arrears.cli.app import UserError
+
     ws = workspace(ctx)
-    day = _day(on, "--on")
+    zone = ZoneInfo(ws.get("timezone"))
+    when = _now()
+    if at is not None:
+        try:
+            parsed = datetime.fromisoformat(at.strip())
+        except ValueError:
+            raise UserError(
+                f"--at {at!r} is not a time; write YYYY-MM-DD HH:MM (or ISO 8601 with an offset)"
+            ) from None
+        when = (parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)).astimezone(UTC)
+    elif on is not None:
+        when = datetime.combine(_day(on, "--on"), time(12), tzinfo=zone).astimezone(UTC)
+    day = when.astimezone(zone).date() if on is None else _day(on, "--on")
     with store(ws).begin() as conn:
         collection.log_contact(
             conn,
@@ -165,7 +188,7 @@ def contact_add(
             on=day,
             note=note,
             actor=actor(),
-            at=_now(),
+            at=when,
         )
     console.print(f"contact with {debtor} by {channel} on {day}: {outcome}", highlight=False)
 

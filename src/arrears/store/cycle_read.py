@@ -192,7 +192,7 @@ class _Queries:
         """A timestamp column as read (PostgreSQL: native; SQLite: microseconds since 1970)."""
         if self.pg:
             return column
-        return f"CAST(ROUND((julianday({column}) - 2440587.5) * 86400000000) AS INTEGER)"
+        return f"CAST(strftime('%s', {column}) AS INTEGER) * 1000000"  # whole seconds
 
     def consents(self) -> str:
         """Per debtor and channel, over its usable contact points: granted if any point has

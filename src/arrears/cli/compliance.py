@@ -1,0 +1,205 @@
+"""``arrears compliance report`` and ``arrears call start``: proving the contact rules held.
+
+The report lists the contacts made in a period (messages at their send time, contacts logged by
+hand) by channel and rule pack, the deferrals and blocks the rules decided, and every contact
+that broke a rule at the time it was made (``violations``: there must be none). The CSV is the
+list of contacts with their verdict, for an auditor. ``call start`` asks the guard, with the
+current time, whether a collector may call a task's debtor now.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+import polars as pl
+import typer
+
+from arrears.cli.context import store, workspace
+from arrears.cli.output import Format, console, emit, emit_json
+from arrears.contact.audit import audit
+from arrears.contact.frames import ATTEMPT_SCHEMA
+from arrears.contact.guard import guard, local_now
+from arrears.store.compliance import read_compliance
+from arrears.store.cycle_read import read_cycle_input
+from arrears.store.portfolios import UnknownPortfolio
+
+compliance_app = typer.Typer(help="Contact-rule compliance.", no_args_is_help=True)
+call_app = typer.Typer(help="Calls from the worklist.", no_args_is_help=True)
+
+
+def _day(text: str | None, name: str, default: date) -> date:
+    from arrears.cli.app import UserError
+
+    if text is None:
+        return default
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(f"{name} {text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+@compliance_app.command("report")
+def report(
+    ctx: typer.Context,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First day (default: 30 days ago).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last day, included (default: today).")
+    ] = None,
+    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+) -> None:
+    """Contacts by channel and rule pack, deferrals and blocks by rule, and violations."""
+    from arrears.cli.app import UserError
+    from arrears.jobs.cycle import PolicyProblems, load_compiled
+
+    today = date.today()
+    last = _day(end, "--to", today)
+    first = _day(start, "--from", last - timedelta(days=29))
+    if first > last:
+        raise UserError(f"--from {first} is after --to {last}")
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
+    path = ws.policy_for(code)
+    try:
+        packs = load_compiled(path).packs
+    except (PolicyProblems, FileNotFoundError) as exc:
+        raise UserError(f"the contact rules come from the policy {path}: {exc}") from None
+    try:
+        data = read_compliance(store(ws), portfolio=code, start=first, end=last)
+    except UnknownPortfolio as exc:
+        raise UserError(str(exc)) from None
+    checked = audit(
+        data.contacts, data.debtors, data.consents, data.consent_since, data.history, packs
+    )
+    names = data.debtors.select("debtor_id", pl.col("debtor_external_id").alias("debtor"))
+    checked = checked.join(names, on="debtor_id", how="left").drop("debtor_id")
+    by_channel = (
+        checked.group_by("pack", "channel", "source")
+        .agg(pl.len().alias("contacts"), pl.col("violation").sum().alias("violations"))
+        .sort("pack", "channel", "source")
+    )
+    outcomes = (
+        data.rule_outcomes.with_columns(
+            pl.when(pl.col("status") == "blocked")
+            .then(pl.lit("blocked"))
+            .otherwise(pl.lit("deferred"))
+            .alias("outcome")
+        )
+        .group_by("rule", "outcome")
+        .agg(pl.col("steps").sum())
+        .sort("rule", "outcome")
+    )
+    violations = checked.filter(pl.col("violation"))
+    if fmt is Format.CSV:
+        emit(checked.with_columns(pl.col("at").dt.strftime("%Y-%m-%dT%H:%M:%SZ")), fmt)
+        return
+    if fmt is Format.JSON:
+        emit_json(
+            {
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "contacts": by_channel.to_dicts(),
+                "rules": outcomes.to_dicts(),
+                "violations": violations.with_columns(pl.col("at").cast(pl.String)).to_dicts(),
+            }
+        )
+        return
+    console.print(f"[bold]contact-rule compliance of {code}, {first} to {last}[/bold]")
+    emit(by_channel, fmt, title="contacts by rule pack and channel")
+    emit(outcomes, fmt, title="deferred and blocked by the rules")
+    if violations.is_empty():
+        console.print(f"violations: 0 (of {checked.height} contacts)")
+    else:
+        console.print(f"[red]violations: {violations.height} (of {checked.height} contacts)[/red]")
+        emit(violations.select("at", "debtor", "channel", "source", "pack", "rule"), fmt)
+
+
+@call_app.command("start")
+def call_start(
+    ctx: typer.Context,
+    task_id: Annotated[int, typer.Argument(metavar="TASK", help="The call task's id.")],
+    at: Annotated[
+        str | None,
+        typer.Option(help="Check for this time instead of now (ISO 8601 with an offset)."),
+    ] = None,
+) -> None:
+    """May the debtor of a call task be called now? (The contact rules, with the current time.)"""
+    from sqlalchemy import select
+
+    from arrears.cli.app import UserError
+    from arrears.jobs.cycle import PolicyProblems, load_compiled
+    from arrears.store.schema import debtor as debtor_table
+    from arrears.store.schema import task as task_table
+
+    ws = workspace(ctx)
+    engine = store(ws)
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(task_table.c.debtor_id, task_table.c.kind, task_table.c.status).where(
+                task_table.c.id == task_id
+            )
+        ).one_or_none()
+        if row is None:
+            raise UserError(f"no task {task_id}")
+        if row.kind != "call" or row.status != "open":
+            raise UserError(f"task {task_id} is not an open call task ({row.kind}, {row.status})")
+        code = conn.execute(
+            select(debtor_table.c.portfolio_id).where(debtor_table.c.id == row.debtor_id)
+        ).scalar_one()
+    now = datetime.now(UTC)
+    if at is not None:
+        try:
+            now = datetime.fromisoformat(at.strip())
+        except ValueError:
+            raise UserError(f"--at {at!r} is not a time; write ISO 8601 with an offset") from None
+        if now.tzinfo is None:
+            raise UserError(f"--at {at!r}: give the offset, e.g. 2026-03-02T10:00-05:00")
+    portfolio = _portfolio_code(engine, code)
+    try:
+        compiled = load_compiled(ws.policy_for(portfolio))
+    except (PolicyProblems, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+    data = read_cycle_input(engine, portfolio=portfolio, as_of=now.date(), reopen_within_days=0)
+    data = data.for_debtors(pl.Series([row.debtor_id]))
+    attempt = pl.DataFrame(
+        {
+            "attempt_id": [task_id],
+            "debtor_id": [row.debtor_id],
+            "channel": ["call"],
+            "planned_local": local_now(now, data.debtors),
+            "priority": [1],
+            "fallback": [[]],
+            "legal_threat": [False],
+            "days_past_due": [0],
+            "validation_notice": [False],
+        }
+    ).cast(ATTEMPT_SCHEMA)  # type: ignore[arg-type]
+    verdict = guard(attempt, data.debtors, data.consents, data.history, compiled.packs).row(
+        0, named=True
+    )
+    if verdict["decision"] == "allow":
+        console.print(f"task {task_id}: you may call now ({verdict['pack']} rules)")
+        return
+    when = (
+        f"; next allowed {verdict['send_local']:%Y-%m-%d %H:%M} local" if verdict["send_at"] else ""
+    )
+    console.print(f"task {task_id}: do not call now: {verdict['rule']}: {verdict['reason']}{when}")
+    raise typer.Exit(1)
+
+
+def _portfolio_code(engine: object, pid: int) -> str:
+    from sqlalchemy import Engine, select
+
+    from arrears.store.schema import portfolio
+
+    assert isinstance(engine, Engine)
+    with engine.connect() as conn:
+        return str(conn.execute(select(portfolio.c.code).where(portfolio.c.id == pid)).scalar_one())
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(compliance_app, name="compliance")
+    app.add_typer(call_app, name="call")
