@@ -46,6 +46,7 @@ import polars as pl
 
 from arrears.contact.frames import (
     ATTEMPT_SCHEMA,
+    CHANNELS,
     CONSENT_SCHEMA,
     DECISION_SCHEMA,
     HISTORY_SCHEMA,
@@ -96,14 +97,30 @@ def guard(
         .sub(1)
         .alias("_round")
     )
-    consents = (
+    # Consent per channel as columns (one join here rather than one per channel tried).
+    by_channel = (
         consents.select(list(CONSENT_SCHEMA))
         .cast(CONSENT_SCHEMA)  # type: ignore[arg-type]
         .join(ids, on="debtor_id", how="semi")
-        .unique(["debtor_id", "channel"], keep="first")
-        .rename({"status": "_consent"})
+        .group_by("debtor_id")
+        .agg(
+            pl.col("status").filter(pl.col("channel") == ch).first().alias(f"_c_{ch}")
+            for ch in CHANNELS
+        )
     )
+    work = work.join(by_channel, on="debtor_id", how="left")
     entries = _history_entries(history, ctx)
+    # Only what can reach a window of the attempts counts (validation notices always do).
+    reach = max(
+        [7, *(p.conversation_quiet_days for p in packs.values())]
+        + [7 if c.window == "calendar_week" else c.days for p in packs.values() for c in p.caps]
+    )
+    earliest = work["planned_local"].min()
+    if isinstance(earliest, datetime):
+        oldest = earliest - timedelta(days=reach + 1)
+        entries = entries.filter(
+            (pl.col("e_local") >= oldest) | (pl.col("kind") == "validation_notice")
+        )
     holidays = _holiday_frame(work, packs)
     results: list[pl.DataFrame] = []
     batch: list[pl.DataFrame] = []
@@ -111,7 +128,7 @@ def guard(
     for n in range(rounds + 1):
         todo = work.filter(pl.col("_round") == n)
         known = pl.concat([entries, *batch]) if batch else entries
-        decided = _with_fallbacks(todo, known, consents, holidays, packs)
+        decided = _with_fallbacks(todo, known, holidays, packs)
         results.append(decided)
         accepted = decided.filter(pl.col("decision") != "block")
         if rounds > n and not accepted.is_empty():
@@ -293,11 +310,10 @@ def _hregion(packs: dict[str, Pack]) -> pl.Expr:
 def _with_fallbacks(
     todo: pl.DataFrame,
     known: pl.DataFrame,
-    consents: pl.DataFrame,
     holidays: pl.DataFrame,
     packs: dict[str, Pack],
 ) -> pl.DataFrame:
-    first = _evaluate(todo, known, consents, holidays, packs)
+    first = _evaluate(todo, known, holidays, packs)
     final = first
     longest = int(todo["fallback"].list.len().max() or 0)  # type: ignore[arg-type]
     pending = first.filter((pl.col("decision") == "block") & (pl.col("_nfb") > 0))
@@ -308,7 +324,7 @@ def _with_fallbacks(
         retry = todo.join(retry_ids, on="attempt_id", how="semi").with_columns(
             pl.col("channel").alias("_from"), pl.col("fallback").list.get(j).alias("channel")
         )
-        tried = _evaluate(retry, known, consents, holidays, packs)
+        tried = _evaluate(retry, known, holidays, packs)
         ok = tried.filter(pl.col("decision") != "block")
         final = final.join(ok.select("attempt_id"), on="attempt_id", how="anti")
         final = pl.concat([final, ok.select(final.columns)], how="vertical")
@@ -319,15 +335,16 @@ def _with_fallbacks(
 def _evaluate(
     todo: pl.DataFrame,
     known: pl.DataFrame,
-    consents: pl.DataFrame,
     holidays: pl.DataFrame,
     packs: dict[str, Pack],
 ) -> pl.DataFrame:
     """Decide each row of ``todo`` (at most one per debtor) on its ``channel``."""
     if "_from" not in todo.columns:
         todo = todo.with_columns(_NULL_S.alias("_from"))
-    todo = todo.join(consents, on=["debtor_id", "channel"], how="left").with_columns(
-        pl.col("_consent").fill_null("none")
+    todo = todo.with_columns(
+        pl.coalesce([pl.when(pl.col("channel") == ch).then(pl.col(f"_c_{ch}")) for ch in CHANNELS])
+        .fill_null("none")
+        .alias("_consent")
     )
     parts = []
     for (name,), part in todo.partition_by("pack", as_dict=True).items():
