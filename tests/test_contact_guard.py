@@ -405,3 +405,18 @@ def test_local_now() -> None:
 def test_empty_attempts() -> None:
     out = run([], [debtor(1, "US")])
     assert out.is_empty()
+
+
+def test_a_deferred_attempt_counts_on_its_new_day_for_later_rounds() -> None:
+    people = [debtor(1, "CO")]
+    # Sunday's email goes first and is deferred to Monday 07:00; Monday's call is then over the
+    # daily cap, and Saturday's SMS would put a second channel within 7 days of it.
+    rows = [
+        attempt(1, 1, "email", datetime(2026, 1, 18, 10), priority=0),
+        attempt(2, 1, "call", datetime(2026, 1, 19, 9), priority=1),
+        attempt(3, 1, "sms", datetime(2026, 1, 17, 10), priority=2),
+    ]
+    out = run(rows, people)
+    assert one(out, 1)["send_local"] == datetime(2026, 1, 19, 7)
+    assert one(out, 2)["rule"] == "co-ley-2300.daily-cap"
+    assert one(out, 3)["rule"] == "co-ley-2300.one-channel-week"
