@@ -420,3 +420,20 @@ def test_a_deferred_attempt_counts_on_its_new_day_for_later_rounds() -> None:
     assert one(out, 1)["send_local"] == datetime(2026, 1, 19, 7)
     assert one(out, 2)["rule"] == "co-ley-2300.daily-cap"
     assert one(out, 3)["rule"] == "co-ley-2300.one-channel-week"
+
+
+def test_rounds_follow_priority_among_many_attempts() -> None:
+    # Four attempts in an order whose sorting permutation is not its own inverse.
+    day = datetime(2026, 1, 19, 9)
+    rows = [
+        attempt(1, 1, "call", day, priority=3),
+        attempt(2, 1, "call", day, priority=1),
+        attempt(3, 1, "call", day, priority=0),
+        attempt(4, 1, "call", day, priority=2),
+    ]
+    out = run(rows, [debtor(1, "CO")])
+    assert out["decision"].to_list() == ["block", "block", "allow", "block"]
+    rows = [attempt(i, 1, "call", DAY, priority=p) for i, p in [(1, 2), (2, 0), (3, 1)]]
+    past = calls_before(5, 6)
+    out = run(rows, [debtor(1, "US")], past=past)
+    assert out["decision"].to_list() == ["block", "allow", "allow"]

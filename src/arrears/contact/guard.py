@@ -89,13 +89,8 @@ def guard(
         pl.col("legal_threat").fill_null(False),
         pl.col("validation_notice").fill_null(False),
     )
-    work = work.with_columns(
-        pl.int_range(pl.len())
-        .sort_by(["priority", "planned_local", "attempt_id"])
-        .rank("ordinal")
-        .over("debtor_id")
-        .sub(1)
-        .alias("_round")
+    work = work.sort("debtor_id", "priority", "planned_local", "attempt_id").with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int32()).over("debtor_id").alias("_round")
     )
     # Consent per channel as columns (one join here rather than one per channel tried).
     by_channel = (
