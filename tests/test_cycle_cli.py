@@ -17,7 +17,7 @@ from arrears.store.database import connect
 from test_ledger_support import ACTOR, AT, Book
 
 
-def reachable(external_id: str, phone: str) -> Debtor:
+def reachable(external_id: str, phone: str, tags: tuple[str, ...] = ()) -> Debtor:
     """A US company with an email address and a phone number (consent not recorded)."""
     points = (
         ContactPoint(ContactKind.EMAIL, f"{external_id.lower()}@example.com"),
@@ -25,7 +25,7 @@ def reachable(external_id: str, phone: str) -> Debtor:
     )
     return Debtor(
         external_id, f"Debtor {external_id}", DebtorKind.COMPANY, "US", "USD",
-        "America/New_York", "en", contacts=points,
+        "America/New_York", "en", contacts=points, tags=tags,
     )  # fmt: skip
 
 
@@ -38,7 +38,9 @@ def ws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     with engine.begin() as conn:
         book = Book(conn)
         ledger.add_debtor(conn, reachable("D1", "+12125550101"), actor=ACTOR, at=AT)
-        ledger.add_debtor(conn, reachable("D2", "+12125550102"), actor=ACTOR, at=AT)
+        ledger.add_debtor(
+            conn, reachable("D2", "+12125550102", ("forbearance",)), actor=ACTOR, at=AT
+        )
         book.invoice("I1", "D1", ("2026-01-31", "1000.00"))
         book.invoice("I2", "D2", ("2026-01-01", "60000.00"), issued="2025-12-01")
     engine.dispose()
@@ -112,6 +114,8 @@ def test_a_week_later_the_next_notice_and_call_tasks_come_due(
     assert run(ws, "worklist", "--format", "json") == 0
     tasks = json.loads(capsys.readouterr().out)
     assert tasks and tasks[0]["debtor"] == "D2"
+    assert tasks[0]["flags"].strip() == "forbearance"  # shown to the collector (UK FCA)
+    assert tasks[0]["not_before"].startswith("2026-02-11")
 
 
 @pytest.mark.parametrize(

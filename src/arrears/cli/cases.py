@@ -248,13 +248,14 @@ def worklist(
         ]
         frame = frame.with_columns(pl.Series("overdue", shown, dtype=pl.String()))
         keep = ["task_id", "debtor", "name", "stage", "overdue", "score", "step_id"]
-        keep += [c for c in ("queue", "collector") if frame[c].is_not_null().any()]
+        frame = frame.with_columns(pl.col("flags").str.strip_chars().replace("", None))
+        keep += [c for c in ("flags", "queue", "collector") if frame[c].is_not_null().any()]
         frame = frame.select(keep).with_columns(pl.col("score").round(0).cast(pl.Int64))
         frame = frame.rename({"task_id": "task", "score": "priority", "step_id": "step"})
     else:
         frame = frame.with_columns(collection.overdue_text(frame)).select(
             "task_id", "score", "task_priority", "created_on", "debtor", "name", "stage",
-            "overdue", "queue", "collector", "step_id",
+            "overdue", "queue", "collector", "step_id", "flags", "not_before",
         )  # fmt: skip
     emit(frame, fmt, title="worklist", right=("overdue", "priority"))
 

@@ -477,7 +477,12 @@ WORKLIST_SCHEMA: dict[str, pl.DataType] = {
     "queue": pl.String(),
     "collector": pl.String(),
     "step_id": pl.String(),
+    "flags": pl.String(),  # forbearance / breathing space / vulnerable, for the collector
+    "not_before": pl.String(),  # the contact rules' earliest time for the call (UTC)
 }
+
+#: Debtor tags a collector must see before calling (UK FCA forbearance and breathing space).
+WORKLIST_FLAGS = ("forbearance", "breathing_space", "vulnerable")
 
 
 def read_worklist(
@@ -495,13 +500,19 @@ def read_worklist(
         if collector is not None:
             where += " AND (t.collector = :collector OR t.collector IS NULL)"
             params["collector"] = collector
+        tags = "CAST(d.tags AS TEXT)"
+        flags = " || ".join(
+            f"CASE WHEN {tags} LIKE '%\"{flag}\"%' THEN '{flag} ' ELSE '' END"
+            for flag in WORKLIST_FLAGS
+        )
         sql = f"""
             SELECT t.id, t.score, t.task_priority, t.created_on, d.external_id, d.name,
                    c.currency, c.stage,
                    CAST(COALESCE((SELECT SUM(i.open_minor) FROM instalment i
                                   WHERE i.debtor_id = t.debtor_id AND i.currency = c.currency
                                     AND i.due_date < t.created_on), 0) AS BIGINT),
-                   t.queue, t.collector, t.step_id
+                   t.queue, t.collector, t.step_id, {flags} AS flags,
+                   CAST(t.not_before AS TEXT) AS not_before
             FROM task t JOIN debtor d ON d.id = t.debtor_id
                  LEFT JOIN collection_case c ON c.id = t.case_id
             WHERE {where}
