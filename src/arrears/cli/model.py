@@ -1,0 +1,195 @@
+"""``arrears model``: train, evaluate and explain the propensity-to-pay model.
+
+``train`` reads the portfolio's whole history (``arrears.store.scoring_read``), trains the models
+(``arrears.scoring``) on snapshot days in ``--from .. --to`` and stores them as the next version
+in ``<workspace>/models/``. ``evaluate`` runs the chronological backtest. ``explain`` scores one
+debtor as of a day with the latest model (the rules score when none is trained) and its reasons.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+
+from arrears.cli.context import store, workspace
+from arrears.cli.output import Format, emit
+
+model_app = typer.Typer(
+    help="The propensity-to-pay model: train, evaluate, explain.", no_args_is_help=True
+)
+
+
+def _day(text: str | None, option: str) -> date | None:
+    from arrears.cli.app import UserError
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(f"{option} {text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def _history(ctx: typer.Context, portfolio: str | None) -> tuple[Any, Any, str]:
+    from arrears.cli.app import UserError
+    from arrears.store.portfolios import UnknownPortfolio
+    from arrears.store.scoring_read import read_history
+
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
+    try:
+        history = read_history(store(ws), portfolio=code)
+    except UnknownPortfolio as exc:
+        raise UserError(str(exc)) from None
+    if history.instalments.is_empty():
+        raise UserError(f"portfolio {code} has no history: import invoices and payments first")
+    return ws, history, code
+
+
+@model_app.command("train")
+def train_command(
+    ctx: typer.Context,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First snapshot day, YYYY-MM-DD.")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last snapshot day, YYYY-MM-DD.")] = None,
+    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+) -> None:
+    """Train on the history and store the model as the next version in <workspace>/models/."""
+    from arrears.cli.app import UserError
+    from arrears.scoring import NotEnoughHistory, train
+    from arrears.scoring.registry import data_hash, save
+
+    first, last = _day(start, "--from"), _day(end, "--to")
+    ws, history, code = _history(ctx, portfolio)
+    first = first or history.first_day
+    last = last or history.last_day
+    if first > last:
+        raise UserError(f"--from {first} is after --to {last}")
+    try:
+        model = train(history, first, last)
+    except NotEnoughHistory as exc:
+        raise UserError(str(exc)) from None
+    version = save(
+        model,
+        ws.root,
+        {
+            "portfolio": code,
+            "data_hash": data_hash(history),
+            "trained_at": datetime.now(UTC).isoformat(),
+        },
+    )
+    row = {
+        "version": version,
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "debtor_examples": model.metadata["examples"]["debtor"],
+        "invoice_examples": model.metadata["examples"]["invoice"],
+    }
+    emit(pl.DataFrame([row]), fmt, title=f"model {version} trained on {code}")
+
+
+@model_app.command("evaluate")
+def evaluate_command(
+    ctx: typer.Context,
+    train_share: Annotated[
+        float, typer.Option(min=0.1, max=0.95, help="Oldest share of invoices to train on.")
+    ] = 0.8,
+    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.TABLE,
+) -> None:
+    """Chronological backtest: AUC, Brier, calibration, lift by decile, next to baselines."""
+    from arrears.cli.app import UserError
+    from arrears.scoring import NotEnoughHistory
+    from arrears.scoring.evaluate import backtest
+
+    _, history, code = _history(ctx, portfolio)
+    try:
+        report = backtest(history, train_share=train_share)
+    except NotEnoughHistory as exc:
+        raise UserError(str(exc)) from None
+    if fmt is Format.JSON:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    if fmt is not Format.TABLE:
+        raise UserError("--format: choose table or json")
+    title = f"backtest of {code}, trained before {report['cutoff']}"
+    inv = report["invoice"]
+    if "error" in inv:
+        typer.echo(f"paid late: {inv['error']}")
+    else:
+        rows = [
+            {"model": k, **{m: v[m] for m in ("auc", "brier", "accuracy")}}
+            for k, v in inv["paid_late"].items()
+        ]
+        emit(pl.DataFrame(rows), fmt, title=f"{title}: paid late at issue ({inv['test']} invoices)")
+        rows = [{"predictor": k, **v} for k, v in inv["days"].items()]
+        emit(pl.DataFrame(rows), fmt, title="days late, mean absolute error")
+    deb = report["debtor"]
+    if "error" in deb:
+        typer.echo(f"propensity to pay: {deb['error']}")
+        return
+    rows = [
+        {"model": k, **{m: deb[k][m] for m in ("auc", "brier", "accuracy")}}
+        for k in ("model", "past late rate", "rules")
+    ]
+    emit(pl.DataFrame(rows), fmt, title=f"propensity to pay ({deb['test']} debtor-days)")
+    emit(pl.DataFrame(deb["model"]["calibration"]), fmt, title="calibration")
+    emit(pl.DataFrame(deb["model"]["lift"]), fmt, title="lift and capture by decile")
+
+
+@model_app.command("explain")
+def explain_command(
+    ctx: typer.Context,
+    debtor: Annotated[str, typer.Argument(help="The debtor's id (as imported).")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Day, YYYY-MM-DD (default: today).")
+    ] = None,
+    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+) -> None:
+    """One debtor's score, expected recovery and days to pay, with the top reasons."""
+    from arrears.cli.app import UserError
+    from arrears.scoring import score_frame
+    from arrears.scoring.registry import ModelFileError, load
+    from arrears.store.cycle_read import read_cycle_input
+    from arrears.store.portfolios import UnknownPortfolio
+
+    day = _day(as_of, "--as-of") or date.today()
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
+    try:
+        data = read_cycle_input(store(ws), portfolio=code, as_of=day, reopen_within_days=30)
+        model = load(ws.root)
+    except (UnknownPortfolio, ModelFileError) as exc:
+        raise UserError(str(exc)) from None
+    ids = data.debtors.filter(pl.col("debtor_external_id") == debtor)["debtor_id"]
+    if ids.is_empty():
+        raise UserError(f"unknown debtor {debtor!r} in portfolio {code}")
+    scored = score_frame(model, data.for_debtors(ids), day)
+    if scored.is_empty():
+        raise UserError(f"debtor {debtor!r} owes nothing on {day}: no score")
+    shown = scored.with_columns(
+        pl.lit(debtor).alias("debtor"),
+        pl.col("score").round(3),
+        pl.col("expected_days_to_pay").round(1),
+        pl.col("reasons").list.join("; "),
+    ).select(
+        "debtor",
+        "currency",
+        "score",
+        "expected_recovery_minor",
+        "expected_days_to_pay",
+        "source",
+        "reasons",
+    )
+    emit(shown, fmt, title=f"score of {debtor} as of {day}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(model_app, name="model")

@@ -1,0 +1,159 @@
+"""The history the scoring models learn from, and the portfolio as of one day (a :class:`View`).
+
+Training needs the portfolio at many past days; scoring needs it at one day. Both go through a
+:class:`View`, built either from the whole :class:`History` (:func:`view_at`, for training) or
+from the cycle's :class:`~arrears.cycle.frames.CycleInput` (:func:`view_from_cycle_input`, for
+scoring), so the features are computed by the same code in both cases.
+
+Point in time: :func:`view_at` keeps only invoices issued on or before ``as_of`` and allocations
+dated on or before ``as_of`` that were not reversed on or before ``as_of``; settled instalments
+are those settled in the 365 days up to ``as_of`` (the window the cycle's input holds). Nothing
+dated after ``as_of`` can change a view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from arrears.cycle.frames import CycleInput
+
+S = pl.String()
+D = pl.Date()
+I64 = pl.Int64()
+
+#: Every instalment ever issued (one row each), with the facts fixed at issue.
+HISTORY_INSTALMENT_SCHEMA: dict[str, pl.DataType] = {
+    "instalment_id": I64,
+    "invoice_id": I64,
+    "debtor_id": I64,
+    "currency": S,
+    "issue_date": D,
+    "due_date": D,
+    "amount_minor": I64,
+    "disputed": pl.Boolean(),
+}
+
+#: Every allocation (payment, credit note, write-off) with its reversal day, if any.
+HISTORY_ALLOCATION_SCHEMA: dict[str, pl.DataType] = {
+    "instalment_id": I64,
+    "source_kind": S,
+    "amount_minor": I64,
+    "allocated_on": D,
+    "reversed_on": D,
+}
+
+#: The instalments of a view: issued on or before its day, ``open_minor`` as of that day.
+VIEW_INSTALMENT_SCHEMA: dict[str, pl.DataType] = {
+    **HISTORY_INSTALMENT_SCHEMA,
+    "open_minor": I64,
+}
+
+#: Instalments settled (balance zero) in the 365 days up to the view's day.
+VIEW_SETTLED_SCHEMA: dict[str, pl.DataType] = {
+    "instalment_id": I64,
+    "debtor_id": I64,
+    "issue_date": D,
+    "due_date": D,
+    "settled_on": D,
+}
+
+#: Days of settled instalments a view holds (as the cycle's input: ``as_of - 364 .. as_of``).
+HISTORY_DAYS = 365
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """A portfolio's whole ledger history: instalments and allocations (any date)."""
+
+    instalments: pl.DataFrame
+    allocations: pl.DataFrame
+
+    @property
+    def first_day(self) -> date | None:
+        value = self.instalments["issue_date"].min()
+        return value if isinstance(value, date) else None
+
+    @property
+    def last_day(self) -> date | None:
+        days = [self.instalments["issue_date"].max(), self.allocations["allocated_on"].max()]
+        known = [d for d in days if isinstance(d, date)]
+        return max(known) if known else None
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """The portfolio as of ``as_of``: what a collector could have known that day."""
+
+    as_of: date
+    instalments: pl.DataFrame
+    settled: pl.DataFrame
+
+
+def live_allocations(allocations: pl.DataFrame, as_of: date) -> pl.LazyFrame:
+    """Allocations dated on or before ``as_of`` and not reversed on or before it."""
+    return allocations.lazy().filter(
+        (pl.col("allocated_on") <= as_of)
+        & (pl.col("reversed_on").is_null() | (pl.col("reversed_on") > as_of))
+    )
+
+
+def view_at(history: History, as_of: date) -> View:
+    """The portfolio as of ``as_of``, computed from the whole history (nothing later counts)."""
+    inst = history.instalments.lazy().filter(pl.col("issue_date") <= as_of)
+    live = live_allocations(history.allocations, as_of)
+    paid = live.group_by("instalment_id").agg(
+        pl.col("amount_minor").sum().alias("_paid"),
+        pl.col("allocated_on").max().alias("settled_on"),
+    )
+    frame = (
+        inst.join(paid, on="instalment_id", how="left")
+        .with_columns(
+            (pl.col("amount_minor") - pl.col("_paid").fill_null(0)).clip(0).alias("open_minor")
+        )
+        .collect()
+    )
+    settled = frame.filter(
+        (pl.col("open_minor") == 0) & (pl.col("settled_on") > as_of - timedelta(days=HISTORY_DAYS))
+    ).select(list(VIEW_SETTLED_SCHEMA))
+    return View(as_of, frame.select(list(VIEW_INSTALMENT_SCHEMA)), settled)
+
+
+def issue_view(history: History, day: date) -> View:
+    """The portfolio at the start of ``day``, with the invoices issued on ``day`` open in full.
+
+    The examples of invoices at their issue day use it: nothing dated on or after ``day`` is
+    known except the new invoices themselves (a payment received the same day is not).
+    """
+    before = view_at(history, day - timedelta(days=1))
+    new = (
+        history.instalments.filter(pl.col("issue_date") == day)
+        .with_columns(pl.col("amount_minor").alias("open_minor"))
+        .select(list(VIEW_INSTALMENT_SCHEMA))
+    )
+    return View(day, pl.concat([before.instalments, new]), before.settled)
+
+
+def view_from_cycle_input(data: CycleInput, as_of: date) -> View:
+    """The same view from what the daily cycle reads (``read_cycle_input``)."""
+    inst = data.instalments.filter(pl.col("issue_date") <= as_of).select(
+        [pl.col(n).cast(t) for n, t in VIEW_INSTALMENT_SCHEMA.items()]
+    )
+    settled = (
+        data.settled.filter(pl.col("settled_on") <= as_of)
+        .select("instalment_id", "settled_on")
+        .join(
+            inst.select("instalment_id", "debtor_id", "issue_date", "due_date"), on="instalment_id"
+        )
+        .select(list(VIEW_SETTLED_SCHEMA))
+    )
+    return View(as_of, inst, settled)
+
+
+def empty_history() -> History:
+    return History(
+        pl.DataFrame(schema=HISTORY_INSTALMENT_SCHEMA),
+        pl.DataFrame(schema=HISTORY_ALLOCATION_SCHEMA),
+    )

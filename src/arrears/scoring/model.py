@@ -1,0 +1,285 @@
+"""The propensity-to-pay models: training, scoring the portfolio, and the reasons of a score.
+
+Three scikit-learn ``HistGradientBoosting`` models, trained on point-in-time examples
+(:mod:`arrears.scoring.examples`):
+
+- ``debtor``: the probability that a debtor pays at least half of what is overdue within 30
+  days (the *score*), isotonic- (or, with few examples, sigmoid-) calibrated so that a score of
+  0.3 means about 30 % pay; monotonic constraints from
+  :data:`arrears.scoring.features.DEBTOR_FEATURES` (a worse payment history never raises it);
+- ``invoice``: the probability that an invoice is paid late, at its issue day (constraints
+  reversed: a worse payment history never lowers it);
+- ``days``: the days from the example's day until the invoice is paid (absolute-error loss: it
+  predicts a median).
+
+When the history is too short (:class:`NotEnoughHistory`), :func:`score_frame` uses the
+transparent rules of :mod:`arrears.scoring.rules` and says so in its ``source`` column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from threadpoolctl import threadpool_limits
+
+from arrears.cycle.frames import CycleInput
+from arrears.scoring.examples import debtor_examples, invoice_examples, snapshot_days
+from arrears.scoring.features import (
+    DEBTOR_FEATURES,
+    INVOICE_FEATURES,
+    debtor_features,
+    invoice_features,
+)
+from arrears.scoring.frames import History, View, view_from_cycle_input
+from arrears.scoring.rules import rules_days_to_pay, rules_reasons, rules_score
+
+#: Fewer examples (or fewer of either outcome) than this: too little history to train.
+MIN_EXAMPLES = 200
+MIN_OF_EACH = 20
+SEED = 7
+
+
+class NotEnoughHistory(ValueError):
+    """The history is too short to train a model; the rules score is used instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the models learn: the outcome window, the share that counts as paid, snapshots."""
+
+    window_days: int = 30
+    share: float = 0.5
+    snapshot_every_days: int = 7
+
+
+@dataclass(slots=True)
+class Model:
+    """Trained models with what is needed to explain a score (training medians)."""
+
+    debtor: Any
+    invoice: Any
+    days: Any
+    debtor_reference: dict[str, float]
+    settings: Settings = field(default_factory=Settings)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def matrix(frame: pl.DataFrame, names: list[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """The feature columns as a float matrix (nulls as NaN: the trees handle them)."""
+    return frame.select([pl.col(n).cast(pl.Float64()) for n in names]).to_numpy().astype(np.float64)
+
+
+def _classifier(constraints: list[int], n: int) -> Any:
+    trees = HistGradientBoostingClassifier(
+        max_iter=300,
+        learning_rate=0.03,
+        max_leaf_nodes=7,
+        min_samples_leaf=20,
+        l2_regularization=1.0,
+        monotonic_cst=constraints,
+        random_state=SEED,
+    )
+    if n >= 1000:
+        return CalibratedClassifierCV(trees, method="isotonic", cv=5)
+    return CalibratedClassifierCV(trees, method="sigmoid", cv=3)
+
+
+def _regressor() -> HistGradientBoostingRegressor:
+    return HistGradientBoostingRegressor(
+        loss="absolute_error",
+        max_iter=200,
+        learning_rate=0.05,
+        max_leaf_nodes=15,
+        min_samples_leaf=20,
+        random_state=SEED,
+    )
+
+
+def _check(y: np.ndarray[Any, Any], what: str) -> None:
+    positives = int(y.sum())
+    if len(y) < MIN_EXAMPLES or min(positives, len(y) - positives) < MIN_OF_EACH:
+        raise NotEnoughHistory(
+            f"too little history to train the {what} model: {len(y)} examples, {positives} "
+            f"positive (need {MIN_EXAMPLES} with {MIN_OF_EACH} of each outcome); "
+            "the rules score is used"
+        )
+
+
+def fit_debtor(examples: pl.DataFrame) -> tuple[Any, dict[str, float]]:
+    names = list(DEBTOR_FEATURES)
+    if examples.is_empty():
+        _check(np.zeros(0), "debtor")
+    y = examples["paid"].to_numpy().astype(np.int64)
+    _check(y, "debtor")
+    x = matrix(examples, names)
+    with threadpool_limits(1):
+        model = _classifier(list(DEBTOR_FEATURES.values()), len(y)).fit(x, y)
+    reference = {n: float(v) for n, v in zip(names, np.nanmedian(x, axis=0), strict=True)}
+    return model, reference
+
+
+def fit_invoice(examples: pl.DataFrame) -> tuple[Any, Any]:
+    """The paid-late classifier (issue-day rows) and the days-to-pay regressor (all rows)."""
+    names = list(INVOICE_FEATURES)
+    at_issue = examples.filter(pl.col("at_issue")) if not examples.is_empty() else examples
+    if at_issue.is_empty():
+        _check(np.zeros(0), "invoice")
+    y = at_issue["late"].to_numpy().astype(np.int64)
+    _check(y, "invoice")
+    late = [-c for c in INVOICE_FEATURES.values()]
+    paid = examples.filter(pl.col("days_to_pay").is_not_null())
+    with threadpool_limits(1):
+        clf = _classifier(late, len(y)).fit(matrix(at_issue, names), y)
+        reg = _regressor().fit(matrix(paid, names), paid["days_to_pay"].to_numpy())
+    return clf, reg
+
+
+def train(history: History, start: date, end: date, settings: Settings | None = None) -> Model:
+    """Train on examples whose day is in ``[start, end]`` and whose outcome window ends by the
+    end of the history. Raises :class:`NotEnoughHistory`."""
+    s = settings or Settings()
+    last = history.last_day
+    if last is None:
+        raise NotEnoughHistory("no history: nothing was ever invoiced; the rules score is used")
+    end = min(end, last - timedelta(days=s.window_days))
+    days = snapshot_days(start, end, s.snapshot_every_days)
+    debtors = debtor_examples(history, days, window_days=s.window_days, share=s.share)
+    debtor, reference = fit_debtor(debtors)
+    invoices = invoice_examples(history, days)
+    invoices = invoices.filter(pl.col("as_of").is_between(start, end))
+    invoice, reg = fit_invoice(invoices)
+    model = Model(debtor, invoice, reg, reference, s)
+    model.metadata.update(
+        features={"debtor": list(DEBTOR_FEATURES), "invoice": list(INVOICE_FEATURES)},
+        training_window={"from": start.isoformat(), "to": end.isoformat()},
+        examples={"debtor": debtors.height, "invoice": invoices.height},
+        settings={
+            "window_days": s.window_days,
+            "share": s.share,
+            "snapshot_every_days": s.snapshot_every_days,
+        },
+    )
+    return model
+
+
+def predict_pay(model: Model, debtors: pl.DataFrame) -> np.ndarray[Any, Any]:
+    if debtors.is_empty():
+        return np.zeros(0)
+    return np.asarray(model.debtor.predict_proba(matrix(debtors, list(DEBTOR_FEATURES)))[:, 1])
+
+
+def predict_late(model: Model, invoices: pl.DataFrame) -> np.ndarray[Any, Any]:
+    if invoices.is_empty():
+        return np.zeros(0)
+    return np.asarray(model.invoice.predict_proba(matrix(invoices, list(INVOICE_FEATURES)))[:, 1])
+
+
+def predict_days(model: Model, invoices: pl.DataFrame) -> np.ndarray[Any, Any]:
+    if invoices.is_empty():
+        return np.zeros(0)
+    days = model.days.predict(matrix(invoices, list(INVOICE_FEATURES)))
+    clipped: np.ndarray[Any, Any] = np.clip(np.asarray(days), 0, None)
+    return clipped
+
+
+def reasons(model: Model | None, debtors: pl.DataFrame, top: int = 3) -> list[list[str]]:
+    """Per row, the features that move its score most: each feature set to the training median
+    in turn; the change of the score is the feature's contribution (``"late_rate_365d=0.8:
+    -0.21"``). With no model, the rules' own parts."""
+    if model is None or debtors.is_empty():
+        return rules_reasons(debtors, top)
+    names = list(DEBTOR_FEATURES)
+    x = matrix(debtors, names)
+    base = model.debtor.predict_proba(x)[:, 1]
+    deltas = np.zeros_like(x)
+    for j, name in enumerate(names):
+        moved = x.copy()
+        moved[:, j] = model.debtor_reference[name]
+        deltas[:, j] = base - model.debtor.predict_proba(moved)[:, 1]
+    out = []
+    for i in range(x.shape[0]):
+        order = np.argsort(-np.abs(deltas[i]))[:top]
+        out.append(
+            [f"{names[j]}={_fmt(x[i, j])}: {deltas[i, j]:+.2f}" for j in order if deltas[i, j] != 0]
+            or ["close to the typical debtor"]
+        )
+    return out
+
+
+def _fmt(value: float) -> str:
+    if np.isnan(value):
+        return "unknown"
+    return f"{value:.2f}".rstrip("0").rstrip(".") if value % 1 else str(int(value))
+
+
+SCORE_SCHEMA: dict[str, pl.DataType] = {
+    "debtor_id": pl.Int64(),
+    "currency": pl.String(),
+    "score": pl.Float64(),
+    "expected_recovery_minor": pl.Int64(),
+    "expected_days_to_pay": pl.Float64(),
+    "source": pl.String(),
+    "reasons": pl.List(pl.String()),
+}
+
+
+def score_view(model: Model | None, view: View, *, with_reasons: bool = True) -> pl.DataFrame:
+    """:func:`score_frame` on a :class:`View`."""
+    debtors = debtor_features(view)
+    invoices = invoice_features(view)
+    if model is None:
+        score = rules_score(debtors).to_numpy()
+        days = rules_days_to_pay(invoices).to_numpy()
+        source = "rules"
+    else:
+        score = predict_pay(model, debtors)
+        days = predict_days(model, invoices)
+        source = f"model {model.metadata.get('version', '')}".strip()
+    per_debtor = (
+        invoices.select("debtor_id", "currency", "invoice_open_minor")
+        .with_columns(pl.Series("_days", days, dtype=pl.Float64()))
+        .group_by("debtor_id", "currency")
+        .agg(
+            (
+                (pl.col("_days") * pl.col("invoice_open_minor")).sum()
+                / pl.col("invoice_open_minor").sum()
+            ).alias("expected_days_to_pay")
+        )
+    )
+    frame = debtors.select("debtor_id", "currency", "overdue_minor").with_columns(
+        pl.Series("score", score, dtype=pl.Float64()),
+        pl.lit(source).alias("source"),
+        pl.Series(
+            "reasons",
+            reasons(model, debtors) if with_reasons else [[] for _ in range(debtors.height)],
+            dtype=pl.List(pl.String()),
+        ),
+    )
+    return (
+        frame.join(per_debtor, on=["debtor_id", "currency"], how="left")
+        .with_columns(
+            (pl.col("score") * pl.col("overdue_minor"))
+            .round(0)
+            .cast(pl.Int64())
+            .alias("expected_recovery_minor")
+        )
+        .select(list(SCORE_SCHEMA))
+        .sort("debtor_id", "currency")
+    )
+
+
+def score_frame(
+    model: Model | None, data: CycleInput, as_of: date, *, with_reasons: bool = True
+) -> pl.DataFrame:
+    """Per (debtor_id, currency) with an open balance as of ``as_of``: ``score`` (probability of
+    paying at least half of the overdue balance within the window), ``expected_recovery_minor``
+    (score x overdue balance, minor units), ``expected_days_to_pay`` (open-balance-weighted mean
+    over its open invoices), ``source`` (``rules`` or ``model <version>``) and ``reasons``.
+    ``model=None``: the rules score."""
+    return score_view(model, view_from_cycle_input(data, as_of), with_reasons=with_reasons)
