@@ -88,6 +88,117 @@ SETTINGS: tuple[Setting, ...] = (
         "'|' or 'tab'.",
         ("auto", ",", ";", "|", "tab"),
     ),
+    Setting(
+        "channels.email",
+        "file",
+        "Adapter that sends email: 'file' (the outbox folder), 'smtp', or a third-party adapter "
+        "from the arrears.channels entry points.",
+    ),
+    Setting(
+        "channels.sms",
+        "file",
+        "Adapter that sends SMS: 'file', 'webhook' (generic JSON) or 'twilio'.",
+    ),
+    Setting(
+        "channels.whatsapp",
+        "file",
+        "Adapter that sends WhatsApp messages: 'file', 'webhook' or 'twilio'.",
+    ),
+    Setting(
+        "channels.letter",
+        "file",
+        "Adapter that sends letters: 'file' (JSON) or 'pdf' (a PDF per letter in the outbox's "
+        "letter folder: the print batch).",
+    ),
+    Setting(
+        "channels.outbox_dir",
+        "{workspace}/outbox",
+        "Folder of the file sink and of the PDF letters.",
+    ),
+    Setting(
+        "channels.templates",
+        "templates",
+        "Folder of the message templates (<lang>/<name>.j2), relative to the workspace; the "
+        "shipped ones are used for names it lacks.",
+    ),
+    Setting(
+        "channels.from_email",
+        "collections@example.com",
+        "Sender address of emails (its domain ends the Message-ID).",
+    ),
+    Setting("channels.from_name", "Collections", "Sender name of emails."),
+    Setting(
+        "channels.creditor_name",
+        "Example Company",
+        "The creditor's name in messages and letters (creditor.name).",
+    ),
+    Setting(
+        "channels.collector_name",
+        "Accounts receivable",
+        "The signature of messages (collector.name).",
+    ),
+    Setting("channels.collector_phone", "", "The collector's phone number (collector.phone)."),
+    Setting(
+        "channels.payment_url",
+        "https://pay.example.com/{debtor}",
+        "Payment link (payment_link); {debtor} becomes the debtor's id.",
+    ),
+    Setting(
+        "channels.opt_out_url",
+        "https://example.com/opt-out",
+        "Opt-out endpoint; the signed link (opt_out_link) adds "
+        "?d=<debtor>&c=<channel>&s=<signature>.",
+    ),
+    Setting(
+        "channels.secret",
+        "",
+        "Key that signs opt-out links and verifies delivery callbacks (HMAC-SHA256); set it in the "
+        "environment.",
+    ),
+    Setting("dispatch.batch_size", "100", "Messages one worker claims at a time."),
+    Setting("dispatch.max_attempts", "5", "Attempts before a temporary failure becomes final."),
+    Setting(
+        "dispatch.backoff_seconds",
+        "60",
+        "First retry delay; doubled per attempt (capped at 6 hours), with +-50% jitter.",
+    ),
+    Setting(
+        "dispatch.lease_seconds",
+        "300",
+        "After this long a claimed or sending row of a stopped worker is reconciled.",
+    ),
+    Setting(
+        "dispatch.poll_seconds", "5", "How often 'arrears worker' looks for due messages when idle."
+    ),
+    Setting("smtp.host", "127.0.0.1", "SMTP server."),
+    Setting("smtp.port", "", "SMTP port (default: 587 for starttls, 465 for tls, 25 for none)."),
+    Setting(
+        "smtp.security",
+        "starttls",
+        "'starttls', 'tls' (implicit TLS) or 'none'.",
+        ("starttls", "tls", "none"),
+    ),
+    Setting("smtp.username", "", "SMTP login (none if empty)."),
+    Setting(
+        "smtp.password", "", "SMTP password; set it in the environment (ARREARS_SMTP_PASSWORD)."
+    ),
+    Setting(
+        "smtp.cafile",
+        "",
+        "CA bundle to trust for the SMTP server's certificate (default: the system's).",
+    ),
+    Setting("smtp.timeout", "30", "SMTP timeout in seconds."),
+    Setting("webhook.url", "", "URL the generic JSON provider posts SMS and WhatsApp messages to."),
+    Setting("webhook.token", "", "Bearer token of the webhook provider."),
+    Setting("twilio.base_url", "https://api.twilio.com", "Base URL of the Twilio-compatible API."),
+    Setting("twilio.account_sid", "", "Twilio account SID."),
+    Setting("twilio.auth_token", "", "Twilio auth token; set it in the environment."),
+    Setting("sms.from", "", "Sender number (or alphanumeric id) of SMS."),
+    Setting("whatsapp.from", "", "Sender number of WhatsApp messages (default: sms.from)."),
+    Setting("http.timeout", "30", "Timeout in seconds of the HTTP providers."),
+    Setting(
+        "letter.font", "", "TrueType font for PDF letters (default: DejaVu Sans if installed)."
+    ),
 )
 
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}

@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cases",
     "cycle",
     "compliance",
+    "dispatch",
     "demo",
     "model",
 )

@@ -3,8 +3,9 @@
 It runs the same commands a user would, each printed before it runs, in a workspace folder:
 ``init`` (first time only), ``generate``, ``import`` of debtors, invoices and payments, ``policy
 check`` of the shipped B2B policy, ``aging`` (totals, then the ten debtors with the most
-overdue), ``run`` of the daily cycle with that policy (the summary of its decisions) and the top
-of the collectors' ``worklist``. Running it again changes nothing: the files are the same for the
+overdue), ``run`` of the daily cycle with that policy (the summary of its decisions), the top
+of the collectors' ``worklist`` and ``dispatch`` of the day's messages to the file sink
+(``outbox/`` in the workspace). Running it again changes nothing: the files are the same for the
 same arguments, importing them again finds every row unchanged, and the cycle has already run
 for the day.
 """
@@ -63,9 +64,11 @@ def demo_command(
     _run([*workspace, "aging", "--as-of", day.isoformat(), "--by", "debtor", "--top", "10"])
     _run([*workspace, "run", "--as-of", day.isoformat()])
     _run([*workspace, "worklist", "--top", "10"])
+    _run([*workspace, "dispatch", "--as-of", day.isoformat()])
     console.rule("[bold]next", align="left")
     console.print(
-        f"The workspace is {ws} (store: {ws / 'arrears.db'}). Try:\n"
+        f"The workspace is {ws} (store: {ws / 'arrears.db'}).\n"
+        f"The day's messages are in {ws / 'outbox'} (.eml emails, .json SMS and letters). Try:\n"
         f"  arrears -w {ws} explain DEBTOR_ID      (why the cycle did what it did)\n"
         f"  arrears -w {ws} plan --as-of YYYY-MM-DD (what the next days would do)\n"
         f"  arrears -w {ws} aging --by segment --format csv\n"

@@ -66,6 +66,8 @@ def init(
     examples = _examples_dir()
     if examples is not None and (examples / "policies").is_dir():
         shutil.copytree(examples / "policies", root / "policies", dirs_exist_ok=True)
+    if examples is not None and (examples / "templates").is_dir():
+        shutil.copytree(examples / "templates", root / "templates", dirs_exist_ok=True)
     ws = config.load(root)
     upgrade(ws.database_url)
     with connect(ws.database_url).begin() as conn:

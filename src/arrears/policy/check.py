@@ -308,6 +308,35 @@ def _contact_rules(policy: Policy, doc: Located) -> list[Problem]:
     return p
 
 
+def _template_problems(policy: Policy, doc: Located) -> list[Problem]:
+    """Every template a step names exists (in each language of the template folders, or in
+    English) and uses only the documented variables. Templates are looked up beside the policy
+    (``../templates`` from ``policies/``), then in the shipped examples; a policy with no
+    template folder beside it is not checked for templates."""
+    from pathlib import Path  # noqa: PLC0415 (kept inside: one function added here)
+
+    from arrears.channels.templates import check_template, shipped_root  # noqa: PLC0415
+
+    here = Path(doc.source).resolve().parent
+    roots = [r for r in (here.parent / "templates", here / "templates") if r.is_dir()]
+    if not roots:  # a policy outside a workspace: its templates are not known here
+        return []
+    shipped = shipped_root()
+    if shipped is not None and shipped.resolve() not in [r.resolve() for r in roots]:
+        roots.append(shipped)
+    langs = sorted({d.name for r in roots for d in r.iterdir() if d.is_dir()} - {"_"}) or ["en"]
+    problems = []
+    for kind, i, group in _step_groups(policy):
+        for j, step in enumerate(group.steps):
+            name = getattr(step, "template", None)
+            if not name:
+                continue
+            found = sorted({m for lang in langs for m in check_template(roots, name, lang)})
+            node = doc.find((kind, i, "steps", j, "template"))
+            problems += [doc.problem(node, f"template {name!r}: {m}") for m in found]
+    return problems
+
+
 def check_policy(policy: Policy, doc: Located) -> list[Problem]:
     problems = [
         *_structure(policy, doc),
@@ -316,5 +345,6 @@ def check_policy(policy: Policy, doc: Located) -> list[Problem]:
         *_late_steps(policy, doc),
         *_overlapping_stages(policy, doc),
         *_contact_rules(policy, doc),
+        *_template_problems(policy, doc),
     ]
     return sorted(problems, key=lambda pr: (pr.row or 0, int(pr.column or 0)))

@@ -360,8 +360,18 @@ outbox = Table(
     Column("send_at", DateTime(timezone=True)),  # not before: the contact rules' window
     Column("rule_pack", String(32)),  # the contact-rule pack that cleared it
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The channels (migration 0005; see docs/channels.md): queued -> claimed -> sending ->
+    # sent | failed | blocked; a retry or a deferral goes back to queued with next_attempt_at.
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("claimed_by", String(100)),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("provider_ref", Text),
+    Column("last_error", Text),
+    Column("rule", String(100)),  # the contact rule that blocked it at send time
 )
 Index("ix_outbox_debtor", outbox.c.debtor_id, outbox.c.created_on)
+Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 
 task = Table(
     "task",

@@ -1,0 +1,1 @@
+"""Delivering the outbox: templates, channel adapters and the dispatcher (docs/channels.md)."""

@@ -1,0 +1,119 @@
+"""The one interface every channel adapter implements, and how adapters are found.
+
+An adapter is a factory ``(settings: ChannelSettings) -> Channel``. Built-in adapters are
+``file`` (the embedded default), ``smtp``, ``webhook``, ``twilio`` and ``pdf``; a third party
+adds its own through the ``arrears.channels`` entry-point group (name = the factory), and
+selects it with ``channels.<channel> = "<name>"`` in ``arrears.toml``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlencode
+
+ENTRY_POINT_GROUP = "arrears.channels"
+
+
+class TemporaryFailure(Exception):
+    """Try again later (connection refused, 4xx SMTP reply, HTTP 429 or 5xx)."""
+
+
+class PermanentFailure(Exception):
+    """Never works for this contact point (hard bounce, invalid number, unknown address)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    content: bytes
+    mime: str  # "application/pdf"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One rendered message, ready for a provider. ``idempotency_key`` is stable for the outbox
+    row (a resend carries the same key: the SMTP Message-ID, the HTTP Idempotency-Key)."""
+
+    key: str
+    idempotency_key: str
+    channel: str  # email, sms, whatsapp, letter
+    to: str
+    debtor: str  # the debtor's external id
+    language: str
+    subject: str
+    text: str
+    html: str | None = None
+    opt_out_url: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    debtor_name: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Channel(Protocol):
+    #: ``True`` when sending the same message again is harmless (the provider, or the file
+    #: system, deduplicates by ``idempotency_key``): a row left in ``sending`` by a crash is then
+    #: sent again; otherwise it is marked failed ("outcome unknown") rather than risk a double.
+    dedup: bool
+
+    def send(self, message: Message) -> str:
+        """Deliver; return the provider's reference. Raise :class:`TemporaryFailure` or
+        :class:`PermanentFailure`."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    """The workspace's settings (``channels.*``, ``smtp.*``, ``sms.*``...) and its folder."""
+
+    values: Mapping[str, str]
+    root: Path
+
+    def get(self, key: str) -> str:
+        return self.values.get(key, "")
+
+
+Factory = Callable[[ChannelSettings], Channel]
+
+
+def idempotency_key(outbox_key: str) -> str:
+    """The stable idempotency key of an outbox row."""
+    return "arrears-" + hashlib.sha256(outbox_key.encode("utf-8")).hexdigest()[:32]
+
+
+def factories() -> dict[str, Factory]:
+    """Adapter factories by name: the built-ins, then the ``arrears.channels`` entry points."""
+    from arrears.channels import filesink, http, letter, smtp  # noqa: PLC0415 (they import us)
+
+    found: dict[str, Factory] = {
+        "file": filesink.FileSink,
+        "smtp": smtp.SmtpChannel,
+        "webhook": http.WebhookChannel,
+        "twilio": http.TwilioChannel,
+        "pdf": letter.PdfLetterChannel,
+    }
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep.load())
+    return found
+
+
+def sign(secret: str, *parts: str) -> str:
+    """HMAC-SHA256 (hex) of the parts joined by newlines."""
+    return hmac.new(secret.encode(), "\n".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+def opt_out_url(base: str, secret: str, debtor: str, channel: str) -> str:
+    """A signed opt-out link: ``<base>?d=<debtor>&c=<channel>&s=<signature>``."""
+    query = urlencode({"d": debtor, "c": channel, "s": sign(secret, "opt-out", debtor, channel)})
+    return f"{base}{'&' if '?' in base else '?'}{query}"
+
+
+def verify_opt_out(secret: str, debtor: str, channel: str, signature: str) -> bool:
+    return hmac.compare_digest(sign(secret, "opt-out", debtor, channel), signature)

@@ -1,0 +1,532 @@
+"""Sending the outbox: claim due messages, ask the contact rules again with the current time,
+render, send through the channel's adapter, record every step. See docs/channels.md.
+
+At most once: a row moves ``claimed -> sending`` in a committed transaction before the provider
+is called and ``sending -> sent`` after it answers. A worker that dies before ``sending`` leaves a
+claimed row, which goes back to the queue when its lease ends (it was never sent). One that dies
+between the two leaves ``sending``: the outcome is unknown, so the row is sent again only through
+an adapter whose provider deduplicates by the stable idempotency key (``Channel.dedup``: the SMTP
+Message-ID, the HTTP Idempotency-Key, the file name); otherwise it is marked failed for a person
+to look at, never resent blindly.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import polars as pl
+from sqlalchemy import Engine
+
+from arrears.channels.base import (
+    Channel,
+    ChannelSettings,
+    Message,
+    PermanentFailure,
+    TemporaryFailure,
+    factories,
+    idempotency_key,
+    opt_out_url,
+)
+from arrears.channels.templates import TemplateBroken, TemplateMissing, render
+from arrears.contact.frames import ATTEMPT_SCHEMA
+from arrears.contact.guard import guard, local_now
+from arrears.contact.model import Pack
+from arrears.store import outbox as store
+from arrears.store.cycle_read import read_cycle_input
+
+#: The contact point kind each channel sends to.
+POINT_KIND = {"email": "email", "sms": "phone", "whatsapp": "phone", "letter": "postal"}
+SENDABLE = tuple(POINT_KIND)
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    batch_size: int = 100
+    max_attempts: int = 5
+    backoff_seconds: float = 60.0
+    backoff_max_seconds: float = 6 * 3600.0
+    lease_seconds: float = 300.0
+
+
+def backoff(attempt: int, options: Options, rng: random.Random) -> timedelta:
+    """Exponential backoff with jitter: ``base * 2**(attempt-1)``, capped, times U(0.5, 1.5)."""
+    delay = min(options.backoff_seconds * 2 ** max(attempt - 1, 0), options.backoff_max_seconds)
+    return timedelta(seconds=delay * rng.uniform(0.5, 1.5))
+
+
+@dataclass
+class Report:
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, what: str, n: int = 1) -> None:
+        self.counts[what] += n
+
+    def __str__(self) -> str:
+        keys = ("sent", "deferred", "blocked", "retry", "fallback", "failed", "reconciled")
+        return ", ".join(f"{k} {self.counts[k]}" for k in keys)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: ChannelSettings,
+        *,
+        portfolio: str,
+        packs: dict[str, Pack],
+        template_roots: list[Path],
+        options: Options | None = None,
+        actor: str = "dispatch",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        adapters: dict[str, Channel] | None = None,
+        worker: str | None = None,
+        rng: random.Random | None = None,
+        at_send_time: bool = False,
+        today: date | None = None,
+    ) -> None:
+        """``at_send_time``: ask the contact rules at each message's own ``send_at`` instead of
+        the clock's time (``arrears dispatch --as-of``: catching up a day, the demo)."""
+        pid = store.portfolio_id(engine, portfolio)
+        if pid is None:
+            raise LookupError(f"no portfolio {portfolio!r}")
+        self.engine = engine
+        self.settings = settings
+        self.portfolio = portfolio
+        self.pid = pid
+        self.packs = packs
+        self.roots = template_roots
+        self.options = options or Options()
+        self.actor = actor
+        self.clock = clock
+        self.adapters: dict[str, Channel] = dict(adapters or {})
+        self.worker = worker or worker_id()
+        self.rng = rng or random.Random()
+        self.at_send_time = at_send_time
+        self.today = today  # the day of days past due (default: the clock's UTC date)
+
+    # adapters ---------------------------------------------------------------------------------
+
+    def adapter(self, channel: str) -> Channel:
+        if channel not in self.adapters:
+            name = self.settings.get(f"channels.{channel}") or "file"
+            found = factories()
+            if name not in found:
+                raise LookupError(f"channels.{channel} = {name!r}: no such adapter")
+            self.adapters[channel] = found[name](self.settings)
+        return self.adapters[channel]
+
+    def close(self) -> None:
+        for a in self.adapters.values():
+            a.close()
+
+    # the loop ---------------------------------------------------------------------------------
+
+    def run(self, stop: Callable[[], bool] = lambda: False) -> Report:
+        """Send every message due now, batch after batch, until none is due (or ``stop()``)."""
+        report = Report()
+        self.reconcile(report)
+        while not stop():
+            now = self.clock()
+            batch = store.claim(
+                self.engine,
+                portfolio=self.pid,
+                now=now,
+                limit=self.options.batch_size,
+                worker=self.worker,
+            )
+            if not batch:
+                break
+            self.process(batch, report, stop)
+        return report
+
+    def reconcile(self, report: Report) -> None:
+        """Rows a dead worker left behind: ``claimed`` back to the queue; ``sending`` resent
+        only where the provider deduplicates, else failed (outcome unknown)."""
+        now = self.clock()
+        lease = self.options.lease_seconds
+        report.add(
+            "released",
+            store.release_expired_claims(self.engine, portfolio=self.pid, now=now, lease=lease),
+        )
+        for row in store.stale_sending(self.engine, portfolio=self.pid, now=now, lease=lease):
+            dedup = row.channel in SENDABLE and getattr(self.adapter(row.channel), "dedup", False)
+            with self.engine.begin() as conn:
+                if dedup:
+                    ok = store.transition(
+                        conn,
+                        row,
+                        expect="sending",
+                        event="reconciled",
+                        at=now,
+                        actor=self.actor,
+                        payload={"resend": True, "why": "the provider deduplicates the resend"},
+                        status="queued",
+                        next_attempt_at=now,
+                        claimed_by=None,
+                        claimed_at=None,
+                    )
+                else:
+                    ok = store.transition(
+                        conn,
+                        row,
+                        expect="sending",
+                        event="reconciled",
+                        at=now,
+                        actor=self.actor,
+                        payload={"resend": False, "why": "outcome unknown after a crash"},
+                        status="failed",
+                        last_error="outcome unknown: the worker stopped "
+                        "during the provider call; not resent (no provider deduplication)",
+                    )
+            if ok:
+                report.add("reconciled")
+
+    def process(
+        self, batch: list[store.OutboxRow], report: Report, stop: Callable[[], bool]
+    ) -> None:
+        now = self.clock()
+        recipients = store.read_recipients(
+            self.engine, sorted({r.debtor_id for r in batch}), self.today or now.date()
+        )
+        verdicts = self.verdicts(batch, recipients, now)
+        for i, row in enumerate(batch):
+            if stop():
+                store.release(self.engine, [r.id for r in batch[i:]], self.worker)
+                return
+            self.one(row, recipients.get(row.debtor_id), verdicts.get(row.id), report)
+
+    # the contact rules, again -----------------------------------------------------------------
+
+    def verdicts(
+        self, batch: list[store.OutboxRow], recipients: dict[int, dict[str, Any]], now: datetime
+    ) -> dict[int, dict[str, Any]]:
+        data = read_cycle_input(
+            self.engine,
+            portfolio=self.portfolio,
+            as_of=self.today or now.date(),
+            reopen_within_days=0,
+        )
+        ids = pl.Series([r.debtor_id for r in batch], dtype=pl.Int64)
+        data = data.for_debtors(ids)
+        debtors = data.debtors
+        local = debtors.select("debtor_id", "timezone").with_columns(
+            local_now(now, debtors).alias("local")
+        )
+        local_by = dict(zip(local["debtor_id"].to_list(), local["local"].to_list(), strict=True))
+        zone_by = dict(zip(local["debtor_id"].to_list(), local["timezone"].to_list(), strict=True))
+
+        def planned(r: store.OutboxRow) -> datetime | None:
+            at = _utc(r.send_at)
+            if not self.at_send_time or at is None or at > now:
+                return local_by.get(r.debtor_id)
+            try:
+                return at.astimezone(ZoneInfo(zone_by.get(r.debtor_id) or "")).replace(tzinfo=None)
+            except (ZoneInfoNotFoundError, ValueError):
+                return None
+
+        rows = []
+        for r in batch:
+            invoices = (recipients.get(r.debtor_id) or {}).get("invoices", [])
+            rows.append(
+                {
+                    "attempt_id": r.id,
+                    "debtor_id": r.debtor_id,
+                    "channel": r.channel,
+                    "planned_local": planned(r),
+                    "priority": 1,
+                    "fallback": [c for c in r.params.get("fallback", []) if c != r.channel],
+                    "legal_threat": bool(r.params.get("legal_threat", False)),
+                    "days_past_due": max((i["days_past_due"] for i in invoices), default=0),
+                    "validation_notice": bool(r.params.get("validation_notice", False)),
+                }
+            )
+        attempts = pl.DataFrame(rows, schema=ATTEMPT_SCHEMA)
+        # This batch is what is being decided: drop its own outbox rows from the history.
+        mine = pl.DataFrame(
+            {
+                "debtor_id": [r.debtor_id for r in batch],
+                "channel": [r.channel for r in batch],
+                "at": [_utc(r.send_at) for r in batch],
+            },
+            schema={"debtor_id": pl.Int64, "channel": pl.String, "at": pl.Datetime("us", "UTC")},
+        ).drop_nulls()
+        history = data.history.join(mine.unique(), on=["debtor_id", "channel", "at"], how="anti")
+        decided = guard(attempts, debtors, data.consents, history, self.packs)
+        return {d["attempt_id"]: d for d in decided.iter_rows(named=True)}
+
+    # one message ------------------------------------------------------------------------------
+
+    def one(
+        self,
+        row: store.OutboxRow,
+        who: dict[str, Any] | None,
+        verdict: dict[str, Any] | None,
+        report: Report,
+    ) -> None:
+        now = self.clock()
+        log: dict[str, Any] = {"at": now, "actor": self.actor}
+        if who is None or verdict is None:
+            self._final(row, "failed", "the debtor is gone", report, **log)
+            return
+        if verdict["decision"] == "block":
+            with self.engine.begin() as conn:
+                store.transition(
+                    conn,
+                    row,
+                    expect="claimed",
+                    event="blocked",
+                    payload={"rule": verdict["rule"], "reason": verdict["reason"]},
+                    status="blocked",
+                    rule=verdict["rule"],
+                    claimed_by=None,
+                    **log,
+                )
+            report.add("blocked")
+            return
+        send_at = _utc(verdict["send_at"])
+        if send_at is not None and send_at > now + timedelta(seconds=1):
+            with self.engine.begin() as conn:
+                store.transition(
+                    conn,
+                    row,
+                    expect="claimed",
+                    event="deferred",
+                    unique=False,
+                    payload={"rule": verdict["rule"], "send_at": send_at.isoformat()},
+                    status="queued",
+                    send_at=send_at,
+                    next_attempt_at=send_at,
+                    claimed_by=None,
+                    claimed_at=None,
+                    **log,
+                )
+            report.add("deferred")
+            return
+        channel = verdict["channel"] or row.channel
+        if channel != row.channel:  # the rules moved it to a fallback channel
+            row = self._switch(row, channel)
+        try:
+            message = self.message(row, who, self.today or now.date())
+        except (TemplateMissing, TemplateBroken, LookupError) as exc:
+            self._final(row, "failed", f"cannot render: {exc}", report, **log)
+            return
+        attempt = row.attempts + 1
+        with self.engine.begin() as conn:  # recorded before the provider call
+            if not store.transition(
+                conn,
+                row,
+                expect="claimed",
+                event="sending",
+                payload={"attempt": attempt, "to": message.to, "id": message.idempotency_key},
+                status="sending",
+                attempts=attempt,
+                channel=row.channel,
+                claimed_at=now,
+                **log,
+            ):
+                return  # someone else took it
+        row = _with(row, attempts=attempt, status="sending")
+        try:
+            ref = self.adapter(row.channel).send(message)
+        except TemporaryFailure as exc:
+            self._temporary(row, str(exc), report)
+        except PermanentFailure as exc:
+            self._permanent(row, message.to, str(exc), report)
+        else:
+            with self.engine.begin() as conn:  # ... and after it
+                store.transition(
+                    conn,
+                    row,
+                    expect="sending",
+                    event="sent",
+                    at=self.clock(),
+                    actor=self.actor,
+                    payload={"attempt": attempt, "provider_ref": ref},
+                    status="sent",
+                    sent_at=self.clock(),
+                    provider_ref=ref,
+                    last_error=None,
+                )
+            report.add("sent")
+
+    def _switch(self, row: store.OutboxRow, channel: str) -> store.OutboxRow:
+        return _with(row, channel=channel)
+
+    def _final(
+        self, row: store.OutboxRow, status: str, error: str, report: Report, **log: Any
+    ) -> None:
+        with self.engine.begin() as conn:
+            store.transition(
+                conn,
+                row,
+                expect=("claimed", "sending"),
+                event=status,
+                payload={"attempt": row.attempts, "error": error},
+                status=status,
+                last_error=error,
+                **log,
+            )
+        report.add(status)
+
+    def _temporary(self, row: store.OutboxRow, error: str, report: Report) -> None:
+        now = self.clock()
+        if row.attempts >= self.options.max_attempts:
+            self._final(
+                row,
+                "failed",
+                f"gave up after {row.attempts} attempts: {error}",
+                report,
+                at=now,
+                actor=self.actor,
+            )
+            return
+        when = now + backoff(row.attempts, self.options, self.rng)
+        with self.engine.begin() as conn:
+            store.transition(
+                conn,
+                row,
+                expect="sending",
+                event="retry",
+                at=now,
+                actor=self.actor,
+                payload={"attempt": row.attempts, "error": error, "next": when.isoformat()},
+                status="queued",
+                next_attempt_at=when,
+                last_error=error,
+                claimed_by=None,
+                claimed_at=None,
+            )
+        report.add("retry")
+
+    def _permanent(self, row: store.OutboxRow, to: str, error: str, report: Report) -> None:
+        now = self.clock()
+        chain = [row.params.get("channel") or row.channel, *row.params.get("fallback", [])]
+        later = chain[chain.index(row.channel) + 1 :] if row.channel in chain else []
+        with self.engine.begin() as conn:
+            store.mark_contact_point_bad(conn, row.debtor_id, POINT_KIND[row.channel], to)
+            store.log(
+                conn,
+                row,
+                event="bounced",
+                at=now,
+                actor=self.actor,
+                payload={"attempt": row.attempts, "error": error, "to": to},
+            )
+            if later:
+                store.transition(
+                    conn,
+                    row,
+                    expect="sending",
+                    event="fallback",
+                    at=now,
+                    actor=self.actor,
+                    payload={"attempt": row.attempts, "from": row.channel, "to": later[0]},
+                    status="queued",
+                    channel=later[0],
+                    next_attempt_at=now,
+                    last_error=error,
+                    claimed_by=None,
+                    claimed_at=None,
+                )
+                report.add("fallback")
+                return
+            store.transition(
+                conn,
+                row,
+                expect="sending",
+                event="failed",
+                at=now,
+                actor=self.actor,
+                payload={"attempt": row.attempts, "error": error, "permanent": True},
+                status="failed",
+                last_error=error,
+            )
+        report.add("failed")
+
+    # rendering --------------------------------------------------------------------------------
+
+    def variables(self, row: store.OutboxRow, who: dict[str, Any], today: date) -> dict[str, Any]:
+        s = self.settings
+        invoices = who["invoices"]
+        totals: dict[str, dict[str, Any]] = {}
+        for inv in invoices:
+            t = totals.setdefault(
+                inv["currency"], {"currency": inv["currency"], "open": 0, "overdue": 0}
+            )
+            t["open"] += inv["open"]
+            if inv["days_past_due"] > 0:
+                t["overdue"] += inv["open"]
+        offer_keys = (
+            "instalments",
+            "min_instalment",
+            "annual_interest",
+            "max_discount",
+            "expires_after_days",
+        )
+        offer = {k: row.params[k] for k in offer_keys if k in row.params} or None
+        debtor = {k: who[k] for k in ("id", "name", "kind", "country", "language", "currency")}
+        debtor.update({k: who["points"].get(k, "") for k in ("email", "phone", "postal")})
+        return {
+            "debtor": debtor,
+            "invoices": invoices,
+            "totals": sorted(totals.values(), key=lambda t: str(t["currency"])),
+            "days_past_due": max((i["days_past_due"] for i in invoices), default=0),
+            "offer": offer,
+            "payment_link": (s.get("channels.payment_url") or "").replace("{debtor}", who["id"]),
+            "opt_out_link": opt_out_url(
+                s.get("channels.opt_out_url") or "https://example.com/opt-out",
+                s.get("channels.secret"),
+                who["id"],
+                row.channel,
+            ),
+            "collector": {
+                "name": s.get("channels.collector_name"),
+                "email": s.get("channels.from_email"),
+                "phone": s.get("channels.collector_phone"),
+            },
+            "creditor": {"name": s.get("channels.creditor_name")},
+            "today": today,
+            "channel": row.channel,
+        }
+
+    def message(self, row: store.OutboxRow, who: dict[str, Any], today: date) -> Message:
+        if not row.template:
+            raise TemplateMissing("the message names no template")
+        variables = self.variables(row, who, today)
+        rendered = render(self.roots, row.template, who["language"], who["country"], variables)
+        return Message(
+            key=row.key,
+            idempotency_key=idempotency_key(row.key),
+            channel=row.channel,
+            to=who["points"].get(POINT_KIND.get(row.channel, ""), ""),
+            debtor=who["id"],
+            debtor_name=who["name"],
+            language=who["language"],
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html if row.channel == "email" else None,
+            opt_out_url=variables["opt_out_link"],
+        )
+
+
+def _with(row: store.OutboxRow, **changes: Any) -> store.OutboxRow:
+    return replace(row, **changes)

@@ -1,0 +1,61 @@
+"""The file sink: the embedded default channel. Each message becomes one file in the
+workspace's outbox folder (``channels.outbox_dir``): ``email/<debtor>-<key>.eml`` (the same MIME
+message SMTP would send), ``sms|whatsapp|letter/<debtor>-<key>.json``. The name comes from the
+message's idempotency key and the file is written atomically, so sending again overwrites the
+same file: a resend after a crash cannot produce a second message (``dedup``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from arrears.channels.base import ChannelSettings, Message, PermanentFailure
+from arrears.channels.smtp import build_email
+
+
+def safe_name(message: Message) -> str:
+    debtor = re.sub(r"[^A-Za-z0-9_-]", "_", message.debtor)[:40] or "debtor"
+    return f"{debtor}-{message.idempotency_key}"
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class FileSink:
+    dedup = True
+
+    def __init__(self, settings: ChannelSettings) -> None:
+        self.settings = settings
+        folder = Path(settings.get("channels.outbox_dir") or "outbox")
+        self.folder = folder if folder.is_absolute() else settings.root / folder
+
+    def send(self, message: Message) -> str:
+        if not message.to:
+            raise PermanentFailure(f"no {message.channel} address")
+        if message.channel == "email":
+            data = bytes(build_email(message, self.settings))
+            path = self.folder / "email" / f"{safe_name(message)}.eml"
+        else:
+            body = {
+                "id": message.idempotency_key,
+                "key": message.key,
+                "channel": message.channel,
+                "to": message.to,
+                "debtor": message.debtor,
+                "language": message.language,
+                "subject": message.subject,
+                "text": message.text,
+            }
+            data = json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8")
+            path = self.folder / message.channel / f"{safe_name(message)}.json"
+        write_atomically(path, data)
+        return str(path)
+
+    def close(self) -> None:
+        return None

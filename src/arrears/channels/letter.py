@@ -1,0 +1,73 @@
+"""Letters as PDF (fpdf2): the rendered letter (the template's text: the debtor, every open
+invoice with its days past due, the totals, how to pay) on an A4 page with the creditor's and
+the debtor's details, written to ``<channels.outbox_dir>/letter/<debtor>-<key>.pdf``; that folder
+is the print batch for a mail house. fpdf2 because it is pure Python (no system libraries, small
+wheel) and embeds a TrueType font for non-Latin text; ReportLab would also do but is larger and
+its open-source edition lacks nothing we need from it.
+
+Text outside Latin-1 needs a Unicode TrueType font: ``letter.font`` (a .ttf path), else DejaVu
+Sans when the system has it, else the PDF core font with unknown characters replaced by ``?``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from fpdf import FPDF
+
+from arrears.channels.base import ChannelSettings, Message, PermanentFailure
+from arrears.channels.filesink import safe_name, write_atomically
+
+_DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def letter_pdf(message: Message, settings: ChannelSettings, today: date | None = None) -> bytes:
+    pdf = FPDF(format="A4")
+    pdf.set_margins(20, 20, 20)
+    pdf.add_page()
+    font_path = Path(settings.get("letter.font") or _DEJAVU)
+    unicode_font = font_path.is_file()
+    if unicode_font:
+        pdf.add_font("body", "", str(font_path))
+        family = "body"
+    else:
+        family = "Helvetica"
+
+    def clean(text: str) -> str:
+        return text if unicode_font else text.encode("latin-1", "replace").decode("latin-1")
+
+    pdf.set_font(family, size=10)
+    creditor = settings.get("channels.creditor_name") or settings.get("channels.from_name")
+    pdf.multi_cell(0, 5, clean(creditor), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(8)
+    pdf.multi_cell(0, 5, clean(message.debtor_name), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, clean(message.to), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+    pdf.cell(0, 5, clean((today or date.today()).isoformat()), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.set_font(family, size=12)
+    pdf.multi_cell(0, 6, clean(message.subject), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    pdf.set_font(family, size=10)
+    pdf.multi_cell(0, 5, clean(message.text), new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+class PdfLetterChannel:
+    dedup = True  # the same file name: a resend overwrites it
+
+    def __init__(self, settings: ChannelSettings) -> None:
+        self.settings = settings
+        folder = Path(settings.get("channels.outbox_dir") or "outbox")
+        self.folder = folder if folder.is_absolute() else settings.root / folder
+
+    def send(self, message: Message) -> str:
+        if not message.to:
+            raise PermanentFailure("no postal address")
+        path = self.folder / "letter" / f"{safe_name(message)}.pdf"
+        write_atomically(path, letter_pdf(message, self.settings))
+        return str(path)
+
+    def close(self) -> None:
+        return None

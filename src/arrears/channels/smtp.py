@@ -1,0 +1,131 @@
+"""Email over SMTP (``smtp.*`` settings): STARTTLS, implicit TLS or plain, with authentication;
+multipart text + HTML (+ attachments); a stable ``Message-ID`` derived from the outbox key (the
+provider's and the mailbox's deduplication of a resend) and ``List-Unsubscribe`` headers with
+the signed opt-out link. One connection is kept open for a worker's batch."""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+from email import policy
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate
+
+from arrears.channels.base import ChannelSettings, Message, PermanentFailure, TemporaryFailure
+
+_POLICY = policy.SMTP.clone(max_line_length=998)  # long URLs stay plain header text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def build_email(message: Message, settings: ChannelSettings) -> EmailMessage:
+    """The MIME message (the same for SMTP and the file sink). Header values are one line: a
+    name or subject with CR/LF cannot add a header."""
+    if any(c in message.to for c in "\r\n,;<>") or "@" not in message.to:
+        raise PermanentFailure(f"not an email address: {message.to!r}")
+    sender = settings.get("channels.from_email") or "collections@example.com"
+    domain = sender.rpartition("@")[2] or "arrears.local"
+    msg = EmailMessage(policy=_POLICY)
+    msg["From"] = formataddr((_one_line(settings.get("channels.from_name")), sender))
+    msg["To"] = formataddr((_one_line(message.debtor_name), message.to))
+    msg["Subject"] = _one_line(message.subject)
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = f"<{message.idempotency_key}@{domain}>"
+    msg["X-Arrears-Key"] = message.idempotency_key
+    if message.opt_out_url:
+        msg["List-Unsubscribe"] = f"<{message.opt_out_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content(message.text)
+    if message.html:
+        msg.add_alternative(message.html, subtype="html")
+    for a in message.attachments:
+        main, _, sub = a.mime.partition("/")
+        msg.add_attachment(a.content, maintype=main, subtype=sub, filename=a.filename)
+    return msg
+
+
+class SmtpChannel:
+    dedup = True  # the same Message-ID: receiving systems drop the duplicate
+
+    def __init__(self, settings: ChannelSettings) -> None:
+        self.settings = settings
+        self.host = settings.get("smtp.host") or "127.0.0.1"
+        self.security = settings.get("smtp.security") or "starttls"
+        default_port = {"tls": "465", "starttls": "587"}.get(self.security, "25")
+        self.port = int(settings.get("smtp.port") or default_port)
+        self.timeout = float(settings.get("smtp.timeout") or "30")
+        self._conn: smtplib.SMTP | None = None
+
+    def _context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context()
+        cafile = self.settings.get("smtp.cafile")
+        if cafile:
+            ctx.load_verify_locations(cafile)
+        return ctx
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._conn is not None:
+            return self._conn
+        try:
+            conn: smtplib.SMTP
+            if self.security == "tls":
+                conn = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=self._context()
+                )
+            else:
+                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                if self.security == "starttls":
+                    conn.starttls(context=self._context())
+            user = self.settings.get("smtp.username")
+            if user:
+                conn.login(user, self.settings.get("smtp.password"))
+        except smtplib.SMTPAuthenticationError as exc:
+            raise TemporaryFailure(f"SMTP login refused: {exc.smtp_code}") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TemporaryFailure(f"SMTP {self.host}:{self.port}: {exc}") from None
+        self._conn = conn
+        return conn
+
+    def send(self, message: Message) -> str:
+        msg = build_email(message, self.settings)
+        for again in (True, False):
+            conn = self._connect()
+            try:
+                conn.send_message(msg)
+                return str(msg["Message-ID"])
+            except smtplib.SMTPServerDisconnected:
+                self._conn = None
+                if not again:
+                    raise TemporaryFailure("SMTP server disconnected") from None
+            except smtplib.SMTPRecipientsRefused as exc:
+                codes = [code for code, _ in exc.recipients.values()]
+                text = f"recipient refused: {codes}"
+                self._reset()
+                if all(c >= 500 for c in codes):
+                    raise PermanentFailure(text) from None
+                raise TemporaryFailure(text) from None
+            except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+                self._reset()
+                if exc.smtp_code >= 500:
+                    raise PermanentFailure(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from None
+                raise TemporaryFailure(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from None
+            except (OSError, smtplib.SMTPException) as exc:
+                self._conn = None
+                raise TemporaryFailure(f"SMTP: {exc}") from None
+        raise TemporaryFailure("SMTP: not sent")  # pragma: no cover
+
+    def _reset(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.rset()
+            except (OSError, smtplib.SMTPException):
+                self._conn = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self._conn.quit()
+            self._conn = None

@@ -1,0 +1,199 @@
+"""``arrears dispatch``, ``arrears worker`` and ``arrears template render``: delivering the outbox
+(docs/channels.md)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from arrears import config
+from arrears.cli.context import actor, store, workspace
+from arrears.cli.output import console
+
+if TYPE_CHECKING:
+    from arrears.channels.dispatch import Dispatcher
+
+template_app = typer.Typer(help="Message templates.", no_args_is_help=True)
+
+
+def _roots(ws: config.Workspace) -> list[Path]:
+    from arrears.channels.templates import shipped_root
+
+    folder = Path(ws.get("channels.templates"))
+    roots = [folder if folder.is_absolute() else ws.root / folder]
+    shipped = shipped_root()
+    if shipped is not None:
+        roots.append(shipped)
+    return [r for r in roots if r.is_dir()]
+
+
+def _dispatcher(
+    ctx: typer.Context, portfolio: str | None, *, at_send_time: bool = False
+) -> tuple[config.Workspace, Dispatcher]:
+    from arrears.channels.base import ChannelSettings
+    from arrears.channels.dispatch import Dispatcher, Options
+    from arrears.cli.app import UserError
+    from arrears.jobs.cycle import PolicyProblems, load_compiled
+
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
+    try:
+        packs = load_compiled(ws.policy_for(code)).packs
+    except (PolicyProblems, FileNotFoundError) as exc:
+        raise UserError(f"the contact rules come from the policy: {exc}") from None
+    try:
+        options = Options(
+            batch_size=int(ws.get("dispatch.batch_size")),
+            max_attempts=int(ws.get("dispatch.max_attempts")),
+            backoff_seconds=float(ws.get("dispatch.backoff_seconds")),
+            lease_seconds=float(ws.get("dispatch.lease_seconds")),
+        )
+    except ValueError as exc:
+        raise UserError(f"a dispatch.* setting is not a number: {exc}") from None
+    try:
+        return ws, Dispatcher(
+            store(ws),
+            ChannelSettings(ws.values, ws.root),
+            portfolio=code,
+            packs=packs,
+            template_roots=_roots(ws),
+            options=options,
+            actor=actor(),
+            at_send_time=at_send_time,
+        )
+    except LookupError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _where(ws: config.Workspace) -> None:
+    used = {ws.get(f"channels.{c}") for c in ("email", "sms", "whatsapp", "letter")}
+    if used & {"file", "pdf"}:
+        console.print(f"messages written to the file sink: {ws.get('channels.outbox_dir')}")
+
+
+def dispatch(
+    ctx: typer.Context,
+    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Send everything due by the end of this day (YYYY-MM-DD), each message "
+            "checked by the contact rules at its scheduled time (catching up; the demo).",
+        ),
+    ] = None,
+) -> None:
+    """Send the messages that are due (queued, send time passed), then exit."""
+    from arrears.cli.app import UserError
+
+    cutoff: datetime | None = None
+    if as_of is not None:
+        try:
+            day = date.fromisoformat(as_of.strip())
+        except ValueError:
+            raise UserError(f"--as-of {as_of!r} is not a date; write it as YYYY-MM-DD") from None
+        # the end of that day anywhere on Earth (UTC-12)
+        cutoff = datetime.combine(day + timedelta(days=1), dtime(12), tzinfo=UTC)
+    ws, dispatcher = _dispatcher(ctx, portfolio, at_send_time=cutoff is not None)
+    if cutoff is not None:
+        dispatcher.clock = lambda: cutoff
+        dispatcher.today = day
+    try:
+        report = dispatcher.run()
+    finally:
+        dispatcher.close()
+    console.print(f"dispatch: {report}")
+    _where(ws)
+
+
+def worker(
+    ctx: typer.Context,
+    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+) -> None:
+    """Keep sending due messages; stop cleanly on SIGTERM or Ctrl-C after the message in hand."""
+    ws, dispatcher = _dispatcher(ctx, portfolio)
+    poll = float(ws.get("dispatch.poll_seconds"))
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    console.print(f"worker {dispatcher.worker} sending for {dispatcher.portfolio}")
+    try:
+        while not stopping:
+            report = dispatcher.run(lambda: stopping)
+            if sum(report.counts.values()):
+                console.print(f"worker: {report}")
+            deadline = time.monotonic() + poll
+            while not stopping and time.monotonic() < deadline:
+                time.sleep(min(0.2, poll))
+    finally:
+        dispatcher.close()
+    console.print("worker stopped")
+
+
+@template_app.command("render")
+def template_render(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Template name (as in the policy).")],
+    debtor_id: Annotated[str, typer.Option("--debtor", help="The debtor's id (external).")],
+    channel: Annotated[str, typer.Option(help="email, sms, whatsapp or letter.")] = "email",
+    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+) -> None:
+    """Preview a message for a debtor (subject, text and HTML), in the debtor's language."""
+    from sqlalchemy import select
+
+    from arrears.channels.base import ChannelSettings
+    from arrears.channels.dispatch import Dispatcher
+    from arrears.channels.templates import TemplateBroken, TemplateMissing
+    from arrears.cli.app import UserError
+    from arrears.store.outbox import OutboxRow, read_recipients
+    from arrears.store.schema import debtor
+    from arrears.store.schema import portfolio as portfolio_table
+
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
+    engine = store(ws)
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(debtor.c.id, debtor.c.portfolio_id)
+            .join(portfolio_table, portfolio_table.c.id == debtor.c.portfolio_id)
+            .where(portfolio_table.c.code == code, debtor.c.external_id == debtor_id)
+        ).one_or_none()
+    if row is None:
+        raise UserError(f"no debtor {debtor_id!r} in portfolio {code!r}")
+    dispatcher = Dispatcher(
+        engine,
+        ChannelSettings(ws.values, ws.root),
+        portfolio=code,
+        packs={},
+        template_roots=_roots(ws),
+    )
+    who = read_recipients(engine, [row.id], date.today())[row.id]
+    out = OutboxRow(0, f"preview:{name}", row.portfolio_id, row.id, channel, name, {}, None, 0, "")
+    try:
+        message = dispatcher.message(out, who, date.today())
+    except (TemplateMissing, TemplateBroken) as exc:
+        raise UserError(str(exc)) from None
+    console.print(f"to: {message.to or '(no address)'}", markup=False, highlight=False)
+    if channel == "email":
+        console.print(f"subject: {message.subject}", markup=False, highlight=False)
+    console.print("", message.text, sep="\n", markup=False, highlight=False)
+    if message.html:
+        console.print("", "--- html ---", message.html, sep="\n", markup=False, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dispatch")(dispatch)
+    app.command("worker")(worker)
+    app.add_typer(template_app, name="template")

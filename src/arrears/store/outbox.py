@@ -1,0 +1,282 @@
+"""The outbox as a work queue: claiming due messages, recording each send attempt, reading what
+the templates need. See docs/channels.md for the states and the at-most-once argument.
+
+States: ``queued`` (due at ``COALESCE(next_attempt_at, send_at, created_at)``) -> ``claimed``
+(by one worker, with ``claimed_at`` as a lease) -> ``sending`` (committed right before the
+provider call) -> ``sent`` | ``failed`` | ``blocked``; a retry, a deferral or a fallback channel
+goes back to ``queued``. Claiming: PostgreSQL ``FOR UPDATE SKIP LOCKED`` (workers skip each
+other's rows); SQLite serialises writers, and the conditional ``UPDATE ... WHERE status =
+'queued'`` makes a row claimed by exactly one worker in both.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+
+from arrears.store.schema import activity, contact_point, debtor, instalment, invoice, outbox
+from arrears.store.schema import portfolio as portfolio_table
+
+DUE = func.coalesce(outbox.c.next_attempt_at, outbox.c.send_at, outbox.c.created_at)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    key: str
+    portfolio_id: int
+    debtor_id: int
+    channel: str
+    template: str | None
+    params: dict[str, Any]
+    send_at: datetime | None
+    attempts: int
+    status: str
+
+
+def _row(r: Any) -> OutboxRow:
+    params = r.params if isinstance(r.params, dict) else json.loads(r.params or "{}")
+    return OutboxRow(
+        id=r.id,
+        key=r.key,
+        portfolio_id=r.portfolio_id,
+        debtor_id=r.debtor_id,
+        channel=r.channel,
+        template=r.template,
+        params=params,
+        send_at=r.send_at,
+        attempts=r.attempts,
+        status=r.status,
+    )
+
+
+_COLUMNS = (
+    outbox.c.id,
+    outbox.c.key,
+    outbox.c.portfolio_id,
+    outbox.c.debtor_id,
+    outbox.c.channel,
+    outbox.c.template,
+    outbox.c.params,
+    outbox.c.send_at,
+    outbox.c.attempts,
+    outbox.c.status,
+)
+
+
+def portfolio_id(engine: Engine, code: str) -> int | None:
+    with engine.connect() as conn:
+        pid = conn.execute(
+            select(portfolio_table.c.id).where(portfolio_table.c.code == code)
+        ).scalar_one_or_none()
+    return None if pid is None else int(pid)
+
+
+def release_expired_claims(engine: Engine, *, portfolio: int, now: datetime, lease: float) -> int:
+    """Claimed rows whose worker is gone (lease over) go back to the queue: never sent."""
+    cutoff = now - timedelta(seconds=lease)
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(outbox)
+            .where(
+                outbox.c.portfolio_id == portfolio,
+                outbox.c.status == "claimed",
+                outbox.c.claimed_at < cutoff,
+            )
+            .values(status="queued", claimed_by=None, claimed_at=None)
+        )
+    return int(result.rowcount)
+
+
+def stale_sending(
+    engine: Engine, *, portfolio: int, now: datetime, lease: float
+) -> list[OutboxRow]:
+    """Rows left in ``sending`` longer than the lease: their worker died during the provider
+    call, so whether the provider got the message is unknown."""
+    cutoff = now - timedelta(seconds=lease)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(*_COLUMNS).where(
+                outbox.c.portfolio_id == portfolio,
+                outbox.c.status == "sending",
+                outbox.c.claimed_at < cutoff,
+            )
+        ).all()
+    return [_row(r) for r in rows]
+
+
+def claim(
+    engine: Engine, *, portfolio: int, now: datetime, limit: int, worker: str
+) -> list[OutboxRow]:
+    """Claim up to ``limit`` due queued messages for ``worker`` (oldest due first)."""
+    with engine.begin() as conn:
+        query = (
+            select(*_COLUMNS)
+            .where(outbox.c.portfolio_id == portfolio, outbox.c.status == "queued", now >= DUE)
+            .order_by(DUE, outbox.c.id)
+            .limit(limit)
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=outbox)
+        candidates = conn.execute(query).all()
+        claimed = []
+        for r in candidates:
+            done = conn.execute(
+                update(outbox)
+                .where(outbox.c.id == r.id, outbox.c.status == "queued")
+                .values(status="claimed", claimed_by=worker, claimed_at=now)
+            )
+            if done.rowcount == 1:
+                claimed.append(_row(r))
+    return claimed
+
+
+def release(engine: Engine, ids: Iterable[int], worker: str) -> int:
+    """Give claimed rows back (a worker stopping before it sends them)."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(outbox)
+            .where(
+                outbox.c.id.in_(ids), outbox.c.status == "claimed", outbox.c.claimed_by == worker
+            )
+            .values(status="queued", claimed_by=None, claimed_at=None)
+        )
+    return int(result.rowcount)
+
+
+def transition(
+    conn: Connection,
+    row: OutboxRow,
+    *,
+    expect: str | tuple[str, ...],
+    event: str,
+    at: datetime,
+    actor: str,
+    payload: dict[str, Any],
+    unique: bool = True,
+    **values: Any,
+) -> bool:
+    """Move ``row`` from the state ``expect`` to ``values`` and log the activity
+    ``message.<event>``, on ``conn`` (one transaction); False if the row was not in ``expect``."""
+    states = (expect,) if isinstance(expect, str) else expect
+    result = conn.execute(
+        update(outbox).where(outbox.c.id == row.id, outbox.c.status.in_(states)).values(**values)
+    )
+    if result.rowcount != 1:
+        return False
+    log(conn, row, event=event, at=at, actor=actor, payload=payload, unique=unique)
+    return True
+
+
+def log(
+    conn: Connection,
+    row: OutboxRow,
+    *,
+    event: str,
+    at: datetime,
+    actor: str,
+    payload: dict[str, Any],
+    unique: bool = True,
+) -> None:
+    attempt = payload.get("attempt", row.attempts)
+    conn.execute(
+        insert(activity).values(
+            occurred_at=at,
+            kind=f"message.{event}",
+            actor=actor,
+            portfolio_id=row.portfolio_id,
+            debtor_id=row.debtor_id,
+            subject_kind="outbox",
+            subject_id=row.key[:200],
+            payload={"channel": row.channel, "template": row.template, **payload},
+            idempotency_key=f"msg:{row.id}:{attempt}:{event}"[:200] if unique else None,
+        )
+    )
+
+
+def mark_contact_point_bad(conn: Connection, debtor_id: int, kind: str, value: str) -> int:
+    result = conn.execute(
+        update(contact_point)
+        .where(
+            contact_point.c.debtor_id == debtor_id,
+            contact_point.c.kind == kind,
+            contact_point.c.value == value,
+            contact_point.c.status == "valid",
+        )
+        .values(status="bad")
+    )
+    return int(result.rowcount)
+
+
+def read_recipients(
+    engine: Engine, debtor_ids: list[int], as_of: date
+) -> dict[int, dict[str, Any]]:
+    """What the templates and the adapters need of each debtor: its fields, its usable contact
+    points (primary first) and its open instalments with their days past due on ``as_of``."""
+    out: dict[int, dict[str, Any]] = {}
+    if not debtor_ids:
+        return out
+    with engine.connect() as conn:
+        for d in conn.execute(
+            select(
+                debtor.c.id,
+                debtor.c.external_id,
+                debtor.c.name,
+                debtor.c.kind,
+                debtor.c.country,
+                debtor.c.language,
+                debtor.c.currency,
+            ).where(debtor.c.id.in_(debtor_ids))
+        ):
+            out[d.id] = {
+                "id": d.external_id,
+                "name": d.name,
+                "kind": d.kind,
+                "country": d.country,
+                "language": d.language,
+                "currency": d.currency,
+                "points": {},
+                "invoices": [],
+            }
+        for p in conn.execute(
+            select(contact_point.c.debtor_id, contact_point.c.kind, contact_point.c.value)
+            .where(contact_point.c.debtor_id.in_(debtor_ids), contact_point.c.status == "valid")
+            .order_by(contact_point.c.is_primary.desc(), contact_point.c.id)
+        ):
+            out[p.debtor_id]["points"].setdefault(p.kind, p.value)
+        for i in conn.execute(
+            select(
+                instalment.c.debtor_id,
+                invoice.c.number,
+                invoice.c.reference,
+                instalment.c.seq,
+                instalment.c.due_date,
+                instalment.c.currency,
+                instalment.c.amount_minor,
+                instalment.c.open_minor,
+            )
+            .join(invoice, invoice.c.id == instalment.c.invoice_id)
+            .where(instalment.c.debtor_id.in_(debtor_ids), instalment.c.open_minor > 0)
+            .order_by(instalment.c.due_date, invoice.c.number, instalment.c.seq)
+        ):
+            out[i.debtor_id]["invoices"].append(
+                {
+                    "number": i.number,
+                    "reference": i.reference,
+                    "instalment": i.seq,
+                    "due_date": i.due_date,
+                    "days_past_due": max((as_of - i.due_date).days, 0),
+                    "currency": i.currency,
+                    "amount": int(i.amount_minor),
+                    "open": int(i.open_minor),
+                }
+            )
+    return out

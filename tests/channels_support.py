@@ -1,0 +1,91 @@
+"""A small workspace with queued messages (init, generate, import, run), copied per test."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from arrears import config
+from arrears.channels.base import Channel, ChannelSettings, Message
+from arrears.channels.dispatch import Dispatcher, Options
+from arrears.cli.app import main
+from arrears.jobs.cycle import load_compiled
+from arrears.store.database import connect
+from arrears.store.schema import outbox
+
+DAY = date(2026, 11, 23)
+_BASE: dict[str, Path] = {}
+
+
+def base_workspace(root: Path) -> Path:
+    if "ws" not in _BASE:
+        ws = root / "base"
+        data = ws / "data"
+        assert main(["init", str(ws)]) == 0
+        gen = ["generate", str(data), "--debtors", "60", "--months", "4", "--seed", "3"]
+        assert main([*gen, "--end", DAY.isoformat()]) == 0
+        for kind in ("debtors", "invoices", "payments"):
+            assert main(["-w", str(ws), "import", kind, str(data / f"{kind}.csv")]) == 0
+        assert main(["-w", str(ws), "run", "--as-of", DAY.isoformat()]) == 0
+        _BASE["ws"] = ws
+    return _BASE["ws"]
+
+
+def copy_workspace(base: Path, to: Path) -> Path:
+    shutil.copytree(base, to, ignore=shutil.ignore_patterns("data"))
+    return to
+
+
+def engine_of(ws: Path) -> Engine:
+    return connect(f"sqlite:///{ws / 'arrears.db'}")
+
+
+def rows(ws: Path) -> list[dict[str, object]]:
+    with engine_of(ws).connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(outbox).order_by(outbox.c.id))]
+
+
+class Recorder:
+    """A channel adapter that records what it is asked to send, or fails as told."""
+
+    def __init__(self, dedup: bool = True, fail: Exception | None = None) -> None:
+        self.dedup = dedup
+        self.fail = fail
+        self.sent: list[Message] = []
+
+    def send(self, message: Message) -> str:
+        if self.fail is not None:
+            raise self.fail
+        self.sent.append(message)
+        return f"ref-{len(self.sent)}"
+
+    def close(self) -> None:
+        return None
+
+
+def dispatcher(
+    ws: Path,
+    adapters: dict[str, Channel] | None = None,
+    *,
+    at: datetime | None = None,
+    options: Options | None = None,
+    env: dict[str, str] | None = None,
+) -> Dispatcher:
+    settings = config.load(ws, env=env or {})
+    when = at or datetime.combine(DAY, time(23, 0), tzinfo=UTC)
+    roots = [ws / "templates"]
+    return Dispatcher(
+        engine_of(ws),
+        ChannelSettings(settings.values, ws),
+        portfolio="default",
+        packs=load_compiled(settings.policy_for("default")).packs,
+        template_roots=roots,
+        options=options,
+        clock=lambda: when,
+        adapters=adapters,
+        at_send_time=True,
+        today=DAY,
+    )

@@ -1,0 +1,191 @@
+"""Dispatch end to end on a small workspace: file sink, the guard at send time, retries with
+backoff, permanent failures (contact point bad, fallback), crash reconciliation, activities."""
+
+from __future__ import annotations
+
+import email
+import json
+from collections import Counter
+from datetime import UTC, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from arrears.channels.base import PermanentFailure, TemporaryFailure, idempotency_key
+from arrears.channels.dispatch import Options, backoff
+from arrears.cli.app import main
+from arrears.store.schema import activity, contact_point, debtor, outbox
+from channels_support import (
+    DAY,
+    Recorder,
+    base_workspace,
+    copy_workspace,
+    dispatcher,
+    engine_of,
+    rows,
+)
+
+
+@pytest.fixture
+def ws(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
+    return copy_workspace(base_workspace(tmp_path_factory.mktemp("channels")), tmp_path / "ws")
+
+
+def _kinds(ws: Path) -> Counter[str]:
+    with engine_of(ws).connect() as conn:
+        return Counter(
+            r.kind
+            for r in conn.execute(select(activity.c.kind).where(activity.c.kind.like("message.%")))
+        )
+
+
+def test_dispatch_writes_each_message_once_to_the_file_sink(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queued = rows(ws)
+    assert queued and all(r["status"] == "queued" for r in queued)
+    assert main(["-w", str(ws), "dispatch", "--as-of", DAY.isoformat()]) == 0
+    out = "".join(capsys.readouterr().out.split())
+    assert f"messageswrittentothefilesink:{ws / 'outbox'}" in out
+    after = rows(ws)
+    sent = [r for r in after if r["status"] == "sent"]
+    assert sent and all(r["status"] in ("sent", "blocked") for r in after)
+    files = sorted(p for p in (ws / "outbox").rglob("*") if p.is_file())
+    assert len(files) == len(sent)
+    for r in sent:
+        key = idempotency_key(str(r["key"]))
+        (path,) = [p for p in files if key in p.name]
+        assert path.parent.name == r["channel"]
+        if r["channel"] == "email":
+            msg = email.message_from_bytes(path.read_bytes())
+            assert msg["Message-ID"] == f"<{key}@example.com>"
+            assert msg["List-Unsubscribe"].startswith("<https://example.com/opt-out?d=")
+            assert msg.is_multipart()
+        else:
+            assert json.loads(path.read_text())["id"] == key
+    assert _kinds(ws)["message.sent"] == len(sent) == _kinds(ws)["message.sending"]
+    # again: nothing is due, nothing is sent twice
+    assert main(["-w", str(ws), "dispatch", "--as-of", DAY.isoformat()]) == 0
+    assert "sent 0" in capsys.readouterr().out
+    assert sorted(p for p in (ws / "outbox").rglob("*") if p.is_file()) == files
+
+
+def test_the_guard_runs_again_at_send_time(ws: Path) -> None:
+    first = rows(ws)[0]
+    with engine_of(ws).begin() as conn:
+        conn.execute(
+            update(debtor).where(debtor.c.id == first["debtor_id"]).values(do_not_contact=True)
+        )
+    rec = Recorder()
+    report = dispatcher(ws, dict.fromkeys(("email", "sms", "letter", "whatsapp"), rec)).run()
+    after = {r["id"]: r for r in rows(ws)}
+    assert after[first["id"]]["status"] == "blocked"
+    assert str(after[first["id"]]["rule"]).endswith(".do-not-contact")
+    assert report.counts["blocked"] >= 1 and report.counts["sent"] == len(rec.sent)
+    assert first["key"] not in [m.key for m in rec.sent]
+
+
+def test_a_message_before_its_window_is_not_sent(ws: Path) -> None:
+    rec = Recorder()
+    first = min(r["send_at"] for r in rows(ws))  # type: ignore[type-var]
+    early = first.replace(tzinfo=UTC) - timedelta(hours=1)  # type: ignore[union-attr]
+    d = dispatcher(ws, dict.fromkeys(("email", "sms", "letter"), rec), at=early)
+    assert d.run().counts["sent"] == 0 and rec.sent == []
+
+
+def test_temporary_failures_retry_with_backoff_then_give_up(ws: Path) -> None:
+    rec = Recorder(fail=TemporaryFailure("421 try later"))
+    opts = Options(max_attempts=2, backoff_seconds=60)
+    d = dispatcher(ws, dict.fromkeys(("email", "sms", "letter"), rec), options=opts)
+    report = d.run()
+    assert report.counts["retry"] > 0 and report.counts["sent"] == 0
+    retried = [r for r in rows(ws) if r["attempts"] == 1]
+    assert retried and all(r["status"] == "queued" and r["next_attempt_at"] for r in retried)
+    assert all(r["last_error"] == "421 try later" for r in retried)
+    # not due yet: a second run right away sends nothing
+    assert d.run().counts["retry"] == 0
+    later = d.clock() + timedelta(hours=1)
+    d.clock = lambda: later
+    report = d.run()
+    assert report.counts["failed"] == len(retried)
+    assert all(r["status"] == "failed" for r in rows(ws) if r["attempts"] == 2)
+
+
+def test_backoff_grows_exponentially_with_jitter() -> None:
+    import random
+
+    rng = random.Random(1)
+    opts = Options(backoff_seconds=10, backoff_max_seconds=1000)
+    for attempt in (1, 2, 3, 4):
+        delay = backoff(attempt, opts, rng).total_seconds()
+        assert 5 * 2 ** (attempt - 1) <= delay <= 15 * 2 ** (attempt - 1)
+    assert backoff(30, opts, rng).total_seconds() <= 1500
+
+
+def test_a_hard_bounce_marks_the_address_bad_and_falls_back(ws: Path) -> None:
+    email_row = next(r for r in rows(ws) if r["channel"] == "email")
+    params = {**dict(email_row["params"]), "fallback": ["letter"]}  # type: ignore[call-overload]
+    with engine_of(ws).begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.id == email_row["id"]).values(params=params))
+    bounce = Recorder(fail=PermanentFailure("550 no such user"))
+    letters = Recorder()
+    d = dispatcher(ws, {"email": bounce, "sms": Recorder(), "letter": letters})
+    d.run()
+    row = next(r for r in rows(ws) if r["id"] == email_row["id"])
+    assert row["channel"] == "letter" and row["status"] == "sent"
+    assert email_row["key"] in [m.key for m in letters.sent]
+    with engine_of(ws).connect() as conn:
+        bad = conn.execute(
+            select(func.count()).where(
+                contact_point.c.debtor_id == email_row["debtor_id"],
+                contact_point.c.kind == "email",
+                contact_point.c.status == "bad",
+            )
+        ).scalar_one()
+    assert bad == 1
+    assert _kinds(ws)["message.bounced"] >= 1 and _kinds(ws)["message.fallback"] == 1
+
+
+def test_a_crash_during_the_provider_call_is_reconciled_not_resent_blindly(ws: Path) -> None:
+    all_rows = rows(ws)
+    crashed = [r["id"] for r in all_rows[:2]]
+    with engine_of(ws).begin() as conn:  # a worker died after 'sending' was committed
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(crashed))
+            .values(status="sending", attempts=1, claimed_at=DAY - timedelta(days=1))
+        )
+    # an adapter without provider deduplication: the outcome is unknown -> failed, not resent
+    rec = Recorder(dedup=False)
+    dispatcher(ws, dict.fromkeys(("email", "sms", "letter"), rec)).run()
+    after = {r["id"]: r for r in rows(ws)}
+    assert all(after[i]["status"] == "failed" for i in crashed)
+    assert all("outcome unknown" in str(after[i]["last_error"]) for i in crashed)
+    assert not {all_rows[0]["key"], all_rows[1]["key"]} & {m.key for m in rec.sent}
+
+
+def test_a_crash_is_resent_with_the_same_key_where_the_provider_deduplicates(ws: Path) -> None:
+    first = rows(ws)[0]
+    with engine_of(ws).begin() as conn:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == first["id"])
+            .values(status="sending", attempts=1, claimed_at=DAY - timedelta(days=1))
+        )
+    rec = Recorder(dedup=True)
+    report = dispatcher(ws, dict.fromkeys(("email", "sms", "letter"), rec)).run()
+    assert report.counts["reconciled"] == 1
+    (msg,) = [m for m in rec.sent if m.key == first["key"]]
+    assert msg.idempotency_key == idempotency_key(str(first["key"]))
+    assert next(r for r in rows(ws) if r["id"] == first["id"])["status"] == "sent"
+
+
+def test_template_preview(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = rows(ws)[0]["debtor_id"]
+    with engine_of(ws).connect() as conn:
+        ext = conn.execute(select(debtor.c.external_id).where(debtor.c.id == d)).scalar_one()
+    assert main(["-w", str(ws), "template", "render", "notice_overdue", "--debtor", ext]) == 0
+    out = capsys.readouterr().out
+    assert "subject:" in out and "--- html ---" in out
+    assert main(["-w", str(ws), "template", "render", "nope", "--debtor", ext]) == 1
