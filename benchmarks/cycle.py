@@ -313,6 +313,7 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=5)
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--skip-pg", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true", help="benchmark PostgreSQL only")
     parser.add_argument(
         "--workdir",
         type=Path,
@@ -349,7 +350,8 @@ def main() -> None:
     from arrears.store.database import upgrade
 
     upgrade(f"sqlite:///{run_db}")  # the cached import may predate the latest migration
-    bench_backend("SQLite", f"sqlite:///{run_db}")
+    if not args.skip_sqlite:
+        bench_backend("SQLite", f"sqlite:///{run_db}")
     if args.skip_pg:
         return
     name = f"arrears_cycle_bench_{os.getpid()}"
