@@ -35,6 +35,7 @@ _FRAMES = (
     "contacts",
     "last_contacts",
     "cases",
+    "scores",
 )
 #: Catalogue order of the output (after debtor_id, currency).
 CHANNELS = ("email", "sms", "whatsapp", "call", "letter")
@@ -269,7 +270,11 @@ def _feature_sql(buckets: list[int], with_window: bool) -> str:
             lc.last_contact_outcome,
             x.credit_status,
             -- the credit limit is in the debtor's own currency
-            {_money("x.credit_limit_minor", "du.digits")} AS credit_limit
+            {_money("x.credit_limit_minor", "du.digits")} AS credit_limit,
+            -- the propensity features are an input of the engine (the scoring job's frame)
+            sc.score,
+            {_money("sc.expected_recovery_minor", "u.digits")} AS expected_recovery,
+            sc.expected_days_to_pay
         FROM base x
         LEFT JOIN units u ON u.currency = x.currency
         LEFT JOIN units du ON du.currency = x.debtor_currency
@@ -278,6 +283,7 @@ def _feature_sql(buckets: list[int], with_window: bool) -> str:
         LEFT JOIN promise_counts pc ON pc.debtor_id = x.debtor_id AND pc.currency = x.currency
         LEFT JOIN contact_counts ct ON ct.debtor_id = x.debtor_id
         LEFT JOIN last_contact lc ON lc.debtor_id = x.debtor_id
+        LEFT JOIN scores sc ON sc.debtor_id = x.debtor_id AND sc.currency = x.currency
         ORDER BY x.debtor_id, x.currency
     """
 

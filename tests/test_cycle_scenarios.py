@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from textwrap import dedent
 
 import polars as pl
+import pytest
 
 from arrears.cycle.compiled import CompiledPolicy, compile_policy
 from arrears.cycle.decide import decide
@@ -345,3 +346,32 @@ At most 1 contact(s) on all channels in 1 days.)
 Only channels the debtor authorised may be used; consent is not recorded.)
         2026-03-24 US-1 executed sms-3
     """)
+
+
+def test_the_propensity_score_is_a_feature_and_orders_the_worklist() -> None:
+    from dataclasses import replace
+
+    from arrears.cycle.frames import SCORE_SCHEMA
+
+    policy = compiled(POLICY.replace("policy: scenarios", "policy: scored"))
+    book = Book()
+    likely, unlikely = book.debtor("LIKELY"), book.debtor("UNLIKELY")
+    book.invoice(likely, "1000.00", d(1, 31))
+    book.invoice(unlikely, "3000.00", d(1, 31))
+    scores = pl.DataFrame(
+        [(likely, "USD", 0.9, 90_000, 5.0), (unlikely, "USD", 0.1, 30_000, 60.0)],
+        schema=SCORE_SCHEMA,
+        orient="row",
+    )
+    data = replace(book.input(d(2, 10)), scores=scores)
+    features = decide(data, policy, d(2, 10)).features.sort("debtor_id")
+    assert features["score"].to_list() == [0.9, 0.1]
+    assert [str(v) for v in features["expected_recovery"]] == ["900.0000", "300.0000"]
+    # the default priority is the expected recovery: the likelier payer first, though it owes less
+    assert features["priority"].to_list() == [900.0, 300.0]
+    # without scores the priority falls back to the overdue balance weighted by age
+    plain = decide(book.input(d(2, 10)), policy, d(2, 10)).features.sort("debtor_id")
+    assert plain["score"].to_list() == [None, None]
+    assert plain["priority"].to_list() == pytest.approx(
+        [1000 * (1 + 10 / 30), 3000 * (1 + 10 / 30)]
+    )

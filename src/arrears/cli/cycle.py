@@ -174,7 +174,13 @@ def _plan(
 
     try:
         return plan_cycle(
-            store(ws), portfolio=code, as_of=day, policy=compiled, debtor=debtor, timings=timings
+            store(ws),
+            portfolio=code,
+            as_of=day,
+            policy=compiled,
+            debtor=debtor,
+            timings=timings,
+            models=ws.root / "models",
         )
     except (UnknownPortfolio, UnknownDebtor) as exc:
         raise UserError(str(exc)) from None
@@ -199,6 +205,7 @@ def run_command(
             policy=compiled,
             actor=actor(),
             at=datetime.now(UTC),
+            models=ws.root / "models",
         )
     except UnknownPortfolio as exc:
         raise UserError(str(exc)) from None
@@ -263,6 +270,8 @@ def explain_command(
                 "paused_by": row["paused_by"],
                 "paused_until": str(row["paused_until"]) if row["paused_until"] else None,
                 "priority": row["priority"],
+                "score_source": row.get("score_source"),
+                "score_reasons": row.get("score_reasons") or [],
                 "features": {f.name: _feature_value(row.get(f.name)) for f in CATALOGUE},
                 "steps": plan.with_columns(pl.col("due_on").cast(pl.String)).to_dicts()
                 if plan.height
@@ -286,6 +295,17 @@ def explain_command(
             if item[key] is not None:
                 console.print(f"  {key}: {item[key]}")
         console.print(f"  priority: {item['priority']:.2f}")
+        if item["score_source"]:
+            reasons = item["score_reasons"]
+            assert isinstance(reasons, list)
+            values = item["features"]
+            assert isinstance(values, dict)
+            console.print(
+                f"  score: {values.get('score')} ({item['score_source']})"
+                + (": " + "; ".join(map(str, reasons)) if reasons else ""),
+                highlight=False,
+                markup=False,
+            )
         features = item["features"]
         assert isinstance(features, dict)
         emit(

@@ -109,6 +109,10 @@ def feature_table(
     frame = _with_payments(frame, data, as_of)
     frame = _with_promises(frame, data, as_of, promise_grace_days)
     frame = _with_contacts(frame, data, as_of)
+    scores = data.scores.lazy().select(
+        *KEY, "score", "expected_days_to_pay", pl.col("expected_recovery_minor").alias("_er_minor")
+    )
+    frame = frame.join(scores, on=KEY, how="left")
 
     currency_exp = exponents(
         pl.concat([data.instalments["currency"], data.debtors["currency"], data.cases["currency"]])
@@ -135,6 +139,7 @@ def feature_table(
             _money("_overdue_minor").alias("overdue_balance"),
             _money("_credit_limit_minor", "_debtor_exp").alias("credit_limit"),
             _money("_last_payment_minor").alias("last_payment_amount"),
+            _money("_er_minor").alias("expected_recovery"),
             _days(pl.col("_next_due"), as_of).alias("days_to_due"),
             pl.when(pl.col("days_past_due").is_null())
             .then(None)

@@ -110,6 +110,16 @@ CASE_SCHEMA: dict[str, pl.DataType] = {
     "awaiting_approval": S,
 }
 
+#: Propensity to pay per debtor and currency (arrears.scoring.score_frame: a trained model's,
+#: else the transparent rules score). Empty: the score features are null.
+SCORE_SCHEMA: dict[str, pl.DataType] = {
+    "debtor_id": I64,
+    "currency": S,
+    "score": pl.Float64(),
+    "expected_recovery_minor": I64,
+    "expected_days_to_pay": pl.Float64(),
+}
+
 #: Steps already recorded (executed or skipped) for the cases in the case frame.
 STEP_DONE_SCHEMA: dict[str, pl.DataType] = {
     "case_id": I64,
@@ -151,6 +161,8 @@ class CycleInput:
     consents: pl.DataFrame = field(default_factory=lambda: empty(CONSENT_SCHEMA))
     #: Contact history with times (attempts, conversations, validation notices), 30 days.
     history: pl.DataFrame = field(default_factory=lambda: empty(HISTORY_SCHEMA))
+    #: Propensity to pay (SCORE_SCHEMA); computed by the scoring job, not read from the store.
+    scores: pl.DataFrame = field(default_factory=lambda: empty(SCORE_SCHEMA))
 
     def for_debtors(self, debtor_ids: pl.Series) -> CycleInput:
         """The same input restricted to some debtors (a partition of the portfolio)."""
@@ -177,6 +189,7 @@ class CycleInput:
             approvals=by_case(self.approvals),
             consents=by_debtor(self.consents),
             history=by_debtor(self.history),
+            scores=by_debtor(self.scores),
         )
 
 

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -17,8 +17,10 @@ from sqlalchemy import Engine
 
 from arrears.cycle.compiled import CompiledPolicy, compile_policy
 from arrears.cycle.decide import decide
-from arrears.cycle.frames import CycleInput, Decisions
+from arrears.cycle.frames import SCORE_SCHEMA, CycleInput, Decisions
 from arrears.policy.loading import load_policy
+from arrears.scoring.model import score_frame
+from arrears.scoring.registry import load as load_model
 from arrears.store.cycle_read import read_cycle_input
 from arrears.store.cycle_write import RunSummary, commit_decisions
 
@@ -44,6 +46,7 @@ def load_compiled(path: Path) -> CompiledPolicy:
 @dataclass
 class Timings:
     read: float = 0.0
+    score: float = 0.0
     decide: float = 0.0
     commit: float = 0.0
     rows: dict[str, int] = field(default_factory=dict)
@@ -67,9 +70,12 @@ def plan_cycle(
     policy: CompiledPolicy,
     debtor: str | None = None,
     timings: Timings | None = None,
+    models: Path | None = None,
 ) -> Decisions:
     """What ``run`` would decide on ``as_of``; with ``debtor`` (an external id), only for that
-    debtor and with the full plan of its steps (for ``explain``). Changes nothing."""
+    debtor and with the full plan of its steps and its score's reasons (for ``explain``).
+    ``models``: the workspace's model folder; its latest propensity model scores the debtors
+    (without one, the transparent rules score does). Changes nothing."""
     start = time.perf_counter()
     data = _read(engine, portfolio, as_of, policy)
     if debtor is not None:
@@ -78,10 +84,24 @@ def plan_cycle(
             raise UnknownDebtor(debtor, portfolio)
         data = data.for_debtors(ids)
     read = time.perf_counter()
+    model = load_model(models) if models is not None and models.is_dir() else None
+    scored = score_frame(model, data, as_of, with_reasons=debtor is not None)
+    data = replace(data, scores=scored.select(list(SCORE_SCHEMA)))
+    scoring = time.perf_counter()
     decisions = decide(data, policy, as_of, explain=debtor is not None)
+    if debtor is not None:
+        why = scored.select(
+            "debtor_id",
+            "currency",
+            pl.col("source").alias("score_source"),
+            pl.col("reasons").alias("score_reasons"),
+        )
+        features = decisions.features.join(why, on=["debtor_id", "currency"], how="left")
+        decisions = replace(decisions, features=features)
     if timings is not None:
         timings.read = read - start
-        timings.decide = time.perf_counter() - read
+        timings.score = scoring - read
+        timings.decide = time.perf_counter() - scoring
         timings.rows = {"instalments": data.instalments.height, "debtors": data.debtors.height}
     return decisions
 
@@ -95,10 +115,14 @@ def run_cycle(
     actor: str,
     at: datetime,
     timings: Timings | None = None,
+    models: Path | None = None,
 ) -> tuple[Decisions, RunSummary]:
-    """Decide for ``as_of`` and commit the decisions in one transaction."""
+    """Decide for ``as_of`` and commit the decisions in one transaction (``models``: see
+    :func:`plan_cycle`)."""
     timings = timings if timings is not None else Timings()
-    decisions = plan_cycle(engine, portfolio=portfolio, as_of=as_of, policy=policy, timings=timings)
+    decisions = plan_cycle(
+        engine, portfolio=portfolio, as_of=as_of, policy=policy, timings=timings, models=models
+    )
     start = time.perf_counter()
     # A case that stays (the engine compared it with the stored case and found nothing to
     # change) needs no writing: leave it out, so a day's commit is proportional to its changes.

@@ -81,6 +81,18 @@ CATALOGUE: tuple[Feature, ...] = (
     ),
     Feature("credit_status", T.TEXT, "'active', 'on_hold' or 'closed'."),
     Feature("credit_limit", T.NUMBER, "Credit limit."),
+    Feature(
+        "score",
+        T.NUMBER,
+        "Propensity to pay (0-1): the chance of paying at least half of what is overdue within "
+        "30 days, from the workspace's trained model, else the transparent rules score.",
+    ),
+    Feature("expected_recovery", T.NUMBER, "score x overdue balance."),
+    Feature(
+        "expected_days_to_pay",
+        T.NUMBER,
+        "Expected days until the open invoices are paid (balance-weighted).",
+    ),
 )
 
 FEATURES: dict[str, FeatureType] = {f.name: f.type for f in CATALOGUE}

@@ -195,7 +195,11 @@ class Policy(_Strict):
     segments: list[Segment]
     cadences: list[Cadence] = []
     experiments: list[Experiment] = []
-    priority: Condition = "overdue_balance * (1 + days_past_due / 30)"
+    priority: Condition = Field(
+        "coalesce(expected_recovery, overdue_balance * (1 + days_past_due / 30))",
+        description="Orders the collectors' worklist: by default the expected recovery (score x "
+        "overdue balance), else the overdue balance weighted by age.",
+    )
     send_time: time = Field(
         time(9, 0),
         description="Local time (in each debtor's time zone) the cycle plans messages and calls "
