@@ -189,3 +189,19 @@ def test_template_preview(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "subject:" in out and "--- html ---" in out
     assert main(["-w", str(ws), "template", "render", "nope", "--debtor", ext]) == 1
+
+
+def test_the_demo_dispatches_the_days_messages_to_the_file_sink(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = tmp_path / "demo"
+    args = ["demo", str(ws), "--debtors", "60", "--months", "4", "--as-of", DAY.isoformat()]
+    assert main(args) == 0
+    out = "".join(capsys.readouterr().out.split())
+    assert "dispatch:sent" in out
+    assert f"Theday'smessagesarein{ws / 'outbox'}" in out
+    files = sorted(p for p in (ws / "outbox").rglob("*") if p.is_file())
+    sent = [r for r in rows(ws) if r["status"] == "sent"]
+    assert files and len(files) == len(sent)
+    assert main(args) == 0  # again: nothing more is sent
+    assert sorted(p for p in (ws / "outbox").rglob("*") if p.is_file()) == files
