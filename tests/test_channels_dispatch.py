@@ -205,3 +205,38 @@ def test_the_demo_dispatches_the_days_messages_to_the_file_sink(
     assert files and len(files) == len(sent)
     assert main(args) == 0  # again: nothing more is sent
     assert sorted(p for p in (ws / "outbox").rglob("*") if p.is_file()) == files
+
+
+def test_opt_out_link_and_stop_reply_become_consent_denied(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from arrears.channels.base import opt_out_url
+
+    email_row = next(r for r in rows(ws) if r["channel"] == "email")
+    sms_row = next(r for r in rows(ws) if r["channel"] == "sms")
+    with engine_of(ws).connect() as conn:
+        ext = conn.execute(
+            select(debtor.c.external_id).where(debtor.c.id == email_row["debtor_id"])
+        ).scalar_one()
+        phone = (
+            conn.execute(
+                select(contact_point.c.value).where(
+                    contact_point.c.debtor_id == sms_row["debtor_id"],
+                    contact_point.c.kind == "phone",
+                )
+            )
+            .scalars()
+            .first()
+        )
+    forged = opt_out_url("https://x.test/o", "wrong", ext, "email")
+    assert main(["-w", str(ws), "opt-out", forged]) == 1
+    link = opt_out_url("https://x.test/o", "", ext, "email")  # channels.secret is "" here
+    assert main(["-w", str(ws), "opt-out", link]) == 0
+    assert main(["-w", str(ws), "inbound", "--from", str(phone), "--text", "hello"]) == 0
+    assert main(["-w", str(ws), "inbound", "--from", str(phone), "--text", " BAJA "]) == 0
+    capsys.readouterr()
+    report = dispatcher(ws, dict.fromkeys(("email", "sms", "letter"), Recorder())).run()
+    after = {r["id"]: r for r in rows(ws)}
+    assert str(after[email_row["id"]]["rule"]).endswith(".opt-out")
+    assert str(after[sms_row["id"]]["rule"]).endswith(".opt-out")
+    assert report.counts["blocked"] >= 2 and _kinds(ws)["message.opted_out"] == 2

@@ -193,7 +193,68 @@ def template_render(
         console.print("", "--- html ---", message.html, sep="\n", markup=False, highlight=False)
 
 
+def opt_out(
+    ctx: typer.Context,
+    link: Annotated[str, typer.Argument(help="The opt-out link a debtor followed.")],
+    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+) -> None:
+    """Record an opt-out from a signed link (channels.secret verifies it)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from arrears.channels.base import verify_opt_out
+    from arrears.cli.app import UserError
+    from arrears.store.outbox import portfolio_id, record_opt_out
+
+    ws = workspace(ctx)
+    query = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+    debtor, channel, signature = query.get("d", ""), query.get("c", ""), query.get("s", "")
+    if channel not in ("email", "sms", "whatsapp", "letter") or not verify_opt_out(
+        ws.get("channels.secret"), debtor, channel, signature
+    ):
+        raise UserError("not a valid opt-out link (wrong signature, debtor or channel)")
+    engine = store(ws)
+    pid = portfolio_id(engine, portfolio or ws.get("portfolio"))
+    if pid is None:
+        raise UserError(f"no portfolio {portfolio or ws.get('portfolio')!r}")
+    n = record_opt_out(
+        engine, portfolio=pid, channel=channel, at=datetime.now(UTC), actor=actor(),
+        source="opt-out link", debtor_external_id=debtor,
+    )  # fmt: skip
+    console.print(f"{debtor} opted out of {channel} ({n} contact points changed)")
+
+
+def inbound(
+    ctx: typer.Context,
+    sender: Annotated[str, typer.Option("--from", help="The number the reply came from.")],
+    text: Annotated[str, typer.Option(help="The reply's text.")],
+    channel: Annotated[str, typer.Option(help="sms or whatsapp.")] = "sms",
+    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+) -> None:
+    """Record an inbound SMS/WhatsApp reply: STOP, BAJA and the like are opt-outs."""
+    from arrears.channels.http import is_opt_out
+    from arrears.cli.app import UserError
+    from arrears.store.outbox import portfolio_id, record_opt_out
+
+    if channel not in ("sms", "whatsapp"):
+        raise UserError("--channel is sms or whatsapp")
+    if not is_opt_out(text):
+        console.print("not an opt-out; nothing recorded")
+        return
+    ws = workspace(ctx)
+    engine = store(ws)
+    pid = portfolio_id(engine, portfolio or ws.get("portfolio"))
+    if pid is None:
+        raise UserError(f"no portfolio {portfolio or ws.get('portfolio')!r}")
+    n = record_opt_out(
+        engine, portfolio=pid, channel=channel, at=datetime.now(UTC), actor=actor(),
+        source=f"inbound {channel} reply", value=sender,
+    )  # fmt: skip
+    console.print(f"{sender} opted out of {channel} ({n} contact points changed)")
+
+
 def register(app: typer.Typer) -> None:
     app.command("dispatch")(dispatch)
     app.command("worker")(worker)
     app.add_typer(template_app, name="template")
+    app.command("opt-out")(opt_out)
+    app.command("inbound")(inbound)
