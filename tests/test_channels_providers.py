@@ -308,13 +308,16 @@ def test_a_letter_with_hostile_text_renders(tmp_path: Path) -> None:
 
 
 def test_the_worker_stops_cleanly_on_sigterm(ws: Path) -> None:
-    env = {**os.environ, "ARREARS_DISPATCH_POLL_SECONDS": "0.2"}
+    env = {**os.environ, "ARREARS_DISPATCH_POLL_SECONDS": "0.2", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "arrears.cli.app", "-w", str(ws), "worker"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        time.sleep(4)  # started, importing, sending what is due
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # "worker <id> sending for default": handlers are set
+        assert "worker" in first
+        time.sleep(1)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
