@@ -68,16 +68,24 @@ def feature_table(
     ``data.cases``. The case columns (``case_id``, ``opened_on``, ``closed_on``...) come along
     prefixed ``case_`` for the engine.
     """
+    # Every feature is computed on a narrow frame (the keys and numbers); the debtor's wide text
+    # and list columns are attached once, last: joins and sorts gather every column.
     inst = data.instalments.lazy().filter(pl.col("issue_date") <= as_of)
     open_inst = inst.filter(pl.col("open_minor") > 0)
     past_due = pl.col("due_date") < as_of
+    # conditional aggregations as when/then (nulls are ignored) rather than filters: much faster
+    # in a group-by, same values
+    overdue_invoice = pl.when(past_due).then(pl.col("invoice_id"))
     balances = open_inst.group_by(KEY).agg(
         pl.col("open_minor").sum().alias("_balance_minor"),
-        pl.col("open_minor").filter(past_due).sum().alias("_overdue_minor"),
+        pl.when(past_due).then(pl.col("open_minor")).otherwise(0).sum().alias("_overdue_minor"),
         pl.col("due_date").min().alias("_oldest_due"),
-        pl.col("due_date").filter(pl.col("due_date") >= as_of).min().alias("_next_due"),
+        pl.when(pl.col("due_date") >= as_of).then(pl.col("due_date")).min().alias("_next_due"),
         pl.col("invoice_id").n_unique().alias("open_invoices"),
-        pl.col("invoice_id").filter(past_due).n_unique().alias("overdue_invoices"),
+        # n_unique counts null (a row not past due) as one value
+        (overdue_invoice.n_unique() - overdue_invoice.null_count().clip(0, 1)).alias(
+            "overdue_invoices"
+        ),
         pl.col("disputed").any().alias("disputed"),
     )
     tenure = inst.group_by("debtor_id").agg(pl.col("issue_date").min().alias("_first_issue"))
@@ -91,11 +99,6 @@ def feature_table(
 
     debtors = data.debtors.lazy().select(
         "debtor_id",
-        "kind",
-        "country",
-        "region",
-        "tags",
-        "credit_status",
         pl.col("credit_limit_minor").alias("_credit_limit_minor"),
         pl.col("currency").alias("_debtor_currency"),
     )
@@ -156,7 +159,15 @@ def feature_table(
             pl.lit(False).alias("plan_active"),
         )
     )
-    return frame.collect().sort(KEY)
+    narrow = frame.collect().sort(KEY)
+    text = data.debtors.select("debtor_id", *_DEBTOR_TEXT)
+    wide = narrow.join(text, on="debtor_id", how="left", maintain_order="left")
+    columns = narrow.columns
+    return wide.select(*columns[:2], *_DEBTOR_TEXT, *columns[2:])
+
+
+#: The debtor's descriptive columns, attached last (after the debtor and currency).
+_DEBTOR_TEXT = ("kind", "country", "region", "tags", "credit_status")
 
 
 _CASE_COLUMNS = (
@@ -181,12 +192,14 @@ def _with_history(frame: pl.LazyFrame, data: CycleInput, as_of: date) -> pl.Lazy
     every currency: it describes how the debtor pays)."""
     settled = data.settled.lazy().filter(pl.col("settled_on") <= as_of)
     late_days = pl.max_horizontal(_days(pl.col("settled_on"), pl.col("due_date")), pl.lit(0))
+    settled = settled.select("debtor_id", "settled_on", late_days.alias("_late"))
     aggs = []
     for name, months in WINDOWS.items():
         inside = pl.col("settled_on") > months_before(as_of, months)
+        # when/then (mean ignores nulls) rather than a filter: faster in a group-by, same values
         aggs += [
-            (late_days > 0).filter(inside).mean().alias(f"share_paid_late_{name}"),
-            late_days.filter(inside).mean().alias(f"avg_days_late_{name}"),
+            pl.when(inside).then(pl.col("_late") > 0).mean().alias(f"share_paid_late_{name}"),
+            pl.when(inside).then(pl.col("_late")).mean().alias(f"avg_days_late_{name}"),
         ]
     history = settled.group_by("debtor_id").agg(aggs)
     return frame.join(history, on="debtor_id", how="left")
