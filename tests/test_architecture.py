@@ -21,7 +21,10 @@ def test_import_layers_hold() -> None:
 
 def test_core_never_reads_the_clock() -> None:
     offenders = []
-    core = [ROOT / "src/arrears" / name for name in ("domain", "kpi", "policy", "cycle", "contact", "scoring")]
+    core = [
+        ROOT / "src/arrears" / name
+        for name in ("domain", "kpi", "policy", "cycle", "contact", "scoring")
+    ]
     for path in (p for folder in core for p in folder.rglob("*.py")):
         text = path.read_text()
         for needle in ("date.today(", "datetime.now(", "datetime.utcnow(", "time.time("):
