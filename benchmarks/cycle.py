@@ -105,6 +105,33 @@ def phase_decide(url: str) -> dict[str, object]:
 
     decide_s, decide_runs, decisions = _best(lambda: decide(data, policy, END))
     peak_decide = _peak_mib()
+    # the contact-rule guard's share of decide: the same contacts through guard() alone
+    from arrears.contact.frames import ATTEMPT_SCHEMA
+    from arrears.contact.guard import guard
+    from arrears.scoring.model import score_frame
+
+    made = decisions.steps.filter(  # type: ignore[attr-defined]
+        pl.col("channel").is_not_null() & pl.col("status").is_in(["executed", "blocked"])
+    )
+    attempts = (
+        made.with_row_index("attempt_id")
+        .select(
+            pl.col("attempt_id").cast(pl.Int64()),
+            "debtor_id",
+            pl.col("channel"),
+            pl.lit(datetime.combine(END, policy.policy.send_time)).alias("planned_local"),
+            pl.lit(1, pl.Int32()).alias("priority"),
+            pl.lit([], pl.List(pl.String())).alias("fallback"),
+            pl.lit(False).alias("legal_threat"),
+            pl.lit(0, pl.Int32()).alias("days_past_due"),
+            pl.lit(False).alias("validation_notice"),
+        )
+        .cast(ATTEMPT_SCHEMA)
+    )
+    guard_s, _, _ = _best(
+        lambda: guard(attempts, data.debtors, data.consents, data.history, policy.packs), 1
+    )
+    score_s, _, _ = _best(lambda: score_frame(None, data, END, with_reasons=False), 1)
     features_s, _, engine_features = _best(
         lambda: feature_table(_current_cases(data, policy, END), END, buckets), 1
     )
@@ -135,6 +162,9 @@ def phase_decide(url: str) -> dict[str, object]:
         "decide_s": decide_s,
         "decide_runs": decide_runs,
         "feature_table_s": features_s,
+        "guard_s": guard_s,
+        "guard_attempts": attempts.height,
+        "score_s": score_s,
         "a_s": a_s,
         "a_runs": a_runs,
         "a_rows": minimal.height,
@@ -268,6 +298,11 @@ def bench_backend(label: str, url: str) -> None:
         f"{label}: decide                  {decide_s:7.2f} s (runs {runs}); of which feature "
         f"table {d['feature_table_s']:.2f} s"
     )
+    print(
+        f"{label}: contact-rule guard alone {d['guard_s']:6.2f} s on the day's "
+        f"{d['guard_attempts']:,} contacts (part of decide)"
+    )
+    print(f"{label}: propensity (rules) score {d['score_s']:6.2f} s (before decide, in run)")
     print(f"{label}: reference (a) minimal   {a_s:7.2f} s ({d['a_rows']:,} rows)")
     print(
         f"{label}: reference (b) features  {b_s:7.2f} s ({d['b_rows']:,} rows; equals the "
