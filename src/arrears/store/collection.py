@@ -197,21 +197,7 @@ def cancel_promise(
         .where(promise.c.id == promise_id)
         .values(status="cancelled", cancelled_on=on)
     )
-    _log(
-        conn,
-        PromiseCancelled(
-            occurred_at=at,
-            actor=actor,
-            portfolio=_portfolio_code(conn, row["portfolio_id"]),
-            debtor=None,
-            subject_kind="promise",
-            subject_id=str(promise_id),
-            payload={"on": on.isoformat()},
-            idempotency_key=f"promise.cancelled:{promise_id}",
-        ),
-        int(row["portfolio_id"]),
-        int(row["debtor_id"]),
-    )
+    _log_ended(conn, PromiseCancelled, row, "promise", promise_id, on, actor, at)
     return True
 
 
@@ -292,22 +278,36 @@ def release_hold(conn: Connection, hold_id: int, *, on: date, actor: str, at: da
         problems.add(f"cannot release on {on}, before the hold starts ({row['starts_on']})")
     problems.raise_any()
     conn.execute(update(hold).where(hold.c.id == hold_id).values(released_on=on))
+    _log_ended(conn, HoldReleased, row, "hold", hold_id, on, actor, at)
+    return True
+
+
+def _log_ended(
+    conn: Connection,
+    kind: type[PromiseCancelled] | type[HoldReleased],
+    row: Any,
+    subject: str,
+    subject_id: int,
+    on: date,
+    actor: str,
+    at: datetime,
+) -> None:
+    """The activity of a promise cancelled or a hold released (key: ``<kind>:<id>``)."""
     _log(
         conn,
-        HoldReleased(
+        kind(
             occurred_at=at,
             actor=actor,
             portfolio=_portfolio_code(conn, row["portfolio_id"]),
             debtor=None,
-            subject_kind="hold",
-            subject_id=str(hold_id),
+            subject_kind=subject,
+            subject_id=str(subject_id),
             payload={"on": on.isoformat()},
-            idempotency_key=f"hold.released:{hold_id}",
+            idempotency_key=f"{kind.kind}:{subject_id}",
         ),
         int(row["portfolio_id"]),
         int(row["debtor_id"]),
     )
-    return True
 
 
 # Contacts, approvals, tasks ---------------------------------------------------------------------
