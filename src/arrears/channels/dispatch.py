@@ -169,34 +169,32 @@ class Dispatcher:
         )
         for row in store.stale_sending(self.engine, portfolio=self.pid, now=now, lease=lease):
             dedup = row.channel in SENDABLE and getattr(self.adapter(row.channel), "dedup", False)
+            change: dict[str, Any] = (
+                {
+                    "payload": {"resend": True, "why": "the provider deduplicates the resend"},
+                    "status": "queued",
+                    "next_attempt_at": now,
+                    "claimed_by": None,
+                    "claimed_at": None,
+                }
+                if dedup
+                else {
+                    "payload": {"resend": False, "why": "outcome unknown after a crash"},
+                    "status": "failed",
+                    "last_error": "outcome unknown: the worker stopped during the provider "
+                    "call; not resent (no provider deduplication)",
+                }
+            )
             with self.engine.begin() as conn:
-                if dedup:
-                    ok = store.transition(
-                        conn,
-                        row,
-                        expect="sending",
-                        event="reconciled",
-                        at=now,
-                        actor=self.actor,
-                        payload={"resend": True, "why": "the provider deduplicates the resend"},
-                        status="queued",
-                        next_attempt_at=now,
-                        claimed_by=None,
-                        claimed_at=None,
-                    )
-                else:
-                    ok = store.transition(
-                        conn,
-                        row,
-                        expect="sending",
-                        event="reconciled",
-                        at=now,
-                        actor=self.actor,
-                        payload={"resend": False, "why": "outcome unknown after a crash"},
-                        status="failed",
-                        last_error="outcome unknown: the worker stopped "
-                        "during the provider call; not resent (no provider deduplication)",
-                    )
+                ok = store.transition(
+                    conn,
+                    row,
+                    expect="sending",
+                    event="reconciled",
+                    at=now,
+                    actor=self.actor,
+                    **change,
+                )
             if ok:
                 report.add("reconciled")
 
