@@ -190,14 +190,16 @@ def _last_payments(rows: pl.DataFrame) -> pl.DataFrame:
     """Per debtor and currency, the latest live payment; on a tie of days the largest.
 
     (Payments tied on day and amount are the same row of the frame: the id breaks no tie.)
+    Sorted by integers only (the currency as a code), the last row of each group is taken.
     """
-    day = pl.col("last_payment_on")
-    return (
-        rows.group_by("debtor_id", "currency")
-        .agg(day.max(), pl.col("last_payment_minor").filter(day == day.max()).max())
-        .sort("debtor_id", "currency")
-        .select(list(LAST_PAYMENT_SCHEMA))
+    code = pl.col("currency").cast(pl.Categorical).to_physical().alias("code")
+    frame = rows.with_columns(code).sort(
+        "debtor_id", "code", "last_payment_on", "last_payment_minor"
     )
+    debtor, code = pl.col("debtor_id"), pl.col("code")
+    after = debtor.shift(-1)
+    last = frame.filter(after.is_null() | (debtor != after) | (code != code.shift(-1)))
+    return last.sort("debtor_id", "currency").select(list(LAST_PAYMENT_SCHEMA))
 
 
 def _consents(points: pl.DataFrame, consents: pl.DataFrame) -> pl.DataFrame:
@@ -217,28 +219,39 @@ def _consents(points: pl.DataFrame, consents: pl.DataFrame) -> pl.DataFrame:
         schema={"kind": pl.Int64(), "channel": pl.Int64()},
     )
     recorded = consents.select((pl.col("k") // 4).alias("key"), (pl.col("k") % 4).alias("code"))
-    code = pl.col("code").fill_null(0)
+    # one row per usable point and channel: (debtor_id * 8 + channel, the consent's code)
+    rows = (
+        points.join(channels, on="kind", how="inner")
+        .select(
+            group=pl.col("debtor_id") * 8 + pl.col("channel"),
+            key=pl.col("id") * 8 + pl.col("channel"),
+        )
+        .join(recorded, on="key", how="left")
+        .select("group", pl.col("code").fill_null(0))
+        .sort("group")
+    )
+    if rows["group"].n_unique() == rows.height:  # one point per debtor and channel
+        best = worst = pl.col("code")
+    else:
+        rows = (
+            rows.group_by("group")
+            .agg(pl.col("code").max().alias("best"), pl.col("code").min().alias("worst"))
+            .sort("group")
+        )
+        best, worst = pl.col("best"), pl.col("worst")
     status = (
-        pl.when(code.max() == _GRANTED)
+        pl.when(best == _GRANTED)
         .then(pl.lit("granted"))
-        .when(code.min() == _DENIED)
+        .when(worst == _DENIED)
         .then(pl.lit("denied"))
         .otherwise(pl.lit("unknown"))
     )
-    frame = (
-        points.join(channels, on="kind", how="inner")
-        .select("debtor_id", "channel", key=pl.col("id") * 8 + pl.col("channel"))
-        .join(recorded, on="key", how="left")
-        .group_by("debtor_id", "channel")
-        .agg(status.alias("status"))
-        .sort("debtor_id", "channel")
-        .select(
-            "debtor_id",
-            pl.col("channel").replace_strict(
-                list(range(len(_CHANNELS))), list(_CHANNELS), return_dtype=pl.String()
-            ),
-            "status",
-        )
+    frame = rows.select(
+        (pl.col("group") // 8).alias("debtor_id"),
+        (pl.col("group") % 8)
+        .replace_strict(list(range(len(_CHANNELS))), list(_CHANNELS), return_dtype=pl.String())
+        .alias("channel"),
+        status.alias("status"),
     )
     return _conform(frame, CONSENT_SCHEMA)
 
