@@ -102,6 +102,17 @@ def _fields(data: CycleInput) -> dict[str, pl.DataFrame]:
     return {name: getattr(data, name) for name in CycleInput.__slots__}
 
 
+def _attach(frame: pl.DataFrame, right: pl.DataFrame, left_on: str, right_on: str) -> pl.DataFrame:
+    """``frame`` left-joined with ``right`` (unique on ``right_on``), keeping ``frame``'s rows and
+    order: the join runs on the key alone, so ``frame``'s (many) columns are not gathered."""
+    extra = frame.select(left_on).join(
+        right, left_on=left_on, right_on=right_on, how="left", maintain_order="left"
+    )
+    if extra.height != frame.height:  # right is not unique on the key: a plain join
+        return frame.join(right, left_on=left_on, right_on=right_on, how="left")
+    return frame.hstack(extra.drop(left_on))
+
+
 def _segment(frame: pl.DataFrame, policy: CompiledPolicy) -> pl.DataFrame:
     expr: pl.Expr | None = None
     for name, condition in reversed(
@@ -119,9 +130,9 @@ def _segment(frame: pl.DataFrame, policy: CompiledPolicy) -> pl.DataFrame:
 
 def _stage(frame: pl.DataFrame, data: CycleInput, policy: CompiledPolicy) -> pl.DataFrame:
     approvals = data.approvals.group_by("case_id").agg(pl.col("stage").alias("_approved"))
-    frame = frame.join(
-        approvals, left_on="case_case_id", right_on="case_id", how="left"
-    ).with_columns(pl.col("_approved").fill_null([]))
+    frame = _attach(frame, approvals, "case_case_id", "case_id").with_columns(
+        pl.col("_approved").fill_null([])
+    )
     severity = {name: i for i, name in enumerate(policy.stages)}
     any_match, allowed = [pl.lit(0)], [pl.lit(0)]
     for i, (name, condition) in enumerate(zip(policy.stages, policy.stage_conditions, strict=True)):
@@ -201,7 +212,7 @@ def _pause(frame: pl.DataFrame, data: CycleInput, as_of: date) -> pl.DataFrame:
         .group_by("debtor_id")
         .agg(pl.col("ends_on").max().alias("_hold_until"))
     )
-    frame = frame.join(holds, on="debtor_id", how="left")
+    frame = _attach(frame, holds, "debtor_id", "debtor_id")
     paused_by = (
         pl.when(pl.col("_hold_until").is_not_null())
         .then(pl.lit("hold"))
@@ -460,7 +471,11 @@ def _contact_rules(
 ) -> pl.DataFrame:
     """Run the contact-rule guard on the contacts about to be made; fold its answer back."""
     # the policy's order decides which contact goes first when a cap lets only one through
-    steps = steps.sort([*KEY, "due_on", "position", "occurrence"]).with_row_index("_attempt")
+    # (its rank in that order, without sorting the wide frame)
+    order = steps.select(pl.arg_sort_by([*KEY, "due_on", "position", "occurrence"]))
+    attempt = np.empty(steps.height, dtype=np.uint32)
+    attempt[order.to_series().to_numpy()] = np.arange(steps.height, dtype=np.uint32)
+    steps = steps.with_columns(pl.Series("_attempt", attempt, dtype=pl.UInt32()))
     planned = datetime.combine(as_of, policy.policy.send_time)
     contacts = steps.filter((pl.col("status") == "executed") & pl.col("channel").is_not_null())
     attempts = contacts.select(
@@ -474,6 +489,7 @@ def _contact_rules(
         pl.col("days_past_due").cast(pl.Int32()),
         "validation_notice",
     ).cast(ATTEMPT_SCHEMA)  # type: ignore[arg-type]
+    attempts = attempts.sort("attempt_id")  # in the policy's order, as the guard used to see them
     # the guard only reads the rows of the debtors it decides for: hand it just those
     mine = pl.col("debtor_id").is_in(attempts["debtor_id"].unique().implode())
     answer = guard(
@@ -497,7 +513,7 @@ def _contact_rules(
     blocked = pl.col("_decision") == "block"
     deferred = pl.format("deferred to {} local by {}", pl.col("_send_local"), pl.col("rule"))
     return (
-        steps.join(answer, on="_attempt", how="left")
+        _attach(steps, answer, "_attempt", "_attempt")
         .with_columns(
             pl.when(blocked).then(pl.lit("blocked")).otherwise(pl.col("status")).alias("status"),
             pl.when(blocked)
