@@ -117,15 +117,30 @@ def read_snapshot(
     ``invoice_number`` (for a report that lists invoices; the engine needs only ``invoice_id``).
     Raises :class:`arrears.store.portfolios.UnknownPortfolio` for a code that does not exist.
     """
+    tasks, finish = snapshot_reads(
+        engine, portfolio=portfolio, as_of=as_of, invoice_labels=invoice_labels
+    )
+    return finish(_read_all(engine, tasks))
+
+
+def snapshot_reads(
+    engine: Engine, *, portfolio: str | None, as_of: date, invoice_labels: bool = False
+) -> tuple[list[Task], Callable[[list[pl.DataFrame]], Snapshot]]:
+    """:func:`read_snapshot` in two halves: its queries, and what makes the snapshot of their
+    frames (in the same order). A caller reading more can run them in its own pool."""
     with engine.connect() as conn:
         pid = None if portfolio is None else portfolio_id(conn, portfolio)
         bounds = conn.execute(text(ID_BOUNDS)).one()
     postgres = engine.dialect.name == "postgresql"
     schema = instalment_schema(invoice_labels=invoice_labels)
     tasks, split = _tasks(pid, as_of, bounds, postgres=postgres, labels=invoice_labels)
-    debtors, *parts, correction = _read_all(engine, tasks)
-    instalments = _instalments(parts[:split], parts[split:], correction, debtors, schema)
-    return Snapshot(as_of=as_of, portfolio=portfolio, instalments=instalments, debtors=debtors)
+
+    def finish(frames: list[pl.DataFrame]) -> Snapshot:
+        debtors, *parts, correction = frames
+        instalments = _instalments(parts[:split], parts[split:], correction, debtors, schema)
+        return Snapshot(as_of=as_of, portfolio=portfolio, instalments=instalments, debtors=debtors)
+
+    return tasks, finish
 
 
 Task = tuple[str, Callable[[pl.DataFrame], pl.DataFrame]]  # a query and how to type its frame
