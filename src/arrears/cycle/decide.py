@@ -306,29 +306,34 @@ def _steps(
     *,
     explain: bool,
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-    live = cases.filter(pl.col("change") != "close")
+    # lazy: the filter gathers only the columns used below, not every column of the cases
+    live = cases.lazy().filter(pl.col("change") != "close")
     conditions = [expr.alias(f"_when{i}") for i, expr in enumerate(policy.step_conditions)]
     if conditions:
         live = live.with_columns(conditions)
     program = policy.program
-    rows = live.select(
-        "case_id",
-        *KEY,
-        "opened_on",
-        "stage_entered_on",
-        "_oldest_due",
-        "_overdue_minor",
-        "overdue_invoices",
-        "days_past_due",
-        "_exp",
-        "segment",
-        pl.col("stage"),
-        pl.col("_arm_key").alias("arm_key"),
-        "paused_by",
-        "paused_until",
-        "priority",
-        *[f"_when{i}" for i in range(len(conditions))],
-    ).join(program, on=["segment", "stage", "arm_key"], how="inner")
+    rows = (
+        live.select(
+            "case_id",
+            *KEY,
+            "opened_on",
+            "stage_entered_on",
+            "_oldest_due",
+            "_overdue_minor",
+            "overdue_invoices",
+            "days_past_due",
+            "_exp",
+            "segment",
+            pl.col("stage"),
+            pl.col("_arm_key").alias("arm_key"),
+            "paused_by",
+            "paused_until",
+            "priority",
+            *[f"_when{i}" for i in range(len(conditions))],
+        )
+        .collect()
+        .join(program, on=["segment", "stage", "arm_key"], how="inner")
+    )
     anchor = (
         pl.when(pl.col("anchor") == "case_opened")
         .then(pl.col("opened_on"))

@@ -88,6 +88,7 @@ def feature_table(
         ),
         pl.col("disputed").any().alias("disputed"),
     )
+    balances = balances.collect().lazy()  # used twice (keys and columns): computed once
     tenure = inst.group_by("debtor_id").agg(pl.col("issue_date").min().alias("_first_issue"))
 
     cases = data.cases.lazy().select(
