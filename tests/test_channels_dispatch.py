@@ -240,3 +240,24 @@ def test_opt_out_link_and_stop_reply_become_consent_denied(
     assert str(after[email_row["id"]]["rule"]).endswith(".opt-out")
     assert str(after[sms_row["id"]]["rule"]).endswith(".opt-out")
     assert report.counts["blocked"] >= 2 and _kinds(ws)["message.opted_out"] == 2
+
+
+def test_a_dispute_opened_after_queueing_stops_the_message(ws: Path) -> None:
+    from arrears.store.schema import instalment, invoice
+
+    first = rows(ws)[0]
+    with engine_of(ws).begin() as conn:
+        conn.execute(
+            update(invoice).where(invoice.c.debtor_id == first["debtor_id"]).values(disputed=True)
+        )
+        conn.execute(
+            update(instalment)
+            .where(instalment.c.debtor_id == first["debtor_id"])
+            .values(disputed=True)
+        )
+    rec = Recorder()
+    dispatcher(ws, dict.fromkeys(("email", "sms", "letter", "whatsapp"), rec)).run()
+    after = {r["id"]: r for r in rows(ws)}
+    assert after[first["id"]]["status"] == "blocked"
+    assert str(after[first["id"]]["rule"]).endswith(".dispute")
+    assert first["key"] not in [m.key for m in rec.sent]

@@ -269,6 +269,21 @@ class Dispatcher:
         ).drop_nulls()
         history = data.history.join(mine.unique(), on=["debtor_id", "channel", "at"], how="anti")
         decided = guard(attempts, debtors, data.consents, history, self.packs)
+        # a dispute opened since the message was queued pauses collection: it is not sent
+        disputed = data.instalments.filter(pl.col("disputed") & (pl.col("open_minor") > 0))
+        paused = pl.col("debtor_id").is_in(disputed["debtor_id"].unique().implode())
+        decided = decided.with_columns(
+            pl.when(paused).then(pl.lit("block")).otherwise("decision").alias("decision"),
+            pl.when(paused).then(None).otherwise("send_at").alias("send_at"),
+            pl.when(paused)
+            .then(pl.format("{}.dispute", pl.col("pack")))
+            .otherwise("rule")
+            .alias("rule"),
+            pl.when(paused)
+            .then(pl.lit("An invoice is disputed: collection waits until it is resolved."))
+            .otherwise("reason")
+            .alias("reason"),
+        )
         return {d["attempt_id"]: d for d in decided.iter_rows(named=True)}
 
     # one message ------------------------------------------------------------------------------
