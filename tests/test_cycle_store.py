@@ -597,3 +597,17 @@ def test_consents_and_contact_history_reach_the_cycle_input(engine: Engine) -> N
     ]
     assert history["at"].dtype == pl.Datetime("us", "UTC")
     assert history["at"].to_list()[0] == datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
+
+
+def test_the_history_window_is_twelve_calendar_months_across_a_leap_day(engine: Engine) -> None:
+    with engine.begin() as conn:
+        book = Book(conn)
+        book.debtor("L1")
+        book.invoice("IL1", "L1", ("2027-02-01", "10.00"), issued="2027-01-01")
+        book.invoice("IL2", "L1", ("2027-02-01", "10.00"), issued="2027-01-01")
+        book.pay("PL1", "L1", "2027-03-01", "10.00")  # 12 months before: outside
+        book.pay("PL2", "L1", "2027-03-02", "10.00")  # 366 days before 2028-03-01: inside
+    data = read_cycle_input(
+        engine, portfolio="default", as_of=date(2028, 3, 1), reopen_within_days=30
+    )
+    assert data.settled["settled_on"].to_list() == [date(2027, 3, 2)]

@@ -26,6 +26,7 @@ import polars as pl
 from sqlalchemy import Engine, text
 
 from arrears.contact.frames import CONSENT_SCHEMA, HISTORY_SCHEMA
+from arrears.cycle.features import months_before
 from arrears.cycle.frames import (
     APPROVAL_SCHEMA,
     CASE_SCHEMA,
@@ -50,8 +51,8 @@ from arrears.store.snapshot import (
 
 #: A case closed with this reason may be reopened within the policy's reopen window.
 CURED = "cured"
-#: Days of settled instalments and promises the engine sees (``as_of - 364 .. as_of``).
-HISTORY_DAYS = 365
+#: Settled instalments and promises the engine sees: the 12 calendar months up to ``as_of``.
+HISTORY_DAYS = 366  # at most: 12 calendar months (see months_before)
 #: Days of contact attempts the engine sees (``as_of - 29 .. as_of``).
 CONTACT_DAYS = 30
 #: SQLite: a NULL date is read as this day number (ADBC SQLite infers a column's type from its
@@ -302,7 +303,8 @@ class _Queries:
         self.as_of = as_of
         self.pg = postgres
         self.day = _lit(as_of)
-        self.history_from = _lit(as_of - timedelta(days=HISTORY_DAYS - 1))
+        # the engine's 12-month windows are calendar months (366 days across a 29 February)
+        self.history_from = _lit(months_before(as_of, 12) + timedelta(days=1))
         self.contacts_from = _lit(as_of - timedelta(days=CONTACT_DAYS - 1))
         self.reopen_from = _lit(as_of - timedelta(days=int(reopen_within_days)))
 
