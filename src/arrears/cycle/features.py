@@ -88,7 +88,7 @@ def feature_table(
         ),
         pl.col("disputed").any().alias("disputed"),
     )
-    balances = balances.collect().lazy()  # used twice (keys and columns): computed once
+    balances = balances.collect(engine="in-memory").lazy()  # used twice (keys, columns): once
     tenure = inst.group_by("debtor_id").agg(pl.col("issue_date").min().alias("_first_issue"))
 
     cases = data.cases.lazy().select(
@@ -160,7 +160,8 @@ def feature_table(
             pl.lit(False).alias("plan_active"),
         )
     )
-    narrow = frame.collect().sort(KEY)
+    # the in-memory engine: faster than the streaming one for this plan of joins
+    narrow = frame.collect(engine="in-memory").sort(KEY)
     text = data.debtors.select("debtor_id", *_DEBTOR_TEXT)
     wide = narrow.join(text, on="debtor_id", how="left", maintain_order="left")
     columns = narrow.columns
