@@ -192,3 +192,7 @@ def test_policy_rules_prints_the_effective_packs(
     assert "overridden packs: co-ley-2300" in out and "sat: null" in out and "mon:" in out
     assert main(["policy", "rules", str(path), "--pack", "nope"]) == 1
     assert "no such pack" in capsys.readouterr().err
+    # policy check shows the effective rules in one line per pack
+    assert main(["policy", "check", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "contact rules co-ley-2300 (overridden): mon-fri 07:00-19:00; daily-cap 1/1d" in out

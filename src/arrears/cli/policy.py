@@ -32,9 +32,38 @@ def check(
                 f"{path}: ok ({len(policy.stages)} stages, {len(policy.segments)} segments, "
                 f"{sum(len(c.steps) for c in policy.cadences)} steps)"
             )
+            _print_rules_summary(policy)
         failed = failed or bool(problems)
     if failed:
         raise typer.Exit(1)
+
+
+def _print_rules_summary(policy: Policy) -> None:
+    """The effective contact rules in one line per pack (``policy rules`` prints them whole)."""
+    from arrears.contact.packs import PackError, effective_packs
+
+    try:
+        packs = effective_packs(policy.contact_rules)
+    except PackError:
+        return  # reported above as a problem of the policy
+    for name, pack in packs.items():
+        spans: list[tuple[str, str, str]] = []  # consecutive days with the same hours
+        for day, window in pack.hours.items():
+            hours = f"{window.start:%H:%M}-{window.end:%H:%M}" if window else ""
+            if spans and spans[-1][2] == hours:
+                spans[-1] = (spans[-1][0], day, hours)
+            else:
+                spans.append((day, day, hours))
+        open_days = ", ".join(
+            (first if first == last else f"{first}-{last}") + f" {hours}"
+            for first, last, hours in spans
+            if hours
+        )
+        caps = ", ".join(f"{c.id} {c.max}/{c.days}d" for c in pack.caps) or "no caps"
+        mark = " (overridden)" if name in policy.contact_rules else ""
+        console.print(
+            f"  contact rules {name}{mark}: {open_days}; {caps}", highlight=False, markup=False
+        )
 
 
 @policy_app.command("rules")
