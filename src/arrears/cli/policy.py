@@ -60,6 +60,8 @@ def _print_rules_summary(policy: Policy) -> None:
             if hours
         )
         caps = ", ".join(f"{c.id} {c.max}/{c.days}d" for c in pack.caps) or "no caps"
+        if pack.one_channel_per_week:
+            caps += f", one channel a week ({pack.week})"
         mark = " (overridden)" if name in policy.contact_rules else ""
         console.print(
             f"  contact rules {name}{mark}: {open_days}; {caps}", highlight=False, markup=False
