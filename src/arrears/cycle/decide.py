@@ -428,7 +428,12 @@ def _steps(
         status.alias("status"),
         reason.alias("reason"),
         key.alias("key"),
-        _fee(policy).alias("amount_minor"),
+        # fees are computed only when the policy has a late-fee step (decimal work on every row)
+        (
+            _fee(policy)
+            if policy.program["action"].eq("late_fee").any()
+            else pl.lit(None, pl.Int64())
+        ).alias("amount_minor"),
     ).with_columns(
         pl.when((pl.col("status") == "executed") & (pl.col("action") == "late_fee"))
         .then(pl.col("amount_minor"))
