@@ -30,7 +30,6 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -38,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import describe
+from machine import describe, run_phase
 
 END = date(2026, 11, 23)
 ROOT = Path(__file__).resolve().parents[1]
@@ -210,17 +209,8 @@ def phase_run(url: str) -> dict[str, object]:
 
 
 def run_child(args: list[str]) -> tuple[dict[str, object], float]:
-    """Run one phase in a child process; its result and its peak memory in MiB."""
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--phase", *args], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"phase {args[0]} failed ({proc.returncode})")
-    return json.loads(out.strip().splitlines()[-1]), usage.ru_maxrss / 1024
+    """Run one phase of this script in a child process; its result and peak memory in MiB."""
+    return run_phase(__file__, args)
 
 
 # -- the portfolio, cached ------------------------------------------------------------------------

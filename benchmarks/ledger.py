@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import describe
+from machine import describe, run_phase
 
 END = date(2026, 11, 23)
 KINDS = ("debtors", "invoices", "payments")
@@ -116,17 +114,8 @@ PHASES = {"generate", "import", "snapshot", "aging"}
 
 
 def run_child(args: list[str]) -> tuple[dict[str, object], float]:
-    """Run one phase in a child process; its result and its peak memory in MiB."""
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--phase", *args], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"phase {args[0]} failed ({proc.returncode})")
-    return json.loads(out.strip().splitlines()[-1]), usage.ru_maxrss / 1024
+    """Run one phase of this script in a child process; its result and peak memory in MiB."""
+    return run_phase(__file__, args)
 
 
 def fresh_pg_database(pg_url: str, name: str) -> str:
