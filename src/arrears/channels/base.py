@@ -53,6 +53,9 @@ class Message:
     attachments: tuple[Attachment, ...] = ()
     debtor_name: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    #: the legally required text of the debtor's contact-rule pack (``Pack.letter_notice``) in
+    #: the debtor's language; printed at the end of letters
+    legal_notice: str = ""
 
 
 class Channel(Protocol):

@@ -5,12 +5,17 @@ is the print batch for a mail house. fpdf2 because it is pure Python (no system 
 wheel) and embeds a TrueType font for non-Latin text; ReportLab would also do but is larger and
 its open-source edition lacks nothing we need from it.
 
+The legally required text of the debtor's jurisdiction (``Message.legal_notice``, from the
+contact-rule pack's ``letter_notice`` in the debtor's language: :func:`with_legal_notice`) ends
+the letter, under a rule, so it cannot be mistaken for part of the template's text.
+
 Text outside Latin-1 needs a Unicode TrueType font: ``letter.font`` (a .ttf path), else DejaVu
 Sans when the system has it, else the PDF core font with unknown characters replaced by ``?``.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -18,8 +23,17 @@ from fpdf import FPDF
 
 from arrears.channels.base import ChannelSettings, Message, PermanentFailure
 from arrears.channels.filesink import safe_name, write_atomically
+from arrears.contact.model import Pack
 
 _DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def with_legal_notice(message: Message, pack: Pack | None) -> Message:
+    """``message`` with the legal notice of ``pack`` (the debtor's contact-rule pack) in the
+    message's language, for letters; other channels and packs without a notice are unchanged."""
+    if pack is None or message.channel != "letter":
+        return message
+    return replace(message, legal_notice=pack.notice(message.language))
 
 
 def letter_pdf(message: Message, settings: ChannelSettings, today: date | None = None) -> bytes:
@@ -51,6 +65,12 @@ def letter_pdf(message: Message, settings: ChannelSettings, today: date | None =
     pdf.ln(3)
     pdf.set_font(family, size=10)
     pdf.multi_cell(0, 5, clean(message.text), new_x="LMARGIN", new_y="NEXT")
+    if message.legal_notice:
+        pdf.ln(6)
+        pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+        pdf.ln(2)
+        pdf.set_font(family, size=9)
+        pdf.multi_cell(0, 4.5, clean(message.legal_notice), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 

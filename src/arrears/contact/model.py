@@ -144,6 +144,13 @@ class Pack(BaseModel):
     breathing_space: bool = Field(
         True, description="the 'breathing_space' tag blocks all collection contact"
     )
+    # --- what letters must say --------------------------------------------------------------
+    letter_notice: dict[str, str] = Field(
+        default_factory=dict,
+        description="the legally required text printed at the end of every letter, per "
+        "language ({en: ..., es: ...}); empty: none. The shipped texts are templates to be "
+        "reviewed by counsel",
+    )
 
     @field_validator("countries")
     @classmethod
@@ -152,6 +159,14 @@ class Pack(BaseModel):
             if len(code) != 2 or not code.isalpha() or not code.isupper():
                 raise ValueError(f"country codes are ISO 3166-1 alpha-2, upper case: {code!r}")
         return value
+
+    @field_validator("letter_notice")
+    @classmethod
+    def _languages(cls, value: dict[str, str]) -> dict[str, str]:
+        for language in value:
+            if len(language) != 2 or not language.isalpha() or not language.islower():
+                raise ValueError(f"languages are ISO 639-1, lower case: {language!r}")
+        return {language: text.strip() for language, text in value.items() if text.strip()}
 
     @model_validator(mode="after")
     def _some_window(self) -> Pack:
@@ -165,3 +180,11 @@ class Pack(BaseModel):
     def window(self, day: Weekday) -> Window | None:
         """The allowed hours of ``day`` (None: closed)."""
         return self.hours.get(day)
+
+    def notice(self, language: str) -> str:
+        """The letter notice in ``language``; else in English; else in the first language the
+        pack gives (the law's own language, e.g. Spanish for Colombia); else ``""``."""
+        for candidate in (language.lower()[:2], "en"):
+            if candidate in self.letter_notice:
+                return self.letter_notice[candidate]
+        return next(iter(self.letter_notice.values()), "")
