@@ -9,19 +9,29 @@
   its due date, or still open after it) and ``days_to_pay`` (settlement day minus the example's
   day; null while it is unsettled at the end of the history).
 
-Features come from :func:`arrears.scoring.frames.view_at`, which sees nothing dated after the
-day; outcomes are read from the whole history.
+Features are those of :func:`arrears.scoring.frames.view_at` (a snapshot day) and
+:func:`~arrears.scoring.frames.issue_view` (an issue day), which see nothing dated after the day,
+computed for many days at once (:func:`arrears.scoring.features.point_rows`): a chunk of days is
+one set of joins and group-bys instead of one whole view per day. ``tests/test_scoring_examples.py``
+proves the values equal the per-day views'. Outcomes are read from the whole history.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
 import polars as pl
 
-from arrears.scoring.features import KEY, debtor_features, invoice_features
-from arrears.scoring.frames import History, issue_view, live_allocations, view_at
+from arrears.scoring.features import (
+    DEBTOR_FEATURES,
+    INVOICE_FEATURES,
+    KEY,
+    debtor_features_at,
+    invoice_features_at,
+    point_rows,
+)
+from arrears.scoring.frames import History, live_allocations
 
 
 def snapshot_days(start: date, end: date, every_days: int = 7) -> list[date]:
@@ -37,38 +47,51 @@ def snapshot_days(start: date, end: date, every_days: int = 7) -> list[date]:
 def debtor_examples(
     history: History, days: Iterable[date], *, window_days: int = 30, share: float = 0.5
 ) -> pl.DataFrame:
-    """One row per (snapshot day, debtor, currency) overdue that day; see the module."""
+    """One row per (snapshot day, debtor, currency) overdue that day; see the module.
+
+    ``days``: distinct days; rows come in their order, then by debtor and currency. The days
+    are computed a few at a time (:func:`_chunks`), all of a chunk at once.
+    """
+    days = list(days)
+    feature_columns = [*KEY, "open_minor", "overdue_minor", "_typical_amount", *DEBTOR_FEATURES]
+    payments = history.allocations.lazy().filter(pl.col("source_kind") == "payment")
     frames = []
-    payments = history.allocations.filter(pl.col("source_kind") == "payment")
-    for day in days:
-        view = view_at(history, day)
-        feats = debtor_features(view).filter(pl.col("overdue_minor") > 0)
-        if feats.is_empty():
-            continue
-        overdue = view.instalments.filter(
-            (pl.col("open_minor") > 0) & (pl.col("due_date") < day)
-        ).select("instalment_id", *KEY)
-        end = day + timedelta(days=window_days)
+    for chunk in _chunks(days, history.instalments.height):
+        points = pl.DataFrame({"as_of": chunk, "state_day": chunk}, schema=_POINT_SCHEMA)
+        rows = point_rows(history, points).cache()
+        feats = debtor_features_at(rows).filter(pl.col("overdue_minor") > 0).drop("state_day")
+        end = pl.col("as_of") + pl.duration(days=window_days)
         paid = (
-            live_allocations(payments, end)
-            .filter(pl.col("allocated_on") > day)
-            .join(overdue.lazy(), on="instalment_id")
-            .group_by(KEY)
+            rows.filter((pl.col("open_minor") > 0) & (pl.col("due_date") < pl.col("as_of")))
+            .select("as_of", "instalment_id", *KEY)
+            .join(payments, on="instalment_id")
+            .filter(
+                (pl.col("allocated_on") > pl.col("as_of"))
+                & (pl.col("allocated_on") <= end)
+                & (pl.col("reversed_on").is_null() | (pl.col("reversed_on") > end))
+            )
+            .group_by("as_of", *KEY)
             .agg(pl.col("amount_minor").sum().alias("paid_minor"))
-            .collect()
         )
         frames.append(
-            feats.join(paid, on=KEY, how="left").with_columns(
-                pl.lit(day).alias("as_of"),
+            feats.join(paid, on=["as_of", *KEY], how="left")
+            .with_columns(
                 pl.col("paid_minor").fill_null(0),
                 (pl.col("paid_minor").fill_null(0) >= share * pl.col("overdue_minor")).alias(
                     "paid"
                 ),
             )
+            .collect()
         )
-    if not frames:
+    frame = pl.concat(frames) if frames else pl.DataFrame()
+    if frame.is_empty():
         return pl.DataFrame()
-    return pl.concat(frames, how="vertical_relaxed")
+    order = pl.DataFrame({"as_of": days, "_order": range(len(days))}, schema=_ORDER_SCHEMA)
+    return (
+        frame.join(order, on="as_of")
+        .sort("_order", *KEY)
+        .select(*feature_columns, "paid_minor", "as_of", "paid")
+    )
 
 
 def settlements(history: History) -> pl.DataFrame:
@@ -97,39 +120,30 @@ def settlements(history: History) -> pl.DataFrame:
 def invoice_examples(history: History, days: Iterable[date] = ()) -> pl.DataFrame:
     """Each invoice on its issue day, plus each invoice open on any of ``days``; see the module.
 
-    ``at_issue``: whether the row is the invoice's issue-day example.
+    ``at_issue``: whether the row is the invoice's issue-day example. Rows are sorted by day
+    and invoice. Computed a few days at a time (:func:`_chunks`), all of a chunk at once.
     """
-    issued = history.instalments.group_by("invoice_id").agg(pl.col("issue_date").first())
-    by_day: dict[date, pl.Series] = {}
-    for key, group in issued.group_by("issue_date"):
-        day_key = key[0]
-        assert isinstance(day_key, date)
-        by_day[day_key] = group["invoice_id"]
-    extra = set(days)
-    frames = []
-    for day in sorted(set(by_day) | extra):
-        ids = by_day.get(day)
-        if ids is not None:
-            frames.append(
-                invoice_features(issue_view(history, day), ids).with_columns(
-                    pl.lit(True).alias("at_issue")
-                )
-            )
-        if day in extra:
-            rows = invoice_features(view_at(history, day))
-            if ids is not None:
-                rows = rows.filter(~pl.col("invoice_id").is_in(ids.implode()))
-            frames.append(rows.with_columns(pl.lit(False).alias("at_issue")))
-        frames = [
-            f if "as_of" in f.columns else f.with_columns(pl.lit(day).alias("as_of"))
-            for f in frames
-        ]
+    frames = [f.with_columns(pl.lit(True).alias("at_issue")) for f in _at_issue(history)]
+    for chunk in _chunks(sorted(set(days)), history.instalments.height):
+        points = pl.DataFrame({"as_of": chunk, "state_day": chunk}, schema=_POINT_SCHEMA)
+        rows = point_rows(history, points).cache()
+        debtors = debtor_features_at(rows)
+        # an invoice issued on a snapshot day has its issue-day example instead
+        open_rows = rows.filter(pl.col("issue_date") != pl.col("as_of"))
+        frames.append(
+            invoice_features_at(open_rows, debtors)
+            .with_columns(pl.lit(False).alias("at_issue"))
+            .collect()
+        )
+    frames = [f for f in frames if not f.is_empty()]
     if not frames:
         return pl.DataFrame()
     last = history.last_day
     days_late = (pl.col("settled_on") - pl.col("due_date")).dt.total_days().clip(0)
+    columns = ["invoice_id", *KEY, "issue_date", "due_date", "invoice_open_minor"]
     return (
-        pl.concat([f for f in frames if not f.is_empty()], how="vertical_relaxed")
+        pl.concat(frames)
+        .select(*columns, *INVOICE_FEATURES, "at_issue", "as_of")
         .join(settlements(history), on="invoice_id", how="left")
         .with_columns(
             pl.when(pl.col("settled_on").is_not_null())
@@ -147,3 +161,56 @@ def invoice_examples(history: History, days: Iterable[date] = ()) -> pl.DataFram
         .filter(pl.col("late").is_not_null())
         .sort("as_of", "invoice_id")
     )
+
+
+def _at_issue(history: History) -> list[pl.DataFrame]:
+    """Invoice features of every invoice at the start of its issue day (:func:`issue_view`):
+    the debtor's ledger as of the day before, its new invoices open in full."""
+    points = (
+        history.instalments.lazy()
+        .select("debtor_id", pl.col("issue_date").alias("as_of"))
+        .unique()
+        .with_columns((pl.col("as_of") - timedelta(days=1)).alias("state_day"))
+        .collect()
+    )
+    frames = []
+    per_day = points.group_by("as_of").len().sort("as_of")
+    for chunk in _chunks_of_points(per_day):
+        mine = points.filter(pl.col("as_of").is_between(chunk[0], chunk[-1]))
+        rows = point_rows(history, mine).cache()
+        debtors = debtor_features_at(rows)
+        new = rows.filter(pl.col("issue_date") == pl.col("as_of"))
+        frames.append(invoice_features_at(new, debtors).collect())
+    return frames
+
+
+#: Instalment rows (instalments x days) computed at once: bounds the memory of a chunk of days
+#: (about 100 bytes a row while a chunk is computed).
+ROWS_PER_CHUNK = 12_000_000
+#: Issue-day points (debtor, day) computed at once (each sees that debtor's instalments).
+POINTS_PER_CHUNK = 1_000_000
+
+_POINT_SCHEMA: dict[str, pl.DataType] = {"as_of": pl.Date(), "state_day": pl.Date()}
+_ORDER_SCHEMA: dict[str, pl.DataType] = {"as_of": pl.Date(), "_order": pl.Int64()}
+
+
+def _chunks(days: list[date], instalments: int) -> Iterator[list[date]]:
+    """``days`` in consecutive chunks of about :data:`ROWS_PER_CHUNK` instalment rows."""
+    size = max(1, ROWS_PER_CHUNK // max(1, instalments))
+    for at in range(0, len(days), size):
+        yield days[at : at + size]
+
+
+def _chunks_of_points(per_day: pl.DataFrame) -> Iterator[list[date]]:
+    """Consecutive issue days (``as_of``, ``len``) in chunks of about :data:`POINTS_PER_CHUNK`
+    points."""
+    chunk: list[date] = []
+    count = 0
+    for day, n in per_day.iter_rows():
+        if chunk and count + n > POINTS_PER_CHUNK:
+            yield chunk
+            chunk, count = [], 0
+        chunk.append(day)
+        count += n
+    if chunk:
+        yield chunk

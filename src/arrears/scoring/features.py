@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from arrears.scoring.frames import View
+from arrears.scoring.frames import HISTORY_DAYS, History, View
 
 KEY = ["debtor_id", "currency"]
 
@@ -157,4 +157,165 @@ def invoice_features(view: View, invoice_ids: pl.Series | None = None) -> pl.Dat
         )
         .collect()
         .sort("invoice_id")
+    )
+
+
+# -- the same features at many days at once (training) ---------------------------------------------
+#: A point in time: the day the features are computed for (``as_of``) and the day whose ledger
+#: state they see (``state_day``): the same day for a snapshot (:func:`view_at`), the day before
+#: for an invoice's issue-day example (:func:`issue_view`).
+POINT = ["as_of", "state_day"]
+
+
+def point_rows(history: History, points: pl.DataFrame) -> pl.LazyFrame:
+    """The instalments each point sees, as :func:`view_at` / :func:`issue_view` would show them.
+
+    ``points``: ``as_of`` and ``state_day`` (dates), and optionally ``debtor_id`` (then only
+    that debtor's instalments). Per point: every instalment issued on or before ``as_of``, with
+    ``open_minor`` and ``settled_on`` as of ``state_day``; one issued after ``state_day`` (an
+    issue-day example's new invoice) is open in full and has no ``settled_on``.
+    """
+    inst = history.instalments.lazy()
+    if "debtor_id" in points.columns:
+        rows = points.lazy().join(inst, on="debtor_id")
+    else:
+        rows = points.lazy().join(inst, how="cross")
+    rows = rows.filter(pl.col("issue_date") <= pl.col("as_of"))
+    known = pl.col("issue_date") <= pl.col("state_day")
+    day = pl.col("state_day")
+    live = (
+        rows.filter(known)
+        .select("instalment_id", "state_day")
+        .unique()
+        .join(history.allocations.lazy(), on="instalment_id")
+        .filter(
+            (pl.col("allocated_on") <= day)
+            & (pl.col("reversed_on").is_null() | (pl.col("reversed_on") > day))
+        )
+        .group_by("instalment_id", "state_day")
+        .agg(
+            pl.col("amount_minor").sum().alias("_paid"),
+            pl.col("allocated_on").max().alias("settled_on"),
+        )
+    )
+    return rows.join(live, on=["instalment_id", "state_day"], how="left").with_columns(
+        pl.when(known)
+        .then((pl.col("amount_minor") - pl.col("_paid").fill_null(0)).clip(0))
+        .otherwise(pl.col("amount_minor"))
+        .alias("open_minor"),
+        pl.when(known).then(pl.col("settled_on")).alias("settled_on"),
+    )
+
+
+def debtor_features_at(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """:func:`debtor_features` of every point of :func:`point_rows` at once (the same values:
+    every mean is of whole days, so no summation order can change it), keyed by
+    :data:`POINT` and :data:`KEY`."""
+    d = pl.col("as_of")
+    rows = rows.with_columns(
+        (pl.col("due_date") < d).alias("_past_due"),
+        _days(d, pl.col("due_date")).alias("_overdue_days"),
+    )
+    past_due = pl.col("_past_due")
+    balances = (
+        rows.filter(pl.col("open_minor") > 0)
+        .group_by(*POINT, *KEY)
+        .agg(
+            pl.col("open_minor").sum().alias("open_minor"),
+            pl.col("open_minor").filter(past_due).sum().alias("overdue_minor"),
+            pl.col("invoice_id").n_unique().cast(pl.Float64()).alias("open_invoices"),
+            pl.col("invoice_id")
+            .filter(past_due)
+            .n_unique()
+            .cast(pl.Float64())
+            .alias("overdue_invoices"),
+            pl.col("_overdue_days").max().clip(0).alias("days_past_due"),
+            pl.col("_overdue_days").filter(past_due).mean().alias("max_days_overdue_mean"),
+            pl.col("disputed").any().cast(pl.Float64()).alias("disputed_open"),
+        )
+    )
+    late = pl.col("_late")
+    recent = pl.col("_recent")
+    settled = (
+        rows.filter(
+            (pl.col("open_minor") == 0)
+            & (pl.col("settled_on") > pl.col("state_day") - timedelta(days=HISTORY_DAYS))
+        )
+        .with_columns(
+            _days(pl.col("settled_on"), pl.col("due_date")).clip(0).alias("_late"),
+            (pl.col("settled_on") > d - timedelta(days=90)).alias("_recent"),
+        )
+        .group_by(*POINT, "debtor_id")
+        .agg(
+            pl.len().cast(pl.Float64()).alias("settled_365d"),
+            (late > 0).mean().alias("late_rate_365d"),
+            (late > 0).filter(recent).mean().alias("late_rate_90d"),
+            late.mean().alias("avg_days_late_365d"),
+            late.filter(recent).mean().alias("avg_days_late_90d"),
+            _days(pl.col("settled_on"), pl.col("issue_date")).mean().alias("avg_days_to_settle"),
+            pl.col("settled_on").max().alias("_last_settled"),
+        )
+        .with_columns(_days(d, pl.col("_last_settled")).alias("days_since_settlement"))
+    )
+    issued = (
+        rows.with_columns((pl.col("issue_date") > d - timedelta(days=90)).alias("_recent"))
+        .group_by(*POINT, "debtor_id")
+        .agg(
+            pl.col("issue_date").min().alias("_first_issue"),
+            pl.col("_recent").sum().cast(pl.Float64()).alias("issued_90d"),
+            pl.col("amount_minor").median().cast(pl.Float64()).alias("_typical_amount"),
+        )
+        .with_columns(_days(d, pl.col("_first_issue")).alias("tenure_days"))
+    )
+    on = [*POINT, "debtor_id"]
+    return (
+        balances.join(settled, on=on, how="left")
+        .join(issued, on=on, how="left")
+        .with_columns(
+            pl.col("open_minor").cast(pl.Float64()).log1p().alias("log_open"),
+            pl.col("overdue_minor").cast(pl.Float64()).log1p().alias("log_overdue"),
+            (pl.col("overdue_minor") / pl.col("open_minor")).alias("overdue_share"),
+            pl.col("max_days_overdue_mean").fill_null(0.0),
+            pl.col("settled_365d").fill_null(0.0),
+        )
+        .select(*POINT, *KEY, "open_minor", "overdue_minor", "_typical_amount", *DEBTOR_FEATURES)
+    )
+
+
+def invoice_features_at(rows: pl.LazyFrame, debtors: pl.LazyFrame) -> pl.LazyFrame:
+    """:func:`invoice_features` of the open invoices in ``rows`` (rows of :func:`point_rows`,
+    already narrowed to the invoices wanted), with their debtors' features at the same point
+    (``debtors``: :func:`debtor_features_at`), keyed by :data:`POINT` and ``invoice_id``."""
+    d = pl.col("as_of")
+    invoices = (
+        rows.filter(pl.col("open_minor") > 0)
+        .group_by(*POINT, "invoice_id")
+        .agg(
+            pl.col("debtor_id").first(),
+            pl.col("currency").first(),
+            pl.col("issue_date").first(),
+            pl.col("due_date").max(),
+            pl.col("amount_minor").sum(),
+            pl.col("open_minor").sum().alias("invoice_open_minor"),
+            pl.col("disputed").any(),
+        )
+    )
+    frame = invoices.join(
+        debtors.drop("open_minor", "overdue_minor"), on=[*POINT, *KEY], how="left"
+    ).with_columns(
+        pl.col("amount_minor").cast(pl.Float64()).log1p().alias("log_amount"),
+        _days(pl.col("due_date"), pl.col("issue_date")).alias("term_days"),
+        _days(d, pl.col("issue_date")).alias("age_days"),
+        _days(pl.col("due_date"), d).alias("days_to_due"),
+        pl.col("disputed").cast(pl.Float64()),
+        (pl.col("amount_minor") / pl.col("_typical_amount")).alias("amount_vs_typical"),
+    )
+    return frame.select(
+        *POINT,
+        "invoice_id",
+        *KEY,
+        "issue_date",
+        "due_date",
+        "invoice_open_minor",
+        *INVOICE_FEATURES,
     )

@@ -1,0 +1,196 @@
+"""The training examples computed many days at once equal the per-day reference exactly.
+
+The reference below is the code that built the examples before they were vectorised: one
+:func:`view_at` (or :func:`issue_view`) per day, the features of :mod:`arrears.scoring.features`
+on it. Random histories exercise partial payments, credit notes, write-offs, reversals (before
+and after the days), several instalments and currencies, disputes, allocations dated before an
+invoice's issue day and invoices issued on the snapshot days themselves.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from arrears.scoring import examples
+from arrears.scoring.examples import debtor_examples, invoice_examples, settlements, snapshot_days
+from arrears.scoring.features import KEY, debtor_features, invoice_features
+from arrears.scoring.frames import (
+    HISTORY_ALLOCATION_SCHEMA,
+    HISTORY_INSTALMENT_SCHEMA,
+    History,
+    issue_view,
+    live_allocations,
+    view_at,
+)
+
+START = date(2023, 1, 1)
+
+
+def random_history(seed: int, debtors: int = 30, days: int = 500) -> History:
+    rng = random.Random(seed)
+    inst, alloc = [], []
+    iid = 0
+    for inv in range(1, debtors * 12):
+        debtor = rng.randrange(1, debtors + 1)
+        currency = "EUR" if debtor % 4 else rng.choice(["EUR", "USD"])
+        issue = START + timedelta(days=rng.randrange(days))
+        disputed = rng.random() < 0.08
+        for seq in range(rng.choice([1, 1, 1, 2, 3])):
+            iid += 1
+            due = issue + timedelta(days=rng.choice([0, 14, 30, 30, 45, 60]) + 30 * seq)
+            amount = rng.choice([0, rng.randrange(100, 50_000), rng.randrange(100, 5_000)])
+            inst.append((iid, inv, debtor, currency, issue, due, amount, disputed))
+            left = amount
+            for _ in range(rng.choice([0, 1, 1, 2, 3])):
+                kind = rng.choice(["payment", "payment", "payment", "credit_note", "write_off"])
+                part = rng.choice([left, left, rng.randrange(1, max(2, left + 1))])
+                on = due + timedelta(days=rng.randrange(-40, 120))
+                if rng.random() < 0.03:
+                    on = issue - timedelta(days=rng.randrange(1, 5))  # before the issue day
+                reversed_on = None
+                if rng.random() < 0.12:
+                    reversed_on = on + timedelta(days=rng.randrange(0, 60))
+                alloc.append((iid, kind, part, on, reversed_on))
+                if reversed_on is None:
+                    left = max(0, left - part)
+    return History(
+        pl.DataFrame(inst, schema=HISTORY_INSTALMENT_SCHEMA, orient="row"),
+        pl.DataFrame(alloc, schema=HISTORY_ALLOCATION_SCHEMA, orient="row"),
+    )
+
+
+# -- the reference: one view per day ------------------------------------------------------------
+def reference_debtor_examples(
+    history: History, days: Iterable[date], *, window_days: int = 30, share: float = 0.5
+) -> pl.DataFrame:
+    frames = []
+    payments = history.allocations.filter(pl.col("source_kind") == "payment")
+    for day in days:
+        view = view_at(history, day)
+        feats = debtor_features(view).filter(pl.col("overdue_minor") > 0)
+        if feats.is_empty():
+            continue
+        overdue = view.instalments.filter(
+            (pl.col("open_minor") > 0) & (pl.col("due_date") < day)
+        ).select("instalment_id", *KEY)
+        end = day + timedelta(days=window_days)
+        paid = (
+            live_allocations(payments, end)
+            .filter(pl.col("allocated_on") > day)
+            .join(overdue.lazy(), on="instalment_id")
+            .group_by(KEY)
+            .agg(pl.col("amount_minor").sum().alias("paid_minor"))
+            .collect()
+        )
+        frames.append(
+            feats.join(paid, on=KEY, how="left").with_columns(
+                pl.lit(day).alias("as_of"),
+                pl.col("paid_minor").fill_null(0),
+                (pl.col("paid_minor").fill_null(0) >= share * pl.col("overdue_minor")).alias(
+                    "paid"
+                ),
+            )
+        )
+    if not frames:
+        return pl.DataFrame()
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def reference_invoice_examples(history: History, days: Iterable[date] = ()) -> pl.DataFrame:
+    issued = history.instalments.group_by("invoice_id").agg(pl.col("issue_date").first())
+    by_day: dict[date, pl.Series] = {}
+    for key, group in issued.group_by("issue_date"):
+        day_key = key[0]
+        assert isinstance(day_key, date)
+        by_day[day_key] = group["invoice_id"]
+    extra = set(days)
+    frames = []
+    for day in sorted(set(by_day) | extra):
+        ids = by_day.get(day)
+        if ids is not None:
+            frames.append(
+                invoice_features(issue_view(history, day), ids).with_columns(
+                    pl.lit(True).alias("at_issue")
+                )
+            )
+        if day in extra:
+            rows = invoice_features(view_at(history, day))
+            if ids is not None:
+                rows = rows.filter(~pl.col("invoice_id").is_in(ids.implode()))
+            frames.append(rows.with_columns(pl.lit(False).alias("at_issue")))
+        frames = [
+            f if "as_of" in f.columns else f.with_columns(pl.lit(day).alias("as_of"))
+            for f in frames
+        ]
+    if not frames:
+        return pl.DataFrame()
+    last = history.last_day
+    days_late = (pl.col("settled_on") - pl.col("due_date")).dt.total_days().clip(0)
+    return (
+        pl.concat([f for f in frames if not f.is_empty()], how="vertical_relaxed")
+        .join(settlements(history), on="invoice_id", how="left")
+        .with_columns(
+            pl.when(pl.col("settled_on").is_not_null())
+            .then(pl.col("settled_on") > pl.col("due_date"))
+            .when(pl.lit(last) > pl.col("due_date"))
+            .then(True)
+            .otherwise(None)
+            .alias("late"),
+            (pl.col("settled_on") - pl.col("as_of"))
+            .dt.total_days()
+            .cast(pl.Float64())
+            .alias("days_to_pay"),
+            days_late.cast(pl.Float64()).alias("days_late"),
+        )
+        .filter(pl.col("late").is_not_null())
+        .sort("as_of", "invoice_id")
+    )
+
+
+# -- the tests ------------------------------------------------------------------------------------
+@pytest.fixture(params=[None, 1500], ids=["one chunk", "small chunks"])
+def chunking(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run once with the default chunks, once with a chunk of a day or two (the chunks' edges)."""
+    if request.param is not None:
+        monkeypatch.setattr(examples, "ROWS_PER_CHUNK", request.param)
+        monkeypatch.setattr(examples, "POINTS_PER_CHUNK", 40)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_debtor_examples_equal_the_per_day_reference(seed: int, chunking: None) -> None:
+    history = random_history(seed)
+    days = snapshot_days(START + timedelta(days=20), START + timedelta(days=560), 9)
+    mine = debtor_examples(history, days, window_days=30, share=0.5)
+    reference = reference_debtor_examples(history, days, window_days=30, share=0.5)
+    assert mine.height > 500
+    assert_frame_equal(mine, reference, check_exact=True)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_invoice_examples_equal_the_per_day_reference(seed: int, chunking: None) -> None:
+    history = random_history(seed)
+    # snapshot days that are also issue days, and days after the last invoice
+    issue_days = sorted(set(history.instalments["issue_date"].to_list()))
+    days = [*issue_days[5:200:17], START + timedelta(days=520), START + timedelta(days=600)]
+    mine = invoice_examples(history, days)
+    reference = reference_invoice_examples(history, days)
+    assert mine.filter(~pl.col("at_issue")).height > 500
+    assert_frame_equal(mine, reference, check_exact=True)
+
+
+def test_no_days_and_an_empty_history() -> None:
+    history = random_history(5, debtors=3, days=40)
+    assert_frame_equal(invoice_examples(history), reference_invoice_examples(history))
+    assert debtor_examples(history, []).is_empty()
+    empty = History(
+        pl.DataFrame(schema=HISTORY_INSTALMENT_SCHEMA),
+        pl.DataFrame(schema=HISTORY_ALLOCATION_SCHEMA),
+    )
+    assert debtor_examples(empty, [START]).is_empty()
+    assert invoice_examples(empty, [START]).is_empty()
