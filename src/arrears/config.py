@@ -199,6 +199,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "letter.font", "", "TrueType font for PDF letters (default: DejaVu Sans if installed)."
     ),
+    Setting(
+        "web.public_url",
+        "",
+        "Public base URL of 'arrears serve' (https://collect.example.com): the base of tracking "
+        "links and the URL Twilio signs; empty: the request's own URL.",
+    ),
+    Setting(
+        "channels.tracking",
+        "off",
+        "Open and click tracking of emails: 'on' adds a pixel and signed redirect links under "
+        "web.public_url (needs channels.secret too), 'off' adds nothing.",
+        ("off", "on"),
+    ),
 )
 
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}

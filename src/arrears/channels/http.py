@@ -4,15 +4,19 @@ Both send the message's idempotency key (``Idempotency-Key``; Twilio:
 ``I-Twilio-Idempotency-Token``), so the provider drops a resend after a crash. Replies: 2xx sent;
 408, 429 and 5xx (and no connection) temporary; other 4xx permanent (invalid number). Delivery
 callbacks are verified with :func:`verify_callback` (HMAC-SHA256 of the raw body with
-``channels.secret``); an inbound reply that is an opt-out word (STOP, BAJA...) is recognised by
-:func:`is_opt_out`.
+``channels.secret``; header ``X-Arrears-Signature``) or, from a Twilio-compatible provider,
+:func:`verify_twilio` (Twilio's ``X-Twilio-Signature``: HMAC-SHA1 with the auth token over the
+URL and the sorted form parameters); an inbound reply that is an opt-out word (STOP, BAJA...) is
+recognised by :func:`is_opt_out`. The endpoints are in :mod:`arrears.web` (docs/web.md).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Iterable
 
 import httpx
 
@@ -31,6 +35,29 @@ def callback_signature(secret: str, body: bytes) -> str:
 
 def verify_callback(secret: str, body: bytes, signature: str) -> bool:
     return bool(secret) and hmac.compare_digest(callback_signature(secret, body), signature)
+
+
+#: Twilio error codes of a delivery callback that mean the number will never work: 21211
+#: invalid 'To' number, 21614 not a mobile number, 30005 unknown destination handset, 30006
+#: landline or unreachable carrier, 63003 WhatsApp: no such address. Others (30003 handset
+#: unreachable, 30008 unknown error...) may pass.
+TWILIO_PERMANENT = frozenset({"21211", "21614", "30005", "30006", "63003"})
+
+
+def twilio_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
+    """Twilio's request signature: base64 HMAC-SHA1 of the full URL followed by each form
+    parameter's name and value, sorted by name."""
+    data = url + "".join(name + value for name, value in sorted(params))
+    digest = hmac.new(auth_token.encode(), data.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def verify_twilio(
+    auth_token: str, url: str, params: Iterable[tuple[str, str]], signature: str
+) -> bool:
+    return bool(auth_token) and hmac.compare_digest(
+        twilio_signature(auth_token, url, params), signature
+    )
 
 
 def _raise_for(response: httpx.Response) -> None:

@@ -1,7 +1,10 @@
 """Email over SMTP (``smtp.*`` settings): STARTTLS, implicit TLS or plain, with authentication;
 multipart text + HTML (+ attachments); a stable ``Message-ID`` derived from the outbox key (the
 provider's and the mailbox's deduplication of a resend) and ``List-Unsubscribe`` headers with
-the signed opt-out link. One connection is kept open for a worker's batch."""
+the signed opt-out link: RFC 8058 one-click (``List-Unsubscribe-Post: List-Unsubscribe=One-Click``)
+when the link is HTTPS, as that RFC requires; ``arrears serve`` answers the POST (docs/web.md).
+With tracking on (:mod:`arrears.channels.tracking`) the HTML part gets signed click links and
+an open pixel. One connection is kept open for a worker's batch."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
+from arrears.channels import tracking
 from arrears.channels.base import ChannelSettings, Message, PermanentFailure, TemporaryFailure
 
 _POLICY = policy.SMTP.clone(max_line_length=998)  # long URLs stay plain header text
@@ -37,10 +41,14 @@ def build_email(message: Message, settings: ChannelSettings) -> EmailMessage:
     msg["X-Arrears-Key"] = message.idempotency_key
     if message.opt_out_url:
         msg["List-Unsubscribe"] = f"<{message.opt_out_url}>"
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        if message.opt_out_url.startswith("https://"):  # RFC 8058 3.1: an HTTPS URI
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(message.text)
     if message.html:
-        msg.add_alternative(message.html, subtype="html")
+        html = message.html
+        if tracking.enabled(settings):
+            html = tracking.track_html(html, message, settings)
+        msg.add_alternative(html, subtype="html")
     for a in message.attachments:
         main, _, sub = a.mime.partition("/")
         msg.add_attachment(a.content, maintype=main, subtype=sub, filename=a.filename)

@@ -1,0 +1,196 @@
+"""Providers calling back: delivery-status reports and inbound replies, signature first.
+
+Generic JSON provider (``webhook``): the body is signed with ``channels.secret``
+(``X-Arrears-Signature``: hex HMAC-SHA256 of the raw body, as the webhook adapter signs what it
+sends). Twilio-compatible provider: ``X-Twilio-Signature`` with ``twilio.auth_token`` over the
+URL (``web.public_url`` + path when set, else the request's URL) and the form parameters. A
+missing signature is 401, a wrong one 403, and nothing is read or changed before it is checked.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeVar
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from arrears.channels.http import TWILIO_PERMANENT, is_opt_out, verify_callback, verify_twilio
+from arrears.store import deliveries
+from arrears.web.app import Site, site
+from arrears.web.errors import Problem, WebError, problems_of
+
+router = APIRouter()
+M = TypeVar("M", bound=BaseModel)
+SiteDep = Annotated[Site, Depends(site)]
+
+_EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+class WebhookStatus(BaseModel):
+    """``{"id": <provider reference>, "status": ..., "permanent": false, "error": ""}``."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: str = Field(min_length=1, max_length=500, description="the provider's message id")
+    status: Literal["queued", "sent", "delivered", "undelivered", "failed", "read"]
+    permanent: bool = Field(False, description="the address will never work (hard bounce)")
+    error: str = Field("", max_length=2000)
+
+
+class WebhookInbound(BaseModel):
+    """``{"id": <provider message id>, "channel": "sms", "from": "+57...", "text": "BAJA"}``."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    id: str = Field(min_length=1, max_length=500)
+    channel: Literal["sms", "whatsapp"] = "sms"
+    sender: str = Field(alias="from", min_length=1, max_length=100)
+    text: str = Field(max_length=5000)
+
+
+async def _signed_json(request: Request, s: Site) -> bytes:
+    body = await request.body()
+    signature = request.headers.get("x-arrears-signature")
+    if not signature:
+        raise WebError(
+            401,
+            Problem(
+                "header X-Arrears-Signature",
+                "missing: sign the raw body with HMAC-SHA256 and the shared channels.secret",
+            ),
+        )
+    if not s.setting("channels.secret"):
+        raise WebError(403, Problem("server", "channels.secret is not set: nothing verifies"))
+    if not verify_callback(s.setting("channels.secret"), body, signature.strip()):
+        raise WebError(
+            403, Problem("header X-Arrears-Signature", "does not match the body: not accepted")
+        )
+    return body
+
+
+def _parse(model: type[M], body: bytes) -> M:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise WebError(422, *problems_of(exc, "body.")) from None
+
+
+def _twilio_url(request: Request, s: Site) -> str:
+    base = s.setting("web.public_url").rstrip("/")
+    if not base:
+        return str(request.url)
+    query = request.url.query
+    return f"{base}{request.url.path}" + (f"?{query}" if query else "")
+
+
+async def _signed_form(request: Request, s: Site) -> dict[str, str]:
+    body = await request.body()
+    signature = request.headers.get("x-twilio-signature")
+    if not signature:
+        raise WebError(401, Problem("header X-Twilio-Signature", "missing"))
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+    except (UnicodeDecodeError, ValueError):
+        raise WebError(
+            422, Problem("body", "expected application/x-www-form-urlencoded UTF-8")
+        ) from None
+    token = s.setting("twilio.auth_token")
+    if not token:
+        raise WebError(403, Problem("server", "twilio.auth_token is not set: nothing verifies"))
+    if not verify_twilio(token, _twilio_url(request, s), pairs, signature.strip()):
+        raise WebError(
+            403,
+            Problem(
+                "header X-Twilio-Signature",
+                "does not match the URL and parameters (is web.public_url the URL the "
+                "provider calls?): not accepted",
+            ),
+        )
+    return dict(pairs)
+
+
+def _required(form: dict[str, str], *names: str) -> None:
+    missing = [Problem(f"body.{n}", "required") for n in names if not form.get(n, "").strip()]
+    if missing:
+        raise WebError(422, *missing)
+
+
+def _delivery(
+    s: Site, *, ref: str, status: str, permanent: bool, error: str, provider: str
+) -> dict[str, object]:
+    if status not in deliveries.DELIVERY_STATUSES:
+        return {"recorded": False, "status": status}  # queued, sent, read...: nothing to do
+    done = deliveries.record_delivery(
+        s.engine, portfolio=s.portfolio, provider_ref=ref, status=status, at=s.clock(),
+        actor=f"web:{provider}", provider=provider, permanent=permanent, error=error,
+    )  # fmt: skip
+    if not done.found:
+        raise WebError(404, Problem("id", f"no message was sent with provider reference {ref!r}"))
+    return {"recorded": done.recorded, "status": status, "contact_point_bad": done.changed > 0}
+
+
+@router.post("/callbacks/webhook/status")
+async def webhook_status(request: Request, s: SiteDep) -> dict[str, object]:
+    """A delivery report from the generic JSON provider."""
+    report = _parse(WebhookStatus, await _signed_json(request, s))
+    return _delivery(
+        s, ref=report.id, status=report.status, permanent=report.permanent, error=report.error,
+        provider="webhook",
+    )  # fmt: skip
+
+
+@router.post("/callbacks/twilio/status")
+async def twilio_status(request: Request, s: SiteDep) -> dict[str, object]:
+    """Twilio's status callback (form: ``MessageSid``, ``MessageStatus``, ``ErrorCode``)."""
+    form = await _signed_form(request, s)
+    _required(form, "MessageSid", "MessageStatus")
+    code = form.get("ErrorCode", "").strip()
+    return _delivery(
+        s,
+        ref=form["MessageSid"].strip(),
+        status=form["MessageStatus"].strip().lower(),
+        permanent=code in TWILIO_PERMANENT,
+        error=f"Twilio error {code}" if code else "",
+        provider="twilio",
+    )
+
+
+def _inbound(s: Site, *, ref: str, channel: str, sender: str, text: str) -> dict[str, object]:
+    at, actor = s.clock(), f"web:inbound-{channel}"
+    if is_opt_out(text):
+        done = deliveries.opt_out(
+            s.engine, portfolio=s.portfolio, channel=channel, at=at, actor=actor,
+            source=f"inbound {channel} reply", value=sender, ref=ref,
+        )  # fmt: skip
+        return {"opt_out": True, "known": done.found, "recorded": done.recorded}
+    done = deliveries.record_reply(
+        s.engine, portfolio=s.portfolio, channel=channel, value=sender, text=text, ref=ref,
+        at=at, actor=actor,
+    )  # fmt: skip
+    return {"opt_out": False, "known": done.found, "recorded": done.recorded}
+
+
+@router.post("/inbound/webhook")
+async def webhook_inbound(request: Request, s: SiteDep) -> dict[str, object]:
+    """An SMS/WhatsApp reply through the generic JSON provider."""
+    reply = _parse(WebhookInbound, await _signed_json(request, s))
+    return _inbound(
+        s, ref=reply.id, channel=reply.channel, sender=reply.sender.strip(), text=reply.text
+    )
+
+
+@router.post("/inbound/twilio")
+async def twilio_inbound(request: Request, s: SiteDep) -> Response:
+    """Twilio's incoming-message webhook (form: ``MessageSid``, ``From``, ``Body``); answers an
+    empty TwiML document (no automatic reply)."""
+    form = await _signed_form(request, s)
+    _required(form, "MessageSid", "From")
+    sender = form["From"].strip()
+    channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
+    _inbound(
+        s,
+        ref=form["MessageSid"].strip(),
+        channel=channel,
+        sender=sender.removeprefix("whatsapp:"),
+        text=form.get("Body", ""),
+    )
+    return Response(_EMPTY_TWIML, media_type="text/xml")
