@@ -5,6 +5,7 @@ Generic JSON provider (``webhook``): the body is signed with ``channels.secret``
 sends). Twilio-compatible provider: ``X-Twilio-Signature`` with ``twilio.auth_token`` over the
 URL (``web.public_url`` + path when set, else the request's URL) and the form parameters. A
 missing signature is 401, a wrong one 403, and nothing is read or changed before it is checked.
+The store writes run in a worker thread, so the event loop is never blocked by the database.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from arrears.channels.http import TWILIO_PERMANENT, is_opt_out, verify_callback, verify_twilio
 from arrears.store import deliveries
@@ -132,9 +134,9 @@ def _delivery(
 async def webhook_status(request: Request, s: SiteDep) -> dict[str, object]:
     """A delivery report from the generic JSON provider."""
     report = _parse(WebhookStatus, await _signed_json(request, s))
-    return _delivery(
-        s, ref=report.id, status=report.status, permanent=report.permanent, error=report.error,
-        provider="webhook",
+    return await run_in_threadpool(
+        _delivery, s, ref=report.id, status=report.status, permanent=report.permanent,
+        error=report.error, provider="webhook",
     )  # fmt: skip
 
 
@@ -144,7 +146,8 @@ async def twilio_status(request: Request, s: SiteDep) -> dict[str, object]:
     form = await _signed_form(request, s)
     _required(form, "MessageSid", "MessageStatus")
     code = form.get("ErrorCode", "").strip()
-    return _delivery(
+    return await run_in_threadpool(
+        _delivery,
         s,
         ref=form["MessageSid"].strip(),
         status=form["MessageStatus"].strip().lower(),
@@ -173,9 +176,10 @@ def _inbound(s: Site, *, ref: str, channel: str, sender: str, text: str) -> dict
 async def webhook_inbound(request: Request, s: SiteDep) -> dict[str, object]:
     """An SMS/WhatsApp reply through the generic JSON provider."""
     reply = _parse(WebhookInbound, await _signed_json(request, s))
-    return _inbound(
-        s, ref=reply.id, channel=reply.channel, sender=reply.sender.strip(), text=reply.text
-    )
+    return await run_in_threadpool(
+        _inbound, s, ref=reply.id, channel=reply.channel, sender=reply.sender.strip(),
+        text=reply.text,
+    )  # fmt: skip
 
 
 @router.post("/inbound/twilio")
@@ -186,7 +190,8 @@ async def twilio_inbound(request: Request, s: SiteDep) -> Response:
     _required(form, "MessageSid", "From")
     sender = form["From"].strip()
     channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
-    _inbound(
+    await run_in_threadpool(
+        _inbound,
         s,
         ref=form["MessageSid"].strip(),
         channel=channel,

@@ -102,7 +102,7 @@ def confirm_page(s: SiteDep, d: Param = "", c: Param = "", s_: Signature = "") -
         return checked
     language, channel = checked
     t = TEXT[language]
-    action = "/opt-out?" + urlencode({"d": d, "c": c, "s": s_})
+    action = "?" + urlencode({"d": d, "c": c, "s": s_})  # this URL, behind any proxy prefix
     body = (
         f"<p>{escape(t['ask'].format(channel=channel, creditor=_creditor(s)))}</p>"
         f'<form method="post" action="{escape(action)}">'
