@@ -163,3 +163,45 @@ def test_callbacks_and_replies_on_postgresql(pg_url: str, tmp_path: Path) -> Non
         assert conn.execute(select(contact_point.c.status)).scalar_one() == "bad"
         assert conn.execute(select(consent.c.status, consent.c.channel)).one() == ("denied", "sms")
     engine.dispose()
+
+
+def test_serve_refuses_an_unknown_portfolio(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from arrears.cli.app import main
+
+    ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("serve")), tmp_path / "ws")
+    assert main(["-w", str(ws), "serve", "--portfolio", "nope", "--port", "1"]) == 1
+    assert "no portfolio 'nope'" in capsys.readouterr().err
+    assert main(["-w", str(ws), "serve", "--port", "70000"]) == 2
+
+
+def test_the_opt_out_page_escapes_what_it_shows(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    from arrears.channels.base import opt_out_url
+
+    ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("serve")), tmp_path / "ws")
+    with engine_of(ws).connect() as conn:
+        who = conn.execute(select(debtor.c.external_id).order_by(debtor.c.id).limit(1)).scalar_one()
+    hostile = '<script>alert(1)</script> "ACME" & Co'
+    env = {"ARREARS_CHANNELS_SECRET": SECRET, "ARREARS_CHANNELS_CREDITOR_NAME": hostile}
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config.load(ws, env=env)), port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        _wait(f"{base}/health", time.monotonic() + 30)
+        page = httpx.get(opt_out_url(f"{base}/opt-out", SECRET, who, "email"))
+        assert page.status_code == 200
+        assert "<script>" not in page.text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; &quot;ACME&quot; &amp; Co" in page.text
+        # a signed link for a debtor id that is not in the store: 404, nothing echoed
+        ghost = httpx.get(opt_out_url(f"{base}/opt-out", SECRET, "<img src=x>", "email"))
+        assert ghost.status_code == 404 and "<img" not in ghost.text
+    finally:
+        server.should_exit = True
+        thread.join(10)
