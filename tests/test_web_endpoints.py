@@ -532,3 +532,25 @@ def test_tracking_links_are_no_open_redirect(served: Served) -> None:
     stray = served.client.get(open_url(served.base, SECRET, "not-a-key"))
     assert stray.status_code == 200
     assert count(served.engine, "message.opened") == 0
+
+
+def test_concurrent_replays_record_once(served: Served) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    row = sent(served.engine, "sms")
+    number = phone_of(served.engine, row.debtor_id)
+    status = {"id": row.provider_ref, "status": "failed", "permanent": True}
+    stop = {"id": "in-race", "from": number, "text": "STOP"}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda payload: post_signed(served.client, *payload),
+                [("/callbacks/webhook/status", status)] * 8 + [("/inbound/webhook", stop)] * 8,
+            )
+        )
+    assert [a.status_code for a in answers] == [200] * 16
+    assert sum(a.json()["recorded"] for a in answers[:8]) == 1
+    assert sum(a.json()["recorded"] for a in answers[8:]) == 1
+    assert count(served.engine, "message.failed", subject_id=row.key) == 1
+    assert count(served.engine, "message.opted_out", debtor_id=row.debtor_id) == 1
+    assert consents(served.engine, row.debtor_id, "sms") == ["denied"]

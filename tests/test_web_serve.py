@@ -154,14 +154,30 @@ def test_callbacks_and_replies_on_postgresql(pg_url: str, tmp_path: Path) -> Non
         stop = {"MessageSid": "SM2", "From": "+573001234567", "Body": "BAJA"}
         assert post("/inbound/twilio", stop).status_code == 200
         assert post("/inbound/twilio", stop).status_code == 200
+        # the same callback and the same WhatsApp STOP eight times at once: recorded once
+        from concurrent.futures import ThreadPoolExecutor
+
+        delivered = {"MessageSid": "SM1", "MessageStatus": "delivered"}
+        wa_stop = {"MessageSid": "SM3", "From": "whatsapp:+573001234567", "Body": "STOP"}
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(
+                pool.map(
+                    lambda job: post(*job).status_code,
+                    [("/callbacks/twilio/status", delivered)] * 8
+                    + [("/inbound/twilio", wa_stop)] * 8,
+                )
+            )
+        assert codes == [200] * 16
     finally:
         server.should_exit = True
         thread.join(10)
     with engine.connect() as conn:
         kinds = conn.execute(select(activity.c.kind).order_by(activity.c.id)).scalars().all()
-        assert kinds == ["message.sending", "message.undelivered", "message.opted_out"]
+        assert kinds[:3] == ["message.sending", "message.undelivered", "message.opted_out"]
+        assert sorted(kinds[3:]) == ["message.delivered", "message.opted_out"]
         assert conn.execute(select(contact_point.c.status)).scalar_one() == "bad"
-        assert conn.execute(select(consent.c.status, consent.c.channel)).one() == ("denied", "sms")
+        found = conn.execute(select(consent.c.channel, consent.c.status)).all()
+        assert sorted(found) == [("sms", "denied"), ("whatsapp", "denied")]
     engine.dispose()
 
 

@@ -230,19 +230,18 @@ def opt_out(
                 .values(status="denied", recorded_at=at, source=source[:64])
             ).rowcount
             if not done:
-                exists = conn.execute(
-                    select(consent.c.id).where(
-                        consent.c.contact_point_id == point.id, consent.c.channel == channel
-                    )
-                ).first()
-                if exists is not None:
-                    continue  # already denied
-                conn.execute(
-                    consent.insert().values(
+                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+                inserted = conn.execute(
+                    dialect.insert(consent)
+                    .values(
                         contact_point_id=point.id, channel=channel, status="denied",
                         recorded_at=at, source=source[:64],
                     )
-                )  # fmt: skip
+                    .on_conflict_do_nothing(index_elements=["contact_point_id", "channel"])
+                    .returning(consent.c.id)
+                ).scalar_one_or_none()  # fmt: skip
+                if inserted is None:
+                    continue  # already denied (or denied by a concurrent request just now)
             changed_debtors.add(point.debtor_id)
         for debtor_id in sorted(changed_debtors):
             _insert_once(
