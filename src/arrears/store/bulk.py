@@ -2,8 +2,9 @@
 
 The loader never builds an ORM object per row. It moves whole frames:
 
-- ``insert_frame``: PostgreSQL ``COPY ... FROM STDIN (FORMAT csv)`` fed by Polars' CSV writer;
-  SQLite one ``executemany`` (inside the caller's transaction).
+- ``insert_frame``: PostgreSQL ``COPY ... FROM STDIN (FORMAT binary)``, the rows encoded column
+  by column with NumPy (``binary_copy``; ``FORMAT csv`` fed by Polars' CSV writer for a column
+  type the encoder does not know); SQLite one ``executemany`` (inside the caller's transaction).
 - ``stage``: a temporary table holding a frame, for joins and ``UPDATE ... FROM``.
 - ``update_from_frame``: one ``UPDATE table SET ... FROM staged WHERE table.id = staged.id``.
 - ``reserve_ids``: ids for new rows known before they are written, so that children (instalments)
@@ -25,6 +26,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Table, text
 from sqlalchemy.exc import DBAPIError
+
+from arrears.store import binary_copy
 
 _SQL_TYPES: dict[type[pl.DataType], tuple[str, str]] = {
     # polars type: (PostgreSQL, SQLite)
@@ -60,6 +63,22 @@ def _sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:
 def _copy(conn: Connection, table: str, frame: pl.DataFrame) -> None:
     raw: Any = conn.connection.driver_connection
     columns = ", ".join(f'"{c}"' for c in frame.columns)
+    types: dict[str, str] = dict(
+        conn.execute(
+            text(
+                "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+                "WHERE attrelid = CAST(:t AS regclass) AND attnum > 0 AND NOT attisdropped"
+            ),
+            {"t": f'"{table}"'},
+        ).all()
+    )
+    binary = binary_copy.encode(frame, [types.get(c, "") for c in frame.columns])
+    if binary is not None:
+        with raw.cursor() as cur:
+            sql = f'COPY "{table}" ({columns}) FROM STDIN (FORMAT binary)'
+            with cur.copy(sql) as cp:
+                cp.write(binary)
+        return
     body = io.BytesIO()  # UTF-8 bytes straight from Polars: no Python string, no re-encoding
     frame.write_csv(
         body,
