@@ -64,12 +64,15 @@ def decide(
     features = features.with_columns(
         policy.priority.cast(pl.Float64()).fill_null(0.0).alias("priority")
     )
+    # lazy: each consumer gathers only the columns it reads from the wide feature frame
     cases = _cases(features, as_of)
     steps, plan = _steps(cases, features, data, policy, as_of, explain=explain)
     public = [c for c in features.columns if not c.startswith(("_", "case_"))]
     return Decisions(
         features=features.select(*public),
-        cases=cases.select(list(CASE_DECISION_SCHEMA)).cast(CASE_DECISION_SCHEMA),  # type: ignore[arg-type]
+        cases=cases.select(list(CASE_DECISION_SCHEMA))
+        .cast(CASE_DECISION_SCHEMA)  # type: ignore[arg-type]
+        .collect(engine="in-memory"),
         steps=steps,
         plan=plan,
     )
@@ -111,6 +114,21 @@ def _attach(frame: pl.DataFrame, right: pl.DataFrame, left_on: str, right_on: st
     if extra.height != frame.height:  # right is not unique on the key: a plain join
         return frame.join(right, left_on=left_on, right_on=right_on, how="left")
     return frame.hstack(extra.drop(left_on))
+
+
+def _attach_on(frame: pl.DataFrame, right: pl.DataFrame, on: list[str]) -> pl.DataFrame:
+    """``frame`` left-joined with ``right`` (unique on ``on``), rows and order kept; the join
+    runs on the keys alone (see :func:`_attach`); nothing to join: null columns."""
+    if right.is_empty():
+        return frame.with_columns(
+            pl.lit(None, dtype).alias(name)
+            for name, dtype in right.schema.items()
+            if name not in on
+        )
+    extra = frame.select(on).join(right, on=on, how="left", maintain_order="left")
+    if extra.height != frame.height:  # right is not unique on the keys: a plain join
+        return frame.join(right, on=on, how="left")
+    return frame.hstack(extra.drop(on))
 
 
 def _segment(frame: pl.DataFrame, policy: CompiledPolicy) -> pl.DataFrame:
@@ -236,7 +254,10 @@ def _pause(frame: pl.DataFrame, data: CycleInput, as_of: date) -> pl.DataFrame:
     return frame.with_columns(paused_by.alias("paused_by"), until.alias("paused_until"))
 
 
-def _cases(frame: pl.DataFrame, as_of: date) -> pl.DataFrame:
+def _cases(frame: pl.DataFrame, as_of: date) -> pl.LazyFrame:
+    """Each (debtor, currency) with a case today and its ``change`` (open, reopen, stage,
+    update, stay, close). Lazy over ``frame``: filtering the wide feature frame would gather
+    every column, while each consumer (the case decisions, the steps) reads a few."""
     has_case = pl.col("case_case_id").is_not_null()
     is_open = has_case & pl.col("case_closed_on").is_null()
     is_closed = has_case & pl.col("case_closed_on").is_not_null()
@@ -265,7 +286,8 @@ def _cases(frame: pl.DataFrame, as_of: date) -> pl.DataFrame:
     )
     entered = pl.col("change").is_in(["open", "reopen", "stage"])
     return (
-        frame.with_columns(change.alias("change"))
+        frame.lazy()
+        .with_columns(change.alias("change"))
         .filter(pl.col("change").is_not_null())
         .with_columns(
             pl.col("case_case_id").alias("case_id"),
@@ -298,7 +320,7 @@ _DONE = {"executed", "skipped"}
 
 
 def _steps(
-    cases: pl.DataFrame,
+    cases: pl.LazyFrame,
     features: pl.DataFrame,
     data: CycleInput,
     policy: CompiledPolicy,
@@ -307,7 +329,7 @@ def _steps(
     explain: bool,
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     # lazy: the filter gathers only the columns used below, not every column of the cases
-    live = cases.lazy().filter(pl.col("change") != "close")
+    live = cases.filter(pl.col("change") != "close")
     conditions = [expr.alias(f"_when{i}") for i, expr in enumerate(policy.step_conditions)]
     if conditions:
         live = live.with_columns(conditions)
@@ -351,7 +373,7 @@ def _steps(
         pl.col("status").alias("_done"),
         pl.col("on").alias("_done_on"),
     )
-    rows = rows.join(done, on=["case_id", "step_id", "occurrence"], how="left")
+    rows = _attach_on(rows, done, ["case_id", "step_id", "occurrence"])
     condition_ok = pl.lit(True)
     for i in range(len(conditions)):
         condition_ok = (
@@ -500,15 +522,10 @@ def _contact_rules(
         "validation_notice",
     ).cast(ATTEMPT_SCHEMA)  # type: ignore[arg-type]
     attempts = attempts.sort("attempt_id")  # in the policy's order, as the guard used to see them
-    # the guard only reads the rows of the debtors it decides for: hand it just those
+    # the guard reads only the rows of the debtors it decides for (it semi-joins the debtors and
+    # consents itself); the history is converted to local times first: hand it just those rows
     mine = pl.col("debtor_id").is_in(attempts["debtor_id"].unique().implode())
-    answer = guard(
-        attempts,
-        data.debtors.filter(mine),
-        data.consents.filter(mine),
-        data.history.filter(mine),
-        policy.packs,
-    )
+    answer = guard(attempts, data.debtors, data.consents, data.history.filter(mine), policy.packs)
     answer = answer.select(
         pl.col("attempt_id").cast(pl.UInt32()).alias("_attempt"),
         pl.col("channel").alias("_channel"),
