@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from arrears.domain.allocation import AllocationRule
 from arrears.io.columns import Kind
@@ -292,3 +292,31 @@ def test_instalments_repeat_their_invoice_issue_date_and_dispute_flag(ledger: En
         ledger,
         "SELECT count(*) FROM instalment WHERE disputed = true AND issue_date > '2026-01-01'",
     ) == [(3,)]
+
+
+def test_stored_invoices_are_looked_up_unless_the_portfolio_had_none(engine: Engine) -> None:
+    debtors: list[dict[str, object]] = [
+        {"debtor_id": d, "name": d, "currency": "USD"} for d in ("D1", "D2")
+    ]
+    assert load(engine, Kind.DEBTORS, debtors).created == 2
+    jan = date(2026, 1, 31)
+
+    def file(conn: Connection) -> LoadContext:
+        batch = open_batch(conn, Kind.INVOICES, file_name="f", file_sha256="x", actor="t", at=AT)
+        return LoadContext(batch, "t", AT)
+
+    def invoices(rows: list[dict[str, object]], ctx: LoadContext) -> LoadResult:
+        return load_frame(conn, Kind.INVOICES, frame(Kind.INVOICES, rows), ctx)
+
+    with engine.begin() as conn:
+        first = file(conn)  # a first file into an empty portfolio: no look-up
+        result = invoices([inv("A", jan, 100)], first)
+        assert (result.created, result.updated, result.problems) == (1, 0, [])
+        assert list(first.invoices_before.values()) == [False]
+        assert invoices([inv("B", jan, 50, debtor_id="D2")], first).created == 1  # next batch
+        second = file(conn)  # a second file of the same import sees what the first stored
+        again = [inv("A", jan, 120), inv("B", jan, 50, debtor_id="D2"), inv("C", jan, 10)]
+        result = invoices(again, second)
+        assert (result.created, result.updated, result.unchanged) == (1, 1, 1)
+        assert list(second.invoices_before.values()) == [True]
+    assert [(e, o) for e, _, o, _ in balances(engine)] == [("A", 120), ("B", 50), ("C", 10)]

@@ -35,6 +35,10 @@ class LoadContext:
     country: str = "US"
     timezone: str = "America/New_York"
     currency: str = "USD"
+    #: per portfolio id, whether it held invoices when this context first loaded invoices of it;
+    #: one that held none needs no look-up of stored invoices (``load_invoices``). A context
+    #: lives for one file, whose loads bring each invoice once (``arrears.io.whole_records``).
+    invoices_before: dict[int, bool] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

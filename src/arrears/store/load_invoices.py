@@ -13,7 +13,7 @@ of an invoice that still has rows further on in the file (``arrears.io.whole_rec
 from __future__ import annotations
 
 import polars as pl
-from sqlalchemy import Connection
+from sqlalchemy import Connection, exists, select
 
 from arrears.domain.problems import Problem
 from arrears.store import bulk, invoice_changes, lookups, records
@@ -74,13 +74,8 @@ def load(conn: Connection, rows: pl.DataFrame, ctx: LoadContext) -> LoadResult:
         for c in rows.columns
         if c not in {"source", "row", "portfolio", "debtor_pk", "debtor_currency", "seq"}
     ]
-    hashes = records.group_hashes(rows, KEY, fields, ["seq"])
-    existing = lookups.lookup(
-        conn,
-        invoice,
-        rows.select("portfolio_id", pl.col("invoice_id").alias("external_id")),
-        {"id": pl.Int64, "row_hash": pl.String},
-    ).rename({"external_id": "invoice_id", "row_hash": "old_hash"})
+    hashes = _hashes(rows, fields)
+    existing = _existing(conn, rows, ctx)
     heads = (
         rows.group_by(KEY, maintain_order=True)
         .agg(
@@ -103,6 +98,42 @@ def load(conn: Connection, rows: pl.DataFrame, ctx: LoadContext) -> LoadResult:
         unchanged=heads.height - new.height - changed.height,
         problems=problems + change_problems,
     )
+
+
+def _existing(conn: Connection, rows: pl.DataFrame, ctx: LoadContext) -> pl.DataFrame:
+    """The stored invoices of ``rows`` (``KEY``, ``id``, ``old_hash``).
+
+    A portfolio that held no invoice when this file's first invoices of it were loaded has none
+    but those of this file, and the file brings each invoice once: its look-up is skipped (on
+    a first import of a large file it staged every key in a temporary table for nothing)."""
+    columns = {"id": pl.Int64, "row_hash": pl.String}
+    known = ctx.invoices_before
+    for pid in rows.get_column("portfolio_id").unique().to_list():
+        if pid not in known:
+            query = select(exists().where(invoice.c.portfolio_id == pid))
+            known[pid] = bool(conn.execute(query).scalar())
+    had_invoices = [pid for pid, had in known.items() if had]
+    stored = rows.filter(pl.col("portfolio_id").is_in(had_invoices))
+    found = lookups.lookup(
+        conn,
+        invoice,
+        stored.select("portfolio_id", pl.col("invoice_id").alias("external_id")),
+        columns,
+    )
+    return found.rename({"external_id": "invoice_id", "row_hash": "old_hash"})
+
+
+def _hashes(rows: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
+    """``records.group_hashes`` of the invoices (``KEY``, ``row_hash``), its sort and grouping
+    spent only on the invoices with several instalments: the hash of a one-row group is that
+    row's hash (the group's text is the row's text), and most invoices have one instalment."""
+    single = pl.len().over(KEY) == 1
+    singles = rows.filter(single)
+    hashed = singles.select(*KEY, records.row_hashes(singles, fields))
+    if singles.height == rows.height:
+        return hashed
+    grouped = records.group_hashes(rows.filter(~single), KEY, fields, ["seq"])
+    return pl.concat([hashed, grouped.select(hashed.columns)])
 
 
 def invoice_values(heads: pl.DataFrame) -> pl.DataFrame:
