@@ -148,6 +148,8 @@ def _instrument(phases: Phases) -> None:
 
     phases.wrap(load_invoices, "_prepare", "prepare")
     phases.wrap(records, "group_hashes", "hash")
+    if hasattr(load_invoices, "_hashes"):  # the one-instalment shortcut calls row_hashes
+        phases.wrap(load_invoices, "_hashes", "hash")
     phases.wrap(lookups, "lookup", "existing")  # the debtors' lookup runs inside "prepare"
     phases.wrap(
         bulk,

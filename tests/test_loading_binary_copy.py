@@ -66,8 +66,11 @@ def _frame() -> pl.DataFrame:
     )
 
 
-def test_binary_copy_writes_what_inserts_write(pg_engine: Engine) -> None:
+@pytest.mark.parametrize("nulls", [True, False])
+def test_binary_copy_writes_what_inserts_write(pg_engine: Engine, nulls: bool) -> None:
     frame = _frame()
+    if not nulls:  # then the fixed-width columns go first, as one byte matrix
+        frame = frame.fill_null(strategy="forward").fill_null(strategy="backward")
     assert binary_copy.encode(frame, PG_TYPES) is not None  # the binary path, not the fallback
     with pg_engine.begin() as conn:
         assert bulk.insert_frame(conn, "t_binary", frame) == frame.height

@@ -18,6 +18,7 @@ knows: the caller then uses CSV.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -62,14 +63,39 @@ def _fixed(series: pl.Series, pg_type: str) -> np.ndarray | None:
     return np.ascontiguousarray(encoded).view(np.uint8).reshape(-1, width)
 
 
-def encode(frame: pl.DataFrame, pg_types: Sequence[str]) -> bytes | None:
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A binary ``COPY`` body: the columns in the order it holds them, and its bytes in parts."""
+
+    columns: list[str]
+    parts: list[bytes | memoryview]
+
+
+def encode(frame: pl.DataFrame, pg_types: Sequence[str]) -> Body | None:
     """The binary ``COPY`` body of ``frame`` for columns of ``pg_types`` (``format_type`` names,
-    in the frame's column order), or ``None`` if a column cannot be encoded."""
+    in the frame's column order), or ``None`` if a column cannot be encoded.
+
+    The body holds the columns in its own order (``Body.columns``, for the ``COPY`` column
+    list): fixed-width columns without NULLs first, so that their fields (and the row's field
+    count) are one byte matrix, then text columns and fixed-width columns with NULLs."""
     n = frame.height
-    # Each row is the element-wise concatenation of its pieces: the field count, then per field
-    # its length word and its bytes. Arrow joins them in C, column by column.
-    pieces: list[pa.Array | pa.Scalar] = [_scalar(np.array([frame.width], ">i2"))]
+    # Each row is the element-wise concatenation of its pieces (Arrow joins them in C). Fields
+    # next to each other whose every row has the same width are one byte matrix, one piece.
+    block: list[np.ndarray] = [_words(np.full(n, frame.width, dtype=">i2"))]
+    pieces: list[pa.Array] = []
+    order: list[str] = []
+    later: list[tuple[pl.Series, str]] = []
     for series, pg_type in zip(frame.iter_columns(), pg_types, strict=True):
+        if series.has_nulls() or (pg_type in _TEXTS and series.dtype == pl.String):
+            later.append((series, pg_type))
+            continue
+        values = _fixed(series, pg_type)
+        if values is None:
+            return None
+        block += [_words(np.full(n, values.shape[1], dtype=">i4")), values]
+        order.append(series.name)
+    for series, pg_type in later:
+        order.append(series.name)
         valid = series.is_not_null()
         if pg_type in _TEXTS and series.dtype == pl.String:
             texts = series
@@ -79,26 +105,34 @@ def encode(frame: pl.DataFrame, pg_types: Sequence[str]) -> bytes | None:
             texts = texts.fill_null("")
             sizes = texts.str.len_bytes().cast(pl.Int32)
             words = pl.select(pl.when(valid).then(sizes).otherwise(-1)).to_series()
-            pieces.append(_rows(words.to_numpy().astype(">i4").view(np.uint8).reshape(n, 4)))
+            block.append(_words(words.to_numpy().astype(">i4")))
+            pieces.append(_rows(np.hstack(block)))
+            block = []
             pieces.append(texts.cast(pl.Binary).rechunk().to_arrow().cast(pa.large_binary()))
             continue
         values = _fixed(series, pg_type)
         if values is None:
             return None
-        width = values.shape[1]
-        field = np.empty((n, 4 + width), dtype=np.uint8)
-        field[:, :4] = np.frombuffer(np.array([width], ">i4").tobytes(), dtype=np.uint8)
-        field[:, 4:] = values
-        whole = _rows(field)
-        if valid.all():
-            pieces.append(whole)
-        else:
-            null = _scalar(np.array([-1], ">i4"))
-            pieces.append(pc.if_else(pa.array(valid.to_numpy()), whole, null))
-    joined = pc.binary_join_element_wise(*pieces, _scalar(np.empty(0, np.uint8)))
+        if block:
+            pieces.append(_rows(np.hstack(block)))
+            block = []
+        field = np.hstack([_words(np.full(n, values.shape[1], dtype=">i4")), values])
+        null = pa.scalar(np.array([-1], ">i4").tobytes(), pa.large_binary())
+        pieces.append(pc.if_else(pa.array(valid.to_numpy()), _rows(field), null))
+    if block:
+        pieces.append(_rows(np.hstack(block)))
+    if len(pieces) == 1:
+        joined = pieces[0]
+    else:
+        joined = pc.binary_join_element_wise(*pieces, pa.scalar(b"", pa.large_binary()))
     offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64, count=n + 1)
     data = memoryview(joined.buffers()[2])[offsets[0] : offsets[n]]
-    return b"".join((SIGNATURE, data, TRAILER))
+    return Body(order, [SIGNATURE, data, TRAILER])
+
+
+def _words(words: np.ndarray) -> np.ndarray:
+    """Big-endian words, one per row, as a (rows, word size) byte matrix."""
+    return np.ascontiguousarray(words).view(np.uint8).reshape(len(words), -1)
 
 
 def _rows(matrix: np.ndarray) -> pa.Array:
@@ -109,7 +143,3 @@ def _rows(matrix: np.ndarray) -> pa.Array:
         pa.binary(width), rows, [None, pa.py_buffer(contiguous)]
     )
     return fixed.cast(pa.large_binary())
-
-
-def _scalar(value: np.ndarray) -> pa.Scalar:
-    return pa.scalar(value.tobytes(), pa.large_binary())

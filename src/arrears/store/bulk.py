@@ -74,10 +74,11 @@ def _copy(conn: Connection, table: str, frame: pl.DataFrame) -> None:
     )
     binary = binary_copy.encode(frame, [types.get(c, "") for c in frame.columns])
     if binary is not None:
-        with raw.cursor() as cur:
-            sql = f'COPY "{table}" ({columns}) FROM STDIN (FORMAT binary)'
-            with cur.copy(sql) as cp:
-                cp.write(binary)
+        order = ", ".join(f'"{c}"' for c in binary.columns)  # the body's column order
+        sql = f'COPY "{table}" ({order}) FROM STDIN (FORMAT binary)'
+        with raw.cursor() as cur, cur.copy(sql) as cp:
+            for part in binary.parts:
+                cp.write(part)
         return
     body = io.BytesIO()  # UTF-8 bytes straight from Polars: no Python string, no re-encoding
     frame.write_csv(
