@@ -1,10 +1,11 @@
-"""The training examples computed many days at once equal the per-day reference exactly.
+"""The features and training examples equal, exactly, the code they replaced.
 
-The reference below is the code that built the examples before they were vectorised: one
-:func:`view_at` (or :func:`issue_view`) per day, the features of :mod:`arrears.scoring.features`
-on it. Random histories exercise partial payments, credit notes, write-offs, reversals (before
-and after the days), several instalments and currencies, disputes, allocations dated before an
-invoice's issue day and invoices issued on the snapshot days themselves.
+The reference below is the code as it was before it was made faster: the features of one
+:class:`View` with per-group filters, and the examples built with one :func:`view_at` (or
+:func:`issue_view`) per day. Random histories exercise partial payments, credit notes,
+write-offs, reversals (before and after the days), several instalments and currencies,
+disputes, allocations dated before an invoice's issue day and invoices issued on the snapshot
+days themselves.
 """
 
 from __future__ import annotations
@@ -19,11 +20,18 @@ from polars.testing import assert_frame_equal
 
 from arrears.scoring import examples
 from arrears.scoring.examples import debtor_examples, invoice_examples, settlements, snapshot_days
-from arrears.scoring.features import KEY, debtor_features, invoice_features
+from arrears.scoring.features import (
+    DEBTOR_FEATURES,
+    INVOICE_FEATURES,
+    KEY,
+    debtor_features,
+    invoice_features,
+)
 from arrears.scoring.frames import (
     HISTORY_ALLOCATION_SCHEMA,
     HISTORY_INSTALMENT_SCHEMA,
     History,
+    View,
     issue_view,
     live_allocations,
     view_at,
@@ -65,7 +73,120 @@ def random_history(seed: int, debtors: int = 30, days: int = 500) -> History:
     )
 
 
-# -- the reference: one view per day ------------------------------------------------------------
+# -- the reference: the features as they were, one view per day ----------------------------------
+def _ref_days(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
+    return (later - earlier).dt.total_days().cast(pl.Float64())
+
+
+def _ref_history(view: View) -> pl.LazyFrame:
+    """Per debtor (every currency): how it paid the instalments settled in the last year."""
+    d = view.as_of
+    late = _ref_days(pl.col("settled_on"), pl.col("due_date")).clip(0)
+    recent = pl.col("settled_on") > d - timedelta(days=90)
+    return (
+        view.settled.lazy()
+        .group_by("debtor_id")
+        .agg(
+            pl.len().cast(pl.Float64()).alias("settled_365d"),
+            (late > 0).mean().alias("late_rate_365d"),
+            (late > 0).filter(recent).mean().alias("late_rate_90d"),
+            late.mean().alias("avg_days_late_365d"),
+            late.filter(recent).mean().alias("avg_days_late_90d"),
+            _ref_days(pl.col("settled_on"), pl.col("issue_date"))
+            .mean()
+            .alias("avg_days_to_settle"),
+            _ref_days(pl.lit(d), pl.col("settled_on").max()).alias("days_since_settlement"),
+        )
+    )
+
+
+def _ref_issued(view: View) -> pl.LazyFrame:
+    d = view.as_of
+    inst = view.instalments.lazy()
+    return inst.group_by("debtor_id").agg(
+        _ref_days(pl.lit(d), pl.col("issue_date").min()).alias("tenure_days"),
+        (pl.col("issue_date") > d - timedelta(days=90))
+        .sum()
+        .cast(pl.Float64())
+        .alias("issued_90d"),
+        pl.col("amount_minor").median().cast(pl.Float64()).alias("_typical_amount"),
+    )
+
+
+def reference_debtor_features(view: View) -> pl.DataFrame:
+    """One row per (debtor_id, currency) with an open balance, every debtor feature, and
+    ``overdue_minor`` / ``open_minor`` (money, for the outcome and the expected recovery)."""
+    d = view.as_of
+    open_inst = view.instalments.lazy().filter(pl.col("open_minor") > 0)
+    past_due = pl.col("due_date") < d
+    overdue_days = _ref_days(pl.lit(d), pl.col("due_date"))
+    balances = open_inst.group_by(KEY).agg(
+        pl.col("open_minor").sum().alias("open_minor"),
+        pl.col("open_minor").filter(past_due).sum().alias("overdue_minor"),
+        pl.col("invoice_id").n_unique().cast(pl.Float64()).alias("open_invoices"),
+        pl.col("invoice_id")
+        .filter(past_due)
+        .n_unique()
+        .cast(pl.Float64())
+        .alias("overdue_invoices"),
+        overdue_days.max().clip(0).alias("days_past_due"),
+        overdue_days.filter(past_due).mean().alias("max_days_overdue_mean"),
+        pl.col("disputed").any().cast(pl.Float64()).alias("disputed_open"),
+    )
+    frame = (
+        balances.join(_ref_history(view), on="debtor_id", how="left")
+        .join(_ref_issued(view), on="debtor_id", how="left")
+        .with_columns(
+            pl.col("open_minor").cast(pl.Float64()).log1p().alias("log_open"),
+            pl.col("overdue_minor").cast(pl.Float64()).log1p().alias("log_overdue"),
+            (pl.col("overdue_minor") / pl.col("open_minor")).alias("overdue_share"),
+            pl.col("max_days_overdue_mean").fill_null(0.0),
+            pl.col("settled_365d").fill_null(0.0),
+        )
+    )
+    return (
+        frame.select(*KEY, "open_minor", "overdue_minor", "_typical_amount", *DEBTOR_FEATURES)
+        .collect()
+        .sort(KEY)
+    )
+
+
+def reference_invoice_features(view: View, invoice_ids: pl.Series | None = None) -> pl.DataFrame:
+    """One row per open invoice (or only ``invoice_ids``): its own features and its debtor's.
+
+    ``due_date`` is the latest instalment's; ``open_minor`` the invoice's open balance.
+    """
+    d = view.as_of
+    inst = view.instalments.lazy().filter(pl.col("open_minor") > 0)
+    if invoice_ids is not None:
+        inst = inst.filter(pl.col("invoice_id").is_in(invoice_ids.implode()))
+    invoices = inst.group_by("invoice_id").agg(
+        pl.col("debtor_id").first(),
+        pl.col("currency").first(),
+        pl.col("issue_date").first(),
+        pl.col("due_date").max(),
+        pl.col("amount_minor").sum(),
+        pl.col("open_minor").sum().alias("invoice_open_minor"),
+        pl.col("disputed").any(),
+    )
+    debtors = reference_debtor_features(view).drop("open_minor", "overdue_minor").lazy()
+    frame = invoices.join(debtors, on=KEY, how="left").with_columns(
+        pl.col("amount_minor").cast(pl.Float64()).log1p().alias("log_amount"),
+        _ref_days(pl.col("due_date"), pl.col("issue_date")).alias("term_days"),
+        _ref_days(pl.lit(d), pl.col("issue_date")).alias("age_days"),
+        _ref_days(pl.col("due_date"), pl.lit(d)).alias("days_to_due"),
+        pl.col("disputed").cast(pl.Float64()),
+        (pl.col("amount_minor") / pl.col("_typical_amount")).alias("amount_vs_typical"),
+    )
+    return (
+        frame.select(
+            "invoice_id", *KEY, "issue_date", "due_date", "invoice_open_minor", *INVOICE_FEATURES
+        )
+        .collect()
+        .sort("invoice_id")
+    )
+
+
 def reference_debtor_examples(
     history: History, days: Iterable[date], *, window_days: int = 30, share: float = 0.5
 ) -> pl.DataFrame:
@@ -73,7 +194,7 @@ def reference_debtor_examples(
     payments = history.allocations.filter(pl.col("source_kind") == "payment")
     for day in days:
         view = view_at(history, day)
-        feats = debtor_features(view).filter(pl.col("overdue_minor") > 0)
+        feats = reference_debtor_features(view).filter(pl.col("overdue_minor") > 0)
         if feats.is_empty():
             continue
         overdue = view.instalments.filter(
@@ -115,12 +236,12 @@ def reference_invoice_examples(history: History, days: Iterable[date] = ()) -> p
         ids = by_day.get(day)
         if ids is not None:
             frames.append(
-                invoice_features(issue_view(history, day), ids).with_columns(
+                reference_invoice_features(issue_view(history, day), ids).with_columns(
                     pl.lit(True).alias("at_issue")
                 )
             )
         if day in extra:
-            rows = invoice_features(view_at(history, day))
+            rows = reference_invoice_features(view_at(history, day))
             if ids is not None:
                 rows = rows.filter(~pl.col("invoice_id").is_in(ids.implode()))
             frames.append(rows.with_columns(pl.lit(False).alias("at_issue")))
@@ -182,6 +303,17 @@ def test_invoice_examples_equal_the_per_day_reference(seed: int, chunking: None)
     reference = reference_invoice_examples(history, days)
     assert mine.filter(~pl.col("at_issue")).height > 500
     assert_frame_equal(mine, reference, check_exact=True)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_features_of_a_view_equal_the_reference(seed: int) -> None:
+    history = random_history(seed)
+    for day in snapshot_days(START + timedelta(days=30), START + timedelta(days=600), 37):
+        for view in (view_at(history, day), issue_view(history, day)):
+            debtors = debtor_features(view)
+            assert_frame_equal(debtors, reference_debtor_features(view), check_exact=True)
+            invoices = invoice_features(view, debtors=debtors)
+            assert_frame_equal(invoices, reference_invoice_features(view), check_exact=True)
 
 
 def test_no_days_and_an_empty_history() -> None:

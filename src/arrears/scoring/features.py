@@ -53,111 +53,162 @@ def _days(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
     return (later - earlier).dt.total_days().cast(pl.Float64())
 
 
-def _history(view: View) -> pl.LazyFrame:
-    """Per debtor (every currency): how it paid the instalments settled in the last year."""
-    d = view.as_of
-    late = _days(pl.col("settled_on"), pl.col("due_date")).clip(0)
-    recent = pl.col("settled_on") > d - timedelta(days=90)
-    return (
-        view.settled.lazy()
-        .group_by("debtor_id")
-        .agg(
-            pl.len().cast(pl.Float64()).alias("settled_365d"),
-            (late > 0).mean().alias("late_rate_365d"),
-            (late > 0).filter(recent).mean().alias("late_rate_90d"),
-            late.mean().alias("avg_days_late_365d"),
-            late.filter(recent).mean().alias("avg_days_late_90d"),
-            _days(pl.col("settled_on"), pl.col("issue_date")).mean().alias("avg_days_to_settle"),
-            _days(pl.lit(d), pl.col("settled_on").max()).alias("days_since_settlement"),
+F64 = pl.Float64()
+
+
+def _debtor_features(
+    inst: pl.LazyFrame, settled: pl.LazyFrame, d: pl.Expr, point: list[str]
+) -> pl.LazyFrame:
+    """The debtor features, per ``point`` columns (none for one view) and :data:`KEY`.
+
+    ``inst``: the instalments issued by the day, ``open_minor`` as of it; ``settled``: those
+    settled in the year up to it; ``d``: the day. Conditions are applied per row before the
+    group-by (``when/then``: nulls are left out of a mean), so every aggregation is a plain
+    one: per-group filters are far slower. Means are of whole days or of 0/1, so no order of
+    summation changes a value.
+    """
+    past_due = pl.col("due_date") < d
+    overdue_days = _days(d, pl.col("due_date"))
+    balances = (
+        inst.filter(pl.col("open_minor") > 0)
+        .with_columns(
+            pl.when(past_due).then(pl.col("open_minor")).otherwise(0).alias("_overdue_minor"),
+            # null for an instalment not yet due: counted once by n_unique, then taken off
+            pl.when(past_due).then(pl.col("invoice_id")).alias("_overdue_invoice"),
+            (~past_due).alias("_not_due"),
+            overdue_days.alias("_days"),
+            pl.when(past_due).then(overdue_days).alias("_overdue_days"),
         )
+        .group_by(*point, *KEY)
+        .agg(
+            pl.col("open_minor").sum().alias("open_minor"),
+            pl.col("_overdue_minor").sum().alias("overdue_minor"),
+            pl.col("invoice_id").n_unique().cast(F64).alias("open_invoices"),
+            (pl.col("_overdue_invoice").n_unique() - pl.col("_not_due").any().cast(pl.UInt32()))
+            .cast(F64)
+            .alias("overdue_invoices"),
+            pl.col("_days").max().clip(0).alias("days_past_due"),
+            pl.col("_overdue_days").mean().alias("max_days_overdue_mean"),
+            pl.col("disputed").any().cast(F64).alias("disputed_open"),
+        )
+    )
+    on = [*point, "debtor_id"]
+    frame = (
+        balances.join(_history(settled, d, point), on=on, how="left")
+        .join(_issued(inst, d, point), on=on, how="left")
+        .with_columns(
+            pl.col("open_minor").cast(F64).log1p().alias("log_open"),
+            pl.col("overdue_minor").cast(F64).log1p().alias("log_overdue"),
+            (pl.col("overdue_minor") / pl.col("open_minor")).alias("overdue_share"),
+            pl.col("max_days_overdue_mean").fill_null(0.0),
+            pl.col("settled_365d").fill_null(0.0),
+        )
+    )
+    return frame.select(
+        *point, *KEY, "open_minor", "overdue_minor", "_typical_amount", *DEBTOR_FEATURES
     )
 
 
-def _issued(view: View) -> pl.LazyFrame:
-    d = view.as_of
-    inst = view.instalments.lazy()
-    return inst.group_by("debtor_id").agg(
-        _days(pl.lit(d), pl.col("issue_date").min()).alias("tenure_days"),
-        (pl.col("issue_date") > d - timedelta(days=90))
-        .sum()
-        .cast(pl.Float64())
-        .alias("issued_90d"),
-        pl.col("amount_minor").median().cast(pl.Float64()).alias("_typical_amount"),
+def _history(settled: pl.LazyFrame, d: pl.Expr, point: list[str]) -> pl.LazyFrame:
+    """Per debtor (every currency): how it paid the instalments settled in the last year."""
+    late = _days(pl.col("settled_on"), pl.col("due_date")).clip(0)
+    recent = pl.col("settled_on") > d - timedelta(days=90)
+    return (
+        settled.with_columns(late.alias("_late"), (late > 0).cast(F64).alias("_is_late"))
+        .with_columns(
+            pl.when(recent).then(pl.col("_is_late")).alias("_recent_is_late"),
+            pl.when(recent).then(pl.col("_late")).alias("_recent_late"),
+            _days(pl.col("settled_on"), pl.col("issue_date")).alias("_to_settle"),
+        )
+        .group_by(*point, "debtor_id")
+        .agg(
+            pl.len().cast(F64).alias("settled_365d"),
+            pl.col("_is_late").mean().alias("late_rate_365d"),
+            pl.col("_recent_is_late").mean().alias("late_rate_90d"),
+            pl.col("_late").mean().alias("avg_days_late_365d"),
+            pl.col("_recent_late").mean().alias("avg_days_late_90d"),
+            pl.col("_to_settle").mean().alias("avg_days_to_settle"),
+            pl.col("settled_on").max().alias("_last_settled"),
+        )
+        .with_columns(_days(d, pl.col("_last_settled")).alias("days_since_settlement"))
+    )
+
+
+def _issued(inst: pl.LazyFrame, d: pl.Expr, point: list[str]) -> pl.LazyFrame:
+    return (
+        inst.with_columns((pl.col("issue_date") > d - timedelta(days=90)).alias("_recent"))
+        .group_by(*point, "debtor_id")
+        .agg(
+            pl.col("issue_date").min().alias("_first_issue"),
+            pl.col("_recent").sum().cast(F64).alias("issued_90d"),
+            pl.col("amount_minor").median().cast(F64).alias("_typical_amount"),
+        )
+        .with_columns(_days(d, pl.col("_first_issue")).alias("tenure_days"))
+    )
+
+
+def _invoice_features(
+    inst: pl.LazyFrame, debtors: pl.LazyFrame, d: pl.Expr, point: list[str]
+) -> pl.LazyFrame:
+    """The features of the open invoices of ``inst`` with their debtors' (``debtors``: the
+    frame of :func:`_debtor_features` at the same points)."""
+    invoices = (
+        inst.filter(pl.col("open_minor") > 0)
+        .group_by(*point, "invoice_id")
+        .agg(
+            pl.col("debtor_id").first(),
+            pl.col("currency").first(),
+            pl.col("issue_date").first(),
+            pl.col("due_date").max(),
+            pl.col("amount_minor").sum(),
+            pl.col("open_minor").sum().alias("invoice_open_minor"),
+            pl.col("disputed").any(),
+        )
+    )
+    frame = invoices.join(
+        debtors.drop("open_minor", "overdue_minor"), on=[*point, *KEY], how="left"
+    ).with_columns(
+        pl.col("amount_minor").cast(F64).log1p().alias("log_amount"),
+        _days(pl.col("due_date"), pl.col("issue_date")).alias("term_days"),
+        _days(d, pl.col("issue_date")).alias("age_days"),
+        _days(pl.col("due_date"), d).alias("days_to_due"),
+        pl.col("disputed").cast(F64),
+        (pl.col("amount_minor") / pl.col("_typical_amount")).alias("amount_vs_typical"),
+    )
+    return frame.select(
+        *point,
+        "invoice_id",
+        *KEY,
+        "issue_date",
+        "due_date",
+        "invoice_open_minor",
+        *INVOICE_FEATURES,
     )
 
 
 def debtor_features(view: View) -> pl.DataFrame:
     """One row per (debtor_id, currency) with an open balance, every debtor feature, and
     ``overdue_minor`` / ``open_minor`` (money, for the outcome and the expected recovery)."""
-    d = view.as_of
-    open_inst = view.instalments.lazy().filter(pl.col("open_minor") > 0)
-    past_due = pl.col("due_date") < d
-    overdue_days = _days(pl.lit(d), pl.col("due_date"))
-    balances = open_inst.group_by(KEY).agg(
-        pl.col("open_minor").sum().alias("open_minor"),
-        pl.col("open_minor").filter(past_due).sum().alias("overdue_minor"),
-        pl.col("invoice_id").n_unique().cast(pl.Float64()).alias("open_invoices"),
-        pl.col("invoice_id")
-        .filter(past_due)
-        .n_unique()
-        .cast(pl.Float64())
-        .alias("overdue_invoices"),
-        overdue_days.max().clip(0).alias("days_past_due"),
-        overdue_days.filter(past_due).mean().alias("max_days_overdue_mean"),
-        pl.col("disputed").any().cast(pl.Float64()).alias("disputed_open"),
-    )
-    frame = (
-        balances.join(_history(view), on="debtor_id", how="left")
-        .join(_issued(view), on="debtor_id", how="left")
-        .with_columns(
-            pl.col("open_minor").cast(pl.Float64()).log1p().alias("log_open"),
-            pl.col("overdue_minor").cast(pl.Float64()).log1p().alias("log_overdue"),
-            (pl.col("overdue_minor") / pl.col("open_minor")).alias("overdue_share"),
-            pl.col("max_days_overdue_mean").fill_null(0.0),
-            pl.col("settled_365d").fill_null(0.0),
-        )
-    )
-    return (
-        frame.select(*KEY, "open_minor", "overdue_minor", "_typical_amount", *DEBTOR_FEATURES)
-        .collect()
-        .sort(KEY)
-    )
+    d = pl.lit(view.as_of)
+    frame = _debtor_features(view.instalments.lazy(), view.settled.lazy(), d, [])
+    return frame.collect().sort(KEY)
 
 
-def invoice_features(view: View, invoice_ids: pl.Series | None = None) -> pl.DataFrame:
+def invoice_features(
+    view: View, invoice_ids: pl.Series | None = None, *, debtors: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """One row per open invoice (or only ``invoice_ids``): its own features and its debtor's.
 
     ``due_date`` is the latest instalment's; ``open_minor`` the invoice's open balance.
+    ``debtors``: :func:`debtor_features` of the same view, when the caller has it already.
     """
-    d = view.as_of
-    inst = view.instalments.lazy().filter(pl.col("open_minor") > 0)
+    inst = view.instalments.lazy()
     if invoice_ids is not None:
         inst = inst.filter(pl.col("invoice_id").is_in(invoice_ids.implode()))
-    invoices = inst.group_by("invoice_id").agg(
-        pl.col("debtor_id").first(),
-        pl.col("currency").first(),
-        pl.col("issue_date").first(),
-        pl.col("due_date").max(),
-        pl.col("amount_minor").sum(),
-        pl.col("open_minor").sum().alias("invoice_open_minor"),
-        pl.col("disputed").any(),
-    )
-    debtors = debtor_features(view).drop("open_minor", "overdue_minor").lazy()
-    frame = invoices.join(debtors, on=KEY, how="left").with_columns(
-        pl.col("amount_minor").cast(pl.Float64()).log1p().alias("log_amount"),
-        _days(pl.col("due_date"), pl.col("issue_date")).alias("term_days"),
-        _days(pl.lit(d), pl.col("issue_date")).alias("age_days"),
-        _days(pl.col("due_date"), pl.lit(d)).alias("days_to_due"),
-        pl.col("disputed").cast(pl.Float64()),
-        (pl.col("amount_minor") / pl.col("_typical_amount")).alias("amount_vs_typical"),
-    )
-    return (
-        frame.select(
-            "invoice_id", *KEY, "issue_date", "due_date", "invoice_open_minor", *INVOICE_FEATURES
-        )
-        .collect()
-        .sort("invoice_id")
-    )
+    if debtors is None:
+        debtors = debtor_features(view)
+    frame = _invoice_features(inst, debtors.lazy(), pl.lit(view.as_of), [])
+    return frame.collect().sort("invoice_id")
 
 
 # -- the same features at many days at once (training) ---------------------------------------------
@@ -208,114 +259,17 @@ def point_rows(history: History, points: pl.DataFrame) -> pl.LazyFrame:
 
 
 def debtor_features_at(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """:func:`debtor_features` of every point of :func:`point_rows` at once (the same values:
-    every mean is of whole days, so no summation order can change it), keyed by
-    :data:`POINT` and :data:`KEY`."""
-    d = pl.col("as_of")
-    rows = rows.with_columns(
-        (pl.col("due_date") < d).alias("_past_due"),
-        _days(d, pl.col("due_date")).alias("_overdue_days"),
+    """:func:`debtor_features` of every point of :func:`point_rows` at once, keyed by
+    :data:`POINT` and :data:`KEY` (the same code: only the grouping adds the point)."""
+    settled = rows.filter(
+        (pl.col("open_minor") == 0)
+        & (pl.col("settled_on") > pl.col("state_day") - timedelta(days=HISTORY_DAYS))
     )
-    past_due = pl.col("_past_due")
-    balances = (
-        rows.filter(pl.col("open_minor") > 0)
-        .group_by(*POINT, *KEY)
-        .agg(
-            pl.col("open_minor").sum().alias("open_minor"),
-            pl.col("open_minor").filter(past_due).sum().alias("overdue_minor"),
-            pl.col("invoice_id").n_unique().cast(pl.Float64()).alias("open_invoices"),
-            pl.col("invoice_id")
-            .filter(past_due)
-            .n_unique()
-            .cast(pl.Float64())
-            .alias("overdue_invoices"),
-            pl.col("_overdue_days").max().clip(0).alias("days_past_due"),
-            pl.col("_overdue_days").filter(past_due).mean().alias("max_days_overdue_mean"),
-            pl.col("disputed").any().cast(pl.Float64()).alias("disputed_open"),
-        )
-    )
-    late = pl.col("_late")
-    recent = pl.col("_recent")
-    settled = (
-        rows.filter(
-            (pl.col("open_minor") == 0)
-            & (pl.col("settled_on") > pl.col("state_day") - timedelta(days=HISTORY_DAYS))
-        )
-        .with_columns(
-            _days(pl.col("settled_on"), pl.col("due_date")).clip(0).alias("_late"),
-            (pl.col("settled_on") > d - timedelta(days=90)).alias("_recent"),
-        )
-        .group_by(*POINT, "debtor_id")
-        .agg(
-            pl.len().cast(pl.Float64()).alias("settled_365d"),
-            (late > 0).mean().alias("late_rate_365d"),
-            (late > 0).filter(recent).mean().alias("late_rate_90d"),
-            late.mean().alias("avg_days_late_365d"),
-            late.filter(recent).mean().alias("avg_days_late_90d"),
-            _days(pl.col("settled_on"), pl.col("issue_date")).mean().alias("avg_days_to_settle"),
-            pl.col("settled_on").max().alias("_last_settled"),
-        )
-        .with_columns(_days(d, pl.col("_last_settled")).alias("days_since_settlement"))
-    )
-    issued = (
-        rows.with_columns((pl.col("issue_date") > d - timedelta(days=90)).alias("_recent"))
-        .group_by(*POINT, "debtor_id")
-        .agg(
-            pl.col("issue_date").min().alias("_first_issue"),
-            pl.col("_recent").sum().cast(pl.Float64()).alias("issued_90d"),
-            pl.col("amount_minor").median().cast(pl.Float64()).alias("_typical_amount"),
-        )
-        .with_columns(_days(d, pl.col("_first_issue")).alias("tenure_days"))
-    )
-    on = [*POINT, "debtor_id"]
-    return (
-        balances.join(settled, on=on, how="left")
-        .join(issued, on=on, how="left")
-        .with_columns(
-            pl.col("open_minor").cast(pl.Float64()).log1p().alias("log_open"),
-            pl.col("overdue_minor").cast(pl.Float64()).log1p().alias("log_overdue"),
-            (pl.col("overdue_minor") / pl.col("open_minor")).alias("overdue_share"),
-            pl.col("max_days_overdue_mean").fill_null(0.0),
-            pl.col("settled_365d").fill_null(0.0),
-        )
-        .select(*POINT, *KEY, "open_minor", "overdue_minor", "_typical_amount", *DEBTOR_FEATURES)
-    )
+    return _debtor_features(rows, settled, pl.col("as_of"), POINT)
 
 
 def invoice_features_at(rows: pl.LazyFrame, debtors: pl.LazyFrame) -> pl.LazyFrame:
     """:func:`invoice_features` of the open invoices in ``rows`` (rows of :func:`point_rows`,
     already narrowed to the invoices wanted), with their debtors' features at the same point
     (``debtors``: :func:`debtor_features_at`), keyed by :data:`POINT` and ``invoice_id``."""
-    d = pl.col("as_of")
-    invoices = (
-        rows.filter(pl.col("open_minor") > 0)
-        .group_by(*POINT, "invoice_id")
-        .agg(
-            pl.col("debtor_id").first(),
-            pl.col("currency").first(),
-            pl.col("issue_date").first(),
-            pl.col("due_date").max(),
-            pl.col("amount_minor").sum(),
-            pl.col("open_minor").sum().alias("invoice_open_minor"),
-            pl.col("disputed").any(),
-        )
-    )
-    frame = invoices.join(
-        debtors.drop("open_minor", "overdue_minor"), on=[*POINT, *KEY], how="left"
-    ).with_columns(
-        pl.col("amount_minor").cast(pl.Float64()).log1p().alias("log_amount"),
-        _days(pl.col("due_date"), pl.col("issue_date")).alias("term_days"),
-        _days(d, pl.col("issue_date")).alias("age_days"),
-        _days(pl.col("due_date"), d).alias("days_to_due"),
-        pl.col("disputed").cast(pl.Float64()),
-        (pl.col("amount_minor") / pl.col("_typical_amount")).alias("amount_vs_typical"),
-    )
-    return frame.select(
-        *POINT,
-        "invoice_id",
-        *KEY,
-        "issue_date",
-        "due_date",
-        "invoice_open_minor",
-        *INVOICE_FEATURES,
-    )
+    return _invoice_features(rows, debtors, pl.col("as_of"), POINT)
