@@ -68,8 +68,10 @@ def feature_table(
     ``data.cases``. The case columns (``case_id``, ``opened_on``, ``closed_on``...) come along
     prefixed ``case_`` for the engine.
     """
-    # Every feature is computed on a narrow frame (the keys and numbers); the debtor's wide text
-    # and list columns are attached once, last: joins and sorts gather every column.
+    # Each group of features is aggregated on its own (the group-bys run together), then attached
+    # to the sorted keys by a join on the keys alone and a horizontal stack: a chain of joins
+    # would gather every column attached so far at each step. The debtor's wide text and list
+    # columns are attached last.
     inst = data.instalments.lazy().filter(pl.col("issue_date") <= as_of)
     open_inst = inst.filter(pl.col("open_minor") > 0)
     past_due = pl.col("due_date") < as_of
@@ -88,47 +90,68 @@ def feature_table(
         ),
         pl.col("disputed").any().alias("disputed"),
     )
-    balances = balances.collect(engine="in-memory").lazy()  # used twice (keys, columns): once
     tenure = inst.group_by("debtor_id").agg(pl.col("issue_date").min().alias("_first_issue"))
+    parts = pl.collect_all(
+        [
+            balances,
+            tenure,
+            _history(data, as_of),
+            _payments(data, as_of),
+            _promises(data, as_of, promise_grace_days),
+            _contact_counts(data, as_of),
+            _last_contacts(data, as_of),
+        ],
+        engine="streaming",  # measured: a third of the in-memory engine's CPU for these group-bys
+    )
+    balances_df, tenure_df, history_df, payments_df, promises_df, counts_df, last_df = parts
 
-    cases = data.cases.lazy().select(
+    cases = data.cases.select(
         "debtor_id", "currency", *[pl.col(c).alias(f"case_{c}") for c in _CASE_COLUMNS]
     )
-    keys = pl.concat(
-        [balances.select(KEY), cases.select(KEY)], how="vertical"
-    ).unique()  # a debtor may have a case and no open balance (it is being cured)
-
-    debtors = data.debtors.lazy().select(
+    debtors = data.debtors.select(
         "debtor_id",
         pl.col("credit_limit_minor").alias("_credit_limit_minor"),
         pl.col("currency").alias("_debtor_currency"),
     )
-    frame = (
-        keys.join(debtors, on="debtor_id", how="inner")
-        .join(balances, on=KEY, how="left")
-        .join(cases, on=KEY, how="left")
-        .join(tenure, on="debtor_id", how="left")
+    keys = (
+        pl.concat([balances_df.select(KEY), cases.select(KEY)], how="vertical")
+        .unique()  # a debtor may have a case and no open balance (it is being cured)
+        .join(debtors, on="debtor_id", how="inner")
+        .sort(KEY)
     )
-    frame = _with_history(frame, data, as_of)
-    frame = _with_payments(frame, data, as_of)
-    frame = _with_promises(frame, data, as_of, promise_grace_days)
-    frame = _with_contacts(frame, data, as_of)
-    scores = data.scores.lazy().select(
+    frame = _attach(keys, balances_df, KEY)
+    frame = _attach(frame, cases, KEY)
+    frame = _attach(frame, tenure_df, ["debtor_id"])
+    frame = _attach(frame, history_df, ["debtor_id"])
+    frame = _attach(frame, payments_df, KEY)
+    frame = _attach(frame, promises_df, KEY).with_columns(
+        pl.col("promises_made").fill_null(0),
+        pl.col("promises_kept").fill_null(0),
+        pl.col("promises_broken").fill_null(0),
+        pl.col("promise_open").fill_null(False),
+    )
+    frame = _attach(frame, counts_df, ["debtor_id"]).with_columns(pl.col(_COUNT_NAMES).fill_null(0))
+    frame = _attach(frame, last_df, ["debtor_id"])
+    scores = data.scores.select(
         *KEY, "score", "expected_days_to_pay", pl.col("expected_recovery_minor").alias("_er_minor")
     )
-    frame = frame.join(scores, on=KEY, how="left")
+    frame = _attach(frame, scores, KEY)
 
     currency_exp = exponents(
         pl.concat([data.instalments["currency"], data.debtors["currency"], data.cases["currency"]])
-    ).lazy()
+    )
+    digits = dict(zip(currency_exp["currency"], currency_exp["_exp"], strict=True))
     labels = bucket_labels([0, *buckets])
     dpd = _days(as_of, pl.col("_oldest_due"))
-    frame = (
-        frame.join(currency_exp, on="currency", how="left")
-        .join(
-            currency_exp.rename({"currency": "_debtor_currency", "_exp": "_debtor_exp"}),
-            on="_debtor_currency",
-            how="left",
+    narrow = (
+        frame.lazy()
+        .with_columns(
+            pl.col("currency")
+            .replace_strict(digits, default=None, return_dtype=pl.Int32())
+            .alias("_exp"),
+            pl.col("_debtor_currency")
+            .replace_strict(digits, default=None, return_dtype=pl.Int32())
+            .alias("_debtor_exp"),
         )
         .with_columns(
             pl.col("_balance_minor").fill_null(0),
@@ -159,13 +182,24 @@ def feature_table(
             _days(as_of, pl.col("_first_issue")).alias("tenure_days"),
             pl.lit(False).alias("plan_active"),
         )
+        .collect(engine="in-memory")
     )
-    # the in-memory engine: faster than the streaming one for this plan of joins
-    narrow = frame.collect(engine="in-memory").sort(KEY)
     text = data.debtors.select("debtor_id", *_DEBTOR_TEXT)
-    wide = narrow.join(text, on="debtor_id", how="left", maintain_order="left")
+    wide = _attach(narrow.select("debtor_id"), text, ["debtor_id"]).drop("debtor_id")
     columns = narrow.columns
-    return wide.select(*columns[:2], *_DEBTOR_TEXT, *columns[2:])
+    return pl.concat(
+        [narrow.select(columns[:2]), wide, narrow.select(columns[2:])], how="horizontal"
+    )
+
+
+def _attach(frame: pl.DataFrame, right: pl.DataFrame, on: list[str]) -> pl.DataFrame:
+    """``frame`` left-joined with ``right`` on ``on``, ``frame``'s rows and order kept; the join
+    runs on the keys alone and the right's columns are stacked on (a plain join if ``right`` is
+    not unique on the keys)."""
+    extra = frame.select(on).join(right, on=on, how="left", maintain_order="left")
+    if extra.height != frame.height:
+        return frame.join(right, on=on, how="left", maintain_order="left")
+    return frame.hstack(extra.drop(on))
 
 
 #: The debtor's descriptive columns, attached last (after the debtor and currency).
@@ -189,7 +223,7 @@ _CASE_COLUMNS = (
 )
 
 
-def _with_history(frame: pl.LazyFrame, data: CycleInput, as_of: date) -> pl.LazyFrame:
+def _history(data: CycleInput, as_of: date) -> pl.LazyFrame:
     """Share paid late and average days late of instalments settled in each window (per debtor,
     every currency: it describes how the debtor pays)."""
     settled = data.settled.lazy().filter(pl.col("settled_on") <= as_of)
@@ -203,20 +237,15 @@ def _with_history(frame: pl.LazyFrame, data: CycleInput, as_of: date) -> pl.Lazy
             pl.when(inside).then(pl.col("_late") > 0).mean().alias(f"share_paid_late_{name}"),
             pl.when(inside).then(pl.col("_late")).mean().alias(f"avg_days_late_{name}"),
         ]
-    history = settled.group_by("debtor_id").agg(aggs)
-    return frame.join(history, on="debtor_id", how="left")
+    return settled.group_by("debtor_id").agg(aggs)
 
 
-def _with_payments(frame: pl.LazyFrame, data: CycleInput, as_of: date) -> pl.LazyFrame:
+def _payments(data: CycleInput, as_of: date) -> pl.LazyFrame:
     last = data.last_payments.lazy().filter(pl.col("last_payment_on") <= as_of)
-    return frame.join(
-        last.select(
-            *KEY,
-            _days(as_of, pl.col("last_payment_on")).alias("last_payment_days_ago"),
-            pl.col("last_payment_minor").alias("_last_payment_minor"),
-        ),
-        on=KEY,
-        how="left",
+    return last.select(
+        *KEY,
+        _days(as_of, pl.col("last_payment_on")).alias("last_payment_days_ago"),
+        pl.col("last_payment_minor").alias("_last_payment_minor"),
     )
 
 
@@ -243,28 +272,25 @@ def promise_states(promises: pl.DataFrame, as_of: date, grace_days: int = 0) -> 
     )
 
 
-def _with_promises(
-    frame: pl.LazyFrame, data: CycleInput, as_of: date, grace_days: int
-) -> pl.LazyFrame:
+def _promises(data: CycleInput, as_of: date, grace_days: int) -> pl.LazyFrame:
     states = promise_states(data.promises, as_of, grace_days).filter(
         pl.col("made_on") > months_before(as_of, 12)
     )
-    counts = states.group_by(KEY).agg(
+    return states.group_by(KEY).agg(
         pl.len().cast(pl.Int32()).alias("promises_made"),
         (pl.col("state") == "kept").sum().cast(pl.Int32()).alias("promises_kept"),
         (pl.col("state") == "broken").sum().cast(pl.Int32()).alias("promises_broken"),
         (pl.col("state") == "open").any().alias("promise_open"),
         pl.col("_ends_on").filter(pl.col("state") == "open").max().alias("_promise_until"),
     )
-    return frame.join(counts, on=KEY, how="left").with_columns(
-        pl.col("promises_made").fill_null(0),
-        pl.col("promises_kept").fill_null(0),
-        pl.col("promises_broken").fill_null(0),
-        pl.col("promise_open").fill_null(False),
-    )
 
 
-def _with_contacts(frame: pl.LazyFrame, data: CycleInput, as_of: date) -> pl.LazyFrame:
+_COUNT_NAMES = ["contacts_30d", "contacts_7d"] + [
+    f"{c}_contacts_{w}" for c in CHANNELS for w in ("7d", "30d")
+]
+
+
+def _contact_counts(data: CycleInput, as_of: date) -> pl.LazyFrame:
     contacts = data.contacts.lazy().filter(
         pl.col("occurred_on").is_between(as_of - timedelta(days=29), as_of)
     )
@@ -279,21 +305,13 @@ def _with_contacts(frame: pl.LazyFrame, data: CycleInput, as_of: date) -> pl.Laz
             (mine & week).sum().cast(pl.Int32()).alias(f"{channel}_contacts_7d"),
             mine.sum().cast(pl.Int32()).alias(f"{channel}_contacts_30d"),
         ]
-    counts = contacts.group_by("debtor_id").agg(aggs)
-    count_names = ["contacts_30d", "contacts_7d"] + [
-        f"{c}_contacts_{w}" for c in CHANNELS for w in ("7d", "30d")
-    ]
+    return contacts.group_by("debtor_id").agg(aggs)
+
+
+def _last_contacts(data: CycleInput, as_of: date) -> pl.LazyFrame:
     last = data.last_contacts.lazy().filter(pl.col("last_contact_on") <= as_of)
-    return (
-        frame.join(counts, on="debtor_id", how="left")
-        .with_columns(pl.col(count_names).fill_null(0))
-        .join(
-            last.select(
-                "debtor_id",
-                _days(as_of, pl.col("last_contact_on")).alias("last_contact_days_ago"),
-                "last_contact_outcome",
-            ),
-            on="debtor_id",
-            how="left",
-        )
+    return last.select(
+        "debtor_id",
+        _days(as_of, pl.col("last_contact_on")).alias("last_contact_days_ago"),
+        "last_contact_outcome",
     )
