@@ -36,6 +36,7 @@ from arrears.scoring.frames import (
     live_allocations,
     view_at,
 )
+from arrears.scoring.model import score_view
 
 START = date(2023, 1, 1)
 
@@ -326,3 +327,20 @@ def test_no_days_and_an_empty_history() -> None:
     )
     assert debtor_examples(empty, [START]).is_empty()
     assert invoice_examples(empty, [START]).is_empty()
+
+
+def test_reasons_only_where_asked() -> None:
+    history = random_history(3)
+    view = view_at(history, START + timedelta(days=400))
+    full = score_view(None, view)
+    assert full.height > 20 and all(len(r) > 0 for r in full["reasons"])
+    assert full.equals(full.sort("debtor_id", "currency"))
+    bare = score_view(None, view, with_reasons=False)
+    assert_frame_equal(bare.drop("reasons"), full.drop("reasons"), check_exact=True)
+    assert bare["reasons"].list.len().sum() == 0
+    some = full["debtor_id"].unique().sort().head(3).to_list()
+    asked = score_view(None, view, with_reasons=False, reasons_for=some)
+    assert_frame_equal(asked.drop("reasons"), full.drop("reasons"), check_exact=True)
+    mine = pl.col("debtor_id").is_in(some)
+    assert_frame_equal(asked.filter(mine), full.filter(mine), check_exact=True)
+    assert asked.filter(~mine)["reasons"].list.len().sum() == 0
