@@ -24,6 +24,7 @@ from arrears.scoring.features import (
     DEBTOR_FEATURES,
     INVOICE_FEATURES,
     KEY,
+    NOT_FOR_RULES,
     debtor_features,
     invoice_features,
 )
@@ -37,6 +38,7 @@ from arrears.scoring.frames import (
     view_at,
 )
 from arrears.scoring.model import score_view
+from arrears.scoring.rules import rules_score
 
 START = date(2023, 1, 1)
 
@@ -344,3 +346,13 @@ def test_reasons_only_where_asked() -> None:
     mine = pl.col("debtor_id").is_in(some)
     assert_frame_equal(asked.filter(mine), full.filter(mine), check_exact=True)
     assert asked.filter(~mine)["reasons"].list.len().sum() == 0
+
+
+def test_the_rules_score_needs_only_its_features() -> None:
+    history = random_history(4)
+    view = view_at(history, START + timedelta(days=420))
+    full = debtor_features(view)
+    lean = debtor_features(view, rules_only=True)
+    assert_frame_equal(lean.drop(NOT_FOR_RULES), full.drop(NOT_FOR_RULES), check_exact=True)
+    assert all(lean[n].null_count() == lean.height for n in NOT_FOR_RULES)
+    assert_frame_equal(rules_score(lean).to_frame(), rules_score(full).to_frame())

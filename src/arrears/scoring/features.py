@@ -48,6 +48,15 @@ INVOICE_OWN_FEATURES: dict[str, int] = {
 }
 INVOICE_FEATURES: dict[str, int] = {**INVOICE_OWN_FEATURES, **DEBTOR_FEATURES}
 
+#: Debtor columns the rules score (``arrears.scoring.rules``) never reads.
+NOT_FOR_RULES = (
+    "open_invoices",
+    "overdue_invoices",
+    "tenure_days",
+    "issued_90d",
+    "_typical_amount",
+)
+
 
 def _days(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
     return (later - earlier).dt.total_days().cast(pl.Float64())
@@ -57,7 +66,12 @@ F64 = pl.Float64()
 
 
 def _debtor_features(
-    inst: pl.LazyFrame, settled: pl.LazyFrame, d: pl.Expr, point: list[str]
+    inst: pl.LazyFrame,
+    settled: pl.LazyFrame,
+    d: pl.Expr,
+    point: list[str],
+    *,
+    rules_only: bool = False,
 ) -> pl.LazyFrame:
     """The debtor features, per ``point`` columns (none for one view) and :data:`KEY`.
 
@@ -65,7 +79,8 @@ def _debtor_features(
     settled in the year up to it; ``d``: the day. Conditions are applied per row before the
     group-by (``when/then``: nulls are left out of a mean), so every aggregation is a plain
     one: per-group filters are far slower. Means are of whole days or of 0/1, so no order of
-    summation changes a value.
+    summation changes a value. ``rules_only``: the features the rules score does not read
+    (:data:`NOT_FOR_RULES`) are left null and not computed.
     """
     past_due = pl.col("due_date") < d
     overdue_days = _days(d, pl.col("due_date"))
@@ -83,26 +98,36 @@ def _debtor_features(
         .agg(
             pl.col("open_minor").sum().alias("open_minor"),
             pl.col("_overdue_minor").sum().alias("overdue_minor"),
-            pl.col("invoice_id").n_unique().cast(F64).alias("open_invoices"),
-            (pl.col("_overdue_invoice").n_unique() - pl.col("_not_due").any().cast(pl.UInt32()))
-            .cast(F64)
-            .alias("overdue_invoices"),
+            *(
+                []
+                if rules_only
+                else [
+                    pl.col("invoice_id").n_unique().cast(F64).alias("open_invoices"),
+                    (
+                        pl.col("_overdue_invoice").n_unique()
+                        - pl.col("_not_due").any().cast(pl.UInt32())
+                    )
+                    .cast(F64)
+                    .alias("overdue_invoices"),
+                ]
+            ),
             pl.col("_days").max().clip(0).alias("days_past_due"),
             pl.col("_overdue_days").mean().alias("max_days_overdue_mean"),
             pl.col("disputed").any().cast(F64).alias("disputed_open"),
         )
     )
     on = [*point, "debtor_id"]
-    frame = (
-        balances.join(_history(settled, d, point), on=on, how="left")
-        .join(_issued(inst, d, point), on=on, how="left")
-        .with_columns(
-            pl.col("open_minor").cast(F64).log1p().alias("log_open"),
-            pl.col("overdue_minor").cast(F64).log1p().alias("log_overdue"),
-            (pl.col("overdue_minor") / pl.col("open_minor")).alias("overdue_share"),
-            pl.col("max_days_overdue_mean").fill_null(0.0),
-            pl.col("settled_365d").fill_null(0.0),
-        )
+    frame = balances.join(_history(settled, d, point), on=on, how="left")
+    if rules_only:
+        frame = frame.with_columns(pl.lit(None, F64).alias(n) for n in NOT_FOR_RULES)
+    else:
+        frame = frame.join(_issued(inst, d, point), on=on, how="left")
+    frame = frame.with_columns(
+        pl.col("open_minor").cast(F64).log1p().alias("log_open"),
+        pl.col("overdue_minor").cast(F64).log1p().alias("log_overdue"),
+        (pl.col("overdue_minor") / pl.col("open_minor")).alias("overdue_share"),
+        pl.col("max_days_overdue_mean").fill_null(0.0),
+        pl.col("settled_365d").fill_null(0.0),
     )
     return frame.select(
         *point, *KEY, "open_minor", "overdue_minor", "_typical_amount", *DEBTOR_FEATURES
@@ -186,11 +211,16 @@ def _invoice_features(
     )
 
 
-def debtor_features(view: View) -> pl.DataFrame:
+def debtor_features(view: View, *, rules_only: bool = False) -> pl.DataFrame:
     """One row per (debtor_id, currency) with an open balance, every debtor feature, and
-    ``overdue_minor`` / ``open_minor`` (money, for the outcome and the expected recovery)."""
+    ``overdue_minor`` / ``open_minor`` (money, for the outcome and the expected recovery).
+
+    ``rules_only``: leave null (and skip) the features the rules score does not read
+    (:data:`NOT_FOR_RULES`; the median amount is the costliest of all)."""
     d = pl.lit(view.as_of)
-    frame = _debtor_features(view.instalments.lazy(), view.settled.lazy(), d, [])
+    frame = _debtor_features(
+        view.instalments.lazy(), view.settled.lazy(), d, [], rules_only=rules_only
+    )
     return frame.collect().sort(KEY)
 
 

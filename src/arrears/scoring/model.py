@@ -238,7 +238,7 @@ def score_view(
     reasons_for: Collection[int] | None = None,
 ) -> pl.DataFrame:
     """:func:`score_frame` on a :class:`View`."""
-    debtors = debtor_features(view)
+    debtors = debtor_features(view, rules_only=model is None)
     invoices = invoice_features(view, debtors=debtors)
     if model is None:
         score = rules_score(debtors).to_numpy()
