@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, select
 
@@ -73,6 +75,7 @@ def dispatcher(
     at: datetime | None = None,
     options: Options | None = None,
     env: dict[str, str] | None = None,
+    **extra: Any,
 ) -> Dispatcher:
     settings = config.load(ws, env=env or {})
     when = at or datetime.combine(DAY, time(23, 0), tzinfo=UTC)
@@ -88,4 +91,11 @@ def dispatcher(
         adapters=adapters,
         at_send_time=True,
         today=DAY,
+        **extra,
     )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

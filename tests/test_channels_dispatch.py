@@ -4,17 +4,21 @@ backoff, permanent failures (contact point bad, fallback), crash reconciliation,
 from __future__ import annotations
 
 import email
+import io
 import json
 from collections import Counter
 from datetime import UTC, timedelta
+from email import policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 
-from arrears.channels.base import PermanentFailure, TemporaryFailure, idempotency_key
+from arrears.channels.base import Message, PermanentFailure, TemporaryFailure, idempotency_key
 from arrears.channels.dispatch import Options, backoff
 from arrears.cli.app import main
+from arrears.store.outbox import read_recipients
 from arrears.store.schema import activity, contact_point, debtor, outbox
 from channels_support import (
     DAY,
@@ -23,6 +27,7 @@ from channels_support import (
     copy_workspace,
     dispatcher,
     engine_of,
+    free_port,
     rows,
 )
 
@@ -261,3 +266,94 @@ def test_a_dispute_opened_after_queueing_stops_the_message(ws: Path) -> None:
     assert after[first["id"]]["status"] == "blocked"
     assert str(after[first["id"]]["rule"]).endswith(".dispute")
     assert first["key"] not in [m.key for m in rec.sent]
+
+
+class _Paced(Recorder):
+    """Records the (fake) monotonic time of each send."""
+
+    def __init__(self, now: list[float]) -> None:
+        super().__init__()
+        self.now = now
+        self.times: list[float] = []
+
+    def send(self, message: Message) -> str:
+        self.times.append(self.now[0])
+        return super().send(message)
+
+
+def test_the_providers_rate_limit_paces_one_workers_messages(ws: Path) -> None:
+    now = [100.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    smtp, files = _Paced(now), _Paced(now)
+    env = {"ARREARS_CHANNELS_EMAIL": "smtp", "ARREARS_SMTP_RATE": "4", "ARREARS_SMTP_BURST": "2"}
+    adapters = {"email": smtp, "sms": files, "letter": files, "whatsapp": files}
+    d = dispatcher(ws, adapters, env=env, monotonic=lambda: now[0], sleep=sleep)
+    d.run()
+    assert len(smtp.times) >= 5
+    # a burst of 2, then one every 1/4 s; the other channels' adapter (file) is not limited
+    assert smtp.times[:2] == [100.0, 100.0]
+    gaps = [b - a for a, b in zip(smtp.times[1:], smtp.times[2:], strict=False)]
+    assert all(g == pytest.approx(0.25) for g in gaps)
+    assert sum(waits) == pytest.approx(0.25 * (len(smtp.times) - 2))
+    assert files.sent and sum(1 for m in smtp.sent if m.channel == "email") == len(smtp.times)
+
+
+def test_a_rate_that_is_not_a_number_is_refused_by_name(
+    ws: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ValueError, match=r"smtp\.rate = 'fast' is not a number"):
+        dispatcher(ws, env={"ARREARS_SMTP_RATE": "fast"})
+    monkeypatch.setenv("ARREARS_SMTP_RATE", "-1")
+    assert main(["-w", str(ws), "dispatch"]) == 1
+    assert "smtp.rate = '-1' must be 0 (no limit) or more" in "".join(capsys.readouterr())
+
+
+def test_dunning_emails_carry_the_statement_pdf_with_the_open_invoices(ws: Path) -> None:
+    """Over a real SMTP server (aiosmtpd on loopback): the PDF part's text lists the debtor's
+    open invoices; reminders before the due date carry none; 'never' turns it off."""
+    pypdf = pytest.importorskip("pypdf")
+    controller_module = pytest.importorskip("aiosmtpd.controller")
+    received: list[email.message.EmailMessage] = []
+
+    class Box:
+        async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+            received.append(email.message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+            return "250 OK"
+
+    port = free_port()
+    controller = controller_module.Controller(Box(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        env = {"ARREARS_CHANNELS_EMAIL": "smtp", "ARREARS_SMTP_SECURITY": "none",
+               "ARREARS_SMTP_PORT": str(port)}  # fmt: skip
+        d = dispatcher(ws, env=env)
+        d.run()
+        d.close()
+    finally:
+        controller.stop()
+    sent = {r["key"]: r for r in rows(ws) if r["channel"] == "email" and r["status"] == "sent"}
+    assert received and len(received) == len(sent)
+    by_id = {m["Message-ID"]: m for m in received}
+    with_pdf = 0
+    for key, row in sent.items():
+        msg = by_id[f"<{idempotency_key(str(key))}@example.com>"]
+        who = read_recipients(engine_of(ws), [int(row["debtor_id"])], DAY)[int(row["debtor_id"])]
+        pdfs = [p for p in msg.iter_attachments() if p.get_content_type() == "application/pdf"]
+        if max(i["days_past_due"] for i in who["invoices"]) == 0:
+            assert pdfs == []  # a reminder before the due date is not a dunning email
+            continue
+        (part,) = pdfs
+        assert part.get_filename() == f"statement-{DAY}.pdf"
+        reader = pypdf.PdfReader(io.BytesIO(part.get_content()))
+        text = "".join(page.extract_text() for page in reader.pages)
+        assert who["name"] in text
+        assert all(str(i["number"]) in text for i in who["invoices"])
+        with_pdf += 1
+    assert with_pdf
+    off = dispatcher(ws, env={"ARREARS_CHANNELS_ATTACH_STATEMENT": "never"})
+    assert not off.attaches_statement("email", 30) and off.attaches_statement("sms", 30) is False

@@ -155,6 +155,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Key that signs opt-out links and verifies delivery callbacks (HMAC-SHA256); set it in the "
         "environment.",
     ),
+    Setting(
+        "channels.attach_statement",
+        "overdue",
+        "Which emails carry the statement of account as a PDF attachment: 'overdue' (dunning "
+        "emails: the debtor has an invoice past due), 'always' or 'never'.",
+        ("overdue", "always", "never"),
+    ),
     Setting("dispatch.batch_size", "100", "Messages one worker claims at a time."),
     Setting("dispatch.max_attempts", "5", "Attempts before a temporary failure becomes final."),
     Setting(
@@ -169,6 +176,31 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "dispatch.poll_seconds", "5", "How often 'arrears worker' looks for due messages when idle."
+    ),
+    Setting(
+        "smtp.rate",
+        "",
+        "Most messages a second one worker hands to the smtp adapter (token bucket; empty or 0: "
+        "no limit). Per worker process: divide the provider's limit by the number of workers.",
+    ),
+    Setting("smtp.burst", "", "Messages the smtp rate limit lets through at once (default: rate)."),
+    Setting(
+        "webhook.rate",
+        "",
+        "Most messages a second one worker hands to the webhook adapter (token bucket; empty or 0: "
+        "no limit). Per worker process: divide the provider's limit by the number of workers.",
+    ),
+    Setting(
+        "webhook.burst", "", "Messages the webhook rate limit lets through at once (default: rate)."
+    ),
+    Setting(
+        "twilio.rate",
+        "",
+        "Most messages a second one worker hands to the twilio adapter (token bucket; empty or 0: "
+        "no limit). Per worker process: divide the provider's limit by the number of workers.",
+    ),
+    Setting(
+        "twilio.burst", "", "Messages the twilio rate limit lets through at once (default: rate)."
     ),
     Setting("smtp.host", "127.0.0.1", "SMTP server."),
     Setting("smtp.port", "", "SMTP port (default: 587 for starttls, 465 for tls, 25 for none)."),

@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import random
 import socket
+import sqlite3
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,9 +26,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 
 from arrears.channels.base import (
+    Attachment,
     Channel,
     ChannelSettings,
     Message,
@@ -36,6 +39,8 @@ from arrears.channels.base import (
     idempotency_key,
     opt_out_url,
 )
+from arrears.channels.letter import letter_pdf
+from arrears.channels.ratelimit import TokenBucket, parse_limit
 from arrears.channels.templates import TemplateBroken, TemplateMissing, render
 from arrears.contact.frames import ATTEMPT_SCHEMA
 from arrears.contact.guard import guard, local_now
@@ -102,13 +107,18 @@ class Dispatcher:
         rng: random.Random | None = None,
         at_send_time: bool = False,
         today: date | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """``at_send_time``: ask the contact rules at each message's own ``send_at`` instead of
-        the clock's time (``arrears dispatch --as-of``: catching up a day, the demo)."""
+        the clock's time (``arrears dispatch --as-of``: catching up a day, the demo).
+        ``monotonic`` and ``sleep`` pace the per-provider rate limits (``<adapter>.rate``);
+        a ``ValueError`` names a rate setting that is not a number."""
         pid = store.portfolio_id(engine, portfolio)
         if pid is None:
             raise LookupError(f"no portfolio {portfolio!r}")
         self.engine = engine
+        self.reader = _guard_reader(engine)
         self.settings = settings
         self.portfolio = portfolio
         self.pid = pid
@@ -122,6 +132,12 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.at_send_time = at_send_time
         self.today = today  # the day of days past due (default: the clock's UTC date)
+        self.buckets: dict[str, TokenBucket] = {}
+        for key in sorted(k for k in settings.values if k.endswith(".rate")):
+            name = key.removesuffix(".rate")
+            limit = parse_limit(name, settings.get(key), settings.get(f"{name}.burst"))
+            if limit is not None:
+                self.buckets[name] = TokenBucket(*limit, clock=monotonic, sleep=sleep)
 
     # adapters ---------------------------------------------------------------------------------
 
@@ -133,6 +149,12 @@ class Dispatcher:
                 raise LookupError(f"channels.{channel} = {name!r}: no such adapter")
             self.adapters[channel] = found[name](self.settings)
         return self.adapters[channel]
+
+    def pace(self, channel: str) -> None:
+        """Wait for the rate limit of the channel's adapter (``<adapter>.rate``), if any."""
+        bucket = self.buckets.get(self.settings.get(f"channels.{channel}") or "file")
+        if bucket is not None:
+            bucket.take()
 
     def close(self) -> None:
         for a in self.adapters.values():
@@ -218,7 +240,7 @@ class Dispatcher:
         self, batch: list[store.OutboxRow], recipients: dict[int, dict[str, Any]], now: datetime
     ) -> dict[int, dict[str, Any]]:
         data = read_cycle_input(
-            self.engine,
+            self.reader,
             portfolio=self.portfolio,
             as_of=self.today or now.date(),
             reopen_within_days=0,
@@ -343,6 +365,7 @@ class Dispatcher:
             self._final(row, "failed", f"cannot render: {exc}", report, **log)
             return
         attempt = row.attempts + 1
+        self.pace(row.channel)
         with self.engine.begin() as conn:  # recorded before the provider call
             if not store.transition(
                 conn,
@@ -526,7 +549,7 @@ class Dispatcher:
             raise TemplateMissing("the message names no template")
         variables = self.variables(row, who, today)
         rendered = render(self.roots, row.template, who["language"], who["country"], variables)
-        return Message(
+        message = Message(
             key=row.key,
             idempotency_key=idempotency_key(row.key),
             channel=row.channel,
@@ -539,6 +562,53 @@ class Dispatcher:
             html=rendered.html if row.channel == "email" else None,
             opt_out_url=variables["opt_out_link"],
         )
+        if self.attaches_statement(row.channel, variables["days_past_due"]):
+            message = replace(message, attachments=(self.statement(message, who, today),))
+        return message
+
+    def attaches_statement(self, channel: str, days_past_due: int) -> bool:
+        """``channels.attach_statement``: ``overdue`` (default: dunning emails, the debtor has
+        an invoice past due), ``always`` or ``never``; emails only."""
+        when = self.settings.get("channels.attach_statement") or "overdue"
+        if channel != "email" or when == "never":
+            return False
+        return when == "always" or days_past_due > 0
+
+    def statement(self, message: Message, who: dict[str, Any], today: date) -> Attachment:
+        """The statement of account as a PDF: the letter (``letter_pdf``) of the rendered text,
+        which lists every open invoice with its days past due and the totals, addressed to the
+        debtor's postal address."""
+        letter = replace(message, channel="letter", to=who["points"].get("postal", ""))
+        return Attachment(
+            filename=f"statement-{today.isoformat()}.pdf",
+            content=letter_pdf(letter, self.settings, today),
+            mime="application/pdf",
+        )
+
+
+def _guard_reader(engine: Engine) -> Engine:
+    """The engine the guard's read at send time goes through. On a SQLite file: Python's own
+    sqlite3, never ADBC. ADBC links a second copy of SQLite; when a process has the file open
+    through both copies, closing one copy's descriptors drops the POSIX locks the other holds
+    (sqlite.org/howtocorrupt.html, 2.2.1). Another process that closes its last connection then
+    believes the WAL unused, checkpoints and deletes it while this worker's connection still
+    writes to it: the worker's later commits (``sent``, ``sending``) are lost, and a process
+    that maps the truncated shared memory dies of SIGBUS. Both seen with four workers and in
+    tests/test_channels_crash.py. (``read_cycle_input`` falls back to one SQLAlchemy
+    connection for an engine without a file name.)"""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return engine
+    path = Path(url.database).resolve()
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            f"{path.as_uri()}?mode=ro", uri=True, timeout=30, check_same_thread=False
+        )
+        conn.isolation_level = None  # reads only, each in its own implicit transaction
+        return conn
+
+    return create_engine("sqlite://", creator=connect)
 
 
 def _with(row: store.OutboxRow, **changes: Any) -> store.OutboxRow:

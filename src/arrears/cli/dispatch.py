@@ -68,7 +68,7 @@ def _dispatcher(
             actor=actor(),
             at_send_time=at_send_time,
         )
-    except LookupError as exc:
+    except (LookupError, ValueError) as exc:
         raise UserError(str(exc)) from None
 
 
@@ -91,14 +91,9 @@ def dispatch(
     ] = None,
 ) -> None:
     """Send the messages that are due (queued, send time passed), then exit."""
-    from arrears.cli.app import UserError
-
     cutoff: datetime | None = None
     if as_of is not None:
-        try:
-            day = date.fromisoformat(as_of.strip())
-        except ValueError:
-            raise UserError(f"--as-of {as_of!r} is not a date; write it as YYYY-MM-DD") from None
+        day = _day(as_of)
         # the end of that day anywhere on Earth (UTC-12)
         cutoff = datetime.combine(day + timedelta(days=1), dtime(12), tzinfo=UTC)
     ws, dispatcher = _dispatcher(ctx, portfolio, at_send_time=cutoff is not None)
@@ -113,12 +108,32 @@ def dispatch(
     _where(ws)
 
 
+def _day(text: str) -> date:
+    from arrears.cli.app import UserError
+
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(f"--as-of {text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
 def worker(
     ctx: typer.Context,
     portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Catch up a past day (YYYY-MM-DD): each message is checked by the contact rules "
+            "at its scheduled time and its days past due are counted on that day; the clock "
+            "(what is due, leases) stays the real one.",
+        ),
+    ] = None,
 ) -> None:
     """Keep sending due messages; stop cleanly on SIGTERM or Ctrl-C after the message in hand."""
-    ws, dispatcher = _dispatcher(ctx, portfolio)
+    day = _day(as_of) if as_of is not None else None
+    ws, dispatcher = _dispatcher(ctx, portfolio, at_send_time=day is not None)
+    dispatcher.today = day
     poll = float(ws.get("dispatch.poll_seconds"))
     stopping = False
 
