@@ -18,7 +18,6 @@ transparent rules of :mod:`arrears.scoring.rules` and says so in its ``source`` 
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -91,7 +90,7 @@ def _classifier(constraints: list[int], n: int) -> Any:
     return CalibratedClassifierCV(trees, method="sigmoid", cv=3)
 
 
-def _regressor() -> HistGradientBoostingRegressor:
+def regressor() -> HistGradientBoostingRegressor:
     return HistGradientBoostingRegressor(
         loss="absolute_error",
         max_iter=200,
@@ -102,13 +101,14 @@ def _regressor() -> HistGradientBoostingRegressor:
     )
 
 
-def _check(y: np.ndarray[Any, Any], what: str) -> None:
-    positives = int(y.sum())
-    if len(y) < MIN_EXAMPLES or min(positives, len(y) - positives) < MIN_OF_EACH:
+def _check(y: np.ndarray[Any, Any], what: str, *, binary: bool = True) -> None:
+    positives = int(y.sum()) if binary else len(y)
+    short = len(y) < MIN_EXAMPLES or (binary and min(positives, len(y) - positives) < MIN_OF_EACH)
+    if short:
+        need = f"need {MIN_EXAMPLES}" + (f" with {MIN_OF_EACH} of each outcome" if binary else "")
+        got = f"{len(y)} examples" + (f", {positives} positive" if binary else "")
         raise NotEnoughHistory(
-            f"too little history to train the {what} model: {len(y)} examples, {positives} "
-            f"positive (need {MIN_EXAMPLES} with {MIN_OF_EACH} of each outcome); "
-            "the rules score is used"
+            f"too little history to train the {what} model: {got} ({need}); the rules are used"
         )
 
 
@@ -125,25 +125,75 @@ def fit_debtor(examples: pl.DataFrame) -> tuple[Any, dict[str, float]]:
     return model, reference
 
 
-def fit_invoice(examples: pl.DataFrame) -> tuple[Any, Any]:
-    """The paid-late classifier (issue-day rows) and the days-to-pay regressor (all rows)."""
-    names = list(INVOICE_FEATURES)
+def fit_late(examples: pl.DataFrame) -> Any:
+    """The paid-late classifier, on the invoices' issue-day rows."""
     at_issue = examples.filter(pl.col("at_issue")) if not examples.is_empty() else examples
     if at_issue.is_empty():
-        _check(np.zeros(0), "invoice")
+        _check(np.zeros(0), "paid-late")
     y = at_issue["late"].to_numpy().astype(np.int64)
-    _check(y, "invoice")
+    _check(y, "paid-late")
     late = [-c for c in INVOICE_FEATURES.values()]
-    paid = examples.filter(pl.col("days_to_pay").is_not_null())
     with threadpool_limits(1):
-        clf = _classifier(late, len(y)).fit(matrix(at_issue, names), y)
-        reg = _regressor().fit(matrix(paid, names), paid["days_to_pay"].to_numpy())
-    return clf, reg
+        return _classifier(late, len(y)).fit(matrix(at_issue, list(INVOICE_FEATURES)), y)
+
+
+def fit_days(examples: pl.DataFrame) -> HistGradientBoostingRegressor:
+    """The days-to-pay regressor, on every row whose invoice was paid."""
+    if examples.is_empty():
+        _check(np.zeros(0), "days-to-pay", binary=False)
+    paid = examples.filter(pl.col("days_to_pay").is_not_null())
+    _check(np.zeros(paid.height), "days-to-pay", binary=False)
+    with threadpool_limits(1):
+        return regressor().fit(matrix(paid, list(INVOICE_FEATURES)), paid["days_to_pay"].to_numpy())
+
+
+def fit_invoice(examples: pl.DataFrame) -> tuple[Any, Any]:
+    """The paid-late classifier (issue-day rows) and the days-to-pay regressor (all rows)."""
+    return fit_late(examples), fit_days(examples)
+
+
+def _medians(debtors: pl.DataFrame) -> dict[str, float]:
+    """The debtor features' medians (0 for a feature never known): the reference of the rules
+    score's reasons when no debtor model is trained."""
+    out = dict.fromkeys(DEBTOR_FEATURES, 0.0)
+    for name in DEBTOR_FEATURES:
+        if name in debtors.columns:
+            value = debtors[name].cast(pl.Float64()).median()
+            if isinstance(value, float) and not np.isnan(value):
+                out[name] = value
+    return out
+
+
+class RulesScore:
+    """The transparent rules score (:func:`arrears.scoring.rules.rules_score`) behind the
+    classifier interface, so a :class:`Model` trained without a debtor model scores and
+    explains its debtors with the rules."""
+
+    def predict_proba(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        frame = pl.DataFrame(x, schema=list(DEBTOR_FEATURES), orient="row")
+        score = rules_score(frame).to_numpy()
+        return np.column_stack([1.0 - score, score])
+
+
+def _fit_each(fits: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Run each fit; the ones with too little history give ``None`` and their reason."""
+    fitted: dict[str, Any] = {}
+    status: dict[str, str] = {}
+    for name, fit in fits.items():
+        try:
+            fitted[name] = fit()
+            status[name] = "trained"
+        except NotEnoughHistory as exc:
+            fitted[name] = None
+            status[name] = f"rules: {exc}"
+    return fitted, status
 
 
 def train(history: History, start: date, end: date, settings: Settings | None = None) -> Model:
     """Train on examples whose day is in ``[start, end]`` and whose outcome window ends by the
-    end of the history. Raises :class:`NotEnoughHistory`."""
+    end of the history. Each of the three models is trained when its examples suffice; the
+    others are left out (``None``: the rules stand in; ``metadata["models"]`` says which and
+    why). Raises :class:`NotEnoughHistory` when none can be trained."""
     s = settings or Settings()
     last = history.last_day
     if last is None:
@@ -151,15 +201,26 @@ def train(history: History, start: date, end: date, settings: Settings | None = 
     end = min(end, last - timedelta(days=s.window_days))
     days = snapshot_days(start, end, s.snapshot_every_days)
     debtors = debtor_examples(history, days, window_days=s.window_days, share=s.share)
-    debtor, reference = fit_debtor(debtors)
     invoices = invoice_examples(history, days)
-    invoices = invoices.filter(pl.col("as_of").is_between(start, end))
-    invoice, reg = fit_invoice(invoices)
-    model = Model(debtor, invoice, reg, reference, s)
+    if not invoices.is_empty():
+        invoices = invoices.filter(pl.col("as_of").is_between(start, end))
+    fitted, status = _fit_each(
+        {
+            "debtor": lambda: fit_debtor(debtors),
+            "paid_late": lambda: fit_late(invoices),
+            "days_to_pay": lambda: fit_days(invoices),
+        }
+    )
+    if all(f is None for f in fitted.values()):
+        reasons = "; ".join(v.removeprefix("rules: ") for v in status.values())
+        raise NotEnoughHistory(f"{reasons}: no model is trained, the rules score is used")
+    debtor, reference = fitted["debtor"] or (RulesScore(), _medians(debtors))
+    model = Model(debtor, fitted["paid_late"], fitted["days_to_pay"], reference, s)
     model.metadata.update(
         features={"debtor": list(DEBTOR_FEATURES), "invoice": list(INVOICE_FEATURES)},
         training_window={"from": start.isoformat(), "to": end.isoformat()},
         examples={"debtor": debtors.height, "invoice": invoices.height},
+        models=status,
         settings={
             "window_days": s.window_days,
             "share": s.share,
@@ -167,6 +228,20 @@ def train(history: History, start: date, end: date, settings: Settings | None = 
         },
     )
     return model
+
+
+def source_label(model: Model | None) -> str:
+    """Where a score and its days to pay come from: ``model v3``, ``rules``, or which part of
+    a model stands in for rules (``rules (model v3: no debtor model); days to pay: model v3``)."""
+    if model is None:
+        return "rules"
+    name = f"model {model.metadata.get('version', '')}".strip()
+    score = name if not isinstance(model.debtor, RulesScore) else f"rules ({name}: no debtor model)"
+    if model.days is None:
+        return f"{score}; days to pay: rules"
+    if isinstance(model.debtor, RulesScore):
+        return f"{score}; days to pay: {name}"
+    return score
 
 
 def predict_pay(model: Model, debtors: pl.DataFrame) -> np.ndarray[Any, Any]:
@@ -184,6 +259,8 @@ def predict_late(model: Model, invoices: pl.DataFrame) -> np.ndarray[Any, Any]:
 def predict_days(model: Model, invoices: pl.DataFrame) -> np.ndarray[Any, Any]:
     if invoices.is_empty():
         return np.zeros(0)
+    if model.days is None:
+        return rules_days_to_pay(invoices).to_numpy()
     days = model.days.predict(matrix(invoices, list(INVOICE_FEATURES)))
     clipped: np.ndarray[Any, Any] = np.clip(np.asarray(days), 0, None)
     return clipped
@@ -230,16 +307,10 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def score_view(
-    model: Model | None,
-    view: View,
-    *,
-    with_reasons: bool = True,
-    reasons_for: Collection[int] | None = None,
-) -> pl.DataFrame:
+def score_view(model: Model | None, view: View, *, with_reasons: bool = True) -> pl.DataFrame:
     """:func:`score_frame` on a :class:`View`."""
-    debtors = debtor_features(view, rules_only=model is None)
-    invoices = invoice_features(view, debtors=debtors)
+    debtors = debtor_features(view)
+    invoices = invoice_features(view)
     if model is None:
         score = rules_score(debtors).to_numpy()
         days = rules_days_to_pay(invoices).to_numpy()
@@ -247,7 +318,7 @@ def score_view(
     else:
         score = predict_pay(model, debtors)
         days = predict_days(model, invoices)
-        source = f"model {model.metadata.get('version', '')}".strip()
+        source = source_label(model)
     per_debtor = (
         invoices.select("debtor_id", "currency", "invoice_open_minor")
         .with_columns(pl.Series("_days", days, dtype=pl.Float64()))
@@ -259,27 +330,17 @@ def score_view(
             ).alias("expected_days_to_pay")
         )
     )
-    texts = pl.List(pl.String())
     frame = debtors.select("debtor_id", "currency", "overdue_minor").with_columns(
         pl.Series("score", score, dtype=pl.Float64()),
         pl.lit(source).alias("source"),
+        pl.Series(
+            "reasons",
+            reasons(model, debtors) if with_reasons else [[] for _ in range(debtors.height)],
+            dtype=pl.List(pl.String()),
+        ),
     )
-    # reasons only where asked: each costs a prediction per feature (the rules: a row of text)
-    if reasons_for is not None:
-        explained = debtors.filter(pl.col("debtor_id").is_in(list(reasons_for)))
-        why = explained.select("debtor_id", "currency").with_columns(
-            pl.Series("reasons", reasons(model, explained), dtype=texts)
-        )
-        frame = frame.join(
-            why, on=["debtor_id", "currency"], how="left", maintain_order="left"
-        ).with_columns(pl.col("reasons").fill_null(pl.lit([], dtype=texts)))
-    elif with_reasons:
-        frame = frame.with_columns(pl.Series("reasons", reasons(model, debtors), dtype=texts))
-    else:
-        frame = frame.with_columns(pl.lit([], dtype=texts).alias("reasons"))
-    # debtors are sorted by (debtor_id, currency): the left join keeps that order
     return (
-        frame.join(per_debtor, on=["debtor_id", "currency"], how="left", maintain_order="left")
+        frame.join(per_debtor, on=["debtor_id", "currency"], how="left")
         .with_columns(
             (pl.col("score") * pl.col("overdue_minor"))
             .round(0)
@@ -287,27 +348,16 @@ def score_view(
             .alias("expected_recovery_minor")
         )
         .select(list(SCORE_SCHEMA))
+        .sort("debtor_id", "currency")
     )
 
 
 def score_frame(
-    model: Model | None,
-    data: CycleInput,
-    as_of: date,
-    *,
-    with_reasons: bool = True,
-    reasons_for: Collection[int] | None = None,
+    model: Model | None, data: CycleInput, as_of: date, *, with_reasons: bool = True
 ) -> pl.DataFrame:
     """Per (debtor_id, currency) with an open balance as of ``as_of``: ``score`` (probability of
     paying at least half of the overdue balance within the window), ``expected_recovery_minor``
     (score x overdue balance, minor units), ``expected_days_to_pay`` (open-balance-weighted mean
     over its open invoices), ``source`` (``rules`` or ``model <version>``) and ``reasons``.
-    ``model=None``: the rules score. ``reasons``: for every row with ``with_reasons``, only for
-    the debtors ``reasons_for`` when given (empty lists elsewhere; one debtor's ``explain``
-    need not explain a million), none otherwise."""
-    return score_view(
-        model,
-        view_from_cycle_input(data, as_of),
-        with_reasons=with_reasons,
-        reasons_for=reasons_for,
-    )
+    ``model=None``: the rules score."""
+    return score_view(model, view_from_cycle_input(data, as_of), with_reasons=with_reasons)
