@@ -18,6 +18,7 @@ transparent rules of :mod:`arrears.scoring.rules` and says so in its ``source`` 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -307,10 +308,16 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def score_view(model: Model | None, view: View, *, with_reasons: bool = True) -> pl.DataFrame:
+def score_view(
+    model: Model | None,
+    view: View,
+    *,
+    with_reasons: bool = True,
+    reasons_for: Collection[int] | None = None,
+) -> pl.DataFrame:
     """:func:`score_frame` on a :class:`View`."""
-    debtors = debtor_features(view)
-    invoices = invoice_features(view)
+    debtors = debtor_features(view, rules_only=model is None)
+    invoices = invoice_features(view, debtors=debtors)
     if model is None:
         score = rules_score(debtors).to_numpy()
         days = rules_days_to_pay(invoices).to_numpy()
@@ -330,17 +337,27 @@ def score_view(model: Model | None, view: View, *, with_reasons: bool = True) ->
             ).alias("expected_days_to_pay")
         )
     )
+    texts = pl.List(pl.String())
     frame = debtors.select("debtor_id", "currency", "overdue_minor").with_columns(
         pl.Series("score", score, dtype=pl.Float64()),
         pl.lit(source).alias("source"),
-        pl.Series(
-            "reasons",
-            reasons(model, debtors) if with_reasons else [[] for _ in range(debtors.height)],
-            dtype=pl.List(pl.String()),
-        ),
     )
+    # reasons only where asked: each costs a prediction per feature (the rules: a row of text)
+    if reasons_for is not None:
+        explained = debtors.filter(pl.col("debtor_id").is_in(list(reasons_for)))
+        why = explained.select("debtor_id", "currency").with_columns(
+            pl.Series("reasons", reasons(model, explained), dtype=texts)
+        )
+        frame = frame.join(
+            why, on=["debtor_id", "currency"], how="left", maintain_order="left"
+        ).with_columns(pl.col("reasons").fill_null(pl.lit([], dtype=texts)))
+    elif with_reasons:
+        frame = frame.with_columns(pl.Series("reasons", reasons(model, debtors), dtype=texts))
+    else:
+        frame = frame.with_columns(pl.lit([], dtype=texts).alias("reasons"))
+    # debtors are sorted by (debtor_id, currency): the left join keeps that order
     return (
-        frame.join(per_debtor, on=["debtor_id", "currency"], how="left")
+        frame.join(per_debtor, on=["debtor_id", "currency"], how="left", maintain_order="left")
         .with_columns(
             (pl.col("score") * pl.col("overdue_minor"))
             .round(0)
@@ -348,16 +365,27 @@ def score_view(model: Model | None, view: View, *, with_reasons: bool = True) ->
             .alias("expected_recovery_minor")
         )
         .select(list(SCORE_SCHEMA))
-        .sort("debtor_id", "currency")
     )
 
 
 def score_frame(
-    model: Model | None, data: CycleInput, as_of: date, *, with_reasons: bool = True
+    model: Model | None,
+    data: CycleInput,
+    as_of: date,
+    *,
+    with_reasons: bool = True,
+    reasons_for: Collection[int] | None = None,
 ) -> pl.DataFrame:
     """Per (debtor_id, currency) with an open balance as of ``as_of``: ``score`` (probability of
     paying at least half of the overdue balance within the window), ``expected_recovery_minor``
     (score x overdue balance, minor units), ``expected_days_to_pay`` (open-balance-weighted mean
     over its open invoices), ``source`` (``rules`` or ``model <version>``) and ``reasons``.
-    ``model=None``: the rules score."""
-    return score_view(model, view_from_cycle_input(data, as_of), with_reasons=with_reasons)
+    ``model=None``: the rules score. ``reasons``: for every row with ``with_reasons``, only for
+    the debtors ``reasons_for`` when given (empty lists elsewhere; one debtor's ``explain``
+    need not explain a million), none otherwise."""
+    return score_view(
+        model,
+        view_from_cycle_input(data, as_of),
+        with_reasons=with_reasons,
+        reasons_for=reasons_for,
+    )
