@@ -6,7 +6,8 @@ The kill lands while the server holds one message's DATA: the server has the mes
 docs/channels.md, "At most once"). The restarted worker reconciles it after the lease: the SMTP
 adapter's provider deduplicates by Message-ID (``dedup``), so it is sent again with the same
 Message-ID. This server does not deduplicate, so it receives that one message twice under one
-Message-ID; every other message arrives exactly once and none is lost.
+Message-ID; every other message arrives exactly once and none is lost. On SQLite, and on
+PostgreSQL (marker ``postgres``) with the same portfolio.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ import pytest
 from sqlalchemy import select
 
 from arrears.channels.base import idempotency_key
-from arrears.store.schema import activity
-from channels_support import DAY, base_workspace, copy_workspace, engine_of, free_port, rows
+from arrears.cli.app import main
+from arrears.store.database import connect
+from arrears.store.schema import activity, outbox
+from channels_support import DAY, base_workspace, copy_workspace, free_port
 
 controller_module = pytest.importorskip("aiosmtpd.controller")
 
@@ -85,14 +88,53 @@ def _wait(condition: Any, seconds: float, what: str) -> None:
         time.sleep(0.05)
 
 
+def _store_for(
+    backend: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    base: Path,
+    ws: Path,
+) -> str:
+    """The workspace's store: its SQLite copy, or a fresh PostgreSQL database with the same
+    portfolio (imported and run as the base workspace was; the workers inherit the URL)."""
+    if backend == "sqlite":
+        return f"sqlite:///{ws / 'arrears.db'}"
+    url = str(request.getfixturevalue("pg_url"))
+    monkeypatch.setenv("ARREARS_DATABASE_URL", url)
+    assert main(["-w", str(ws), "portfolio", "add", "default"]) == 0
+    for kind in ("debtors", "invoices", "payments"):
+        assert main(["-w", str(ws), "import", kind, str(base / "data" / f"{kind}.csv")]) == 0
+    assert main(["-w", str(ws), "run", "--as-of", DAY.isoformat()]) == 0
+    return url
+
+
+def _rows(url: str) -> list[dict[str, Any]]:
+    engine = connect(url)
+    try:
+        with engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(outbox).order_by(outbox.c.id))]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_only_the_message_in_flight(
-    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+    backend: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
 ) -> None:
-    ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("channels")), tmp_path / "ws")
+    base = base_workspace(tmp_path_factory.mktemp("channels"))
+    ws = copy_workspace(base, tmp_path / "ws")
+    url = _store_for(backend, request, monkeypatch, base, ws)
+
     now = datetime.now(UTC)
     emails = {
         str(r["key"]): r
-        for r in rows(ws)
+        for r in _rows(url)
         if r["channel"] == "email" and r["send_at"].replace(tzinfo=UTC) <= now  # type: ignore[union-attr]
     }
     assert len(emails) > HOLD_AT + 2, "the workspace needs more emails for a batch to be cut"
@@ -110,7 +152,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_only_the_message_in
         first.wait(timeout=10)
         box.release.set()
         # mid-batch: one row in flight, its batch's rest still claimed, emails still queued
-        at_kill = {str(r["key"]): r for r in rows(ws) if str(r["key"]) in emails}
+        at_kill = {str(r["key"]): r for r in _rows(url) if str(r["key"]) in emails}
         in_flight = [k for k, r in at_kill.items() if r["status"] == "sending"]
         assert len(in_flight) == 1 and message_id[in_flight[0]] == box.ids[HOLD_AT - 1]
         assert len(box.ids) == HOLD_AT
@@ -123,7 +165,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_only_the_message_in
         def drained() -> bool:
             return all(
                 r["status"] not in ("queued", "claimed", "sending")
-                for r in rows(ws)
+                for r in _rows(url)
                 if str(r["key"]) in emails
             )
 
@@ -139,17 +181,19 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_only_the_message_in
                 p.wait()
         controller.stop()
 
-    after = {str(r["key"]): r for r in rows(ws) if str(r["key"]) in emails}
+    after = {str(r["key"]): r for r in _rows(url) if str(r["key"]) in emails}
     assert all(r["status"] == "sent" for r in after.values())
     arrived = Counter(box.ids)
     assert set(arrived) == set(message_id.values())  # none lost, nothing foreign
     (doubled,) = in_flight
     assert arrived[message_id[doubled]] == 2  # the one in flight: resent under the same id
     assert all(n == 1 for mid, n in arrived.items() if mid != message_id[doubled])
-    with engine_of(ws).connect() as conn:
+    engine = connect(url)
+    with engine.connect() as conn:
         reconciled = conn.execute(
             select(activity.c.subject_id, activity.c.payload).where(
                 activity.c.kind == "message.reconciled"
             )
         ).all()
+    engine.dispose()
     assert [(k, p["resend"]) for k, p in reconciled] == [(doubled, True)]
