@@ -84,14 +84,26 @@ def train_command(
             "trained_at": datetime.now(UTC).isoformat(),
         },
     )
-    row = {
-        "version": version,
-        "from": first.isoformat(),
-        "to": last.isoformat(),
-        "debtor_examples": model.metadata["examples"]["debtor"],
-        "invoice_examples": model.metadata["examples"]["invoice"],
-    }
-    emit(pl.DataFrame([row]), fmt, title=f"model {version} trained on {code}")
+    status = model.metadata["models"]
+    rows = [
+        {
+            "model": name,
+            "source": "trained" if state == "trained" else "rules",
+            "examples": model.metadata["examples"]["debtor" if name == "debtor" else "invoice"],
+            "note": "" if state == "trained" else state.removeprefix("rules: "),
+        }
+        for name, state in status.items()
+    ]
+    window = model.metadata["training_window"]
+    emit(
+        pl.DataFrame(rows),
+        fmt,
+        title=f"model {version} trained on {code}, snapshot days {window['from']}..{window['to']}",
+    )
+    if fmt is Format.TABLE:
+        for name, state in status.items():
+            if state != "trained":
+                typer.echo(f"{name}: the rules are used ({state.removeprefix('rules: ')})")
 
 
 @model_app.command("evaluate")
@@ -123,10 +135,23 @@ def evaluate_command(
     if "error" in inv:
         typer.echo(f"paid late: {inv['error']}")
     else:
+        metrics = ("auc", "brier", "accuracy", "precision", "recall")
         rows = [
-            {"model": k, **{m: v[m] for m in ("auc", "brier", "accuracy")}}
+            {"model": k, "threshold": 0.5, **{m: v[m] for m in metrics}}
             for k, v in inv["paid_late"].items()
         ]
+        tuned = inv["paid_late"]["model"]["threshold_from_training"]
+        if "error" not in tuned:
+            rows.insert(
+                1,
+                {
+                    "model": "model, tuned threshold",
+                    "threshold": tuned["threshold"],
+                    "auc": None,
+                    "brier": None,
+                    **{m: tuned[m] for m in ("accuracy", "precision", "recall")},
+                },
+            )
         emit(pl.DataFrame(rows), fmt, title=f"{title}: paid late at issue ({inv['test']} invoices)")
         rows = [{"predictor": k, **v} for k, v in inv["days"].items()]
         emit(pl.DataFrame(rows), fmt, title="days late, mean absolute error")
