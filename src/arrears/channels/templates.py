@@ -17,6 +17,7 @@ filters ``money(minor, currency)`` and ``date``, which format for the debtor's l
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -98,6 +99,7 @@ def money(minor: int | Decimal, currency: str, locale: Locale) -> str:
     return format_currency(amount, currency, locale=locale)
 
 
+@functools.lru_cache(maxsize=64)  # compiled templates are kept (the loader reloads edits)
 def _environment(root: Path, *, html: bool, locale: Locale) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         loader=FileSystemLoader(str(root)),
