@@ -1,0 +1,280 @@
+"""Benchmark of the propensity-to-pay scoring: read the history, build the training examples,
+fit the models, and score 1M debtors (rules and trained model), each in its own process.
+
+    .venv/bin/python benchmarks/scoring.py [--debtors 1000000] [--months 5] [--workdir DIR]
+        [--skip-fit] [--model FILE]
+
+The portfolio is the cycle benchmark's (``benchmarks/cycle.py``: ``arrears.demo.generate``, seed
+1, ending on END; about 1.08 invoices per debtor and month, so 1M debtors x 5 months is about
+5.4M invoices), generated and imported into SQLite once and cached in ``--workdir``. Phases:
+
+* ``read``: ``read_history`` of the whole portfolio (kept as Parquet for the next phases);
+* ``examples``: ``debtor_examples`` and ``invoice_examples`` as ``train`` builds them (weekly
+  snapshot days from the first day to the last minus the 30-day outcome window);
+* ``fit``: ``fit_debtor`` (score classifier) and ``fit_invoice`` (paid-late classifier and
+  days-to-pay regressor) on those examples; the model is kept for the next phase;
+* ``score``: ``read_cycle_input`` as the cycle reads it (B2B example policy), then
+  ``score_frame`` as the cycle calls it (no reasons) with the rules and with the trained model
+  (best of 2 each), and the reasons of 10 debtors (as ``explain`` asks).
+
+Training = examples + fit (``train`` runs exactly these). ``--model FILE`` skips the fit and
+scores with a model kept by an earlier run (e.g. on a smaller portfolio: the cost of scoring
+depends on the number of trees, fixed by the model's settings, not on the training size).
+Peak memory is each process's maximum resident set. Targets (issue 6): scoring 1M debtors
+<= 5 s; training on a 5M-invoice history <= 5 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import describe, run_phase
+
+END = date(2026, 11, 23)
+ROOT = Path(__file__).resolve().parents[1]
+POLICY = ROOT / "examples" / "policies" / "b2b.yaml"
+PORTFOLIO = "default"
+TARGET_SCORE_S = 5.0
+TARGET_TRAIN_S = 300.0
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _history(work: Path) -> object:
+    import polars as pl
+
+    from arrears.scoring.frames import History
+
+    return History(
+        pl.read_parquet(work / "history-instalments.parquet"),
+        pl.read_parquet(work / "history-allocations.parquet"),
+    )
+
+
+# -- phases (each in its own process) ------------------------------------------------------------
+def phase_read(work: Path, url: str) -> dict[str, object]:
+    from arrears.store.database import connect
+    from arrears.store.scoring_read import read_history
+
+    engine = connect(url)
+    start = time.perf_counter()
+    history = read_history(engine, portfolio=PORTFOLIO)
+    seconds = time.perf_counter() - start
+    engine.dispose()
+    history.instalments.write_parquet(work / "history-instalments.parquet")
+    history.allocations.write_parquet(work / "history-allocations.parquet")
+    return {
+        "seconds": seconds,
+        "instalments": history.instalments.height,
+        "invoices": history.instalments["invoice_id"].n_unique(),
+        "allocations": history.allocations.height,
+    }
+
+
+def phase_examples(work: Path) -> dict[str, object]:
+    from arrears.scoring.examples import debtor_examples, invoice_examples, snapshot_days
+    from arrears.scoring.frames import History
+    from arrears.scoring.model import Settings
+
+    history = _history(work)
+    assert isinstance(history, History)
+    s = Settings()
+    first, last = history.first_day, history.last_day
+    assert first is not None and last is not None
+    days = snapshot_days(first, last - timedelta(days=s.window_days), s.snapshot_every_days)
+    start = time.perf_counter()
+    debtors = debtor_examples(history, days, window_days=s.window_days, share=s.share)
+    debtor_s = time.perf_counter() - start
+    peak_debtor = _peak_mib()
+    start = time.perf_counter()
+    invoices = invoice_examples(history, days)
+    invoice_s = time.perf_counter() - start
+    debtors.write_parquet(work / "examples-debtor.parquet")
+    invoices.write_parquet(work / "examples-invoice.parquet")
+    return {
+        "days": len(days),
+        "first": first,
+        "last": days[-1],
+        "debtor_s": debtor_s,
+        "debtor_rows": debtors.height,
+        "peak_after_debtor_mib": peak_debtor,
+        "invoice_s": invoice_s,
+        "invoice_rows": invoices.height,
+        "invoice_at_issue": int(invoices["at_issue"].sum()),
+    }
+
+
+def phase_fit(work: Path) -> dict[str, object]:
+    import joblib
+    import polars as pl
+
+    from arrears.scoring.model import Model, fit_debtor, fit_invoice
+
+    debtors = pl.read_parquet(work / "examples-debtor.parquet")
+    invoices = pl.read_parquet(work / "examples-invoice.parquet")
+    start = time.perf_counter()
+    debtor, reference = fit_debtor(debtors)
+    debtor_s = time.perf_counter() - start
+    start = time.perf_counter()
+    invoice, days = fit_invoice(invoices)
+    invoice_s = time.perf_counter() - start
+    model = Model(debtor, invoice, days, reference)
+    model.metadata["version"] = "bench"
+    joblib.dump(model, work / "model.joblib")
+    return {"debtor_s": debtor_s, "invoice_s": invoice_s}
+
+
+def phase_score(work: Path, url: str) -> dict[str, object]:
+    import joblib
+    import polars as pl
+
+    from arrears.jobs.cycle import load_compiled
+    from arrears.scoring.model import score_frame
+    from arrears.store.cycle_read import read_cycle_input
+    from arrears.store.database import connect
+
+    policy = load_compiled(POLICY)
+    engine = connect(url)
+    start = time.perf_counter()
+    data = read_cycle_input(
+        engine,
+        portfolio=PORTFOLIO,
+        as_of=END,
+        reopen_within_days=policy.policy.reopen_within_days,
+    )
+    read_s = time.perf_counter() - start
+    engine.dispose()
+    peak_read = _peak_mib()
+    result: dict[str, object] = {"read_s": read_s, "peak_after_read_mib": peak_read}
+    model_file = work / "model.joblib"
+    models = {"rules": None, "model": joblib.load(model_file) if model_file.exists() else None}
+    for label, model in models.items():
+        if label == "model" and model is None:
+            continue
+        runs = []
+        for _ in range(2):
+            start = time.perf_counter()
+            scored = score_frame(model, data, END, with_reasons=False)
+            runs.append(time.perf_counter() - start)
+        some = scored["debtor_id"].head(10).to_list()
+        start = time.perf_counter()
+        explained = score_frame(model, data, END, reasons_for=some)
+        reasons_s = time.perf_counter() - start
+        assert explained.filter(pl.col("debtor_id").is_in(some))["reasons"].list.len().min() > 0
+        result[label] = {
+            "runs": runs,
+            "rows": scored.height,
+            "debtors": scored["debtor_id"].n_unique(),
+            "mean_score": scored["score"].mean(),
+            "reasons_10_s": reasons_s,
+            "peak_mib": _peak_mib(),
+        }
+    return result
+
+
+def run_child(args: list[str]) -> tuple[dict[str, object], float]:
+    """Run one phase of this script in a child process; its result and peak memory in MiB."""
+    return run_phase(__file__, args)
+
+
+def mark(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--debtors", type=int, default=1_000_000)
+    parser.add_argument("--months", type=int, default=5)
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("/tmp/arrears-cycle-bench"),
+        help="cache of generated files and imported SQLite databases (shared with cycle.py)",
+    )
+    parser.add_argument("--skip-fit", action="store_true", help="score with the rules only")
+    parser.add_argument("--model", type=Path, help="skip the fit; score with this model file")
+    parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        name, *rest = args.phase
+        work = Path(rest[0])
+        if name == "read":
+            result = phase_read(work, rest[1])
+        elif name == "examples":
+            result = phase_examples(work)
+        elif name == "fit":
+            result = phase_fit(work)
+        else:
+            result = phase_score(work, rest[1])
+        print(json.dumps(result, default=str))
+        return
+
+    from cycle import cached_portfolio
+
+    print(describe())
+    work, pristine = cached_portfolio(args.workdir, args.debtors, args.months)
+    from arrears.store.database import upgrade
+
+    url = f"sqlite:///{pristine}"
+    upgrade(url)  # the cached import may predate the latest migration
+    (work / "model.joblib").unlink(missing_ok=True)
+    if args.model:
+        shutil.copyfile(args.model, work / "model.joblib")
+        print(f"model for scoring: {args.model} (not trained in this run)")
+
+    r, mem = run_child(["read", str(work), url])
+    print(
+        f"read_history (SQLite): {r['invoices']:,} invoices, {r['instalments']:,} instalments, "
+        f"{r['allocations']:,} allocations in {r['seconds']:.2f} s; peak {mem:,.0f} MiB"
+    )
+    e, mem = run_child(["examples", str(work)])
+    print(
+        f"examples: {e['days']} weekly snapshot days {e['first']} .. {e['last']}: debtor "
+        f"{e['debtor_rows']:,} rows in {e['debtor_s']:.1f} s (peak then "
+        f"{e['peak_after_debtor_mib']:,.0f} MiB); invoice {e['invoice_rows']:,} rows "
+        f"({e['invoice_at_issue']:,} at issue) in {e['invoice_s']:.1f} s; peak {mem:,.0f} MiB"
+    )
+    examples_s = float(e["debtor_s"]) + float(e["invoice_s"])  # type: ignore[arg-type]
+    if not args.skip_fit and not args.model:
+        f, mem = run_child(["fit", str(work)])
+        fit_s = float(f["debtor_s"]) + float(f["invoice_s"])  # type: ignore[arg-type]
+        print(
+            f"fit: debtor score model {f['debtor_s']:.1f} s, invoice models (paid-late "
+            f"classifier and days regressor) {f['invoice_s']:.1f} s; peak {mem:,.0f} MiB"
+        )
+        train_s = examples_s + fit_s
+        print(
+            f"training = examples + fit = {train_s:.1f} s; target <= {TARGET_TRAIN_S:.0f} s: "
+            f"{mark(train_s <= TARGET_TRAIN_S)}"
+        )
+    s, mem = run_child(["score", str(work), url])
+    print(f"read_cycle_input {s['read_s']:.2f} s (peak then {s['peak_after_read_mib']:,.0f} MiB)")
+    for label in ("rules", "model"):
+        if label not in s:
+            continue
+        got = s[label]
+        assert isinstance(got, dict)
+        best = min(got["runs"])
+        runs = ", ".join(f"{x:.2f}" for x in got["runs"])
+        print(
+            f"score_frame ({label}): {got['rows']:,} rows ({got['debtors']:,} debtors) in "
+            f"{best:.2f} s (runs {runs}); mean score {got['mean_score']:.3f}; with the reasons "
+            f"of 10 debtors {got['reasons_10_s']:.2f} s; target <= {TARGET_SCORE_S:.0f} s: "
+            f"{mark(best <= TARGET_SCORE_S)}"
+        )
+    print(f"score process peak {mem:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
