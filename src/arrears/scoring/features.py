@@ -255,6 +255,10 @@ def point_rows(history: History, points: pl.DataFrame) -> pl.LazyFrame:
     that debtor's instalments). Per point: every instalment issued on or before ``as_of``, with
     ``open_minor`` and ``settled_on`` as of ``state_day``; one issued after ``state_day`` (an
     issue-day example's new invoice) is open in full and has no ``settled_on``.
+
+    Points must be distinct, with one ``state_day`` per ``as_of`` (and debtor): an instalment
+    then meets each ``state_day`` once, and its allocations are summed per pair without a
+    distinct pass over the (large) rows.
     """
     inst = history.instalments.lazy()
     if "debtor_id" in points.columns:
@@ -266,8 +270,7 @@ def point_rows(history: History, points: pl.DataFrame) -> pl.LazyFrame:
     day = pl.col("state_day")
     live = (
         rows.filter(known)
-        .select("instalment_id", "state_day")
-        .unique()
+        .select("instalment_id", "state_day")  # distinct: see the docstring
         .join(history.allocations.lazy(), on="instalment_id")
         .filter(
             (pl.col("allocated_on") <= day)
