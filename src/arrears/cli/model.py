@@ -50,6 +50,10 @@ def _history(ctx: typer.Context, portfolio: str | None) -> tuple[Any, Any, str]:
     return ws, history, code
 
 
+#: The examples each model learns from: debtor-days, invoices at issue, every invoice row.
+_EXAMPLES = {"debtor": "debtor", "paid_late": "invoice_at_issue", "days_to_pay": "invoice"}
+
+
 @model_app.command("train")
 def train_command(
     ctx: typer.Context,
@@ -89,7 +93,7 @@ def train_command(
         {
             "model": name,
             "source": "trained" if state == "trained" else "rules",
-            "examples": model.metadata["examples"]["debtor" if name == "debtor" else "invoice"],
+            "examples": model.metadata["examples"][_EXAMPLES[name]],
             "note": "" if state == "trained" else state.removeprefix("rules: "),
         }
         for name, state in status.items()
@@ -103,7 +107,7 @@ def train_command(
     if fmt is Format.TABLE:
         for name, state in status.items():
             if state != "trained":
-                typer.echo(f"{name}: the rules are used ({state.removeprefix('rules: ')})")
+                typer.echo(f"{name}: {state.removeprefix('rules: ')}")
 
 
 @model_app.command("evaluate")

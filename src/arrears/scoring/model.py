@@ -220,7 +220,13 @@ def train(history: History, start: date, end: date, settings: Settings | None = 
     model.metadata.update(
         features={"debtor": list(DEBTOR_FEATURES), "invoice": list(INVOICE_FEATURES)},
         training_window={"from": start.isoformat(), "to": end.isoformat()},
-        examples={"debtor": debtors.height, "invoice": invoices.height},
+        examples={
+            "debtor": debtors.height,
+            "invoice": invoices.height,
+            "invoice_at_issue": invoices.filter(pl.col("at_issue")).height
+            if not invoices.is_empty()
+            else 0,
+        },
         models=status,
         settings={
             "window_days": s.window_days,
