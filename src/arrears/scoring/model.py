@@ -281,12 +281,13 @@ def reasons(model: Model | None, debtors: pl.DataFrame, top: int = 3) -> list[li
         return rules_reasons(debtors, top)
     names = list(DEBTOR_FEATURES)
     x = matrix(debtors, names)
-    base = model.debtor.predict_proba(x)[:, 1]
     deltas = np.zeros_like(x)
-    for j, name in enumerate(names):
-        moved = x.copy()
-        moved[:, j] = model.debtor_reference[name]
-        deltas[:, j] = base - model.debtor.predict_proba(moved)[:, 1]
+    with threadpool_limits(1):  # as score_view
+        base = model.debtor.predict_proba(x)[:, 1]
+        for j, name in enumerate(names):
+            moved = x.copy()
+            moved[:, j] = model.debtor_reference[name]
+            deltas[:, j] = base - model.debtor.predict_proba(moved)[:, 1]
     out = []
     for i in range(x.shape[0]):
         order = np.argsort(-np.abs(deltas[i]))[:top]
@@ -329,8 +330,10 @@ def score_view(
         days = rules_days_to_pay(invoices).to_numpy()
         source = "rules"
     else:
-        score = predict_pay(model, debtors)
-        days = predict_days(model, invoices)
+        # one thread: OpenMP's threads made this 6.6x slower on 2 busy cores (measured)
+        with threadpool_limits(1):
+            score = predict_pay(model, debtors)
+            days = predict_days(model, invoices)
         source = source_label(model)
     per_debtor = (
         invoices.select("debtor_id", "currency", "invoice_open_minor")
