@@ -19,7 +19,7 @@ from arrears.channels.base import Message, PermanentFailure, TemporaryFailure, i
 from arrears.channels.dispatch import Options, backoff
 from arrears.cli.app import main
 from arrears.store.outbox import read_recipients
-from arrears.store.schema import activity, contact_point, debtor, outbox
+from arrears.store.schema import activity, contact_point, debtor, instalment, outbox
 from channels_support import (
     DAY,
     Recorder,
@@ -357,3 +357,36 @@ def test_dunning_emails_carry_the_statement_pdf_with_the_open_invoices(ws: Path)
     assert with_pdf
     off = dispatcher(ws, env={"ARREARS_CHANNELS_ATTACH_STATEMENT": "never"})
     assert not off.attaches_statement("email", 30) and off.attaches_statement("sms", 30) is False
+
+
+def test_the_guards_read_of_a_batch_equals_the_cycle_reads_for_those_debtors(ws: Path) -> None:
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from arrears.store.cycle_read import read_cycle_input
+    from arrears.store.outbox import portfolio_id, read_guard_input
+
+    engine = engine_of(ws)
+    first = rows(ws)[0]
+    with engine.begin() as conn:  # a dispute, so that the batch has one
+        conn.execute(
+            update(instalment)
+            .where(instalment.c.debtor_id == first["debtor_id"])
+            .values(disputed=True)
+        )
+    ids = sorted({int(r["debtor_id"]) for r in rows(ws)})[:7]
+    pid = portfolio_id(engine, "default")
+    assert pid is not None
+    mine = read_guard_input(engine, portfolio=pid, debtor_ids=ids, as_of=DAY)
+    whole = read_cycle_input(engine, portfolio="default", as_of=DAY, reopen_within_days=0)
+    theirs = whole.for_debtors(pl.Series(ids, dtype=pl.Int64))
+    for name, keys in (
+        ("debtors", ["debtor_id"]),
+        ("consents", ["debtor_id", "channel"]),
+        ("history", ["debtor_id", "channel", "at", "kind"]),
+    ):
+        a, b = getattr(mine, name).sort(keys), getattr(theirs, name).sort(keys)
+        assert_frame_equal(a, b, check_column_order=False)
+    assert len(mine.debtors) == len(ids) and len(mine.consents) > 0
+    open_disputes = theirs.instalments.filter(pl.col("disputed") & (pl.col("open_minor") > 0))
+    assert mine.disputed == sorted(open_disputes["debtor_id"].unique()) == [first["debtor_id"]]

@@ -46,7 +46,6 @@ from arrears.contact.frames import ATTEMPT_SCHEMA
 from arrears.contact.guard import guard, local_now
 from arrears.contact.model import Pack
 from arrears.store import outbox as store
-from arrears.store.cycle_read import read_cycle_input
 
 #: The contact point kind each channel sends to.
 POINT_KIND = {"email": "email", "sms": "phone", "whatsapp": "phone", "letter": "postal"}
@@ -239,14 +238,12 @@ class Dispatcher:
     def verdicts(
         self, batch: list[store.OutboxRow], recipients: dict[int, dict[str, Any]], now: datetime
     ) -> dict[int, dict[str, Any]]:
-        data = read_cycle_input(
+        data = store.read_guard_input(
             self.reader,
-            portfolio=self.portfolio,
+            portfolio=self.pid,
+            debtor_ids=[r.debtor_id for r in batch],
             as_of=self.today or now.date(),
-            reopen_within_days=0,
         )
-        ids = pl.Series([r.debtor_id for r in batch], dtype=pl.Int64)
-        data = data.for_debtors(ids)
         debtors = data.debtors
         local = debtors.select("debtor_id", "timezone").with_columns(
             local_now(now, debtors).alias("local")
@@ -292,8 +289,7 @@ class Dispatcher:
         history = data.history.join(mine.unique(), on=["debtor_id", "channel", "at"], how="anti")
         decided = guard(attempts, debtors, data.consents, history, self.packs)
         # a dispute opened since the message was queued pauses collection: it is not sent
-        disputed = data.instalments.filter(pl.col("disputed") & (pl.col("open_minor") > 0))
-        paused = pl.col("debtor_id").is_in(disputed["debtor_id"].unique().implode())
+        paused = pl.col("debtor_id").is_in(pl.Series(data.disputed, dtype=pl.Int64).implode())
         decided = decided.with_columns(
             pl.when(paused).then(pl.lit("block")).otherwise("decision").alias("decision"),
             pl.when(paused).then(None).otherwise("send_at").alias("send_at"),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from arrears.store.schema import (
@@ -349,3 +350,55 @@ def record_opt_out(
                 )
             )  # fmt: skip
     return changed
+
+
+@dataclass(frozen=True, slots=True)
+class GuardInput:
+    """What the contact rules need at send time for a batch's debtors (the frames of
+    :class:`arrears.cycle.frames.CycleInput` of the same names, restricted to those debtors)."""
+
+    debtors: pl.DataFrame
+    consents: pl.DataFrame
+    history: pl.DataFrame
+    disputed: list[int]  # debtors with an open disputed instalment
+
+
+def read_guard_input(
+    engine: Engine, *, portfolio: int, debtor_ids: list[int], as_of: date
+) -> GuardInput:
+    """The guard's input for ``debtor_ids`` only: the cycle read's own queries
+    (``arrears.store.cycle_read``, ``arrears.store.snapshot``) wrapped in a filter on the
+    batch's debtors, so that a batch reads its debtors' rows, not the whole portfolio's."""
+    from arrears.contact.frames import HISTORY_SCHEMA  # noqa: PLC0415 (only here)
+    from arrears.store import cycle_read as cr  # noqa: PLC0415
+    from arrears.store import snapshot as sn  # noqa: PLC0415
+
+    ids = ", ".join(str(int(i)) for i in sorted(set(debtor_ids))) or "NULL"
+    q = cr._Queries(portfolio, as_of, 0, postgres=engine.dialect.name == "postgresql")
+    everything = (0, 2**62)
+
+    def mine(query: str) -> str:
+        return f"SELECT * FROM ({query}) AS q WHERE q.debtor_id IN ({ids})"
+
+    with engine.connect() as conn:
+        query = sn._debtors_query(portfolio, postgres=q.pg)
+        debtors = sn._debtors(pl.read_database(mine(query), conn))
+        points = sn._conform(pl.read_database(mine(q.contact_points(everything)), conn), cr._POINT)
+        point_ids = ", ".join(str(int(i)) for i in points["id"]) or "NULL"
+        packed = pl.read_database(
+            f"SELECT * FROM ({q.consent_rows(everything)}) AS q WHERE q.k / 32 IN ({point_ids})",
+            conn,
+        )
+        history = cr._typed(pl.read_database(mine(q.history()), conn), HISTORY_SCHEMA)
+        disputed = conn.execute(
+            select(instalment.c.debtor_id)
+            .where(
+                instalment.c.debtor_id.in_(sorted(set(debtor_ids))),
+                instalment.c.disputed.is_(True),
+                instalment.c.open_minor > 0,
+            )
+            .distinct()
+        ).scalars()
+        disputed_ids = sorted(int(d) for d in disputed)
+    consents = cr._consents(points, sn._conform(packed, cr._PACKED))
+    return GuardInput(debtors, consents, history, disputed_ids)
