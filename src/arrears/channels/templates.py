@@ -17,6 +17,7 @@ filters ``money(minor, currency)`` and ``date``, which format for the debtor's l
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_decimal
 from jinja2 import (
     FileSystemLoader,
     StrictUndefined,
@@ -40,7 +41,7 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
-from arrears.domain.money import from_minor
+from arrears.domain.money import exponent, from_minor
 
 #: Every variable a template may use (documented in docs/channels.md).
 VARIABLES: frozenset[str] = frozenset(
@@ -96,7 +97,11 @@ def locale_for(language: str, country: str) -> Locale:
 def money(minor: int | Decimal, currency: str, locale: Locale) -> str:
     """An amount in minor units, formatted for the locale (``$1,234.50``, ``$1.234,50``)."""
     amount = from_minor(int(minor), currency) if isinstance(minor, int) else minor
-    return format_currency(amount, currency, locale=locale)
+    # the ledger's decimals (ISO 4217), not CLDR's cash digits: COP 1.234,50 is never rounded
+    pattern = copy.copy(locale.currency_formats["standard"])
+    digits = exponent(currency)
+    pattern.frac_prec = (digits, digits)
+    return str(pattern.apply(amount, locale, currency=currency, currency_digits=False))
 
 
 @functools.lru_cache(maxsize=64)  # compiled templates are kept (the loader reloads edits)

@@ -3,7 +3,11 @@
 Amounts in the domain are :class:`Money` (a ``Decimal`` plus an ISO 4217 code). Columnar code
 (Polars frames, the database) stores integer *minor units* (cents); :func:`to_minor` and
 :func:`from_minor` are the only conversions between the two. Nothing here ever uses ``float``.
-Currency exponents come from the CLDR data that Babel ships.
+Currency exponents (minor-unit digits) come from ISO 4217 (the ``iso4217`` package, ISO's own
+list), not from CLDR: stored minor units must keep their meaning across library upgrades, and
+CLDR gives the digits people use in cash (Babel 2.17 made COP, HUF and IDR whole units while
+ISO 4217 keeps their two decimals). A code ISO does not list (a historical one CLDR knows) or
+lists without minor units (gold, XAU) takes CLDR's digits.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import cache
 
 from babel.numbers import get_currency_precision, list_currencies
+from iso4217 import Currency
 
 
 class MoneyError(ValueError):
@@ -20,9 +25,14 @@ class MoneyError(ValueError):
 
 
 @cache
+def _iso_exponents() -> dict[str, int | None]:
+    return {c.code: c.exponent for c in Currency}
+
+
+@cache
 def known_currencies() -> frozenset[str]:
-    """ISO 4217 codes known to CLDR (upper case)."""
-    return frozenset(code.upper() for code in list_currencies())
+    """Currency codes known to ISO 4217 or to CLDR (upper case)."""
+    return frozenset(_iso_exponents()) | frozenset(c.upper() for c in list_currencies())
 
 
 def is_currency(code: str) -> bool:
@@ -34,7 +44,8 @@ def exponent(currency: str) -> int:
     """Number of minor-unit digits of ``currency`` (2 for USD and EUR, 0 for JPY and CLP...)."""
     if not is_currency(currency):
         raise MoneyError(f"unknown currency {currency!r}")
-    return int(get_currency_precision(currency))
+    iso = _iso_exponents().get(currency)
+    return iso if iso is not None else int(get_currency_precision(currency))
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
