@@ -1,0 +1,135 @@
+"""Hostile data end to end: debtor names, invoice numbers and the creditor's name carrying HTML,
+Jinja syntax, header injection, right-to-left marks and emoji go out through every real channel
+(SMTP to aiosmtpd, SMS to a local HTTP provider, letters as PDF) and arrive as inert text:
+nothing executed, no header added, no extra recipient, nothing lost."""
+
+from __future__ import annotations
+
+import email
+import json
+import threading
+from collections.abc import Iterator
+from email import policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from sqlalchemy import update
+
+from arrears.store.schema import debtor, invoice
+from channels_support import (
+    base_workspace,
+    copy_workspace,
+    dispatcher,
+    engine_of,
+    free_port,
+    rows,
+)
+
+aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
+
+NAME = "<script>alert(1)</script> {{ 7*7 }} \u202eevil\u202c 😀\r\nBcc: spy@evil.test"
+NUMBER = "F-1<b>{% raw %}\r\nX-Injected: 1"
+CREDITOR = "ACME {{ 7*7 }} <i>\u202e😀"
+
+
+@pytest.fixture
+def ws(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
+    ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("channels")), tmp_path / "ws")
+    with engine_of(ws).begin() as conn:
+        conn.execute(update(debtor).values(name=NAME))
+        conn.execute(update(invoice).values(number=invoice.c.number + NUMBER))
+    return ws
+
+
+class Box:
+    def __init__(self) -> None:
+        self.received: list[tuple[list[str], email.message.EmailMessage]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        msg = email.message_from_bytes(envelope.content, policy=policy.default)
+        self.received.append((list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Box, int]]:
+    box = Box()
+    port = free_port()
+    controller = aiosmtpd_controller.Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+class Provider(BaseHTTPRequestHandler):
+    bodies: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        Provider.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        data = json.dumps({"id": f"p{len(Provider.bodies)}"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.fixture
+def http_port() -> Iterator[int]:
+    Provider.bodies = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Provider)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    server.server_close()
+
+
+def test_hostile_names_and_numbers_go_out_inert_through_every_channel(
+    ws: Path, smtp: tuple[Box, int], http_port: int
+) -> None:
+    pypdf = pytest.importorskip("pypdf")
+    box, port = smtp
+    env = {
+        "ARREARS_CHANNELS_EMAIL": "smtp",
+        "ARREARS_SMTP_PORT": str(port),
+        "ARREARS_SMTP_SECURITY": "none",
+        "ARREARS_CHANNELS_SMS": "webhook",
+        "ARREARS_WEBHOOK_URL": f"http://127.0.0.1:{http_port}/send",
+        "ARREARS_CHANNELS_LETTER": "pdf",
+        "ARREARS_CHANNELS_CREDITOR_NAME": CREDITOR,
+    }
+    report = dispatcher(ws, env=env).run()
+    sent = {c: [r for r in rows(ws) if r["channel"] == c and r["status"] == "sent"]
+            for c in ("email", "sms", "letter")}  # fmt: skip
+    assert all(sent.values()), {c: len(v) for c, v in sent.items()}
+    assert report.counts["failed"] == 0
+    assert report.counts["sent"] == sum(len(v) for v in sent.values())
+
+    # email: one recipient each, no injected header, the name escaped in HTML, never evaluated
+    assert len(box.received) == len(sent["email"])
+    for recipients, msg in box.received:
+        assert len(recipients) == 1 and "evil.test" not in recipients[0]
+        assert msg["Bcc"] is None and msg["X-Injected"] is None
+        assert "\n" not in str(msg["To"]) and "\n" not in str(msg["Subject"])
+        html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "<script>" not in html and "&lt;script&gt;" in html
+        assert "<b>{%" not in html
+        assert "{{ 7*7 }}" in text and "</script> 49" not in text
+        assert "\u202eevil" in text and "😀" in text
+
+    # SMS: the provider gets the text as JSON data, unchanged and unevaluated
+    assert len(Provider.bodies) == len(sent["sms"])
+    assert all("{{ 7*7 }}" not in b["to"] for b in Provider.bodies)
+    assert all(b["text"].startswith(CREDITOR + ":") for b in Provider.bodies)
+
+    # letters: a PDF per letter whose text carries the hostile name literally
+    pdfs = sorted((ws / "outbox" / "letter").glob("*.pdf"))
+    assert len(pdfs) == len(sent["letter"])
+    text = pypdf.PdfReader(str(pdfs[0])).pages[0].extract_text()
+    assert "<script>alert(1)</script>" in text and "{{ 7*7 }}" in text
