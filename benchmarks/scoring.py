@@ -84,7 +84,7 @@ def phase_read(work: Path, url: str) -> dict[str, object]:
 
 def phase_examples(work: Path) -> dict[str, object]:
     from arrears.scoring.examples import debtor_examples, invoice_examples, snapshot_days
-    from arrears.scoring.frames import History
+    from arrears.scoring.frames import History, sample_debtors
     from arrears.scoring.model import Settings
 
     history = _history(work)
@@ -93,6 +93,9 @@ def phase_examples(work: Path) -> dict[str, object]:
     first, last = history.first_day, history.last_day
     assert first is not None and last is not None
     days = snapshot_days(first, last - timedelta(days=s.window_days), s.snapshot_every_days)
+    start = time.perf_counter()
+    history, all_debtors, sampled = sample_debtors(history, s.max_debtors)  # as train does
+    sample_s = time.perf_counter() - start
     start = time.perf_counter()
     debtors = debtor_examples(history, days, window_days=s.window_days, share=s.share)
     debtor_s = time.perf_counter() - start
@@ -103,6 +106,9 @@ def phase_examples(work: Path) -> dict[str, object]:
     debtors.write_parquet(work / "examples-debtor.parquet")
     invoices.write_parquet(work / "examples-invoice.parquet")
     return {
+        "debtors": all_debtors,
+        "sampled_debtors": sampled,
+        "sample_s": sample_s,
         "days": len(days),
         "first": first,
         "last": days[-1],
@@ -250,12 +256,16 @@ def main() -> None:
     else:
         e, mem = run_child(["examples", str(work)])
         print(
+            f"sample (Settings.max_debtors): {e['sampled_debtors']:,} of {e['debtors']:,} "
+            f"debtors in {e['sample_s']:.1f} s"
+        )
+        print(
             f"examples: {e['days']} weekly snapshot days {e['first']} .. {e['last']}: debtor "
             f"{e['debtor_rows']:,} rows in {e['debtor_s']:.1f} s (peak then "
             f"{e['peak_after_debtor_mib']:,.0f} MiB); invoice {e['invoice_rows']:,} rows "
             f"({e['invoice_at_issue']:,} at issue) in {e['invoice_s']:.1f} s; peak {mem:,.0f} MiB"
         )
-        examples_s = float(e["debtor_s"]) + float(e["invoice_s"])  # type: ignore[arg-type]
+        examples_s = sum(float(str(e[k])) for k in ("sample_s", "debtor_s", "invoice_s"))
     if not args.skip_fit and not args.model:
         f, mem = run_child(["fit", str(work)])
         fit_s = float(f["debtor_s"]) + float(f["invoice_s"])  # type: ignore[arg-type]

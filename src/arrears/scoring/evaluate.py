@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from arrears.scoring.examples import debtor_examples, invoice_examples, snapshot_days
 from arrears.scoring.features import INVOICE_FEATURES
-from arrears.scoring.frames import History
+from arrears.scoring.frames import History, sample_debtors
 from arrears.scoring.model import (
     MIN_EXAMPLES,
     Model,
@@ -143,12 +143,18 @@ def cutoff_day(history: History, train_share: float = 0.8) -> date:
 def backtest(
     history: History, *, train_share: float = 0.8, settings: Settings | None = None
 ) -> dict[str, Any]:
-    """The backtest report (a JSON-able dict): ``invoice`` (paid late at issue, days late),
-    ``debtor`` (the propensity score), each with its baselines; a section whose history is too
-    short holds ``{"error": ...}``."""
+    """The backtest report (a JSON-able dict), on the debtors training would sample
+    (``settings.max_debtors``; ``sample`` says how many): ``invoice`` (paid late at issue,
+    days late), ``debtor`` (the propensity score), each with its baselines; a section whose
+    history is too short holds ``{"error": ...}``."""
     s = settings or Settings()
+    history, debtors, sampled = sample_debtors(history, s.max_debtors)
     cut = cutoff_day(history, train_share)
-    report: dict[str, Any] = {"cutoff": cut.isoformat(), "train_share": train_share}
+    report: dict[str, Any] = {
+        "cutoff": cut.isoformat(),
+        "train_share": train_share,
+        "sample": {"debtors": debtors, "sampled_debtors": sampled, "max_debtors": s.max_debtors},
+    }
     report["invoice"] = _invoice_section(history, cut)
     report["debtor"] = _debtor_section(history, cut, s)
     return report
@@ -228,7 +234,7 @@ def _late_only_days(train: pl.DataFrame, test: pl.DataFrame, late: Array) -> dic
         return out
     names = list(INVOICE_FEATURES)
     with threadpool_limits(1):
-        reg = regressor().fit(matrix(known, names), known["days_late"].to_numpy())
+        reg = regressor(known.height).fit(matrix(known, names), known["days_late"].to_numpy())
     mine = test.filter(pl.Series(late))
     predicted = np.clip(reg.predict(matrix(mine, names)), 0, None)
     out["mae_days_late_late_only"] = round(

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
+import numpy as np
 import polars as pl
 
 from arrears.cycle.frames import CycleInput
@@ -150,6 +152,33 @@ def view_from_cycle_input(data: CycleInput, as_of: date) -> View:
         .select(list(VIEW_SETTLED_SCHEMA))
     )
     return View(as_of, inst, settled)
+
+
+def debtor_hash(ids: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """SplitMix64 of each debtor id: a fixed, well-mixed order of the debtors (the same on
+    every machine and version, unlike ``pl.Series.hash``)."""
+    z = ids.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)  # wraps modulo 2**64
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def sample_debtors(history: History, max_debtors: int | None) -> tuple[History, int, int]:
+    """The history of at most ``max_debtors`` debtors: those with the lowest
+    :func:`debtor_hash` (deterministic; a debtor stays in the sample when others are added,
+    unless one with a lower hash pushes it out). Returns the history, the number of debtors
+    and the number kept. Every feature is computed per debtor from its own ledger, so a
+    sampled debtor's examples are exactly those of the whole history."""
+    ids = history.instalments["debtor_id"].unique().to_numpy()
+    if max_debtors is None or len(ids) <= max_debtors:
+        return history, len(ids), len(ids)
+    keep = ids[np.argsort(debtor_hash(ids), kind="stable")[:max_debtors]]
+    kept = pl.Series("debtor_id", np.sort(keep))
+    instalments = history.instalments.filter(pl.col("debtor_id").is_in(kept.implode()))
+    allocations = history.allocations.join(
+        instalments.select("instalment_id"), on="instalment_id", how="semi", maintain_order="left"
+    )
+    return History(instalments, allocations), len(ids), len(keep)
 
 
 def empty_history() -> History:
