@@ -13,9 +13,11 @@ database ``test`` is never touched.
 Each timed run prints its phases, measured by wrapping the importer's own functions (time spent
 inside them, on the thread that called them): ``read`` (reading and validating a batch, on the
 read-ahead thread), ``wait_read`` (the loader waiting for the next batch), ``prepare`` (portfolio
-and debtor references, header consistency), ``hash`` (idempotency hashes), ``existing`` (looking
-up the invoices already stored), ``copy_invoice`` / ``copy_instalment`` (the ``COPY`` of each
-table), ``close`` (counts and the ``import.applied`` activity), ``commit`` and ``vacuum``.
+and debtor references), ``hash`` (idempotency hashes), ``existing`` (looking
+up the invoices already stored), ``encode`` (the ``COPY`` bodies), ``copy_invoice`` /
+``copy_instalment`` (the ``COPY`` of each table: on PostgreSQL the invoices' ``COPY``s run on a
+thread of their own while the next batch is computed, so the phases' wall times overlap),
+``close`` (counts and the ``import.applied`` activity), ``commit`` and ``vacuum``.
 
 ``--server-only`` measures the server alone: the rows the importer wrote, dumped in COPY's
 binary format (as the importer sends them), are copied back into a fresh copy of the base
@@ -147,7 +149,10 @@ def _instrument(phases: Phases) -> None:
     from arrears.io import importer, read_ahead
     from arrears.store import bulk, load_invoices, lookups, records
 
-    phases.wrap(load_invoices, "_prepare", "prepare")
+    # references resolved and locked ("_prepare" before the loads were staged)
+    phases.wrap(
+        load_invoices, "_resolve" if hasattr(load_invoices, "_resolve") else "_prepare", "prepare"
+    )
     phases.wrap(records, "group_hashes", "hash")
     if hasattr(load_invoices, "_hashes"):  # the one-instalment shortcut calls row_hashes
         phases.wrap(load_invoices, "_hashes", "hash")
@@ -158,6 +163,9 @@ def _instrument(phases: Phases) -> None:
         lambda conn, table, frame, **_: "copy_" + (table if isinstance(table, str) else table.name),
     )
     phases.wrap(bulk, "reserve_ids", "reserve_ids")
+    if hasattr(bulk, "EncodedCopy"):  # COPY bodies encoded apart from their COPY
+        phases.wrap(bulk.CopyTarget, "encode", "encode")
+        phases.wrap(bulk.EncodedCopy, "write", lambda body, conn: "copy_" + body.target.table)
     phases.wrap(importer, "close_batch", "close")
     phases.wrap(importer, "_vacuum_analyze", "vacuum")
     original_read = getattr(importer, "read_file")  # noqa: B009 (not exported)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +37,9 @@ from arrears.io.read_ahead import ReadAhead
 from arrears.io.reading import read_file
 from arrears.io.rejects import write_rejects
 from arrears.io.whole_records import HeldRows
+from arrears.store.bulk import is_postgres
+from arrears.store.load_context import LoadResult, typed
+from arrears.store.load_invoices import InvoiceLoad
 from arrears.store.loading import LoadContext, close_batch, load_frame, open_batch
 from arrears.store.schema import portfolio
 
@@ -161,25 +165,31 @@ def _import_file(
     )
     counts = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
     problems: list[Problem] = []
-    with ReadAhead(read_file(path, kind, options)) as batches:
-        held = HeldRows.for_file(conn, path, kind, options)
-        try:
-            for batch in batches:
-                rows, earlier = held.take(batch) if held else (batch.valid, batch.raw.head(0))
-                counts["rows"] += batch.raw.height
-                raw = (
-                    pl.concat([batch.raw, earlier], how="diagonal_relaxed")
-                    if earlier.height
-                    else batch.raw
-                )
-                _load_rows(conn, kind, rows, raw, batch.problems, ctx, counts, problems, rejects)
-                if progress is not None:
-                    progress(path, counts["rows"])
-        except ProblemsFound as found:
-            problems.extend(found.problems)
-    if held:
-        rows, raw = held.rest()
-        _load_rows(conn, kind, rows, raw, [], ctx, counts, problems, rejects)
+    loads = _Loads(conn, kind, ctx, counts, problems, rejects)
+    try:
+        with ReadAhead(read_file(path, kind, options)) as batches:
+            held = HeldRows.for_file(conn, path, kind, options)
+            try:
+                for batch in batches:
+                    rows, earlier = held.take(batch) if held else (batch.valid, batch.raw.head(0))
+                    counts["rows"] += batch.raw.height
+                    raw = (
+                        pl.concat([batch.raw, earlier], how="diagonal_relaxed")
+                        if earlier.height
+                        else batch.raw
+                    )
+                    loads.add(rows, raw, batch.problems)
+                    if progress is not None:
+                        progress(path, counts["rows"])
+            except ProblemsFound as found:
+                problems.extend(found.problems)
+        loads.flush()
+        if held:
+            rows, raw = held.rest()
+            loads.add(rows, raw, [])
+            loads.flush()
+    finally:
+        loads.close()
     problems.sort(key=lambda p: (p.row if p.row is not None else -1, p.column or ""))
     report.problems.extend(problems)
     for name, value in counts.items():
@@ -198,24 +208,74 @@ def _import_file(
     )
 
 
-def _load_rows(
-    conn: Connection,
-    kind: Kind,
-    rows: pl.DataFrame,
-    raw: pl.DataFrame,
-    read_problems: list[Problem],
-    ctx: LoadContext,
-    counts: dict[str, int],
-    problems: list[Problem],
-    rejects: Path | None,
-) -> None:
-    """Load typed ``rows``; ``raw`` holds their text (and that of rows with ``read_problems``)."""
-    result = load_frame(conn, kind, rows, ctx)
-    found = [*read_problems, *result.problems]
-    counts["created"] += result.created
-    counts["updated"] += result.updated
-    counts["unchanged"] += result.unchanged
-    counts["rejected"] += len({p.row for p in found if p.row is not None})
-    problems.extend(found)
-    if rejects is not None and found:
-        write_rejects(rejects, raw, found)
+class _Loads:
+    """The loads of one file's batches, in order. Invoices on PostgreSQL overlap them: a
+    batch's writes (its ``COPY``s, the server's work) run on a thread while the next batch is
+    computed on this one (hashes, heads, ``COPY`` bodies: the client's work). The connection is
+    never used by both threads at once: the next batch's references are resolved before the
+    previous batch's writes start, and those writes are waited for before ``add`` returns, so
+    the caller (held rows, ``close_batch``, commit) finds the connection free. Everything stays
+    in the one transaction."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        kind: Kind,
+        ctx: LoadContext,
+        counts: dict[str, int],
+        problems: list[Problem],
+        rejects: Path | None,
+    ) -> None:
+        self.conn = conn
+        self.kind = kind
+        self.ctx = ctx
+        self.counts = counts
+        self.problems = problems
+        self.rejects = rejects
+        # SQLite reserves ids as max(id) + n: a batch's ids only once the one before is written
+        self.staged = kind is Kind.INVOICES and is_postgres(conn)
+        self._pool = ThreadPoolExecutor(1, "arrears-write") if self.staged else None
+        #: the last batch, computed but not written yet: its load, raw rows, read problems
+        self._waiting: tuple[InvoiceLoad, pl.DataFrame, list[Problem]] | None = None
+
+    def add(self, rows: pl.DataFrame, raw: pl.DataFrame, read_problems: list[Problem]) -> None:
+        """Load typed ``rows``; ``raw`` holds their text (and that of rows with
+        ``read_problems``)."""
+        if not self.staged or rows.height == 0:
+            self.flush()
+            self._record(load_frame(self.conn, self.kind, rows, self.ctx), raw, read_problems)
+            return
+        load = InvoiceLoad(self.conn, typed(self.kind, rows), self.ctx)
+        waiting, self._waiting = self._waiting, None
+        if waiting is None or self._pool is None:  # the first batch
+            assert waiting is None
+            load.compute()
+        else:
+            writing = self._pool.submit(waiting[0].write, self.conn)
+            try:
+                load.compute()
+            finally:
+                result = writing.result()  # the connection is free again (or raises)
+            self._record(result, waiting[1], waiting[2])
+        self._waiting = (load, raw, read_problems)
+
+    def flush(self) -> None:
+        """Write the batch still waiting, if any."""
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None:
+            self._record(waiting[0].write(self.conn), waiting[1], waiting[2])
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def _record(self, result: LoadResult, raw: pl.DataFrame, read_problems: list[Problem]) -> None:
+        found = [*read_problems, *result.problems]
+        counts = self.counts
+        counts["created"] += result.created
+        counts["updated"] += result.updated
+        counts["unchanged"] += result.unchanged
+        counts["rejected"] += len({p.row for p in found if p.row is not None})
+        self.problems.extend(found)
+        if self.rejects is not None and found:
+            write_rejects(self.rejects, raw, found)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -60,35 +61,89 @@ def _sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(exprs)
 
 
-def _copy(conn: Connection, table: str, frame: pl.DataFrame) -> None:
-    raw: Any = conn.connection.driver_connection
-    columns = ", ".join(f'"{c}"' for c in frame.columns)
-    types: dict[str, str] = dict(
-        conn.execute(
-            text(
-                "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
-                "WHERE attrelid = CAST(:t AS regclass) AND attnum > 0 AND NOT attisdropped"
-            ),
-            {"t": f'"{table}"'},
-        ).all()
-    )
-    binary = binary_copy.encode(frame, [types.get(c, "") for c in frame.columns])
-    if binary is not None:
-        order = ", ".join(f'"{c}"' for c in binary.columns)  # the body's column order
-        sql = f'COPY "{table}" ({order}) FROM STDIN (FORMAT binary)'
-        with raw.cursor() as cur, cur.copy(sql) as cp:
-            for part in binary.parts:
-                cp.write(part)
-        return
-    body = io.BytesIO()  # UTF-8 bytes straight from Polars: no Python string, no re-encoding
-    frame.write_csv(
-        body,
-        include_header=False,
-        datetime_format="%Y-%m-%dT%H:%M:%S%.6f%z",
-        date_format="%Y-%m-%d",
-    )
-    with raw.cursor() as cur, cur.copy(f'COPY "{table}" ({columns}) FROM STDIN (FORMAT csv)') as cp:
-        cp.write(body.getbuffer())
+def _pg_types(conn: Connection, table: str, *, keep: bool) -> dict[str, str]:
+    """``format_type`` of every column of ``table``; ``keep``: remembered by the connection
+    (the schema's tables, not the temporary tables that are created again with other columns)."""
+    key = ("arrears.pg_types", table)
+    if key not in conn.info or not keep:
+        conn.info[key] = dict(
+            conn.execute(
+                text(
+                    "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+                    "WHERE attrelid = CAST(:t AS regclass) AND attnum > 0 AND NOT attisdropped"
+                ),
+                {"t": f'"{table}"'},
+            ).all()
+        )
+    types: dict[str, str] = conn.info[key]
+    return types
+
+
+@dataclass(frozen=True, slots=True)
+class CopyTarget:
+    """What a ``COPY`` into one table needs to know from the server (its column types, whether
+    the foreign-key triggers may be skipped), read before the rows are encoded, so that the
+    encoding (client CPU) needs no connection: ``target(...)``, then ``encode`` anywhere, then
+    ``write`` on the connection."""
+
+    table: str
+    types: dict[str, str]
+    trusted: bool
+
+    def encode(self, frame: pl.DataFrame) -> EncodedCopy:
+        columns = ", ".join(f'"{c}"' for c in frame.columns)
+        binary = binary_copy.encode(frame, [self.types.get(c, "") for c in frame.columns])
+        if binary is not None:
+            order = ", ".join(f'"{c}"' for c in binary.columns)  # the body's column order
+            sql = f'COPY "{self.table}" ({order}) FROM STDIN (FORMAT binary)'
+            return EncodedCopy(self, sql, binary.parts, frame.height)
+        body = io.BytesIO()  # UTF-8 bytes straight from Polars: no Python string, no re-encoding
+        frame.write_csv(
+            body,
+            include_header=False,
+            datetime_format="%Y-%m-%dT%H:%M:%S%.6f%z",
+            date_format="%Y-%m-%d",
+        )
+        sql = f'COPY "{self.table}" ({columns}) FROM STDIN (FORMAT csv)'
+        return EncodedCopy(self, sql, [body.getbuffer()], frame.height)
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedCopy:
+    """A frame encoded for ``COPY`` into ``target.table``: send it with ``write``."""
+
+    target: CopyTarget
+    sql: str
+    parts: list[bytes | memoryview]
+    rows: int
+
+    def write(self, conn: Connection) -> int:
+        """Run the ``COPY`` on ``conn`` (raw driver calls only: no statement goes through
+        SQLAlchemy, so this may run on another thread while the caller's thread does no
+        database work)."""
+        if self.rows == 0:
+            return 0
+        raw: Any = conn.connection.driver_connection
+        with raw.cursor() as cur:
+            if self.target.trusted:
+                cur.execute("SET LOCAL session_replication_role = replica")
+            with cur.copy(self.sql) as cp:
+                for part in self.parts:
+                    cp.write(part)
+            if self.target.trusted:
+                cur.execute("SET LOCAL session_replication_role = origin")
+        return self.rows
+
+
+def copy_target(
+    conn: Connection, table: Table | str, *, references_checked: bool = False
+) -> CopyTarget:
+    """The ``CopyTarget`` of ``table`` on this PostgreSQL connection (see ``insert_frame`` for
+    ``references_checked``)."""
+    name = table if isinstance(table, str) else table.name
+    trusted = references_checked and _may_skip_fk_triggers(conn, name)
+    types = _pg_types(conn, name, keep=not isinstance(table, str))
+    return CopyTarget(name, types, trusted)
 
 
 def insert_frame(
@@ -107,12 +162,8 @@ def insert_frame(
     if frame.height == 0:
         return 0
     if is_postgres(conn):
-        trusted = references_checked and _may_skip_fk_triggers(conn, name)
-        if trusted:
-            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        _copy(conn, name, frame)
-        if trusted:
-            conn.exec_driver_sql("SET LOCAL session_replication_role = origin")
+        target = copy_target(conn, table, references_checked=references_checked)
+        target.encode(frame).write(conn)
     else:
         columns = ", ".join(f'"{c}"' for c in frame.columns)
         marks = ", ".join("?" for _ in frame.columns)

@@ -13,7 +13,7 @@ of an invoice that still has rows further on in the file (``arrears.io.whole_rec
 from __future__ import annotations
 
 import polars as pl
-from sqlalchemy import Connection, exists, select
+from sqlalchemy import Connection, Table, exists, select
 
 from arrears.domain.problems import Problem
 from arrears.store import bulk, invoice_changes, lookups, records
@@ -28,6 +28,15 @@ HEADER = ("debtor_id", "issue_date", "currency", "number", "disputed", "referenc
 def _prepare(
     conn: Connection, rows: pl.DataFrame, ctx: LoadContext
 ) -> tuple[pl.DataFrame, list[Problem]]:
+    """References resolved and locked (the connection's part), then the header checks."""
+    rows, problems = _resolve(conn, rows, ctx)
+    rows, inconsistent = _consistent(rows)
+    return rows, problems + inconsistent
+
+
+def _resolve(
+    conn: Connection, rows: pl.DataFrame, ctx: LoadContext
+) -> tuple[pl.DataFrame, list[Problem]]:
     rows, problems = lookups.with_portfolio_ids(conn, rows, ctx.portfolio)
     rows, unknown = lookups.with_debtor_ids(conn, rows, debtor)
     rows = rows.with_columns(
@@ -36,8 +45,7 @@ def _prepare(
         pl.col("instalment").fill_null(1).alias("seq"),
         pl.col("disputed").fill_null(False),
     )
-    rows, inconsistent = _consistent(rows)
-    return rows, problems + unknown + inconsistent
+    return rows, problems + unknown
 
 
 def _consistent(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:
@@ -68,36 +76,110 @@ def _consistent(rows: pl.DataFrame) -> tuple[pl.DataFrame, list[Problem]]:
 
 
 def load(conn: Connection, rows: pl.DataFrame, ctx: LoadContext) -> LoadResult:
-    rows, problems = _prepare(conn, rows, ctx)
-    fields = [
-        c
-        for c in rows.columns
-        if c not in {"source", "row", "portfolio", "debtor_pk", "debtor_currency", "seq"}
-    ]
-    hashes = _hashes(rows, fields)
-    existing = _existing(conn, rows, ctx)
-    heads = (
-        rows.group_by(KEY, maintain_order=True)
-        .agg(
-            pl.col("debtor_pk", "debtor_id", "issue_date", "currency", "number").first(),
-            pl.col("disputed", "reference", "source", "row").first(),
-            pl.col("amount_minor").sum(),
+    staged = InvoiceLoad(conn, rows, ctx)
+    staged.compute()
+    return staged.write(conn)
+
+
+class InvoiceLoad:
+    """One batch's load in three steps, so that an importer may overlap them across batches:
+
+    1. the constructor does the connection's part before the writes: references resolved and
+       locked, the stored invoices looked up, ids reserved for the invoices that may be new;
+    2. ``compute`` uses no connection: header checks, hashes, new/changed/unchanged, the rows
+       of both tables and (PostgreSQL) their ``COPY`` bodies;
+    3. ``write`` changes the changed invoices and runs the ``COPY``s, and returns the result.
+
+    The steps run in this order for a batch; between a batch's ``write`` and the next batch's
+    constructor the connection must not be used by anyone else. ``write`` issues no statement
+    of its own through SQLAlchemy when there is no changed invoice (the usual first import),
+    so an importer may run it on another thread while it computes the next batch."""
+
+    def __init__(self, conn: Connection, rows: pl.DataFrame, ctx: LoadContext) -> None:
+        self.ctx = ctx
+        self.rows, self.problems = _resolve(conn, rows, ctx)
+        self.existing = _existing(conn, self.rows, ctx)
+        keys = self.rows.select(KEY).unique()
+        self.ids = bulk.reserve_ids(conn, invoice, keys.height - self.existing.height)
+        self.postgres = bulk.is_postgres(conn)
+        self.targets = (
+            (
+                bulk.copy_target(conn, invoice, references_checked=True),
+                bulk.copy_target(conn, instalment, references_checked=True),
+            )
+            if self.postgres
+            else None
         )
-        .join(hashes, on=KEY)
-        .join(existing, on=KEY, how="left")
-    )
-    new = heads.filter(pl.col("id").is_null())
-    changed = heads.filter(pl.col("id").is_not_null() & (pl.col("row_hash") != pl.col("old_hash")))
-    _create(conn, new, rows, ctx)
-    updated, change_problems = invoice_changes.apply(
-        conn, changed, invoice_values(changed), instalment_values(changed, rows), ctx
-    )
-    return LoadResult(
-        created=new.height,
-        updated=updated,
-        unchanged=heads.height - new.height - changed.height,
-        problems=problems + change_problems,
-    )
+        self.result = LoadResult(problems=self.problems)
+        self.new = self.changed = pl.DataFrame()
+        self.tables: list[tuple[Table, pl.DataFrame]] = []
+        self.bodies: list[bulk.EncodedCopy] = []
+
+    def compute(self) -> None:
+        rows, inconsistent = _consistent(self.rows)
+        self.rows = rows
+        fields = [
+            c
+            for c in rows.columns
+            if c not in {"source", "row", "portfolio", "debtor_pk", "debtor_currency", "seq"}
+        ]
+        hashes = _hashes(rows, fields)
+        heads = (
+            rows.group_by(KEY, maintain_order=True)
+            .agg(
+                pl.col("debtor_pk", "debtor_id", "issue_date", "currency", "number").first(),
+                pl.col("disputed", "reference", "source", "row").first(),
+                pl.col("amount_minor").sum(),
+            )
+            .join(hashes, on=KEY)
+            .join(self.existing, on=KEY, how="left")
+        )
+        new = heads.filter(pl.col("id").is_null())
+        self.changed = heads.filter(
+            pl.col("id").is_not_null() & (pl.col("row_hash") != pl.col("old_hash"))
+        )
+        self.result = LoadResult(
+            created=new.height,
+            unchanged=heads.height - new.height - self.changed.height,
+            problems=self.problems + inconsistent,
+        )
+        if new.height == 0:
+            return
+        new = new.with_columns(self.ids.head(new.height))
+        ctx = self.ctx
+        invoices = invoice_values(new).with_columns(
+            status=pl.lit("open"),
+            import_batch_id=pl.lit(ctx.batch_id, pl.Int64),
+            created_at=pl.lit(ctx.at),
+            updated_at=pl.lit(ctx.at),
+        )
+        # portfolio and debtor resolved and locked by _resolve; the invoices are new in this
+        # transaction: references_checked (bulk.insert_frame)
+        self.tables = [(invoice, invoices), (instalment, instalment_values(new, rows))]
+        if self.targets is not None:
+            self.bodies = [
+                target.encode(frame)
+                for target, (_, frame) in zip(self.targets, self.tables, strict=True)
+            ]
+
+    def write(self, conn: Connection) -> LoadResult:
+        if self.changed.height:
+            updated, change_problems = invoice_changes.apply(
+                conn,
+                self.changed,
+                invoice_values(self.changed),
+                instalment_values(self.changed, self.rows),
+                self.ctx,
+            )
+            self.result.updated = updated
+            self.result.problems += change_problems
+        if self.bodies:
+            for body in self.bodies:
+                body.write(conn)
+        else:
+            for table, frame in self.tables:
+                bulk.insert_frame(conn, table, frame, references_checked=True)
+        return self.result
 
 
 def _existing(conn: Connection, rows: pl.DataFrame, ctx: LoadContext) -> pl.DataFrame:
@@ -167,22 +249,3 @@ def instalment_values(heads: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
         "amount_minor",
         pl.col("amount_minor").alias("open_minor"),
     )
-
-
-def _create(conn: Connection, new: pl.DataFrame, rows: pl.DataFrame, ctx: LoadContext) -> None:
-    if new.height == 0:
-        return
-    new = new.with_columns(bulk.reserve_ids(conn, invoice, new.height))
-    bulk.insert_frame(
-        conn,
-        invoice,
-        invoice_values(new).with_columns(
-            status=pl.lit("open"),
-            import_batch_id=pl.lit(ctx.batch_id, pl.Int64),
-            created_at=pl.lit(ctx.at),
-            updated_at=pl.lit(ctx.at),
-        ),
-        references_checked=True,  # portfolio and debtor resolved and locked by _prepare
-    )
-    # the invoices are new in this transaction; portfolio and debtor as above
-    bulk.insert_frame(conn, instalment, instalment_values(new, rows), references_checked=True)

@@ -1,0 +1,104 @@
+"""The invoices import on PostgreSQL writes a batch on a thread while it computes the next one
+(``arrears.io.importer._Loads``): still one transaction, all or nothing.
+
+A write that fails on that thread (here the second batch's, after the first batch was written)
+must reach the caller and roll back every batch; the batches' writes must happen in file order,
+each once, and never while the next batch's references are being resolved.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, text
+
+from arrears.io.batches import ReadOptions
+from arrears.io.columns import Kind
+from arrears.io.importer import import_files
+from arrears.store import load_invoices
+from arrears.store.portfolios import ensure_portfolio
+
+AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+DEBTORS = "debtor_id,name\nD1,Acme\nD2,Beta\n"
+INVOICES = """invoice_id,debtor_id,issue_date,due_date,amount,instalment
+A,D1,2026-01-01,2026-02-01,100.00,1
+A,D1,2026-01-01,2026-03-01,100.00,2
+B,D2,2026-01-05,2026-02-05,10.00,1
+C,D1,2026-01-07,2026-02-07,70.00,1
+D,D2,2026-01-08,2026-02-08,30.00,1
+"""
+
+
+def _import(engine: Engine, tmp_path: Path, kind: Kind, body: str, batch_rows: int) -> Any:
+    path = tmp_path / f"{kind}.csv"
+    path.write_text(body, encoding="utf-8")
+    options = ReadOptions(batch_rows=batch_rows)
+    return import_files(engine, kind, [path], options, actor="test", at=AT)
+
+
+@pytest.fixture
+def debtors(engine: Engine, tmp_path: Path) -> Engine:
+    with engine.begin() as conn:
+        ensure_portfolio(conn, "default", name=None, base_currency="USD", actor="t")
+    assert _import(engine, tmp_path, Kind.DEBTORS, DEBTORS, 100).committed
+    return engine
+
+
+def _invoices(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM invoice")).scalar_one())
+
+
+def test_a_failed_write_of_a_later_batch_rolls_back_every_batch(
+    debtors: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write = load_invoices.InvoiceLoad.write
+    calls: list[str] = []
+
+    def failing(self: load_invoices.InvoiceLoad, conn: Connection) -> Any:
+        calls.append(threading.current_thread().name)
+        if len(calls) == 2:
+            raise RuntimeError("the server went away")
+        return write(self, conn)
+
+    monkeypatch.setattr(load_invoices.InvoiceLoad, "write", failing)
+    with pytest.raises(RuntimeError, match="went away"):
+        _import(debtors, tmp_path, Kind.INVOICES, INVOICES, 2)
+    assert len(calls) == 2
+    assert _invoices(debtors) == 0
+
+
+def test_batches_are_written_in_order_once_each_and_not_while_the_next_resolves(
+    debtors: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write, resolve = load_invoices.InvoiceLoad.write, load_invoices._resolve
+    busy = threading.Lock()
+    written: list[list[str]] = []
+
+    def writing(self: load_invoices.InvoiceLoad, conn: Connection) -> Any:
+        assert busy.acquire(blocking=False), "two threads on the connection"
+        try:
+            written.append(sorted(self.rows.get_column("invoice_id").unique().to_list()))
+            return write(self, conn)
+        finally:
+            busy.release()
+
+    def resolving(conn: Connection, rows: Any, ctx: Any) -> Any:
+        assert busy.acquire(blocking=False), "two threads on the connection"
+        try:
+            return resolve(conn, rows, ctx)
+        finally:
+            busy.release()
+
+    monkeypatch.setattr(load_invoices.InvoiceLoad, "write", writing)
+    monkeypatch.setattr(load_invoices, "_resolve", resolving)
+    report = _import(debtors, tmp_path, Kind.INVOICES, INVOICES, 2)
+    assert report.committed and report.created == 4
+    assert written == [["A"], ["B", "C"], ["D"]]
+    assert _invoices(debtors) == 4
+    again = _import(debtors, tmp_path, Kind.INVOICES, INVOICES, 2)
+    assert again.committed and (again.created, again.unchanged) == (0, 4)
