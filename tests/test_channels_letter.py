@@ -4,6 +4,7 @@ language (``Pack.letter_notice``): read back from the PDF with pypdf."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,20 @@ def test_a_notice_with_characters_outside_latin_1_survives(tmp_path: Path) -> No
         assert "Łódź" in text
     else:  # the core font: characters outside Latin-1 become "?"
         assert "Aviso" in text
+
+
+def test_western_text_uses_the_core_font_and_other_text_embeds_a_unicode_font(
+    tmp_path: Path,
+) -> None:
+    if not Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").is_file():
+        pytest.skip("DejaVu Sans is not installed")
+    settings = ChannelSettings({"channels.creditor_name": "ACME"}, tmp_path)
+    spanish = replace(_letter("es"), text="Total: 1.234,50 € – “pague”, señor")
+    greek = replace(_letter("en"), debtor_name="Ανδρέας 😀")
+    core, embedded = letter_pdf(spanish, settings), letter_pdf(greek, settings)
+    assert b"/FontFile2" not in core and b"/Helvetica" in core  # nothing embedded
+    assert b"/FontFile2" in embedded
+    assert (
+        "1.234,50 € – “pague”, señor" in pypdf.PdfReader(io.BytesIO(core)).pages[0].extract_text()
+    )
+    assert "Ανδρέας" in pypdf.PdfReader(io.BytesIO(embedded)).pages[0].extract_text()
