@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Generator, Iterator
+from collections.abc import Collection, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -110,23 +110,28 @@ class CsvSource:
         )
         return "skip"
 
-    def batches(self, rows: int) -> Iterator[Batch]:
+    def batches(self, rows: int, only: Collection[str] | None = None) -> Iterator[Batch]:
+        """``only``: the columns (frame names) to convert, for a pass that needs a few of them
+        (``whole_records``); every row is still parsed, so rows and problems are the same."""
         seen = 0
         pending = pl.DataFrame()
-        for record_batch in self._record_batches(rows):
+        names = frame_names(self.headers)
+        keep = None if only is None else [i for i, n in enumerate(names) if n in only]
+        for record_batch in self._record_batches(rows, keep):
             frame = pl.from_arrow(pa.Table.from_batches([record_batch]))
             assert isinstance(frame, pl.DataFrame)
             pending = pl.concat([pending, frame]) if pending.width else frame
             while pending.height >= rows:
                 chunk, pending = pending.head(rows), pending.slice(rows)
-                yield self._numbered(chunk, seen), self._take_skipped()
+                yield self._numbered(chunk, seen, keep), self._take_skipped()
                 seen += chunk.height
         if pending.height or self.skipped:
-            yield self._numbered(pending, seen), self._take_skipped()
+            yield self._numbered(pending, seen, keep), self._take_skipped()
 
-    def _record_batches(self, rows: int) -> Iterator[pa.RecordBatch]:
+    def _record_batches(self, rows: int, keep: list[int] | None) -> Iterator[pa.RecordBatch]:
         """pyarrow's batches; a decoding error further on than the first chunk is a problem."""
         names = [f"c{i}" for i in range(len(self.headers))]
+        include = names if keep is None else [names[i] for i in keep]
         try:
             reader = pacsv.open_csv(
                 self.path,
@@ -143,7 +148,8 @@ class CsvSource:
                     invalid_row_handler=self._on_invalid,
                 ),
                 convert_options=pacsv.ConvertOptions(
-                    column_types=dict.fromkeys(names, pa.string()),
+                    column_types=dict.fromkeys(include, pa.string()),
+                    include_columns=include,
                     strings_can_be_null=False,
                     quoted_strings_can_be_null=False,
                 ),
@@ -158,15 +164,17 @@ class CsvSource:
             message = f"cannot be read further on ({exc}): {hint}"
             raise ProblemsFound([Problem(self.source, None, None, message)]) from exc
 
-    def _numbered(self, frame: pl.DataFrame, seen: int) -> pl.DataFrame:
+    def _numbered(self, frame: pl.DataFrame, seen: int, keep: list[int] | None) -> pl.DataFrame:
         """Rename ``c0..cN`` to the headers; number rows around the skipped (invalid) ones."""
+        kept = range(len(self.headers)) if keep is None else keep
         if not frame.width:
-            frame = pl.DataFrame({n: [] for n in (f"c{i}" for i in range(len(self.headers)))})
+            frame = pl.DataFrame({f"c{i}": [] for i in kept})
         row = pl.int_range(seen + 2, seen + 2 + frame.height, dtype=pl.Int64)
         frame = frame.with_columns(row.alias("row"))
         for line in sorted(n for n in self._skipped_rows if n > 0):
             frame = frame.with_columns(pl.col("row") + (pl.col("row") >= line).cast(pl.Int64))
-        return frame.rename(dict(zip(frame.columns[:-1], frame_names(self.headers), strict=True)))
+        names = frame_names(self.headers)
+        return frame.rename({f"c{i}": names[i] for i in kept})
 
     def _take_skipped(self) -> list[Problem]:
         taken, self.skipped = self.skipped, []

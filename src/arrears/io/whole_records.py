@@ -30,11 +30,11 @@ from sqlalchemy import Connection
 
 from arrears.domain.problems import ProblemsFound
 from arrears.io.batches import ReadOptions, ValidatedBatch
-from arrears.io.columns import Kind
+from arrears.io.columns import ID_COLUMN, Kind
 from arrears.io.headers import match_headers
 from arrears.io.identity import DOCUMENTS
 from arrears.io.reading import BatchValidator
-from arrears.io.sources import open_source
+from arrears.io.sources import CsvSource, open_source
 from arrears.store import bulk
 from arrears.store.load_context import typed
 
@@ -64,7 +64,16 @@ def multi_row_counts(path: Path, kind: Kind, options: ReadOptions) -> pl.DataFra
         validator = BatchValidator(kind, headers, options, source)
         counted = pl.DataFrame(schema={"h": pl.Int64, "total": pl.UInt32})
         parts: list[pl.DataFrame] = []
-        for raw, _ in reader.batches(max(options.batch_rows, 100_000)):
+        size = max(options.batch_rows, 100_000)
+        needed = {
+            headers.columns[c] for c in ("portfolio", ID_COLUMN[kind]) if c in headers.columns
+        }
+        batches = (
+            reader.batches(size, only=needed)
+            if isinstance(reader, CsvSource)
+            else reader.batches(size)
+        )
+        for raw, _ in batches:
             hashes = key_hashes(validator.record_keys(raw)).drop_nulls()
             parts.append(hashes.value_counts(name="total").cast({"total": pl.UInt32}))
             if sum(p.height for p in parts) > max(_COMPACT_ROWS, 2 * counted.height):
