@@ -89,4 +89,4 @@ def test_from_many_examples_a_classifier_is_one_calibrated_model_of_few_trees(
     large, _ = fit_debtor(examples)
     assert len(large.calibrated_classifiers_) == 1
     assert large.calibrated_classifiers_[0].estimator.n_iter_ == 40
-    assert scoring_model.regressor(examples.height).max_iter == 30
+    assert scoring_model.regressor(examples.height).max_iter == 10
