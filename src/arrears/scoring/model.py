@@ -131,7 +131,7 @@ def regressor(n: int = 0) -> HistGradientBoostingRegressor:
         return HistGradientBoostingRegressor(
             loss="absolute_error",
             max_iter=10,
-            learning_rate=0.4,
+            learning_rate=0.2,
             max_leaf_nodes=63,
             min_samples_leaf=20,
             early_stopping=False,
