@@ -61,6 +61,8 @@ def test_train_stores_each_version_with_its_metadata(
     examples = meta["examples"]
     assert examples["debtor"] >= 200 and examples["invoice"] > examples["invoice_at_issue"] >= 200
     assert "late_rate_365d" in meta["features"]["debtor"]
+    assert meta["sample"]["sampled_debtors"] == meta["sample"]["debtors"] == 150
+    assert meta["sample"]["max_debtors"] == meta["settings"]["max_debtors"] == 100_000
 
     # --to beyond the history: the last snapshot is the last day whose window is complete
     assert run(ws, "train", "--from", "2026-01-01", "--to", "2027-01-01") == 0
@@ -68,6 +70,13 @@ def test_train_stores_each_version_with_its_metadata(
     meta = json.loads((ws / "models" / "v2" / "metadata.json").read_text())
     assert meta["training_window"]["to"] == "2026-05-31"
     assert meta["data_hash"] == json.loads((folder / "metadata.json").read_text())["data_hash"]
+
+    # a sample of the debtors: said in the table and recorded
+    assert run(ws, "train", "--from", "2025-11-01", "--max-debtors", "100") == 0
+    out = capsys.readouterr().out
+    assert "trained on a sample of 100 of 150 debtors" in out
+    meta = json.loads((ws / "models" / "v3" / "metadata.json").read_text())
+    assert meta["sample"]["sampled_debtors"] == meta["settings"]["max_debtors"] == 100
 
 
 def test_evaluate_reports_the_backtest_as_json(

@@ -62,11 +62,20 @@ def train_command(
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last snapshot day, YYYY-MM-DD.")] = None,
     portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+    max_debtors: Annotated[
+        int | None,
+        typer.Option(
+            "--max-debtors",
+            min=1,
+            help="Learn from at most this many debtors, a deterministic sample "
+            "(default: Settings.max_debtors, 100,000).",
+        ),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
 ) -> None:
     """Train on the history and store the model as the next version in <workspace>/models/."""
     from arrears.cli.app import UserError
-    from arrears.scoring import NotEnoughHistory, train
+    from arrears.scoring import NotEnoughHistory, Settings, train
     from arrears.scoring.registry import data_hash, save
 
     first, last = _day(start, "--from"), _day(end, "--to")
@@ -76,7 +85,8 @@ def train_command(
     if first > last:
         raise UserError(f"--from {first} is after --to {last}")
     try:
-        model = train(history, first, last)
+        settings = Settings() if max_debtors is None else Settings(max_debtors=max_debtors)
+        model = train(history, first, last, settings)
     except NotEnoughHistory as exc:
         raise UserError(str(exc)) from None
     version = save(
@@ -108,6 +118,12 @@ def train_command(
         for name, state in status.items():
             if state != "trained":
                 typer.echo(f"{name}: {state.removeprefix('rules: ')}")
+        sample = model.metadata["sample"]
+        if sample["sampled_debtors"] < sample["debtors"]:
+            typer.echo(
+                f"trained on a sample of {sample['sampled_debtors']:,} of {sample['debtors']:,} "
+                f"debtors (at most {sample['max_debtors']:,}: the lowest hashes of the debtor id)"
+            )
 
 
 @model_app.command("evaluate")
