@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from arrears.channels.base import ChannelSettings, Message, PermanentFailure
-from arrears.channels.smtp import build_email
+from arrears.channels.smtp import build_email, email_bytes
 
 
 def safe_name(message: Message) -> str:
@@ -39,7 +39,7 @@ class FileSink:
         if not message.to:
             raise PermanentFailure(f"no {message.channel} address")
         if message.channel == "email":
-            data = bytes(build_email(message, self.settings))
+            data = email_bytes(build_email(message, self.settings))
             path = self.folder / "email" / f"{safe_name(message)}.eml"
         else:
             body = {

@@ -12,30 +12,71 @@ import contextlib
 import smtplib
 import ssl
 from email import policy
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.encoders import encode_base64
+from email.header import Header
+from email.message import Message as MimeMessage
+from email.mime.application import MIMEApplication
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import formataddr, formatdate
 
 from arrears.channels import tracking
 from arrears.channels.base import ChannelSettings, Message, PermanentFailure, TemporaryFailure
 
-_POLICY = policy.SMTP.clone(max_line_length=998)  # long URLs stay plain header text
+#: Messages are built with the ``compat32`` MIME classes and flattened with CRLF line ends: the
+#: same bytes on the wire as ``EmailMessage``, about ten times less CPU (its header registry
+#: parses every header it is given; measured in benchmarks/dispatch.py's profile, where building
+#: and flattening were the largest part of a worker's time).
+_WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=998)  # long URLs stay plain
+_UTF8 = Charset("utf-8")
+_UTF8.header_encoding = QP  # RFC 2047 Q-encoding for names and subjects
+_UTF8.body_encoding = QP  # quoted-printable bodies: readable, 7-bit safe
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def build_email(message: Message, settings: ChannelSettings) -> EmailMessage:
+def _header(text: str) -> str:
+    """A header value: ASCII as it is, anything else RFC 2047-encoded."""
+    return text if text.isascii() else Header(text, _UTF8).encode(maxlinelen=998)
+
+
+def _text_part(text: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part.set_payload(text, _UTF8)  # sets the quoted-printable transfer encoding
+    return part
+
+
+def build_email(message: Message, settings: ChannelSettings) -> MimeMessage:
     """The MIME message (the same for SMTP and the file sink). Header values are one line: a
     name or subject with CR/LF cannot add a header."""
     if any(c in message.to for c in "\r\n,;<>") or "@" not in message.to:
         raise PermanentFailure(f"not an email address: {message.to!r}")
     sender = settings.get("channels.from_email") or "collections@example.com"
     domain = sender.rpartition("@")[2] or "arrears.local"
-    msg = EmailMessage(policy=_POLICY)
-    msg["From"] = formataddr((_one_line(settings.get("channels.from_name")), sender))
-    msg["To"] = formataddr((_one_line(message.debtor_name), message.to))
-    msg["Subject"] = _one_line(message.subject)
+    body: MIMEBase = _text_part(message.text, "plain")
+    if message.html:
+        html = message.html
+        if tracking.enabled(settings):
+            html = tracking.track_html(html, message, settings)
+        body = MIMEMultipart("alternative", _subparts=[body, _text_part(html, "html")])
+    msg: MIMEBase = body
+    if message.attachments:
+        msg = MIMEMultipart("mixed", _subparts=[body])
+        for a in message.attachments:
+            main, _, sub = a.mime.partition("/")
+            part = MIMEApplication(a.content, sub) if main == "application" else MIMEBase(main, sub)
+            if main != "application":
+                part.set_payload(a.content)
+                encode_base64(part)
+            part.add_header("Content-Disposition", "attachment", filename=a.filename)
+            msg.attach(part)
+    msg["From"] = formataddr((_one_line(settings.get("channels.from_name")), sender), _UTF8)
+    msg["To"] = formataddr((_one_line(message.debtor_name), message.to), _UTF8)
+    msg["Subject"] = _header(_one_line(message.subject))
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = f"<{message.idempotency_key}@{domain}>"
     msg["X-Arrears-Key"] = message.idempotency_key
@@ -43,16 +84,19 @@ def build_email(message: Message, settings: ChannelSettings) -> EmailMessage:
         msg["List-Unsubscribe"] = f"<{message.opt_out_url}>"
         if message.opt_out_url.startswith("https://"):  # RFC 8058 3.1: an HTTPS URI
             msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(message.text)
-    if message.html:
-        html = message.html
-        if tracking.enabled(settings):
-            html = tracking.track_html(html, message, settings)
-        msg.add_alternative(html, subtype="html")
-    for a in message.attachments:
-        main, _, sub = a.mime.partition("/")
-        msg.add_attachment(a.content, maintype=main, subtype=sub, filename=a.filename)
+    # headers first, as a reader expects them (the MIME headers were set when the parts were)
+    for name in ("Content-Type", "MIME-Version", "Content-Transfer-Encoding"):
+        values = msg.get_all(name) or []
+        del msg[name]
+        for value in values:
+            msg[name] = value
+    msg.policy = _WIRE
     return msg
+
+
+def email_bytes(msg: MimeMessage) -> bytes:
+    """The message as sent: CRLF line ends."""
+    return msg.as_bytes(policy=_WIRE)
 
 
 class SmtpChannel:
@@ -99,10 +143,11 @@ class SmtpChannel:
 
     def send(self, message: Message) -> str:
         msg = build_email(message, self.settings)
+        data, sender = email_bytes(msg), self.settings.get("channels.from_email")
         for again in (True, False):
             conn = self._connect()
             try:
-                conn.send_message(msg)
+                conn.sendmail(sender or "collections@example.com", [message.to], data)
                 return str(msg["Message-ID"])
             except smtplib.SMTPServerDisconnected:
                 self._conn = None
