@@ -368,24 +368,30 @@ class _Queries:
             WHERE cp.status = 'valid'
             GROUP BY cp.debtor_id, ch.channel"""
 
-    def contact_points(self, ids: tuple[int, int]) -> str:
-        """One id range of the portfolio's usable contact points (kind: index in ``_KINDS``)."""
+    def contact_points(self, ids: tuple[int, int], debtors: str | None = None) -> str:
+        """One id range of the portfolio's usable contact points (kind: index in ``_KINDS``);
+        ``debtors``: only those (a SQL list of ids; read through the debtor index)."""
         kind = " ".join(f"WHEN '{k}' THEN {n}" for n, k in enumerate(_KINDS))
+        scan = self._not_indexed() if debtors is None else ""
+        only = "" if debtors is None else f" AND cp.debtor_id IN ({debtors})"
         return f"""
             SELECT cp.id, cp.debtor_id, CASE cp.kind {kind} END AS kind
-            FROM contact_point cp{self._not_indexed()} CROSS JOIN debtor d
+            FROM contact_point cp{scan} CROSS JOIN debtor d
             WHERE cp.id BETWEEN {int(ids[0])} AND {int(ids[1])} AND cp.status = 'valid'
-              AND d.id = cp.debtor_id AND d.portfolio_id = {self.pid}"""
+              AND d.id = cp.debtor_id AND d.portfolio_id = {self.pid}{only}"""
 
-    def consent_rows(self, ids: tuple[int, int]) -> str:
-        """One id range of every recorded consent, packed in one integer (see ``_consents``)."""
+    def consent_rows(self, ids: tuple[int, int], points: str | None = None) -> str:
+        """One id range of every recorded consent, packed in one integer (see ``_consents``);
+        ``points``: only those contact points' (a SQL list of ids; read through the index)."""
         channel = " ".join(f"WHEN '{c}' THEN {n}" for n, c in enumerate(_CHANNELS))
+        scan = self._not_indexed() if points is None else ""
+        only = "" if points is None else f" AND c.contact_point_id IN ({points})"
         return f"""
             SELECT (c.contact_point_id * 8 + CASE c.channel {channel} END) * 4
                    + CASE c.status WHEN 'granted' THEN {_GRANTED}
                                    WHEN 'denied' THEN {_DENIED} ELSE 0 END AS k
-            FROM consent c{self._not_indexed()}
-            WHERE c.id BETWEEN {int(ids[0])} AND {int(ids[1])}"""
+            FROM consent c{scan}
+            WHERE c.id BETWEEN {int(ids[0])} AND {int(ids[1])}{only}"""
 
     def history(self) -> str:
         """Contact attempts with their times in the 30 days up to the end of ``as_of``: every

@@ -367,8 +367,9 @@ def read_guard_input(
     engine: Engine, *, portfolio: int, debtor_ids: list[int], as_of: date
 ) -> GuardInput:
     """The guard's input for ``debtor_ids`` only: the cycle read's own queries
-    (``arrears.store.cycle_read``, ``arrears.store.snapshot``) wrapped in a filter on the
-    batch's debtors, so that a batch reads its debtors' rows, not the whole portfolio's."""
+    (``arrears.store.cycle_read``, ``arrears.store.snapshot``) filtered on the batch's debtors
+    (debtors, contact points and consents through their indexes; the contact history wrapped
+    in a filter), so that a batch reads its debtors' rows, not the whole portfolio's."""
     from arrears.contact.frames import HISTORY_SCHEMA  # noqa: PLC0415 (only here)
     from arrears.store import cycle_read as cr  # noqa: PLC0415
     from arrears.store import snapshot as sn  # noqa: PLC0415
@@ -381,14 +382,13 @@ def read_guard_input(
         return f"SELECT * FROM ({query}) AS q WHERE q.debtor_id IN ({ids})"
 
     with engine.connect() as conn:
-        query = sn._debtors_query(portfolio, postgres=q.pg)
-        debtors = sn._debtors(pl.read_database(mine(query), conn))
-        points = sn._conform(pl.read_database(mine(q.contact_points(everything)), conn), cr._POINT)
-        point_ids = ", ".join(str(int(i)) for i in points["id"]) or "NULL"
-        packed = pl.read_database(
-            f"SELECT * FROM ({q.consent_rows(everything)}) AS q WHERE q.k / 32 IN ({point_ids})",
-            conn,
+        query = sn._debtors_query(portfolio, postgres=q.pg, only=ids)
+        debtors = sn._debtors(pl.read_database(query, conn))
+        points = sn._conform(
+            pl.read_database(q.contact_points(everything, debtors=ids), conn), cr._POINT
         )
+        point_ids = ", ".join(str(int(i)) for i in points["id"]) or "NULL"
+        packed = pl.read_database(q.consent_rows(everything, points=point_ids), conn)
         history = cr._typed(pl.read_database(mine(q.history()), conn), HISTORY_SCHEMA)
         disputed = conn.execute(
             select(instalment.c.debtor_id)

@@ -306,9 +306,12 @@ def _correction_query(as_of: date, *, postgres: bool) -> str:
         GROUP BY instalment_id"""
 
 
-def _debtors_query(pid: int | None, *, postgres: bool) -> str:
+def _debtors_query(pid: int | None, *, postgres: bool, only: str | None = None) -> str:
+    """The debtors of portfolio ``pid`` (all with None); ``only``: those ids (a SQL list)."""
     json = "::text" if postgres else ""
     where = "" if pid is None else f"WHERE d.portfolio_id = {int(pid)}"
+    if only is not None:
+        where = f"{where} AND d.id IN ({only})" if where else f"WHERE d.id IN ({only})"
     # COALESCE: ADBC SQLite infers a column's type from its first rows; NULL text breaks that.
     return f"""
         SELECT d.id AS debtor_id, d.external_id AS debtor_external_id, p.code AS portfolio,
