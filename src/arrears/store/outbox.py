@@ -11,6 +11,7 @@ other's rows); SQLite serialises writers, and the conditional ``UPDATE ... WHERE
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, Update, bindparam, func, insert, select, update
 
 from arrears.store.schema import (
     activity,
@@ -161,6 +162,21 @@ def release(engine: Engine, ids: Iterable[int], worker: str) -> int:
     return int(result.rowcount)
 
 
+@functools.lru_cache(maxsize=64)
+def _move(columns: tuple[str, ...]) -> Update:
+    """The UPDATE of one outbox row in given states, setting ``columns``: built once per set
+    of columns, so a worker's thousands of transitions reuse one compiled statement."""
+    return (
+        update(outbox)
+        .where(outbox.c.id == bindparam("row_id"))
+        .where(outbox.c.status.in_(bindparam("states", expanding=True)))
+        .values({c: bindparam(f"new_{c}") for c in columns})
+    )
+
+
+_LOG = insert(activity)  # executed with its values as parameters: compiled once
+
+
 def transition(
     conn: Connection,
     row: OutboxRow,
@@ -175,10 +191,10 @@ def transition(
 ) -> bool:
     """Move ``row`` from the state ``expect`` to ``values`` and log the activity
     ``message.<event>``, on ``conn`` (one transaction); False if the row was not in ``expect``."""
-    states = (expect,) if isinstance(expect, str) else expect
-    result = conn.execute(
-        update(outbox).where(outbox.c.id == row.id, outbox.c.status.in_(states)).values(**values)
-    )
+    states = [expect] if isinstance(expect, str) else list(expect)
+    columns = tuple(sorted(values))
+    params = {f"new_{c}": values[c] for c in columns}
+    result = conn.execute(_move(columns), {"row_id": row.id, "states": states, **params})
     if result.rowcount != 1:
         return False
     log(conn, row, event=event, at=at, actor=actor, payload=payload, unique=unique)
@@ -197,17 +213,18 @@ def log(
 ) -> None:
     attempt = payload.get("attempt", row.attempts)
     conn.execute(
-        insert(activity).values(
-            occurred_at=at,
-            kind=f"message.{event}",
-            actor=actor,
-            portfolio_id=row.portfolio_id,
-            debtor_id=row.debtor_id,
-            subject_kind="outbox",
-            subject_id=row.key[:200],
-            payload={"channel": row.channel, "template": row.template, **payload},
-            idempotency_key=f"msg:{row.id}:{attempt}:{event}"[:200] if unique else None,
-        )
+        _LOG,
+        {
+            "occurred_at": at,
+            "kind": f"message.{event}",
+            "actor": actor,
+            "portfolio_id": row.portfolio_id,
+            "debtor_id": row.debtor_id,
+            "subject_kind": "outbox",
+            "subject_id": row.key[:200],
+            "payload": {"channel": row.channel, "template": row.template, **payload},
+            "idempotency_key": f"msg:{row.id}:{attempt}:{event}"[:200] if unique else None,
+        },
     )
 
 
