@@ -54,20 +54,27 @@ def too_long(name: str, text: pl.Expr) -> pl.Expr:
     return pl.when(length > limit).then(message)
 
 
-def check(column: Column, options: ReadOptions) -> tuple[pl.Expr, pl.Expr]:
-    """(typed value, problem message) of ``column`` in a frame of cleaned text."""
+def check(
+    column: Column, options: ReadOptions, *, short_dates: bool = False
+) -> tuple[pl.Expr, pl.Expr]:
+    """(typed value, problem message) of ``column`` in a frame of cleaned text.
+
+    ``short_dates``: the caller knows that no cell of this column is longer than 10 bytes, so
+    none can be an ISO date-time (the shortest is 13 characters) and that rewrite is skipped."""
     x = pl.col(column.name)
-    value, problem = _by_type(column, x, options)
+    value, problem = _by_type(column, x, options, short_dates)
     if column.required:
         missing = pl.lit(f"is empty; {column.name} is required: {column.doc}")
         problem = pl.when(x.is_null()).then(missing).otherwise(problem)
     return value.alias(column.field), problem
 
 
-def _by_type(column: Column, x: pl.Expr, options: ReadOptions) -> tuple[pl.Expr, pl.Expr]:
+def _by_type(
+    column: Column, x: pl.Expr, options: ReadOptions, short_dates: bool
+) -> tuple[pl.Expr, pl.Expr]:
     kind = column.type
     if kind is Type.DATE:
-        return _date(x, options.date_format)
+        return _date(x, options.date_format, short=short_dates)
     if kind is Type.AMOUNT:
         return amount(x, options, positive=column.name != "credit_limit")
     value: pl.Expr
@@ -112,9 +119,9 @@ def _bad(condition: pl.Expr, template: str, x: pl.Expr) -> pl.Expr:
     return pl.when(condition).then(pl.format(template, x))
 
 
-def _date(x: pl.Expr, date_format: str) -> tuple[pl.Expr, pl.Expr]:
+def _date(x: pl.Expr, date_format: str, *, short: bool = False) -> tuple[pl.Expr, pl.Expr]:
     fmt = "%Y-%m-%d" if date_format == "auto" else date_format
-    if date_format == "auto":  # an ISO date-time counts as its date (ERP and Excel exports)
+    if date_format == "auto" and not short:  # an ISO date-time counts as its date (ERP, Excel)
         x = x.str.replace(_ISO_TIME, "$1")
     value = x.str.to_date(fmt, strict=False)
     failed = x.is_not_null() & value.is_null()
@@ -140,6 +147,22 @@ def _date(x: pl.Expr, date_format: str) -> tuple[pl.Expr, pl.Expr]:
 
 def amount(x: pl.Expr, options: ReadOptions, *, positive: bool) -> tuple[pl.Expr, pl.Expr]:
     """Minor units of a decimal text in the row's currency (``__exponent``), and the problem."""
+    minor, problem = _amount(x, options, positive=positive)
+    return amount_value(minor, problem), problem
+
+
+def amount_value(minor: pl.Expr, problem: pl.Expr) -> pl.Expr:
+    """The minor units where the amount has no problem (``problem`` may be the column of the
+    problems already computed: Polars would otherwise compute the messages a second time)."""
+    return pl.when(problem.is_null() & pl.col("__exponent").is_not_null()).then(minor)
+
+
+def amount_minor(column: Column, options: ReadOptions) -> pl.Expr:
+    """The unchecked minor units of an amount column (see ``amount_value``)."""
+    return _amount(pl.col(column.name), options, positive=True)[0]
+
+
+def _amount(x: pl.Expr, options: ReadOptions, *, positive: bool) -> tuple[pl.Expr, pl.Expr]:
     dec, thousands = options.decimal_separator, options.thousands_separator
     d, t = re.escape(dec), re.escape(thousands)
     integer = rf"(\d{{1,3}}({t}\d{{3}})+|\d+)" if thousands else r"\d+"
@@ -188,9 +211,7 @@ def amount(x: pl.Expr, options: ReadOptions, *, positive: bool) -> tuple[pl.Expr
     )
     if positive:
         problem = problem.when(~nonzero).then(pl.format(f"'{{}}' is zero: {_sign_rule(True)}", x))
-    bad = problem.is_not_null()
-    value = pl.when(~bad & exponent.is_not_null()).then(minor)
-    return value, problem
+    return minor, problem
 
 
 def _power_of_ten(k: pl.Expr) -> pl.Expr:

@@ -24,8 +24,8 @@ from arrears.domain.money import exponent, is_currency
 from arrears.domain.problems import Problem
 from arrears.io.batches import ReadOptions, ValidatedBatch
 from arrears.io.cells import clean
-from arrears.io.checks import check, phone_numbers, too_long
-from arrears.io.columns import COLUMNS, ID_COLUMN, Column, Kind
+from arrears.io.checks import amount_minor, amount_value, check, phone_numbers, too_long
+from arrears.io.columns import COLUMNS, ID_COLUMN, Column, Kind, Type
 from arrears.io.documents import DocumentRules
 from arrears.io.headers import Headers, match_headers
 from arrears.io.identity import SEPARATOR
@@ -142,9 +142,18 @@ class BatchValidator:
             .replace_strict(exponents, default=None, return_dtype=pl.Int64)
             .alias("__exponent")
         )
-        checks = [check(c, self.options) for c in self.columns]
+        dates = [c.name for c in self.columns if c.type is Type.DATE]
+        widest = frame.select(pl.col(dates).str.len_bytes().max()).row(0) if dates else ()
+        short = {name for name, width in zip(dates, widest, strict=True) if (width or 0) <= 10}
+        checks = [check(c, self.options, short_dates=c.name in short) for c in self.columns]
+        amounts = [c for c in self.columns if c.type is Type.AMOUNT]
         frame = frame.with_columns(
-            *(value for value, _ in checks),
+            *(
+                value
+                for c, (value, _) in zip(self.columns, checks, strict=True)
+                if c not in amounts
+            ),
+            *(amount_minor(c, self.options).alias(f"__minor_{c.name}") for c in amounts),
             *(
                 pl.coalesce(pl.col(f"__long_{c.name}"), problem).alias(f"{_PROBLEM}{c.name}")
                 if c.name in self.headers.columns
@@ -152,6 +161,13 @@ class BatchValidator:
                 for c, (_, problem) in zip(self.columns, checks, strict=True)
             ),
         )
+        if amounts:  # each amount's value once its problems are known (computed once)
+            frame = frame.with_columns(
+                amount_value(pl.col(f"__minor_{c.name}"), pl.col(f"{_PROBLEM}{c.name}")).alias(
+                    c.field
+                )
+                for c in amounts
+            ).drop(f"__minor_{c.name}" for c in amounts)
         if "phone" in frame.columns:
             frame = self._phones(frame)
         return frame
