@@ -54,6 +54,16 @@ def clean(expr: pl.Expr) -> pl.Expr:
     return pl.when(unescaped == "").then(None).otherwise(unescaped)
 
 
+#: A cell that ``clean`` changes starts or ends with a space, starts with ``'`` or is empty.
+_UNCLEAN = r"^[ \u00a0']|[ \u00a0]$|^$"
+
+
+def unclean(columns: list[str]) -> pl.Expr:
+    """Per column, whether any cell of it would be changed by ``clean`` (one row of booleans):
+    a column where none would be is taken as it is, which saves a copy of every cell."""
+    return pl.col(columns).str.contains(_UNCLEAN).any().fill_null(False)
+
+
 def escape_formulas(expr: pl.Expr) -> pl.Expr:
     """Prefix ``'`` to text that a spreadsheet would run as a formula."""
     risky = pl.any_horizontal(expr.str.starts_with(c) for c in FORMULA_START)

@@ -23,7 +23,7 @@ import polars as pl
 from arrears.domain.money import exponent, is_currency
 from arrears.domain.problems import Problem
 from arrears.io.batches import ReadOptions, ValidatedBatch
-from arrears.io.cells import clean
+from arrears.io.cells import clean, unclean
 from arrears.io.checks import amount_minor, amount_value, check, phone_numbers, too_long
 from arrears.io.columns import COLUMNS, ID_COLUMN, Column, Kind, Type
 from arrears.io.documents import DocumentRules
@@ -110,13 +110,20 @@ class BatchValidator:
     def _cleaned(self, raw: pl.DataFrame) -> pl.DataFrame:
         """One text column per canonical column (null when empty), long cells noted."""
         present = self.headers.columns
+        headers = [present[c.name] for c in self.columns if c.name in present]
+        headers += self.headers.attributes.values()
+        needed = raw.select(unclean(headers)).row(0, named=True) if headers else {}
+
+        def cleaned(header: str) -> pl.Expr:
+            return clean(pl.col(header)) if needed[header] else pl.col(header)
+
         text = [
-            clean(pl.col(present[c.name])).alias(c.name)
+            cleaned(present[c.name]).alias(c.name)
             if c.name in present
             else pl.lit(None, pl.String).alias(c.name)
             for c in self.columns
         ]
-        attrs = [clean(pl.col(h)).alias(f"__attr_{h}") for h in self.headers.attributes.values()]
+        attrs = [cleaned(h).alias(f"__attr_{h}") for h in self.headers.attributes.values()]
         frame = raw.select(*text, *attrs, "row")
         long_cells = [
             too_long(c.name, pl.col(c.name)).alias(f"__long_{c.name}")
