@@ -246,10 +246,18 @@ def reserve_ids(conn: Connection, table: Table, n: int) -> pl.Series:
             text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}
         ).scalar_one()
         literal = "'" + str(sequence).replace("'", "''") + "'"  # a constant: resolved once
-        ids = conn.execute(
-            text(f"SELECT array_agg(nextval({literal}::regclass)) FROM generate_series(1, :n)"),
+        # the values come back as a range when they are one (nobody else drew from the sequence
+        # meanwhile): three numbers instead of an array of n to print and parse
+        first, last, ids = conn.execute(
+            text(
+                "SELECT min(v), max(v), CASE WHEN max(v) - min(v) + 1 = count(*) THEN NULL "
+                "ELSE array_agg(v) END "
+                f"FROM (SELECT nextval({literal}::regclass) AS v FROM generate_series(1, :n)) s"
+            ),
             {"n": n},
-        ).scalar_one()
+        ).one()
+        if ids is None:
+            return pl.int_range(first, last + 1, eager=True, dtype=pl.Int64).alias("id")
         return pl.Series("id", ids, dtype=pl.Int64)
     start = conn.execute(text(f'SELECT COALESCE(MAX(id), 0) FROM "{table.name}"')).scalar_one()
     return pl.int_range(start + 1, start + 1 + n, eager=True, dtype=pl.Int64).alias("id")
