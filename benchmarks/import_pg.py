@@ -17,7 +17,8 @@ and debtor references), ``hash`` (idempotency hashes), ``existing`` (looking
 up the invoices already stored), ``encode`` (the ``COPY`` bodies), ``copy_invoice`` /
 ``copy_instalment`` (the ``COPY`` of each table: on PostgreSQL the invoices' ``COPY``s run on a
 thread of their own while the next batch is computed, so the phases' wall times overlap),
-``close`` (counts and the ``import.applied`` activity), ``commit`` and ``vacuum``.
+``indexes`` (the indexes a large first load builds at its end), ``close`` (counts and the
+``import.applied`` activity), ``commit`` and ``vacuum``.
 
 ``--server-only`` measures the server alone: the rows the importer wrote, dumped in COPY's
 binary format (as the importer sends them), are copied back into a fresh copy of the base
@@ -163,6 +164,8 @@ def _instrument(phases: Phases) -> None:
         lambda conn, table, frame, **_: "copy_" + (table if isinstance(table, str) else table.name),
     )
     phases.wrap(bulk, "reserve_ids", "reserve_ids")
+    if hasattr(load_invoices, "build_indexes"):  # a large first load builds indexes at its end
+        phases.wrap(load_invoices, "build_indexes", "indexes")
     if hasattr(bulk, "EncodedCopy"):  # COPY bodies encoded apart from their COPY
         phases.wrap(bulk.CopyTarget, "encode", "encode")
         phases.wrap(bulk.EncodedCopy, "write", lambda body, conn: "copy_" + body.target.table)

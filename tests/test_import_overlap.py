@@ -102,3 +102,60 @@ def test_batches_are_written_in_order_once_each_and_not_while_the_next_resolves(
     assert _invoices(debtors) == 4
     again = _import(debtors, tmp_path, Kind.INVOICES, INVOICES, 2)
     assert again.committed and (again.created, again.unchanged) == (0, 4)
+
+
+_INDEXES = (
+    "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+    "WHERE indrelid IN ('invoice'::regclass, 'instalment'::regclass) ORDER BY 1"
+)
+_CONSTRAINTS = (
+    "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+    "WHERE conrelid IN ('invoice'::regclass, 'instalment'::regclass) ORDER BY 1, 2"
+)
+
+
+def _schema(engine: Engine) -> list[Any]:
+    with engine.connect() as conn:
+        return [tuple(r) for q in (_INDEXES, _CONSTRAINTS) for r in conn.execute(text(q)).all()]
+
+
+@pytest.mark.postgres
+def test_a_large_first_load_builds_the_same_indexes_at_its_end(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from arrears.io import importer
+    from arrears.store.database import connect
+
+    engine = connect(pg_url)
+    with engine.begin() as conn:
+        ensure_portfolio(conn, "default", name=None, base_currency="USD", actor="t")
+    assert _import(engine, tmp_path, Kind.DEBTORS, DEBTORS, 100).committed
+    before = _schema(engine)
+    built: list[bool] = []
+    defer = importer.defer_indexes
+
+    def deferring(conn: Connection) -> Any:
+        build = defer(conn)
+        built.append(build is not None)
+        return build
+
+    monkeypatch.setattr(importer, "DEFER_INDEXES_ROWS", 2)
+    monkeypatch.setattr(importer, "defer_indexes", deferring)
+    bad = INVOICES + "E,D9,2026-01-09,2026-02-09,5.00,1\n"  # unknown debtor: rolled back
+    assert not _import(engine, tmp_path, Kind.INVOICES, bad, 2).committed
+    assert built == [True] and _schema(engine) == before and _invoices(engine) == 0
+    report = _import(engine, tmp_path, Kind.INVOICES, INVOICES, 2)
+    assert report.committed and report.created == 4
+    assert built == [True, True] and _schema(engine) == before
+    again = _import(engine, tmp_path, Kind.INVOICES, INVOICES, 2)  # not empty: kept
+    assert again.committed and again.unchanged == 4 and built == [True, True, False]
+    with engine.connect() as conn, pytest.raises(Exception, match="uq_invoice_external_id"):
+        conn.execute(
+            text(
+                "INSERT INTO invoice (portfolio_id, debtor_id, external_id, number, issue_date, "
+                "currency, amount_minor, row_hash, created_at, updated_at) SELECT portfolio_id, "
+                "debtor_id, external_id, number, issue_date, currency, amount_minor, row_hash, "
+                "created_at, updated_at FROM invoice LIMIT 1"
+            )
+        )
+    engine.dispose()

@@ -39,7 +39,7 @@ from arrears.io.rejects import write_rejects
 from arrears.io.whole_records import HeldRows
 from arrears.store.bulk import is_postgres
 from arrears.store.load_context import LoadResult, typed
-from arrears.store.load_invoices import InvoiceLoad
+from arrears.store.load_invoices import DEFER_INDEXES_ROWS, InvoiceLoad, defer_indexes
 from arrears.store.loading import LoadContext, close_batch, load_frame, open_batch
 from arrears.store.schema import portfolio
 
@@ -187,7 +187,7 @@ def _import_file(
         if held:
             rows, raw = held.rest()
             loads.add(rows, raw, [])
-            loads.flush()
+        loads.finish()
     finally:
         loads.close()
     problems.sort(key=lambda p: (p.row if p.row is not None else -1, p.column or ""))
@@ -237,6 +237,9 @@ class _Loads:
         self._pool = ThreadPoolExecutor(1, "arrears-write") if self.staged else None
         #: the last batch, computed but not written yet: its load, raw rows, read problems
         self._waiting: tuple[InvoiceLoad, pl.DataFrame, list[Problem]] | None = None
+        self._first = True
+        #: builds the indexes a large first load went without (``defer_indexes``)
+        self._build: Callable[[], None] | None = None
 
     def add(self, rows: pl.DataFrame, raw: pl.DataFrame, read_problems: list[Problem]) -> None:
         """Load typed ``rows``; ``raw`` holds their text (and that of rows with
@@ -245,6 +248,9 @@ class _Loads:
             self.flush()
             self._record(load_frame(self.conn, self.kind, rows, self.ctx), raw, read_problems)
             return
+        if self._first and rows.height >= DEFER_INDEXES_ROWS:
+            self._build = defer_indexes(self.conn)
+        self._first = False
         load = InvoiceLoad(self.conn, typed(self.kind, rows), self.ctx)
         waiting, self._waiting = self._waiting, None
         if waiting is None or self._pool is None:  # the first batch
@@ -264,6 +270,13 @@ class _Loads:
         waiting, self._waiting = self._waiting, None
         if waiting is not None:
             self._record(waiting[0].write(self.conn), waiting[1], waiting[2])
+
+    def finish(self) -> None:
+        """After the file's last batch: write what waits, build the deferred indexes."""
+        self.flush()
+        build, self._build = self._build, None
+        if build is not None:
+            build()
 
     def close(self) -> None:
         if self._pool is not None:

@@ -12,8 +12,12 @@ of an invoice that still has rows further on in the file (``arrears.io.whole_rec
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
+
 import polars as pl
 from sqlalchemy import Connection, Table, exists, select
+from sqlalchemy.exc import DBAPIError
 
 from arrears.domain.problems import Problem
 from arrears.store import bulk, invoice_changes, lookups, records
@@ -248,4 +252,76 @@ def instalment_values(heads: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
         "due_date",
         "amount_minor",
         pl.col("amount_minor").alias("open_minor"),
+    )
+
+
+#: A first load whose first batch has at least this many rows, into empty invoice and instalment
+#: tables, builds their secondary indexes once at its end (``defer_indexes``).
+DEFER_INDEXES_ROWS = 100_000
+_TABLES = ("invoice", "instalment")
+
+
+def defer_indexes(conn: Connection) -> Callable[[], None] | None:
+    """PostgreSQL, a large first load: drop the secondary indexes and unique constraints of the
+    empty ``invoice`` and ``instalment`` tables (not their primary keys, which the foreign keys
+    need) and return the function that builds them again, as they were, once the rows are in:
+    one sorted build instead of an index insert per row (measured on 324k invoices, server
+    alone: the two ``COPY``s 1.9 -> 1.1 s, the builds 0.4 s).
+
+    All in the import's transaction (a rollback brings them back untouched; a duplicate key
+    still fails the import, when its unique index is built). The tables stay locked ``ACCESS
+    EXCLUSIVE`` until the import ends, so it is done only when the lock is free at once
+    (``NOWAIT``) and both tables are empty: nobody has anything to read there yet."""
+    if not bulk.is_postgres(conn) or _any_rows(conn):
+        return None
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql("LOCK TABLE invoice, instalment IN ACCESS EXCLUSIVE MODE NOWAIT")
+    except DBAPIError:
+        return None
+    if _any_rows(conn):  # filled between the look and the lock: keep the indexes
+        return None
+    tables = ", ".join(f"'{t}'::regclass" for t in _TABLES)
+    constraints = [
+        (str(r[0]), str(r[1]), str(r[2]))
+        for r in conn.exec_driver_sql(
+            "SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid) "
+            f"FROM pg_constraint WHERE conrelid IN ({tables}) AND contype = 'u' ORDER BY conname"
+        )
+    ]
+    indexes = [
+        (str(r[0]), str(r[1]))
+        for r in conn.exec_driver_sql(
+            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index i "
+            f"WHERE indrelid IN ({tables}) AND NOT indisprimary AND NOT EXISTS "
+            "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1"
+        )
+    ]
+    for table, name, _ in constraints:
+        conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+    for name, _ in indexes:
+        conn.exec_driver_sql(f"DROP INDEX {name}")
+    return functools.partial(build_indexes, conn, constraints, indexes)
+
+
+def build_indexes(
+    conn: Connection,
+    constraints: Sequence[tuple[str, str, str]],
+    indexes: Sequence[tuple[str, str]],
+) -> None:
+    """Build what ``defer_indexes`` dropped, from the definitions it read. One process builds
+    them (no parallel workers), so that their cost shows in the backend's CPU time."""
+    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+    conn.exec_driver_sql("SET LOCAL max_parallel_maintenance_workers = 0")
+    for table, name, definition in constraints:
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+    for _, definition in indexes:
+        conn.exec_driver_sql(definition)
+
+
+def _any_rows(conn: Connection) -> bool:
+    return bool(
+        conn.exec_driver_sql(
+            "SELECT EXISTS (SELECT 1 FROM invoice) OR EXISTS (SELECT 1 FROM instalment)"
+        ).scalar()
     )
