@@ -19,8 +19,6 @@ from arrears.cycle.compiled import CompiledPolicy, compile_policy
 from arrears.cycle.decide import decide
 from arrears.cycle.frames import SCORE_SCHEMA, CycleInput, Decisions
 from arrears.policy.loading import load_policy
-from arrears.scoring.model import score_frame
-from arrears.scoring.registry import load as load_model
 from arrears.store.cycle_read import read_cycle_input
 from arrears.store.cycle_write import RunSummary, commit_decisions
 
@@ -84,6 +82,11 @@ def plan_cycle(
             raise UnknownDebtor(debtor, portfolio)
         data = data.for_debtors(ids)
     read = time.perf_counter()
+    # scikit-learn takes seconds to import: only the commands that score pay for it (every
+    # `arrears` command imports this module: dispatch, import, aging...)
+    from arrears.scoring.model import score_frame  # noqa: PLC0415
+    from arrears.scoring.registry import load as load_model  # noqa: PLC0415
+
     model = load_model(models) if models is not None and models.is_dir() else None
     scored = score_frame(model, data, as_of, with_reasons=debtor is not None)
     data = replace(data, scores=scored.select(list(SCORE_SCHEMA)))
