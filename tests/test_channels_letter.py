@@ -103,7 +103,8 @@ def test_western_text_uses_the_core_font_and_other_text_embeds_a_unicode_font(
     if not Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").is_file():
         pytest.skip("DejaVu Sans is not installed")
     settings = ChannelSettings({"channels.creditor_name": "ACME"}, tmp_path)
-    spanish = replace(_letter("es"), text="Total: 1.234,50 € – “pague”, señor")
+    # U+202F is CLDR's group separator in fr_FR amounts: printed as a no-break space
+    spanish = replace(_letter("es"), text="Total: 1.234,50 € – “pague”, señor; 1\u202f234,50 €")
     greek = replace(_letter("en"), debtor_name="Ανδρέας 😀")
     core, embedded = letter_pdf(spanish, settings), letter_pdf(greek, settings)
     assert b"/FontFile2" not in core and b"/Helvetica" in core  # nothing embedded

@@ -31,6 +31,12 @@ from arrears.contact.model import Pack
 
 _DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 _CORE_ENCODING = "windows-1252"
+#: Spaces CLDR puts in amounts and dates (U+202F in fr_FR "1 234,50 €", U+2009) printed as the
+#: no-break and plain spaces that Windows-1252 has, so such text still takes the core font.
+_SPACES = str.maketrans({"\u202f": "\u00a0", "\u2007": "\u00a0", "\u2009": " ", "\u200a": " "})
+
+
+_TEXT_FIELDS = ("debtor_name", "to", "subject", "text", "legal_notice")
 
 
 def _fits_core_font(*texts: str) -> bool:
@@ -56,6 +62,11 @@ def letter_pdf(message: Message, settings: ChannelSettings, today: date | None =
     pdf.core_fonts_encoding = _CORE_ENCODING
     pdf.add_page()
     creditor = settings.get("channels.creditor_name") or settings.get("channels.from_name")
+    message = replace(
+        message,
+        **{f: getattr(message, f).translate(_SPACES) for f in _TEXT_FIELDS},
+    )
+    creditor = creditor.translate(_SPACES)
     texts = (creditor, message.debtor_name, message.to, message.subject, message.text)
     font_path = Path(settings.get("letter.font") or _DEJAVU)
     unicode_font = not _fits_core_font(*texts, message.legal_notice or "") and font_path.is_file()
