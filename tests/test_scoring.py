@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -131,3 +132,28 @@ def test_a_trained_model_ranks_slow_payers_last_and_explains() -> None:
     assert (scored["expected_recovery_minor"] >= 0).all()
     assert scored["expected_days_to_pay"].drop_nulls().min() >= 0  # type: ignore[operator]
     assert all(len(r) > 0 and "=" in r[0] for r in scored["reasons"])
+
+
+def test_days_to_pay_is_scored_only_when_asked_and_the_rest_is_unchanged() -> None:
+    history = synthetic()
+    view = view_at(history, date(2025, 4, 20))
+    model = train(history, date(2024, 3, 1), date(2025, 3, 1), Settings(snapshot_every_days=14))
+    for m in (None, model):
+        full = score_view(m, view, with_reasons=False)
+        lean = score_view(m, view, with_reasons=False, days_to_pay=False)
+        assert full["expected_days_to_pay"].null_count() < full.height
+        assert lean["expected_days_to_pay"].null_count() == lean.height
+        assert full.drop("expected_days_to_pay").equals(lean.drop("expected_days_to_pay"))
+
+
+def test_the_cycle_scores_days_to_pay_only_for_a_policy_that_reads_it(tmp_path: Path) -> None:
+    from arrears.jobs.cycle import load_compiled
+
+    b2b = Path(__file__).parents[1] / "examples" / "policies" / "b2b.yaml"
+    assert not load_compiled(b2b).reads("expected_days_to_pay")
+    assert load_compiled(b2b).reads("days_past_due")
+    text = b2b.read_text().replace(
+        "segments:", "segments:\n  - name: slow_to_pay\n    when: expected_days_to_pay > 60", 1
+    )
+    (tmp_path / "slow.yaml").write_text(text)
+    assert load_compiled(tmp_path / "slow.yaml").reads("expected_days_to_pay")

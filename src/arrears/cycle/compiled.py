@@ -73,6 +73,12 @@ class CompiledPolicy:
     def severity(self, stage: str) -> int:
         return self.stages.index(stage)
 
+    def reads(self, feature: str) -> bool:
+        """Whether a stage, segment or step condition or the priority uses ``feature`` (so a
+        feature that costs much, such as ``expected_days_to_pay``, is computed only then)."""
+        exprs = [*self.stage_conditions, *self.segment_conditions, *self.step_conditions]
+        return any(feature in e.meta.root_names() for e in (*exprs, self.priority) if e is not None)
+
 
 def _condition(text: str | None, where: str) -> pl.Expr | None:
     if text is None:
