@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Engine, select
 
@@ -99,3 +104,44 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class Provider(BaseHTTPRequestHandler):
+    """A local SMS/WhatsApp provider: records each request; answers 200 with an id, or what
+    ``answers`` says for a recipient (``/send`` JSON ``to``)."""
+
+    requests: ClassVar[list[dict[str, Any]]] = []
+    answers: ClassVar[dict[str, tuple[int, dict[str, Any]]]] = {}
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        entry = {"path": self.path, "headers": dict(self.headers), "body": body}
+        Provider.requests.append(entry)
+        to = json.loads(body)["to"] if self.path == "/send" else ""
+        code, answer = Provider.answers.get(
+            to, (200, {"id": f"p{len(Provider.requests)}", "sid": "SM1"})
+        )
+        data = json.dumps(answer).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@contextmanager
+def provider_server() -> Iterator[int]:
+    """A :class:`Provider` on a free loopback port (its requests reset); yields the port."""
+    Provider.requests = []
+    Provider.answers = {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Provider)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()

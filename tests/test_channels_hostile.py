@@ -7,23 +7,23 @@ from __future__ import annotations
 
 import email
 import json
-import threading
 from collections.abc import Iterator
 from email import policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from sqlalchemy import update
 
 from arrears.store.schema import debtor, invoice
 from channels_support import (
+    Provider,
     base_workspace,
     copy_workspace,
     dispatcher,
     engine_of,
     free_port,
+    provider_server,
     rows,
 )
 
@@ -63,30 +63,10 @@ def smtp() -> Iterator[tuple[Box, int]]:
     controller.stop()
 
 
-class Provider(BaseHTTPRequestHandler):
-    bodies: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        Provider.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        data = json.dumps({"id": f"p{len(Provider.bodies)}"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        return None
-
-
 @pytest.fixture
 def http_port() -> Iterator[int]:
-    Provider.bodies = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Provider)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield int(server.server_address[1])
-    server.shutdown()
-    server.server_close()
+    with provider_server() as port:
+        yield port
 
 
 def test_hostile_names_and_numbers_go_out_inert_through_every_channel(
@@ -124,9 +104,10 @@ def test_hostile_names_and_numbers_go_out_inert_through_every_channel(
         assert "\u202eevil" in text and "😀" in text
 
     # SMS: the provider gets the text as JSON data, unchanged and unevaluated
-    assert len(Provider.bodies) == len(sent["sms"])
-    assert all("{{ 7*7 }}" not in b["to"] for b in Provider.bodies)
-    assert all(b["text"].startswith(CREDITOR + ":") for b in Provider.bodies)
+    bodies = [json.loads(r["body"]) for r in Provider.requests]
+    assert len(bodies) == len(sent["sms"])
+    assert all("{{ 7*7 }}" not in b["to"] for b in bodies)
+    assert all(b["text"].startswith(CREDITOR + ":") for b in bodies)
 
     # letters: a PDF per letter whose text carries the hostile name literally
     pdfs = sorted((ws / "outbox" / "letter").glob("*.pdf"))

@@ -13,13 +13,11 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from email import policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -41,7 +39,15 @@ from arrears.channels.http import (
 )
 from arrears.channels.letter import letter_pdf
 from arrears.store.schema import contact_point
-from channels_support import base_workspace, copy_workspace, dispatcher, engine_of, rows
+from channels_support import (
+    Provider,
+    base_workspace,
+    copy_workspace,
+    dispatcher,
+    engine_of,
+    provider_server,
+    rows,
+)
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
 from aiosmtpd.smtp import AuthResult, LoginPassword  # noqa: E402
@@ -182,39 +188,10 @@ def test_an_unreachable_smtp_server_is_a_temporary_failure(ws: Path) -> None:
     assert report.counts["retry"] == sum(1 for r in rows(ws) if r["channel"] == "email")
 
 
-class Provider(BaseHTTPRequestHandler):
-    requests: ClassVar[list[dict[str, Any]]] = []
-    answers: ClassVar[dict[str, tuple[int, dict[str, Any]]]] = {}
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        entry = {"path": self.path, "headers": dict(self.headers), "body": body}
-        Provider.requests.append(entry)
-        to = json.loads(body)["to"] if self.path == "/send" else ""
-        code, answer = Provider.answers.get(
-            to, (200, {"id": f"p{len(Provider.requests)}", "sid": "SM1"})
-        )
-        data = json.dumps(answer).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        return None
-
-
 @pytest.fixture
 def http_server() -> Iterator[int]:
-    Provider.requests = []
-    Provider.answers = {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Provider)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield int(server.server_address[1])
-    server.shutdown()
-    server.server_close()
+    with provider_server() as port:
+        yield port
 
 
 def _msg(to: str, channel: str = "sms") -> Message:
