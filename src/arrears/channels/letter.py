@@ -40,14 +40,37 @@ _TEXT_FIELDS = ("debtor_name", "to", "subject", "text", "legal_notice")
 
 
 def _lines(pdf: FPDF, height: float, text: str) -> None:
-    """``text`` line by line: a line that fits the width is one cell, a longer one wraps
-    (``multi_cell``). The same page as ``multi_cell`` of the whole text at a sixth of the cost:
-    its line breaking measures every character in Python, and a statement's lines are short."""
+    """``text`` line by line, each line wrapped at word boundaries to the page width (left
+    aligned) and written as cells. fpdf2's ``multi_cell`` would justify, but its line breaking
+    measures every character through several Python objects: a statement took 55 ms that way,
+    8 ms with cells for the lines that fit, and the wrapping here is about 4x cheaper again. A
+    word wider than the page still goes through ``multi_cell`` (it breaks inside the word)."""
+    width, space = pdf.epw, pdf.get_string_width(" ")
+
+    def out(words: list[str]) -> None:
+        pdf.cell(0, height, " ".join(words), new_x="LMARGIN", new_y="NEXT")
+
     for line in text.split("\n"):
-        if pdf.get_string_width(line) <= pdf.epw:
+        if pdf.get_string_width(line) <= width:
             pdf.cell(0, height, line, new_x="LMARGIN", new_y="NEXT")
-        else:
-            pdf.multi_cell(0, height, line, new_x="LMARGIN", new_y="NEXT")
+            continue
+        words: list[str] = []
+        used = 0.0
+        for word in line.split(" "):
+            size = pdf.get_string_width(word)
+            if size > width:
+                if words:
+                    out(words)
+                words, used = [], 0.0
+                pdf.multi_cell(0, height, word, new_x="LMARGIN", new_y="NEXT", align="L")
+            elif words and used + space + size > width:
+                out(words)
+                words, used = [word], size
+            else:
+                used = size if not words else used + space + size
+                words.append(word)
+        if words:
+            out(words)
 
 
 def _fits_core_font(*texts: str) -> bool:
