@@ -1,10 +1,10 @@
 """The backtest on the IBM accounts-receivable sample, imported through the normal importer:
 chronological split (the oldest 80 % of invoices train), floors just under the measured figures
-(AUC 0.885; accuracy 0.796 at 0.5 and 0.800 at the threshold chosen on the training period's
-newest 20 %; days-late MAE 1.84 over all test invoices, 4.97 over late ones, 3.88 for a regressor
-trained and scored on late invoices only as the published one). On this sample the debtor score
-cannot be trained (almost every debtor pays within 30 days): training keeps the invoice models
-and the rules give the score, and says so."""
+(AUC 0.883; accuracy 0.804 at 0.5 and at the threshold chosen on the training period's newest
+20 %, 0.48; Brier 0.129; days-late MAE 1.84 over all test invoices, 4.97 over late ones, 3.88 for
+a regressor trained and scored on late invoices only as the published one). On this sample the
+debtor score cannot be trained (almost every debtor pays within 30 days): training keeps the
+invoice models and the rules give the score, and says so."""
 
 from __future__ import annotations
 
@@ -58,11 +58,12 @@ def test_ibm_backtest_beats_its_baselines(history: History) -> None:
     late = report["invoice"]["paid_late"]
     model = late["model"]
     assert model["auc"] >= 0.88
-    assert model["accuracy"] >= 0.79
-    assert model["precision"] >= 0.65 and model["recall"] >= 0.53
+    assert model["accuracy"] >= 0.80
+    assert model["brier"] <= 0.13
+    assert model["precision"] >= 0.66 and model["recall"] >= 0.60
     tuned = model["threshold_from_training"]
     assert tuned["validation_from"] < report["cutoff"]
-    assert tuned["accuracy"] >= 0.795
+    assert tuned["accuracy"] >= 0.80
     assert model["auc"] > late["past late rate"]["auc"] > 0.8
     assert model["brier"] < late["past late rate"]["brier"]
     days = report["invoice"]["days"]
