@@ -94,6 +94,9 @@ def test_records_dated_after_a_snapshot_change_none_of_its_features(day: date) -
     after = _features(changed, day)
     for a, b in zip(before, after, strict=True):
         assert a.equals(b)
+    # the dispute history of the settled instalments is among the features compared
+    assert before[0]["disputed_share_365d"].fill_null(0).sum() > 0
+    assert before[0]["avg_days_to_settle_undisputed"].drop_nulls().len() > 0
     assert not history.allocations.equals(changed.allocations)
 
 

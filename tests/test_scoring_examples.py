@@ -98,6 +98,11 @@ def _ref_history(view: View) -> pl.LazyFrame:
             _ref_days(pl.col("settled_on"), pl.col("issue_date"))
             .mean()
             .alias("avg_days_to_settle"),
+            pl.col("disputed").cast(pl.Float64()).mean().alias("disputed_share_365d"),
+            _ref_days(pl.col("settled_on"), pl.col("issue_date"))
+            .filter(~pl.col("disputed"))
+            .mean()
+            .alias("avg_days_to_settle_undisputed"),
             _ref_days(pl.lit(d), pl.col("settled_on").max()).alias("days_since_settlement"),
         )
     )

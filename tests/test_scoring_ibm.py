@@ -1,10 +1,12 @@
 """The backtest on the IBM accounts-receivable sample, imported through the normal importer:
 chronological split (the oldest 80 % of invoices train), floors just under the measured figures
-(AUC 0.883; accuracy 0.804 at 0.5 and at the threshold chosen on the training period's newest
-20 %, 0.48; Brier 0.129; days-late MAE 1.84 over all test invoices, 4.97 over late ones, 3.88 for
-a regressor trained and scored on late invoices only as the published one). On this sample the
-debtor score cannot be trained (almost every debtor pays within 30 days): training keeps the
-invoice models and the rules give the score, and says so."""
+(AUC 0.899; accuracy 0.820 at 0.5, 0.824 at the threshold chosen on the training period's newest
+20 %, 0.56; Brier 0.116; days-late MAE 1.71 over all test invoices, 4.88 over late ones, 3.91 for
+a regressor trained and scored on late invoices only as the published one). The model beats
+both of its baselines (past late rate 0.808, rules 0.816 accuracy) and reaches the published
+careful figures (AUC about 0.885, accuracy about 0.82). On this sample the debtor score cannot
+be trained (almost every debtor pays within 30 days): training keeps the invoice models and the
+rules give the score, and says so."""
 
 from __future__ import annotations
 
@@ -57,20 +59,22 @@ def test_ibm_backtest_beats_its_baselines(history: History) -> None:
     assert (report["invoice"]["train"], report["invoice"]["test"]) == (1966, 500)
     late = report["invoice"]["paid_late"]
     model = late["model"]
-    assert model["auc"] >= 0.88
-    assert model["accuracy"] >= 0.80
-    assert model["brier"] <= 0.13
-    assert model["precision"] >= 0.66 and model["recall"] >= 0.60
+    assert model["auc"] >= 0.895
+    assert model["accuracy"] >= 0.815
+    assert model["brier"] <= 0.12
+    assert model["precision"] >= 0.69 and model["recall"] >= 0.62
     tuned = model["threshold_from_training"]
     assert tuned["validation_from"] < report["cutoff"]
-    assert tuned["accuracy"] >= 0.80
-    assert model["auc"] > late["past late rate"]["auc"] > 0.8
-    assert model["brier"] < late["past late rate"]["brier"]
+    assert tuned["accuracy"] >= 0.815
+    for baseline in ("past late rate", "rules"):
+        assert model["auc"] > late[baseline]["auc"] > 0.8
+        assert model["accuracy"] > late[baseline]["accuracy"]
+        assert model["brier"] < late[baseline]["brier"]
     days = report["invoice"]["days"]
-    assert days["model"]["mae_days_late_all"] <= 1.9
-    assert days["model"]["mae_days_late_late_only"] <= 5.1
+    assert days["model"]["mae_days_late_all"] <= 1.75
+    assert days["model"]["mae_days_late_late_only"] <= 4.95
     published = days["model trained on late invoices only (as published; told which are late)"]
-    assert published["mae_days_late_late_only"] <= 4.0  # published: 4.11
+    assert published["mae_days_late_late_only"] <= 3.95  # published: 4.11
     naive = days["naive (paid on the due date)"]
     assert days["model"]["mae_days_late_all"] < naive["mae_days_late_all"]
 

@@ -35,6 +35,8 @@ DEBTOR_FEATURES: dict[str, int] = {
     "days_since_settlement": 0,
     "tenure_days": 0,
     "issued_90d": 0,
+    "disputed_share_365d": 0,
+    "avg_days_to_settle_undisputed": 0,
 }
 
 #: Features of one open invoice (plus every debtor feature), with constraints on paying on time.
@@ -144,7 +146,9 @@ def _history(settled: pl.LazyFrame, d: pl.Expr, point: list[str]) -> pl.LazyFram
             pl.when(recent).then(pl.col("_is_late")).alias("_recent_is_late"),
             pl.when(recent).then(pl.col("_late")).alias("_recent_late"),
             _days(pl.col("settled_on"), pl.col("issue_date")).alias("_to_settle"),
+            pl.col("disputed").cast(F64).alias("_disputed"),
         )
+        .with_columns(pl.when(~pl.col("disputed")).then(pl.col("_to_settle")).alias("_undisputed"))
         .group_by(*point, "debtor_id")
         .agg(
             pl.len().cast(F64).alias("settled_365d"),
@@ -153,6 +157,8 @@ def _history(settled: pl.LazyFrame, d: pl.Expr, point: list[str]) -> pl.LazyFram
             pl.col("_late").mean().alias("avg_days_late_365d"),
             pl.col("_recent_late").mean().alias("avg_days_late_90d"),
             pl.col("_to_settle").mean().alias("avg_days_to_settle"),
+            pl.col("_disputed").mean().alias("disputed_share_365d"),
+            pl.col("_undisputed").mean().alias("avg_days_to_settle_undisputed"),
             pl.col("settled_on").max().alias("_last_settled"),
         )
         .with_columns(_days(d, pl.col("_last_settled")).alias("days_since_settlement"))

@@ -60,6 +60,7 @@ VIEW_SETTLED_SCHEMA: dict[str, pl.DataType] = {
     "issue_date": D,
     "due_date": D,
     "settled_on": D,
+    "disputed": pl.Boolean(),
 }
 
 #: Days of settled instalments a view holds (as the cycle's input: ``as_of - 364 .. as_of``).
@@ -147,7 +148,8 @@ def view_from_cycle_input(data: CycleInput, as_of: date) -> View:
         data.settled.filter(pl.col("settled_on") <= as_of)
         .select("instalment_id", "settled_on")
         .join(
-            inst.select("instalment_id", "debtor_id", "issue_date", "due_date"), on="instalment_id"
+            inst.select("instalment_id", "debtor_id", "issue_date", "due_date", "disputed"),
+            on="instalment_id",
         )
         .select(list(VIEW_SETTLED_SCHEMA))
     )
