@@ -3,6 +3,7 @@ importer, reproduces its known figures: 2,466 invoices, 100 customers, 35.6 % pa
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -51,9 +52,12 @@ def test_ibm_sample_reproduces_its_figures(engine: Engine, tmp_path: Path, sampl
         invoices, late = conn.execute(text(PAID_LATE)).one()
         unallocated = conn.execute(text("SELECT sum(unallocated_minor) FROM payment")).scalar()
         disputed = conn.execute(text("SELECT count(*) FROM invoice WHERE disputed")).scalar_one()
+        attributes = conn.execute(text("SELECT attributes FROM debtor")).scalars().all()
     assert (debtors, invoices) == (100, 2466)
     assert round(100 * late / invoices, 1) == 35.6
     assert unallocated == 0
     assert disputed > 0
+    found = [a if isinstance(a, dict) else json.loads(a) for a in attributes]
+    assert all(len(a["paperless_since"]) == 10 and a["paperless_since"][4] == "-" for a in found)
     again = import_files(engine, Kind.PAYMENTS, [files[Kind.PAYMENTS]], ReadOptions(), actor="t")
     assert (again.created, again.unchanged) == (0, 2466)

@@ -15,8 +15,12 @@ Assumptions, stated because the file does not say: amounts are US dollars; ``cou
 406, 770, 818, 897) is not an ISO 3166 code (numeric 391, 406, 770 and 897 are unassigned), so
 every debtor gets country ``US`` and the original code is kept as the debtor attribute
 ``ibm_country_code`` (``attr_ibm_country_code`` column); ``PaperlessBill`` is kept as the
-attribute of the customer's first invoice row (``paperless``). Dates are M/D/YYYY in the sample
-and ISO 8601 in the output.
+attribute of the customer's first invoice row (``paperless``). ``PaperlessBill`` is
+``Electronic`` exactly when ``InvoiceDate`` is after the customer's ``PaperlessDate`` (on every
+row of the sample), so that date is the attribute ``paperless_since``: billing is paperless for
+the invoices issued after it, a fact known on each invoice's day (``paperless`` alone is not:
+a customer's first row may predate the switch). Dates are M/D/YYYY in the sample and ISO 8601
+in the output.
 
 Run it as ``python -m arrears.io.ibm SAMPLE.csv OUT_DIR``, then
 ``arrears import debtors OUT_DIR/debtors.csv``, ``... invoices ...``, ``... payments ...``.
@@ -47,7 +51,11 @@ def read_sample(path: Path) -> pl.DataFrame:
 def debtors(sample: pl.DataFrame) -> pl.DataFrame:
     return (
         sample.group_by("customerID", maintain_order=True)
-        .agg(pl.col("countryCode").first(), pl.col("PaperlessBill").first())
+        .agg(
+            pl.col("countryCode").first(),
+            pl.col("PaperlessBill").first(),
+            _date("PaperlessDate").first().alias("paperless_since"),
+        )
         .select(
             pl.col("customerID").alias("debtor_id"),
             pl.col("customerID").alias("name"),
@@ -56,6 +64,7 @@ def debtors(sample: pl.DataFrame) -> pl.DataFrame:
             pl.lit(CURRENCY).alias("currency"),
             pl.col("countryCode").alias("attr_ibm_country_code"),
             pl.col("PaperlessBill").str.to_lowercase().alias("attr_paperless"),
+            pl.col("paperless_since").alias("attr_paperless_since"),
         )
     )
 
