@@ -36,6 +36,7 @@ _FRAMES = (
     "last_contacts",
     "cases",
     "scores",
+    "rates",
 )
 #: Catalogue order of the output (after debtor_id, currency).
 CHANNELS = ("email", "sms", "whatsapp", "call", "letter")
@@ -107,6 +108,11 @@ def _money(minor: str, unit: str) -> str:
         f"CAST(CAST({minor} AS DECIMAL(20,0)) * CAST(power(10, -{unit}) AS DECIMAL(5,4)) "
         "AS DECIMAL(38,4))"
     )
+
+
+def _ref(minor: str) -> str:
+    """Minor units -> units of 10 ** -4 of the common unit, at ``r.rate_nano`` (billionths)."""
+    return f"CAST({minor} AS HUGEINT) * r.rate_nano // CAST(power(10, u.digits + 5) AS HUGEINT)"
 
 
 def _feature_sql(buckets: list[int], with_window: bool) -> str:
@@ -274,9 +280,14 @@ def _feature_sql(buckets: list[int], with_window: bool) -> str:
             -- the propensity features are an input of the engine (the scoring job's frame)
             sc.score,
             {_money("sc.expected_recovery_minor", "u.digits")} AS expected_recovery,
-            sc.expected_days_to_pay
+            sc.expected_days_to_pay,
+            -- at the workspace's rate to a common unit (billionths): exact integers, rounded
+            -- toward zero at 4 digits; no rate: null
+            {_money(_ref("coalesce(x.overdue_minor, 0)"), "4")} AS overdue_balance_ref,
+            {_money(_ref("sc.expected_recovery_minor"), "4")} AS expected_recovery_ref
         FROM base x
         LEFT JOIN units u ON u.currency = x.currency
+        LEFT JOIN rates r ON r.currency = x.currency
         LEFT JOIN units du ON du.currency = x.debtor_currency
         LEFT JOIN history h ON h.debtor_id = x.debtor_id
         LEFT JOIN last_paid lp ON lp.debtor_id = x.debtor_id AND lp.currency = x.currency

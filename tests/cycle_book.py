@@ -21,6 +21,7 @@ from arrears.cycle.frames import (
     LAST_CONTACT_SCHEMA,
     LAST_PAYMENT_SCHEMA,
     PROMISE_SCHEMA,
+    RATE_SCHEMA,
     SETTLED_SCHEMA,
     STEP_DONE_SCHEMA,
     CycleInput,
@@ -47,6 +48,7 @@ class Book:
     approvals: list[dict[str, object]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     consent: dict[tuple[int, str], str] = field(default_factory=dict)  # default: unknown
+    rates: dict[str, int] = field(default_factory=dict)  # currency -> billionths (RATE_SCHEMA)
 
     # -- the ledger ---------------------------------------------------------------------------
     def debtor(self, ext: str, **attrs: object) -> int:
@@ -254,6 +256,10 @@ class Book:
             cases=pl.DataFrame(self.cases, schema=CASE_SCHEMA),
             steps_done=pl.DataFrame(self.steps_done, schema=STEP_DONE_SCHEMA),
             approvals=pl.DataFrame(self.approvals, schema=APPROVAL_SCHEMA),
+            rates=pl.DataFrame(
+                {"currency": list(self.rates), "rate_nano": list(self.rates.values())},
+                schema=RATE_SCHEMA,
+            ),
         )
 
     # -- running the cycle --------------------------------------------------------------------

@@ -4,7 +4,8 @@ shipped B2B policy (examples/policies/b2b.yaml)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,62 @@ def test_runs_go_forward_in_time_but_any_day_can_be_planned(
     assert "has already run for 2026-02-11, after 2026-02-01" in capsys.readouterr().err
     assert count(ws, schema.case_step) == steps
     assert run(ws, "plan", "--as-of", "2026-02-01") == 0
+
+
+def test_workspace_rates_rank_cases_across_currencies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """4,000 MXN (about 235 USD) must not outrank 1,000 EUR: the shipped policies' priority
+    reads the *_ref features, in the common unit of the workspace's [rates]."""
+    from arrears.config import load
+    from arrears.jobs.cycle import load_compiled, plan_cycle
+
+    root = tmp_path / "fx"
+    assert main(["init", str(root)]) == 0
+    engine = connect(f"sqlite:///{root / 'arrears.db'}")
+    with engine.begin() as conn:
+        book = Book(conn)
+        for ext, currency in (("MX", "MXN"), ("EU", "EUR")):
+            debtor = reachable(ext, "+12125550103")
+            ledger.add_debtor(conn, replace(debtor, currency=currency), actor=ACTOR, at=AT)
+        book.invoice("I-MX", "MX", ("2026-01-01", "4000.00"), currency="MXN", issued="2025-12-01")
+        book.invoice("I-EU", "EU", ("2026-01-01", "1000.00"), currency="EUR", issued="2025-12-01")
+    policy = load_compiled(root / "policies" / "b2b.yaml")
+    capsys.readouterr()
+
+    def priorities(rates: dict[str, int]) -> dict[str, float]:
+        cases = plan_cycle(
+            engine, portfolio="default", as_of=date(2026, 2, 1), policy=policy, rates=rates
+        ).cases
+        return dict(cases.select("currency", "priority").iter_rows())
+
+    own = priorities({})
+    assert own["MXN"] > own["EUR"]  # each in its own currency: the MXN case comes first
+    assert run(root, "plan", "--as-of", "2026-02-01", "--format", "json") == 0
+    warning = json.loads(capsys.readouterr().out)["warning"]
+    assert warning.startswith("no [rates] rate for EUR, MXN in arrears.toml")
+
+    with (root / "arrears.toml").open("a", encoding="utf-8") as out:
+        out.write('\n[rates]\nEUR = 1.08\nMXN = "0.0588235"\n')
+    ranked = priorities(load(root).rates)
+    assert ranked["EUR"] > ranked["MXN"]
+    assert ranked["EUR"] == pytest.approx(own["EUR"] * 1.08)
+    assert run(root, "plan", "--as-of", "2026-02-01", "--format", "json") == 0
+    assert "warning" not in json.loads(capsys.readouterr().out)
+    engine.dispose()
+
+
+def test_bad_rates_are_reported_together(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "fx"
+    assert main(["init", str(root)]) == 0
+    with (root / "arrears.toml").open("a", encoding="utf-8") as out:
+        out.write('\n[rates]\neur = 1.08\nMXN = -2\nGBP = "1.1234567891"\nUSD = 1\n')
+    capsys.readouterr()
+    assert run(root, "config") == 1
+    err = capsys.readouterr().err
+    assert "[rates] eur = 1.08: not an ISO 4217 currency code" in err
+    assert "[rates] MXN = -2: give a positive number" in err
+    assert "[rates] GBP = '1.1234567891': at most 9 decimals" in err
+    assert len(err.strip().splitlines()) == 1

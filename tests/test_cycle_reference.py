@@ -8,6 +8,7 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 
@@ -137,6 +138,9 @@ def varied_books(draw: st.DrawFn) -> tuple[Book, list[date]]:
                 }
             )
     extra = draw(st.lists(st.sampled_from([date(2026, 3, 31), date(2026, 4, 30)]), max_size=1))
+    # rates to a common unit for some currencies (billionths, up to 10,000 units per unit)
+    rated = draw(st.lists(st.sampled_from(["USD", "EUR", "JPY"]), unique=True))
+    book.rates = {c: draw(st.integers(1, 10**13)) for c in rated}
     return book, sorted(set(days[:2]) | set(extra))  # a few days keep the test quick
 
 
@@ -148,6 +152,26 @@ def test_reference_equals_the_engine_on_random_books(case: tuple[Book, list[date
         data = book.input(day)
         assert_reference_equal(data, P, day)
         book.apply(decide(data, P, day), day)
+
+
+def test_ref_features_convert_exactly_at_the_workspace_rates() -> None:
+    book = Book()
+    eur = book.debtor("EU", currency="EUR")
+    jpy = book.debtor("JP", currency="JPY")
+    gbp = book.debtor("GB", currency="GBP")
+    book.invoice(eur, "1234.50", date(2026, 1, 31), currency="EUR")
+    book.invoice(jpy, "12.35", date(2026, 1, 31), currency="JPY")  # the book's minor: 1235 yen
+    book.invoice(gbp, "10.00", date(2026, 1, 31), currency="GBP")
+    day = date(2026, 3, 1)
+    book.rates = {"EUR": 1_080_000_000, "JPY": 6_712_345}  # 1.08 and 0.006712345; GBP: none
+    data = book.input(day)
+    table = engine_features(data, P, day).sort("currency")
+    assert table.select("currency", "overdue_balance", "overdue_balance_ref").rows() == [
+        ("EUR", Decimal("1234.5000"), Decimal("1333.2600")),
+        ("GBP", Decimal("10.0000"), None),
+        ("JPY", Decimal("1235.0000"), Decimal("8.2897")),  # 8.289746075: toward zero
+    ]
+    assert_reference_equal(data, P, day)
 
 
 def test_history_windows_are_calendar_months_on_both_sides() -> None:

@@ -11,8 +11,11 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+
+from arrears.domain.money import is_currency
 
 CONFIG_FILE = "arrears.toml"
 
@@ -258,6 +261,8 @@ class Workspace:
     sources: dict[str, str]
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     policies: dict[str, str] = field(default_factory=dict)
+    #: ``[rates]``: what one unit of a currency is worth in a common unit, in billionths.
+    rates: dict[str, int] = field(default_factory=dict)
 
     def get(self, key: str) -> str:
         return self.values[key]
@@ -299,6 +304,7 @@ def load(root: Path | str | None = None, env: dict[str, str] | None = None) -> W
     file_values: dict[str, Any] = {}
     columns: dict[str, dict[str, str]] = {}
     policies: dict[str, str] = {}
+    rates: dict[str, int] = {}
     if path.is_file():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -311,6 +317,13 @@ def load(root: Path | str | None = None, env: dict[str, str] | None = None) -> W
             key.removeprefix("policies."): str(file_values.pop(key))
             for key in [k for k in file_values if k.startswith("policies.")]
         }
+        rates = _rates(
+            path,
+            {
+                key.removeprefix("rates."): file_values.pop(key)
+                for key in [k for k in file_values if k.startswith("rates.")]
+            },
+        )
         unknown = sorted(set(file_values) - set(SETTINGS_BY_KEY))
         if unknown:
             raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
@@ -331,7 +344,40 @@ def load(root: Path | str | None = None, env: dict[str, str] | None = None) -> W
             )
         values[setting.key] = value
         sources[setting.key] = source
-    return Workspace(root=root, values=values, sources=sources, columns=columns, policies=policies)
+    return Workspace(
+        root=root, values=values, sources=sources, columns=columns, policies=policies, rates=rates
+    )
+
+
+#: A rate has at most this many decimals (it is kept in billionths).
+RATE_DIGITS = 9
+
+
+def _rates(path: Path, raw: dict[str, Any]) -> dict[str, int]:
+    """``[rates]`` (currency = value of one unit in the common unit) in billionths; every
+    problem of the table in one error."""
+    rates: dict[str, int] = {}
+    problems: list[str] = []
+    for code, value in raw.items():
+        where = f"[rates] {code} = {value!r}"
+        if not is_currency(code) or code != code.upper():
+            problems.append(f"{where}: not an ISO 4217 currency code (such as EUR, in capitals)")
+            continue
+        try:
+            number = Decimal(str(value)) if isinstance(value, int | float | str) else None
+        except InvalidOperation:
+            number = None
+        if isinstance(value, bool) or number is None or not number.is_finite() or number <= 0:
+            problems.append(f"{where}: give a positive number (what one {code} is worth)")
+            continue
+        nano = number.scaleb(RATE_DIGITS)
+        if nano != nano.to_integral_value():
+            problems.append(f"{where}: at most {RATE_DIGITS} decimals")
+            continue
+        rates[code] = int(nano)
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
+    return rates
 
 
 def _columns(path: Path, raw: Any) -> dict[str, dict[str, str]]:
@@ -369,6 +415,14 @@ allocation_rule = "oldest_due_first"
 # A portfolio can run its own policy (portfolio code = policy file):
 # [policies]
 # retail = "policies/us-consumer.yaml"
+
+# Balances in several currencies: what one unit of each is worth in a common unit (here USD),
+# for the features overdue_balance_ref and expected_recovery_ref, which rank the worklist
+# across currencies. Indicative rates; nothing in the ledger is ever converted.
+# [rates]
+# USD = 1
+# EUR = 1.08
+# COP = 0.00025
 
 [import]
 date_format = "auto"          # e.g. "%d/%m/%Y" for 23/11/2026

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import polars as pl
 import typer
+from rich.markup import escape
 
 from arrears.cli.aging import parse_as_of
 from arrears.cli.context import actor, store, workspace
@@ -29,6 +30,7 @@ from arrears.jobs.cycle import (
     load_compiled,
     plan_cycle,
     run_cycle,
+    unrated,
 )
 from arrears.store.portfolios import UnknownPortfolio
 
@@ -118,7 +120,7 @@ def _print_summary(
         return
     console.print(f"[bold]{title}[/bold]")
     for key, value in extra.items():
-        console.print(f"  {key}: {value}")
+        console.print(f"  {key}: {escape(str(value))}")
     console.print(
         "  cases: "
         + ", ".join(f"{changes.get(k, 0)} {k}" for k in ("open", "reopen", "stage", "close"))
@@ -157,7 +159,7 @@ def plan_command(
         fmt,
         title=f"plan for {code} on {day} with {compiled.policy.policy} (nothing written)",
         locale=ws.get("locale"),
-        extra={"debtors read": timings.rows.get("debtors", 0)},
+        extra={"debtors read": timings.rows.get("debtors", 0), **_unrated(decisions, compiled, ws)},
     )
 
 
@@ -181,6 +183,7 @@ def _plan(
             debtor=debtor,
             timings=timings,
             models=ws.root / "models",
+            rates=ws.rates,
         )
     except (UnknownPortfolio, UnknownDebtor) as exc:
         raise UserError(str(exc)) from None
@@ -206,6 +209,7 @@ def run_command(
             actor=actor(),
             at=datetime.now(UTC),
             models=ws.root / "models",
+            rates=ws.rates,
         )
     except UnknownPortfolio as exc:
         raise UserError(str(exc)) from None
@@ -213,7 +217,19 @@ def run_command(
     title = f"run for {code} on {day} with {compiled.policy.policy}"
     if not summary.written:
         title += ": nothing new to write (this day has already been run)"
-    _print_summary(decisions, fmt, title=title, locale=ws.get("locale"), extra=dict(written))
+    extra = dict(written) | _unrated(decisions, compiled, ws)
+    _print_summary(decisions, fmt, title=title, locale=ws.get("locale"), extra=extra)
+
+
+def _unrated(decisions: Decisions, compiled: CompiledPolicy, ws: Workspace) -> dict[str, object]:
+    """A warning when the priority ranks some cases in their own currency (no [rates] rate)."""
+    missing = unrated(decisions, compiled, ws.rates)
+    if not missing:
+        return {}
+    return {
+        "warning": f"no [rates] rate for {', '.join(missing)} in arrears.toml: the priority of "
+        "those cases falls back to their own currency, which does not compare across currencies"
+    }
 
 
 def _feature_value(value: object) -> str:

@@ -55,6 +55,7 @@ def demo_command(
     workspace = ["--workspace", str(ws)]
     if not (ws / "arrears.toml").is_file():
         _run(["init", str(ws)])
+        _add_rates(ws / "arrears.toml")
     sizes = ["--debtors", str(debtors), "--months", str(months), "--seed", str(seed)]
     _run(["generate", str(data), *sizes, "--end", day.isoformat()])
     for kind in ("debtors", "invoices", "payments"):
@@ -76,6 +77,22 @@ def demo_command(
         f"  arrears -w {ws} export invoices invoices.csv\n"
         f"  arrears -w {ws} ledger check"
     )
+
+
+def _add_rates(config: Path) -> None:
+    """Give the new demo workspace a ``[rates]`` table for its currencies: the worklist then
+    ranks balances in COP, EUR, GBP, MXN and USD in one unit (US dollars)."""
+    from arrears.demo.geography import usd_values
+
+    lines = [
+        "",
+        "# The demo's currencies: what one unit is worth in US dollars (illustrative rates),",
+        "# so that the worklist ranks balances in different currencies in one unit.",
+        "[rates]",
+        *(f'{code} = "{value}"' for code, value in usd_values().items()),
+    ]
+    with config.open("a", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -99,6 +100,9 @@ def show_config(
     for kind, mapping in sorted(ws.columns.items()):
         for column, header in sorted(mapping.items()):
             console.print(f"import.columns.{kind}.{column} = {header!r} ({ws.config_path})")
+    for code, nano in ws.rates.items():
+        value = format(Decimal(nano).scaleb(-config.RATE_DIGITS).normalize(), "f")
+        console.print(f"rates.{code} = {value} ({ws.config_path})", markup=False)
 
 
 @db_app.command("upgrade")

@@ -44,10 +44,23 @@ def _days(later: pl.Expr | date, earlier: pl.Expr | date) -> pl.Expr:
     return (a - b).dt.total_days().cast(pl.Int32())
 
 
-def _money(minor: str, currency_exponent: str = "_exp") -> pl.Expr:
-    return pl.col(minor).cast(MONEY) / pl.lit(10, pl.Int64()).pow(pl.col(currency_exponent)).cast(
+def _money(minor: str | pl.Expr, currency_exponent: str = "_exp") -> pl.Expr:
+    amount = pl.col(minor) if isinstance(minor, str) else minor
+    return amount.cast(MONEY) / pl.lit(10, pl.Int64()).pow(pl.col(currency_exponent)).cast(
         pl.Decimal(38, 0)
     )
+
+
+#: Decimal digits of the ``*_ref`` features (those of :data:`MONEY`).
+REF_DIGITS = 4
+
+
+def _to_ref(minor: str) -> pl.Expr:
+    """An amount in minor units of its currency -> the common unit of the rates, in units of
+    10 ** -REF_DIGITS, rounded toward zero, exactly (integers: minor x rate in billionths, then
+    one division; ``_rate`` null: null)."""
+    scale = pl.lit(10, pl.Int128()).pow(pl.col("_exp") + 9 - REF_DIGITS)
+    return pl.col(minor).cast(pl.Int128()) * pl.col("_rate").cast(pl.Int128()) // scale
 
 
 def exponents(currencies: pl.Series) -> pl.DataFrame:
@@ -136,6 +149,9 @@ def feature_table(
         *KEY, "score", "expected_days_to_pay", pl.col("expected_recovery_minor").alias("_er_minor")
     )
     frame = _attach(frame, scores, KEY)
+    frame = _attach(
+        frame, data.rates.select("currency", pl.col("rate_nano").alias("_rate")), ["currency"]
+    )
 
     currency_exp = exponents(
         pl.concat([data.instalments["currency"], data.debtors["currency"], data.cases["currency"]])
@@ -156,6 +172,7 @@ def feature_table(
         .with_columns(
             pl.col("_balance_minor").fill_null(0),
             pl.col("_overdue_minor").fill_null(0),
+            pl.lit(REF_DIGITS, pl.Int32()).alias("_ref_exp"),
             pl.col("open_invoices").fill_null(0).cast(pl.Int32()),
             pl.col("overdue_invoices").fill_null(0).cast(pl.Int32()),
             pl.col("disputed").fill_null(False),
@@ -167,6 +184,8 @@ def feature_table(
             _money("_credit_limit_minor", "_debtor_exp").alias("credit_limit"),
             _money("_last_payment_minor").alias("last_payment_amount"),
             _money("_er_minor").alias("expected_recovery"),
+            _money(_to_ref("_overdue_minor"), "_ref_exp").alias("overdue_balance_ref"),
+            _money(_to_ref("_er_minor"), "_ref_exp").alias("expected_recovery_ref"),
             _days(pl.col("_next_due"), as_of).alias("days_to_due"),
             pl.when(pl.col("days_past_due").is_null())
             .then(None)

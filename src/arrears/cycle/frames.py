@@ -120,6 +120,12 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
     "expected_days_to_pay": pl.Float64(),
 }
 
+#: What one unit of each currency is worth in a common unit of the workspace's choosing (its
+#: ``[rates]`` table), in billionths (1.08 -> 1,080,000,000): the ``*_ref`` features, which rank
+#: and compare balances across currencies. A currency without a row has no ``*_ref`` value;
+#: nothing else is ever converted.
+RATE_SCHEMA: dict[str, pl.DataType] = {"currency": S, "rate_nano": I64}
+
 #: Steps already recorded (executed or skipped) for the cases in the case frame.
 STEP_DONE_SCHEMA: dict[str, pl.DataType] = {
     "case_id": I64,
@@ -163,6 +169,8 @@ class CycleInput:
     history: pl.DataFrame = field(default_factory=lambda: empty(HISTORY_SCHEMA))
     #: Propensity to pay (SCORE_SCHEMA); computed by the scoring job, not read from the store.
     scores: pl.DataFrame = field(default_factory=lambda: empty(SCORE_SCHEMA))
+    #: Rates to a common unit (RATE_SCHEMA), from the workspace; empty: no ``*_ref`` values.
+    rates: pl.DataFrame = field(default_factory=lambda: empty(RATE_SCHEMA))
 
     def for_debtors(self, debtor_ids: pl.Series) -> CycleInput:
         """The same input restricted to some debtors (a partition of the portfolio)."""
@@ -190,6 +198,7 @@ class CycleInput:
             consents=by_debtor(self.consents),
             history=by_debtor(self.history),
             scores=by_debtor(self.scores),
+            rates=self.rates,
         )
 
 

@@ -154,3 +154,12 @@ COUNTRIES: tuple[Country, ...] = (
         ),
     ),
 )
+
+
+def usd_values() -> dict[str, str]:
+    """What one unit of each demo currency is worth in US dollars, from :attr:`Country.usd_rate`
+    (6 significant digits): the demo workspace's ``[rates]``, to rank across currencies."""
+    values: dict[str, str] = {}
+    for country in COUNTRIES:
+        values.setdefault(country.currency, f"{1 / country.usd_rate:.6g}")
+    return dict(sorted(values.items()))

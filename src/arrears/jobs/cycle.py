@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlalchemy import Engine
 
 from arrears.cycle.compiled import CompiledPolicy, compile_policy
 from arrears.cycle.decide import decide
-from arrears.cycle.frames import SCORE_SCHEMA, CycleInput, Decisions
+from arrears.cycle.frames import RATE_SCHEMA, SCORE_SCHEMA, CycleInput, Decisions
 from arrears.policy.loading import load_policy
 from arrears.store.cycle_read import read_cycle_input
 from arrears.store.cycle_write import RunSummary, commit_decisions
@@ -69,13 +70,15 @@ def plan_cycle(
     debtor: str | None = None,
     timings: Timings | None = None,
     models: Path | None = None,
+    rates: Mapping[str, int] | None = None,
 ) -> Decisions:
     """What ``run`` would decide on ``as_of``; with ``debtor`` (an external id), only for that
     debtor and with the full plan of its steps and its score's reasons (for ``explain``).
     ``models``: the workspace's model folder; its latest propensity model scores the debtors
-    (without one, the transparent rules score does). Changes nothing."""
+    (without one, the transparent rules score does). ``rates``: the workspace's ``[rates]``
+    (currency -> billionths of the common unit) for the ``*_ref`` features. Changes nothing."""
     start = time.perf_counter()
-    data = _read(engine, portfolio, as_of, policy)
+    data = replace(_read(engine, portfolio, as_of, policy), rates=rate_frame(rates or {}))
     if debtor is not None:
         ids = data.debtors.filter(pl.col("debtor_external_id") == debtor)["debtor_id"]
         if ids.is_empty():
@@ -122,12 +125,19 @@ def run_cycle(
     at: datetime,
     timings: Timings | None = None,
     models: Path | None = None,
+    rates: Mapping[str, int] | None = None,
 ) -> tuple[Decisions, RunSummary]:
-    """Decide for ``as_of`` and commit the decisions in one transaction (``models``: see
-    :func:`plan_cycle`)."""
+    """Decide for ``as_of`` and commit the decisions in one transaction (``models``, ``rates``:
+    see :func:`plan_cycle`)."""
     timings = timings if timings is not None else Timings()
     decisions = plan_cycle(
-        engine, portfolio=portfolio, as_of=as_of, policy=policy, timings=timings, models=models
+        engine,
+        portfolio=portfolio,
+        as_of=as_of,
+        policy=policy,
+        timings=timings,
+        models=models,
+        rates=rates,
     )
     start = time.perf_counter()
     # A case that stays (the engine compared it with the stored case and found nothing to
@@ -149,6 +159,23 @@ def run_cycle(
     )
     timings.commit = time.perf_counter() - start
     return decisions, summary
+
+
+def rate_frame(rates: Mapping[str, int]) -> pl.DataFrame:
+    """The workspace's ``[rates]`` as the engine's rate frame (``RATE_SCHEMA``)."""
+    return pl.DataFrame(
+        {"currency": list(rates), "rate_nano": list(rates.values())}, schema=RATE_SCHEMA
+    )
+
+
+def unrated(decisions: Decisions, policy: CompiledPolicy, rates: Mapping[str, int]) -> list[str]:
+    """The currencies of cases whose priority falls back to their own currency: the policy
+    ranks with a ``*_ref`` feature, the open cases are in more than one currency and the
+    workspace gives that one no rate."""
+    if not any(policy.reads(f) for f in ("overdue_balance_ref", "expected_recovery_ref")):
+        return []
+    seen = {c for c in decisions.cases.filter(pl.col("change") != "close")["currency"] if c}
+    return sorted(c for c in seen if c not in rates) if len(seen) > 1 else []
 
 
 class UnknownDebtor(LookupError):

@@ -93,6 +93,17 @@ CATALOGUE: tuple[Feature, ...] = (
         T.NUMBER,
         "Expected days until the open invoices are paid (balance-weighted).",
     ),
+    Feature(
+        "overdue_balance_ref",
+        T.NUMBER,
+        "The overdue balance in the common unit of the workspace's [rates] (null: the currency "
+        "has no rate); compares and ranks balances across currencies.",
+    ),
+    Feature(
+        "expected_recovery_ref",
+        T.NUMBER,
+        "Expected recovery in the common unit of the workspace's [rates] (null: no rate).",
+    ),
 )
 
 FEATURES: dict[str, FeatureType] = {f.name: f.type for f in CATALOGUE}

@@ -196,9 +196,11 @@ class Policy(_Strict):
     cadences: list[Cadence] = []
     experiments: list[Experiment] = []
     priority: Condition = Field(
-        "coalesce(expected_recovery, overdue_balance * (1 + days_past_due / 30))",
+        "coalesce(expected_recovery_ref, overdue_balance_ref * (1 + days_past_due / 30), "
+        "expected_recovery, overdue_balance * (1 + days_past_due / 30))",
         description="Orders the collectors' worklist: by default the expected recovery (score x "
-        "overdue balance), else the overdue balance weighted by age.",
+        "overdue balance), else the overdue balance weighted by age; in the common unit of the "
+        "workspace's [rates] where the currency has a rate, so that currencies compare.",
     )
     send_time: time = Field(
         time(9, 0),
