@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from arrears.cycle.frames import RATE_DIGITS
 from arrears.domain.money import is_currency
 
 CONFIG_FILE = "arrears.toml"
@@ -347,10 +348,6 @@ def load(root: Path | str | None = None, env: dict[str, str] | None = None) -> W
     return Workspace(
         root=root, values=values, sources=sources, columns=columns, policies=policies, rates=rates
     )
-
-
-#: A rate has at most this many decimals (it is kept in billionths).
-RATE_DIGITS = 9
 
 
 def _rates(path: Path, raw: dict[str, Any]) -> dict[str, int]:

@@ -14,6 +14,7 @@ import typer
 from arrears import config
 from arrears.cli.context import actor, store, workspace
 from arrears.cli.output import Format, console, emit
+from arrears.cycle.frames import RATE_DIGITS
 from arrears.domain.money import MoneyError, is_currency
 from arrears.store.database import connect, current_revision, head_revision, upgrade
 from arrears.store.portfolios import ensure_portfolio, list_portfolios
@@ -101,7 +102,7 @@ def show_config(
         for column, header in sorted(mapping.items()):
             console.print(f"import.columns.{kind}.{column} = {header!r} ({ws.config_path})")
     for code, nano in ws.rates.items():
-        value = format(Decimal(nano).scaleb(-config.RATE_DIGITS).normalize(), "f")
+        value = format(Decimal(nano).scaleb(-RATE_DIGITS).normalize(), "f")
         console.print(f"rates.{code} = {value} ({ws.config_path})", markup=False)
 
 

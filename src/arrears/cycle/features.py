@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from arrears.cycle.frames import CycleInput
+from arrears.cycle.frames import RATE_DIGITS, CycleInput
 from arrears.domain.money import exponent
 from arrears.kpi.aging import bucket_index, bucket_labels
 
@@ -59,7 +59,7 @@ def _to_ref(minor: str) -> pl.Expr:
     """An amount in minor units of its currency -> the common unit of the rates, in units of
     10 ** -REF_DIGITS, rounded toward zero, exactly (integers: minor x rate in billionths, then
     one division; ``_rate`` null: null)."""
-    scale = pl.lit(10, pl.Int128()).pow(pl.col("_exp") + 9 - REF_DIGITS)
+    scale = pl.lit(10, pl.Int128()).pow(pl.col("_exp") + RATE_DIGITS - REF_DIGITS)
     return pl.col(minor).cast(pl.Int128()) * pl.col("_rate").cast(pl.Int128()) // scale
 
 

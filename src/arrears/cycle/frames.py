@@ -125,6 +125,8 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
 #: and compare balances across currencies. A currency without a row has no ``*_ref`` value;
 #: nothing else is ever converted.
 RATE_SCHEMA: dict[str, pl.DataType] = {"currency": S, "rate_nano": I64}
+#: Decimal digits of a rate (``rate_nano`` is the rate x 10 ** RATE_DIGITS).
+RATE_DIGITS = 9
 
 #: Steps already recorded (executed or skipped) for the cases in the case frame.
 STEP_DONE_SCHEMA: dict[str, pl.DataType] = {
