@@ -120,3 +120,22 @@ def test_an_ordinary_role_migrates_imports_reads_and_runs_the_cycle(
     with engine.connect() as conn, pytest.raises(Exception, match="append-only"):
         conn.execute(text("DELETE FROM activity"))  # its owner cannot rewrite the log either
     engine.dispose()
+
+
+def test_a_large_import_as_a_role_without_the_fast_path_says_how_to_get_it(
+    app_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from arrears.cli import importing
+    from arrears.cli.app import main
+
+    root = tmp_path / "ws"
+    assert main(["init", str(root), "--database-url", app_url]) == 0
+    (root / "debtors.csv").write_text(DEBTORS, encoding="utf-8")
+    monkeypatch.setattr(importing, "LARGE_FILE_BYTES", 0)  # every file counts as large
+    capsys.readouterr()
+    assert main(["-w", str(root), "import", "debtors", str(root / "debtors.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "GRANT SET ON PARAMETER session_replication_role TO <this role>" in err

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
 
 from arrears import config
 from arrears.cli.context import actor, store, workspace
@@ -23,6 +24,7 @@ from arrears.domain.allocation import AllocationRule
 from arrears.io.batches import ReadOptions
 from arrears.io.columns import Kind
 from arrears.io.importer import ImportReport, import_files
+from arrears.store.bulk import may_skip_triggers
 
 LARGE_FILE_BYTES = 2_000_000  # show a progress bar from this size on
 
@@ -73,6 +75,7 @@ def import_command(
     if skip_invalid and rejects is None:
         rejects = files[0].with_name(files[0].name + ".rejects.csv")
     engine = store(ws)
+    large = sum(f.stat().st_size for f in files if f.is_file()) >= LARGE_FILE_BYTES
     report = _run(
         engine,
         kind,
@@ -83,11 +86,28 @@ def import_command(
         rule=AllocationRule(ws.get("allocation_rule")),
     )
     _summary(report, fmt, rejects)
+    if large and report.committed and not _fast_path(engine):
+        err_console.print(
+            "note: this PostgreSQL role may not set session_replication_role, so every row's "
+            "foreign keys were checked one by one (about 3x slower for large files); "
+            "GRANT SET ON PARAMETER session_replication_role TO <this role> lets arrears check "
+            "them once per batch (see docs/store.md)",
+            markup=False,
+            soft_wrap=True,
+        )
     if report.problems and not report.committed:
         for problem in report.problems:
             error(str(problem))
         error(f"{len(report.problems)} problem(s): nothing was imported")
         raise typer.Exit(1)
+
+
+def _fast_path(engine: Engine) -> bool:
+    """Whether a large import here may skip per-row foreign-key triggers (always on SQLite)."""
+    if engine.dialect.name != "postgresql":
+        return True
+    with engine.connect() as conn:
+        return may_skip_triggers(conn)
 
 
 def _run(engine, kind, files, options, *, skip_invalid, rejects, rule) -> ImportReport:  # type: ignore[no-untyped-def]
