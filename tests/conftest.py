@@ -26,19 +26,26 @@ def _admin_engine() -> Engine:
     return create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
 
 
-@pytest.fixture(scope="session")
-def pg_template() -> Iterator[str]:
-    """A migrated template database on the PostgreSQL server."""
-    name = f"arrears_tpl_{os.getpid()}"
+def admin_running(*statements: str) -> Engine:
+    """The server's admin engine, after running ``statements`` on it; an unreachable server
+    skips the test, or fails it in CI."""
     try:
         admin = _admin_engine()
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            for statement in statements:
+                conn.execute(text(statement))
     except Exception as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL at {PG_URL} is required in CI: {exc}")
         pytest.skip(f"PostgreSQL at {PG_URL} unreachable: {exc}")
+    return admin
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A migrated template database on the PostgreSQL server."""
+    name = f"arrears_tpl_{os.getpid()}"
+    admin = admin_running(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
     url = make_url(normalize_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     yield name

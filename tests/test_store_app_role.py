@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from arrears.io.batches import ReadOptions
@@ -21,10 +21,11 @@ from arrears.jobs.cycle import load_compiled, run_cycle
 from arrears.store.database import connect, normalize_url, upgrade
 from arrears.store.portfolios import ensure_portfolio
 from arrears.store.snapshot import read_snapshot
+from conftest import PG_URL, admin_running
+from test_import_overlap import INVOICES  # 310.00 in 5 rows, 4 invoices
 
 pytestmark = pytest.mark.postgres
 
-ADMIN_URL = os.environ.get("ARREARS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ROLE = f"arrears_app_{os.getpid()}"  # two test runs on one server do not share it
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 POLICY = Path(__file__).resolve().parents[1] / "examples" / "policies" / "b2b.yaml"
@@ -32,13 +33,6 @@ POLICY = Path(__file__).resolve().parents[1] / "examples" / "policies" / "b2b.ya
 DEBTORS = """debtor_id,name,email
 D1,Acme,ap@acme.example
 D2,Beta,ap@beta.example
-"""
-INVOICES = """invoice_id,debtor_id,issue_date,due_date,amount,instalment
-A,D1,2026-01-01,2026-02-01,100.00,1
-A,D1,2026-01-01,2026-03-01,100.00,2
-B,D2,2026-01-05,2026-02-05,10.00,1
-C,D1,2026-01-07,2026-02-07,70.00,1
-D,D2,2026-01-08,2026-02-08,30.00,1
 """
 PAYMENTS = """payment_id,debtor_id,date,amount
 P1,D1,2026-02-03,120.00
@@ -50,19 +44,14 @@ P2,D2,2026-02-10,10.00
 def app_url() -> Iterator[str]:
     """A database owned by a role that may log in and nothing more (no superuser, no
     ``SET ON PARAMETER session_replication_role``)."""
-    admin = create_engine(normalize_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
     name = f"arrears_role_{os.getpid()}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f"DROP ROLE IF EXISTS {ROLE}"))
-            conn.execute(text(f"CREATE ROLE {ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE"))
-            conn.execute(text(f'CREATE DATABASE "{name}" OWNER {ROLE}'))
-    except Exception as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL at {ADMIN_URL} is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL at {ADMIN_URL} unreachable: {exc}")
-    url = make_url(normalize_url(ADMIN_URL)).set(username=ROLE, database=name, password=None)
+    admin = admin_running(
+        f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+        f"DROP ROLE IF EXISTS {ROLE}",
+        f"CREATE ROLE {ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE",
+        f'CREATE DATABASE "{name}" OWNER {ROLE}',
+    )
+    url = make_url(normalize_url(PG_URL)).set(username=ROLE, database=name, password=None)
     yield url.render_as_string(hide_password=False)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
