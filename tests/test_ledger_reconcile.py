@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 
 from arrears.store import schema
 from arrears.store.ledger import reconcile
@@ -61,7 +61,9 @@ def test_a_reversed_payment_with_live_allocations_is_reported(engine: Engine) ->
 
 def test_instalments_out_of_step_with_their_invoice_are_reported(engine: Engine) -> None:
     with engine.begin() as conn:
-        _ledger(Book(conn))
+        book = Book(conn)
+        _ledger(book)
+        book.invoice("I3", "D1", ("2026-01-20", "5.00"))
         invoices = update(schema.invoice)
         conn.execute(invoices.where(schema.invoice.c.external_id == "I1").values(disputed=True))
         conn.execute(
@@ -69,7 +71,24 @@ def test_instalments_out_of_step_with_their_invoice_are_reported(engine: Engine)
                 issue_date=date(2025, 12, 1)
             )
         )
+        conn.execute(  # the date of a dispute, on the invoice only
+            invoices.where(schema.invoice.c.external_id == "I3").values(
+                disputed=True, disputed_on=date(2026, 2, 1)
+            )
+        )
+        conn.execute(
+            update(schema.instalment)
+            .where(
+                schema.instalment.c.invoice_id
+                == select(schema.invoice.c.id)
+                .where(schema.invoice.c.external_id == "I3")
+                .scalar_subquery()
+            )
+            .values(disputed=True)
+        )
+        message = "instalments disagree on its issue date or its dispute (flag or date)"
         assert [str(p) for p in reconcile(conn)] == [
-            "invoice I1: instalments disagree on its issue date or dispute flag",
-            "invoice I2: instalments disagree on its issue date or dispute flag",
+            f"invoice I1: {message}",
+            f"invoice I2: {message}",
+            f"invoice I3: {message}",
         ]

@@ -35,7 +35,8 @@ def synthetic(debtors: int = 40, months: int = 18, seed: int = 1) -> History:
             issue = START + timedelta(days=30 * m + d % 3)
             due = issue + timedelta(days=30)
             amount = rng.randrange(10_000, 200_000)
-            inst.append((next_id, next_id, d, "EUR", issue, due, amount, rng.random() < 0.05))
+            disputed = rng.random() < 0.05
+            inst.append((next_id, next_id, d, "EUR", issue, due, amount, disputed, None))
             delay = rng.randrange(20, 90) if slow else rng.randrange(-10, 8)
             paid = due + timedelta(days=delay)
             if paid <= START + timedelta(days=30 * months):
@@ -63,10 +64,16 @@ def test_records_dated_after_a_snapshot_change_none_of_its_features(day: date) -
     before = _features(history, day)
     later_inst = pl.col("issue_date") > day
     later_alloc = pl.col("allocated_on") > day
+    # every invoice issued by the day and not disputed gets a dispute learnt of after it
+    raised = ~later_inst & ~pl.col("disputed")
     changed = History(
         history.instalments.with_columns(
             pl.when(later_inst).then(pl.col("amount_minor") * 3).otherwise(pl.col("amount_minor")),
-            pl.when(later_inst).then(~pl.col("disputed")).otherwise(pl.col("disputed")),
+            pl.when(later_inst | raised).then(~pl.col("disputed")).otherwise(pl.col("disputed")),
+            pl.when(raised)
+            .then(pl.lit(day + timedelta(days=3)))
+            .otherwise(pl.col("disputed_on"))
+            .alias("disputed_on"),
             pl.when(later_inst)
             .then(pl.col("due_date") + timedelta(days=5))
             .otherwise(pl.col("due_date")),
@@ -98,6 +105,13 @@ def test_records_dated_after_a_snapshot_change_none_of_its_features(day: date) -
     assert before[0]["disputed_share_365d"].fill_null(0).sum() > 0
     assert before[0]["avg_days_to_settle_undisputed"].drop_nulls().len() > 0
     assert not history.allocations.equals(changed.allocations)
+    # and the disputes raised after the day reached open invoices: they are seen from then on
+    assert changed.instalments["disputed"].sum() > history.instalments["disputed"].sum()
+    later = _features(changed, day + timedelta(days=3))
+    assert (
+        later[0]["disputed_open"].sum()
+        > _features(history, day + timedelta(days=3))[0]["disputed_open"].sum()
+    )
 
 
 def test_examples_have_outcomes_after_the_day() -> None:

@@ -52,11 +52,15 @@ def random_history(seed: int, debtors: int = 30, days: int = 500) -> History:
         currency = "EUR" if debtor % 4 else rng.choice(["EUR", "USD"])
         issue = START + timedelta(days=rng.randrange(days))
         disputed = rng.random() < 0.08
+        # most disputes undated (known since the invoice came in), some learnt of later
+        disputed_on = None
+        if disputed and rng.random() < 0.5:
+            disputed_on = issue + timedelta(days=rng.randrange(0, 90))
         for seq in range(rng.choice([1, 1, 1, 2, 3])):
             iid += 1
             due = issue + timedelta(days=rng.choice([0, 14, 30, 30, 45, 60]) + 30 * seq)
             amount = rng.choice([0, rng.randrange(100, 50_000), rng.randrange(100, 5_000)])
-            inst.append((iid, inv, debtor, currency, issue, due, amount, disputed))
+            inst.append((iid, inv, debtor, currency, issue, due, amount, disputed, disputed_on))
             left = amount
             for _ in range(rng.choice([0, 1, 1, 2, 3])):
                 kind = rng.choice(["payment", "payment", "payment", "credit_note", "write_off"])

@@ -48,6 +48,7 @@ def row_by_row(engine: Engine, portfolio: str) -> History:
                 instalment.c.due_date,
                 instalment.c.amount_minor,
                 instalment.c.disputed,
+                instalment.c.disputed_on,
             )
             .where(instalment.c.portfolio_id == pid)
             .order_by(instalment.c.id)

@@ -258,7 +258,14 @@ INVOICES: tuple[Column, ...] = (
         default="1",
     ),
     Column(
-        "disputed", Type.BOOL, doc="Under dispute.", aliases=("en_disputa", "disputa"), default="no"
+        "disputed",
+        Type.BOOL,
+        doc="Under dispute. A re-import that sets it dates the dispute with the import's day "
+        "(`disputed_on`: the snapshot and the propensity model read the flag as of a day); one "
+        "that clears it takes the date off; an invoice that comes in disputed is undated (known "
+        "since it came in).",
+        aliases=("en_disputa", "disputa"),
+        default="no",
     ),
     Column(
         "reference",

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from arrears.scoring.frames import HISTORY_DAYS, History, View
+from arrears.scoring.frames import HISTORY_DAYS, History, View, disputed_by
 
 KEY = ["debtor_id", "currency"]
 
@@ -84,6 +84,8 @@ def _debtor_features(
     summation changes a value. ``rules_only``: the features the rules score does not read
     (:data:`NOT_FOR_RULES`) are left null and not computed.
     """
+    inst = inst.with_columns(disputed_by(d))
+    settled = settled.with_columns(disputed_by(d))
     past_due = pl.col("due_date") < d
     overdue_days = _days(d, pl.col("due_date"))
     balances = (
@@ -185,6 +187,7 @@ def _invoice_features(
     frame of :func:`_debtor_features` at the same points)."""
     invoices = (
         inst.filter(pl.col("open_minor") > 0)
+        .with_columns(disputed_by(d))
         .group_by(*point, "invoice_id")
         .agg(
             pl.col("debtor_id").first(),

@@ -36,6 +36,9 @@ HISTORY_INSTALMENT_SCHEMA: dict[str, pl.DataType] = {
     "due_date": D,
     "amount_minor": I64,
     "disputed": pl.Boolean(),
+    #: the day the dispute was learnt of (null: undated, known since the invoice came in);
+    #: a view of an earlier day does not see it (:func:`disputed_by`)
+    "disputed_on": D,
 }
 
 #: Every allocation (payment, credit note, write-off) with its reversal day, if any.
@@ -61,6 +64,7 @@ VIEW_SETTLED_SCHEMA: dict[str, pl.DataType] = {
     "due_date": D,
     "settled_on": D,
     "disputed": pl.Boolean(),
+    "disputed_on": D,
 }
 
 #: Days of settled instalments a view holds (as the cycle's input: ``as_of - 364 .. as_of``).
@@ -104,8 +108,13 @@ def live_allocations(allocations: pl.DataFrame, as_of: date) -> pl.LazyFrame:
 
 
 def view_at(history: History, as_of: date) -> View:
-    """The portfolio as of ``as_of``, computed from the whole history (nothing later counts)."""
-    inst = history.instalments.lazy().filter(pl.col("issue_date") <= as_of)
+    """The portfolio as of ``as_of``, computed from the whole history (nothing later counts,
+    a dispute learnt of later included)."""
+    inst = (
+        history.instalments.lazy()
+        .filter(pl.col("issue_date") <= as_of)
+        .with_columns(disputed_by(as_of))
+    )
     live = live_allocations(history.allocations, as_of)
     paid = live.group_by("instalment_id").agg(
         pl.col("amount_minor").sum().alias("_paid"),
@@ -133,22 +142,33 @@ def issue_view(history: History, day: date) -> View:
     before = view_at(history, day - timedelta(days=1))
     new = (
         history.instalments.filter(pl.col("issue_date") == day)
-        .with_columns(pl.col("amount_minor").alias("open_minor"))
+        .with_columns(pl.col("amount_minor").alias("open_minor"), disputed_by(day))
         .select(list(VIEW_INSTALMENT_SCHEMA))
     )
     return View(day, pl.concat([before.instalments, new]), before.settled)
 
 
+def disputed_by(day: pl.Expr | date) -> pl.Expr:
+    """``disputed`` as known on ``day``: a dispute learnt of later (``disputed_on``) was not."""
+    on = pl.col("disputed_on")
+    return (pl.col("disputed") & (on.is_null() | (on <= day))).alias("disputed")
+
+
 def view_from_cycle_input(data: CycleInput, as_of: date) -> View:
-    """The same view from what the daily cycle reads (``read_cycle_input``)."""
-    inst = data.instalments.filter(pl.col("issue_date") <= as_of).select(
-        [pl.col(n).cast(t) for n, t in VIEW_INSTALMENT_SCHEMA.items()]
+    """The same view from what the daily cycle reads (``read_cycle_input``: the snapshot's
+    ``disputed`` is already as of its day, so ``disputed_on`` is left null)."""
+    inst = (
+        data.instalments.filter(pl.col("issue_date") <= as_of)
+        .with_columns(pl.lit(None, D).alias("disputed_on"))
+        .select([pl.col(n).cast(t) for n, t in VIEW_INSTALMENT_SCHEMA.items()])
     )
     settled = (
         data.settled.filter(pl.col("settled_on") <= as_of)
         .select("instalment_id", "settled_on")
         .join(
-            inst.select("instalment_id", "debtor_id", "issue_date", "due_date", "disputed"),
+            inst.select(
+                "instalment_id", "debtor_id", "issue_date", "due_date", "disputed", "disputed_on"
+            ),
             on="instalment_id",
         )
         .select(list(VIEW_SETTLED_SCHEMA))

@@ -39,11 +39,12 @@ def apply(
     before = _before(conn, heads["id"])
     allocated = allocation_writes.allocated_per_instalment(conn, heads["id"])
     heads, problems = _check(heads, before, allocated, wanted)
-    wanted = wanted.join(heads.select(pl.col("id").alias("invoice_id")), on="invoice_id")
+    dated = _dispute_dates(heads, before, ctx)
+    wanted = wanted.join(dated.rename({"id": "invoice_id"}), on="invoice_id")
     bulk.update_from_frame(
         conn,
         invoice,
-        values.join(heads.select("id"), on="id").with_columns(updated_at=pl.lit(ctx.at)),
+        values.join(dated, on="id").with_columns(updated_at=pl.lit(ctx.at)),
     )
     _instalments(
         conn,
@@ -53,6 +54,25 @@ def apply(
     allocation_writes.refresh_status(conn, heads["id"])
     _log(conn, heads, before, wanted, ctx)
     return heads.height, problems
+
+
+def _dispute_dates(heads: pl.DataFrame, before: pl.DataFrame, ctx: LoadContext) -> pl.DataFrame:
+    """Per invoice (``id``): its ``disputed_on`` after the change. A dispute the file raises
+    now is dated the import's day; one that stays keeps its date (null: undated, since the
+    invoice came in); a dispute the file lifts takes the date off."""
+    joined = heads.select("id", "disputed").join(
+        before.select("id", pl.col("disputed").alias("_was"), "disputed_on"), on="id"
+    )
+    return joined.select(
+        "id",
+        pl.when(pl.col("disputed") & ~pl.col("_was"))
+        .then(pl.lit(ctx.at.date()))
+        .when(pl.col("disputed"))
+        .then(pl.col("disputed_on"))
+        .otherwise(None)
+        .cast(pl.Date())
+        .alias("disputed_on"),
+    )
 
 
 def _check(
@@ -122,6 +142,7 @@ def _instalments(conn: Connection, wanted: pl.DataFrame, allocated: pl.DataFrame
             "currency",
             "issue_date",
             "disputed",
+            "disputed_on",
             "due_date",
             "amount_minor",
             (pl.col("amount_minor") - pl.col("allocated_minor")).alias("open_minor"),
@@ -140,8 +161,8 @@ def _before(conn: Connection, ids: pl.Series) -> pl.DataFrame:
     frame = bulk.read_frame(
         conn,
         "SELECT v.id, v.debtor_id, d.external_id, v.number, v.issue_date, v.currency, "
-        f'v.amount_minor, v.disputed, v.reference FROM invoice v JOIN "{staged}" s ON s.id = v.id '
-        "JOIN debtor d ON d.id = v.debtor_id",
+        "v.amount_minor, v.disputed, v.reference, v.disputed_on "
+        f'FROM invoice v JOIN "{staged}" s ON s.id = v.id JOIN debtor d ON d.id = v.debtor_id',
         {
             "id": pl.Int64,
             "debtor_id": pl.Int64,
@@ -152,6 +173,7 @@ def _before(conn: Connection, ids: pl.Series) -> pl.DataFrame:
             "amount_minor": pl.Int64,
             "disputed": pl.Boolean,
             "reference": pl.String,
+            "disputed_on": pl.Date,
         },
     )
     lines = bulk.read_frame(

@@ -177,6 +177,8 @@ def _invoices(conn: Connection) -> list[Problem]:
                         or_(
                             instalment.c.issue_date != invoice.c.issue_date,
                             instalment.c.disputed != invoice.c.disputed,
+                            # null-safe: both undated is the same
+                            instalment.c.disputed_on.is_distinct_from(invoice.c.disputed_on),
                         ),
                         1,
                     ),
@@ -230,7 +232,11 @@ def _invoices(conn: Connection) -> list[Problem]:
             problems.append(_problem(r.code, source, "instalments of another debtor or currency"))
         if r.stale:
             problems.append(
-                _problem(r.code, source, "instalments disagree on its issue date or dispute flag")
+                _problem(
+                    r.code,
+                    source,
+                    "instalments disagree on its issue date or its dispute (flag or date)",
+                )
             )
     return problems
 

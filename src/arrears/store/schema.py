@@ -155,6 +155,9 @@ invoice = Table(
     Column("row_hash", String(64), nullable=False),
     Column("import_batch_id", ID, ForeignKey("import_batch.id")),
     *_timestamps(),
+    # the day arrears learnt of the dispute (a re-import that set ``disputed``); null: disputed
+    # since before the invoice came in (a first load), or not disputed
+    Column("disputed_on", Date),
     UniqueConstraint("portfolio_id", "external_id", name="uq_invoice_external_id"),
     CheckConstraint("amount_minor > 0", name="amount_positive"),
     CheckConstraint("status in ('open', 'paid', 'written_off')", name="status"),
@@ -174,6 +177,7 @@ instalment = Table(
     Column("due_date", Date, nullable=False),
     Column("amount_minor", MINOR, nullable=False),
     Column("open_minor", MINOR, nullable=False),
+    Column("disputed_on", Date),  # the invoice's
     UniqueConstraint("invoice_id", "seq", name="uq_instalment_seq"),
     CheckConstraint("seq >= 1", name="seq"),
     CheckConstraint("amount_minor > 0", name="amount_positive"),

@@ -63,7 +63,7 @@ def _instalments(pid: int, ids: tuple[int, int], pg: bool) -> str:
     return f"""
         SELECT id AS instalment_id, invoice_id, debtor_id, currency,
                {_day("issue_date", pg)} AS issue_date, {_day("due_date", pg)} AS due_date,
-               amount_minor, disputed
+               amount_minor, disputed, {_day("disputed_on", pg, nullable=True)} AS disputed_on
         FROM instalment
         WHERE id BETWEEN {int(ids[0])} AND {int(ids[1])} AND portfolio_id = {int(pid)}"""
 

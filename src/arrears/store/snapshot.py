@@ -258,10 +258,12 @@ def _instalment_query(
     )
     if pid is not None:
         where += f" AND i.portfolio_id = {int(pid)}"
+    # a dispute learnt of after ``as_of`` (``disputed_on``) was not known then
     columns = f"""i.id AS instalment_id, i.invoice_id, i.debtor_id, i.currency,
                {_day("i.issue_date", postgres)} AS issue_date,
                {_day("i.due_date", postgres)} AS due_date, i.amount_minor, i.open_minor,
-               i.disputed"""
+               (i.disputed AND (i.disputed_on IS NULL OR i.disputed_on <= '{as_of.isoformat()}'))
+                   AS disputed"""
     if labels:
         columns += ", i.seq"
     if not labels or postgres:
