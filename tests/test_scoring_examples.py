@@ -74,6 +74,18 @@ def random_history(seed: int, debtors: int = 30, days: int = 500) -> History:
                 alloc.append((iid, kind, part, on, reversed_on))
                 if reversed_on is None:
                     left = max(0, left - part)
+    # half the dated disputes are learnt on a day the same debtor is issued another invoice
+    # (that invoice's issue-day example must not see them: they are of its day)
+    issued: dict[int, list[date]] = {}
+    for row in inst:
+        issued.setdefault(row[2], []).append(row[4])
+    later = {
+        row[1]: rng.choice(days_on)
+        for row in inst
+        if row[8] is not None and rng.random() < 0.5
+        if (days_on := [d for d in issued[row[2]] if d > row[4]])
+    }
+    inst = [(*row[:8], later.get(row[1], row[8])) for row in inst]
     return History(
         pl.DataFrame(inst, schema=HISTORY_INSTALMENT_SCHEMA, orient="row"),
         pl.DataFrame(alloc, schema=HISTORY_ALLOCATION_SCHEMA, orient="row"),

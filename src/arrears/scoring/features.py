@@ -84,8 +84,6 @@ def _debtor_features(
     summation changes a value. ``rules_only``: the features the rules score does not read
     (:data:`NOT_FOR_RULES`) are left null and not computed.
     """
-    inst = inst.with_columns(disputed_by(d))
-    settled = settled.with_columns(disputed_by(d))
     past_due = pl.col("due_date") < d
     overdue_days = _days(d, pl.col("due_date"))
     balances = (
@@ -187,7 +185,6 @@ def _invoice_features(
     frame of :func:`_debtor_features` at the same points)."""
     invoices = (
         inst.filter(pl.col("open_minor") > 0)
-        .with_columns(disputed_by(d))
         .group_by(*point, "invoice_id")
         .agg(
             pl.col("debtor_id").first(),
@@ -262,8 +259,8 @@ def point_rows(history: History, points: pl.DataFrame) -> pl.LazyFrame:
 
     ``points``: ``as_of`` and ``state_day`` (dates), and optionally ``debtor_id`` (then only
     that debtor's instalments). Per point: every instalment issued on or before ``as_of``, with
-    ``open_minor`` and ``settled_on`` as of ``state_day``; one issued after ``state_day`` (an
-    issue-day example's new invoice) is open in full and has no ``settled_on``.
+    ``open_minor``, ``settled_on`` and ``disputed`` as of ``state_day``; one issued after
+    ``state_day`` (an issue-day example's new invoice) is open in full and has no ``settled_on``.
 
     Points must be distinct, with one ``state_day`` per ``as_of`` (and debtor): an instalment
     then meets each ``state_day`` once, and its allocations are summed per pair without a
@@ -292,6 +289,7 @@ def point_rows(history: History, points: pl.DataFrame) -> pl.LazyFrame:
         )
     )
     return rows.join(live, on=["instalment_id", "state_day"], how="left").with_columns(
+        disputed_by(day),
         pl.when(known)
         .then((pl.col("amount_minor") - pl.col("_paid").fill_null(0)).clip(0))
         .otherwise(pl.col("amount_minor"))

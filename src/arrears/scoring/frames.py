@@ -137,12 +137,13 @@ def issue_view(history: History, day: date) -> View:
     """The portfolio at the start of ``day``, with the invoices issued on ``day`` open in full.
 
     The examples of invoices at their issue day use it: nothing dated on or after ``day`` is
-    known except the new invoices themselves (a payment received the same day is not).
+    known except the new invoices themselves (a payment received the same day is not, nor a
+    dispute learnt that day).
     """
     before = view_at(history, day - timedelta(days=1))
     new = (
         history.instalments.filter(pl.col("issue_date") == day)
-        .with_columns(pl.col("amount_minor").alias("open_minor"), disputed_by(day))
+        .with_columns(pl.col("amount_minor").alias("open_minor"), disputed_by(before.as_of))
         .select(list(VIEW_INSTALMENT_SCHEMA))
     )
     return View(day, pl.concat([before.instalments, new]), before.settled)
