@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -181,7 +182,7 @@ def test_workspace_rates_rank_cases_across_currencies(
     policy = load_compiled(root / "policies" / "b2b.yaml")
     capsys.readouterr()
 
-    def priorities(rates: dict[str, int]) -> dict[str, float]:
+    def priorities(rates: dict[str, Decimal]) -> dict[str, float]:
         cases = plan_cycle(
             engine, portfolio="default", as_of=date(2026, 2, 1), policy=policy, rates=rates
         ).cases

@@ -262,8 +262,8 @@ class Workspace:
     sources: dict[str, str]
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     policies: dict[str, str] = field(default_factory=dict)
-    #: ``[rates]``: what one unit of a currency is worth in a common unit, in billionths.
-    rates: dict[str, int] = field(default_factory=dict)
+    #: ``[rates]``: what one unit of a currency is worth in a common unit, as written.
+    rates: dict[str, Decimal] = field(default_factory=dict)
 
     def get(self, key: str) -> str:
         return self.values[key]
@@ -305,7 +305,7 @@ def load(root: Path | str | None = None, env: dict[str, str] | None = None) -> W
     file_values: dict[str, Any] = {}
     columns: dict[str, dict[str, str]] = {}
     policies: dict[str, str] = {}
-    rates: dict[str, int] = {}
+    rates: dict[str, Decimal] = {}
     if path.is_file():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -350,10 +350,10 @@ def load(root: Path | str | None = None, env: dict[str, str] | None = None) -> W
     )
 
 
-def _rates(path: Path, raw: dict[str, Any]) -> dict[str, int]:
-    """``[rates]`` (currency = value of one unit in the common unit) in billionths; every
-    problem of the table in one error."""
-    rates: dict[str, int] = {}
+def _rates(path: Path, raw: dict[str, Any]) -> dict[str, Decimal]:
+    """``[rates]`` (currency = value of one unit in the common unit); every problem of the
+    table in one error."""
+    rates: dict[str, Decimal] = {}
     problems: list[str] = []
     for code, value in raw.items():
         where = f"[rates] {code} = {value!r}"
@@ -367,11 +367,11 @@ def _rates(path: Path, raw: dict[str, Any]) -> dict[str, int]:
         if isinstance(value, bool) or number is None or not number.is_finite() or number <= 0:
             problems.append(f"{where}: give a positive number (what one {code} is worth)")
             continue
-        nano = number.scaleb(RATE_DIGITS)
-        if nano != nano.to_integral_value():
+        exponent = number.normalize().as_tuple().exponent
+        if not isinstance(exponent, int) or exponent < -RATE_DIGITS:
             problems.append(f"{where}: at most {RATE_DIGITS} decimals")
             continue
-        rates[code] = int(nano)
+        rates[code] = number
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     return rates

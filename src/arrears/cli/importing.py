@@ -84,6 +84,7 @@ def import_command(
         skip_invalid=skip_invalid,
         rejects=rejects,
         rule=AllocationRule(ws.get("allocation_rule")),
+        large=large,
     )
     _summary(report, fmt, rejects)
     if large and report.committed and not _fast_path(engine):
@@ -110,8 +111,7 @@ def _fast_path(engine: Engine) -> bool:
         return may_skip_triggers(conn)
 
 
-def _run(engine, kind, files, options, *, skip_invalid, rejects, rule) -> ImportReport:  # type: ignore[no-untyped-def]
-    large = sum(f.stat().st_size for f in files if f.is_file()) >= LARGE_FILE_BYTES
+def _run(engine, kind, files, options, *, skip_invalid, rejects, rule, large) -> ImportReport:  # type: ignore[no-untyped-def]
     with Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +13,6 @@ import typer
 from arrears import config
 from arrears.cli.context import actor, store, workspace
 from arrears.cli.output import Format, console, emit
-from arrears.cycle.frames import RATE_DIGITS
 from arrears.domain.money import MoneyError, is_currency
 from arrears.store.database import connect, current_revision, head_revision, upgrade
 from arrears.store.portfolios import ensure_portfolio, list_portfolios
@@ -101,9 +99,8 @@ def show_config(
     for kind, mapping in sorted(ws.columns.items()):
         for column, header in sorted(mapping.items()):
             console.print(f"import.columns.{kind}.{column} = {header!r} ({ws.config_path})")
-    for code, nano in ws.rates.items():
-        value = format(Decimal(nano).scaleb(-RATE_DIGITS).normalize(), "f")
-        console.print(f"rates.{code} = {value} ({ws.config_path})", markup=False)
+    for code, rate in ws.rates.items():
+        console.print(f"rates.{code} = {rate} ({ws.config_path})", markup=False)
 
 
 @db_app.command("upgrade")

@@ -44,11 +44,10 @@ def _days(later: pl.Expr | date, earlier: pl.Expr | date) -> pl.Expr:
     return (a - b).dt.total_days().cast(pl.Int32())
 
 
-def _money(minor: str | pl.Expr, currency_exponent: str = "_exp") -> pl.Expr:
+def _money(minor: str | pl.Expr, currency_exponent: str | int = "_exp") -> pl.Expr:
     amount = pl.col(minor) if isinstance(minor, str) else minor
-    return amount.cast(MONEY) / pl.lit(10, pl.Int64()).pow(pl.col(currency_exponent)).cast(
-        pl.Decimal(38, 0)
-    )
+    exp = pl.col(currency_exponent) if isinstance(currency_exponent, str) else currency_exponent
+    return amount.cast(MONEY) / pl.lit(10, pl.Int64()).pow(exp).cast(pl.Decimal(38, 0))
 
 
 #: Decimal digits of the ``*_ref`` features (those of :data:`MONEY`).
@@ -172,7 +171,6 @@ def feature_table(
         .with_columns(
             pl.col("_balance_minor").fill_null(0),
             pl.col("_overdue_minor").fill_null(0),
-            pl.lit(REF_DIGITS, pl.Int32()).alias("_ref_exp"),
             pl.col("open_invoices").fill_null(0).cast(pl.Int32()),
             pl.col("overdue_invoices").fill_null(0).cast(pl.Int32()),
             pl.col("disputed").fill_null(False),
@@ -184,8 +182,8 @@ def feature_table(
             _money("_credit_limit_minor", "_debtor_exp").alias("credit_limit"),
             _money("_last_payment_minor").alias("last_payment_amount"),
             _money("_er_minor").alias("expected_recovery"),
-            _money(_to_ref("_overdue_minor"), "_ref_exp").alias("overdue_balance_ref"),
-            _money(_to_ref("_er_minor"), "_ref_exp").alias("expected_recovery_ref"),
+            _money(_to_ref("_overdue_minor"), REF_DIGITS).alias("overdue_balance_ref"),
+            _money(_to_ref("_er_minor"), REF_DIGITS).alias("expected_recovery_ref"),
             _days(pl.col("_next_due"), as_of).alias("days_to_due"),
             pl.when(pl.col("days_past_due").is_null())
             .then(None)

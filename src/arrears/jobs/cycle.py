@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -18,7 +19,7 @@ from sqlalchemy import Engine
 
 from arrears.cycle.compiled import CompiledPolicy, compile_policy
 from arrears.cycle.decide import decide
-from arrears.cycle.frames import RATE_SCHEMA, SCORE_SCHEMA, CycleInput, Decisions
+from arrears.cycle.frames import RATE_DIGITS, RATE_SCHEMA, SCORE_SCHEMA, CycleInput, Decisions
 from arrears.policy.loading import load_policy
 from arrears.store.cycle_read import read_cycle_input
 from arrears.store.cycle_write import RunSummary, commit_decisions
@@ -70,13 +71,13 @@ def plan_cycle(
     debtor: str | None = None,
     timings: Timings | None = None,
     models: Path | None = None,
-    rates: Mapping[str, int] | None = None,
+    rates: Mapping[str, Decimal] | None = None,
 ) -> Decisions:
     """What ``run`` would decide on ``as_of``; with ``debtor`` (an external id), only for that
     debtor and with the full plan of its steps and its score's reasons (for ``explain``).
     ``models``: the workspace's model folder; its latest propensity model scores the debtors
     (without one, the transparent rules score does). ``rates``: the workspace's ``[rates]``
-    (currency -> billionths of the common unit) for the ``*_ref`` features. Changes nothing."""
+    (currency -> value in the common unit) for the ``*_ref`` features. Changes nothing."""
     start = time.perf_counter()
     data = replace(_read(engine, portfolio, as_of, policy), rates=rate_frame(rates or {}))
     if debtor is not None:
@@ -125,7 +126,7 @@ def run_cycle(
     at: datetime,
     timings: Timings | None = None,
     models: Path | None = None,
-    rates: Mapping[str, int] | None = None,
+    rates: Mapping[str, Decimal] | None = None,
 ) -> tuple[Decisions, RunSummary]:
     """Decide for ``as_of`` and commit the decisions in one transaction (``models``, ``rates``:
     see :func:`plan_cycle`)."""
@@ -161,14 +162,15 @@ def run_cycle(
     return decisions, summary
 
 
-def rate_frame(rates: Mapping[str, int]) -> pl.DataFrame:
-    """The workspace's ``[rates]`` as the engine's rate frame (``RATE_SCHEMA``)."""
-    return pl.DataFrame(
-        {"currency": list(rates), "rate_nano": list(rates.values())}, schema=RATE_SCHEMA
-    )
+def rate_frame(rates: Mapping[str, Decimal]) -> pl.DataFrame:
+    """The workspace's ``[rates]`` as the engine's rate frame (``RATE_SCHEMA``: billionths)."""
+    nanos = [int(rate.scaleb(RATE_DIGITS)) for rate in rates.values()]
+    return pl.DataFrame({"currency": list(rates), "rate_nano": nanos}, schema=RATE_SCHEMA)
 
 
-def unrated(decisions: Decisions, policy: CompiledPolicy, rates: Mapping[str, int]) -> list[str]:
+def unrated(
+    decisions: Decisions, policy: CompiledPolicy, rates: Mapping[str, Decimal]
+) -> list[str]:
     """The currencies of cases whose priority falls back to their own currency: the policy
     ranks with a ``*_ref`` feature, the open cases are in more than one currency and the
     workspace gives that one no rate."""
