@@ -210,11 +210,12 @@ def test_bad_rates_are_reported_together(
     root = tmp_path / "fx"
     assert main(["init", str(root)]) == 0
     with (root / "arrears.toml").open("a", encoding="utf-8") as out:
-        out.write('\n[rates]\neur = 1.08\nMXN = -2\nGBP = "1.1234567891"\nUSD = 1\n')
+        out.write('\n[rates]\neur = 1.08\nMXN = -2\nGBP = "1.1234567891"\nUSD = 1\nJPY = 1e30\n')
     capsys.readouterr()
     assert run(root, "config") == 1
     err = capsys.readouterr().err
     assert "[rates] eur = 1.08: not an ISO 4217 currency code" in err
     assert "[rates] MXN = -2: give a positive number" in err
     assert "[rates] GBP = '1.1234567891': at most 9 decimals" in err
+    assert "[rates] JPY = 1e+30: at most 1,000,000,000" in err
     assert len(err.strip().splitlines()) == 1

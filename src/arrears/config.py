@@ -350,6 +350,10 @@ def load(root: Path | str | None = None, env: dict[str, str] | None = None) -> W
     )
 
 
+#: The largest rate: the engine keeps rates in billionths, in 64-bit integers.
+MAX_RATE = 1_000_000_000
+
+
 def _rates(path: Path, raw: dict[str, Any]) -> dict[str, Decimal]:
     """``[rates]`` (currency = value of one unit in the common unit); every problem of the
     table in one error."""
@@ -366,6 +370,9 @@ def _rates(path: Path, raw: dict[str, Any]) -> dict[str, Decimal]:
             number = None
         if isinstance(value, bool) or number is None or not number.is_finite() or number <= 0:
             problems.append(f"{where}: give a positive number (what one {code} is worth)")
+            continue
+        if number > MAX_RATE:
+            problems.append(f"{where}: at most {MAX_RATE:,} (a unit worth more is not a currency)")
             continue
         exponent = number.normalize().as_tuple().exponent
         if not isinstance(exponent, int) or exponent < -RATE_DIGITS:
