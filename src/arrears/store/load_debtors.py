@@ -2,7 +2,9 @@
 
 New debtors are written with ``COPY``/``executemany`` (ids reserved first so their contact points
 go in the same pass). A debtor whose ``row_hash`` is unchanged is left alone; a changed one is
-updated with one ``UPDATE ... FROM`` and a ``debtor.updated`` activity listing the changed fields.
+updated with one ``UPDATE ... FROM`` and a ``debtor.updated`` activity listing the changed fields,
+its contact points' (``email``, ``phone``, ``address``) and consents' (``consent_<channel>``)
+included, and the debtor's refusals the file could not lift (``consent_kept``: channel -> source).
 Contact points: email -> consent for email; phone -> sms, whatsapp, call; postal -> letter.
 """
 
@@ -136,7 +138,7 @@ def _update(conn: Connection, changed: pl.DataFrame, ctx: LoadContext) -> None:
     values = _values(changed, ctx).with_columns(ids, updated_at=pl.lit(ctx.at))
     before = _current(conn, ids)
     bulk.update_from_frame(conn, debtor, values.drop("portfolio_id", "external_id"))
-    contact_points.upsert(conn, changed, ctx)
+    contacts = contact_points.upsert(conn, changed, ctx)
     after = values.select("id", "external_id", *FIELDS)
     portfolio_of = dict(
         zip(changed["id"].to_list(), changed["portfolio_id"].to_list(), strict=True)
@@ -145,6 +147,8 @@ def _update(conn: Connection, changed: pl.DataFrame, ctx: LoadContext) -> None:
     for new_row in after.to_dicts():
         old_row = before.get(new_row["id"], {})
         diff = records.changes(_decoded(old_row), _decoded(new_row))
+        diff.update(contacts.changes.get(int(new_row["id"]), {}))
+        kept = contacts.kept.get(int(new_row["id"]))
         entries.append(
             Entry(
                 DebtorUpdated(
@@ -154,7 +158,11 @@ def _update(conn: Connection, changed: pl.DataFrame, ctx: LoadContext) -> None:
                     debtor=new_row["external_id"],
                     subject_kind="debtor",
                     subject_id=new_row["external_id"],
-                    payload={"changes": diff, "import_batch_id": ctx.batch_id},
+                    payload={
+                        "changes": diff,
+                        "import_batch_id": ctx.batch_id,
+                        **({"consent_kept": kept} if kept else {}),
+                    },
                 ),
                 portfolio_of[new_row["id"]],
                 int(new_row["id"]),
