@@ -1,9 +1,10 @@
 """Writing allocations and keeping open balances true, set-based.
 
 Invariant: ``instalment.open_minor = amount_minor - sum(active allocations to it)`` and an
-invoice is ``paid`` when none of its instalments is open (``written_off`` is left alone). Every
-function here changes allocations and the balances they affect together, on the caller's
-connection, in a handful of statements whatever the number of rows.
+invoice's status is the one its balances call for (``arrears.store.balances``): ``open`` while
+an instalment is open, else ``written_off`` when an active write-off allocation is on it, else
+``paid``. Every function here changes allocations and the balances they affect together, on the
+caller's connection, in a handful of statements whatever the number of rows.
 """
 
 from __future__ import annotations
@@ -80,26 +81,38 @@ def _shift_open(conn: Connection, per_instalment: pl.DataFrame, *, sign: str) ->
     touched = f'SELECT i.invoice_id FROM instalment i JOIN "{staged}" s ON s.instalment_id = i.id'
     if sign == "-":
         conn.exec_driver_sql(
-            "UPDATE invoice SET status = 'paid' WHERE status = 'open' "
+            f"UPDATE invoice SET status = {_CLOSED_STATUS} WHERE status = 'open' "
             f"AND id IN ({touched} WHERE i.open_minor = 0) AND NOT EXISTS (SELECT 1 FROM "
             "instalment j WHERE j.invoice_id = invoice.id AND j.open_minor > 0)"
         )
-    else:
+    else:  # a touched instalment is open again, so is its invoice (paid or written off)
         conn.exec_driver_sql(
-            f"UPDATE invoice SET status = 'open' WHERE status = 'paid' AND id IN ({touched})"
+            f"UPDATE invoice SET status = 'open' WHERE status <> 'open' AND id IN ({touched})"
         )
     bulk.drop(conn, staged)
 
 
+#: The status of an invoice none of whose instalments is open (SQL, on ``invoice``).
+_CLOSED_STATUS = (
+    "CASE WHEN EXISTS (SELECT 1 FROM allocation w JOIN instalment k ON k.id = w.instalment_id "
+    "WHERE k.invoice_id = invoice.id AND w.source_kind = 'write_off' AND NOT w.reversed) "
+    "THEN 'written_off' ELSE 'paid' END"
+)
+_STATUS = (
+    "CASE WHEN EXISTS (SELECT 1 FROM instalment i WHERE i.invoice_id = invoice.id "
+    f"AND i.open_minor > 0) THEN 'open' ELSE {_CLOSED_STATUS} END"
+)
+
+
 def refresh_status(conn: Connection, invoice_ids: pl.Series) -> None:
-    """Recompute ``status`` of these invoices from their instalments' open balances."""
+    """Write the status these invoices' balances call for (a written-off invoice whose amount
+    was raised is open again; one whose balance is closed again is ``written_off`` again)."""
     if invoice_ids.len() == 0:
         return
     staged = bulk.stage(conn, "_status_inv", pl.DataFrame({"invoice_id": invoice_ids}))
     conn.exec_driver_sql(
-        "UPDATE invoice SET status = CASE WHEN NOT EXISTS (SELECT 1 FROM instalment i "
-        "WHERE i.invoice_id = invoice.id AND i.open_minor > 0) THEN 'paid' ELSE 'open' END "
-        f"WHERE status <> 'written_off' AND id IN (SELECT invoice_id FROM \"{staged}\")"
+        f"UPDATE invoice SET status = {_STATUS} WHERE status <> {_STATUS} "
+        f'AND id IN (SELECT invoice_id FROM "{staged}")'
     )
     bulk.drop(conn, staged)
 

@@ -2,7 +2,8 @@
 
 Order matters and is fixed: first the changed documents' old allocations are reversed (balances
 restored), then documents are inserted (new, with ``import_batch_id``) or updated (changed, with
-a ``<kind>.updated`` activity), then the new allocations are applied. ``unallocated_minor`` is
+a ``<kind>.updated`` activity), then the new allocations are applied. A reversed payment the
+file changes (``stays_reversed``) is updated and never applied. ``unallocated_minor`` is
 the amount minus what was applied: the debtor's credit.
 """
 
@@ -91,6 +92,11 @@ def _log(
 ) -> None:
     compared = [c for c in updates.columns if c not in {"id", "portfolio_id", "row_hash"}]
     debtor_of = dict(zip(changed["id"].to_list(), changed["debtor_id"].to_list(), strict=True))
+    kept = set(
+        changed.filter("stays_reversed")["id"].to_list()
+        if "stays_reversed" in changed.columns
+        else []
+    )
     entries = []
     for new in updates.to_dicts():
         old = before.get(new["id"], {})
@@ -105,7 +111,9 @@ def _log(
             payload={
                 "changes": diff,
                 "import_batch_id": ctx.batch_id,
-                "allocations": "reversed and applied again",
+                "allocations": "none: the payment stays reversed"
+                if new["id"] in kept
+                else "reversed and applied again",
             },
         )
         entries.append(Entry(activity, int(new["portfolio_id"]), int(new["debtor_id"])))

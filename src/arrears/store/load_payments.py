@@ -72,20 +72,25 @@ def load(conn: Connection, rows: pl.DataFrame, ctx: LoadContext, spec: DocumentS
     hashes = records.group_hashes(
         rows, KEY, fields, ["invoice_id", "instalment", "allocated_amount_minor"]
     )
-    existing = lookups.lookup(
-        conn, spec.table, rows.select(KEY), {"id": pl.Int64, "row_hash": pl.String}
-    )
+    existing = lookups.lookup(conn, spec.table, rows.select(KEY), _STORED[spec.kind])
     heads = (
         rows.group_by(KEY, maintain_order=True)
         .agg(pl.all().exclude(KEY).first())
         .join(hashes, on=KEY)
-        .join(existing.rename({"row_hash": "old_hash"}), on=KEY, how="left")
+        .join(
+            existing.rename(
+                {n: "old_hash" if n == "row_hash" else f"{n}_stored" for n in _STORED_ONLY},
+                strict=False,
+            ),
+            on=KEY,
+            how="left",
+        )
     )
     todo = heads.filter(pl.col("id").is_null() | (pl.col("row_hash") != pl.col("old_hash")))
     unchanged = heads.height - todo.height
-    new = todo.filter(pl.col("id").is_null())
+    new = todo.filter(pl.col("id").is_null()).drop(_STORED_NAMES, strict=False)
     new = new.with_columns(bulk.reserve_ids(conn, spec.table, new.height))
-    changed = todo.filter(pl.col("id").is_not_null())
+    changed, kept, refused = _reversed(todo.filter(pl.col("id").is_not_null()), rows, spec)
     todo = pl.concat(
         [new.with_columns(changed=pl.lit(False)), changed.with_columns(changed=pl.lit(True))]
     )
@@ -93,13 +98,85 @@ def load(conn: Connection, rows: pl.DataFrame, ctx: LoadContext, spec: DocumentS
     open_lines = _open_instalments(conn, todo, spec)
     pieces, bad, alloc_problems = _allocate(conn, todo, rows, open_lines, ctx, spec)
     accepted = todo.filter(~pl.col("id").is_in(bad))
+    if kept.height:  # updated, never applied: their allocations stay reversed
+        accepted = pl.concat(
+            [
+                accepted.with_columns(stays_reversed=pl.lit(False)),
+                _with_invoice_pk(conn, kept).with_columns(
+                    changed=pl.lit(True), stays_reversed=pl.lit(True)
+                ),
+            ],
+            how="diagonal_relaxed",
+        )
     document_writes.write(conn, accepted, pieces, ctx, spec)
     created = accepted.filter(~pl.col("changed")).height
     return LoadResult(
         created=created,
         updated=accepted.height - created,
         unchanged=unchanged,
-        problems=problems + alloc_problems,
+        problems=problems + refused + alloc_problems,
+    )
+
+
+#: What is read of a stored document: a payment's status and money tell whether a reversed
+#: one may take the file's other fields (``_reversed``).
+_STORED: dict[Kind, dict[str, pl.DataType | type[pl.DataType]]] = {
+    Kind.PAYMENTS: {
+        "id": pl.Int64,
+        "row_hash": pl.String,
+        "status": pl.String,
+        "reversed_on": pl.Date,
+        "debtor_id": pl.Int64,
+        "received_on": pl.Date,
+        "amount_minor": pl.Int64,
+        "currency": pl.String,
+    },
+    Kind.CREDIT_NOTES: {"id": pl.Int64, "row_hash": pl.String},
+}
+#: The fields of a payment that say what money came in (the file's, the table's).
+_MONEY = (
+    ("debtor_pk", "debtor_id"),
+    ("date", "received_on"),
+    ("amount_minor", "amount_minor"),
+    ("currency", "currency"),
+)
+_STORED_ONLY = ("row_hash", "status", "reversed_on", *(table for _, table in _MONEY))
+#: The stored fields as joined to a head (the stored hash is ``old_hash``).
+_STORED_NAMES = [f"{n}_stored" for n in _STORED_ONLY[1:]]
+
+
+def _reversed(
+    changed: pl.DataFrame, rows: pl.DataFrame, spec: DocumentSpec
+) -> tuple[pl.DataFrame, pl.DataFrame, list[Problem]]:
+    """Split changed payment heads: (to apply again, reversed ones that only take the file's
+    other fields, problems of the reversed ones whose money the file changes).
+
+    A reversed payment (a bounced cheque, a chargeback) stays reversed: only a person brings
+    its money back. The bank's next file may still list it, its reference annotated: that is
+    noted, nothing is applied. A file that says other money came in under its id (debtor,
+    date, amount, currency) is a problem, located at its rows: money received again is a new
+    payment with an id of its own."""
+    if "status_stored" not in changed.columns:
+        return changed, changed.head(0), []
+    reversed_ = pl.col("status_stored") == "reversed"
+    same_money = pl.all_horizontal(
+        *(pl.col(f"{table}_stored") == pl.col(file) for file, table in _MONEY)
+    )
+    refused = changed.filter(reversed_ & ~same_money)
+    problems = lookups.problems_at(
+        rows.join(refused.select(*KEY, "reversed_on_stored"), on=KEY),
+        spec.id_field,
+        pl.format(
+            "payment '{}' was reversed on {}: a file does not change it or apply it again; "
+            "money received again is a new payment: import it under a new payment id",
+            "external_id",
+            "reversed_on_stored",
+        ),
+    )
+    return (
+        changed.filter(~reversed_).drop(_STORED_NAMES),
+        changed.filter(reversed_ & same_money).drop(_STORED_NAMES),
+        problems,
     )
 
 
