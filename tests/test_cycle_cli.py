@@ -3,6 +3,7 @@ shipped B2B policy (examples/policies/b2b.yaml)."""
 
 from __future__ import annotations
 
+import email
 import json
 from dataclasses import replace
 from datetime import date, datetime
@@ -219,3 +220,30 @@ def test_bad_rates_are_reported_together(
     assert "[rates] GBP = '1.1234567891': at most 9 decimals" in err
     assert "[rates] JPY = 1e+30: at most 1,000,000,000" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_debtor_first_seen_on_a_notice_day_receives_one_notice(
+    ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """D3, a consumer (Regulation F caps calls, not emails), is first seen on 3 Feb at 7 days
+    past due: the day of notice-7. Notice-1 came due before its case opened; it is the same
+    email: D3 receives one message that day, through `run` and `dispatch` into the file sink."""
+    engine = connect(f"sqlite:///{ws / 'arrears.db'}")
+    with engine.begin() as conn:
+        d3 = replace(reachable("D3", "+12125550104"), kind=DebtorKind.PERSON)
+        ledger.add_debtor(conn, d3, actor=ACTOR, at=AT)
+        Book(conn).invoice("I3", "D3", ("2026-01-27", "700.00"), issued="2026-01-01")
+    engine.dispose()
+    assert run(ws, "run", "--as-of", "2026-02-03") == 0
+    # the messages leave at 10:00 in New York, within the hours the contact rules allow
+    monkeypatch.setenv("ARREARS_TEST_DISPATCH_NOW", "2026-02-03T15:00:00+00:00")
+    assert run(ws, "dispatch", "--as-of", "2026-02-03") == 0
+    capsys.readouterr()
+    to_d3 = [
+        message
+        for path in (ws / "outbox").rglob("*")
+        if path.is_file() and path.parent.name == "email"
+        for message in [email.message_from_bytes(path.read_bytes())]
+        if "d3@example.com" in str(message["To"])
+    ]
+    assert len(to_d3) == 1

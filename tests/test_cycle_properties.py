@@ -1,5 +1,6 @@
 """Properties of the engine over random portfolios (hypothesis): running a day twice equals
-running it once; no step of a case is recorded twice; the decisions for any subset of debtors
+running it once; no step of a case is recorded twice; no message is sent twice to a debtor on
+one day; the decisions for any subset of debtors
 equal the full run's decisions restricted to that subset (how the engine will run partitioned)."""
 
 from __future__ import annotations
@@ -65,6 +66,13 @@ def test_engine_properties_hold_day_after_day(
             assert _restricted(getattr(part, name), subset).equals(
                 _restricted(getattr(decisions, name), subset)
             ), name
+        # the same message (channel and template) goes to a debtor at most once a day
+        sent = decisions.steps.filter(
+            (pl.col("status") == "executed") & (pl.col("action") == "send")
+        ).select(
+            "debtor_id", "currency", "channel", pl.col("params").str.json_path_match("$.template")
+        )
+        assert sent.is_unique().all(), sent
         book.apply(decisions, day)
         # running the same day again changes nothing
         again = decide(book.input(day), P, day)

@@ -375,3 +375,30 @@ def test_the_propensity_score_is_a_feature_and_orders_the_worklist() -> None:
     assert plain["priority"].to_list() == pytest.approx(
         [1000 * (1 + 10 / 30), 3000 * (1 + 10 / 30)]
     )
+
+
+def test_a_debtor_first_seen_on_a_notice_day_gets_that_notice_once() -> None:
+    # First seen at 7 days past due: notice-1 came due before the case entered early, notice-7
+    # comes due today. Both are the same email: only the day's notice runs (issue 21, item 14).
+    book, _, _ = one_invoice()
+    assert book.days(P, d(2, 7), d(2, 7)) == golden("""
+        2026-02-07 ACME case open early
+        2026-02-07 ACME skipped notice-1 (came due 2026-02-01, before the case entered early on \
+2026-02-07; a later send step ran instead)
+        2026-02-07 ACME executed notice-7
+    """)
+
+
+def test_a_catch_up_sends_the_same_message_once() -> None:
+    # A hold covers the first week of the case: notice-1 and notice-7 (the same email) both came
+    # due meanwhile; when the hold ends only the later one runs.
+    policy = compiled(POLICY.replace("catch_up_days: 3", "catch_up_days: 10"))
+    book, debtor, _ = one_invoice()
+    book.hold(debtor, d(2, 1), d(2, 8), "customer travelling")
+    assert book.days(policy, d(2, 1), d(2, 8)) == golden("""
+        2026-02-01 ACME case open early
+        2026-02-08 ACME case update
+        2026-02-08 ACME skipped notice-1 (the same message as notice-7, which runs today: \
+a catch-up sends a message once)
+        2026-02-08 ACME executed notice-7 (came due 2026-02-07; caught up)
+    """)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -611,3 +611,26 @@ def test_the_history_window_is_twelve_calendar_months_across_a_leap_day(engine: 
         engine, portfolio="default", as_of=date(2028, 3, 1), reopen_within_days=30
     )
     assert data.settled["settled_on"].to_list() == [date(2027, 3, 2)]
+
+
+def test_the_same_message_is_queued_once_a_day_for_a_case(engine: Engine) -> None:
+    """The engine sends a message once a day (decide's catch-up rules); the commit keeps that as
+    a second guard: two executed steps of a case with the same channel and template on one day
+    queue one message, in one commit or in two."""
+    build_book(engine)
+    d1 = debtor_id(engine, "D1")
+    again = {"action": "send", "channel": "email", "status": "executed"}
+    twice = [*STEPS, {"step_id": "email1-again", **again, "params": '{"template": "reminder_1"}'}]
+    decisions = decisions_day_one(engine)
+    summary = commit(engine, replace(decisions, steps=step_rows(d1, None, twice)))
+    assert summary.steps_executed == 8 and summary.outbox == 2
+    assert count(engine, "outbox", "template = 'reminder_1'") == 1
+    third = [{"step_id": "email1-third", **again, "params": '{"template": "reminder_1"}'}]
+    later = Decisions(
+        features=pl.DataFrame(),
+        cases=decisions.cases.clear(),
+        steps=step_rows(d1, None, third),
+    )
+    summary = commit(engine, later, policy_sha="b" * 64)
+    assert summary.steps_executed == 1 and summary.outbox == 0
+    assert count(engine, "outbox", "template = 'reminder_1'") == 1

@@ -48,6 +48,9 @@ PROGRAM_SCHEMA: dict[str, pl.DataType] = {
     "legal_threat": pl.Boolean(),
     "validation_notice": pl.Boolean(),
     "position": pl.Int32(),  # the step's place in the policy (first: 0)
+    # the message the step sends: one number per (channel, template) of the policy, the same for
+    # every step that sends it; null for a step that sends no template
+    "message": pl.Int32(),
 }
 
 
@@ -126,6 +129,10 @@ def compile_policy(policy: Policy, source_text: str | None = None) -> CompiledPo
                     {**row, "position": position}
                     for row in _occurrences(step, segment, group.stage, arm_key, condition)
                 ]
+    messages: dict[tuple[object, object], int] = {}
+    for row in rows:
+        if row["template"] is not None:
+            row["message"] = messages.setdefault((row["channel"], row["template"]), len(messages))
     return CompiledPolicy(
         policy=policy,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
@@ -137,7 +144,11 @@ def compile_policy(policy: Policy, source_text: str | None = None) -> CompiledPo
         step_conditions=tuple(step_conditions),
         step_condition_text=tuple(step_texts),
         priority=priority.expr,
-        program=pl.DataFrame(rows, schema=PROGRAM_SCHEMA, orient="row"),
+        program=pl.DataFrame(
+            [{name: row.get(name) for name in PROGRAM_SCHEMA} for row in rows],
+            schema=PROGRAM_SCHEMA,
+            orient="row",
+        ),
         packs=packs,
     )
 
@@ -177,6 +188,7 @@ def _occurrences(
         "fallback": [c.value for c in step.fallback] if isinstance(step, Send) else [],
         "legal_threat": isinstance(step, Send) and step.legal_threat,
         "validation_notice": isinstance(step, Send) and step.validation_notice,
+        "template": getattr(step, "template", None),
     }
     times = step.repeat.times if step.repeat else 0
     every = step.repeat.every if step.repeat else 0

@@ -18,7 +18,9 @@ the same decisions for them as a full run (``tests/test_cycle_properties.py`` ch
 6. Pause: a manual hold, an open dispute, an open promise to pay or a plan in good standing.
 7. Steps: the cadence of the case's (segment, stage, arm); every occurrence that has come due and
    is not recorded yet is executed, or skipped with the reason (condition false; missed by more
-   than ``catch_up_days``; superseded by a later occurrence of the same step in a catch-up).
+   than ``catch_up_days``; superseded by a later occurrence of the same step in a catch-up;
+   came due before the case entered its stage, when a later step of its action and channel
+   runs; the same message, channel and template, as a later step that runs today).
    Nothing runs while the case is paused.
 8. Contact rules: every message or call about to be executed goes through the guard
    (:mod:`arrears.contact`): it may be sent at the policy's ``send_time`` in the debtor's zone,
@@ -394,15 +396,23 @@ def _steps(
         .otherwise(pl.col("due_on"))
         .alias("_effective_due"),
     )
-    late = (pl.lit(as_of) - pl.col("_effective_due")).dt.total_days()
+    due = due.with_columns(
+        (pl.lit(as_of) - pl.col("_effective_due")).dt.total_days().alias("_late")
+    )
+    late = pl.col("_late")
     catch_up = policy.policy.catch_up_days
     eligible = ~pl.col("_entry_skip") & (late <= catch_up)
     # when/then rather than a filter (max ignores nulls): faster in a window, same values
     latest = pl.col("occurrence") == pl.when(eligible).then(pl.col("occurrence")).max().over(
         [*KEY, "step_id"]
     )
+    due = due.with_columns((eligible & latest & condition_ok).alias("_runs"))
+    # a catch-up that would send the same message twice (two steps of it came due meanwhile)
+    # sends it once: the most recent step's
+    due = due.with_columns(_repeated_messages(due))
+    repeated = pl.col("_repeat_of").is_not_null()
     status = (
-        pl.when(pl.col("_entry_skip") | (late > catch_up) | ~latest | ~condition_ok)
+        pl.when(pl.col("_entry_skip") | (late > catch_up) | ~latest | ~condition_ok | repeated)
         .then(pl.lit("skipped"))
         .otherwise(pl.lit("executed"))
     )
@@ -430,6 +440,13 @@ def _steps(
         .then(pl.lit("superseded by a later occurrence of the same step (catch-up runs it once)"))
         .when(~condition_ok)
         .then(pl.lit("condition false on the day it came due"))
+        .when(repeated)
+        .then(
+            pl.format(
+                "the same message as {}, which runs today: a catch-up sends a message once",
+                pl.col("_repeat_of"),
+            )
+        )
         .when(pl.col("_before_entry"))
         .then(
             pl.format("came due {}, before the case entered {}", pl.col("due_on"), pl.col("stage"))
@@ -476,26 +493,69 @@ def _steps(
 
 def _entry_skips(due: pl.DataFrame) -> pl.Series:
     """``_entry_skip``: the rows that came due before their case entered the stage, except the
-    most recent one (by due day, step id, occurrence) of each case, action and channel.
+    most recent one (by due day, step id, occurrence) of each case, action and channel. A step
+    of the same action and channel that comes due on the day of entry is more recent than all
+    of them: then none of them runs (a debtor first seen on a notice's day gets that notice,
+    not also the one before it).
 
-    Only the rows before entry are ranked (often none), by a sort rather than a window."""
+    Only the rows due on or before entry are ranked (often none), by a sort, not a window."""
     skip = np.zeros(due.height, dtype=bool)
     if due.height and due["_before_entry"].any():
         group = [*KEY, "action", "channel"]
         early = (
             due.with_row_index("_row")
-            .filter(pl.col("_before_entry"))
-            .select("_row", *group, "due_on", "step_id", "occurrence")
+            .filter(pl.col("due_on") <= pl.col("stage_entered_on"))
+            .select("_row", "_before_entry", *group, "due_on", "step_id", "occurrence")
             .sort(
                 [*group, "due_on", "step_id", "occurrence"],
                 descending=[False] * len(group) + [True] * 3,
                 nulls_last=False,
             )
         )
-        first = pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in group)
-        later = early.filter(~first.fill_null(True))["_row"].to_numpy()
-        skip[later] = True
+        later = early.filter(~_first_of(group).fill_null(True) & pl.col("_before_entry"))
+        skip[later["_row"].to_numpy()] = True
     return pl.Series("_entry_skip", skip, dtype=pl.Boolean())
+
+
+def _first_of(group: list[str]) -> pl.Expr:
+    """True on the first row of each run of equal ``group`` values (a sorted frame)."""
+    return pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in group)
+
+
+def _repeated_messages(due: pl.DataFrame) -> pl.Series:
+    """``_repeat_of``: for a step about to run (``_runs``) whose message (channel and template)
+    a more recent step of the same case also sends today, that step's name; else null.
+
+    Only a case with a step caught up (``_late`` > 0: days without a run, or a pause) can have
+    two of them today, so only such cases are ranked (often none), by a sort."""
+    repeat_of = np.full(due.height, None, dtype=object)
+    runs = pl.col("_runs") & pl.col("message").is_not_null()
+    if due.height and due.select((runs & (pl.col("_late") > 0)).any()).item():
+        group = [*KEY, "message"]
+        rows = due.with_row_index("_row").filter(runs)
+        caught_up = rows.filter(pl.col("_late") > 0).select(KEY).unique()
+        ranked = (
+            rows.join(caught_up, on=KEY, how="semi")
+            .select("_row", *group, "due_on", "step_id", "occurrence")
+            .sort(
+                [*group, "due_on", "step_id", "occurrence"],
+                descending=[False] * len(group) + [True] * 3,
+            )
+            .with_columns(
+                pl.when(_first_of(group).fill_null(True))
+                .then(
+                    pl.when(pl.col("occurrence") > 0)
+                    .then(pl.format("{}#{}", pl.col("step_id"), pl.col("occurrence")))
+                    .otherwise(pl.col("step_id"))
+                )
+                .forward_fill()
+                .alias("_latest"),
+                _first_of(group).fill_null(True).alias("_first"),
+            )
+            .filter(~pl.col("_first"))
+        )
+        repeat_of[ranked["_row"].to_numpy()] = ranked["_latest"].to_numpy()
+    return pl.Series("_repeat_of", repeat_of, dtype=pl.String())
 
 
 def _contact_rules(

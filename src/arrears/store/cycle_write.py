@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 import polars as pl
 from sqlalchemy import Connection, Engine, func, insert, select, text
 from sqlalchemy.exc import OperationalError
@@ -424,6 +425,9 @@ class _Writer:
             self.conn.exec_driver_sql("SET LOCAL session_replication_role = origin")
 
     def _outbox(self, staged: str) -> int:
+        """The executed steps' messages; a second guard after the engine's rules: a case's
+        message (channel and template) is queued at most once a day, in one commit or in two
+        (the step is recorded all the same)."""
         return self.exec(
             f"""
             INSERT INTO outbox (key, portfolio_id, debtor_id, case_id, channel, template, params,
@@ -434,7 +438,11 @@ class _Writer:
             FROM {staged} s
             WHERE s.status = 'executed' AND s.out_channel IS NOT NULL
               AND (s.action = 'send' OR (s.offer_kind IS NOT NULL AND s.template IS NOT NULL))
-              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.key = s.key)""",
+              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.key = s.key)
+              AND s.repeated_message = 0 AND NOT EXISTS (
+                SELECT 1 FROM outbox o WHERE o.debtor_id = s.debtor_id
+                  AND o.created_on = {self.day} AND o.case_id = s.case_id
+                  AND o.channel = s.out_channel AND o.template = s.template)""",
             {"at": self.at if self.pg else _sqlite_time(self.at)},
         )
 
@@ -556,6 +564,9 @@ def _sqlite_time(at: datetime) -> str:
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
+_CASE_KEY = ["debtor_id", "currency", "opened_on"]
+
+
 def _natural_key() -> pl.Expr:
     """``<debtor_id>:<currency>:<opened_on>``: a case's natural key as text."""
     return pl.concat_str(
@@ -632,11 +643,16 @@ def _step_frame(steps: pl.DataFrame, as_of: date) -> pl.DataFrame:
     """The step decisions with what their actions need, taken from ``params`` in Polars."""
     frame = steps.with_columns(pl.col("params").fill_null("{}"))
     action = pl.col("action")
+    out_channel = pl.coalesce(
+        "channel",
+        _param("channel"),
+        pl.when(action.is_in(list(OFFER_KINDS))).then(pl.lit(OFFER_CHANNEL)),
+    )
     expires = pl.coalesce(
         _param("expires_after_days").cast(pl.Int32(), strict=False),
         pl.when(action == "settlement_offer").then(pl.lit(DEFAULT_EXPIRY_DAYS, pl.Int32())),
     )
-    return frame.select(
+    out = frame.select(
         "case_id",
         "debtor_id",
         "currency",
@@ -661,11 +677,7 @@ def _step_frame(steps: pl.DataFrame, as_of: date) -> pl.DataFrame:
         pl.col("task_priority").fill_null(3).cast(pl.Int64()),
         pl.col("priority").fill_null(0.0).alias("score"),
         _param("template").alias("template"),
-        pl.coalesce(
-            "channel",
-            _param("channel"),
-            pl.when(action.is_in(list(OFFER_KINDS))).then(pl.lit(OFFER_CHANNEL)),
-        ).alias("out_channel"),
+        out_channel.alias("out_channel"),
         action.replace_strict(TASK_KINDS, default=None, return_dtype=pl.String()).alias(
             "task_kind"
         ),
@@ -688,6 +700,28 @@ def _step_frame(steps: pl.DataFrame, as_of: date) -> pl.DataFrame:
         .struct.json_encode()
         .alias("payload"),
     )
+    return out.with_columns(_repeated_messages(out))
+
+
+def _repeated_messages(frame: pl.DataFrame) -> pl.Series:
+    """``repeated_message`` (0/1): an executed step whose case's message (channel and template)
+    another executed step of the batch, due later (or the same day, with a later key), also
+    queues. The engine never decides that (``decide``'s catch-up rules); this is the guard."""
+    message = [*_CASE_KEY, "out_channel", "template"]
+    rows = frame.with_row_index("_row").filter(
+        (pl.col("status") == "executed")
+        & pl.col("out_channel").is_not_null()
+        & pl.col("template").is_not_null()
+    )
+    repeated = np.zeros(frame.height, dtype=np.int32)
+    rows = rows.filter(pl.struct(message).is_duplicated())
+    if rows.height:
+        ranked = rows.sort(
+            [*message, "due_on", "key"], descending=[False] * len(message) + [True, True]
+        )
+        first = pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in message)
+        repeated[ranked.filter(~first.fill_null(True))["_row"].to_numpy()] = 1
+    return pl.Series("repeated_message", repeated, dtype=pl.Int32())
 
 
 __all__ = ["CycleBusy", "RunSummary", "StaleDecisions", "commit_decisions"]
