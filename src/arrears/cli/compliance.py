@@ -1,9 +1,10 @@
 """``arrears compliance report`` and ``arrears call start``: proving the contact rules held.
 
-The report lists the contacts made in a period (messages at their send time, contacts logged by
-hand) by channel and rule pack, the deferrals and blocks the rules decided, and every contact
-that broke a rule at the time it was made (``violations``: there must be none). The CSV is the
-list of contacts with their verdict, for an auditor. ``call start`` asks the guard, with the
+The report lists the contacts made in a period (messages that went out, at the time they were
+sent; contacts logged by hand) by channel and rule pack, the deferrals and blocks the rules
+decided, and every contact that broke a rule at the time it was made, with the consent then in
+force (``violations``: there must be none). The CSV is the list of contacts with their verdict,
+for an auditor. ``call start`` asks the guard, with the
 current time, whether a collector may call a task's debtor now.
 """
 
@@ -72,7 +73,7 @@ def report(
     except UnknownPortfolio as exc:
         raise UserError(str(exc)) from None
     checked = audit(
-        data.contacts, data.debtors, data.consents, data.consent_since, data.history, packs
+        data.contacts, data.debtors, data.points, data.consent_history, data.history, packs
     )
     names = data.debtors.select("debtor_id", pl.col("debtor_external_id").alias("debtor"))
     checked = checked.join(names, on="debtor_id", how="left").drop("debtor_id")

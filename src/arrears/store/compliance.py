@@ -1,6 +1,12 @@
-"""What the compliance report reads: the contacts made in a period (messages the cycle queued,
-at their send time, and contacts logged by hand), the contacts before it, consents, and the
-deferrals and blocks the contact rules decided (``case_step.rule``)."""
+"""What the compliance report reads: the contacts made in a period, the contacts before it, the
+contact points and the consent history, and the deferrals and blocks the contact rules decided
+(``case_step.rule``).
+
+A contact is a message that went out (``outbox`` with ``sent_at``, at ``sent_at``; one still in
+``sending`` at its ``claimed_at``: it may have gone), never one that was only queued, blocked or
+failed before the provider had it; or a contact logged by hand (``activity`` of kind
+``contact``, at ``occurred_at``). Consent is read from ``consent_history`` (every consent ever in
+force) so that each contact is judged by the consent of its time."""
 
 from __future__ import annotations
 
@@ -10,10 +16,11 @@ from datetime import date, timedelta
 import polars as pl
 from sqlalchemy import Connection, Engine
 
-from arrears.contact.audit import CONSENT_SINCE_SCHEMA, CONTACT_MADE_SCHEMA
-from arrears.contact.frames import CONSENT_SCHEMA, HISTORY_SCHEMA
+from arrears.contact.audit import CONSENT_HISTORY_SCHEMA, CONTACT_MADE_SCHEMA, POINT_SCHEMA
+from arrears.contact.frames import HISTORY_SCHEMA
+from arrears.domain.ledger import CHANNELS_BY_CONTACT_KIND
 from arrears.store import bulk
-from arrears.store.cycle_read import CONVERSATION_OUTCOMES, _Queries
+from arrears.store.cycle_read import CONVERSATION_OUTCOMES
 from arrears.store.portfolios import portfolio_id
 from arrears.store.snapshot import read_snapshot
 
@@ -30,8 +37,8 @@ class ComplianceData:
     contacts: pl.DataFrame  # CONTACT_MADE_SCHEMA, in the period
     history: pl.DataFrame  # HISTORY_SCHEMA, the 30 days before the period
     debtors: pl.DataFrame
-    consents: pl.DataFrame
-    consent_since: pl.DataFrame
+    points: pl.DataFrame  # POINT_SCHEMA: the contact points, per channel they serve
+    consent_history: pl.DataFrame  # CONSENT_HISTORY_SCHEMA
     rule_outcomes: pl.DataFrame  # RULE_OUTCOME_SCHEMA: deferred (executed) and blocked steps
 
 
@@ -39,7 +46,11 @@ def _us(column: str, pg: bool) -> str:
     """A timestamp as microseconds since 1970 (UTC)."""
     if pg:
         return f"CAST(EXTRACT(EPOCH FROM {column}) * 1000000 AS BIGINT)"
-    return f"CAST(strftime('%s', {column}) AS INTEGER) * 1000000"  # whole seconds
+    # SQLite: whole seconds, then the milliseconds of strftime('%f') (SS.SSS)
+    return (
+        f"(CAST(strftime('%s', {column}) AS INTEGER) * 1000000"
+        f" + CAST(ROUND(strftime('%f', {column}) * 1000) AS INTEGER) % 1000 * 1000)"
+    )
 
 
 def _times(frame: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -49,7 +60,7 @@ def _times(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 
 
 def _contacts_sql(pid: int, pg: bool, start: str, end: str) -> str:
-    when = "COALESCE(o.send_at, o.created_at)"
+    when = "COALESCE(o.sent_at, o.claimed_at)"  # what went out, when it went out
     field = "(a.payload ->> 'channel')" if pg else "json_extract(a.payload, '$.channel')"
     outcome = "(a.payload ->> 'outcome')" if pg else "json_extract(a.payload, '$.outcome')"
     ref = "CAST(a.id AS TEXT)"
@@ -57,7 +68,8 @@ def _contacts_sql(pid: int, pg: bool, start: str, end: str) -> str:
         SELECT o.debtor_id, o.channel, {_us(when, pg)} AS at, 'cycle' AS source, o.key AS ref,
                'attempt' AS kind
         FROM outbox o
-        WHERE o.portfolio_id = {pid} AND {when} >= '{start}' AND {when} < '{end}'
+        WHERE o.portfolio_id = {pid} AND (o.sent_at IS NOT NULL OR o.status = 'sending')
+          AND {when} >= '{start}' AND {when} < '{end}'
         UNION ALL
         SELECT a.debtor_id, {field}, {_us("a.occurred_at", pg)}, 'manual', {ref},
                CASE WHEN {field} = 'call' AND {outcome} IN
@@ -83,6 +95,29 @@ def _read_contacts(conn: Connection, pid: int, pg: bool, start: date, end: date)
     return _times(raw, "at")
 
 
+def _points(conn: Connection, pid: int, pg: bool) -> pl.DataFrame:
+    """The portfolio's contact points (valid or not: they may have been when used), per channel."""
+    raw = bulk.read_frame(
+        conn,
+        f"""SELECT cp.debtor_id, cp.id, cp.kind, {_us("cp.created_at", pg)}
+            FROM contact_point cp
+            JOIN debtor d ON d.id = cp.debtor_id AND d.portfolio_id = {pid}""",
+        {
+            "debtor_id": pl.Int64(),
+            "contact_point_id": pl.Int64(),
+            "kind": pl.String(),
+            "created_at": pl.Int64(),
+        },
+    )
+    channels = pl.DataFrame(
+        [(str(k), str(c)) for k, cs in CHANNELS_BY_CONTACT_KIND.items() for c in cs],
+        schema={"kind": pl.String(), "channel": pl.String()},
+        orient="row",
+    )
+    joined = _times(raw.join(channels, on="kind"), "created_at")
+    return joined.select(list(POINT_SCHEMA)).cast(POINT_SCHEMA)  # type: ignore[arg-type]
+
+
 def read_compliance(engine: Engine, *, portfolio: str, start: date, end: date) -> ComplianceData:
     """The report's inputs for contacts made from ``start`` to ``end`` (both included)."""
     pg = engine.dialect.name == "postgresql"
@@ -91,15 +126,14 @@ def read_compliance(engine: Engine, *, portfolio: str, start: date, end: date) -
         pid = portfolio_id(conn, portfolio)
         made = _read_contacts(conn, pid, pg, start, end + timedelta(days=1))
         before = _read_contacts(conn, pid, pg, start - timedelta(days=30), start)
-        queries = _Queries(pid, end, 0, postgres=pg)
-        consents = bulk.read_frame(conn, queries.consents(), CONSENT_SCHEMA)
-        since = bulk.read_frame(
+        points = _points(conn, pid, pg)
+        consents = bulk.read_frame(
             conn,
-            f"""SELECT cp.debtor_id, c.channel, MAX({_us("c.recorded_at", pg)}) AS denied_since
-                FROM consent c JOIN contact_point cp ON cp.id = c.contact_point_id
+            f"""SELECT h.contact_point_id, h.channel, h.status, {_us("h.recorded_at", pg)}
+                FROM consent_history h JOIN contact_point cp ON cp.id = h.contact_point_id
                 JOIN debtor d ON d.id = cp.debtor_id AND d.portfolio_id = {pid}
-                WHERE c.status = 'denied' GROUP BY cp.debtor_id, c.channel""",
-            {"debtor_id": pl.Int64(), "channel": pl.String(), "denied_since": pl.Int64()},
+                ORDER BY h.id""",
+            {**CONSENT_HISTORY_SCHEMA, "recorded_at": pl.Int64()},
         )
         outcomes = bulk.read_frame(
             conn,
@@ -128,7 +162,7 @@ def read_compliance(engine: Engine, *, portfolio: str, start: date, end: date) -
         contacts=made.select(list(CONTACT_MADE_SCHEMA)),
         history=pl.concat([history_rows, conversations]).cast(HISTORY_SCHEMA),  # type: ignore[arg-type]
         debtors=debtors,
-        consents=consents,
-        consent_since=_times(since, "denied_since").cast(CONSENT_SINCE_SCHEMA),  # type: ignore[arg-type]
+        points=points,
+        consent_history=_times(consents, "recorded_at").cast(CONSENT_HISTORY_SCHEMA),  # type: ignore[arg-type]
         rule_outcomes=outcomes,
     )

@@ -138,6 +138,28 @@ consent = Table(
     CheckConstraint("status in ('granted', 'denied', 'unknown')", name="status"),
 )
 
+# Every consent ever in force (migration 0008): one row per insert of ``consent`` and per change
+# of its status, written by the database's own triggers (no writer can forget it); the compliance
+# report judges each contact by the consent in force when it was made.
+consent_history = Table(
+    "consent_history",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column(
+        "contact_point_id", ID, ForeignKey("contact_point.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("channel", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(64), nullable=False),
+)
+Index(
+    "ix_consent_history_point",
+    consent_history.c.contact_point_id,
+    consent_history.c.channel,
+    consent_history.c.recorded_at,
+)
+
 invoice = Table(
     "invoice",
     metadata,
