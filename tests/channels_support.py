@@ -24,6 +24,11 @@ from arrears.store.database import connect
 from arrears.store.schema import outbox
 
 DAY = date(2026, 11, 23)
+#: When the tests' messages leave: a time of DAY at which the contact rules allow every queued
+#: message of the base workspace (Berlin 17:00, London 16:00, Bogota and New York 11:00,
+#: Mexico City and Chicago 10:00). Commands run with it through ``SENDING_ENV``.
+SENDING_TIME = datetime.combine(DAY, time(16, 0), tzinfo=UTC)
+SENDING_ENV = {"ARREARS_TEST_DISPATCH_NOW": SENDING_TIME.isoformat()}
 _BASE: dict[str, Path] = {}
 
 
@@ -83,7 +88,7 @@ def dispatcher(
     **extra: Any,
 ) -> Dispatcher:
     settings = config.load(ws, env=env or {})
-    when = at or datetime.combine(DAY, time(23, 0), tzinfo=UTC)
+    when = at or SENDING_TIME
     roots = [ws / "templates"]
     return Dispatcher(
         engine_of(ws),
@@ -94,7 +99,6 @@ def dispatcher(
         options=options,
         clock=lambda: when,
         adapters=adapters,
-        at_send_time=True,
         today=DAY,
         **extra,
     )

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,14 @@ from arrears.channels.base import idempotency_key
 from arrears.cli.app import main
 from arrears.store.database import connect
 from arrears.store.schema import activity, outbox
-from channels_support import DAY, base_workspace, copy_workspace, free_port
+from channels_support import (
+    DAY,
+    SENDING_ENV,
+    SENDING_TIME,
+    base_workspace,
+    copy_workspace,
+    free_port,
+)
 
 controller_module = pytest.importorskip("aiosmtpd.controller")
 
@@ -73,6 +80,7 @@ def _worker(ws: Path, port: int) -> subprocess.Popen[str]:
         "ARREARS_DISPATCH_LEASE_SECONDS": "1",
         "ARREARS_DISPATCH_POLL_SECONDS": "0.2",
         "PYTHONUNBUFFERED": "1",
+        **SENDING_ENV,  # the time the messages leave, in every window of the base workspace
     }
     return subprocess.Popen(
         [sys.executable, "-m", "arrears.cli.app", "-w", str(ws), "worker", "--as-of", str(DAY)],
@@ -131,7 +139,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_only_the_message_in
     ws = copy_workspace(base, tmp_path / "ws")
     url = _store_for(backend, request, monkeypatch, base, ws)
 
-    now = datetime.now(UTC)
+    now = SENDING_TIME
     emails = {
         str(r["key"]): r
         for r in _rows(url)

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 from sqlalchemy import Engine, create_engine
@@ -59,6 +58,10 @@ class Options:
     backoff_seconds: float = 60.0
     backoff_max_seconds: float = 6 * 3600.0
     lease_seconds: float = 300.0
+    #: how long the contact rules' verdicts on a batch hold: a message is sent only if the
+    #: rules allow it at the start and at the end of this interval, and a batch still sending
+    #: when it is over gives the rest back (they are judged again)
+    verdict_seconds: float = 60.0
 
 
 def backoff(attempt: int, options: Options, rng: random.Random) -> timedelta:
@@ -104,15 +107,20 @@ class Dispatcher:
         adapters: dict[str, Channel] | None = None,
         worker: str | None = None,
         rng: random.Random | None = None,
-        at_send_time: bool = False,
+        until: datetime | None = None,
         today: date | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        lease_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """``at_send_time``: ask the contact rules at each message's own ``send_at`` instead of
-        the clock's time (``arrears dispatch --as-of``: catching up a day, the demo).
-        ``monotonic`` and ``sleep`` pace the per-provider rate limits (``<adapter>.rate``);
-        a ``ValueError`` names a rate setting that is not a number."""
+        """``clock``: the time a message leaves (the real clock; a test injects its own). The
+        contact rules judge every message at that time, never at its planned ``send_at``: a
+        late message goes only when the rules allow it now, else it is deferred to the
+        debtor's next allowed time. ``until``: claim only messages due by then (``arrears
+        dispatch --as-of DAY``: the end of that day). ``lease_clock``: the real clock the
+        claims' leases run on, whatever ``clock`` says (a rerun of a killed catch-up can take
+        its rows back). ``monotonic`` and ``sleep`` pace the per-provider rate limits
+        (``<adapter>.rate``); a ``ValueError`` names a rate setting that is not a number."""
         pid = store.portfolio_id(engine, portfolio)
         if pid is None:
             raise LookupError(f"no portfolio {portfolio!r}")
@@ -129,7 +137,9 @@ class Dispatcher:
         self.adapters: dict[str, Channel] = dict(adapters or {})
         self.worker = worker or worker_id()
         self.rng = rng or random.Random()
-        self.at_send_time = at_send_time
+        self.until = until
+        self.lease_clock = lease_clock
+        self.fresh_until: datetime | None = None  # when the current batch's verdicts expire
         self.today = today  # the day of days past due (default: the clock's UTC date)
         self.buckets: dict[str, TokenBucket] = {}
         for key in sorted(k for k in settings.values if k.endswith(".rate")):
@@ -170,9 +180,10 @@ class Dispatcher:
             batch = store.claim(
                 self.engine,
                 portfolio=self.pid,
-                now=now,
+                now=now if self.until is None else min(now, self.until),
                 limit=self.options.batch_size,
                 worker=self.worker,
+                lease_start=self.lease_clock(),
             )
             if not batch:
                 break
@@ -181,14 +192,15 @@ class Dispatcher:
 
     def reconcile(self, report: Report) -> None:
         """Rows a dead worker left behind: ``claimed`` back to the queue; ``sending`` resent
-        only where the provider deduplicates, else failed (outcome unknown)."""
+        only where the provider deduplicates, else failed (outcome unknown). Leases are judged
+        on the real clock (``lease_clock``)."""
         now = self.clock()
-        lease = self.options.lease_seconds
+        real, lease = self.lease_clock(), self.options.lease_seconds
         report.add(
             "released",
-            store.release_expired_claims(self.engine, portfolio=self.pid, now=now, lease=lease),
+            store.release_expired_claims(self.engine, portfolio=self.pid, now=real, lease=lease),
         )
-        for row in store.stale_sending(self.engine, portfolio=self.pid, now=now, lease=lease):
+        for row in store.stale_sending(self.engine, portfolio=self.pid, now=real, lease=lease):
             dedup = row.channel in SENDABLE and getattr(self.adapter(row.channel), "dedup", False)
             change: dict[str, Any] = (
                 {
@@ -227,39 +239,58 @@ class Dispatcher:
             self.engine, sorted({r.debtor_id for r in batch}), self.today or now.date()
         )
         verdicts = self.verdicts(batch, recipients, now)
+        self.fresh_until = now + timedelta(seconds=self.options.verdict_seconds)
         for i, row in enumerate(batch):
             if stop():
                 store.release(self.engine, [r.id for r in batch[i:]], self.worker)
                 return
-            self.one(row, recipients.get(row.debtor_id), verdicts.get(row.id), report)
+            try:
+                fresh = self.one(row, recipients.get(row.debtor_id), verdicts.get(row.id), report)
+            except Exception as exc:  # one message never stops the worker
+                error = f"unexpected error: {type(exc).__name__}: {exc}"
+                self._final(row, "failed", error, report, at=self.clock(), actor=self.actor)
+                continue
+            if not fresh:  # the verdicts are too old: judge the rest again
+                store.release(self.engine, [r.id for r in batch[i:]], self.worker)
+                return
 
     # the contact rules, again -----------------------------------------------------------------
 
     def verdicts(
         self, batch: list[store.OutboxRow], recipients: dict[int, dict[str, Any]], now: datetime
     ) -> dict[int, dict[str, Any]]:
+        """The contact rules on the batch, judged at ``now`` (each debtor's local time now) and
+        again, for what they allow, at the end of ``Options.verdict_seconds``: a message is
+        allowed only if it is at both ends (the hours' windows are intervals, so at every time
+        between), else it takes the later verdict (deferred to the next window). The history
+        is what was sent (``store.sent_history``), so the batch does not count itself."""
         data = store.read_guard_input(
             self.reader,
             portfolio=self.pid,
             debtor_ids=[r.debtor_id for r in batch],
             as_of=self.today or now.date(),
+            now=now,
         )
+        first = self._judge(batch, recipients, data, now)
+        allowed = [r for r in batch if first[r.id]["decision"] == "allow"]
+        later = now + timedelta(seconds=self.options.verdict_seconds)
+        if allowed and later > now:
+            second = self._judge(allowed, recipients, data, later)
+            for r in allowed:
+                if second[r.id]["decision"] != "allow":
+                    first[r.id] = second[r.id]
+        return first
+
+    def _judge(
+        self,
+        batch: list[store.OutboxRow],
+        recipients: dict[int, dict[str, Any]],
+        data: store.GuardInput,
+        now: datetime,
+    ) -> dict[int, dict[str, Any]]:
         debtors = data.debtors
-        local = debtors.select("debtor_id", "timezone").with_columns(
-            local_now(now, debtors).alias("local")
-        )
+        local = debtors.select("debtor_id").with_columns(local_now(now, debtors).alias("local"))
         local_by = dict(zip(local["debtor_id"].to_list(), local["local"].to_list(), strict=True))
-        zone_by = dict(zip(local["debtor_id"].to_list(), local["timezone"].to_list(), strict=True))
-
-        def planned(r: store.OutboxRow) -> datetime | None:
-            at = _utc(r.send_at)
-            if not self.at_send_time or at is None or at > now:
-                return local_by.get(r.debtor_id)
-            try:
-                return at.astimezone(ZoneInfo(zone_by.get(r.debtor_id) or "")).replace(tzinfo=None)
-            except (ZoneInfoNotFoundError, ValueError):
-                return None
-
         rows = []
         for r in batch:
             invoices = (recipients.get(r.debtor_id) or {}).get("invoices", [])
@@ -268,7 +299,7 @@ class Dispatcher:
                     "attempt_id": r.id,
                     "debtor_id": r.debtor_id,
                     "channel": r.channel,
-                    "planned_local": planned(r),
+                    "planned_local": local_by.get(r.debtor_id),
                     "priority": 1,
                     "fallback": [c for c in r.params.get("fallback", []) if c != r.channel],
                     "legal_threat": bool(r.params.get("legal_threat", False)),
@@ -277,17 +308,7 @@ class Dispatcher:
                 }
             )
         attempts = pl.DataFrame(rows, schema=ATTEMPT_SCHEMA)
-        # This batch is what is being decided: drop its own outbox rows from the history.
-        mine = pl.DataFrame(
-            {
-                "debtor_id": [r.debtor_id for r in batch],
-                "channel": [r.channel for r in batch],
-                "at": [_utc(r.send_at) for r in batch],
-            },
-            schema={"debtor_id": pl.Int64, "channel": pl.String, "at": pl.Datetime("us", "UTC")},
-        ).drop_nulls()
-        history = data.history.join(mine.unique(), on=["debtor_id", "channel", "at"], how="anti")
-        decided = guard(attempts, debtors, data.consents, history, self.packs)
+        decided = guard(attempts, debtors, data.consents, data.history, self.packs)
         # a dispute opened since the message was queued pauses collection: it is not sent
         paused = pl.col("debtor_id").is_in(pl.Series(data.disputed, dtype=pl.Int64).implode())
         decided = decided.with_columns(
@@ -312,12 +333,14 @@ class Dispatcher:
         who: dict[str, Any] | None,
         verdict: dict[str, Any] | None,
         report: Report,
-    ) -> None:
+    ) -> bool:
+        """Block, defer or send one message; False (nothing done) when the batch's verdicts
+        are too old by the time it would leave."""
         now = self.clock()
         log: dict[str, Any] = {"at": now, "actor": self.actor}
         if who is None or verdict is None:
             self._final(row, "failed", "the debtor is gone", report, **log)
-            return
+            return True
         if verdict["decision"] == "block":
             with self.engine.begin() as conn:
                 store.transition(
@@ -332,7 +355,7 @@ class Dispatcher:
                     **log,
                 )
             report.add("blocked")
-            return
+            return True
         send_at = _utc(verdict["send_at"])
         if send_at is not None and send_at > now + timedelta(seconds=1):
             with self.engine.begin() as conn:
@@ -351,7 +374,7 @@ class Dispatcher:
                     **log,
                 )
             report.add("deferred")
-            return
+            return True
         channel = verdict["channel"] or row.channel
         if channel != row.channel:  # the rules moved it to a fallback channel
             row = self._switch(row, channel)
@@ -359,9 +382,13 @@ class Dispatcher:
             message = self.message(row, who, self.today or now.date())
         except (TemplateMissing, TemplateBroken, LookupError) as exc:
             self._final(row, "failed", f"cannot render: {exc}", report, **log)
-            return
+            return True
         attempt = row.attempts + 1
         self.pace(row.channel)
+        now = self.clock()  # the time it leaves: the verdicts must still hold
+        if self.fresh_until is not None and now > self.fresh_until:
+            return False
+        log["at"] = now
         with self.engine.begin() as conn:  # recorded before the provider call
             if not store.transition(
                 conn,
@@ -372,10 +399,10 @@ class Dispatcher:
                 status="sending",
                 attempts=attempt,
                 channel=row.channel,
-                claimed_at=now,
+                claimed_at=self.lease_clock(),
                 **log,
             ):
-                return  # someone else took it
+                return True  # someone else took it
         row = _with(row, attempts=attempt, status="sending")
         try:
             ref = self.adapter(row.channel).send(message)
@@ -383,22 +410,27 @@ class Dispatcher:
             self._temporary(row, str(exc), report)
         except PermanentFailure as exc:
             self._permanent(row, message.to, str(exc), report)
+        except Exception as exc:  # a bug or a bad address: this message only
+            error = f"unexpected error: {type(exc).__name__}: {exc}"
+            self._final(row, "failed", error, report, at=self.clock(), actor=self.actor)
         else:
+            left = self.clock()  # the provider has it: the real time it was sent
             with self.engine.begin() as conn:  # ... and after it
                 store.transition(
                     conn,
                     row,
                     expect="sending",
                     event="sent",
-                    at=self.clock(),
+                    at=left,
                     actor=self.actor,
                     payload={"attempt": attempt, "provider_ref": ref},
                     status="sent",
-                    sent_at=self.clock(),
+                    sent_at=left,
                     provider_ref=ref,
                     last_error=None,
                 )
             report.add("sent")
+        return True
 
     def _switch(self, row: store.OutboxRow, channel: str) -> store.OutboxRow:
         return _with(row, channel=channel)

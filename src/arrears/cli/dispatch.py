@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -34,8 +35,22 @@ def _roots(ws: config.Workspace) -> list[Path]:
     return [r for r in roots if r.is_dir()]
 
 
+#: Tests only: an ISO time that freezes the clock the contact rules judge sending by (the
+#: time a message "leaves"), for a command run in a subprocess. Leases keep the real clock.
+TEST_CLOCK = "ARREARS_TEST_DISPATCH_NOW"
+
+
+def now() -> datetime:
+    """The time a message leaves: the real clock (tests: ``ARREARS_TEST_DISPATCH_NOW``)."""
+    frozen = os.environ.get(TEST_CLOCK)
+    if frozen:
+        at = datetime.fromisoformat(frozen)
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return datetime.now(UTC)
+
+
 def _dispatcher(
-    ctx: typer.Context, portfolio: str | None, *, at_send_time: bool = False
+    ctx: typer.Context, portfolio: str | None, *, until: datetime | None = None
 ) -> tuple[config.Workspace, Dispatcher]:
     from arrears.channels.base import ChannelSettings
     from arrears.channels.dispatch import Dispatcher, Options
@@ -66,7 +81,8 @@ def _dispatcher(
             template_roots=_roots(ws),
             options=options,
             actor=actor(),
-            at_send_time=at_send_time,
+            clock=now,
+            until=until,
         )
     except (LookupError, ValueError) as exc:
         raise UserError(str(exc)) from None
@@ -85,21 +101,21 @@ def dispatch(
         str | None,
         typer.Option(
             "--as-of",
-            help="Send everything due by the end of this day (YYYY-MM-DD), each message "
-            "checked by the contact rules at its scheduled time (catching up; the demo).",
+            help="Catch up a day (YYYY-MM-DD): send what was due by the end of it, with its "
+            "days past due counted on that day. The contact rules judge each message at the "
+            "time it leaves: what they do not allow now waits for the debtor's next allowed "
+            "time.",
         ),
     ] = None,
 ) -> None:
     """Send the messages that are due (queued, send time passed), then exit."""
     cutoff: datetime | None = None
-    if as_of is not None:
-        day = _day(as_of)
+    day = _day(as_of) if as_of is not None else None
+    if day is not None:
         # the end of that day anywhere on Earth (UTC-12)
         cutoff = datetime.combine(day + timedelta(days=1), dtime(12), tzinfo=UTC)
-    ws, dispatcher = _dispatcher(ctx, portfolio, at_send_time=cutoff is not None)
-    if cutoff is not None:
-        dispatcher.clock = lambda: cutoff
-        dispatcher.today = day
+    ws, dispatcher = _dispatcher(ctx, portfolio, until=cutoff)
+    dispatcher.today = day
     try:
         report = dispatcher.run()
     finally:
@@ -124,15 +140,15 @@ def worker(
         str | None,
         typer.Option(
             "--as-of",
-            help="Catch up a past day (YYYY-MM-DD): each message is checked by the contact rules "
-            "at its scheduled time and its days past due are counted on that day; the clock "
-            "(what is due, leases) stays the real one.",
+            help="Count days past due on this day (YYYY-MM-DD), catching up a past day. The "
+            "clock stays the real one: what is due, the leases, and the time the contact rules "
+            "judge each message by (the time it leaves).",
         ),
     ] = None,
 ) -> None:
     """Keep sending due messages; stop cleanly on SIGTERM or Ctrl-C after the message in hand."""
     day = _day(as_of) if as_of is not None else None
-    ws, dispatcher = _dispatcher(ctx, portfolio, at_send_time=day is not None)
+    ws, dispatcher = _dispatcher(ctx, portfolio)
     dispatcher.today = day
     poll = float(ws.get("dispatch.poll_seconds"))
     stopping = False

@@ -15,7 +15,7 @@ import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -121,9 +121,18 @@ def stale_sending(
 
 
 def claim(
-    engine: Engine, *, portfolio: int, now: datetime, limit: int, worker: str
+    engine: Engine,
+    *,
+    portfolio: int,
+    now: datetime,
+    limit: int,
+    worker: str,
+    lease_start: datetime | None = None,
 ) -> list[OutboxRow]:
-    """Claim up to ``limit`` due queued messages for ``worker`` (oldest due first)."""
+    """Claim up to ``limit`` queued messages due by ``now`` for ``worker`` (oldest due first).
+    ``lease_start`` (default ``now``): the real time the claim is made, ``claimed_at``; leases
+    run on the real clock even when ``now`` is another (a catch-up's cutoff, a test's clock)."""
+    lease_start = now if lease_start is None else lease_start
     with engine.begin() as conn:
         query = (
             select(*_COLUMNS)
@@ -139,7 +148,7 @@ def claim(
             done = conn.execute(
                 update(outbox)
                 .where(outbox.c.id == r.id, outbox.c.status == "queued")
-                .values(status="claimed", claimed_by=worker, claimed_at=now)
+                .values(status="claimed", claimed_by=worker, claimed_at=lease_start)
             )
             if done.rowcount == 1:
                 claimed.append(_row(r))
@@ -381,23 +390,19 @@ class GuardInput:
 
 
 def read_guard_input(
-    engine: Engine, *, portfolio: int, debtor_ids: list[int], as_of: date
+    engine: Engine, *, portfolio: int, debtor_ids: list[int], as_of: date, now: datetime
 ) -> GuardInput:
     """The guard's input for ``debtor_ids`` only: the cycle read's own queries
     (``arrears.store.cycle_read``, ``arrears.store.snapshot``) filtered on the batch's debtors
-    (debtors, contact points and consents through their indexes; the contact history wrapped
-    in a filter), so that a batch reads its debtors' rows, not the whole portfolio's."""
-    from arrears.contact.frames import HISTORY_SCHEMA  # noqa: PLC0415 (only here)
-    from arrears.store import cycle_read as cr  # noqa: PLC0415
+    (debtors, contact points and consents through their indexes), so that a batch reads its
+    debtors' rows, not the whole portfolio's. The contact history is what was **sent**
+    (:func:`sent_history`), not what the cycle planned: the caps count real contacts."""
+    from arrears.store import cycle_read as cr  # noqa: PLC0415 (only here)
     from arrears.store import snapshot as sn  # noqa: PLC0415
 
     ids = ", ".join(str(int(i)) for i in sorted(set(debtor_ids))) or "NULL"
     q = cr._Queries(portfolio, as_of, 0, postgres=engine.dialect.name == "postgresql")
     everything = (0, 2**62)
-
-    def mine(query: str) -> str:
-        return f"SELECT * FROM ({query}) AS q WHERE q.debtor_id IN ({ids})"
-
     with engine.connect() as conn:
         query = sn._debtors_query(portfolio, postgres=q.pg, only=ids)
         debtors = sn._debtors(pl.read_database(query, conn))
@@ -406,7 +411,7 @@ def read_guard_input(
         )
         point_ids = ", ".join(str(int(i)) for i in points["id"]) or "NULL"
         packed = pl.read_database(q.consent_rows(everything, points=point_ids), conn)
-        history = cr._typed(pl.read_database(mine(q.history()), conn), HISTORY_SCHEMA)
+        history = sent_history(conn, debtor_ids=debtor_ids, now=now)
         disputed = conn.execute(
             select(instalment.c.debtor_id)
             .where(
@@ -419,3 +424,51 @@ def read_guard_input(
         disputed_ids = sorted(int(d) for d in disputed)
     consents = cr._consents(points, sn._conform(packed, cr._PACKED))
     return GuardInput(debtors, consents, history, disputed_ids)
+
+
+#: How far back the contact history goes at send time (the longest window of a shipped pack's
+#: rules is 7 days; the cycle reads 30).
+HISTORY_DAYS = 30
+
+
+def sent_history(conn: Connection, *, debtor_ids: list[int], now: datetime) -> pl.DataFrame:
+    """The contacts the debtors have had in the ``HISTORY_DAYS`` before ``now``, as the guard
+    counts them (``HISTORY_SCHEMA``): every message **sent** at its ``sent_at`` (a message in
+    ``sending`` at its ``claimed_at``: it may have gone), every contact logged by hand at its
+    time, and a logged call that reached the debtor also as a conversation. Queued messages
+    are not contacts: a backlog does not count against itself, and what goes out counts at the
+    time it went out, so the caps spread a backlog over the following days."""
+    from arrears.contact.frames import HISTORY_SCHEMA  # noqa: PLC0415 (only here)
+    from arrears.store.cycle_read import CONVERSATION_OUTCOMES  # noqa: PLC0415
+
+    ids = sorted(set(debtor_ids))
+    start = now - timedelta(days=HISTORY_DAYS)
+    rows: list[tuple[int, str, datetime, str]] = []
+    if ids:
+        at = func.coalesce(outbox.c.sent_at, outbox.c.claimed_at)
+        for r in conn.execute(
+            select(outbox.c.debtor_id, outbox.c.channel, at.label("at")).where(
+                outbox.c.debtor_id.in_(ids), outbox.c.status.in_(("sent", "sending")), at >= start
+            )
+        ):
+            rows.append((r.debtor_id, r.channel, _aware(r.at), "attempt"))
+        for c in conn.execute(
+            select(
+                activity.c.debtor_id,
+                activity.c.payload["channel"].as_string().label("channel"),
+                activity.c.payload["outcome"].as_string().label("outcome"),
+                activity.c.occurred_at,
+            ).where(
+                activity.c.debtor_id.in_(ids),
+                activity.c.kind == "contact",
+                activity.c.occurred_at >= start,
+            )
+        ):
+            rows.append((c.debtor_id, c.channel, _aware(c.occurred_at), "attempt"))
+            if c.channel == "call" and c.outcome in CONVERSATION_OUTCOMES:
+                rows.append((c.debtor_id, "call", _aware(c.occurred_at), "conversation"))
+    return pl.DataFrame(rows, schema=HISTORY_SCHEMA, orient="row")
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
