@@ -30,6 +30,11 @@ from arrears.channels.base import ChannelSettings, Message, PermanentFailure, Te
 #: parses every header it is given; measured in benchmarks/dispatch.py's profile, where building
 #: and flattening were the largest part of a worker's time).
 _WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=998)  # long URLs stay plain
+#: A recipient whose local part is not ASCII (``üser@...``) is written as UTF-8 in the ``To``
+#: header (RFC 6532) and sent with SMTPUTF8 (RFC 6531): the standard library's own policy for
+#: it, which re-folds every header (slower, and only for those messages).
+_WIRE_UTF8 = policy.SMTPUTF8.clone(linesep="\r\n", max_line_length=998)
+_STAND_IN = "to@invalid"
 _UTF8 = Charset("utf-8")
 _UTF8.header_encoding = QP  # RFC 2047 Q-encoding for names and subjects
 _UTF8.body_encoding = QP  # quoted-printable bodies: readable, 7-bit safe
@@ -50,11 +55,33 @@ def _text_part(text: str, subtype: str) -> MIMENonMultipart:
     return part
 
 
+def email_address(address: str) -> tuple[str, bool]:
+    """The address as it goes on the wire, and whether it needs SMTPUTF8: the domain IDNA-
+    encoded (``exämple.com`` -> ``xn--exmple-cua.com``, as mail libraries do; a domain that
+    cannot be encoded is not an address), the local part as it is; a local part that is not
+    ASCII (``üser``) can only be delivered by a server that offers SMTPUTF8 (RFC 6531).
+    :class:`PermanentFailure` for what is not an email address."""
+    local, _, domain = address.rpartition("@")
+    bad = any(c in address for c in '\r\n\t ,;<>()"\\') or not address.isprintable()
+    if bad or not local or not domain:
+        raise PermanentFailure(f"not an email address: {address!r}")
+    try:
+        wire_domain = domain if domain.isascii() else domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise PermanentFailure(f"not an email address (domain): {address!r}") from None
+    return f"{local}@{wire_domain}", not local.isascii()
+
+
+def needs_smtputf8(msg: MimeMessage) -> bool:
+    """Whether :func:`build_email` made this message for an SMTPUTF8 recipient."""
+    return msg.policy is _WIRE_UTF8
+
+
 def build_email(message: Message, settings: ChannelSettings) -> MimeMessage:
     """The MIME message (the same for SMTP and the file sink). Header values are one line: a
-    name or subject with CR/LF cannot add a header."""
-    if any(c in message.to for c in "\r\n,;<>") or "@" not in message.to:
-        raise PermanentFailure(f"not an email address: {message.to!r}")
+    name or subject with CR/LF cannot add a header. The recipient's domain is IDNA-encoded;
+    a non-ASCII local part makes an RFC 6532 message (:func:`needs_smtputf8`)."""
+    to, utf8 = email_address(message.to)
     sender = settings.get("channels.from_email") or "collections@example.com"
     domain = sender.rpartition("@")[2] or "arrears.local"
     body: MIMEBase = _text_part(message.text, "plain")
@@ -75,7 +102,12 @@ def build_email(message: Message, settings: ChannelSettings) -> MimeMessage:
             part.add_header("Content-Disposition", "attachment", filename=a.filename)
             msg.attach(part)
     msg["From"] = formataddr((_one_line(settings.get("channels.from_name")), sender), _UTF8)
-    msg["To"] = formataddr((_one_line(message.debtor_name), message.to), _UTF8)
+    if utf8:  # the name encoded as usual, the address in UTF-8 (the email policy keeps it)
+        head = formataddr((_one_line(message.debtor_name), _STAND_IN), _UTF8)
+        before, found, _ = head.rpartition(f"<{_STAND_IN}>")
+        msg["To"] = f"{before}<{to}>" if found else to
+    else:
+        msg["To"] = formataddr((_one_line(message.debtor_name), to), _UTF8)
     msg["Subject"] = _header(_one_line(message.subject))
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = f"<{message.idempotency_key}@{domain}>"
@@ -90,13 +122,13 @@ def build_email(message: Message, settings: ChannelSettings) -> MimeMessage:
         del msg[name]
         for value in values:
             msg[name] = value
-    msg.policy = _WIRE
+    msg.policy = _WIRE_UTF8 if utf8 else _WIRE
     return msg
 
 
 def email_bytes(msg: MimeMessage) -> bytes:
     """The message as sent: CRLF line ends."""
-    return msg.as_bytes(policy=_WIRE)
+    return msg.as_bytes(policy=_WIRE_UTF8 if needs_smtputf8(msg) else _WIRE)
 
 
 class SmtpChannel:
@@ -144,10 +176,12 @@ class SmtpChannel:
     def send(self, message: Message) -> str:
         msg = build_email(message, self.settings)
         data, sender = email_bytes(msg), self.settings.get("channels.from_email")
+        to, utf8 = email_address(message.to)
         for again in (True, False):
             conn = self._connect()
             try:
-                conn.sendmail(sender or "collections@example.com", [message.to], data)
+                options = self._utf8_options(conn) if utf8 else ()
+                conn.sendmail(sender or "collections@example.com", [to], data, options)
                 return str(msg["Message-ID"])
             except smtplib.SMTPServerDisconnected:
                 self._conn = None
@@ -169,6 +203,18 @@ class SmtpChannel:
                 self._conn = None
                 raise TemporaryFailure(f"SMTP: {exc}") from None
         raise TemporaryFailure("SMTP: not sent")  # pragma: no cover
+
+    @staticmethod
+    def _utf8_options(conn: smtplib.SMTP) -> tuple[str, ...]:
+        """MAIL FROM options for a recipient with a non-ASCII local part: SMTPUTF8 (and
+        8BITMIME) if the server offers it; else the message cannot be delivered through it."""
+        conn.ehlo_or_helo_if_needed()
+        if not conn.has_extn("smtputf8"):
+            raise PermanentFailure(
+                "the address has a non-ASCII local part and the SMTP server does not offer "
+                "SMTPUTF8 (RFC 6531)"
+            )
+        return ("SMTPUTF8", "BODY=8BITMIME") if conn.has_extn("8bitmime") else ("SMTPUTF8",)
 
     def _reset(self) -> None:
         if self._conn is not None:
