@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from arrears import config
 from arrears.channels.base import opt_out_url
 from arrears.cli.app import main
 from arrears.store.schema import activity, consent, contact_point, debtor
@@ -65,7 +66,8 @@ def test_a_reimport_does_not_undo_an_opt_out(ws: Path, capsys: pytest.CaptureFix
         ext = conn.execute(
             select(debtor.c.external_id).where(debtor.c.id == email_row["debtor_id"])
         ).scalar_one()
-    link = opt_out_url("https://x.test/o", "", ext, "email")  # channels.secret is "" here
+    secret = str(config.load(ws, env={}).get("channels.secret") or "")
+    link = opt_out_url("https://x.test/o", secret, ext, "email")
     assert main(["-w", str(ws), "opt-out", link]) == 0
     assert {s for s, _ in _consents(ws, ext, "email")} == {"denied"}
 
@@ -99,3 +101,25 @@ def test_an_import_still_sets_the_consent_of_a_debtor_who_never_opted_out(ws: Pa
     again = _debtors_file(ws, ws.parent / "debtors2.csv", {ext: {"consent_email": "granted"}})
     assert main(["-w", str(ws), "import", "debtors", str(again)]) == 0
     assert {s for s, _ in _consents(ws, ext, "email")} == {"granted"}
+
+
+def test_only_an_explicit_grant_with_a_reason_lifts_an_opt_out(ws: Path) -> None:
+    email_row = next(r for r in rows(ws) if r["channel"] == "email")
+    with engine_of(ws).connect() as conn:
+        ext = conn.execute(
+            select(debtor.c.external_id).where(debtor.c.id == email_row["debtor_id"])
+        ).scalar_one()
+    secret = str(config.load(ws, env={}).get("channels.secret") or "")
+    assert (
+        main(["-w", str(ws), "opt-out", opt_out_url("https://x.test/o", secret, ext, "email")]) == 0
+    )
+    grant = ["-w", str(ws), "compliance", "grant", ext, "--channel", "email"]
+    assert main([*grant, "--reason", " "]) == 1
+    assert {s for s, _ in _consents(ws, ext, "email")} == {"denied"}
+    assert main([*grant, "--reason", "signed consent form, 2026-12-07"]) == 0
+    assert {s for s, _ in _consents(ws, ext, "email")} == {"granted"}
+    with engine_of(ws).connect() as conn:
+        payload = conn.execute(
+            select(activity.c.payload).where(activity.c.kind == "consent.granted")
+        ).scalar_one()
+    assert payload["reason"] == "signed consent form, 2026-12-07"

@@ -118,6 +118,41 @@ def report(
         emit(violations.select("at", "debtor", "channel", "source", "pack", "rule"), fmt)
 
 
+@compliance_app.command("grant")
+def grant(
+    ctx: typer.Context,
+    debtor: Annotated[str, typer.Argument(help="Debtor's external id.")],
+    channel: Annotated[str, typer.Option(help="email, sms, whatsapp, call or letter.")],
+    reason: Annotated[
+        str, typer.Option(help="How the debtor gave consent again (kept in the activity log).")
+    ],
+    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+) -> None:
+    """Record that a debtor gave consent to a channel again: the only way to lift their opt-out
+    (a debtors import cannot)."""
+    from arrears.cli.app import UserError
+    from arrears.cli.context import actor
+    from arrears.store import contact_points
+    from arrears.store.portfolios import portfolio_id
+
+    channel = channel.strip().lower()
+    if channel not in ("email", "sms", "whatsapp", "call", "letter"):
+        raise UserError(f"--channel {channel!r}: one of email, sms, whatsapp, call, letter")
+    if not reason.strip():
+        raise UserError("--reason: say how the debtor gave consent again")
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
+    try:
+        with store(ws).begin() as conn:
+            changed = contact_points.grant(
+                conn, portfolio=portfolio_id(conn, code), debtor_external_id=debtor,
+                channel=channel, reason=reason.strip(), actor=actor(), at=datetime.now(UTC),
+            )  # fmt: skip
+    except (UnknownPortfolio, contact_points.NotFound) as exc:
+        raise UserError(str(exc)) from None
+    console.print(f"{debtor}: {channel} consent granted ({changed} contact points changed)")
+
+
 @call_app.command("start")
 def call_start(
     ctx: typer.Context,

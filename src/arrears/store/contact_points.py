@@ -10,20 +10,22 @@ A refusal that did not come from an import (the debtor's opt-out link, a STOP re
 the web) outranks the file: the debtor's consent for that channel stays ``denied`` on every
 point of the channel, a new point included (with the refusal's ``source``), whatever the file
 says. An import's own ``denied`` is the file's to lift. ``upsert`` returns, per debtor, the
-changes for its ``debtor.updated`` activity and the refusals it kept.
+changes for its ``debtor.updated`` activity and the refusals it kept. A debtor's refusal is
+lifted only by :func:`grant` (``arrears compliance grant``), with a reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import polars as pl
-from sqlalchemy import Connection
+from sqlalchemy import Connection, insert, select, update
 
 from arrears.domain.ledger import CHANNELS_BY_CONTACT_KIND, ContactKind
 from arrears.store import bulk
 from arrears.store.load_context import LoadContext
-from arrears.store.schema import consent, contact_point
+from arrears.store.schema import activity, consent, contact_point, debtor
 
 _FIELD = {ContactKind.EMAIL: "email", ContactKind.PHONE: "phone", ContactKind.POSTAL: "address"}
 
@@ -238,3 +240,70 @@ def _consents(
             ),
         )
     return both
+
+
+class NotFound(LookupError):
+    """No such debtor, or no contact point of the channel's kind."""
+
+
+def grant(
+    conn: Connection,
+    *,
+    portfolio: int,
+    debtor_external_id: str,
+    channel: str,
+    reason: str,
+    actor: str,
+    at: datetime,
+) -> int:
+    """The debtor gave their consent to ``channel`` again (in writing, on a recorded call):
+    ``granted`` on every valid contact point of the channel's kind, ``source`` ``grant:<actor>``,
+    and one ``consent.granted`` activity with ``reason``. The one way to lift a debtor's own
+    refusal (an import cannot). Returns how many points changed."""
+    kind = next(str(k) for k, chs in CHANNELS_BY_CONTACT_KIND.items() if channel in chs)
+    found = conn.execute(
+        select(debtor.c.id).where(
+            debtor.c.portfolio_id == portfolio, debtor.c.external_id == debtor_external_id
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"no debtor {debtor_external_id!r}")
+    points = list(
+        conn.execute(
+            select(contact_point.c.id).where(
+                contact_point.c.debtor_id == found,
+                contact_point.c.kind == kind,
+                contact_point.c.status == "valid",
+            )
+        ).scalars()
+    )
+    if not points:
+        raise NotFound(f"{debtor_external_id} has no valid {kind} contact point")
+    source = f"grant:{actor}"[:64]
+    changed = 0
+    for point in points:
+        status = conn.execute(
+            select(consent.c.status).where(
+                consent.c.contact_point_id == point, consent.c.channel == channel
+            )
+        ).scalar_one_or_none()
+        if status == "granted":
+            continue
+        values = {"status": "granted", "recorded_at": at, "source": source}
+        if status is None:
+            conn.execute(insert(consent).values(contact_point_id=point, channel=channel, **values))
+        else:
+            conn.execute(
+                update(consent)
+                .where(consent.c.contact_point_id == point, consent.c.channel == channel)
+                .values(**values)
+            )
+        changed += 1
+    conn.execute(
+        insert(activity).values(
+            occurred_at=at, kind="consent.granted", actor=actor, portfolio_id=portfolio,
+            debtor_id=found, subject_kind="consent", subject_id=channel,
+            payload={"channel": channel, "reason": reason, "points": changed},
+        )
+    )  # fmt: skip
+    return changed
