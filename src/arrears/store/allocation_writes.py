@@ -15,6 +15,7 @@ import polars as pl
 from sqlalchemy import Connection
 
 from arrears.store import bulk
+from arrears.store.balances import ConcurrentChange
 from arrears.store.schema import allocation
 
 #: Columns of the frame ``apply`` takes.
@@ -72,12 +73,28 @@ def reverse(conn: Connection, source_kind: str, source_ids: pl.Series, on: date)
 
 def _shift_open(conn: Connection, per_instalment: pl.DataFrame, *, sign: str) -> None:
     """Move open balances by the staged amounts; only invoices whose status changes are
-    rewritten (paid when the last open instalment reaches zero, open again after a reversal)."""
+    rewritten (paid when the last open instalment reaches zero, open again after a reversal).
+
+    The update is guarded (the balance stays within ``[0, amount_minor]``): balances read
+    before another transaction spent them (PostgreSQL: a concurrent import or payment on the
+    same instalments, committed while this one waited for their rows) are a
+    ``ConcurrentChange``, not a broken constraint."""
     staged = bulk.stage(conn, "_open_shift", per_instalment)
-    conn.exec_driver_sql(
-        f'UPDATE instalment SET open_minor = open_minor {sign} s.amount_minor FROM "{staged}" s '
-        "WHERE instalment.id = s.instalment_id"
+    guard = (
+        "instalment.open_minor >= s.amount_minor"
+        if sign == "-"
+        else "instalment.open_minor + s.amount_minor <= instalment.amount_minor"
     )
+    moved = conn.exec_driver_sql(
+        f'UPDATE instalment SET open_minor = open_minor {sign} s.amount_minor FROM "{staged}" s '
+        f"WHERE instalment.id = s.instalment_id AND {guard}"
+    ).rowcount
+    if moved != per_instalment.height:
+        raise ConcurrentChange(
+            f"the open balance of {per_instalment.height - moved} instalment(s) changed "
+            "meanwhile (another import, or a person, wrote to the same debtors at the same "
+            "time): nothing of this import was kept; import the file again"
+        )
     touched = f'SELECT i.invoice_id FROM instalment i JOIN "{staged}" s ON s.instalment_id = i.id'
     if sign == "-":
         conn.exec_driver_sql(

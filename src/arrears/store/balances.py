@@ -10,12 +10,14 @@ Invoice status follows from the balances alone: ``open`` while any instalment is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, Table, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from arrears.domain.allocation import Applied, OpenInstalment
 from arrears.domain.ledger import InvoiceStatus, SourceKind
@@ -27,6 +29,28 @@ from arrears.store.schema import activity, allocation, debtor, instalment, invoi
 
 class ConcurrentChange(RuntimeError):
     """An instalment changed under us between reading and writing; retry the use case."""
+
+
+#: SQLSTATEs of a concurrent writer (PostgreSQL): a duplicate key another transaction's commit
+#: created while this one waited, a deadlock, a serialization failure.
+_CONFLICTS = {"23505": "the same record", "40P01": "a deadlock", "40001": "a serialization"}
+
+
+@contextmanager
+def conflicts(what: str, again: str) -> Iterator[None]:
+    """Raise the database's word for a concurrent writer as ``ConcurrentChange``: ``what`` was
+    stopped (its transaction is rolled back by the caller) and ``again`` says how to retry;
+    other errors pass."""
+    try:
+        yield
+    except DBAPIError as exc:
+        state = getattr(exc.orig, "sqlstate", None)
+        if state not in _CONFLICTS:
+            raise
+        raise ConcurrentChange(
+            f"{what} stopped: another import, or a person, wrote to the same records at the "
+            f"same time ({_CONFLICTS[state]}, SQLSTATE {state}); nothing of it was kept: {again}"
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)

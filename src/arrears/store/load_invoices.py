@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Table, exists, select
 from sqlalchemy.exc import DBAPIError
 
 from arrears.domain.problems import Problem
-from arrears.store import bulk, invoice_changes, lookups, records
+from arrears.store import balances, bulk, invoice_changes, lookups, records
 from arrears.store.load_context import LoadContext, LoadResult
 from arrears.store.schema import debtor, instalment, invoice
 
@@ -167,6 +167,10 @@ class InvoiceLoad:
             ]
 
     def write(self, conn: Connection) -> LoadResult:
+        with balances.conflicts("the import", "import the file again"):
+            return self._write(conn)
+
+    def _write(self, conn: Connection) -> LoadResult:
         if self.changed.height:
             updated, change_problems = invoice_changes.apply(
                 conn,

@@ -25,10 +25,14 @@ from arrears.domain.activity import ImportApplied
 from arrears.io.columns import Kind
 from arrears.store import load_debtors, load_invoices, load_payments
 from arrears.store.activity_log import Entry, record
+from arrears.store.balances import conflicts
 from arrears.store.load_context import LoadContext, LoadResult, typed
 from arrears.store.schema import import_batch
 
 __all__ = ["LoadContext", "LoadResult", "close_batch", "load_frame", "open_batch"]
+
+#: How a load stopped by a concurrent writer is reported (``balances.conflicts``).
+IMPORT, AGAIN = "the import", "import the file again"
 
 
 def open_batch(
@@ -87,8 +91,9 @@ def load_frame(conn: Connection, kind: Kind, frame: pl.DataFrame, ctx: LoadConte
     rows = typed(kind, frame)
     if rows.height == 0:
         return LoadResult()
-    if kind is Kind.DEBTORS:
-        return load_debtors.load(conn, rows, ctx)
-    if kind is Kind.INVOICES:
-        return load_invoices.load(conn, rows, ctx)
-    return load_payments.load(conn, rows, ctx, load_payments.SPECS[kind])
+    with conflicts(IMPORT, AGAIN):
+        if kind is Kind.DEBTORS:
+            return load_debtors.load(conn, rows, ctx)
+        if kind is Kind.INVOICES:
+            return load_invoices.load(conn, rows, ctx)
+        return load_payments.load(conn, rows, ctx, load_payments.SPECS[kind])
