@@ -1,7 +1,9 @@
 """Problems in user input are data: each says where (file, row, column or line) and what to do.
 
 Every loader returns its problems all at once instead of stopping at the first; the CLI prints them
-as ``file:row:column: message`` and exits with status 1.
+as ``file:row:column: message`` and exits with status 1. A problem is one line whatever its text
+quotes: line breaks, escape sequences and other invisible characters of a user's cell are written
+escaped (``'U\\r\\nS'``), so that a cell cannot forge a line of the report or repaint the terminal.
 """
 
 from __future__ import annotations
@@ -22,7 +24,17 @@ class Problem:
             where += f":{self.row}"
         if self.column:
             where += f":{self.column}"
-        return f"{where}: {self.message}"
+        return printable(f"{where}: {self.message}")
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character (line breaks, tabs, escapes, bidirectional
+    controls, non-breaking spaces) written as its Python escape: ``\\n``, ``\\x1b``, ``\\u202e``."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
 
 
 class ProblemsFound(Exception):
