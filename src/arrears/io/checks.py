@@ -29,7 +29,10 @@ BOOLEANS = {
     **dict.fromkeys(("no", "n", "false", "0"), False),
 }
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
-_ISO_TIME = r"^(\d{4}-\d{1,2}-\d{1,2})[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"
+_ISO_TIME = (  # ASCII digits only: Polars' \d is any Unicode digit
+    r"^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})[T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?$"
+)
 _NOT_COUNTRIES = {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"}
 
 
@@ -79,7 +82,7 @@ def _by_type(
         return amount(x, options, positive=column.name != "credit_limit")
     value: pl.Expr
     if kind is Type.INT:
-        ok = x.str.contains(r"^\d{1,9}$")
+        ok = x.str.contains(r"^[0-9]{1,9}$")
         value = pl.when(ok).then(x.cast(pl.Int32, strict=False))
         bad = x.is_not_null() & (value.is_null() | (value < 1))
         return value, pl.when(bad).then(pl.format("'{}' is not a whole number of 1 or more", x))
@@ -126,7 +129,7 @@ def _date(x: pl.Expr, date_format: str, *, short: bool = False) -> tuple[pl.Expr
     value = x.str.to_date(fmt, strict=False)
     failed = x.is_not_null() & value.is_null()
     if date_format == "auto":
-        shaped = x.str.contains(r"^\d{4}-\d{1,2}-\d{1,2}$")
+        shaped = x.str.contains(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$")
         message = (
             pl.when(shaped)
             .then(pl.format("'{}' is not a real date (no such day in the calendar)", x))
@@ -165,12 +168,13 @@ def amount_minor(column: Column, options: ReadOptions) -> pl.Expr:
 def _amount(x: pl.Expr, options: ReadOptions, *, positive: bool) -> tuple[pl.Expr, pl.Expr]:
     dec, thousands = options.decimal_separator, options.thousands_separator
     d, t = re.escape(dec), re.escape(thousands)
-    integer = rf"(\d{{1,3}}({t}\d{{3}})+|\d+)" if thousands else r"\d+"
-    shaped = x.str.contains(rf"^[+-]?{integer}({d}\d+)?$")
+    # [0-9], not \d: Polars' \d is any Unicode digit (١٠٠, １００), which no cast reads
+    integer = rf"([0-9]{{1,3}}({t}[0-9]{{3}})+|[0-9]+)" if thousands else r"[0-9]+"
+    shaped = x.str.contains(rf"^[+-]?{integer}({d}[0-9]+)?$")
     plain = x.str.replace_all(thousands, "", literal=True) if thousands else x
     plain = plain.str.replace(dec, ".", literal=True)
-    whole = plain.str.extract(r"^[+-]?(\d+)", 1)
-    fraction = plain.str.extract(r"\.(\d+)$", 1).fill_null("").str.strip_chars_end("0")
+    whole = plain.str.extract(r"^[+-]?([0-9]+)", 1)
+    fraction = plain.str.extract(r"\.([0-9]+)$", 1).fill_null("").str.strip_chars_end("0")
     decimals = fraction.str.len_chars().cast(pl.Int64)
     exponent = pl.col("__exponent")
     minor = whole.cast(pl.Int64, strict=False) * _power_of_ten(exponent) + fraction.replace(
@@ -183,6 +187,14 @@ def _amount(x: pl.Expr, options: ReadOptions, *, positive: bool) -> tuple[pl.Exp
     problem = (
         pl.when(x.is_null())
         .then(None)
+        .when(~shaped & x.str.contains(r"[\d--0-9]"))
+        .then(
+            pl.format(
+                f"'{{}}' is not an amount: use the digits 0-9 (ASCII), with '{dec}' before the "
+                "decimals",
+                x,
+            )
+        )
         .when(~shaped)
         .then(
             pl.format(
