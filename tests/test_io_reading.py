@@ -237,8 +237,8 @@ def test_a_bad_byte_past_the_first_chunk_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ProblemsFound) as caught:
         read(path, Kind.DEBTORS, batch_rows=10_000)
     (problem,) = caught.value.problems
-    assert problem.row is None
-    assert "invalid UTF8" in problem.message
+    assert problem.row == 60_002  # the line, as if it were in the first chunk
+    assert problem.message.startswith("is not UTF-8 text (byte 0xE9, 'é' in Latin-1, at byte 11")
     assert "set import.encoding = 'latin-1'" in problem.message
     # as Latin-1, it reads
     frame = valid(path, Kind.DEBTORS, encoding="latin-1", batch_rows=10_000)

@@ -1,54 +1,66 @@
-"""Which text encoding a CSV file is in, decided on its first chunk.
+"""Which text encoding a CSV file is in, decided on its first chunk, and where it is broken.
 
 ``auto`` accepts UTF-8 (with or without a byte-order mark) and falls back to Latin-1, or to its
 Windows superset cp1252 when the chunk uses the bytes 0x80-0x9F that cp1252 gives printable
-meanings to (``€``, curly quotes). A chunk that is none of these (UTF-16, binary data, control
-characters) cannot be read and is reported. Only the first chunk is examined; an undecodable byte
-further on is reported when the reader reaches it.
+meanings to (``€``, curly quotes). A chunk that is UTF-8 except for a few bytes (more UTF-8
+characters than bytes that are not: a UTF-8 file with a row pasted from a Latin-1 one) is UTF-8
+with broken rows, not Latin-1: read as Latin-1, every one of its accents would be stored garbled
+(``BogotÃ¡``). A chunk that is no text at all (UTF-16, control bytes such as NUL) is reported.
+
+Whatever the encoding and wherever the bytes that do not decode are (in the first chunk or far
+past it), :func:`undecodable_lines` names each line that holds them, so that the same file gets
+the same answer.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+import threading
+from pathlib import Path
 
 from arrears.domain.problems import Problem, ProblemsFound
 
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _C1 = re.compile(rb"[\x80-\x9f]")
+#: A UTF-8 character of two to four bytes (a Latin-1 text rarely has one by chance).
+_UTF8_CHAR = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 _NAMES = {"utf-8": "utf8", "utf8": "utf8", "latin-1": "latin1", "latin1": "latin1"}
+_SHOWN = {"utf8": "UTF-8", "latin1": "Latin-1", "cp1252": "Windows-1252 (cp1252)"}
+#: At most this many lines are named; the rest are counted.
+MAX_LINES = 100
+_CHUNK = 1 << 24
 
 
 def detect_encoding(head: bytes, setting: str, source: str) -> str:
     """The codec name for ``head`` under the ``import.encoding`` setting."""
     if head.startswith(codecs.BOM_UTF8):  # a byte-order mark says UTF-8, whatever the setting
         return "utf8"
-    if setting != "auto":
-        codec = _NAMES.get(setting.lower(), setting)
-        try:
-            decode_head(head, codec)
-        except UnicodeDecodeError as exc:
-            raise _unreadable(
-                source,
-                f"is not {setting} text (byte {exc.start + 1} of the file): set import.encoding "
-                "to the file's encoding ('auto' detects UTF-8 and Latin-1)",
-            ) from exc
-        return codec
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _unreadable(source, "is UTF-16 text: save it as UTF-8 (or CSV UTF-8 in Excel)")
-    if _is_utf8(head):
-        return "utf8"
-    if _CONTROL.search(head):
-        raise _unreadable(
-            source,
-            "is neither UTF-8 nor Latin-1 text (it contains control bytes): "
-            "is it really a CSV file? Save it as CSV UTF-8",
+    control = _CONTROL.search(head)
+    if control:
+        line = head.count(_newline(head), 0, control.start()) + 1
+        byte = head[control.start()]
+        raise ProblemsFound(
+            [
+                Problem(
+                    source,
+                    line,
+                    None,
+                    f"holds the control byte 0x{byte:02X}, which text does not have: "
+                    "is it really a CSV file? Save it as CSV UTF-8",
+                )
+            ]
         )
+    if setting != "auto":
+        return _NAMES.get(setting.lower(), setting)
+    if _is_utf8(head) or _mostly_utf8(head):
+        return "utf8"
     if _C1.search(head):
-        try:
-            head.decode("cp1252")
-        except UnicodeDecodeError as exc:
-            raise _unreadable(source, "is neither UTF-8 nor Latin-1/cp1252 text") from exc
         return "cp1252"
     return "latin1"
 
@@ -57,6 +69,113 @@ def decode_head(head: bytes, codec: str) -> str:
     """Decode the first chunk, tolerating a multi-byte character cut at its end."""
     text = head.decode(codec, errors="strict") if codec != "utf8" else _utf8(head)
     return text.removeprefix("\ufeff")
+
+
+def undecodable_lines(path: Path, codec: str, source: str) -> list[Problem]:
+    """One problem per line of ``path`` that does not decode as ``codec`` (the first
+    :data:`MAX_LINES`, then how many more), read in chunks of bounded size. Only the bytes that
+    do not decode cost Python steps (a codec error handler notes them)."""
+    problems: list[Problem] = []
+    more = 0
+    newline = b"\n"
+    line = 1  # the line at ``counted`` (an offset in the chunk)
+    line_start = 0  # offset in the file of that line
+    offset = 0  # offset of the chunk in the file
+    carry = b""
+    last_line = 0
+    with path.open("rb") as handle:
+        while True:
+            data = handle.read(_CHUNK)
+            chunk = carry + data
+            if offset == 0 and b"\n" not in chunk and b"\r" in chunk:
+                newline = b"\r"  # old Mac line endings
+            end = _complete(chunk) if data and codec == "utf8" else len(chunk)
+            counted = 0
+            for position in _bad_bytes(chunk[:end], codec):
+                breaks = chunk.count(newline, counted, position)
+                if breaks:
+                    line += breaks
+                    line_start = offset + chunk.rfind(newline, counted, position) + 1
+                counted = position
+                if line == last_line:
+                    continue
+                last_line = line
+                if len(problems) >= MAX_LINES:
+                    more += 1
+                    continue
+                column = offset + position - line_start + 1
+                problems.append(
+                    Problem(source, line, None, _message(codec, chunk[position], column))
+                )
+            breaks = chunk.count(newline, counted, end)
+            if breaks:
+                line += breaks
+                line_start = offset + chunk.rfind(newline, counted, end) + 1
+            offset += end
+            carry = chunk[end:]
+            if not data:
+                break
+    if more:
+        shown = _SHOWN.get(codec, codec)
+        problems.append(
+            Problem(source, None, None, f"and {more} more lines that are not {shown} text")
+        )
+    return problems
+
+
+_found = threading.local()
+
+
+def _note(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    _found.positions.append(error.start)
+    return "", error.end
+
+
+codecs.register_error("arrears-note", _note)
+
+
+def _bad_bytes(chunk: bytes, codec: str) -> list[int]:
+    """The offset of every undecodable sequence of ``chunk``."""
+    _found.positions = []
+    try:
+        chunk.decode(codec, errors="arrears-note")
+        return list(_found.positions)
+    finally:
+        _found.positions = []
+
+
+def _complete(chunk: bytes) -> int:
+    """The length of ``chunk`` without a UTF-8 character cut at its end (at most 3 bytes)."""
+    for back in range(1, 4):
+        if len(chunk) >= back and chunk[-back] & 0xC0 == 0xC0:  # a lead byte
+            return len(chunk) - back
+        if len(chunk) >= back and chunk[-back] & 0xC0 != 0x80:  # ASCII
+            break
+    return len(chunk)
+
+
+def _message(codec: str, byte: int, column: int) -> str:
+    shown = _SHOWN.get(codec, codec)
+    if codec == "utf8":
+        meaning = ""
+        if byte >= 0xA0:
+            meaning = f", {chr(byte)!r} in Latin-1"
+        elif byte >= 0x80:
+            as_cp1252 = bytes([byte]).decode("cp1252", errors="ignore")
+            meaning = f", {as_cp1252!r} in Windows-1252" if as_cp1252 else ""
+        return (
+            f"is not UTF-8 text (byte 0x{byte:02X}{meaning}, at byte {column} of the line): "
+            "save the file as UTF-8, or set import.encoding = 'latin-1' if all of it is Latin-1"
+        )
+    return (
+        f"is not {shown} text (byte 0x{byte:02X}, at byte {column} of the line): save the file "
+        "as UTF-8, or set import.encoding to the file's encoding"
+    )
+
+
+def _newline(head: bytes) -> bytes:
+    return b"\r" if b"\n" not in head and b"\r" in head else b"\n"
 
 
 def _utf8(head: bytes) -> str:
@@ -73,7 +192,16 @@ def _is_utf8(head: bytes) -> bool:
         _utf8(head)
     except UnicodeDecodeError:
         return False
-    return not _CONTROL.search(head)
+    return True
+
+
+def _mostly_utf8(head: bytes) -> bool:
+    """More UTF-8 characters than non-ASCII bytes outside them: UTF-8 with broken rows."""
+    characters = _UTF8_CHAR.findall(head)
+    if not characters:
+        return False
+    other = len(_NON_ASCII.findall(head)) - sum(len(c) for c in characters)
+    return len(characters) >= other
 
 
 def _unreadable(source: str, message: str) -> ProblemsFound:

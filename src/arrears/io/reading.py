@@ -15,13 +15,14 @@ The data flow (see ``docs/io.md``):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 
 from arrears.domain.money import exponent, is_currency
-from arrears.domain.problems import Problem
+from arrears.domain.problems import Problem, ProblemsFound
 from arrears.io.batches import ReadOptions, ValidatedBatch
 from arrears.io.cells import clean, unclean
 from arrears.io.checks import amount_minor, amount_value, check, phone_numbers, too_long
@@ -32,6 +33,7 @@ from arrears.io.identity import SEPARATOR
 from arrears.io.sources import open_source
 
 _PROBLEM = "__problem_"
+_GENERATED = re.compile(r"^column_\d+$")  # the frame's name of an empty header (frame_names)
 
 
 def read_file(path: Path, kind: Kind, options: ReadOptions) -> Iterator[ValidatedBatch]:
@@ -48,6 +50,8 @@ def read_file(path: Path, kind: Kind, options: ReadOptions) -> Iterator[Validate
         batch = validator.validate(raw)
         batch.problems[:0] = skipped
         yield batch
+    if validator.broken:  # found on the way, such as the header row again (two files joined)
+        raise ProblemsFound(validator.broken)
 
 
 def defaults(kind: Kind, options: ReadOptions) -> dict[str, str]:
@@ -77,8 +81,11 @@ class BatchValidator:
         self.source = source
         self.rules = DocumentRules(kind)
         self._defaults = defaults(kind, options)
+        #: problems with the file as a whole, raised by ``read_file`` after its last batch
+        self.broken: list[Problem] = []
 
     def validate(self, raw: pl.DataFrame) -> ValidatedBatch:
+        raw = self._without_repeated_header(raw)
         frame = self._cleaned(raw)
         frame = self._checked(frame)
         rules = self.rules.problems(frame)
@@ -92,6 +99,30 @@ class BatchValidator:
         bad_rows = {p.row for p in problems}
         valid = frame.filter(~pl.col("row").is_in(list(bad_rows))).select(self._output())
         return ValidatedBatch(self.kind, self.source, raw, valid, problems, self.record_keys(raw))
+
+    def _without_repeated_header(self, raw: pl.DataFrame) -> pl.DataFrame:
+        """``raw`` without rows that repeat the header row, each noted in ``broken``: a file
+        made by joining two files, whose second header would otherwise be read as data."""
+        names = [n for n in self.headers.names if not _GENERATED.match(n)]
+        if not names or not raw.height:
+            return raw
+        # a cheap look at the first column (no copy of any cell), then the whole row
+        if not raw.select(pl.col(names[0]).str.contains(names[0], literal=True).any()).item():
+            return raw
+        repeated = pl.all_horizontal(pl.col(n).str.strip_chars() == n for n in names)
+        rows = raw.filter(repeated).get_column("row")
+        if rows.is_empty():
+            return raw
+        self.broken.extend(
+            Problem(
+                self.source,
+                row,
+                None,
+                "repeats the header row: were two files joined into one? Remove this row",
+            )
+            for row in rows
+        )
+        return raw.filter(~repeated)
 
     def record_keys(self, raw: pl.DataFrame) -> pl.Series:
         """The record key (portfolio and id, as the document rules key them) of every raw row,

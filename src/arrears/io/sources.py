@@ -28,7 +28,7 @@ from openpyxl import load_workbook
 from arrears.domain.problems import Problem, ProblemsFound
 from arrears.io.batches import ReadOptions
 from arrears.io.cells import excel_text, float_text
-from arrears.io.encoding import decode_head, detect_encoding
+from arrears.io.encoding import decode_head, detect_encoding, undecodable_lines
 from arrears.io.headers import frame_names
 
 DELIMITERS = (",", ";", "|", "\t")
@@ -78,6 +78,8 @@ class CsvSource:
     delimiter: str
     skipped: list[Problem] = field(default_factory=list)
     _skipped_rows: list[int] = field(default_factory=list)
+    #: problems with the file as a whole found on the way (a quote never closed)
+    broken: list[Problem] = field(default_factory=list)
 
     @classmethod
     def open(cls, path: Path, options: ReadOptions, source: str) -> CsvSource:
@@ -86,12 +88,16 @@ class CsvSource:
         if not head.strip():
             raise _empty(source)
         encoding = detect_encoding(head, options.encoding, source)
-        text = decode_head(head, encoding)
+        try:
+            text = decode_head(head, encoding)
+        except UnicodeDecodeError as exc:  # the rows that are not in the file's encoding
+            raise ProblemsFound(undecodable_lines(path, encoding, source)) from exc
         first_line = text.splitlines()[0] if text.splitlines() else ""
         delimiter = options.delimiter.replace("tab", "\t")
         if delimiter == "auto":
             delimiter = sniff_delimiter(first_line)
-        header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+        # newline=None: CR, LF and CRLF all end a line (old Mac files end them with CR only)
+        header = next(csv.reader(io.StringIO(text, newline=None), delimiter=delimiter), [])
         if not any(h.strip() for h in header):
             raise _empty(source)
         return cls(path, source, [h.strip() for h in header], encoding, delimiter)
@@ -99,16 +105,40 @@ class CsvSource:
     def _on_invalid(self, row: pacsv.InvalidRow) -> str:
         line = row.number
         self._skipped_rows.append(line if line is not None else -1)
+        lines = row.text.splitlines()
+        if len(lines) > 1 and row.text.count('"') % 2:  # a quote that is never closed
+            last = "" if line is None else f" to {line + len(lines) - 1}"
+            self.broken.append(
+                Problem(
+                    self.source,
+                    line,
+                    None,
+                    f"a quote opened in this row is never closed: lines {line}{last} (the end of "
+                    "the file) were read as one cell; close the quote or remove it",
+                )
+            )
+            return "skip"
         self.skipped.append(
             Problem(
                 self.source,
                 line,
                 None,
                 f"has {_fields(row.actual_columns)} but the header has {row.expected_columns}: "
-                f"check the delimiter ({_show(self.delimiter)}) and the quotes of this row",
+                + self._delimiter_hint(row),
             )
         )
         return "skip"
+
+    def _delimiter_hint(self, row: pacsv.InvalidRow) -> str:
+        """What to do about a row with the wrong number of fields: another delimiter if the row
+        has the header's number of fields with it, else the delimiter and the quotes."""
+        for other in DELIMITERS:
+            if other != self.delimiter and row.text.count(other) + 1 == row.expected_columns:
+                return (
+                    f"the row is delimited by {_show(other)} and the header by "
+                    f"{_show(self.delimiter)}: use one delimiter in the whole file"
+                )
+        return f"check the delimiter ({_show(self.delimiter)}) and the quotes of this row"
 
     def batches(self, rows: int, only: Collection[str] | None = None) -> Iterator[Batch]:
         """``only``: the columns (frame names) to convert, for a pass that needs a few of them
@@ -127,6 +157,8 @@ class CsvSource:
                 seen += chunk.height
         if pending.height or self.skipped:
             yield self._numbered(pending, seen, keep), self._take_skipped()
+        if self.broken:
+            raise ProblemsFound(self.broken)
 
     def _record_batches(self, rows: int, keep: list[int] | None) -> Iterator[pa.RecordBatch]:
         """pyarrow's batches; a decoding error further on than the first chunk is a problem."""
@@ -156,6 +188,9 @@ class CsvSource:
             )
             yield from reader
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            lines = undecodable_lines(self.path, self.encoding, self.source)
+            if lines:  # a row that is not in the file's encoding, far into the file
+                raise ProblemsFound(lines) from exc
             hint = (
                 "set import.encoding = 'latin-1' if the file is Latin-1, or save it as UTF-8"
                 if self.encoding == "utf8"
@@ -167,8 +202,8 @@ class CsvSource:
     def _numbered(self, frame: pl.DataFrame, seen: int, keep: list[int] | None) -> pl.DataFrame:
         """Rename ``c0..cN`` to the headers; number rows around the skipped (invalid) ones."""
         kept = range(len(self.headers)) if keep is None else keep
-        if not frame.width:
-            frame = pl.DataFrame({f"c{i}": [] for i in kept})
+        if not frame.width:  # every row of the batch was skipped
+            frame = pl.DataFrame(schema=dict.fromkeys((f"c{i}" for i in kept), pl.String))
         row = pl.int_range(seen + 2, seen + 2 + frame.height, dtype=pl.Int64)
         frame = frame.with_columns(row.alias("row"))
         for line in sorted(n for n in self._skipped_rows if n > 0):
@@ -232,15 +267,28 @@ def _excel_rows(path: Path, source: str) -> Generator[list[str], None, None]:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise ProblemsFound(
-            [Problem(source, None, None, f"is not a readable .xlsx workbook ({exc})")]
-        ) from exc
+        raise ProblemsFound([Problem(source, None, None, _not_a_workbook(path, exc))]) from exc
     try:
         sheet = book.worksheets[0]
+        # Read-only mode reads only the cells inside the sheet's declared <dimension>, which
+        # some programs write wrong (A1:D3 for ten rows): read every row the sheet has instead.
+        sheet.reset_dimensions()
         for values in sheet.iter_rows(values_only=True):
             yield [excel_text(v) for v in values]
     finally:
         book.close()
+
+
+def _not_a_workbook(path: Path, error: Exception) -> str:
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    try:
+        text = b"\x00" not in head and bool(decode_head(head, "utf8").strip())
+    except UnicodeDecodeError:
+        text = False
+    if text:
+        return "is not an Excel workbook but text (CSV?) named .xlsx: rename it to .csv"
+    return f"is not a readable .xlsx workbook ({error})"
 
 
 @dataclass(slots=True)
