@@ -3,7 +3,9 @@
 How files are read comes from the workspace (``import.*`` settings, ``[import.columns.<kind>]``,
 country, time zone, base currency and portfolio). Atomic by default: a file with any problem
 imports nothing, every problem is printed as ``file:row:column: message`` and the exit status is
-1. ``--skip-invalid`` imports the valid rows and writes the others to a rejects CSV.
+1. ``--skip-invalid`` imports the valid rows and writes the others to a rejects CSV; a problem
+with a file as a whole (unreadable, no header, mixed encodings...) still refuses it, with status 1.
+A rolled-back import prints no counts of created rows: nothing was created.
 """
 
 from __future__ import annotations
@@ -139,25 +141,35 @@ def _run(engine, kind, files, options, *, skip_invalid, rejects, rule, large) ->
 
 
 def _summary(report: ImportReport, fmt: SummaryFormat, rejects: Path | None) -> None:
+    """The counts of a committed import; of one rolled back, only the rows read (the loader's
+    counts say what it would have created: nothing was)."""
+    counts = report.counts
+    if not report.committed:
+        counts = {**counts, "created": 0, "updated": 0, "unchanged": 0}
     if fmt is SummaryFormat.JSON:
         emit_json(
             {
                 "kind": report.kind.value,
                 "files": report.files,
                 "committed": report.committed,
-                **report.counts,
+                **counts,
                 "problems": [str(p) for p in report.problems],
             }
+        )
+        return
+    if not report.committed:
+        console.print(
+            f"import rolled back: {report.rows:,} row(s) read, nothing imported", markup=False
         )
         return
     import polars as pl
 
     emit(
-        pl.DataFrame({"": list(report.counts), report.kind.value: list(report.counts.values())}),
+        pl.DataFrame({"": list(counts), report.kind.value: list(counts.values())}),
         Format.TABLE,
-        title="import " + ("applied" if report.committed else "rolled back"),
+        title="import applied",
     )
-    if report.committed and report.rejected:
+    if report.rejected:
         console.print(f"{report.rejected} row(s) rejected: see {rejects}")
 
 

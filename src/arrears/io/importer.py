@@ -7,7 +7,10 @@ the store-level ones found by the loader (unknown debtor, allocation above an op
 
 Atomic by default: if anything has a problem, the transaction is rolled back and nothing is
 imported; the report lists every problem. With ``skip_invalid`` the valid rows are imported and
-committed, and the rows with problems go to the rejects CSV (the raw row plus ``reason``).
+committed, and the rows with problems go to the rejects CSV (the raw row plus ``reason``). A
+problem with a file as a whole (it cannot be read or decoded, has no header, repeats its header,
+a quote is never closed...) is not a row to skip: it refuses the import, with or without
+``skip_invalid`` (``ImportReport.refused``), however many batches were already loaded.
 
 A record whose rows fall into several batches (an invoice's instalments, a payment's allocation
 lines) is loaded whole, with the batch that brings its last row (``whole_records``): the loader
@@ -58,6 +61,9 @@ class ImportReport:
     rejected: int = 0
     problems: list[Problem] = field(default_factory=list)
     committed: bool = False
+    #: a file had a problem as a whole (not of some rows): nothing is imported, even when
+    #: invalid rows are skipped
+    refused: bool = False
 
     @property
     def counts(self) -> dict[str, int]:
@@ -101,8 +107,10 @@ def import_files(
         try:
             for path in paths:
                 _import_file(conn, kind, path, options, report, rejects, actor, rule, at, progress)
-            if report.problems and not skip_invalid:
+            if report.problems and (not skip_invalid or report.refused):
                 transaction.rollback()
+                if skip_invalid and rejects is not None:  # rows of a file refused as a whole
+                    rejects.unlink(missing_ok=True)
             else:
                 transaction.commit()
                 report.committed = True
@@ -158,6 +166,7 @@ def _import_file(
     source = str(path)
     if not path.is_file():
         report.problems.append(Problem(source, None, None, "no such file"))
+        report.refused = True
         return
     sha = file_sha256(path)
     batch_id = open_batch(conn, kind, file_name=source, file_sha256=sha, actor=actor, at=at)
@@ -189,8 +198,9 @@ def _import_file(
                     loads.add(rows, raw, batch.problems)
                     if progress is not None:
                         progress(path, counts["rows"])
-            except ProblemsFound as found:
+            except ProblemsFound as found:  # the file as a whole: unreadable, no header...
                 problems.extend(found.problems)
+                report.refused = True
         loads.flush()
         if held:
             rows, raw = held.rest()
