@@ -187,7 +187,7 @@ def _amount(x: pl.Expr, options: ReadOptions, *, positive: bool) -> tuple[pl.Exp
     problem = (
         pl.when(x.is_null())
         .then(None)
-        .when(~shaped & x.str.contains(r"[\d--0-9]"))
+        .when(~shaped & (x.str.len_bytes() != x.str.len_chars()))  # not ASCII (a cheap test)
         .then(
             pl.format(
                 f"'{{}}' is not an amount: use the digits 0-9 (ASCII), with '{dec}' before the "
