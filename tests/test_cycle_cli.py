@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import email
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
 from sqlalchemy import func, select
@@ -90,7 +93,10 @@ def test_plan_changes_nothing_run_commits_once_and_explain_says_why(
     assert (send_at.replace(tzinfo=None), pack) == (datetime(2026, 2, 2, 13, 0), "default")
 
     assert run(ws, "run", "--as-of", "2026-02-01") == 0
-    assert "nothing new to write" in capsys.readouterr().out
+    again = " ".join(capsys.readouterr().out.split())
+    assert "nothing new to write" in again and "nothing written" in again
+    assert "cases written: 0 opened, 0 reopened, 0 changed stage, 0 closed" in again
+    assert "steps" not in again  # the steps were written by the first run, not this one
     assert (count(ws, schema.case_step), count(ws, schema.outbox)) == (steps, outbox)
 
     assert run(ws, "explain", "D1", "--as-of", "2026-02-01", "--format", "json") == 0
@@ -247,3 +253,47 @@ def test_a_debtor_first_seen_on_a_notice_day_receives_one_notice(
         if "d3@example.com" in str(message["To"])
     ]
     assert len(to_d3) == 1
+
+
+def test_two_runs_at_once_one_writes_and_the_other_says_it_wrote_nothing(
+    tmp_path: Path, store_url: str
+) -> None:
+    """Two `arrears run` processes for the same day on one workspace (SQLite: the second waits
+    for the first's write lock, then finds everything done; PostgreSQL: it fails at once, or
+    finds everything done). The one that wrote reports what the store holds; the other reports
+    nothing opened and nothing written, or says another run is writing."""
+    root = tmp_path / "ws"
+    assert main(["init", str(root), "--database-url", store_url]) == 0
+    engine = connect(store_url)
+    with engine.begin() as conn:
+        book = Book(conn)
+        for n in range(40):
+            ledger.add_debtor(conn, reachable(f"D{n}", f"+1212555{n:04}"), actor=ACTOR, at=AT)
+            book.invoice(f"I{n}", f"D{n}", (f"2026-01-{1 + n % 28:02}", "1000.00"))
+    arrears = Path(sys.executable).parent / "arrears"
+    command = [str(arrears), "-w", str(root), "run", "--as-of", "2026-02-01", "--format", "json"]
+    runs = [subprocess.Popen(command, stdout=PIPE, stderr=PIPE, text=True) for _ in range(2)]
+    results = [(run.wait(120), *run.communicate()) for run in runs]
+    with engine.connect() as conn:
+        stored = {
+            "cases_opened": conn.execute(select(func.count()).select_from(schema.collection_case)),
+            "steps_executed": conn.execute(
+                select(func.count()).where(schema.case_step.c.status == "executed")
+            ),
+            "outbox": conn.execute(select(func.count()).select_from(schema.outbox)),
+        }
+        store = {name: int(result.scalar_one()) for name, result in stored.items()}
+    engine.dispose()
+    assert store["cases_opened"] == 40
+    reports = [json.loads(out) for code, out, _ in results if code == 0]
+    refused = [err for code, _, err in results if code != 0]
+    assert len(reports) + len(refused) == 2 and reports, results
+    assert all("another cycle run for portfolio 'default' is writing" in e for e in refused)
+    opened = [r.get("case_changes", {}).get("open", 0) for r in reports]
+    assert sum(opened) == store["cases_opened"], opened  # no run reports cases it did not open
+    winner = [r for r in reports if r.get("written", True) and r.get("cases_opened")]
+    assert len(winner) == 1
+    assert {k: winner[0][k] for k in store} == store
+    for loser in (r for r in reports if r is not winner[0]):
+        assert loser["written"] is False and loser["steps"] == []
+        assert not any(loser[k] for k in store)

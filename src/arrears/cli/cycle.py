@@ -32,6 +32,7 @@ from arrears.jobs.cycle import (
     run_cycle,
     unrated,
 )
+from arrears.store.cycle_write import RunSummary
 from arrears.store.portfolios import UnknownPortfolio
 
 AsOf = Annotated[
@@ -100,11 +101,33 @@ def _changes(decisions: Decisions) -> dict[str, int]:
     return {row[0]: row[1] for row in counts.iter_rows()}
 
 
+def _written_changes(summary: RunSummary) -> dict[str, int]:
+    """The case changes a run committed, named as ``plan`` names them (the ones that happened)."""
+    counts = {
+        "open": summary.cases_opened,
+        "reopen": summary.cases_reopened,
+        "stage": summary.stage_changes,
+        "close": summary.cases_closed,
+        "update": summary.cases_updated,
+    }
+    return {change: n for change, n in counts.items() if n}
+
+
 def _print_summary(
-    decisions: Decisions, fmt: Format, *, title: str, locale: str, extra: dict[str, object]
+    decisions: Decisions,
+    fmt: Format,
+    *,
+    title: str,
+    locale: str,
+    extra: dict[str, object],
+    written: RunSummary | None = None,
 ) -> None:
+    """``plan``'s decisions, or (``written``) what ``run`` committed: its case changes and steps
+    are the ones it wrote, none when another run had already committed them."""
     cases, steps = summary_frames(decisions)
-    changes = _changes(decisions)
+    changes = _changes(decisions) if written is None else _written_changes(written)
+    if written is not None and not written.written:
+        steps = steps.clear()
     if fmt is Format.JSON:
         emit_json(
             {
@@ -121,11 +144,26 @@ def _print_summary(
     console.print(f"[bold]{title}[/bold]")
     for key, value in extra.items():
         console.print(f"  {key}: {escape(str(value))}")
-    console.print(
-        "  cases: "
-        + ", ".join(f"{changes.get(k, 0)} {k}" for k in ("open", "reopen", "stage", "close"))
-        + f"; {changes.get('update', 0) + changes.get('stay', 0)} unchanged in stage"
-    )
+    if written is None:
+        console.print(
+            "  cases: "
+            + ", ".join(f"{changes.get(k, 0)} {k}" for k in ("open", "reopen", "stage", "close"))
+            + f"; {changes.get('update', 0) + changes.get('stay', 0)} unchanged in stage"
+        )
+    else:
+        console.print(
+            "  cases written: "
+            + ", ".join(
+                f"{changes.get(k, 0)} {what}"
+                for k, what in (
+                    ("open", "opened"),
+                    ("reopen", "reopened"),
+                    ("stage", "changed stage"),
+                    ("close", "closed"),
+                    ("update", "updated"),
+                )
+            )
+        )
     shown = cases.with_columns(
         pl.struct("overdue_minor", "currency")
         .map_elements(
@@ -134,7 +172,8 @@ def _print_summary(
         .alias("overdue")
     ).drop("overdue_minor")
     emit(shown, fmt, title="cases by segment and stage", right=["overdue"])
-    emit(steps, fmt, title="steps today")
+    if written is None or written.written:
+        emit(steps, fmt, title="steps today" if written is None else "steps written today")
 
 
 def plan_command(
@@ -213,12 +252,23 @@ def run_command(
         )
     except UnknownPortfolio as exc:
         raise UserError(str(exc)) from None
-    written = {k: v for k, v in summary.as_dict().items() if v}
     title = f"run for {code} on {day} with {compiled.policy.policy}"
-    if not summary.written:
-        title += ": nothing new to write (this day has already been run)"
-    extra = dict(written) | _unrated(decisions, compiled, ws)
-    _print_summary(decisions, fmt, title=title, locale=ws.get("locale"), extra=extra)
+    if summary.written:
+        extra: dict[str, object] = {k: v for k, v in summary.as_dict().items() if v}
+    else:
+        # the same decisions were committed before: by an earlier run of this day, or by
+        # another run at the same time that took the write lock first
+        title += (
+            ": nothing new to write (this day's decisions were already committed, by an "
+            "earlier run or by another run at the same time); nothing written"
+        )
+        extra = {}
+    if fmt is Format.JSON:
+        extra = {"written": summary.written, **summary.as_dict()}
+    extra |= _unrated(decisions, compiled, ws)
+    _print_summary(
+        decisions, fmt, title=title, locale=ws.get("locale"), extra=extra, written=summary
+    )
 
 
 def _unrated(decisions: Decisions, compiled: CompiledPolicy, ws: Workspace) -> dict[str, object]:
