@@ -29,6 +29,27 @@ def test_no_arithmetic_across_currencies() -> None:
     assert Money.of("1.10", "USD") + Money.of("2.20", "USD") == Money.of("3.30", "USD")
 
 
+def test_no_ordering_across_currencies() -> None:
+    # 5 USD < 3 EUR was a silent False (the amounts compared, the currencies ignored)
+    usd, eur = Money.of("5", "USD"), Money.of("3", "EUR")
+    for compare in (
+        lambda: usd < eur,
+        lambda: usd <= eur,
+        lambda: usd > eur,
+        lambda: usd >= eur,
+        lambda: sorted([usd, eur]),
+        lambda: max(usd, eur),
+    ):
+        with pytest.raises(MoneyError, match=r"cannot compare (USD with EUR|EUR with USD)"):
+            compare()
+    assert usd != eur and (usd == eur) is False  # unequal, not an error
+    assert Money.of("3", "USD") < usd <= Money.of("5.00", "USD") < Money.of("5.01", "USD")
+    assert usd > Money.of("-5", "USD") >= Money.of("-5", "USD")
+    assert sorted([usd, Money.zero("USD")]) == [Money.zero("USD"), usd]
+    with pytest.raises(TypeError):
+        assert usd < Decimal(6)  # type: ignore[operator]
+
+
 def test_money_rejects_floats() -> None:
     with pytest.raises(TypeError):
         Money(1.1, "USD")  # type: ignore[arg-type]

@@ -73,9 +73,11 @@ def parse_decimal(text: str) -> Decimal:
     return value
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Money:
-    """An amount in one currency. Arithmetic across currencies is an error, never a conversion."""
+    """An amount in one currency. Arithmetic and ordering (``<``, ``<=``, ``>``, ``>=``) across
+    currencies are an error (:class:`MoneyError`), never a conversion; amounts in two currencies
+    are simply unequal (``==`` is False)."""
 
     amount: Decimal
     currency: str
@@ -113,6 +115,31 @@ class Money:
     def __sub__(self, other: Money) -> Money:
         self._same(other)
         return Money(self.amount - other.amount, self.currency)
+
+    def _compared(self, other: Money) -> Decimal:
+        if other.currency != self.currency:
+            raise MoneyError(f"cannot compare {self.currency} with {other.currency}")
+        return other.amount
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
+        return self.amount < self._compared(other)
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
+        return self.amount <= self._compared(other)
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
+        return self.amount > self._compared(other)
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Money):
+            return NotImplemented
+        return self.amount >= self._compared(other)
 
     def __neg__(self) -> Money:
         return Money(-self.amount, self.currency)
