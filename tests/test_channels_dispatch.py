@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from arrears import config
 from arrears.channels.base import Message, PermanentFailure, TemporaryFailure, idempotency_key
 from arrears.channels.dispatch import Options, backoff
 from arrears.cli.app import main
@@ -243,7 +244,8 @@ def test_opt_out_link_and_stop_reply_become_consent_denied(
         )
     forged = opt_out_url("https://x.test/o", "wrong", ext, "email")
     assert main(["-w", str(ws), "opt-out", forged]) == 1
-    link = opt_out_url("https://x.test/o", "", ext, "email")  # channels.secret is "" here
+    secret = config.load(ws).get("channels.secret")  # the one `arrears init` wrote
+    link = opt_out_url("https://x.test/o", secret, ext, "email")
     assert main(["-w", str(ws), "opt-out", link]) == 0
     assert main(["-w", str(ws), "inbound", "--from", str(phone), "--text", "hello"]) == 0
     assert main(["-w", str(ws), "inbound", "--from", str(phone), "--text", " BAJA "]) == 0

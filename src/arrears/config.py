@@ -1,6 +1,12 @@
 """Workspace settings: ``arrears.toml`` in the workspace folder, overridden by ``ARREARS_*``
 environment variables, over built-in defaults. Every setting is declared once in ``SETTINGS`` with
-its documentation; ``arrears config`` shows the effective value of each and where it came from.
+its documentation; ``arrears config`` shows the effective value of each and where it came from,
+secrets masked.
+
+Secrets (``Setting.secret``: the signing key, provider passwords and tokens) may also live in
+``secrets.toml`` beside ``arrears.toml`` (readable by its owner only; ``arrears init`` writes a
+random ``channels.secret`` there), so ``arrears.toml`` can be shared or versioned. Precedence:
+environment, ``secrets.toml``, ``arrears.toml``, default.
 
 Column mappings for imports live in ``[import.columns.<kind>]`` tables of the same file
 (canonical column = header in the user's file).
@@ -9,6 +15,8 @@ Column mappings for imports live in ``[import.columns.<kind>]`` tables of the sa
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -19,6 +27,9 @@ from arrears.cycle.frames import RATE_DIGITS
 from arrears.domain.money import is_currency
 
 CONFIG_FILE = "arrears.toml"
+SECRETS_FILE = "secrets.toml"
+#: How ``arrears config`` shows a secret that is set.
+MASK = "********"
 
 
 class ConfigError(ValueError):
@@ -31,6 +42,8 @@ class Setting:
     default: str
     doc: str
     choices: tuple[str, ...] = ()
+    #: a password, token or key: masked by ``arrears config``, allowed in ``secrets.toml``
+    secret: bool = False
 
     @property
     def env(self) -> str:
@@ -156,8 +169,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "channels.secret",
         "",
-        "Key that signs opt-out links and verifies delivery callbacks (HMAC-SHA256); set it in the "
-        "environment.",
+        "Key that signs opt-out links and verifies delivery callbacks (HMAC-SHA256); "
+        "'arrears init' writes a random one to secrets.toml. Without it nothing is dispatched "
+        "(the links in messages could not be verified) and every link and callback is refused.",
+        secret=True,
     ),
     Setting(
         "channels.attach_statement",
@@ -216,7 +231,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("smtp.username", "", "SMTP login (none if empty)."),
     Setting(
-        "smtp.password", "", "SMTP password; set it in the environment (ARREARS_SMTP_PASSWORD)."
+        "smtp.password",
+        "",
+        "SMTP password; set it in the environment (ARREARS_SMTP_PASSWORD) or secrets.toml.",
+        secret=True,
     ),
     Setting(
         "smtp.cafile",
@@ -225,10 +243,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("smtp.timeout", "30", "SMTP timeout in seconds."),
     Setting("webhook.url", "", "URL the generic JSON provider posts SMS and WhatsApp messages to."),
-    Setting("webhook.token", "", "Bearer token of the webhook provider."),
+    Setting("webhook.token", "", "Bearer token of the webhook provider.", secret=True),
     Setting("twilio.base_url", "https://api.twilio.com", "Base URL of the Twilio-compatible API."),
     Setting("twilio.account_sid", "", "Twilio account SID."),
-    Setting("twilio.auth_token", "", "Twilio auth token; set it in the environment."),
+    Setting(
+        "twilio.auth_token",
+        "",
+        "Twilio auth token; set it in the environment or secrets.toml.",
+        secret=True,
+    ),
     Setting("sms.from", "", "Sender number (or alphanumeric id) of SMS."),
     Setting("whatsapp.from", "", "Sender number of WhatsApp messages (default: sms.from)."),
     Setting("http.timeout", "30", "Timeout in seconds of the HTTP providers."),
@@ -328,11 +351,15 @@ def load(root: Path | str | None = None, env: dict[str, str] | None = None) -> W
         unknown = sorted(set(file_values) - set(SETTINGS_BY_KEY))
         if unknown:
             raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    secret_path = root / SECRETS_FILE
+    secret_values = _secrets(secret_path) if secret_path.is_file() else {}
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
     for setting in SETTINGS:
         if setting.env in env:
             value, source = env[setting.env], f"environment {setting.env}"
+        elif setting.key in secret_values:
+            value, source = secret_values[setting.key], str(secret_path)
         elif setting.key in file_values:
             value, source = str(file_values[setting.key]), str(path)
         else:
@@ -348,6 +375,59 @@ def load(root: Path | str | None = None, env: dict[str, str] | None = None) -> W
     return Workspace(
         root=root, values=values, sources=sources, columns=columns, policies=policies, rates=rates
     )
+
+
+def _secrets(path: Path) -> dict[str, str]:
+    """``secrets.toml``: secret settings only (anything else belongs in ``arrears.toml``)."""
+    try:
+        flat = _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    other = sorted(k for k in flat if k not in SETTINGS_BY_KEY or not SETTINGS_BY_KEY[k].secret)
+    if other:
+        raise ConfigError(
+            f"{path}: only secrets belong here ({', '.join(s.key for s in SETTINGS if s.secret)}); "
+            f"move {', '.join(other)} to {CONFIG_FILE}"
+        )
+    return {k: str(v) for k, v in flat.items()}
+
+
+def write_secret(root: Path) -> Path | None:
+    """Write a random ``channels.secret`` to ``<root>/secrets.toml`` (owner-only) unless the
+    workspace's files already give one; returns the file written, else ``None``. The
+    environment is not looked at: a secret only in the environment would be lost with it."""
+    if load(root, env={}).get("channels.secret"):
+        return None
+    path = root / SECRETS_FILE
+    existing = path.read_text(encoding="utf-8") if path.is_file() else ""
+    text = (
+        "# Secrets of this workspace (arrears.toml holds everything else). Keep this file\n"
+        "# private; keys: channels.secret, smtp.password, twilio.auth_token, webhook.token.\n"
+        if not existing
+        else existing.rstrip("\n") + "\n"
+    )
+    text += (
+        "# channels.secret signs the opt-out and tracking links in messages and verifies\n"
+        "# callbacks; changing it invalidates the links already sent.\n"
+        f'channels.secret = "{secrets.token_urlsafe(32)}"\n'
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    path.chmod(0o600)
+    return path
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>^[A-Za-z][A-Za-z0-9+.\-]*://[^:/@]*:)[^@/]*(?=@)")
+
+
+def shown(key: str, value: str) -> str:
+    """``value`` of setting ``key`` as ``arrears config`` prints it: a secret as
+    :data:`MASK` (empty stays empty, so an unset one shows), a password in a URL as ``***``."""
+    setting = SETTINGS_BY_KEY.get(key)
+    if setting is not None and setting.secret:
+        return MASK if value else ""
+    return _URL_PASSWORD.sub(r"\g<head>***", value)
 
 
 #: The largest rate: the engine keeps rates in billionths, in 64-bit integers.

@@ -107,6 +107,27 @@ def factories() -> dict[str, Factory]:
     return found
 
 
+#: Why nothing is sent, or verified, without ``channels.secret``, and how to fix it.
+NO_SECRET = (
+    "channels.secret is not set: the opt-out links in messages could not be verified (anyone "
+    "could opt any debtor out), so nothing was sent. Run `arrears init <workspace>` on the "
+    "workspace (it keeps arrears.toml and writes a random secret to secrets.toml) or set "
+    "ARREARS_CHANNELS_SECRET"
+)
+
+
+class MissingSecret(ValueError):
+    """``channels.secret`` is empty: no link can be signed or verified."""
+
+
+def require_secret(settings: ChannelSettings) -> str:
+    """``channels.secret``, or :class:`MissingSecret` saying how to set it."""
+    secret = settings.get("channels.secret")
+    if not secret:
+        raise MissingSecret(NO_SECRET)
+    return secret
+
+
 def sign(secret: str, *parts: str) -> str:
     """HMAC-SHA256 (hex) of the parts joined by newlines."""
     return hmac.new(secret.encode(), "\n".join(parts).encode(), hashlib.sha256).hexdigest()
@@ -119,4 +140,12 @@ def opt_out_url(base: str, secret: str, debtor: str, channel: str) -> str:
 
 
 def verify_opt_out(secret: str, debtor: str, channel: str, signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, "opt-out", debtor, channel), signature)
+    """Whether ``signature`` signs the link; never without a secret (the empty key is known to
+    everyone)."""
+    return bool(secret) and same(sign(secret, "opt-out", debtor, channel), signature)
+
+
+def same(expected: str, signature: str) -> bool:
+    """Constant-time comparison of a signature with what a request carries (any text: a
+    non-ASCII one is simply different, never an error)."""
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogateescape"))

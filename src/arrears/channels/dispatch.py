@@ -37,6 +37,7 @@ from arrears.channels.base import (
     factories,
     idempotency_key,
     opt_out_url,
+    require_secret,
 )
 from arrears.channels.letter import letter_pdf
 from arrears.channels.ratelimit import TokenBucket, parse_limit
@@ -121,6 +122,7 @@ class Dispatcher:
         claims' leases run on, whatever ``clock`` says (a rerun of a killed catch-up can take
         its rows back). ``monotonic`` and ``sleep`` pace the per-provider rate limits
         (``<adapter>.rate``); a ``ValueError`` names a rate setting that is not a number."""
+        require_secret(settings)  # links nobody can verify are not sent (MissingSecret)
         pid = store.portfolio_id(engine, portfolio)
         if pid is None:
             raise LookupError(f"no portfolio {portfolio!r}")

@@ -17,12 +17,11 @@ The plain-text part is not rewritten (its links stay readable). Signatures are
 
 from __future__ import annotations
 
-import hmac
 import html
 import re
 from urllib.parse import urlencode, urlsplit
 
-from arrears.channels.base import ChannelSettings, Message, sign
+from arrears.channels.base import ChannelSettings, Message, same, sign
 
 #: ``<a ... href="...">``: the templates write attributes in double quotes (Jinja autoescape).
 _ANCHOR_HREF = re.compile(r'(<a\b[^>]*?\bhref=")([^"]*)(")', re.IGNORECASE)
@@ -53,14 +52,14 @@ def click_url(base: str, secret: str, key: str, target: str) -> str:
 
 
 def verify_open(secret: str, key: str, signature: str) -> bool:
-    return bool(secret) and hmac.compare_digest(sign(secret, "open", key), signature)
+    return bool(secret) and same(sign(secret, "open", key), signature)
 
 
 def verify_click(secret: str, key: str, target: str, signature: str) -> bool:
     return (
         bool(secret)
         and is_web_url(target)
-        and hmac.compare_digest(sign(secret, "click", key, target), signature)
+        and same(sign(secret, "click", key, target), signature)
     )
 
 

@@ -237,6 +237,12 @@ def opt_out(
     from arrears.store.outbox import portfolio_id, record_opt_out
 
     ws = workspace(ctx)
+    if not ws.get("channels.secret"):
+        raise UserError(
+            "channels.secret is not set: no opt-out link can be verified (the empty key is "
+            "known to everyone). Run `arrears init <workspace>` to write a random one, or set "
+            "ARREARS_CHANNELS_SECRET to the key the links were signed with"
+        )
     query = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
     debtor, channel, signature = query.get("d", ""), query.get("c", ""), query.get("s", "")
     if channel not in ("email", "sms", "whatsapp", "letter") or not verify_opt_out(

@@ -43,7 +43,9 @@ def init(
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing arrears.toml.")] = False,
 ) -> None:
-    """Create a workspace: arrears.toml, example policies, a migrated store, a default portfolio."""
+    """Create a workspace: arrears.toml, secrets.toml (a random channels.secret), example
+    policies, a migrated store, a default portfolio. Run again on an existing workspace, it keeps
+    arrears.toml and adds a secret if the workspace has none."""
     root = (directory or (ctx.find_root().obj or {}).get("workspace") or Path(".")).resolve()
     currency = currency.upper()
     if not is_currency(currency):
@@ -63,6 +65,9 @@ def init(
             ),
             encoding="utf-8",
         )
+    written = config.write_secret(root)
+    if written is not None:
+        console.print(f"wrote a random channels.secret to {written} (keep it private)")
     examples = _examples_dir()
     if examples is not None and (examples / "policies").is_dir():
         shutil.copytree(examples / "policies", root / "policies", dirs_exist_ok=True)
@@ -85,12 +90,13 @@ def show_config(
     ctx: typer.Context,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
 ) -> None:
-    """Show the effective settings and where each came from (default, file or environment)."""
+    """Show the effective settings and where each came from (default, file or environment);
+    secrets are masked."""
     ws = workspace(ctx, must_exist=False)
     frame = pl.DataFrame(
         {
             "setting": [s.key for s in config.SETTINGS],
-            "value": [ws.values[s.key] for s in config.SETTINGS],
+            "value": [config.shown(s.key, ws.values[s.key]) for s in config.SETTINGS],
             "source": [ws.sources[s.key] for s in config.SETTINGS],
             "environment variable": [s.env for s in config.SETTINGS],
         }
