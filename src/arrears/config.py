@@ -271,6 +271,12 @@ SETTINGS: tuple[Setting, ...] = (
         "web.public_url (needs channels.secret too), 'off' adds nothing.",
         ("off", "on"),
     ),
+    Setting(
+        "web.max_body_bytes",
+        "1048576",
+        "Largest request body 'arrears serve' reads (bytes; callbacks and replies are a few KB): "
+        "a longer one is refused with 413 as soon as it is longer, announced or not.",
+    ),
 )
 
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}

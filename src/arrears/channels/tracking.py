@@ -57,9 +57,7 @@ def verify_open(secret: str, key: str, signature: str) -> bool:
 
 def verify_click(secret: str, key: str, target: str, signature: str) -> bool:
     return (
-        bool(secret)
-        and is_web_url(target)
-        and same(sign(secret, "click", key, target), signature)
+        bool(secret) and is_web_url(target) and same(sign(secret, "click", key, target), signature)
     )
 
 

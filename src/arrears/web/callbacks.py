@@ -3,13 +3,19 @@
 Generic JSON provider (``webhook``): the body is signed with ``channels.secret``
 (``X-Arrears-Signature``: hex HMAC-SHA256 of the raw body, as the webhook adapter signs what it
 sends). Twilio-compatible provider: ``X-Twilio-Signature`` with ``twilio.auth_token`` over the
-URL (``web.public_url`` + path when set, else the request's URL) and the form parameters. A
-missing signature is 401, a wrong one 403, and nothing is read or changed before it is checked.
-The store writes run in a worker thread, so the event loop is never blocked by the database.
+URL (``web.public_url`` + path when set, else the request's URL) and the form parameters.
+
+Signature first: a missing signature header is 401 and a malformed one (not the shape of the
+algorithm's output) 403, both before a byte of the body is read; so is a server with no key to
+check it. A body is then read up to ``web.max_body_bytes`` only: a longer one is 413 as soon as
+it is longer, whether its length was announced (``Content-Length``), absent (chunked) or
+understated. Nothing is parsed or changed before the signature matches. The store writes run in
+a worker thread, so the event loop is never blocked by the database.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, TypeVar
 from urllib.parse import parse_qsl
 
@@ -20,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from arrears.channels.http import TWILIO_PERMANENT, is_opt_out, verify_callback, verify_twilio
 from arrears.store import deliveries
 from arrears.web.app import Site, site
-from arrears.web.errors import Problem, WebError, problems_of
+from arrears.web.errors import Problem, WebError, answers, problems_of
 
 router = APIRouter()
 M = TypeVar("M", bound=BaseModel)
@@ -49,20 +55,61 @@ class WebhookInbound(BaseModel):
     text: str = Field(max_length=5000)
 
 
-async def _signed_json(request: Request, s: Site) -> bytes:
-    body = await request.body()
-    signature = request.headers.get("x-arrears-signature")
+#: hex HMAC-SHA256 (``X-Arrears-Signature``); base64 HMAC-SHA1 (``X-Twilio-Signature``)
+_HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_BASE64_SHA1 = re.compile(r"[A-Za-z0-9+/]{27}=")
+
+
+def max_body(s: Site) -> int:
+    """``web.max_body_bytes`` (default 1 MiB)."""
+    try:
+        return max(1, int(s.setting("web.max_body_bytes") or 1 << 20))
+    except ValueError:
+        return 1 << 20
+
+
+def _too_large(limit: int) -> WebError:
+    return WebError(
+        413, Problem("body", f"longer than {limit} bytes (web.max_body_bytes): not read")
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request's body, read as it arrives and never beyond ``limit`` bytes: 413 as soon as
+    the announced length or the bytes received pass it."""
+    announced = request.headers.get("content-length", "").strip()
+    if announced.isdigit() and int(announced) > limit:
+        raise _too_large(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _signature(request: Request, header: str, shape: re.Pattern[str], how: str) -> str:
+    """The signature header, checked for presence (401) and shape (403) before any body."""
+    signature = request.headers.get(header.lower(), "").strip()
     if not signature:
-        raise WebError(
-            401,
-            Problem(
-                "header X-Arrears-Signature",
-                "missing: sign the raw body with HMAC-SHA256 and the shared channels.secret",
-            ),
-        )
+        raise WebError(401, Problem(f"header {header}", f"missing: {how}"))
+    if not shape.fullmatch(signature):
+        raise WebError(403, Problem(f"header {header}", f"malformed ({how}): not accepted"))
+    return signature
+
+
+async def _signed_json(request: Request, s: Site) -> bytes:
+    signature = _signature(
+        request,
+        "X-Arrears-Signature",
+        _HEX_SHA256,
+        "the hex HMAC-SHA256 of the raw body with the shared channels.secret",
+    )
     if not s.setting("channels.secret"):
         raise WebError(403, Problem("server", "channels.secret is not set: nothing verifies"))
-    if not verify_callback(s.setting("channels.secret"), body, signature.strip()):
+    body = await read_body(request, max_body(s))
+    if not verify_callback(s.setting("channels.secret"), body, signature):
         raise WebError(
             403, Problem("header X-Arrears-Signature", "does not match the body: not accepted")
         )
@@ -85,20 +132,23 @@ def _twilio_url(request: Request, s: Site) -> str:
 
 
 async def _signed_form(request: Request, s: Site) -> dict[str, str]:
-    body = await request.body()
-    signature = request.headers.get("x-twilio-signature")
-    if not signature:
-        raise WebError(401, Problem("header X-Twilio-Signature", "missing"))
+    signature = _signature(
+        request,
+        "X-Twilio-Signature",
+        _BASE64_SHA1,
+        "Twilio's base64 HMAC-SHA1 of the URL and parameters with twilio.auth_token",
+    )
+    token = s.setting("twilio.auth_token")
+    if not token:
+        raise WebError(403, Problem("server", "twilio.auth_token is not set: nothing verifies"))
+    body = await read_body(request, max_body(s))
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
     except (UnicodeDecodeError, ValueError):
         raise WebError(
             422, Problem("body", "expected application/x-www-form-urlencoded UTF-8")
         ) from None
-    token = s.setting("twilio.auth_token")
-    if not token:
-        raise WebError(403, Problem("server", "twilio.auth_token is not set: nothing verifies"))
-    if not verify_twilio(token, _twilio_url(request, s), pairs, signature.strip()):
+    if not verify_twilio(token, _twilio_url(request, s), pairs, signature):
         raise WebError(
             403,
             Problem(
@@ -130,7 +180,12 @@ def _delivery(
     return {"recorded": done.recorded, "status": status, "contact_point_bad": done.changed > 0}
 
 
-@router.post("/callbacks/webhook/status")
+#: The error answers of the signed endpoints (OpenAPI), in the one error shape.
+SIGNED = answers(401, 403, 413, 422)
+STATUS = answers(401, 403, 404, 413, 422)
+
+
+@router.post("/callbacks/webhook/status", responses=STATUS)
 async def webhook_status(request: Request, s: SiteDep) -> dict[str, object]:
     """A delivery report from the generic JSON provider."""
     report = _parse(WebhookStatus, await _signed_json(request, s))
@@ -140,7 +195,7 @@ async def webhook_status(request: Request, s: SiteDep) -> dict[str, object]:
     )  # fmt: skip
 
 
-@router.post("/callbacks/twilio/status")
+@router.post("/callbacks/twilio/status", responses=STATUS)
 async def twilio_status(request: Request, s: SiteDep) -> dict[str, object]:
     """Twilio's status callback (form: ``MessageSid``, ``MessageStatus``, ``ErrorCode``)."""
     form = await _signed_form(request, s)
@@ -172,7 +227,7 @@ def _inbound(s: Site, *, ref: str, channel: str, sender: str, text: str) -> dict
     return {"opt_out": False, "known": done.found, "recorded": done.recorded}
 
 
-@router.post("/inbound/webhook")
+@router.post("/inbound/webhook", responses=SIGNED)
 async def webhook_inbound(request: Request, s: SiteDep) -> dict[str, object]:
     """An SMS/WhatsApp reply through the generic JSON provider."""
     reply = _parse(WebhookInbound, await _signed_json(request, s))
@@ -182,7 +237,7 @@ async def webhook_inbound(request: Request, s: SiteDep) -> dict[str, object]:
     )  # fmt: skip
 
 
-@router.post("/inbound/twilio")
+@router.post("/inbound/twilio", responses=SIGNED)
 async def twilio_inbound(request: Request, s: SiteDep) -> Response:
     """Twilio's incoming-message webhook (form: ``MessageSid``, ``From``, ``Body``); answers an
     empty TwiML document (no automatic reply)."""

@@ -1,20 +1,52 @@
 """One error shape for every JSON endpoint: ``{"status": 422, "problems": [{"where": ...,
-"what": ...}]}``, every problem of a request at once, each saying where and what to do."""
+"what": ...}]}``, every problem of a request at once, each saying where and what to do.
+:func:`answers` declares it in the OpenAPI schema for the statuses a route can answer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
     where: str  # "header X-Arrears-Signature", "body.status", "query k"
     what: str
+
+
+class ProblemItem(BaseModel):
+    """One problem of a request."""
+
+    where: str
+    what: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error answer of the JSON endpoints."""
+
+    status: int
+    problems: list[ProblemItem]
+
+
+#: What each error status means, for the OpenAPI schema.
+MEANING = {
+    401: "Unauthenticated: the signature header is missing (nothing was read).",
+    403: "Refused: the signature is malformed or does not match, or the server has no key to "
+    "check it (nothing was changed).",
+    404: "Not found: no message or debtor with that reference.",
+    413: "The body is longer than web.max_body_bytes (not read further).",
+    422: "The request is not valid: every problem at once.",
+}
+
+
+def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route answering ``statuses`` in the one error shape."""
+    return {s: {"model": ErrorResponse, "description": MEANING[s]} for s in statuses}
 
 
 class WebError(Exception):

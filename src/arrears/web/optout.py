@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from arrears.channels.base import verify_opt_out
 from arrears.store import deliveries
 from arrears.web.app import Site, site
+from arrears.web.errors import answers
 
 router = APIRouter()
 SiteDep = Annotated[Site, Depends(site)]
@@ -27,6 +28,20 @@ Param = Annotated[str, Query(max_length=300)]
 Signature = Annotated[str, Query(alias="s", max_length=300)]
 
 CHANNELS = ("email", "sms", "whatsapp", "letter")
+
+#: The answers besides the page (OpenAPI): the refusals are pages too, in both languages.
+PAGES: dict[int | str, dict[str, object]] = {
+    403: {
+        "content": {"text/html": {}},
+        "description": "The link's signature, debtor or channel was changed, or the server has "
+        "no channels.secret: nothing was changed (a page in English and Spanish).",
+    },
+    404: {
+        "content": {"text/html": {}},
+        "description": "A signed link for a debtor the store does not have: nothing was changed.",
+    },
+    **answers(422),
+}
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
@@ -94,7 +109,7 @@ def _creditor(s: Site) -> str:
     return s.setting("channels.creditor_name") or s.setting("channels.from_name") or "us"
 
 
-@router.get("/opt-out", response_class=HTMLResponse)
+@router.get("/opt-out", response_class=HTMLResponse, responses=PAGES)
 def confirm_page(s: SiteDep, d: Param = "", c: Param = "", s_: Signature = "") -> HTMLResponse:
     """The confirmation page (nothing changes on GET: link scanners follow links)."""
     checked = _checked(s, d, c, s_)
@@ -111,7 +126,7 @@ def confirm_page(s: SiteDep, d: Param = "", c: Param = "", s_: Signature = "") -
     return _page(language, body)
 
 
-@router.post("/opt-out", response_class=HTMLResponse)
+@router.post("/opt-out", response_class=HTMLResponse, responses=PAGES)
 def opt_out(s: SiteDep, d: Param = "", c: Param = "", s_: Signature = "") -> HTMLResponse:
     """Perform the opt-out: the confirmation form, or RFC 8058 one-click (any body)."""
     checked = _checked(s, d, c, s_)

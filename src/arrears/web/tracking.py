@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse
 from arrears.channels.tracking import verify_click, verify_open
 from arrears.store import deliveries
 from arrears.web.app import Site, site
-from arrears.web.errors import Problem, WebError
+from arrears.web.errors import Problem, WebError, answers
 
 router = APIRouter()
 SiteDep = Annotated[Site, Depends(site)]
@@ -30,7 +30,13 @@ PIXEL = bytes.fromhex(
 _NO_CACHE = {"Cache-Control": "no-store, private", "X-Robots-Tag": "noindex"}
 
 
-@router.get("/t/open")
+@router.get(
+    "/t/open",
+    responses={
+        200: {"content": {"image/gif": {}}, "description": "The pixel."},
+        **answers(403, 422),
+    },
+)
 def opened(
     s: SiteDep,
     k: Annotated[str, Query(min_length=1, max_length=300)],
@@ -44,7 +50,7 @@ def opened(
     return Response(PIXEL, media_type="image/gif", headers=_NO_CACHE)
 
 
-@router.get("/t/click")
+@router.get("/t/click", responses={302: {"description": "To the target."}, **answers(403, 422)})
 def clicked(
     s: SiteDep,
     k: Annotated[str, Query(min_length=1, max_length=300)],
