@@ -1,7 +1,7 @@
 """Hostile data end to end: debtor names, invoice numbers and the creditor's name carrying HTML,
-Jinja syntax, header injection, right-to-left marks and emoji go out through every real channel
-(SMTP to aiosmtpd, SMS to a local HTTP provider, letters as PDF) and arrive as inert text:
-nothing executed, no header added, no extra recipient, nothing lost."""
+Jinja syntax, header injection, right-to-left overrides and emoji go out through every real
+channel (SMTP to aiosmtpd, SMS to a local HTTP provider, letters as PDF) and arrive as inert text:
+nothing executed, no header added, no extra recipient, no bidi override, no added line."""
 
 from __future__ import annotations
 
@@ -101,13 +101,15 @@ def test_hostile_names_and_numbers_go_out_inert_through_every_channel(
         assert "<script>" not in html and "&lt;script&gt;" in html
         assert "<b>{%" not in html
         assert "{{ 7*7 }}" in text and "</script> 49" not in text
-        assert "\u202eevil" in text and "😀" in text
+        # the right-to-left override is taken out, the rest is kept; the name stays on its line
+        assert "\u202e" not in text + html and " evil " in text and "😀" in text
+        assert not any(line.startswith("Bcc:") for line in text.splitlines())
 
-    # SMS: the provider gets the text as JSON data, unchanged and unevaluated
+    # SMS: the provider gets the text as JSON data, unevaluated (only the override taken out)
     bodies = [json.loads(r["body"]) for r in Provider.requests]
     assert len(bodies) == len(sent["sms"])
     assert all("{{ 7*7 }}" not in b["to"] for b in bodies)
-    assert all(b["text"].startswith(CREDITOR + ":") for b in bodies)
+    assert all(b["text"].startswith(CREDITOR.replace("\u202e", "") + ":") for b in bodies)
 
     # letters: a PDF per letter whose text carries the hostile name literally
     pdfs = sorted((ws / "outbox" / "letter").glob("*.pdf"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 ENTRY_POINT_GROUP = "arrears.channels"
 
@@ -131,6 +131,12 @@ def require_secret(settings: ChannelSettings) -> str:
 def sign(secret: str, *parts: str) -> str:
     """HMAC-SHA256 (hex) of the parts joined by newlines."""
     return hmac.new(secret.encode(), "\n".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+def payment_url(template: str, debtor: str) -> str:
+    """``channels.payment_url`` with ``{debtor}`` replaced by the debtor's id, percent-encoded
+    as one path segment or query value (``../x`` is ``..%2Fx``: it cannot leave its place)."""
+    return template.replace("{debtor}", quote(debtor, safe=""))
 
 
 def opt_out_url(base: str, secret: str, debtor: str, channel: str) -> str:

@@ -37,11 +37,12 @@ from arrears.channels.base import (
     factories,
     idempotency_key,
     opt_out_url,
+    payment_url,
     require_secret,
 )
 from arrears.channels.letter import letter_pdf
 from arrears.channels.ratelimit import TokenBucket, parse_limit
-from arrears.channels.templates import TemplateBroken, TemplateMissing, render
+from arrears.channels.templates import TemplateBroken, TemplateMissing, render, safe_line
 from arrears.contact.frames import ATTEMPT_SCHEMA
 from arrears.contact.guard import guard, local_now
 from arrears.contact.model import Pack
@@ -557,7 +558,7 @@ class Dispatcher:
             "totals": sorted(totals.values(), key=lambda t: str(t["currency"])),
             "days_past_due": max((i["days_past_due"] for i in invoices), default=0),
             "offer": offer,
-            "payment_link": (s.get("channels.payment_url") or "").replace("{debtor}", who["id"]),
+            "payment_link": payment_url(s.get("channels.payment_url"), who["id"]),
             "opt_out_link": opt_out_url(
                 s.get("channels.opt_out_url") or "https://example.com/opt-out",
                 s.get("channels.secret"),
@@ -585,7 +586,7 @@ class Dispatcher:
             channel=row.channel,
             to=who["points"].get(POINT_KIND.get(row.channel, ""), ""),
             debtor=who["id"],
-            debtor_name=who["name"],
+            debtor_name=safe_line(who["name"]),
             language=who["language"],
             subject=rendered.subject,
             text=rendered.text,

@@ -9,6 +9,11 @@ The legally required text of the debtor's jurisdiction (``Message.legal_notice``
 contact-rule pack's ``letter_notice`` in the debtor's language: :func:`with_legal_notice`) ends
 the letter, under a rule, so it cannot be mistaken for part of the template's text.
 
+The debtor's name and the creditor's are printed as one line each and the postal address with
+its own lines, without bidirectional or other control characters
+(:func:`arrears.channels.templates.safe_line`): an imported name cannot reorder what is printed
+or add lines to the address block.
+
 A letter whose text is all Windows-1252 (English and Spanish, with the euro sign and typographic
 quotes) is set in the PDF's built-in Helvetica: nothing to embed, about six times faster than
 embedding a TrueType font (parsing and subsetting it is most of a PDF's cost, and every dunning
@@ -27,6 +32,7 @@ from fpdf import FPDF
 
 from arrears.channels.base import ChannelSettings, Message, PermanentFailure
 from arrears.channels.filesink import safe_name, write_atomically
+from arrears.channels.templates import safe_line, safe_lines
 from arrears.contact.model import Pack
 
 _DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -98,9 +104,15 @@ def letter_pdf(message: Message, settings: ChannelSettings, today: date | None =
     creditor = settings.get("channels.creditor_name") or settings.get("channels.from_name")
     message = replace(
         message,
+        debtor_name=safe_line(message.debtor_name),
+        to=safe_lines(message.to),
+        subject=safe_line(message.subject),
+    )
+    message = replace(
+        message,
         **{f: getattr(message, f).translate(_SPACES) for f in _TEXT_FIELDS},
     )
-    creditor = creditor.translate(_SPACES)
+    creditor = safe_line(creditor).translate(_SPACES)
     texts = (creditor, message.debtor_name, message.to, message.subject, message.text)
     font_path = Path(settings.get("letter.font") or _DEJAVU)
     unicode_font = not _fits_core_font(*texts, message.legal_notice or "") and font_path.is_file()

@@ -13,6 +13,13 @@ a language without the template falls back to English.
 Variables (see docs/channels.md): ``debtor``, ``invoices``, ``totals``, ``days_past_due``,
 ``offer``, ``payment_link``, ``opt_out_link``, ``collector``, ``creditor``, ``today``, and the
 filters ``money(minor, currency)`` and ``date``, which format for the debtor's locale with Babel.
+
+Text from imported data is made safe to print before it reaches a template
+(:func:`safe_variables`): bidirectional controls (U+202E RIGHT-TO-LEFT OVERRIDE and the like,
+which make a printed name or amount read differently from what it is) and other control
+characters are removed, and line breaks in one-line fields (names, invoice numbers, references,
+addresses of email and phone) become spaces, so an imported name cannot add lines to a message or
+a letter. A postal address keeps its lines.
 """
 
 from __future__ import annotations
@@ -63,6 +70,49 @@ BLOCKS = ("subject", "text", "html")
 SUFFIX = ".j2"
 DEFAULT_LANGUAGE = "en"
 DATE_PATTERN = "d MMM y"  # en: 22 Nov 2026; es: 22 nov 2026
+
+
+#: Bidirectional formatting characters: embeddings, overrides, isolates and marks.
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+#: Line and paragraph breaks besides CR and LF.
+_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_DROP = dict.fromkeys(
+    [ord(c) for c in _BIDI]
+    + [c for c in range(0x20) if chr(c) not in "\t\n\r" + _BREAKS]
+    + [0x7F]
+    + [c for c in range(0x80, 0xA0) if c != 0x85]
+)
+_ONE_LINE = {**_DROP, **dict.fromkeys(map(ord, "\t\r\n" + _BREAKS), " ")}
+_LINES = {**_DROP, ord("\t"): " ", **dict.fromkeys(map(ord, _BREAKS), "\n")}
+#: Fields whose line breaks are kept (a postal address has lines).
+MULTI_LINE = frozenset({"postal"})
+
+
+def safe_line(text: str) -> str:
+    """``text`` as one printable line: no bidi controls, no control characters, breaks as
+    spaces (runs of spaces kept as they are elsewhere)."""
+    return text.translate(_ONE_LINE).strip()
+
+
+def safe_lines(text: str) -> str:
+    """``text`` with its lines (CR LF, CR, U+2028... become LF) but no bidi or control
+    characters."""
+    return "\n".join(
+        line.strip()
+        for line in text.replace("\r\n", "\n").replace("\r", "\n").translate(_LINES).split("\n")
+    ).strip()
+
+
+def safe_variables(value: Any, key: str = "") -> Any:
+    """``value`` (the variables of a message) with every text made safe to print:
+    :func:`safe_lines` for :data:`MULTI_LINE` fields, :func:`safe_line` for the others."""
+    if isinstance(value, str):
+        return safe_lines(value) if key in MULTI_LINE else safe_line(value)
+    if isinstance(value, dict):
+        return {k: safe_variables(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [safe_variables(v, key) for v in value]
+    return value
 
 
 class TemplateMissing(LookupError):
@@ -147,7 +197,9 @@ def find_template(roots: list[Path], name: str, language: str) -> tuple[Path, st
 def render(
     roots: list[Path], name: str, language: str, country: str, variables: dict[str, Any]
 ) -> Rendered:
-    """Render the blocks of template ``name`` for a debtor; the subject is one line."""
+    """Render the blocks of template ``name`` for a debtor; the subject is one line. The
+    variables' texts are made safe to print first (:func:`safe_variables`)."""
+    variables = safe_variables(variables)
     root, rel = find_template(roots, name, language)
     locale = locale_for(language, country)
     out: dict[str, str | None] = {}
