@@ -57,3 +57,41 @@ def test_a_contact_is_judged_by_the_consent_in_force_when_it_was_made(
     report = json.loads(capsys.readouterr().out)
     found = sorted((v["debtor"], v["rule"]) for v in report["violations"])
     assert found == [("C1", "co-ley-2300.consent-required"), ("U1", "us-reg-f.opt-out")]
+
+
+def test_the_consent_in_force_is_that_of_the_points_known_then() -> None:
+    import polars as pl
+
+    from arrears.contact.audit import consent_at
+
+    def t(day: int) -> datetime:
+        return datetime(2026, 3, day, 12, tzinfo=UTC)
+
+    # debtor 1: point 10 granted on the 1st, refused on the 5th; point 11 (granted) added on the 8th
+    # debtor 2: point 20 whose first record, on the 5th, is a refusal
+    points = pl.DataFrame(
+        {
+            "debtor_id": [1, 1, 2],
+            "contact_point_id": [10, 11, 20],
+            "channel": ["email"] * 3,
+            "created_at": [t(1), t(8), t(5)],
+        }
+    )
+    history = pl.DataFrame(
+        {
+            "contact_point_id": [10, 10, 11, 20],
+            "channel": ["email"] * 4,
+            "status": ["granted", "denied", "granted", "denied"],
+            "recorded_at": [t(1), t(5), t(8), t(5)],
+        }
+    )
+    contacts = pl.DataFrame(
+        {
+            "_i": [0, 1, 2, 3, 4, 5],
+            "debtor_id": [1, 1, 1, 2, 2, 2],
+            "channel": ["email", "email", "email", "email", "email", "sms"],
+            "at": [t(3), t(6), t(9), t(3), t(6), t(6)],
+        }
+    )
+    got = consent_at(contacts, points, history).sort("_i")["_consent"].to_list()
+    assert got == ["granted", "denied", "granted", "unknown", "denied", "none"]

@@ -98,6 +98,7 @@ def consent_at(contacts: pl.DataFrame, points: pl.DataFrame, history: pl.DataFra
             right_on="recorded_at",
             by=["contact_point_id", "channel"],
             strategy="backward",
+            check_sortedness=False,  # both sides sorted by time above, so within each group
         )
         .join(first, on=["contact_point_id", "channel"], how="left")
         .with_columns(
