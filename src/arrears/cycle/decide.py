@@ -403,9 +403,13 @@ def _steps(
     catch_up = policy.policy.catch_up_days
     eligible = ~pl.col("_entry_skip") & (late <= catch_up)
     # when/then rather than a filter (max ignores nulls): faster in a window, same values
-    latest = pl.col("occurrence") == pl.when(eligible).then(pl.col("occurrence")).max().over(
-        [*KEY, "step_id"]
+    due = due.with_columns(
+        (
+            pl.col("occurrence")
+            == pl.when(eligible).then(pl.col("occurrence")).max().over([*KEY, "step_id"])
+        ).alias("_latest")
     )
+    latest = pl.col("_latest")
     due = due.with_columns((eligible & latest & condition_ok).alias("_runs"))
     # a catch-up that would send the same message twice (two steps of it came due meanwhile)
     # sends it once: the most recent step's
