@@ -174,6 +174,15 @@ def test_config_prints_secrets_masked(
         assert lines["smtp.username"].startswith('smtp.username,"",')  # not secret, empty
 
 
+def test_secrets_toml_holds_secrets_only(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with (ws / SECRETS_FILE).open("a", encoding="utf-8") as out:
+        out.write('smtp.password = "from-the-file"\nlocale = "es_CO"\n')
+    assert main(["-w", str(ws), "config"]) == 1
+    err = capsys.readouterr().err
+    assert "only secrets belong here" in err and "locale" in err and "Traceback" not in err
+    assert "from-the-file" not in err
+
+
 def test_config_masks_the_password_of_a_database_url(
     ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -29,8 +29,9 @@ def serve(
     except LookupError as exc:
         raise UserError(str(exc)) from None
     if not ws.get("channels.secret"):
-        console.print("warning: channels.secret is not set: opt-out links and webhook callbacks")
-        console.print("         cannot be verified and are refused")
+        console.print("warning: channels.secret is not set: every opt-out link, tracking link and")
+        console.print("         webhook callback is refused (403); `arrears init <workspace>`")
+        console.print("         writes a random one to secrets.toml")
     console.print(f"serving {portfolio or ws.get('portfolio')} on http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
 
