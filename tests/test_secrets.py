@@ -106,14 +106,19 @@ def test_init_writes_a_random_secret_that_signs_and_verifies(
     # running init again keeps the secret (links already sent stay valid)
     assert main(["init", str(tmp_path / "a")]) == 0
     assert config.load(tmp_path / "a").get("channels.secret") == secrets[0]
-    # a workspace made before: init adds a secret and keeps its arrears.toml
+    # a workspace made before: init adds a secret and keeps its arrears.toml, policies and
+    # templates as the user edited them
     old = tmp_path / "a"
     (old / SECRETS_FILE).unlink()
+    edited = [old / "templates" / "en" / "notice_overdue.j2", old / "policies" / "b2b.yaml"]
+    for path in edited:
+        path.write_text(path.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     toml = (old / "arrears.toml").read_text()
     capsys.readouterr()
     assert main(["init", str(old)]) == 0
     assert SECRETS_FILE in capsys.readouterr().out
     assert (old / "arrears.toml").read_text() == toml
+    assert all(path.read_text(encoding="utf-8").endswith("# edited\n") for path in edited)
     assert len(config.load(old).get("channels.secret")) >= 40
 
 

@@ -31,6 +31,15 @@ def _examples_dir() -> Path | None:
     return checkout if checkout.is_dir() else None
 
 
+def _copy_missing(source: Path, target: Path) -> None:
+    """Copy the files of ``source`` that ``target`` lacks: a policy or template the user
+    edited is never overwritten when ``init`` runs again on a workspace."""
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and not (target / path.relative_to(source)).exists():
+            (target / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target / path.relative_to(source))
+
+
 def init(
     ctx: typer.Context,
     directory: Annotated[Path | None, typer.Argument(help="Workspace folder (created).")] = None,
@@ -69,10 +78,9 @@ def init(
     if written is not None:
         console.print(f"wrote a random channels.secret to {written} (keep it private)")
     examples = _examples_dir()
-    if examples is not None and (examples / "policies").is_dir():
-        shutil.copytree(examples / "policies", root / "policies", dirs_exist_ok=True)
-    if examples is not None and (examples / "templates").is_dir():
-        shutil.copytree(examples / "templates", root / "templates", dirs_exist_ok=True)
+    for folder in ("policies", "templates"):
+        if examples is not None and (examples / folder).is_dir():
+            _copy_missing(examples / folder, root / folder)
     ws = config.load(root)
     upgrade(ws.database_url)
     with connect(ws.database_url).begin() as conn:
