@@ -1,16 +1,17 @@
 """``arrears import`` of files whose encoding changes on the way: the same answer wherever the bad
 byte is (in the first MiB that decides the encoding, or far past it, past the first batch), and
-the file refused as a whole, with or without ``--skip-invalid``."""
+the file refused as a whole, with or without ``--skip-invalid`` (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from arrears.cli.app import main
+from arrears.store.database import connect
 
 NOT_UTF8 = (
     "is not UTF-8 text (byte 0xE9, 'é' in Latin-1, at byte 8 of the line): save the file as "
@@ -19,15 +20,19 @@ NOT_UTF8 = (
 
 
 @pytest.fixture
-def ws(tmp_path: Path) -> Path:
+def ws(tmp_path: Path, store_url: str) -> Path:
     root = tmp_path / "ws"
-    assert main(["init", str(root)]) == 0
+    assert main(["init", str(root), "--database-url", store_url]) == 0
+    (root / "store_url").write_text(store_url, encoding="utf-8")
     return root
 
 
 def _debtors(ws: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(ws / "arrears.db") as db:
-        return sorted(db.execute("SELECT external_id, name FROM debtor").fetchall())
+    engine = connect((ws / "store_url").read_text(encoding="utf-8"))
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT external_id, name FROM debtor")).all()
+    engine.dispose()
+    return sorted((str(i), str(n)) for i, n in rows)
 
 
 def _file(path: Path, padding: int, bad_at: int | None = None) -> Path:
@@ -73,6 +78,22 @@ def test_a_bad_byte_past_the_first_batch_imports_nothing_with_skip_invalid(
     rejects = tmp_path / "rejects.csv"
     printed = _import(ws, path, capsys, "--skip-invalid", "--rejects", str(rejects))
     assert f"{path}:150004: {NOT_UTF8}" in printed
+    assert _debtors(ws) == []
+
+
+def test_a_nul_byte_past_the_first_mib_is_located_before_anything_is_loaded(
+    ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PostgreSQL refuses a NUL in text: it is reported like one in the first MiB, not a
+    traceback from the database."""
+    path = tmp_path / "nul.csv"
+    rows = [b"debtor_id,name", *(f"P{n:07d},Acme".encode() for n in range(80_000))]
+    path.write_bytes(b"\n".join([*rows, b"N1,Be\x00ta", b"N2,Gamma"]) + b"\n")
+    printed = _import(ws, path, capsys, "--skip-invalid", "--rejects", str(tmp_path / "r.csv"))
+    assert printed[0] == (
+        f"{path}:80002: holds the control byte 0x00, which text does not have: is it really a "
+        "CSV file? Save it as CSV UTF-8"
+    )
     assert _debtors(ws) == []
 
 

@@ -28,7 +28,12 @@ from openpyxl import load_workbook
 from arrears.domain.problems import Problem, ProblemsFound
 from arrears.io.batches import ReadOptions
 from arrears.io.cells import excel_text, float_text
-from arrears.io.encoding import decode_head, detect_encoding, undecodable_lines
+from arrears.io.encoding import (
+    control_byte_after,
+    decode_head,
+    detect_encoding,
+    undecodable_lines,
+)
 from arrears.io.headers import frame_names
 
 DELIMITERS = (",", ";", "|", "\t")
@@ -88,6 +93,10 @@ class CsvSource:
         if not head.strip():
             raise _empty(source)
         encoding = detect_encoding(head, options.encoding, source)
+        if len(head) == HEAD_BYTES:
+            control = control_byte_after(path, head, source)
+            if control is not None:
+                raise ProblemsFound([control])
         try:
             text = decode_head(head, encoding)
         except UnicodeDecodeError as exc:  # the rows that are not in the file's encoding
