@@ -5,6 +5,7 @@ characters and their line breaks where they are one line (a postal address keeps
 
 from __future__ import annotations
 
+import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -106,3 +107,21 @@ def test_imported_text_reaches_messages_without_bidi_controls_or_added_lines(ws:
         assert not any(line.startswith(("Bcc:", "Second line")) for line in lines)
         # the address keeps its own lines
         assert {"1 Main St", "Apt 2", "Springfield"} <= {line.strip() for line in lines}
+
+
+def test_every_open_invoice_is_a_line_of_its_own(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped templates list invoices one a line (a ``{% endif %}`` at the end of the
+    line took the line break with it: every invoice of a message ran into one line)."""
+    for name, value in SENDING_ENV.items():
+        monkeypatch.setenv(name, value)
+    ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("links")), tmp_path / "ws")
+    assert main(["-w", str(ws), "dispatch", "--as-of", DAY.isoformat()]) == 0
+    listed = 0
+    for msg in _emails(ws):
+        for line in _body(msg, "plain").splitlines():
+            if line.startswith("- "):
+                assert len(re.findall(r"INV-\d+", line)) == 1, line
+                listed += 1
+    assert listed > len(_emails(ws))  # some message lists several invoices
