@@ -148,6 +148,7 @@ def test_a_file_level_problem_refuses_the_file_even_with_skip_invalid(
     assert code == 1
     assert sorted(p for p in printed if p in expected) == sorted(expected)
     assert "import applied" not in out
+    assert not rejects.exists()  # no rows were skipped: the whole file was refused
     assert _state(url) == before
 
 
