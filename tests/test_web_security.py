@@ -9,6 +9,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from select import select as readable
 
 import httpx
@@ -163,3 +164,18 @@ def test_openapi_declares_every_error_answer_in_the_one_shape(secured: Server) -
     answer = httpx.post(secured.base + STATUS_PATH, content=b"{}")
     assert answer.status_code == 401
     assert set(answer.json()) == {"status", "problems"}
+
+
+def test_serve_refuses_a_body_limit_that_is_not_a_number(
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from arrears.cli.app import main
+
+    ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("sec")), tmp_path / "ws")
+    monkeypatch.setenv("ARREARS_WEB_MAX_BODY_BYTES", "1 MB")
+    assert main(["-w", str(ws), "serve", "--port", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "web.max_body_bytes = '1 MB'" in err and "Traceback" not in err

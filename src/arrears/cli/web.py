@@ -26,7 +26,7 @@ def serve(
     engine = store(ws)  # reachable and migrated, or a one-line error
     try:
         app = create_app(ws, portfolio=portfolio, engine=engine)
-    except LookupError as exc:
+    except (LookupError, ValueError) as exc:  # an unknown portfolio, a web.* setting
         raise UserError(str(exc)) from None
     if not ws.get("channels.secret"):
         console.print("warning: channels.secret is not set: every opt-out link, tracking link and")

@@ -25,6 +25,8 @@ class Site:
     settings: ChannelSettings
     portfolio: int
     clock: Callable[[], datetime]
+    #: ``web.max_body_bytes``: the longest request body read
+    max_body: int = 1 << 20
 
     def setting(self, key: str) -> str:
         return self.settings.get(key)
@@ -44,10 +46,12 @@ def create_app(
 ) -> FastAPI:
     """The web app of ``workspace`` (a loaded :class:`arrears.config.Workspace` or its folder)
     for ``portfolio`` (default: the workspace's ``portfolio`` setting). Raises ``LookupError``
-    for an unknown portfolio."""
+    for an unknown portfolio and :class:`arrears.config.ConfigError` for a ``web.*`` setting
+    that is not usable."""
     from arrears.web import callbacks, optout, tracking  # noqa: PLC0415 (they import us)
 
     ws = workspace if isinstance(workspace, config.Workspace) else config.load(Path(workspace))
+    max_body = _max_body(ws)
     engine = engine or connect(ws.database_url)
     code = portfolio or ws.get("portfolio")
     pid = portfolio_id(engine, code)
@@ -59,7 +63,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.site = Site(engine, ChannelSettings(ws.values, ws.root), pid, clock)
+    app.state.site = Site(engine, ChannelSettings(ws.values, ws.root), pid, clock, max_body)
     errors.install(app)
     app.include_router(callbacks.router)
     app.include_router(optout.router)
@@ -70,3 +74,14 @@ def create_app(
         return {"status": "ok", "portfolio": code}
 
     return app
+
+
+def _max_body(ws: config.Workspace) -> int:
+    text = ws.get("web.max_body_bytes").strip().replace("_", "")
+    if not text.isdigit() or int(text) < 1:
+        raise config.ConfigError(
+            f"{ws.sources['web.max_body_bytes']}: web.max_body_bytes = "
+            f"{ws.get('web.max_body_bytes')!r}; give a positive whole number of bytes "
+            "(default 1048576)"
+        )
+    return int(text)

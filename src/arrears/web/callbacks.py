@@ -60,14 +60,6 @@ _HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _BASE64_SHA1 = re.compile(r"[A-Za-z0-9+/]{27}=")
 
 
-def max_body(s: Site) -> int:
-    """``web.max_body_bytes`` (default 1 MiB)."""
-    try:
-        return max(1, int(s.setting("web.max_body_bytes") or 1 << 20))
-    except ValueError:
-        return 1 << 20
-
-
 def _too_large(limit: int) -> WebError:
     return WebError(
         413, Problem("body", f"longer than {limit} bytes (web.max_body_bytes): not read")
@@ -108,7 +100,7 @@ async def _signed_json(request: Request, s: Site) -> bytes:
     )
     if not s.setting("channels.secret"):
         raise WebError(403, Problem("server", "channels.secret is not set: nothing verifies"))
-    body = await read_body(request, max_body(s))
+    body = await read_body(request, s.max_body)
     if not verify_callback(s.setting("channels.secret"), body, signature):
         raise WebError(
             403, Problem("header X-Arrears-Signature", "does not match the body: not accepted")
@@ -141,7 +133,7 @@ async def _signed_form(request: Request, s: Site) -> dict[str, str]:
     token = s.setting("twilio.auth_token")
     if not token:
         raise WebError(403, Problem("server", "twilio.auth_token is not set: nothing verifies"))
-    body = await read_body(request, max_body(s))
+    body = await read_body(request, s.max_body)
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
     except (UnicodeDecodeError, ValueError):
