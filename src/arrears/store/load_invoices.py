@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Table, exists, select
 from sqlalchemy.exc import DBAPIError
 
 from arrears.domain.problems import Problem
-from arrears.store import balances, bulk, invoice_changes, lookups, records
+from arrears.store import balances, bulk, invoice_changes, lookups, records, totals
 from arrears.store.load_context import LoadContext, LoadResult
 from arrears.store.schema import debtor, instalment, invoice
 
@@ -103,6 +103,9 @@ class InvoiceLoad:
         self.ctx = ctx
         self.rows, self.problems = _resolve(conn, rows, ctx)
         self.existing = _existing(conn, self.rows, ctx)
+        pids = self.rows.get_column("portfolio_id").unique().to_list()
+        empty = [pid for pid, had in ctx.invoices_before.items() if not had]
+        totals.read_stored(conn, ctx.totals, "invoice", pids, empty=empty)
         keys = self.rows.select(KEY).unique()
         self.ids = bulk.reserve_ids(conn, invoice, keys.height - self.existing.height)
         self.postgres = bulk.is_postgres(conn)
@@ -138,14 +141,19 @@ class InvoiceLoad:
             .join(hashes, on=KEY)
             .join(self.existing, on=KEY, how="left")
         )
-        new = heads.filter(pl.col("id").is_null())
-        self.changed = heads.filter(
-            pl.col("id").is_not_null() & (pl.col("row_hash") != pl.col("old_hash"))
+        todo, too_large = totals.within_bound(
+            self.ctx.totals,
+            "invoice",
+            heads.filter(pl.col("id").is_null() | (pl.col("row_hash") != pl.col("old_hash"))),
+            "invoice",
+            "invoice_id",
         )
+        new = todo.filter(pl.col("id").is_null())
+        self.changed = todo.filter(pl.col("id").is_not_null())
         self.result = LoadResult(
             created=new.height,
-            unchanged=heads.height - new.height - self.changed.height,
-            problems=self.problems + inconsistent,
+            unchanged=heads.filter(pl.col("row_hash") == pl.col("old_hash")).height,
+            problems=self.problems + inconsistent + too_large,
         )
         if new.height == 0:
             return
@@ -191,12 +199,18 @@ class InvoiceLoad:
 
 
 def _existing(conn: Connection, rows: pl.DataFrame, ctx: LoadContext) -> pl.DataFrame:
-    """The stored invoices of ``rows`` (``KEY``, ``id``, ``old_hash``).
+    """The stored invoices of ``rows`` (``KEY``, ``id``, ``old_hash``, ``old_amount``,
+    ``old_currency``).
 
     A portfolio that held no invoice when this file's first invoices of it were loaded has none
     but those of this file, and the file brings each invoice once: its look-up is skipped (on
     a first import of a large file it staged every key in a temporary table for nothing)."""
-    columns = {"id": pl.Int64, "row_hash": pl.String}
+    columns = {
+        "id": pl.Int64,
+        "row_hash": pl.String,
+        "amount_minor": pl.Int64,
+        "currency": pl.String,
+    }
     known = ctx.invoices_before
     for pid in rows.get_column("portfolio_id").unique().to_list():
         if pid not in known:
@@ -210,7 +224,14 @@ def _existing(conn: Connection, rows: pl.DataFrame, ctx: LoadContext) -> pl.Data
         stored.select("portfolio_id", pl.col("invoice_id").alias("external_id")),
         columns,
     )
-    return found.rename({"external_id": "invoice_id", "row_hash": "old_hash"})
+    return found.rename(
+        {
+            "external_id": "invoice_id",
+            "row_hash": "old_hash",
+            "amount_minor": "old_amount",
+            "currency": "old_currency",
+        }
+    )
 
 
 def _hashes(rows: pl.DataFrame, fields: list[str]) -> pl.DataFrame:

@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from arrears.domain.allocation import AllocationRule
 from arrears.domain.problems import Problem
 from arrears.io.columns import Kind
-from arrears.store import bulk, document_writes, lookups, records
+from arrears.store import bulk, document_writes, lookups, records, totals
 from arrears.store.document_spec import SPECS, DocumentSpec
 from arrears.store.explicit_allocation import explicit
 from arrears.store.load_context import LoadContext, LoadResult
@@ -88,6 +88,7 @@ def load(conn: Connection, rows: pl.DataFrame, ctx: LoadContext, spec: DocumentS
     )
     todo = heads.filter(pl.col("id").is_null() | (pl.col("row_hash") != pl.col("old_hash")))
     unchanged = heads.height - todo.height
+    todo, too_large = _within_bound(conn, todo, ctx, spec)
     new = todo.filter(pl.col("id").is_null()).drop(_STORED_NAMES, strict=False)
     new = new.with_columns(bulk.reserve_ids(conn, spec.table, new.height))
     changed, kept, refused = _reversed(todo.filter(pl.col("id").is_not_null()), rows, spec)
@@ -114,12 +115,32 @@ def load(conn: Connection, rows: pl.DataFrame, ctx: LoadContext, spec: DocumentS
         created=created,
         updated=accepted.height - created,
         unchanged=unchanged,
-        problems=problems + refused + alloc_problems,
+        problems=problems + too_large + refused + alloc_problems,
     )
 
 
-#: What is read of a stored document: a payment's status and money tell whether a reversed
-#: one may take the file's other fields (``_reversed``).
+def _within_bound(
+    conn: Connection, todo: pl.DataFrame, ctx: LoadContext, spec: DocumentSpec
+) -> tuple[pl.DataFrame, list[Problem]]:
+    """The new and changed documents that keep their portfolio's total in their currency
+    within ``totals.MAX_TOTAL_MINOR``, and a problem for each of the others."""
+    table = spec.table.name
+    totals.read_stored(conn, ctx.totals, table, todo.get_column("portfolio_id").unique())
+    kept, problems = totals.within_bound(
+        ctx.totals,
+        table,
+        todo.with_columns(
+            pl.col("amount_minor_stored").alias("old_amount"),
+            pl.col("currency_stored").alias("old_currency"),
+        ),
+        spec.subject.replace("_", " "),
+        "external_id",
+    )
+    return kept.drop("old_amount", "old_currency"), problems
+
+
+#: What is read of a stored document: its money (``_within_bound``); a payment's status tells
+#: whether a reversed one may take the file's other fields (``_reversed``).
 _STORED: dict[Kind, dict[str, pl.DataType | type[pl.DataType]]] = {
     Kind.PAYMENTS: {
         "id": pl.Int64,
@@ -131,7 +152,12 @@ _STORED: dict[Kind, dict[str, pl.DataType | type[pl.DataType]]] = {
         "amount_minor": pl.Int64,
         "currency": pl.String,
     },
-    Kind.CREDIT_NOTES: {"id": pl.Int64, "row_hash": pl.String},
+    Kind.CREDIT_NOTES: {
+        "id": pl.Int64,
+        "row_hash": pl.String,
+        "amount_minor": pl.Int64,
+        "currency": pl.String,
+    },
 }
 #: The fields of a payment that say what money came in (the file's, the table's).
 _MONEY = (
@@ -157,6 +183,7 @@ def _reversed(
     date, amount, currency) is a problem, located at its rows: money received again is a new
     payment with an id of its own."""
     if "status_stored" not in changed.columns:
+        changed = changed.drop(_STORED_NAMES, strict=False)
         return changed, changed.head(0), []
     reversed_ = pl.col("status_stored") == "reversed"
     same_money = pl.all_horizontal(
@@ -174,8 +201,8 @@ def _reversed(
         ),
     )
     return (
-        changed.filter(~reversed_).drop(_STORED_NAMES),
-        changed.filter(reversed_ & same_money).drop(_STORED_NAMES),
+        changed.filter(~reversed_).drop(_STORED_NAMES, strict=False),
+        changed.filter(reversed_ & same_money).drop(_STORED_NAMES, strict=False),
         problems,
     )
 

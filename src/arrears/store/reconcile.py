@@ -9,7 +9,9 @@
 - an allocation has its instalment's debtor and currency;
 - an invoice's amount is the sum of its instalments, which carry its debtor, currency, issue date
   and dispute flag;
-- an invoice's status is the one its balances call for (see ``arrears.store.balances``).
+- an invoice's status is the one its balances call for (see ``arrears.store.balances``);
+- the invoices, the payments and the credit notes of a portfolio total at most
+  ``totals.MAX_TOTAL_MINOR`` per currency (beyond it, sums wrap 64-bit integers).
 
 An empty list means the books reconcile. Nothing here writes.
 """
@@ -18,10 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Select, Table, and_, case, exists, func, or_, select
+from sqlalchemy import Connection, Select, Table, and_, case, exists, func, or_, select, text
 
 from arrears.domain.ledger import SourceKind
+from arrears.domain.money import MoneyError, from_minor
 from arrears.domain.problems import Problem
+from arrears.store import totals
 from arrears.store.schema import allocation, instalment, invoice, payment, portfolio
 from arrears.store.schema import credit_note as credit_note_table
 from arrears.store.schema import write_off as write_off_table
@@ -241,6 +245,39 @@ def _invoices(conn: Connection) -> list[Problem]:
     return problems
 
 
+def _totals(conn: Connection) -> list[Problem]:
+    """A portfolio's total of invoices, payments or credit notes above the bound (a store
+    filled before the bound existed, or by hand): aging and scores would wrap."""
+    codes = {int(r.id): str(r.code) for r in conn.execute(select(portfolio.c.id, portfolio.c.code))}
+    problems = []
+    for table, what in (
+        ("invoice", "invoices"),
+        ("payment", "payments"),
+        ("credit_note", "credit notes"),
+    ):
+        for pid, currency, high, low in conn.execute(text(totals.totals_sql(table))):
+            total = int(high) * 10**9 + int(low)
+            if total > totals.MAX_TOTAL_MINOR:
+                problems.append(
+                    _problem(
+                        codes.get(pid, str(pid)),
+                        f"{what} in {currency}",
+                        f"total {_amount(total, currency)}, above "
+                        f"{_amount(totals.MAX_TOTAL_MINOR, currency)}, the most arrears keeps "
+                        "per portfolio and currency: sums this large wrap 64-bit integers "
+                        "(aging, scores); correct the amounts or split the portfolio",
+                    )
+                )
+    return problems
+
+
+def _amount(minor: int, currency: str) -> str:
+    try:
+        return f"{from_minor(minor, currency):,} {currency}"
+    except MoneyError:
+        return f"{minor:,} minor units of {currency}"
+
+
 def _problem(portfolio_code: str, source: str, message: str) -> Problem:
     where = source if portfolio_code == "default" else f"{portfolio_code}: {source}"
     return Problem(where, None, None, message)
@@ -254,6 +291,7 @@ CHECKS: tuple[Callable[[Connection], list[Problem]], ...] = (
     _reversed_payments,
     _allocation_owner,
     _invoices,
+    _totals,
 )
 
 
