@@ -195,12 +195,15 @@ def test_secrets_toml_holds_secrets_only(ws: Path, capsys: pytest.CaptureFixture
     assert "from-the-file" not in err
 
 
-def test_config_masks_the_password_of_a_database_url(
+def test_config_masks_passwords_and_keys_in_urls(
     ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ARREARS_DATABASE_URL", "postgresql://app:s3cret-db-pw@db.example/arrears")
+    hook = "https://hooks.example/send?channel=sms&api_key=k3y-in-url&Token=t0ken-in-url#x"
+    monkeypatch.setenv("ARREARS_WEBHOOK_URL", hook)
     capsys.readouterr()
     assert main(["-w", str(ws), "config", "--format", "csv"]) == 0
     out = capsys.readouterr().out
-    assert "s3cret-db-pw" not in out
+    assert "s3cret-db-pw" not in out and "k3y-in-url" not in out and "t0ken-in-url" not in out
     assert "postgresql://app:***@db.example/arrears" in out
+    assert "https://hooks.example/send?channel=sms&api_key=***&Token=***#x" in out

@@ -425,15 +425,21 @@ def write_secret(root: Path) -> Path | None:
 
 
 _URL_PASSWORD = re.compile(r"(?P<head>^[A-Za-z][A-Za-z0-9+.\-]*://[^:/@]*:)[^@/]*(?=@)")
+_URL_SECRET_PARAM = re.compile(
+    r"(?P<head>[?&][^=&#]*(?:token|key|secret|pass|sig|auth|credential)[^=&#]*=)[^&#]*",
+    re.IGNORECASE,
+)
 
 
 def shown(key: str, value: str) -> str:
     """``value`` of setting ``key`` as ``arrears config`` prints it: a secret as
-    :data:`MASK` (empty stays empty, so an unset one shows), a password in a URL as ``***``."""
+    :data:`MASK` (empty stays empty, so an unset one shows); in a URL, the password and the
+    values of query parameters named like a secret (``api_key=``, ``token=``...) as ``***``."""
     setting = SETTINGS_BY_KEY.get(key)
     if setting is not None and setting.secret:
         return MASK if value else ""
-    return _URL_PASSWORD.sub(r"\g<head>***", value)
+    value = _URL_PASSWORD.sub(r"\g<head>***", value)
+    return _URL_SECRET_PARAM.sub(r"\g<head>***", value)
 
 
 #: The largest rate: the engine keeps rates in billionths, in 64-bit integers.
