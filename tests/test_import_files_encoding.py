@@ -13,6 +13,7 @@ from sqlalchemy import text
 from arrears.cli.app import main
 from arrears.store.database import connect
 
+_NOTHING = "1 problem(s): nothing was imported"
 NOT_UTF8 = (
     "is not UTF-8 text (byte 0xE9, 'é' in Latin-1, at byte 8 of the line): save the file as "
     "UTF-8, or set import.encoding = 'latin-1' if all of it is Latin-1"
@@ -67,6 +68,20 @@ def test_the_same_latin1_row_is_the_same_problem_wherever_it_is(
     assert f"{early}:4: {NOT_UTF8}" in printed_early
     assert f"{late}:80004: {NOT_UTF8}" in printed_late
     assert len(printed_early) == len(printed_late) == 2  # the problem, then "nothing imported"
+    assert _debtors(ws) == []
+
+
+def test_a_latin1_row_in_a_first_mib_without_utf8_is_the_same_problem(
+    ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first MiB is ASCII but for the Latin-1 row; the UTF-8 accents come later: the file
+    is still UTF-8 with one broken line, not Latin-1 (which would garble the accents)."""
+    path = tmp_path / "ascii_head.csv"
+    rows = [b"debtor_id,name", "D3,Andrés".encode("latin-1")]
+    rows += [f"P{n:07d},Acme".encode() for n in range(80_000)]
+    rows += ["D1,Bogotá".encode(), "D2,Peña".encode()]
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    assert _import(ws, path, capsys) == [f"{path}:2: {NOT_UTF8}", _NOTHING]
     assert _debtors(ws) == []
 
 

@@ -2,10 +2,12 @@
 
 ``auto`` accepts UTF-8 (with or without a byte-order mark) and falls back to Latin-1, or to its
 Windows superset cp1252 when the chunk uses the bytes 0x80-0x9F that cp1252 gives printable
-meanings to (``€``, curly quotes). A chunk that is UTF-8 except for a few bytes (more UTF-8
-characters than bytes that are not: a UTF-8 file with a row pasted from a Latin-1 one) is UTF-8
-with broken rows, not Latin-1: read as Latin-1, every one of its accents would be stored garbled
-(``BogotÃ¡``). A chunk that is no text at all (UTF-16, control bytes such as NUL) is reported.
+meanings to (``€``, curly quotes). A file whose first chunk is not UTF-8 is decided on the whole
+file (a few C passes, no Python step per byte): one that is UTF-8 except for a few bytes (at
+least as many UTF-8 characters as other non-ASCII bytes: a UTF-8 file with a row pasted from a
+Latin-1 one) is UTF-8 with broken lines, not Latin-1: read as Latin-1, every one of its accents
+would be stored garbled (``BogotÃ¡``). A chunk that is no text at all (UTF-16, control bytes
+such as NUL) is reported.
 
 Whatever the encoding and wherever the bytes that do not decode are (in the first chunk or far
 past it), :func:`undecodable_lines` names each line that holds them, so that the same file gets
@@ -23,6 +25,8 @@ from arrears.domain.problems import Problem, ProblemsFound
 
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _C1 = re.compile(rb"[\x80-\x9f]")
+_ASCII_BYTES = bytes(range(128))
+_NOT_C1_BYTES = bytes(b for b in range(256) if not 0x80 <= b <= 0x9F)
 #: Every byte but the control bytes of ``_CONTROL``: what ``bytes.translate`` deletes.
 _TEXT_BYTES = bytes(b for b in range(256) if not _CONTROL.match(bytes([b])))
 #: A UTF-8 character of two to four bytes (a Latin-1 text rarely has one by chance).
@@ -37,8 +41,10 @@ MAX_LINES = 100
 _CHUNK = 1 << 24
 
 
-def detect_encoding(head: bytes, setting: str, source: str) -> str:
-    """The codec name for ``head`` under the ``import.encoding`` setting."""
+def detect_encoding(head: bytes, setting: str, source: str, path: Path | None = None) -> str:
+    """The codec name for ``head`` under the ``import.encoding`` setting. ``path``: the file,
+    when it is longer than ``head``; ``auto`` then decides a head that is not UTF-8 on the whole
+    file, so that where its UTF-8 and Latin-1 bytes are does not change the answer."""
     if head.startswith(codecs.BOM_UTF8):  # a byte-order mark says UTF-8, whatever the setting
         return "utf8"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -49,11 +55,42 @@ def detect_encoding(head: bytes, setting: str, source: str) -> str:
         raise ProblemsFound([_control(source, line, head[control.start()])])
     if setting != "auto":
         return _NAMES.get(setting.lower(), setting)
-    if _is_utf8(head) or _mostly_utf8(head):
+    if _is_utf8(head):
+        return "utf8"
+    if path is not None:
+        characters, other, c1 = _whole_file_counts(path)
+        if characters and characters >= other:
+            return "utf8"
+        return "cp1252" if c1 else "latin1"
+    if _mostly_utf8(head):
         return "utf8"
     if _C1.search(head):
         return "cp1252"
     return "latin1"
+
+
+def _whole_file_counts(path: Path) -> tuple[int, int, int]:
+    """UTF-8 characters of two to four bytes, other non-ASCII bytes, and bytes 0x80-0x9F of the
+    whole file: a few C passes per chunk (decode, translate, count), no Python step per byte."""
+    characters = other = c1 = 0
+    carry = b""
+    with path.open("rb") as handle:
+        while True:
+            data = handle.read(_CHUNK)
+            chunk = carry + data
+            end = _complete(chunk) if data else len(chunk)
+            part = chunk[:end]
+            non_ascii = len(part.translate(None, _ASCII_BYTES))
+            decoded = part.decode("utf-8", errors="replace")
+            broken = decoded.count("\ufffd")
+            ascii_count = len(part) - non_ascii
+            multi = len(decoded) - ascii_count - broken  # characters of 2-4 bytes
+            characters += multi
+            other += broken
+            c1 += len(part.translate(None, _NOT_C1_BYTES))
+            carry = chunk[end:]
+            if not data:
+                return characters, other, c1
 
 
 def control_byte_after(path: Path, head: bytes, source: str) -> Problem | None:

@@ -92,8 +92,9 @@ class CsvSource:
             head = handle.read(HEAD_BYTES)
         if not head.strip():
             raise _empty(source)
-        encoding = detect_encoding(head, options.encoding, source)
-        if len(head) == HEAD_BYTES:
+        longer = len(head) == HEAD_BYTES
+        encoding = detect_encoding(head, options.encoding, source, path if longer else None)
+        if longer:
             control = control_byte_after(path, head, source)
             if control is not None:
                 raise ProblemsFound([control])
