@@ -168,6 +168,9 @@ def dispatch(ws: Path, url: str, workers: int, attach: str, profile: Path | None
         "ARREARS_SMTP_PORT": str(port),
         "ARREARS_SMTP_SECURITY": "none",
         "ARREARS_CHANNELS_ATTACH_STATEMENT": attach,
+        # the time the messages leave, for the contact rules (judged at that time, not at each
+        # message's send_at): DAY 16:00 UTC, open in Europe and the Americas, not the real clock
+        "ARREARS_TEST_DISPATCH_NOW": f"{DAY.isoformat()}T16:00:00+00:00",
     }
     command = ["-w", str(ws), "dispatch", "--as-of", DAY.isoformat()]
     start = time.perf_counter()
