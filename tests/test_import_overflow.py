@@ -109,3 +109,22 @@ def test_ledger_check_reports_a_total_beyond_the_bound(
     # one more invoice is refused, the store's total read exactly
     assert _import(ws, "invoices", _invoices(10_000, 1)) == 1
     assert f":2:amount: invoice 'I10000' {MESSAGE}" in capsys.readouterr().err
+
+
+def test_a_payment_posted_by_hand_is_bounded(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = "".join(f"P{n},D1,2026-02-05,{LARGEST}\n" for n in range(100))
+    assert _import(ws, "payments", PAYMENTS + lines) == 0  # 100 fit, 1.00 USD short of it
+    pay = ["-w", str(ws), "payment", "add", "--debtor", "D1", "--date", "2026-02-06"]
+    capsys.readouterr()
+    assert main([*pay, "--id", "H1", "--amount", "99999999999999999999", "--currency", "USD"]) == 1
+    assert main([*pay, "--id", "H2", "--amount", "1.01", "--currency", "USD"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.count(
+            "takes the total of its portfolio's payments in USD above 1,000,000,000,000,000.00 USD"
+        )
+        == 2
+    )
+    assert "Traceback" not in err
+    assert main([*pay, "--id", "H3", "--amount", "1.00", "--currency", "USD"]) == 0
+    assert main(["-w", str(ws), "ledger", "check"]) == 0

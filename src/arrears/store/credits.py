@@ -20,6 +20,7 @@ from arrears.domain.activity import CreditApplied, CreditNoteIssued
 from arrears.domain.allocation import AllocationRule, allocate
 from arrears.domain.ledger import Allocation, CreditNote, PaymentStatus, SourceKind
 from arrears.domain.money import Money
+from arrears.store import totals
 from arrears.store.activity_log import Entry, record
 from arrears.store.applying import check_amount, plan, target_invoice
 from arrears.store.balances import (
@@ -82,6 +83,7 @@ def issue_credit_note(
             source_kind=SourceKind.CREDIT_NOTE,
             currency=currency,
         )
+    totals.check_posting(conn, "credit_note", pid, currency, amount_minor, source)
     lines, result = plan(
         conn,
         source=source,

@@ -18,6 +18,7 @@ from arrears.domain.activity import PaymentPosted, PaymentReversed
 from arrears.domain.allocation import AllocationRule
 from arrears.domain.ledger import Allocation, Payment, PaymentStatus, SourceKind
 from arrears.domain.money import Money
+from arrears.store import totals
 from arrears.store.activity_log import Entry, record
 from arrears.store.applying import check_amount, plan, target_invoice
 from arrears.store.balances import (
@@ -74,6 +75,7 @@ def post_payment(
             source_kind=SourceKind.PAYMENT,
             currency=new.amount.currency,
         )
+    totals.check_posting(conn, "payment", pid, new.amount.currency, amount_minor, source)
     invoice_id = (
         None
         if invoice is None

@@ -27,7 +27,7 @@ import polars as pl
 from sqlalchemy import Connection, text
 
 from arrears.domain.money import from_minor
-from arrears.domain.problems import Problem
+from arrears.domain.problems import Problem, ProblemsFound
 from arrears.store import lookups
 
 #: The most the amounts of one table (invoices, payments, credit notes) may total in one
@@ -113,10 +113,7 @@ def within_bound(
     ):
         by_currency = known.setdefault((table, int(pid)), {})
         by_currency[currency] = by_currency.get(currency, 0) + int(added)
-    bound = {
-        c: f"{from_minor(MAX_TOTAL_MINOR, c):,} {c}"
-        for c in refused.get_column("currency").unique().to_list()
-    }
+    bound = {c: bound_text(c) for c in refused.get_column("currency").unique().to_list()}
     problems = lookups.problems_at(
         refused.with_columns(pl.col("currency").replace_strict(bound).alias("_bound")),
         "amount",
@@ -130,3 +127,33 @@ def within_bound(
         ),
     )
     return kept.select(heads.columns), problems
+
+
+def bound_text(currency: str) -> str:
+    """``MAX_TOTAL_MINOR`` in ``currency``, e.g. ``1,000,000,000,000,000.00 USD``."""
+    return f"{from_minor(MAX_TOTAL_MINOR, currency):,} {currency}"
+
+
+def check_posting(
+    conn: Connection, table: str, pid: int, currency: str, amount_minor: int, source: str
+) -> None:
+    """One new document of a ledger use case (``arrears payment add``...): a problem when it
+    takes its portfolio's total of ``table`` in ``currency`` above ``MAX_TOTAL_MINOR``."""
+    known: dict[tuple[str, int], dict[str, int]] = {}
+    if amount_minor <= MAX_TOTAL_MINOR:
+        read_stored(conn, known, table, [pid])
+        total = known[(table, pid)].get(currency, 0) + amount_minor
+        if total <= MAX_TOTAL_MINOR:
+            return
+    raise ProblemsFound(
+        [
+            Problem(
+                source,
+                None,
+                None,
+                f"takes the total of its portfolio's {table.replace('_', ' ')}s in {currency} "
+                f"above {bound_text(currency)}, the most arrears keeps (larger sums would "
+                "overflow): check the amount",
+            )
+        ]
+    )
