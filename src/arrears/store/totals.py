@@ -97,10 +97,21 @@ def within_bound(
     )
     same = pl.col("old_currency") == pl.col("currency")
     delta = pl.col("amount_minor") - pl.when(same).then(pl.col("old_amount")).otherwise(0)
-    # the running total in 128 bits: a batch of large amounts may go far past Int64
+    deltas = heads.select(*pairs, delta.fill_null(pl.col("amount_minor")).alias("_delta"))
+    # sums in 128 bits: a batch of large amounts may go far past Int64
+    wide = pl.col("_delta").cast(pl.Int128)
+    added = (
+        deltas.group_by(pairs)
+        .agg(wide.sum().alias("_added"), wide.clip(lower_bound=0).sum().alias("_up"))
+        .join(before, on=pairs, how="left")
+        .with_columns(pl.col("_before").fill_null(0))
+    )
+    if added.filter(pl.col("_before") + pl.col("_up") > MAX_TOTAL_MINOR).height == 0:
+        _move(known, table, added)  # the usual case: every total stays far below the bound
+        return heads, []
     running = pl.col("_delta").cast(pl.Int128).cum_sum().over(pairs)
     frame = (
-        heads.with_columns(delta.fill_null(pl.col("amount_minor")).alias("_delta"))
+        heads.with_columns(deltas.get_column("_delta"))
         .join(before, on=pairs, how="left")
         .sort("row", nulls_last=True)
         .with_columns((pl.col("_before").fill_null(0) + running).alias("_total"))
@@ -108,11 +119,7 @@ def within_bound(
     over = pl.col("_total") > MAX_TOTAL_MINOR
     refused = frame.filter(over)
     kept = frame.filter(~over)
-    for pid, currency, added in (
-        kept.group_by(pairs).agg(pl.col("_delta").cast(pl.Int128).sum()).rows()
-    ):
-        by_currency = known.setdefault((table, int(pid)), {})
-        by_currency[currency] = by_currency.get(currency, 0) + int(added)
+    _move(known, table, kept.group_by(pairs).agg(wide.sum().alias("_added")))
     bound = {c: bound_text(c) for c in refused.get_column("currency").unique().to_list()}
     problems = lookups.problems_at(
         refused.with_columns(pl.col("currency").replace_strict(bound).alias("_bound")),
@@ -127,6 +134,13 @@ def within_bound(
         ),
     )
     return kept.select(heads.columns), problems
+
+
+def _move(known: dict[tuple[str, int], dict[str, int]], table: str, added: pl.DataFrame) -> None:
+    """Add ``_added`` per ``portfolio_id`` and ``currency`` to the ``known`` totals."""
+    for pid, currency, amount in added.select("portfolio_id", "currency", "_added").rows():
+        by_currency = known.setdefault((table, int(pid)), {})
+        by_currency[currency] = by_currency.get(currency, 0) + int(amount)
 
 
 def bound_text(currency: str) -> str:
