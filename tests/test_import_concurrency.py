@@ -72,12 +72,13 @@ def test_the_second_import_stops_with_a_conflict(
     capsys.readouterr()
 
     # the bank file's import holds its transaction open until the till file's import waits
-    release = threading.Event()
+    written, release = threading.Event(), threading.Event()
     close_batch: Callable[..., Any] = importer.close_batch
 
     def held_close_batch(*args: Any, **kwargs: Any) -> None:
         close_batch(*args, **kwargs)
         if threading.current_thread().name == "bank":
+            written.set()
             release.wait(20)
 
     monkeypatch.setattr(importer, "close_batch", held_close_batch)
@@ -91,7 +92,7 @@ def test_the_second_import_stops_with_a_conflict(
 
     first = threading.Thread(target=run, args=("bank", bank), name="bank")
     first.start()
-    time.sleep(0.5)
+    assert written.wait(20)  # its allocations are written, not committed
     second = threading.Thread(target=run, args=("till", till), name="till")
     second.start()
     blocked = _waiting_on_a_lock(pg_url)
