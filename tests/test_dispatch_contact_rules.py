@@ -16,7 +16,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, insert, select
 
+from arrears.channels.base import ChannelSettings, Message
+from arrears.channels.dispatch import Dispatcher
+from arrears.channels.templates import shipped_root
 from arrears.cli.app import main
+from arrears.contact.packs import shipped_packs
 from arrears.store.schema import consent, contact_point, debtor, outbox, portfolio
 from dispatch_law import Debtor, Sent, violations
 
@@ -208,3 +212,53 @@ def test_every_message_the_dispatcher_sends_is_within_the_law(
 
     check()
     assert TOTAL["sent"] > 0  # the law was checked on messages that went out
+
+
+def test_a_batch_still_sending_at_the_end_of_the_window_stops_there(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A slow provider (15 s a message) with a batch that starts at 20:58:30 in New York:
+    what would leave at 21:00 or later waits for the morning, whatever the batch's verdicts
+    said at its start."""
+    first = datetime(2026, 11, 24, 1, 58, 30, tzinfo=UTC)  # 20:58:30 EST on the 23rd
+    one_each = {"kind": 0, "zone": 0, "consent": GRANTED, "messages": [("email", 30)]}
+    book = {"debtors": [one_each] * 12, "start": first.date(), "first": 0, "runs": []}
+    code, debtors, _ = _portfolio(engine, book, first)
+    clock = {"now": first}
+
+    class SlowProvider:
+        dedup = True
+
+        def send(self, message: Message) -> str:
+            clock["now"] += timedelta(seconds=15)
+            return message.idempotency_key
+
+        def close(self) -> None:
+            return None
+
+    root = shipped_root()
+    assert root is not None
+    settings_ = ChannelSettings(
+        {"channels.attach_statement": "never", "channels.secret": "s"}, tmp_path
+    )
+    dispatcher = Dispatcher(
+        engine, settings_, portfolio=code, packs=shipped_packs(), template_roots=[root],
+        clock=lambda: clock["now"], adapters={"email": SlowProvider()},
+    )  # fmt: skip
+    dispatcher.run()
+    sent = _sent(engine, code)
+    assert violations(sent, debtors) == []
+    assert 0 < len(sent) < 12
+    with engine.connect() as conn:
+        waiting = (
+            conn.execute(
+                select(outbox.c.send_at)
+                .join(portfolio, portfolio.c.id == outbox.c.portfolio_id)
+                .where(portfolio.c.code == code, outbox.c.status == "queued")
+            )
+            .scalars()
+            .all()
+        )
+    assert len(waiting) == 12 - len(sent)
+    morning = datetime(2026, 11, 24, 13, 0, tzinfo=UTC)  # 08:00 in New York
+    assert all(w.replace(tzinfo=UTC) == morning for w in waiting)

@@ -243,19 +243,28 @@ class Dispatcher:
         )
         verdicts = self.verdicts(batch, recipients, now)
         self.fresh_until = now + timedelta(seconds=self.options.verdict_seconds)
-        for i, row in enumerate(batch):
+        i, paced = 0, False
+        while i < len(batch):
+            row = batch[i]
             if stop():
                 store.release(self.engine, [r.id for r in batch[i:]], self.worker)
                 return
             try:
-                fresh = self.one(row, recipients.get(row.debtor_id), verdicts.get(row.id), report)
+                verdict = verdicts.get(row.id)
+                fresh = self.one(row, recipients.get(row.debtor_id), verdict, report, paced=paced)
             except Exception as exc:  # one message never stops the worker
                 error = f"unexpected error: {type(exc).__name__}: {exc}"
                 self._final(row, "failed", error, report, at=self.clock(), actor=self.actor)
+                fresh = True
+            if fresh:
+                i, paced = i + 1, False
                 continue
-            if not fresh:  # the verdicts are too old: judge the rest again
-                store.release(self.engine, [r.id for r in batch[i:]], self.worker)
-                return
+            # the verdicts are too old (a slow provider, a rate limit): judge the rest again,
+            # now; this message has had its turn at the rate limit
+            now = self.clock()
+            verdicts = self.verdicts(batch[i:], recipients, now)
+            self.fresh_until = now + timedelta(seconds=self.options.verdict_seconds)
+            paced = True
 
     # the contact rules, again -----------------------------------------------------------------
 
@@ -336,9 +345,12 @@ class Dispatcher:
         who: dict[str, Any] | None,
         verdict: dict[str, Any] | None,
         report: Report,
+        *,
+        paced: bool = False,
     ) -> bool:
-        """Block, defer or send one message; False (nothing done) when the batch's verdicts
-        are too old by the time it would leave."""
+        """Block, defer or send one message; False (nothing done, the row still claimed) when
+        the batch's verdicts are too old by the time it would leave. ``paced``: its rate-limit
+        token is already taken."""
         now = self.clock()
         log: dict[str, Any] = {"at": now, "actor": self.actor}
         if who is None or verdict is None:
@@ -387,7 +399,8 @@ class Dispatcher:
             self._final(row, "failed", f"cannot render: {exc}", report, **log)
             return True
         attempt = row.attempts + 1
-        self.pace(row.channel)
+        if not paced:
+            self.pace(row.channel)
         now = self.clock()  # the time it leaves: the verdicts must still hold
         if self.fresh_until is not None and now > self.fresh_until:
             return False
