@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import text
 
@@ -109,6 +111,18 @@ def test_a_nul_byte_past_the_first_mib_is_located_before_anything_is_loaded(
         f"{path}:80002: holds the control byte 0x00, which text does not have: is it really a "
         "CSV file? Save it as CSV UTF-8"
     )
+    assert _debtors(ws) == []
+
+
+def test_a_nul_in_a_parquet_cell_is_located_not_a_database_error(
+    ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "nul.parquet"
+    pq.write_table(pa.table({"debtor_id": ["Z1", "Z2"], "name": ["Be\x00ta", "Gamma"]}), path)
+    assert _import(ws, path, capsys) == [
+        f"{path}:2:name: holds the character NUL (U+0000), which text cannot hold: remove it",
+        _NOTHING,
+    ]
     assert _debtors(ws) == []
 
 

@@ -38,6 +38,7 @@ FILE_LEVEL = (
     "debtors.mixed_encoding.csv",
     "debtors.no_header.csv",
     "debtors.nul_byte.csv",
+    "debtors.nul_in_cell.parquet",
     "debtors.undecodable.csv",
     "debtors.unknown_extension.ods",
     "debtors.unterminated_quote.csv",

@@ -252,6 +252,9 @@ class ExcelSource:
         return cls(path, source, [h.strip() for h in first])
 
     def batches(self, rows: int) -> Iterator[Batch]:
+        return _without_nul(self._batches(rows), self.source)
+
+    def _batches(self, rows: int) -> Iterator[Batch]:
         width = len(self.headers)
         names = [f"c{i}" for i in range(width)]
         buffer: list[list[str]] = []
@@ -318,6 +321,9 @@ class ParquetSource:
         return cls(file, source, list(file.schema_arrow.names))
 
     def batches(self, rows: int) -> Iterator[Batch]:
+        return _without_nul(self._batches(rows), self.source)
+
+    def _batches(self, rows: int) -> Iterator[Batch]:
         seen = 0
         for record_batch in self.file.iter_batches(batch_size=rows):
             frame = pl.from_arrow(pa.Table.from_batches([record_batch]))
@@ -327,6 +333,32 @@ class ParquetSource:
             row = pl.int_range(seen + 2, seen + 2 + frame.height, dtype=pl.Int64)
             yield frame.with_columns(row.alias("row")), []
             seen += frame.height
+
+
+def _without_nul(batches: Iterator[Batch], source: str) -> Iterator[Batch]:
+    """``batches`` of typed cells (Excel, Parquet) without the rows of a cell that holds NUL,
+    each such cell raised as a problem of the file after the last batch: a CSV file with one is
+    refused the same way, and PostgreSQL refuses NUL in text (so the row is not loaded)."""
+    found: list[Problem] = []
+    for frame, skipped in batches:
+        columns = [c for c in frame.columns if c != "row"]
+        hits = frame.select(pl.col(columns).str.contains("\x00", literal=True).any()).row(0)
+        bad = [column for column, hit in zip(columns, hits, strict=True) if hit]
+        for column in bad:
+            rows = frame.filter(pl.col(column).str.contains("\x00", literal=True))["row"]
+            found.extend(
+                Problem(
+                    source,
+                    row,
+                    column,
+                    "holds the character NUL (U+0000), which text cannot hold: remove it",
+                )
+                for row in rows
+            )
+        nul = pl.any_horizontal(pl.col(bad).str.contains("\x00", literal=True))
+        yield (frame.filter(~nul) if bad else frame), skipped
+    if found:
+        raise ProblemsFound(found)
 
 
 def _as_text(series: pl.Series) -> pl.Series:
