@@ -29,6 +29,7 @@ CASES = sorted(
 FILE_LEVEL = (
     "debtors.ambiguous_headers.csv",
     "debtors.binary.csv",
+    "debtors.binary_not_utf8.parquet",
     "debtors.colon_delimiter.csv",
     "debtors.csv_renamed.xlsx",
     "debtors.duplicate_headers.csv",

@@ -1,8 +1,8 @@
 """Write the hostile import files that cannot be typed in an editor: Excel and Parquet workbooks
 (one whose declared sheet size is a lie), files in Latin-1, UTF-16 or plain binary, a UTF-8 file
 with a byte-order mark, one with a Latin-1 row, one with a NUL byte, one with old Mac line endings
-(CR only), a Parquet file with NUL in a cell, a CSV named ``.xlsx`` and one with a 10,000-character
-cell. Run it from anywhere; the files are committed next to it::
+(CR only), Parquet files with NUL or Latin-1 bytes in a cell, a CSV named ``.xlsx`` and one with
+a 10,000-character cell. Run it from anywhere; the files are committed next to it::
 
     .venv/bin/python tests/hostile/make_binary.py
 """
@@ -81,6 +81,9 @@ def parquet() -> None:
     pq.write_table(table, HERE / "payments.parquet.parquet")
     nul = pa.table({"debtor_id": ["Z1", "Z2", "Z3"], "name": ["Acme", "Be\x00ta", "Gamma"]})
     pq.write_table(nul, HERE / "debtors.nul_in_cell.parquet")
+    names = pa.array([b"Acme", "Pe\u00f1a".encode("latin-1"), b"Gamma"], pa.binary())
+    latin1 = pa.table({"debtor_id": ["B1", "B2", "B3"], "name": names})
+    pq.write_table(latin1, HERE / "debtors.binary_not_utf8.parquet")
 
 
 def encodings() -> None:

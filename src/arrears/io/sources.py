@@ -309,6 +309,8 @@ class ParquetSource:
     file: pq.ParquetFile
     source: str
     headers: list[str]
+    #: cells of binary columns that are not UTF-8 text (their rows are not yielded)
+    broken: list[Problem] = field(default_factory=list)
 
     @classmethod
     def open(cls, path: Path, source: str) -> ParquetSource:
@@ -321,24 +323,60 @@ class ParquetSource:
         return cls(file, source, list(file.schema_arrow.names))
 
     def batches(self, rows: int) -> Iterator[Batch]:
-        return _without_nul(self._batches(rows), self.source)
+        return _without_nul(self._batches(rows), self.source, self.broken)
 
     def _batches(self, rows: int) -> Iterator[Batch]:
         seen = 0
+        names = frame_names(self.headers)
         for record_batch in self.file.iter_batches(batch_size=rows):
             frame = pl.from_arrow(pa.Table.from_batches([record_batch]))
             assert isinstance(frame, pl.DataFrame)
-            frame = frame.select(_as_text(frame[name]) for name in frame.columns)
-            frame.columns = frame_names(self.headers)
+            frame.columns = names
             row = pl.int_range(seen + 2, seen + 2 + frame.height, dtype=pl.Int64)
-            yield frame.with_columns(row.alias("row")), []
+            frame = frame.with_columns(row.alias("row"))
             seen += frame.height
+            for name in [n for n in names if frame[n].dtype == pl.Binary]:
+                frame = self._utf8_cells(frame, name)
+            yield frame.select(*(_as_text(frame[name]) for name in names), "row"), []
+
+    def _utf8_cells(self, frame: pl.DataFrame, name: str) -> pl.DataFrame:
+        """A binary column as text; the rows of cells that are not UTF-8 noted and left out."""
+        try:
+            return frame.with_columns(pl.col(name).cast(pl.String))
+        except pl.exceptions.ComputeError:  # a cell is not UTF-8: find which, value by value
+            pass
+        cells = frame[name].to_list()
+        bad = pl.Series(
+            "row", [r for r, v in zip(frame["row"], cells, strict=True) if _not_utf8(v)]
+        )
+        self.broken.extend(
+            Problem(
+                self.source,
+                row,
+                name,
+                "is not UTF-8 text: write the column's text as UTF-8 strings",
+            )
+            for row in bad
+        )
+        kept = frame.filter(~pl.col("row").is_in(bad.implode()))
+        return kept.with_columns(pl.col(name).cast(pl.String))
 
 
-def _without_nul(batches: Iterator[Batch], source: str) -> Iterator[Batch]:
+def _not_utf8(value: bytes | None) -> bool:
+    try:
+        value is None or value.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _without_nul(
+    batches: Iterator[Batch], source: str, broken: list[Problem] | None = None
+) -> Iterator[Batch]:
     """``batches`` of typed cells (Excel, Parquet) without the rows of a cell that holds NUL,
     each such cell raised as a problem of the file after the last batch: a CSV file with one is
-    refused the same way, and PostgreSQL refuses NUL in text (so the row is not loaded)."""
+    refused the same way, and PostgreSQL refuses NUL in text (so the row is not loaded).
+    ``broken``: other problems of the file the reader notes on the way, raised with them."""
     found: list[Problem] = []
     for frame, skipped in batches:
         columns = [c for c in frame.columns if c != "row"]
@@ -357,8 +395,9 @@ def _without_nul(batches: Iterator[Batch], source: str) -> Iterator[Batch]:
             )
         nul = pl.any_horizontal(pl.col(bad).str.contains("\x00", literal=True))
         yield (frame.filter(~nul) if bad else frame), skipped
+    found += broken or []
     if found:
-        raise ProblemsFound(found)
+        raise ProblemsFound(sorted(found, key=lambda p: (p.row or 0, p.column or "")))
 
 
 def _as_text(series: pl.Series) -> pl.Series:
