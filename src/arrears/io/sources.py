@@ -7,7 +7,11 @@ turned into text) and Parquet (``iter_batches``, columns cast to text). Every re
 ``row``, the record's row number (header = 1); the problems are rows the reader had to skip.
 
 Problems that stop a file from being read at all raise :class:`ProblemsFound` from
-:func:`open_source`, before anything is yielded.
+:func:`open_source`, before anything is yielded: the file cannot be decoded (each line that is not
+in its encoding named), it holds a control byte, it is text named ``.xlsx``. Problems of the file
+as a whole that show further on are raised when the reader reaches them (a line that does not
+decode) or after its last batch (a quote never closed; a NUL, or in Parquet bytes that are not
+UTF-8, in a cell, whose rows are left out of the batches).
 """
 
 from __future__ import annotations
