@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import polars as pl
 import typer
@@ -34,6 +34,9 @@ from arrears.jobs.cycle import (
 )
 from arrears.store.cycle_write import RunSummary
 from arrears.store.portfolios import UnknownPortfolio
+
+if TYPE_CHECKING:
+    from arrears.scoring.model import Model
 
 AsOf = Annotated[
     str | None, typer.Option("--as-of", help="Day of the cycle, YYYY-MM-DD (default: today).")
@@ -192,14 +195,32 @@ def plan_command(
         return
     ws, day, compiled, code = _setup(ctx, as_of, policy, portfolio)
     timings = Timings()
-    decisions = _plan(ws, code, day, compiled, timings=timings)
+    model, score = _model(ws)
+    decisions = _plan(ws, code, day, compiled, model, timings=timings)
     _print_summary(
         decisions,
         fmt,
         title=f"plan for {code} on {day} with {compiled.policy.policy} (nothing written)",
         locale=ws.get("locale"),
-        extra={"debtors read": timings.rows.get("debtors", 0), **_unrated(decisions, compiled, ws)},
+        extra={
+            "debtors read": timings.rows.get("debtors", 0),
+            "score": score,
+            **_unrated(decisions, compiled, ws),
+        },
     )
+
+
+def _model(ws: Workspace) -> tuple[Model | None, str]:
+    """The workspace's propensity model (``None``: the rules score) and which score that is;
+    a model that cannot be loaded stops the command with what to do."""
+    from arrears.cli.app import UserError
+    from arrears.scoring.registry import ModelFileError, describe, load
+
+    try:
+        model = load(ws.root)
+    except ModelFileError as exc:
+        raise UserError(str(exc)) from None
+    return model, describe(model, ws.root)
 
 
 def _plan(
@@ -207,6 +228,7 @@ def _plan(
     code: str,
     day: date,
     compiled: CompiledPolicy,
+    model: Model | None,
     *,
     debtor: str | None = None,
     timings: Timings | None = None,
@@ -221,7 +243,7 @@ def _plan(
             policy=compiled,
             debtor=debtor,
             timings=timings,
-            models=ws.root / "models",
+            model=model,
             rates=ws.rates,
         )
     except (UnknownPortfolio, UnknownDebtor) as exc:
@@ -239,6 +261,7 @@ def run_command(
     from arrears.cli.app import UserError
 
     ws, day, compiled, code = _setup(ctx, as_of, policy, portfolio)
+    model, score = _model(ws)
     try:
         decisions, summary = run_cycle(
             store(ws),
@@ -247,7 +270,7 @@ def run_command(
             policy=compiled,
             actor=actor(),
             at=datetime.now(UTC),
-            models=ws.root / "models",
+            model=model,
             rates=ws.rates,
         )
     except UnknownPortfolio as exc:
@@ -265,7 +288,7 @@ def run_command(
         extra = {}
     if fmt is Format.JSON:
         extra = {"written": summary.written, **summary.as_dict()}
-    extra |= _unrated(decisions, compiled, ws)
+    extra |= {"score": score, **_unrated(decisions, compiled, ws)}
     _print_summary(
         decisions, fmt, title=title, locale=ws.get("locale"), extra=extra, written=summary
     )
@@ -304,7 +327,7 @@ def explain_command(
     from arrears.policy.features import CATALOGUE
 
     ws, day, compiled, code = _setup(ctx, as_of, policy, portfolio)
-    decisions = _plan(ws, code, day, compiled, debtor=debtor)
+    decisions = _plan(ws, code, day, compiled, _model(ws)[0], debtor=debtor)
     segments = {s.name: s.when for s in compiled.policy.segments}
     stages = {s.name: s.when for s in compiled.policy.stages}
     report = []

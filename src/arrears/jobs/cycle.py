@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 from sqlalchemy import Engine
@@ -23,6 +24,9 @@ from arrears.cycle.frames import RATE_DIGITS, RATE_SCHEMA, SCORE_SCHEMA, CycleIn
 from arrears.policy.loading import load_policy
 from arrears.store.cycle_read import read_cycle_input
 from arrears.store.cycle_write import RunSummary, commit_decisions
+
+if TYPE_CHECKING:
+    from arrears.scoring.model import Model
 
 
 class PolicyProblems(ValueError):
@@ -70,14 +74,15 @@ def plan_cycle(
     policy: CompiledPolicy,
     debtor: str | None = None,
     timings: Timings | None = None,
-    models: Path | None = None,
+    model: Model | None = None,
     rates: Mapping[str, Decimal] | None = None,
 ) -> Decisions:
     """What ``run`` would decide on ``as_of``; with ``debtor`` (an external id), only for that
     debtor and with the full plan of its steps and its score's reasons (for ``explain``).
-    ``models``: the workspace's model folder; its latest propensity model scores the debtors
-    (without one, the transparent rules score does). ``rates``: the workspace's ``[rates]``
-    (currency -> value in the common unit) for the ``*_ref`` features. Changes nothing."""
+    ``model``: the propensity model that scores the debtors, the workspace's as
+    :func:`arrears.scoring.registry.load` finds it (``None``: the transparent rules score).
+    ``rates``: the workspace's ``[rates]`` (currency -> value in the common unit) for the
+    ``*_ref`` features. Changes nothing."""
     start = time.perf_counter()
     data = replace(_read(engine, portfolio, as_of, policy), rates=rate_frame(rates or {}))
     if debtor is not None:
@@ -89,9 +94,7 @@ def plan_cycle(
     # scikit-learn takes seconds to import: only the commands that score pay for it (every
     # `arrears` command imports this module: dispatch, import, aging...)
     from arrears.scoring.model import score_frame  # noqa: PLC0415
-    from arrears.scoring.registry import load as load_model  # noqa: PLC0415
 
-    model = load_model(models) if models is not None and models.is_dir() else None
     # expected days to pay scores every open invoice: only when the policy reads it or a
     # debtor is explained (about 40 % of a trained model's score of 1M debtors)
     days = debtor is not None or policy.reads("expected_days_to_pay")
@@ -125,10 +128,10 @@ def run_cycle(
     actor: str,
     at: datetime,
     timings: Timings | None = None,
-    models: Path | None = None,
+    model: Model | None = None,
     rates: Mapping[str, Decimal] | None = None,
 ) -> tuple[Decisions, RunSummary]:
-    """Decide for ``as_of`` and commit the decisions in one transaction (``models``, ``rates``:
+    """Decide for ``as_of`` and commit the decisions in one transaction (``model``, ``rates``:
     see :func:`plan_cycle`)."""
     timings = timings if timings is not None else Timings()
     decisions = plan_cycle(
@@ -137,7 +140,7 @@ def run_cycle(
         as_of=as_of,
         policy=policy,
         timings=timings,
-        models=models,
+        model=model,
         rates=rates,
     )
     start = time.perf_counter()

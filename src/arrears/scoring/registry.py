@@ -5,25 +5,46 @@ Each version holds ``model.joblib`` (the fitted scikit-learn estimators) and ``m
 joblib, not skops: joblib comes with scikit-learn (no new dependency) and stores these
 estimators exactly; its files are pickles, so :func:`load` refuses a file whose sha256 differs
 from its metadata's, and a workspace's ``models/`` folder must be trusted like its database.
+
+Every reader finds a workspace's model the same way: :func:`load` of the workspace's root (the
+cycle's ``plan``, ``run``, ``explain`` and ``model explain``). No version trained: ``None``, and
+the rules score stands in. A version that exists but cannot be used (unreadable, altered,
+trained on other features or with another scikit-learn) is a :class:`ModelFileError` that says
+which folder and what to do, never a silent fallback to the rules.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import joblib
+import sklearn
+from sklearn.exceptions import InconsistentVersionWarning
 
+from arrears.scoring.features import DEBTOR_FEATURES, INVOICE_FEATURES
 from arrears.scoring.frames import History
-from arrears.scoring.model import Model
+from arrears.scoring.model import Model, source_label
 
 MODELS = "models"
 
+#: What a message about a version that cannot be used tells the user to do.
+_WHAT_TO_DO = (
+    "train again (arrears model train), or move that version's folder out of models/ "
+    "(the previous version, or else the rules score, is then used)"
+)
+
 
 class ModelFileError(ValueError):
-    """A stored model that cannot be used (altered, unreadable)."""
+    """A stored model that cannot be used (altered, unreadable, incompatible)."""
+
+
+def folder(root: Path) -> Path:
+    """The models folder of the workspace whose root is ``root``."""
+    return root / MODELS
 
 
 def data_hash(history: History) -> str:
@@ -35,19 +56,20 @@ def data_hash(history: History) -> str:
 
 
 def versions(root: Path) -> list[int]:
-    folder = root / MODELS
-    if not folder.is_dir():
+    """The versions trained in the workspace at ``root``, oldest first."""
+    models = folder(root)
+    if not models.is_dir():
         return []
-    found = [p.name[1:] for p in folder.iterdir() if p.is_dir() and p.name.startswith("v")]
+    found = [p.name[1:] for p in models.iterdir() if p.is_dir() and p.name.startswith("v")]
     return sorted(int(v) for v in found if v.isdigit())
 
 
 def save(model: Model, root: Path, metadata: dict[str, Any]) -> str:
     """Store ``model`` as the next version; returns its name (``v3``)."""
     version = f"v{(versions(root) or [0])[-1] + 1}"
-    folder = root / MODELS / version
-    folder.mkdir(parents=True)
-    path = folder / "model.joblib"
+    where = folder(root) / version
+    where.mkdir(parents=True)
+    path = where / "model.joblib"
     joblib.dump(
         {
             "debtor": model.debtor,
@@ -58,34 +80,96 @@ def save(model: Model, root: Path, metadata: dict[str, Any]) -> str:
         },
         path,
     )
-    meta = {**model.metadata, **metadata, "version": version, "sha256": _sha256(path)}
-    (folder / "metadata.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    meta = {
+        **model.metadata,
+        **metadata,
+        "version": version,
+        "libraries": {"scikit-learn": sklearn.__version__},
+        "sha256": _sha256(path),
+    }
+    (where / "metadata.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     model.metadata = meta
     return version
 
 
 def load(root: Path, version: str | None = None) -> Model | None:
-    """The given version, or the latest; ``None`` when no model was trained."""
+    """The given version, or the latest, of the workspace whose root is ``root``; ``None`` when
+    no model was trained. :class:`ModelFileError` when that version cannot be used."""
     known = versions(root)
     if not known:
+        if root.name == MODELS and versions(root.parent):
+            # the bug this function once had a caller for: a models folder is not a workspace
+            raise ValueError(f"{root} is a models folder: load the workspace's root")
         return None
     name = version or f"v{known[-1]}"
-    folder = root / MODELS / name
-    if not folder.is_dir():
-        raise ModelFileError(f"no model {name} in {root / MODELS}")
-    meta = json.loads((folder / "metadata.json").read_text())
-    path = folder / "model.joblib"
+    where = folder(root) / name
+    if not where.is_dir():
+        raise ModelFileError(f"no model {name} in {folder(root)}")
+    meta = _metadata(where)
+    _check_compatible(meta, where)
+    path = where / "model.joblib"
+    if not path.is_file():
+        raise ModelFileError(f"{path} is missing: {_WHAT_TO_DO}")
     if _sha256(path) != meta.get("sha256"):
-        raise ModelFileError(f"{path} does not match its metadata's sha256: not loaded")
-    parts = joblib.load(path)
-    return Model(
-        parts["debtor"],
-        parts["invoice"],
-        parts["days"],
-        parts["reference"],
-        parts["settings"],
-        meta,
-    )
+        raise ModelFileError(
+            f"{path} does not match its metadata's sha256: not loaded; {_WHAT_TO_DO}"
+        )
+    try:
+        with warnings.catch_warnings():
+            # an estimator pickled by another scikit-learn: unsupported, maybe wrong
+            warnings.simplefilter("error", InconsistentVersionWarning)
+            parts = joblib.load(path)
+        return Model(
+            parts["debtor"],
+            parts["invoice"],
+            parts["days"],
+            parts["reference"],
+            parts["settings"],
+            meta,
+        )
+    except Exception as exc:  # unpickling can fail in any way; all mean the same to the user
+        raise ModelFileError(
+            f"{path} cannot be loaded ({type(exc).__name__}: {exc}); {_WHAT_TO_DO}"
+        ) from exc
+
+
+def describe(model: Model | None, root: Path) -> str:
+    """Which score a command used, in a line: ``model v3 (snapshot days 2025-07-01..2026-05-31)``
+    or ``rules (no model in <root>/models yet: arrears model train)``."""
+    if model is None:
+        return f"rules (no model in {folder(root)} yet: arrears model train)"
+    window = model.metadata.get("training_window") or {}
+    days = f" (snapshot days {window['from']}..{window['to']})" if window else ""
+    return source_label(model) + days
+
+
+def _metadata(where: Path) -> dict[str, Any]:
+    path = where / "metadata.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(f"{path} cannot be read ({exc}); {_WHAT_TO_DO}") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path} is not a model's metadata; {_WHAT_TO_DO}")
+    return meta
+
+
+def _check_compatible(meta: dict[str, Any], where: Path) -> None:
+    """The version was trained on the features this arrears computes, with this scikit-learn."""
+    features = meta.get("features") or {}
+    expected = {"debtor": list(DEBTOR_FEATURES), "invoice": list(INVOICE_FEATURES)}
+    for kind, names in expected.items():
+        if features.get(kind) != names:
+            raise ModelFileError(
+                f"{where} was trained on other {kind} features than this version of arrears "
+                f"computes; {_WHAT_TO_DO}"
+            )
+    trained_with = (meta.get("libraries") or {}).get("scikit-learn")
+    if trained_with is not None and trained_with != sklearn.__version__:
+        raise ModelFileError(
+            f"{where} was trained with scikit-learn {trained_with} and this is "
+            f"{sklearn.__version__}; {_WHAT_TO_DO}"
+        )
 
 
 def _sha256(path: Path) -> str:
