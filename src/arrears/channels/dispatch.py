@@ -41,6 +41,7 @@ from arrears.channels.base import (
     require_secret,
 )
 from arrears.channels.letter import letter_pdf
+from arrears.channels.notices import with_notices
 from arrears.channels.ratelimit import TokenBucket, parse_limit
 from arrears.channels.templates import TemplateBroken, TemplateMissing, render, safe_line
 from arrears.contact.frames import ATTEMPT_SCHEMA
@@ -394,7 +395,8 @@ class Dispatcher:
         if channel != row.channel:  # the rules moved it to a fallback channel
             row = self._switch(row, channel)
         try:
-            message = self.message(row, who, self.today or now.date())
+            pack = self.packs.get(verdict["pack"] or "")
+            message = self.message(row, who, self.today or now.date(), pack)
         except (TemplateMissing, TemplateBroken, LookupError) as exc:
             self._final(row, "failed", f"cannot render: {exc}", report, **log)
             return True
@@ -588,7 +590,12 @@ class Dispatcher:
             "channel": row.channel,
         }
 
-    def message(self, row: store.OutboxRow, who: dict[str, Any], today: date) -> Message:
+    def message(
+        self, row: store.OutboxRow, who: dict[str, Any], today: date, pack: Pack | None = None
+    ) -> Message:
+        """The rendered message of ``row`` for the debtor ``who``, with the notices the
+        debtor's contact-rule ``pack`` requires (:func:`arrears.channels.notices.with_notices`):
+        added here, whatever the template says, on the message and on its statement."""
         if not row.template:
             raise TemplateMissing("the message names no template")
         variables = self.variables(row, who, today)
@@ -607,8 +614,9 @@ class Dispatcher:
             opt_out_url=variables["opt_out_link"],
         )
         if self.attaches_statement(row.channel, variables["days_past_due"]):
-            message = replace(message, attachments=(self.statement(message, who, today),))
-        return message
+            statement = self.statement(message, who, today, pack)
+            message = replace(message, attachments=(statement,))
+        return with_notices(message, pack)
 
     def attaches_statement(self, channel: str, days_past_due: int) -> bool:
         """``channels.attach_statement``: ``overdue`` (default: dunning emails, the debtor has
@@ -618,11 +626,14 @@ class Dispatcher:
             return False
         return when == "always" or days_past_due > 0
 
-    def statement(self, message: Message, who: dict[str, Any], today: date) -> Attachment:
+    def statement(
+        self, message: Message, who: dict[str, Any], today: date, pack: Pack | None = None
+    ) -> Attachment:
         """The statement of account as a PDF: the letter (``letter_pdf``) of the rendered text,
         which lists every open invoice with its days past due and the totals, addressed to the
-        debtor's postal address."""
+        debtor's postal address, ending with the letter notice of the debtor's ``pack``."""
         letter = replace(message, channel="letter", to=who["points"].get("postal", ""))
+        letter = with_notices(letter, pack)
         return Attachment(
             filename=f"statement-{today.isoformat()}.pdf",
             content=letter_pdf(letter, self.settings, today),

@@ -52,6 +52,8 @@ class FileSink:
                 "subject": message.subject,
                 "text": message.text,
             }
+            if message.channel == "letter":
+                body["legal_notice"] = message.legal_notice  # printed under the letter's text
             data = json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8")
             path = self.folder / message.channel / f"{safe_name(message)}.json"
         write_atomically(path, data)

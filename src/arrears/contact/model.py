@@ -144,12 +144,18 @@ class Pack(BaseModel):
     breathing_space: bool = Field(
         True, description="the 'breathing_space' tag blocks all collection contact"
     )
-    # --- what letters must say --------------------------------------------------------------
+    # --- what letters and messages must say ------------------------------------------------
     letter_notice: dict[str, str] = Field(
         default_factory=dict,
         description="the legally required text printed at the end of every letter, per "
         "language ({en: ..., es: ...}); empty: none. The shipped texts are templates to be "
         "reviewed by counsel",
+    )
+    message_notice: dict[str, str] = Field(
+        default_factory=dict,
+        description="the legally required text added at the end of every email, SMS and "
+        "WhatsApp message, per language ({en: ..., es: ...}); empty: none. The shipped texts "
+        "are templates to be reviewed by counsel",
     )
 
     @field_validator("countries")
@@ -160,7 +166,7 @@ class Pack(BaseModel):
                 raise ValueError(f"country codes are ISO 3166-1 alpha-2, upper case: {code!r}")
         return value
 
-    @field_validator("letter_notice")
+    @field_validator("letter_notice", "message_notice")
     @classmethod
     def _languages(cls, value: dict[str, str]) -> dict[str, str]:
         for language in value:
@@ -184,7 +190,17 @@ class Pack(BaseModel):
     def notice(self, language: str) -> str:
         """The letter notice in ``language``; else in English; else in the first language the
         pack gives (the law's own language, e.g. Spanish for Colombia); else ``""``."""
-        for candidate in (language.lower()[:2], "en"):
-            if candidate in self.letter_notice:
-                return self.letter_notice[candidate]
-        return next(iter(self.letter_notice.values()), "")
+        return _in_language(self.letter_notice, language)
+
+    def message_notice_in(self, language: str) -> str:
+        """The notice of emails, SMS and WhatsApp messages in ``language``, chosen as
+        :meth:`notice` chooses; ``""``: none."""
+        return _in_language(self.message_notice, language)
+
+
+def _in_language(texts: dict[str, str], language: str) -> str:
+    """``texts`` in ``language``; else in English; else the first language given; else ``""``."""
+    for candidate in (language.lower()[:2], "en"):
+        if candidate in texts:
+            return texts[candidate]
+    return next(iter(texts.values()), "")
