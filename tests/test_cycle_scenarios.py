@@ -402,3 +402,106 @@ def test_a_catch_up_sends_the_same_message_once() -> None:
 a catch-up sends a message once)
         2026-02-08 ACME executed notice-7 (came due 2026-02-07; caught up)
     """)
+
+
+ONBOARDING_POLICY = """
+policy: onboarding
+stages:
+  - {name: clear}
+  - {name: early, when: days_past_due between 1 and 30}
+  - {name: late, when: days_past_due between 31 and 89}
+  - {name: agency, when: days_past_due >= 90}
+  - {name: write_off, when: days_past_due >= 180, approval: true}
+segments:
+  - {name: everyone}
+cadences:
+  - stage: late
+    steps:
+      - {id: letter, offset: 31, action: send, channel: letter, template: final}
+      - {id: hold-credit, offset: 0, anchor: stage_entered, action: credit_hold}
+  - stage: agency
+    steps:
+      - {id: place, offset: 90, action: place_with_agency, agency: collectors_inc}
+  - stage: write_off
+    steps:
+      - {id: propose, offset: 0, anchor: stage_entered, action: propose_write_off}
+contact_rules:
+  default: {hours: {sun: {start: "08:00", end: "20:00"}}, caps: [], holidays_closed: false}
+"""
+
+
+def onboarding_book() -> tuple[Book, int, int]:
+    """A backlog first seen on 1 May: OLD at 120 days past due, ANCIENT at 212, and FRESH at
+    60 days, which walks into the agency stage on 31 May."""
+    book = Book()
+    old, ancient, fresh = book.debtor("OLD"), book.debtor("ANCIENT"), book.debtor("FRESH")
+    book.invoice(old, "1000.00", d(1, 1))
+    book.invoice(ancient, "5000.00", d(9, 30) - timedelta(days=365))
+    book.invoice(fresh, "300.00", d(3, 2))
+    return book, old, ancient
+
+
+def test_a_backlog_waits_for_approval_before_its_first_escalation() -> None:
+    # The first run does not place OLD or propose writing ANCIENT off: both cases open in `late`,
+    # the stage before the escalation, get its steps, and wait. Approved, OLD is placed on the
+    # next run; ANCIENT, approved for the agency only, is placed and still waits for the
+    # write-off's own approval. FRESH was in collection before: it escalates on its own.
+    policy = compiled(ONBOARDING_POLICY)
+    book, old, ancient = onboarding_book()
+    log = book.days(policy, d(5, 1), d(5, 3))
+    book.approve(old, "agency", d(5, 3))
+    book.approve(ancient, "agency", d(5, 3))
+    log += book.days(policy, d(5, 4), d(5, 31))
+    assert log == golden("""
+        2026-05-01 OLD case open late (awaiting approval: agency)
+        2026-05-01 ANCIENT case open late (awaiting approval: write_off)
+        2026-05-01 FRESH case open late
+        2026-05-01 OLD executed hold-credit
+        2026-05-01 OLD executed letter (came due 2026-02-01, before the case entered late)
+        2026-05-01 ANCIENT executed hold-credit
+        2026-05-01 ANCIENT executed letter (came due 2025-10-31, before the case entered late)
+        2026-05-01 FRESH executed hold-credit
+        2026-05-01 FRESH executed letter (came due 2026-04-02, before the case entered late)
+        2026-05-04 OLD case stage agency
+        2026-05-04 ANCIENT case stage agency (awaiting approval: write_off)
+        2026-05-04 OLD executed place (came due 2026-04-01, before the case entered agency)
+        2026-05-04 ANCIENT executed place (came due 2025-12-29, before the case entered agency)
+        2026-05-31 FRESH case stage agency
+        2026-05-31 FRESH executed place
+    """)
+
+
+def test_onboarding_escalations_proceed_opens_a_backlog_in_the_stage_it_matches() -> None:
+    policy = compiled(ONBOARDING_POLICY + "onboarding: {escalations: proceed}\n")
+    book, _, _ = onboarding_book()
+    assert book.days(policy, d(5, 1), d(5, 1)) == golden("""
+        2026-05-01 OLD case open agency
+        2026-05-01 ANCIENT case open agency (awaiting approval: write_off)
+        2026-05-01 FRESH case open late
+        2026-05-01 OLD executed place (came due 2026-04-01, before the case entered agency)
+        2026-05-01 ANCIENT executed place (came due 2025-12-29, before the case entered agency)
+        2026-05-01 FRESH executed hold-credit
+        2026-05-01 FRESH executed letter (came due 2026-04-02, before the case entered late)
+    """)
+
+
+def test_a_stage_that_needs_approval_holds_a_case_instead_of_closing_it() -> None:
+    # `legal` does not overlap `late` and needs approval: a case reaching it stays in `late`
+    # (it was closed as cured), and a debtor first seen there opens in `late` (it got no case).
+    policy = compiled("""
+policy: approval-alone
+stages:
+  - {name: clear}
+  - {name: late, when: days_past_due between 1 and 60}
+  - {name: legal, when: days_past_due > 60, approval: true}
+segments:
+  - {name: everyone}
+""")
+    book = Book()
+    book.invoice(book.debtor("WALKS"), "100.00", d(3, 1))
+    book.invoice(book.debtor("FIRST-SEEN"), "100.00", d(1, 1))
+    assert book.days(policy, d(4, 25), d(5, 3)) == golden("""
+        2026-04-25 WALKS case open late
+        2026-04-25 FIRST-SEEN case open late (awaiting approval: legal)
+        2026-05-01 WALKS case update (awaiting approval: legal)
+    """)

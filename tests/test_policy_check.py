@@ -196,3 +196,43 @@ def test_policy_rules_prints_the_effective_packs(
     assert main(["policy", "check", str(path)]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "contact rules co-ley-2300 (overridden): mon-fri 07:00-19:00; daily-cap 1/1d" in out
+
+
+def test_onboarding_setting_is_checked(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    b2b = (EXAMPLES / "b2b.yaml").read_text()
+    path.write_text(b2b + "onboarding: {escalations: later}\n")
+    _, problems = load_policy(path)
+    assert [p.message for p in problems] == [
+        "onboarding.escalations: Input should be 'approve' or 'proceed'"
+    ]
+    path.write_text(b2b + "onboarding:\n  stages: [agency, legl, clear]\n")
+    _, problems = load_policy(path)
+    row = b2b.count("\n") + 2
+    assert [(p.row, p.message) for p in problems] == [
+        (row, "unknown stage 'legl'"),
+        (row, "'clear' is not an escalation: nothing is collected"),
+    ]
+    # the only stage places with an agency: a new case would have no stage to wait in
+    agency_only = """
+policy: agency-only
+stages:
+  - {name: clear}
+  - {name: agency, when: days_past_due >= 1}
+segments:
+  - {name: everyone}
+cadences:
+  - stage: agency
+    steps:
+      - {id: place, offset: 1, action: place_with_agency, agency: a}
+"""
+    path.write_text(agency_only)
+    _, problems = load_policy(path)
+    assert [p.message for p in problems] == [
+        "stage 'agency' is an escalation stage (onboarding) and no stage before it needs no "
+        "approval: a new case matching it could not open to wait for approval; add a stage "
+        "before it, list onboarding.stages, or set onboarding: {escalations: proceed}"
+    ]
+    path.write_text(agency_only + "onboarding: {escalations: proceed}\n")
+    _, problems = load_policy(path)
+    assert problems == []

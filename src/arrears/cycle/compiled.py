@@ -24,6 +24,7 @@ from arrears.policy.model import (
     SettlementOffer,
     Step,
 )
+from arrears.policy.onboarding import escalation_stages, waiting_stage
 
 #: Step fields that are not the action's parameters.
 _NOT_PARAMS = {"id", "offset", "anchor", "when", "repeat", "action"}
@@ -65,6 +66,11 @@ class CompiledPolicy:
     stages: tuple[str, ...]  # least to most severe; stages[0] == "clear"
     stage_conditions: tuple[pl.Expr | None, ...]
     approval: tuple[bool, ...]
+    #: Escalation stages a new case enters only once approved (arrears.policy.onboarding).
+    escalation: tuple[bool, ...]
+    #: For each stage, the severity of the stage a new case matching it waits in while it needs
+    #: an approval (0: none, the case cannot open until one is given).
+    waiting: tuple[int, ...]
     segments: tuple[str, ...]
     segment_conditions: tuple[pl.Expr | None, ...]
     step_conditions: tuple[pl.Expr, ...]
@@ -129,6 +135,7 @@ def compile_policy(policy: Policy, source_text: str | None = None) -> CompiledPo
                     {**row, "position": position}
                     for row in _occurrences(step, segment, group.stage, arm_key, condition)
                 ]
+    escalations = set(escalation_stages(policy))
     messages: dict[tuple[object, object], int] = {}
     for row in rows:
         if row["template"] is not None:
@@ -139,6 +146,8 @@ def compile_policy(policy: Policy, source_text: str | None = None) -> CompiledPo
         stages=tuple(s.name for s in policy.stages),
         stage_conditions=tuple(_condition(s.when, f"stage {s.name}") for s in policy.stages),
         approval=tuple(s.approval for s in policy.stages),
+        escalation=tuple(s.name in escalations for s in policy.stages),
+        waiting=tuple(_severity(policy, waiting_stage(policy, s.name)) for s in policy.stages),
         segments=tuple(segments),
         segment_conditions=tuple(_condition(s.when, f"segment {s.name}") for s in policy.segments),
         step_conditions=tuple(step_conditions),
@@ -151,6 +160,11 @@ def compile_policy(policy: Policy, source_text: str | None = None) -> CompiledPo
         ),
         packs=packs,
     )
+
+
+def _severity(policy: Policy, stage: str | None) -> int:
+    names = [s.name for s in policy.stages]
+    return names.index(stage) if stage is not None else 0
 
 
 def _segments_of(cadence: Cadence, segments: list[str]) -> list[str]:

@@ -154,6 +154,15 @@ def _stage(frame: pl.DataFrame, data: CycleInput, policy: CompiledPolicy) -> pl.
         pl.col("_approved").fill_null([])
     )
     severity = {name: i for i, name in enumerate(policy.stages)}
+    open_case = pl.col("case_closed_on").is_null() & pl.col("case_case_id").is_not_null()
+    # onboarding: a case that opens while it matches an escalation stage, and keeps waiting for
+    # it, enters no escalation stage until a person approves one (arrears.policy.onboarding)
+    escalations = [name for name, e in zip(policy.stages, policy.escalation, strict=True) if e]
+    held = pl.col("case_case_id").is_null() | (
+        open_case
+        & pl.col("case_awaiting_approval").is_in(escalations).fill_null(False)
+        & ~pl.col("case_stage").is_in(escalations).fill_null(False)
+    )
     any_match, allowed = [pl.lit(0)], [pl.lit(0)]
     for i, (name, condition) in enumerate(zip(policy.stages, policy.stage_conditions, strict=True)):
         if condition is None:
@@ -161,23 +170,33 @@ def _stage(frame: pl.DataFrame, data: CycleInput, policy: CompiledPolicy) -> pl.
         any_match.append(pl.when(condition).then(pl.lit(i)).otherwise(0))
         may_enter = pl.lit(True)
         if policy.approval[i]:
-            open_case = pl.col("case_closed_on").is_null() & pl.col("case_case_id").is_not_null()
             may_enter = pl.col("_approved").list.contains(name) | (
                 open_case & (pl.col("case_stage") == name)
             )
+        elif policy.escalation[i]:
+            may_enter = pl.col("_approved").list.contains(name) | ~held
         allowed.append(pl.when(condition & may_enter).then(pl.lit(i)).otherwise(0))
     tolerance = pl.lit(policy.policy.cure_tolerance, MONEY)
     cured = (pl.col("_overdue_minor") > 0) & (pl.col("overdue_balance") <= tolerance)
     floor = pl.col("case_stage_floor").replace_strict(severity, default=0, return_dtype=pl.Int32)
+    current = pl.col("case_stage").replace_strict(severity, default=0, return_dtype=pl.Int32)
+    waiting_in = pl.col("_sev_any").replace_strict(
+        dict(enumerate(policy.waiting)), default=0, return_dtype=pl.Int32
+    )
+    # every stage it matches waits for an approval: an open case stays where it is, a new one
+    # waits in the stage below (policy.waiting)
+    waits = (pl.col("_sev") == 0) & (pl.col("_sev_any") > 0)
     frame = frame.with_columns(
         pl.max_horizontal(any_match).alias("_sev_any"),
         pl.max_horizontal(allowed).alias("_sev"),
         cured.alias("_cured"),
     ).with_columns(
-        pl.when(pl.col("_cured") | (pl.col("_sev") == 0))
+        pl.when(pl.col("_cured") | (pl.col("_sev_any") == 0))
         .then(0)
-        .when(pl.col("case_closed_on").is_null() & pl.col("case_case_id").is_not_null())
-        .then(pl.max_horizontal(pl.col("_sev"), floor))
+        .when(open_case)
+        .then(pl.max_horizontal(pl.col("_sev"), floor, pl.when(waits).then(current).otherwise(0)))
+        .when(waits)
+        .then(waiting_in)
         .otherwise(pl.col("_sev"))
         .alias("_sev")
     )

@@ -7,6 +7,8 @@
 - step ids are unique; buckets are strictly increasing;
 - a step anchored on the due date whose offset is beyond the upper bound of its stage's
   ``days_past_due`` window would only come due after the case has escalated, so it never runs;
+- ``onboarding.stages`` names stages that exist (not ``clear``), and a new case that matches the
+  least severe escalation stage has a stage before it to wait in for approval;
 - ``contact_rules`` overrides name packs and parameters that exist, with valid values;
 - a step that threatens legal action (``legal_threat``) must not run in a stage that can be
   reached past a pack's statute of limitations (the debt would be time-barred there);
@@ -30,6 +32,7 @@ from arrears.policy.conditions import compile_condition, compile_number
 from arrears.policy.features import FEATURES
 from arrears.policy.located import Located
 from arrears.policy.model import Anchor, Cadence, Experiment, MoveStage, Policy, Send
+from arrears.policy.onboarding import escalation_stages, waiting_stage
 
 Loc = tuple[int | str, ...]
 
@@ -149,6 +152,31 @@ def _references(policy: Policy, doc: Located) -> list[Problem]:
             step_ids[step.id] = loc
             if isinstance(step, MoveStage) and step.to not in stages:
                 p.append(doc.problem(doc.find((*loc, "to")), f"unknown stage {step.to!r}"))
+    return p
+
+
+def _onboarding(policy: Policy, doc: Located) -> list[Problem]:
+    p: list[Problem] = []
+    stages = [s.name for s in policy.stages]
+    for i, name in enumerate(policy.onboarding.stages or []):
+        node = doc.find(("onboarding", "stages", i))
+        if name not in stages:
+            p.append(doc.problem(node, f"unknown stage {name!r}"))
+        elif name == stages[0]:
+            p.append(doc.problem(node, f"{name!r} is not an escalation: nothing is collected"))
+    escalations = [n for n in escalation_stages(policy) if n != stages[0]]
+    if escalations and waiting_stage(policy, escalations[0]) is None:
+        p.append(
+            doc.problem(
+                doc.find(("onboarding",))
+                if "onboarding" in policy.model_fields_set
+                else doc.find(("stages",)),
+                f"stage {escalations[0]!r} is an escalation stage (onboarding) and no stage "
+                "before it needs no approval: a new case matching it could not open to wait for "
+                "approval; add a stage before it, list onboarding.stages, or set "
+                "onboarding: {escalations: proceed}",
+            )
+        )
     return p
 
 
@@ -342,6 +370,7 @@ def check_policy(policy: Policy, doc: Located) -> list[Problem]:
         *_structure(policy, doc),
         *_condition_problems(policy, doc),
         *_references(policy, doc),
+        *_onboarding(policy, doc),
         *_late_steps(policy, doc),
         *_overlapping_stages(policy, doc),
         *_contact_rules(policy, doc),

@@ -171,6 +171,23 @@ class Experiment(_Strict):
     steps: list[Step]
 
 
+class Onboarding(_Strict):
+    """What the cycle does with a case that opens straight into an escalation stage (an imported
+    backlog on its first run): see :mod:`arrears.policy.onboarding`."""
+
+    escalations: Literal["approve", "proceed"] = Field(
+        "approve",
+        description="approve: a case that opens straight into an escalation stage (agency, "
+        "legal, write-off) waits in the stage before it until a person approves it (arrears "
+        "approve); proceed: it enters the stage at once.",
+    )
+    stages: list[Name] | None = Field(
+        None,
+        description="The escalation stages. Default: the first stage whose steps place the "
+        "case with an agency or propose a write-off, and every more severe stage.",
+    )
+
+
 class Policy(_Strict):
     policy: Name = Field(description="The policy's name.")
     description: str | None = None
@@ -195,6 +212,11 @@ class Policy(_Strict):
     segments: list[Segment]
     cadences: list[Cadence] = []
     experiments: list[Experiment] = []
+    onboarding: Onboarding = Field(
+        default_factory=lambda: Onboarding(escalations="approve", stages=None),
+        description="Cases opening straight into an escalation stage (an imported backlog): "
+        "whether they wait for a person's approval (the default) or proceed.",
+    )
     priority: Condition = Field(
         "coalesce(expected_recovery_ref, overdue_balance_ref * (1 + days_past_due / 30), "
         "expected_recovery, overdue_balance * (1 + days_past_due / 30))",
