@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from arrears.cli.aging import parse_as_of
 from arrears.cli.context import actor, store, workspace
+from arrears.cli.onboarding import approve_waiting_command, waiting_line
 from arrears.cli.output import Format, amount_text, console, emit, emit_json
 from arrears.config import Workspace
 from arrears.cycle.compiled import CompiledPolicy
@@ -206,6 +207,7 @@ def plan_command(
             "debtors read": timings.rows.get("debtors", 0),
             "score": score,
             **_unrated(decisions, compiled, ws),
+            **waiting_line(decisions, compiled, plan=True),
         },
     )
 
@@ -289,6 +291,7 @@ def run_command(
     if fmt is Format.JSON:
         extra = {"written": summary.written, **summary.as_dict()}
     extra |= {"score": score, **_unrated(decisions, compiled, ws)}
+    extra |= waiting_line(decisions, compiled, plan=False)
     _print_summary(
         decisions, fmt, title=title, locale=ws.get("locale"), extra=extra, written=summary
     )
@@ -423,3 +426,4 @@ def register(app: typer.Typer) -> None:
     app.command("plan")(plan_command)
     app.command("run")(run_command)
     app.command("explain")(explain_command)
+    app.command("approve-waiting")(approve_waiting_command)

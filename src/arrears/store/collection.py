@@ -17,7 +17,16 @@ from datetime import date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, RowMapping, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from arrears.domain.activity import (
     Activity,
@@ -418,6 +427,43 @@ def approve_stage(
     return True
 
 
+def approve_waiting(
+    conn: Connection,
+    *,
+    portfolio: str,
+    stage: str,
+    awaiting: list[str],
+    on: date,
+    actor: str,
+    at: datetime,
+) -> int:
+    """Approve entering ``stage`` for every open case of the portfolio that awaits approval for
+    one of ``awaiting`` (``stage`` and the more severe stages, which the caller knows from the
+    policy), one :func:`approve_stage` each; the number of approvals given."""
+    rows = conn.execute(
+        text(
+            "SELECT d.external_id, c.currency FROM collection_case c "
+            "JOIN debtor d ON d.id = c.debtor_id JOIN portfolio p ON p.id = d.portfolio_id "
+            "WHERE p.code = :p AND c.closed_on IS NULL AND c.awaiting_approval IN :awaiting "
+            "ORDER BY d.external_id, c.currency"
+        ).bindparams(bindparam("awaiting", expanding=True)),
+        {"p": portfolio, "awaiting": awaiting},
+    ).all()
+    given = 0
+    for external_id, currency in rows:
+        given += approve_stage(
+            conn,
+            portfolio=portfolio,
+            debtor_external_id=external_id,
+            currency=currency,
+            stage=stage,
+            on=on,
+            actor=actor,
+            at=at,
+        )
+    return given
+
+
 def close_task(
     conn: Connection,
     task_id: int,
@@ -538,6 +584,7 @@ __all__ = [
     "add_hold",
     "add_promise",
     "approve_stage",
+    "approve_waiting",
     "cancel_promise",
     "close_task",
     "debtor_currency",
