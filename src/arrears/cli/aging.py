@@ -14,7 +14,7 @@ import polars as pl
 import typer
 
 from arrears.cli.context import store, workspace
-from arrears.cli.output import Format, amounts_as_text, emit
+from arrears.cli.output import Format, Wide, amounts_as_text, emit
 from arrears.domain.money import MoneyError, exponent, from_minor, is_currency
 from arrears.kpi.aging import DEFAULT_EDGES, By, aging, bucket_labels, top
 from arrears.store.portfolios import UnknownPortfolio
@@ -84,6 +84,7 @@ def aging_command(
         int | None, typer.Option("--top", min=1, help="Only the N largest rows per currency.")
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    wide: Wide = False,
 ) -> None:
     """Open receivables by days past due, in buckets, per currency (counts, amounts, shares)."""
     from arrears.cli.app import UserError
@@ -112,23 +113,31 @@ def aging_command(
     if top_n is not None:
         report = top(report, top_n)
     title = f"aging of {code} as of {day.isoformat()}"
-    _print(report, edges, fmt, title=title, locale=ws.get("locale"))
+    _print(report, edges, fmt, title=title, locale=ws.get("locale"), wide=wide)
 
 
 def _print(
-    report: pl.DataFrame, edges: tuple[int, ...], fmt: Format, *, title: str, locale: str
+    report: pl.DataFrame,
+    edges: tuple[int, ...],
+    fmt: Format,
+    *,
+    title: str,
+    locale: str,
+    wide: bool = False,
 ) -> None:
     currencies = report["currency"].unique(maintain_order=True).to_list()
     frames = [display(report, edges, c) for c in currencies]
     if fmt is Format.TABLE:
         if not frames:
-            emit(report.drop("share"), fmt, title=f"{title}: nothing open")
+            emit(report.drop("share"), fmt, title=f"{title}: nothing open", wide=wide)
         for currency, frame in zip(currencies, frames, strict=True):
             amounts = [n for n, t in frame.schema.items() if isinstance(t, pl.Decimal)]
             shown = amounts_as_text(frame, currency, locale)
             shown = shown.drop("currency", "debtor_id", "invoice_id", strict=False)
             shown = shown.rename(TABLE_NAMES, strict=False)
-            emit(shown, fmt, title=f"{title} ({currency})", right=amounts)
+            # the row's id is repeated in each part of a table too wide for the terminal
+            key = [name for name in ("invoice", "debtor", "segment") if name in shown.columns]
+            emit(shown, fmt, title=f"{title} ({currency})", right=amounts, key=key[:1], wide=wide)
         return
     # CSV and JSON: one document; amounts as text so each currency keeps its own decimals.
     text = [f.with_columns(pl.col(pl.Decimal).cast(pl.String)) for f in frames]

@@ -16,7 +16,7 @@ import typer
 
 from arrears.cli.context import actor, store, workspace
 from arrears.cli.ledger import parse_date, parse_money
-from arrears.cli.output import Format, amount_text, console, emit
+from arrears.cli.output import Format, Wide, amount_text, console, emit
 from arrears.domain.money import from_minor
 from arrears.domain.problems import Problem, ProblemsFound
 from arrears.store import collection
@@ -234,6 +234,7 @@ def worklist(
     top: Annotated[int, typer.Option(min=1, help="How many tasks, best first.")] = 50,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
     portfolio: Portfolio = None,
+    wide: Wide = False,
 ) -> None:
     """Open call tasks, best first: score, then task priority, then the oldest."""
     ws = workspace(ctx)
@@ -257,7 +258,16 @@ def worklist(
             "task_id", "score", "task_priority", "created_on", "debtor", "name", "stage",
             "overdue", "queue", "collector", "step_id", "flags", "not_before",
         )  # fmt: skip
-    emit(frame, fmt, title="worklist", right=("overdue", "priority"))
+    emit(
+        frame,
+        fmt,
+        title="worklist",
+        right=("overdue", "priority"),
+        key=("task", "debtor") if fmt is Format.TABLE else None,
+        wrap=("name", "flags"),
+        optional=("step", "queue", "collector", "name"),
+        wide=wide,
+    )
 
 
 @task_app.command("done")

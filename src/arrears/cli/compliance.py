@@ -17,7 +17,7 @@ import polars as pl
 import typer
 
 from arrears.cli.context import store, workspace
-from arrears.cli.output import Format, console, emit, emit_json
+from arrears.cli.output import Format, Wide, console, emit, emit_json
 from arrears.contact.audit import audit
 from arrears.contact.frames import ATTEMPT_SCHEMA
 from arrears.contact.guard import guard, local_now
@@ -51,6 +51,7 @@ def report(
     ] = None,
     portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    wide: Wide = False,
 ) -> None:
     """Contacts by channel and rule pack, deferrals and blocks by rule, and violations."""
     from arrears.cli.app import UserError
@@ -109,13 +110,18 @@ def report(
         )
         return
     console.print(f"[bold]contact-rule compliance of {code}, {first} to {last}[/bold]")
-    emit(by_channel, fmt, title="contacts by rule pack and channel")
-    emit(outcomes, fmt, title="deferred and blocked by the rules")
+    emit(by_channel, fmt, title="contacts by rule pack and channel", wide=wide)
+    emit(outcomes, fmt, title="deferred and blocked by the rules", wide=wide)
     if violations.is_empty():
         console.print(f"violations: 0 (of {checked.height} contacts)")
     else:
         console.print(f"[red]violations: {violations.height} (of {checked.height} contacts)[/red]")
-        emit(violations.select("at", "debtor", "channel", "source", "pack", "rule"), fmt)
+        emit(
+            violations.select("at", "debtor", "channel", "source", "pack", "rule"),
+            fmt,
+            key=("at", "debtor"),
+            wide=wide,
+        )
 
 
 @compliance_app.command("grant")

@@ -15,7 +15,7 @@ import polars as pl
 import typer
 
 from arrears.cli.context import actor, store, workspace
-from arrears.cli.output import Format, console, emit
+from arrears.cli.output import Format, Wide, console, emit
 from arrears.domain.allocation import AllocationRule
 from arrears.domain.ledger import CreditNote, Payment
 from arrears.domain.money import Money, MoneyError, parse_decimal
@@ -235,8 +235,9 @@ def show_activity(
     limit: Annotated[int, typer.Option(min=1, help="How many records, newest first.")] = 50,
     portfolio: Portfolio = None,
     fmt: Fmt = Format.TABLE,
+    wide: Wide = False,
 ) -> None:
-    """Show the activity log, newest first."""
+    """Show the activity log, newest first (times in UTC)."""
     ws = workspace(ctx)
     with store(ws).connect() as conn:
         rows = recent_activity(
@@ -261,7 +262,16 @@ def show_activity(
         ],
         schema=dict.fromkeys(columns, pl.String),
     )
-    emit(frame, fmt, title="activity")
+    if fmt is Format.TABLE:  # to the second, which is what a person reads
+        frame = frame.with_columns(pl.col("occurred_at").str.slice(0, 19))
+    emit(
+        frame,
+        fmt,
+        title="activity (UTC)",
+        wrap=("actor", "payload"),
+        optional=("portfolio", "actor"),
+        wide=wide,
+    )
 
 
 def register(app: typer.Typer) -> None:

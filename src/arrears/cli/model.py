@@ -16,7 +16,7 @@ import polars as pl
 import typer
 
 from arrears.cli.context import store, workspace
-from arrears.cli.output import Format, emit
+from arrears.cli.output import Format, Wide, emit
 
 model_app = typer.Typer(
     help="The propensity-to-pay model: train, evaluate, explain.", no_args_is_help=True
@@ -72,6 +72,7 @@ def train_command(
         ),
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    wide: Wide = False,
 ) -> None:
     """Train on the history and store the model as the next version in <workspace>/models/."""
     from arrears.cli.app import UserError
@@ -113,6 +114,8 @@ def train_command(
         pl.DataFrame(rows),
         fmt,
         title=f"model {version} trained on {code}, snapshot days {window['from']}..{window['to']}",
+        wrap=("note",),
+        wide=wide,
     )
     if fmt is Format.TABLE:
         for name, state in status.items():
@@ -197,6 +200,7 @@ def explain_command(
     ] = None,
     portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    wide: Wide = False,
 ) -> None:
     """One debtor's score, expected recovery and days to pay, with the top reasons."""
     from arrears.cli.app import UserError
@@ -233,7 +237,7 @@ def explain_command(
         "source",
         "reasons",
     )
-    emit(shown, fmt, title=f"score of {debtor} as of {day}")
+    emit(shown, fmt, title=f"score of {debtor} as of {day}", wrap=("reasons",), wide=wide)
 
 
 def register(app: typer.Typer) -> None:

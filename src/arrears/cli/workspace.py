@@ -12,7 +12,7 @@ import typer
 
 from arrears import config
 from arrears.cli.context import actor, store, workspace
-from arrears.cli.output import Format, console, emit
+from arrears.cli.output import Format, Wide, console, emit
 from arrears.domain.money import MoneyError, is_currency
 from arrears.store.database import connect, current_revision, head_revision, upgrade
 from arrears.store.portfolios import ensure_portfolio, list_portfolios
@@ -97,6 +97,7 @@ def init(
 def show_config(
     ctx: typer.Context,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    wide: Wide = False,
 ) -> None:
     """Show the effective settings and where each came from (default, file or environment);
     secrets are masked."""
@@ -109,7 +110,14 @@ def show_config(
             "environment variable": [s.env for s in config.SETTINGS],
         }
     )
-    emit(frame, fmt, title=f"workspace {ws.root}")
+    emit(
+        frame,
+        fmt,
+        title=f"workspace {ws.root}",
+        wrap=("value", "source"),
+        optional=("environment variable",),
+        wide=wide,
+    )
     for kind, mapping in sorted(ws.columns.items()):
         for column, header in sorted(mapping.items()):
             console.print(f"import.columns.{kind}.{column} = {header!r} ({ws.config_path})")
