@@ -201,14 +201,16 @@ def test_policy_rules_prints_the_effective_packs(
 def test_onboarding_setting_is_checked(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     b2b = (EXAMPLES / "b2b.yaml").read_text()
-    path.write_text(b2b + "onboarding: {escalations: later}\n")
+    shipped = "onboarding:\n  escalations: approve\n"
+    assert shipped in b2b
+    path.write_text(b2b.replace(shipped, "onboarding: {escalations: later}\n"))
     _, problems = load_policy(path)
     assert [p.message for p in problems] == [
         "onboarding.escalations: Input should be 'approve' or 'proceed'"
     ]
-    path.write_text(b2b + "onboarding:\n  stages: [agency, legl, clear]\n")
+    path.write_text(b2b.replace(shipped, "onboarding:\n  stages: [agency, legl, clear]\n"))
     _, problems = load_policy(path)
-    row = b2b.count("\n") + 2
+    row = b2b[: b2b.index(shipped)].count("\n") + 2
     assert [(p.row, p.message) for p in problems] == [
         (row, "unknown stage 'legl'"),
         (row, "'clear' is not an escalation: nothing is collected"),
