@@ -19,7 +19,7 @@ from rich.markup import escape
 from arrears.cli.aging import parse_as_of
 from arrears.cli.context import actor, store, workspace
 from arrears.cli.onboarding import approve_waiting_command, waiting_line
-from arrears.cli.output import Format, amount_text, console, emit, emit_json
+from arrears.cli.output import Format, Wide, amount_text, console, emit, emit_json
 from arrears.config import Workspace
 from arrears.cycle.compiled import CompiledPolicy
 from arrears.cycle.frames import Decisions
@@ -125,6 +125,7 @@ def _print_summary(
     locale: str,
     extra: dict[str, object],
     written: RunSummary | None = None,
+    wide: bool = False,
 ) -> None:
     """``plan``'s decisions, or (``written``) what ``run`` committed: its case changes and steps
     are the ones it wrote, none when another run had already committed them."""
@@ -174,10 +175,21 @@ def _print_summary(
             lambda r: _money(r["overdue_minor"], r["currency"], locale), return_dtype=pl.String
         )
         .alias("overdue")
-    ).drop("overdue_minor")
-    emit(shown, fmt, title="cases by segment and stage", right=["overdue"])
+    ).select(
+        "segment", "stage", "currency", "cases", "overdue", "paused",
+        pl.col("awaiting_approval").alias("awaiting approval"),
+    )  # fmt: skip
+    emit(
+        shown,
+        fmt,
+        title="cases by segment and stage",
+        right=["overdue"],
+        key=("segment", "stage", "currency"),
+        wide=wide,
+    )
     if written is None or written.written:
-        emit(steps, fmt, title="steps today" if written is None else "steps written today")
+        title = "steps today" if written is None else "steps written today"
+        emit(steps, fmt, title=title, wide=wide)
 
 
 def plan_command(
@@ -189,10 +201,11 @@ def plan_command(
         str | None, typer.Option("--debtor", help="Show the full reasoning for this debtor.")
     ] = None,
     fmt: FormatOpt = Format.TABLE,
+    wide: Wide = False,
 ) -> None:
     """Dry run: what the cycle would do on a day (changes nothing)."""
     if debtor is not None:
-        explain_command(ctx, debtor, as_of, policy, portfolio, fmt)
+        explain_command(ctx, debtor, as_of, policy, portfolio, fmt, wide)
         return
     ws, day, compiled, code = _setup(ctx, as_of, policy, portfolio)
     timings = Timings()
@@ -209,6 +222,7 @@ def plan_command(
             **_unrated(decisions, compiled, ws),
             **waiting_line(decisions, compiled, plan=True),
         },
+        wide=wide,
     )
 
 
@@ -258,6 +272,7 @@ def run_command(
     policy: PolicyOpt = None,
     portfolio: PortfolioOpt = None,
     fmt: FormatOpt = Format.TABLE,
+    wide: Wide = False,
 ) -> None:
     """Run the cycle for a day: commit stage changes, steps, messages and tasks (idempotent)."""
     from arrears.cli.app import UserError
@@ -293,7 +308,13 @@ def run_command(
     extra |= {"score": score, **_unrated(decisions, compiled, ws)}
     extra |= waiting_line(decisions, compiled, plan=False)
     _print_summary(
-        decisions, fmt, title=title, locale=ws.get("locale"), extra=extra, written=summary
+        decisions,
+        fmt,
+        title=title,
+        locale=ws.get("locale"),
+        extra=extra,
+        written=summary,
+        wide=wide,
     )
 
 
@@ -325,6 +346,7 @@ def explain_command(
     policy: PolicyOpt = None,
     portfolio: PortfolioOpt = None,
     fmt: FormatOpt = Format.TABLE,
+    wide: Wide = False,
 ) -> None:
     """Why the cycle does what it does for one debtor: features, segment, stage, steps."""
     from arrears.policy.features import CATALOGUE
@@ -404,6 +426,8 @@ def explain_command(
             pl.DataFrame({"feature": list(features), "value": list(features.values())}),
             fmt,
             title="features",
+            wrap=("value",),
+            wide=wide,
         )
         steps = item["steps"]
         assert isinstance(steps, list)
