@@ -205,3 +205,16 @@ def test_emails_through_smtp_carry_the_notice_and_others_none(
         _check_email(received(row), row["language"])
     for row in others:
         _check_email(received(row), None)
+
+
+def test_the_preview_shows_the_notice_the_dispatcher_adds(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for pack, expected in (("us-reg-f", True), ("default", False)):
+        row = next(r for r in _queued(ws) if r["rule_pack"] == pack and r["channel"] == "email")
+        capsys.readouterr()
+        preview = ["template", "render", row["template"], "--debtor", row["external_id"]]
+        assert main(["-w", str(ws), *preview]) == 0
+        out = _flat(capsys.readouterr().out)
+        assert (NOTICES[row["language"]] in out) is expected
+        assert ("debt collector" in out) is expected

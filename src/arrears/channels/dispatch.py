@@ -73,12 +73,74 @@ def backoff(attempt: int, options: Options, rng: random.Random) -> timedelta:
     return timedelta(seconds=delay * rng.uniform(0.5, 1.5))
 
 
+#: Why a contact rule holds a message, by the rule id's suffix (``<pack>.<suffix>``), in words
+#: for the dispatch summary; a cap (``<id>``) not listed here is a frequency cap.
+WHY = {
+    "holiday": "a public holiday",
+    "closed-day": "a closed day of the week",
+    "hours": "outside the allowed hours",
+    "no-window": "no allowed time within 14 days",
+    "one-channel-week": "another channel was used this week",
+    "opt-out": "the debtor opted out of the channel",
+    "consent-required": "no consent for the channel",
+    "no-contact-point": "no usable address for the channel",
+    "deceased": "the debtor is deceased",
+    "do-not-contact": "the debtor is marked do-not-contact",
+    "bankrupt": "the debtor is bankrupt",
+    "legal-representative": "the debtor has a legal representative",
+    "cease-communication": "the debtor asked to cease communication",
+    "breathing-space": "the debtor is in a breathing space",
+    "no-timezone": "the debtor's time zone is unknown",
+    "validation-notice": "the validation notice must come first",
+    "time-barred": "a legal threat on a time-barred debt",
+    "conversation-quiet": "a telephone conversation in the last days",
+    "dispute": "an invoice is disputed",
+}
+
+
+def why(outcome: str, rule: str, *, retry: bool = False) -> str:
+    """The words for what held a message (``outcome``: held, blocked, failed) by ``rule``."""
+    if outcome == "failed":
+        return "could not be sent (the message's last_error says why)"
+    if retry:
+        return "waiting to be tried again after a temporary failure"
+    if not rule:
+        return "planned for later"
+    suffix = rule.partition(".")[2] or rule
+    return WHY.get(suffix, "a frequency cap" if suffix.endswith("cap") else suffix)
+
+
 @dataclass
 class Report:
+    """What a dispatch did: ``counts`` by outcome (sent, deferred, blocked...) and ``held``:
+    the messages not sent, ``(outcome, rule)`` -> messages, where ``outcome`` is ``blocked`` or
+    ``failed`` (this run) or ``held`` (queued for later: deferred by the rules, in this run or by
+    the cycle, or planned for later; :meth:`Dispatcher.held`)."""
+
     counts: Counter[str] = field(default_factory=Counter)
+    held: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, what: str, n: int = 1) -> None:
         self.counts[what] += n
+
+    def hold(self, outcome: str, rule: str, n: int = 1) -> None:
+        self.held[(outcome, rule)] += n
+
+    def not_sent(self) -> list[dict[str, Any]]:
+        """One row per outcome and rule: ``outcome``, ``rule``, ``why``, ``messages``."""
+        order = {"held": 0, "blocked": 1, "failed": 2}
+        rows = []
+        for (outcome, rule), n in sorted(self.held.items(), key=lambda i: (order[i[0][0]], i[0])):
+            retry = outcome == "held" and rule == "retry"
+            rows.append(
+                {
+                    "outcome": outcome,
+                    "rule": "" if retry else rule,
+                    "why": why(outcome, rule, retry=retry),
+                    "messages": n,
+                }
+            )
+        return rows
 
     def __str__(self) -> str:
         keys = ("sent", "deferred", "blocked", "retry", "fallback", "failed", "reconciled")
@@ -193,6 +255,15 @@ class Dispatcher:
                 break
             self.process(batch, report, stop)
         return report
+
+    def held(self, report: Report) -> None:
+        """Add to ``report`` the queued messages whose time has not come (one aggregate query):
+        deferred by the contact rules (in this run, an earlier one or the cycle), waiting for a
+        retry, or planned for later, by rule."""
+        now = self.clock()
+        after = now if self.until is None else min(now, self.until)
+        for rule, retry, n in store.held(self.engine, portfolio=self.pid, after=after):
+            report.hold("held", "retry" if retry else rule, n)
 
     def reconcile(self, report: Report) -> None:
         """Rows a dead worker left behind: ``claimed`` back to the queue; ``sending`` resent
@@ -371,6 +442,7 @@ class Dispatcher:
                     **log,
                 )
             report.add("blocked")
+            report.hold("blocked", verdict["rule"] or "")
             return True
         send_at = _utc(verdict["send_at"])
         if send_at is not None and send_at > now + timedelta(seconds=1):
@@ -383,6 +455,7 @@ class Dispatcher:
                     unique=False,
                     payload={"rule": verdict["rule"], "send_at": send_at.isoformat()},
                     status="queued",
+                    rule=verdict["rule"],
                     send_at=send_at,
                     next_attempt_at=send_at,
                     claimed_by=None,
@@ -468,6 +541,8 @@ class Dispatcher:
                 **log,
             )
         report.add(status)
+        if status == "failed":
+            report.hold("failed", "")
 
     def _temporary(self, row: store.OutboxRow, error: str, report: Report) -> None:
         now = self.clock()
@@ -492,6 +567,7 @@ class Dispatcher:
                 actor=self.actor,
                 payload={"attempt": row.attempts, "error": error, "next": when.isoformat()},
                 status="queued",
+                rule=None,
                 next_attempt_at=when,
                 last_error=error,
                 claimed_by=None,
@@ -524,6 +600,7 @@ class Dispatcher:
                     payload={"attempt": row.attempts, "from": row.channel, "to": later[0]},
                     status="queued",
                     channel=later[0],
+                    rule=None,
                     next_attempt_at=now,
                     last_error=error,
                     claimed_by=None,
@@ -543,6 +620,7 @@ class Dispatcher:
                 last_error=error,
             )
         report.add("failed")
+        report.hold("failed", "")
 
     # rendering --------------------------------------------------------------------------------
 

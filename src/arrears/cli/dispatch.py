@@ -16,10 +16,11 @@ import typer
 
 from arrears import config
 from arrears.cli.context import actor, store, workspace
-from arrears.cli.output import console
+from arrears.cli.output import Format, console, emit, emit_json
 
 if TYPE_CHECKING:
-    from arrears.channels.dispatch import Dispatcher
+    from arrears.channels.dispatch import Dispatcher, Report
+    from arrears.contact.model import Pack
 
 template_app = typer.Typer(help="Message templates.", no_args_is_help=True)
 
@@ -107,8 +108,17 @@ def dispatch(
             "time.",
         ),
     ] = None,
+    fmt: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            help="Output format: what was sent, and what was not and why, by rule (csv: one "
+            "row per outcome and rule).",
+        ),
+    ] = Format.TABLE,
 ) -> None:
-    """Send the messages that are due (queued, send time passed), then exit."""
+    """Send the messages that are due (queued, send time passed), then exit; say what was not
+    sent and why (held for later by a contact rule, blocked, failed), by rule."""
     cutoff: datetime | None = None
     day = _day(as_of) if as_of is not None else None
     if day is not None:
@@ -118,10 +128,34 @@ def dispatch(
     dispatcher.today = day
     try:
         report = dispatcher.run()
+        dispatcher.held(report)
     finally:
         dispatcher.close()
+    _summary(report, fmt)
+    if fmt is Format.TABLE:
+        _where(ws)
+
+
+def _summary(report: Report, fmt: Format) -> None:
+    """What ``dispatch`` did: the counts by outcome, then what it did not send and why."""
+    import polars as pl
+
+    not_sent = report.not_sent()
+    schema = {"outcome": pl.String, "rule": pl.String, "why": pl.String, "messages": pl.Int64}
+    if fmt is Format.JSON:
+        keys = ("sent", "deferred", "blocked", "retry", "fallback", "failed", "reconciled")
+        emit_json({**{k: report.counts[k] for k in keys}, "not_sent": not_sent})
+        return
+    if fmt is Format.CSV:
+        sent = [{"outcome": "sent", "rule": "", "why": "", "messages": report.counts["sent"]}]
+        emit(pl.DataFrame(sent + not_sent, schema=schema), fmt)
+        return
     console.print(f"dispatch: {report}")
-    _where(ws)
+    held = sum(row["messages"] for row in not_sent if row["outcome"] == "held")
+    if not_sent:
+        title = f"not sent: {held} held for later, {report.counts['blocked']} blocked, "
+        title += f"{report.counts['failed']} failed"
+        emit(pl.DataFrame(not_sent, schema=schema), fmt, title=title)
 
 
 def _day(text: str) -> date:
@@ -181,13 +215,16 @@ def template_render(
     channel: Annotated[str, typer.Option(help="email, sms, whatsapp or letter.")] = "email",
     portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
 ) -> None:
-    """Preview a message for a debtor (subject, text and HTML), in the debtor's language."""
+    """Preview a message for a debtor (subject, text and HTML), in the debtor's language, with
+    the notices the debtor's contact-rule pack adds."""
+    import polars as pl
     from sqlalchemy import select
 
     from arrears.channels.base import ChannelSettings
     from arrears.channels.dispatch import Dispatcher
     from arrears.channels.templates import TemplateBroken, TemplateMissing
     from arrears.cli.app import UserError
+    from arrears.contact.packs import pack_for
     from arrears.store.outbox import OutboxRow, read_recipients
     from arrears.store.schema import debtor
     from arrears.store.schema import portfolio as portfolio_table
@@ -197,7 +234,13 @@ def template_render(
     engine = store(ws)
     with engine.connect() as conn:
         row = conn.execute(
-            select(debtor.c.id, debtor.c.portfolio_id)
+            select(
+                debtor.c.id,
+                debtor.c.portfolio_id,
+                debtor.c.country,
+                debtor.c.kind,
+                debtor.c.region,
+            )
             .join(portfolio_table, portfolio_table.c.id == debtor.c.portfolio_id)
             .where(portfolio_table.c.code == code, debtor.c.external_id == debtor_id)
         ).one_or_none()
@@ -212,8 +255,14 @@ def template_render(
     )
     who = read_recipients(engine, [row.id], date.today())[row.id]
     out = OutboxRow(0, f"preview:{name}", row.portfolio_id, row.id, channel, name, {}, None, 0, "")
+    packs = _packs(ws, code)
+    one = pl.DataFrame(
+        [{"country": row.country, "kind": row.kind, "region": row.region}],
+        schema={"country": pl.String, "kind": pl.String, "region": pl.String},
+    )
+    pack = packs.get(pack_for(one, packs)[0])
     try:
-        message = dispatcher.message(out, who, date.today())
+        message = dispatcher.message(out, who, date.today(), pack)
     except (TemplateMissing, TemplateBroken) as exc:
         raise UserError(str(exc)) from None
     console.print(f"to: {message.to or '(no address)'}", markup=False, highlight=False)
@@ -222,6 +271,17 @@ def template_render(
     console.print("", message.text, sep="\n", markup=False, highlight=False)
     if message.html:
         console.print("", "--- html ---", message.html, sep="\n", markup=False, highlight=False)
+
+
+def _packs(ws: config.Workspace, code: str) -> dict[str, Pack]:
+    """The contact-rule packs of the portfolio's policy; the shipped ones if it cannot load."""
+    from arrears.contact.packs import shipped_packs
+    from arrears.jobs.cycle import PolicyProblems, load_compiled
+
+    try:
+        return load_compiled(ws.policy_for(code)).packs
+    except (PolicyProblems, FileNotFoundError):
+        return shipped_packs()
 
 
 def opt_out(

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, Update, bindparam, func, insert, sele
 
 from arrears.store.schema import (
     activity,
+    case_step,
     consent,
     contact_point,
     debtor,
@@ -85,6 +86,24 @@ def portfolio_id(engine: Engine, code: str) -> int | None:
             select(portfolio_table.c.id).where(portfolio_table.c.code == code)
         ).scalar_one_or_none()
     return None if pid is None else int(pid)
+
+
+def held(engine: Engine, *, portfolio: int, after: datetime) -> list[tuple[str, bool, int]]:
+    """The queued messages whose time has not come by ``after``, counted by why they wait:
+    ``(rule, retry, messages)``; ``rule`` is the contact rule that last deferred the message
+    (at send time: ``outbox.rule``; in the cycle: its step's ``case_step.rule``), ``""`` for
+    none (planned for later); ``retry``: waiting to be tried again after a temporary failure."""
+    rule = func.coalesce(outbox.c.rule, case_step.c.rule, "")
+    retry = outbox.c.last_error.is_not(None) & outbox.c.rule.is_(None)
+    query = (
+        select(rule, retry, func.count())
+        .select_from(outbox.outerjoin(case_step, case_step.c.key == outbox.c.key))
+        .where(outbox.c.portfolio_id == portfolio, outbox.c.status == "queued", after < DUE)
+        .group_by(rule, retry)
+        .order_by(rule, retry)
+    )
+    with engine.connect() as conn:
+        return [(str(r), bool(t), int(n)) for r, t, n in conn.execute(query)]
 
 
 def release_expired_claims(engine: Engine, *, portfolio: int, now: datetime, lease: float) -> int:
