@@ -179,3 +179,12 @@ def test_explain_and_model_explain_show_ids_and_scores_whole(
 def test_config_fits(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     table = output(capsys, demo, "config")
     assert_fits_and_whole(table, ["setting", "database_url", "locale"])
+
+
+def test_model_evaluate_prints_csv_too(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every command that prints a table prints CSV: the backtest's figures, one per row."""
+    rows = list(
+        csv.DictReader(io.StringIO(output(capsys, demo, "model", "evaluate", "--format", "csv")))
+    )
+    assert rows and set(rows[0]) == {"table", "row", "measure", "value"}
+    assert {"calibration", "lift and capture by decile"} <= {row["table"] for row in rows}

@@ -136,7 +136,8 @@ def evaluate_command(
         float, typer.Option(min=0.1, max=0.95, help="Oldest share of invoices to train on.")
     ] = 0.8,
     portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.TABLE,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    wide: Wide = False,
 ) -> None:
     """Chronological backtest: AUC, Brier, calibration, lift by decile, next to baselines."""
     from arrears.cli.app import UserError
@@ -151,12 +152,28 @@ def evaluate_command(
     if fmt is Format.JSON:
         typer.echo(json.dumps(report, indent=2))
         return
-    if fmt is not Format.TABLE:
-        raise UserError("--format: choose table or json")
+    figures: list[dict[str, str | None]] = []
+
+    def show(frame: pl.DataFrame, title: str) -> None:
+        """A table, or (CSV) its figures as rows of one document: table, row, measure, value."""
+        if fmt is Format.TABLE:
+            emit(frame, fmt, title=title, wrap=frame.columns[:1], wide=wide)  # the row's name
+            return
+        label, *measures = frame.columns
+        for row in frame.iter_rows(named=True):
+            figures.extend(
+                {"table": title, "row": str(row[label]), "measure": m,
+                 "value": None if row[m] is None else str(row[m])}
+                for m in measures
+            )  # fmt: skip
+
+    def say(text: str) -> None:
+        typer.echo(text, err=fmt is not Format.TABLE)
+
     title = f"backtest of {code}, trained before {report['cutoff']}"
     inv = report["invoice"]
     if "error" in inv:
-        typer.echo(f"paid late: {inv['error']}")
+        say(f"paid late: {inv['error']}")
     else:
         metrics = ("auc", "brier", "accuracy", "precision", "recall")
         rows = [
@@ -175,20 +192,23 @@ def evaluate_command(
                     **{m: tuned[m] for m in ("accuracy", "precision", "recall")},
                 },
             )
-        emit(pl.DataFrame(rows), fmt, title=f"{title}: paid late at issue ({inv['test']} invoices)")
+        show(pl.DataFrame(rows), f"{title}: paid late at issue ({inv['test']} invoices)")
         rows = [{"predictor": k, **v} for k, v in inv["days"].items()]
-        emit(pl.DataFrame(rows), fmt, title="days late, mean absolute error")
+        show(pl.DataFrame(rows), "days late, mean absolute error")
     deb = report["debtor"]
     if "error" in deb:
-        typer.echo(f"propensity to pay: {deb['error']}")
-        return
-    rows = [
-        {"model": k, **{m: deb[k][m] for m in ("auc", "brier", "accuracy")}}
-        for k in ("model", "past late rate", "rules")
-    ]
-    emit(pl.DataFrame(rows), fmt, title=f"propensity to pay ({deb['test']} debtor-days)")
-    emit(pl.DataFrame(deb["model"]["calibration"]), fmt, title="calibration")
-    emit(pl.DataFrame(deb["model"]["lift"]), fmt, title="lift and capture by decile")
+        say(f"propensity to pay: {deb['error']}")
+    else:
+        rows = [
+            {"model": k, **{m: deb[k][m] for m in ("auc", "brier", "accuracy")}}
+            for k in ("model", "past late rate", "rules")
+        ]
+        show(pl.DataFrame(rows), f"propensity to pay ({deb['test']} debtor-days)")
+        show(pl.DataFrame(deb["model"]["calibration"]), "calibration")
+        show(pl.DataFrame(deb["model"]["lift"]), "lift and capture by decile")
+    if fmt is Format.CSV:
+        columns = ("table", "row", "measure", "value")
+        emit(pl.DataFrame(figures, schema=dict.fromkeys(columns, pl.String)), fmt)
 
 
 @model_app.command("explain")
