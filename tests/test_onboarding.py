@@ -96,6 +96,10 @@ def test_a_backlog_waits_for_approval_then_proceeds(
         "RECENT": ("early", None, None, "active"),
     }
     assert executed(ws, "place-agency") == 0
+    assert run(ws, "explain", "OLD", "--as-of", DAY) == 0
+    out = one_line(capsys.readouterr().out)
+    assert "awaiting_approval: agency" in out
+    assert "(stays in pre_legal until a person approves: arrears approve OLD agency)" in out
 
     # a day later without approval: still waiting, nothing placed
     assert run(ws, "run", "--as-of", NEXT) == 0

@@ -408,6 +408,13 @@ def explain_command(
         for key in ("case", "opened_on", "awaiting_approval", "arm", "paused_by", "paused_until"):
             if item[key] is not None:
                 console.print(f"  {key}: {item[key]}")
+        if item["awaiting_approval"] is not None:
+            console.print(
+                f"    (stays in {item['stage']} until a person approves: "
+                f"arrears approve {debtor} {item['awaiting_approval']})",
+                highlight=False,
+                markup=False,
+            )
         console.print(f"  priority: {item['priority']:.2f}")
         if item["score_source"]:
             reasons = item["score_reasons"]
