@@ -11,15 +11,16 @@ import csv
 import io
 import json
 import shutil
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Engine, insert, select, update
 
 from arrears.cli.app import main
-from arrears.store.schema import consent, contact_point, debtor, outbox
+from arrears.store.outbox import held
+from arrears.store.schema import consent, contact_point, debtor, outbox, portfolio
 from channels_support import engine_of
 
 DAY = date(2026, 12, 8)  # Tuesday: Inmaculada Concepción in Colombia
@@ -28,16 +29,15 @@ _BASE: dict[str, Path] = {}
 
 #: what the dispatch of DAY did not send, by outcome and rule (golden)
 NOT_SENT = [
-    {"outcome": "held", "rule": "", "why": "planned for later", "messages": 4},
-    {
-        "outcome": "held",
-        "rule": "co-ley-2300.holiday",
-        "why": "a public holiday",
-        "messages": 4,
-    },
-    {"outcome": "held", "rule": "default.holiday", "why": "a public holiday", "messages": 1},
-    {"outcome": "held", "rule": "eu-b2b.holiday", "why": "a public holiday", "messages": 1},
-]
+    {"outcome": "held", "rule": "", "why": "planned for later", "messages": 4,
+     "next": "2026-12-08T17:00Z"},
+    {"outcome": "held", "rule": "co-ley-2300.holiday", "why": "a public holiday", "messages": 4,
+     "next": "2026-12-09T12:00Z"},  # Bogota 07:00
+    {"outcome": "held", "rule": "default.holiday", "why": "a public holiday", "messages": 1,
+     "next": "2026-12-09T07:00Z"},
+    {"outcome": "held", "rule": "eu-b2b.holiday", "why": "a public holiday", "messages": 1,
+     "next": "2026-12-09T07:00Z"},  # Berlin 08:00
+]  # fmt: skip
 
 
 def _base(root: Path) -> Path:
@@ -145,3 +145,41 @@ def test_the_table_says_what_was_held_for_a_holiday(
     assert "dispatch: sent 13, deferred 0, blocked 0" in out
     assert "not sent: 10 held for later, 0 blocked, 0 failed" in out
     assert "co-ley-2300.holiday │ a public holiday │ 4" in out
+
+
+def test_the_held_count_reads_alike_on_sqlite_and_postgresql(engine: Engine) -> None:
+    """``store.outbox.held``: queued messages not due yet, by rule, retry and first due time."""
+    at = datetime(2026, 12, 8, 16, tzinfo=UTC)
+    with engine.begin() as conn:
+        pid = conn.execute(
+            insert(portfolio).values(code="p", name="p", base_currency="USD", created_at=at)
+        ).inserted_primary_key[0]
+        did = conn.execute(
+            insert(debtor).values(
+                portfolio_id=pid, external_id="D1", name="D", kind="person", country="US",
+                timezone="America/New_York", language="en", currency="USD", tags=[],
+                attributes={}, row_hash="-", created_at=at, updated_at=at,
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        rows = [  # (status, hours from now, rule, last error)
+            ("queued", 20, "co-ley-2300.holiday", None),
+            ("queued", 2, "co-ley-2300.holiday", None),
+            ("queued", 1, None, None),
+            ("queued", 3, None, "421 try later"),
+            ("queued", -1, None, None),  # due: not held
+            ("blocked", 5, "us-reg-f.opt-out", None),  # not queued
+        ]
+        for n, (status, hours, rule, error) in enumerate(rows):
+            due = at + timedelta(hours=hours)
+            conn.execute(
+                insert(outbox).values(
+                    key=f"k{n}", portfolio_id=pid, debtor_id=did, channel="email", params={},
+                    created_on=at.date(), status=status, attempts=0, send_at=due, created_at=at,
+                    rule=rule, last_error=error, next_attempt_at=due if error else None,
+                )
+            )  # fmt: skip
+    assert held(engine, portfolio=pid, after=at) == [
+        ("", False, 1, at + timedelta(hours=1)),
+        ("", True, 1, at + timedelta(hours=3)),
+        ("co-ley-2300.holiday", False, 2, at + timedelta(hours=2)),
+    ]

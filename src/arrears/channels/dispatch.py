@@ -119,15 +119,20 @@ class Report:
 
     counts: Counter[str] = field(default_factory=Counter)
     held: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: when the first held message of an ``(outcome, rule)`` is due
+    due: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
     def add(self, what: str, n: int = 1) -> None:
         self.counts[what] += n
 
-    def hold(self, outcome: str, rule: str, n: int = 1) -> None:
+    def hold(self, outcome: str, rule: str, n: int = 1, due: datetime | None = None) -> None:
         self.held[(outcome, rule)] += n
+        if due is not None:
+            self.due[(outcome, rule)] = min(due, self.due.get((outcome, rule), due))
 
     def not_sent(self) -> list[dict[str, Any]]:
-        """One row per outcome and rule: ``outcome``, ``rule``, ``why``, ``messages``."""
+        """One row per outcome and rule: ``outcome``, ``rule``, ``why``, ``messages`` and
+        ``next``: when the first of them is due (UTC, ISO; ``""`` for blocked and failed)."""
         order = {"held": 0, "blocked": 1, "failed": 2}
         rows = []
         for (outcome, rule), n in sorted(self.held.items(), key=lambda i: (order[i[0][0]], i[0])):
@@ -138,6 +143,7 @@ class Report:
                     "rule": "" if retry else rule,
                     "why": why(outcome, rule, retry=retry),
                     "messages": n,
+                    "next": _iso(self.due.get((outcome, rule))),
                 }
             )
         return rows
@@ -145,6 +151,10 @@ class Report:
     def __str__(self) -> str:
         keys = ("sent", "deferred", "blocked", "retry", "fallback", "failed", "reconciled")
         return ", ".join(f"{k} {self.counts[k]}" for k in keys)
+
+
+def _iso(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -262,8 +272,8 @@ class Dispatcher:
         retry, or planned for later, by rule."""
         now = self.clock()
         after = now if self.until is None else min(now, self.until)
-        for rule, retry, n in store.held(self.engine, portfolio=self.pid, after=after):
-            report.hold("held", "retry" if retry else rule, n)
+        for rule, retry, n, due in store.held(self.engine, portfolio=self.pid, after=after):
+            report.hold("held", "retry" if retry else rule, n, due)
 
     def reconcile(self, report: Report) -> None:
         """Rows a dead worker left behind: ``claimed`` back to the queue; ``sending`` resent

@@ -141,13 +141,27 @@ def _summary(report: Report, fmt: Format) -> None:
     import polars as pl
 
     not_sent = report.not_sent()
-    schema = {"outcome": pl.String, "rule": pl.String, "why": pl.String, "messages": pl.Int64}
+    schema = {
+        "outcome": pl.String,
+        "rule": pl.String,
+        "why": pl.String,
+        "messages": pl.Int64,
+        "next": pl.String,
+    }
     if fmt is Format.JSON:
         keys = ("sent", "deferred", "blocked", "retry", "fallback", "failed", "reconciled")
         emit_json({**{k: report.counts[k] for k in keys}, "not_sent": not_sent})
         return
     if fmt is Format.CSV:
-        sent = [{"outcome": "sent", "rule": "", "why": "", "messages": report.counts["sent"]}]
+        sent = [
+            {
+                "outcome": "sent",
+                "rule": "",
+                "why": "",
+                "messages": report.counts["sent"],
+                "next": "",
+            }
+        ]
         emit(pl.DataFrame(sent + not_sent, schema=schema), fmt)
         return
     console.print(f"dispatch: {report}")

@@ -88,22 +88,33 @@ def portfolio_id(engine: Engine, code: str) -> int | None:
     return None if pid is None else int(pid)
 
 
-def held(engine: Engine, *, portfolio: int, after: datetime) -> list[tuple[str, bool, int]]:
+def held(
+    engine: Engine, *, portfolio: int, after: datetime
+) -> list[tuple[str, bool, int, datetime]]:
     """The queued messages whose time has not come by ``after``, counted by why they wait:
-    ``(rule, retry, messages)``; ``rule`` is the contact rule that last deferred the message
-    (at send time: ``outbox.rule``; in the cycle: its step's ``case_step.rule``), ``""`` for
-    none (planned for later); ``retry``: waiting to be tried again after a temporary failure."""
+    ``(rule, retry, messages, next)``; ``rule`` is the contact rule that last deferred the
+    message (at send time: ``outbox.rule``; in the cycle: its step's ``case_step.rule``), ``""``
+    for none (planned for later); ``retry``: waiting to be tried again after a temporary
+    failure; ``next``: when the first of them is due."""
     rule = func.coalesce(outbox.c.rule, case_step.c.rule, "")
     retry = outbox.c.last_error.is_not(None) & outbox.c.rule.is_(None)
     query = (
-        select(rule, retry, func.count())
+        select(rule, retry, func.count(), func.min(DUE))
         .select_from(outbox.outerjoin(case_step, case_step.c.key == outbox.c.key))
         .where(outbox.c.portfolio_id == portfolio, outbox.c.status == "queued", after < DUE)
         .group_by(rule, retry)
         .order_by(rule, retry)
     )
     with engine.connect() as conn:
-        return [(str(r), bool(t), int(n)) for r, t, n in conn.execute(query)]
+        return [
+            (str(r), bool(t), int(n), _aware(_datetime(first)))
+            for r, t, n, first in conn.execute(query)
+        ]
+
+
+def _datetime(value: datetime | str) -> datetime:
+    """A time as SQLite returns an aggregate of times (text) or PostgreSQL (a datetime)."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def release_expired_claims(engine: Engine, *, portfolio: int, now: datetime, lease: float) -> int:
