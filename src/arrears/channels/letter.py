@@ -6,8 +6,10 @@ wheel) and embeds a TrueType font for non-Latin text; ReportLab would also do bu
 its open-source edition lacks nothing we need from it.
 
 The legally required text of the debtor's jurisdiction (``Message.legal_notice``, from the
-contact-rule pack's ``letter_notice`` in the debtor's language: :func:`with_legal_notice`) ends
-the letter, under a rule, so it cannot be mistaken for part of the template's text.
+contact-rule pack's ``letter_notice`` in the debtor's language: :func:`with_legal_notice`, which
+the dispatcher applies to every letter and statement through
+:func:`arrears.channels.notices.with_notices`) ends the letter, under a rule, so it cannot be
+mistaken for part of the template's text.
 
 The debtor's name and the creditor's are printed as one line each and the postal address with
 its own lines, without bidirectional or other control characters
