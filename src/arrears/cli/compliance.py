@@ -44,10 +44,10 @@ def _day(text: str | None, name: str, default: date) -> date:
 def report(
     ctx: typer.Context,
     start: Annotated[
-        str | None, typer.Option("--from", help="First day (default: 30 days ago).")
+        str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: 30 days ago).")
     ] = None,
     end: Annotated[
-        str | None, typer.Option("--to", help="Last day, included (default: today).")
+        str | None, typer.Option("--to", help="Last day, included, YYYY-MM-DD (default: today).")
     ] = None,
     portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,

@@ -1,9 +1,11 @@
-"""What every command needs: the workspace's settings, its store, and who is acting."""
+"""What every command needs: the workspace's settings, its store, who is acting, and the old
+names of its renamed options."""
 
 from __future__ import annotations
 
 import getpass
 from pathlib import Path
+from typing import Any
 
 import typer
 from sqlalchemy import Engine
@@ -56,3 +58,14 @@ def actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli"
+
+
+def renamed(**old_names: str) -> dict[str, Any]:
+    """Context settings for a command whose options were renamed: ``renamed(date="on")`` still
+    reads ``--date`` as ``--on`` (for a release), but ``--help`` shows only ``--on``."""
+    names = {old.replace("_", "-"): new for old, new in old_names.items()}
+
+    def normalize(name: str) -> str:  # an option's name without its dashes (Click's tokens)
+        return names.get(name, name)
+
+    return {"token_normalize_func": normalize}

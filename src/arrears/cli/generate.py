@@ -11,6 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
+from arrears.cli.context import renamed
 from arrears.cli.output import console, emit_json
 from arrears.demo.files import FileFormat
 from arrears.demo.generate import check_arguments, generate
@@ -39,7 +40,7 @@ def _parse_end(text: str | None) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        _fail(f"--end {text!r} is not a date: write it as YYYY-MM-DD")
+        _fail(f"--as-of {text!r} is not a date: write it as YYYY-MM-DD")
 
 
 def _print_stats(stats: GenerationStats, out: Path) -> None:
@@ -69,11 +70,13 @@ def _print_stats(stats: GenerationStats, out: Path) -> None:
 def generate_command(
     out: Annotated[Path, typer.Argument(help="Folder for debtors, invoices and payments files.")],
     debtors: Annotated[int, typer.Option(help="Number of debtors.")] = 2_000,
-    months: Annotated[int, typer.Option(help="Months of invoices before --end.")] = 12,
+    months: Annotated[int, typer.Option(help="Months of invoices before --as-of.")] = 12,
     seed: Annotated[int, typer.Option(help="Random seed: same arguments, same files.")] = 7,
     end: Annotated[
         str | None,
-        typer.Option(help="The portfolio's 'today' (YYYY-MM-DD); default: today's date."),
+        typer.Option(
+            "--as-of", help="The portfolio's 'today' (YYYY-MM-DD); default: today's date."
+        ),
     ] = None,
     fmt: Annotated[FileFormat, typer.Option("--format", help="File format.")] = FileFormat.CSV,
     json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
@@ -108,4 +111,4 @@ def generate_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("generate")(generate_command)
+    app.command("generate", context_settings=renamed(end="as-of"))(generate_command)

@@ -14,7 +14,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from arrears.cli.context import actor, store, workspace
+from arrears.cli.context import actor, renamed, store, workspace
 from arrears.cli.output import Format, Wide, console, emit
 from arrears.domain.allocation import AllocationRule
 from arrears.domain.ledger import CreditNote, Payment
@@ -66,12 +66,12 @@ def _describe(posting: Posting, what: str) -> str:
     return f"{what}: applied to {applied or 'nothing'}; unallocated {posting.unallocated}"
 
 
-@payment_app.command("add")
+@payment_app.command("add", context_settings=renamed(date="on"))
 def payment_add(
     ctx: typer.Context,
     debtor: Annotated[str, typer.Option(help="Debtor's external id.")],
     id_: Annotated[str, typer.Option("--id", help="Payment's external id.")],
-    on: Annotated[str, typer.Option("--date", help="Date received (YYYY-MM-DD).")],
+    on: Annotated[str, typer.Option("--on", help="Day it was received (YYYY-MM-DD).")],
     amount: Annotated[str, typer.Option(help="Amount, e.g. 1250.50.")],
     currency: Annotated[str, typer.Option(help="ISO 4217 currency of the payment.")],
     invoice: Annotated[str | None, typer.Option(help="Apply only to this invoice.")] = None,
@@ -85,7 +85,7 @@ def payment_add(
     new = Payment(
         id_,
         debtor,
-        parse_date(on, "--date"),
+        parse_date(on, "--on"),
         parse_money(amount, currency, "--amount"),
         method,
         reference,
@@ -103,7 +103,7 @@ def payment_add(
 def payment_reverse(
     ctx: typer.Context,
     payment: Annotated[str, typer.Argument(help="Payment's external id.")],
-    on: Annotated[str, typer.Option(help="Date of the reversal (YYYY-MM-DD).")],
+    on: Annotated[str, typer.Option(help="Day of the reversal (YYYY-MM-DD).")],
     reason: Annotated[str, typer.Option(help="Bounced cheque, chargeback...")],
     portfolio: Portfolio = None,
 ) -> None:
@@ -126,12 +126,12 @@ def payment_reverse(
         console.print(f"payment {payment} already reversed; nothing changed")
 
 
-@credit_note_app.command("add")
+@credit_note_app.command("add", context_settings=renamed(date="on"))
 def credit_note_add(
     ctx: typer.Context,
     debtor: Annotated[str, typer.Option(help="Debtor's external id.")],
     id_: Annotated[str, typer.Option("--id", help="Credit note's external id.")],
-    on: Annotated[str, typer.Option("--date", help="Date issued (YYYY-MM-DD).")],
+    on: Annotated[str, typer.Option("--on", help="Day it was issued (YYYY-MM-DD).")],
     amount: Annotated[str, typer.Option(help="Amount, e.g. 99.90.")],
     currency: Annotated[str, typer.Option(help="ISO 4217 currency.")],
     invoice: Annotated[str | None, typer.Option(help="The invoice it credits.")] = None,
@@ -144,7 +144,7 @@ def credit_note_add(
     note = CreditNote(
         id_,
         debtor,
-        parse_date(on, "--date"),
+        parse_date(on, "--on"),
         parse_money(amount, currency, "--amount"),
         invoice,
         reason,
@@ -161,7 +161,7 @@ def credit_note_add(
 def write_off(
     ctx: typer.Context,
     invoice: Annotated[str, typer.Argument(help="Invoice's external id.")],
-    on: Annotated[str, typer.Option(help="Effective date (YYYY-MM-DD).")],
+    on: Annotated[str, typer.Option(help="Day it takes effect (YYYY-MM-DD).")],
     reason: Annotated[str, typer.Option(help="Why it is written off.")],
     amount: Annotated[
         str | None, typer.Option(help="Amount in the invoice's currency (default: all open).")
@@ -208,7 +208,7 @@ def ledger_check(ctx: typer.Context) -> None:
 def ledger_apply_credit(
     ctx: typer.Context,
     debtor: Annotated[str, typer.Argument(help="Debtor's external id.")],
-    on: Annotated[str, typer.Option(help="Date of application (YYYY-MM-DD).")],
+    on: Annotated[str, typer.Option(help="Day of the application (YYYY-MM-DD).")],
     portfolio: Portfolio = None,
 ) -> None:
     """Apply a debtor's unallocated payments and credit notes to its open instalments."""
