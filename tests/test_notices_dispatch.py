@@ -218,3 +218,18 @@ def test_the_preview_shows_the_notice_the_dispatcher_adds(
         out = _flat(capsys.readouterr().out)
         assert (NOTICES[row["language"]] in out) is expected
         assert ("debt collector" in out) is expected
+
+
+def test_a_policy_removes_the_message_notice_with_an_empty_text() -> None:
+    from arrears.channels.base import Message
+    from arrears.channels.notices import with_notices
+    from arrears.contact.packs import effective_packs
+
+    sms = Message(
+        key="k", idempotency_key="arrears-1", channel="sms", to="+15550000001", debtor="D1",
+        language="es", subject="", text="Su factura está vencida.",
+    )  # fmt: skip
+    shipped = effective_packs({})["us-reg-f"]
+    assert with_notices(sms, shipped).text == "Su factura está vencida.\n\n" + NOTICE_ES
+    creditor = effective_packs({"us-reg-f": {"message_notice": {"en": "", "es": ""}}})
+    assert with_notices(sms, creditor["us-reg-f"]) == sms
