@@ -32,10 +32,30 @@ def check(
                 f"{path}: ok ({len(policy.stages)} stages, {len(policy.segments)} segments, "
                 f"{sum(len(c.steps) for c in policy.cadences)} steps)"
             )
+            _print_onboarding(policy)
             _print_rules_summary(policy)
         failed = failed or bool(problems)
     if failed:
         raise typer.Exit(1)
+
+
+def _print_onboarding(policy: Policy) -> None:
+    """Which stages a new case waits to enter (``onboarding``, docs/cycle.md: day one)."""
+    from arrears.policy.onboarding import escalation_stages, waiting_stage
+
+    stages = escalation_stages(policy)
+    if not stages:
+        console.print(
+            "  onboarding: escalations proceed: a new case enters the stage it matches"
+            if policy.onboarding.escalations == "proceed"
+            else "  onboarding: no escalation stage (no placement or write-off step)"
+        )
+        return
+    console.print(
+        f"  onboarding: a new case matching {', '.join(stages)} waits for approval in "
+        f"{waiting_stage(policy, stages[0])}",
+        highlight=False,
+    )
 
 
 def _print_rules_summary(policy: Policy) -> None:
