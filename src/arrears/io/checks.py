@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from dataclasses import replace
 from functools import cache
 
 import phonenumbers
@@ -58,28 +59,64 @@ def too_long(name: str, text: pl.Expr) -> pl.Expr:
 
 
 def check(
-    column: Column, options: ReadOptions, *, short_dates: bool = False
+    column: Column,
+    options: ReadOptions,
+    *,
+    short_dates: bool = False,
+    typed: bool | pl.Expr = False,
+    scientific: bool = False,
 ) -> tuple[pl.Expr, pl.Expr]:
     """(typed value, problem message) of ``column`` in a frame of cleaned text.
 
     ``short_dates``: the caller knows that no cell of this column is longer than 10 bytes, so
-    none can be an ISO date-time (the shortest is 13 characters) and that rewrite is skipped."""
+    none can be an ISO date-time (the shortest is 13 characters) and that rewrite is skipped.
+    ``typed``: whether the cells of a date or amount column were typed cells of the file (an
+    Excel date or number, a Parquet date or numeric column), written by the reader as ISO dates
+    and plain numbers with ``.``: ``True`` for all of them, an expression for a column of both
+    kinds. The file's settings (``import.decimal_separator``...) apply to the text cells only.
+    ``scientific``: whether an amount column has a cell with an ``e``, which may be a number
+    in scientific notation (``1e+05``): a few more steps to read it."""
     x = pl.col(column.name)
-    value, problem = _by_type(column, x, options, short_dates)
+    value, problem = _typed_or_text(column, x, options, short_dates, typed, scientific)
     if column.required:
         missing = pl.lit(f"is empty; {column.name} is required: {column.doc}")
         problem = pl.when(x.is_null()).then(missing).otherwise(problem)
     return value.alias(column.field), problem
 
 
+def typed_options(options: ReadOptions) -> ReadOptions:
+    """How the readers write typed cells: ISO dates, numbers with ``.`` and no grouping."""
+    return replace(options, date_format="auto", decimal_separator=".", thousands_separator="")
+
+
+def _typed_or_text(
+    column: Column,
+    x: pl.Expr,
+    options: ReadOptions,
+    short_dates: bool,
+    typed: bool | pl.Expr,
+    scientific: bool,
+) -> tuple[pl.Expr, pl.Expr]:
+    if column.type not in (Type.DATE, Type.AMOUNT) or typed is False:
+        return _by_type(column, x, options, short_dates, scientific)
+    as_typed = _by_type(column, x, typed_options(options), short_dates, scientific)
+    if typed is True:
+        return as_typed
+    as_text = _by_type(column, x, options, short_dates, scientific)
+    return (
+        pl.when(typed).then(as_typed[0]).otherwise(as_text[0]),
+        pl.when(typed).then(as_typed[1]).otherwise(as_text[1]),
+    )
+
+
 def _by_type(
-    column: Column, x: pl.Expr, options: ReadOptions, short_dates: bool
+    column: Column, x: pl.Expr, options: ReadOptions, short_dates: bool, scientific: bool = False
 ) -> tuple[pl.Expr, pl.Expr]:
     kind = column.type
     if kind is Type.DATE:
         return _date(x, options.date_format, short=short_dates)
     if kind is Type.AMOUNT:
-        return amount(x, options, positive=column.name != "credit_limit")
+        return amount(x, options, positive=column.name != "credit_limit", scientific=scientific)
     value: pl.Expr
     if kind is Type.INT:
         ok = x.str.contains(r"^[0-9]{1,9}$")
@@ -148,9 +185,11 @@ def _date(x: pl.Expr, date_format: str, *, short: bool = False) -> tuple[pl.Expr
     return value, pl.when(failed).then(message)
 
 
-def amount(x: pl.Expr, options: ReadOptions, *, positive: bool) -> tuple[pl.Expr, pl.Expr]:
+def amount(
+    x: pl.Expr, options: ReadOptions, *, positive: bool, scientific: bool = False
+) -> tuple[pl.Expr, pl.Expr]:
     """Minor units of a decimal text in the row's currency (``__exponent``), and the problem."""
-    minor, problem = _amount(x, options, positive=positive)
+    minor, problem = _amount(x, options, positive=positive, scientific=scientific)
     return amount_value(minor, problem), problem
 
 
@@ -160,29 +199,37 @@ def amount_value(minor: pl.Expr, problem: pl.Expr) -> pl.Expr:
     return pl.when(problem.is_null() & pl.col("__exponent").is_not_null()).then(minor)
 
 
-def amount_minor(column: Column, options: ReadOptions) -> pl.Expr:
+def amount_minor(
+    column: Column,
+    options: ReadOptions,
+    typed: bool | pl.Expr = False,
+    *,
+    scientific: bool = False,
+) -> pl.Expr:
     """The unchecked minor units of an amount column (see ``amount_value``)."""
-    return _amount(pl.col(column.name), options, positive=True)[0]
+    x = pl.col(column.name)
+    as_text = _amount(x, options, positive=True, scientific=scientific)[0]
+    if typed is False:
+        return as_text
+    as_typed = _amount(x, typed_options(options), positive=True, scientific=scientific)[0]
+    return as_typed if typed is True else pl.when(typed).then(as_typed).otherwise(as_text)
 
 
-def _amount(x: pl.Expr, options: ReadOptions, *, positive: bool) -> tuple[pl.Expr, pl.Expr]:
+def _amount(
+    x: pl.Expr, options: ReadOptions, *, positive: bool, scientific: bool = False
+) -> tuple[pl.Expr, pl.Expr]:
     dec, thousands = options.decimal_separator, options.thousands_separator
     d, t = re.escape(dec), re.escape(thousands)
     # [0-9], not \d: Polars' \d is any Unicode digit (١٠٠, １００), which no cast reads
     integer = rf"([0-9]{{1,3}}({t}[0-9]{{3}})+|[0-9]+)" if thousands else r"[0-9]+"
-    shaped = x.str.contains(rf"^[+-]?{integer}({d}[0-9]+)?$")
+    power = r"([eE][+-]?[0-9]{1,3})?" if scientific else ""
+    shaped = x.str.contains(rf"^[+-]?{integer}({d}[0-9]+)?{power}$")
     plain = x.str.replace_all(thousands, "", literal=True) if thousands else x
     plain = plain.str.replace(dec, ".", literal=True)
-    whole = plain.str.extract(r"^[+-]?([0-9]+)", 1)
-    fraction = plain.str.extract(r"\.([0-9]+)$", 1).fill_null("").str.strip_chars_end("0")
-    decimals = fraction.str.len_chars().cast(pl.Int64)
     exponent = pl.col("__exponent")
-    minor = whole.cast(pl.Int64, strict=False) * _power_of_ten(exponent) + fraction.replace(
-        "", "0"
-    ).cast(pl.Int64, strict=False) * _power_of_ten(exponent - decimals)
-    nonzero = plain.str.contains(r"[1-9]")
+    number = _scientific(plain, exponent) if scientific else _decimal(plain, exponent)
+    minor, nonzero, large, too_precise = number
     negative = x.str.starts_with("-") & nonzero
-    large = whole.str.strip_chars_start("0").str.len_chars() > MAX_INTEGER_DIGITS
     grouping = f" and '{thousands}' between thousands" if thousands else ""
     problem = (
         pl.when(x.is_null())
@@ -211,7 +258,7 @@ def _amount(x: pl.Expr, options: ReadOptions, *, positive: bool) -> tuple[pl.Exp
                 f"'{{}}' is too large: at most {MAX_INTEGER_DIGITS} digits before the decimals", x
             )
         )
-        .when(exponent.is_not_null() & (decimals > exponent))
+        .when(too_precise)
         .then(
             pl.format(
                 "'{}' has more decimals than {} allows ({}): round it",
@@ -224,6 +271,40 @@ def _amount(x: pl.Expr, options: ReadOptions, *, positive: bool) -> tuple[pl.Exp
     if positive:
         problem = problem.when(~nonzero).then(pl.format(f"'{{}}' is zero: {_sign_rule(True)}", x))
     return minor, problem
+
+
+def _decimal(plain: pl.Expr, exponent: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
+    """Minor units, nonzero, too large, too many decimals: of a decimal text with ``.``."""
+    whole = plain.str.extract(r"^[+-]?([0-9]+)", 1)
+    fraction = plain.str.extract(r"\.([0-9]+)$", 1).fill_null("").str.strip_chars_end("0")
+    decimals = fraction.str.len_chars().cast(pl.Int64)
+    minor = whole.cast(pl.Int64, strict=False) * _power_of_ten(exponent) + fraction.replace(
+        "", "0"
+    ).cast(pl.Int64, strict=False) * _power_of_ten(exponent - decimals)
+    large = whole.str.strip_chars_start("0").str.len_chars() > MAX_INTEGER_DIGITS
+    too_precise = exponent.is_not_null() & (decimals > exponent)
+    return minor, plain.str.contains(r"[1-9]"), large, too_precise
+
+
+def _scientific(plain: pl.Expr, exponent: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
+    """``_decimal`` of a text that may be in scientific notation (``1e+05``, ``1.5E3``): the
+    number is ``digits * 10^-scale``, without zeros at either end of ``digits``."""
+    whole = plain.str.extract(r"^[+-]?([0-9]+)", 1)
+    fraction = plain.str.extract(r"\.([0-9]+)", 1).fill_null("")
+    power = plain.str.extract(r"[eE]([+-]?[0-9]+)$", 1).cast(pl.Int64, strict=False).fill_null(0)
+    digits = pl.concat_str(whole, fraction)
+    significant = digits.str.strip_chars_end("0")
+    trailing = digits.str.len_chars().cast(pl.Int64) - significant.str.len_chars().cast(pl.Int64)
+    significant = significant.str.strip_chars_start("0")
+    size = significant.str.len_chars().cast(pl.Int64)
+    scale = fraction.str.len_chars().cast(pl.Int64) - power - trailing
+    minor = significant.replace("", "0").cast(pl.Int64, strict=False) * _power_of_ten(
+        exponent - scale
+    )
+    nonzero = size > 0
+    large = nonzero & (size - scale > MAX_INTEGER_DIGITS)
+    too_precise = nonzero & exponent.is_not_null() & (scale > exponent)
+    return minor, nonzero, large, too_precise
 
 
 def _power_of_ten(k: pl.Expr) -> pl.Expr:

@@ -24,7 +24,7 @@ import polars as pl
 from arrears.domain.money import exponent, is_currency
 from arrears.domain.problems import Problem, ProblemsFound
 from arrears.io.batches import ReadOptions, ValidatedBatch
-from arrears.io.cells import clean, unclean
+from arrears.io.cells import DATE, NUMBER, TYPED_PREFIX, clean, typed_column, unclean
 from arrears.io.checks import amount_minor, amount_value, check, phone_numbers, too_long
 from arrears.io.columns import COLUMNS, ID_COLUMN, Column, Kind, Type
 from arrears.io.documents import DocumentRules
@@ -33,6 +33,7 @@ from arrears.io.identity import SEPARATOR
 from arrears.io.sources import open_source
 
 _PROBLEM = "__problem_"
+_KIND_OF = {Type.DATE: DATE, Type.AMOUNT: NUMBER}  # the typed cells each type reads as typed
 _GENERATED = re.compile(r"^column_\d+$")  # the frame's name of an empty header (frame_names)
 
 
@@ -98,6 +99,7 @@ class BatchValidator:
         problems = self._problems(frame)
         bad_rows = {p.row for p in problems}
         valid = frame.filter(~pl.col("row").is_in(list(bad_rows))).select(self._output())
+        raw = raw.drop(c for c in raw.columns if c.startswith(TYPED_PREFIX))
         return ValidatedBatch(self.kind, self.source, raw, valid, problems, self.record_keys(raw))
 
     def _without_repeated_header(self, raw: pl.DataFrame) -> pl.DataFrame:
@@ -155,7 +157,12 @@ class BatchValidator:
             for c in self.columns
         ]
         attrs = [cleaned(h).alias(f"__attr_{h}") for h in self.headers.attributes.values()]
-        frame = raw.select(*text, *attrs, "row")
+        typed = [
+            pl.col(typed_column(present[c.name])).alias(f"__typed_{c.name}")
+            for c in self.columns
+            if c.type in _KIND_OF and c.name in present and typed_column(present[c.name]) in raw
+        ]
+        frame = raw.select(*text, *attrs, *typed, "row")
         long_cells = [
             too_long(c.name, pl.col(c.name)).alias(f"__long_{c.name}")
             for c in self.columns
@@ -183,15 +190,34 @@ class BatchValidator:
         dates = [c.name for c in self.columns if c.type is Type.DATE]
         widest = frame.select(pl.col(dates).str.len_bytes().max()).row(0) if dates else ()
         short = {name for name, width in zip(dates, widest, strict=True) if (width or 0) <= 10}
-        checks = [check(c, self.options, short_dates=c.name in short) for c in self.columns]
+        typed = self._typed(frame)
         amounts = [c for c in self.columns if c.type is Type.AMOUNT]
+        # scientific notation (1e+05) costs a few more steps: only in a column with an e
+        names = [c.name for c in amounts]
+        has_e = frame.select(pl.col(names).str.contains("[eE]").any()).row(0) if names else ()
+        scientific = {name for name, e in zip(names, has_e, strict=True) if e}
+        checks = [
+            check(
+                c,
+                self.options,
+                short_dates=c.name in short,
+                typed=typed.get(c.name, False),
+                scientific=c.name in scientific,
+            )
+            for c in self.columns
+        ]
         frame = frame.with_columns(
             *(
                 value
                 for c, (value, _) in zip(self.columns, checks, strict=True)
                 if c not in amounts
             ),
-            *(amount_minor(c, self.options).alias(f"__minor_{c.name}") for c in amounts),
+            *(
+                amount_minor(
+                    c, self.options, typed.get(c.name, False), scientific=c.name in scientific
+                ).alias(f"__minor_{c.name}")
+                for c in amounts
+            ),
             *(
                 pl.coalesce(pl.col(f"__long_{c.name}"), problem).alias(f"{_PROBLEM}{c.name}")
                 if c.name in self.headers.columns
@@ -209,6 +235,29 @@ class BatchValidator:
         if "phone" in frame.columns:
             frame = self._phones(frame)
         return frame
+
+    def _typed(self, frame: pl.DataFrame) -> dict[str, bool | pl.Expr]:
+        """Per date or amount column with typed cells of its type (an Excel date in a date
+        column, a number in an amount column): ``True`` when all its cells are (or are empty),
+        else the expression that says which are. A column without any is read as text."""
+        names = [c.name for c in self.columns if f"__typed_{c.name}" in frame.columns]
+        if not names:
+            return {}
+        kinds = {c.name: _KIND_OF[c.type] for c in self.columns if c.name in names}
+        found = frame.select(
+            pl.struct(
+                ((pl.col(f"__typed_{n}") == kinds[n]) | pl.col(n).is_null()).all().alias("all"),
+                (pl.col(f"__typed_{n}") == kinds[n]).any().alias("any"),
+            ).alias(n)
+            for n in names
+        ).row(0, named=True)
+        typed: dict[str, bool | pl.Expr] = {}
+        for name in names:
+            if found[name]["all"]:
+                typed[name] = True
+            elif found[name]["any"]:
+                typed[name] = pl.col(f"__typed_{name}") == kinds[name]
+        return typed
 
     def _phones(self, frame: pl.DataFrame) -> pl.DataFrame:
         lookup = phone_numbers(frame)

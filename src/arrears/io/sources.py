@@ -5,6 +5,8 @@ delimiter detected from the first chunk), Excel ``.xlsx`` (openpyxl in read-only
 turned into text) and Parquet (``iter_batches``, columns cast to text). Every reader yields
 ``(frame, problems)`` pairs whose frame has the file's headers as columns (all ``pl.String``) and
 ``row``, the record's row number (header = 1); the problems are rows the reader had to skip.
+Excel and Parquet frames also have, for each column with typed cells (numbers, dates), a
+``typed_column`` of the cells' kinds (see :mod:`arrears.io.cells`).
 
 Problems that stop a file from being read at all raise :class:`ProblemsFound` from
 :func:`open_source`, before anything is yielded: the file cannot be decoded (each line that is not
@@ -31,7 +33,16 @@ from openpyxl import load_workbook
 
 from arrears.domain.problems import Problem, ProblemsFound
 from arrears.io.batches import ReadOptions
-from arrears.io.cells import excel_text, float_text
+from arrears.io.cells import (
+    DATE,
+    NUMBER,
+    TEXT,
+    TYPED_PREFIX,
+    cell_kind,
+    excel_text,
+    float_texts,
+    typed_column,
+)
 from arrears.io.encoding import (
     control_byte_after,
     decode_head,
@@ -247,8 +258,9 @@ class ExcelSource:
     @classmethod
     def open(cls, path: Path, source: str) -> ExcelSource:
         rows = _excel_rows(path, source)
-        first = next(rows, None)
+        values = next(rows, None)
         rows.close()  # closes the workbook
+        first = None if values is None else [excel_text(v) for v in values]
         if first is None or not any(first):
             raise _empty(source)
         while first and first[-1] == "":
@@ -262,25 +274,40 @@ class ExcelSource:
         width = len(self.headers)
         names = [f"c{i}" for i in range(width)]
         buffer: list[list[str]] = []
+        kinds: list[list[int]] = []
         numbers: list[int] = []
-        for number, cells in enumerate(_excel_rows(self.path, self.source), start=1):
+        for number, values in enumerate(_excel_rows(self.path, self.source), start=1):
+            cells = [excel_text(v) for v in values]
             if number == 1 or not any(cells):
                 continue
             buffer.append((cells + [""] * width)[:width])
+            kinds.append(([cell_kind(v) for v in values] + [TEXT] * width)[:width])
             numbers.append(number)
             if len(buffer) >= rows:
-                yield self._frame(buffer, numbers, names), []
-                buffer, numbers = [], []
+                yield self._frame(buffer, kinds, numbers, names), []
+                buffer, kinds, numbers = [], [], []
         if buffer:
-            yield self._frame(buffer, numbers, names), []
+            yield self._frame(buffer, kinds, numbers, names), []
 
-    def _frame(self, buffer: list[list[str]], numbers: list[int], names: list[str]) -> pl.DataFrame:
+    def _frame(
+        self, buffer: list[list[str]], kinds: list[list[int]], numbers: list[int], names: list[str]
+    ) -> pl.DataFrame:
+        """The cells as text, ``row``, and the kinds of the columns that have typed cells."""
         frame = pl.DataFrame(buffer, schema=dict.fromkeys(names, pl.String), orient="row")
-        frame = frame.with_columns(pl.Series("row", numbers, dtype=pl.Int64))
-        return frame.rename(dict(zip(names, frame_names(self.headers), strict=True)))
+        typed = pl.DataFrame(kinds, schema=dict.fromkeys(names, pl.UInt8), orient="row")
+        headers = frame_names(self.headers)
+        frame = frame.with_columns(
+            pl.Series("row", numbers, dtype=pl.Int64),
+            *(
+                typed[name].alias(typed_column(header))
+                for name, header, kind in zip(names, headers, typed.max().row(0), strict=True)
+                if kind
+            ),
+        )
+        return frame.rename(dict(zip(names, headers, strict=True)))
 
 
-def _excel_rows(path: Path, source: str) -> Generator[list[str], None, None]:
+def _excel_rows(path: Path, source: str) -> Generator[tuple[object, ...], None, None]:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
@@ -290,8 +317,7 @@ def _excel_rows(path: Path, source: str) -> Generator[list[str], None, None]:
         # Read-only mode reads only the cells inside the sheet's declared <dimension>, which
         # some programs write wrong (A1:D3 for ten rows): read every row the sheet has instead.
         sheet.reset_dimensions()
-        for values in sheet.iter_rows(values_only=True):
-            yield [excel_text(v) for v in values]
+        yield from sheet.iter_rows(values_only=True)
     finally:
         book.close()
 
@@ -341,7 +367,19 @@ class ParquetSource:
             seen += frame.height
             for name in [n for n in names if frame[n].dtype == pl.Binary]:
                 frame = self._utf8_cells(frame, name)
-            yield frame.select(*(_as_text(frame[name]) for name in names), "row"), []
+            kinds = {name: _kind(frame[name].dtype) for name in names}
+            yield (
+                frame.select(
+                    *(_as_text(frame[name]) for name in names),
+                    "row",
+                    *(
+                        pl.lit(kind, pl.UInt8).alias(typed_column(name))
+                        for name, kind in kinds.items()
+                        if kind
+                    ),
+                ),
+                [],
+            )
 
     def _utf8_cells(self, frame: pl.DataFrame, name: str) -> pl.DataFrame:
         """A binary column as text; the rows of cells that are not UTF-8 noted and left out."""
@@ -383,7 +421,7 @@ def _without_nul(
     ``broken``: other problems of the file the reader notes on the way, raised with them."""
     found: list[Problem] = []
     for frame, skipped in batches:
-        columns = [c for c in frame.columns if c != "row"]
+        columns = [c for c in frame.columns if c != "row" and not c.startswith(TYPED_PREFIX)]
         hits = frame.select(pl.col(columns).str.contains("\x00", literal=True).any()).row(0)
         bad = [column for column, hit in zip(columns, hits, strict=True) if hit]
         for column in bad:
@@ -404,11 +442,20 @@ def _without_nul(
         raise ProblemsFound(sorted(found, key=lambda p: (p.row or 0, p.column or "")))
 
 
+def _kind(dtype: pl.DataType) -> int:
+    """How a Parquet column's cells are typed (``arrears.io.cells``)."""
+    if dtype.is_numeric():  # integers, floats, decimals
+        return NUMBER
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        return DATE
+    return TEXT
+
+
 def _as_text(series: pl.Series) -> pl.Series:
-    """A Parquet column as text: dates ISO, floats without binary artefacts, nulls empty."""
+    """A Parquet column as text: dates ISO, floats as ``float_texts``, nulls empty."""
     dtype = series.dtype
     if dtype.is_float():
-        text = series.map_elements(float_text, return_dtype=pl.String, skip_nulls=True)
+        text = float_texts(series)
     elif isinstance(dtype, pl.Datetime):
         text = series.dt.date().cast(pl.String)
     elif dtype == pl.Boolean:
