@@ -6,10 +6,15 @@ imports nothing, every problem is printed as ``file:row:column: message`` and th
 1. ``--skip-invalid`` imports the valid rows and writes the others to a rejects CSV; a problem
 with a file as a whole (unreadable, no header, mixed encodings...) still refuses it, with status 1.
 A rolled-back import prints no counts of created rows: nothing was created.
+
+``--decimal-separator``, ``--thousands-separator`` and ``--date-format`` read these files with
+other settings than the workspace's (a source that writes amounts differently); like the
+settings, they apply to text cells only: typed Excel and Parquet cells are read as typed.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -33,7 +38,21 @@ LARGE_FILE_BYTES = 2_000_000  # show a progress bar from this size on
 
 class SummaryFormat(StrEnum):
     TABLE = "table"
+    CSV = "csv"
     JSON = "json"
+
+
+class DecimalSeparator(StrEnum):
+    DOT = "."
+    COMMA = ","
+
+
+class ThousandsSeparator(StrEnum):
+    NONE = ""
+    COMMA = ","
+    DOT = "."
+    SPACE = " "
+    APOSTROPHE = "'"
 
 
 def read_options(ws: config.Workspace, kind: Kind, portfolio: str | None) -> ReadOptions:
@@ -70,10 +89,38 @@ def import_command(
     fmt: Annotated[SummaryFormat, typer.Option("--format", help="Summary format.")] = (
         SummaryFormat.TABLE
     ),
+    decimal_separator: Annotated[
+        DecimalSeparator | None,
+        typer.Option(
+            help="Decimal separator of these files' amounts, instead of import.decimal_separator "
+            "(text cells only; without --thousands-separator: no thousands separator)."
+        ),
+    ] = None,
+    thousands_separator: Annotated[
+        ThousandsSeparator | None,
+        typer.Option(
+            help="Thousands separator of these files' amounts, instead of "
+            "import.thousands_separator ('' for none; text cells only)."
+        ),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(
+            help="Date format of these files (auto or strftime, e.g. %d/%m/%Y), instead of "
+            "import.date_format (text cells only)."
+        ),
+    ] = None,
 ) -> None:
-    """Import debtors, invoices (one row per instalment), payments or credit notes."""
+    """Import debtors, invoices (one row per instalment), payments or credit notes.
+
+    Typed Excel and Parquet cells (numbers, dates) are read as typed; the workspace's import
+    settings, or the options below, apply to text cells.
+    """
     ws = workspace(ctx)
     kind = what.kind
+    options = _overridden(
+        read_options(ws, kind, portfolio), decimal_separator, thousands_separator, date_format
+    )
     if skip_invalid and rejects is None:
         rejects = files[0].with_name(files[0].name + ".rejects.csv")
     engine = store(ws)
@@ -82,7 +129,7 @@ def import_command(
         engine,
         kind,
         files,
-        read_options(ws, kind, portfolio),
+        options,
         skip_invalid=skip_invalid,
         rejects=rejects,
         rule=AllocationRule(ws.get("allocation_rule")),
@@ -103,6 +150,40 @@ def import_command(
             error(str(problem))
         error(f"{len(report.problems)} problem(s): nothing was imported")
         raise typer.Exit(1)
+
+
+def _overridden(
+    options: ReadOptions,
+    decimal: DecimalSeparator | None,
+    thousands: ThousandsSeparator | None,
+    date_format: str | None,
+) -> ReadOptions:
+    """The workspace's ``options`` with this import's ``--decimal-separator``... A decimal
+    separator given alone reads amounts without a thousands separator: the workspace's may be
+    the new decimal separator (``1.234,50`` against ``1234.50``)."""
+    if decimal is not None:
+        options = replace(
+            options,
+            decimal_separator=decimal.value,
+            thousands_separator="" if thousands is None else thousands.value,
+        )
+    elif thousands is not None:
+        options = replace(options, thousands_separator=thousands.value)
+    if options.decimal_separator == options.thousands_separator:
+        raise typer.BadParameter(
+            f"{options.decimal_separator!r} cannot separate both the decimals and the "
+            "thousands: give --decimal-separator and --thousands-separator different values",
+            param_hint="--thousands-separator",
+        )
+    if date_format is not None:
+        if date_format != "auto" and "%" not in date_format:
+            raise typer.BadParameter(
+                f"{date_format!r} is not a date format: use auto or strftime directives such "
+                "as %d/%m/%Y",
+                param_hint="--date-format",
+            )
+        options = replace(options, date_format=date_format)
+    return options
 
 
 def _fast_path(engine: Engine) -> bool:
@@ -156,6 +237,12 @@ def _summary(report: ImportReport, fmt: SummaryFormat, rejects: Path | None) -> 
                 "problems": [str(p) for p in report.problems],
             }
         )
+        return
+    if fmt is SummaryFormat.CSV:  # one row: what was imported, whether it was, the counts
+        import polars as pl
+
+        row = {"kind": report.kind.value, "committed": report.committed, **counts}
+        emit(pl.DataFrame([row]), Format.CSV)
         return
     if not report.committed:
         console.print(
