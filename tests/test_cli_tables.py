@@ -188,3 +188,11 @@ def test_model_evaluate_prints_csv_too(demo: Path, capsys: pytest.CaptureFixture
     )
     assert rows and set(rows[0]) == {"table", "row", "measure", "value"}
     assert {"calibration", "lift and capture by decile"} <= {row["table"] for row in rows}
+
+
+def test_import_summary_prints_csv_too(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = demo / "data" / "debtors.csv"
+    text = output(capsys, demo, "import", "debtors", str(data), "--format", "csv")
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert row["kind"] == "debtors" and row["committed"] == "true"
+    assert row["rows"] == row["unchanged"] == "300"
