@@ -196,3 +196,40 @@ def test_import_summary_prints_csv_too(demo: Path, capsys: pytest.CaptureFixture
     [row] = list(csv.DictReader(io.StringIO(text)))
     assert row["kind"] == "debtors" and row["committed"] == "true"
     assert row["rows"] == row["unchanged"] == "300"
+
+
+def test_a_narrow_terminal_wraps_then_hides_then_prints_in_parts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The order in which a table gives way, none of which cuts a cell."""
+    import polars as pl
+
+    from arrears.cli.output import Format, emit
+
+    frame = pl.DataFrame(
+        {
+            "debtor": ["D000000001", "D000000002"],
+            "name": ["Industrias del Norte S.A. de C.V.", "Ana"],
+            "note": ["called twice, no answer", ""],
+            "overdue": ["1,234,567,890.12", "3.00"],
+            "total": ["9,876,543,210.99", "4.00"],
+        }
+    )
+
+    def show(width: int) -> str:
+        monkeypatch.setenv("COLUMNS", str(width))
+        emit(frame, Format.TABLE, right=("overdue", "total"), wrap=("name", "note"),
+             optional=("note",))  # fmt: skip
+        return capsys.readouterr().out
+
+    out = show(120)
+    assert "Industrias del Norte S.A. de C.V." in out and "hidden" not in out
+    out = show(70)
+    assert "1 column hidden: note" in out and "printed in" not in out
+    assert {"D000000001", "1,234,567,890.12", "9,876,543,210.99"} <= cells(out)
+    assert all(w in out for w in ("Industrias", "Norte", "S.A.", "C.V."))  # wrapped, whole
+    out = show(40)
+    assert "printed in 3 parts to fit 40 columns" in " ".join(out.split())
+    assert out.count("D000000001") == 3  # the key column in each part
+    assert {"1,234,567,890.12", "9,876,543,210.99"} <= cells(out)
+    assert max(map(cell_len, out.splitlines())) <= 40 and "…" not in out

@@ -18,6 +18,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any
 
 import polars as pl
@@ -98,12 +99,12 @@ class _Column:
     right: bool = False
     wraps: bool = False
 
-    @property
+    @cached_property
     def natural(self) -> int:
         """Its width with every cell and the header on one line."""
         return max([cell_len(self.name), *map(cell_len, self.cells)])
 
-    @property
+    @cached_property
     def least(self) -> int:
         """The narrowest it may be: a whole column as wide as its longest cell and header word,
         a wrapping one ``WRAP_WIDTH`` (or less when it is all narrower)."""
@@ -127,7 +128,10 @@ def print_table(
     wide: bool,
 ) -> None:
     """Fit ``columns`` to the terminal without cutting a cell (see the module's docstring)."""
-    if wide or not columns:
+    if not columns:
+        console.print(Table(title=title))
+        return
+    if wide:
         _print_part(columns, [c.natural for c in columns], title, wide=True)
         return
     room = console.width

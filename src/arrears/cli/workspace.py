@@ -165,12 +165,14 @@ def portfolio_add(
 def portfolio_list(
     ctx: typer.Context,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    wide: Wide = False,
 ) -> None:
     """List the workspace's portfolios."""
     ws = workspace(ctx)
     with store(ws).connect() as conn:
         rows = list_portfolios(conn)
-    emit(pl.DataFrame(rows).select("code", "name", "base_currency", "created_at"), fmt)
+    frame = pl.DataFrame(rows).select("code", "name", "base_currency", "created_at")
+    emit(frame, fmt, wrap=("name",), wide=wide)
 
 
 def register(app: typer.Typer) -> None:
