@@ -1,6 +1,7 @@
 """An imported backlog's first run, through the front door (``arrears import``, ``plan``, ``run``,
-``approve-waiting``) with the shipped B2B policy: the cases already past the agency stage's
-threshold wait for approval instead of being placed on day one, and their credit is held."""
+``approve-waiting``) with the shipped B2B policy, on SQLite and PostgreSQL: the cases already past
+the agency stage's threshold wait for approval instead of being placed on day one, and their
+credit is held."""
 
 from __future__ import annotations
 
@@ -32,9 +33,10 @@ DAY, NEXT = "2026-06-01", "2026-06-02"
 
 
 @pytest.fixture
-def ws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+def ws(tmp_path: Path, store_url: str, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A workspace on SQLite or PostgreSQL (``store_url``) with the backlog imported."""
     root = tmp_path / "ws"
-    assert main(["init", str(root)]) == 0
+    assert main(["init", str(root), "--database-url", store_url]) == 0
     (tmp_path / "debtors.csv").write_text(DEBTORS)
     (tmp_path / "invoices.csv").write_text(INVOICES)
     for kind in ("debtors", "invoices"):
@@ -47,9 +49,9 @@ def run(ws: Path, *args: str) -> int:
     return main(["-w", str(ws), *args])
 
 
-def state(ws: Path) -> dict[str, tuple[str, str | None, str | None, str]]:
+def state(url: str) -> dict[str, tuple[str, str | None, str | None, str]]:
     """Each debtor's case: (stage, awaiting approval, agency, credit status)."""
-    engine = connect(f"sqlite:///{ws / 'arrears.db'}")
+    engine = connect(url)
     c, d = schema.collection_case, schema.debtor
     with engine.connect() as conn:
         rows = conn.execute(
@@ -61,8 +63,8 @@ def state(ws: Path) -> dict[str, tuple[str, str | None, str | None, str]]:
     return {r[0]: tuple(r[1:]) for r in rows}  # type: ignore[misc]
 
 
-def executed(ws: Path, step_id: str) -> int:
-    engine = connect(f"sqlite:///{ws / 'arrears.db'}")
+def executed(url: str, step_id: str) -> int:
+    engine = connect(url)
     s = schema.case_step
     with engine.connect() as conn:
         rows = conn.execute(
@@ -77,7 +79,7 @@ def one_line(text: str) -> str:
 
 
 def test_a_backlog_waits_for_approval_then_proceeds(
-    ws: Path, capsys: pytest.CaptureFixture[str]
+    ws: Path, store_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(ws, "plan", "--as-of", DAY) == 0
     out = one_line(capsys.readouterr().out)
@@ -90,12 +92,12 @@ def test_a_backlog_waits_for_approval_then_proceeds(
     assert run(ws, "run", "--as-of", DAY, "--format", "json") == 0
     done = json.loads(capsys.readouterr().out)
     assert done["cases_opened"] == 3 and "waiting for approval" in done
-    assert state(ws) == {
+    assert state(store_url) == {
         "OLD": ("pre_legal", "agency", None, "on_hold"),
         "ANCIENT": ("pre_legal", "legal", None, "on_hold"),
         "RECENT": ("early", None, None, "active"),
     }
-    assert executed(ws, "place-agency") == 0
+    assert executed(store_url, "place-agency") == 0
     assert run(ws, "explain", "OLD", "--as-of", DAY) == 0
     out = one_line(capsys.readouterr().out)
     assert "awaiting_approval: agency" in out
@@ -104,7 +106,7 @@ def test_a_backlog_waits_for_approval_then_proceeds(
     # a day later without approval: still waiting, nothing placed
     assert run(ws, "run", "--as-of", NEXT) == 0
     capsys.readouterr()
-    assert executed(ws, "place-agency") == 0
+    assert executed(store_url, "place-agency") == 0
 
     assert run(ws, "approve-waiting", "agency", "--on", NEXT) == 0
     assert "entering 'agency' approved for 2 cases" in one_line(capsys.readouterr().out)
@@ -113,28 +115,28 @@ def test_a_backlog_waits_for_approval_then_proceeds(
 
     assert run(ws, "run", "--as-of", "2026-06-03") == 0
     capsys.readouterr()
-    assert state(ws) == {
+    assert state(store_url) == {
         "OLD": ("agency", None, "default_agency", "on_hold"),
         "ANCIENT": ("agency", "legal", "default_agency", "on_hold"),
         "RECENT": ("early", None, None, "active"),
     }
-    assert executed(ws, "place-agency") == 2
+    assert executed(store_url, "place-agency") == 2
 
 
 def test_one_case_approved_with_arrears_approve(
-    ws: Path, capsys: pytest.CaptureFixture[str]
+    ws: Path, store_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(ws, "run", "--as-of", DAY) == 0
     assert run(ws, "approve", "OLD", "agency", "--on", DAY) == 0
     assert run(ws, "run", "--as-of", NEXT) == 0
     out = one_line(capsys.readouterr().out)
     assert "waiting for approval: 1 case waits for approval to enter legal (1);" in out, out
-    assert state(ws)["OLD"][:3] == ("agency", None, "default_agency")
-    assert state(ws)["ANCIENT"][:3] == ("pre_legal", "legal", None)
+    assert state(store_url)["OLD"][:3] == ("agency", None, "default_agency")
+    assert state(store_url)["ANCIENT"][:3] == ("pre_legal", "legal", None)
 
 
 def test_onboarding_proceed_places_the_backlog_on_the_first_run(
-    ws: Path, capsys: pytest.CaptureFixture[str]
+    ws: Path, store_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     policy = ws / "policies" / "b2b.yaml"
     text = policy.read_text()
@@ -144,9 +146,9 @@ def test_onboarding_proceed_places_the_backlog_on_the_first_run(
     assert run(ws, "plan", "--as-of", DAY) == 0
     assert "waiting for approval" not in capsys.readouterr().out
     assert run(ws, "run", "--as-of", DAY) == 0
-    assert state(ws) == {
+    assert state(store_url) == {
         "OLD": ("agency", None, "default_agency", "on_hold"),
         "ANCIENT": ("agency", "legal", "default_agency", "on_hold"),
         "RECENT": ("early", None, None, "active"),
     }
-    assert executed(ws, "place-agency") == 2
+    assert executed(store_url, "place-agency") == 2
