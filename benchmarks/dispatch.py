@@ -95,7 +95,7 @@ def prepare(work: Path, debtors: int) -> Path:
     data = base / "data"
     subprocess.run(
         [*ARREARS, "generate", str(data), "--debtors", str(debtors), "--months", "4",
-         "--seed", "3", "--end", DAY.isoformat()],
+         "--seed", "3", "--as-of", DAY.isoformat()],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     for kind in ("debtors", "invoices", "payments"):

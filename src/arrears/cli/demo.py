@@ -57,7 +57,7 @@ def demo_command(
         _run(["init", str(ws)])
         _add_rates(ws / "arrears.toml")
     sizes = ["--debtors", str(debtors), "--months", str(months), "--seed", str(seed)]
-    _run(["generate", str(data), *sizes, "--end", day.isoformat()])
+    _run(["generate", str(data), *sizes, "--as-of", day.isoformat()])
     for kind in ("debtors", "invoices", "payments"):
         _run([*workspace, "import", kind, str(data / f"{kind}.csv")])
     _run(["policy", "check", str(ws / "policies" / "b2b.yaml")])
