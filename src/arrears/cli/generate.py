@@ -9,10 +9,9 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-from rich.table import Table
 
 from arrears.cli.context import renamed
-from arrears.cli.output import console, emit_json
+from arrears.cli.output import Format, Wide, console, emit, emit_json
 from arrears.demo.files import FileFormat
 from arrears.demo.generate import check_arguments, generate
 from arrears.demo.stats import GenerationStats
@@ -43,10 +42,9 @@ def _parse_end(text: str | None) -> date:
         _fail(f"--as-of {text!r} is not a date: write it as YYYY-MM-DD")
 
 
-def _print_stats(stats: GenerationStats, out: Path) -> None:
-    table = Table(title=f"demo portfolio in {out}", show_header=False)
-    table.add_column("statistic")
-    table.add_column("value", justify="right")
+def _print_stats(stats: GenerationStats, out: Path, *, wide: bool) -> None:
+    import polars as pl
+
     rows: list[tuple[str, str]] = [
         ("debtors", f"{stats.debtors:,}"),
         ("invoices (instalments)", f"{stats.invoices:,} ({stats.instalments:,})"),
@@ -62,9 +60,9 @@ def _print_stats(stats: GenerationStats, out: Path) -> None:
         ("share overdue at end", f"{stats.share_overdue_at_end:.1%}"),
         *((f"archetype {a}", f"{n:,}") for a, n in stats.archetypes.items()),
     ]
-    for name, value in rows:
-        table.add_row(name, value)
-    console.print(table)
+    frame = pl.DataFrame(rows, schema=["statistic", "value"], orient="row")
+    title = f"demo portfolio in {out}"
+    emit(frame, Format.TABLE, title=title, right=["value"], wrap=["statistic"], wide=wide)
 
 
 def generate_command(
@@ -80,6 +78,7 @@ def generate_command(
     ] = None,
     fmt: Annotated[FileFormat, typer.Option("--format", help="File format.")] = FileFormat.CSV,
     json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
+    wide: Wide = False,
 ) -> None:
     """Generate a demo portfolio whose payment behaviour resembles real receivables."""
     problems = check_arguments(debtors, months, seed)
@@ -107,7 +106,7 @@ def generate_command(
     if json:
         emit_json(stats.to_dict())
     else:
-        _print_stats(stats, out)
+        _print_stats(stats, out, wide=wide)
 
 
 def register(app: typer.Typer) -> None:
