@@ -173,6 +173,11 @@ def test_explain_and_model_explain_show_ids_and_scores_whole(
     assert_fits_and_whole(table, ["feature", "value"])
     table, rows = table_and_rows(capsys, demo, "model", "explain", debtor, "--as-of", AS_OF)
     expected = [row[n] for row in rows for n in ("debtor", "currency", "score")]
+    expected += [
+        amount_text(from_minor(int(row["expected_recovery_minor"]), row["currency"]),
+                    row["currency"], locale(demo))
+        for row in rows
+    ]  # fmt: skip
     assert_fits_and_whole(table, expected)
 
 

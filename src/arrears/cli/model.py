@@ -16,7 +16,8 @@ import polars as pl
 import typer
 
 from arrears.cli.context import store, workspace
-from arrears.cli.output import Format, Wide, emit
+from arrears.cli.output import Format, Wide, amount_text, emit
+from arrears.domain.money import from_minor
 
 model_app = typer.Typer(
     help="The propensity-to-pay model: train, evaluate, explain.", no_args_is_help=True
@@ -257,7 +258,27 @@ def explain_command(
         "source",
         "reasons",
     )
-    emit(shown, fmt, title=f"score of {debtor} as of {day}", wrap=("reasons",), wide=wide)
+    if fmt is Format.TABLE:  # the expected recovery as an amount, in the workspace's locale
+        recovery = [
+            amount_text(from_minor(int(m), c), c, ws.get("locale")) if m is not None else ""
+            for m, c in zip(shown["expected_recovery_minor"], shown["currency"], strict=True)
+        ]
+        shown = shown.with_columns(
+            pl.Series("expected_recovery_minor", recovery, dtype=pl.String)
+        ).rename(
+            {
+                "expected_recovery_minor": "expected recovery",
+                "expected_days_to_pay": "expected days to pay",
+            }
+        )
+    emit(
+        shown,
+        fmt,
+        title=f"score of {debtor} as of {day}",
+        right=("expected recovery",),
+        wrap=("reasons",),
+        wide=wide,
+    )
 
 
 def register(app: typer.Typer) -> None:
