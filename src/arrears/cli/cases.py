@@ -263,7 +263,7 @@ def worklist(
         fmt,
         title="worklist",
         right=("overdue", "priority"),
-        key=("task", "debtor") if fmt is Format.TABLE else None,
+        key=("task", "debtor"),
         wrap=("name", "flags"),
         optional=("step", "queue", "collector", "name"),
         wide=wide,

@@ -89,7 +89,7 @@ def emit(
             for name in frame.columns
         ]
         keys = frame.columns[:1] if key is None else list(key)
-        print_table(columns, title=title, key=keys, optional=optional, wide=wide)
+        _print_table(columns, title=title, key=keys, optional=optional, wide=wide)
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def _width(columns: Sequence[_Column], widths: Sequence[int]) -> int:
     return sum(widths) + 3 * len(columns) + 1
 
 
-def print_table(
+def _print_table(
     columns: Sequence[_Column],
     *,
     title: str | None,
