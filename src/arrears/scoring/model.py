@@ -6,7 +6,8 @@ Three scikit-learn ``HistGradientBoosting`` models, trained on point-in-time exa
 - ``debtor``: the probability that a debtor pays at least half of what is overdue within 30
   days (the *score*), isotonic- (or, with few examples, sigmoid-) calibrated so that a score of
   0.3 means about 30 % pay; monotonic constraints from
-  :data:`arrears.scoring.features.DEBTOR_FEATURES` (a worse payment history never raises it);
+  :data:`arrears.scoring.features.MODEL_DEBTOR_FEATURES` (a worse payment history never raises
+  it), which leave out the features that act as a clock (``CLOCK_FEATURES``);
 - ``invoice``: the probability that an invoice is paid late, at its issue day (constraints
   reversed: a worse payment history never lowers it);
 - ``days``: the days from the example's day until the invoice is paid (absolute-error loss: it
@@ -33,8 +34,8 @@ from threadpoolctl import threadpool_limits
 from arrears.cycle.frames import CycleInput
 from arrears.scoring.examples import debtor_examples, invoice_examples, snapshot_days
 from arrears.scoring.features import (
-    DEBTOR_FEATURES,
     INVOICE_FEATURES,
+    MODEL_DEBTOR_FEATURES,
     debtor_features,
     invoice_features,
 )
@@ -163,14 +164,14 @@ def _check(y: np.ndarray[Any, Any], what: str, *, binary: bool = True) -> None:
 
 
 def fit_debtor(examples: pl.DataFrame) -> tuple[Any, dict[str, float]]:
-    names = list(DEBTOR_FEATURES)
+    names = list(MODEL_DEBTOR_FEATURES)
     if examples.is_empty():
         _check(np.zeros(0), "debtor")
     y = examples["paid"].to_numpy().astype(np.int64)
     _check(y, "debtor")
     x = matrix(examples, names)
     with threadpool_limits(1):
-        model = _classifier(list(DEBTOR_FEATURES.values()), len(y)).fit(x, y)
+        model = _classifier(list(MODEL_DEBTOR_FEATURES.values()), len(y)).fit(x, y)
     reference = {n: float(v) for n, v in zip(names, np.nanmedian(x, axis=0), strict=True)}
     return model, reference
 
@@ -207,8 +208,8 @@ def fit_invoice(examples: pl.DataFrame) -> tuple[Any, Any]:
 def _medians(debtors: pl.DataFrame) -> dict[str, float]:
     """The debtor features' medians (0 for a feature never known): the reference of the rules
     score's reasons when no debtor model is trained."""
-    out = dict.fromkeys(DEBTOR_FEATURES, 0.0)
-    for name in DEBTOR_FEATURES:
+    out = dict.fromkeys(MODEL_DEBTOR_FEATURES, 0.0)
+    for name in MODEL_DEBTOR_FEATURES:
         if name in debtors.columns:
             value = debtors[name].cast(pl.Float64()).median()
             if isinstance(value, float) and not np.isnan(value):
@@ -217,14 +218,9 @@ def _medians(debtors: pl.DataFrame) -> dict[str, float]:
 
 
 class RulesScore:
-    """The transparent rules score (:func:`arrears.scoring.rules.rules_score`) behind the
-    classifier interface, so a :class:`Model` trained without a debtor model scores and
-    explains its debtors with the rules."""
-
-    def predict_proba(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        frame = pl.DataFrame(x, schema=list(DEBTOR_FEATURES), orient="row")
-        score = rules_score(frame).to_numpy()
-        return np.column_stack([1.0 - score, score])
+    """The debtor model of a :class:`Model` trained without one: its debtors are scored and
+    explained by the transparent rules (:func:`arrears.scoring.rules.rules_score`), which read
+    a feature no model learns from (``days_since_settlement``)."""
 
 
 def _fit_each(fits: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -270,7 +266,7 @@ def train(history: History, start: date, end: date, settings: Settings | None = 
     debtor, reference = fitted["debtor"] or (RulesScore(), _medians(debtors))
     model = Model(debtor, fitted["paid_late"], fitted["days_to_pay"], reference, s)
     model.metadata.update(
-        features={"debtor": list(DEBTOR_FEATURES), "invoice": list(INVOICE_FEATURES)},
+        features={"debtor": list(MODEL_DEBTOR_FEATURES), "invoice": list(INVOICE_FEATURES)},
         training_window={"from": start.isoformat(), "to": end.isoformat()},
         examples={
             "debtor": debtors.height,
@@ -313,7 +309,11 @@ def source_label(model: Model | None) -> str:
 def predict_pay(model: Model, debtors: pl.DataFrame) -> np.ndarray[Any, Any]:
     if debtors.is_empty():
         return np.zeros(0)
-    return np.asarray(model.debtor.predict_proba(matrix(debtors, list(DEBTOR_FEATURES)))[:, 1])
+    if isinstance(model.debtor, RulesScore):
+        return rules_score(debtors).to_numpy()
+    return np.asarray(
+        model.debtor.predict_proba(matrix(debtors, list(MODEL_DEBTOR_FEATURES)))[:, 1]
+    )
 
 
 def predict_late(model: Model, invoices: pl.DataFrame) -> np.ndarray[Any, Any]:
@@ -335,10 +335,10 @@ def predict_days(model: Model, invoices: pl.DataFrame) -> np.ndarray[Any, Any]:
 def reasons(model: Model | None, debtors: pl.DataFrame, top: int = 3) -> list[list[str]]:
     """Per row, the features that move its score most: each feature set to the training median
     in turn; the change of the score is the feature's contribution (``"late_rate_365d=0.8:
-    -0.21"``). With no model, the rules' own parts."""
-    if model is None or debtors.is_empty():
+    -0.21"``). With no model (or no debtor model), the rules' own parts."""
+    if model is None or isinstance(model.debtor, RulesScore) or debtors.is_empty():
         return rules_reasons(debtors, top)
-    names = list(DEBTOR_FEATURES)
+    names = list(MODEL_DEBTOR_FEATURES)
     x = matrix(debtors, names)
     deltas = np.zeros_like(x)
     with threadpool_limits(1):  # as score_view

@@ -25,7 +25,7 @@ import joblib
 import sklearn
 from sklearn.exceptions import InconsistentVersionWarning
 
-from arrears.scoring.features import DEBTOR_FEATURES, INVOICE_FEATURES
+from arrears.scoring.features import INVOICE_FEATURES, MODEL_DEBTOR_FEATURES
 from arrears.scoring.frames import History
 from arrears.scoring.model import Model, source_label
 
@@ -157,7 +157,7 @@ def _metadata(where: Path) -> dict[str, Any]:
 def _check_compatible(meta: dict[str, Any], where: Path) -> None:
     """The version was trained on the features this arrears computes, with this scikit-learn."""
     features = meta.get("features") or {}
-    expected = {"debtor": list(DEBTOR_FEATURES), "invoice": list(INVOICE_FEATURES)}
+    expected = {"debtor": list(MODEL_DEBTOR_FEATURES), "invoice": list(INVOICE_FEATURES)}
     for kind, names in expected.items():
         if features.get(kind) != names:
             raise ModelFileError(

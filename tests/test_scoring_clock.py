@@ -1,0 +1,37 @@
+"""The debtor model (the score, whose reasons collectors read) does not learn from the features
+that act as a clock (``CLOCK_FEATURES``: the days since the first invoice or the last payment,
+the invoices of the last 90 days): a model scores months after its training days, where those
+values lie beyond anything it learned from, so they must move neither a score nor a reason."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from arrears.scoring import Settings, train
+from arrears.scoring.features import CLOCK_FEATURES, debtor_features
+from arrears.scoring.frames import view_at
+from arrears.scoring.model import predict_pay, score_view
+from test_scoring import synthetic
+
+
+def test_the_clock_features_move_no_prediction_and_no_reason() -> None:
+    history = synthetic()
+    model = train(history, date(2024, 3, 1), date(2024, 12, 1), Settings(snapshot_every_days=14))
+    assert set(model.metadata["models"].values()) == {"trained"}
+    learned = model.metadata["features"]
+    assert not set(CLOCK_FEATURES) & set(learned["debtor"])
+
+    view = view_at(history, date(2025, 6, 20))  # six months after the last training day
+    debtors = debtor_features(view)
+    assert debtors.height
+    before = predict_pay(model, debtors)
+    for value in (0.0, 1e6):
+        moved = debtors.with_columns(pl.lit(value).alias(name) for name in CLOCK_FEATURES)
+        np.testing.assert_array_equal(predict_pay(model, moved), before)
+
+    scored = score_view(model, view)
+    named = {r.split("=")[0] for reasons in scored["reasons"] for r in reasons}
+    assert named and not named & set(CLOCK_FEATURES)
