@@ -93,7 +93,9 @@ def test_payment_and_credit_note_take_on_and_still_date(
     money = ["--amount", "10.00", "--currency", "USD"]
     pay = ["payment", "add", "--debtor", "D1", "--id", f"P{name}", name, "2026-02-01", *money]
     assert main(["-w", str(ws), *pay]) == 0
-    assert "applied to I1/1 10.00" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "applied to I1/1 10.00" in printed.out
+    assert ("--date is now --on" in printed.err) is (name == "--date")
     note = ["credit-note", "add", "--debtor", "D1", "--id", f"C{name}", f"{name}=2026-02-02"]
     assert main(["-w", str(ws), *note, *money]) == 0
     assert "credit note" in capsys.readouterr().out

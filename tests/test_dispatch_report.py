@@ -45,7 +45,7 @@ def _base(root: Path) -> Path:
         ws, data = root / "ws", root / "data"
         assert main(["init", str(ws)]) == 0
         gen = ["generate", str(data), "--debtors", "120", "--months", "4", "--seed", "3"]
-        assert main([*gen, "--end", DAY.isoformat()]) == 0
+        assert main([*gen, "--as-of", DAY.isoformat()]) == 0
         for kind in ("debtors", "invoices", "payments"):
             assert main(["-w", str(ws), "import", kind, str(data / f"{kind}.csv")]) == 0
         assert main(["-w", str(ws), "run", "--as-of", DAY.isoformat()]) == 0

@@ -14,7 +14,7 @@ def test_generate_writes_the_files_and_prints_the_statistics(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "demo"
-    args = ["generate", "--debtors", "200", "--months", "3", "--seed", "1", "--end", "2026-01-31"]
+    args = ["generate", "--debtors", "200", "--months", "3", "--seed", "1", "--as-of", "2026-01-31"]
     assert main([*args, str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["debtors.csv", "invoices.csv", "payments.csv"]
     assert "share paid late" in capsys.readouterr().out
@@ -30,7 +30,7 @@ def test_generate_writes_the_files_and_prints_the_statistics(
     [
         (["--debtors", "0"], "number of debtors must be positive"),
         (["--months", "0"], "number of months must be positive"),
-        (["--end", "2026-02-30"], "is not a date"),
+        (["--as-of", "2026-02-30"], "is not a date"),
     ],
 )
 def test_bad_input_is_one_clear_line(

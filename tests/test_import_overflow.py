@@ -114,7 +114,7 @@ def test_ledger_check_reports_a_total_beyond_the_bound(
 def test_a_payment_posted_by_hand_is_bounded(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lines = "".join(f"P{n},D1,2026-02-05,{LARGEST}\n" for n in range(100))
     assert _import(ws, "payments", PAYMENTS + lines) == 0  # 100 fit, 1.00 USD short of it
-    pay = ["-w", str(ws), "payment", "add", "--debtor", "D1", "--date", "2026-02-06"]
+    pay = ["-w", str(ws), "payment", "add", "--debtor", "D1", "--on", "2026-02-06"]
     capsys.readouterr()
     assert main([*pay, "--id", "H1", "--amount", "99999999999999999999", "--currency", "USD"]) == 1
     assert main([*pay, "--id", "H2", "--amount", "1.01", "--currency", "USD"]) == 1

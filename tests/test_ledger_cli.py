@@ -47,7 +47,7 @@ def open_balances(ws: Path) -> dict[str, list[str]]:
 def test_post_reverse_credit_write_off_and_check(
     ws: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pay = ["payment", "add", "--debtor", "D1", "--id", "P1", "--date", "2026-02-01"]
+    pay = ["payment", "add", "--debtor", "D1", "--id", "P1", "--on", "2026-02-01"]
     assert run(ws, *pay, "--amount", "70.00", "--currency", "USD") == 0
     assert "applied to I1/1 60.00, I1/2 10.00; unallocated 0.00 USD" in capsys.readouterr().out
     assert open_balances(ws) == {"I1": ["0.00", "30.00"], "I2": ["50.00"]}
@@ -57,7 +57,7 @@ def test_post_reverse_credit_write_off_and_check(
     assert run(ws, "payment", "reverse", "P1", "--on", "2026-02-10", "--reason", "bounced") == 0
     assert open_balances(ws) == {"I1": ["60.00", "40.00"], "I2": ["50.00"]}
 
-    note = ["credit-note", "add", "--debtor", "D1", "--id", "C1", "--date", "2026-02-11"]
+    note = ["credit-note", "add", "--debtor", "D1", "--id", "C1", "--on", "2026-02-11"]
     assert run(ws, *note, "--amount", "5", "--currency", "usd", "--invoice", "I2") == 0
     assert run(ws, "write-off", "I2", "--on", "2026-03-01", "--reason", "goodwill") == 0
     assert "45.00 USD written off" in capsys.readouterr().out
@@ -68,7 +68,7 @@ def test_post_reverse_credit_write_off_and_check(
 
 
 def test_activity_lists_the_newest_first(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pay = ["payment", "add", "--debtor", "D1", "--id", "P1", "--date", "2026-02-01"]
+    pay = ["payment", "add", "--debtor", "D1", "--id", "P1", "--on", "2026-02-01"]
     assert run(ws, *pay, "--amount", "10.00", "--currency", "USD") == 0
     capsys.readouterr()
     assert run(ws, "activity", "--debtor", "D1", "--limit", "2", "--format", "json") == 0
@@ -98,7 +98,7 @@ def test_activity_lists_the_newest_first(ws: Path, capsys: pytest.CaptureFixture
 def test_bad_payments_exit_1_with_one_clear_line(
     ws: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
-    pay = ["payment", "add", "--debtor", "D1", "--id", "P9", "--date", "2026-02-01"]
+    pay = ["payment", "add", "--debtor", "D1", "--id", "P9", "--on", "2026-02-01"]
     assert run(ws, *pay, *args) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err

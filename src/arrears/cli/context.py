@@ -62,10 +62,19 @@ def actor() -> str:
 
 def renamed(**old_names: str) -> dict[str, Any]:
     """Context settings for a command whose options were renamed: ``renamed(date="on")`` still
-    reads ``--date`` as ``--on`` (for a release), but ``--help`` shows only ``--on``."""
+    reads ``--date`` as ``--on`` (for a release, with a warning on stderr), but ``--help`` shows
+    only ``--on``."""
+    from arrears.cli.output import err_console
+
     names = {old.replace("_", "-"): new for old, new in old_names.items()}
 
     def normalize(name: str) -> str:  # an option's name without its dashes (Click's tokens)
+        if name in names:
+            err_console.print(
+                f"warning: --{name} is now --{names[name]} (the old name goes in a later release)",
+                highlight=False,
+                markup=False,
+            )
         return names.get(name, name)
 
     return {"token_normalize_func": normalize}
