@@ -186,13 +186,14 @@ def test_config_fits(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert_fits_and_whole(table, ["setting", "database_url", "locale"])
 
 
-def test_model_evaluate_prints_csv_too(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Every command that prints a table prints CSV: the backtest's figures, one per row."""
-    rows = list(
-        csv.DictReader(io.StringIO(output(capsys, demo, "model", "evaluate", "--format", "csv")))
-    )
-    assert rows and set(rows[0]) == {"table", "row", "measure", "value"}
+def test_model_evaluate_shows_every_figure_whole_and_prints_csv_too(
+    demo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The backtest's tables, and its CSV: the figures, one per row."""
+    table, rows = table_and_rows(capsys, demo, "model", "evaluate")
+    assert set(rows[0]) == {"table", "row", "measure", "value"}
     assert {"calibration", "lift and capture by decile"} <= {row["table"] for row in rows}
+    assert_fits_and_whole(table, [row["value"] for row in rows if row["value"]])
 
 
 def test_import_summary_prints_csv_too(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
