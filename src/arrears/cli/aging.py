@@ -2,25 +2,29 @@
 
 Reads the snapshot (``arrears.store.snapshot``), ages it with the pure ``arrears.kpi.aging``,
 and converts minor units to ``Decimal`` here, at the display boundary (never floats): one table
-per currency, or one CSV/JSON document with a ``currency`` column.
+per currency, or one CSV/JSON document with a ``currency`` column. With ``--in USD`` every amount
+is stated in one currency at the workspace's ``[rates]`` (one table); ``--by bucket`` prints the
+buckets as rows (count, amount, share), short enough for an 80-column terminal.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
+from fractions import Fraction
 from typing import Annotated
 
 import polars as pl
 import typer
 
 from arrears.cli.context import store, workspace
-from arrears.cli.output import Format, Wide, amounts_as_text, emit
+from arrears.cli.output import Format, Wide, amount_text, amounts_as_text, console, emit
 from arrears.domain.money import MoneyError, exponent, from_minor, is_currency
-from arrears.kpi.aging import DEFAULT_EDGES, By, aging, bucket_labels, top
+from arrears.kpi.aging import CURRENT, DEFAULT_EDGES, By, aging, bucket_labels, converted, top
 from arrears.store.portfolios import UnknownPortfolio
 from arrears.store.snapshot import read_snapshot
 
-BY_CHOICES = ("total", "debtor", "invoice", "segment")
+BY_CHOICES = ("total", "debtor", "invoice", "segment", "bucket")
 #: Shorter headers for the table format (CSV and JSON keep the report's column names).
 TABLE_NAMES = {
     "invoice_external_id": "invoice",
@@ -54,11 +58,27 @@ def parse_buckets(text: str) -> tuple[int, ...]:
     return edges
 
 
+def factors(rates: dict[str, Decimal], to: str) -> dict[str, Fraction]:
+    """What one minor unit of each rated currency is worth in minor units of ``to``, from the
+    workspace's ``[rates]`` (each currency's value in a common unit); ``ValueError`` when ``to``
+    has no rate."""
+    if to not in rates:
+        raise ValueError(
+            f"--in {to}: arrears.toml's [rates] gives no rate for {to}"
+            f" (rated: {', '.join(sorted(rates)) or 'none'}); see docs/configuration.md"
+        )
+    target = Fraction(rates[to])
+    return {
+        code: Fraction(rate) / target * 10 ** (exponent(to) - exponent(code))
+        for code, rate in rates.items()
+    }
+
+
 def display(report: pl.DataFrame, edges: tuple[int, ...], currency: str) -> pl.DataFrame:
     """One currency's rows: amounts as Decimal of that currency, share as a percentage."""
     rows = report.filter(pl.col("currency") == currency)
     dtype = pl.Decimal(38, exponent(currency))
-    amounts = [*bucket_labels(edges), "total"]
+    amounts = [name for name in (*bucket_labels(edges), "total") if name in rows.columns]
     columns = [
         pl.Series(name, [from_minor(v, currency) for v in rows[name]], dtype=dtype)
         for name in amounts
@@ -72,11 +92,21 @@ def aging_command(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Date to age at, YYYY-MM-DD (default: today).")
     ] = None,
-    by: Annotated[str, typer.Option(help="Group by total, debtor, invoice or segment.")] = "total",
+    by: Annotated[
+        str, typer.Option(help="Group by total, debtor, invoice, segment or bucket (one row each).")
+    ] = "total",
     buckets: Annotated[
         str, typer.Option(help="Bucket edges in days past due, comma separated.")
     ] = ",".join(map(str, DEFAULT_EDGES)),
     currency: Annotated[str | None, typer.Option(help="Only this currency (ISO 4217).")] = None,
+    in_currency: Annotated[
+        str | None,
+        typer.Option(
+            "--in",
+            help="Every amount in this currency, at arrears.toml's [rates]: one table for all"
+            " currencies (default: one table per currency, nothing converted).",
+        ),
+    ] = None,
     portfolio: Annotated[
         str | None, typer.Option(help="Portfolio code (default: the workspace's).")
     ] = None,
@@ -101,6 +131,15 @@ def aging_command(
         if not is_currency(currency):
             raise MoneyError(f"--currency {currency!r} is not an ISO 4217 currency code")
     ws = workspace(ctx)
+    rated: dict[str, Fraction] = {}
+    if in_currency is not None:
+        in_currency = in_currency.strip().upper()
+        if not is_currency(in_currency):
+            raise MoneyError(f"--in {in_currency!r} is not an ISO 4217 currency code")
+        try:
+            rated = factors(ws.rates, in_currency)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     code = portfolio or ws.get("portfolio")
     try:
         # Invoice numbers are read only for the report that lists them.
@@ -110,10 +149,17 @@ def aging_command(
         raise UserError(str(exc)) from None
     by_value: By = by  # type: ignore[assignment]  # checked against BY_CHOICES above
     report = aging(snapshot.instalments, day, edges, by=by_value, currency=currency)
+    title = f"aging of {code} as of {day.isoformat()}"
+    if in_currency is not None:
+        try:
+            report = converted(report, rated, in_currency, edges)
+        except ValueError as exc:
+            raise UserError(f"--in {in_currency}: arrears.toml's [rates]: {exc}") from None
+        title += f", in {in_currency} at arrears.toml's \\[rates]"
     if top_n is not None:
         report = top(report, top_n)
-    title = f"aging of {code} as of {day.isoformat()}"
-    _print(report, edges, fmt, title=title, locale=ws.get("locale"), wide=wide)
+    named = in_currency is None  # a converted report has one currency, named in its title
+    _print(report, edges, fmt, title=title, locale=ws.get("locale"), wide=wide, named=named)
 
 
 def _print(
@@ -124,6 +170,7 @@ def _print(
     title: str,
     locale: str,
     wide: bool = False,
+    named: bool = True,
 ) -> None:
     currencies = report["currency"].unique(maintain_order=True).to_list()
     frames = [display(report, edges, c) for c in currencies]
@@ -131,17 +178,47 @@ def _print(
         if not frames:
             emit(report.drop("share"), fmt, title=f"{title}: nothing open", wide=wide)
         for currency, frame in zip(currencies, frames, strict=True):
+            titled = f"{title} ({currency})" if named else title
+            if "bucket" in frame.columns:
+                _print_buckets(frame, currency, locale, title=titled, wide=wide)
+                continue
             amounts = [n for n, t in frame.schema.items() if isinstance(t, pl.Decimal)]
             shown = amounts_as_text(frame, currency, locale)
             shown = shown.drop("currency", "debtor_id", "invoice_id", strict=False)
             shown = shown.rename(TABLE_NAMES, strict=False)
             # the row's id is repeated in each part of a table too wide for the terminal
             key = [name for name in ("invoice", "debtor", "segment") if name in shown.columns]
-            emit(shown, fmt, title=f"{title} ({currency})", right=amounts, key=key[:1], wide=wide)
+            emit(shown, fmt, title=titled, right=amounts, key=key[:1], wide=wide)
         return
     # CSV and JSON: one document; amounts as text so each currency keeps its own decimals.
     text = [f.with_columns(pl.col(pl.Decimal).cast(pl.String)) for f in frames]
     emit(pl.concat(text) if text else report, fmt)
+
+
+def _print_buckets(
+    frame: pl.DataFrame, currency: str, locale: str, *, title: str, wide: bool
+) -> None:
+    """One currency's buckets as rows, a total row under them, then the overdue share."""
+    total = Decimal(frame["total"].sum())
+    overdue = Decimal(frame.filter(pl.col("bucket") != CURRENT)["total"].sum())
+    closing = pl.DataFrame(
+        {
+            "bucket": ["total"],
+            "count": [frame["count"].sum()],
+            "total": [total],
+            "share %": [100.0],
+        },
+        schema=frame.drop("currency").schema,
+    )
+    rows = pl.concat([frame.drop("currency"), closing]).rename({"total": "amount"})
+    shown = amounts_as_text(rows, currency, locale)
+    emit(shown, Format.TABLE, title=title, right=["amount"], wide=wide)
+    share = f"{overdue / total * 100:.1f} %" if total else "0 %"
+    console.print(
+        f"overdue: {amount_text(overdue, currency, locale)} {currency} ({share})"
+        f" of {amount_text(total, currency, locale)} {currency} open"
+        f" ({frame['count'].sum()} instalments)"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,8 @@
 
 A pure function of a snapshot's instalments frame (see ``arrears.store.snapshot``) and ``as_of``;
 it imports Polars and the standard library only and never reads the clock. Amounts stay integer
-minor units; currencies are never added together (every total and share is per currency).
+minor units; currencies are never added together (every total and share is per currency), except
+by :func:`converted`, which states every amount in one currency at rates the caller gives.
 
 Buckets come from edges such as ``(0, 30, 60, 90, 120)``: ``current`` (not yet due, days past
 due <= 0), ``1-30``, ``31-60``, ``61-90``, ``91-120`` and ``120+`` (more than 120 days).
@@ -10,14 +11,15 @@ due <= 0), ``1-30``, ``31-60``, ``61-90``, ``91-120`` and ``120+`` (more than 12
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
+from fractions import Fraction
 from itertools import pairwise
 from typing import Literal, get_args
 
 import polars as pl
 
-By = Literal["total", "debtor", "invoice", "segment"]
+By = Literal["total", "debtor", "invoice", "segment", "bucket"]
 
 DEFAULT_EDGES: tuple[int, ...] = (0, 30, 60, 90, 120)
 CURRENT = "current"
@@ -28,6 +30,7 @@ GROUP_KEYS: dict[str, tuple[str, ...]] = {
     "debtor": ("debtor_id", "debtor_external_id"),
     "invoice": ("invoice_id", "invoice_external_id", "debtor_external_id", "disputed"),
     "segment": ("segment",),
+    "bucket": ("bucket",),
 }
 
 
@@ -88,6 +91,10 @@ def aging(
     one column per bucket label, ``total``, ``share`` (of the currency's total open balance,
     a ratio in [0, 1]) and, by debtor or invoice, ``oldest_days_past_due`` (0 if none is late).
     Only instalments with ``open_minor > 0`` count. ``ValueError`` for bad edges or ``by``.
+
+    By bucket: one row per bucket and currency, in bucket order (buckets with nothing open are
+    left out), with the columns ``bucket`` (its label), ``currency``, ``count``, ``total`` and
+    ``share``.
     """
     labels = bucket_labels(edges)
     keys = [*_group_keys(instalments, by), "currency"]
@@ -110,6 +117,10 @@ def aging(
         .agg(aggregates)
         .with_columns((pl.col("total") / pl.col("total").sum().over("currency")).alias("share"))
     )
+    if by == "bucket":
+        label = pl.col("bucket").replace_strict(dict(enumerate(labels)), return_dtype=pl.String())
+        ordered = report.sort(["currency", "bucket"]).with_columns(label)
+        return ordered.select("bucket", "currency", "count", "total", "share").collect()
     order = ["currency"] if by == "total" else ["currency", "total", *keys[:-1]]
     descending = [False] if by == "total" else [False, True] + [False] * (len(keys) - 1)
     columns = [*keys, "count", *labels, "total", "share"]
@@ -124,10 +135,55 @@ def top(report: pl.DataFrame, n: int) -> pl.DataFrame:
     return ranked.filter(pl.int_range(pl.len()).over("currency") < n)
 
 
+def converted(
+    report: pl.DataFrame, factors: Mapping[str, Fraction], to: str, edges: Sequence[int]
+) -> pl.DataFrame:
+    """The report with every amount in ``to``: one row per group, whatever its currencies.
+
+    ``factors[c]`` turns minor units of ``c`` into minor units of ``to`` (the caller's rates);
+    each amount is converted and rounded to the nearest minor unit (half to even), a group's
+    rows in several currencies are added together, ``total`` is the sum of the converted buckets
+    and ``share`` is recomputed over the whole report. ``ValueError`` names the currencies of
+    the report without a factor.
+    """
+    missing = sorted(set(report["currency"].to_list()) - set(factors))
+    if missing:
+        raise ValueError(f"no rate for {', '.join(missing)}")
+    labels = bucket_labels(edges)
+    amounts = [name for name in (*labels, "total") if name in report.columns]
+    currencies = report["currency"].to_list()
+    frame = report.with_columns(
+        pl.Series(
+            name,
+            [round(v * factors[c]) for v, c in zip(report[name], currencies, strict=True)],
+            dtype=pl.Int64(),
+        )
+        for name in amounts
+    )
+    keys = list(report.columns[: report.columns.index("currency")])
+    sums = [pl.col(name).sum() for name in ("count", *amounts)]
+    if "oldest_days_past_due" in report.columns:
+        sums.append(pl.col("oldest_days_past_due").max())
+    grouped = frame.group_by(keys, maintain_order=True).agg(sums) if keys else frame.select(sums)
+    buckets = [name for name in labels if name in report.columns]
+    if buckets:
+        grouped = grouped.with_columns(pl.sum_horizontal(buckets).alias("total"))
+    grouped = grouped.with_columns(
+        pl.lit(to).alias("currency"), (pl.col("total") / pl.col("total").sum()).alias("share")
+    )
+    if keys == ["bucket"]:
+        position = pl.col("bucket").replace_strict({b: i for i, b in enumerate(labels)})
+        grouped = grouped.sort(position)
+    elif keys:
+        grouped = grouped.sort(["total", *keys], descending=[True] + [False] * len(keys))
+    return grouped.select(report.columns)
+
+
 def _group_keys(instalments: pl.DataFrame, by: str) -> tuple[str, ...]:
     if by not in GROUP_KEYS:
         raise ValueError(f"cannot age by {by!r}; choose one of {', '.join(get_args(By))}")
-    needed = {*GROUP_KEYS[by], "currency", "due_date", "open_minor"}
+    # the bucket is computed from due_date
+    needed = {*GROUP_KEYS[by], "currency", "due_date", "open_minor"} - {"bucket"}
     missing = sorted(needed - set(instalments.columns))
     if missing:
         raise ValueError(f"aging by {by} needs the column(s) {', '.join(missing)}")
