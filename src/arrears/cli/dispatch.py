@@ -16,7 +16,7 @@ import typer
 
 from arrears import config
 from arrears.cli.context import actor, store, workspace
-from arrears.cli.output import Format, console, emit, emit_json
+from arrears.cli.output import Format, Wide, console, emit, emit_json
 
 if TYPE_CHECKING:
     from arrears.channels.dispatch import Dispatcher, Report
@@ -116,6 +116,7 @@ def dispatch(
             "row per outcome and rule).",
         ),
     ] = Format.TABLE,
+    wide: Wide = False,
 ) -> None:
     """Send the messages that are due (queued, send time passed), then exit; say what was not
     sent and why (held for later by a contact rule, blocked, failed), by rule."""
@@ -131,12 +132,12 @@ def dispatch(
         dispatcher.held(report)
     finally:
         dispatcher.close()
-    _summary(report, fmt)
+    _summary(report, fmt, wide=wide)
     if fmt is Format.TABLE:
         _where(ws)
 
 
-def _summary(report: Report, fmt: Format) -> None:
+def _summary(report: Report, fmt: Format, *, wide: bool = False) -> None:
     """What ``dispatch`` did: the counts by outcome, then what it did not send and why."""
     import polars as pl
 
@@ -169,7 +170,7 @@ def _summary(report: Report, fmt: Format) -> None:
     if not_sent:
         title = f"not sent: {held} held for later, {report.counts['blocked']} blocked, "
         title += f"{report.counts['failed']} failed"
-        emit(pl.DataFrame(not_sent, schema=schema), fmt, title=title)
+        emit(pl.DataFrame(not_sent, schema=schema), fmt, title=title, wrap=("why",), wide=wide)
 
 
 def _day(text: str) -> date:
