@@ -1,6 +1,8 @@
 """``arrears plan``, ``arrears run`` and ``arrears explain``: the daily cycle from the CLI.
 
-``plan`` is a dry run (changes nothing), ``run`` commits the same decisions in one transaction,
+``plan`` is a dry run (changes nothing), ``run`` commits the same decisions in one transaction;
+both print the decisions as tables (cases by segment and stage, steps), or with ``--summary`` in a
+few lines (cases by stage, steps by status, what was queued);
 ``explain`` shows one debtor's features, segment, stage, arm, pause and every step of its
 cadence with why it was or was not taken. See ``docs/cycle.md``.
 """
@@ -50,6 +52,13 @@ PortfolioOpt = Annotated[
     str | None, typer.Option(help="Portfolio code (default: the workspace's).")
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
+SummaryOpt = Annotated[
+    bool,
+    typer.Option(
+        "--summary",
+        help="The decisions in a few lines instead of the tables (table format only).",
+    ),
+]
 
 
 def _setup(
@@ -126,9 +135,11 @@ def _print_summary(
     extra: dict[str, object],
     written: RunSummary | None = None,
     wide: bool = False,
+    brief: tuple[str, ...] | None = None,
 ) -> None:
     """``plan``'s decisions, or (``written``) what ``run`` committed: its case changes and steps
-    are the ones it wrote, none when another run had already committed them."""
+    are the ones it wrote, none when another run had already committed them. ``brief``: the
+    policy's stages, in order, for the summary in a few lines instead of the tables."""
     cases, steps = summary_frames(decisions)
     changes = _changes(decisions) if written is None else _written_changes(written)
     if written is not None and not written.written:
@@ -147,6 +158,10 @@ def _print_summary(
         emit(cases, fmt)
         return
     console.print(f"[bold]{title}[/bold]")
+    if brief is not None:  # the counts are in the brief lines, the notes come after them
+        counted = set(written.as_dict()) if written is not None else set()
+        notes = {k: v for k, v in extra.items() if k not in counted}
+        extra = {}
     for key, value in extra.items():
         console.print(f"  {key}: {escape(str(value))}")
     if written is None:
@@ -169,6 +184,12 @@ def _print_summary(
                 )
             )
         )
+    if brief is not None:
+        for line in brief_lines(cases, steps, brief):
+            console.print(f"  {line}", highlight=False, markup=False)
+        for key, value in notes.items():
+            console.print(f"  {key}: {escape(str(value))}")
+        return
     shown = cases.with_columns(
         pl.struct("overdue_minor", "currency")
         .map_elements(
@@ -192,6 +213,55 @@ def _print_summary(
         emit(steps, fmt, title=title, wide=wide)
 
 
+def brief_lines(cases: pl.DataFrame, steps: pl.DataFrame, stages: tuple[str, ...]) -> list[str]:
+    """The decisions in a few lines: open cases by stage (the policy's order), steps by status,
+    and what the executed steps queued (messages by channel, call tasks, offers, credit holds)."""
+    by_stage = cases.group_by("stage").agg(pl.col("cases").sum(), pl.col("paused").sum())
+    counts = {row[0]: (row[1], row[2]) for row in by_stage.iter_rows()}
+    order = [s for s in stages if s in counts] + sorted(set(counts) - set(stages))
+    paused = sum(p for _, p in counts.values())
+    lines = [
+        "open cases by stage: "
+        + (", ".join(f"{stage} {counts[stage][0]}" for stage in order) or "none")
+        + (f" ({paused} paused by a hold, dispute, promise or plan)" if paused else "")
+    ]
+    statuses = steps.group_by("status").agg(pl.col("steps").sum())
+    by_status = dict(statuses.iter_rows())
+    if by_status:
+        lines.append(
+            "steps: "
+            + ", ".join(f"{by_status.get(s, 0)} {s}" for s in ("executed", "skipped", "blocked"))
+            + " (why: arrears explain DEBTOR)"
+        )
+    done = steps.filter(pl.col("status") == "executed")
+    sent = done.filter(pl.col("channel").is_not_null() & (pl.col("channel") != "call"))
+    channels = sent.group_by("channel").agg(pl.col("steps").sum()).sort("channel")
+    parts = []
+    if channels.height:
+        total = channels["steps"].sum()
+        each = ", ".join(f"{n} {channel}" for channel, n in channels.iter_rows())
+        parts.append(f"{_many(int(total), 'message')} ({each})")
+    for action, what in (
+        ("call_task", "call task"),
+        ("settlement_offer", "settlement offer"),
+        ("credit_hold", "credit hold"),
+        ("credit_release", "credit release"),
+        ("late_fee", "late fee"),
+        ("place_with_agency", "agency placement"),
+        ("propose_write_off", "write-off proposal"),
+    ):
+        n = done.filter(pl.col("action") == action)["steps"].sum()
+        if n:
+            parts.append(_many(int(n), what))
+    if parts:
+        lines.append("executed: " + ", ".join(parts))
+    return lines
+
+
+def _many(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
 def plan_command(
     ctx: typer.Context,
     as_of: AsOf = None,
@@ -202,6 +272,7 @@ def plan_command(
     ] = None,
     fmt: FormatOpt = Format.TABLE,
     wide: Wide = False,
+    summary: SummaryOpt = False,
 ) -> None:
     """Dry run: what the cycle would do on a day (changes nothing)."""
     if debtor is not None:
@@ -223,7 +294,12 @@ def plan_command(
             **waiting_line(decisions, compiled, plan=True),
         },
         wide=wide,
+        brief=_stages(compiled) if summary else None,
     )
+
+
+def _stages(compiled: CompiledPolicy) -> tuple[str, ...]:
+    return tuple(stage.name for stage in compiled.policy.stages)
 
 
 def _model(ws: Workspace) -> tuple[Model | None, str]:
@@ -273,6 +349,7 @@ def run_command(
     portfolio: PortfolioOpt = None,
     fmt: FormatOpt = Format.TABLE,
     wide: Wide = False,
+    summary: SummaryOpt = False,
 ) -> None:
     """Run the cycle for a day: commit stage changes, steps, messages and tasks (idempotent)."""
     from arrears.cli.app import UserError
@@ -280,7 +357,7 @@ def run_command(
     ws, day, compiled, code = _setup(ctx, as_of, policy, portfolio)
     model, score = _model(ws)
     try:
-        decisions, summary = run_cycle(
+        decisions, written = run_cycle(
             store(ws),
             portfolio=code,
             as_of=day,
@@ -293,8 +370,8 @@ def run_command(
     except UnknownPortfolio as exc:
         raise UserError(str(exc)) from None
     title = f"run for {code} on {day} with {compiled.policy.policy}"
-    if summary.written:
-        extra: dict[str, object] = {k: v for k, v in summary.as_dict().items() if v}
+    if written.written:
+        extra: dict[str, object] = {k: v for k, v in written.as_dict().items() if v}
     else:
         # the same decisions were committed before: by an earlier run of this day, or by
         # another run at the same time that took the write lock first
@@ -304,7 +381,7 @@ def run_command(
         )
         extra = {}
     if fmt is Format.JSON:
-        extra = {"written": summary.written, **summary.as_dict()}
+        extra = {"written": written.written, **written.as_dict()}
     extra |= {"score": score, **_unrated(decisions, compiled, ws)}
     extra |= waiting_line(decisions, compiled, plan=False)
     _print_summary(
@@ -313,8 +390,9 @@ def run_command(
         title=title,
         locale=ws.get("locale"),
         extra=extra,
-        written=summary,
+        written=written,
         wide=wide,
+        brief=_stages(compiled) if summary else None,
     )
 
 
