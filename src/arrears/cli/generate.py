@@ -65,6 +65,22 @@ def _print_stats(stats: GenerationStats, out: Path, *, wide: bool) -> None:
     emit(frame, Format.TABLE, title=title, right=["value"], wrap=["statistic"], wide=wide)
 
 
+def _print_brief(stats: GenerationStats, out: Path, end: date) -> None:
+    """The statistics in two lines: the portfolio's size, then how much is open and late."""
+    currencies = ", ".join(stats.invoiced)
+    console.print(
+        f"demo portfolio in {out}: {stats.debtors:,} debtors, {stats.invoices:,} invoices"
+        f" ({stats.instalments:,} instalments) and {stats.payments:,} payments in {currencies}",
+        highlight=False,
+    )
+    console.print(
+        f"on {end}: {stats.share_unpaid_at_end:.1%} of the instalments open,"
+        f" {stats.share_overdue_at_end:.1%} overdue; {stats.share_paid_late:.1%} of the settled"
+        f" ones were paid late ({stats.mean_days_late:.2f} days on average)",
+        highlight=False,
+    )
+
+
 def generate_command(
     out: Annotated[Path, typer.Argument(help="Folder for debtors, invoices and payments files.")],
     debtors: Annotated[int, typer.Option(help="Number of debtors.")] = 2_000,
@@ -79,6 +95,9 @@ def generate_command(
     fmt: Annotated[FileFormat, typer.Option("--format", help="File format.")] = FileFormat.CSV,
     json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
     wide: Wide = False,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="The statistics in two lines instead of the table.")
+    ] = False,
 ) -> None:
     """Generate a demo portfolio whose payment behaviour resembles real receivables."""
     problems = check_arguments(debtors, months, seed)
@@ -105,6 +124,8 @@ def generate_command(
             _fail(f"cannot write the demo files into {out}: {exc.strerror or exc}")
     if json:
         emit_json(stats.to_dict())
+    elif summary:
+        _print_brief(stats, out, end_date)
     else:
         _print_stats(stats, out, wide=wide)
 

@@ -110,6 +110,9 @@ def import_command(
             "import.date_format (text cells only)."
         ),
     ] = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="The counts in one line instead of the table.")
+    ] = False,
 ) -> None:
     """Import debtors, invoices (one row per instalment), payments or credit notes.
 
@@ -135,7 +138,7 @@ def import_command(
         rule=AllocationRule(ws.get("allocation_rule")),
         large=large,
     )
-    _summary(report, fmt, rejects)
+    _summary(report, fmt, rejects, brief=summary)
     if large and report.committed and not _fast_path(engine):
         err_console.print(
             "note: this PostgreSQL role may not set session_replication_role, so every row's "
@@ -221,7 +224,9 @@ def _run(engine, kind, files, options, *, skip_invalid, rejects, rule, large) ->
         )
 
 
-def _summary(report: ImportReport, fmt: SummaryFormat, rejects: Path | None) -> None:
+def _summary(
+    report: ImportReport, fmt: SummaryFormat, rejects: Path | None, *, brief: bool = False
+) -> None:
     """The counts of a committed import; of one rolled back, only the rows read (the loader's
     counts say what it would have created: nothing was)."""
     counts = report.counts
@@ -248,6 +253,12 @@ def _summary(report: ImportReport, fmt: SummaryFormat, rejects: Path | None) -> 
         console.print(
             f"import rolled back: {report.rows:,} row(s) read, nothing imported", markup=False
         )
+        return
+    if brief:
+        rest = ", ".join(f"{n:,} {what}" for what, n in counts.items() if what != "rows")
+        console.print(f"{report.kind.value}: {report.rows:,} rows: {rest}", highlight=False)
+        if report.rejected:
+            console.print(f"{report.rejected} row(s) rejected: see {rejects}")
         return
     import polars as pl
 
