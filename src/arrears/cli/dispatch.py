@@ -170,7 +170,7 @@ def _summary(report: Report, fmt: Format, *, wide: bool = False) -> None:
     if not_sent:
         title = f"not sent: {held} held for later, {report.counts['blocked']} blocked, "
         title += f"{report.counts['failed']} failed"
-        emit(pl.DataFrame(not_sent, schema=schema), fmt, title=title, wrap=("why",), wide=wide)
+        emit(pl.DataFrame(not_sent, schema=schema), fmt, title=title, wide=wide)
 
 
 def _day(text: str) -> date:
