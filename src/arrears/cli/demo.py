@@ -1,19 +1,22 @@
-"""``arrears demo``: the whole product on a generated portfolio, with no server.
+"""``arrears demo``: the whole product on a generated portfolio, with no server, as a short tour.
 
 It runs the same commands a user would, each printed before it runs, in a workspace folder:
 ``init`` (first time only), ``generate``, ``import`` of debtors, invoices and payments, ``policy
-check`` of the shipped B2B policy, ``aging`` (totals, then the ten debtors with the most
-overdue), ``run`` of the daily cycle with that policy (the summary of its decisions), the top
-of the collectors' ``worklist`` and ``dispatch`` of the day's messages to the file sink
-(``outbox/`` in the workspace). Running it again changes nothing: the files are the same for the
-same arguments, importing them again finds every row unchanged, and the cycle has already run
-for the day.
+check`` of the shipped B2B policy, ``aging`` (one table of buckets, every currency in US dollars
+at the demo's ``[rates]``), ``run`` of the daily cycle with that policy, the top of the
+collectors' ``worklist`` and ``dispatch`` of the day's messages to the file sink (``outbox/`` in
+the workspace); then the next three things to try. Each command prints its summary (their
+``--summary`` options): the whole tour fits in about two screens. With ``--full`` the commands
+print their full tables instead (and the aging per currency and by debtor).
+
+Running it again changes nothing: the files are the same for the same arguments, importing them
+again finds every row unchanged, and the cycle has already run for the day.
 """
 
 from __future__ import annotations
 
 import shlex
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -21,15 +24,24 @@ import typer
 
 from arrears.cli.output import console
 
+#: The demo's common unit: its ``[rates]`` give each currency's value in US dollars.
+UNIT = "USD"
+
 
 def _run(args: list[str]) -> None:
-    """Run one ``arrears`` command as the user would; stop the demo if it fails."""
+    """Run one ``arrears`` command as the user would, printed whole first (one line, for the
+    terminal to wrap: copied, it is the command); stop the demo if it fails."""
     from arrears.cli.app import app
 
-    console.rule(f"[bold]$ arrears {shlex.join(args)}", align="left")
+    console.print(f"$ arrears {shlex.join(args)}", style="bold", soft_wrap=True, markup=False)
     code = app(args=args, prog_name="arrears", standalone_mode=False)
     if isinstance(code, int) and code != 0:
         raise typer.Exit(code)
+
+
+def _say(text: str) -> None:
+    """A line of the tour's own, between the commands' output."""
+    console.print(text, style="italic", highlight=False, markup=False)
 
 
 def demo_command(
@@ -42,41 +54,89 @@ def demo_command(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="The demo's 'today', YYYY-MM-DD.")
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Print every command's full tables instead of its summary."),
+    ] = False,
 ) -> None:
-    """Create a workspace, generate a demo portfolio, import it, age it and run the cycle."""
+    """Create a workspace, generate a demo portfolio, import it, age it, run the cycle and send
+    the day's messages: a short tour (--full: every table)."""
     from arrears.cli.app import UserError
 
     try:
         day = date.fromisoformat(as_of) if as_of else date.today()
     except ValueError:
         raise UserError(f"--as-of {as_of!r} is not a date; write it as YYYY-MM-DD") from None
-    ws = directory.resolve()
+    # The commands name the folder as the user did: short, and copied as they are they work
+    # from the same folder.
+    ws = directory
     data = ws / "data"
     workspace = ["--workspace", str(ws)]
+    brief = [] if full else ["--summary"]
     if not (ws / "arrears.toml").is_file():
         _run(["init", str(ws)])
         _add_rates(ws / "arrears.toml")
     sizes = ["--debtors", str(debtors), "--months", str(months), "--seed", str(seed)]
-    _run(["generate", str(data), *sizes, "--as-of", day.isoformat()])
+    _run(["generate", str(data), *sizes, "--as-of", day.isoformat(), *brief])
     for kind in ("debtors", "invoices", "payments"):
-        _run([*workspace, "import", kind, str(data / f"{kind}.csv")])
+        _run([*workspace, "import", kind, str(data / f"{kind}.csv"), *brief])
     _run(["policy", "check", str(ws / "policies" / "b2b.yaml")])
-    _run([*workspace, "aging", "--as-of", day.isoformat()])
-    _run([*workspace, "aging", "--as-of", day.isoformat(), "--by", "debtor", "--top", "10"])
-    _run([*workspace, "run", "--as-of", day.isoformat()])
-    _run([*workspace, "worklist", "--top", "10"])
+    aging = [*workspace, "aging", "--as-of", day.isoformat()]
+    if full:
+        _run(aging)
+        _run([*aging, "--by", "debtor", "--top", "10"])
+    else:
+        _run([*aging, "--by", "bucket", "--in", UNIT])
+        _say(
+            "Per currency, nothing converted: arrears aging; the largest debtors in one unit:"
+            f" arrears aging --by debtor --in {UNIT} --top 10"
+        )
+    _run([*workspace, "run", "--as-of", day.isoformat(), *brief])
+    _run([*workspace, "worklist", "--top", "10" if full else "5"])
     _run([*workspace, "dispatch", "--as-of", day.isoformat()])
-    console.rule("[bold]next", align="left")
-    console.print(
-        f"The workspace is {ws} (store: {ws / 'arrears.db'}).\n"
-        f"The day's messages are in {ws / 'outbox'} (.eml emails, .json SMS and letters). Try:\n"
-        f"  arrears -w {ws} explain DEBTOR_ID      (why the cycle did what it did)\n"
-        f"  arrears -w {ws} plan --as-of YYYY-MM-DD (what the next days would do)\n"
-        f"  arrears -w {ws} aging --by segment --format csv\n"
-        f"  arrears -w {ws} activity --limit 20\n"
-        f"  arrears -w {ws} export invoices invoices.csv\n"
-        f"  arrears -w {ws} ledger check"
+    _say(_held_note())
+    _next(ws, day)
+
+
+def _held_note() -> str:
+    """What "held for later" means, with the time the contact rules were judged at."""
+    from arrears.cli.dispatch import now
+
+    return (
+        f"The contact rules judge each message at the real time of sending (now "
+        f"{now():%H:%M} UTC, in each debtor's own time zone): what they do not allow now, or "
+        "what the policy planned for later, is held, not lost; run `arrears dispatch` again "
+        "later, or keep `arrears worker` running, and it goes out when allowed."
     )
+
+
+def _next(ws: Path, day: date) -> None:
+    """The next three things to try, in the workspace (the commands need no --workspace)."""
+    debtor = _first_on_worklist(ws) or "DEBTOR_ID"
+    tomorrow = (day + timedelta(days=1)).isoformat()
+    console.print("next", style="bold")
+    lines = [
+        f"The messages are in {ws / 'outbox'} (.eml, .json). Next, in the workspace:",
+        f"  cd {shlex.quote(str(ws))}",
+        f"  arrears explain {debtor}   # why the cycle did what it did for the top debtor",
+        "  arrears approve-waiting agency   # the backlog waiting for approval proceeds",
+        f"  arrears plan --as-of {tomorrow} --summary   # tomorrow, writing nothing",
+        "Then: arrears serve (opt-out page, delivery callbacks), arrears demo --full.",
+    ]
+    console.print("\n".join(lines), highlight=False, markup=False)
+
+
+def _first_on_worklist(ws: Path) -> str | None:
+    """The debtor of the worklist's first task, to explain (None: no task)."""
+    from arrears import config
+    from arrears.cli.context import store
+    from arrears.store import collection
+
+    settings = config.load(ws)
+    frame = collection.read_worklist(
+        store(settings), portfolio=settings.get("portfolio"), collector=None, limit=1
+    )
+    return str(frame["debtor"][0]) if frame.height else None
 
 
 def _add_rates(config: Path) -> None:
