@@ -155,7 +155,7 @@ def aging_command(
             report = converted(report, rated, in_currency, edges)
         except ValueError as exc:
             raise UserError(f"--in {in_currency}: arrears.toml's [rates]: {exc}") from None
-        title += f", in {in_currency} at arrears.toml's \\[rates]"
+        title += f" in {in_currency}"  # at the [rates]: --in's help says so
     if top_n is not None:
         report = top(report, top_n)
     named = in_currency is None  # a converted report has one currency, named in its title

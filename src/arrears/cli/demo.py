@@ -87,10 +87,7 @@ def demo_command(
         _run([*aging, "--by", "debtor", "--top", "10"])
     else:
         _run([*aging, "--by", "bucket", "--in", UNIT])
-        _say(
-            "Per currency, nothing converted: arrears aging; the largest debtors in one unit:"
-            f" arrears aging --by debtor --in {UNIT} --top 10"
-        )
+        _say("At the [rates] in arrears.toml; each currency on its own: arrears aging")
     _run([*workspace, "run", "--as-of", day.isoformat(), *brief])
     _run([*workspace, "worklist", "--top", "10" if full else "5"])
     _run([*workspace, "dispatch", "--as-of", day.isoformat()])
@@ -103,10 +100,9 @@ def _held_note() -> str:
     from arrears.cli.dispatch import now
 
     return (
-        f"The contact rules judge each message at the real time of sending (now "
-        f"{now():%H:%M} UTC, in each debtor's own time zone): what they do not allow now, or "
-        "what the policy planned for later, is held, not lost; run `arrears dispatch` again "
-        "later, or keep `arrears worker` running, and it goes out when allowed."
+        f"Held, not lost: the contact rules judge the real time of sending (now {now():%H:%M} "
+        "UTC, the debtor's local time counts); run `arrears dispatch` again later, or keep "
+        "`arrears worker` running, and what is held goes out when allowed."
     )
 
 
