@@ -41,6 +41,14 @@ def test_demo_runs_end_to_end_and_again_changes_nothing(
     # --full: the commands' whole tables, the aging per currency
     assert "aging of default as of 2026-11-23 (USD)" in again
     assert "cases by segment and stage" in again and "run --as-of 2026-11-23\n" in again
+    # aging in one unit needs a rate for it; by bucket, per currency, the shares sum to 100 %
+    assert main(["-w", str(ws), "aging", "--as-of", "2026-11-23", "--in", "JPY"]) == 1
+    assert "[rates] gives no rate for JPY" in capsys.readouterr().err
+    by_bucket = ["aging", "--as-of", "2026-11-23", "--by", "bucket", "--currency", "EUR"]
+    assert main(["-w", str(ws), *by_bucket, "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0] == "bucket,currency,count,total,share %" and rows[1].startswith("current,EUR,")
+    assert sum(float(row.rsplit(",", 1)[1]) for row in rows[1:]) == pytest.approx(100, abs=0.05)
     # Second run: three more import batches, each all unchanged; nothing else changed.
     assert _counts(ws) == (debtors, instalments, activities + 3)
     with connect(f"sqlite:///{ws / 'arrears.db'}").connect() as conn:
