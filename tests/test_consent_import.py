@@ -15,7 +15,7 @@ from arrears import config
 from arrears.channels.base import opt_out_url
 from arrears.cli.app import main
 from arrears.store.schema import activity, consent, contact_point, debtor
-from channels_support import DAY, base_workspace, copy_workspace, engine_of, rows
+from channels_support import DAY, SENDING_ENV, base_workspace, copy_workspace, engine_of, rows
 
 
 @pytest.fixture
@@ -60,7 +60,11 @@ def _last_update(ws: Path, external_id: str) -> dict[str, object]:
     return dict(payload[0])
 
 
-def test_a_reimport_does_not_undo_an_opt_out(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_reimport_does_not_undo_an_opt_out(
+    ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in SENDING_ENV.items():  # a time the rules allow: only the opt-out blocks
+        monkeypatch.setenv(name, value)
     email_row = next(r for r in rows(ws) if r["channel"] == "email" and r["status"] == "queued")
     with engine_of(ws).connect() as conn:
         ext = conn.execute(
