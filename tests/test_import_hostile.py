@@ -105,6 +105,20 @@ def _configure(ws: Path, name: str) -> None:
     toml.write_text(text, encoding="utf-8")
 
 
+def _copy_for(
+    name: str, loaded_workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, str, dict[str, tuple[int, ...]]]:
+    """A copy of the loaded workspace set up for the hostile file ``name``, its store's URL and
+    state before the import, run from the hostile folder."""
+    ws = tmp_path / "ws"
+    shutil.copytree(loaded_workspace, ws)
+    _configure(ws, name)
+    url = f"sqlite:///{ws / 'arrears.db'}"
+    before = _state(url)
+    monkeypatch.chdir(HOSTILE)
+    return ws, url, before
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_hostile_file_imports_nothing(
     name: str,
@@ -113,12 +127,7 @@ def test_hostile_file_imports_nothing(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    ws = tmp_path / "ws"
-    shutil.copytree(loaded_workspace, ws)
-    _configure(ws, name)
-    url = f"sqlite:///{ws / 'arrears.db'}"
-    before = _state(url)
-    monkeypatch.chdir(HOSTILE)
+    ws, url, before = _copy_for(name, loaded_workspace, tmp_path, monkeypatch)
     code, out, printed = _import(capsys, ws, name)
     expected = (HOSTILE / f"{name}.expected").read_text(encoding="utf-8").splitlines()
     # Every problem the reader finds is printed, with the store's own problems (unknown
@@ -138,12 +147,7 @@ def test_a_file_level_problem_refuses_the_file_even_with_skip_invalid(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    ws = tmp_path / "ws"
-    shutil.copytree(loaded_workspace, ws)
-    _configure(ws, name)
-    url = f"sqlite:///{ws / 'arrears.db'}"
-    before = _state(url)
-    monkeypatch.chdir(HOSTILE)
+    ws, url, before = _copy_for(name, loaded_workspace, tmp_path, monkeypatch)
     rejects = tmp_path / "rejects.csv"
     code, out, printed = _import(capsys, ws, name, "--skip-invalid", "--rejects", str(rejects))
     expected = (HOSTILE / f"{name}.expected").read_text(encoding="utf-8").splitlines()
