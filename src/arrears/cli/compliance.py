@@ -138,12 +138,14 @@ def grant(
     (a debtors import cannot)."""
     from arrears.cli.app import UserError
     from arrears.cli.context import actor
+    from arrears.domain.ledger import Channel
     from arrears.store import contact_points
     from arrears.store.portfolios import portfolio_id
 
+    channels = [c.value for c in Channel]
     channel = channel.strip().lower()
-    if channel not in ("email", "sms", "whatsapp", "call", "letter"):
-        raise UserError(f"--channel {channel!r}: one of email, sms, whatsapp, call, letter")
+    if channel not in channels:
+        raise UserError(f"--channel {channel!r}: one of {', '.join(channels)}")
     if not reason.strip():
         raise UserError("--reason: say how the debtor gave consent again")
     ws = workspace(ctx)
