@@ -21,7 +21,7 @@ from machine import describe
 from arrears.contact.frames import ATTEMPT_SCHEMA, CONSENT_SCHEMA, HISTORY_SCHEMA
 from arrears.contact.guard import guard
 from arrears.contact.packs import shipped_packs
-from arrears.store.snapshot import DEBTOR_SCHEMA
+from arrears.store.cycle.snapshot import DEBTOR_SCHEMA
 
 PLACES = [
     ("US", "NY", "America/New_York"),

@@ -84,7 +84,7 @@ def phase_decide(url: str) -> dict[str, object]:
     from arrears.cycle.features import feature_table
     from arrears.jobs.cycle import load_compiled
     from arrears.policy.features import CATALOGUE
-    from arrears.store.cycle_read import read_cycle_input
+    from arrears.store.cycle.read import read_cycle_input
     from arrears.store.database import connect
 
     policy = load_compiled(POLICY)

@@ -11,8 +11,8 @@ import polars as pl
 
 from arrears.cycle.frames import CASE_DECISION_SCHEMA, STEP_DECISION_SCHEMA, Decisions
 from arrears.store import bulk
-from arrears.store.cycle_read import read_cycle_input
-from arrears.store.cycle_write import commit_decisions
+from arrears.store.cycle.read import read_cycle_input
+from arrears.store.cycle.write import commit_decisions
 from arrears.store.database import connect, upgrade
 from arrears.store.portfolios import ensure_portfolio
 

@@ -148,7 +148,9 @@ class Phases:
 
 def _instrument(phases: Phases) -> None:
     from arrears.io import importer, read_ahead
-    from arrears.store import bulk, load_invoices, lookups, records
+    from arrears.store import bulk
+    from arrears.store.loading import invoices as load_invoices
+    from arrears.store.loading import lookups, records
 
     # references resolved and locked ("_prepare" before the loads were staged)
     phases.wrap(

@@ -73,8 +73,8 @@ def phase_import(work: Path, url: str) -> dict[str, object]:
 
 
 def phase_snapshot(url: str) -> dict[str, object]:
+    from arrears.store.cycle.snapshot import read_snapshot
     from arrears.store.database import connect
-    from arrears.store.snapshot import read_snapshot
 
     engine = connect(url)
     times = []
@@ -95,8 +95,8 @@ def phase_snapshot(url: str) -> dict[str, object]:
 
 def phase_aging(url: str) -> dict[str, object]:
     from arrears.kpi.aging import aging
+    from arrears.store.cycle.snapshot import read_snapshot
     from arrears.store.database import connect
-    from arrears.store.snapshot import read_snapshot
 
     snap = read_snapshot(connect(url), portfolio=None, as_of=END)
     result: dict[str, object] = {"instalments": snap.instalments.height}

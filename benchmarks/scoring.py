@@ -75,7 +75,7 @@ def _history(work: Path) -> object:
 # -- phases (each in its own process) ------------------------------------------------------------
 def phase_read(work: Path, url: str) -> dict[str, object]:
     from arrears.store.database import connect
-    from arrears.store.scoring_read import read_history
+    from arrears.store.scoring.history import read_history
 
     engine = connect(url)
     start = time.perf_counter()
@@ -157,7 +157,7 @@ def phase_score(work: Path, url: str) -> dict[str, object]:
 
     from arrears.jobs.cycle import load_compiled
     from arrears.scoring.model import score_frame
-    from arrears.store.cycle_read import read_cycle_input
+    from arrears.store.cycle.read import read_cycle_input
     from arrears.store.database import connect
 
     policy = load_compiled(POLICY)

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from arrears.contact.frames import ATTEMPT_SCHEMA, CONSENT_SCHEMA, HISTORY_SCHEMA
-from arrears.store.snapshot import DEBTOR_SCHEMA
+from arrears.store.cycle.snapshot import DEBTOR_SCHEMA
 
 PLACES = {
     "US": ("America/New_York", "NY", "person"),

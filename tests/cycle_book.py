@@ -27,7 +27,7 @@ from arrears.cycle.frames import (
     CycleInput,
     Decisions,
 )
-from arrears.store.snapshot import DEBTOR_SCHEMA, INSTALMENT_SCHEMA
+from arrears.store.cycle.snapshot import DEBTOR_SCHEMA, INSTALMENT_SCHEMA
 
 
 def minor(amount: str | int) -> int:

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from arrears.cli.app import main
 from arrears.kpi.aging import aging
-from arrears.store.snapshot import read_snapshot
+from arrears.store.cycle.snapshot import read_snapshot
 from test_snapshot import AS_OF, write_example_ledger
 
 EXPECTED_TOTALS = [

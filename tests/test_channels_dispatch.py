@@ -19,7 +19,7 @@ from arrears import config
 from arrears.channels.base import Message, PermanentFailure, TemporaryFailure, idempotency_key
 from arrears.channels.dispatch import Options, backoff
 from arrears.cli.app import main
-from arrears.store.outbox import read_recipients
+from arrears.store.messages.outbox import read_recipients
 from arrears.store.schema import activity, contact_point, debtor, instalment, outbox
 from channels_support import (
     DAY,
@@ -376,8 +376,8 @@ def test_the_guards_read_of_a_batch_equals_the_cycle_reads_for_those_debtors(ws:
     import polars as pl
     from polars.testing import assert_frame_equal
 
-    from arrears.store.cycle_read import read_cycle_input
-    from arrears.store.outbox import portfolio_id, read_guard_input
+    from arrears.store.cycle.read import read_cycle_input
+    from arrears.store.messages.outbox import portfolio_id, read_guard_input
 
     engine = engine_of(ws)
     first = rows(ws)[0]

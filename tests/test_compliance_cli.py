@@ -12,8 +12,8 @@ import pytest
 
 from arrears.cli.app import main
 from arrears.domain.ledger import ContactKind, ContactPoint, Debtor, DebtorKind
-from arrears.store import ledger
 from arrears.store.database import connect
+from arrears.store.ledger import cases as ledger
 from test_ledger_support import ACTOR, AT, Book
 
 

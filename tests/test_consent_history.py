@@ -15,8 +15,9 @@ from arrears.contact.packs import effective_packs
 from arrears.io.batches import ReadOptions
 from arrears.io.columns import Kind
 from arrears.io.importer import import_files
-from arrears.store import collection, deliveries
-from arrears.store.compliance import read_compliance
+from arrears.store.cycle import collection
+from arrears.store.messages import deliveries
+from arrears.store.messages.compliance import read_compliance
 from arrears.store.portfolios import ensure_portfolio
 from arrears.store.schema import consent, consent_history, contact_point, debtor
 

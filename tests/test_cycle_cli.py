@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 
 from arrears.cli.app import main
 from arrears.domain.ledger import Channel, Consent, ContactKind, ContactPoint, Debtor, DebtorKind
-from arrears.store import ledger, schema
+from arrears.store import schema
 from arrears.store.database import connect
+from arrears.store.ledger import cases as ledger
 from test_ledger_support import ACTOR, AT, Book
 
 

@@ -21,10 +21,11 @@ from arrears.cycle.frames import (
 )
 from arrears.domain.money import Money
 from arrears.domain.problems import ProblemsFound
-from arrears.store import ledger, schema
-from arrears.store.cycle_read import read_cycle_input
-from arrears.store.cycle_write import CycleBusy, RunSummary, StaleDecisions, commit_decisions
+from arrears.store import schema
+from arrears.store.cycle.read import read_cycle_input
+from arrears.store.cycle.write import CycleBusy, RunSummary, StaleDecisions, commit_decisions
 from arrears.store.database import connect
+from arrears.store.ledger import cases as ledger
 from test_ledger_support import ACTOR, AT, Book, d
 
 AS_OF = date(2026, 3, 15)

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Engine, insert, select, update
 
 from arrears.cli.app import main
-from arrears.store.outbox import held
+from arrears.store.messages.outbox import held
 from arrears.store.schema import consent, contact_point, debtor, outbox, portfolio
 from channels_support import engine_of
 

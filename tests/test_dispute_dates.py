@@ -15,9 +15,9 @@ from arrears.io.columns import Kind
 from arrears.io.importer import import_files
 from arrears.scoring.features import debtor_features
 from arrears.scoring.frames import view_at
+from arrears.store.cycle.snapshot import read_snapshot
 from arrears.store.portfolios import ensure_portfolio
-from arrears.store.scoring_read import read_history
-from arrears.store.snapshot import read_snapshot
+from arrears.store.scoring.history import read_history
 
 DEBTORS = "debtor_id,name\nD1,Acme\nD2,Beta\n"
 HEADER = "invoice_id,debtor_id,issue_date,due_date,amount,disputed\n"

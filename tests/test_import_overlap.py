@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, text
 from arrears.io.batches import ReadOptions
 from arrears.io.columns import Kind
 from arrears.io.importer import import_files
-from arrears.store import load_invoices
+from arrears.store.loading import invoices as load_invoices
 from arrears.store.portfolios import ensure_portfolio
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 from arrears.domain.allocation import Applied
 from arrears.domain.problems import ProblemsFound
 from arrears.store import schema
-from arrears.store.ledger import reconcile
+from arrears.store.ledger.cases import reconcile
 from test_ledger_support import Book
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from arrears.domain.allocation import Applied
 from arrears.store.database import connect
-from arrears.store.ledger import reconcile
+from arrears.store.ledger.cases import reconcile
 from test_ledger_support import Book
 
 

@@ -14,7 +14,7 @@ from arrears.domain.allocation import AllocationRule, Applied
 from arrears.domain.money import Money
 from arrears.domain.problems import ProblemsFound
 from arrears.store import schema
-from arrears.store.ledger import reconcile
+from arrears.store.ledger.cases import reconcile
 from test_ledger_support import AT, Book
 
 

@@ -26,7 +26,7 @@ from arrears.domain.money import Money
 from arrears.domain.problems import ProblemsFound
 from arrears.store import schema
 from arrears.store.database import connect
-from arrears.store.ledger import reconcile
+from arrears.store.ledger.cases import reconcile
 from test_ledger_support import Book
 
 DEBTORS = ("D1", "D2")

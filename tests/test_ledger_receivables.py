@@ -20,7 +20,7 @@ from arrears.domain.ledger import (
 from arrears.domain.money import Money
 from arrears.domain.problems import ProblemsFound
 from arrears.store import schema
-from arrears.store.ledger import add_debtor, add_invoice
+from arrears.store.ledger.cases import add_debtor, add_invoice
 from test_ledger_support import ACTOR, AT, Book
 
 ANA = Debtor(

@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import Engine, select, update
 
 from arrears.store import schema
-from arrears.store.ledger import reconcile
+from arrears.store.ledger.cases import reconcile
 from test_ledger_support import Book
 
 

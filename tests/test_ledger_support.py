@@ -23,8 +23,9 @@ from arrears.domain.ledger import (
     Payment,
 )
 from arrears.domain.money import Money
-from arrears.store import ledger, schema
-from arrears.store.balances import Posting
+from arrears.store import schema
+from arrears.store.ledger import cases as ledger
+from arrears.store.ledger.balances import Posting
 from arrears.store.portfolios import ensure_portfolio
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arrears.domain.allocation import AllocationRule, OpenInstalment, allocate
-from arrears.store.payment_allocation import by_rule
+from arrears.store.ledger.payment_allocation import by_rule
 
 DAY0 = date(2026, 1, 1)
 

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 from arrears.domain.allocation import OpenInstalment, allocate
 from arrears.io.columns import Kind
 from arrears.store.database import connect, upgrade
-from arrears.store.loading import LoadContext, load_frame, open_batch
+from arrears.store.loading.entry import LoadContext, load_frame, open_batch
 from arrears.store.portfolios import ensure_portfolio
 
 AT = datetime(2026, 11, 23, tzinfo=UTC)

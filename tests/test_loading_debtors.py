@@ -8,7 +8,7 @@ import polars as pl
 from sqlalchemy import Engine, text
 
 from arrears.io.columns import Kind
-from arrears.store.loading import LoadContext, load_frame, open_batch
+from arrears.store.loading.entry import LoadContext, load_frame, open_batch
 from arrears.store.portfolios import ensure_portfolio
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -8,7 +8,8 @@ from datetime import date
 
 import polars as pl
 
-from arrears.store import load_invoices, records
+from arrears.store.loading import invoices as load_invoices
+from arrears.store.loading import records
 
 FIELDS = ["portfolio_id", "invoice_id", "debtor_id", "due_date", "amount_minor", "reference"]
 

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, text
 
 from arrears.domain.allocation import AllocationRule
 from arrears.io.columns import Kind
-from arrears.store.loading import LoadContext, LoadResult, load_frame, open_batch
+from arrears.store.loading.entry import LoadContext, LoadResult, load_frame, open_batch
 from arrears.store.portfolios import ensure_portfolio
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, insert, select
 
-from arrears.store import outbox as store
+from arrears.store.messages import outbox as store
 from arrears.store.portfolios import ensure_portfolio
 from arrears.store.schema import debtor, outbox
 

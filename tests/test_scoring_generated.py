@@ -32,7 +32,7 @@ from arrears.scoring.model import Model, Settings, fit_debtor, predict_pay
 from arrears.store.database import connect, upgrade
 from arrears.store.portfolios import ensure_portfolio
 from arrears.store.schema import debtor
-from arrears.store.scoring_read import read_history
+from arrears.store.scoring.history import read_history
 
 END = date(2026, 6, 30)
 

@@ -27,7 +27,7 @@ from arrears.scoring.model import RulesScore, score_view
 from arrears.scoring.registry import load, save
 from arrears.store.database import connect, upgrade
 from arrears.store.portfolios import ensure_portfolio
-from arrears.store.scoring_read import read_history
+from arrears.store.scoring.history import read_history
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "ibm-accounts-receivable.csv"
 

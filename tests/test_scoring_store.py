@@ -24,11 +24,11 @@ from arrears.io.columns import Kind
 from arrears.io.importer import import_files
 from arrears.scoring.frames import HISTORY_ALLOCATION_SCHEMA, HISTORY_INSTALMENT_SCHEMA, History
 from arrears.store.database import connect
-from arrears.store.payments import reverse_payment
+from arrears.store.ledger.payments import reverse_payment
+from arrears.store.ledger.write_offs import write_off
 from arrears.store.portfolios import UnknownPortfolio, ensure_portfolio, portfolio_id
 from arrears.store.schema import allocation, instalment
-from arrears.store.scoring_read import read_history
-from arrears.store.write_offs import write_off
+from arrears.store.scoring.history import read_history
 
 END = date(2026, 3, 31)
 AT = datetime(2026, 4, 1, tzinfo=UTC)

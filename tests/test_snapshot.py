@@ -32,14 +32,14 @@ import pytest
 from sqlalchemy import Connection, Engine, create_engine, insert, select, text, update
 
 from arrears.store import schema as s
-from arrears.store.portfolios import UnknownPortfolio, ensure_portfolio
-from arrears.store.snapshot import (
+from arrears.store.cycle.snapshot import (
     DEBTOR_SCHEMA,
     INSTALMENT_SCHEMA,
     Snapshot,
     instalment_schema,
     read_snapshot,
 )
+from arrears.store.portfolios import UnknownPortfolio, ensure_portfolio
 
 AS_OF = date(2026, 6, 30)
 NOW = datetime(2026, 11, 23, tzinfo=UTC)

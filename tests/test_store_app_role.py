@@ -18,9 +18,9 @@ from arrears.io.batches import ReadOptions
 from arrears.io.columns import Kind
 from arrears.io.importer import import_files
 from arrears.jobs.cycle import load_compiled, run_cycle
+from arrears.store.cycle.snapshot import read_snapshot
 from arrears.store.database import connect, normalize_url, upgrade
 from arrears.store.portfolios import ensure_portfolio
-from arrears.store.snapshot import read_snapshot
 from conftest import PG_URL, admin_running
 from test_import_overlap import INVOICES  # 310.00 in 5 rows, 4 invoices
 

@@ -47,7 +47,7 @@ from arrears.channels.templates import TemplateBroken, TemplateMissing, render, 
 from arrears.contact.frames import ATTEMPT_SCHEMA
 from arrears.contact.guard import guard, local_now
 from arrears.contact.model import Pack
-from arrears.store import outbox as store
+from arrears.store.messages import outbox as store
 
 #: The contact point kind each channel sends to.
 POINT_KIND = {"email": "email", "sms": "phone", "whatsapp": "phone", "letter": "postal"}

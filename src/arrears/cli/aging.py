@@ -1,6 +1,6 @@
 """``arrears aging``: the aging report of a portfolio as of a date.
 
-Reads the snapshot (``arrears.store.snapshot``), ages it with the pure ``arrears.kpi.aging``,
+Reads the snapshot (``arrears.store.cycle.snapshot``), ages it with the pure ``arrears.kpi.aging``,
 and converts minor units to ``Decimal`` here, at the display boundary (never floats): one table
 per currency, or one CSV/JSON document with a ``currency`` column. With ``--in USD`` every amount
 is stated in one currency at the workspace's ``[rates]`` (one table); ``--by bucket`` prints the
@@ -21,8 +21,8 @@ from arrears.cli.context import store, workspace
 from arrears.cli.output import Format, Wide, amount_text, amounts_as_text, console, emit
 from arrears.domain.money import MoneyError, exponent, from_minor, is_currency
 from arrears.kpi.aging import CURRENT, DEFAULT_EDGES, By, aging, bucket_labels, converted, top
+from arrears.store.cycle.snapshot import read_snapshot
 from arrears.store.portfolios import UnknownPortfolio
-from arrears.store.snapshot import read_snapshot
 
 BY_CHOICES = ("total", "debtor", "invoice", "segment", "bucket")
 #: Shorter headers for the table format (CSV and JSON keep the report's column names).

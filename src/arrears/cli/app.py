@@ -69,14 +69,16 @@ class UserError(Exception):
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
     from arrears.config import ConfigError
+    from arrears.domain.errors import ArrearsError
     from arrears.domain.money import MoneyError
     from arrears.domain.problems import ProblemsFound
-    from arrears.store.balances import ConcurrentChange
     from arrears.store.database import StoreError
+    from arrears.store.ledger.balances import ConcurrentChange
     from arrears.store.portfolios import UnknownPortfolio
 
     return (
         UserError,
+        ArrearsError,
         ConfigError,
         MoneyError,
         ProblemsFound,

@@ -1,7 +1,7 @@
 """``arrears promise``, ``hold``, ``contact``, ``approve``, ``worklist`` and ``task``.
 
 What a collector records by hand between cycle runs, each one use case of
-``arrears.store.collection`` in one transaction with its activity record, and the worklist of
+``arrears.store.cycle.collection`` in one transaction with its activity record, and the worklist of
 open call tasks the cycle created. Dates are ISO 8601 (default: today); amounts are read as
 ``Decimal``; a bad value is one line on stderr and exit status 1.
 """
@@ -14,12 +14,13 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from arrears.cli.context import actor, store, workspace
-from arrears.cli.ledger import parse_date, parse_money
+from arrears.cli.context import actor, cli_actor, store, workspace
+from arrears.cli.ledger import parse_amount, parse_date
 from arrears.cli.output import Format, Wide, amount_text, console, emit
 from arrears.domain.money import from_minor
-from arrears.domain.problems import Problem, ProblemsFound
-from arrears.store import collection
+from arrears.services import collection
+from arrears.services.uow import SqlUnitOfWork
+from arrears.store.cycle import collection as store_collection
 
 promise_app = typer.Typer(help="Promises to pay: record one, cancel one.", no_args_is_help=True)
 hold_app = typer.Typer(help="Holds: pause collecting from a debtor.", no_args_is_help=True)
@@ -56,30 +57,22 @@ def promise_add(
 ) -> None:
     """Record a debtor's promise to pay an amount by a day."""
     ws = workspace(ctx)
-    code = portfolio or ws.get("portfolio")
-    made_on = _day(on, "--on")
     due_on = parse_date(due, "--due")
-    with store(ws).begin() as conn:
-        money_currency = currency or collection.debtor_currency(
-            conn, portfolio=code, debtor_external_id=debtor
-        )
-        if money_currency is None:
-            raise ProblemsFound([Problem(f"promise of {debtor}", None, None,
-                                         f"unknown debtor {debtor!r}")])  # fmt: skip
-        promise_id = collection.add_promise(
-            conn,
-            portfolio=code,
-            debtor_external_id=debtor,
-            amount=parse_money(amount, money_currency, "AMOUNT"),
-            due_on=due_on,
-            made_on=made_on,
-            grace_days=grace,
-            note=note,
-            actor=actor(),
-            at=_now(),
-        )
-    console.print(f"promise {promise_id}: {debtor} to pay {amount} {money_currency.upper()} "
-                  f"by {due_on}", highlight=False)  # fmt: skip
+    added = collection.add_promise(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        portfolio=portfolio or ws.get("portfolio"),
+        debtor=debtor,
+        amount=parse_amount(amount, "AMOUNT"),
+        currency=currency,
+        due_on=due_on,
+        made_on=_day(on, "--on"),
+        grace_days=grace,
+        note=note,
+        at=_now(),
+    )
+    console.print(f"promise {added.promise_id}: {debtor} to pay {amount} "
+                  f"{added.amount.currency} by {due_on}", highlight=False)  # fmt: skip
 
 
 @promise_app.command("cancel")
@@ -91,7 +84,7 @@ def promise_cancel(
     """Cancel a promise (it no longer pauses the collection)."""
     ws = workspace(ctx)
     with store(ws).begin() as conn:
-        changed = collection.cancel_promise(
+        changed = store_collection.cancel_promise(
             conn, promise_id, on=_day(on, "--on"), actor=actor(), at=_now()
         )
     word = "cancelled" if changed else "was already cancelled; nothing changed"
@@ -114,7 +107,7 @@ def hold_add(
     starts_on = _day(from_, "--from")
     ends_on = parse_date(until, "--until")
     with store(ws).begin() as conn:
-        hold_id = collection.add_hold(
+        hold_id = store_collection.add_hold(
             conn,
             portfolio=portfolio or ws.get("portfolio"),
             debtor_external_id=debtor,
@@ -136,7 +129,7 @@ def hold_release(
     """End a hold early."""
     ws = workspace(ctx)
     with store(ws).begin() as conn:
-        changed = collection.release_hold(
+        changed = store_collection.release_hold(
             conn, hold_id, on=_day(on, "--on"), actor=actor(), at=_now()
         )
     console.print(f"hold {hold_id} {'released' if changed else 'was already released'}")
@@ -146,7 +139,7 @@ def hold_release(
 def contact_add(
     ctx: typer.Context,
     debtor: Annotated[str, typer.Argument(help="Debtor's external id.")],
-    channel: Annotated[str, typer.Option(help=f"One of {', '.join(collection.CHANNELS)}.")],
+    channel: Annotated[str, typer.Option(help=f"One of {', '.join(store_collection.CHANNELS)}.")],
     outcome: Annotated[str, typer.Option(help="no_answer, reached, promise, refused...")],
     on: On = None,
     at: Annotated[
@@ -179,7 +172,7 @@ def contact_add(
         when = datetime.combine(_day(on, "--on"), time(12), tzinfo=zone).astimezone(UTC)
     day = when.astimezone(zone).date() if on is None else _day(on, "--on")
     with store(ws).begin() as conn:
-        collection.log_contact(
+        store_collection.log_contact(
             conn,
             portfolio=portfolio or ws.get("portfolio"),
             debtor_external_id=debtor,
@@ -207,10 +200,10 @@ def approve(
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
     with store(ws).begin() as conn:
-        case_currency = currency or collection.debtor_currency(
+        case_currency = currency or store_collection.debtor_currency(
             conn, portfolio=code, debtor_external_id=debtor
         )
-        changed = collection.approve_stage(
+        changed = store_collection.approve_stage(
             conn,
             portfolio=code,
             debtor_external_id=debtor,
@@ -238,7 +231,7 @@ def worklist(
 ) -> None:
     """Open call tasks, best first: score, then task priority, then the oldest."""
     ws = workspace(ctx)
-    frame = collection.read_worklist(
+    frame = store_collection.read_worklist(
         store(ws), portfolio=portfolio or ws.get("portfolio"), collector=collector, limit=top
     )
     if fmt is Format.TABLE:  # what a collector reads, in 80 columns, amounts in the locale
@@ -254,7 +247,7 @@ def worklist(
         frame = frame.select(keep).with_columns(pl.col("score").round(0).cast(pl.Int64))
         frame = frame.rename({"task_id": "task", "score": "priority", "step_id": "step"})
     else:
-        frame = frame.with_columns(collection.overdue_text(frame)).select(
+        frame = frame.with_columns(store_collection.overdue_text(frame)).select(
             "task_id", "score", "task_priority", "created_on", "debtor", "name", "stage",
             "overdue", "queue", "collector", "step_id", "flags", "not_before",
         )  # fmt: skip
@@ -280,7 +273,7 @@ def task_done(
     """Mark a task done."""
     ws = workspace(ctx)
     with store(ws).begin() as conn:
-        changed = collection.close_task(
+        changed = store_collection.close_task(
             conn, task_id, note=note, on=_day(on, "--on"), actor=actor(), at=_now()
         )
     console.print(f"task {task_id} {'done' if changed else 'was already closed; nothing changed'}")

@@ -21,8 +21,8 @@ from arrears.cli.output import Format, Wide, console, emit, emit_json
 from arrears.contact.audit import audit
 from arrears.contact.frames import ATTEMPT_SCHEMA
 from arrears.contact.guard import guard, local_now
-from arrears.store.compliance import read_compliance
-from arrears.store.cycle_read import read_cycle_input
+from arrears.store.cycle.read import read_cycle_input
+from arrears.store.messages.compliance import read_compliance
 from arrears.store.portfolios import UnknownPortfolio
 
 compliance_app = typer.Typer(help="Contact-rule compliance.", no_args_is_help=True)
@@ -139,7 +139,7 @@ def grant(
     from arrears.cli.app import UserError
     from arrears.cli.context import actor
     from arrears.domain.ledger import Channel
-    from arrears.store import contact_points
+    from arrears.store.loading import contact_points
     from arrears.store.portfolios import portfolio_id
 
     channels = [c.value for c in Channel]

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from arrears import config
+from arrears.domain.actor import Actor, Role
 from arrears.store.database import connect, current_revision, head_revision
 
 
@@ -51,6 +52,11 @@ def store(ws: config.Workspace) -> Engine:
             f"not {head_revision(ws.database_url)}: run `arrears db upgrade`"
         )
     return engine
+
+
+def cli_actor() -> Actor:
+    """Whoever runs the command line owns the workspace: an administrator named ``cli:USER``."""
+    return Actor(actor(), Role.ADMIN)
 
 
 def actor() -> str:

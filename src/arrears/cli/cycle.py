@@ -35,7 +35,7 @@ from arrears.jobs.cycle import (
     run_cycle,
     unrated,
 )
-from arrears.store.cycle_write import RunSummary
+from arrears.store.cycle.write import RunSummary
 from arrears.store.portfolios import UnknownPortfolio
 
 if TYPE_CHECKING:

@@ -126,7 +126,7 @@ def _first_on_worklist(ws: Path) -> str | None:
     """The debtor of the worklist's first task, to explain (None: no task)."""
     from arrears import config
     from arrears.cli.context import store
-    from arrears.store import collection
+    from arrears.store.cycle import collection
 
     settings = config.load(ws)
     frame = collection.read_worklist(

@@ -240,7 +240,7 @@ def template_render(
     from arrears.channels.templates import TemplateBroken, TemplateMissing
     from arrears.cli.app import UserError
     from arrears.contact.packs import pack_for
-    from arrears.store.outbox import OutboxRow, read_recipients
+    from arrears.store.messages.outbox import OutboxRow, read_recipients
     from arrears.store.schema import debtor
     from arrears.store.schema import portfolio as portfolio_table
 
@@ -309,7 +309,7 @@ def opt_out(
 
     from arrears.channels.base import verify_opt_out
     from arrears.cli.app import UserError
-    from arrears.store.outbox import portfolio_id, record_opt_out
+    from arrears.store.messages.outbox import portfolio_id, record_opt_out
 
     ws = workspace(ctx)
     if not ws.get("channels.secret"):
@@ -345,7 +345,7 @@ def inbound(
     """Record an inbound SMS/WhatsApp reply: STOP, BAJA and the like are opt-outs."""
     from arrears.channels.http import is_opt_out
     from arrears.cli.app import UserError
-    from arrears.store.outbox import portfolio_id, record_opt_out
+    from arrears.store.messages.outbox import portfolio_id, record_opt_out
 
     if channel not in ("sms", "whatsapp"):
         raise UserError("--channel is sms or whatsapp")

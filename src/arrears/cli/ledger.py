@@ -1,14 +1,16 @@
 """``arrears payment``, ``credit-note``, ``write-off``, ``ledger`` and ``activity``.
 
-Single-record changes a person makes by hand, each one use case of ``arrears.store.ledger`` in one
-transaction with its activity record. Amounts are read as ``Decimal`` (never float) and dates as
-ISO 8601; a bad value is one line on stderr and exit status 1.
+Single-record changes a person makes by hand, each one use case of
+``arrears.store.ledger.cases`` in one transaction with its activity record. Amounts are read as
+``Decimal`` (never float) and dates as ISO 8601; a bad value is one line on stderr and exit
+status 1.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated
 
 import polars as pl
@@ -20,9 +22,9 @@ from arrears.domain.allocation import AllocationRule
 from arrears.domain.ledger import CreditNote, Payment
 from arrears.domain.money import Money, MoneyError, parse_decimal
 from arrears.domain.problems import Problem, ProblemsFound
-from arrears.store import ledger
-from arrears.store.balances import Posting, find_invoice, portfolio_of
 from arrears.store.history import recent_activity
+from arrears.store.ledger import cases as ledger
+from arrears.store.ledger.balances import Posting, find_invoice, portfolio_of
 
 payment_app = typer.Typer(
     help="Payments: post one, or reverse a bounced one.", no_args_is_help=True
@@ -45,6 +47,14 @@ def parse_date(text: str, option: str) -> date:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise _problem(option, f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_amount(text: str, option: str) -> Decimal:
+    """An exact Decimal amount as written (its currency is the use case's to check)."""
+    try:
+        return parse_decimal(text)
+    except MoneyError as exc:
+        raise _problem(option, str(exc)) from None
 
 
 def parse_money(text: str, currency: str, option: str) -> Money:

@@ -1,6 +1,6 @@
 """``arrears model``: train, evaluate and explain the propensity-to-pay model.
 
-``train`` reads the portfolio's whole history (``arrears.store.scoring_read``), trains the models
+``train`` reads the portfolio's whole history (``arrears.store.scoring.history``), trains the models
 (``arrears.scoring``) on snapshot days in ``--from .. --to`` and stores them as the next version
 in ``<workspace>/models/``. ``evaluate`` runs the chronological backtest. ``explain`` scores one
 debtor as of a day with the latest model (the rules score when none is trained) and its reasons.
@@ -38,7 +38,7 @@ def _day(text: str | None, option: str) -> date | None:
 def _history(ctx: typer.Context, portfolio: str | None) -> tuple[Any, Any, str]:
     from arrears.cli.app import UserError
     from arrears.store.portfolios import UnknownPortfolio
-    from arrears.store.scoring_read import read_history
+    from arrears.store.scoring.history import read_history
 
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
@@ -227,7 +227,7 @@ def explain_command(
     from arrears.cli.app import UserError
     from arrears.scoring import score_frame
     from arrears.scoring.registry import ModelFileError, load
-    from arrears.store.cycle_read import read_cycle_input
+    from arrears.store.cycle.read import read_cycle_input
     from arrears.store.portfolios import UnknownPortfolio
 
     day = _day(as_of, "--as-of") or date.today()

@@ -64,7 +64,7 @@ def approve_waiting_command(
     """Approve entering STAGE for every open case waiting for it (or for a more severe stage)."""
     from arrears.cli.app import UserError
     from arrears.cli.cycle import _setup
-    from arrears.store.collection import approve_waiting
+    from arrears.store.cycle.collection import approve_waiting
 
     ws, _, compiled, code = _setup(ctx, None, policy, portfolio)
     if stage not in compiled.stages[1:]:

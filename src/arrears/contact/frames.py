@@ -38,7 +38,7 @@ ATTEMPT_SCHEMA: dict[str, pl.DataType] = {
     "validation_notice": B,
 }
 
-#: The debtors the attempts are about: the snapshot's debtor frame (``arrears.store.snapshot.
+#: The debtors the attempts are about: the snapshot's debtor frame (``arrears.store.cycle.snapshot.
 #: DEBTOR_SCHEMA``); the guard uses debtor_id, country, region, timezone, kind, do_not_contact,
 #: bankrupt, deceased, legal_representative and tags ('breathing_space', 'cease_communication',
 #: 'forbearance' are tags with a meaning to the packs).

@@ -2,8 +2,8 @@
 
 The engine (:func:`arrears.cycle.decide.decide`) is a pure function from a :class:`CycleInput`
 (the portfolio as of a date, as Polars frames), a compiled policy and ``as_of`` to a
-:class:`Decisions`. The store reads a :class:`CycleInput` (``arrears.store.cycle_read``) and
-commits a :class:`Decisions` (``arrears.store.cycle_write``). Money is in integer minor units;
+:class:`Decisions`. The store reads a :class:`CycleInput` (``arrears.store.cycle.read``) and
+commits a :class:`Decisions` (``arrears.store.cycle.write``). Money is in integer minor units;
 dates are ``pl.Date``.
 
 A collection case is one debtor's episode of delinquency in one currency. Its natural key is
@@ -149,9 +149,9 @@ APPROVAL_SCHEMA: dict[str, pl.DataType] = {
 class CycleInput:
     """Everything the engine reads, as of ``as_of``, for one portfolio (or a subset of debtors).
 
-    ``instalments`` and ``debtors`` are the snapshot's frames (``arrears.store.snapshot``); the
-    others follow the schemas above. Every frame may hold more debtors than ``debtors`` (the
-    engine ignores rows of debtors it was not given).
+    ``instalments`` and ``debtors`` are the snapshot's frames
+    (``arrears.store.cycle.snapshot``); the others follow the schemas above. Every frame may
+    hold more debtors than ``debtors`` (the engine ignores rows of debtors it was not given).
     """
 
     instalments: pl.DataFrame

@@ -99,9 +99,9 @@ class CreditNoteUpdated(Activity):
     kind: ClassVar[str] = "credit_note.updated"
 
 
-# The collection cycle's manual use cases (arrears.store.collection). The cycle itself writes
+# The collection cycle's manual use cases (arrears.store.cycle.collection). The cycle itself writes
 # case.opened, case.reopened, case.stage_changed, case.closed, case.updated, step.executed and
-# step.skipped set-based (arrears.store.cycle_write).
+# step.skipped set-based (arrears.store.cycle.write).
 @dataclass(frozen=True, slots=True)
 class PromiseMade(Activity):
     kind: ClassVar[str] = "promise.made"

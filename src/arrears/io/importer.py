@@ -41,9 +41,9 @@ from arrears.io.reading import read_file
 from arrears.io.rejects import write_rejects
 from arrears.io.whole_records import HeldRows
 from arrears.store.bulk import is_postgres
-from arrears.store.load_context import LoadResult, typed
-from arrears.store.load_invoices import DEFER_INDEXES_ROWS, InvoiceLoad, defer_indexes
-from arrears.store.loading import LoadContext, close_batch, load_frame, open_batch
+from arrears.store.loading.context import LoadResult, typed
+from arrears.store.loading.entry import LoadContext, close_batch, load_frame, open_batch
+from arrears.store.loading.invoices import DEFER_INDEXES_ROWS, InvoiceLoad, defer_indexes
 from arrears.store.schema import portfolio
 
 #: Called after every batch with the number of rows read so far in the current file.

@@ -36,7 +36,7 @@ from arrears.io.identity import DOCUMENTS
 from arrears.io.reading import BatchValidator
 from arrears.io.sources import CsvSource, open_source
 from arrears.store import bulk
-from arrears.store.load_context import typed
+from arrears.store.loading.context import typed
 
 _SEED = 0xB47C4
 _TYPED, _RAW, _DONE = "_held_rows", "_held_raw", "_held_done"

@@ -1,7 +1,7 @@
 """The daily cycle as a job: read the portfolio as of a date, decide, and (for ``run``) commit.
 
 ``plan_cycle`` changes nothing; ``run_cycle`` commits the decisions in one transaction
-(``arrears.store.cycle_write``). Both call the same pure function
+(``arrears.store.cycle.write``). Both call the same pure function
 (:func:`arrears.cycle.decide.decide`), so a plan shows exactly what a run would do.
 """
 
@@ -22,8 +22,8 @@ from arrears.cycle.compiled import CompiledPolicy, compile_policy
 from arrears.cycle.decide import decide
 from arrears.cycle.frames import RATE_DIGITS, RATE_SCHEMA, SCORE_SCHEMA, CycleInput, Decisions
 from arrears.policy.loading import load_policy
-from arrears.store.cycle_read import read_cycle_input
-from arrears.store.cycle_write import RunSummary, commit_decisions
+from arrears.store.cycle.read import read_cycle_input
+from arrears.store.cycle.write import RunSummary, commit_decisions
 
 if TYPE_CHECKING:
     from arrears.scoring.model import Model

@@ -1,6 +1,6 @@
 """Aging: open receivables by days past due, in buckets, per currency.
 
-A pure function of a snapshot's instalments frame (see ``arrears.store.snapshot``) and ``as_of``;
+A pure function of a snapshot's instalments frame (``arrears.store.cycle.snapshot``) and ``as_of``;
 it imports Polars and the standard library only and never reads the clock. Amounts stay integer
 minor units; currencies are never added together (every total and share is per currency), except
 by :func:`converted`, which states every amount in one currency at rates the caller gives.

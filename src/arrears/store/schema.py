@@ -6,7 +6,7 @@ ids per portfolio, foreign keys, and an append-only ``activity`` table (triggers
 
 ``instalment`` repeats its invoice's portfolio, debtor, currency, issue date and dispute flag so
 that the whole-portfolio snapshot is one table scan, with no invoice join (see ``docs/store.md``);
-every writer keeps them in step and ``arrears.store.reconcile`` checks it.
+every writer keeps them in step and ``arrears.store.ledger.reconcile`` checks it.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, text
 
 from arrears.domain.money import from_minor
 from arrears.domain.problems import Problem, ProblemsFound
-from arrears.store import lookups
+from arrears.store.loading import lookups
 
 #: The most the amounts of one table (invoices, payments, credit notes) may total in one
 #: portfolio and currency, in minor units.

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from arrears import config
 from arrears.channels.base import ChannelSettings
 from arrears.store.database import connect
-from arrears.store.outbox import portfolio_id
+from arrears.store.messages.outbox import portfolio_id
 from arrears.web import errors
 
 

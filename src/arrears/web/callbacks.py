@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from arrears.channels.http import TWILIO_PERMANENT, is_opt_out, verify_callback, verify_twilio
-from arrears.store import deliveries
+from arrears.store.messages import deliveries
 from arrears.web.app import Site, site
 from arrears.web.errors import Problem, WebError, answers, problems_of
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 
 from arrears.channels.base import verify_opt_out
-from arrears.store import deliveries
+from arrears.store.messages import deliveries
 from arrears.web.app import Site, site
 from arrears.web.errors import answers
 

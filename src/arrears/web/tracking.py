@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import RedirectResponse
 
 from arrears.channels.tracking import verify_click, verify_open
-from arrears.store import deliveries
+from arrears.store.messages import deliveries
 from arrears.web.app import Site, site
 from arrears.web.errors import Problem, WebError, answers
 

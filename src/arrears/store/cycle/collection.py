@@ -1,0 +1,594 @@
+"""Collection use cases a person performs between cycle runs, and the collectors' worklist.
+
+Like every ledger use case (``arrears.store.ledger.cases``) each takes the caller's connection, an
+``actor`` and the time ``at``; validates the whole request first (every problem at once, as
+``ProblemsFound``); writes its rows and its activity record in the caller's transaction; and
+changes nothing when repeated (an identical open promise or hold, a cancelled promise, a released
+hold, an approval given, a task closed: the call returns ``False`` or the existing id).
+
+What the cycle reads from them (``arrears.store.cycle.read``): promises (``made_on``,
+``cancelled_on``), holds (``starts_on``, ``ends_on``, ``released_on``), contacts (activity kind
+``contact``, payload ``{"channel", "outcome", "on", "note"}``) and approvals.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
+
+from arrears.domain.activity import (
+    Activity,
+    ContactLogged,
+    HoldAdded,
+    HoldReleased,
+    PromiseCancelled,
+    PromiseMade,
+    StageApproved,
+    TaskClosed,
+)
+from arrears.domain.ledger import Channel
+from arrears.domain.money import Money, MoneyError, is_currency
+from arrears.domain.problems import Problem, ProblemsFound
+from arrears.store import bulk
+from arrears.store.activity_log import Entry, record
+from arrears.store.ledger.balances import find_debtor, portfolio_of
+from arrears.store.schema import (
+    approval,
+    collection_case,
+    hold,
+    portfolio,
+    promise,
+    task,
+)
+
+CHANNELS = tuple(c.value for c in Channel)
+MAX_GRACE_DAYS = 365
+
+
+class _Problems:
+    """Problems of one request, collected and raised together."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.found: list[Problem] = []
+
+    def add(self, message: str) -> None:
+        self.found.append(Problem(self.source, None, None, message))
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise ProblemsFound(self.found)
+
+    def debtor(self, conn: Connection, code: str, external_id: str) -> tuple[int, RowMapping]:
+        """The portfolio's id and the debtor's (locked) row; raises with every problem so far."""
+        try:
+            pid = portfolio_of(conn, code, self.source)
+            row = find_debtor(conn, pid, external_id, self.source)
+        except ProblemsFound as exc:
+            self.found.extend(exc.problems)
+            self.raise_any()
+            raise
+        self.raise_any()
+        return pid, row
+
+
+def _log(conn: Connection, activity: Activity, pid: int, debtor_id: int) -> None:
+    record(conn, [Entry(activity, pid, debtor_id)])
+
+
+def _portfolio_code(conn: Connection, pid: int) -> str:
+    return str(conn.execute(select(portfolio.c.code).where(portfolio.c.id == pid)).scalar_one())
+
+
+def debtor_currency(conn: Connection, *, portfolio: str, debtor_external_id: str) -> str | None:
+    """The debtor's own currency (``None`` when the portfolio or debtor is unknown)."""
+    found = conn.execute(
+        text(
+            "SELECT d.currency FROM debtor d JOIN portfolio p ON p.id = d.portfolio_id "
+            "WHERE p.code = :p AND d.external_id = :d"
+        ),
+        {"p": portfolio, "d": debtor_external_id},
+    ).scalar()
+    return None if found is None else str(found)
+
+
+# Promises to pay -------------------------------------------------------------------------------
+
+
+def add_promise(
+    conn: Connection,
+    *,
+    portfolio: str,
+    debtor_external_id: str,
+    amount: Money,
+    due_on: date,
+    made_on: date,
+    grace_days: int = 0,
+    note: str | None = None,
+    actor: str,
+    at: datetime,
+) -> int:
+    """Record a debtor's promise to pay ``amount`` by ``due_on``; returns the promise's id (the
+    existing one for an identical open promise)."""
+    problems = _Problems(f"promise of {debtor_external_id}")
+    amount_minor = 0
+    if not is_currency(amount.currency):
+        problems.add(f"unknown currency {amount.currency!r}")
+    else:
+        try:
+            amount_minor = amount.minor
+        except MoneyError as exc:
+            problems.add(str(exc))
+        if amount_minor <= 0 and not problems.found:
+            problems.add(f"the amount must be positive, not {amount.amount}")
+    if due_on < made_on:
+        problems.add(f"due date {due_on} is before the day the promise was made ({made_on})")
+    if not 0 <= grace_days <= MAX_GRACE_DAYS:
+        problems.add(f"grace days must be between 0 and {MAX_GRACE_DAYS}, not {grace_days}")
+    pid, owner = problems.debtor(conn, portfolio, debtor_external_id)
+    values: dict[str, Any] = {
+        "portfolio_id": pid,
+        "debtor_id": owner["id"],
+        "currency": amount.currency,
+        "amount_minor": amount_minor,
+        "made_on": made_on,
+        "due_on": due_on,
+        "grace_days": grace_days,
+    }
+    existing = conn.execute(
+        select(promise.c.id).where(
+            *(promise.c[k] == v for k, v in values.items()), promise.c.status == "open"
+        )
+    ).scalar()
+    if existing is not None:
+        return int(existing)
+    new = conn.execute(
+        insert(promise).values(**values, status="open", note=note, actor=actor, created_at=at)
+    ).inserted_primary_key
+    assert new is not None
+    promise_id = int(new[0])
+    payload = {
+        "promise_id": promise_id,
+        "amount": str(amount.amount),
+        "currency": amount.currency,
+        "made_on": made_on.isoformat(),
+        "due_on": due_on.isoformat(),
+        "grace_days": grace_days,
+        "note": note,
+    }
+    _log(
+        conn,
+        PromiseMade(
+            occurred_at=at,
+            actor=actor,
+            portfolio=portfolio,
+            debtor=debtor_external_id,
+            subject_kind="promise",
+            subject_id=str(promise_id),
+            payload=payload,
+            idempotency_key=f"promise.made:{promise_id}",
+        ),
+        pid,
+        int(owner["id"]),
+    )
+    return promise_id
+
+
+def cancel_promise(
+    conn: Connection, promise_id: int, *, on: date, actor: str, at: datetime
+) -> bool:
+    """Cancel a promise as of ``on``; ``False`` when it was already cancelled."""
+    problems = _Problems(f"promise {promise_id}")
+    row = conn.execute(select(promise).where(promise.c.id == promise_id)).mappings().first()
+    if row is None:
+        problems.add(f"no promise {promise_id}")
+        problems.raise_any()
+    assert row is not None
+    if row["status"] == "cancelled":
+        return False
+    if on < row["made_on"]:
+        problems.add(f"cannot cancel on {on}, before the promise was made ({row['made_on']})")
+    problems.raise_any()
+    conn.execute(
+        update(promise)
+        .where(promise.c.id == promise_id)
+        .values(status="cancelled", cancelled_on=on)
+    )
+    _log_ended(conn, PromiseCancelled, row, "promise", promise_id, on, actor, at)
+    return True
+
+
+# Holds -----------------------------------------------------------------------------------------
+
+
+def add_hold(
+    conn: Connection,
+    *,
+    portfolio: str,
+    debtor_external_id: str,
+    starts_on: date,
+    ends_on: date,
+    reason: str,
+    actor: str,
+    at: datetime,
+) -> int:
+    """Hold a debtor's collection from ``starts_on`` until (not including) ``ends_on``; returns
+    the hold's id (the existing one for an identical hold not released)."""
+    problems = _Problems(f"hold of {debtor_external_id}")
+    if ends_on <= starts_on:
+        problems.add(f"the hold must end after it starts ({starts_on}), not on {ends_on}")
+    if not reason.strip():
+        problems.add("a hold needs a reason")
+    pid, owner = problems.debtor(conn, portfolio, debtor_external_id)
+    values: dict[str, Any] = {
+        "portfolio_id": pid,
+        "debtor_id": owner["id"],
+        "starts_on": starts_on,
+        "ends_on": ends_on,
+        "reason": reason.strip(),
+    }
+    existing = conn.execute(
+        select(hold.c.id).where(
+            *(hold.c[k] == v for k, v in values.items()), hold.c.released_on.is_(None)
+        )
+    ).scalar()
+    if existing is not None:
+        return int(existing)
+    new = conn.execute(
+        insert(hold).values(**values, actor=actor, created_at=at)
+    ).inserted_primary_key
+    assert new is not None
+    hold_id = int(new[0])
+    _log(
+        conn,
+        HoldAdded(
+            occurred_at=at,
+            actor=actor,
+            portfolio=portfolio,
+            debtor=debtor_external_id,
+            subject_kind="hold",
+            subject_id=str(hold_id),
+            payload={
+                "starts_on": starts_on.isoformat(),
+                "ends_on": ends_on.isoformat(),
+                "reason": reason.strip(),
+            },
+            idempotency_key=f"hold.added:{hold_id}",
+        ),
+        pid,
+        int(owner["id"]),
+    )
+    return hold_id
+
+
+def release_hold(conn: Connection, hold_id: int, *, on: date, actor: str, at: datetime) -> bool:
+    """Release a hold as of ``on``; ``False`` when it was already released."""
+    problems = _Problems(f"hold {hold_id}")
+    row = conn.execute(select(hold).where(hold.c.id == hold_id)).mappings().first()
+    if row is None:
+        problems.add(f"no hold {hold_id}")
+        problems.raise_any()
+    assert row is not None
+    if row["released_on"] is not None:
+        return False
+    if on < row["starts_on"]:
+        problems.add(f"cannot release on {on}, before the hold starts ({row['starts_on']})")
+    problems.raise_any()
+    conn.execute(update(hold).where(hold.c.id == hold_id).values(released_on=on))
+    _log_ended(conn, HoldReleased, row, "hold", hold_id, on, actor, at)
+    return True
+
+
+def _log_ended(
+    conn: Connection,
+    kind: type[PromiseCancelled] | type[HoldReleased],
+    row: Any,
+    subject: str,
+    subject_id: int,
+    on: date,
+    actor: str,
+    at: datetime,
+) -> None:
+    """The activity of a promise cancelled or a hold released (key: ``<kind>:<id>``)."""
+    _log(
+        conn,
+        kind(
+            occurred_at=at,
+            actor=actor,
+            portfolio=_portfolio_code(conn, row["portfolio_id"]),
+            debtor=None,
+            subject_kind=subject,
+            subject_id=str(subject_id),
+            payload={"on": on.isoformat()},
+            idempotency_key=f"{kind.kind}:{subject_id}",
+        ),
+        int(row["portfolio_id"]),
+        int(row["debtor_id"]),
+    )
+
+
+# Contacts, approvals, tasks ---------------------------------------------------------------------
+
+
+def log_contact(
+    conn: Connection,
+    *,
+    portfolio: str,
+    debtor_external_id: str,
+    channel: str,
+    outcome: str,
+    on: date,
+    note: str | None = None,
+    actor: str,
+    at: datetime,
+) -> bool:
+    """Log a contact attempt made by hand (activity kind ``contact``); ``False`` when this very
+    record (same debtor, channel, outcome, day and time ``at``) is already logged."""
+    problems = _Problems(f"contact with {debtor_external_id}")
+    if channel not in CHANNELS:
+        problems.add(f"unknown channel {channel!r}: one of {', '.join(CHANNELS)}")
+    if not outcome.strip():
+        problems.add("a contact needs an outcome (no_answer, reached, promise...)")
+    pid, owner = problems.debtor(conn, portfolio, debtor_external_id)
+    key = (
+        f"contact:{pid}:{owner['id']}:{channel}:{on.isoformat()}:{outcome.strip()}:{at.isoformat()}"
+    )[:200]
+    if conn.execute(text("SELECT 1 FROM activity WHERE idempotency_key = :k"), {"k": key}).first():
+        return False
+    _log(
+        conn,
+        ContactLogged(
+            occurred_at=at,
+            actor=actor,
+            portfolio=portfolio,
+            debtor=debtor_external_id,
+            subject_kind="debtor",
+            subject_id=debtor_external_id,
+            payload={
+                "channel": channel,
+                "outcome": outcome.strip(),
+                "on": on.isoformat(),
+                "note": note,
+            },
+            idempotency_key=key,
+        ),
+        pid,
+        int(owner["id"]),
+    )
+    return True
+
+
+def approve_stage(
+    conn: Connection,
+    *,
+    portfolio: str,
+    debtor_external_id: str,
+    currency: str,
+    stage: str,
+    on: date,
+    actor: str,
+    at: datetime,
+) -> bool:
+    """Approve the debtor's open case in ``currency`` entering ``stage``; ``False`` when it was
+    approved before."""
+    problems = _Problems(f"approval for {debtor_external_id}")
+    if not stage.strip():
+        problems.add("name the stage to approve")
+    pid, owner = problems.debtor(conn, portfolio, debtor_external_id)
+    case_id = conn.execute(
+        select(collection_case.c.id)
+        .where(
+            collection_case.c.debtor_id == owner["id"],
+            collection_case.c.currency == currency,
+            collection_case.c.closed_on.is_(None),
+        )
+        .order_by(collection_case.c.opened_on.desc())
+    ).scalar()
+    if case_id is None:
+        problems.add(f"debtor {debtor_external_id!r} has no open collection case in {currency}")
+        problems.raise_any()
+    found = conn.execute(
+        select(approval.c.id).where(approval.c.case_id == case_id, approval.c.stage == stage)
+    ).first()
+    if found is not None:
+        return False
+    conn.execute(
+        insert(approval).values(
+            case_id=case_id, stage=stage, approved_on=on, actor=actor, created_at=at
+        )
+    )
+    _log(
+        conn,
+        StageApproved(
+            occurred_at=at,
+            actor=actor,
+            portfolio=portfolio,
+            debtor=debtor_external_id,
+            subject_kind="case",
+            subject_id=str(case_id),
+            payload={"stage": stage, "currency": currency, "on": on.isoformat()},
+            idempotency_key=f"stage.approved:{case_id}:{stage}",
+        ),
+        pid,
+        int(owner["id"]),
+    )
+    return True
+
+
+def approve_waiting(
+    conn: Connection,
+    *,
+    portfolio: str,
+    stage: str,
+    awaiting: list[str],
+    on: date,
+    actor: str,
+    at: datetime,
+) -> int:
+    """Approve entering ``stage`` for every open case of the portfolio that awaits approval for
+    one of ``awaiting`` (``stage`` and the more severe stages, which the caller knows from the
+    policy), one :func:`approve_stage` each; the number of approvals given."""
+    rows = conn.execute(
+        text(
+            "SELECT d.external_id, c.currency FROM collection_case c "
+            "JOIN debtor d ON d.id = c.debtor_id JOIN portfolio p ON p.id = d.portfolio_id "
+            "WHERE p.code = :p AND c.closed_on IS NULL AND c.awaiting_approval IN :awaiting "
+            "ORDER BY d.external_id, c.currency"
+        ).bindparams(bindparam("awaiting", expanding=True)),
+        {"p": portfolio, "awaiting": awaiting},
+    ).all()
+    given = 0
+    for external_id, currency in rows:
+        given += approve_stage(
+            conn,
+            portfolio=portfolio,
+            debtor_external_id=external_id,
+            currency=currency,
+            stage=stage,
+            on=on,
+            actor=actor,
+            at=at,
+        )
+    return given
+
+
+def close_task(
+    conn: Connection,
+    task_id: int,
+    *,
+    note: str | None = None,
+    on: date,
+    actor: str,
+    at: datetime,
+) -> bool:
+    """Mark an open task done as of ``on``; ``False`` when it was already closed."""
+    problems = _Problems(f"task {task_id}")
+    row = conn.execute(select(task).where(task.c.id == task_id)).mappings().first()
+    if row is None:
+        problems.add(f"no task {task_id}")
+        problems.raise_any()
+    assert row is not None
+    if row["status"] != "open":
+        return False
+    if on < row["created_on"]:
+        problems.add(f"cannot close on {on}, before the task was created ({row['created_on']})")
+    problems.raise_any()
+    conn.execute(
+        update(task)
+        .where(task.c.id == task_id, task.c.status == "open")
+        .values(status="done", closed_on=on, note=note if note is not None else row["note"])
+    )
+    _log(
+        conn,
+        TaskClosed(
+            occurred_at=at,
+            actor=actor,
+            portfolio=_portfolio_code(conn, row["portfolio_id"]),
+            debtor=None,
+            subject_kind="task",
+            subject_id=str(task_id),
+            payload={"kind": row["kind"], "on": on.isoformat(), "note": note},
+            idempotency_key=f"task.closed:{task_id}",
+        ),
+        int(row["portfolio_id"]),
+        int(row["debtor_id"]),
+    )
+    return True
+
+
+# The worklist ----------------------------------------------------------------------------------
+
+WORKLIST_SCHEMA: dict[str, pl.DataType] = {
+    "task_id": pl.Int64(),
+    "score": pl.Float64(),
+    "task_priority": pl.Int64(),
+    "created_on": pl.Date(),
+    "debtor": pl.String(),
+    "name": pl.String(),
+    "currency": pl.String(),
+    "stage": pl.String(),
+    "overdue_minor": pl.Int64(),
+    "queue": pl.String(),
+    "collector": pl.String(),
+    "step_id": pl.String(),
+    "flags": pl.String(),  # forbearance / breathing space / vulnerable, for the collector
+    "not_before": pl.String(),  # the contact rules' earliest time for the call (UTC)
+}
+
+#: Debtor tags a collector must see before calling (UK FCA forbearance and breathing space).
+WORKLIST_FLAGS = ("forbearance", "breathing_space", "vulnerable")
+
+
+def read_worklist(
+    engine: Engine, *, portfolio: str, collector: str | None, limit: int
+) -> pl.DataFrame:
+    """Open call tasks, best first (score desc, task priority asc, oldest first).
+
+    ``collector``: only the tasks assigned to that collector or to nobody. ``overdue_minor``:
+    what the debtor owes in the case's currency on instalments due before the task was created.
+    """
+    with engine.connect() as conn:
+        pid = portfolio_of(conn, portfolio, "worklist")
+        where = "t.portfolio_id = :pid AND t.kind = 'call' AND t.status = 'open'"
+        params: dict[str, Any] = {"pid": pid, "limit": int(limit)}
+        if collector is not None:
+            where += " AND (t.collector = :collector OR t.collector IS NULL)"
+            params["collector"] = collector
+        tags = "CAST(d.tags AS TEXT)"
+        flags = " || ".join(
+            f"CASE WHEN {tags} LIKE '%\"{flag}\"%' THEN '{flag} ' ELSE '' END"
+            for flag in WORKLIST_FLAGS
+        )
+        sql = f"""
+            SELECT t.id, t.score, t.task_priority, t.created_on, d.external_id, d.name,
+                   c.currency, c.stage,
+                   CAST(COALESCE((SELECT SUM(i.open_minor) FROM instalment i
+                                  WHERE i.debtor_id = t.debtor_id AND i.currency = c.currency
+                                    AND i.due_date < t.created_on), 0) AS BIGINT),
+                   t.queue, t.collector, t.step_id, {flags} AS flags,
+                   CAST(t.not_before AS TEXT) AS not_before
+            FROM task t JOIN debtor d ON d.id = t.debtor_id
+                 LEFT JOIN collection_case c ON c.id = t.case_id
+            WHERE {where}
+            ORDER BY t.score DESC, t.task_priority ASC, t.created_on ASC, t.id ASC
+            LIMIT :limit"""
+        return bulk.read_frame(conn, sql, WORKLIST_SCHEMA, params)
+
+
+def overdue_text(frame: pl.DataFrame) -> pl.Series:
+    """``overdue_minor`` in major units with the currency, for people."""
+    return pl.Series(
+        "overdue",
+        [
+            "" if m is None or c is None else str(Money.from_minor(int(m), c))
+            for m, c in zip(frame["overdue_minor"], frame["currency"], strict=True)
+        ],
+        dtype=pl.String(),
+    )
+
+
+__all__ = [
+    "CHANNELS",
+    "add_hold",
+    "add_promise",
+    "approve_stage",
+    "approve_waiting",
+    "cancel_promise",
+    "close_task",
+    "debtor_currency",
+    "log_contact",
+    "read_worklist",
+    "release_hold",
+]

@@ -1,0 +1,727 @@
+"""The daily cycle's write side: the engine's :class:`Decisions` committed in ONE transaction.
+
+Data flow (see ``docs/cycle-store.md``):
+
+1. lock the portfolio's cycle (PostgreSQL ``pg_try_advisory_xact_lock``: a second run fails at
+   once with :class:`CycleBusy`; SQLite ``BEGIN IMMEDIATE``: a second run waits for the busy
+   timeout, then fails the same way);
+2. stage the case decisions in a temporary table; refuse stale decisions (:class:`StaleDecisions`);
+3. cases: insert the opened ones if absent (natural key), resolve every case id, update the
+   changed ones where a column differs, write one ``case.*`` activity each (insert-if-absent);
+4. stage the step decisions, resolve case ids, drop the steps already recorded (by key); insert
+   the rest into ``case_step`` with their ``step.executed``/``step.skipped`` activity, and perform
+   the executed ones' actions set-based (outbox, tasks, offers, credit status, stage floor,
+   agency; late fees through :func:`arrears.store.ledger.receivables.add_invoice`);
+5. the ``cycle_run`` row (insert-if-absent on portfolio, ``as_of`` and policy hash).
+
+Every write is insert-if-absent or update-where-different, keyed by the case's natural key and
+the step's key, so committing the same decisions again writes nothing
+(``RunSummary.written`` is false).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sqlalchemy import Connection, Engine, func, insert, select, text
+from sqlalchemy.exc import OperationalError
+
+from arrears.cycle.frames import Decisions
+from arrears.domain.ledger import Instalment, Invoice
+from arrears.domain.money import Money
+from arrears.store import bulk
+from arrears.store.ledger.balances import ConcurrentChange
+from arrears.store.ledger.receivables import add_invoice
+from arrears.store.portfolios import portfolio_id
+from arrears.store.schema import cycle_run, invoice
+
+#: PostgreSQL advisory lock class of the cycle (``pg_try_advisory_xact_lock(class, portfolio)``).
+LOCK_CLASS = 0x61727265  # "arre"
+
+CASE_EVENTS = {
+    "open": "case.opened",
+    "reopen": "case.reopened",
+    "stage": "case.stage_changed",
+    "close": "case.closed",
+    "update": "case.updated",
+}
+TASK_KINDS = {"call_task": "call", "propose_write_off": "write_off", "notify_owner": "notify"}
+OFFER_KINDS = {"payment_plan_offer": "payment_plan", "settlement_offer": "settlement"}
+#: Days a settlement offer stands when its params do not say (the policy's default).
+DEFAULT_EXPIRY_DAYS = 14
+#: The channel of an offer's message when neither the step nor its params name one.
+OFFER_CHANNEL = "email"
+#: Case columns the engine decides (written by open, reopen, stage, update and close).
+CASE_COLUMNS = (
+    "stage",
+    "stage_entered_on",
+    "stage_floor",
+    "segment",
+    "arm",
+    "agency",
+    "awaiting_approval",
+    "paused_by",
+    "paused_until",
+)
+
+
+class CycleBusy(ConcurrentChange):
+    """Another cycle run for the same portfolio is writing; try again when it has finished."""
+
+    def __init__(self, portfolio: str) -> None:
+        super().__init__(
+            f"another cycle run for portfolio {portfolio!r} is writing; "
+            "try again when it has finished"
+        )
+
+
+class StaleDecisions(ConcurrentChange):
+    """The cases changed since the decisions were computed; read and decide again."""
+
+
+class RunOutOfOrder(ConcurrentChange):
+    """The cycle already ran for a later day: runs go forward in time (plan any day)."""
+
+    def __init__(self, portfolio: str, as_of: date, latest: date) -> None:
+        super().__init__(
+            f"the cycle of portfolio {portfolio!r} has already run for {latest}, after {as_of}: "
+            "runs go forward in time; use `arrears plan --as-of` to see an earlier day"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What a commit wrote (all zero and ``written=False`` when it was committed before)."""
+
+    cases_opened: int = 0
+    cases_reopened: int = 0
+    stage_changes: int = 0
+    cases_closed: int = 0
+    cases_updated: int = 0
+    steps_executed: int = 0
+    steps_skipped: int = 0
+    steps_blocked: int = 0
+    outbox: int = 0
+    tasks: int = 0
+    offers: int = 0
+    holds: int = 0
+    releases: int = 0
+    fees: int = 0
+    activities: int = 0
+    run_recorded: bool = False
+
+    @property
+    def written(self) -> bool:
+        return any(v for k, v in asdict(self).items() if k != "run_recorded") or self.run_recorded
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: int(v) for k, v in asdict(self).items() if k != "run_recorded"}
+
+
+def commit_decisions(
+    engine: Engine,
+    *,
+    portfolio: str,
+    as_of: date,
+    policy_name: str,
+    policy_sha256: str,
+    decisions: Decisions,
+    actor: str,
+    at: datetime,
+) -> RunSummary:
+    """Write ``decisions`` for ``portfolio`` as of ``as_of`` in one transaction; see the module.
+
+    Raises :class:`CycleBusy` when another run holds the portfolio's cycle lock and
+    :class:`StaleDecisions` when the stored cases no longer match what was decided from.
+    """
+    with engine.connect() as conn:
+        try:
+            tx = conn.begin()  # SQLite: BEGIN IMMEDIATE (store.database), waits busy_timeout
+        except OperationalError as exc:
+            if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+                raise CycleBusy(portfolio) from exc
+            raise
+        with tx:
+            pid = portfolio_id(conn, portfolio)
+            if bulk.is_postgres(conn):
+                locked = conn.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:c, :p)"),
+                    {"c": LOCK_CLASS, "p": pid},
+                ).scalar_one()
+                if not locked:
+                    raise CycleBusy(portfolio)
+            latest = conn.execute(
+                select(func.max(cycle_run.c.as_of)).where(cycle_run.c.portfolio_id == pid)
+            ).scalar_one()
+            if latest is not None and latest > as_of:
+                raise RunOutOfOrder(portfolio, as_of, latest)
+            writer = _Writer(conn, pid, portfolio, as_of, policy_name, actor, at)
+            counts: dict[str, Any] = writer.cases(decisions.cases, decisions.steps)
+            for name, count in writer.steps(decisions.steps).items():
+                counts[name] = counts.get(name, 0) + count
+            summary = replace(RunSummary(), **counts)
+            recorded = writer.run(policy_name, policy_sha256, summary)
+            return replace(summary, run_recorded=recorded)
+
+
+def _distinct(pg: bool) -> str:
+    return "IS DISTINCT FROM" if pg else "IS NOT"
+
+
+class _Writer:
+    def __init__(
+        self,
+        conn: Connection,
+        pid: int,
+        portfolio: str,
+        as_of: date,
+        policy_name: str,
+        actor: str,
+        at: datetime,
+    ) -> None:
+        self.conn = conn
+        self.policy_name = policy_name
+        self.pid = int(pid)
+        self.portfolio = portfolio
+        self.as_of = as_of
+        self.actor = actor
+        self.at = at
+        self.pg = bulk.is_postgres(conn)
+        self.references_locked = False
+        self.day = f"'{as_of.isoformat()}'"
+
+    def exec(self, sql: str, params: dict[str, Any] | None = None) -> int:
+        result = self.conn.execute(text(sql), params or {})
+        return max(int(result.rowcount or 0), 0)
+
+    def cast(self, column: str, sql_type: str) -> str:
+        return f"CAST({column} AS {sql_type})" if self.pg else column
+
+    # Cases ------------------------------------------------------------------------------------
+
+    def cases(self, decided: pl.DataFrame, steps: pl.DataFrame) -> dict[str, int]:
+        frame = _with_step_overrides(decided, steps).with_columns(
+            pl.col("change")
+            .replace_strict(CASE_EVENTS, default=None, return_dtype=pl.String())
+            .alias("event")
+        )
+        frame = frame.with_columns(
+            pl.concat_str(
+                pl.col("event").fill_null(CASE_EVENTS["update"]),
+                pl.lit(":"),
+                _natural_key(),
+                pl.lit(f":{self.as_of.isoformat()}"),
+            ).alias("activity_key"),
+            _case_payload().alias("payload"),
+        )
+        columns = [
+            "case_id",
+            "debtor_id",
+            "currency",
+            "opened_on",
+            "change",
+            "event",
+            "activity_key",
+            "payload",
+            "stage_before",
+            "close_reason",
+            *CASE_COLUMNS,
+        ]
+        staged = bulk.stage(self.conn, "_cycle_cases", frame.select(columns))
+        self._refuse_stale(staged)
+        opened = self.exec(
+            f"""
+            INSERT INTO collection_case (portfolio_id, debtor_id, currency, opened_on, stage,
+                stage_entered_on, stage_floor, segment, arm, agency, awaiting_approval, paused_by,
+                paused_until, policy, updated_on)
+            SELECT {self.pid}, s.debtor_id, s.currency, s.opened_on, s.stage, s.stage_entered_on,
+                   s.stage_floor, s.segment, s.arm, s.agency, s.awaiting_approval, s.paused_by,
+                   s.paused_until, :policy, {self.day}
+            FROM {staged} s
+            WHERE s.change = 'open' AND NOT EXISTS (
+                SELECT 1 FROM collection_case c WHERE c.debtor_id = s.debtor_id
+                  AND c.currency = s.currency AND c.opened_on = s.opened_on)""",
+            {"policy": self.policy_name},
+        )
+        self.exec(f"""
+            UPDATE {staged} SET case_id = (
+                SELECT c.id FROM collection_case c WHERE c.debtor_id = {staged}.debtor_id
+                  AND c.currency = {staged}.currency AND c.opened_on = {staged}.opened_on)
+            WHERE case_id IS NULL""")
+        counts = {"cases_opened": opened}
+        # a case that stays in its stage is written only where a column changed (a pause, an
+        # approval awaited, a new segment or arm): one case.updated activity for those
+        differs = " OR ".join(self._differences("c", "s"))
+        self.exec(f"""
+            UPDATE {staged} SET event = '{CASE_EVENTS["update"]}', change = 'update'
+            WHERE change = 'stay' AND EXISTS (
+                SELECT 1 FROM collection_case c, {staged} s
+                WHERE s.case_id = {staged}.case_id AND c.id = s.case_id AND ({differs}))""")
+        for change, name in (
+            ("reopen", "cases_reopened"),
+            ("stage", "stage_changes"),
+            ("update", "cases_updated"),
+            ("close", "cases_closed"),
+        ):
+            counts[name] = self._update_cases(staged, change)
+        counts["activities"] = self._activities(
+            staged, "s.event", "'case'", "s.activity_key", "s.activity_key", "s.event IS NOT NULL"
+        )
+        bulk.drop(self.conn, staged)
+        return counts
+
+    def _refuse_stale(self, staged: str) -> None:
+        """Decisions made from cases that have changed since (another run committed) fail."""
+        moved = self.conn.execute(
+            text(f"""
+            SELECT count(*) FROM {staged} s LEFT JOIN collection_case c ON c.id = s.case_id
+            WHERE s.case_id IS NOT NULL AND (
+                c.id IS NULL OR c.portfolio_id <> {self.pid} OR c.debtor_id <> s.debtor_id
+                OR c.currency <> s.currency OR c.opened_on <> s.opened_on
+                OR (c.stage <> s.stage_before AND c.stage <> s.stage))""")
+        ).scalar_one()
+        doubled = self.conn.execute(
+            text(f"""
+            SELECT count(*) FROM {staged} s JOIN collection_case c
+              ON c.debtor_id = s.debtor_id AND c.currency = s.currency
+            WHERE s.change = 'open' AND c.closed_on IS NULL AND c.opened_on <> s.opened_on""")
+        ).scalar_one()
+        if moved or doubled:
+            raise StaleDecisions(
+                f"{moved + doubled} case(s) of portfolio {self.portfolio!r} changed since these "
+                "decisions were made (another cycle run committed?); run the cycle again"
+            )
+
+    def _differences(self, case: str, staged: str) -> list[str]:
+        differs = _distinct(self.pg)
+        return [f"{case}.{c} {differs} {staged}.{c}" for c in CASE_COLUMNS]
+
+    def _update_cases(self, staged: str, change: str) -> int:
+        differs = _distinct(self.pg)
+        sets = [f"{c} = s.{c}" for c in CASE_COLUMNS]
+        checks = self._differences("collection_case", "s")
+        if change == "close":
+            sets += [f"closed_on = {self.day}", "close_reason = s.close_reason"]
+            checks += [
+                f"collection_case.closed_on {differs} {self.cast(self.day, 'DATE')}",
+                f"collection_case.close_reason {differs} s.close_reason",
+            ]
+        elif change == "reopen":
+            sets += ["closed_on = NULL", "close_reason = NULL"]
+            checks += ["collection_case.closed_on IS NOT NULL"]
+        return self.exec(f"""
+            UPDATE collection_case SET {", ".join(sets)}, updated_on = {self.day}
+            FROM {staged} s
+            WHERE collection_case.id = s.case_id AND s.change = '{change}'
+              AND ({" OR ".join(checks)})""")
+
+    def _activities(
+        self, staged: str, kind: str, subject_kind: str, subject_id: str, key: str, where: str
+    ) -> int:
+        """One activity per staged row, unless its key is already in the log."""
+        return self.exec(
+            f"""
+            INSERT INTO activity (occurred_at, kind, actor, portfolio_id, debtor_id,
+                                  subject_kind, subject_id, payload, idempotency_key)
+            SELECT :at, {kind}, :actor, {self.pid}, s.debtor_id, {subject_kind}, {subject_id},
+                   {self.cast("s.payload", "JSON")}, {key}
+            FROM {staged} s
+            WHERE {where} AND NOT EXISTS (
+                SELECT 1 FROM activity a WHERE a.idempotency_key = {key})""",
+            {"at": self.at if self.pg else _sqlite_time(self.at), "actor": self.actor},
+        )
+
+    # Steps ------------------------------------------------------------------------------------
+
+    def steps(self, decided: pl.DataFrame) -> dict[str, int]:
+        frame = _step_frame(decided, self.as_of)
+        staged = bulk.stage(self.conn, "_cycle_steps", frame)
+        self.exec(f"""
+            UPDATE {staged} SET case_id = (
+                SELECT c.id FROM collection_case c WHERE c.debtor_id = {staged}.debtor_id
+                  AND c.currency = {staged}.currency AND c.opened_on = {staged}.opened_on)
+            WHERE case_id IS NULL""")
+        missing = self.conn.execute(
+            text(f"SELECT count(*) FROM {staged} WHERE case_id IS NULL")
+        ).scalar_one()
+        if missing:
+            raise StaleDecisions(f"{missing} step(s) name a case that is neither stored nor opened")
+        self.exec(
+            f"DELETE FROM {staged} WHERE EXISTS "
+            f"(SELECT 1 FROM case_step c WHERE c.key = {staged}.key)"
+        )
+        self._check_references(staged)
+        counts: dict[str, int] = {}
+        with self._trusted("case_step"):
+            inserted = self.exec(f"""
+            INSERT INTO case_step (case_id, step_id, occurrence, action, status, reason, rule,
+                                   due_on, done_on, key)
+                SELECT s.case_id, s.step_id, s.occurrence, s.action, s.status, s.reason, s.rule,
+                       s.due_on, {self.day}, s.key
+                FROM {staged} s""")
+        executed, blocked = self.conn.execute(
+            text(
+                f"SELECT SUM(CASE WHEN status = 'executed' THEN 1 ELSE 0 END), "
+                f"SUM(CASE WHEN status = 'blocked' THEN 1 ELSE 0 END) FROM {staged}"
+            )
+        ).one()
+        counts["steps_executed"] = int(executed or 0)
+        counts["steps_blocked"] = int(blocked or 0)
+        counts["steps_skipped"] = inserted - counts["steps_executed"] - counts["steps_blocked"]
+        activities = self._activities(
+            staged, "'step.' || s.status", "'case_step'", "s.key", "s.key", "1 = 1"
+        )
+        with self._trusted("outbox"):
+            counts["outbox"] = self._outbox(staged)
+        with self._trusted("task"):
+            counts["tasks"] = self._tasks(staged)
+        with self._trusted("offer"):
+            counts["offers"] = self._offers(staged)
+        counts["holds"], counts["releases"] = self._credit(staged)
+        activities += self._case_columns(staged)
+        counts["fees"] = self._fees(staged)
+        counts["activities"] = activities
+        bulk.drop(self.conn, staged)
+        return counts
+
+    def _check_references(self, staged: str) -> None:
+        """Every staged step belongs to a case of this portfolio and of the step's debtor; the
+        cases and their debtors are locked against deletion (PostgreSQL ``FOR KEY SHARE``), so
+        the step's rows may be written without per-row foreign-key checks (see
+        ``bulk.insert_frame``'s ``references_checked``)."""
+        wrong = self.conn.execute(
+            text(f"""
+            SELECT count(*) FROM {staged} s JOIN collection_case c ON c.id = s.case_id
+            WHERE c.debtor_id <> s.debtor_id OR c.portfolio_id <> {self.pid}""")
+        ).scalar_one()
+        if wrong:
+            raise StaleDecisions(f"{wrong} step(s) name a case of another debtor or portfolio")
+        if self.pg:
+            self.exec(f"SELECT id FROM portfolio WHERE id = {self.pid} FOR KEY SHARE")
+            for table, column in (("collection_case", "case_id"), ("debtor", "debtor_id")):
+                self.exec(
+                    f"SELECT t.id FROM {table} t WHERE t.id IN "
+                    f"(SELECT DISTINCT {column} FROM {staged}) FOR KEY SHARE OF t"
+                )
+            self.references_locked = True
+
+    @contextmanager
+    def _trusted(self, table: str) -> Iterator[None]:
+        """PostgreSQL: insert into ``table`` without its per-row foreign-key triggers, once
+        ``_check_references`` has checked and locked every parent (where the role may)."""
+        trusted = (
+            self.pg and self.references_locked and bulk._may_skip_fk_triggers(self.conn, table)
+        )
+        if trusted:
+            self.conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        yield  # on an error the transaction rolls back, and the SET LOCAL with it
+        if trusted:
+            self.conn.exec_driver_sql("SET LOCAL session_replication_role = origin")
+
+    def _outbox(self, staged: str) -> int:
+        """The executed steps' messages; a second guard after the engine's rules: a case's
+        message (channel and template) is queued at most once a day, in one commit or in two
+        (the step is recorded all the same)."""
+        return self.exec(
+            f"""
+            INSERT INTO outbox (key, portfolio_id, debtor_id, case_id, channel, template, params,
+                                created_on, status, attempts, created_at, send_at, rule_pack)
+            SELECT s.key, {self.pid}, s.debtor_id, s.case_id, s.out_channel, s.template,
+                   {self.cast("s.params", "JSON")}, {self.day}, 'queued', 0, :at, s.send_at,
+                   s.rule_pack
+            FROM {staged} s
+            WHERE s.status = 'executed' AND s.out_channel IS NOT NULL
+              AND (s.action = 'send' OR (s.offer_kind IS NOT NULL AND s.template IS NOT NULL))
+              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.key = s.key)
+              AND s.repeated_message = 0 AND NOT EXISTS (
+                SELECT 1 FROM outbox o WHERE o.debtor_id = s.debtor_id
+                  AND o.created_on = {self.day} AND o.case_id = s.case_id
+                  AND o.channel = s.out_channel AND o.template = s.template)""",
+            {"at": self.at if self.pg else _sqlite_time(self.at)},
+        )
+
+    def _tasks(self, staged: str) -> int:
+        return self.exec(f"""
+            INSERT INTO task (key, portfolio_id, debtor_id, case_id, kind, step_id, task_priority,
+                              score, queue, status, created_on, note, not_before)
+            SELECT s.key, {self.pid}, s.debtor_id, s.case_id, s.task_kind, s.step_id,
+                   s.task_priority, {self.cast("s.score", "DOUBLE PRECISION")}, s.queue, 'open',
+                   {self.day}, s.note, s.send_at
+            FROM {staged} s
+            WHERE s.status = 'executed' AND s.task_kind IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM task t WHERE t.key = s.key)""")
+
+    def _offers(self, staged: str) -> int:
+        return self.exec(f"""
+            INSERT INTO offer (key, case_id, debtor_id, kind, terms, made_on, expires_on, status)
+            SELECT s.key, s.case_id, s.debtor_id, s.offer_kind, {self.cast("s.params", "JSON")},
+                   {self.day}, s.expires_on, 'open'
+            FROM {staged} s
+            WHERE s.status = 'executed' AND s.offer_kind IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM offer o WHERE o.key = s.key)""")
+
+    def _credit(self, staged: str) -> tuple[int, int]:
+        at = {"at": self.at if self.pg else _sqlite_time(self.at)}
+        counts = []
+        for action, before, after in (
+            ("credit_hold", "active", "on_hold"),
+            ("credit_release", "on_hold", "active"),
+        ):
+            counts.append(
+                self.exec(
+                    f"""
+                UPDATE debtor SET credit_status = '{after}', updated_at = :at
+                WHERE credit_status = '{before}' AND id IN (
+                    SELECT s.debtor_id FROM {staged} s
+                    WHERE s.status = 'executed' AND s.action = '{action}')""",
+                    at,
+                )
+            )
+        return counts[0], counts[1]
+
+    def _case_columns(self, staged: str) -> int:
+        """Stage floors and agencies set by executed steps (already in the case decisions, so
+        this only writes for cases that stayed). Returns 0: no activity of its own."""
+        differs = _distinct(self.pg)
+        for column, actions in (
+            ("stage_floor", "('move_stage')"),
+            ("agency", "('place_with_agency', 'recall_from_agency')"),
+        ):
+            self.exec(f"""
+                UPDATE collection_case SET {column} = s.{column}_to, updated_on = {self.day}
+                FROM {staged} s
+                WHERE collection_case.id = s.case_id AND s.status = 'executed'
+                  AND s.action IN {actions}
+                  AND collection_case.{column} {differs} s.{column}_to""")
+        return 0
+
+    def _fees(self, staged: str) -> int:
+        rows = self.conn.execute(
+            text(f"""
+            SELECT s.key, s.currency, s.amount_minor, s.step_id, d.external_id
+            FROM {staged} s JOIN debtor d ON d.id = s.debtor_id
+            WHERE s.status = 'executed' AND s.action = 'late_fee' AND s.amount_minor > 0
+            ORDER BY s.key""")
+        ).all()
+        written = 0
+        for key, currency, amount_minor, step_id, debtor_external_id in rows:
+            external_id = f"fee:{key}"
+            exists = self.conn.execute(
+                select(invoice.c.id).where(
+                    invoice.c.portfolio_id == self.pid, invoice.c.external_id == external_id
+                )
+            ).first()
+            if exists is not None:
+                continue
+            amount = Money.from_minor(int(amount_minor), currency)
+            fee = Invoice(
+                external_id,
+                debtor_external_id,
+                external_id,
+                self.as_of,
+                (Instalment(1, self.as_of, amount, amount),),
+                reference=f"late fee ({step_id})",
+                portfolio=self.portfolio,
+            )
+            add_invoice(self.conn, fee, actor=self.actor, at=self.at)
+            written += 1
+        return written
+
+    # The run ----------------------------------------------------------------------------------
+
+    def run(self, policy_name: str, policy_sha256: str, summary: RunSummary) -> bool:
+        found = self.conn.execute(
+            select(cycle_run.c.id).where(
+                cycle_run.c.portfolio_id == self.pid,
+                cycle_run.c.as_of == self.as_of,
+                cycle_run.c.policy_sha256 == policy_sha256,
+            )
+        ).first()
+        if found is not None:
+            return False
+        self.conn.execute(
+            insert(cycle_run).values(
+                portfolio_id=self.pid,
+                as_of=self.as_of,
+                policy=policy_name,
+                policy_sha256=policy_sha256,
+                started_at=self.at,
+                finished_at=self.at,
+                summary=summary.as_dict(),
+            )
+        )
+        return True
+
+
+def _sqlite_time(at: datetime) -> str:
+    """A time as SQLAlchemy stores a ``DateTime`` in SQLite (naive UTC text)."""
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+_CASE_KEY = ["debtor_id", "currency", "opened_on"]
+
+
+def _natural_key() -> pl.Expr:
+    """``<debtor_id>:<currency>:<opened_on>``: a case's natural key as text."""
+    return pl.concat_str(
+        pl.col("debtor_id").cast(pl.String()),
+        pl.lit(":"),
+        pl.col("currency"),
+        pl.lit(":"),
+        pl.col("opened_on").dt.strftime("%Y-%m-%d"),
+    )
+
+
+def _case_payload() -> pl.Expr:
+    return pl.struct(
+        pl.concat_str(pl.lit("case:"), _natural_key()).alias("case"),
+        "change",
+        "stage_before",
+        "stage",
+        "stage_floor",
+        "segment",
+        "arm",
+        "agency",
+        "awaiting_approval",
+        "paused_by",
+        pl.col("paused_until").dt.strftime("%Y-%m-%d"),
+        "close_reason",
+        "overdue_minor",
+        "days_past_due",
+    ).struct.json_encode()
+
+
+def _param(name: str) -> pl.Expr:
+    return pl.col("params").str.json_path_match(f"$.{name}")
+
+
+def _with_step_overrides(cases: pl.DataFrame, steps: pl.DataFrame) -> pl.DataFrame:
+    """The case decisions with the stage floor and agency their executed steps set, so that the
+    case update and the step's action agree (and a second commit changes nothing)."""
+    executed = steps.filter(pl.col("status") == "executed").with_columns(
+        pl.col("params").fill_null("{}")
+    )
+    keys = ["debtor_id", "currency", "opened_on"]
+    floors = (
+        executed.filter(pl.col("action") == "move_stage")
+        .select(*keys, _param("to").alias("floor_to"))
+        .unique(keys, keep="last", maintain_order=True)
+    )
+    agencies = (
+        executed.filter(pl.col("action").is_in(["place_with_agency", "recall_from_agency"]))
+        .select(
+            *keys,
+            pl.when(pl.col("action") == "place_with_agency")
+            .then(_param("agency"))
+            .otherwise(None)
+            .alias("agency_to"),
+            pl.lit(True).alias("agency_set"),
+        )
+        .unique(keys, keep="last", maintain_order=True)
+    )
+    return (
+        cases.join(floors, on=keys, how="left", maintain_order="left")
+        .join(agencies, on=keys, how="left", maintain_order="left")
+        .with_columns(
+            pl.coalesce("floor_to", "stage_floor").alias("stage_floor"),
+            pl.when(pl.col("agency_set").fill_null(False))
+            .then(pl.col("agency_to"))
+            .otherwise(pl.col("agency"))
+            .alias("agency"),
+        )
+        .drop("floor_to", "agency_to", "agency_set")
+    )
+
+
+def _step_frame(steps: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """The step decisions with what their actions need, taken from ``params`` in Polars."""
+    frame = steps.with_columns(pl.col("params").fill_null("{}"))
+    action = pl.col("action")
+    out_channel = pl.coalesce(
+        "channel",
+        _param("channel"),
+        pl.when(action.is_in(list(OFFER_KINDS))).then(pl.lit(OFFER_CHANNEL)),
+    )
+    expires = pl.coalesce(
+        _param("expires_after_days").cast(pl.Int32(), strict=False),
+        pl.when(action == "settlement_offer").then(pl.lit(DEFAULT_EXPIRY_DAYS, pl.Int32())),
+    )
+    out = frame.select(
+        "case_id",
+        "debtor_id",
+        "currency",
+        "opened_on",
+        "step_id",
+        "occurrence",
+        "action",
+        "status",
+        "reason",
+        "key",
+        "due_on",
+        "params",
+        "amount_minor",
+        *[
+            pl.col(c) if c in frame.columns else pl.lit(None, t).alias(c)
+            for c, t in (
+                ("send_at", pl.Datetime("us", "UTC")),
+                ("rule", pl.String()),
+                ("rule_pack", pl.String()),
+            )
+        ],
+        pl.col("task_priority").fill_null(3).cast(pl.Int64()),
+        pl.col("priority").fill_null(0.0).alias("score"),
+        _param("template").alias("template"),
+        out_channel.alias("out_channel"),
+        action.replace_strict(TASK_KINDS, default=None, return_dtype=pl.String()).alias(
+            "task_kind"
+        ),
+        _param("queue").alias("queue"),
+        pl.when(action == "notify_owner")
+        .then(_param("message"))
+        .when(action == "propose_write_off")
+        .then(pl.col("reason"))
+        .alias("note"),
+        action.replace_strict(OFFER_KINDS, default=None, return_dtype=pl.String()).alias(
+            "offer_kind"
+        ),
+        pl.when(expires.is_not_null())
+        .then(pl.lit(as_of) + pl.duration(days=expires))
+        .alias("expires_on")
+        .cast(pl.Date()),
+        _param("to").alias("stage_floor_to"),
+        pl.when(action == "place_with_agency").then(_param("agency")).alias("agency_to"),
+        pl.struct("step_id", "occurrence", "action", "reason", "due_on")
+        .struct.json_encode()
+        .alias("payload"),
+    )
+    return out.with_columns(_repeated_messages(out))
+
+
+def _repeated_messages(frame: pl.DataFrame) -> pl.Series:
+    """``repeated_message`` (0/1): an executed step whose case's message (channel and template)
+    another executed step of the batch, due later (or the same day, with a later key), also
+    queues. The engine never decides that (``decide``'s catch-up rules); this is the guard."""
+    message = [*_CASE_KEY, "out_channel", "template"]
+    rows = frame.with_row_index("_row").filter(
+        (pl.col("status") == "executed")
+        & pl.col("out_channel").is_not_null()
+        & pl.col("template").is_not_null()
+    )
+    repeated = np.zeros(frame.height, dtype=np.int32)
+    rows = rows.filter(pl.struct(message).is_duplicated())
+    if rows.height:
+        ranked = rows.sort(
+            [*message, "due_on", "key"], descending=[False] * len(message) + [True, True]
+        )
+        first = pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in message)
+        repeated[ranked.filter(~first.fill_null(True))["_row"].to_numpy()] = 1
+    return pl.Series("repeated_message", repeated, dtype=pl.Int32())
+
+
+__all__ = ["CycleBusy", "RunSummary", "StaleDecisions", "commit_decisions"]

@@ -1,0 +1,1 @@
+"""The ledger's use cases: debtors, invoices, payments, credits, write-offs, balances."""

@@ -1,0 +1,101 @@
+"""Loading validated import batches into the store: the entry point of the loader.
+
+The importer (``arrears.io.importer``) opens ONE transaction for a whole import, calls
+``open_batch`` once per file, ``load_frame`` for every validated batch of typed rows, and
+``close_batch`` at the end; it commits or rolls back. Everything here runs on that connection.
+
+Traceability: a new record carries ``import_batch_id``; the batch itself is one ``import_batch``
+row plus one ``import.applied`` activity (file, sha256, counts) written by ``close_batch``. So a
+creation is traced by its batch id and that record, while every *update* of an existing record
+gets its own ``<kind>.updated`` activity with the changed fields (before/after).
+
+The kinds are loaded by ``load_debtors``, ``load_invoices`` and ``load_payments`` (payments and
+credit notes); see ``docs/store.md`` for the data flow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, insert, update
+
+from arrears.domain.activity import ImportApplied
+from arrears.io.columns import Kind
+from arrears.store.activity_log import Entry, record
+from arrears.store.ledger.balances import conflicts
+from arrears.store.loading import debtors as load_debtors
+from arrears.store.loading import invoices as load_invoices
+from arrears.store.loading import payments as load_payments
+from arrears.store.loading.context import LoadContext, LoadResult, typed
+from arrears.store.schema import import_batch
+
+__all__ = ["LoadContext", "LoadResult", "close_batch", "load_frame", "open_batch"]
+
+#: How a load stopped by a concurrent writer is reported (``balances.conflicts``).
+IMPORT, AGAIN = "the import", "import the file again"
+
+
+def open_batch(
+    conn: Connection, kind: Kind, *, file_name: str, file_sha256: str, actor: str, at: datetime
+) -> int:
+    """The ``import_batch`` row of one file (counts filled in by ``close_batch``)."""
+    values = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+    new_id = conn.execute(
+        insert(import_batch).values(
+            kind=str(kind),
+            file_name=file_name,
+            file_sha256=file_sha256,
+            actor=actor,
+            imported_at=at,
+            **values,
+        )
+    ).inserted_primary_key
+    assert new_id is not None
+    return int(new_id[0])
+
+
+def close_batch(
+    conn: Connection,
+    ctx: LoadContext,
+    kind: Kind,
+    *,
+    file_name: str,
+    file_sha256: str,
+    counts: dict[str, int],
+    portfolio_id: int | None,
+) -> None:
+    """Store the batch's counts and write its ``import.applied`` activity."""
+    conn.execute(update(import_batch).where(import_batch.c.id == ctx.batch_id).values(**counts))
+    payload: dict[str, Any] = {
+        "kind": str(kind),
+        "file": file_name,
+        "sha256": file_sha256,
+        "import_batch_id": ctx.batch_id,
+        **counts,
+    }
+    activity = ImportApplied(
+        occurred_at=ctx.at,
+        actor=ctx.actor,
+        portfolio=ctx.portfolio,
+        debtor=None,
+        subject_kind="import_batch",
+        subject_id=str(ctx.batch_id),
+        payload=payload,
+    )
+    record(conn, [Entry(activity, portfolio_id)])
+
+
+def load_frame(conn: Connection, kind: Kind, frame: pl.DataFrame, ctx: LoadContext) -> LoadResult:
+    """Load one validated batch of ``kind``; store-level problems come back, rows with them are
+    not written."""
+    rows = typed(kind, frame)
+    if rows.height == 0:
+        return LoadResult()
+    with conflicts(IMPORT, AGAIN):
+        if kind is Kind.DEBTORS:
+            return load_debtors.load(conn, rows, ctx)
+        if kind is Kind.INVOICES:
+            return load_invoices.load(conn, rows, ctx)
+        return load_payments.load(conn, rows, ctx, load_payments.SPECS[kind])

@@ -1,0 +1,1 @@
+"""Messages: the outbox as a work queue, delivery reports and replies, the compliance read."""

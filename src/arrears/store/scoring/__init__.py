@@ -1,0 +1,1 @@
+"""The scoring models' read side: a portfolio's ledger history."""

@@ -1,0 +1,89 @@
+"""The scoring models' read side: a portfolio's whole ledger history as a :class:`History`.
+
+Every instalment (with its invoice's issue day and dispute flag) and every allocation (payment,
+credit note, write-off, with its reversal day), whatever their dates: training rebuilds the
+portfolio as of each past day from them (:func:`arrears.scoring.examples`). Scoring one day
+reads the cycle's input instead (:func:`arrears.store.cycle.read.read_cycle_input`).
+
+Columnar, as the snapshot: plain rows by primary-key ranges (SQLite: rowid scans), read into
+Arrow over ADBC by two readers side by side (:func:`arrears.store.cycle.snapshot._read_all`), never
+row by row through SQLAlchemy. The allocations are kept to the portfolio's instalments in
+Polars (a semi-join), not by a join in SQL (a random instalment lookup per allocation).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from sqlalchemy import Engine, text
+
+from arrears.scoring.frames import HISTORY_ALLOCATION_SCHEMA, HISTORY_INSTALMENT_SCHEMA, History
+from arrears.store.cycle.read import _NULL_DAY, _typed
+from arrears.store.cycle.snapshot import READERS, Task, _id_ranges, _read_all
+from arrears.store.portfolios import portfolio_id
+
+_BOUNDS = """SELECT (SELECT MIN(id) FROM instalment), (SELECT MAX(id) FROM instalment),
+                    (SELECT MIN(id) FROM allocation), (SELECT MAX(id) FROM allocation)"""
+_ALLOCATION_READ: dict[str, pl.DataType] = {"id": pl.Int64(), **HISTORY_ALLOCATION_SCHEMA}
+
+
+def read_history(engine: Engine, *, portfolio: str) -> History:
+    """Every instalment and allocation of ``portfolio``, any date (sorted by id).
+
+    Raises :class:`arrears.store.portfolios.UnknownPortfolio` for a code that does not exist.
+    """
+    with engine.connect() as conn:
+        pid = int(portfolio_id(conn, portfolio))
+        bounds = conn.execute(text(_BOUNDS)).one()
+    pg = engine.dialect.name == "postgresql"
+    inst_ranges = _id_ranges(bounds[0], bounds[1], READERS)
+    alloc_ranges = _id_ranges(bounds[2], bounds[3], READERS)
+    tasks: list[Task] = [
+        *((_instalments(pid, ids, pg), _typed_instalments) for ids in inst_ranges),
+        *((_allocations(ids, pg), _typed_allocations) for ids in alloc_ranges),
+    ]
+    frames = _read_all(engine, tasks)
+    instalments = _sorted(pl.concat(frames[: len(inst_ranges)]), "instalment_id")
+    allocations = _sorted(pl.concat(frames[len(inst_ranges) :]), "id")
+    allocations = allocations.join(
+        instalments.select("instalment_id"), on="instalment_id", how="semi", maintain_order="left"
+    ).select(list(HISTORY_ALLOCATION_SCHEMA))
+    return History(instalments, allocations)
+
+
+def _day(column: str, pg: bool, *, nullable: bool = False) -> str:
+    """A date as read: native on PostgreSQL; days since 1970 on SQLite (a placeholder for
+    NULL: ADBC SQLite infers a column's type from its first rows)."""
+    if pg:
+        return column
+    days = f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
+    return f"COALESCE({days}, {_NULL_DAY})" if nullable else days
+
+
+def _instalments(pid: int, ids: tuple[int, int], pg: bool) -> str:
+    return f"""
+        SELECT id AS instalment_id, invoice_id, debtor_id, currency,
+               {_day("issue_date", pg)} AS issue_date, {_day("due_date", pg)} AS due_date,
+               amount_minor, disputed, {_day("disputed_on", pg, nullable=True)} AS disputed_on
+        FROM instalment
+        WHERE id BETWEEN {int(ids[0])} AND {int(ids[1])} AND portfolio_id = {int(pid)}"""
+
+
+def _allocations(ids: tuple[int, int], pg: bool) -> str:
+    return f"""
+        SELECT id, instalment_id, source_kind, amount_minor,
+               {_day("allocated_on", pg)} AS allocated_on,
+               {_day("reversed_on", pg, nullable=True)} AS reversed_on
+        FROM allocation
+        WHERE id BETWEEN {int(ids[0])} AND {int(ids[1])}"""
+
+
+def _typed_instalments(raw: pl.DataFrame) -> pl.DataFrame:
+    return _typed(raw, HISTORY_INSTALMENT_SCHEMA)
+
+
+def _typed_allocations(raw: pl.DataFrame) -> pl.DataFrame:
+    return _typed(raw, _ALLOCATION_READ)
+
+
+def _sorted(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    return frame if frame[key].is_sorted() else frame.sort(key)
