@@ -82,8 +82,8 @@ def phase_decide(url: str) -> dict[str, object]:
 
     from arrears.cycle.decide import _current_cases, decide
     from arrears.cycle.features import feature_table
-    from arrears.jobs.cycle import load_compiled
     from arrears.policy.features import CATALOGUE
+    from arrears.services.cycle import load_compiled
     from arrears.store.cycle.read import read_cycle_input
     from arrears.store.database import connect
 
@@ -178,7 +178,7 @@ def phase_decide(url: str) -> dict[str, object]:
 
 
 def phase_run(url: str) -> dict[str, object]:
-    from arrears.jobs.cycle import Timings, load_compiled, run_cycle
+    from arrears.services.cycle import Timings, load_compiled, run_cycle
     from arrears.store.database import connect
 
     policy = load_compiled(POLICY)

@@ -155,8 +155,8 @@ def phase_score(work: Path, url: str) -> dict[str, object]:
     import joblib
     import polars as pl
 
-    from arrears.jobs.cycle import load_compiled
     from arrears.scoring.model import score_frame
+    from arrears.services.cycle import load_compiled
     from arrears.store.cycle.read import read_cycle_input
     from arrears.store.database import connect
 

@@ -19,7 +19,7 @@ from arrears import config
 from arrears.channels.base import Channel, ChannelSettings, Message
 from arrears.channels.dispatch import Dispatcher, Options
 from arrears.cli.app import main
-from arrears.jobs.cycle import load_compiled
+from arrears.services.cycle import load_compiled
 from arrears.store.database import connect
 from arrears.store.schema import outbox
 

@@ -176,7 +176,7 @@ def test_workspace_rates_rank_cases_across_currencies(
     """4,000 MXN (about 235 USD) must not outrank 1,000 EUR: the shipped policies' priority
     reads the *_ref features, in the common unit of the workspace's [rates]."""
     from arrears.config import load
-    from arrears.jobs.cycle import load_compiled, plan_cycle
+    from arrears.services.cycle import load_compiled, plan_cycle
 
     root = tmp_path / "fx"
     assert main(["init", str(root)]) == 0

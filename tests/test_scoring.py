@@ -164,7 +164,7 @@ def test_days_to_pay_is_scored_only_when_asked_and_the_rest_is_unchanged() -> No
 
 
 def test_the_cycle_scores_days_to_pay_only_for_a_policy_that_reads_it(tmp_path: Path) -> None:
-    from arrears.jobs.cycle import load_compiled
+    from arrears.services.cycle import load_compiled
 
     b2b = Path(__file__).parents[1] / "examples" / "policies" / "b2b.yaml"
     assert not load_compiled(b2b).reads("expected_days_to_pay")

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from arrears.io.batches import ReadOptions
 from arrears.io.columns import Kind
 from arrears.io.importer import import_files
-from arrears.jobs.cycle import load_compiled, run_cycle
+from arrears.services.cycle import load_compiled, run_cycle
 from arrears.store.cycle.snapshot import read_snapshot
 from arrears.store.database import connect, normalize_url, upgrade
 from arrears.store.portfolios import ensure_portfolio

@@ -55,7 +55,7 @@ def report(
 ) -> None:
     """Contacts by channel and rule pack, deferrals and blocks by rule, and violations."""
     from arrears.cli.app import UserError
-    from arrears.jobs.cycle import PolicyProblems, load_compiled
+    from arrears.services.cycle import PolicyProblems, load_compiled
 
     today = date.today()
     last = _day(end, "--to", today)
@@ -174,7 +174,7 @@ def call_start(
     from sqlalchemy import select
 
     from arrears.cli.app import UserError
-    from arrears.jobs.cycle import PolicyProblems, load_compiled
+    from arrears.services.cycle import PolicyProblems, load_compiled
     from arrears.store.schema import debtor as debtor_table
     from arrears.store.schema import task as task_table
 

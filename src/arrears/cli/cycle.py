@@ -26,7 +26,7 @@ from arrears.config import Workspace
 from arrears.cycle.compiled import CompiledPolicy
 from arrears.cycle.frames import Decisions
 from arrears.domain.money import from_minor
-from arrears.jobs.cycle import (
+from arrears.services.cycle import (
     PolicyProblems,
     Timings,
     UnknownDebtor,

@@ -56,7 +56,7 @@ def _dispatcher(
     from arrears.channels.base import ChannelSettings
     from arrears.channels.dispatch import Dispatcher, Options
     from arrears.cli.app import UserError
-    from arrears.jobs.cycle import PolicyProblems, load_compiled
+    from arrears.services.cycle import PolicyProblems, load_compiled
 
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
@@ -291,7 +291,7 @@ def template_render(
 def _packs(ws: config.Workspace, code: str) -> dict[str, Pack]:
     """The contact-rule packs of the portfolio's policy; the shipped ones if it cannot load."""
     from arrears.contact.packs import shipped_packs
-    from arrears.jobs.cycle import PolicyProblems, load_compiled
+    from arrears.services.cycle import PolicyProblems, load_compiled
 
     try:
         return load_compiled(ws.policy_for(code)).packs

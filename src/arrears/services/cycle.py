@@ -1,4 +1,4 @@
-"""The daily cycle as a job: read the portfolio as of a date, decide, and (for ``run``) commit.
+"""The daily cycle as a use case: read the portfolio as of a day, decide, and (``run``) commit.
 
 ``plan_cycle`` changes nothing; ``run_cycle`` commits the decisions in one transaction
 (``arrears.store.cycle.write``). Both call the same pure function
