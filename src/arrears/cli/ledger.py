@@ -1,9 +1,9 @@
 """``arrears payment``, ``credit-note``, ``write-off``, ``ledger`` and ``activity``.
 
 Single-record changes a person makes by hand, each one use case of
-``arrears.store.ledger.cases`` in one transaction with its activity record. Amounts are read as
-``Decimal`` (never float) and dates as ISO 8601; a bad value is one line on stderr and exit
-status 1.
+:mod:`arrears.services.ledger` (one transaction with its activity record, naming who ran the
+command). Amounts are read as ``Decimal`` (never float) and dates as ISO 8601; a bad value is one
+line on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from arrears.cli.context import actor, renamed, store, workspace
+from arrears.cli.context import cli_actor, renamed, store, workspace
 from arrears.cli.output import Format, Wide, console, emit
 from arrears.domain.allocation import AllocationRule
 from arrears.domain.ledger import CreditNote, Payment
 from arrears.domain.money import Money, MoneyError, parse_decimal
 from arrears.domain.problems import Problem, ProblemsFound
-from arrears.store.history import recent_activity
-from arrears.store.ledger import cases as ledger
-from arrears.store.ledger.balances import Posting, find_invoice, portfolio_of
+from arrears.services import ledger
+from arrears.services.ledger import Posting
+from arrears.services.uow import SqlUnitOfWork
 
 payment_app = typer.Typer(
     help="Payments: post one, or reverse a bounced one.", no_args_is_help=True
@@ -101,11 +101,14 @@ def payment_add(
         reference,
         code,
     )
-    rule = AllocationRule(ws.get("allocation_rule"))
-    with store(ws).begin() as conn:
-        posting = ledger.post_payment(
-            conn, new, invoice=invoice, rule=rule, actor=actor(), at=datetime.now(UTC)
-        )
+    posting = ledger.record_payment(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        new,
+        invoice=invoice,
+        rule=AllocationRule(ws.get("allocation_rule")),
+        at=datetime.now(UTC),
+    )
     console.print(_describe(posting, f"payment {id_} posted"), highlight=False)
 
 
@@ -119,16 +122,15 @@ def payment_reverse(
 ) -> None:
     """Reverse a payment: its allocations are undone and the invoices reopen."""
     ws = workspace(ctx)
-    with store(ws).begin() as conn:
-        posting = ledger.reverse_payment(
-            conn,
-            payment,
-            portfolio=portfolio or ws.get("portfolio"),
-            on=parse_date(on, "--on"),
-            reason=reason,
-            actor=actor(),
-            at=datetime.now(UTC),
-        )
+    posting = ledger.reverse_payment(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        payment,
+        portfolio=portfolio or ws.get("portfolio"),
+        on=parse_date(on, "--on"),
+        reason=reason,
+        at=datetime.now(UTC),
+    )
     if posting.changed:
         restored = len(posting.applied)
         console.print(f"payment {payment} reversed; {restored} allocation(s) restored")
@@ -160,11 +162,13 @@ def credit_note_add(
         reason,
         code,
     )
-    rule = AllocationRule(ws.get("allocation_rule"))
-    with store(ws).begin() as conn:
-        posting = ledger.issue_credit_note(
-            conn, note, rule=rule, actor=actor(), at=datetime.now(UTC)
-        )
+    posting = ledger.add_credit_note(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        note,
+        rule=AllocationRule(ws.get("allocation_rule")),
+        at=datetime.now(UTC),
+    )
     console.print(_describe(posting, f"credit note {id_} issued"), highlight=False)
 
 
@@ -180,25 +184,19 @@ def write_off(
 ) -> None:
     """Write off all or part of an invoice's open balance."""
     ws = workspace(ctx)
-    code = portfolio or ws.get("portfolio")
     effective = parse_date(on, "--on")
-    with store(ws).begin() as conn:
-        source = f"write-off of invoice {invoice}"
-        currency = find_invoice(conn, portfolio_of(conn, code, source), invoice, source)["currency"]
-        money = None if amount is None else parse_money(amount, currency, "--amount")
-        posting = ledger.write_off(
-            conn,
-            invoice,
-            portfolio=code,
-            amount=money,
-            on=effective,
-            reason=reason,
-            actor=actor(),
-            at=datetime.now(UTC),
-        )
-    total = sum(a.amount_minor for a in posting.applied)
-    if posting.changed:
-        console.print(f"invoice {invoice}: {Money.from_minor(total, currency)} written off")
+    done = ledger.write_off(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        invoice,
+        portfolio=portfolio or ws.get("portfolio"),
+        amount=None if amount is None else parse_amount(amount, "--amount"),
+        on=effective,
+        reason=reason,
+        at=datetime.now(UTC),
+    )
+    if done.changed:
+        console.print(f"invoice {invoice}: {done.amount} written off")
     else:
         console.print(f"invoice {invoice}: this write-off was already recorded; nothing changed")
 
@@ -207,8 +205,7 @@ def write_off(
 def ledger_check(ctx: typer.Context) -> None:
     """Check that every balance agrees with its allocations; exit 1 listing what does not."""
     ws = workspace(ctx)
-    with store(ws).connect() as conn:
-        problems = ledger.reconcile(conn)
+    problems = ledger.check_ledger(SqlUnitOfWork(store(ws)), cli_actor())
     if problems:
         raise ProblemsFound(problems)
     console.print("the ledger reconciles")
@@ -223,16 +220,15 @@ def ledger_apply_credit(
 ) -> None:
     """Apply a debtor's unallocated payments and credit notes to its open instalments."""
     ws = workspace(ctx)
-    with store(ws).begin() as conn:
-        postings = ledger.apply_credit(
-            conn,
-            debtor,
-            portfolio=portfolio or ws.get("portfolio"),
-            on=parse_date(on, "--on"),
-            rule=AllocationRule(ws.get("allocation_rule")),
-            actor=actor(),
-            at=datetime.now(UTC),
-        )
+    postings = ledger.apply_credit(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        debtor,
+        portfolio=portfolio or ws.get("portfolio"),
+        on=parse_date(on, "--on"),
+        rule=AllocationRule(ws.get("allocation_rule")),
+        at=datetime.now(UTC),
+    )
     for posting in postings:
         console.print(_describe(posting, f"credit from {posting.document}"), highlight=False)
     if not postings:
@@ -249,26 +245,26 @@ def show_activity(
 ) -> None:
     """Show the activity log, newest first (times in UTC)."""
     ws = workspace(ctx)
-    with store(ws).connect() as conn:
-        rows = recent_activity(
-            conn,
-            portfolio_code=portfolio or ws.get("portfolio"),
-            debtor=debtor,
-            limit=limit,
-        )
+    records = ledger.recent_activity(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        portfolio=portfolio or ws.get("portfolio"),
+        debtor=debtor,
+        limit=limit,
+    )
     columns = ["occurred_at", "kind", "actor", "portfolio", "debtor", "subject", "payload"]
     frame = pl.DataFrame(
         [
             {
-                "occurred_at": str(r["occurred_at"]),
-                "kind": r["kind"],
-                "actor": r["actor"],
-                "portfolio": r["portfolio"],
-                "debtor": r["debtor"],
-                "subject": f"{r['subject_kind']} {r['subject_id']}",
-                "payload": json.dumps(r["payload"], ensure_ascii=False, sort_keys=True),
+                "occurred_at": str(r.occurred_at),
+                "kind": r.kind,
+                "actor": r.actor,
+                "portfolio": r.portfolio,
+                "debtor": r.debtor,
+                "subject": f"{r.subject_kind} {r.subject_id}",
+                "payload": json.dumps(r.payload, ensure_ascii=False, sort_keys=True),
             }
-            for r in rows
+            for r in records
         ],
         schema=dict.fromkeys(columns, pl.String),
     )
