@@ -1,9 +1,9 @@
 """``arrears promise``, ``hold``, ``contact``, ``approve``, ``worklist`` and ``task``.
 
 What a collector records by hand between cycle runs, each one use case of
-``arrears.store.cycle.collection`` in one transaction with its activity record, and the worklist of
-open call tasks the cycle created. Dates are ISO 8601 (default: today); amounts are read as
-``Decimal``; a bad value is one line on stderr and exit status 1.
+``arrears.services.collection`` (one transaction with its activity record, naming ``cli:USER``),
+and the worklist of open call tasks the cycle created. Dates are ISO 8601 (default: today);
+amounts are read as ``Decimal``; a bad value is one line on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from arrears.cli.context import actor, cli_actor, store, workspace
+from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.ledger import parse_amount, parse_date
 from arrears.cli.output import Format, Wide, amount_text, console, emit
 from arrears.domain.money import from_minor
 from arrears.services import collection
 from arrears.services.uow import SqlUnitOfWork
-from arrears.store.cycle import collection as store_collection
 
 promise_app = typer.Typer(help="Promises to pay: record one, cancel one.", no_args_is_help=True)
 hold_app = typer.Typer(help="Holds: pause collecting from a debtor.", no_args_is_help=True)
@@ -83,11 +82,11 @@ def promise_cancel(
 ) -> None:
     """Cancel a promise (it no longer pauses the collection)."""
     ws = workspace(ctx)
-    with store(ws).begin() as conn:
-        changed = store_collection.cancel_promise(
-            conn, promise_id, on=_day(on, "--on"), actor=actor(), at=_now()
-        )
-    word = "cancelled" if changed else "was already cancelled; nothing changed"
+    day = _day(on, "--on")
+    done = collection.cancel_promise(
+        SqlUnitOfWork(store(ws)), cli_actor(), promise_id, on=day, at=_now()
+    )
+    word = "cancelled" if done.changed else "was already cancelled; nothing changed"
     console.print(f"promise {promise_id} {word}")
 
 
@@ -106,18 +105,19 @@ def hold_add(
     ws = workspace(ctx)
     starts_on = _day(from_, "--from")
     ends_on = parse_date(until, "--until")
-    with store(ws).begin() as conn:
-        hold_id = store_collection.add_hold(
-            conn,
-            portfolio=portfolio or ws.get("portfolio"),
-            debtor_external_id=debtor,
-            starts_on=starts_on,
-            ends_on=ends_on,
-            reason=reason,
-            actor=actor(),
-            at=_now(),
-        )
-    console.print(f"hold {hold_id}: {debtor} from {starts_on} until {ends_on}", highlight=False)
+    added = collection.add_hold(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        portfolio=portfolio or ws.get("portfolio"),
+        debtor=debtor,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        reason=reason,
+        at=_now(),
+    )
+    console.print(
+        f"hold {added.hold_id}: {debtor} from {starts_on} until {ends_on}", highlight=False
+    )
 
 
 @hold_app.command("release")
@@ -128,18 +128,18 @@ def hold_release(
 ) -> None:
     """End a hold early."""
     ws = workspace(ctx)
-    with store(ws).begin() as conn:
-        changed = store_collection.release_hold(
-            conn, hold_id, on=_day(on, "--on"), actor=actor(), at=_now()
-        )
-    console.print(f"hold {hold_id} {'released' if changed else 'was already released'}")
+    day = _day(on, "--on")
+    done = collection.release_hold(
+        SqlUnitOfWork(store(ws)), cli_actor(), hold_id, on=day, at=_now()
+    )
+    console.print(f"hold {hold_id} {'released' if done.changed else 'was already released'}")
 
 
 @contact_app.command("add")
 def contact_add(
     ctx: typer.Context,
     debtor: Annotated[str, typer.Argument(help="Debtor's external id.")],
-    channel: Annotated[str, typer.Option(help=f"One of {', '.join(store_collection.CHANNELS)}.")],
+    channel: Annotated[str, typer.Option(help=f"One of {', '.join(collection.CHANNELS)}.")],
     outcome: Annotated[str, typer.Option(help="no_answer, reached, promise, refused...")],
     on: On = None,
     at: Annotated[
@@ -171,18 +171,17 @@ def contact_add(
     elif on is not None:
         when = datetime.combine(_day(on, "--on"), time(12), tzinfo=zone).astimezone(UTC)
     day = when.astimezone(zone).date() if on is None else _day(on, "--on")
-    with store(ws).begin() as conn:
-        store_collection.log_contact(
-            conn,
-            portfolio=portfolio or ws.get("portfolio"),
-            debtor_external_id=debtor,
-            channel=channel.strip().lower(),
-            outcome=outcome,
-            on=day,
-            note=note,
-            actor=actor(),
-            at=when,
-        )
+    collection.log_contact(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        portfolio=portfolio or ws.get("portfolio"),
+        debtor=debtor,
+        channel=channel.strip().lower(),
+        outcome=outcome,
+        on=day,
+        note=note,
+        at=when,
+    )
     console.print(f"contact with {debtor} by {channel} on {day}: {outcome}", highlight=False)
 
 
@@ -198,22 +197,17 @@ def approve(
 ) -> None:
     """Approve a debtor's open case entering a stage that needs a person's approval."""
     ws = workspace(ctx)
-    code = portfolio or ws.get("portfolio")
-    with store(ws).begin() as conn:
-        case_currency = currency or store_collection.debtor_currency(
-            conn, portfolio=code, debtor_external_id=debtor
-        )
-        changed = store_collection.approve_stage(
-            conn,
-            portfolio=code,
-            debtor_external_id=debtor,
-            currency=(case_currency or "").upper(),
-            stage=stage,
-            on=_day(on, "--on"),
-            actor=actor(),
-            at=_now(),
-        )
-    if changed:
+    approved = collection.approve_stage(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        portfolio=portfolio or ws.get("portfolio"),
+        debtor=debtor,
+        currency=currency,
+        stage=stage,
+        on=_day(on, "--on"),
+        at=_now(),
+    )
+    if approved.changed:
         console.print(f"{debtor}: entering {stage!r} approved", highlight=False)
     else:
         console.print(f"{debtor}: {stage!r} was already approved; nothing changed")
@@ -231,8 +225,12 @@ def worklist(
 ) -> None:
     """Open call tasks, best first: score, then task priority, then the oldest."""
     ws = workspace(ctx)
-    frame = store_collection.read_worklist(
-        store(ws), portfolio=portfolio or ws.get("portfolio"), collector=collector, limit=top
+    frame = collection.worklist(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        portfolio=portfolio or ws.get("portfolio"),
+        collector=collector,
+        top=top,
     )
     if fmt is Format.TABLE:  # what a collector reads, in 80 columns, amounts in the locale
         locale = ws.get("locale")
@@ -247,7 +245,7 @@ def worklist(
         frame = frame.select(keep).with_columns(pl.col("score").round(0).cast(pl.Int64))
         frame = frame.rename({"task_id": "task", "score": "priority", "step_id": "step"})
     else:
-        frame = frame.with_columns(store_collection.overdue_text(frame)).select(
+        frame = frame.select(
             "task_id", "score", "task_priority", "created_on", "debtor", "name", "stage",
             "overdue", "queue", "collector", "step_id", "flags", "not_before",
         )  # fmt: skip
@@ -272,11 +270,12 @@ def task_done(
 ) -> None:
     """Mark a task done."""
     ws = workspace(ctx)
-    with store(ws).begin() as conn:
-        changed = store_collection.close_task(
-            conn, task_id, note=note, on=_day(on, "--on"), actor=actor(), at=_now()
-        )
-    console.print(f"task {task_id} {'done' if changed else 'was already closed; nothing changed'}")
+    day = _day(on, "--on")
+    done = collection.close_task(
+        SqlUnitOfWork(store(ws)), cli_actor(), task_id, note=note, on=day, at=_now()
+    )
+    word = "done" if done.changed else "was already closed; nothing changed"
+    console.print(f"task {task_id} {word}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,22 +1,70 @@
 """What a collector records by hand between cycle runs: promises, holds, contacts, approvals,
 tasks; and the collectors' worklist.
 
-Each use case checks the actor's role, runs in one transaction of its unit of work, and writes
-its activity record there, naming the actor (the store's functions in
-:mod:`arrears.store.cycle.collection` write the rows and the record).
+Each use case checks the actor's role, checks the request (every problem at once, as
+:class:`~arrears.domain.problems.ProblemsFound`; an unknown debtor, promise, hold or task alone
+is :class:`~arrears.domain.errors.NotFound`), runs in one transaction of its unit of work, and
+writes through the unit's collection records (:class:`arrears.services.ports.CollectionRecords`),
+which write the activity record naming the actor. Repeating a use case changes nothing: the
+result says whether anything changed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+import polars as pl
+
 from arrears.domain.actor import Actor, Permission
-from arrears.domain.errors import NotFound
-from arrears.domain.money import Money
-from arrears.services.uow import SqlUnitOfWork
-from arrears.store.cycle import collection
+from arrears.domain.errors import InvalidInput, NotFound
+from arrears.domain.ledger import Channel
+from arrears.domain.money import Money, MoneyError, is_currency
+from arrears.domain.problems import Problem, ProblemsFound, printable
+from arrears.services.ports import CollectionRecords, CollectionUnitOfWork, DebtorRef
+
+CHANNELS = tuple(c.value for c in Channel)
+MAX_GRACE_DAYS = 365
+
+
+class _Request:
+    """The problems of one request, collected and raised together."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def add(self, message: str) -> None:
+        self.problems.append(Problem(self.source, None, None, message))
+
+    def check(self) -> None:
+        if self.problems:
+            raise ProblemsFound(self.problems)
+
+    def not_found(self, message: str) -> NotFound:
+        return NotFound(printable(f"{self.source}: {message}"))
+
+    def debtor(self, records: CollectionRecords, portfolio: str, external_id: str) -> DebtorRef:
+        """The debtor; with the request's other problems, if any, all raised at once."""
+        try:
+            found = records.debtor(portfolio, external_id)
+        except NotFound as exc:  # an unknown portfolio
+            if not self.problems:
+                raise self.not_found(str(exc)) from exc
+            self.add(str(exc))
+            found = None
+        if found is None and not self.problems:
+            raise self.not_found(f"unknown debtor {external_id!r}")
+        if found is None:
+            self.add(f"unknown debtor {external_id!r}")
+        self.check()
+        assert found is not None
+        return found
+
+
+# Promises to pay -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +75,14 @@ class PromiseAdded:
     due_on: date
 
 
+@dataclass(frozen=True, slots=True)
+class PromiseCancelled:
+    promise_id: int
+    changed: bool  # False: it was cancelled before
+
+
 def add_promise(
-    uow: SqlUnitOfWork,
+    uow: CollectionUnitOfWork,
     actor: Actor,
     *,
     portfolio: str,
@@ -44,17 +98,23 @@ def add_promise(
     """Record ``debtor``'s promise to pay ``amount`` (in ``currency``, default the debtor's) by
     ``due_on``; an identical open promise is returned, not duplicated."""
     actor.require(Permission.WORK, "record a promise")
+    request = _Request(f"promise of {debtor}")
     with uow:
-        code = currency or collection.debtor_currency(
-            uow.conn, portfolio=portfolio, debtor_external_id=debtor
-        )
-        if code is None:
-            raise NotFound(f"promise of {debtor}: unknown debtor {debtor!r}")
-        money = Money(amount, code.upper())
-        promise_id = collection.add_promise(
-            uow.conn,
-            portfolio=portfolio,
-            debtor_external_id=debtor,
+        records = uow.collection
+        try:
+            found = records.debtor(portfolio, debtor)
+        except NotFound:
+            found = None
+        code = currency or (found.currency if found else None)
+        money = None if code is None else _promised(request, amount, code.upper())
+        if due_on < made_on:
+            request.add(f"due date {due_on} is before the day the promise was made ({made_on})")
+        if not 0 <= grace_days <= MAX_GRACE_DAYS:
+            request.add(f"grace days must be between 0 and {MAX_GRACE_DAYS}, not {grace_days}")
+        owner = request.debtor(records, portfolio, debtor)
+        assert money is not None
+        promise_id = records.add_promise(
+            owner,
             amount=money,
             due_on=due_on,
             made_on=made_on,
@@ -64,3 +124,291 @@ def add_promise(
             at=at,
         )
     return PromiseAdded(promise_id, debtor, money, due_on)
+
+
+def _promised(request: _Request, amount: Decimal, code: str) -> Money | None:
+    """The promised amount, or ``None`` with its problem added."""
+    if not is_currency(code):
+        request.add(f"unknown currency {code!r}")
+        return None
+    money = Money(amount, code)
+    try:
+        minor = money.minor
+    except MoneyError as exc:
+        request.add(str(exc))
+        return None
+    if minor <= 0:
+        request.add(f"the amount must be positive, not {money.amount}")
+    return money
+
+
+def cancel_promise(
+    uow: CollectionUnitOfWork, actor: Actor, promise_id: int, *, on: date, at: datetime
+) -> PromiseCancelled:
+    """Cancel a promise as of ``on`` (it no longer pauses the collection)."""
+    actor.require(Permission.WORK, "cancel a promise")
+    request = _Request(f"promise {promise_id}")
+    with uow:
+        records = uow.collection
+        found = records.promise(promise_id)
+        if found is None:
+            raise request.not_found(f"no promise {promise_id}")
+        if found.cancelled:
+            return PromiseCancelled(promise_id, changed=False)
+        if on < found.made_on:
+            request.add(f"cannot cancel on {on}, before the promise was made ({found.made_on})")
+        request.check()
+        records.cancel_promise(promise_id, on=on, actor=actor.name, at=at)
+    return PromiseCancelled(promise_id, changed=True)
+
+
+# Holds -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HoldAdded:
+    hold_id: int
+    debtor: str
+    starts_on: date
+    ends_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class HoldReleased:
+    hold_id: int
+    changed: bool  # False: it was released before
+
+
+def add_hold(
+    uow: CollectionUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    debtor: str,
+    starts_on: date,
+    ends_on: date,
+    reason: str,
+    at: datetime,
+) -> HoldAdded:
+    """Hold ``debtor``'s collection from ``starts_on`` until (not including) ``ends_on``; an
+    identical hold not released is returned, not duplicated."""
+    actor.require(Permission.WORK, "hold a debtor's collection")
+    request = _Request(f"hold of {debtor}")
+    if ends_on <= starts_on:
+        request.add(f"the hold must end after it starts ({starts_on}), not on {ends_on}")
+    if not reason.strip():
+        request.add("a hold needs a reason")
+    with uow:
+        records = uow.collection
+        owner = request.debtor(records, portfolio, debtor)
+        hold_id = records.add_hold(
+            owner,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            reason=reason.strip(),
+            actor=actor.name,
+            at=at,
+        )
+    return HoldAdded(hold_id, debtor, starts_on, ends_on)
+
+
+def release_hold(
+    uow: CollectionUnitOfWork, actor: Actor, hold_id: int, *, on: date, at: datetime
+) -> HoldReleased:
+    """End a hold early, as of ``on``."""
+    actor.require(Permission.WORK, "release a hold")
+    request = _Request(f"hold {hold_id}")
+    with uow:
+        records = uow.collection
+        found = records.hold(hold_id)
+        if found is None:
+            raise request.not_found(f"no hold {hold_id}")
+        if found.released:
+            return HoldReleased(hold_id, changed=False)
+        if on < found.starts_on:
+            request.add(f"cannot release on {on}, before the hold starts ({found.starts_on})")
+        request.check()
+        records.release_hold(hold_id, on=on, actor=actor.name, at=at)
+    return HoldReleased(hold_id, changed=True)
+
+
+# Contacts --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ContactLogged:
+    debtor: str
+    channel: str
+    outcome: str
+    on: date
+    changed: bool  # False: this very contact was logged before
+
+
+def log_contact(
+    uow: CollectionUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    debtor: str,
+    channel: str,
+    outcome: str,
+    on: date,
+    at: datetime,
+    note: str | None = None,
+) -> ContactLogged:
+    """Log a contact attempt made by hand (the cycle and the compliance report count it)."""
+    actor.require(Permission.WORK, "log a contact")
+    request = _Request(f"contact with {debtor}")
+    if channel not in CHANNELS:
+        request.add(f"unknown channel {channel!r}: one of {', '.join(CHANNELS)}")
+    if not outcome.strip():
+        request.add("a contact needs an outcome (no_answer, reached, promise...)")
+    with uow:
+        records = uow.collection
+        owner = request.debtor(records, portfolio, debtor)
+        changed = records.log_contact(
+            owner,
+            channel=channel,
+            outcome=outcome.strip(),
+            on=on,
+            note=note,
+            actor=actor.name,
+            at=at,
+        )
+    return ContactLogged(debtor, channel, outcome.strip(), on, changed)
+
+
+# Approvals -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StageApproved:
+    debtor: str
+    stage: str
+    currency: str
+    changed: bool  # False: approved before
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingApproved:
+    stage: str
+    given: int  # how many cases were approved now
+
+
+def approve_stage(
+    uow: CollectionUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    debtor: str,
+    stage: str,
+    on: date,
+    at: datetime,
+    currency: str | None = None,
+) -> StageApproved:
+    """Approve ``debtor``'s open case (in ``currency``, default the debtor's) entering
+    ``stage``, a stage that needs a person's approval."""
+    actor.require(Permission.APPROVE, "approve a stage")
+    request = _Request(f"approval for {debtor}")
+    if not stage.strip():
+        request.add("name the stage to approve")
+    with uow:
+        records = uow.collection
+        owner = request.debtor(records, portfolio, debtor)
+        code = (currency or owner.currency).upper()
+        if not records.has_open_case(owner, code):
+            raise request.not_found(f"debtor {debtor!r} has no open collection case in {code}")
+        changed = records.approve_stage(
+            owner, currency=code, stage=stage, on=on, actor=actor.name, at=at
+        )
+    return StageApproved(debtor, stage, code, changed)
+
+
+def approve_waiting(
+    uow: CollectionUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    stage: str,
+    stages: Sequence[str],
+    policy: str,
+    on: date,
+    at: datetime,
+) -> WaitingApproved:
+    """Approve entering ``stage`` for every open case waiting for it or for a more severe stage.
+
+    ``stages``: the policy's stages from the least to the most severe (``policy`` names it);
+    ``stage`` must be one of them after the first.
+    """
+    actor.require(Permission.APPROVE, "approve stages")
+    if stage not in stages[1:]:
+        raise InvalidInput(
+            f"policy {policy} has no stage {stage!r}; its stages: " + ", ".join(stages[1:])
+        )
+    awaiting = list(stages[stages.index(stage) :])
+    given = 0
+    with uow:
+        records = uow.collection
+        for external_id, currency in records.awaiting_approval(portfolio, awaiting):
+            owner = records.debtor(portfolio, external_id)
+            assert owner is not None
+            given += records.approve_stage(
+                owner, currency=currency, stage=stage, on=on, actor=actor.name, at=at
+            )
+    return WaitingApproved(stage, given)
+
+
+# Tasks and the worklist ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TaskClosed:
+    task_id: int
+    changed: bool  # False: it was closed before
+
+
+def close_task(
+    uow: CollectionUnitOfWork,
+    actor: Actor,
+    task_id: int,
+    *,
+    on: date,
+    at: datetime,
+    note: str | None = None,
+) -> TaskClosed:
+    """Mark an open task done as of ``on``, with its outcome in ``note``."""
+    actor.require(Permission.WORK, "close a task")
+    request = _Request(f"task {task_id}")
+    with uow:
+        records = uow.collection
+        found = records.task(task_id)
+        if found is None:
+            raise request.not_found(f"no task {task_id}")
+        if not found.open:
+            return TaskClosed(task_id, changed=False)
+        if on < found.created_on:
+            request.add(f"cannot close on {on}, before the task was created ({found.created_on})")
+        request.check()
+        records.close_task(task_id, note=note, on=on, actor=actor.name, at=at)
+    return TaskClosed(task_id, changed=True)
+
+
+def worklist(
+    uow: CollectionUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    collector: str | None = None,
+    top: int = 50,
+) -> pl.DataFrame:
+    """The open call tasks, best first (score, then task priority, then the oldest): the
+    columns of :data:`arrears.store.cycle.collection.WORKLIST_SCHEMA` and ``overdue``, the
+    overdue amount with its currency (``"100.00 USD"``; empty without a case)."""
+    actor.require(Permission.READ, "read the worklist")
+    with uow:
+        frame = uow.collection.worklist(portfolio, collector=collector, limit=top)
+    overdue = [
+        "" if m is None or c is None else str(Money.from_minor(int(m), c))
+        for m, c in zip(frame["overdue_minor"], frame["currency"], strict=True)
+    ]
+    return frame.with_columns(pl.Series("overdue", overdue, dtype=pl.String()))

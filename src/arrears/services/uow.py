@@ -16,12 +16,15 @@ runs the same scenarios against both.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from arrears.domain.errors import Unavailable
+
+if TYPE_CHECKING:
+    from arrears.services.collection_sql import SqlCollectionRecords
 
 
 class UnitOfWork(Protocol):
@@ -49,6 +52,13 @@ class SqlUnitOfWork:
         if self._conn is None:
             raise RuntimeError("the unit of work is used outside its `with` block")
         return self._conn
+
+    @property
+    def collection(self) -> SqlCollectionRecords:
+        """The collection records (:class:`arrears.services.ports.CollectionRecords`)."""
+        from arrears.services.collection_sql import SqlCollectionRecords  # noqa: PLC0415 (it imports us)
+
+        return SqlCollectionRecords(self.conn)
 
     def __enter__(self) -> Self:
         if self._conn is not None:

@@ -13,6 +13,7 @@ What the cycle reads from them (``arrears.store.cycle.read``): promises (``made_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -45,6 +46,7 @@ from arrears.store import bulk
 from arrears.store.activity_log import Entry, record
 from arrears.store.ledger.balances import find_debtor, portfolio_of
 from arrears.store.schema import (
+    activity,
     approval,
     collection_case,
     hold,
@@ -440,17 +442,8 @@ def approve_waiting(
     """Approve entering ``stage`` for every open case of the portfolio that awaits approval for
     one of ``awaiting`` (``stage`` and the more severe stages, which the caller knows from the
     policy), one :func:`approve_stage` each; the number of approvals given."""
-    rows = conn.execute(
-        text(
-            "SELECT d.external_id, c.currency FROM collection_case c "
-            "JOIN debtor d ON d.id = c.debtor_id JOIN portfolio p ON p.id = d.portfolio_id "
-            "WHERE p.code = :p AND c.closed_on IS NULL AND c.awaiting_approval IN :awaiting "
-            "ORDER BY d.external_id, c.currency"
-        ).bindparams(bindparam("awaiting", expanding=True)),
-        {"p": portfolio, "awaiting": awaiting},
-    ).all()
     given = 0
-    for external_id, currency in rows:
+    for external_id, currency in awaiting_approval(conn, portfolio=portfolio, stages=awaiting):
         given += approve_stage(
             conn,
             portfolio=portfolio,
@@ -462,6 +455,23 @@ def approve_waiting(
             at=at,
         )
     return given
+
+
+def awaiting_approval(
+    conn: Connection, *, portfolio: str, stages: Sequence[str]
+) -> list[tuple[str, str]]:
+    """``(debtor external id, currency)`` of the portfolio's open cases awaiting approval to
+    enter one of ``stages``, by debtor and currency."""
+    rows = conn.execute(
+        text(
+            "SELECT d.external_id, c.currency FROM collection_case c "
+            "JOIN debtor d ON d.id = c.debtor_id JOIN portfolio p ON p.id = d.portfolio_id "
+            "WHERE p.code = :p AND c.closed_on IS NULL AND c.awaiting_approval IN :awaiting "
+            "ORDER BY d.external_id, c.currency"
+        ).bindparams(bindparam("awaiting", expanding=True)),
+        {"p": portfolio, "awaiting": list(stages)},
+    ).all()
+    return [(str(d), str(c)) for d, c in rows]
 
 
 def close_task(
@@ -508,6 +518,50 @@ def close_task(
     return True
 
 
+# Reads by id, for the services' port (``arrears.services.collection_sql``) -----------------------
+
+
+def find_promise(conn: Connection, promise_id: int) -> RowMapping | None:
+    return conn.execute(select(promise).where(promise.c.id == promise_id)).mappings().first()
+
+
+def find_hold(conn: Connection, hold_id: int) -> RowMapping | None:
+    return conn.execute(select(hold).where(hold.c.id == hold_id)).mappings().first()
+
+
+def find_task(conn: Connection, task_id: int) -> RowMapping | None:
+    return conn.execute(select(task).where(task.c.id == task_id)).mappings().first()
+
+
+def has_open_case(
+    conn: Connection, *, portfolio: str, debtor_external_id: str, currency: str
+) -> bool:
+    """Whether the debtor has an open collection case in ``currency``."""
+    found = conn.execute(
+        text(
+            "SELECT 1 FROM collection_case c JOIN debtor d ON d.id = c.debtor_id "
+            "JOIN portfolio p ON p.id = d.portfolio_id WHERE p.code = :p AND d.external_id = :d "
+            "AND c.currency = :c AND c.closed_on IS NULL"
+        ),
+        {"p": portfolio, "d": debtor_external_id, "c": currency},
+    ).first()
+    return found is not None
+
+
+def activity_of(conn: Connection, *, portfolio: str) -> list[RowMapping]:
+    """The portfolio's activity records, oldest first, with the debtor's external id."""
+    return list(
+        conn.execute(
+            text(
+                "SELECT a.kind, a.actor, d.external_id AS debtor, a.subject_kind, a.subject_id, "
+                "a.payload FROM activity a JOIN portfolio p ON p.id = a.portfolio_id "
+                "LEFT JOIN debtor d ON d.id = a.debtor_id WHERE p.code = :p ORDER BY a.id"
+            ).columns(activity.c.payload),
+            {"p": portfolio},
+        ).mappings()
+    )
+
+
 # The worklist ----------------------------------------------------------------------------------
 
 WORKLIST_SCHEMA: dict[str, pl.DataType] = {
@@ -540,31 +594,38 @@ def read_worklist(
     what the debtor owes in the case's currency on instalments due before the task was created.
     """
     with engine.connect() as conn:
-        pid = portfolio_of(conn, portfolio, "worklist")
-        where = "t.portfolio_id = :pid AND t.kind = 'call' AND t.status = 'open'"
-        params: dict[str, Any] = {"pid": pid, "limit": int(limit)}
-        if collector is not None:
-            where += " AND (t.collector = :collector OR t.collector IS NULL)"
-            params["collector"] = collector
-        tags = "CAST(d.tags AS TEXT)"
-        flags = " || ".join(
-            f"CASE WHEN {tags} LIKE '%\"{flag}\"%' THEN '{flag} ' ELSE '' END"
-            for flag in WORKLIST_FLAGS
-        )
-        sql = f"""
-            SELECT t.id, t.score, t.task_priority, t.created_on, d.external_id, d.name,
-                   c.currency, c.stage,
-                   CAST(COALESCE((SELECT SUM(i.open_minor) FROM instalment i
-                                  WHERE i.debtor_id = t.debtor_id AND i.currency = c.currency
-                                    AND i.due_date < t.created_on), 0) AS BIGINT),
-                   t.queue, t.collector, t.step_id, {flags} AS flags,
-                   CAST(t.not_before AS TEXT) AS not_before
-            FROM task t JOIN debtor d ON d.id = t.debtor_id
-                 LEFT JOIN collection_case c ON c.id = t.case_id
-            WHERE {where}
-            ORDER BY t.score DESC, t.task_priority ASC, t.created_on ASC, t.id ASC
-            LIMIT :limit"""
-        return bulk.read_frame(conn, sql, WORKLIST_SCHEMA, params)
+        return worklist_frame(conn, portfolio=portfolio, collector=collector, limit=limit)
+
+
+def worklist_frame(
+    conn: Connection, *, portfolio: str, collector: str | None, limit: int
+) -> pl.DataFrame:
+    """:func:`read_worklist` on the caller's connection."""
+    pid = portfolio_of(conn, portfolio, "worklist")
+    where = "t.portfolio_id = :pid AND t.kind = 'call' AND t.status = 'open'"
+    params: dict[str, Any] = {"pid": pid, "limit": int(limit)}
+    if collector is not None:
+        where += " AND (t.collector = :collector OR t.collector IS NULL)"
+        params["collector"] = collector
+    tags = "CAST(d.tags AS TEXT)"
+    flags = " || ".join(
+        f"CASE WHEN {tags} LIKE '%\"{flag}\"%' THEN '{flag} ' ELSE '' END"
+        for flag in WORKLIST_FLAGS
+    )
+    sql = f"""
+        SELECT t.id, t.score, t.task_priority, t.created_on, d.external_id, d.name,
+               c.currency, c.stage,
+               CAST(COALESCE((SELECT SUM(i.open_minor) FROM instalment i
+                              WHERE i.debtor_id = t.debtor_id AND i.currency = c.currency
+                                AND i.due_date < t.created_on), 0) AS BIGINT),
+               t.queue, t.collector, t.step_id, {flags} AS flags,
+               CAST(t.not_before AS TEXT) AS not_before
+        FROM task t JOIN debtor d ON d.id = t.debtor_id
+             LEFT JOIN collection_case c ON c.id = t.case_id
+        WHERE {where}
+        ORDER BY t.score DESC, t.task_priority ASC, t.created_on ASC, t.id ASC
+        LIMIT :limit"""
+    return bulk.read_frame(conn, sql, WORKLIST_SCHEMA, params)
 
 
 def overdue_text(frame: pl.DataFrame) -> pl.Series:
