@@ -15,23 +15,24 @@ settings, they apply to text cells only: typed Excel and Parquet cells are read 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine
 
 from arrears import config
-from arrears.cli.context import actor, store, workspace
+from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.kinds import LedgerFile
 from arrears.cli.output import Format, console, emit, emit_json, err_console, error
 from arrears.domain.allocation import AllocationRule
 from arrears.io.batches import ReadOptions
 from arrears.io.columns import Kind
-from arrears.io.importer import ImportReport, import_files
-from arrears.store.bulk import may_skip_triggers
+from arrears.services import imports
+from arrears.services.imports import ImportReport
+from arrears.services.uow import SqlUnitOfWork
 
 LARGE_FILE_BYTES = 2_000_000  # show a progress bar from this size on
 
@@ -126,10 +127,10 @@ def import_command(
     )
     if skip_invalid and rejects is None:
         rejects = files[0].with_name(files[0].name + ".rejects.csv")
-    engine = store(ws)
+    uow = SqlUnitOfWork(store(ws))
     large = sum(f.stat().st_size for f in files if f.is_file()) >= LARGE_FILE_BYTES
     report = _run(
-        engine,
+        uow,
         kind,
         files,
         options,
@@ -139,7 +140,7 @@ def import_command(
         large=large,
     )
     _summary(report, fmt, rejects, brief=summary)
-    if large and report.committed and not _fast_path(engine):
+    if large and report.committed and not imports.references_checked_per_batch(uow, cli_actor()):
         err_console.print(
             "note: this PostgreSQL role may not set session_replication_role, so every row's "
             "foreign keys were checked one by one (about 3x slower for large files); "
@@ -189,15 +190,17 @@ def _overridden(
     return options
 
 
-def _fast_path(engine: Engine) -> bool:
-    """Whether a large import here may skip per-row foreign-key triggers (always on SQLite)."""
-    if engine.dialect.name != "postgresql":
-        return True
-    with engine.connect() as conn:
-        return may_skip_triggers(conn)
-
-
-def _run(engine, kind, files, options, *, skip_invalid, rejects, rule, large) -> ImportReport:  # type: ignore[no-untyped-def]
+def _run(
+    uow: SqlUnitOfWork,
+    kind: Kind,
+    files: list[Path],
+    options: ReadOptions,
+    *,
+    skip_invalid: bool,
+    rejects: Path | None,
+    rule: AllocationRule,
+    large: bool,
+) -> ImportReport:
     with Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
@@ -211,15 +214,16 @@ def _run(engine, kind, files, options, *, skip_invalid, rejects, rule, large) ->
         def progress(path: Path, rows: int) -> None:
             bar.update(task, description=f"importing {path.name}: {rows:,} rows")
 
-        return import_files(
-            engine,
+        return imports.import_files(
+            uow,
+            cli_actor(),
             kind,
             files,
             options,
             skip_invalid=skip_invalid,
             rejects=rejects,
-            actor=actor(),
             rule=rule,
+            at=datetime.now(UTC),
             progress=progress,
         )
 
