@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from arrears.cycle.frames import RATE_DIGITS
+from arrears.domain.errors import InvalidInput
 from arrears.domain.money import is_currency
 
 CONFIG_FILE = "arrears.toml"
@@ -32,7 +33,7 @@ SECRETS_FILE = "secrets.toml"
 MASK = "********"
 
 
-class ConfigError(ValueError):
+class ConfigError(InvalidInput):
     """A setting that cannot be used; the message says which and what to do."""
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlencode
 
+from arrears.domain.errors import Unavailable
+
 ENTRY_POINT_GROUP = "arrears.channels"
 
 
@@ -116,7 +118,7 @@ NO_SECRET = (
 )
 
 
-class MissingSecret(ValueError):
+class MissingSecret(Unavailable, ValueError):
     """``channels.secret`` is empty: no link can be signed or verified."""
 
 

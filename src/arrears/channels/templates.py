@@ -48,6 +48,7 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
+from arrears.domain.errors import InvalidInput, NotFound
 from arrears.domain.money import exponent, from_minor
 
 #: Every variable a template may use (documented in docs/channels.md).
@@ -115,11 +116,11 @@ def safe_variables(value: Any, key: str = "") -> Any:
     return value
 
 
-class TemplateMissing(LookupError):
+class TemplateMissing(NotFound):
     """No root has the template in the language or in English."""
 
 
-class TemplateBroken(ValueError):
+class TemplateBroken(InvalidInput):
     """The template does not parse, or uses something it may not."""
 
 

@@ -1,7 +1,8 @@
 """The ``arrears`` application: global options, command registration, and error handling.
 
-Exit codes: 0 success, 1 a problem with the user's input or environment (printed as one line per
-problem, never a traceback), 2 a usage error (unknown option, missing argument).
+Exit codes: 0 success, 1 a problem with the user's input or environment (any
+:class:`arrears.domain.errors.ArrearsError`, printed as one line per problem, never a traceback),
+2 a usage error (unknown option, missing argument).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated
 import typer
 
 from arrears.cli.output import error
+from arrears.domain.errors import ArrearsError, InvalidInput
 
 app = typer.Typer(
     name="arrears",
@@ -63,29 +65,8 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"arrears.cli.{_name}").register(app)
 
 
-class UserError(Exception):
+class UserError(InvalidInput):
     """An error the user can fix; printed as one line, exit status 1."""
-
-
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    from arrears.config import ConfigError
-    from arrears.domain.errors import ArrearsError
-    from arrears.domain.money import MoneyError
-    from arrears.domain.problems import ProblemsFound
-    from arrears.store.database import StoreError
-    from arrears.store.ledger.balances import ConcurrentChange
-    from arrears.store.portfolios import UnknownPortfolio
-
-    return (
-        UserError,
-        ArrearsError,
-        ConfigError,
-        MoneyError,
-        ProblemsFound,
-        StoreError,
-        UnknownPortfolio,
-        ConcurrentChange,
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
-    except _user_error_types() as exc:
+    except ArrearsError as exc:
         if isinstance(exc, ProblemsFound):
             for problem in exc.problems:
                 error(str(problem))

@@ -17,13 +17,14 @@ import yaml
 from pydantic import ValidationError
 
 from arrears.contact.model import Pack
+from arrears.domain.errors import InvalidInput
 
 #: The shipped packs, in the order they are tried.
 PACK_NAMES = ("us-reg-f", "co-ley-2300", "uk-fca", "eu-b2b", "default")
 DEFAULT_PACK = "default"
 
 
-class PackError(ValueError):
+class PackError(InvalidInput):
     """A pack or an override is invalid; the message names the pack and the parameter."""
 
 

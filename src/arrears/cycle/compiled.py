@@ -12,6 +12,7 @@ import polars as pl
 
 from arrears.contact.model import Pack
 from arrears.contact.packs import PackError, effective_packs
+from arrears.domain.errors import InvalidInput
 from arrears.policy.conditions import compile_condition, compile_number
 from arrears.policy.features import FEATURES
 from arrears.policy.model import (
@@ -55,7 +56,7 @@ PROGRAM_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-class PolicyNotCompiled(ValueError):
+class PolicyNotCompiled(InvalidInput):
     """The policy has conditions that do not compile (``policy check`` reports them)."""
 
 

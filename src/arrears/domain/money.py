@@ -19,8 +19,10 @@ from functools import cache
 from babel.numbers import get_currency_precision, list_currencies
 from iso4217 import Currency
 
+from arrears.domain.errors import InvalidInput
 
-class MoneyError(ValueError):
+
+class MoneyError(InvalidInput):
     """An amount or currency that cannot be represented (a user-input problem, not a bug)."""
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from arrears.domain.errors import InvalidInput
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Problem:
@@ -18,13 +20,18 @@ class Problem:
     column: str | None
     message: str
 
-    def __str__(self) -> str:
+    @property
+    def where(self) -> str:
+        """``file:row:column``, as much of it as is known (not yet made printable)."""
         where = self.source
         if self.row is not None:
             where += f":{self.row}"
         if self.column:
             where += f":{self.column}"
-        return printable(f"{where}: {self.message}")
+        return where
+
+    def __str__(self) -> str:
+        return printable(f"{self.where}: {self.message}")
 
 
 def printable(text: str) -> str:
@@ -37,8 +44,9 @@ def printable(text: str) -> str:
     )
 
 
-class ProblemsFound(Exception):
-    """Raised at a use case's boundary when user input has problems; carries all of them."""
+class ProblemsFound(InvalidInput):
+    """Raised at a use case's boundary when user input has problems; carries all of them (the
+    command line prints one line each, the web answers one item each)."""
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems

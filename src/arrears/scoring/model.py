@@ -32,6 +32,7 @@ from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from arrears.cycle.frames import CycleInput
+from arrears.domain.errors import InvalidInput
 from arrears.scoring.examples import debtor_examples, invoice_examples, snapshot_days
 from arrears.scoring.features import (
     INVOICE_FEATURES,
@@ -48,7 +49,7 @@ MIN_OF_EACH = 20
 SEED = 7
 
 
-class NotEnoughHistory(ValueError):
+class NotEnoughHistory(InvalidInput):
     """The history is too short to train a model; the rules score is used instead."""
 
 

@@ -25,6 +25,7 @@ import joblib
 import sklearn
 from sklearn.exceptions import InconsistentVersionWarning
 
+from arrears.domain.errors import Unavailable
 from arrears.scoring.features import INVOICE_FEATURES, MODEL_DEBTOR_FEATURES
 from arrears.scoring.frames import History
 from arrears.scoring.model import Model, source_label
@@ -38,7 +39,7 @@ _WHAT_TO_DO = (
 )
 
 
-class ModelFileError(ValueError):
+class ModelFileError(Unavailable, ValueError):
     """A stored model that cannot be used (altered, unreadable, incompatible)."""
 
 

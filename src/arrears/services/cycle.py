@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from arrears.cycle.compiled import CompiledPolicy, compile_policy
 from arrears.cycle.decide import decide
 from arrears.cycle.frames import RATE_DIGITS, RATE_SCHEMA, SCORE_SCHEMA, CycleInput, Decisions
+from arrears.domain.errors import InvalidInput, NotFound
 from arrears.policy.loading import load_policy
 from arrears.store.cycle.read import read_cycle_input
 from arrears.store.cycle.write import RunSummary, commit_decisions
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from arrears.scoring.model import Model
 
 
-class PolicyProblems(ValueError):
+class PolicyProblems(InvalidInput):
     """The policy file has problems; ``arrears policy check`` lists them with their places."""
 
 
@@ -183,6 +184,6 @@ def unrated(
     return sorted(c for c in seen if c not in rates) if len(seen) > 1 else []
 
 
-class UnknownDebtor(LookupError):
+class UnknownDebtor(NotFound):
     def __init__(self, debtor: str, portfolio: str) -> None:
         super().__init__(f"no debtor {debtor!r} in portfolio {portfolio!r}")

@@ -19,8 +19,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from arrears.domain.errors import Unavailable
 
-class StoreError(RuntimeError):
+
+class StoreError(Unavailable, RuntimeError):
     """The store cannot be reached or is not usable (reported to the user as one line)."""
 
 

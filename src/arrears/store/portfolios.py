@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, insert, select
 
 from arrears.domain.activity import PortfolioCreated
+from arrears.domain.errors import NotFound
 from arrears.domain.money import MoneyError, is_currency
 from arrears.store.activity_log import Entry, record
 from arrears.store.schema import portfolio
 
 
-class UnknownPortfolio(LookupError):
+class UnknownPortfolio(NotFound):
     def __init__(self, code: str) -> None:
         super().__init__(f"no portfolio {code!r}: create it with `arrears portfolio add {code}`")
 

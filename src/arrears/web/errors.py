@@ -1,6 +1,10 @@
 """One error shape for every JSON endpoint: ``{"status": 422, "problems": [{"where": ...,
 "what": ...}]}``, every problem of a request at once, each saying where and what to do.
-:func:`answers` declares it in the OpenAPI schema for the statuses a route can answer."""
+:func:`answers` declares it in the OpenAPI schema for the statuses a route can answer.
+
+:func:`install` maps every error to it in one place: a :class:`WebError` a route raises, a request
+FastAPI cannot validate (422), and any :class:`arrears.domain.errors.ArrearsError` a use case
+raises, answered with its ``http_status`` (a ``ProblemsFound`` gives one item per problem)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+
+from arrears.domain.errors import ArrearsError, Unavailable
+from arrears.domain.problems import ProblemsFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +47,10 @@ MEANING = {
     "check it (nothing was changed).",
     404: "Not found: no message or debtor with that reference.",
     413: "The body is longer than web.max_body_bytes (not read further).",
+    409: "Conflict: the state changed under the request, or does not allow it; read it again "
+    "and retry.",
     422: "The request is not valid: every problem at once.",
+    503: "Unavailable: the store or a channel cannot be used now (nothing was changed).",
 }
 
 
@@ -66,6 +76,14 @@ def problems_of(error: ValidationError | RequestValidationError, prefix: str = "
     return found
 
 
+def problems_of_error(exc: ArrearsError) -> list[Problem]:
+    """The problems of a use case's error: one per located problem of a ``ProblemsFound``,
+    otherwise its message, said of the request (of the server when it is unavailable)."""
+    if isinstance(exc, ProblemsFound):
+        return [Problem(p.where, p.message) for p in exc.problems]
+    return [Problem("server" if isinstance(exc, Unavailable) else "request", str(exc))]
+
+
 def _response(status: int, problems: list[Problem] | tuple[Problem, ...]) -> JSONResponse:
     return JSONResponse(
         {"status": status, "problems": [{"where": p.where, "what": p.what} for p in problems]},
@@ -77,6 +95,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(WebError)
     async def web_error(request: Request, exc: WebError) -> JSONResponse:
         return _response(exc.status, exc.problems)
+
+    @app.exception_handler(ArrearsError)
+    async def use_case_error(request: Request, exc: ArrearsError) -> JSONResponse:
+        return _response(exc.http_status, problems_of_error(exc))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, RowMapping, Table, func, insert, select, upda
 from sqlalchemy.exc import DBAPIError
 
 from arrears.domain.allocation import Applied, OpenInstalment
+from arrears.domain.errors import Conflict
 from arrears.domain.ledger import InvoiceStatus, SourceKind
 from arrears.domain.money import Money, MoneyError
 from arrears.domain.problems import Problem, ProblemsFound
@@ -27,7 +28,7 @@ from arrears.store.portfolios import UnknownPortfolio, portfolio_id
 from arrears.store.schema import activity, allocation, debtor, instalment, invoice
 
 
-class ConcurrentChange(RuntimeError):
+class ConcurrentChange(Conflict, RuntimeError):
     """An instalment changed under us between reading and writing; retry the use case."""
 
 

@@ -22,6 +22,7 @@ from datetime import datetime
 import polars as pl
 from sqlalchemy import Connection, insert, select, update
 
+from arrears.domain.errors import NotFound as DomainNotFound
 from arrears.domain.ledger import CHANNELS_BY_CONTACT_KIND, ContactKind
 from arrears.store import bulk
 from arrears.store.loading.context import LoadContext
@@ -242,7 +243,7 @@ def _consents(
     return both
 
 
-class NotFound(LookupError):
+class NotFound(DomainNotFound):
     """No such debtor, or no contact point of the channel's kind."""
 
 
