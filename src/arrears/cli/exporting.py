@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from arrears.cli.context import store, workspace
+from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.kinds import LedgerFile
 from arrears.cli.output import console
-from arrears.io.export import export_ledger
+from arrears.services.export import export_ledger
+from arrears.services.uow import SqlUnitOfWork
 
 
 def export(
@@ -24,7 +25,7 @@ def export(
     """Export debtors, invoices (one row per instalment), payments (one row per allocation) or
     credit notes; text cells a spreadsheet would run as formulas are escaped in CSV."""
     ws = workspace(ctx)
-    rows = export_ledger(store(ws), what.kind, out, portfolio)
+    rows = export_ledger(SqlUnitOfWork(store(ws)), cli_actor(), what.kind, out, portfolio=portfolio)
     console.print(f"wrote {rows} {what.value.replace('-', ' ')} rows to {out}")
 
 

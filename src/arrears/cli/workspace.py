@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -11,11 +12,11 @@ import polars as pl
 import typer
 
 from arrears import config
-from arrears.cli.context import actor, store, workspace
+from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.output import Format, Wide, console, emit
 from arrears.domain.money import MoneyError, is_currency
-from arrears.store.database import connect, current_revision, head_revision, upgrade
-from arrears.store.portfolios import ensure_portfolio, list_portfolios
+from arrears.services import workspace as service
+from arrears.services.uow import SqlUnitOfWork
 
 db_app = typer.Typer(help="Database schema: migrate and inspect.", no_args_is_help=True)
 portfolio_app = typer.Typer(
@@ -82,15 +83,12 @@ def init(
         if examples is not None and (examples / folder).is_dir():
             _copy_missing(examples / folder, root / folder)
     ws = config.load(root)
-    upgrade(ws.database_url)
-    with connect(ws.database_url).begin() as conn:
-        ensure_portfolio(
-            conn,
-            ws.get("portfolio"),
-            name=None,
-            base_currency=ws.get("base_currency"),
-            actor=actor(),
-        )
+    service.set_up_store(
+        ws.database_url,
+        cli_actor(),
+        portfolio=ws.get("portfolio"),
+        base_currency=ws.get("base_currency"),
+    )
     console.print(f"workspace ready in {root} (store: {ws.database_url})")
 
 
@@ -129,16 +127,16 @@ def show_config(
 def db_upgrade(ctx: typer.Context) -> None:
     """Migrate the workspace's database to the current schema."""
     ws = workspace(ctx)
-    upgrade(ws.database_url)
-    console.print(f"database at schema {head_revision(ws.database_url)}")
+    revision = service.upgrade_store(ws.database_url, cli_actor())
+    console.print(f"database at schema {revision}")
 
 
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
     """Print the database's schema revision and the one this version of arrears expects."""
     ws = workspace(ctx)
-    rev = current_revision(connect(ws.database_url))
-    console.print(f"database: {rev or 'empty'}; expected: {head_revision(ws.database_url)}")
+    revisions = service.schema_revisions(ws.database_url, cli_actor())
+    console.print(f"database: {revisions.current or 'empty'}; expected: {revisions.expected}")
 
 
 @portfolio_app.command("add")
@@ -150,14 +148,13 @@ def portfolio_add(
 ) -> None:
     """Add a portfolio (a creditor, business unit or agency client)."""
     ws = workspace(ctx)
-    with store(ws).begin() as conn:
-        ensure_portfolio(
-            conn,
-            code,
-            name=name,
-            base_currency=(currency or ws.get("base_currency")).upper(),
-            actor=actor(),
-        )
+    service.add_portfolio(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        code,
+        name=name,
+        base_currency=(currency or ws.get("base_currency")).upper(),
+    )
     console.print(f"portfolio {code} ready")
 
 
@@ -169,9 +166,8 @@ def portfolio_list(
 ) -> None:
     """List the workspace's portfolios."""
     ws = workspace(ctx)
-    with store(ws).connect() as conn:
-        rows = list_portfolios(conn)
-    frame = pl.DataFrame(rows).select("code", "name", "base_currency", "created_at")
+    portfolios = service.list_portfolios(SqlUnitOfWork(store(ws)), cli_actor())
+    frame = pl.DataFrame([asdict(p) for p in portfolios])
     emit(frame, fmt, wrap=("name",), wide=wide)
 
 
