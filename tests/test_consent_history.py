@@ -12,11 +12,13 @@ from sqlalchemy import Engine, select
 
 from arrears.contact.audit import audit
 from arrears.contact.packs import effective_packs
+from arrears.domain.actor import debtor as debtor_actor
+from arrears.domain.columns import Kind
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Kind
 from arrears.io.importer import import_files
+from arrears.services import messages
+from arrears.services.uow import SqlUnitOfWork
 from arrears.store.cycle import collection
-from arrears.store.messages import deliveries
 from arrears.store.messages.compliance import read_compliance
 from arrears.store.portfolios import ensure_portfolio
 from arrears.store.schema import consent, consent_history, contact_point, debtor
@@ -59,13 +61,13 @@ def _history(engine: Engine, ext: str) -> list[tuple[str, str]]:
 
 def test_contacts_are_judged_by_the_consent_of_their_time(engine: Engine, tmp_path: Path) -> None:
     with engine.begin() as conn:
-        pid = ensure_portfolio(conn, "default", name=None, base_currency="USD", actor="erp")
+        ensure_portfolio(conn, "default", name=None, base_currency="USD", actor="erp")
     _import(engine, tmp_path, MONDAY - timedelta(days=7), c1="unknown", g1="granted")
     _email(engine, "C1", MONDAY)  # C1: Colombia, email not authorised: a violation
     _email(engine, "G1", MONDAY)  # G1: granted: fine
-    done = deliveries.opt_out(
-        engine, portfolio=pid, channel="email", at=MONDAY + timedelta(days=1), actor="web",
-        source="opt-out link", debtor_external_id="G1",
+    done = messages.opt_out(
+        SqlUnitOfWork(engine), debtor_actor("G1"), portfolio="default", channel="email",
+        at=MONDAY + timedelta(days=1), source="opt-out link", debtor="G1",
     )  # fmt: skip
     assert done.recorded
     _email(engine, "G1", MONDAY + timedelta(days=2))  # after the opt-out: a violation

@@ -47,10 +47,11 @@ from arrears.channels.templates import TemplateBroken, TemplateMissing, render, 
 from arrears.contact.frames import ATTEMPT_SCHEMA
 from arrears.contact.guard import guard, local_now
 from arrears.contact.model import Pack
+from arrears.domain.ledger import CONTACT_KIND_OF_CHANNEL, SENT_CHANNELS
 from arrears.store.messages import outbox as store
 
-#: The contact point kind each channel sends to.
-POINT_KIND = {"email": "email", "sms": "phone", "whatsapp": "phone", "letter": "postal"}
+#: The contact point kind each channel sends to (the domain's one map).
+POINT_KIND: dict[str, str] = {str(c): str(CONTACT_KIND_OF_CHANNEL[c]) for c in SENT_CHANNELS}
 SENDABLE = tuple(POINT_KIND)
 
 

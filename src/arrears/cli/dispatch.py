@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from arrears import config
-from arrears.cli.context import actor, store, workspace
+from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.output import Format, Wide, console, emit, emit_json
+from arrears.services import dispatch as services
+from arrears.services.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
-    from arrears.channels.dispatch import Dispatcher, Report
+    from arrears.channels.dispatch import Report
     from arrears.contact.model import Pack
+    from arrears.services.dispatch import Sending
 
 template_app = typer.Typer(help="Message templates.", no_args_is_help=True)
 
@@ -50,13 +53,14 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _dispatcher(
+def _sending(
     ctx: typer.Context, portfolio: str | None, *, until: datetime | None = None
-) -> tuple[config.Workspace, Dispatcher]:
+) -> tuple[config.Workspace, Sending]:
     from arrears.channels.base import ChannelSettings
-    from arrears.channels.dispatch import Dispatcher, Options
+    from arrears.channels.dispatch import Options
     from arrears.cli.app import UserError
     from arrears.services.cycle import PolicyProblems, load_compiled
+    from arrears.services.dispatch import Sending
 
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
@@ -73,20 +77,8 @@ def _dispatcher(
         )
     except ValueError as exc:
         raise UserError(f"a dispatch.* setting is not a number: {exc}") from None
-    try:
-        return ws, Dispatcher(
-            store(ws),
-            ChannelSettings(ws.values, ws.root),
-            portfolio=code,
-            packs=packs,
-            template_roots=_roots(ws),
-            options=options,
-            actor=actor(),
-            clock=now,
-            until=until,
-        )
-    except (LookupError, ValueError) as exc:
-        raise UserError(str(exc)) from None
+    settings = ChannelSettings(ws.values, ws.root)
+    return ws, Sending(code, packs, settings, _roots(ws), options, clock=now, until=until)
 
 
 def _where(ws: config.Workspace) -> None:
@@ -125,13 +117,8 @@ def dispatch(
     if day is not None:
         # the end of that day anywhere on Earth (UTC-12)
         cutoff = datetime.combine(day + timedelta(days=1), dtime(12), tzinfo=UTC)
-    ws, dispatcher = _dispatcher(ctx, portfolio, until=cutoff)
-    dispatcher.today = day
-    try:
-        report = dispatcher.run()
-        dispatcher.held(report)
-    finally:
-        dispatcher.close()
+    ws, sending = _sending(ctx, portfolio, until=cutoff)
+    report = services.dispatch(SqlUnitOfWork(store(ws)), cli_actor(), replace(sending, today=day))
     _summary(report, fmt, wide=wide)
     if fmt is Format.TABLE:
         _where(ws)
@@ -197,9 +184,7 @@ def worker(
 ) -> None:
     """Keep sending due messages; stop cleanly on SIGTERM or Ctrl-C after the message in hand."""
     day = _day(as_of) if as_of is not None else None
-    ws, dispatcher = _dispatcher(ctx, portfolio)
-    dispatcher.today = day
-    poll = float(ws.get("dispatch.poll_seconds"))
+    ws, sending = _sending(ctx, portfolio)
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -208,17 +193,15 @@ def worker(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    console.print(f"worker {dispatcher.worker} sending for {dispatcher.portfolio}")
-    try:
-        while not stopping:
-            report = dispatcher.run(lambda: stopping)
-            if sum(report.counts.values()):
-                console.print(f"worker: {report}")
-            deadline = time.monotonic() + poll
-            while not stopping and time.monotonic() < deadline:
-                time.sleep(min(0.2, poll))
-    finally:
-        dispatcher.close()
+    services.work(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        replace(sending, today=day),
+        poll_seconds=float(ws.get("dispatch.poll_seconds")),
+        stopping=lambda: stopping,
+        started=lambda worker: console.print(f"worker {worker} sending for {sending.portfolio}"),
+        reported=lambda report: console.print(f"worker: {report}"),
+    )
     console.print("worker stopped")
 
 
@@ -232,54 +215,15 @@ def template_render(
 ) -> None:
     """Preview a message for a debtor (subject, text and HTML), in the debtor's language, with
     the notices the debtor's contact-rule pack adds."""
-    import polars as pl
-    from sqlalchemy import select
-
     from arrears.channels.base import ChannelSettings
-    from arrears.channels.dispatch import Dispatcher
-    from arrears.channels.templates import TemplateBroken, TemplateMissing
-    from arrears.cli.app import UserError
-    from arrears.contact.packs import pack_for
-    from arrears.store.messages.outbox import OutboxRow, read_recipients
-    from arrears.store.schema import debtor
-    from arrears.store.schema import portfolio as portfolio_table
 
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
-    engine = store(ws)
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(
-                debtor.c.id,
-                debtor.c.portfolio_id,
-                debtor.c.country,
-                debtor.c.kind,
-                debtor.c.region,
-            )
-            .join(portfolio_table, portfolio_table.c.id == debtor.c.portfolio_id)
-            .where(portfolio_table.c.code == code, debtor.c.external_id == debtor_id)
-        ).one_or_none()
-    if row is None:
-        raise UserError(f"no debtor {debtor_id!r} in portfolio {code!r}")
-    dispatcher = Dispatcher(
-        engine,
-        ChannelSettings(ws.values, ws.root),
-        portfolio=code,
-        packs={},
-        template_roots=_roots(ws),
-    )
-    who = read_recipients(engine, [row.id], date.today())[row.id]
-    out = OutboxRow(0, f"preview:{name}", row.portfolio_id, row.id, channel, name, {}, None, 0, "")
-    packs = _packs(ws, code)
-    one = pl.DataFrame(
-        [{"country": row.country, "kind": row.kind, "region": row.region}],
-        schema={"country": pl.String, "kind": pl.String, "region": pl.String},
-    )
-    pack = packs.get(pack_for(one, packs)[0])
-    try:
-        message = dispatcher.message(out, who, date.today(), pack)
-    except (TemplateMissing, TemplateBroken) as exc:
-        raise UserError(str(exc)) from None
+    message = services.preview(
+        SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code, debtor_id=debtor_id,
+        template=name, channel=channel, settings=ChannelSettings(ws.values, ws.root),
+        template_roots=_roots(ws), packs=_packs(ws, code), today=date.today(),
+    )  # fmt: skip
     console.print(f"to: {message.to or '(no address)'}", markup=False, highlight=False)
     if channel == "email":
         console.print(f"subject: {message.subject}", markup=False, highlight=False)
@@ -309,7 +253,9 @@ def opt_out(
 
     from arrears.channels.base import verify_opt_out
     from arrears.cli.app import UserError
-    from arrears.store.messages.outbox import portfolio_id, record_opt_out
+    from arrears.domain.ledger import SENT_CHANNELS
+    from arrears.services import messages
+    from arrears.services.uow import SqlUnitOfWork
 
     ws = workspace(ctx)
     if not ws.get("channels.secret"):
@@ -320,19 +266,15 @@ def opt_out(
         )
     query = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
     debtor, channel, signature = query.get("d", ""), query.get("c", ""), query.get("s", "")
-    if channel not in ("email", "sms", "whatsapp", "letter") or not verify_opt_out(
+    if channel not in SENT_CHANNELS or not verify_opt_out(
         ws.get("channels.secret"), debtor, channel, signature
     ):
         raise UserError("not a valid opt-out link (wrong signature, debtor or channel)")
-    engine = store(ws)
-    pid = portfolio_id(engine, portfolio or ws.get("portfolio"))
-    if pid is None:
-        raise UserError(f"no portfolio {portfolio or ws.get('portfolio')!r}")
-    n = record_opt_out(
-        engine, portfolio=pid, channel=channel, at=datetime.now(UTC), actor=actor(),
-        source="opt-out link", debtor_external_id=debtor,
+    done = messages.opt_out(
+        SqlUnitOfWork(store(ws)), cli_actor(), portfolio=portfolio or ws.get("portfolio"),
+        channel=channel, at=datetime.now(UTC), source="opt-out link", debtor=debtor,
     )  # fmt: skip
-    console.print(f"{debtor} opted out of {channel} ({n} contact points changed)")
+    console.print(f"{debtor} opted out of {channel} ({done.changed} contact points changed)")
 
 
 def inbound(
@@ -345,7 +287,8 @@ def inbound(
     """Record an inbound SMS/WhatsApp reply: STOP, BAJA and the like are opt-outs."""
     from arrears.channels.http import is_opt_out
     from arrears.cli.app import UserError
-    from arrears.store.messages.outbox import portfolio_id, record_opt_out
+    from arrears.services import messages
+    from arrears.services.uow import SqlUnitOfWork
 
     if channel not in ("sms", "whatsapp"):
         raise UserError("--channel is sms or whatsapp")
@@ -353,15 +296,11 @@ def inbound(
         console.print("not an opt-out; nothing recorded")
         return
     ws = workspace(ctx)
-    engine = store(ws)
-    pid = portfolio_id(engine, portfolio or ws.get("portfolio"))
-    if pid is None:
-        raise UserError(f"no portfolio {portfolio or ws.get('portfolio')!r}")
-    n = record_opt_out(
-        engine, portfolio=pid, channel=channel, at=datetime.now(UTC), actor=actor(),
-        source=f"inbound {channel} reply", value=sender,
+    done = messages.opt_out(
+        SqlUnitOfWork(store(ws)), cli_actor(), portfolio=portfolio or ws.get("portfolio"),
+        channel=channel, at=datetime.now(UTC), source=f"inbound {channel} reply", number=sender,
     )  # fmt: skip
-    console.print(f"{sender} opted out of {channel} ({n} contact points changed)")
+    console.print(f"{sender} opted out of {channel} ({done.changed} contact points changed)")
 
 
 def register(app: typer.Typer) -> None:

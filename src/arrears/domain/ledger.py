@@ -48,6 +48,18 @@ CHANNELS_BY_CONTACT_KIND: dict[ContactKind, tuple[Channel, ...]] = {
     ContactKind.POSTAL: (Channel.LETTER,),
 }
 
+#: The kind of contact point each channel reaches (and whose consent it needs), in the order of
+#: :class:`Channel`: the one map from a channel to its contact point.
+CONTACT_KIND_OF_CHANNEL: dict[Channel, ContactKind] = {
+    channel: kind
+    for channel in Channel
+    for kind, channels in CHANNELS_BY_CONTACT_KIND.items()
+    if channel in channels
+}
+
+#: The channels a message is sent on (a call is made by a person, not sent from the outbox).
+SENT_CHANNELS: tuple[Channel, ...] = (Channel.EMAIL, Channel.SMS, Channel.WHATSAPP, Channel.LETTER)
+
 
 class Consent(StrEnum):
     GRANTED = "granted"

@@ -1,8 +1,8 @@
 """One SQL query per exportable kind, read straight into Polars (no ORM objects).
 
 Each query returns the ledger's rows under the canonical column names of
-:mod:`arrears.io.columns`, with amounts still in integer minor units (``*_minor``); JSON columns are
-cast to text so that SQLite and PostgreSQL return the same thing.
+:mod:`arrears.domain.columns`, with amounts still in integer minor units (``*_minor``); JSON
+columns are cast to text so that SQLite and PostgreSQL return the same thing.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 from sqlalchemy import Select, Text, and_, cast, false, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from arrears.io.columns import Kind
+from arrears.domain.columns import Kind
+from arrears.domain.ledger import CONTACT_KIND_OF_CHANNEL
 from arrears.store.schema import (
     allocation,
     consent,
@@ -24,13 +25,7 @@ from arrears.store.schema import (
 )
 
 #: Which contact point carries the consent of each channel.
-CONSENT_CONTACT = {
-    "email": "email",
-    "sms": "phone",
-    "whatsapp": "phone",
-    "call": "phone",
-    "letter": "postal",
-}
+CONSENT_CONTACT = {str(c): str(k) for c, k in CONTACT_KIND_OF_CHANNEL.items()}
 
 
 def _contact(kind: str) -> ColumnElement[str]:

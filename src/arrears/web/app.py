@@ -1,4 +1,8 @@
-"""The application factory: one workspace, one portfolio, its store and settings."""
+"""The application factory: one workspace, one portfolio, its store and settings.
+
+The endpoints parse and verify what they receive, call one use case of
+:mod:`arrears.services.messages` with a unit of work (:meth:`Site.uow`) and an actor, and answer;
+they hold no SQL."""
 
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ from sqlalchemy import Engine
 
 from arrears import config
 from arrears.channels.base import ChannelSettings
+from arrears.domain.errors import NotFound
+from arrears.services import messages
+from arrears.services.uow import SqlUnitOfWork
 from arrears.store.database import connect
-from arrears.store.messages.outbox import portfolio_id
 from arrears.web import errors
 
 
@@ -23,13 +29,18 @@ class Site:
 
     engine: Engine
     settings: ChannelSettings
-    portfolio: int
+    #: the portfolio's code
+    portfolio: str
     clock: Callable[[], datetime]
     #: ``web.max_body_bytes``: the longest request body read
     max_body: int = 1 << 20
 
     def setting(self, key: str) -> str:
         return self.settings.get(key)
+
+    def uow(self) -> SqlUnitOfWork:
+        """A new unit of work on the store: one a use case."""
+        return SqlUnitOfWork(self.engine)
 
 
 def site(request: Request) -> Site:
@@ -54,16 +65,17 @@ def create_app(
     max_body = _max_body(ws)
     engine = engine or connect(ws.database_url)
     code = portfolio or ws.get("portfolio")
-    pid = portfolio_id(engine, code)
-    if pid is None:
-        raise LookupError(f"no portfolio {code!r} in {ws.database_url}")
+    try:
+        messages.check_portfolio(SqlUnitOfWork(engine), code)
+    except NotFound:
+        raise LookupError(f"no portfolio {code!r} in {ws.database_url}") from None
     app = FastAPI(
         title="arrears",
         summary="Delivery callbacks, inbound replies, opt-out and email tracking.",
         docs_url=None,
         redoc_url=None,
     )
-    app.state.site = Site(engine, ChannelSettings(ws.values, ws.root), pid, clock, max_body)
+    app.state.site = Site(engine, ChannelSettings(ws.values, ws.root), code, clock, max_body)
     errors.install(app)
     app.include_router(callbacks.router)
     app.include_router(optout.router)

@@ -23,8 +23,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from arrears.channels.http import TWILIO_PERMANENT, is_opt_out, verify_callback, verify_twilio
-from arrears.store.messages import deliveries
+from arrears.channels.http import TWILIO_PERMANENT, verify_callback, verify_twilio
+from arrears.domain.actor import system
+from arrears.services import messages
 from arrears.web.app import Site, site
 from arrears.web.errors import Problem, WebError, answers, problems_of
 
@@ -161,15 +162,19 @@ def _required(form: dict[str, str], *names: str) -> None:
 def _delivery(
     s: Site, *, ref: str, status: str, permanent: bool, error: str, provider: str
 ) -> dict[str, object]:
-    if status not in deliveries.DELIVERY_STATUSES:
+    if status not in messages.DELIVERY_STATUSES:
         return {"recorded": False, "status": status}  # queued, sent, read...: nothing to do
-    done = deliveries.record_delivery(
-        s.engine, portfolio=s.portfolio, provider_ref=ref, status=status, at=s.clock(),
-        actor=f"web:{provider}", provider=provider, permanent=permanent, error=error,
+    done = messages.record_delivery(
+        s.uow(), system(provider), portfolio=s.portfolio, provider_ref=ref, status=status,
+        at=s.clock(), provider=provider, permanent=permanent, error=error,
     )  # fmt: skip
     if not done.found:
         raise WebError(404, Problem("id", f"no message was sent with provider reference {ref!r}"))
-    return {"recorded": done.recorded, "status": status, "contact_point_bad": done.changed > 0}
+    return {
+        "recorded": done.recorded,
+        "status": status,
+        "contact_point_bad": done.contact_point_bad,
+    }
 
 
 #: The error answers of the signed endpoints (OpenAPI), in the one error shape.
@@ -204,19 +209,14 @@ async def twilio_status(request: Request, s: SiteDep) -> dict[str, object]:
     )
 
 
-def _inbound(s: Site, *, ref: str, channel: str, sender: str, text: str) -> dict[str, object]:
-    at, actor = s.clock(), f"web:inbound-{channel}"
-    if is_opt_out(text):
-        done = deliveries.opt_out(
-            s.engine, portfolio=s.portfolio, channel=channel, at=at, actor=actor,
-            source=f"inbound {channel} reply", value=sender, ref=ref,
-        )  # fmt: skip
-        return {"opt_out": True, "known": done.found, "recorded": done.recorded}
-    done = deliveries.record_reply(
-        s.engine, portfolio=s.portfolio, channel=channel, value=sender, text=text, ref=ref,
-        at=at, actor=actor,
+def _inbound(
+    s: Site, *, provider: str, ref: str, channel: str, sender: str, text: str
+) -> dict[str, object]:
+    done = messages.receive_reply(
+        s.uow(), system(provider), portfolio=s.portfolio, channel=channel, sender=sender,
+        text=text, ref=ref, at=s.clock(),
     )  # fmt: skip
-    return {"opt_out": False, "known": done.found, "recorded": done.recorded}
+    return {"opt_out": done.opt_out, "known": done.known, "recorded": done.recorded}
 
 
 @router.post("/inbound/webhook", responses=SIGNED)
@@ -224,8 +224,8 @@ async def webhook_inbound(request: Request, s: SiteDep) -> dict[str, object]:
     """An SMS/WhatsApp reply through the generic JSON provider."""
     reply = _parse(WebhookInbound, await _signed_json(request, s))
     return await run_in_threadpool(
-        _inbound, s, ref=reply.id, channel=reply.channel, sender=reply.sender.strip(),
-        text=reply.text,
+        _inbound, s, provider="webhook", ref=reply.id, channel=reply.channel,
+        sender=reply.sender.strip(), text=reply.text,
     )  # fmt: skip
 
 
@@ -240,6 +240,7 @@ async def twilio_inbound(request: Request, s: SiteDep) -> Response:
     await run_in_threadpool(
         _inbound,
         s,
+        provider="twilio",
         ref=form["MessageSid"].strip(),
         channel=channel,
         sender=sender.removeprefix("whatsapp:"),

@@ -18,7 +18,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 
 from arrears.channels.base import verify_opt_out
-from arrears.store.messages import deliveries
+from arrears.domain.actor import debtor
+from arrears.domain.ledger import SENT_CHANNELS
+from arrears.services import messages
 from arrears.web.app import Site, site
 from arrears.web.errors import answers
 
@@ -27,7 +29,7 @@ SiteDep = Annotated[Site, Depends(site)]
 Param = Annotated[str, Query(max_length=300)]
 Signature = Annotated[str, Query(alias="s", max_length=300)]
 
-CHANNELS = ("email", "sms", "whatsapp", "letter")
+CHANNELS = tuple(str(c) for c in SENT_CHANNELS)
 
 #: The answers besides the page (OpenAPI): the refusals are pages too, in both languages.
 PAGES: dict[int | str, dict[str, object]] = {
@@ -98,7 +100,7 @@ def _checked(s: Site, d: str, c: str, sig: str) -> tuple[str, str] | HTMLRespons
     """(language, channel name) for a valid link to a known debtor, else the page to show."""
     if c not in CHANNELS or not verify_opt_out(s.setting("channels.secret"), d, c, sig):
         return _bad()
-    found = deliveries.debtor_language(s.engine, portfolio=s.portfolio, external_id=d)
+    found = messages.debtor_language(s.uow(), debtor(d), portfolio=s.portfolio, debtor=d)
     if found is None:
         return _page("en", f"<p>{escape(TEXT['en']['gone'])}</p>", 404)
     language = found.lower()[:2] if found.lower()[:2] in TEXT else "en"
@@ -133,9 +135,9 @@ def opt_out(s: SiteDep, d: Param = "", c: Param = "", s_: Signature = "") -> HTM
     if isinstance(checked, HTMLResponse):
         return checked
     language, channel = checked
-    done = deliveries.opt_out(
-        s.engine, portfolio=s.portfolio, channel=c, at=s.clock(), actor="web:opt-out",
-        source="opt-out link", debtor_external_id=d,
+    done = messages.opt_out(
+        s.uow(), debtor(d), portfolio=s.portfolio, channel=c, at=s.clock(),
+        source="opt-out link", debtor=d,
     )  # fmt: skip
     message = TEXT[language]["again" if done.found and not done.recorded else "done"]
     return _page(

@@ -16,7 +16,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import RedirectResponse
 
 from arrears.channels.tracking import verify_click, verify_open
-from arrears.store.messages import deliveries
+from arrears.domain.actor import system
+from arrears.services import messages
 from arrears.web.app import Site, site
 from arrears.web.errors import Problem, WebError, answers
 
@@ -28,6 +29,9 @@ PIXEL = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
 )
 _NO_CACHE = {"Cache-Control": "no-store, private", "X-Robots-Tag": "noindex"}
+#: Who records an open or a click: a pixel or a link fetched (by the debtor's mail client, or an
+#: image proxy without the debtor opening anything), not the debtor's declared act.
+TRACKING = system("tracking")
 
 
 @router.get(
@@ -44,8 +48,8 @@ def opened(
 ) -> Response:
     if not verify_open(s.setting("channels.secret"), k, sig):
         raise WebError(403, Problem("query s", "the signature does not match: not recorded"))
-    deliveries.record_tracking(
-        s.engine, portfolio=s.portfolio, key=k, event="opened", at=s.clock(), actor="web:tracking"
+    messages.record_tracking(
+        s.uow(), TRACKING, portfolio=s.portfolio, key=k, event="opened", at=s.clock()
     )
     return Response(PIXEL, media_type="image/gif", headers=_NO_CACHE)
 
@@ -61,8 +65,7 @@ def clicked(
         raise WebError(
             403, Problem("query s", "the signature does not match this link: not followed")
         )
-    deliveries.record_tracking(
-        s.engine, portfolio=s.portfolio, key=k, event="clicked", at=s.clock(),
-        actor="web:tracking", url=u,
-    )  # fmt: skip
+    messages.record_tracking(
+        s.uow(), TRACKING, portfolio=s.portfolio, key=k, event="clicked", at=s.clock(), url=u
+    )
     return RedirectResponse(u, status_code=302, headers=_NO_CACHE)

@@ -39,6 +39,7 @@ from arrears.cycle.frames import (
     STEP_DONE_SCHEMA,
     CycleInput,
 )
+from arrears.domain.ledger import CONTACT_KIND_OF_CHANNEL
 from arrears.store.cycle.snapshot import (
     READERS,
     Task,
@@ -160,13 +161,7 @@ _ID_BOUNDS = "SELECT " + ", ".join(
 #: Channels in name order (their codes sort as their names do), and the kind of contact point
 #: each one uses.
 _CHANNELS = ("call", "email", "letter", "sms", "whatsapp")
-_CHANNEL_KIND = {
-    "call": "phone",
-    "email": "email",
-    "letter": "postal",
-    "sms": "phone",
-    "whatsapp": "phone",
-}
+_CHANNEL_KIND = {str(c): str(k) for c, k in CONTACT_KIND_OF_CHANNEL.items()}
 _KINDS = ("email", "phone", "postal")
 #: A consent's status as read: its code orders them (granted wins, then unknown or no record).
 _DENIED, _GRANTED = 1, 2

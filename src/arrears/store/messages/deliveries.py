@@ -1,12 +1,13 @@
-"""What happens to a message after it was sent, as providers and debtors tell us over HTTP
-(``arrears serve``, docs/web.md): delivery reports, opens and clicks, replies and opt-outs.
+"""What happens to a message after it was sent, as providers and debtors tell us (over HTTP,
+``arrears serve``, docs/web.md; or on the command line): delivery reports, opens and clicks,
+replies and opt-outs. The use cases are :mod:`arrears.services.messages`; these are their
+writes, on the connection of the use case's transaction.
 
-Each function is one transaction that writes its change and its activity record together, and
-each is idempotent: the activity's ``idempotency_key`` (unique in the table) is derived from
-what happened (``cb:<outbox id>:<status>``, ``track:<outbox id>:opened``...), the insert skips a
-key already there (``ON CONFLICT DO NOTHING``), and the state change is made only when the
-record is new. A provider retrying a callback, or a debtor opening a message ten times, records
-once.
+Each write goes with its activity record, and each is idempotent: the activity's
+``idempotency_key`` (unique in the table) is derived from what happened (``cb:<outbox
+id>:<status>``, ``track:<outbox id>:opened``...), the insert skips a key already there (``ON
+CONFLICT DO NOTHING``), and the state change is made only when the record is new. A provider
+retrying a callback, or a debtor opening a message ten times, records once.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from arrears.domain.ledger import CONTACT_KIND_OF_CHANNEL
 from arrears.store.messages.outbox import OutboxRow, mark_contact_point_bad
 from arrears.store.schema import activity, consent, contact_point, debtor, outbox
 
-#: The contact point kind each channel sends to.
-POINT_KIND = {"email": "email", "sms": "phone", "whatsapp": "phone", "letter": "postal"}
 #: Delivery statuses recorded (``message.<status>``); a provider's others are acknowledged only.
 DELIVERY_STATUSES = ("delivered", "undelivered", "failed")
 
@@ -111,7 +111,7 @@ def _sent_to(conn: Connection, row: OutboxRow) -> str | None:
 
 
 def record_delivery(
-    engine: Engine,
+    conn: Connection,
     *,
     portfolio: int,
     provider_ref: str,
@@ -127,30 +127,30 @@ def record_delivery(
     also marks the contact point the message went to bad (the guard then skips it)."""
     if status not in DELIVERY_STATUSES:
         raise ValueError(f"status {status!r}: expected one of {', '.join(DELIVERY_STATUSES)}")
-    with engine.begin() as conn:
-        row = _outbox_row(
-            conn, outbox.c.portfolio_id == portfolio, outbox.c.provider_ref == provider_ref
-        )
-        if row is None:
-            return Recorded(found=False)
-        to = _sent_to(conn, row) if permanent and status != "delivered" else None
-        payload: dict[str, Any] = {"source": f"{provider} callback", "provider_ref": provider_ref}
-        if error:
-            payload["error"] = error[:500]
-        if to is not None:
-            payload.update(permanent=True, to=to)
-        new = _message_activity(
-            conn, row, event=status, key=f"cb:{row.id}:{status}", at=at, actor=actor,
-            payload=payload,
-        )  # fmt: skip
-        changed = 0
-        if new and to is not None and row.channel in POINT_KIND:
-            changed = mark_contact_point_bad(conn, row.debtor_id, POINT_KIND[row.channel], to)
+    row = _outbox_row(
+        conn, outbox.c.portfolio_id == portfolio, outbox.c.provider_ref == provider_ref
+    )
+    if row is None:
+        return Recorded(found=False)
+    to = _sent_to(conn, row) if permanent and status != "delivered" else None
+    payload: dict[str, Any] = {"source": f"{provider} callback", "provider_ref": provider_ref}
+    if error:
+        payload["error"] = error[:500]
+    if to is not None:
+        payload.update(permanent=True, to=to)
+    new = _message_activity(
+        conn, row, event=status, key=f"cb:{row.id}:{status}", at=at, actor=actor,
+        payload=payload,
+    )  # fmt: skip
+    changed = 0
+    kind = CONTACT_KIND_OF_CHANNEL.get(row.channel)  # type: ignore[call-overload]
+    if new and to is not None and kind is not None:
+        changed = mark_contact_point_bad(conn, row.debtor_id, kind, to)
     return Recorded(found=True, recorded=new, changed=changed)
 
 
 def record_tracking(
-    engine: Engine,
+    conn: Connection,
     *,
     portfolio: int,
     key: str,
@@ -164,30 +164,46 @@ def record_tracking(
     when the pixel was blocked)."""
     if event not in ("opened", "clicked"):
         raise ValueError(f"event {event!r}: expected opened or clicked")
-    with engine.begin() as conn:
-        row = _outbox_row(conn, outbox.c.portfolio_id == portfolio, outbox.c.key == key)
-        if row is None:
-            return Recorded(found=False)
-        new = False
-        if event == "clicked":
-            link = hashlib.sha256((url or "").encode()).hexdigest()[:16]
-            new = _message_activity(
-                conn, row, event="clicked", key=f"track:{row.id}:clicked:{link}", at=at,
-                actor=actor, payload={"url": (url or "")[:1000]},
-            )  # fmt: skip
-        via = {"via": "click"} if event == "clicked" else {}
-        opened = _message_activity(
-            conn, row, event="opened", key=f"track:{row.id}:opened", at=at, actor=actor,
-            payload=via,
+    row = _outbox_row(conn, outbox.c.portfolio_id == portfolio, outbox.c.key == key)
+    if row is None:
+        return Recorded(found=False)
+    new = False
+    if event == "clicked":
+        link = hashlib.sha256((url or "").encode()).hexdigest()[:16]
+        new = _message_activity(
+            conn, row, event="clicked", key=f"track:{row.id}:clicked:{link}", at=at,
+            actor=actor, payload={"url": (url or "")[:1000]},
         )  # fmt: skip
+    via = {"via": "click"} if event == "clicked" else {}
+    opened = _message_activity(
+        conn, row, event="opened", key=f"track:{row.id}:opened", at=at, actor=actor,
+        payload=via,
+    )  # fmt: skip
     return Recorded(found=True, recorded=new or opened)
 
 
-def _points(
-    conn: Connection, portfolio: int, kind: str, debtor_external_id: str | None, value: str | None
-) -> list[Any]:
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A contact point an opt-out or a reply matched, with its debtor's ids."""
+
+    id: int
+    debtor_id: int
+    debtor: str  # the debtor's external id
+
+
+def points(
+    conn: Connection,
+    *,
+    portfolio: int,
+    channel: str,
+    debtor_external_id: str | None = None,
+    value: str | None = None,
+) -> list[Point]:
+    """The contact points ``channel`` reaches of the debtor ``debtor_external_id`` or with the
+    address ``value`` (every debtor that has it), in the order they were added."""
+    kind = CONTACT_KIND_OF_CHANNEL[channel]  # type: ignore[index]
     query = (
-        select(contact_point.c.id, contact_point.c.debtor_id)
+        select(contact_point.c.id, contact_point.c.debtor_id, debtor.c.external_id)
         .join(debtor, debtor.c.id == contact_point.c.debtor_id)
         .where(debtor.c.portfolio_id == portfolio, contact_point.c.kind == kind)
         .order_by(contact_point.c.id)
@@ -196,67 +212,62 @@ def _points(
         query = query.where(debtor.c.external_id == debtor_external_id)
     if value is not None:
         query = query.where(contact_point.c.value == value)
-    return list(conn.execute(query).all())
+    return [Point(r.id, r.debtor_id, r.external_id) for r in conn.execute(query)]
 
 
-def opt_out(
-    engine: Engine,
+def deny_consent(
+    conn: Connection, point: Point, *, channel: str, at: datetime, source: str
+) -> bool:
+    """Consent ``denied`` for ``channel`` on ``point``; False when it already was (also when a
+    concurrent request denied it just now): nothing changed."""
+    done = conn.execute(
+        update(consent)
+        .where(
+            consent.c.contact_point_id == point.id,
+            consent.c.channel == channel,
+            consent.c.status != "denied",
+        )
+        .values(status="denied", recorded_at=at, source=source[:64])
+    ).rowcount
+    if done:
+        return True
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    inserted = conn.execute(
+        dialect.insert(consent)
+        .values(
+            contact_point_id=point.id, channel=channel, status="denied", recorded_at=at,
+            source=source[:64],
+        )
+        .on_conflict_do_nothing(index_elements=["contact_point_id", "channel"])
+        .returning(consent.c.id)
+    ).scalar_one_or_none()  # fmt: skip
+    return inserted is not None
+
+
+def log_opt_out(
+    conn: Connection,
     *,
     portfolio: int,
+    debtor_id: int,
     channel: str,
     at: datetime,
     actor: str,
     source: str,
-    debtor_external_id: str | None = None,
-    value: str | None = None,
     ref: str = "",
-) -> Recorded:
-    """The debtor (by id) or whoever has the contact point ``value`` opts out of ``channel``:
-    consent ``denied`` on the matching contact points and one ``message.opted_out`` per debtor
-    whose consent changed, in one transaction. Asking again changes and records nothing (the
-    CLI's :func:`arrears.store.messages.outbox.record_opt_out` logs every time; the web must
-    not)."""
-    kind = POINT_KIND[channel]
-    changed_debtors: set[int] = set()
-    with engine.begin() as conn:
-        points = _points(conn, portfolio, kind, debtor_external_id, value)
-        for point in points:
-            done = conn.execute(
-                update(consent)
-                .where(
-                    consent.c.contact_point_id == point.id,
-                    consent.c.channel == channel,
-                    consent.c.status != "denied",
-                )
-                .values(status="denied", recorded_at=at, source=source[:64])
-            ).rowcount
-            if not done:
-                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-                inserted = conn.execute(
-                    dialect.insert(consent)
-                    .values(
-                        contact_point_id=point.id, channel=channel, status="denied",
-                        recorded_at=at, source=source[:64],
-                    )
-                    .on_conflict_do_nothing(index_elements=["contact_point_id", "channel"])
-                    .returning(consent.c.id)
-                ).scalar_one_or_none()  # fmt: skip
-                if inserted is None:
-                    continue  # already denied (or denied by a concurrent request just now)
-            changed_debtors.add(point.debtor_id)
-        for debtor_id in sorted(changed_debtors):
-            _insert_once(
-                conn, occurred_at=at, kind="message.opted_out", actor=actor,
-                portfolio_id=portfolio, debtor_id=debtor_id, subject_kind="consent",
-                subject_id=channel,
-                payload={"channel": channel, "source": source, **({"ref": ref} if ref else {})},
-                idempotency_key=f"opt-out:{debtor_id}:{channel}:{ref}"[:200] if ref else None,
-            )  # fmt: skip
-    return Recorded(found=bool(points), recorded=bool(changed_debtors), changed=len(points))
+) -> bool:
+    """The ``message.opted_out`` record of a debtor whose consent changed (once per provider
+    message ``ref`` when there is one)."""
+    return _insert_once(
+        conn, occurred_at=at, kind="message.opted_out", actor=actor, portfolio_id=portfolio,
+        debtor_id=debtor_id, subject_kind="consent", subject_id=channel,
+        payload={"channel": channel, "source": source, **({"ref": ref} if ref else {})},
+        idempotency_key=f"opt-out:{debtor_id}:{channel}:{ref}"[:200] if ref else None,
+    )  # fmt: skip
 
 
-def record_reply(
-    engine: Engine,
+def log_reply(
+    conn: Connection,
+    point: Point,
     *,
     portfolio: int,
     channel: str,
@@ -265,29 +276,22 @@ def record_reply(
     ref: str,
     at: datetime,
     actor: str,
-) -> Recorded:
-    """An inbound reply that is not an opt-out: ``message.replied`` on each debtor with the
-    number, once per provider message id ``ref``."""
-    new = False
-    with engine.begin() as conn:
-        points = _points(conn, portfolio, POINT_KIND[channel], None, value)
-        for debtor_id in sorted({p.debtor_id for p in points}):
-            new |= _insert_once(
-                conn, occurred_at=at, kind="message.replied", actor=actor,
-                portfolio_id=portfolio, debtor_id=debtor_id, subject_kind="inbound",
-                subject_id=ref[:200] or channel,
-                payload={"channel": channel, "from": value, "text": text[:1600]},
-                idempotency_key=f"reply:{debtor_id}:{ref}"[:200] if ref else None,
-            )  # fmt: skip
-    return Recorded(found=bool(points), recorded=new)
+) -> bool:
+    """An inbound reply that is not an opt-out: ``message.replied`` on ``point``'s debtor, once
+    per provider message id ``ref``."""
+    return _insert_once(
+        conn, occurred_at=at, kind="message.replied", actor=actor, portfolio_id=portfolio,
+        debtor_id=point.debtor_id, subject_kind="inbound", subject_id=ref[:200] or channel,
+        payload={"channel": channel, "from": value, "text": text[:1600]},
+        idempotency_key=f"reply:{point.debtor_id}:{ref}"[:200] if ref else None,
+    )  # fmt: skip
 
 
-def debtor_language(engine: Engine, *, portfolio: int, external_id: str) -> str | None:
+def debtor_language(conn: Connection, *, portfolio: int, external_id: str) -> str | None:
     """The debtor's language, or None when there is no such debtor."""
-    with engine.connect() as conn:
-        found = conn.execute(
-            select(debtor.c.language).where(
-                debtor.c.portfolio_id == portfolio, debtor.c.external_id == external_id
-            )
-        ).one_or_none()
+    found = conn.execute(
+        select(debtor.c.language).where(
+            debtor.c.portfolio_id == portfolio, debtor.c.external_id == external_id
+        )
+    ).one_or_none()
     return None if found is None else str(found.language or "en")

@@ -24,7 +24,6 @@ from sqlalchemy import Connection, Engine, Update, bindparam, func, insert, sele
 from arrears.store.schema import (
     activity,
     case_step,
-    consent,
     contact_point,
     debtor,
     instalment,
@@ -86,6 +85,16 @@ def portfolio_id(engine: Engine, code: str) -> int | None:
             select(portfolio_table.c.id).where(portfolio_table.c.code == code)
         ).scalar_one_or_none()
     return None if pid is None else int(pid)
+
+
+def recipient(conn: Connection, *, portfolio: int, external_id: str) -> Any:
+    """The debtor ``external_id`` as a message preview needs it (``id``, ``country``, ``kind``,
+    ``region``), or None."""
+    return conn.execute(
+        select(debtor.c.id, debtor.c.country, debtor.c.kind, debtor.c.region).where(
+            debtor.c.portfolio_id == portfolio, debtor.c.external_id == external_id
+        )
+    ).one_or_none()
 
 
 def held(
@@ -345,67 +354,6 @@ def read_recipients(
                 }
             )
     return out
-
-
-def record_opt_out(
-    engine: Engine,
-    *,
-    portfolio: int,
-    channel: str,
-    at: datetime,
-    actor: str,
-    source: str,
-    debtor_external_id: str | None = None,
-    value: str | None = None,
-) -> int:
-    """The debtor (by id) or whoever has the contact point ``value`` opts out of ``channel``:
-    consent ``denied`` on the matching valid contact points, one ``message.opted_out``
-    activity per debtor. Returns how many contact points changed."""
-    kind = {"email": "email", "sms": "phone", "whatsapp": "phone", "letter": "postal"}[channel]
-    query = (
-        select(contact_point.c.id, contact_point.c.debtor_id)
-        .join(debtor, debtor.c.id == contact_point.c.debtor_id)
-        .where(debtor.c.portfolio_id == portfolio, contact_point.c.kind == kind)
-    )
-    if debtor_external_id is not None:
-        query = query.where(debtor.c.external_id == debtor_external_id)
-    if value is not None:
-        query = query.where(contact_point.c.value == value)
-    changed = 0
-    with engine.begin() as conn:
-        points = conn.execute(query).all()
-        for point in points:
-            existing = conn.execute(
-                select(consent.c.id, consent.c.status).where(
-                    consent.c.contact_point_id == point.id, consent.c.channel == channel
-                )
-            ).one_or_none()
-            if existing is None:
-                conn.execute(
-                    insert(consent).values(
-                        contact_point_id=point.id, channel=channel, status="denied",
-                        recorded_at=at, source=source[:64],
-                    )
-                )  # fmt: skip
-            elif existing.status != "denied":
-                conn.execute(
-                    update(consent)
-                    .where(consent.c.id == existing.id)
-                    .values(status="denied", recorded_at=at, source=source[:64])
-                )
-            else:
-                continue
-            changed += 1
-        for debtor_id in sorted({p.debtor_id for p in points}):
-            conn.execute(
-                insert(activity).values(
-                    occurred_at=at, kind="message.opted_out", actor=actor,
-                    portfolio_id=portfolio, debtor_id=debtor_id, subject_kind="consent",
-                    subject_id=channel, payload={"channel": channel, "source": source},
-                    idempotency_key=None,
-                )
-            )  # fmt: skip
-    return changed
 
 
 @dataclass(frozen=True, slots=True)
