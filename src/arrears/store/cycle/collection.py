@@ -54,6 +54,8 @@ from arrears.store.schema import (
     promise,
     task,
 )
+from arrears.store.schema import debtor as debtor_table
+from arrears.store.schema import portfolio as portfolio_table
 
 CHANNELS = tuple(c.value for c in Channel)
 MAX_GRACE_DAYS = 365
@@ -550,16 +552,24 @@ def has_open_case(
 
 def activity_of(conn: Connection, *, portfolio: str) -> list[RowMapping]:
     """The portfolio's activity records, oldest first, with the debtor's external id."""
-    return list(
-        conn.execute(
-            text(
-                "SELECT a.kind, a.actor, d.external_id AS debtor, a.subject_kind, a.subject_id, "
-                "a.payload FROM activity a JOIN portfolio p ON p.id = a.portfolio_id "
-                "LEFT JOIN debtor d ON d.id = a.debtor_id WHERE p.code = :p ORDER BY a.id"
-            ).columns(activity.c.payload),
-            {"p": portfolio},
-        ).mappings()
+    query = (
+        select(
+            activity.c.kind,
+            activity.c.actor,
+            debtor_table.c.external_id.label("debtor"),
+            activity.c.subject_kind,
+            activity.c.subject_id,
+            activity.c.payload,
+        )
+        .select_from(
+            activity.join(
+                portfolio_table, portfolio_table.c.id == activity.c.portfolio_id
+            ).outerjoin(debtor_table, debtor_table.c.id == activity.c.debtor_id)
+        )
+        .where(portfolio_table.c.code == portfolio)
+        .order_by(activity.c.id)
     )
+    return list(conn.execute(query).mappings())
 
 
 # The worklist ----------------------------------------------------------------------------------
@@ -608,10 +618,10 @@ def worklist_frame(
         where += " AND (t.collector = :collector OR t.collector IS NULL)"
         params["collector"] = collector
     tags = "CAST(d.tags AS TEXT)"
-    flags = " || ".join(
-        f"CASE WHEN {tags} LIKE '%\"{flag}\"%' THEN '{flag} ' ELSE '' END"
-        for flag in WORKLIST_FLAGS
+    flags = " || ".join(  # the patterns are parameters: a literal % breaks PostgreSQL's COPY
+        f"CASE WHEN {tags} LIKE :flag_{flag} THEN '{flag} ' ELSE '' END" for flag in WORKLIST_FLAGS
     )
+    params |= {f"flag_{flag}": f'%"{flag}"%' for flag in WORKLIST_FLAGS}
     sql = f"""
         SELECT t.id, t.score, t.task_priority, t.created_on, d.external_id, d.name,
                c.currency, c.stage,
