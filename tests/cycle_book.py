@@ -1,9 +1,13 @@
 """A small in-memory portfolio for engine tests: builds the engine's input frames as of any day
 and applies the engine's decisions to its own case state, the way the store's commit does (the
-store's commit itself is tested on SQLite and PostgreSQL in test_cycle_store.py)."""
+store's commit itself is tested on SQLite and PostgreSQL in test_cycle_store.py). What a step
+does to its case (floor, agency) is the domain's (``arrears.domain.case``), applied through its
+``transition``, so a step the case's state forbids fails here."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -27,11 +31,46 @@ from arrears.cycle.frames import (
     CycleInput,
     Decisions,
 )
+from arrears.domain import case as machine
 from arrears.store.cycle.snapshot import DEBTOR_SCHEMA, INSTALMENT_SCHEMA
 
 
 def minor(amount: str | int) -> int:
     return int(Decimal(str(amount)) * 100)
+
+
+def ladder_of(policy: CompiledPolicy) -> machine.Ladder:
+    """The policy's stages as the case machine sees them."""
+    stages = policy.stages
+    return machine.Ladder(
+        stages,
+        approval=frozenset(s for s, a in zip(stages, policy.approval, strict=True) if a),
+        escalations=frozenset(s for s, e in zip(stages, policy.escalation, strict=True) if e),
+        reopen_within_days=policy.policy.reopen_within_days,
+    )
+
+
+def observed(
+    row: Mapping[str, object], approved: frozenset[str], ladder: machine.Ladder
+) -> machine.Case:
+    """A stored case row (``CASE_SCHEMA``'s columns: the fake's or ``collection_case``'s) as the
+    machine's state. A closed row's pause is its last day's, history: a closed case is not
+    paused."""
+    closed = row["closed_on"] is not None
+    paused = None if closed or row["paused_by"] is None else machine.PausedBy(row["paused_by"])
+    return machine.Case(
+        ladder,
+        status=machine.Status.CLOSED if closed else machine.Status.OPEN,
+        stage=str(row["stage"]),
+        stage_floor=row["stage_floor"],
+        awaiting_approval=None if closed else row["awaiting_approval"],
+        paused_by=paused,
+        paused_until=None if paused is None else row["paused_until"],
+        agency=row["agency"],
+        approved=approved,
+        closed_on=row["closed_on"],
+        close_reason=machine.CloseReason(row["close_reason"]) if closed else None,
+    )
 
 
 @dataclass
@@ -267,32 +306,36 @@ class Book:
         """Decide for ``as_of`` and apply the decisions to the book, logging each change as
         ``<date> <debtor> <what>`` lines."""
         decisions = decide(self.input(as_of), policy, as_of)
-        self.apply(decisions, as_of)
+        self.apply(decisions, as_of, policy)
         return decisions
 
-    def apply(self, decisions: Decisions, as_of: date) -> None:
+    def apply(
+        self, decisions: Decisions, as_of: date, policy: CompiledPolicy | None = None
+    ) -> None:
+        """Apply ``decisions`` as the store's commit does; ``policy``: the one that decided
+        (needed only when a step changes its case: ``move_stage``, an agency's)."""
         names = {d["debtor_id"]: d["debtor_external_id"] for d in self.debtors}
         for row in decisions.cases.iter_rows(named=True):
             who = names[row["debtor_id"]]
             change = row["change"]
-            if change == "stay":
+            if change == machine.Change.STAY:
                 continue
-            if change == "open":
+            if change == machine.Change.OPEN:
                 case: dict[str, object] = dict.fromkeys(CASE_SCHEMA)
                 case.update(case_id=len(self.cases) + 1)
                 self.cases.append(case)
             else:
                 case = next(c for c in self.cases if c["case_id"] == row["case_id"])
             case.update({c: row[c] for c in CASE_SCHEMA if c in row and c != "case_id"})
-            case["closed_on"] = as_of if change == "close" else None
+            case["closed_on"] = as_of if change == machine.Change.CLOSE else None
             extra = ""
-            if change in ("open", "reopen", "stage"):
+            if change in (machine.Change.OPEN, machine.Change.REOPEN, machine.Change.STAGE):
                 extra = f" {row['stage']}"
-            if change == "close":
+            if change == machine.Change.CLOSE:
                 extra = f" {row['close_reason']}"
             if row["awaiting_approval"]:
                 extra += f" (awaiting approval: {row['awaiting_approval']})"
-            if row["paused_by"] and change == "update":
+            if row["paused_by"] and change == machine.Change.UPDATE:
                 until = row["paused_until"] or "further notice"
                 extra += f" paused by {row['paused_by']} until {until}"
             self.log.append(f"{as_of} {who} case {change}{extra}")
@@ -315,6 +358,8 @@ class Book:
                     "on": as_of,
                 }
             )
+            if row["status"] == "executed":
+                self._step_effect(case_id, row["action"], row["params"], policy)
             what = f"{row['step_id']}#{row['occurrence']}" if row["occurrence"] else row["step_id"]
             tail = "" if row["reason"] == "came due" else f" ({row['reason']})"
             self.log.append(f"{as_of} {names[row['debtor_id']]} {row['status']} {what}{tail}")
@@ -333,6 +378,22 @@ class Book:
                         "outcome": "queued",
                     }
                 )
+
+    def approved(self, case_id: object) -> frozenset[str]:
+        return frozenset(str(a["stage"]) for a in self.approvals if a["case_id"] == case_id)
+
+    def _step_effect(
+        self, case_id: object, action: str, params: str | None, policy: CompiledPolicy | None
+    ) -> None:
+        """What an executed step does to its case (the store's commit does the same)."""
+        event = machine.step_event(action, json.loads(params or "{}"))
+        if event is None:
+            return
+        assert policy is not None, "Book.apply: pass the policy (a step changes its case)"
+        case = next(c for c in self.cases if c["case_id"] == case_id)
+        state = observed(case, self.approved(case_id), ladder_of(policy))
+        after = machine.transition(state, event)
+        case.update(stage_floor=after.stage_floor, agency=after.agency)
 
     def days(
         self, policy: CompiledPolicy, first: date, last: date, skip: frozenset[date] = frozenset()
