@@ -29,8 +29,8 @@ END = date(2026, 11, 23)
 
 
 def child(kind: str, path: str, url: str) -> None:
+    from arrears.domain.columns import Kind
     from arrears.io.batches import ReadOptions
-    from arrears.io.columns import Kind
     from arrears.io.importer import import_files
     from arrears.store.database import connect, upgrade
     from arrears.store.portfolios import ensure_portfolio

@@ -228,8 +228,8 @@ class _InOrder:
 
 
 def child(kind: str, path: str, url: str, profile: bool, sequential: bool) -> None:
+    from arrears.domain.columns import Kind
     from arrears.io.batches import ReadOptions
-    from arrears.io.columns import Kind
     from arrears.io.importer import import_files
     from arrears.store.database import connect, upgrade
     from arrears.store.portfolios import ensure_portfolio

@@ -36,8 +36,8 @@ def phase_generate(work: Path, debtors: int, months: int) -> dict[str, object]:
 
 def phase_import(work: Path, url: str) -> dict[str, object]:
     from arrears.domain.allocation import AllocationRule
+    from arrears.domain.columns import Kind
     from arrears.io.batches import ReadOptions
-    from arrears.io.columns import Kind
     from arrears.io.importer import import_files
     from arrears.store.database import connect, upgrade
     from arrears.store.portfolios import ensure_portfolio

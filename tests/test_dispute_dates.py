@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Engine, text
 
+from arrears.domain.columns import Kind
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Kind
 from arrears.io.importer import import_files
 from arrears.scoring.features import debtor_features
 from arrears.scoring.frames import view_at

@@ -20,8 +20,8 @@ from arrears.demo import archetypes
 from arrears.demo.files import decimal_text
 from arrears.demo.generate import generate
 from arrears.demo.stats import GenerationStats
+from arrears.domain import columns
 from arrears.domain.money import exponent, from_minor, to_minor
-from arrears.io import columns
 
 END = date(2026, 6, 30)
 DEBTORS = 3_000

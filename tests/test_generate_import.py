@@ -9,7 +9,7 @@ import pytest
 
 from arrears.demo.files import FileFormat
 from arrears.demo.generate import generate
-from arrears.io.columns import Kind
+from arrears.domain.columns import Kind
 
 reading = pytest.importorskip("arrears.io.reading")
 batches = pytest.importorskip("arrears.io.batches")

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from arrears.domain.columns import Kind
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Kind
 from arrears.io.importer import ANALYZE_AFTER_ROWS, import_files
 from arrears.store.database import connect
 from arrears.store.portfolios import ensure_portfolio

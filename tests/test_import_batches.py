@@ -18,9 +18,9 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, text
 
+from arrears.domain.columns import Kind
 from arrears.io import whole_records
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Kind
 from arrears.io.importer import ImportReport, import_files
 from arrears.store.portfolios import ensure_portfolio
 

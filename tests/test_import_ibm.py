@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from arrears.domain.columns import Kind
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Kind
 from arrears.io.ibm import convert
 from arrears.io.importer import import_files
 from arrears.store.portfolios import ensure_portfolio

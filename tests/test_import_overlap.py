@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, text
 
+from arrears.domain.columns import Kind
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Kind
 from arrears.io.importer import import_files
 from arrears.store.loading import invoices as load_invoices
 from arrears.store.portfolios import ensure_portfolio

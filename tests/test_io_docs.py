@@ -1,4 +1,4 @@
-"""docs/io.md's column catalogue is the one in ``arrears.io.columns``."""
+"""docs/io.md's column catalogue is the one in ``arrears.domain.columns``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from arrears.io.columns import COLUMNS
+from arrears.domain.columns import COLUMNS
 
 DOC = Path(__file__).parents[1] / "docs" / "io.md"
 MARKERS = re.compile(r"(<!-- columns:start -->\n).*?(<!-- columns:end -->)", re.S)

@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 from sqlalchemy import Connection, Engine, insert
 
+from arrears.domain.columns import Kind
 from arrears.domain.problems import ProblemsFound
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Kind
 from arrears.io.export import export_ledger
 from arrears.io.reading import read_file
 from arrears.store import schema

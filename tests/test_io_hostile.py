@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from arrears.domain.columns import Kind
 from arrears.domain.problems import Problem, ProblemsFound
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Kind
 from arrears.io.reading import read_file
 
 HOSTILE = Path(__file__).parent / "hostile"

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from arrears.domain.columns import COLUMNS, Kind
 from arrears.domain.money import to_minor
 from arrears.domain.problems import ProblemsFound
 from arrears.io.batches import ReadOptions, ValidatedBatch
-from arrears.io.columns import COLUMNS, Kind
 from arrears.io.reading import read_file
 
 HOSTILE = Path(__file__).parent / "hostile"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import polars as pl
 
+from arrears.domain.columns import Kind
 from arrears.domain.problems import Problem
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Kind
 from arrears.io.reading import read_file
 from arrears.io.rejects import write_rejects
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
 from arrears.domain.allocation import OpenInstalment, allocate
-from arrears.io.columns import Kind
+from arrears.domain.columns import Kind
 from arrears.store.database import connect, upgrade
 from arrears.store.loading.entry import LoadContext, load_frame, open_batch
 from arrears.store.portfolios import ensure_portfolio

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import polars as pl
 from sqlalchemy import Engine, text
 
-from arrears.io.columns import Kind
+from arrears.domain.columns import Kind
 from arrears.store.loading.entry import LoadContext, load_frame, open_batch
 from arrears.store.portfolios import ensure_portfolio
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 
 from arrears.domain.allocation import AllocationRule
-from arrears.io.columns import Kind
+from arrears.domain.columns import Kind
 from arrears.store.loading.entry import LoadContext, LoadResult, load_frame, open_batch
 from arrears.store.portfolios import ensure_portfolio
 

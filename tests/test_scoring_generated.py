@@ -22,8 +22,8 @@ from scipy.stats import spearmanr
 from sqlalchemy import select
 
 from arrears.demo.generate import generate
+from arrears.domain.columns import Kind
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Kind
 from arrears.io.importer import import_files
 from arrears.scoring import model as scoring_model
 from arrears.scoring.evaluate import auc, cutoff_day

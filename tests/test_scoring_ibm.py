@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from arrears.domain.columns import Kind
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Kind
 from arrears.io.ibm import convert
 from arrears.io.importer import import_files
 from arrears.scoring import Settings, train

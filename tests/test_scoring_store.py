@@ -18,9 +18,9 @@ from sqlalchemy import Engine, select
 
 from arrears.demo.generate import generate
 from arrears.domain.allocation import AllocationRule
+from arrears.domain.columns import Kind
 from arrears.domain.problems import ProblemsFound
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Kind
 from arrears.io.importer import import_files
 from arrears.scoring.frames import HISTORY_ALLOCATION_SCHEMA, HISTORY_INSTALMENT_SCHEMA, History
 from arrears.store.database import connect

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from arrears.domain.columns import Kind
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Kind
 from arrears.io.importer import import_files
 from arrears.services.cycle import load_compiled, run_cycle
 from arrears.store.cycle.snapshot import read_snapshot

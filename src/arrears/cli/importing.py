@@ -28,8 +28,8 @@ from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.kinds import LedgerFile
 from arrears.cli.output import Format, console, emit, emit_json, err_console, error
 from arrears.domain.allocation import AllocationRule
+from arrears.domain.columns import Kind
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Kind
 from arrears.services import imports
 from arrears.services.imports import ImportReport
 from arrears.services.uow import SqlUnitOfWork

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from arrears.io.columns import Kind
+from arrears.domain.columns import Kind
 
 
 class LedgerFile(StrEnum):

@@ -1,6 +1,6 @@
 """Writing generated frames as the files ``arrears import`` reads, chunk after chunk.
 
-Headers are exactly the canonical column names of :mod:`arrears.io.columns` (debtors add
+Headers are exactly the canonical column names of :mod:`arrears.domain.columns` (debtors add
 ``attr_archetype``). Amounts go from integer minor units to decimal text with a point
 (``1234.50``) by integer arithmetic, never through a float; dates are ISO; booleans yes/no;
 CSV is UTF-8 without BOM. Parquet keeps dates as dates and amounts as the same decimal text.
@@ -15,8 +15,8 @@ from types import TracebackType
 import polars as pl
 import pyarrow.parquet as pq
 
+from arrears.domain.columns import ATTRIBUTE_PREFIX, COLUMNS, Column, Kind, Type
 from arrears.domain.money import exponent
-from arrears.io.columns import ATTRIBUTE_PREFIX, COLUMNS, Column, Kind, Type
 
 ARCHETYPE_COLUMN = f"{ATTRIBUTE_PREFIX}archetype"
 YES_NO = {True: "yes", False: "no"}

@@ -22,7 +22,7 @@ from arrears.demo.files import FileFormat, PortfolioFiles
 from arrears.demo.invoices import make_invoices
 from arrears.demo.payments import make_payments
 from arrears.demo.stats import GenerationStats, Tally
-from arrears.io.columns import Kind
+from arrears.domain.columns import Kind
 
 CHUNK_DEBTORS = 100_000
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from arrears.domain.columns import Kind
 from arrears.domain.problems import Problem
-from arrears.io.columns import Kind
 
 
 @dataclass(slots=True)
@@ -22,7 +22,7 @@ class ValidatedBatch:
     source: str
     #: Every row of the batch as text, columns as in the file, plus ``row`` (Int64).
     raw: pl.DataFrame
-    #: Rows without file-level problems: the typed frame described in ``arrears.io.columns``
+    #: Rows without file-level problems: the typed frame described in ``arrears.domain.columns``
     #: (fields, ``attributes`` as a JSON text for debtors, ``source`` and ``row``).
     valid: pl.DataFrame
     problems: list[Problem] = field(default_factory=list)

@@ -18,9 +18,9 @@ import phonenumbers
 import polars as pl
 from babel import Locale
 
+from arrears.domain.columns import Column, Type
 from arrears.domain.money import known_currencies
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Column, Type
 
 MAX_CHARS = 1_000
 MAX_CHARS_BY_COLUMN = {"address": 2_000}

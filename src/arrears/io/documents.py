@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from arrears.domain.columns import Kind
 from arrears.io.cells import decimal_text
-from arrears.io.columns import Kind
 from arrears.io.identity import DOCUMENTS, key
 from arrears.io.seen import FirstRows, RunningTotals
 

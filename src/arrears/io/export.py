@@ -19,10 +19,10 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Engine, select
 
+from arrears.domain.columns import ATTRIBUTE_PREFIX, Kind
 from arrears.domain.money import exponent, is_currency
 from arrears.domain.problems import Problem, ProblemsFound
 from arrears.io.cells import decimal_text, escape_formulas
-from arrears.io.columns import ATTRIBUTE_PREFIX, Kind
 from arrears.io.ledger_queries import QUERIES, for_portfolio
 from arrears.store.schema import portfolio as portfolio_table
 

@@ -17,8 +17,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from arrears.domain.columns import ATTRIBUTE_PREFIX, COLUMNS, Column, Kind
 from arrears.domain.problems import Problem, ProblemsFound
-from arrears.io.columns import ATTRIBUTE_PREFIX, COLUMNS, Column, Kind
 
 _IGNORED = re.compile(r"[\s\-._]+")
 _DATA_LIKE = re.compile(r"^[\d\s.,/:+\-]+$|@")

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import polars as pl
 
-from arrears.io.columns import Kind
+from arrears.domain.columns import Kind
 
 COUNTRY = "US"
 CURRENCY = "USD"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from arrears.io.columns import Kind
+from arrears.domain.columns import Kind
 
 SEPARATOR = "\x1f"
 

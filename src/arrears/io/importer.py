@@ -33,9 +33,9 @@ import polars as pl
 from sqlalchemy import Connection, Engine, select
 
 from arrears.domain.allocation import AllocationRule
+from arrears.domain.columns import Kind
 from arrears.domain.problems import Problem, ProblemsFound
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Kind
 from arrears.io.read_ahead import ReadAhead
 from arrears.io.reading import read_file
 from arrears.io.rejects import write_rejects

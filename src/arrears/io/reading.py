@@ -21,12 +21,12 @@ from pathlib import Path
 
 import polars as pl
 
+from arrears.domain.columns import COLUMNS, ID_COLUMN, Column, Kind, Type
 from arrears.domain.money import exponent, is_currency
 from arrears.domain.problems import Problem, ProblemsFound
 from arrears.io.batches import ReadOptions, ValidatedBatch
 from arrears.io.cells import DATE, NUMBER, TYPED_PREFIX, clean, typed_column, unclean
 from arrears.io.checks import amount_minor, amount_value, check, phone_numbers, too_long
-from arrears.io.columns import COLUMNS, ID_COLUMN, Column, Kind, Type
 from arrears.io.documents import DocumentRules
 from arrears.io.headers import Headers, match_headers
 from arrears.io.identity import SEPARATOR

@@ -28,9 +28,9 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Connection
 
+from arrears.domain.columns import ID_COLUMN, Kind
 from arrears.domain.problems import ProblemsFound
 from arrears.io.batches import ReadOptions, ValidatedBatch
-from arrears.io.columns import ID_COLUMN, Kind
 from arrears.io.headers import match_headers
 from arrears.io.identity import DOCUMENTS
 from arrears.io.reading import BatchValidator

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from arrears.domain.actor import Actor, Permission
 from arrears.domain.allocation import AllocationRule
+from arrears.domain.columns import Kind
 from arrears.io import importer
 from arrears.io.batches import ReadOptions
-from arrears.io.columns import Kind
 from arrears.io.importer import ImportReport, Progress
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.bulk import may_skip_triggers

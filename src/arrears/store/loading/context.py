@@ -11,8 +11,8 @@ from datetime import datetime
 import polars as pl
 
 from arrears.domain.allocation import AllocationRule
+from arrears.domain.columns import ATTRIBUTE_PREFIX, COLUMNS, Kind, Type
 from arrears.domain.problems import Problem
-from arrears.io.columns import ATTRIBUTE_PREFIX, COLUMNS, Kind, Type
 
 _DTYPES: dict[Type, pl.DataType] = {
     Type.DATE: pl.Date(),

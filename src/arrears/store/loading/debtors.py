@@ -16,8 +16,8 @@ import polars as pl
 from sqlalchemy import Connection
 
 from arrears.domain.activity import DebtorUpdated
+from arrears.domain.columns import ATTRIBUTE_PREFIX
 from arrears.domain.problems import Problem
-from arrears.io.columns import ATTRIBUTE_PREFIX
 from arrears.store import bulk
 from arrears.store.activity_log import Entry, record
 from arrears.store.loading import contact_points, lookups, records

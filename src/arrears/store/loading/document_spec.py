@@ -12,8 +12,8 @@ import polars as pl
 from sqlalchemy import Table
 
 from arrears.domain.activity import Activity, CreditNoteUpdated, PaymentUpdated
+from arrears.domain.columns import Kind
 from arrears.domain.ledger import SourceKind
-from arrears.io.columns import Kind
 from arrears.store.schema import credit_note, payment
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection
 
-from arrears.io.columns import Kind
+from arrears.domain.columns import Kind
 from arrears.store import bulk
 from arrears.store.activity_log import Entry, record
 from arrears.store.ledger import allocation_writes

@@ -22,7 +22,7 @@ import polars as pl
 from sqlalchemy import Connection, insert, update
 
 from arrears.domain.activity import ImportApplied
-from arrears.io.columns import Kind
+from arrears.domain.columns import Kind
 from arrears.store.activity_log import Entry, record
 from arrears.store.ledger.balances import conflicts
 from arrears.store.loading import debtors as load_debtors

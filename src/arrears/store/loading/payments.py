@@ -21,8 +21,8 @@ import polars as pl
 from sqlalchemy import Connection
 
 from arrears.domain.allocation import AllocationRule
+from arrears.domain.columns import Kind
 from arrears.domain.problems import Problem
-from arrears.io.columns import Kind
 from arrears.store import bulk, totals
 from arrears.store.ledger.payment_allocation import by_rule, remaining_open
 from arrears.store.loading import document_writes, lookups, records
