@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
+from arrears.cli import importing as importing_cli
 from arrears.cli import ledger as ledger_cli
 from arrears.cli.app import main
 from arrears.domain.actor import Actor, Role
@@ -64,6 +65,7 @@ def run(ws: Path, *args: str) -> int:
 def acting(monkeypatch: pytest.MonkeyPatch, actor: Actor) -> None:
     """The command line runs as ``actor`` instead of the workspace's owner."""
     monkeypatch.setattr(ledger_cli, "cli_actor", lambda: actor)
+    monkeypatch.setattr(importing_cli, "cli_actor", lambda: actor)
 
 
 def activity(ws: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[str, str]]:
@@ -139,3 +141,21 @@ def test_an_auditor_cannot_record_a_payment(books: Engine) -> None:
     # what an auditor may do: read the log
     records = ledger.recent_activity(SqlUnitOfWork(books), AUDREY, debtor="D1", limit=1)
     assert [r.kind for r in records] == ["invoice.created"]
+
+
+def test_an_import_names_who_ran_it_and_an_auditor_cannot_run_one(
+    ws: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    debtors = ws.parent / "debtors.csv"
+    debtors.write_text("debtor_id,name\nD7,Gamma\n", encoding="utf-8")
+    acting(monkeypatch, AUDREY)
+    assert run(ws, "import", "debtors", str(debtors)) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: user:audrey (auditor) may not import debtors"
+    )
+    acting(monkeypatch, Actor("user:olga", Role.ADMIN))
+    assert run(ws, "import", "debtors", str(debtors), "--summary") == 0
+    applied = [r for r in activity(ws, capsys) if r["kind"] == "import.applied"]
+    assert [(r["actor"], json.loads(r["payload"])["created"]) for r in applied] == [
+        ("user:olga", 1)
+    ]
