@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from pathlib import Path
 
@@ -155,3 +156,25 @@ def test_worklist_and_task_done(ws: Path, capsys: pytest.CaptureFixture[str]) ->
     assert run(ws, "task", "done", "999") == 1
     assert "no task 999" in capsys.readouterr().err
     assert run(ws, "task", "done", "x") == 2  # a usage error
+
+
+def test_the_activity_log_names_who_did_it(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    on = ("--on", "2026-03-16")
+    assert run(ws, "promise", "add", "D1", "10", "--due", "2026-03-20", *on) == 0
+    assert run(ws, "promise", "cancel", "1", *on) == 0
+    hold = ("hold", "add", "D1", "--from", "2026-03-16", "--until", "2026-04-01")
+    assert run(ws, *hold, "--reason", "dispute") == 0
+    assert run(ws, "hold", "release", "1", *on) == 0
+    assert run(ws, "contact", "add", "D1", "--channel", "call", "--outcome", "reached", *on) == 0
+    assert run(ws, "approve", "D1", "legal", *on) == 0
+    capsys.readouterr()
+    assert run(ws, "worklist", "--format", "json") == 0
+    [task] = json.loads(capsys.readouterr().out)
+    assert run(ws, "task", "done", str(task["task_id"]), *on) == 0
+    capsys.readouterr()
+    assert run(ws, "activity", "--format", "json") == 0
+    actors = {r["kind"]: r["actor"] for r in json.loads(capsys.readouterr().out)}
+    user = f"cli:{getpass.getuser()}"
+    kinds = ("promise.made", "promise.cancelled", "hold.added", "hold.released", "contact",
+             "stage.approved", "task.closed")  # fmt: skip
+    assert {kind: actors.get(kind) for kind in kinds} == dict.fromkeys(kinds, user)
