@@ -9,12 +9,21 @@ from typing import Annotated
 import typer
 
 from arrears.cli.output import console, error
+from arrears.policy.check import Templates
 from arrears.policy.loading import load_policy
 from arrears.policy.model import Policy
 
 policy_app = typer.Typer(
     help="Collection policies: check them, print their schema.", no_args_is_help=True
 )
+
+
+def templates() -> Templates:
+    """How a policy's templates are checked: by the channels that render them, in the folders
+    beside the policy, then in the shipped ones."""
+    from arrears.channels.templates import check_template, shipped_root
+
+    return Templates(check_template, shipped_root())
 
 
 @policy_app.command("check")
@@ -24,7 +33,7 @@ def check(
     """Report every problem of each policy as file:line:column: message (exit 1 if any)."""
     failed = False
     for path in files:
-        policy, problems = load_policy(path)
+        policy, problems = load_policy(path, templates())
         for problem in problems:
             error(str(problem))
         if policy is not None:
@@ -99,7 +108,7 @@ def rules(
     from arrears.cli.app import UserError
     from arrears.contact.packs import PackError, effective_packs
 
-    policy, problems = load_policy(file)
+    policy, problems = load_policy(file, templates())
     if policy is None:
         for problem in problems:
             error(str(problem))

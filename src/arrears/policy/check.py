@@ -15,13 +15,18 @@
 - stages whose conditions use only ``days_past_due`` must not overlap (the more severe would
   win on the shared days, usually a typo), and such a stage must not be entirely covered by
   more severe ones (it could never be entered). Their conditions are evaluated on every day
-  past due from -400 to 4000, so any form of condition is understood.
+  past due from -400 to 4000, so any form of condition is understood;
+- every template a step names exists and uses only the documented variables, when the caller
+  says how to check one (:class:`Templates`: the channels render messages, the policy does not
+  import them).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 import yaml
@@ -336,20 +341,28 @@ def _contact_rules(policy: Policy, doc: Located) -> list[Problem]:
     return p
 
 
-def _template_problems(policy: Policy, doc: Located) -> list[Problem]:
+@dataclass(frozen=True, slots=True)
+class Templates:
+    """How to check the templates a policy's steps name; given by the caller (the command line,
+    the cycle) from :mod:`arrears.channels.templates`, which the policy does not import."""
+
+    #: The problems of one template in one language (missing, does not parse, unknown
+    #: variables), looked up in the first of the roots that has it: ``check_template``.
+    check: Callable[[list[Path], str, str], list[str]]
+    #: Looked in after the folders beside the policy: the shipped templates (``shipped_root()``).
+    shipped: Path | None = None
+
+
+def _template_problems(policy: Policy, doc: Located, templates: Templates) -> list[Problem]:
     """Every template a step names exists (in each language of the template folders, or in
     English) and uses only the documented variables. Templates are looked up beside the policy
-    (``../templates`` from ``policies/``), then in the shipped examples; a policy with no
+    (``../templates`` from ``policies/``), then in the shipped ones; a policy with no
     template folder beside it is not checked for templates."""
-    from pathlib import Path  # noqa: PLC0415 (kept inside: one function added here)
-
-    from arrears.channels.templates import check_template, shipped_root  # noqa: PLC0415
-
     here = Path(doc.source).resolve().parent
     roots = [r for r in (here.parent / "templates", here / "templates") if r.is_dir()]
     if not roots:  # a policy outside a workspace: its templates are not known here
         return []
-    shipped = shipped_root()
+    shipped = templates.shipped
     if shipped is not None and shipped.resolve() not in [r.resolve() for r in roots]:
         roots.append(shipped)
     langs = sorted({d.name for r in roots for d in r.iterdir() if d.is_dir()} - {"_"}) or ["en"]
@@ -359,13 +372,15 @@ def _template_problems(policy: Policy, doc: Located) -> list[Problem]:
             name = getattr(step, "template", None)
             if not name:
                 continue
-            found = sorted({m for lang in langs for m in check_template(roots, name, lang)})
+            found = sorted({m for lang in langs for m in templates.check(roots, name, lang)})
             node = doc.find((kind, i, "steps", j, "template"))
             problems += [doc.problem(node, f"template {name!r}: {m}") for m in found]
     return problems
 
 
-def check_policy(policy: Policy, doc: Located) -> list[Problem]:
+def check_policy(policy: Policy, doc: Located, templates: Templates | None = None) -> list[Problem]:
+    """Every problem of ``policy`` (read from ``doc``), sorted by place; the templates its steps
+    name are checked only when ``templates`` says how."""
     problems = [
         *_structure(policy, doc),
         *_condition_problems(policy, doc),
@@ -374,6 +389,6 @@ def check_policy(policy: Policy, doc: Located) -> list[Problem]:
         *_late_steps(policy, doc),
         *_overlapping_stages(policy, doc),
         *_contact_rules(policy, doc),
-        *_template_problems(policy, doc),
+        *(_template_problems(policy, doc, templates) if templates is not None else []),
     ]
     return sorted(problems, key=lambda pr: (pr.row or 0, int(pr.column or 0)))

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from arrears.domain.problems import Problem
 from arrears.policy import model
-from arrears.policy.check import check_policy
+from arrears.policy.check import Templates, check_policy
 from arrears.policy.located import Located
 from arrears.policy.model import Policy
 
@@ -99,8 +99,12 @@ def parse_policy(text: str, source: str) -> tuple[Policy | None, Located | None,
         return None, doc, _structure_problems(doc, exc)
 
 
-def load_policy(path: Path) -> tuple[Policy | None, list[Problem]]:
-    """Read, validate and check a policy file; the policy comes back only without problems."""
+def load_policy(
+    path: Path, templates: Templates | None = None
+) -> tuple[Policy | None, list[Problem]]:
+    """Read, validate and check a policy file; the policy comes back only without problems.
+    The templates its steps name are checked when ``templates`` says how (the command line and
+    the cycle pass ``Templates(check_template, shipped_root())`` of ``arrears.channels``)."""
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -109,5 +113,5 @@ def load_policy(path: Path) -> tuple[Policy | None, list[Problem]]:
     policy, doc, problems = parse_policy(text, source)
     if policy is None or doc is None:
         return None, problems
-    problems = check_policy(policy, doc)
+    problems = check_policy(policy, doc, templates)
     return (policy if not problems else None), problems

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING
 import polars as pl
 from sqlalchemy import Engine
 
+from arrears.channels.templates import check_template, shipped_root
 from arrears.cycle.compiled import CompiledPolicy, compile_policy
 from arrears.cycle.decide import decide
 from arrears.cycle.frames import RATE_DIGITS, RATE_SCHEMA, SCORE_SCHEMA, CycleInput, Decisions
 from arrears.domain.errors import InvalidInput, NotFound
+from arrears.policy.check import Templates
 from arrears.policy.loading import load_policy
 from arrears.store.cycle.read import read_cycle_input
 from arrears.store.cycle.write import RunSummary, commit_decisions
@@ -36,7 +38,7 @@ class PolicyProblems(InvalidInput):
 
 def load_compiled(path: Path) -> CompiledPolicy:
     """Load, check and compile a policy file; :class:`PolicyProblems` if it does not pass."""
-    policy, problems = load_policy(path)
+    policy, problems = load_policy(path, Templates(check_template, shipped_root()))
     if policy is None or problems:
         first = problems[0] if problems else None
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
