@@ -10,11 +10,13 @@ from typing import Annotated
 
 import typer
 
-from arrears.cli.context import actor, store
+from arrears.cli.context import cli_actor, store
 from arrears.cli.output import console
 from arrears.cycle.compiled import CompiledPolicy
 from arrears.cycle.frames import Decisions
 from arrears.cycle.onboarding import waiting_for_approval
+from arrears.services import collection
+from arrears.services.uow import SqlUnitOfWork
 
 
 def waiting_line(decisions: Decisions, policy: CompiledPolicy, *, plan: bool) -> dict[str, str]:
@@ -64,28 +66,22 @@ def approve_waiting_command(
     """Approve entering STAGE for every open case waiting for it (or for a more severe stage)."""
     from arrears.cli.app import UserError
     from arrears.cli.cycle import _setup
-    from arrears.store.cycle.collection import approve_waiting
 
     ws, _, compiled, code = _setup(ctx, None, policy, portfolio)
-    if stage not in compiled.stages[1:]:
-        raise UserError(
-            f"policy {compiled.policy.policy} has no stage {stage!r}; its stages: "
-            + ", ".join(compiled.stages[1:])
-        )
     try:
         day = date.today() if on is None else date.fromisoformat(on)
     except ValueError:
         raise UserError(f"--on {on!r} is not a date; write it as YYYY-MM-DD") from None
-    with store(ws).begin() as conn:
-        given = approve_waiting(
-            conn,
-            portfolio=code,
-            stage=stage,
-            awaiting=list(compiled.stages[compiled.severity(stage) :]),
-            on=day,
-            actor=actor(),
-            at=datetime.now(UTC),
-        )
+    given = collection.approve_waiting(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        portfolio=code,
+        stage=stage,
+        stages=compiled.stages,
+        policy=compiled.policy.policy,
+        on=day,
+        at=datetime.now(UTC),
+    ).given
     console.print(
         f"entering {stage!r} approved for {given} case{'s' if given != 1 else ''} waiting for it"
         + ("; the next run moves them" if given else ""),
