@@ -94,6 +94,9 @@ for sid, action, ch, params in [
         amount_minor=pl.lit(None, pl.Int64),
     )
     f = f.with_columns(key=pl.format("case:{}:USD:2026-03-15:{}:1", "debtor_id", "step_id"))
+    f = f.with_columns(
+        [pl.lit(None, t).alias(c) for c, t in STEP_DECISION_SCHEMA.items() if c not in f.columns]
+    )
     rows.append(f.select(list(STEP_DECISION_SCHEMA)).cast(STEP_DECISION_SCHEMA))
 steps = pl.concat(rows)
 dec = Decisions(pl.DataFrame(), cases, steps)

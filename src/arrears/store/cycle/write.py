@@ -27,11 +27,11 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-import numpy as np
 import polars as pl
 from sqlalchemy import Connection, Engine, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
+from arrears.cycle.effects import CASE_COLUMNS, CREDIT_CHANGES, DEBTOR_ID_SCHEMA, Effects, effects
 from arrears.cycle.frames import Decisions
 from arrears.domain.ledger import Instalment, Invoice
 from arrears.domain.money import Money
@@ -39,36 +39,10 @@ from arrears.store import bulk
 from arrears.store.ledger.balances import ConcurrentChange
 from arrears.store.ledger.receivables import add_invoice
 from arrears.store.portfolios import portfolio_id
-from arrears.store.schema import cycle_run, invoice
+from arrears.store.schema import cycle_run, debtor, invoice
 
 #: PostgreSQL advisory lock class of the cycle (``pg_try_advisory_xact_lock(class, portfolio)``).
 LOCK_CLASS = 0x61727265  # "arre"
-
-CASE_EVENTS = {
-    "open": "case.opened",
-    "reopen": "case.reopened",
-    "stage": "case.stage_changed",
-    "close": "case.closed",
-    "update": "case.updated",
-}
-TASK_KINDS = {"call_task": "call", "propose_write_off": "write_off", "notify_owner": "notify"}
-OFFER_KINDS = {"payment_plan_offer": "payment_plan", "settlement_offer": "settlement"}
-#: Days a settlement offer stands when its params do not say (the policy's default).
-DEFAULT_EXPIRY_DAYS = 14
-#: The channel of an offer's message when neither the step nor its params name one.
-OFFER_CHANNEL = "email"
-#: Case columns the engine decides (written by open, reopen, stage, update and close).
-CASE_COLUMNS = (
-    "stage",
-    "stage_entered_on",
-    "stage_floor",
-    "segment",
-    "arm",
-    "agency",
-    "awaiting_approval",
-    "paused_by",
-    "paused_until",
-)
 
 
 class CycleBusy(ConcurrentChange):
@@ -134,8 +108,12 @@ def commit_decisions(
     decisions: Decisions,
     actor: str,
     at: datetime,
+    debtors: pl.DataFrame | None = None,
 ) -> RunSummary:
     """Write ``decisions`` for ``portfolio`` as of ``as_of`` in one transaction; see the module.
+
+    The decisions are applied as their :func:`arrears.cycle.effects.effects`; ``debtors``
+    (``debtor_id``, ``debtor_external_id``) names their debtors (read from the store if absent).
 
     Raises :class:`CycleBusy` when another run holds the portfolio's cycle lock and
     :class:`StaleDecisions` when the stored cases no longer match what was decided from.
@@ -161,9 +139,12 @@ def commit_decisions(
             ).scalar_one()
             if latest is not None and latest > as_of:
                 raise RunOutOfOrder(portfolio, as_of, latest)
+            if debtors is None:
+                debtors = _debtor_names(conn, pid, decisions)
+            done = effects(decisions, portfolio=portfolio, as_of=as_of, debtors=debtors)
             writer = _Writer(conn, pid, portfolio, as_of, policy_name, actor, at)
-            counts: dict[str, Any] = writer.cases(decisions.cases, decisions.steps)
-            for name, count in writer.steps(decisions.steps).items():
+            counts: dict[str, Any] = writer.cases(done)
+            for name, count in writer.steps(done).items():
                 counts[name] = counts.get(name, 0) + count
             summary = replace(RunSummary(), **counts)
             recorded = writer.run(policy_name, policy_sha256, summary)
@@ -205,35 +186,11 @@ class _Writer:
 
     # Cases ------------------------------------------------------------------------------------
 
-    def cases(self, decided: pl.DataFrame, steps: pl.DataFrame) -> dict[str, int]:
-        frame = _with_step_overrides(decided, steps).with_columns(
-            pl.col("change")
-            .replace_strict(CASE_EVENTS, default=None, return_dtype=pl.String())
-            .alias("event")
+    def cases(self, done: Effects) -> dict[str, int]:
+        frame = pl.concat([done.open_case, done.change_case]).with_columns(
+            _legacy_case_key(self.as_of).alias("legacy_key")
         )
-        frame = frame.with_columns(
-            pl.concat_str(
-                pl.col("event").fill_null(CASE_EVENTS["update"]),
-                pl.lit(":"),
-                _natural_key(),
-                pl.lit(f":{self.as_of.isoformat()}"),
-            ).alias("activity_key"),
-            _case_payload().alias("payload"),
-        )
-        columns = [
-            "case_id",
-            "debtor_id",
-            "currency",
-            "opened_on",
-            "change",
-            "event",
-            "activity_key",
-            "payload",
-            "stage_before",
-            "close_reason",
-            *CASE_COLUMNS,
-        ]
-        staged = bulk.stage(self.conn, "_cycle_cases", frame.select(columns))
+        staged = bulk.stage(self.conn, "_cycle_cases", frame)
         self._refuse_stale(staged)
         opened = self.exec(
             f"""
@@ -259,7 +216,7 @@ class _Writer:
         # approval awaited, a new segment or arm): one case.updated activity for those
         differs = " OR ".join(self._differences("c", "s"))
         self.exec(f"""
-            UPDATE {staged} SET event = '{CASE_EVENTS["update"]}', change = 'update'
+            UPDATE {staged} SET event = 'case.updated', change = 'update'
             WHERE change = 'stay' AND EXISTS (
                 SELECT 1 FROM collection_case c, {staged} s
                 WHERE s.case_id = {staged}.case_id AND c.id = s.case_id AND ({differs}))""")
@@ -271,7 +228,7 @@ class _Writer:
         ):
             counts[name] = self._update_cases(staged, change)
         counts["activities"] = self._activities(
-            staged, "s.event", "'case'", "s.activity_key", "s.activity_key", "s.event IS NOT NULL"
+            staged, "s.event", "'case'", "s.key", "s.key", "s.event IS NOT NULL", "s.legacy_key"
         )
         bulk.drop(self.conn, staged)
         return counts
@@ -322,9 +279,21 @@ class _Writer:
               AND ({" OR ".join(checks)})""")
 
     def _activities(
-        self, staged: str, kind: str, subject_kind: str, subject_id: str, key: str, where: str
+        self,
+        staged: str,
+        kind: str,
+        subject_kind: str,
+        subject_id: str,
+        key: str,
+        where: str,
+        legacy_key: str | None = None,
     ) -> int:
-        """One activity per staged row, unless its key is already in the log."""
+        """One activity per staged row, unless its key (or its ``legacy_key``: the same
+        activity as a store from before business keys logged it) is already in the log."""
+        if legacy_key is not None:
+            where += (
+                f" AND NOT EXISTS (SELECT 1 FROM activity a WHERE a.idempotency_key = {legacy_key})"
+            )
         return self.exec(
             f"""
             INSERT INTO activity (occurred_at, kind, actor, portfolio_id, debtor_id,
@@ -339,9 +308,8 @@ class _Writer:
 
     # Steps ------------------------------------------------------------------------------------
 
-    def steps(self, decided: pl.DataFrame) -> dict[str, int]:
-        frame = _step_frame(decided, self.as_of)
-        staged = bulk.stage(self.conn, "_cycle_steps", frame)
+    def steps(self, done: Effects) -> dict[str, int]:
+        staged = bulk.stage(self.conn, "_cycle_steps", _step_frame(done))
         self.exec(f"""
             UPDATE {staged} SET case_id = (
                 SELECT c.id FROM collection_case c WHERE c.debtor_id = {staged}.debtor_id
@@ -352,10 +320,12 @@ class _Writer:
         ).scalar_one()
         if missing:
             raise StaleDecisions(f"{missing} step(s) name a case that is neither stored nor opened")
-        self.exec(
-            f"DELETE FROM {staged} WHERE EXISTS "
-            f"(SELECT 1 FROM case_step c WHERE c.key = {staged}.key)"
-        )
+        # a step occurrence is recorded once: guarded by the case, step and occurrence (the
+        # business columns), not by the key, so steps logged under an older key stay done
+        self.exec(f"""
+            DELETE FROM {staged} WHERE EXISTS (
+                SELECT 1 FROM case_step c WHERE c.case_id = {staged}.case_id
+                  AND c.step_id = {staged}.step_id AND c.occurrence = {staged}.occurrence)""")
         self._check_references(staged)
         counts: dict[str, int] = {}
         with self._trusted("case_step"):
@@ -374,9 +344,7 @@ class _Writer:
         counts["steps_executed"] = int(executed or 0)
         counts["steps_blocked"] = int(blocked or 0)
         counts["steps_skipped"] = inserted - counts["steps_executed"] - counts["steps_blocked"]
-        activities = self._activities(
-            staged, "'step.' || s.status", "'case_step'", "s.key", "s.key", "1 = 1"
-        )
+        activities = self._activities(staged, "s.event", "'case_step'", "s.key", "s.key", "1 = 1")
         with self._trusted("outbox"):
             counts["outbox"] = self._outbox(staged)
         with self._trusted("task"):
@@ -385,7 +353,7 @@ class _Writer:
             counts["offers"] = self._offers(staged)
         counts["holds"], counts["releases"] = self._credit(staged)
         activities += self._case_columns(staged)
-        counts["fees"] = self._fees(staged)
+        counts["fees"] = self._fees(staged, done.post_fee)
         counts["activities"] = activities
         bulk.drop(self.conn, staged)
         return counts
@@ -436,10 +404,9 @@ class _Writer:
                    {self.cast("s.params", "JSON")}, {self.day}, 'queued', 0, :at, s.send_at,
                    s.rule_pack
             FROM {staged} s
-            WHERE s.status = 'executed' AND s.out_channel IS NOT NULL
-              AND (s.action = 'send' OR (s.offer_kind IS NOT NULL AND s.template IS NOT NULL))
+            WHERE s.out_channel IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.key = s.key)
-              AND s.repeated_message = 0 AND NOT EXISTS (
+              AND NOT EXISTS (
                 SELECT 1 FROM outbox o WHERE o.debtor_id = s.debtor_id
                   AND o.created_on = {self.day} AND o.case_id = s.case_id
                   AND o.channel = s.out_channel AND o.template = s.template)""",
@@ -452,34 +419,31 @@ class _Writer:
                               score, queue, status, created_on, note, not_before)
             SELECT s.key, {self.pid}, s.debtor_id, s.case_id, s.task_kind, s.step_id,
                    s.task_priority, {self.cast("s.score", "DOUBLE PRECISION")}, s.queue, 'open',
-                   {self.day}, s.note, s.send_at
+                   {self.day}, s.note, s.not_before
             FROM {staged} s
-            WHERE s.status = 'executed' AND s.task_kind IS NOT NULL
+            WHERE s.task_kind IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM task t WHERE t.key = s.key)""")
 
     def _offers(self, staged: str) -> int:
         return self.exec(f"""
             INSERT INTO offer (key, case_id, debtor_id, kind, terms, made_on, expires_on, status)
-            SELECT s.key, s.case_id, s.debtor_id, s.offer_kind, {self.cast("s.params", "JSON")},
+            SELECT s.key, s.case_id, s.debtor_id, s.offer_kind, {self.cast("s.terms", "JSON")},
                    {self.day}, s.expires_on, 'open'
             FROM {staged} s
-            WHERE s.status = 'executed' AND s.offer_kind IS NOT NULL
+            WHERE s.offer_kind IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM offer o WHERE o.key = s.key)""")
 
     def _credit(self, staged: str) -> tuple[int, int]:
         at = {"at": self.at if self.pg else _sqlite_time(self.at)}
         counts = []
-        for action, before, after in (
-            ("credit_hold", "active", "on_hold"),
-            ("credit_release", "on_hold", "active"),
-        ):
+        for before, after in CREDIT_CHANGES.values():
             counts.append(
                 self.exec(
                     f"""
                 UPDATE debtor SET credit_status = '{after}', updated_at = :at
                 WHERE credit_status = '{before}' AND id IN (
                     SELECT s.debtor_id FROM {staged} s
-                    WHERE s.status = 'executed' AND s.action = '{action}')""",
+                    WHERE s.credit_from = '{before}' AND s.credit_to = '{after}')""",
                     at,
                 )
             )
@@ -489,44 +453,37 @@ class _Writer:
         """Stage floors and agencies set by executed steps (already in the case decisions, so
         this only writes for cases that stayed). Returns 0: no activity of its own."""
         differs = _distinct(self.pg)
-        for column, actions in (
-            ("stage_floor", "('move_stage')"),
-            ("agency", "('place_with_agency', 'recall_from_agency')"),
-        ):
+        for column in ("stage_floor", "agency"):
             self.exec(f"""
                 UPDATE collection_case SET {column} = s.{column}_to, updated_on = {self.day}
                 FROM {staged} s
-                WHERE collection_case.id = s.case_id AND s.status = 'executed'
-                  AND s.action IN {actions}
+                WHERE collection_case.id = s.case_id AND s.{column}_set = 1
                   AND collection_case.{column} {differs} s.{column}_to""")
         return 0
 
-    def _fees(self, staged: str) -> int:
-        rows = self.conn.execute(
-            text(f"""
-            SELECT s.key, s.currency, s.amount_minor, s.step_id, d.external_id
-            FROM {staged} s JOIN debtor d ON d.id = s.debtor_id
-            WHERE s.status = 'executed' AND s.action = 'late_fee' AND s.amount_minor > 0
-            ORDER BY s.key""")
-        ).all()
+    def _fees(self, staged: str, fees: pl.DataFrame) -> int:
+        """The late fees of the steps recorded now, one invoice each through ``add_invoice``
+        (its external id is the fee's key: a fee is posted once)."""
+        if fees.is_empty():
+            return 0
+        recorded = {k for (k,) in self.conn.execute(text(f"SELECT key FROM {staged}"))}
         written = 0
-        for key, currency, amount_minor, step_id, debtor_external_id in rows:
-            external_id = f"fee:{key}"
+        for row in fees.filter(pl.col("step_key").is_in(list(recorded))).iter_rows(named=True):
             exists = self.conn.execute(
                 select(invoice.c.id).where(
-                    invoice.c.portfolio_id == self.pid, invoice.c.external_id == external_id
+                    invoice.c.portfolio_id == self.pid, invoice.c.external_id == row["key"]
                 )
             ).first()
             if exists is not None:
                 continue
-            amount = Money.from_minor(int(amount_minor), currency)
+            amount = Money.from_minor(int(row["amount_minor"]), row["currency"])
             fee = Invoice(
-                external_id,
-                debtor_external_id,
-                external_id,
+                row["key"],
+                row["debtor_external_id"],
+                row["number"],
                 self.as_of,
                 (Instalment(1, self.as_of, amount, amount),),
-                reference=f"late fee ({step_id})",
+                reference=row["reference"],
                 portfolio=self.portfolio,
             )
             add_invoice(self.conn, fee, actor=self.actor, at=self.at)
@@ -564,164 +521,66 @@ def _sqlite_time(at: datetime) -> str:
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-_CASE_KEY = ["debtor_id", "currency", "opened_on"]
+def _debtor_names(conn: Connection, pid: int, decisions: Decisions) -> pl.DataFrame:
+    """Each debtor of the portfolio by its external id (the business id keys are built from);
+    nothing to read when nothing was decided."""
+    if decisions.cases.is_empty() and decisions.steps.is_empty():
+        return pl.DataFrame(schema=DEBTOR_ID_SCHEMA)
+    rows = conn.execute(
+        select(debtor.c.id, debtor.c.external_id).where(debtor.c.portfolio_id == pid)
+    ).all()
+    return pl.DataFrame(rows, schema=DEBTOR_ID_SCHEMA, orient="row")
 
 
-def _natural_key() -> pl.Expr:
-    """``<debtor_id>:<currency>:<opened_on>``: a case's natural key as text."""
+def _legacy_case_key(as_of: date) -> pl.Expr:
+    """A case event's key as stores logged it before keys were built from business ids
+    (``<event>:<debtor_id>:<currency>:<opened_on>:<as_of>``): the same event is not logged
+    twice across an upgrade."""
     return pl.concat_str(
+        pl.col("event").fill_null("case.updated"),
+        pl.lit(":"),
         pl.col("debtor_id").cast(pl.String()),
         pl.lit(":"),
         pl.col("currency"),
         pl.lit(":"),
         pl.col("opened_on").dt.strftime("%Y-%m-%d"),
+        pl.lit(f":{as_of.isoformat()}"),
     )
 
 
-def _case_payload() -> pl.Expr:
-    return pl.struct(
-        pl.concat_str(pl.lit("case:"), _natural_key()).alias("case"),
-        "change",
-        "stage_before",
-        "stage",
-        "stage_floor",
-        "segment",
-        "arm",
-        "agency",
-        "awaiting_approval",
-        "paused_by",
-        pl.col("paused_until").dt.strftime("%Y-%m-%d"),
-        "close_reason",
-        "overdue_minor",
-        "days_past_due",
-    ).struct.json_encode()
-
-
-def _param(name: str) -> pl.Expr:
-    return pl.col("params").str.json_path_match(f"$.{name}")
-
-
-def _with_step_overrides(cases: pl.DataFrame, steps: pl.DataFrame) -> pl.DataFrame:
-    """The case decisions with the stage floor and agency their executed steps set, so that the
-    case update and the step's action agree (and a second commit changes nothing)."""
-    executed = steps.filter(pl.col("status") == "executed").with_columns(
-        pl.col("params").fill_null("{}")
-    )
-    keys = ["debtor_id", "currency", "opened_on"]
-    floors = (
-        executed.filter(pl.col("action") == "move_stage")
-        .select(*keys, _param("to").alias("floor_to"))
-        .unique(keys, keep="last", maintain_order=True)
-    )
-    agencies = (
-        executed.filter(pl.col("action").is_in(["place_with_agency", "recall_from_agency"]))
-        .select(
-            *keys,
-            pl.when(pl.col("action") == "place_with_agency")
-            .then(_param("agency"))
-            .otherwise(None)
-            .alias("agency_to"),
-            pl.lit(True).alias("agency_set"),
-        )
-        .unique(keys, keep="last", maintain_order=True)
-    )
-    return (
-        cases.join(floors, on=keys, how="left", maintain_order="left")
-        .join(agencies, on=keys, how="left", maintain_order="left")
-        .with_columns(
-            pl.coalesce("floor_to", "stage_floor").alias("stage_floor"),
-            pl.when(pl.col("agency_set").fill_null(False))
-            .then(pl.col("agency_to"))
-            .otherwise(pl.col("agency"))
-            .alias("agency"),
-        )
-        .drop("floor_to", "agency_to", "agency_set")
-    )
-
-
-def _step_frame(steps: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    """The step decisions with what their actions need, taken from ``params`` in Polars."""
-    frame = steps.with_columns(pl.col("params").fill_null("{}"))
-    action = pl.col("action")
-    out_channel = pl.coalesce(
-        "channel",
-        _param("channel"),
-        pl.when(action.is_in(list(OFFER_KINDS))).then(pl.lit(OFFER_CHANNEL)),
-    )
-    expires = pl.coalesce(
-        _param("expires_after_days").cast(pl.Int32(), strict=False),
-        pl.when(action == "settlement_offer").then(pl.lit(DEFAULT_EXPIRY_DAYS, pl.Int32())),
-    )
-    out = frame.select(
-        "case_id",
-        "debtor_id",
-        "currency",
-        "opened_on",
-        "step_id",
-        "occurrence",
-        "action",
-        "status",
-        "reason",
-        "key",
-        "due_on",
-        "params",
-        "amount_minor",
-        *[
-            pl.col(c) if c in frame.columns else pl.lit(None, t).alias(c)
-            for c, t in (
-                ("send_at", pl.Datetime("us", "UTC")),
-                ("rule", pl.String()),
-                ("rule_pack", pl.String()),
-            )
-        ],
-        pl.col("task_priority").fill_null(3).cast(pl.Int64()),
-        pl.col("priority").fill_null(0.0).alias("score"),
-        _param("template").alias("template"),
-        out_channel.alias("out_channel"),
-        action.replace_strict(TASK_KINDS, default=None, return_dtype=pl.String()).alias(
-            "task_kind"
+def _step_frame(done: Effects) -> pl.DataFrame:
+    """The recorded steps with the columns of their actions' effects (joined on the step's key),
+    staged once: each statement then writes one kind from its columns."""
+    frame = done.record_step
+    for columns in (
+        done.queue_message.select(
+            "key",
+            pl.col("channel").alias("out_channel"),
+            "template",
+            "params",
+            "send_at",
+            "rule_pack",
         ),
-        _param("queue").alias("queue"),
-        pl.when(action == "notify_owner")
-        .then(_param("message"))
-        .when(action == "propose_write_off")
-        .then(pl.col("reason"))
-        .alias("note"),
-        action.replace_strict(OFFER_KINDS, default=None, return_dtype=pl.String()).alias(
-            "offer_kind"
+        done.create_task.select(
+            "key",
+            pl.col("kind").alias("task_kind"),
+            "task_priority",
+            "score",
+            "queue",
+            "note",
+            "not_before",
         ),
-        pl.when(expires.is_not_null())
-        .then(pl.lit(as_of) + pl.duration(days=expires))
-        .alias("expires_on")
-        .cast(pl.Date()),
-        _param("to").alias("stage_floor_to"),
-        pl.when(action == "place_with_agency").then(_param("agency")).alias("agency_to"),
-        pl.struct("step_id", "occurrence", "action", "reason", "due_on")
-        .struct.json_encode()
-        .alias("payload"),
-    )
-    return out.with_columns(_repeated_messages(out))
-
-
-def _repeated_messages(frame: pl.DataFrame) -> pl.Series:
-    """``repeated_message`` (0/1): an executed step whose case's message (channel and template)
-    another executed step of the batch, due later (or the same day, with a later key), also
-    queues. The engine never decides that (``decide``'s catch-up rules); this is the guard."""
-    message = [*_CASE_KEY, "out_channel", "template"]
-    rows = frame.with_row_index("_row").filter(
-        (pl.col("status") == "executed")
-        & pl.col("out_channel").is_not_null()
-        & pl.col("template").is_not_null()
-    )
-    repeated = np.zeros(frame.height, dtype=np.int32)
-    rows = rows.filter(pl.struct(message).is_duplicated())
-    if rows.height:
-        ranked = rows.sort(
-            [*message, "due_on", "key"], descending=[False] * len(message) + [True, True]
-        )
-        first = pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in message)
-        repeated[ranked.filter(~first.fill_null(True))["_row"].to_numpy()] = 1
-    return pl.Series("repeated_message", repeated, dtype=pl.Int32())
+        done.make_offer.select("key", pl.col("kind").alias("offer_kind"), "terms", "expires_on"),
+        done.hold_credit.select("key", "credit_from", "credit_to"),
+        done.raise_stage_floor.select(
+            "key", pl.col("stage_floor").alias("stage_floor_to"), pl.lit(1).alias("stage_floor_set")
+        ),
+        done.place_with_agency.select(
+            "key", pl.col("agency").alias("agency_to"), pl.lit(1).alias("agency_set")
+        ),
+    ):
+        frame = frame.join(columns, on="key", how="left", maintain_order="left")
+    return frame.with_columns(pl.col("stage_floor_set", "agency_set").fill_null(0))
 
 
 __all__ = ["CycleBusy", "RunSummary", "StaleDecisions", "commit_decisions"]
