@@ -243,6 +243,8 @@ CASE_DECISION_SCHEMA: dict[str, pl.DataType] = {
 #: allow it (UTC); ``channel`` is the channel it will use (a fallback if the planned one was
 #: blocked); ``rule_pack``: the contact-rule pack that applied.
 #: ``key``: the idempotency key ``case:<debtor_id>:<currency>:<opened_on>:<step_id>:<occurrence>``.
+#: (unique within one store; what the store writes are the business keys of the step's effects,
+#: ``arrears.cycle.effects``: ``cycle:<portfolio>:<debtor external id>:...``).
 #: ``params``: the step's parameters as JSON text (template, fallback, offer terms...).
 #: ``amount_minor``: the amount of a late fee (null for other actions).
 STEP_DECISION_SCHEMA: dict[str, pl.DataType] = {

@@ -1,22 +1,26 @@
-"""The daily cycle's write side: the engine's :class:`Decisions` committed in ONE transaction.
+"""The daily cycle's write side: the engine's :class:`Decisions` applied in ONE transaction.
 
-Data flow (see ``docs/cycle-store.md``):
+The decisions are first turned into their effects (:func:`arrears.cycle.effects.effects`: typed
+frames, one per kind, keyed by business ids); this module only writes those effects. Data flow
+(see ``docs/cycle-store.md``):
 
 1. lock the portfolio's cycle (PostgreSQL ``pg_try_advisory_xact_lock``: a second run fails at
    once with :class:`CycleBusy`; SQLite ``BEGIN IMMEDIATE``: a second run waits for the busy
    timeout, then fails the same way);
-2. stage the case decisions in a temporary table; refuse stale decisions (:class:`StaleDecisions`);
+2. stage the case effects in a temporary table; refuse stale decisions (:class:`StaleDecisions`);
 3. cases: insert the opened ones if absent (natural key), resolve every case id, update the
    changed ones where a column differs, write one ``case.*`` activity each (insert-if-absent);
-4. stage the step decisions, resolve case ids, drop the steps already recorded (by key); insert
-   the rest into ``case_step`` with their ``step.executed``/``step.skipped`` activity, and perform
-   the executed ones' actions set-based (outbox, tasks, offers, credit status, stage floor,
-   agency; late fees through :func:`arrears.store.ledger.receivables.add_invoice`);
+4. stage the recorded steps with their actions' effects, resolve case ids, drop the steps
+   already recorded (by case, step and occurrence); insert the rest into ``case_step`` with
+   their ``step.*`` activity, and apply the executed ones' effects set-based (outbox, tasks,
+   offers, credit status, stage floor, agency; late fees through
+   :func:`arrears.store.ledger.receivables.add_invoice`);
 5. the ``cycle_run`` row (insert-if-absent on portfolio, ``as_of`` and policy hash).
 
-Every write is insert-if-absent or update-where-different, keyed by the case's natural key and
-the step's key, so committing the same decisions again writes nothing
-(``RunSummary.written`` is false).
+Every write is insert-if-absent or update-where-different, keyed by the case's natural key, the
+step occurrence and the effects' keys, so committing the same decisions again writes nothing
+(``RunSummary.written`` is false), also in a store that logged them under the keys of before
+(row ids; ``docs/cycle-store.md``).
 """
 
 from __future__ import annotations
