@@ -140,3 +140,22 @@ def test_a_stop_reply_names_the_debtor_relayed_and_the_user_typed_in(ws: Path) -
     assert main([*reply, "--channel", "whatsapp"]) == 0
     assert main([*reply, "--channel", "whatsapp"]) == 0
     assert _opted_out(ws, debtor_id) == [(f"debtor:{ext}", "sms"), (cli_user(), "whatsapp")]
+
+
+def test_a_grant_names_the_user_and_a_new_refusal_after_it_is_recorded(ws: Path) -> None:
+    debtor_id, ext, _ = _with_point(ws, "email")
+    link = opt_out_url("https://x.test/opt-out", SECRET, ext, "email")
+    grant = ["-w", str(ws), "compliance", "grant", ext, "--channel", "email"]
+    assert main(["-w", str(ws), "opt-out", link]) == 0
+    assert main([*grant, "--reason", "signed form"]) == 0
+    assert set(_consents(ws, debtor_id, "email")) == {"granted"}
+    with engine_of(ws).connect() as conn:
+        granted = conn.execute(
+            select(activity.c.actor).where(
+                activity.c.kind == "consent.granted", activity.c.debtor_id == debtor_id
+            )
+        ).scalar_one()
+    assert granted == cli_user()
+    assert main(["-w", str(ws), "opt-out", link]) == 0  # refused again: a new fact
+    assert _opted_out(ws, debtor_id) == [(cli_user(), "email")] * 2
+    assert set(_consents(ws, debtor_id, "email")) == {"denied"}

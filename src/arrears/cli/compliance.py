@@ -16,14 +16,10 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from arrears.cli.context import store, workspace
+from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.output import Format, Wide, console, emit, emit_json
-from arrears.contact.audit import audit
-from arrears.contact.frames import ATTEMPT_SCHEMA
-from arrears.contact.guard import guard, local_now
-from arrears.store.cycle.read import read_cycle_input
-from arrears.store.messages.compliance import read_compliance
-from arrears.store.portfolios import UnknownPortfolio
+from arrears.services.compliance import call_task, compliance_report, grant_consent, may_call
+from arrears.services.uow import SqlUnitOfWork
 
 compliance_app = typer.Typer(help="Contact-rule compliance.", no_args_is_help=True)
 call_app = typer.Typer(help="Calls from the worklist.", no_args_is_help=True)
@@ -69,32 +65,10 @@ def report(
         packs = load_compiled(path).packs
     except (PolicyProblems, FileNotFoundError) as exc:
         raise UserError(f"the contact rules come from the policy {path}: {exc}") from None
-    try:
-        data = read_compliance(store(ws), portfolio=code, start=first, end=last)
-    except UnknownPortfolio as exc:
-        raise UserError(str(exc)) from None
-    checked = audit(
-        data.contacts, data.debtors, data.points, data.consent_history, data.history, packs
+    found = compliance_report(
+        SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code, first=first, last=last, packs=packs
     )
-    names = data.debtors.select("debtor_id", pl.col("debtor_external_id").alias("debtor"))
-    checked = checked.join(names, on="debtor_id", how="left").drop("debtor_id")
-    by_channel = (
-        checked.group_by("pack", "channel", "source")
-        .agg(pl.len().alias("contacts"), pl.col("violation").sum().alias("violations"))
-        .sort("pack", "channel", "source")
-    )
-    outcomes = (
-        data.rule_outcomes.with_columns(
-            pl.when(pl.col("status") == "blocked")
-            .then(pl.lit("blocked"))
-            .otherwise(pl.lit("deferred"))
-            .alias("outcome")
-        )
-        .group_by("rule", "outcome")
-        .agg(pl.col("steps").sum())
-        .sort("rule", "outcome")
-    )
-    violations = checked.filter(pl.col("violation"))
+    checked, violations = found.contacts, found.violations
     if fmt is Format.CSV:
         emit(checked.with_columns(pl.col("at").dt.strftime("%Y-%m-%dT%H:%M:%SZ")), fmt)
         return
@@ -103,15 +77,15 @@ def report(
             {
                 "from": first.isoformat(),
                 "to": last.isoformat(),
-                "contacts": by_channel.to_dicts(),
-                "rules": outcomes.to_dicts(),
+                "contacts": found.by_channel.to_dicts(),
+                "rules": found.rules.to_dicts(),
                 "violations": violations.with_columns(pl.col("at").cast(pl.String)).to_dicts(),
             }
         )
         return
     console.print(f"[bold]contact-rule compliance of {code}, {first} to {last}[/bold]")
-    emit(by_channel, fmt, title="contacts by rule pack and channel", wide=wide)
-    emit(outcomes, fmt, title="deferred and blocked by the rules", wide=wide)
+    emit(found.by_channel, fmt, title="contacts by rule pack and channel", wide=wide)
+    emit(found.rules, fmt, title="deferred and blocked by the rules", wide=wide)
     if violations.is_empty():
         console.print(f"violations: 0 (of {checked.height} contacts)")
     else:
@@ -137,10 +111,7 @@ def grant(
     """Record that a debtor gave consent to a channel again: the only way to lift their opt-out
     (a debtors import cannot)."""
     from arrears.cli.app import UserError
-    from arrears.cli.context import actor
     from arrears.domain.ledger import Channel
-    from arrears.store.loading import contact_points
-    from arrears.store.portfolios import portfolio_id
 
     channels = [c.value for c in Channel]
     channel = channel.strip().lower()
@@ -149,15 +120,10 @@ def grant(
     if not reason.strip():
         raise UserError("--reason: say how the debtor gave consent again")
     ws = workspace(ctx)
-    code = portfolio or ws.get("portfolio")
-    try:
-        with store(ws).begin() as conn:
-            changed = contact_points.grant(
-                conn, portfolio=portfolio_id(conn, code), debtor_external_id=debtor,
-                channel=channel, reason=reason.strip(), actor=actor(), at=datetime.now(UTC),
-            )  # fmt: skip
-    except (UnknownPortfolio, contact_points.NotFound) as exc:
-        raise UserError(str(exc)) from None
+    changed = grant_consent(
+        SqlUnitOfWork(store(ws)), cli_actor(), portfolio=portfolio or ws.get("portfolio"),
+        debtor=debtor, channel=channel, reason=reason, at=datetime.now(UTC),
+    )  # fmt: skip
     console.print(f"{debtor}: {channel} consent granted ({changed} contact points changed)")
 
 
@@ -171,28 +137,12 @@ def call_start(
     ] = None,
 ) -> None:
     """May the debtor of a call task be called now? (The contact rules, with the current time.)"""
-    from sqlalchemy import select
-
     from arrears.cli.app import UserError
     from arrears.services.cycle import PolicyProblems, load_compiled
-    from arrears.store.schema import debtor as debtor_table
-    from arrears.store.schema import task as task_table
 
     ws = workspace(ctx)
-    engine = store(ws)
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(task_table.c.debtor_id, task_table.c.kind, task_table.c.status).where(
-                task_table.c.id == task_id
-            )
-        ).one_or_none()
-        if row is None:
-            raise UserError(f"no task {task_id}")
-        if row.kind != "call" or row.status != "open":
-            raise UserError(f"task {task_id} is not an open call task ({row.kind}, {row.status})")
-        code = conn.execute(
-            select(debtor_table.c.portfolio_id).where(debtor_table.c.id == row.debtor_id)
-        ).scalar_one()
+    uow = SqlUnitOfWork(store(ws))
+    task = call_task(uow, cli_actor(), task_id)
     now = datetime.now(UTC)
     if at is not None:
         try:
@@ -201,47 +151,17 @@ def call_start(
             raise UserError(f"--at {at!r} is not a time; write ISO 8601 with an offset") from None
         if now.tzinfo is None:
             raise UserError(f"--at {at!r}: give the offset, e.g. 2026-03-02T10:00-05:00")
-    portfolio = _portfolio_code(engine, code)
     try:
-        compiled = load_compiled(ws.policy_for(portfolio))
+        compiled = load_compiled(ws.policy_for(task.portfolio))
     except (PolicyProblems, FileNotFoundError) as exc:
         raise UserError(str(exc)) from None
-    data = read_cycle_input(engine, portfolio=portfolio, as_of=now.date(), reopen_within_days=0)
-    data = data.for_debtors(pl.Series([row.debtor_id]))
-    attempt = pl.DataFrame(
-        {
-            "attempt_id": [task_id],
-            "debtor_id": [row.debtor_id],
-            "channel": ["call"],
-            "planned_local": local_now(now, data.debtors),
-            "priority": [1],
-            "fallback": [[]],
-            "legal_threat": [False],
-            "days_past_due": [0],
-            "validation_notice": [False],
-        }
-    ).cast(ATTEMPT_SCHEMA)  # type: ignore[arg-type]
-    verdict = guard(attempt, data.debtors, data.consents, data.history, compiled.packs).row(
-        0, named=True
-    )
-    if verdict["decision"] == "allow":
-        console.print(f"task {task_id}: you may call now ({verdict['pack']} rules)")
+    verdict = may_call(uow, cli_actor(), task, at=now, packs=compiled.packs)
+    if verdict.allowed:
+        console.print(f"task {task_id}: you may call now ({verdict.pack} rules)")
         return
-    when = (
-        f"; next allowed {verdict['send_local']:%Y-%m-%d %H:%M} local" if verdict["send_at"] else ""
-    )
-    console.print(f"task {task_id}: do not call now: {verdict['rule']}: {verdict['reason']}{when}")
+    when = f"; next allowed {verdict.next_local:%Y-%m-%d %H:%M} local" if verdict.next_local else ""
+    console.print(f"task {task_id}: do not call now: {verdict.rule}: {verdict.reason}{when}")
     raise typer.Exit(1)
-
-
-def _portfolio_code(engine: object, pid: int) -> str:
-    from sqlalchemy import Engine, select
-
-    from arrears.store.schema import portfolio
-
-    assert isinstance(engine, Engine)
-    with engine.connect() as conn:
-        return str(conn.execute(select(portfolio.c.code).where(portfolio.c.id == pid)).scalar_one())
 
 
 def register(app: typer.Typer) -> None:

@@ -23,7 +23,12 @@ import polars as pl
 from sqlalchemy import Connection, insert, select, update
 
 from arrears.domain.errors import NotFound as DomainNotFound
-from arrears.domain.ledger import CHANNELS_BY_CONTACT_KIND, ContactKind
+from arrears.domain.ledger import (
+    CHANNELS_BY_CONTACT_KIND,
+    CONTACT_KIND_OF_CHANNEL,
+    Channel,
+    ContactKind,
+)
 from arrears.store import bulk
 from arrears.store.loading.context import LoadContext
 from arrears.store.schema import activity, consent, contact_point, debtor
@@ -261,7 +266,7 @@ def grant(
     ``granted`` on every valid contact point of the channel's kind, ``source`` ``grant:<actor>``,
     and one ``consent.granted`` activity with ``reason``. The one way to lift a debtor's own
     refusal (an import cannot). Returns how many points changed."""
-    kind = next(str(k) for k, chs in CHANNELS_BY_CONTACT_KIND.items() if channel in chs)
+    kind = str(CONTACT_KIND_OF_CHANNEL[Channel(channel)])
     found = conn.execute(
         select(debtor.c.id).where(
             debtor.c.portfolio_id == portfolio, debtor.c.external_id == debtor_external_id

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from arrears.contact.audit import CONSENT_HISTORY_SCHEMA, CONTACT_MADE_SCHEMA, POINT_SCHEMA
 from arrears.contact.frames import HISTORY_SCHEMA
@@ -23,6 +24,7 @@ from arrears.store import bulk
 from arrears.store.cycle.read import CONVERSATION_OUTCOMES
 from arrears.store.cycle.snapshot import read_snapshot
 from arrears.store.portfolios import portfolio_id
+from arrears.store.schema import debtor, portfolio, task
 
 RULE_OUTCOME_SCHEMA: dict[str, pl.DataType] = {
     "done_on": pl.Date(),
@@ -166,3 +168,14 @@ def read_compliance(engine: Engine, *, portfolio: str, start: date, end: date) -
         consent_history=_times(consents, "recorded_at").cast(CONSENT_HISTORY_SCHEMA),  # type: ignore[arg-type]
         rule_outcomes=outcomes,
     )
+
+
+def call_task(conn: Connection, task_id: int) -> Any:
+    """The task ``task_id`` as ``call start`` needs it (``debtor_id``, ``kind``, ``status``,
+    ``portfolio``: its code), or None."""
+    return conn.execute(
+        select(task.c.debtor_id, task.c.kind, task.c.status, portfolio.c.code.label("portfolio"))
+        .join(debtor, debtor.c.id == task.c.debtor_id)
+        .join(portfolio, portfolio.c.id == debtor.c.portfolio_id)
+        .where(task.c.id == task_id)
+    ).one_or_none()
