@@ -30,38 +30,45 @@ MAX_GRACE_DAYS = 365
 
 
 class _Request:
-    """The problems of one request, collected and raised together."""
+    """The problems of one request, collected and raised together: a request whose only
+    problem is what it names (an unknown debtor or portfolio) is :class:`NotFound`."""
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[Problem] = []
+        self.missing: str | None = None
 
     def add(self, message: str) -> None:
         self.problems.append(Problem(self.source, None, None, message))
 
-    def check(self) -> None:
-        if self.problems:
-            raise ProblemsFound(self.problems)
-
     def not_found(self, message: str) -> NotFound:
         return NotFound(printable(f"{self.source}: {message}"))
 
-    def debtor(self, records: CollectionRecords, portfolio: str, external_id: str) -> DebtorRef:
-        """The debtor; with the request's other problems, if any, all raised at once."""
+    def find(
+        self, records: CollectionRecords, portfolio: str, external_id: str
+    ) -> DebtorRef | None:
+        """The debtor, or ``None`` (:meth:`checked` then raises)."""
         try:
             found = records.debtor(portfolio, external_id)
         except NotFound as exc:  # an unknown portfolio
-            if not self.problems:
-                raise self.not_found(str(exc)) from exc
-            self.add(str(exc))
-            found = None
-        if found is None and not self.problems:
-            raise self.not_found(f"unknown debtor {external_id!r}")
+            self.missing, found = str(exc), None
         if found is None:
-            self.add(f"unknown debtor {external_id!r}")
+            self.missing = self.missing or f"unknown debtor {external_id!r}"
+        return found
+
+    def checked(self, found: DebtorRef | None) -> DebtorRef:
+        """The debtor :meth:`find` found, once the request has no problem."""
         self.check()
         assert found is not None
         return found
+
+    def check(self) -> None:
+        if self.missing is not None and not self.problems:
+            raise self.not_found(self.missing)
+        if self.missing is not None:
+            self.add(self.missing)
+        if self.problems:
+            raise ProblemsFound(self.problems)
 
 
 # Promises to pay -------------------------------------------------------------------------------
@@ -101,17 +108,14 @@ def add_promise(
     request = _Request(f"promise of {debtor}")
     with uow:
         records = uow.collection
-        try:
-            found = records.debtor(portfolio, debtor)
-        except NotFound:
-            found = None
+        found = request.find(records, portfolio, debtor)
         code = currency or (found.currency if found else None)
-        money = None if code is None else _promised(request, amount, code.upper())
+        money = _promised(request, amount, code.upper()) if code else None
         if due_on < made_on:
             request.add(f"due date {due_on} is before the day the promise was made ({made_on})")
         if not 0 <= grace_days <= MAX_GRACE_DAYS:
             request.add(f"grace days must be between 0 and {MAX_GRACE_DAYS}, not {grace_days}")
-        owner = request.debtor(records, portfolio, debtor)
+        owner = request.checked(found)
         assert money is not None
         promise_id = records.add_promise(
             owner,
@@ -200,7 +204,7 @@ def add_hold(
         request.add("a hold needs a reason")
     with uow:
         records = uow.collection
-        owner = request.debtor(records, portfolio, debtor)
+        owner = request.checked(request.find(records, portfolio, debtor))
         hold_id = records.add_hold(
             owner,
             starts_on=starts_on,
@@ -265,7 +269,7 @@ def log_contact(
         request.add("a contact needs an outcome (no_answer, reached, promise...)")
     with uow:
         records = uow.collection
-        owner = request.debtor(records, portfolio, debtor)
+        owner = request.checked(request.find(records, portfolio, debtor))
         changed = records.log_contact(
             owner,
             channel=channel,
@@ -314,7 +318,7 @@ def approve_stage(
         request.add("name the stage to approve")
     with uow:
         records = uow.collection
-        owner = request.debtor(records, portfolio, debtor)
+        owner = request.checked(request.find(records, portfolio, debtor))
         code = (currency or owner.currency).upper()
         if not records.has_open_case(owner, code):
             raise request.not_found(f"debtor {debtor!r} has no open collection case in {code}")
