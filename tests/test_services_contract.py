@@ -206,6 +206,8 @@ def test_the_worklist_and_a_task_done(new_uow: NewUow) -> None:
     assert done.changed
     assert not collection.close_task(new_uow(), ANA, task["task_id"], on=DAY, at=AT).changed
     assert collection.worklist(new_uow(), ANA, portfolio="default").is_empty()
+    with pytest.raises(NotFound, match="worklist: no portfolio 'elsewhere'"):
+        collection.worklist(new_uow(), ANA, portfolio="elsewhere")
     [closed] = log(new_uow)
     assert (closed.kind, closed.debtor, closed.payload["note"]) == ("task.closed", "D1", "promised")
     with pytest.raises(NotAllowed):

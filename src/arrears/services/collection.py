@@ -410,7 +410,10 @@ def worklist(
     overdue amount with its currency (``"100.00 USD"``; empty without a case)."""
     actor.require(Permission.READ, "read the worklist")
     with uow:
-        frame = uow.collection.worklist(portfolio, collector=collector, limit=top)
+        try:
+            frame = uow.collection.worklist(portfolio, collector=collector, limit=top)
+        except NotFound as exc:
+            raise NotFound(f"worklist: {exc}") from exc
     overdue = [
         "" if m is None or c is None else str(Money.from_minor(int(m), c))
         for m, c in zip(frame["overdue_minor"], frame["currency"], strict=True)

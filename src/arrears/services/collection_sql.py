@@ -157,6 +157,7 @@ class SqlCollectionRecords:
         collection.close_task(self.conn, task_id, note=note, on=on, actor=actor, at=at)
 
     def worklist(self, portfolio: str, *, collector: str | None, limit: int) -> pl.DataFrame:
+        portfolio_id(self.conn, portfolio)  # NotFound for an unknown portfolio
         return collection.worklist_frame(
             self.conn, portfolio=portfolio, collector=collector, limit=limit
         )

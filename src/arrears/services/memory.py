@@ -167,11 +167,14 @@ class MemoryCollectionRecords:
         record = ActivityRecord(kind, actor, debtor, *subject, payload)
         self.state.activity.append((portfolio, record))
 
-    def debtor(self, portfolio: str, external_id: str) -> DebtorRef | None:
+    def _known(self, portfolio: str) -> None:
         if portfolio not in self.state.portfolios:
             raise NotFound(
                 f"no portfolio {portfolio!r}: create it with `arrears portfolio add {portfolio}`"
             )
+
+    def debtor(self, portfolio: str, external_id: str) -> DebtorRef | None:
+        self._known(portfolio)
         return self.state.debtors.get((portfolio, external_id))
 
     def add_promise(
@@ -356,8 +359,7 @@ class MemoryCollectionRecords:
         )
 
     def worklist(self, portfolio: str, *, collector: str | None, limit: int) -> pl.DataFrame:
-        if portfolio not in self.state.portfolios:
-            raise NotFound(f"worklist: no portfolio {portfolio!r}")
+        self._known(portfolio)
         rows = [
             t
             for t in self.state.tasks.values()
