@@ -20,7 +20,6 @@ from typing import Any
 import polars as pl
 from sqlalchemy import (
     Connection,
-    Engine,
     RowMapping,
     bindparam,
     insert,
@@ -595,22 +594,14 @@ WORKLIST_SCHEMA: dict[str, pl.DataType] = {
 WORKLIST_FLAGS = ("forbearance", "breathing_space", "vulnerable")
 
 
-def read_worklist(
-    engine: Engine, *, portfolio: str, collector: str | None, limit: int
+def worklist_frame(
+    conn: Connection, *, portfolio: str, collector: str | None, limit: int
 ) -> pl.DataFrame:
     """Open call tasks, best first (score desc, task priority asc, oldest first).
 
     ``collector``: only the tasks assigned to that collector or to nobody. ``overdue_minor``:
     what the debtor owes in the case's currency on instalments due before the task was created.
     """
-    with engine.connect() as conn:
-        return worklist_frame(conn, portfolio=portfolio, collector=collector, limit=limit)
-
-
-def worklist_frame(
-    conn: Connection, *, portfolio: str, collector: str | None, limit: int
-) -> pl.DataFrame:
-    """:func:`read_worklist` on the caller's connection."""
     pid = portfolio_of(conn, portfolio, "worklist")
     where = "t.portfolio_id = :pid AND t.kind = 'call' AND t.status = 'open'"
     params: dict[str, Any] = {"pid": pid, "limit": int(limit)}
@@ -638,28 +629,23 @@ def worklist_frame(
     return bulk.read_frame(conn, sql, WORKLIST_SCHEMA, params)
 
 
-def overdue_text(frame: pl.DataFrame) -> pl.Series:
-    """``overdue_minor`` in major units with the currency, for people."""
-    return pl.Series(
-        "overdue",
-        [
-            "" if m is None or c is None else str(Money.from_minor(int(m), c))
-            for m, c in zip(frame["overdue_minor"], frame["currency"], strict=True)
-        ],
-        dtype=pl.String(),
-    )
-
-
 __all__ = [
     "CHANNELS",
+    "WORKLIST_SCHEMA",
+    "activity_of",
     "add_hold",
     "add_promise",
     "approve_stage",
     "approve_waiting",
+    "awaiting_approval",
     "cancel_promise",
     "close_task",
     "debtor_currency",
+    "find_hold",
+    "find_promise",
+    "find_task",
+    "has_open_case",
     "log_contact",
-    "read_worklist",
     "release_hold",
+    "worklist_frame",
 ]
