@@ -82,7 +82,9 @@ def _sending(
 
 
 def _where(ws: config.Workspace) -> None:
-    used = {ws.get(f"channels.{c}") for c in ("email", "sms", "whatsapp", "letter")}
+    from arrears.domain.ledger import SENT_CHANNELS
+
+    used = {ws.get(f"channels.{c}") for c in SENT_CHANNELS}
     if used & {"file", "pdf"}:
         console.print(f"messages written to the file sink: {ws.get('channels.outbox_dir')}")
 
