@@ -438,10 +438,25 @@ def _case_payload() -> pl.Expr:
 # Steps ---------------------------------------------------------------------------------------
 
 
+#: The step params an effect reads (each step's params are the policy's: few distinct texts).
+_PARAMS = ("template", "channel", "queue", "message", "to", "agency", "expires_after_days")
+
+
+def _with_params(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the params effects read as ``p_<name>`` columns: each distinct params
+    text is parsed once and joined back (a policy has a few dozen, the frame millions of rows)."""
+    parsed = (
+        frame.select(pl.col("params").unique())
+        .with_columns(_param(name).alias(f"p_{name}") for name in _PARAMS)
+        .with_columns(pl.col("p_expires_after_days").cast(I32, strict=False))
+    )
+    return frame.join(parsed, on="params", how="left", maintain_order="left")
+
+
 def _steps(steps: pl.DataFrame, portfolio: str, as_of: date) -> pl.DataFrame:
     """The step decisions with their business key and what their actions need (from
     ``params``), one expression per column."""
-    frame = steps.with_columns(pl.col("params").fill_null("{}"))
+    frame = _with_params(steps.with_columns(pl.col("params").fill_null("{}")))
     frame = frame.with_columns(
         [
             pl.lit(None, t).alias(c)
@@ -451,7 +466,7 @@ def _steps(steps: pl.DataFrame, portfolio: str, as_of: date) -> pl.DataFrame:
     )
     action = pl.col("action")
     expires = pl.coalesce(
-        _param("expires_after_days").cast(I32, strict=False),
+        "p_expires_after_days",
         pl.when(action == "settlement_offer").then(pl.lit(DEFAULT_EXPIRY_DAYS, I32)),
     )
     return frame.with_columns(
@@ -471,16 +486,16 @@ def _steps(steps: pl.DataFrame, portfolio: str, as_of: date) -> pl.DataFrame:
         .alias("payload"),
         pl.col("task_priority").fill_null(3).cast(I64),
         pl.col("priority").fill_null(0.0).alias("score"),
-        _param("template").alias("template"),
+        pl.col("p_template").alias("template"),
         pl.coalesce(
             "channel",
-            _param("channel"),
+            "p_channel",
             pl.when(action.is_in(list(OFFER_KINDS))).then(pl.lit(OFFER_CHANNEL)),
         ).alias("channel"),
         action.replace_strict(TASK_KINDS, default=None, return_dtype=S).alias("task_kind"),
-        _param("queue").alias("queue"),
+        pl.col("p_queue").alias("queue"),
         pl.when(action == "notify_owner")
-        .then(_param("message"))
+        .then(pl.col("p_message"))
         .when(action == "propose_write_off")
         .then(pl.col("reason"))
         .alias("note"),
@@ -489,8 +504,8 @@ def _steps(steps: pl.DataFrame, portfolio: str, as_of: date) -> pl.DataFrame:
         .then(pl.lit(as_of) + pl.duration(days=expires))
         .cast(D)
         .alias("expires_on"),
-        _param("to").alias("stage_floor_to"),
-        pl.when(action == "place_with_agency").then(_param("agency")).alias("agency_to"),
+        pl.col("p_to").alias("stage_floor_to"),
+        pl.when(action == "place_with_agency").then(pl.col("p_agency")).alias("agency_to"),
     )
 
 
@@ -505,13 +520,15 @@ def _messages(executed: pl.DataFrame) -> pl.DataFrame:
         & ((pl.col("action") == "send") | pl.col("offer_kind").is_not_null())
         & pl.col("template").is_not_null()
     )
-    latest = (
-        sent.with_row_index("_row")
-        .sort(["due_on", "key"], descending=True)
-        .unique(message, keep="first")
-        .sort("_row")
+    repeated = sent.filter(pl.struct(message).is_duplicated())  # few rows, or none
+    if repeated.is_empty():
+        return _conform(sent, QUEUE_MESSAGE)
+    earlier = (
+        repeated.sort(["due_on", "key"], descending=True)
+        .filter(~pl.struct(message).is_first_distinct())
+        .select("key")
     )
-    return _conform(latest, QUEUE_MESSAGE)
+    return _conform(sent.join(earlier, on="key", how="anti", maintain_order="left"), QUEUE_MESSAGE)
 
 
 def _credit(executed: pl.DataFrame) -> pl.DataFrame:
