@@ -189,6 +189,9 @@ stages:
 segments:
   - {name: everyone}
 cadences:
+  - stage: preventive
+    steps:
+      - {id: watch, offset: -2, action: move_stage, to: early, when: balance >= 10000}
   - stage: early
     steps:
       - {id: notice, offset: 3, action: send, channel: email, template: notice}

@@ -13,7 +13,8 @@ the same decisions for them as a full run (``tests/test_cycle_properties.py`` ch
    approval); a ``move_stage`` floor keeps the case at least that severe. A debtor whose
    overdue balance is positive but within the policy's ``cure_tolerance`` is cured (``clear``).
 4. Case: open, reopen (cured within ``reopen_within_days``: its steps are not repeated), move
-   stage, update, stay or close (cured).
+   stage, update, stay or close (cured): transitions :mod:`arrears.domain.case` allows
+   (``tests/test_case_machine.py`` checks them against it).
 5. Experiment arm: deterministic from the debtor id and the experiment's name.
 6. Pause: a manual hold, an open dispute, an open promise to pay or a plan in good standing.
 7. Steps: the cadence of the case's (segment, stage, arm); every occurrence that has come due and
@@ -46,6 +47,7 @@ from arrears.cycle.frames import (
     CycleInput,
     Decisions,
 )
+from arrears.domain.case import CLEAR, Change, CloseReason, PausedBy
 
 
 def decide(
@@ -87,7 +89,7 @@ def _current_cases(data: CycleInput, policy: CompiledPolicy, as_of: date) -> Cyc
     cases = (
         data.cases.filter(
             pl.col("closed_on").is_null()
-            | ((pl.col("closed_on") >= window) & (pl.col("close_reason") == "cured"))
+            | ((pl.col("closed_on") >= window) & (pl.col("close_reason") == CloseReason.CURED))
         )
         .filter(pl.col("opened_on") <= as_of)
         .sort(
@@ -252,15 +254,15 @@ def _pause(frame: pl.DataFrame, data: CycleInput, as_of: date) -> pl.DataFrame:
         .agg(pl.col("ends_on").max().alias("_hold_until"))
     )
     frame = _attach(frame, holds, "debtor_id", "debtor_id")
-    paused_by = (
+    paused_by = (  # in the order of arrears.domain.case.PAUSE_PRECEDENCE
         pl.when(pl.col("_hold_until").is_not_null())
-        .then(pl.lit("hold"))
+        .then(pl.lit(PausedBy.HOLD))
         .when(pl.col("disputed"))
-        .then(pl.lit("dispute"))
+        .then(pl.lit(PausedBy.DISPUTE))
         .when(pl.col("promise_open"))
-        .then(pl.lit("promise"))
+        .then(pl.lit(PausedBy.PROMISE))
         .when(pl.col("plan_active"))
-        .then(pl.lit("plan"))
+        .then(pl.lit(PausedBy.PLAN))
         .otherwise(pl.lit(None, pl.String()))
     )
     until = (
@@ -282,7 +284,7 @@ def _cases(frame: pl.DataFrame, as_of: date) -> pl.LazyFrame:
     has_case = pl.col("case_case_id").is_not_null()
     is_open = has_case & pl.col("case_closed_on").is_null()
     is_closed = has_case & pl.col("case_closed_on").is_not_null()
-    clear = pl.col("_new_stage") == "clear"
+    clear = pl.col("_new_stage") == CLEAR
     same = [
         pl.col("segment").eq_missing(pl.col("case_segment")),
         pl.col("arm").eq_missing(pl.col("case_arm")),
@@ -292,27 +294,27 @@ def _cases(frame: pl.DataFrame, as_of: date) -> pl.LazyFrame:
     ]
     change = (
         pl.when(is_open & clear)
-        .then(pl.lit("close"))
+        .then(pl.lit(Change.CLOSE))
         .when(is_open & (pl.col("_new_stage") != pl.col("case_stage")))
-        .then(pl.lit("stage"))
+        .then(pl.lit(Change.STAGE))
         .when(is_open & ~pl.all_horizontal(same))
-        .then(pl.lit("update"))
+        .then(pl.lit(Change.UPDATE))
         .when(is_open)
-        .then(pl.lit("stay"))
+        .then(pl.lit(Change.STAY))
         .when(is_closed & ~clear)
-        .then(pl.lit("reopen"))
+        .then(pl.lit(Change.REOPEN))
         .when(~has_case & ~clear)
-        .then(pl.lit("open"))
+        .then(pl.lit(Change.OPEN))
         .otherwise(pl.lit(None, pl.String()))
     )
-    entered = pl.col("change").is_in(["open", "reopen", "stage"])
+    entered = pl.col("change").is_in([Change.OPEN, Change.REOPEN, Change.STAGE])
     return (
         frame.lazy()
         .with_columns(change.alias("change"))
         .filter(pl.col("change").is_not_null())
         .with_columns(
             pl.col("case_case_id").alias("case_id"),
-            pl.when(pl.col("change") == "open")
+            pl.when(pl.col("change") == Change.OPEN)
             .then(pl.lit(as_of))
             .otherwise(pl.col("case_opened_on"))
             .alias("opened_on"),
@@ -322,13 +324,13 @@ def _cases(frame: pl.DataFrame, as_of: date) -> pl.LazyFrame:
             .then(pl.lit(as_of))
             .otherwise(pl.col("case_stage_entered_on"))
             .alias("stage_entered_on"),
-            pl.when(pl.col("change") == "reopen")
+            pl.when(pl.col("change") == Change.REOPEN)  # a reopened case loses its floor
             .then(pl.lit(None, pl.String()))
             .otherwise(pl.col("case_stage_floor"))
             .alias("stage_floor"),
             pl.col("case_agency").alias("agency"),
-            pl.when(pl.col("change") == "close")
-            .then(pl.lit("cured"))
+            pl.when(pl.col("change") == Change.CLOSE)
+            .then(pl.lit(CloseReason.CURED))
             .otherwise(pl.lit(None, pl.String()))
             .alias("close_reason"),
             pl.col("_overdue_minor").alias("overdue_minor"),
@@ -350,7 +352,7 @@ def _steps(
     explain: bool,
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     # lazy: the filter gathers only the columns used below, not every column of the cases
-    live = cases.filter(pl.col("change") != "close")
+    live = cases.filter(pl.col("change") != Change.CLOSE)
     conditions = [expr.alias(f"_when{i}") for i, expr in enumerate(policy.step_conditions)]
     if conditions:
         live = live.with_columns(conditions)
