@@ -178,7 +178,9 @@ def phase_decide(url: str) -> dict[str, object]:
 
 
 def phase_run(url: str) -> dict[str, object]:
+    from arrears.domain.actor import system
     from arrears.services.cycle import Timings, load_compiled, run_cycle
+    from arrears.services.uow import SqlUnitOfWork
     from arrears.store.database import connect
 
     policy = load_compiled(POLICY)
@@ -186,11 +188,11 @@ def phase_run(url: str) -> dict[str, object]:
     timings = Timings()
     start = time.perf_counter()
     decisions, summary = run_cycle(
-        engine,
+        SqlUnitOfWork(engine),
+        system("cycle"),
         portfolio=PORTFOLIO,
         as_of=END,
         policy=policy,
-        actor="bench",
         at=datetime.now(UTC),
         timings=timings,
     )

@@ -176,7 +176,9 @@ def test_workspace_rates_rank_cases_across_currencies(
     """4,000 MXN (about 235 USD) must not outrank 1,000 EUR: the shipped policies' priority
     reads the *_ref features, in the common unit of the workspace's [rates]."""
     from arrears.config import load
+    from arrears.domain.actor import system
     from arrears.services.cycle import load_compiled, plan_cycle
+    from arrears.services.uow import SqlUnitOfWork
 
     root = tmp_path / "fx"
     assert main(["init", str(root)]) == 0
@@ -193,7 +195,12 @@ def test_workspace_rates_rank_cases_across_currencies(
 
     def priorities(rates: dict[str, Decimal]) -> dict[str, float]:
         cases = plan_cycle(
-            engine, portfolio="default", as_of=date(2026, 2, 1), policy=policy, rates=rates
+            SqlUnitOfWork(engine),
+            system("cycle"),
+            portfolio="default",
+            as_of=date(2026, 2, 1),
+            policy=policy,
+            rates=rates,
         ).cases
         return dict(cases.select("currency", "priority").iter_rows())
 

@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from arrears.domain.actor import system
 from arrears.domain.columns import Kind
 from arrears.io.batches import ReadOptions
 from arrears.io.importer import import_files
 from arrears.services.cycle import load_compiled, run_cycle
+from arrears.services.uow import SqlUnitOfWork
 from arrears.store.cycle.snapshot import read_snapshot
 from arrears.store.database import connect, normalize_url, upgrade
 from arrears.store.portfolios import ensure_portfolio
@@ -89,12 +91,13 @@ def test_an_ordinary_role_migrates_imports_reads_and_runs_the_cycle(
     assert snap.instalments["open_minor"].sum() == 310_00 - 130_00  # invoiced, paid
 
     policy = load_compiled(POLICY)
+    uow, cycle = SqlUnitOfWork(engine), system("cycle")
     decisions, summary = run_cycle(
-        engine, portfolio="default", as_of=date(2026, 2, 15), policy=policy, actor="t", at=AT
+        uow, cycle, portfolio="default", as_of=date(2026, 2, 15), policy=policy, at=AT
     )
     assert summary.written and decisions.cases.height == 2
     _, again = run_cycle(
-        engine, portfolio="default", as_of=date(2026, 2, 15), policy=policy, actor="t", at=AT
+        uow, cycle, portfolio="default", as_of=date(2026, 2, 15), policy=policy, at=AT
     )
     assert not again.written
     # the foreign keys hold for every writer

@@ -9,6 +9,7 @@ cadence with why it was or was not taken. See ``docs/cycle.md``.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +20,7 @@ import typer
 from rich.markup import escape
 
 from arrears.cli.aging import parse_as_of
-from arrears.cli.context import actor, store, workspace
+from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.onboarding import approve_waiting_command, waiting_line
 from arrears.cli.output import Format, Wide, amount_text, console, emit, emit_json
 from arrears.config import Workspace
@@ -28,15 +29,15 @@ from arrears.cycle.frames import Decisions
 from arrears.domain.money import from_minor
 from arrears.services.cycle import (
     PolicyProblems,
+    RunSummary,
     Timings,
-    UnknownDebtor,
     load_compiled,
     plan_cycle,
     run_cycle,
     unrated,
 )
-from arrears.store.cycle.write import RunSummary
-from arrears.store.portfolios import UnknownPortfolio
+from arrears.services.explain import Explained, ExplainedStep, ExplainView, explain_view
+from arrears.services.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
     from arrears.scoring.model import Model
@@ -322,24 +323,18 @@ def _plan(
     compiled: CompiledPolicy,
     model: Model | None,
     *,
-    debtor: str | None = None,
     timings: Timings | None = None,
 ) -> Decisions:
-    from arrears.cli.app import UserError
-
-    try:
-        return plan_cycle(
-            store(ws),
-            portfolio=code,
-            as_of=day,
-            policy=compiled,
-            debtor=debtor,
-            timings=timings,
-            model=model,
-            rates=ws.rates,
-        )
-    except (UnknownPortfolio, UnknownDebtor) as exc:
-        raise UserError(str(exc)) from None
+    return plan_cycle(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        portfolio=code,
+        as_of=day,
+        policy=compiled,
+        timings=timings,
+        model=model,
+        rates=ws.rates,
+    )
 
 
 def run_command(
@@ -352,23 +347,18 @@ def run_command(
     summary: SummaryOpt = False,
 ) -> None:
     """Run the cycle for a day: commit stage changes, steps, messages and tasks (idempotent)."""
-    from arrears.cli.app import UserError
-
     ws, day, compiled, code = _setup(ctx, as_of, policy, portfolio)
     model, score = _model(ws)
-    try:
-        decisions, written = run_cycle(
-            store(ws),
-            portfolio=code,
-            as_of=day,
-            policy=compiled,
-            actor=actor(),
-            at=datetime.now(UTC),
-            model=model,
-            rates=ws.rates,
-        )
-    except UnknownPortfolio as exc:
-        raise UserError(str(exc)) from None
+    decisions, written = run_cycle(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        portfolio=code,
+        as_of=day,
+        policy=compiled,
+        at=datetime.now(UTC),
+        model=model,
+        rates=ws.rates,
+    )
     title = f"run for {code} on {day} with {compiled.policy.policy}"
     if written.written:
         extra: dict[str, object] = {k: v for k, v in written.as_dict().items() if v}
@@ -427,108 +417,116 @@ def explain_command(
     wide: Wide = False,
 ) -> None:
     """Why the cycle does what it does for one debtor: features, segment, stage, steps."""
-    from arrears.policy.features import CATALOGUE
-
     ws, day, compiled, code = _setup(ctx, as_of, policy, portfolio)
-    decisions = _plan(ws, code, day, compiled, _model(ws)[0], debtor=debtor)
-    segments = {s.name: s.when for s in compiled.policy.segments}
-    stages = {s.name: s.when for s in compiled.policy.stages}
-    report = []
-    for row in decisions.features.iter_rows(named=True):
-        currency = row["currency"]
-        case = decisions.cases.filter(pl.col("currency") == currency)
-        case_row = case.row(0, named=True) if case.height else None
-        stage = case_row["stage"] if case_row else "clear"
-        plan = (
-            (decisions.plan if decisions.plan is not None else pl.DataFrame()).filter(
-                pl.col("currency") == currency
-            )
-            if decisions.plan is not None
-            else pl.DataFrame()
-        )
-        report.append(
-            {
-                "debtor": debtor,
-                "currency": currency,
-                "as_of": day.isoformat(),
-                "segment": row["segment"],
-                "segment_rule": segments.get(row["segment"]) or "default segment",
-                "stage": stage,
-                "stage_rule": stages.get(stage) or "nothing overdue: no stage condition holds",
-                "case": case_row["change"] if case_row else "no case",
-                "opened_on": str(case_row["opened_on"]) if case_row else None,
-                "awaiting_approval": case_row["awaiting_approval"] if case_row else None,
-                "arm": row["arm"],
-                "paused_by": row["paused_by"],
-                "paused_until": str(row["paused_until"]) if row["paused_until"] else None,
-                "priority": row["priority"],
-                "score_source": row.get("score_source"),
-                "score_reasons": row.get("score_reasons") or [],
-                "features": {f.name: _feature_value(row.get(f.name)) for f in CATALOGUE},
-                "steps": plan.with_columns(pl.col("due_on").cast(pl.String)).to_dicts()
-                if plan.height
-                else [],
-            }
-        )
+    view = explain_view(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        portfolio=code,
+        debtor=debtor,
+        as_of=day,
+        policy=compiled,
+        model=_model(ws)[0],
+        rates=ws.rates,
+    )
     if fmt is Format.JSON:
-        emit_json(report)
+        emit_json([_explained_json(view, item) for item in view.currencies])
         return
-    if not report:
+    if not view.currencies:
         console.print(f"{debtor}: nothing open and no case on {day}; the cycle does nothing")
         return
-    for item in report:
+    for item in view.currencies:
         if fmt is Format.CSV:
-            emit(pl.DataFrame(item["steps"]) if item["steps"] else pl.DataFrame(), fmt)
-            continue
-        console.print(f"[bold]{debtor} ({item['currency']}) on {day}[/bold]")
-        for key in ("segment", "stage"):
-            console.print(f"  {key}: {item[key]}  (rule: {item[key + '_rule']})")
-        for key in ("case", "opened_on", "awaiting_approval", "arm", "paused_by", "paused_until"):
-            if item[key] is not None:
-                console.print(f"  {key}: {item[key]}")
-        if item["awaiting_approval"] is not None:
-            console.print(
-                f"    (stays in {item['stage']} until a person approves: "
-                f"arrears approve {debtor} {item['awaiting_approval']})",
-                highlight=False,
-                markup=False,
-            )
-        console.print(f"  priority: {item['priority']:.2f}")
-        if item["score_source"]:
-            reasons = item["score_reasons"]
-            assert isinstance(reasons, list)
-            values = item["features"]
-            assert isinstance(values, dict)
-            console.print(
-                f"  score: {values.get('score')} ({item['score_source']})"
-                + (": " + "; ".join(map(str, reasons)) if reasons else ""),
-                highlight=False,
-                markup=False,
-            )
-        features = item["features"]
-        assert isinstance(features, dict)
-        emit(
-            pl.DataFrame({"feature": list(features), "value": list(features.values())}),
-            fmt,
-            title="features",
-            wrap=("value",),
-            wide=wide,
-        )
-        steps = item["steps"]
-        assert isinstance(steps, list)
-        if steps:
-            console.print("  steps of the current cadence:")
-            for step in steps:
-                name = step["step_id"] + (f"#{step['occurrence']}" if step["occurrence"] else "")
-                how = step["action"] + (f"/{step['channel']}" if step["channel"] else "")
-                console.print(
-                    f"    {step['due_on']}  {name}  {how}: {step['status']}"
-                    + (f" ({step['reason']})" if step["reason"] else ""),
-                    highlight=False,
-                    markup=False,
-                )
+            steps = [_step_json(step) for step in item.steps]
+            emit(pl.DataFrame(steps) if steps else pl.DataFrame(), fmt)
         else:
-            console.print("  no steps: the policy has no cadence for this segment and stage")
+            _print_explained(view, item, wide=wide)
+
+
+def _step_json(step: ExplainedStep) -> dict[str, object]:
+    return {**asdict(step), "due_on": step.due_on.isoformat()}
+
+
+def _explained_json(view: ExplainView, item: Explained) -> dict[str, object]:
+    """One currency of the explain view as ``--format json`` prints it (features as text)."""
+    return {
+        "debtor": view.debtor,
+        "currency": item.currency,
+        "as_of": view.as_of.isoformat(),
+        "segment": item.segment,
+        "segment_rule": item.segment_rule,
+        "stage": item.stage,
+        "stage_rule": item.stage_rule,
+        "case": item.case,
+        "opened_on": _day_text(item.opened_on),
+        "awaiting_approval": item.awaiting_approval,
+        "arm": item.arm,
+        "paused_by": item.paused_by,
+        "paused_until": _day_text(item.paused_until),
+        "priority": item.priority,
+        "score_source": item.score_source,
+        "score_reasons": list(item.score_reasons),
+        "features": {name: _feature_value(v) for name, v in item.features.items()},
+        "steps": [_step_json(step) for step in item.steps],
+    }
+
+
+def _day_text(day: date | None) -> str | None:
+    return str(day) if day else None
+
+
+def _print_explained(view: ExplainView, item: Explained, *, wide: bool) -> None:
+    debtor = view.debtor
+    console.print(f"[bold]{debtor} ({item.currency}) on {view.as_of}[/bold]")
+    console.print(f"  segment: {item.segment}  (rule: {item.segment_rule})")
+    console.print(f"  stage: {item.stage}  (rule: {item.stage_rule})")
+    shown = {
+        "case": item.case,
+        "opened_on": _day_text(item.opened_on),
+        "awaiting_approval": item.awaiting_approval,
+        "arm": item.arm,
+        "paused_by": item.paused_by,
+        "paused_until": _day_text(item.paused_until),
+    }
+    for key, value in shown.items():
+        if value is not None:
+            console.print(f"  {key}: {value}")
+    if item.awaiting_approval is not None:
+        console.print(
+            f"    (stays in {item.stage} until a person approves: "
+            f"arrears approve {debtor} {item.awaiting_approval})",
+            highlight=False,
+            markup=False,
+        )
+    console.print(f"  priority: {item.priority:.2f}")
+    if item.score_source:
+        reasons = item.score_reasons
+        console.print(
+            f"  score: {_feature_value(item.features.get('score'))} ({item.score_source})"
+            + (": " + "; ".join(reasons) if reasons else ""),
+            highlight=False,
+            markup=False,
+        )
+    features = {name: _feature_value(value) for name, value in item.features.items()}
+    emit(
+        pl.DataFrame({"feature": list(features), "value": list(features.values())}),
+        Format.TABLE,
+        title="features",
+        wrap=("value",),
+        wide=wide,
+    )
+    if not item.steps:
+        console.print("  no steps: the policy has no cadence for this segment and stage")
+        return
+    console.print("  steps of the current cadence:")
+    for step in item.steps:
+        name = step.step_id + (f"#{step.occurrence}" if step.occurrence else "")
+        how = step.action + (f"/{step.channel}" if step.channel else "")
+        console.print(
+            f"    {step.due_on}  {name}  {how}: {step.status}"
+            + (f" ({step.reason})" if step.reason else ""),
+            highlight=False,
+            markup=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,13 @@
 ``plan_cycle`` changes nothing; ``run_cycle`` commits the decisions in one transaction
 (``arrears.store.cycle.write``). Both call the same pure function
 (:func:`arrears.cycle.decide.decide`), so a plan shows exactly what a run would do.
+
+Both take the unit of work and the :class:`~arrears.domain.actor.Actor` who runs the cycle:
+``cli:USER`` from ``arrears run``, ``system:cycle`` (:func:`arrears.domain.actor.system`) from a
+scheduler. Every activity record the run writes (``case.*``, ``step.*``, a late fee's invoice)
+names that actor. The cycle reads over the unit of work's engine (ADBC, outside any
+transaction) and commits in one transaction of its own there, because that transaction must
+take the portfolio's cycle lock as it begins (:class:`arrears.store.cycle.write.CycleBusy`).
 """
 
 from __future__ import annotations
@@ -22,11 +29,27 @@ from arrears.channels.templates import check_template, shipped_root
 from arrears.cycle.compiled import CompiledPolicy, compile_policy
 from arrears.cycle.decide import decide
 from arrears.cycle.frames import RATE_DIGITS, RATE_SCHEMA, SCORE_SCHEMA, CycleInput, Decisions
-from arrears.domain.errors import InvalidInput, NotFound
+from arrears.domain.actor import Actor, Permission
+from arrears.domain.errors import Conflict, InvalidInput, NotFound
 from arrears.policy.check import Templates
 from arrears.policy.loading import load_policy
+from arrears.services.uow import SqlUnitOfWork
 from arrears.store.cycle.read import read_cycle_input
 from arrears.store.cycle.write import RunSummary, commit_decisions
+from arrears.store.ledger.balances import ConcurrentChange
+from arrears.store.portfolios import UnknownPortfolio
+
+__all__ = [
+    "PolicyProblems",
+    "RunSummary",
+    "Timings",
+    "UnknownDebtor",
+    "load_compiled",
+    "plan_cycle",
+    "rate_frame",
+    "run_cycle",
+    "unrated",
+]
 
 if TYPE_CHECKING:
     from arrears.scoring.model import Model
@@ -60,17 +83,21 @@ class Timings:
 
 
 def _read(engine: Engine, portfolio: str, as_of: date, policy: CompiledPolicy) -> CycleInput:
-    return read_cycle_input(
-        engine,
-        portfolio=portfolio,
-        as_of=as_of,
-        reopen_within_days=policy.policy.reopen_within_days,
-        promise_grace_days=policy.policy.promise_grace_days,
-    )
+    try:
+        return read_cycle_input(
+            engine,
+            portfolio=portfolio,
+            as_of=as_of,
+            reopen_within_days=policy.policy.reopen_within_days,
+            promise_grace_days=policy.policy.promise_grace_days,
+        )
+    except UnknownPortfolio as exc:
+        raise NotFound(str(exc)) from exc
 
 
 def plan_cycle(
-    engine: Engine,
+    uow: SqlUnitOfWork,
+    actor: Actor,
     *,
     portfolio: str,
     as_of: date,
@@ -85,9 +112,10 @@ def plan_cycle(
     ``model``: the propensity model that scores the debtors, the workspace's as
     :func:`arrears.scoring.registry.load` finds it (``None``: the transparent rules score).
     ``rates``: the workspace's ``[rates]`` (currency -> value in the common unit) for the
-    ``*_ref`` features. Changes nothing."""
+    ``*_ref`` features. Changes nothing. :class:`NotFound` for an unknown portfolio or debtor."""
+    actor.require(Permission.READ, "plan the cycle")
     start = time.perf_counter()
-    data = replace(_read(engine, portfolio, as_of, policy), rates=rate_frame(rates or {}))
+    data = replace(_read(uow.engine, portfolio, as_of, policy), rates=rate_frame(rates or {}))
     if debtor is not None:
         ids = data.debtors.filter(pl.col("debtor_external_id") == debtor)["debtor_id"]
         if ids.is_empty():
@@ -123,22 +151,26 @@ def plan_cycle(
 
 
 def run_cycle(
-    engine: Engine,
+    uow: SqlUnitOfWork,
+    actor: Actor,
     *,
     portfolio: str,
     as_of: date,
     policy: CompiledPolicy,
-    actor: str,
     at: datetime,
     timings: Timings | None = None,
     model: Model | None = None,
     rates: Mapping[str, Decimal] | None = None,
 ) -> tuple[Decisions, RunSummary]:
-    """Decide for ``as_of`` and commit the decisions in one transaction (``model``, ``rates``:
-    see :func:`plan_cycle`)."""
+    """Decide for ``as_of`` and commit the decisions in one transaction whose activity records
+    name ``actor`` (``model``, ``rates``: see :func:`plan_cycle`). :class:`Conflict` when
+    another run is writing, the cases changed since they were read, or the cycle already ran
+    for a later day."""
+    actor.require(Permission.ADMINISTER, "run the cycle")
     timings = timings if timings is not None else Timings()
     decisions = plan_cycle(
-        engine,
+        uow,
+        actor,
         portfolio=portfolio,
         as_of=as_of,
         policy=policy,
@@ -154,16 +186,19 @@ def run_cycle(
         cases=decisions.cases.filter(pl.col("change") != "stay"),
         steps=decisions.steps,
     )
-    summary = commit_decisions(
-        engine,
-        portfolio=portfolio,
-        as_of=as_of,
-        policy_name=policy.policy.policy,
-        policy_sha256=policy.sha256,
-        decisions=changes,
-        actor=actor,
-        at=at,
-    )
+    try:
+        summary = commit_decisions(
+            uow.engine,
+            portfolio=portfolio,
+            as_of=as_of,
+            policy_name=policy.policy.policy,
+            policy_sha256=policy.sha256,
+            decisions=changes,
+            actor=actor.name,
+            at=at,
+        )
+    except ConcurrentChange as exc:
+        raise Conflict(str(exc)) from exc
     timings.commit = time.perf_counter() - start
     return decisions, summary
 
