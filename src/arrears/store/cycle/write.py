@@ -525,14 +525,24 @@ def _sqlite_time(at: datetime) -> str:
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
+#: Up to this many debtors decided, their names are read by id; more: the whole portfolio's.
+NAMES_BY_ID = 20_000
+
+
 def _debtor_names(conn: Connection, pid: int, decisions: Decisions) -> pl.DataFrame:
-    """Each debtor of the portfolio by its external id (the business id keys are built from);
-    nothing to read when nothing was decided."""
-    if decisions.cases.is_empty() and decisions.steps.is_empty():
-        return pl.DataFrame(schema=DEBTOR_ID_SCHEMA)
-    rows = conn.execute(
-        select(debtor.c.id, debtor.c.external_id).where(debtor.c.portfolio_id == pid)
-    ).all()
+    """The external id (the business id keys are built from) of each debtor decided on: read by
+    id for a day of few changes, else the portfolio's whole list (one scan)."""
+    ids = pl.concat([decisions.cases["debtor_id"], decisions.steps["debtor_id"]]).unique()
+    query = select(debtor.c.id, debtor.c.external_id).where(debtor.c.portfolio_id == pid)
+    if ids.len() > NAMES_BY_ID:
+        rows = conn.execute(query).all()
+    else:
+        ordered = ids.sort().to_list()
+        rows = [
+            row
+            for start in range(0, len(ordered), 900)  # SQLite's bound parameters, with room
+            for row in conn.execute(query.where(debtor.c.id.in_(ordered[start : start + 900])))
+        ]
     return pl.DataFrame(rows, schema=DEBTOR_ID_SCHEMA, orient="row")
 
 
