@@ -1,7 +1,8 @@
 """``arrears aging``: the aging report of a portfolio as of a date.
 
-Reads the snapshot (``arrears.store.cycle.snapshot``), ages it with the pure ``arrears.kpi.aging``,
-and converts minor units to ``Decimal`` here, at the display boundary (never floats): one table
+The report comes from :func:`arrears.services.reports.aging_report` (the snapshot aged with the
+pure ``arrears.kpi.aging``); this module converts minor units to ``Decimal`` at the display
+boundary (never floats): one table
 per currency, or one CSV/JSON document with a ``currency`` column. With ``--in USD`` every amount
 is stated in one currency at the workspace's ``[rates]`` (one table); ``--by bucket`` prints the
 buckets as rows (count, amount, share), short enough for an 80-column terminal.
@@ -11,18 +12,17 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from fractions import Fraction
 from typing import Annotated
 
 import polars as pl
 import typer
 
-from arrears.cli.context import store, workspace
+from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.output import Format, Wide, amount_text, amounts_as_text, console, emit
 from arrears.domain.money import MoneyError, exponent, from_minor, is_currency
-from arrears.kpi.aging import CURRENT, DEFAULT_EDGES, By, aging, bucket_labels, converted, top
-from arrears.store.cycle.snapshot import read_snapshot
-from arrears.store.portfolios import UnknownPortfolio
+from arrears.kpi.aging import CURRENT, DEFAULT_EDGES, By, bucket_labels
+from arrears.services.reports import aging_report
+from arrears.services.uow import SqlUnitOfWork
 
 BY_CHOICES = ("total", "debtor", "invoice", "segment", "bucket")
 #: Shorter headers for the table format (CSV and JSON keep the report's column names).
@@ -56,22 +56,6 @@ def parse_buckets(text: str) -> tuple[int, ...]:
     except ValueError as exc:
         raise ValueError(f"--buckets {text!r}: {exc}") from None
     return edges
-
-
-def factors(rates: dict[str, Decimal], to: str) -> dict[str, Fraction]:
-    """What one minor unit of each rated currency is worth in minor units of ``to``, from the
-    workspace's ``[rates]`` (each currency's value in a common unit); ``ValueError`` when ``to``
-    has no rate."""
-    if to not in rates:
-        raise ValueError(
-            f"--in {to}: arrears.toml's [rates] gives no rate for {to}"
-            f" (rated: {', '.join(sorted(rates)) or 'none'}); see docs/configuration.md"
-        )
-    target = Fraction(rates[to])
-    return {
-        code: Fraction(rate) / target * 10 ** (exponent(to) - exponent(code))
-        for code, rate in rates.items()
-    }
 
 
 def display(report: pl.DataFrame, edges: tuple[int, ...], currency: str) -> pl.DataFrame:
@@ -131,33 +115,27 @@ def aging_command(
         if not is_currency(currency):
             raise MoneyError(f"--currency {currency!r} is not an ISO 4217 currency code")
     ws = workspace(ctx)
-    rated: dict[str, Fraction] = {}
     if in_currency is not None:
         in_currency = in_currency.strip().upper()
         if not is_currency(in_currency):
             raise MoneyError(f"--in {in_currency!r} is not an ISO 4217 currency code")
-        try:
-            rated = factors(ws.rates, in_currency)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
     code = portfolio or ws.get("portfolio")
-    try:
-        # Invoice numbers are read only for the report that lists them.
-        labels = by == "invoice"
-        snapshot = read_snapshot(store(ws), portfolio=code, as_of=day, invoice_labels=labels)
-    except UnknownPortfolio as exc:
-        raise UserError(str(exc)) from None
     by_value: By = by  # type: ignore[assignment]  # checked against BY_CHOICES above
-    report = aging(snapshot.instalments, day, edges, by=by_value, currency=currency)
+    report = aging_report(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        portfolio=code,
+        as_of=day,
+        edges=edges,
+        by=by_value,
+        currency=currency,
+        in_currency=in_currency,
+        rates=ws.rates,
+        top_n=top_n,
+    ).rows
     title = f"aging of {code} as of {day.isoformat()}"
     if in_currency is not None:
-        try:
-            report = converted(report, rated, in_currency, edges)
-        except ValueError as exc:
-            raise UserError(f"--in {in_currency}: arrears.toml's [rates]: {exc}") from None
         title += f" in {in_currency}"  # at the [rates]: --in's help says so
-    if top_n is not None:
-        report = top(report, top_n)
     named = in_currency is None  # a converted report has one currency, named in its title
     _print(report, edges, fmt, title=title, locale=ws.get("locale"), wide=wide, named=named)
 

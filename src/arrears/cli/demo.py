@@ -125,12 +125,13 @@ def _next(ws: Path, day: date) -> None:
 def _first_on_worklist(ws: Path) -> str | None:
     """The debtor of the worklist's first task, to explain (None: no task)."""
     from arrears import config
-    from arrears.cli.context import store
-    from arrears.store.cycle import collection
+    from arrears.cli.context import cli_actor, store
+    from arrears.services.collection import worklist
+    from arrears.services.uow import SqlUnitOfWork
 
     settings = config.load(ws)
-    frame = collection.read_worklist(
-        store(settings), portfolio=settings.get("portfolio"), collector=None, limit=1
+    frame = worklist(
+        SqlUnitOfWork(store(settings)), cli_actor(), portfolio=settings.get("portfolio"), top=1
     )
     return str(frame["debtor"][0]) if frame.height else None
 

@@ -1,6 +1,6 @@
 """``arrears model``: train, evaluate and explain the propensity-to-pay model.
 
-``train`` reads the portfolio's whole history (``arrears.store.scoring.history``), trains the models
+``train`` reads the portfolio's whole history (``arrears.services.scoring``), trains the models
 (``arrears.scoring``) on snapshot days in ``--from .. --to`` and stores them as the next version
 in ``<workspace>/models/``. ``evaluate`` runs the chronological backtest. ``explain`` scores one
 debtor as of a day with the latest model (the rules score when none is trained) and its reasons.
@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from arrears.cli.context import store, workspace
+from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.output import Format, Wide, amount_text, emit
 from arrears.domain.money import from_minor
 
@@ -36,18 +36,12 @@ def _day(text: str | None, option: str) -> date | None:
 
 
 def _history(ctx: typer.Context, portfolio: str | None) -> tuple[Any, Any, str]:
-    from arrears.cli.app import UserError
-    from arrears.store.portfolios import UnknownPortfolio
-    from arrears.store.scoring.history import read_history
+    from arrears.services.scoring import scoring_history
+    from arrears.services.uow import SqlUnitOfWork
 
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
-    try:
-        history = read_history(store(ws), portfolio=code)
-    except UnknownPortfolio as exc:
-        raise UserError(str(exc)) from None
-    if history.instalments.is_empty():
-        raise UserError(f"portfolio {code} has no history: import invoices and payments first")
+    history = scoring_history(SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code)
     return ws, history, code
 
 
@@ -225,25 +219,20 @@ def explain_command(
 ) -> None:
     """One debtor's score, expected recovery and days to pay, with the top reasons."""
     from arrears.cli.app import UserError
-    from arrears.scoring import score_frame
     from arrears.scoring.registry import ModelFileError, load
-    from arrears.store.cycle.read import read_cycle_input
-    from arrears.store.portfolios import UnknownPortfolio
+    from arrears.services.scoring import score_debtor
+    from arrears.services.uow import SqlUnitOfWork
 
     day = _day(as_of, "--as-of") or date.today()
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
     try:
-        data = read_cycle_input(store(ws), portfolio=code, as_of=day, reopen_within_days=30)
         model = load(ws.root)
-    except (UnknownPortfolio, ModelFileError) as exc:
+    except ModelFileError as exc:
         raise UserError(str(exc)) from None
-    ids = data.debtors.filter(pl.col("debtor_external_id") == debtor)["debtor_id"]
-    if ids.is_empty():
-        raise UserError(f"unknown debtor {debtor!r} in portfolio {code}")
-    scored = score_frame(model, data.for_debtors(ids), day)
-    if scored.is_empty():
-        raise UserError(f"debtor {debtor!r} owes nothing on {day}: no score")
+    scored = score_debtor(
+        SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code, debtor=debtor, as_of=day, model=model
+    ).scores
     shown = scored.with_columns(
         pl.lit(debtor).alias("debtor"),
         pl.col("score").round(3),
