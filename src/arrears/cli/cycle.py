@@ -34,6 +34,7 @@ from arrears.services.cycle import (
     load_compiled,
     plan_cycle,
     run_cycle,
+    summarize,
     unrated,
 )
 from arrears.services.explain import Explained, ExplainedStep, ExplainView, explain_view
@@ -89,44 +90,6 @@ def _money(minor: int | None, currency: str, locale: str) -> str:
     return amount_text(from_minor(minor or 0, currency), currency, locale)
 
 
-def summary_frames(decisions: Decisions) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Cases by segment and stage (count, overdue per currency) and steps by action and status."""
-    live = decisions.cases.filter(pl.col("change") != "close")
-    cases = (
-        live.group_by("segment", "stage", "currency")
-        .agg(
-            pl.len().alias("cases"),
-            pl.col("overdue_minor").sum().alias("overdue_minor"),
-            pl.col("paused_by").is_not_null().sum().alias("paused"),
-            pl.col("awaiting_approval").is_not_null().sum().alias("awaiting_approval"),
-        )
-        .sort("currency", "stage", "segment")
-    )
-    steps = (
-        decisions.steps.group_by("action", "channel", "status")
-        .agg(pl.len().alias("steps"))
-        .sort("action", "channel", "status", nulls_last=True)
-    )
-    return cases, steps
-
-
-def _changes(decisions: Decisions) -> dict[str, int]:
-    counts = decisions.cases.group_by("change").len()
-    return {row[0]: row[1] for row in counts.iter_rows()}
-
-
-def _written_changes(summary: RunSummary) -> dict[str, int]:
-    """The case changes a run committed, named as ``plan`` names them (the ones that happened)."""
-    counts = {
-        "open": summary.cases_opened,
-        "reopen": summary.cases_reopened,
-        "stage": summary.stage_changes,
-        "close": summary.cases_closed,
-        "update": summary.cases_updated,
-    }
-    return {change: n for change, n in counts.items() if n}
-
-
 def _print_summary(
     decisions: Decisions,
     fmt: Format,
@@ -141,10 +104,8 @@ def _print_summary(
     """``plan``'s decisions, or (``written``) what ``run`` committed: its case changes and steps
     are the ones it wrote, none when another run had already committed them. ``brief``: the
     policy's stages, in order, for the summary in a few lines instead of the tables."""
-    cases, steps = summary_frames(decisions)
-    changes = _changes(decisions) if written is None else _written_changes(written)
-    if written is not None and not written.written:
-        steps = steps.clear()
+    figures = summarize(decisions, written)
+    cases, steps, changes = figures.cases, figures.steps, figures.changes
     if fmt is Format.JSON:
         emit_json(
             {

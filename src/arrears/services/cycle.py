@@ -40,6 +40,7 @@ from arrears.store.ledger.balances import ConcurrentChange
 from arrears.store.portfolios import UnknownPortfolio
 
 __all__ = [
+    "CycleSummary",
     "PolicyProblems",
     "RunSummary",
     "Timings",
@@ -48,6 +49,7 @@ __all__ = [
     "plan_cycle",
     "rate_frame",
     "run_cycle",
+    "summarize",
     "unrated",
 ]
 
@@ -201,6 +203,53 @@ def run_cycle(
         raise Conflict(str(exc)) from exc
     timings.commit = time.perf_counter() - start
     return decisions, summary
+
+
+@dataclass(frozen=True, slots=True)
+class CycleSummary:
+    """A day's decisions in figures (what ``plan`` and ``run`` print).
+
+    ``cases``: the open cases by segment, stage and currency (``cases``, ``overdue_minor``,
+    ``paused``, ``awaiting_approval``); ``steps``: the steps by action, channel and status
+    (``steps``); ``changes``: the case changes by kind (open, reopen, stage, close, update,
+    stay). For a run, ``changes`` and ``steps`` are what it committed: none when another run
+    had already committed that day's decisions."""
+
+    cases: pl.DataFrame
+    steps: pl.DataFrame
+    changes: dict[str, int]
+
+
+def summarize(decisions: Decisions, written: RunSummary | None = None) -> CycleSummary:
+    """``plan``'s decisions in figures, or (``written``) what ``run`` committed."""
+    live = decisions.cases.filter(pl.col("change") != "close")
+    cases = (
+        live.group_by("segment", "stage", "currency")
+        .agg(
+            pl.len().alias("cases"),
+            pl.col("overdue_minor").sum().alias("overdue_minor"),
+            pl.col("paused_by").is_not_null().sum().alias("paused"),
+            pl.col("awaiting_approval").is_not_null().sum().alias("awaiting_approval"),
+        )
+        .sort("currency", "stage", "segment")
+    )
+    steps = (
+        decisions.steps.group_by("action", "channel", "status")
+        .agg(pl.len().alias("steps"))
+        .sort("action", "channel", "status", nulls_last=True)
+    )
+    if written is None:
+        counts = decisions.cases.group_by("change").len()
+        return CycleSummary(cases, steps, {row[0]: row[1] for row in counts.iter_rows()})
+    committed = {
+        "open": written.cases_opened,
+        "reopen": written.cases_reopened,
+        "stage": written.stage_changes,
+        "close": written.cases_closed,
+        "update": written.cases_updated,
+    }
+    changes = {change: n for change, n in committed.items() if n}
+    return CycleSummary(cases, steps if written.written else steps.clear(), changes)
 
 
 def rate_frame(rates: Mapping[str, Decimal]) -> pl.DataFrame:
