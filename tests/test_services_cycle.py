@@ -17,9 +17,12 @@ from sqlalchemy import Engine, func, select
 
 from arrears.cli.context import cli_actor
 from arrears.domain.actor import Actor, Role, system
+from arrears.domain.actor import debtor as debtor_actor
 from arrears.domain.errors import NotAllowed, NotFound
 from arrears.services.cycle import load_compiled, plan_cycle, run_cycle
 from arrears.services.explain import explain_view
+from arrears.services.reports import aging_report
+from arrears.services.scoring import score_debtor
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store import schema
 from arrears.store.database import connect
@@ -137,3 +140,30 @@ def test_the_explain_view_of_an_unknown_debtor_is_not_found(ws: Path) -> None:  
             policy=load_compiled(ws / "policies" / "b2b.yaml"),
         )
     engine.dispose()
+
+
+def test_the_aging_report_and_a_debtors_score_are_what_the_commands_print(
+    ws: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    capsys.readouterr()
+    assert run(ws, "aging", "--as-of", "2026-02-01", "--by", "debtor", "--format", "json") == 0
+    printed = {row["debtor_external_id"]: row for row in json.loads(capsys.readouterr().out)}
+    assert run(ws, "model", "explain", "D2", "--as-of", "2026-02-01", "--format", "json") == 0
+    [score] = json.loads(capsys.readouterr().out)
+
+    engine = _engine(ws)
+    auditor = Actor("user:ann", Role.AUDITOR)
+    report = aging_report(
+        SqlUnitOfWork(engine), auditor, portfolio="default", as_of=DAY, by="debtor"
+    )
+    scores = score_debtor(
+        SqlUnitOfWork(engine), auditor, portfolio="default", debtor="D2", as_of=DAY, model=None
+    ).scores
+    with pytest.raises(NotAllowed):  # a debtor sees its own account, not the portfolio's
+        aging_report(SqlUnitOfWork(engine), debtor_actor("D1"), portfolio="default", as_of=DAY)
+    engine.dispose()
+    totals = {row["debtor_external_id"]: row["total"] for row in report.rows.to_dicts()}
+    assert totals == {"D1": 1000_00, "D2": 60000_00}
+    assert {d: Decimal(row["total"]) * 100 for d, row in printed.items()} == totals
+    assert (round(scores["score"][0], 3), scores["source"][0]) == (score["score"], score["source"])
