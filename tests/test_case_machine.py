@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -46,6 +47,7 @@ from arrears.domain.case import (
     SetFloor,
     Status,
     new_case,
+    stage_for,
     step_event,
     transition,
 )
@@ -171,6 +173,24 @@ def test_steps_that_change_their_case() -> None:
     placed = transition(opened(), Place("c"))
     assert transition(transition(placed, Recall()), Recall()) == opened()
     assert transition(opened(), Approve("legal")).approved == {"legal"}
+
+
+def test_the_stage_rule() -> None:
+    matching = ["early", "late", "agency", "legal"]
+    # a new case may not open into an escalation: it waits in the stage before it
+    assert stage_for(new_case(LADDER), matching, cured=False) == ("late", "legal")
+    assert stage_for(new_case(LADDER), ["agency"], cured=False) == ("late", "agency")
+    # an open case not held walks into the agency; legal needs its approval
+    assert stage_for(opened("late"), matching, cured=False) == ("agency", "legal")
+    legal = replace(opened("agency"), approved=frozenset({"legal"}))
+    assert stage_for(legal, matching, cured=False) == ("legal", None)
+    # it moves back with the debt, but not below its floor; cured or nothing matches: clear
+    assert stage_for(opened("late"), ["early"], cured=False) == ("early", None)
+    assert stage_for(opened("agency", stage_floor="late"), ["early"], cured=False)[0] == "late"
+    assert stage_for(opened("late"), ["late"], cured=True) == (CLEAR, None)
+    assert stage_for(opened("late", stage_floor="late"), [], cured=False) == (CLEAR, None)
+    # matching only a gated stage: an open case stays where it is
+    assert stage_for(opened("early"), ["legal"], cured=False) == ("early", "legal")
 
 
 # -- observing the engine and the store -------------------------------------------------------
@@ -357,13 +377,60 @@ def test_the_engine_changes_cases_only_as_the_machine_allows(
         for case_id, stage in approvals_to_give(before, data):
             debtor = next(c["debtor_id"] for c in book.cases if c["case_id"] == case_id)
             book.approve(debtor, stage, day)  # type: ignore[arg-type]
+        approved, keys = book_cases(book, ladder), book_keys(book)
         decisions = book.run(policy, day)
-        keys = {
-            int(c["case_id"]): (c["debtor_id"], c["currency"], c["opened_on"])  # type: ignore[call-overload,misc]
-            for c in book.cases
-        }
+        check_stages(approved, keys, decisions, policy, day)
+        keys = book_keys(book)
         ids = {k: c for c, k in keys.items()}
         check_day(before, book_cases(book, ladder), keys, decisions, day, ladder, ids)
+
+
+def book_keys(book: Book) -> dict[int, tuple[int, str, date]]:
+    return {
+        int(c["case_id"]): (c["debtor_id"], c["currency"], c["opened_on"])  # type: ignore[call-overload,misc]
+        for c in book.cases
+    }
+
+
+def check_stages(
+    cases: dict[int, Case],
+    keys: dict[int, tuple[int, str, date]],
+    decisions: Decisions,
+    policy: CompiledPolicy,
+    on: date,
+) -> None:
+    """The stage the engine chose for every debtor and currency is the domain's
+    :func:`stage_for`, given the stages whose conditions held and the case it saw."""
+    ladder = ladder_of(policy)
+    conditions = [
+        c.alias(stage)
+        for stage, c in zip(policy.stages, policy.stage_conditions, strict=True)
+        if c is not None
+    ]
+    overdue = pl.col("overdue_balance")
+    tolerance = pl.lit(policy.policy.cure_tolerance)
+    matched = decisions.features.select(
+        "debtor_id", "currency", *conditions,
+        ((overdue > 0) & (overdue <= tolerance)).alias("_cured"),
+    )  # fmt: skip
+    decided = {(r["debtor_id"], r["currency"]): r for r in decisions.cases.iter_rows(named=True)}
+    for row in matched.iter_rows(named=True):
+        key = (row["debtor_id"], row["currency"])
+        mine = [cases[c] for c, k in keys.items() if k[:2] == key]
+        current = next((c for c in mine if c.is_open), None) or max(
+            (c for c in mine if c.reopens_on(on)), key=lambda c: c.closed_on or on, default=None
+        )
+        case = current or new_case(ladder)
+        matching = [s for s in policy.stages if row.get(s)]
+        stage, awaiting = stage_for(case, matching, cured=row["_cured"])
+        got = decided.get(key)
+        if stage == CLEAR:
+            assert got is None or got["change"] == Change.CLOSE, (on, case, matching, got)
+        else:
+            assert got is not None, (on, case, matching, stage)
+            assert (got["stage"], got["awaiting_approval"]) == (stage, awaiting), (
+                on, case, matching, row["_cured"], got["stage"], got["awaiting_approval"],
+            )  # fmt: skip
 
 
 def test_the_check_fails_when_the_engine_breaks_a_rule() -> None:
@@ -481,6 +548,7 @@ def through_the_store(
         reopen = policy.policy.reopen_within_days
         data = read_cycle_input(engine, portfolio="default", as_of=day, reopen_within_days=reopen)
         decisions = decide(data, policy, day)
+        check_stages(*stored_cases(engine, ladder), decisions, policy, day)
         commit_decisions(
             engine, portfolio="default", as_of=day, policy_name=policy.policy.policy,
             policy_sha256=policy.sha256, decisions=decisions, actor="system:cycle", at=AT,

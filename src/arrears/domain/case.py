@@ -6,7 +6,8 @@ changes in Polars (``arrears.cycle.decide``), the store writes them in SQL
 (``tests/cycle_book.py``); this module says what those three must agree on, in plain Python
 (standard library only). ``tests/test_case_machine.py`` runs the engine and the store over
 random portfolios, day after day, and checks that every change they make to a case is a
-:func:`transition` this module allows, ending in the state it computes.
+:func:`transition` this module allows, ending in the state it computes, and that the stage the
+engine chose is :func:`stage_for`'s.
 
 States (:class:`Case`)
     *no case*; *open* in a stage of the policy's ladder (least to most severe, ``clear``
@@ -65,6 +66,7 @@ The rules the engine implements, written down here:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
@@ -132,6 +134,13 @@ class Ladder:
 
     def gated(self, stage: str) -> bool:
         return stage in self.approval or stage in self.escalations
+
+    def waiting_stage(self, stage: str) -> str:
+        """Where a case that may not enter ``stage`` (nor anything else it matches) waits when
+        it opens: the most severe stage below it that is not gated (``clear``: none, no case
+        opens)."""
+        below = self.stages[1 : self.severity(stage)]
+        return next((s for s in reversed(below) if not self.gated(s)), CLEAR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +297,46 @@ def step_event(action: str, params: dict[str, object]) -> Event | None:
     return None
 
 
+# The stage rule ---------------------------------------------------------------------------------
+
+
+def may_enter(case: Case, stage: str) -> bool:
+    """Whether ``case`` (open, closed within the reopen window, or none yet) may enter ``stage``
+    on its own, because it matches it: a stage needing approval once approved (or the case is
+    in it); an escalation stage once approved, or unless the case is new or held."""
+    if stage in case.ladder.approval:
+        return stage in case.approved or (case.is_open and case.stage == stage)
+    if stage in case.ladder.escalations:
+        return stage in case.approved or not (case.status is Status.NONE or case.held)
+    return True
+
+
+def stage_for(case: Case, matching: Iterable[str], *, cured: bool) -> tuple[str, str | None]:
+    """The stage ``case`` is in today and the stage it awaits approval for, given the stages
+    whose conditions hold (``matching``) and whether what is overdue is within the tolerance
+    (``cured``). The rule ``cycle.decide._stage`` implements in Polars:
+
+    - cured, or nothing matches: ``clear`` (an open case closes, no case opens);
+    - else the most severe matching stage the case may enter (:func:`may_enter`); an open case
+      never below its floor; when it may enter none, an open case stays where it is and a new
+      or reopening one waits in :meth:`Ladder.waiting_stage`;
+    - it awaits the most severe matching stage when that is more severe than where it is.
+    """
+    ladder = case.ladder
+    severity = {s: ladder.severity(s) for s in matching if s != CLEAR}
+    most = max(severity, key=severity.__getitem__, default=CLEAR)
+    if cured or most == CLEAR:
+        return CLEAR, None
+    allowed = [s for s in severity if may_enter(case, s)]
+    stage = max(allowed, key=severity.__getitem__, default=CLEAR)
+    if case.is_open:
+        kept = [stage, case.stage_floor or CLEAR, case.stage if stage == CLEAR else CLEAR]
+        stage = max(kept, key=ladder.severity)
+    elif stage == CLEAR:
+        stage = ladder.waiting_stage(most)
+    return stage, most if ladder.severity(most) > ladder.severity(stage) else None
+
+
 # The machine --------------------------------------------------------------------------------
 
 
@@ -434,7 +483,9 @@ __all__ = [
     "Resume",
     "SetFloor",
     "Status",
+    "may_enter",
     "new_case",
+    "stage_for",
     "step_event",
     "transition",
 ]
