@@ -45,8 +45,8 @@ event              from -> to      guard (else :class:`~arrears.domain.errors.Co
 The rules the engine implements, written down here:
 
 - **Stages follow the debt, both ways.** An open case is in the most severe stage it matches
-  and may enter, never below its floor: it moves down as well as up (a partial payment of the
-  oldest invoice can bring it back to an earlier stage). Stages are not a one-way ladder; the
+  and may enter, never below its floor: it moves down as well as up (the oldest invoice paid
+  in full can bring it back to an earlier stage). Stages are not a one-way ladder; the
   floor (``move_stage``) is what keeps a case at least that severe until it closes.
 - **A case waits rather than enter a gated stage.** When the stages it matches and may not
   enter are more severe than where it is, it stays (``AwaitApproval`` names the most severe).
@@ -62,6 +62,11 @@ The rules the engine implements, written down here:
   plan (:data:`PAUSE_PRECEDENCE`).
 - The day's order: approvals given before the run; the case change (open, reopen, move, close);
   its pause and the stage it awaits; then the effects of the steps that ran (floor, agency).
+
+Where the engine implements them: ``decide._stage`` (:func:`stage_for`), ``decide._cases``
+(the day's :class:`Change`), ``decide._pause`` (:class:`PausedBy`), ``decide._steps`` (nothing
+runs while paused); the store's commit writes the case row and folds in the steps' floor and
+agency (:func:`step_event`); ``store.cycle.collection.approve_stage`` records an approval.
 """
 
 from __future__ import annotations
