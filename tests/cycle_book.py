@@ -32,6 +32,7 @@ from arrears.cycle.frames import (
     Decisions,
 )
 from arrears.domain import case as machine
+from arrears.domain.errors import Conflict
 from arrears.store.cycle.snapshot import DEBTOR_SCHEMA, INSTALMENT_SCHEMA
 
 
@@ -71,6 +72,50 @@ def observed(
         closed_on=row["closed_on"],
         close_reason=machine.CloseReason(row["close_reason"]) if closed else None,
     )
+
+
+def events_between(before: machine.Case, after: machine.Case, on: date) -> list[machine.Event]:
+    """The events that take ``before`` to ``after`` on ``on``, in the day's order, each applied
+    by the machine (a forbidden one raises :class:`Conflict`); the machine must end in
+    ``after``."""
+    events: list[machine.Event] = []
+    state = before
+
+    def happen(event: machine.Event) -> None:
+        nonlocal state
+        try:
+            state = machine.transition(state, event)
+        except Conflict as exc:
+            raise AssertionError(f"{on}: {before} -> {after}: {exc}") from exc
+        events.append(event)
+
+    for stage in sorted(after.approved - before.approved):
+        happen(machine.Approve(stage))
+    if after.status is not state.status:
+        if after.status is machine.Status.CLOSED:
+            happen(machine.Close(on, after.close_reason or machine.CloseReason.CURED))
+        elif state.status is machine.Status.NONE:
+            happen(machine.Open(after.stage, on))
+        else:
+            happen(machine.Reopen(after.stage, on))
+    elif after.is_open and after.stage != state.stage:
+        happen(machine.MoveStage(after.stage))
+    if after.is_open:
+        if (after.paused_by, after.paused_until) != (state.paused_by, state.paused_until):
+            happen(
+                machine.Pause(after.paused_by, after.paused_until)
+                if after.paused_by
+                else machine.Resume()
+            )
+        if after.awaiting_approval != state.awaiting_approval:
+            happen(machine.AwaitApproval(after.awaiting_approval))
+        if after.stage_floor != state.stage_floor:
+            assert after.stage_floor is not None, f"{on}: the floor of {before} went"
+            happen(machine.SetFloor(after.stage_floor))
+        if after.agency != state.agency:
+            happen(machine.Place(after.agency) if after.agency else machine.Recall())
+    assert state == after, f"{on}: the machine ends in {state}, the case is {after}"
+    return events
 
 
 @dataclass
@@ -312,9 +357,12 @@ class Book:
     def apply(
         self, decisions: Decisions, as_of: date, policy: CompiledPolicy | None = None
     ) -> None:
-        """Apply ``decisions`` as the store's commit does; ``policy``: the one that decided
-        (needed only when a step changes its case: ``move_stage``, an agency's)."""
+        """Apply ``decisions`` as the store's commit does. With ``policy`` (the one that
+        decided), every case's change is checked against the case machine
+        (:func:`events_between`); a step that changes its case (``move_stage``, an agency's)
+        needs it."""
         names = {d["debtor_id"]: d["debtor_external_id"] for d in self.debtors}
+        before = {} if policy is None else self.states(ladder_of(policy))
         for row in decisions.cases.iter_rows(named=True):
             who = names[row["debtor_id"]]
             change = row["change"]
@@ -378,6 +426,14 @@ class Book:
                         "outcome": "queued",
                     }
                 )
+        if policy is not None:
+            ladder = ladder_of(policy)
+            for case_id, after in self.states(ladder).items():
+                events_between(before.get(case_id, machine.new_case(ladder)), after, as_of)
+
+    def states(self, ladder: machine.Ladder) -> dict[object, machine.Case]:
+        """Every case of the book as the machine's state."""
+        return {c["case_id"]: observed(c, self.approved(c["case_id"]), ladder) for c in self.cases}
 
     def approved(self, case_id: object) -> frozenset[str]:
         return frozenset(str(a["stage"]) for a in self.approvals if a["case_id"] == case_id)

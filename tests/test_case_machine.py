@@ -60,7 +60,7 @@ from arrears.store.cycle.read import read_cycle_input
 from arrears.store.cycle.write import commit_decisions
 from arrears.store.database import connect, upgrade
 from arrears.store.ledger import cases as ledger
-from cycle_book import Book, ladder_of, observed
+from cycle_book import Book, events_between, ladder_of, observed
 from test_cycle_properties import books
 from test_cycle_scenarios import P, compiled
 from test_ledger_support import ACTOR, AT
@@ -241,46 +241,6 @@ POLICIES = st.sampled_from([MACHINE, P])
 PRIMARY = {Open: Change.OPEN, Reopen: Change.REOPEN, MoveStage: Change.STAGE, Close: Change.CLOSE}
 
 
-def explain(before: Case, after: Case, on: date) -> list[Event]:
-    """The events that take ``before`` to ``after`` on ``on``, in the day's order, each applied
-    by the machine (a forbidden one raises :class:`Conflict`); the machine must end in
-    ``after``."""
-    events: list[Event] = []
-    state = before
-
-    def happen(event: Event) -> None:
-        nonlocal state
-        try:
-            state = transition(state, event)
-        except Conflict as exc:
-            raise AssertionError(f"{on}: {before} -> {after}: {exc}") from exc
-        events.append(event)
-
-    for stage in sorted(after.approved - before.approved):
-        happen(Approve(stage))
-    if after.status is not state.status:
-        if after.status is Status.CLOSED:
-            happen(Close(on, after.close_reason or CloseReason.CURED))
-        elif state.status is Status.NONE:
-            happen(Open(after.stage, on))
-        else:
-            happen(Reopen(after.stage, on))
-    elif after.is_open and after.stage != state.stage:
-        happen(MoveStage(after.stage))
-    if after.is_open:
-        if (after.paused_by, after.paused_until) != (state.paused_by, state.paused_until):
-            happen(Pause(after.paused_by, after.paused_until) if after.paused_by else Resume())
-        if after.awaiting_approval != state.awaiting_approval:
-            happen(AwaitApproval(after.awaiting_approval))
-        if after.stage_floor != state.stage_floor:
-            assert after.stage_floor is not None, f"{on}: the floor of {before} went"
-            happen(SetFloor(after.stage_floor))
-        if after.agency != state.agency:
-            happen(Place(after.agency) if after.agency else Recall())
-    assert state == after, f"{on}: the machine ends in {state}, the case is {after}"
-    return events
-
-
 def check_day(
     before: dict[int, Case],
     after: dict[int, Case],
@@ -307,7 +267,7 @@ def check_day(
             assert all(c.status is Status.CLOSED and not c.reopens_on(on) for c in earlier), (
                 f"{on}: a new case opened for {debtor} {currency} beside {earlier}"
             )
-        events = explain(was, now, on)
+        events = events_between(was, now, on)
         seen += events
         primary = [PRIMARY[type(e)] for e in events if type(e) in PRIMARY]
         change = changes.get((debtor, currency, opened_on))
@@ -449,7 +409,7 @@ def test_the_check_fails_when_the_engine_breaks_a_rule() -> None:
     floored = book_cases(book, ladder)
     book.cases[0]["stage"] = "early"
     with pytest.raises(AssertionError, match="below the case's floor"):
-        explain(floored[1], book_cases(book, ladder)[1], date(2026, 1, 26))
+        events_between(floored[1], book_cases(book, ladder)[1], date(2026, 1, 26))
     book.cases[0].update(stage="agency", paused_by="hold", paused_until=date(2026, 2, 1))
     paused = book_cases(book, ladder)
     steps_only = Decisions(decisions.features, decisions.cases.clear(), decisions.steps)
