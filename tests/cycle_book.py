@@ -2,7 +2,8 @@
 and applies the engine's decisions to its own case state, the way the store's commit does (the
 store's commit itself is tested on SQLite and PostgreSQL in test_cycle_store.py). What a step
 does to its case (floor, agency) is the domain's (``arrears.domain.case``), applied through its
-``transition``, so a step the case's state forbids fails here."""
+``transition``; ``Book.run`` also checks every case change against that machine
+(:func:`events_between`), so a change the case's state forbids fails any test that runs it."""
 
 from __future__ import annotations
 
