@@ -61,11 +61,15 @@ def table_and_rows(
 
 
 def cells(table: str) -> set[str]:
-    """Every cell of every table in ``table`` (the text between the column rules of a row)."""
+    """Every cell of every table in ``table`` (the text between the column rules of a row), or
+    of every record when the rows were printed as records (``name  value`` lines)."""
     found: set[str] = set()
+    records = "printed as records" in table
     for line in table.splitlines():
         if line[:1] in "│┃":
             found.update(cell.strip() for cell in re.split("[│┃]", line)[1:-1])
+        elif records and (record := re.fullmatch(r"([a-z_]+) {2,}(.*)", line.rstrip())):
+            found.add(record.group(2))
     return found
 
 

@@ -4,7 +4,9 @@ A table never cuts a cell. Every column is printed whole (ids, amounts, counts, 
 command declares it text that may wrap (names, notes, reasons: folded onto more lines, never cut).
 When the table is wider than the terminal: the text columns wrap first, then the columns the
 command declared optional are hidden, in its order, and a line under the table says which; a
-table still too wide is printed in parts, each repeating the key columns (the row's id). With
+table still too wide is printed in parts, each repeating the key columns (the row's id); when a
+cell is too wide even beside the key columns alone, the rows are printed as records, one
+``name  value`` line per column. With
 ``--wide`` the table is printed whole on long lines (for ``less -S`` or a file).
 
 Also the one place that prints user errors: one clear line each on stderr.
@@ -144,6 +146,9 @@ def _print_table(
             shown = [c for c in shown if c.name != name]
             hidden.append(name)
     parts = _parts(shown, key, room)
+    if any(_width(part, [c.least for c in part]) > room for part in parts):
+        _print_records(columns, title=title, room=room)
+        return
     if len(parts) > 1 and title:
         console.print(Text(title, style="table.title"))
     for part in parts:
@@ -157,6 +162,30 @@ def _print_table(
         notes.append(f"printed in {len(parts)} parts to fit {room} columns")
     if notes:
         console.print(Text("; ".join(notes) + "; use --wide or --format csv", style="dim"))
+
+
+def _print_records(columns: Sequence[_Column], *, title: str | None, room: int) -> None:
+    """One block per row, ``name  value`` per line: for a cell too wide to sit beside the key
+    columns (a long business key), so that it is still printed whole within ``room``."""
+    if title:
+        console.print(Text(title, style="table.title"))
+    label = max(cell_len(c.name) for c in columns)
+    for i in range(len(columns[0].cells)):
+        console.print(Text("-" * min(room, 40), style="dim"))
+        for column in columns:
+            line = Text(column.name.ljust(label) + "  ", style="bold")
+            line.append(column.cells[i])
+            if column.wraps:
+                console.print(line, overflow="fold")
+            else:  # whole, even on a line longer than the terminal's
+                Console(file=console.file, width=max(room, cell_len(line.plain))).print(line)
+    console.print(
+        Text(
+            f"printed as records: a value is too wide for a table in {room} columns; "
+            "use --wide or --format csv",
+            style="dim",
+        )
+    )
 
 
 def _parts(shown: list[_Column], key: Sequence[str], room: int) -> list[list[_Column]]:
