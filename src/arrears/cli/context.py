@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
 from arrears import config
 from arrears.domain.actor import Actor, Role
-from arrears.store.database import connect, current_revision, head_revision
+from arrears.services.uow import Store, open_store
 
 
 class NoWorkspace(config.ConfigError):
@@ -37,21 +35,9 @@ def _env() -> dict[str, str]:
     return dict(os.environ)
 
 
-def store(ws: config.Workspace) -> Engine:
+def store(ws: config.Workspace) -> Store:
     """The workspace's database, checked to be reachable and migrated to the current schema."""
-    from arrears.store.database import StoreError
-
-    engine = connect(ws.database_url)
-    try:
-        revision = current_revision(engine)
-    except OperationalError as exc:
-        raise StoreError(f"cannot open the database {engine.url!r}: {exc.orig}") from exc
-    if revision != head_revision(ws.database_url):
-        raise StoreError(
-            f"the database is at schema {revision or 'none'}, "
-            f"not {head_revision(ws.database_url)}: run `arrears db upgrade`"
-        )
-    return engine
+    return open_store(ws.database_url)
 
 
 def cli_actor() -> Actor:

@@ -22,6 +22,29 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from arrears.domain.errors import Unavailable
+from arrears.store.database import StoreError, connect, current_revision, head_revision
+
+#: The store a front end holds and hands to units of work (front ends import no SQLAlchemy).
+Store = Engine
+
+
+def open_store(url: str, *, checked: bool = True) -> Store:
+    """The store at ``url``; ``checked``: reachable and migrated to the current schema, else
+    :class:`arrears.store.database.StoreError` (an ``Unavailable``) saying what to run."""
+    engine = connect(url)
+    if not checked:
+        return engine
+    try:
+        revision = current_revision(engine)
+    except OperationalError as exc:
+        raise StoreError(f"cannot open the database {engine.url!r}: {exc.orig}") from exc
+    if revision != head_revision(url):
+        raise StoreError(
+            f"the database is at schema {revision or 'none'}, "
+            f"not {head_revision(url)}: run `arrears db upgrade`"
+        )
+    return engine
+
 
 if TYPE_CHECKING:
     from arrears.services.collection_sql import SqlCollectionRecords

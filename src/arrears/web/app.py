@@ -12,14 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from sqlalchemy import Engine
 
 from arrears import config
 from arrears.channels.base import ChannelSettings
 from arrears.domain.errors import NotFound
 from arrears.services import messages
-from arrears.services.uow import SqlUnitOfWork
-from arrears.store.database import connect
+from arrears.services.uow import SqlUnitOfWork, Store, open_store
 from arrears.web import errors
 
 
@@ -27,7 +25,7 @@ from arrears.web import errors
 class Site:
     """What every endpoint needs."""
 
-    engine: Engine
+    engine: Store
     settings: ChannelSettings
     #: the portfolio's code
     portfolio: str
@@ -52,7 +50,7 @@ def create_app(
     workspace: config.Workspace | Path | str,
     *,
     portfolio: str | None = None,
-    engine: Engine | None = None,
+    engine: Store | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FastAPI:
     """The web app of ``workspace`` (a loaded :class:`arrears.config.Workspace` or its folder)
@@ -63,7 +61,7 @@ def create_app(
 
     ws = workspace if isinstance(workspace, config.Workspace) else config.load(Path(workspace))
     max_body = _max_body(ws)
-    engine = engine or connect(ws.database_url)
+    engine = engine or open_store(ws.database_url, checked=False)
     code = portfolio or ws.get("portfolio")
     try:
         messages.check_portfolio(SqlUnitOfWork(engine), code)
