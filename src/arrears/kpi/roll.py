@@ -1,0 +1,191 @@
+"""Roll rates between aging buckets, month over month (the roll matrix), and the cure rate.
+
+Each debtor is followed in each currency it owes in. At a month's end its *state* is the aging
+bucket (:func:`arrears.kpi.aging.bucket_labels`) of its most past-due open instalment, and its
+balance the sum of its open instalments (:func:`arrears.kpi.figures.open_on`). For each calendar
+month whose last day is in the period, every debtor with a balance at the end of the month
+before is followed to the end of the month, where it is in a bucket again, or, owing nothing
+more, ``settled`` (paid or credited) or ``written off`` (some write-off of its was allocated in
+the month). Debtors that owed nothing at the start of a month are not in that month's rows.
+
+The roll rate from bucket A to state B in a month is the balance, at the start of the month,
+of the debtors that went from A to B, over the balance of all the debtors in A then (rates by
+amount, the usual measure; counts of debtors are given beside them). The matrix of a period
+adds its months' amounts before dividing.
+
+Cure rate: of the balance past due at the start of a month (any bucket but ``current``), the
+part whose debtors were ``current`` or ``settled`` at its end; a write-off is not a cure.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import polars as pl
+
+from arrears.kpi.aging import CURRENT, bucket_index, bucket_labels
+from arrears.kpi.figures import live_on, open_on
+
+SETTLED = "settled"
+WRITTEN_OFF = "written off"
+
+
+def month_ends(start: date, end: date) -> list[date]:
+    """The last days of the calendar months that end from ``start`` to ``end``."""
+    ends: list[date] = []
+    year, month = start.year, start.month
+    while True:
+        last = date(year, month, calendar.monthrange(year, month)[1])
+        if last > end:
+            return ends
+        if last >= start:
+            ends.append(last)
+        year, month = (year, month + 1) if month < 12 else (year + 1, 1)
+
+
+def states(
+    instalments: pl.DataFrame,
+    allocations: pl.DataFrame,
+    day: date,
+    edges: Sequence[int],
+    keys: Sequence[str] = (),
+) -> pl.LazyFrame:
+    """Each debtor owing something at the end of ``day``, per currency: ``debtor_id``,
+    ``keys`` (debtor attributes such as ``segment``), ``currency``, ``bucket`` (position in
+    ``bucket_labels(edges)``) and ``balance`` (minor units)."""
+    dpd = (pl.lit(day) - pl.col("due_date")).dt.total_days()
+    return (
+        open_on(instalments, allocations, day)
+        .filter(pl.col("open_minor") > 0)
+        .with_columns(bucket_index(dpd, edges))
+        .group_by("debtor_id", *keys, "currency")
+        .agg(pl.col("bucket").max(), pl.col("open_minor").sum().alias("balance"))
+    )
+
+
+def roll_rates(
+    instalments: pl.DataFrame,
+    allocations: pl.DataFrame,
+    start: date,
+    end: date,
+    edges: Sequence[int],
+    keys: Sequence[str] = (),
+) -> pl.DataFrame:
+    """The moves of each month ending from ``start`` to ``end``: ``month`` (its last day),
+    ``keys``, ``currency``, ``from_bucket``, ``to_bucket`` (labels), ``count`` (debtors),
+    ``amount`` (their balance at the start of the month, minor units) and ``rate`` (of the
+    ``from_bucket``'s balance that month). Ordered by month, group, from and to."""
+    labels = bucket_labels(edges)
+    targets = [*labels, SETTLED, WRITTEN_OFF]
+    seen: dict[date, pl.LazyFrame] = {}
+
+    def at(day: date) -> pl.LazyFrame:
+        if day not in seen:
+            seen[day] = states(instalments, allocations, day, edges, keys).cache()
+        return seen[day]
+
+    months = []
+    for last in month_ends(start, end):
+        before = last.replace(day=1) - timedelta(days=1)
+        write_offs = (
+            allocations.lazy()
+            .filter(
+                (pl.col("source_kind") == "write_off")
+                & (pl.col("allocated_on") > before)
+                & live_on(last)
+            )
+            .join(instalments.lazy(), on="instalment_id")
+            .select("debtor_id", "currency", pl.lit(True).alias("_written_off"))
+            .unique()
+        )
+        after = at(last).select("debtor_id", "currency", pl.col("bucket").alias("_to"))
+        moved = (
+            at(before)
+            .join(after, on=["debtor_id", "currency"], how="left")
+            .join(write_offs, on=["debtor_id", "currency"], how="left")
+            .with_columns(
+                pl.coalesce(
+                    pl.col("_to"),
+                    pl.when(pl.col("_written_off")).then(len(labels) + 1).otherwise(len(labels)),
+                ).alias("_to")
+            )
+            .group_by(*keys, "currency", "bucket", "_to")
+            .agg(pl.len().cast(pl.Int64()).alias("count"), pl.col("balance").sum().alias("amount"))
+            .with_columns(pl.lit(last).alias("month"))
+        )
+        months.append(moved)
+    if not months:
+        return _empty(instalments, keys)
+    names = dict(enumerate(targets))
+    frame = (
+        pl.concat(months)
+        .with_columns(
+            pl.col("bucket").replace_strict(names, return_dtype=pl.String()).alias("from_bucket"),
+            pl.col("_to").replace_strict(names, return_dtype=pl.String()).alias("to_bucket"),
+        )
+        .select("month", *keys, "currency", "from_bucket", "to_bucket", "count", "amount")
+        .collect()
+    )
+    return with_rates(frame, ["month", *keys], edges)
+
+
+def with_rates(frame: pl.DataFrame, keys: Sequence[str], edges: Sequence[int]) -> pl.DataFrame:
+    """``frame`` (moves with ``amount``) with ``rate`` recomputed, each ``from_bucket``'s
+    amounts over their sum within ``keys`` and currency, in bucket order."""
+    targets = {name: i for i, name in enumerate([*bucket_labels(edges), SETTLED, WRITTEN_OFF])}
+    whole = pl.col("amount").sum().over(*keys, "currency", "from_bucket")
+    order = [*keys, "currency", "_from", "_to"]
+    return (
+        frame.drop("rate", strict=False)
+        .with_columns(
+            pl.when(whole > 0).then(pl.col("amount") / whole).otherwise(None).alias("rate"),
+            pl.col("from_bucket").replace_strict(targets).alias("_from"),
+            pl.col("to_bucket").replace_strict(targets).alias("_to"),
+        )
+        .sort(order, nulls_last=True)
+        .drop("_from", "_to")
+    )
+
+
+def roll_matrix(rates: pl.DataFrame, keys: Sequence[str], edges: Sequence[int]) -> pl.DataFrame:
+    """The moves of all the months of :func:`roll_rates` added up, per group and currency:
+    ``keys``, ``currency``, ``from_bucket``, ``to_bucket``, ``count``, ``amount``, ``rate``."""
+    group = [*keys, "currency", "from_bucket", "to_bucket"]
+    summed = rates.group_by(group, maintain_order=True).agg(pl.col("count", "amount").sum())
+    return with_rates(summed, keys, edges)
+
+
+def cure_rates(rates: pl.DataFrame, keys: Sequence[str] = ()) -> pl.DataFrame:
+    """Per group and currency, from :func:`roll_rates` (any months): ``delinquent`` (balance
+    past due at the start of the months, minor units), ``delinquent_count`` (debtor-months),
+    ``cured`` and ``cured_count`` (those that were current or settled at the months' ends) and
+    ``cure_rate`` (``cured / delinquent``, null when nothing was past due)."""
+    group = [*keys, "currency"]
+    late = rates.filter(pl.col("from_bucket") != CURRENT)
+    cured = pl.col("to_bucket").is_in([CURRENT, SETTLED])
+    return (
+        late.group_by(group)
+        .agg(
+            pl.col("amount").sum().alias("delinquent"),
+            pl.col("count").sum().alias("delinquent_count"),
+            pl.col("amount").filter(cured).sum().alias("cured"),
+            pl.col("count").filter(cured).sum().alias("cured_count"),
+        )
+        .with_columns(
+            pl.when(pl.col("delinquent") > 0)
+            .then(pl.col("cured") / pl.col("delinquent"))
+            .otherwise(None)
+            .alias("cure_rate")
+        )
+        .sort(group, nulls_last=True)
+    )
+
+
+def _empty(instalments: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    schema: dict[str, pl.DataType] = {"month": pl.Date()}
+    schema |= {k: instalments.schema[k] for k in (*keys, "currency")}
+    schema |= {"from_bucket": pl.String(), "to_bucket": pl.String()}
+    schema |= {"count": pl.Int64(), "amount": pl.Int64(), "rate": pl.Float64()}
+    return pl.DataFrame(schema=schema)

@@ -1,0 +1,241 @@
+"""Every measure of ``arrears.kpi`` against a small book computed by hand (docs/kpi.md).
+
+The book (amounts in dollars; ids are instalments, one per invoice), period 2026-01-01 to
+2026-03-31 (90 days), buckets 0,30,60,90::
+
+    id debtor segment   cur  issued      due         amount  allocations
+    1  D1     retail    USD  2025-12-01  2025-12-31  100.00  payment 100.00 on 01-20
+    2  D1     retail    USD  2026-01-15  2026-02-14  200.00  payment 50.00 on 02-20, bounced 02-25;
+                                                             payment 200.00 on 03-20
+    3  D2     retail    USD  2025-11-15  2025-12-15  300.00  payment 100.00 on 2025-12-20;
+                                                             write-off 200.00 on 03-15
+    4  D1     retail    USD  2026-03-01  2026-03-31  150.00
+    5  D3     wholesale USD  2026-02-10  2026-03-12  250.00  credit note 50.00 on 03-01
+    6  D3     wholesale EUR  2026-01-10  2026-02-09   80.00  payment 30.00 on 04-02 (after the end)
+
+USD: opening (2025-12-31) = 100 (#1) + 200 (#3) = 300; sales = 200 + 150 + 250 = 600;
+collected 100 + 200 = 300 (the bounced 50 does not count); credited 50; written off 200;
+closing = 150 (#4, due on 03-31: current) + 200 (#5, 19 days late) = 350.
+DSO = 350/600 × 90 = 52.5; BPDSO = 150/600 × 90 = 22.5; ADD = 200/600 × 90 = 30;
+CEI = (300 + 600 − 350)/(300 + 600 − 150) × 100 = 550/750 × 100 = 73.33; bad debt = 200/600.
+Countback: March's sales (150) are used up whole (31 days), 200 is left of February's 250:
+200/250 × 28 = 22.4 days; 53.4 days.
+EUR: sales 80, closing 80 all past due: DSO = ADD = 90, BPDSO 0, CEI 0; countback: March and
+February have no sales (31 + 28 days), January's 80 is used up whole (31): 90.
+
+Debtors month by month (state, balance), USD:
+    2025-12-31  D1 current 100 (#1 due that day)   D2 1-30 200 (#3, 16 days)
+    2026-01-31  D1 current 200 (#2)                 D2 31-60 200 (47 days)
+    2026-02-28  D1 1-30 200 (#2, 14 days; the 50 bounced)  D2 61-90 200 (75)  D3 current 250
+    2026-03-31  D1 current 150 (#4)   D2 nothing, written off in March   D3 1-30 200 (19)
+EUR, D3: 01-31 current 80; 02-28 1-30 (19 days); 03-31 31-60 (50 days).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from fractions import Fraction
+
+import polars as pl
+import pytest
+
+from arrears.kpi.dso import month_ends_back
+from arrears.kpi.figures import open_on, period_figures
+from arrears.kpi.roll import month_ends
+from arrears.kpi.summary import measures
+from arrears.scoring.frames import History, view_at
+
+START, END = date(2026, 1, 1), date(2026, 3, 31)
+EDGES = (0, 30, 60, 90)
+D = date
+
+
+def book() -> tuple[pl.DataFrame, pl.DataFrame]:
+    instalments = pl.DataFrame(
+        [
+            (1, 1, 1, "retail", "USD", D(2025, 12, 1), D(2025, 12, 31), 100_00),
+            (2, 2, 1, "retail", "USD", D(2026, 1, 15), D(2026, 2, 14), 200_00),
+            (3, 3, 2, "retail", "USD", D(2025, 11, 15), D(2025, 12, 15), 300_00),
+            (4, 4, 1, "retail", "USD", D(2026, 3, 1), D(2026, 3, 31), 150_00),
+            (5, 5, 3, "wholesale", "USD", D(2026, 2, 10), D(2026, 3, 12), 250_00),
+            (6, 6, 3, "wholesale", "EUR", D(2026, 1, 10), D(2026, 2, 9), 80_00),
+        ],
+        schema={
+            "instalment_id": pl.Int64(),
+            "invoice_id": pl.Int64(),
+            "debtor_id": pl.Int64(),
+            "segment": pl.String(),
+            "currency": pl.String(),
+            "issue_date": pl.Date(),
+            "due_date": pl.Date(),
+            "amount_minor": pl.Int64(),
+        },
+        orient="row",
+    ).with_columns(pl.lit(False).alias("disputed"), pl.lit(None, pl.Date()).alias("disputed_on"))
+    allocations = pl.DataFrame(
+        [
+            (1, "payment", 100_00, D(2026, 1, 20), None),
+            (2, "payment", 50_00, D(2026, 2, 20), D(2026, 2, 25)),
+            (2, "payment", 200_00, D(2026, 3, 20), None),
+            (3, "payment", 100_00, D(2025, 12, 20), None),
+            (3, "write_off", 200_00, D(2026, 3, 15), None),
+            (5, "credit_note", 50_00, D(2026, 3, 1), None),
+            (6, "payment", 30_00, D(2026, 4, 2), None),
+        ],
+        schema={
+            "instalment_id": pl.Int64(),
+            "source_kind": pl.String(),
+            "amount_minor": pl.Int64(),
+            "allocated_on": pl.Date(),
+            "reversed_on": pl.Date(),
+        },
+        orient="row",
+    )
+    return instalments, allocations
+
+
+FIGURES = ["opening", "sales", "collected", "credited", "written_off", "closing"]
+
+
+def test_period_figures_by_currency() -> None:
+    figures = period_figures(*book(), START, END)
+    assert figures.select("currency", *FIGURES, "closing_current", "closing_past_due").rows() == [
+        ("EUR", 0, 80_00, 0, 0, 0, 80_00, 0, 80_00),
+        ("USD", 300_00, 600_00, 300_00, 50_00, 200_00, 350_00, 150_00, 200_00),
+    ]
+
+
+def test_open_balances_are_the_scoring_views() -> None:
+    """The measures' point-in-time balances are those the propensity model learns from."""
+    instalments, allocations = book()
+    history = History(instalments.drop("segment"), allocations)
+    for day in (D(2025, 12, 31), D(2026, 2, 25), D(2026, 2, 24), END, D(2026, 4, 2)):
+        ours = open_on(instalments, allocations, day).select("instalment_id", "open_minor")
+        theirs = view_at(history, day).instalments.select("instalment_id", "open_minor")
+        assert ours.collect().sort("instalment_id").equals(theirs.sort("instalment_id"))
+
+
+def test_headline_measures_by_currency() -> None:
+    headline = measures(*book(), START, END, EDGES).headline
+    eur, usd = headline.to_dicts()
+    assert usd["dso"] == pytest.approx(52.5)
+    assert usd["best_possible_dso"] == pytest.approx(22.5)
+    assert usd["average_days_delinquent"] == pytest.approx(30.0)
+    assert usd["countback_dso"] == pytest.approx(53.4)
+    assert usd["cei"] == pytest.approx(550 / 750 * 100)
+    assert usd["bad_debt_ratio"] == pytest.approx(200 / 600)
+    assert (usd["delinquent"], usd["cured"], usd["cure_rate"]) == (800_00, 200_00, 0.25)
+    assert eur["dso"] == pytest.approx(90.0)
+    assert eur["best_possible_dso"] == 0.0
+    assert eur["average_days_delinquent"] == pytest.approx(90.0)
+    assert eur["countback_dso"] == pytest.approx(90.0)
+    assert eur["cei"] == 0.0
+    assert eur["bad_debt_ratio"] == 0.0
+    assert (eur["delinquent"], eur["cured"], eur["cure_rate"]) == (80_00, 0, 0.0)
+
+
+def test_roll_rates_month_by_month() -> None:
+    roll = measures(*book(), START, END, EDGES).roll
+    rows = roll.select("month", "currency", "from_bucket", "to_bucket", "count", "amount")
+    assert rows.rows() == [
+        (D(2026, 1, 31), "USD", "current", "current", 1, 100_00),
+        (D(2026, 1, 31), "USD", "1-30", "31-60", 1, 200_00),
+        (D(2026, 2, 28), "EUR", "current", "1-30", 1, 80_00),
+        (D(2026, 2, 28), "USD", "current", "1-30", 1, 200_00),
+        (D(2026, 2, 28), "USD", "31-60", "61-90", 1, 200_00),
+        (D(2026, 3, 31), "EUR", "1-30", "31-60", 1, 80_00),
+        (D(2026, 3, 31), "USD", "current", "1-30", 1, 250_00),
+        (D(2026, 3, 31), "USD", "1-30", "current", 1, 200_00),
+        (D(2026, 3, 31), "USD", "61-90", "written off", 1, 200_00),
+    ]
+    assert set(roll["rate"].to_list()) == {1.0}  # one debtor per bucket each month
+
+
+def test_roll_matrix_of_the_period() -> None:
+    matrix = measures(*book(), START, END, EDGES).matrix.filter(pl.col("currency") == "USD")
+    assert matrix.select("from_bucket", "to_bucket", "amount").rows() == [
+        ("current", "current", 100_00),
+        ("current", "1-30", 450_00),
+        ("1-30", "current", 200_00),
+        ("1-30", "31-60", 200_00),
+        ("31-60", "61-90", 200_00),
+        ("61-90", "written off", 200_00),
+    ]
+    assert matrix["rate"].to_list() == pytest.approx([100 / 550, 450 / 550, 0.5, 0.5, 1, 1])
+
+
+def test_a_debtor_that_pays_everything_is_settled() -> None:
+    """D1 pays #2 and #4 in full in March: it leaves 1-30 as settled, a cure."""
+    instalments, allocations = book()
+    paid = pl.DataFrame(
+        [(4, "payment", 150_00, D(2026, 3, 25), None)], schema=allocations.schema, orient="row"
+    )
+    roll = measures(instalments, pl.concat([allocations, paid]), START, END, EDGES).roll
+    march = roll.filter((pl.col("month") == END) & (pl.col("from_bucket") == "1-30"))
+    assert march.select("currency", "to_bucket", "amount").rows() == [
+        ("EUR", "31-60", 80_00),
+        ("USD", "settled", 200_00),
+    ]
+
+
+def test_by_segment() -> None:
+    headline = measures(*book(), START, END, EDGES, keys=["segment"]).headline
+    rows = headline.select("segment", "currency", "opening", "sales", "closing").rows()
+    assert rows == [
+        ("retail", "USD", 300_00, 350_00, 150_00),
+        ("wholesale", "EUR", 0, 80_00, 80_00),
+        ("wholesale", "USD", 0, 250_00, 200_00),
+    ]
+    retail, _, wholesale = headline.to_dicts()
+    # retail: 150/350 × 90; everything left is current; CEI 500/500
+    assert retail["dso"] == pytest.approx(150 / 350 * 90)
+    assert retail["average_days_delinquent"] == 0.0
+    assert retail["cei"] == pytest.approx(100.0)
+    assert retail["bad_debt_ratio"] == pytest.approx(200 / 350)
+    # wholesale USD: 200/250 × 90 = 72, all of it late; CEI (250 − 200)/250 = 20 %
+    assert wholesale["dso"] == pytest.approx(72.0)
+    assert wholesale["best_possible_dso"] == 0.0
+    assert wholesale["cei"] == pytest.approx(20.0)
+
+
+def test_in_one_currency_converts_the_amounts_before_the_ratios() -> None:
+    """1 EUR = 1.10 USD: the EUR book's 80.00 becomes 88.00 USD."""
+    factors = {"USD": Fraction(1), "EUR": Fraction(11, 10)}
+    result = measures(*book(), START, END, EDGES, factors=factors, to="USD")
+    [row] = result.headline.to_dicts()
+    assert (row["currency"], row["sales"], row["closing"]) == ("USD", 688_00, 438_00)
+    assert row["closing_past_due"] == 288_00
+    assert row["dso"] == pytest.approx(438 / 688 * 90)
+    # countback: March 150 (31 days), February 250 (28), then 38 of January's 288
+    assert row["countback_dso"] == pytest.approx(31 + 28 + 38 / 288 * 31)
+    assert (row["delinquent"], row["cured"]) == (888_00, 200_00)
+    feb = result.roll.filter(pl.col("month") == D(2026, 2, 28), pl.col("from_bucket") == "current")
+    assert feb.select("to_bucket", "count", "amount", "rate").rows() == [("1-30", 2, 288_00, 1.0)]
+
+
+def test_without_a_rate() -> None:
+    with pytest.raises(ValueError, match="no rate for EUR"):
+        measures(*book(), START, END, EDGES, factors={"USD": Fraction(1)}, to="USD")
+
+
+def test_a_period_without_sales_has_no_dso() -> None:
+    row = measures(*book(), D(2026, 4, 1), D(2026, 4, 30), EDGES).headline.to_dicts()[0]
+    assert row["currency"] == "EUR" and row["sales"] == 0 and row["collected"] == 30_00
+    assert row["dso"] is None and row["bad_debt_ratio"] is None
+    assert row["cei"] == pytest.approx(30 / 80 * 100)  # (80 + 0 − 50)/(80 + 0 − 0)
+
+
+def test_month_ends() -> None:
+    assert month_ends(D(2026, 1, 15), D(2026, 3, 30)) == [D(2026, 1, 31), D(2026, 2, 28)]
+    assert month_ends_back(D(2026, 3, 31), D(2026, 1, 1)) == [
+        D(2026, 3, 31),
+        D(2026, 2, 28),
+        D(2026, 1, 31),
+        D(2025, 12, 31),
+    ]
+    assert month_ends_back(D(2026, 3, 30), D(2026, 2, 1))[1:] == [D(2026, 2, 28), D(2026, 1, 30)]
+
+
+def test_a_period_that_ends_before_it_starts() -> None:
+    with pytest.raises(ValueError, match="ends"):
+        period_figures(*book(), END, START)
