@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
+import traceback
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -40,11 +41,15 @@ from babel.numbers import format_decimal
 from jinja2 import (
     FileSystemLoader,
     StrictUndefined,
+    Template,
+    TemplateNotFound,
     TemplateSyntaxError,
     UndefinedError,
     meta,
     nodes,
 )
+from jinja2.ext import Extension
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -70,7 +75,7 @@ VARIABLES: frozenset[str] = frozenset(
 BLOCKS = ("subject", "text", "html")
 SUFFIX = ".j2"
 DEFAULT_LANGUAGE = "en"
-DATE_PATTERN = "d MMM y"  # en: 22 Nov 2026; es: 22 nov 2026
+DATE_PATTERN = "medium"  # CLDR: en_US Oct 22, 2026; es_CO 22/10/2026; de_DE 22.10.2026
 
 
 #: Bidirectional formatting characters: embeddings, overrides, isolates and marks.
@@ -155,8 +160,44 @@ def money(minor: int | Decimal, currency: str, locale: Locale) -> str:
     return str(pattern.apply(amount, locale, currency=currency, currency_digits=False))
 
 
+#: A block tag that ends a line of text (``...{% endif %}``) keeps the line's break: the
+#: environment trims the newline after a tag only when the tag stands alone on its line.
+_TAG_ENDS_LINE = re.compile(r"(\{%(?:(?!%\}).)*?)(?<![+\-])%\}([ \t]*)$")
+_TAGS = re.compile(r"\{%.*?%\}|\{#.*?#\}")
+
+
+class KeepLineBreaks(Extension):
+    """Whitespace control that keeps the lines of a template: a ``{% ... %}`` tag alone on its
+    line vanishes with its line (``trim_blocks``, ``lstrip_blocks``), while a tag that ends a
+    line of text (``- {{ inv.number }}{% if ... %} (late){% endif %}``) keeps the line break
+    after it, as if written ``+%}``. Without this, ``trim_blocks`` ran the invoice lines of every
+    plain-text body together."""
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        lines = source.split("\n")
+        for i, line in enumerate(lines):
+            if "%}" not in line or not _TAGS.sub("", line).strip():
+                continue  # no tag, or only tags: trimmed as usual
+            lines[i] = _TAG_ENDS_LINE.sub(r"\1+%}\2", line)
+        return "\n".join(lines)
+
+
+def plural(n: int, one: str, other: str, locale: Locale, many: str | None = None) -> str:
+    """``one`` or ``other`` (``many`` where CLDR has that form: es/pt/fr millions) by the
+    locale's plural rule for ``n``, with ``{n}`` replaced by ``n`` formatted for the locale:
+    ``{{ d | plural("{n} day", "{n} days") }}`` is "1 day", "2 days"; French "0 jour" (0 is
+    singular in French and Portuguese)."""
+    form = locale.plural_form(n)
+    text = one if form == "one" else (many if form == "many" and many else other)
+    return text.replace("{n}", format_decimal(n, locale=locale))
+
+
 @functools.lru_cache(maxsize=64)  # compiled templates are kept (the loader reloads edits)
-def _environment(root: Path, *, html: bool, locale: Locale) -> SandboxedEnvironment:
+def environment(root: Path, *, html: bool, locale: Locale) -> SandboxedEnvironment:
+    """The one template environment of every channel (emails, SMS, WhatsApp, letters, the
+    statement): sandboxed, strict about undefined names, HTML autoescaped, lines kept
+    (:class:`KeepLineBreaks`), and the filters that format for the debtor's ``locale`` with
+    Babel: ``money(currency)``, ``date``, ``number``, ``plural(one, other)``."""
     env = SandboxedEnvironment(
         loader=FileSystemLoader(str(root)),
         autoescape=html,
@@ -164,12 +205,14 @@ def _environment(root: Path, *, html: bool, locale: Locale) -> SandboxedEnvironm
         keep_trailing_newline=False,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=[KeepLineBreaks],
     )
     env.filters["money"] = lambda minor, currency: money(minor, currency, locale)
     env.filters["date"] = lambda d: (
         format_date(d, DATE_PATTERN, locale=locale) if isinstance(d, date) else str(d)
     )
     env.filters["number"] = lambda n: format_decimal(n, locale=locale)
+    env.filters["plural"] = lambda n, one, other, many=None: plural(n, one, other, locale, many)
     return env
 
 
@@ -179,15 +222,39 @@ class Rendered:
     subject: str
     text: str
     html: str | None
+    language: str = DEFAULT_LANGUAGE  # the language of the text (the template's folder)
+    wanted: str = DEFAULT_LANGUAGE  # the debtor's language (its base: es for es_CO)
+
+    @property
+    def fallback(self) -> bool:
+        """The debtor's language has no such template: the text is in another language."""
+        return self.language != self.wanted
 
 
-def find_template(roots: list[Path], name: str, language: str) -> tuple[Path, str]:
-    """The root and the relative path of template ``name`` for ``language`` (else English)."""
+def base_language(language: str) -> str:
+    """``es`` for ``es``, ``es_CO``, ``es-CO``; English for none."""
+    return language.replace("-", "_").split("_", maxsplit=1)[0].lower() or DEFAULT_LANGUAGE
+
+
+def fallback_languages(language: str, portfolio_language: str | None = None) -> list[str]:
+    """The template folders tried for a debtor, in order: the debtor's language as given
+    (``pt_BR``), its base language (``pt``), the portfolio's language (the workspace's
+    ``locale``), English."""
+    tags = [language.replace("-", "_"), base_language(language)]
+    if portfolio_language:
+        tags.append(base_language(portfolio_language))
+    tags.append(DEFAULT_LANGUAGE)
+    return list(dict.fromkeys(t for t in tags if t))
+
+
+def find_template(
+    roots: list[Path], name: str, language: str, portfolio_language: str | None = None
+) -> tuple[Path, str]:
+    """The root and the relative path of template ``name`` for ``language`` (in the order of
+    :func:`fallback_languages`; in each language, the first root that has it)."""
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
         raise TemplateMissing(f"template name {name!r} may use letters, digits, _ and - only")
-    lang = language.replace("-", "_").split("_", maxsplit=1)[0].lower() or DEFAULT_LANGUAGE
-    langs = [lang, DEFAULT_LANGUAGE]
-    for lang in dict.fromkeys(langs):
+    for lang in fallback_languages(language, portfolio_language):
         for root in roots:
             if (root / lang / f"{name}{SUFFIX}").is_file():
                 return root, f"{lang}/{name}{SUFFIX}"
@@ -195,44 +262,118 @@ def find_template(roots: list[Path], name: str, language: str) -> tuple[Path, st
     raise TemplateMissing(f"no template {name!r} (looked in {looked})")
 
 
+#: The signature's default (``channels.collector_name``'s default value) in each shipped
+#: language: a workspace that keeps the default signs in the debtor's language; a name of its
+#: own is printed as it is.
+DEFAULT_COLLECTOR = "Accounts receivable"
+COLLECTOR_NAMES = {
+    "en": DEFAULT_COLLECTOR,
+    "es": "Departamento de cartera",
+    "pt": "Departamento de cobrança",
+    "fr": "Service recouvrement",
+    "de": "Forderungsmanagement",
+}
+
+
+def _translated_signature(variables: dict[str, Any], language: str) -> dict[str, Any]:
+    collector = variables.get("collector")
+    if isinstance(collector, dict) and collector.get("name") == DEFAULT_COLLECTOR:
+        name = COLLECTOR_NAMES.get(base_language(language), DEFAULT_COLLECTOR)
+        return {**variables, "collector": {**collector, "name": name}}
+    return variables
+
+
+def _line_of(exc: BaseException, rel: str, template: Template | None = None) -> int:
+    """The line of template ``rel`` an error was raised at (the last frame of the template's
+    compiled code in the traceback, mapped back to the template's line), else 0."""
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(rel)]
+    if not lines or not lines[-1]:
+        return 0
+    return template.get_corresponding_lineno(lines[-1]) if template is not None else lines[-1]
+
+
+def _inherit(env: SandboxedEnvironment, template: Template, context: Context, rel: str) -> None:
+    """The blocks of the templates ``template`` extends, added to ``context`` (a template that
+    is ``{% extends "es/notice_overdue.j2" %}`` and nothing else renders its parent's blocks)."""
+    seen = {rel}
+    source = env.loader.get_source(env, rel)[0] if env.loader else ""
+    while True:
+        parent = next(
+            (n.template.value for n in env.parse(source).find_all(nodes.Extends)
+             if isinstance(n.template, nodes.Const)),
+            None,
+        )  # fmt: skip
+        if not isinstance(parent, str) or parent in seen:
+            return
+        seen.add(parent)
+        try:
+            base = env.get_template(parent)
+        except TemplateSyntaxError as exc:
+            raise TemplateBroken(f"{parent}:{exc.lineno}: {exc.message}") from None
+        except TemplateNotFound:
+            raise TemplateBroken(f"{rel}: extends {parent!r}, which is not there") from None
+        for name, func in base.blocks.items():
+            context.blocks.setdefault(name, []).append(func)
+        source = env.loader.get_source(env, parent)[0] if env.loader else ""
+
+
 def render(
-    roots: list[Path], name: str, language: str, country: str, variables: dict[str, Any]
+    roots: list[Path],
+    name: str,
+    language: str,
+    country: str,
+    variables: dict[str, Any],
+    portfolio_language: str | None = None,
 ) -> Rendered:
     """Render the blocks of template ``name`` for a debtor; the subject is one line. The
-    variables' texts are made safe to print first (:func:`safe_variables`)."""
+    variables' texts are made safe to print first (:func:`safe_variables`). The template is
+    the debtor's language's if there is one, else the next of :func:`fallback_languages`;
+    amounts and dates are formatted in the language of the text and the debtor's country
+    (English text for a German debtor: ``en_DE``, never English words with German months)."""
     variables = safe_variables(variables)
-    root, rel = find_template(roots, name, language)
-    locale = locale_for(language, country)
+    root, rel = find_template(roots, name, language, portfolio_language)
+    used = rel.split("/")[0]
+    locale = locale_for(used, country)
+    variables = _translated_signature(variables, used)
     out: dict[str, str | None] = {}
     for block in BLOCKS:
-        env = _environment(root, html=block == "html", locale=locale)
+        env = environment(root, html=block == "html", locale=locale)
         try:
             template = env.get_template(rel)
         except TemplateSyntaxError as exc:
             raise TemplateBroken(f"{rel}:{exc.lineno}: {exc.message}") from None
-        if block not in template.blocks:
+        context = template.new_context(dict(variables))
+        _inherit(env, template, context, rel)
+        if block not in context.blocks:
             out[block] = None
             continue
-        context = template.new_context(dict(variables))
         try:
-            out[block] = "".join(template.blocks[block](context)).strip()
+            out[block] = "".join(context.blocks[block][0](context)).strip()
         except UndefinedError as exc:
-            raise TemplateBroken(f"{rel}: {exc.message}") from None
+            raise TemplateBroken(f"{rel}:{_line_of(exc, rel, template)}: {exc.message}") from None
     text = out["text"] or ""
     subject = " ".join((out["subject"] or "").split())  # no CR/LF: no header injection
     html = out["html"]
     if html is None and text:
         html = "".join(f"<p>{escape(p)}</p>" for p in text.split("\n\n"))
     if html is not None:
-        html = _layout(root, rel.split("/")[0], locale, variables, Markup(html))
-    return Rendered(template=rel, subject=subject, text=text, html=html)
+        html = _layout(root, used, locale, variables, Markup(html))
+    wanted = language.replace("-", "_") if (root / language.replace("-", "_")).is_dir() else ""
+    return Rendered(
+        template=rel,
+        subject=subject,
+        text=text,
+        html=html,
+        language=used,
+        wanted=wanted or base_language(language),
+    )
 
 
 def _layout(root: Path, lang: str, locale: Locale, variables: dict[str, Any], body: Markup) -> str:
     """Wrap an email's HTML in ``<root>/<lang>/_layout.html`` if there is one."""
     if not (root / lang / "_layout.html").is_file():
         return str(body)
-    env = _environment(root, html=True, locale=locale)
+    env = environment(root, html=True, locale=locale)
     return env.get_template(f"{lang}/_layout.html").render({**variables, "body": body})
 
 
@@ -243,7 +384,7 @@ def check_template(roots: list[Path], name: str, language: str) -> list[str]:
         root, rel = find_template(roots, name, language)
     except TemplateMissing as exc:
         return [str(exc)]
-    env = _environment(root, html=False, locale=Locale.parse("en_US"))
+    env = environment(root, html=False, locale=Locale.parse("en_US"))
     source = (root / rel).read_text(encoding="utf-8")
     try:
         ast = env.parse(source)
@@ -254,3 +395,147 @@ def check_template(roots: list[Path], name: str, language: str) -> list[str]:
         line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == var), 0)
         problems.append(f"{rel}:{line}: unknown variable {var!r}")
     return problems
+
+
+# checking every template --------------------------------------------------------------------
+
+#: The languages arrears ships templates in.
+LANGUAGES = ("en", "es", "pt", "fr", "de")
+#: The sample debtor of each language: a name, a country and a currency (template check, the
+#: golden files of tests/test_template_golden.py).
+_SAMPLE_DEBTORS = {
+    "en": ("Jordan Miller", "US", "USD"),
+    "es": ("María Fernanda Gómez Ruiz", "CO", "COP"),
+    "pt": ("João Pereira da Silva", "BR", "BRL"),
+    "fr": ("Claire Dubois", "FR", "EUR"),
+    "de": ("Jürgen Schäfer", "DE", "EUR"),
+}
+SAMPLE_DAY = date(2026, 11, 25)
+
+
+def sample_debtor(language: str) -> tuple[str, str, str]:
+    """``(name, country, currency)`` of the sample debtor of ``language``."""
+    return _SAMPLE_DEBTORS.get(base_language(language), ("Sam Example", "", "EUR"))
+
+
+def sample_variables(language: str, channel: str = "email") -> dict[str, Any]:
+    """Every documented variable, for a sample debtor of ``language`` on ``channel`` on
+    :data:`SAMPLE_DAY`: three open invoices (34 days and 1 day past due, one not yet due), so
+    that a template shows its plurals, amounts and dates."""
+    name, country, currency = sample_debtor(language)
+
+    def invoice(number: str, due: date, amount: int, open_: int) -> dict[str, Any]:
+        return {
+            "number": number,
+            "reference": f"PO-{number[-4:]}",
+            "instalment": 1,
+            "due_date": due,
+            "days_past_due": max((SAMPLE_DAY - due).days, 0),
+            "currency": currency,
+            "amount": amount,
+            "open": open_,
+        }
+
+    invoices = [
+        invoice("INV-2026-0917", date(2026, 10, 22), 1_250_000, 1_250_000),
+        invoice("INV-2026-1021", date(2026, 11, 24), 348_090, 248_090),
+        invoice("INV-2026-1102", date(2026, 12, 9), 99_900, 99_900),
+    ]
+    overdue = sum(i["open"] for i in invoices if i["days_past_due"] > 0)
+    return {
+        "debtor": {
+            "id": "C-10042",
+            "name": name,
+            "kind": "company",
+            "country": country,
+            "language": language,
+            "currency": currency,
+            "email": "ap@example.com",
+            "phone": "+15555550100",
+            "postal": "1 Example Street\n12345 Example City",
+        },
+        "invoices": invoices,
+        "totals": [
+            {"currency": currency, "open": sum(i["open"] for i in invoices), "overdue": overdue}
+        ],
+        "days_past_due": 34,
+        "offer": {
+            "instalments": 6,
+            "min_instalment": 5000,
+            "annual_interest": 0.12,
+            "max_discount": 0.05,
+            "expires_after_days": 14,
+        },
+        "payment_link": "https://pay.example.com/C-10042",
+        "opt_out_link": "https://example.com/opt-out?d=C-10042&c=email&s=0123abcd",
+        "collector": {"name": DEFAULT_COLLECTOR, "email": "ar@example.com", "phone": ""},
+        "creditor": {"name": "Example Company"},
+        "today": SAMPLE_DAY,
+        "channel": channel,
+    }
+
+
+def template_names(roots: list[Path]) -> list[str]:
+    """Every template name in the roots (``<lang>/<name>.j2``; files starting with ``_`` are
+    layouts and parts, not templates)."""
+    return sorted(
+        {
+            f.name.removesuffix(SUFFIX)
+            for root in roots
+            for f in root.glob(f"*/*{SUFFIX}")
+            if not f.name.startswith("_")
+        }
+    )
+
+
+def template_languages(roots: list[Path]) -> list[str]:
+    """The language folders of the roots."""
+    return sorted({d.name for root in roots for d in root.iterdir() if d.is_dir()})
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """A template a policy names, and where (``file:line``, for the report)."""
+
+    name: str
+    where: str
+
+
+def check_all(roots: list[Path], needs: list[Need], languages: list[str]) -> list[str]:
+    """Every problem of the templates in ``roots``, each ``<file>:<line>: <what>``:
+
+    - each file (every name, every language folder, in each root) parses, uses only
+      :data:`VARIABLES`, and renders with the sample debtor of its language
+      (:func:`sample_variables`) in every block;
+    - each template ``needs`` names (the policy's) exists, and in each of ``languages`` (the
+      languages of the portfolio's debtors) without falling back to another language."""
+    problems: list[str] = []
+    for root in roots:
+        for path in sorted(root.glob(f"*/*{SUFFIX}")):
+            if path.name.startswith("_"):
+                continue
+            lang, name = path.parent.name, path.name.removesuffix(SUFFIX)
+            found = check_template([root], name, lang)
+            if not found:
+                country = sample_debtor(lang)[1]
+                try:
+                    render([root], name, lang, country, sample_variables(lang))
+                except (TemplateBroken, TemplateMissing) as exc:
+                    found = [str(exc)]
+                except Exception as exc:  # a filter given the wrong type, a sandbox refusal
+                    found = [f"{lang}/{name}{SUFFIX}:{_line_of(exc, path.name)}: {exc}"]
+            problems += [f"{root}/{m}" if not m.startswith("no template") else m for m in found]
+    for need in needs:
+        for lang in languages:
+            try:
+                root, rel = find_template(roots, need.name, lang)
+            except TemplateMissing:
+                problems.append(f"{need.where}: no template {need.name!r} in any language")
+                break
+            used = rel.split("/")[0]
+            if used != base_language(lang) and used != lang:
+                problems.append(
+                    f"{need.where}: template {need.name!r} has no {lang!r} text "
+                    f"({lang} debtors would get {root / rel})"
+                )
+    return sorted(dict.fromkeys(problems))
