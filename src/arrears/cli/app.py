@@ -41,6 +41,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "model",
     "web",
+    "users",
 )
 
 

@@ -500,3 +500,21 @@ cycle_run = Table(
     Column("summary", JSON, nullable=False),
     UniqueConstraint("portfolio_id", "as_of", "policy_sha256", name="uq_cycle_run_policy"),
 )
+
+
+# Users of the web application (migration 0009; see docs/web.md) -------------------------------
+
+user = Table(
+    "user",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    # login rate limiting: consecutive failed logins, and the last one
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("last_failed_at", DateTime(timezone=True)),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("role in ('admin', 'manager', 'collector', 'auditor')", name="role"),
+)
