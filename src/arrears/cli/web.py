@@ -1,7 +1,9 @@
-"""``arrears serve``: the web endpoints of the channels (docs/web.md) with uvicorn."""
+"""``arrears serve``: the collectors' pages and the web endpoints of the channels (docs/web.md),
+one FastAPI app served by uvicorn."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,16 +14,26 @@ from arrears.cli.output import console
 
 def serve(
     ctx: typer.Context,
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Workspace folder (default: --workspace, or here)."),
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
 ) -> None:
-    """Serve delivery callbacks, inbound replies, the opt-out page and email tracking."""
+    """Serve the collectors' pages (log in, worklist, accounts), delivery callbacks, inbound
+    replies, the opt-out page and email tracking."""
     import uvicorn
 
     from arrears.cli.app import UserError
+    from arrears.cli.context import cli_actor
+    from arrears.services.uow import SqlUnitOfWork
+    from arrears.services.users import list_users
     from arrears.web import create_app
 
+    if directory is not None:  # `arrears serve ./demo`, as `arrears -w ./demo serve`
+        ctx.find_root().obj["workspace"] = directory
     ws = workspace(ctx)
     engine = store(ws)  # reachable and migrated, or a one-line error
     try:
@@ -31,9 +43,21 @@ def serve(
     if not ws.get("channels.secret"):
         console.print("warning: channels.secret is not set: every opt-out link, tracking link and")
         console.print("         webhook callback is refused (403); `arrears init <workspace>`")
-        console.print("         writes a random one to secrets.toml")
+        console.print("         writes a random one to secrets.toml; no one can log in either")
+    elif not list_users(SqlUnitOfWork(engine), cli_actor()):
+        console.print(
+            "warning: no users: add one to log in: arrears user add NAME --role collector"
+        )
     console.print(f"serving {portfolio or ws.get('portfolio')} on http://{host}:{port}")
+    console.print(f"log in at http://{_shown(host)}:{port}/login", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+
+
+def _shown(host: str) -> str:
+    """The host to open in a browser: a wildcard address is reached on the loopback."""
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def register(app: typer.Typer) -> None:

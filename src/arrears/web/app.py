@@ -7,7 +7,7 @@ they hold no SQL."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,9 +16,13 @@ from fastapi import FastAPI, Request
 from arrears import config
 from arrears.channels.base import ChannelSettings
 from arrears.domain.errors import NotFound
+from arrears.scoring.model import Model
+from arrears.scoring.registry import ModelFileError, versions
+from arrears.scoring.registry import load as load_model
 from arrears.services import messages
 from arrears.services.uow import SqlUnitOfWork, Store, open_store
 from arrears.web import errors
+from arrears.web.session import Sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,12 @@ class Site:
     clock: Callable[[], datetime]
     #: ``web.max_body_bytes``: the longest request body read
     max_body: int = 1 << 20
+    #: the workspace (its locale, time zone, policy, rates and model, for the pages)
+    workspace: config.Workspace | None = None
+    #: the pages' session cookies; ``None`` without ``channels.secret`` (no one logs in)
+    sessions: Sessions | None = None
+    #: the models loaded, by the workspace's model versions
+    models: dict[tuple[int, ...], Model | None] = field(default_factory=dict)
 
     def setting(self, key: str) -> str:
         return self.settings.get(key)
@@ -39,6 +49,18 @@ class Site:
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work on the store: one a use case."""
         return SqlUnitOfWork(self.engine)
+
+    def model(self) -> Model | None:
+        """The workspace's propensity model (``None``: the rules score, or it cannot be read)."""
+        if self.workspace is None:
+            return None
+        key = tuple(versions(self.workspace.root))  # a model trained since is loaded once
+        if key not in self.models:
+            try:
+                self.models[key] = load_model(self.workspace.root)
+            except (ModelFileError, ValueError):
+                self.models[key] = None
+        return self.models[key]
 
 
 def site(request: Request) -> Site:
@@ -57,7 +79,7 @@ def create_app(
     for ``portfolio`` (default: the workspace's ``portfolio`` setting). Raises ``LookupError``
     for an unknown portfolio and :class:`arrears.config.ConfigError` for a ``web.*`` setting
     that is not usable."""
-    from arrears.web import callbacks, optout, tracking  # noqa: PLC0415 (they import us)
+    from arrears.web import callbacks, optout, pages, tracking  # noqa: PLC0415 (they import us)
 
     ws = workspace if isinstance(workspace, config.Workspace) else config.load(Path(workspace))
     max_body = _max_body(ws)
@@ -69,15 +91,25 @@ def create_app(
         raise LookupError(f"no portfolio {code!r} in {ws.database_url}") from None
     app = FastAPI(
         title="arrears",
-        summary="Delivery callbacks, inbound replies, opt-out and email tracking.",
+        summary="The collectors' pages, delivery callbacks, inbound replies, opt-out and email "
+        "tracking.",
         docs_url=None,
         redoc_url=None,
     )
-    app.state.site = Site(engine, ChannelSettings(ws.values, ws.root), code, clock, max_body)
+    secret = ws.get("channels.secret")
+    sessions = (
+        Sessions(secret, secure=ws.get("web.public_url").lower().startswith("https://"))
+        if secret
+        else None
+    )
+    app.state.site = Site(
+        engine, ChannelSettings(ws.values, ws.root), code, clock, max_body, ws, sessions
+    )
     errors.install(app)
     app.include_router(callbacks.router)
     app.include_router(optout.router)
     app.include_router(tracking.router)
+    pages.install(app)
 
     @app.get("/health")
     def health() -> dict[str, str]:

@@ -1,0 +1,391 @@
+"""The collectors' pages (docs/web.md): log in and out, the worklist, the account page and its
+promise form. Server-rendered (Jinja2, ``templates/``), every asset served by the app itself
+(``static/``), in English and Spanish.
+
+Every page needs a logged-in user (else a redirect to ``/login``); what the user does is done as
+``user:<name>`` with the user's role (:func:`arrears.services.users.actor_of`), so the activity
+log names them, and the role decides (an auditor's promise is refused: 403). Every POST carries
+the session's CSRF token (:mod:`arrears.web.session`), else 403 and nothing is done. Bad input
+is the one error shape (``where``, ``what``, every problem at once) shown on the form (422).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
+from zoneinfo import ZoneInfo
+
+import jinja2
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.staticfiles import StaticFiles
+
+from arrears.domain.actor import Actor, Permission, Role
+from arrears.domain.errors import ArrearsError, NotAllowed, NotFound
+from arrears.domain.money import from_minor
+from arrears.domain.problems import ProblemsFound
+from arrears.services import accounts, collection, explain, ledger, users
+from arrears.services.cycle import load_compiled
+from arrears.web import i18n
+from arrears.web.app import Site
+from arrears.web.session import Session, check_csrf, fresh
+
+router = APIRouter(include_in_schema=False)
+MAX_FORM = 16 * 1024
+
+_templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("arrears.web", "templates"),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+)
+
+#: Headers of every page: never cached, never framed, forms and assets only from here.
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+    "base-uri 'none'",
+}
+
+
+class PageError(Exception):
+    """A page answering ``status`` with ``message`` (a key of :data:`i18n.TEXT` or a text)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class LoginNeeded(Exception):
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """One request to a page: the site, its session, its language and (logged in) its user."""
+
+    site: Site
+    request: Request
+    session: Session
+    language: str
+    user: users.User | None = None
+
+    @property
+    def actor(self) -> Actor:
+        assert self.user is not None
+        return users.actor_of(self.user)
+
+    def text(self, key: str, **values: object) -> str:
+        words = i18n.TEXT[self.language]
+        return words[key].format(**values) if key in words else key
+
+    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = _templates.get_template(template).render(
+            t=i18n.TEXT[self.language],
+            lang=self.language,
+            user=self.user,
+            csrf=self.session.csrf,
+            **context,
+        )
+        response = HTMLResponse(html, status_code=status, headers=HEADERS)
+        self.keep(response)
+        return response
+
+    def keep(self, response: Response) -> None:
+        """Write the session cookie when the session is new."""
+        if self.session.new and self.site.sessions is not None:
+            self.site.sessions.write(response, self.session)
+
+
+def _visit(request: Request, *, login: bool = True) -> Visit:
+    s: Site = request.app.state.site
+    locale = s.workspace.get("locale") if s.workspace is not None else "en_US"
+    language = i18n.choose(request.headers.get("accept-language", ""), locale)
+    if s.sessions is None:  # no channels.secret: no sessions at all
+        visit = Visit(s, request, fresh(), language)
+        if login:
+            raise PageError(503, "no_secret")
+        return visit
+    session = s.sessions.read(request)
+    visit = Visit(s, request, session, language)
+    if not login:
+        return visit
+    found = users.find_user(s.uow(), session.user) if session.user else None
+    if found is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginNeeded(target)
+    return Visit(s, request, session, language, found)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The urlencoded body of a form, at most :data:`MAX_FORM` bytes."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            raise PageError(413, "too_large")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=50)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return dict(pairs)
+
+
+async def _checked_form(visit: Visit) -> dict[str, str]:
+    form = await _form(visit.request)
+    if not check_csrf(visit.session, form):
+        raise PageError(403, "csrf")
+    return form
+
+
+def _today(s: Site) -> date:
+    zone = s.workspace.get("timezone") if s.workspace is not None else "UTC"
+    try:
+        return s.clock().astimezone(ZoneInfo(zone)).date()
+    except (KeyError, ValueError):
+        return s.clock().date()
+
+
+def _safe_next(target: str) -> str:
+    """A local path to go to after logging in (never another site)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/worklist"
+
+
+# Logging in and out ----------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def home() -> RedirectResponse:
+    return RedirectResponse("/worklist", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/worklist") -> HTMLResponse:
+    visit = _visit(request, login=False)
+    if visit.site.sessions is None:
+        return visit.render("error.html", 503, message=visit.text("no_secret"))
+    return visit.render("login.html", next=_safe_next(next), error=None, username="")
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    visit = _visit(request, login=False)
+    if visit.site.sessions is None:
+        return visit.render("error.html", 503, message=visit.text("no_secret"))
+    form = await _checked_form(visit)
+    username, target = form.get("username", ""), _safe_next(form.get("next", "/worklist"))
+    try:
+        user = await run_in_threadpool(
+            users.authenticate,
+            visit.site.uow(),
+            username=username,
+            password=form.get("password", ""),
+            at=visit.site.clock(),
+        )
+    except users.TooManyAttempts as exc:
+        response = visit.render(
+            "login.html", 429, next=target, username=username,
+            error=visit.text("too_many", minutes=(exc.retry_after + 59) // 60),
+        )  # fmt: skip
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except users.WrongCredentials:
+        return visit.render(
+            "login.html", 401, next=target, username=username, error=visit.text("wrong")
+        )
+    done = RedirectResponse(target, status_code=303)
+    visit.site.sessions.write(done, fresh(user.username))  # a new session, a new token
+    return done
+
+
+@router.post("/logout", response_class=HTMLResponse)
+async def logout(request: Request) -> Response:
+    visit = _visit(request, login=False)
+    await _checked_form(visit)
+    response = RedirectResponse("/login", status_code=303)
+    if visit.site.sessions is not None:
+        visit.site.sessions.write(response, fresh())
+    return response
+
+
+# The worklist ----------------------------------------------------------------------------------
+
+
+@router.get("/worklist", response_class=HTMLResponse)
+def worklist_page(request: Request) -> HTMLResponse:
+    visit = _visit(request)
+    s, user = visit.site, visit.user
+    assert user is not None
+    mine = user.username if user.role is Role.COLLECTOR else None
+    frame = _call(
+        visit, collection.worklist, s.uow(), visit.actor, portfolio=s.portfolio, collector=mine
+    )
+    today = _today(s)
+    days = _call(
+        visit, accounts.days_past_due, s.uow(), visit.actor, portfolio=s.portfolio,
+        debtors=sorted(set(frame["debtor"].to_list())), as_of=today,
+    )  # fmt: skip
+    rows = []
+    for task in frame.iter_rows(named=True):
+        currency = task["currency"]
+        reason = [visit.text("call_step", step=task["step_id"] or "-", stage=task["stage"] or "-")]
+        if (task["flags"] or "").strip():
+            reason.append(visit.text("flags", flags=", ".join(task["flags"].split())))
+        if task["not_before"]:
+            reason.append(visit.text("not_before", time=task["not_before"][:16]))
+        rows.append(
+            {
+                "priority": round(task["score"]),
+                "debtor": task["debtor"],
+                "name": task["name"],
+                "stage": task["stage"] or "",
+                "days": days.get((task["debtor"], currency)) if currency else None,
+                "overdue": ""
+                if task["overdue_minor"] is None or currency is None
+                else i18n.amount(
+                    from_minor(int(task["overdue_minor"]), currency), currency, visit.language
+                ),
+                "reason": "; ".join(reason),
+            }
+        )
+    return visit.render("worklist.html", rows=rows, today=today)
+
+
+# The account page ------------------------------------------------------------------------------
+
+
+def _account(visit: Visit, debtor: str, status: int = 200, **form: Any) -> HTMLResponse:
+    s = visit.site
+    summary = _call(visit, accounts.debtor_summary, s.uow(), visit.actor,
+                    portfolio=s.portfolio, debtor=debtor)  # fmt: skip
+    today = _today(s)
+    view = None
+    if s.workspace is not None:
+        path = s.workspace.policy_for(s.portfolio)
+        if path.is_file():
+            view = _call(
+                visit, explain.explain_view, s.uow(), visit.actor, portfolio=s.portfolio,
+                debtor=debtor, as_of=today, policy=load_compiled(path), model=s.model(),
+                rates=s.workspace.rates,
+            )  # fmt: skip
+    activity = _call(visit, ledger.recent_activity, s.uow(), visit.actor,
+                     portfolio=s.portfolio, debtor=debtor, limit=25)  # fmt: skip
+    context = {
+        "debtor": summary,
+        "view": view,
+        "activity": activity,
+        "today": today,
+        "may_work": visit.actor.may(Permission.WORK),
+        "done": None,
+        "problems": [],
+        "values": {"amount": "", "currency": "", "due_on": "", "grace": "0", "note": ""},
+    }
+    context.update(form)
+    return visit.render("account.html", status, **context)
+
+
+@router.get("/accounts/{debtor}", response_class=HTMLResponse)
+def account_page(request: Request, debtor: str, promised: str = "") -> HTMLResponse:
+    visit = _visit(request)
+    done = visit.text("promised", id=promised) if promised.isdigit() else None
+    return _account(visit, debtor, done=done)
+
+
+@router.post("/accounts/{debtor}/promises", response_class=HTMLResponse)
+async def add_promise(request: Request, debtor: str) -> Response:
+    visit = _visit(request)
+    form = await _checked_form(visit)
+    s = visit.site
+    values = {k: form.get(k, "").strip() for k in ("amount", "currency", "due_on", "grace", "note")}
+    problems: list[dict[str, str]] = []
+    amount: Decimal | None = None
+    try:
+        amount = Decimal(values["amount"])
+        if not amount.is_finite():
+            raise InvalidOperation
+    except InvalidOperation:
+        problems.append({"where": "amount", "what": f"{values['amount']!r} is not an amount "
+                         "(digits, a point for the decimals: 250.00)"})  # fmt: skip
+    due_on: date | None = None
+    try:
+        due_on = date.fromisoformat(values["due_on"])
+    except ValueError:
+        problems.append({"where": "due_on", "what": f"{values['due_on']!r} is not a date "
+                         "(YYYY-MM-DD)"})  # fmt: skip
+    grace = 0
+    if values["grace"]:
+        if values["grace"].isdigit() and len(values["grace"]) < 5:
+            grace = int(values["grace"])
+        else:
+            problems.append({"where": "grace", "what": "a whole number of days"})
+    if len(values["note"]) > 2000:
+        problems.append({"where": "note", "what": "at most 2000 characters"})
+    if not problems:
+        assert amount is not None and due_on is not None
+        try:
+            added = await run_in_threadpool(
+                collection.add_promise, s.uow(), visit.actor, portfolio=s.portfolio,
+                debtor=debtor, amount=amount, due_on=due_on, made_on=_today(s), at=s.clock(),
+                grace_days=grace, currency=values["currency"] or None,
+                note=values["note"] or None,
+            )  # fmt: skip
+        except ProblemsFound as exc:
+            problems = [{"where": p.where, "what": p.message} for p in exc.problems]
+        except NotAllowed as exc:
+            raise PageError(403, "forbidden") from exc
+        except NotFound as exc:
+            raise PageError(404, str(exc)) from exc
+        else:
+            return RedirectResponse(
+                f"/accounts/{quote(debtor, safe='')}?promised={added.promise_id}",
+                status_code=303,
+            )
+    return await run_in_threadpool(_account, visit, debtor, 422, problems=problems, values=values)
+
+
+def _call(visit: Visit, use_case: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a use case (of the services) for a page: its refusals become error pages."""
+    try:
+        return use_case(*args, **kwargs)
+    except NotAllowed as exc:
+        raise PageError(403, "forbidden") from exc
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from exc
+    except ArrearsError as exc:
+        raise PageError(exc.http_status, str(exc)) from exc
+
+
+# Wiring ----------------------------------------------------------------------------------------
+
+
+def install(app: FastAPI) -> None:
+    """The pages, their static files and their error pages on ``app``."""
+    app.mount("/static", StaticFiles(packages=[("arrears.web", "static")]), name="static")
+    app.include_router(router)
+
+    @app.exception_handler(LoginNeeded)
+    async def login_needed(request: Request, exc: LoginNeeded) -> Response:
+        target = "/login?" + urlencode({"next": _safe_next(exc.target)})
+        return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
+
+    @app.exception_handler(PageError)
+    async def page_error(request: Request, exc: PageError) -> Response:
+        visit = _visit(request, login=False)
+        with contextlib.suppress(LoginNeeded, PageError):
+            visit = _visit(request)
+        return visit.render("error.html", exc.status, message=visit.text(exc.message))
+
+
+__all__ = ["install"]

@@ -1,0 +1,109 @@
+"""The collectors' pages in a real headless browser (Debian's chromium, driven by Selenium through
+chromium-driver) against ``arrears serve`` started as a user starts it: a collector logs in,
+opens the worklist, opens the first account, records a promise and sees it on the page.
+
+``.ci/run`` installs chromium and chromium-driver; without them the test is skipped on a
+developer's machine and fails in CI (``CI=true``), where it must run."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from channels_support import base_workspace, copy_workspace
+from serve_support import Server, serve
+from test_web_app import PASSWORD, add_user
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if CHROMIUM is None or DRIVER is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium and chromium-driver are required in CI (.ci/run installs them)")
+        pytest.skip("chromium or chromedriver is not installed (apt-get install chromium "
+                    "chromium-driver)")  # fmt: skip
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+        "--lang=en-US", "--window-size=1280,900",
+    ):  # fmt: skip
+        options.add_argument(argument)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.implicitly_wait(0)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def server(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Server]:
+    ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("browser")), tmp_path / "ws")
+    assert add_user(ws, monkeypatch, "maria", "collector") == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    yield from serve(ws, {})
+
+
+def test_a_collector_logs_in_opens_an_account_and_records_a_promise(
+    browser: object, server: Server
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    assert isinstance(browser, WebDriver)
+    driver, wait = browser, WebDriverWait(browser, 20)
+    driver.get(f"{server.base}/worklist")  # not logged in: the login page
+    wait.until(shown.presence_of_element_located((By.ID, "username")))
+    assert driver.current_url.startswith(f"{server.base}/login")
+    # the labels name the fields (what a screen reader says)
+    assert driver.find_element(By.CSS_SELECTOR, "label[for=password]").text == "Password"
+    driver.find_element(By.ID, "username").send_keys("maria")
+    driver.find_element(By.ID, "password").send_keys("not the password")
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    error = wait.until(shown.presence_of_element_located((By.ID, "login-error")))
+    assert error.text == "Wrong username or password."
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+
+    table = wait.until(shown.presence_of_element_located((By.ID, "worklist")))
+    assert driver.find_element(By.ID, "who").text == "maria"
+    headers = [th.text for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
+    assert "Days past due" in headers and "Reason" in headers
+    first = table.find_element(By.CSS_SELECTOR, "tbody tr a")
+    debtor = first.text
+    first.click()
+
+    form = wait.until(shown.presence_of_element_located((By.ID, "promise-form")))
+    assert debtor in driver.find_element(By.TAG_NAME, "h1").text
+    form.find_element(By.ID, "amount").send_keys("321.09")
+    due = (date.today() + timedelta(days=14)).isoformat()
+    driver.execute_script(  # a date input's typing order depends on the locale: set its value
+        "arguments[0].value = arguments[1]", form.find_element(By.ID, "due_on"), due
+    )
+    form.find_element(By.ID, "note").send_keys("will pay after the audit")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+    done = wait.until(shown.presence_of_element_located((By.ID, "done")))
+    assert "recorded" in done.text
+    rows = driver.find_elements(By.CSS_SELECTOR, "#activity tbody tr")
+    promise = [r.text for r in rows if "promise.made" in r.text]
+    assert promise, [r.text for r in rows]
+    assert "user:maria" in promise[0] and "will pay after the audit" in promise[0]
