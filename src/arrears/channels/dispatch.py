@@ -688,7 +688,10 @@ class Dispatcher:
         if not row.template:
             raise TemplateMissing("the message names no template")
         variables = self.variables(row, who, today)
-        rendered = render(self.roots, row.template, who["language"], who["country"], variables)
+        rendered = render(
+            self.roots, row.template, who["language"], who["country"], variables,
+            portfolio_language=self.settings.get("locale"),
+        )  # fmt: skip
         message = Message(
             key=row.key,
             idempotency_key=idempotency_key(row.key),

@@ -207,12 +207,20 @@ def environment(root: Path, *, html: bool, locale: Locale) -> SandboxedEnvironme
         lstrip_blocks=True,
         extensions=[KeepLineBreaks],
     )
-    env.filters["money"] = lambda minor, currency: money(minor, currency, locale)
-    env.filters["date"] = lambda d: (
-        format_date(d, DATE_PATTERN, locale=locale) if isinstance(d, date) else str(d)
-    )
-    env.filters["number"] = lambda n: format_decimal(n, locale=locale)
-    env.filters["plural"] = lambda n, one, other, many=None: plural(n, one, other, locale, many)
+
+    def money_(minor: int | Decimal, currency: str) -> str:
+        return money(minor, currency, locale)
+
+    def date_(d: object) -> str:
+        return format_date(d, DATE_PATTERN, locale=locale) if isinstance(d, date) else str(d)
+
+    def number_(n: int | Decimal) -> str:
+        return str(format_decimal(n, locale=locale))
+
+    def plural_(n: int, one: str, other: str, many: str | None = None) -> str:
+        return plural(n, one, other, locale, many)
+
+    env.filters.update(money=money_, date=date_, number=number_, plural=plural_)
     return env
 
 
@@ -351,6 +359,9 @@ def render(
             out[block] = "".join(context.blocks[block][0](context)).strip()
         except UndefinedError as exc:
             raise TemplateBroken(f"{rel}:{_line_of(exc, rel, template)}: {exc.message}") from None
+        except (TypeError, ValueError, ArithmeticError, LookupError) as exc:  # a filter misused
+            said = str(exc).replace("environment.<locals>.", "filter ").replace("_()", "")
+            raise TemplateBroken(f"{rel}:{_line_of(exc, rel, template)}: {said}") from None
     text = out["text"] or ""
     subject = " ".join((out["subject"] or "").split())  # no CR/LF: no header injection
     html = out["html"]

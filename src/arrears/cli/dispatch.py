@@ -1,5 +1,5 @@
-"""``arrears dispatch``, ``arrears worker`` and ``arrears template render``: delivering the outbox
-(docs/channels.md)."""
+"""``arrears dispatch``, ``arrears worker``, ``arrears template render`` and ``template check``:
+delivering the outbox and its templates (docs/channels.md)."""
 
 from __future__ import annotations
 
@@ -215,23 +215,103 @@ def template_render(
     channel: Annotated[str, typer.Option(help="email, sms, whatsapp or letter.")] = "email",
     portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
 ) -> None:
-    """Preview a message for a debtor (subject, text and HTML), in the debtor's language, with
-    the notices the debtor's contact-rule pack adds."""
+    """Preview a message for a debtor (subject, text and HTML), in the debtor's language (else
+    the fallback, which it names), with the notices the debtor's contact-rule pack adds."""
     from arrears.channels.base import ChannelSettings
 
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
-    message = services.preview(
+    seen = services.preview(
         SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code, debtor_id=debtor_id,
         template=name, channel=channel, settings=ChannelSettings(ws.values, ws.root),
         template_roots=_roots(ws), packs=_packs(ws, code), today=date.today(),
     )  # fmt: skip
-    console.print(f"to: {message.to or '(no address)'}", markup=False, highlight=False)
+    message = seen.message
+    where = seen.folder / seen.template
+    if seen.fallback:
+        said = (
+            f"template: {where} (language {seen.language}: no {seen.wanted!r} template "
+            f"{name!r}; order: the debtor's language, the portfolio's, English)"
+        )
+    else:
+        said = f"template: {where} (language {seen.language})"
+    console.print(said, markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"to: {message.to or '(no address)'}", markup=False, highlight=False, soft_wrap=True
+    )
     if channel == "email":
-        console.print(f"subject: {message.subject}", markup=False, highlight=False)
-    console.print("", message.text, sep="\n", markup=False, highlight=False)
+        console.print(f"subject: {message.subject}", markup=False, highlight=False, soft_wrap=True)
+    console.print("", message.text, sep="\n", markup=False, highlight=False, soft_wrap=True)
     if message.html:
-        console.print("", "--- html ---", message.html, sep="\n", markup=False, highlight=False)
+        console.print(
+            "",
+            "--- html ---",
+            message.html,
+            sep="\n",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+#: ``template: NAME`` in a policy (block or flow style), for the place of a reference.
+_TEMPLATE_REF = r"\btemplate:\s*['\"]?([A-Za-z0-9_\-]+)"
+
+
+@template_app.command("check")
+def template_check(
+    ctx: typer.Context,
+    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+    language: Annotated[
+        list[str] | None,
+        typer.Option("--language", help="A language templates must have (repeatable)."),
+    ] = None,
+) -> None:
+    """Check every template (the workspace's and the shipped ones): each renders in its
+    language for a sample debtor, uses only the documented variables, and each template the
+    portfolio's policy names exists in every language of the portfolio's debtors (and of
+    --language). Every problem as file:line: message; exit 1 if any."""
+    import re
+
+    from arrears.channels.templates import (
+        Need,
+        check_all,
+        template_languages,
+        template_names,
+    )
+    from arrears.cli.output import error
+    from arrears.domain.errors import ArrearsError
+
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
+    roots = _roots(ws)
+    policy = ws.policy_for(code)
+    needs: list[Need] = []
+    if policy.is_file():
+        for i, line in enumerate(policy.read_text(encoding="utf-8").splitlines(), 1):
+            needs += [Need(m, f"{policy}:{i}") for m in re.findall(_TEMPLATE_REF, line)]
+    try:
+        spoken = services.debtor_languages(SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code)
+    except ArrearsError:
+        spoken = {}  # no store or no such portfolio yet: the portfolio's language only
+    wanted = dict.fromkeys(
+        [*(x.replace("-", "_") for x in spoken), ws.get("locale").split("_")[0], *(language or [])]
+    )
+    problems = check_all(roots, needs, [x for x in wanted if x])
+    for problem in problems:
+        error(problem)
+    names = template_names(roots)
+    speakers = ", ".join(f"{k} ({n})" for k, n in sorted(spoken.items())) or "none yet"
+    console.print(
+        f"templates: {len(names)} in {', '.join(template_languages(roots))}; "
+        f"{len(dict.fromkeys(n.name for n in needs))} named by {policy.name}; "
+        f"required in {', '.join(x for x in wanted if x)} (debtors by language: {speakers}): "
+        + (f"{len(problems)} problems" if problems else "no problems"),
+        markup=False,
+        highlight=False,
+    )
+    if problems:
+        raise typer.Exit(1)
 
 
 def _packs(ws: config.Workspace, code: str) -> dict[str, Pack]:

@@ -19,12 +19,13 @@ import polars as pl
 
 from arrears.channels.base import ChannelSettings, Message
 from arrears.channels.dispatch import Dispatcher, Options, Report
+from arrears.channels.templates import base_language, find_template
 from arrears.contact.model import Pack
 from arrears.contact.packs import pack_for
 from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import ArrearsError, InvalidInput, NotFound
 from arrears.services.uow import SqlUnitOfWork
-from arrears.store.messages.outbox import OutboxRow, read_recipients, recipient
+from arrears.store.messages.outbox import OutboxRow, languages_of, read_recipients, recipient
 from arrears.store.portfolios import portfolio_id
 
 
@@ -110,6 +111,23 @@ def work(
         dispatcher.close()
 
 
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """A previewed message and the template it came from: ``template`` (``<lang>/<name>.j2``
+    in ``folder``), ``language`` (of the text) and ``wanted`` (the debtor's language): a
+    fallback when they differ."""
+
+    message: Message
+    template: str
+    folder: Path
+    language: str
+    wanted: str
+
+    @property
+    def fallback(self) -> bool:
+        return self.language != self.wanted
+
+
 def preview(
     uow: SqlUnitOfWork,
     actor: Actor,
@@ -122,9 +140,10 @@ def preview(
     template_roots: list[Path],
     packs: dict[str, Pack],
     today: date,
-) -> Message:
+) -> Preview:
     """The message ``template`` would be for the debtor ``debtor_id`` (external) on ``channel``
-    today: in the debtor's language, with the notices of the debtor's contact-rule pack."""
+    today: in the debtor's language (else the next of the fallback order, said in the
+    answer), with the notices of the debtor's contact-rule pack."""
     actor.require(Permission.READ, "preview a message")
     with uow:
         pid = portfolio_id(uow.conn, portfolio)
@@ -140,4 +159,22 @@ def preview(
         [{"country": row.country, "kind": row.kind, "region": row.region}],
         schema={"country": pl.String, "kind": pl.String, "region": pl.String},
     )
-    return dispatcher.message(out, who, today, packs.get(pack_for(one, packs)[0]))
+    message = dispatcher.message(out, who, today, packs.get(pack_for(one, packs)[0]))
+    folder, rel = find_template(template_roots, template, who["language"], settings.get("locale"))
+    used = rel.split("/")[0]
+    wanted = str(who["language"] or "en").replace("-", "_")
+    return Preview(
+        message=message,
+        template=rel,
+        folder=folder,
+        language=used,
+        wanted=wanted if used == wanted else base_language(wanted),
+    )
+
+
+def debtor_languages(uow: SqlUnitOfWork, actor: Actor, *, portfolio: str) -> dict[str, int]:
+    """The languages of the portfolio's debtors, with how many debtors speak each (what
+    ``arrears template check`` requires templates in)."""
+    actor.require(Permission.READ, "read the debtors' languages")
+    with uow:
+        return languages_of(uow.conn, portfolio=portfolio_id(uow.conn, portfolio))

@@ -97,6 +97,16 @@ def recipient(conn: Connection, *, portfolio: int, external_id: str) -> Any:
     ).one_or_none()
 
 
+def languages_of(conn: Connection, *, portfolio: int) -> dict[str, int]:
+    """The languages of the portfolio's debtors and how many debtors have each."""
+    query = (
+        select(debtor.c.language, func.count())
+        .where(debtor.c.portfolio_id == portfolio)
+        .group_by(debtor.c.language)
+    )
+    return {str(lang or "en"): int(n) for lang, n in conn.execute(query)}
+
+
 def held(
     engine: Engine, *, portfolio: int, after: datetime
 ) -> list[tuple[str, bool, int, datetime]]:
