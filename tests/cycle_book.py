@@ -292,7 +292,7 @@ class Book:
                 if by_inst[p["instalment_id"]]["debtor_id"] == pr["debtor_id"]
                 and pr["made_on"] <= p["on"] <= end  # type: ignore[operator]
             )
-            promises.append({**pr, "paid_minor": got})
+            promises.append({k: v for k, v in pr.items() if k != "outcome"} | {"paid_minor": got})
         contacts = [c for c in self.contacts if c["occurred_on"] <= as_of]  # type: ignore[operator]
         last_contacts: dict[int, dict[str, object]] = {}
         for c in sorted(contacts, key=lambda c: c["occurred_on"]):  # type: ignore[arg-type,return-value]
@@ -427,6 +427,18 @@ class Book:
                         "outcome": "queued",
                     }
                 )
+        for row in decisions.promises.iter_rows(named=True):
+            promise = self.promises[row["promise_id"] - 1]
+            if promise.get("outcome") == row["outcome"]:
+                continue  # recorded before: the store writes it once
+            promise["outcome"] = row["outcome"]
+            share = ""
+            if row["outcome"] == "partial":
+                share = f" {100 * row['kept_minor'] // row['amount_minor']} %"
+            self.log.append(
+                f"{as_of} {names[row['debtor_id']]} promise {row['promise_id']} "
+                f"{row['outcome']}{share}"
+            )
         if policy is not None:
             ladder = ladder_of(policy)
             for case_id, after in self.states(ladder).items():

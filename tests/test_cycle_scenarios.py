@@ -50,6 +50,8 @@ cadences:
   - stage: legal
     steps:
       - {id: tell-owner, offset: 0, anchor: stage_entered, action: notify_owner}
+on_broken_promise:           # a broken (or partly kept) promise: a call first thing next day
+  - {id: call-broken, offset: 1, action: call_task, priority: 1}
 contact_rules:               # these scenarios are about cases: contact any day, no caps
   default: {hours: {sun: {start: "08:00", end: "20:00"}}, caps: [], holidays_closed: false}
 experiments:
@@ -126,10 +128,14 @@ def test_a_kept_promise_pauses_the_case_until_it_is_paid() -> None:
         2026-02-01 ACME executed notice-1
         2026-02-03 ACME case update paused by promise until 2026-02-14
         2026-02-09 ACME case close cured
+        2026-02-14 ACME promise 1 kept
     """)
 
 
-def test_a_broken_promise_ends_the_pause_after_its_grace_and_collection_resumes() -> None:
+def test_a_partly_kept_promise_ends_the_pause_after_its_grace_and_collection_resumes() -> None:
+    # 400.00 of 1,000.00 paid by the date plus grace: partly kept (40 %), found on the day after
+    # the grace; the case resumes at its stage and the policy's on_broken_promise call runs the
+    # next day, at priority 1
     book, debtor, invoice = one_invoice()
     book.promise(debtor, "1000.00", made_on=d(2, 3), due_on=d(2, 10))
     book.pay(invoice, "400.00", d(2, 9))
@@ -142,11 +148,45 @@ def test_a_broken_promise_ends_the_pause_after_its_grace_and_collection_resumes(
         2026-02-14 ACME case update
         2026-02-14 ACME skipped call (came due 2026-02-10, 4 days ago, beyond catch_up_days 3)
         2026-02-14 ACME skipped notice-7 (came due 2026-02-07, 7 days ago, beyond catch_up_days 3)
+        2026-02-14 ACME promise 1 partial 40 %
         2026-02-15 ACME executed call#1
+        2026-02-15 ACME executed call-broken#20260214
         2026-02-20 ACME executed call#2
     """)
-    features = decide(book.input(d(2, 20)), P, d(2, 20)).features
+    decisions = decide(book.input(d(2, 20)), P, d(2, 20))
+    features = decisions.features
     assert features.select("promises_made", "promises_kept", "promises_broken").row(0) == (1, 0, 1)
+    [outcome] = decisions.promises.select("outcome", "kept_minor", "found_on").rows()
+    assert outcome == ("partial", 40000, d(2, 14))
+
+
+def test_a_broken_promise_resumes_the_case_and_calls_the_next_day_at_high_priority() -> None:
+    # nothing paid: broken, found on the day after the date plus the policy's grace (3 days,
+    # longer than the promise's own 0); the on_broken_promise call comes the next day at
+    # priority 1, once (running the day again, or the days after, adds nothing)
+    book, debtor, _ = one_invoice()
+    book.promise(debtor, "1000.00", made_on=d(2, 3), due_on=d(2, 10), grace=0)
+    assert book.days(P, d(1, 25), d(2, 22)) == golden("""
+        2026-01-26 ACME case open preventive
+        2026-01-28 ACME executed reminder
+        2026-02-01 ACME case stage early
+        2026-02-01 ACME executed notice-1
+        2026-02-03 ACME case update paused by promise until 2026-02-14
+        2026-02-14 ACME case update
+        2026-02-14 ACME skipped call (came due 2026-02-10, 4 days ago, beyond catch_up_days 3)
+        2026-02-14 ACME skipped notice-7 (came due 2026-02-07, 7 days ago, beyond catch_up_days 3)
+        2026-02-14 ACME promise 1 broken
+        2026-02-15 ACME executed call#1
+        2026-02-15 ACME executed call-broken#20260214
+        2026-02-20 ACME executed call#2
+    """)
+    [task] = [s for s in book.steps_done if s["step_id"] == "call-broken"]
+    assert (task["on"], task["status"]) == (d(2, 15), "executed")
+    followup = decide(book.input(d(2, 15)), P, d(2, 15))  # the day again
+    assert followup.steps.is_empty()  # recorded: nothing runs twice
+    assert book.days(P, d(2, 22), d(2, 22)) == []
+    priority = P.program.filter(pl.col("step_id") == "call-broken")["task_priority"].unique()
+    assert priority.to_list() == [1]
 
 
 def test_a_partial_payment_within_tolerance_cures_and_a_new_overdue_invoice_reopens() -> None:

@@ -2,7 +2,8 @@
 (SQLite and PostgreSQL), so the in-memory fake cannot drift from the real store.
 
 Each test starts from the same small book: debtor D1 (USD) owes 100.00 due before 15 March
-2026 and has an open case at stage ``reminder`` with one call task; D2 (EUR) has no case.
+2026 and a late fee of 15.00, and has an open case at stage ``reminder`` with one call task;
+D2 (EUR) has no case and owes nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def memory_book() -> NewUow:
     store = MemoryStore()
     store.add_debtor("default", "D1", "USD")
     store.add_debtor("default", "D2", "EUR")
+    store.add_balance("default", "D1", "USD", 11500)  # 100.00 and the day's late fee, 15.00
     store.open_case("default", "D1", "USD", "reminder")
     store.add_task(
         "default",
@@ -93,7 +95,7 @@ def promise(new_uow: NewUow, debtor: str = "D1", amount: str = "75.50", **more: 
 def test_a_promise_is_added_once_and_cancelled_once(new_uow: NewUow) -> None:
     first = promise(new_uow, grace_days=2, note="pays Friday")
     assert promise(new_uow, grace_days=2) == first  # the same open promise: nothing new
-    other = promise(new_uow, "D2", "10")
+    other = promise(new_uow, "D1", "10")
     assert other != first
     cancelled = collection.cancel_promise(new_uow(), ANA, first, on=DAY, at=AT)
     assert cancelled.changed
@@ -114,12 +116,32 @@ def test_a_promise_is_added_once_and_cancelled_once(new_uow: NewUow) -> None:
         "grace_days": 2,
         "note": "pays Friday",
     }
-    assert (made_d2.debtor, made_d2.payload["currency"]) == ("D2", "EUR")  # the debtor's own
+    assert (made_d2.debtor, made_d2.payload["currency"]) == ("D1", "USD")  # the debtor's own
     assert (ended.kind, ended.debtor, ended.payload) == (
         "promise.cancelled",
         "D1",
         {"on": "2026-03-16"},
     )
+
+
+def test_a_promise_is_at_most_the_open_balance_in_its_currency(new_uow: NewUow) -> None:
+    assert promise(new_uow, amount="115.00")  # D1 owes 100.00 USD and a fee of 15.00: all
+    with pytest.raises(InvalidInput) as raised:
+        promise(new_uow, amount="115.01", note="too much")
+    assert "the promise of 115.01 USD is more than D1's open balance in USD (115.00 USD)" in said(
+        raised.value
+    )
+    with pytest.raises(InvalidInput) as raised:  # D2 owes nothing in EUR
+        promise(new_uow, "D2", "10")
+    assert "more than D2's open balance in EUR (0.00 EUR)" in said(raised.value)
+    with pytest.raises(InvalidInput) as raised:  # nor in USD
+        promise(new_uow, amount="1", currency="EUR")
+    assert "more than D1's open balance in EUR" in said(raised.value)
+    [made] = log(new_uow)  # the refused promises wrote nothing
+    assert made.payload["amount"] == "115.00"
+    with new_uow() as uow:
+        [listed] = uow.collection.promises("default", "D1")
+    assert (listed.amount_minor, listed.status, listed.outcome) == (11500, "open", None)
 
 
 def test_a_hold_is_added_and_released(new_uow: NewUow) -> None:

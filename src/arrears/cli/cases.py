@@ -19,9 +19,13 @@ from arrears.cli.ledger import parse_amount, parse_date
 from arrears.cli.output import Format, Wide, amount_text, console, emit
 from arrears.domain.money import from_minor
 from arrears.services import collection
+from arrears.services.ports import PromiseView
 from arrears.services.uow import SqlUnitOfWork
 
-promise_app = typer.Typer(help="Promises to pay: record one, cancel one.", no_args_is_help=True)
+promise_app = typer.Typer(
+    help="Promises to pay: record one, cancel one, list them with their outcome.",
+    no_args_is_help=True,
+)
 hold_app = typer.Typer(help="Holds: pause collecting from a debtor.", no_args_is_help=True)
 contact_app = typer.Typer(help="Contact attempts made by hand.", no_args_is_help=True)
 task_app = typer.Typer(help="Collectors' tasks: mark one done.", no_args_is_help=True)
@@ -72,6 +76,73 @@ def promise_add(
     )
     console.print(f"promise {added.promise_id}: {debtor} to pay {amount} "
                   f"{added.amount.currency} by {due_on}", highlight=False)  # fmt: skip
+
+
+@promise_app.command("list")
+def promise_list(
+    ctx: typer.Context,
+    debtor: Annotated[str | None, typer.Option(help="Only this debtor's promises.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    portfolio: Portfolio = None,
+    wide: Wide = False,
+) -> None:
+    """Promises, newest first, with their outcome once the cycle has found it (the day after
+    the date plus grace): kept, partial (with the share kept) or broken."""
+    ws = workspace(ctx)
+    views = collection.list_promises(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        portfolio=portfolio or ws.get("portfolio"),
+        debtor=debtor,
+    )
+    locale = ws.get("locale")
+
+    def money(minor: int | None, code: str) -> str | None:
+        return None if minor is None else amount_text(from_minor(minor, code), code, locale)
+
+    def outcome(view: PromiseView) -> str:
+        if view.status == "cancelled":
+            return "cancelled"
+        if view.outcome is None:
+            return "open"
+        if view.outcome == "partial":
+            share = collection.kept_share(view)
+            return f"partial ({int((share or 0) * 100)} %)"
+        return view.outcome
+
+    frame = pl.DataFrame(
+        {
+            "promise": [v.promise_id for v in views],
+            "debtor": [v.debtor for v in views],
+            "amount": [f"{money(v.amount_minor, v.currency)} {v.currency}" for v in views],
+            "made": [v.made_on for v in views],
+            "due": [v.due_on for v in views],
+            "grace": [v.grace_days for v in views],
+            "outcome": [outcome(v) for v in views],
+            "paid": [money(v.kept_minor, v.currency) for v in views],
+            "found": [v.outcome_on for v in views],
+        },
+        schema={
+            "promise": pl.Int64(),
+            "debtor": pl.String(),
+            "amount": pl.String(),
+            "made": pl.Date(),
+            "due": pl.Date(),
+            "grace": pl.Int64(),
+            "outcome": pl.String(),
+            "paid": pl.String(),
+            "found": pl.Date(),
+        },
+    )
+    emit(
+        frame,
+        fmt,
+        title="promises",
+        right=("amount", "paid"),
+        key=("promise", "debtor"),
+        optional=("paid", "found", "grace"),
+        wide=wide,
+    )
 
 
 @promise_app.command("cancel")

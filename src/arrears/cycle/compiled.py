@@ -30,6 +30,11 @@ from arrears.policy.onboarding import escalation_stages, waiting_stage
 #: Step fields that are not the action's parameters.
 _NOT_PARAMS = {"id", "offset", "anchor", "when", "repeat", "action"}
 
+#: The anchor of the ``on_broken_promise`` steps: the day a promise is found broken (the day
+#: after its date plus grace); their occurrence is that day as ``YYYYMMDD``, so each broken
+#: promise runs them once.
+BROKEN_PROMISE = "promise_broken"
+
 PROGRAM_SCHEMA: dict[str, pl.DataType] = {
     "segment": pl.String(),
     "stage": pl.String(),
@@ -136,6 +141,24 @@ def compile_policy(policy: Policy, source_text: str | None = None) -> CompiledPo
                     {**row, "position": position}
                     for row in _occurrences(step, segment, group.stage, arm_key, condition)
                 ]
+    # the steps run when a promise is broken: in every segment, stage and arm, anchored on the
+    # day the promise was found broken (decide._steps gives them that day's occurrence)
+    arms = [("", segment, s.name) for segment in segments for s in policy.stages[1:]]
+    arms += [(e.name, e.segment, e.stage) for e in policy.experiments]
+    for step in policy.on_broken_promise:
+        condition = -1
+        if step.when is not None:
+            expr = _condition(step.when, f"step {step.id}")
+            assert expr is not None
+            condition = len(step_conditions)
+            step_conditions.append(expr)
+            step_texts.append(step.when)
+        position += 1
+        for arm_key, segment, stage in arms:
+            rows += [
+                {**row, "position": position, "anchor": BROKEN_PROMISE}
+                for row in _occurrences(step, segment, stage, arm_key, condition)
+            ]
     escalations = set(escalation_stages(policy))
     messages: dict[tuple[object, object], int] = {}
     for row in rows:

@@ -39,10 +39,11 @@ import polars as pl
 
 from arrears.contact.frames import ATTEMPT_SCHEMA
 from arrears.contact.guard import guard
-from arrears.cycle.compiled import CompiledPolicy, share_threshold
-from arrears.cycle.features import KEY, MONEY, feature_table
+from arrears.cycle.compiled import BROKEN_PROMISE, CompiledPolicy, share_threshold
+from arrears.cycle.features import KEY, MONEY, feature_table, promise_states
 from arrears.cycle.frames import (
     CASE_DECISION_SCHEMA,
+    PROMISE_OUTCOME_SCHEMA,
     STEP_DECISION_SCHEMA,
     CycleInput,
     Decisions,
@@ -79,6 +80,26 @@ def decide(
         .collect(engine="in-memory"),
         steps=steps,
         plan=plan,
+        promises=promise_outcomes(data, as_of, policy.policy.promise_grace_days),
+    )
+
+
+def promise_outcomes(data: CycleInput, as_of: date, grace_days: int) -> pl.DataFrame:
+    """Every promise whose date plus grace has passed by ``as_of``, with its outcome
+    (:data:`arrears.cycle.frames.PROMISE_OUTCOME_SCHEMA`): kept (paid in full), partial (part
+    of it paid: ``kept_minor``) or broken (nothing paid), found on the day after its grace."""
+    return (
+        promise_states(data.promises, as_of, grace_days)
+        .filter(pl.col("_ends_on") <= as_of)
+        .with_columns(
+            pl.col("state").alias("outcome"),
+            pl.col("_ends_on").alias("found_on"),
+            pl.min_horizontal("paid_minor", "amount_minor").alias("kept_minor"),
+        )
+        .select(list(PROMISE_OUTCOME_SCHEMA))
+        .cast(PROMISE_OUTCOME_SCHEMA)  # type: ignore[arg-type]
+        .sort("promise_id")
+        .collect()
     )
 
 
@@ -364,6 +385,7 @@ def _steps(
             "opened_on",
             "stage_entered_on",
             "_oldest_due",
+            "_broken_on",
             "_overdue_minor",
             "overdue_invoices",
             "days_past_due",
@@ -384,11 +406,20 @@ def _steps(
         .then(pl.col("opened_on"))
         .when(pl.col("anchor") == "stage_entered")
         .then(pl.col("stage_entered_on"))
+        .when(pl.col("anchor") == BROKEN_PROMISE)  # a promise broken while the case is open
+        .then(pl.when(pl.col("_broken_on") >= pl.col("opened_on")).then(pl.col("_broken_on")))
         .otherwise(pl.col("_oldest_due"))
     )
+    broken = pl.col("anchor") == BROKEN_PROMISE
     rows = rows.with_columns(
         (anchor + pl.duration(days=pl.col("offset_days"))).alias("due_on"),
-    )
+        # each broken promise runs the on_broken_promise steps once: the occurrence is the day
+        # it was found broken (YYYYMMDD)
+        pl.when(broken)
+        .then(pl.col("_broken_on").dt.strftime("%Y%m%d").cast(pl.Int32()))
+        .otherwise(pl.col("occurrence"))
+        .alias("occurrence"),
+    ).filter(~broken | pl.col("due_on").is_not_null())
     done = data.steps_done.select(
         "case_id",
         "step_id",

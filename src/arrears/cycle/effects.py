@@ -15,7 +15,9 @@ frame per kind of effect, each with a declared schema (:data:`KINDS` says what e
 - for the executed occurrences, what their action does: ``queue_message`` (the outbox),
   ``create_task`` (call, write_off, notify), ``make_offer``, ``hold_credit`` (or release it),
   ``raise_stage_floor`` (``move_stage``), ``place_with_agency`` (or recall: agency null) and
-  ``post_fee`` (a late fee invoice).
+  ``post_fee`` (a late fee invoice);
+- ``settle_promise``: the outcome of a promise to pay whose date plus grace has passed (kept,
+  partial, broken), recorded on the promise once.
 
 Every row carries its idempotency key, built from business ids only: the portfolio's code, the
 debtor's external id, the currency, the day the case opened, the step's id and occurrence, the
@@ -221,6 +223,24 @@ POST_FEE = EffectKind(
         "reference": S,
     },
 )
+SETTLE_PROMISE = EffectKind(
+    "settle_promise",
+    "a promise's outcome once its date plus grace has passed, recorded on the promise once: "
+    "`outcome` kept, partial (`kept_minor` of `amount_minor` paid) or broken, found on "
+    "`found_on`; `event` (promise.kept, promise.partial, promise.broken) and `key` are its "
+    "activity's (the promise's business key: debtor, currency, made_on, due_on, amount)",
+    {
+        "key": S,
+        "promise_id": I64,
+        "debtor_id": I64,
+        "currency": S,
+        "outcome": S,
+        "kept_minor": I64,
+        "found_on": D,
+        "event": S,
+        "payload": S,
+    },
+)
 #: Every kind, in the order the store applies them.
 KINDS = (
     OPEN_CASE,
@@ -233,6 +253,7 @@ KINDS = (
     RAISE_STAGE_FLOOR,
     PLACE_WITH_AGENCY,
     POST_FEE,
+    SETTLE_PROMISE,
 )
 
 
@@ -250,6 +271,7 @@ class Effects:
     raise_stage_floor: pl.DataFrame
     place_with_agency: pl.DataFrame
     post_fee: pl.DataFrame
+    settle_promise: pl.DataFrame
 
     def frames(self) -> dict[str, pl.DataFrame]:
         """Each kind's name and frame, in :data:`KINDS` order."""
@@ -316,6 +338,7 @@ def effects(decisions: Decisions, *, portfolio: str, as_of: date, debtors: pl.Da
             PLACE_WITH_AGENCY,
         ),
         post_fee=_fees(executed, as_of),
+        settle_promise=_promises(decisions.promises, names, portfolio),
     )
 
 
@@ -564,6 +587,55 @@ def _fees(executed: pl.DataFrame, as_of: date) -> pl.DataFrame:
             pl.concat_str(pl.lit("late fee ("), "step_id", pl.lit(")")).alias("reference"),
         ),
         POST_FEE,
+    )
+
+
+def _promises(outcomes: pl.DataFrame, names: pl.DataFrame, portfolio: str) -> pl.DataFrame:
+    """Each promise's outcome with its activity: ``promise.<outcome>:<portfolio>:<debtor>:
+    <currency>:<made_on>:<due_on>:<amount_minor>`` (an identical open promise is never recorded
+    twice, so these name one promise); the payload says what was promised and paid, and the
+    share kept in percent (two decimals, rounded down)."""
+    frame = _business(outcomes, names)
+    basis_points = pl.col("kept_minor") * 10_000 // pl.col("amount_minor")
+    return _conform(
+        frame.with_columns(
+            pl.concat_str(pl.lit("promise."), pl.col("outcome")).alias("event"),
+            _bounded(
+                pl.concat_str(
+                    pl.lit("promise."),
+                    pl.col("outcome"),
+                    pl.lit(f":{_escaped(portfolio)}:"),
+                    _escape(pl.col("debtor_external_id")),
+                    pl.lit(":"),
+                    pl.col("currency"),
+                    pl.lit(":"),
+                    pl.col("made_on").dt.strftime("%Y-%m-%d"),
+                    pl.lit(":"),
+                    pl.col("due_on").dt.strftime("%Y-%m-%d"),
+                    pl.lit(":"),
+                    pl.col("amount_minor").cast(S),
+                )
+            ).alias("key"),
+            pl.struct(
+                "promise_id",
+                "outcome",
+                "currency",
+                "amount_minor",
+                "paid_minor",
+                "kept_minor",
+                pl.concat_str(
+                    (basis_points // 100).cast(S),
+                    pl.lit("."),
+                    (basis_points % 100).cast(S).str.zfill(2),
+                ).alias("kept_percent"),
+                pl.col("made_on").dt.strftime("%Y-%m-%d"),
+                pl.col("due_on").dt.strftime("%Y-%m-%d"),
+                pl.col("found_on").dt.strftime("%Y-%m-%d"),
+            )
+            .struct.json_encode()
+            .alias("payload"),
+        ),
+        SETTLE_PROMISE,
     )
 
 

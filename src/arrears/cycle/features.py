@@ -268,9 +268,9 @@ def _payments(data: CycleInput, as_of: date) -> pl.LazyFrame:
 
 def promise_states(promises: pl.DataFrame, as_of: date, grace_days: int = 0) -> pl.LazyFrame:
     """Each promise made by ``as_of`` with its state: kept (paid in full by its date plus grace),
-    broken (its date plus grace has passed, not paid in full) or open; ``_ends_on`` is the first
-    day after its grace. The grace is the promise's own or ``grace_days`` (the policy's),
-    whichever is longer."""
+    partial (its date plus grace has passed, part of it paid), broken (passed, nothing paid) or
+    open; ``_ends_on`` is the first day after its grace (the day its outcome is found). The
+    grace is the promise's own or ``grace_days`` (the policy's), whichever is longer."""
     grace = pl.max_horizontal(pl.col("grace_days"), pl.lit(grace_days))
     ends_on = pl.col("due_on") + pl.duration(days=grace) + timedelta(days=1)
     kept = pl.col("paid_minor") >= pl.col("amount_minor")
@@ -281,6 +281,8 @@ def promise_states(promises: pl.DataFrame, as_of: date, grace_days: int = 0) -> 
         .with_columns(
             pl.when(kept)
             .then(pl.lit("kept"))
+            .when((pl.col("_ends_on") <= as_of) & (pl.col("paid_minor") > 0))
+            .then(pl.lit("partial"))
             .when(pl.col("_ends_on") <= as_of)
             .then(pl.lit("broken"))
             .otherwise(pl.lit("open"))
@@ -293,12 +295,15 @@ def _promises(data: CycleInput, as_of: date, grace_days: int) -> pl.LazyFrame:
     states = promise_states(data.promises, as_of, grace_days).filter(
         pl.col("made_on") > months_before(as_of, 12)
     )
+    broken = pl.col("state").is_in(["partial", "broken"])  # not kept: broken, or partly kept
     return states.group_by(KEY).agg(
         pl.len().cast(pl.Int32()).alias("promises_made"),
         (pl.col("state") == "kept").sum().cast(pl.Int32()).alias("promises_kept"),
-        (pl.col("state") == "broken").sum().cast(pl.Int32()).alias("promises_broken"),
+        broken.sum().cast(pl.Int32()).alias("promises_broken"),
         (pl.col("state") == "open").any().alias("promise_open"),
         pl.col("_ends_on").filter(pl.col("state") == "open").max().alias("_promise_until"),
+        # the last day a promise was found broken (or partly kept): on_broken_promise's anchor
+        pl.col("_ends_on").filter(broken).max().alias("_broken_on"),
     )
 
 

@@ -270,6 +270,23 @@ STEP_DECISION_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+#: The promises whose date plus grace has passed (``found_on``: the day after it), with their
+#: ``outcome``: kept (paid in full), partial (``kept_minor`` of ``amount_minor`` paid) or
+#: broken (nothing paid). The store records it on the promise, once.
+PROMISE_OUTCOME_SCHEMA: dict[str, pl.DataType] = {
+    "promise_id": I64,
+    "debtor_id": I64,
+    "currency": S,
+    "made_on": D,
+    "due_on": D,
+    "amount_minor": I64,
+    "paid_minor": I64,
+    "kept_minor": I64,
+    "outcome": S,
+    "found_on": D,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Decisions:
     """The engine's output for one ``as_of``.
@@ -286,3 +303,5 @@ class Decisions:
     cases: pl.DataFrame
     steps: pl.DataFrame
     plan: pl.DataFrame | None = None
+    #: :data:`PROMISE_OUTCOME_SCHEMA`: the outcomes of the promises that have come to term.
+    promises: pl.DataFrame = field(default_factory=lambda: empty(PROMISE_OUTCOME_SCHEMA))

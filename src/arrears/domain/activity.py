@@ -112,6 +112,24 @@ class PromiseCancelled(Activity):
     kind: ClassVar[str] = "promise.cancelled"
 
 
+# A promise come to term: the cycle (set-based, arrears.store.cycle.write) records its outcome
+# once its date plus grace has passed; payload {"promise_id", "outcome", "currency",
+# "amount_minor", "paid_minor", "kept_minor", "kept_percent", "made_on", "due_on", "found_on"}.
+@dataclass(frozen=True, slots=True)
+class PromiseKept(Activity):
+    kind: ClassVar[str] = "promise.kept"
+
+
+@dataclass(frozen=True, slots=True)
+class PromisePartlyKept(Activity):
+    kind: ClassVar[str] = "promise.partial"
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseBroken(Activity):
+    kind: ClassVar[str] = "promise.broken"
+
+
 @dataclass(frozen=True, slots=True)
 class HoldAdded(Activity):
     kind: ClassVar[str] = "hold.added"
@@ -157,6 +175,9 @@ KINDS: dict[str, type[Activity]] = {
         CreditNoteUpdated,
         PromiseMade,
         PromiseCancelled,
+        PromiseKept,
+        PromisePartlyKept,
+        PromiseBroken,
         HoldAdded,
         HoldReleased,
         ContactLogged,

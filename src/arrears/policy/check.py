@@ -60,6 +60,9 @@ def _conditions(policy: Policy) -> Iterator[tuple[Loc, str]]:
         for j, step in enumerate(group.steps):
             if step.when:
                 yield (kind, i, "steps", j, "when"), step.when
+    for j, step in enumerate(policy.on_broken_promise):
+        if step.when:
+            yield ("on_broken_promise", j, "when"), step.when
 
 
 def _offset(node: yaml.Node, column: int) -> int:
@@ -157,7 +160,48 @@ def _references(policy: Policy, doc: Located) -> list[Problem]:
             step_ids[step.id] = loc
             if isinstance(step, MoveStage) and step.to not in stages:
                 p.append(doc.problem(doc.find((*loc, "to")), f"unknown stage {step.to!r}"))
+    for j, step in enumerate(policy.on_broken_promise):
+        loc = ("on_broken_promise", j)
+        if step.id in step_ids:
+            p.append(doc.problem(doc.find((*loc, "id")), f"step id {step.id!r} is used twice"))
+        step_ids[step.id] = loc
+        if step.action not in BROKEN_PROMISE_ACTIONS:
+            p.append(
+                doc.problem(
+                    doc.find((*loc, "action")),
+                    f"on_broken_promise: step {step.id!r} may not {step.action}; one of "
+                    + ", ".join(BROKEN_PROMISE_ACTIONS),
+                )
+            )
+        if "anchor" in step.model_fields_set:
+            p.append(
+                doc.problem(
+                    doc.find((*loc, "anchor")),
+                    f"on_broken_promise: step {step.id!r} counts its offset from the day the "
+                    "promise is found broken; remove its anchor",
+                )
+            )
+        if step.repeat is not None:
+            p.append(
+                doc.problem(
+                    doc.find((*loc, "repeat")),
+                    f"on_broken_promise: step {step.id!r} runs once per broken promise; "
+                    "remove its repeat",
+                )
+            )
+        if step.offset < 0:
+            p.append(
+                doc.problem(
+                    doc.find((*loc, "offset")),
+                    f"on_broken_promise: step {step.id!r} cannot run before the promise is "
+                    f"broken (offset {step.offset}); use 0 or more",
+                )
+            )
     return p
+
+
+#: What a policy may do when a promise is broken (``on_broken_promise``).
+BROKEN_PROMISE_ACTIONS = ("call_task", "send", "notify_owner", "credit_hold")
 
 
 def _onboarding(policy: Policy, doc: Located) -> list[Problem]:

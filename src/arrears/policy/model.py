@@ -203,6 +203,12 @@ class Policy(_Strict):
     promise_grace_days: Annotated[int, Field(ge=0, le=60)] = Field(
         3, description="Days after a promise's date before it counts as broken."
     )
+    on_broken_promise: list[Step] = Field(
+        [],
+        description="Steps run when a promise to pay is broken or only partly kept (found on "
+        "the day after its date plus grace): `offset` counts from that day (1: the next day); "
+        "no anchor, no repeat. For example a call task at priority 1 the next day.",
+    )
     reference_rate: Annotated[Decimal, Field(ge=-10, le=100)] = Field(
         Decimal(0),
         description="Reference interest rate (percent a year) for the EU late-payment fee: "

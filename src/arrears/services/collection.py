@@ -23,7 +23,12 @@ from arrears.domain.errors import InvalidInput, NotFound
 from arrears.domain.ledger import Channel
 from arrears.domain.money import Money, MoneyError, is_currency
 from arrears.domain.problems import Problem, ProblemsFound, printable
-from arrears.services.ports import CollectionRecords, CollectionUnitOfWork, DebtorRef
+from arrears.services.ports import (
+    CollectionRecords,
+    CollectionUnitOfWork,
+    DebtorRef,
+    PromiseView,
+)
 
 CHANNELS = tuple(c.value for c in Channel)
 MAX_GRACE_DAYS = 365
@@ -115,6 +120,15 @@ def add_promise(
             request.add(f"due date {due_on} is before the day the promise was made ({made_on})")
         if not 0 <= grace_days <= MAX_GRACE_DAYS:
             request.add(f"grace days must be between 0 and {MAX_GRACE_DAYS}, not {grace_days}")
+        if found is not None and money is not None and money.minor > 0:
+            owed = Money.from_minor(
+                records.open_balance_minor(found, money.currency), money.currency
+            )
+            if money.minor > owed.minor:
+                request.add(
+                    f"the promise of {money} is more than {debtor}'s open balance in "
+                    f"{money.currency} ({owed}): a debtor promises at most what is owed"
+                )
         owner = request.checked(found)
         assert money is not None
         promise_id = records.add_promise(
@@ -144,6 +158,26 @@ def _promised(request: _Request, amount: Decimal, code: str) -> Money | None:
     if minor <= 0:
         request.add(f"the amount must be positive, not {money.amount}")
     return money
+
+
+def list_promises(
+    uow: CollectionUnitOfWork, actor: Actor, *, portfolio: str, debtor: str | None = None
+) -> list[PromiseView]:
+    """The portfolio's promises (``debtor``'s only), newest first, with their outcome once the
+    cycle has found it (kept, partial with the share kept, broken)."""
+    actor.require(Permission.READ, "read the promises")
+    with uow:
+        try:
+            return uow.collection.promises(portfolio, debtor)
+        except NotFound as exc:
+            raise NotFound(f"promises: {exc}") from exc
+
+
+def kept_share(view: PromiseView) -> Decimal | None:
+    """The share of a promise kept, 0 to 1 (two decimals, rounded down), once found."""
+    if view.kept_minor is None:
+        return None
+    return (Decimal(view.kept_minor * 100 // view.amount_minor) / 100).quantize(Decimal("0.01"))
 
 
 def cancel_promise(

@@ -15,7 +15,14 @@ import polars as pl
 from sqlalchemy import Connection
 
 from arrears.domain.money import Money
-from arrears.services.ports import ActivityRecord, DebtorRef, HoldRef, PromiseRef, TaskRef
+from arrears.services.ports import (
+    ActivityRecord,
+    DebtorRef,
+    HoldRef,
+    PromiseRef,
+    PromiseView,
+    TaskRef,
+)
 from arrears.store.cycle import collection
 from arrears.store.portfolios import portfolio_id
 
@@ -66,6 +73,33 @@ class SqlCollectionRecords:
 
     def cancel_promise(self, promise_id: int, *, on: date, actor: str, at: datetime) -> None:
         collection.cancel_promise(self.conn, promise_id, on=on, actor=actor, at=at)
+
+    def open_balance_minor(self, debtor: DebtorRef, currency: str) -> int:
+        return collection.open_balance_minor(
+            self.conn,
+            portfolio=debtor.portfolio,
+            debtor_external_id=debtor.external_id,
+            currency=currency,
+        )
+
+    def promises(self, portfolio: str, debtor: str | None) -> list[PromiseView]:
+        portfolio_id(self.conn, portfolio)  # NotFound for an unknown portfolio
+        return [
+            PromiseView(
+                int(r["id"]),
+                str(r["debtor"]),
+                str(r["currency"]),
+                int(r["amount_minor"]),
+                r["made_on"],
+                r["due_on"],
+                int(r["grace_days"]),
+                str(r["status"]),
+                r["outcome"],
+                None if r["kept_minor"] is None else int(r["kept_minor"]),
+                r["outcome_on"],
+            )
+            for r in collection.promises_of(self.conn, portfolio=portfolio, debtor=debtor)
+        ]
 
     def add_hold(
         self,

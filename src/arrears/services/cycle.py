@@ -187,6 +187,7 @@ def run_cycle(
         features=decisions.features,
         cases=decisions.cases.filter(pl.col("change") != "stay"),
         steps=decisions.steps,
+        promises=decisions.promises,
     )
     try:
         summary = commit_decisions(

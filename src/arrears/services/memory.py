@@ -21,7 +21,14 @@ import polars as pl
 
 from arrears.domain.errors import NotFound
 from arrears.domain.money import Money
-from arrears.services.ports import ActivityRecord, DebtorRef, HoldRef, PromiseRef, TaskRef
+from arrears.services.ports import (
+    ActivityRecord,
+    DebtorRef,
+    HoldRef,
+    PromiseRef,
+    PromiseView,
+    TaskRef,
+)
 from arrears.store.cycle.collection import WORKLIST_SCHEMA
 
 
@@ -43,6 +50,8 @@ class _State:
     debtors: dict[tuple[str, str], DebtorRef] = field(default_factory=dict)
     portfolios: set[str] = field(default_factory=set)
     promises: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: (portfolio, debtor, currency) -> open balance in minor units (what the ledger would say)
+    balances: dict[tuple[str, str, str], int] = field(default_factory=dict)
     holds: dict[int, dict[str, Any]] = field(default_factory=dict)
     cases: list[_Case] = field(default_factory=list)
     tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -64,6 +73,19 @@ class MemoryStore:
     def add_debtor(self, portfolio: str, external_id: str, currency: str = "USD") -> None:
         self.state.portfolios.add(portfolio)
         self.state.debtors[portfolio, external_id] = DebtorRef(portfolio, external_id, currency)
+
+    def add_balance(self, portfolio: str, debtor: str, currency: str, minor: int) -> None:
+        """The debtor owes ``minor`` more in ``currency`` (an open invoice)."""
+        key = (portfolio, debtor, currency)
+        self.state.balances[key] = self.state.balances.get(key, 0) + minor
+
+    def settle_promise(
+        self, promise_id: int, *, outcome: str, kept_minor: int, outcome_on: date
+    ) -> None:
+        """What the cycle records once a promise's date plus grace has passed."""
+        self.state.promises[promise_id].update(
+            outcome=outcome, kept_minor=kept_minor, outcome_on=outcome_on
+        )
 
     def open_case(
         self,
@@ -226,6 +248,34 @@ class MemoryCollectionRecords:
         row = self.state.promises.get(promise_id)
         return None if row is None else PromiseRef(promise_id, row["status"] == "cancelled",
                                                     row["made_on"])  # fmt: skip
+
+    def open_balance_minor(self, debtor: DebtorRef, currency: str) -> int:
+        return self.state.balances.get((debtor.portfolio, debtor.external_id, currency), 0)
+
+    def promises(self, portfolio: str, debtor: str | None) -> list[PromiseView]:
+        self._known(portfolio)
+        rows = [
+            (promise_id, row)
+            for promise_id, row in self.state.promises.items()
+            if row["portfolio"] == portfolio and debtor in (None, row["debtor"])
+        ]
+        rows.sort(key=lambda r: (r[1]["made_on"], r[0]), reverse=True)
+        return [
+            PromiseView(
+                promise_id,
+                row["debtor"],
+                row["currency"],
+                row["amount_minor"],
+                row["made_on"],
+                row["due_on"],
+                row["grace_days"],
+                row["status"],
+                row.get("outcome"),
+                row.get("kept_minor"),
+                row.get("outcome_on"),
+            )
+            for promise_id, row in rows
+        ]
 
     def cancel_promise(self, promise_id: int, *, on: date, actor: str, at: datetime) -> None:
         row = self.state.promises[promise_id]

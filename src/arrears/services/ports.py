@@ -46,6 +46,25 @@ class PromiseRef:
 
 
 @dataclass(frozen=True, slots=True)
+class PromiseView:
+    """A promise as a collector lists it: what was promised, and once its date plus grace has
+    passed, its ``outcome`` (kept, partial, broken: the cycle records it), what was paid towards
+    it (``kept_minor``) and the day that was found (``outcome_on``)."""
+
+    promise_id: int
+    debtor: str
+    currency: str
+    amount_minor: int
+    made_on: date
+    due_on: date
+    grace_days: int
+    status: str  # open | cancelled
+    outcome: str | None
+    kept_minor: int | None
+    outcome_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
 class HoldRef:
     hold_id: int
     released: bool
@@ -95,6 +114,15 @@ class CollectionRecords(Protocol):
         ...
 
     def promise(self, promise_id: int) -> PromiseRef | None: ...
+
+    def open_balance_minor(self, debtor: DebtorRef, currency: str) -> int:
+        """What the debtor owes in ``currency`` (every open instalment, due or not), in minor
+        units."""
+        ...
+
+    def promises(self, portfolio: str, debtor: str | None) -> list[PromiseView]:
+        """The portfolio's promises (one debtor's with ``debtor``), newest first."""
+        ...
 
     def cancel_promise(self, promise_id: int, *, on: date, actor: str, at: datetime) -> None:
         """Cancel an open promise (the caller checked it is one)."""

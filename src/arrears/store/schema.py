@@ -448,6 +448,11 @@ promise = Table(
     Column("note", Text),
     Column("actor", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # recorded by the cycle once the date plus grace has passed (migration 0010)
+    Column("outcome", String(16)),  # kept | partial | broken
+    Column("kept_minor", MINOR),  # what was paid towards it (at most the amount)
+    Column("outcome_on", Date),  # the day it was found: the day after the date plus grace
+    CheckConstraint("outcome in ('kept', 'partial', 'broken')", name="outcome"),
     CheckConstraint("amount_minor > 0", name="amount_positive"),
     CheckConstraint("(status = 'cancelled') = (cancelled_on is not null)", name="cancel_dated"),
     CheckConstraint("due_on >= made_on", name="due_after_made"),

@@ -213,6 +213,38 @@ def cancel_promise(
     return True
 
 
+def open_balance_minor(
+    conn: Connection, *, portfolio: str, debtor_external_id: str, currency: str
+) -> int:
+    """What the debtor owes in ``currency``: every open instalment, due or not (minor units)."""
+    found = conn.execute(
+        text(
+            "SELECT COALESCE(SUM(i.open_minor), 0) FROM instalment i "
+            "JOIN debtor d ON d.id = i.debtor_id JOIN portfolio p ON p.id = d.portfolio_id "
+            "WHERE p.code = :p AND d.external_id = :d AND i.currency = :c"
+        ),
+        {"p": portfolio, "d": debtor_external_id, "c": currency},
+    ).scalar()
+    return int(found or 0)
+
+
+def promises_of(conn: Connection, *, portfolio: str, debtor: str | None) -> list[RowMapping]:
+    """The portfolio's promises (one debtor's), newest first, with the debtor's external id."""
+    query = (
+        select(promise, debtor_table.c.external_id.label("debtor"))
+        .select_from(
+            promise.join(debtor_table, debtor_table.c.id == promise.c.debtor_id).join(
+                portfolio_table, portfolio_table.c.id == promise.c.portfolio_id
+            )
+        )
+        .where(portfolio_table.c.code == portfolio)
+        .order_by(promise.c.made_on.desc(), promise.c.id.desc())
+    )
+    if debtor is not None:
+        query = query.where(debtor_table.c.external_id == debtor)
+    return list(conn.execute(query).mappings())
+
+
 # Holds -----------------------------------------------------------------------------------------
 
 
@@ -646,6 +678,8 @@ __all__ = [
     "find_task",
     "has_open_case",
     "log_contact",
+    "open_balance_minor",
+    "promises_of",
     "release_hold",
     "worklist_frame",
 ]

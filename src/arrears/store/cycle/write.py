@@ -15,7 +15,9 @@ frames, one per kind, keyed by business ids); this module only writes those effe
    their ``step.*`` activity, and apply the executed ones' effects set-based (outbox, tasks,
    offers, credit status, stage floor, agency; late fees through
    :func:`arrears.store.ledger.receivables.add_invoice`);
-5. the ``cycle_run`` row (insert-if-absent on portfolio, ``as_of`` and policy hash).
+5. promises come to term: their outcome (kept, partial, broken) recorded on the promise where it
+   differs, with a ``promise.<outcome>`` activity (insert-if-absent, business key);
+6. the ``cycle_run`` row (insert-if-absent on portfolio, ``as_of`` and policy hash).
 
 Every write is insert-if-absent or update-where-different, keyed by the case's natural key, the
 step occurrence and the effects' keys, so committing the same decisions again writes nothing
@@ -37,6 +39,7 @@ from sqlalchemy.exc import OperationalError
 
 from arrears.cycle.effects import CASE_COLUMNS, CREDIT_CHANGES, DEBTOR_ID_SCHEMA, Effects, effects
 from arrears.cycle.frames import Decisions
+from arrears.domain.actor import system
 from arrears.domain.ledger import Instalment, Invoice
 from arrears.domain.money import Money
 from arrears.store import bulk
@@ -44,6 +47,9 @@ from arrears.store.ledger.balances import ConcurrentChange
 from arrears.store.ledger.receivables import add_invoice
 from arrears.store.portfolios import portfolio_id
 from arrears.store.schema import cycle_run, debtor, invoice
+
+#: Who records a promise's outcome: the cycle found it from the payments, whoever ran the day.
+CYCLE_ACTOR = system("cycle").name
 
 #: PostgreSQL advisory lock class of the cycle (``pg_try_advisory_xact_lock(class, portfolio)``).
 LOCK_CLASS = 0x61727265  # "arre"
@@ -91,6 +97,7 @@ class RunSummary:
     holds: int = 0
     releases: int = 0
     fees: int = 0
+    promises: int = 0  # promise outcomes recorded (kept, partial, broken)
     activities: int = 0
     run_recorded: bool = False
 
@@ -148,8 +155,9 @@ def commit_decisions(
             done = effects(decisions, portfolio=portfolio, as_of=as_of, debtors=debtors)
             writer = _Writer(conn, pid, portfolio, as_of, policy_name, actor, at)
             counts: dict[str, Any] = writer.cases(done)
-            for name, count in writer.steps(done).items():
-                counts[name] = counts.get(name, 0) + count
+            for part in (writer.steps(done), writer.promises(done)):
+                for name, count in part.items():
+                    counts[name] = counts.get(name, 0) + count
             summary = replace(RunSummary(), **counts)
             recorded = writer.run(policy_name, policy_sha256, summary)
             return replace(summary, run_recorded=recorded)
@@ -291,6 +299,7 @@ class _Writer:
         key: str,
         where: str,
         legacy_key: str | None = None,
+        actor: str | None = None,
     ) -> int:
         """One activity per staged row, unless its key (or its ``legacy_key``: the same
         activity as a store from before business keys logged it) is already in the log."""
@@ -307,7 +316,7 @@ class _Writer:
             FROM {staged} s
             WHERE {where} AND NOT EXISTS (
                 SELECT 1 FROM activity a WHERE a.idempotency_key = {key})""",
-            {"at": self.at if self.pg else _sqlite_time(self.at), "actor": self.actor},
+            {"at": self.at if self.pg else _sqlite_time(self.at), "actor": actor or self.actor},
         )
 
     # Steps ------------------------------------------------------------------------------------
@@ -494,6 +503,36 @@ class _Writer:
             written += 1
         return written
 
+    # Promises ---------------------------------------------------------------------------------
+
+    def promises(self, done: Effects) -> dict[str, int]:
+        """Each promise come to term gets its outcome (kept, partial, broken), the share kept
+        and the day it was found, where they differ (so once), and its activity once."""
+        if done.settle_promise.is_empty():
+            return {}
+        staged = bulk.stage(self.conn, "_cycle_promises", done.settle_promise)
+        differs = _distinct(self.pg)
+        recorded = self.exec(f"""
+            UPDATE promise SET outcome = s.outcome, kept_minor = s.kept_minor,
+                               outcome_on = s.found_on
+            FROM {staged} s
+            WHERE promise.id = s.promise_id AND promise.portfolio_id = {self.pid}
+              AND promise.debtor_id = s.debtor_id AND promise.status = 'open'
+              AND (promise.outcome {differs} s.outcome
+                   OR promise.kept_minor {differs} s.kept_minor)""")
+        logged = self._activities(
+            staged,
+            "s.event",
+            "'promise'",
+            self.cast("s.promise_id", "TEXT") if self.pg else "CAST(s.promise_id AS TEXT)",
+            "s.key",
+            f"EXISTS (SELECT 1 FROM promise p WHERE p.id = s.promise_id "
+            f"AND p.portfolio_id = {self.pid} AND p.status = 'open')",
+            actor=CYCLE_ACTOR,
+        )
+        bulk.drop(self.conn, staged)
+        return {"promises": recorded, "activities": logged}
+
     # The run ----------------------------------------------------------------------------------
 
     def run(self, policy_name: str, policy_sha256: str, summary: RunSummary) -> bool:
@@ -532,7 +571,13 @@ NAMES_BY_ID = 20_000
 def _debtor_names(conn: Connection, pid: int, decisions: Decisions) -> pl.DataFrame:
     """The external id (the business id keys are built from) of each debtor decided on: read by
     id for a day of few changes, else the portfolio's whole list (one scan)."""
-    ids = pl.concat([decisions.cases["debtor_id"], decisions.steps["debtor_id"]]).unique()
+    ids = pl.concat(
+        [
+            decisions.cases["debtor_id"],
+            decisions.steps["debtor_id"],
+            decisions.promises["debtor_id"],
+        ]
+    ).unique()
     query = select(debtor.c.id, debtor.c.external_id).where(debtor.c.portfolio_id == pid)
     if ids.len() > NAMES_BY_ID:
         rows = conn.execute(query).all()
