@@ -30,11 +30,12 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+from babel.dates import format_date
 from fpdf import FPDF
 
 from arrears.channels.base import ChannelSettings, Message, PermanentFailure
 from arrears.channels.filesink import safe_name, write_atomically
-from arrears.channels.templates import safe_line, safe_lines
+from arrears.channels.templates import locale_for, safe_line, safe_lines
 from arrears.contact.model import Pack
 
 _DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -135,7 +136,8 @@ def letter_pdf(message: Message, settings: ChannelSettings, today: date | None =
     _lines(pdf, 5, clean(message.debtor_name))
     _lines(pdf, 5, clean(message.to))
     pdf.ln(6)
-    pdf.cell(0, 5, clean((today or date.today()).isoformat()), new_x="LMARGIN", new_y="NEXT")
+    dated = format_date(today or date.today(), "long", locale=locale_for(message.language, ""))
+    pdf.cell(0, 5, clean(dated.translate(_SPACES)), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font(family, size=12)
     _lines(pdf, 6, clean(message.subject))
