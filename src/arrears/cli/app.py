@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "policy",
     "generate",
     "aging",
+    "kpi",
     "exporting",
     "importing",
     "ledger",

@@ -18,7 +18,14 @@ from sqlalchemy import Engine, text
 
 from arrears.scoring.frames import HISTORY_ALLOCATION_SCHEMA, HISTORY_INSTALMENT_SCHEMA, History
 from arrears.store.cycle.read import _NULL_DAY, _typed
-from arrears.store.cycle.snapshot import READERS, Task, _id_ranges, _read_all
+from arrears.store.cycle.snapshot import (
+    READERS,
+    Task,
+    _debtors,
+    _debtors_query,
+    _id_ranges,
+    _read_all,
+)
 from arrears.store.portfolios import portfolio_id
 
 _BOUNDS = """SELECT (SELECT MIN(id) FROM instalment), (SELECT MAX(id) FROM instalment),
@@ -48,6 +55,20 @@ def read_history(engine: Engine, *, portfolio: str) -> History:
         instalments.select("instalment_id"), on="instalment_id", how="semi", maintain_order="left"
     ).select(list(HISTORY_ALLOCATION_SCHEMA))
     return History(instalments, allocations)
+
+
+def read_debtors(engine: Engine, *, portfolio: str) -> pl.DataFrame:
+    """The debtors of ``portfolio`` as the snapshot reads them
+    (:data:`arrears.store.cycle.snapshot.DEBTOR_SCHEMA`: ``segment``, ``country``, ...): what
+    the history's measures are grouped by (the history itself has only ``debtor_id``).
+
+    Raises :class:`arrears.store.portfolios.UnknownPortfolio` for a code that does not exist.
+    """
+    with engine.connect() as conn:
+        pid = int(portfolio_id(conn, portfolio))
+    query = _debtors_query(pid, postgres=engine.dialect.name == "postgresql")
+    [debtors] = _read_all(engine, [(query, _debtors)])
+    return debtors
 
 
 def _day(column: str, pg: bool, *, nullable: bool = False) -> str:

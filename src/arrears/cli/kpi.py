@@ -1,0 +1,245 @@
+"""``arrears kpi``: the collection KPIs of a portfolio over a period.
+
+The figures come from :func:`arrears.services.kpi.kpi_report` (the ledger's history measured by
+the pure ``arrears.kpi``); this module only presents them. The table format prints one column
+per group and currency, one row per measure, amounts in the workspace's locale; ``--roll``
+prints the roll matrix of the period instead (one table per group and currency: the rate from
+each bucket to each state). CSV and JSON print one record per group and currency (or per move of
+the matrix), amounts as decimal text of their currency, days and percentages as numbers.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+import polars as pl
+import typer
+from babel.numbers import format_decimal
+
+from arrears.cli.aging import parse_buckets
+from arrears.cli.context import cli_actor, store, workspace
+from arrears.cli.output import Format, Wide, amount_text, emit
+from arrears.domain.money import from_minor, is_currency
+from arrears.kpi.aging import DEFAULT_EDGES, bucket_labels
+from arrears.kpi.figures import AMOUNTS
+from arrears.kpi.roll import SETTLED, WRITTEN_OFF
+from arrears.services.kpi import GROUPS, KpiReport, kpi_report
+from arrears.services.uow import SqlUnitOfWork
+
+#: The rows of the table: (label, column, how it is shown).
+ROWS: tuple[tuple[str, str, str], ...] = (
+    ("receivables at start", "opening", "amount"),
+    ("credit sales", "sales", "amount"),
+    ("collected", "collected", "amount"),
+    ("credited", "credited", "amount"),
+    ("written off", "written_off", "amount"),
+    ("receivables at end", "closing", "amount"),
+    ("  current", "closing_current", "amount"),
+    ("  past due", "closing_past_due", "amount"),
+    ("DSO, days", "dso", "days"),
+    ("countback DSO, days", "countback_dso", "days"),
+    ("best-possible DSO, days", "best_possible_dso", "days"),
+    ("average days delinquent", "average_days_delinquent", "days"),
+    ("CEI %", "cei", "percent"),
+    ("bad-debt ratio %", "bad_debt_ratio", "ratio"),
+    ("cure rate %", "cure_rate", "ratio"),
+)
+NOT_DEFINED = "n/a"
+
+
+def parse_day(text: str | None, option: str, default: date) -> date:
+    """``--from`` / ``--to`` as an ISO date; ``default`` when not given."""
+    if text is None:
+        return default
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{option} {text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def quarter_start(end: date) -> date:
+    """The first day of the month two months before ``end``'s: 2026-03-31 -> 2026-01-01."""
+    year, month = (end.year, end.month - 2) if end.month > 2 else (end.year - 1, end.month + 10)
+    return date(year, month, 1)
+
+
+def kpi_command(
+    ctx: typer.Context,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="First day, YYYY-MM-DD (default: the first day of the month two months"
+            " before --to's: a quarter).",
+        ),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last day, included, YYYY-MM-DD (default: today).")
+    ] = None,
+    by: Annotated[
+        str, typer.Option(help="Group by currency, segment, country, region or kind.")
+    ] = "currency",
+    in_currency: Annotated[
+        str | None,
+        typer.Option(
+            "--in",
+            help="Every amount in this currency, at arrears.toml's [rates] (default: each"
+            " currency apart, nothing converted).",
+        ),
+    ] = None,
+    portfolio: Annotated[
+        str | None, typer.Option(help="Portfolio code (default: the workspace's).")
+    ] = None,
+    buckets: Annotated[
+        str, typer.Option(help="Bucket edges in days past due, comma separated (roll, cure).")
+    ] = ",".join(map(str, DEFAULT_EDGES)),
+    roll: Annotated[
+        bool, typer.Option("--roll", help="Print the period's roll matrix instead.")
+    ] = False,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    wide: Wide = False,
+) -> None:
+    """DSO, best-possible DSO, days delinquent, CEI, bad debt, roll and cure rates of a period."""
+    from arrears.cli.app import UserError
+
+    problems = []
+    last = first = date.today()
+    try:
+        last = parse_day(end, "--to", date.today())
+    except ValueError as exc:
+        problems.append(str(exc))
+    try:
+        first = parse_day(start, "--from", quarter_start(last))
+    except ValueError as exc:
+        problems.append(str(exc))
+    try:
+        edges = parse_buckets(buckets)
+    except ValueError as exc:
+        problems.append(str(exc))
+    if by not in GROUPS:
+        problems.append(f"--by {by!r}: choose one of {', '.join(GROUPS)}")
+    if in_currency is not None:
+        in_currency = in_currency.strip().upper()
+        if not is_currency(in_currency):
+            problems.append(f"--in {in_currency!r} is not an ISO 4217 currency code")
+    if problems:
+        raise UserError("; ".join(problems))
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
+    report = kpi_report(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        portfolio=code,
+        start=first,
+        end=last,
+        by=by,
+        edges=edges,
+        in_currency=in_currency,
+        rates=ws.rates,
+    )
+    title = f"{code}, {first.isoformat()} to {last.isoformat()} ({report.days} days)"
+    if in_currency is not None:
+        title += f", in {in_currency} at the workspace's rates"
+    locale = ws.get("locale")
+    if roll:
+        _print_matrix(report, fmt, title=f"roll matrix of {title}", locale=locale, wide=wide)
+    else:
+        _print_headline(report, fmt, title=f"KPIs of {title}", locale=locale, wide=wide)
+
+
+def _print_headline(report: KpiReport, fmt: Format, *, title: str, locale: str, wide: bool) -> None:
+    rows = report.headline
+    if fmt is not Format.TABLE:
+        emit(_as_records(rows, (*AMOUNTS, "delinquent", "cured")), fmt)
+        return
+    if rows.is_empty():
+        emit(pl.DataFrame({"measure": []}), fmt, title=f"{title}: no invoice issued by its end")
+        return
+    columns: dict[str, list[str]] = {"measure": [label for label, _, _ in ROWS]}
+    for row in rows.to_dicts():
+        currency = row["currency"]
+        header = " ".join(str(row[k]) if row[k] is not None else "(none)" for k in report.keys)
+        header = f"{header} {currency}".strip()
+        columns[header] = [_cell(row[name], how, currency, locale) for _, name, how in ROWS]
+    frame = pl.DataFrame(columns)
+    emit(frame, fmt, title=title, right=list(columns)[1:], wide=wide)
+
+
+def _cell(value: object, how: str, currency: str, locale: str) -> str:
+    if value is None:
+        return NOT_DEFINED
+    if how == "amount":
+        assert isinstance(value, int)
+        return amount_text(from_minor(value, currency), currency, locale)
+    assert isinstance(value, float | int)
+    return _one_decimal(value * 100 if how == "ratio" else value, locale)
+
+
+def _one_decimal(number: float, locale: str) -> str:
+    """Days or a percentage to 0.1, grouped and with the decimal mark of the locale."""
+    return format_decimal(Decimal(f"{number:.1f}"), format="#,##0.0", locale=locale)
+
+
+def _print_matrix(report: KpiReport, fmt: Format, *, title: str, locale: str, wide: bool) -> None:
+    matrix = report.matrix
+    if fmt is not Format.TABLE:
+        emit(_as_records(matrix, ("amount",)), fmt)
+        return
+    group = [*report.keys, "currency"]
+    targets = [*bucket_labels(report.edges), SETTLED, WRITTEN_OFF]
+    if matrix.is_empty():
+        emit(pl.DataFrame({"from": [], "balance": []}), fmt, title=f"{title}: no month ends in it")
+        return
+    for keys, moves in matrix.group_by(group, maintain_order=True):
+        currency = str(keys[-1])
+        named = " ".join(str(k) for k in keys)
+        froms = moves["from_bucket"].unique(maintain_order=True).to_list()
+        shown: dict[str, list[str]] = {"from": froms, "balance": []}
+        for target in targets:
+            shown[target] = []
+        for source in froms:
+            out = moves.filter(pl.col("from_bucket") == source)
+            balance = int(out["amount"].sum())
+            shown["balance"].append(amount_text(from_minor(balance, currency), currency, locale))
+            rates = dict(zip(out["to_bucket"], out["rate"], strict=True))
+            for target in targets:
+                rate = rates.get(target)
+                shown[target].append("" if rate is None else _one_decimal(rate * 100, locale))
+        frame = pl.DataFrame(shown)
+        used = [t for t in targets if any(frame[t])]
+        frame = frame.select("from", "balance", *used)
+        emit(
+            frame, fmt, title=f"{title} ({named}, % of balance)", right=frame.columns[1:], wide=wide
+        )
+
+
+def _as_records(frame: pl.DataFrame, amounts: tuple[str, ...]) -> pl.DataFrame:
+    """Amounts as decimal text of each row's currency; days and percentages to 0.01."""
+    currencies = frame["currency"].to_list()
+    texts = [
+        pl.Series(
+            name,
+            [
+                None if v is None else str(from_minor(v, c))
+                for v, c in zip(frame[name], currencies, strict=True)
+            ],
+            dtype=pl.String(),
+        )
+        for name in amounts
+        if name in frame.columns
+    ]
+    ratios = [
+        pl.col(name).round(4 if name in ("bad_debt_ratio", "cure_rate", "rate") else 2)
+        for name in frame.columns
+        if frame.schema[name] == pl.Float64()
+    ]
+    rows = frame.with_columns(texts).with_columns(ratios)
+    if "month" in rows.columns:
+        rows = rows.with_columns(pl.col("month").cast(pl.String()))
+    return rows
+
+
+def register(app: typer.Typer) -> None:
+    app.command("kpi")(kpi_command)

@@ -1,0 +1,102 @@
+"""The collection KPIs of a portfolio over a period: DSO, CEI, bad debt, roll and cure rates.
+
+A read model for every front end: the portfolio's whole ledger history, as the propensity model
+reads it (:func:`arrears.store.scoring.history.read_history`), with the debtors' attributes to
+group by, measured by the pure :func:`arrears.kpi.summary.measures`. Amounts stay minor units
+of each currency, or of one currency at the workspace's ``[rates]`` (as ``arrears aging --in``).
+No table of snapshots is kept: every figure is derived from the ledger as of the days it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import polars as pl
+
+from arrears.domain.actor import Actor, Permission
+from arrears.domain.errors import InvalidInput, NotFound
+from arrears.kpi.aging import DEFAULT_EDGES
+from arrears.kpi.summary import measures
+from arrears.services.reports import factors
+from arrears.services.uow import SqlUnitOfWork
+from arrears.store.portfolios import UnknownPortfolio
+from arrears.store.scoring.history import read_debtors, read_history
+
+#: What the measures may be grouped by besides the currency: debtor attributes.
+GROUPS: tuple[str, ...] = ("currency", "segment", "country", "region", "kind")
+
+
+@dataclass(frozen=True, slots=True)
+class KpiReport:
+    """``headline``, ``roll`` and ``matrix``: :class:`arrears.kpi.summary.Measures`' frames,
+    grouped by ``keys`` (empty: by currency only) and currency (``in_currency`` when given)."""
+
+    portfolio: str
+    start: date
+    end: date
+    days: int
+    keys: tuple[str, ...]
+    edges: tuple[int, ...]
+    in_currency: str | None
+    headline: pl.DataFrame
+    roll: pl.DataFrame
+    matrix: pl.DataFrame
+
+
+def kpi_report(
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    start: date,
+    end: date,
+    by: str = "currency",
+    edges: tuple[int, ...] = DEFAULT_EDGES,
+    in_currency: str | None = None,
+    rates: Mapping[str, Decimal] | None = None,
+) -> KpiReport:
+    """The measures of ``portfolio`` from ``start`` to ``end`` (both included), per ``by``
+    (one of :data:`GROUPS`) and currency, or with every amount in ``in_currency`` at ``rates``.
+
+    :class:`InvalidInput` for a period that ends before it starts, an unknown grouping or a
+    currency without a rate; :class:`NotFound` for an unknown portfolio.
+    """
+    actor.require(Permission.READ, "see the collection KPIs")
+    problems = []
+    if end < start:
+        problems.append(f"--from {start} is after --to {end}; give a period that ends after it")
+    if by not in GROUPS:
+        problems.append(f"--by {by!r}: choose one of {', '.join(GROUPS)}")
+    if problems:
+        raise InvalidInput("; ".join(problems))
+    rated = factors(rates or {}, in_currency) if in_currency is not None else None
+    keys = () if by == "currency" else (by,)
+    try:
+        history = read_history(uow.engine, portfolio=portfolio)
+        instalments = history.instalments
+        if keys:
+            debtors = read_debtors(uow.engine, portfolio=portfolio).select("debtor_id", *keys)
+            instalments = instalments.join(debtors, on="debtor_id", how="left")
+    except UnknownPortfolio as exc:
+        raise NotFound(str(exc)) from exc
+    try:
+        result = measures(
+            instalments, history.allocations, start, end, edges, keys, rated, in_currency
+        )
+    except ValueError as exc:
+        raise InvalidInput(f"--in {in_currency}: arrears.toml's [rates]: {exc}") from None
+    return KpiReport(
+        portfolio,
+        start,
+        end,
+        result.days,
+        keys,
+        edges,
+        in_currency,
+        result.headline,
+        result.roll,
+        result.matrix,
+    )
