@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from arrears import config
 from arrears.cli.app import main
 from arrears.store.schema import activity, promise
+from arrears.store.schema import debtor as debtor_table
 from arrears.web import create_app
 from channels_support import base_workspace, copy_workspace, engine_of
 
@@ -236,3 +237,25 @@ def test_the_session_cookie_is_signed_http_only_and_same_site(web: Web) -> None:
     assert web.client.get("/worklist").status_code == 303
     css = web.client.get("/static/app.css")
     assert css.status_code == 200 and "text/css" in css.headers["content-type"]
+
+
+def test_hostile_debtor_data_is_shown_as_text(web: Web) -> None:
+    assert login(web.client, "maria") == 303
+    debtor = first_debtor(web.client)
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    with engine_of(web.ws).begin() as conn:
+        conn.execute(update(debtor_table).where(debtor_table.c.external_id == debtor)
+                     .values(name=hostile))  # fmt: skip
+    for path in ("/worklist", f"/accounts/{debtor}"):
+        page = web.client.get(path).text
+        assert "<script>" not in page and "<img" not in page
+        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+
+
+def test_logging_out_ends_the_session(web: Web) -> None:
+    assert login(web.client, "maria") == 303
+    page = web.client.get("/worklist")
+    assert 'id="who">maria<' in page.text
+    out = web.client.post("/logout", data={"csrf": csrf_of(page.text)})
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    assert web.client.get("/worklist").status_code == 303

@@ -26,6 +26,9 @@ from arrears.cli.output import console
 
 #: The demo's common unit: its ``[rates]`` give each currency's value in US dollars.
 UNIT = "USD"
+#: The demo's user of the web pages (``arrears serve``): a collector with a published password,
+#: for a demo on the loopback only.
+DEMO_USER, DEMO_PASSWORD = "demo", "arrears-demo"
 
 
 def _run(args: list[str]) -> None:
@@ -92,6 +95,7 @@ def demo_command(
     _run([*workspace, "worklist", "--top", "10" if full else "5"])
     _run([*workspace, "dispatch", "--as-of", day.isoformat()])
     _say(_held_note())
+    _demo_user(ws)
     _next(ws, day)
 
 
@@ -117,9 +121,29 @@ def _next(ws: Path, day: date) -> None:
         f"  arrears explain {debtor}   # why the cycle did what it did for the top debtor",
         "  arrears approve-waiting agency   # the backlog waiting for approval proceeds",
         f"  arrears plan --as-of {tomorrow} --summary   # tomorrow, writing nothing",
-        "Then: arrears serve (opt-out page, delivery callbacks), arrears demo --full.",
+        f"Then: arrears serve, and log in at http://127.0.0.1:8000/login as {DEMO_USER},",
+        f"password {DEMO_PASSWORD} (the collectors' pages); arrears demo --full.",
     ]
     console.print("\n".join(lines), highlight=False, markup=False)
+
+
+def _demo_user(ws: Path) -> None:
+    """The collector the README logs in as after ``arrears serve ./demo`` (once)."""
+    import contextlib
+    from datetime import UTC, datetime
+
+    from arrears import config
+    from arrears.cli.context import cli_actor, store
+    from arrears.domain.errors import Conflict
+    from arrears.services.uow import SqlUnitOfWork
+    from arrears.services.users import add_user
+
+    engine = store(config.load(ws))
+    with contextlib.suppress(Conflict):  # the demo ran here before
+        add_user(
+            SqlUnitOfWork(engine), cli_actor(), username=DEMO_USER, role="collector",
+            password=DEMO_PASSWORD, at=datetime.now(UTC),
+        )  # fmt: skip
 
 
 def _first_on_worklist(ws: Path) -> str | None:
