@@ -119,7 +119,9 @@ def test_examples_have_outcomes_after_the_day() -> None:
     days = [date(2024, 4, 1), date(2024, 5, 1)]
     debtors = debtor_examples(history, days, window_days=30, share=0.5)
     assert set(debtors["as_of"].unique()) <= set(days)
-    assert (debtors["overdue_minor"] > 0).all()
+    assert (debtors["due_minor"] > 0).all()
+    # every account owing something due in the window is an example, current ones too
+    assert (debtors["overdue_minor"] == 0).any() and (debtors["overdue_minor"] > 0).any()
     invoices = invoice_examples(history)
     assert invoices["at_issue"].all()
     assert (invoices["as_of"] == invoices["issue_date"]).all()
@@ -148,7 +150,10 @@ def test_a_trained_model_ranks_slow_payers_last_and_explains() -> None:
     assert slow < fast
     assert (scored["expected_recovery_minor"] >= 0).all()
     assert scored["expected_days_to_pay"].drop_nulls().min() >= 0  # type: ignore[operator]
-    assert all(len(r) > 0 and "=" in r[0] for r in scored["reasons"])
+    assert all(len(r) > 0 for r in scored["reasons"])
+    # the slow payers' scores are explained by features (a prompt one may be "typical")
+    slow_reasons = scored.filter(pl.col("debtor_id") % 3 == 0)["reasons"]
+    assert all("=" in r[0] for r in slow_reasons)
 
 
 def test_days_to_pay_is_scored_only_when_asked_and_the_rest_is_unchanged() -> None:

@@ -9,6 +9,7 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -46,6 +47,13 @@ def explained(ws: Path, capsys: pytest.CaptureFixture[str], debtor: str) -> dict
     return row
 
 
+def model_explained(ws: Path, capsys: pytest.CaptureFixture[str], debtor: str) -> dict[str, Any]:
+    """``arrears model explain DEBTOR`` on ``END``: its one row."""
+    rows = cli(ws, capsys, "model", "explain", debtor, "--as-of", DAY)
+    assert isinstance(rows, list) and len(rows) == 1 and isinstance(rows[0], dict)
+    return rows[0]
+
+
 def test_plan_run_explain_and_worklist_use_the_trained_model(
     untrained: tuple[Path, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -70,7 +78,7 @@ def test_plan_run_explain_and_worklist_use_the_trained_model(
         features = row["features"]
         assert isinstance(features, dict) and isinstance(rules["features"], dict)
         # the same score as `arrears model explain` gives the debtor that day
-        (alone,) = cli(ws, capsys, "model", "explain", debtor, "--as-of", DAY)  # type: ignore[misc]
+        alone = model_explained(ws, capsys, debtor)
         assert alone["source"] == "model v1"
         assert float(features["score"]) == pytest.approx(alone["score"], abs=1e-3)
         changed += features["score"] != rules["features"]["score"]
@@ -141,3 +149,43 @@ def test_a_model_that_cannot_be_loaded_is_one_clear_error(
     shutil.rmtree(ws / "models")
     plan = cli(ws, capsys, "plan", "--as-of", DAY)
     assert isinstance(plan, dict) and plan["score"].startswith("rules")
+
+
+def _current(files: Path) -> list[str]:
+    """Debtors owing on ``END`` with nothing overdue: every open invoice due after ``END``."""
+    invoices = pl.read_csv(files / "invoices.csv", infer_schema=False)
+    payments = pl.read_csv(files / "payments.csv", infer_schema=False)
+    paid = payments.group_by("invoice_id").agg(
+        pl.col("allocated_amount").cast(pl.Float64).sum().alias("paid")
+    )
+    open_ = (
+        invoices.filter(pl.col("issue_date") <= DAY)
+        .join(paid, on="invoice_id", how="left")
+        .filter(pl.col("amount").cast(pl.Float64) - pl.col("paid").fill_null(0) > 0.005)
+    )
+    late = open_.filter(pl.col("due_date") < DAY)["debtor_id"]
+    return sorted(set(open_["debtor_id"]) - set(late))
+
+
+def test_a_current_account_is_learnt_from_and_scored_alike_by_both_explains(
+    untrained: tuple[Path, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, _ = untrained
+    ws = tmp_path / "ws"
+    shutil.copytree(source, ws)
+    current = _current(source.parent / f"{source.name}-files")[:4]
+    assert current
+    assert main(["-w", str(ws), "model", "train"]) == 0
+    examples = json.loads((ws / "models" / "v1" / "metadata.json").read_text())["examples"]
+    # the model learns from current accounts (their statement falls due in the window) too
+    assert 0 < examples["debtor_current"] < examples["debtor"]
+    for debtor in current:
+        row = explained(ws, capsys, debtor)
+        features = row["features"]
+        assert isinstance(features, dict)
+        assert float(features["overdue_balance"]) == 0 and float(features["balance"]) > 0
+        assert row["score_source"] == "model v1" and row["score_reasons"]
+        alone = model_explained(ws, capsys, debtor)
+        assert alone["source"] == "model v1"
+        assert float(features["score"]) == pytest.approx(alone["score"], abs=1e-3)
+        assert 0 < alone["score"] < 1

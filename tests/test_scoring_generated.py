@@ -102,11 +102,12 @@ def recovery(folder: Path, debtors: int, months: int, seed: int = 11) -> dict[st
 def test_the_score_recovers_the_generated_archetypes(
     tmp_path: Path, large: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # measured at this size: AUC 0.952, Spearman 1.0 (the six archetypes in the order of their
-    # paid rate), every archetype's mean score within 0.082 of its paid rate. The settings of
-    # models trained on many examples (one model of 40 trees, ``model.LARGE``), forced on these
-    # 2,601: AUC 0.945, Spearman 1.0, within 0.100 (on 27,003 examples of 4,000 debtors both
-    # settings give AUC 0.953-0.954 and Spearman 1.0).
+    # measured at this size (issue 18: every account owing something due in the window is an
+    # example, current ones too; 8,304 train / 1,655 test examples): AUC 0.917, Spearman 1.0
+    # (the six archetypes in the order of their paid rate), every archetype's mean score within
+    # 0.037 of its paid rate; the large-data settings (one model of 40 trees, ``model.LARGE``)
+    # forced on them: AUC 0.912, Spearman 1.0, within 0.042. Before, on the overdue debtors
+    # only (2,601 examples): AUC 0.952 / 0.945, within 0.082 / 0.100.
     if large:
         monkeypatch.setattr(scoring_model, "LARGE", 0)
     found = recovery(tmp_path, 400, 12)
@@ -114,11 +115,11 @@ def test_the_score_recovers_the_generated_archetypes(
     assert set(by) == {"prompt", "slow", "liquidity_constrained", "chronic_late", "disputer",
                        "never_pays"}  # fmt: skip
     assert found["test"] >= 500 and found["auc"] is not None
-    assert found["auc"] >= 0.93
+    assert found["auc"] >= 0.90
     assert found["spearman"] >= 0.9  # at most one pair of neighbours swapped
     assert by["never_pays"]["mean_score"] < 0.05
     assert by["never_pays"]["mean_score"] == min(r["mean_score"] for r in by.values())
-    assert found["max_gap"] <= 0.12
+    assert found["max_gap"] <= 0.08
 
 
 if __name__ == "__main__":

@@ -196,9 +196,10 @@ def evaluate_command(
     else:
         rows = [
             {"model": k, **{m: deb[k][m] for m in ("auc", "brier", "accuracy")}}
-            for k in ("model", "past late rate", "rules")
+            for k in ("model", "past late rate", "rules", "days past due")
         ]
-        show(pl.DataFrame(rows), f"propensity to pay ({deb['test']} debtor-days)")
+        test = f"{deb['test']} debtor-days, {deb['test_current']} with nothing overdue"
+        show(pl.DataFrame(rows), f"propensity to pay ({test})")
         show(pl.DataFrame(deb["model"]["calibration"]), "calibration")
         show(pl.DataFrame(deb["model"]["lift"]), "lift and capture by decile")
     if fmt is Format.CSV:

@@ -5,8 +5,8 @@ part; the cutoff is the issue day of the first test invoice. Invoice examples (e
 its issue day) issued before the cutoff train, the others test. Debtor examples (snapshot days)
 train when their outcome window ends before the cutoff and test when their day is on or after it.
 
-Reported next to two baselines: the debtor's own past late rate over the last year, and the
-rules score (:mod:`arrears.scoring.rules`).
+Reported next to baselines: the debtor's own past late rate over the last year, the rules score
+(:mod:`arrears.scoring.rules`) and, for the debtor score, days past due alone.
 """
 
 from __future__ import annotations
@@ -253,7 +253,7 @@ def _debtor_section(history: History, cut: date, s: Settings) -> dict[str, Any]:
     )
     examples = debtor_examples(history, days, window_days=s.window_days, share=s.share)
     if examples.is_empty():
-        return {"error": "no debtor was ever overdue on a snapshot day"}
+        return {"error": "no debtor owed anything due within the window on a snapshot day"}
     train = examples.filter(pl.col("as_of") + timedelta(days=s.window_days) < cut)
     test = examples.filter(pl.col("as_of") >= cut)
     try:
@@ -267,9 +267,13 @@ def _debtor_section(history: History, cut: date, s: Settings) -> dict[str, Any]:
     p = predict_pay(model, test)
     past = 1.0 - test["late_rate_365d"].fill_null(0.5).to_numpy()
     rules = rules_score(test).to_numpy()
+    # the simplest ranking a collector uses: the more days past due, the less likely to pay
+    dpd = 1.0 - np.clip(test["days_past_due"].fill_null(0).to_numpy(), 0, 365) / 365.0
+    current = (test["overdue_minor"] == 0).to_numpy()
     return {
         "train": train.height,
         "test": test.height,
+        "test_current": int(current.sum()),
         "paid_rate_test": round(float(y.mean()), 4),
         "model": {
             **_scores(y, p),
@@ -278,4 +282,5 @@ def _debtor_section(history: History, cut: date, s: Settings) -> dict[str, Any]:
         },
         "past late rate": {**_scores(y, past), "lift": lift_table(y, past)},
         "rules": {**_scores(y, rules), "lift": lift_table(y, rules)},
+        "days past due": {**_scores(y, dpd), "lift": lift_table(y, dpd)},
     }

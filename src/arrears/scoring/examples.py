@@ -1,9 +1,13 @@
 """Point-in-time training examples: features as of each snapshot day, outcomes after it.
 
-- :func:`debtor_examples`: for each snapshot day, each (debtor, currency) with an overdue balance
-  that day, its features as of that day and the outcome in the window after it: ``paid`` is
-  true when payments dated in ``(day, day + window_days]`` (not reversed by the window's end)
-  cover at least ``share`` of what was overdue on the day.
+- :func:`debtor_examples`: for each snapshot day, each (debtor, currency) with an open balance
+  that day of which something is due by the window's end (overdue on the day, or falling due
+  in ``(day, day + window_days]``: a current account whose statement falls due in the window
+  is an example as much as an overdue one), its features as of that day and the outcome in the
+  window after it: ``paid`` is true when payments dated in ``(day, day + window_days]`` (not
+  reversed by the window's end) to those instalments cover at least ``share`` of what was
+  open of them on the day (``due_minor``). An account owing only what falls due later has no
+  outcome in the window and is no example (it is scored all the same).
 - :func:`invoice_examples`: each invoice on its issue day (and, optionally, each invoice still
   open on a snapshot day), its features as of that day and its outcomes: ``late`` (settled after
   its due date, or still open after it) and ``days_to_pay`` (settlement day minus the example's
@@ -47,23 +51,35 @@ def snapshot_days(start: date, end: date, every_days: int = 7) -> list[date]:
 def debtor_examples(
     history: History, days: Iterable[date], *, window_days: int = 30, share: float = 0.5
 ) -> pl.DataFrame:
-    """One row per (snapshot day, debtor, currency) overdue that day; see the module.
+    """One row per (snapshot day, debtor, currency) owing something due by the window's end;
+    see the module.
 
     ``days``: distinct days; rows come in their order, then by debtor and currency. The days
     are computed a few at a time (:func:`_chunks`), all of a chunk at once.
     """
     days = list(days)
-    feature_columns = [*KEY, "open_minor", "overdue_minor", "_typical_amount", *DEBTOR_FEATURES]
+    feature_columns = [
+        *KEY,
+        "open_minor",
+        "overdue_minor",
+        "due_minor",
+        "_typical_amount",
+        *DEBTOR_FEATURES,
+    ]
     payments = history.allocations.lazy().filter(pl.col("source_kind") == "payment")
     frames = []
     for chunk in _chunks(days, history.instalments.height):
         points = pl.DataFrame({"as_of": chunk, "state_day": chunk}, schema=_POINT_SCHEMA)
         rows = point_rows(history, points).cache()
-        feats = debtor_features_at(rows).filter(pl.col("overdue_minor") > 0).drop("state_day")
+        feats = debtor_features_at(rows).drop("state_day")
         end = pl.col("as_of") + pl.duration(days=window_days)
+        # what is due by the window's end: overdue on the day, or falling due in the window
+        due = rows.filter((pl.col("open_minor") > 0) & (pl.col("due_date") <= end)).select(
+            "as_of", "instalment_id", *KEY, "open_minor"
+        )
+        owed = due.group_by("as_of", *KEY).agg(pl.col("open_minor").sum().alias("due_minor"))
         paid = (
-            rows.filter((pl.col("open_minor") > 0) & (pl.col("due_date") < pl.col("as_of")))
-            .select("as_of", "instalment_id", *KEY)
+            due.drop("open_minor")
             .join(payments, on="instalment_id")
             .filter(
                 (pl.col("allocated_on") > pl.col("as_of"))
@@ -74,12 +90,11 @@ def debtor_examples(
             .agg(pl.col("amount_minor").sum().alias("paid_minor"))
         )
         frames.append(
-            feats.join(paid, on=["as_of", *KEY], how="left")
+            feats.join(owed, on=["as_of", *KEY])
+            .join(paid, on=["as_of", *KEY], how="left")
             .with_columns(
                 pl.col("paid_minor").fill_null(0),
-                (pl.col("paid_minor").fill_null(0) >= share * pl.col("overdue_minor")).alias(
-                    "paid"
-                ),
+                (pl.col("paid_minor").fill_null(0) >= share * pl.col("due_minor")).alias("paid"),
             )
             .collect()
         )

@@ -3,9 +3,11 @@
 Three scikit-learn ``HistGradientBoosting`` models, trained on point-in-time examples
 (:mod:`arrears.scoring.examples`):
 
-- ``debtor``: the probability that a debtor pays at least half of what is overdue within 30
-  days (the *score*), isotonic- (or, with few examples, sigmoid-) calibrated so that a score of
-  0.3 means about 30 % pay; monotonic constraints from
+- ``debtor``: the probability that a debtor pays at least half of what is due by the end of
+  the next 30 days (overdue on the day, or falling due in the window) within those 30 days (the
+  *score*; every account with an open balance is scored, current ones too), isotonic- (or,
+  with few examples, sigmoid-) calibrated so that a score of 0.3 means about 30 % pay;
+  monotonic constraints from
   :data:`arrears.scoring.features.MODEL_DEBTOR_FEATURES` (a worse payment history never raises
   it), which leave out the features that act as a clock (``CLOCK_FEATURES``);
 - ``invoice``: the probability that an invoice is paid late, at its issue day (constraints
@@ -271,6 +273,10 @@ def train(history: History, start: date, end: date, settings: Settings | None = 
         training_window={"from": start.isoformat(), "to": end.isoformat()},
         examples={
             "debtor": debtors.height,
+            # of which with nothing overdue on their day (current accounts)
+            "debtor_current": debtors.filter(pl.col("overdue_minor") == 0).height
+            if not debtors.is_empty()
+            else 0,
             "invoice": invoices.height,
             "invoice_at_issue": invoices.filter(pl.col("at_issue")).height
             if not invoices.is_empty()
@@ -458,8 +464,9 @@ def score_frame(
     reasons_for: Collection[int] | None = None,
     days_to_pay: bool = True,
 ) -> pl.DataFrame:
-    """Per (debtor_id, currency) with an open balance as of ``as_of``: ``score`` (probability of
-    paying at least half of the overdue balance within the window), ``expected_recovery_minor``
+    """Per (debtor_id, currency) with an open balance as of ``as_of`` (current or overdue):
+    ``score`` (probability of paying at least ``share`` of what is due by the window's end,
+    overdue or falling due, within the window), ``expected_recovery_minor``
     (score x overdue balance, minor units), ``expected_days_to_pay`` (open-balance-weighted mean
     over its open invoices), ``source`` (``rules`` or ``model <version>``) and ``reasons``.
     ``model=None``: the rules score. ``reasons``: for every row with ``with_reasons``, only for
