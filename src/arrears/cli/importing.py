@@ -140,6 +140,11 @@ def import_command(
         large=large,
     )
     _summary(report, fmt, rejects, brief=summary)
+    if fmt is not SummaryFormat.JSON:  # columns ignored; on stderr beside a CSV summary
+        for warning in report.warnings:
+            (err_console if fmt is SummaryFormat.CSV else console).print(
+                f"warning: {warning}", markup=False, highlight=False, soft_wrap=True
+            )
     if large and report.committed and not imports.references_checked_per_batch(uow, cli_actor()):
         err_console.print(
             "note: this PostgreSQL role may not set session_replication_role, so every row's "
@@ -244,6 +249,7 @@ def _summary(
                 "committed": report.committed,
                 **counts,
                 "problems": [str(p) for p in report.problems],
+                "warnings": [str(w) for w in report.warnings],
             }
         )
         return

@@ -1,9 +1,13 @@
 """Matching a file's headers to the canonical columns of its kind.
 
 A header matches a column when it is the column's name, one of its aliases, or the header that the
-workspace maps to it in ``[import.columns.<kind>]``. Names are compared *normalized*: case,
-accents, spaces, dashes, dots and underscores are ignored, so ``Fecha de Vencimiento`` matches
-``fecha_vencimiento``. A mapping wins over names and aliases; a name wins over an alias.
+workspace maps to it in ``[import.columns.<kind>]``. In a debtors file, a header named
+``attr_<name>``, or mapped to ``attr_<name>`` (``attr_risk_grade = "Risk Grade"``), becomes the
+debtor attribute ``<name>``. Any other header is reported (:attr:`Headers.unknown`): the importer
+warns that it ignores it and says how to map it (:func:`unknown_warnings`). Names are compared
+*normalized*: case, accents, spaces, dashes, dots and underscores are ignored, so ``Fecha de
+Vencimiento`` matches ``fecha_vencimiento``. A mapping wins over names and aliases; a name wins
+over an alias.
 
 Everything wrong with the header row is collected and raised together as :class:`ProblemsFound`:
 duplicate headers, required columns that are missing (each with a "did you mean" suggestion),
@@ -21,6 +25,11 @@ from arrears.domain.columns import ATTRIBUTE_PREFIX, COLUMNS, Column, Kind
 from arrears.domain.problems import Problem, ProblemsFound
 
 _IGNORED = re.compile(r"[\s\-._]+")
+#: Columns arrears writes itself and ignores on import without a warning: the informative
+#: columns of ``arrears export`` and the row and reason of a rejects file.
+_INFORMATIVE = frozenset(
+    ("row", "reason", "rejectreason", "openamount", "status", "reversedon", "unallocatedamount")
+)
 _DATA_LIKE = re.compile(r"^[\d\s.,/:+\-]+$|@")
 
 
@@ -39,8 +48,12 @@ class Headers:
     names: list[str]
     #: Canonical column name -> header in the file, for the columns the file has.
     columns: dict[str, str]
-    #: Attribute name -> header, for ``attr_<name>`` columns of a debtors file.
+    #: Attribute name -> header, for ``attr_<name>`` columns of a debtors file (named so, or
+    #: mapped to ``attr_<name>`` in ``[import.columns.debtors]``).
     attributes: dict[str, str]
+    #: The file's headers that are none of the above (as written; but the informative columns
+    #: of arrears' own exports and rejects files): the importer ignores their cells.
+    unknown: tuple[str, ...] = ()
 
 
 def frame_names(headers: list[str]) -> list[str]:
@@ -67,6 +80,24 @@ def match_headers(headers: list[str], kind: Kind, mapping: dict[str, str], sourc
                 taken.add(found[0])
             else:
                 problems.append(_mapped_missing(column, mapping[column.name], kind, source))
+    mapped_attributes: dict[str, str] = {}
+    for key, wanted_header in mapping.items():
+        if kind is Kind.DEBTORS and _is_attribute(key):
+            found = by_normal.get(normalize(wanted_header), [])
+            if found and found[0] not in taken:
+                mapped_attributes[key[len(ATTRIBUTE_PREFIX) :]] = found[0]
+                taken.add(found[0])
+            elif not found:
+                problems.append(
+                    Problem(
+                        source,
+                        1,
+                        None,
+                        f"[import.columns.{kind.value}] says attribute {key} is the header "
+                        f"{wanted_header!r}, which the file does not have: fix the header or the "
+                        "mapping",
+                    )
+                )
     for column in columns:
         if column.name in matched or column.name in mapping:
             continue
@@ -74,7 +105,7 @@ def match_headers(headers: list[str], kind: Kind, mapping: dict[str, str], sourc
         if header is not None:
             matched[column.name] = header
             taken.add(header)
-    attributes = _attributes(names, taken) if kind is Kind.DEBTORS else {}
+    attributes = {**_attributes(names, taken), **mapped_attributes} if kind is Kind.DEBTORS else {}
     if not matched and not attributes and any(_DATA_LIKE.search(h) for h in headers):
         shown = ", ".join(repr(h) for h in headers[:3])
         message = (
@@ -97,7 +128,49 @@ def match_headers(headers: list[str], kind: Kind, mapping: dict[str, str], sourc
             problems.append(_missing(column, names, taken, kind, source))
     if problems:
         raise ProblemsFound(problems)
-    return Headers(names, matched, attributes)
+    used = taken | set(attributes.values())
+    unknown = tuple(
+        h
+        for n, h in zip(names, headers, strict=True)
+        if n not in used and h and normalize(h) not in _INFORMATIVE
+    )
+    return Headers(names, matched, attributes, unknown)
+
+
+def _is_attribute(key: str) -> bool:
+    return key.lower().startswith(ATTRIBUTE_PREFIX) and len(key) > len(ATTRIBUTE_PREFIX)
+
+
+def attribute_name(header: str) -> str:
+    """A header as an attribute name: ``"Risk Grade"`` -> ``risk_grade``."""
+    decomposed = unicodedata.normalize("NFKD", header)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    return re.sub(r"[^0-9a-z]+", "_", bare).strip("_") or "column"
+
+
+def unknown_warnings(headers: Headers, kind: Kind, source: str) -> list[Problem]:
+    """One warning per header the importer ignores, saying how to keep it: as a column it was
+    meant to be (a close column name), or, in a debtors file, as a debtor attribute."""
+    names = [c.name for c in COLUMNS[kind]]
+    table = f"[import.columns.{kind.value}]"
+    out = []
+    for header in headers.unknown:
+        close = difflib.get_close_matches(normalize(header), names, n=1, cutoff=0.75)
+        hints = [f'{close[0]} = "{header}" in {table} if it is {close[0]}'] if close else []
+        if kind is Kind.DEBTORS:
+            name = attribute_name(header)
+            hints.append(f'attr_{name} = "{header}" in {table} to keep it as attribute {name}')
+        else:
+            hints.append(f'<column> = "{header}" in {table} if it is one of its columns')
+        out.append(
+            Problem(
+                source,
+                1,
+                header,
+                f"column ignored: not a column of {kind.value}; map it with " + ", or ".join(hints),
+            )
+        )
+    return out
 
 
 def _find(
@@ -172,7 +245,7 @@ def _unknown_mappings(
             + _suggestion(name, sorted(known)),
         )
         for name in mapping
-        if name not in known
+        if name not in known and not (kind is Kind.DEBTORS and _is_attribute(name))
     ]
 
 

@@ -64,6 +64,9 @@ class ImportReport:
     #: a file had a problem as a whole (not of some rows): nothing is imported, even when
     #: invalid rows are skipped
     refused: bool = False
+    #: what was imported all the same but deserves a look: each column of a file that is
+    #: ignored (not a column of its kind, nor a debtor attribute), with how to map it
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -184,7 +187,7 @@ def _import_file(
     problems: list[Problem] = []
     loads = _Loads(conn, kind, ctx, counts, problems, rejects)
     try:
-        with ReadAhead(read_file(path, kind, options)) as batches:
+        with ReadAhead(read_file(path, kind, options, report.warnings)) as batches:
             held = HeldRows.for_file(conn, path, kind, options)
             try:
                 for batch in batches:

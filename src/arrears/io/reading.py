@@ -28,7 +28,7 @@ from arrears.io.batches import ReadOptions, ValidatedBatch
 from arrears.io.cells import DATE, NUMBER, TYPED_PREFIX, clean, typed_column, unclean
 from arrears.io.checks import amount_minor, amount_value, check, phone_numbers, too_long
 from arrears.io.documents import DocumentRules
-from arrears.io.headers import Headers, match_headers
+from arrears.io.headers import Headers, match_headers, unknown_warnings
 from arrears.io.identity import SEPARATOR
 from arrears.io.sources import open_source
 
@@ -37,15 +37,21 @@ _KIND_OF = {Type.DATE: DATE, Type.AMOUNT: NUMBER}  # the typed cells each type r
 _GENERATED = re.compile(r"^column_\d+$")  # the frame's name of an empty header (frame_names)
 
 
-def read_file(path: Path, kind: Kind, options: ReadOptions) -> Iterator[ValidatedBatch]:
+def read_file(
+    path: Path, kind: Kind, options: ReadOptions, warnings: list[Problem] | None = None
+) -> Iterator[ValidatedBatch]:
     """Read, check and type ``path`` as a file of ``kind``, in batches of ``options.batch_rows``.
 
     Raises :class:`ProblemsFound` with every file-level problem (unreadable, no header, missing
     or duplicate columns) before yielding anything; row problems travel in each batch.
+    ``warnings``: receives, once the header is read, one warning per column the file has that
+    is ignored (:func:`~arrears.io.headers.unknown_warnings`): not a problem, nothing is refused.
     """
     source = str(path)
     reader = open_source(path, options, source)
     headers = match_headers(reader.headers, kind, options.mapping, source)
+    if warnings is not None:
+        warnings.extend(unknown_warnings(headers, kind, source))
     validator = BatchValidator(kind, headers, options, source)
     for raw, skipped in reader.batches(options.batch_rows):
         batch = validator.validate(raw)
