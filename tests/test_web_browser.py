@@ -1,23 +1,28 @@
 """The collectors' pages in a real headless browser (Debian's chromium, driven by Selenium through
-chromium-driver) against ``arrears serve`` started as a user starts it: a collector logs in,
-opens the worklist, opens the first account, records a promise and sees it on the page.
+chromium-driver) against ``arrears serve WORKSPACE`` started as the README says: a collector
+logs in, opens the worklist, opens the first account, records a promise and sees it on the page.
 
 ``.ci/run`` installs chromium and chromium-driver; without them the test is skipped on a
-developer's machine and fails in CI (``CI=true``), where it must run."""
+developer's machine and fails in CI (``CI=true``), where it must run. With
+``ARREARS_SCREENSHOTS=DIR`` the pages are saved there as PNG (the ones in ``docs/images/``)."""
 
 from __future__ import annotations
 
 import io
 import os
 import shutil
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
-from channels_support import base_workspace, copy_workspace
-from serve_support import Server, serve
+from channels_support import base_workspace, copy_workspace, free_port
+from serve_support import ARREARS, Server
 from test_web_app import PASSWORD, add_user
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -57,7 +62,38 @@ def server(
     ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("browser")), tmp_path / "ws")
     assert add_user(ws, monkeypatch, "maria", "collector") == 0
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
-    yield from serve(ws, {})
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ARREARS_")}
+    proc = subprocess.Popen(  # the workspace as an argument, as the README shows it
+        [ARREARS, "serve", str(ws), "--port", str(port)],
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, proc.communicate()[0].decode()
+        assert time.monotonic() < deadline, "arrears serve did not answer"
+        time.sleep(0.1)
+    try:
+        yield Server(base, proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0].decode()
+        assert f"log in at {base}/login" in output
+
+
+def _screenshot(driver: object, name: str) -> None:
+    folder = os.environ.get("ARREARS_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(folder) / f"web-{name}.png"))  # type: ignore[attr-defined]
 
 
 def test_a_collector_logs_in_opens_an_account_and_records_a_promise(
@@ -80,6 +116,7 @@ def test_a_collector_logs_in_opens_an_account_and_records_a_promise(
     driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     error = wait.until(shown.presence_of_element_located((By.ID, "login-error")))
     assert error.text == "Wrong username or password."
+    _screenshot(driver, "login")
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
 
@@ -87,6 +124,7 @@ def test_a_collector_logs_in_opens_an_account_and_records_a_promise(
     assert driver.find_element(By.ID, "who").text == "maria"
     headers = [th.text for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
     assert "Days past due" in headers and "Reason" in headers
+    _screenshot(driver, "worklist")
     first = table.find_element(By.CSS_SELECTOR, "tbody tr a")
     debtor = first.text
     first.click()
@@ -107,3 +145,5 @@ def test_a_collector_logs_in_opens_an_account_and_records_a_promise(
     promise = [r.text for r in rows if "promise.made" in r.text]
     assert promise, [r.text for r in rows]
     assert "user:maria" in promise[0] and "will pay after the audit" in promise[0]
+    driver.set_window_size(1280, 1700)
+    _screenshot(driver, "account")
