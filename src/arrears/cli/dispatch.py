@@ -309,6 +309,7 @@ def template_check(
         + (f"{len(problems)} problems" if problems else "no problems"),
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     if problems:
         raise typer.Exit(1)
