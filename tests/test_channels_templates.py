@@ -228,3 +228,15 @@ def test_the_default_signature_is_translated_and_a_workspaces_own_is_kept() -> N
     assert "Forderungsmanagement" in render(_roots(), "notice_overdue", "de", "DE", v).text
     assert "Departamento de cartera" in render(_roots(), "notice_overdue", "es", "CO", v).text
     assert "\nCol\n" in render(_roots(), "notice_overdue", "de", "DE", _vars()).text
+
+
+def test_an_error_in_a_parent_template_names_the_parent_and_its_line(tmp_path: Path) -> None:
+    (tmp_path / "es").mkdir()
+    (tmp_path / "es" / "base.j2").write_text(
+        "{% block text %}\n\nHola {{ debtor.nmae }}{% endblock %}"
+    )
+    (tmp_path / "es" / "alias.j2").write_text('{% extends "es/base.j2" %}\n')
+    with pytest.raises(
+        TemplateBroken, match=r"^es/base.j2:3: 'dict object' has no attribute 'nmae'"
+    ):
+        render([tmp_path], "alias", "es", "CO", _vars())

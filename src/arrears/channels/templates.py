@@ -291,13 +291,23 @@ def _translated_signature(variables: dict[str, Any], language: str) -> dict[str,
     return variables
 
 
-def _line_of(exc: BaseException, rel: str, template: Template | None = None) -> int:
-    """The line of template ``rel`` an error was raised at (the last frame of the template's
-    compiled code in the traceback, mapped back to the template's line), else 0."""
-    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(rel)]
-    if not lines or not lines[-1]:
-        return 0
-    return template.get_corresponding_lineno(lines[-1]) if template is not None else lines[-1]
+def _where(exc: BaseException, root: Path, env: SandboxedEnvironment, rel: str) -> str:
+    """``<file>:<line>`` of the template an error was raised in: the last template frame of the
+    traceback (a template that extends another fails in its parent's lines), else ``rel``."""
+    base = str(root.resolve())
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if f.filename.endswith(SUFFIX) and str(Path(f.filename).resolve()).startswith(base)
+    ]
+    if not frames:
+        return f"{rel}:0"
+    at = Path(frames[-1].filename).resolve().relative_to(base).as_posix()
+    try:
+        line = env.get_template(at).get_corresponding_lineno(frames[-1].lineno or 0)
+    except (TemplateNotFound, TemplateSyntaxError):
+        line = 0
+    return f"{at}:{line}"
 
 
 def _inherit(env: SandboxedEnvironment, template: Template, context: Context, rel: str) -> None:
@@ -358,10 +368,10 @@ def render(
         try:
             out[block] = "".join(context.blocks[block][0](context)).strip()
         except UndefinedError as exc:
-            raise TemplateBroken(f"{rel}:{_line_of(exc, rel, template)}: {exc.message}") from None
+            raise TemplateBroken(f"{_where(exc, root, env, rel)}: {exc.message}") from None
         except (TypeError, ValueError, ArithmeticError, LookupError) as exc:  # a filter misused
             said = str(exc).replace("environment.<locals>.", "filter ").replace("_()", "")
-            raise TemplateBroken(f"{rel}:{_line_of(exc, rel, template)}: {said}") from None
+            raise TemplateBroken(f"{_where(exc, root, env, rel)}: {said}") from None
     text = out["text"] or ""
     subject = " ".join((out["subject"] or "").split())  # no CR/LF: no header injection
     html = out["html"]
@@ -534,7 +544,8 @@ def check_all(roots: list[Path], needs: list[Need], languages: list[str]) -> lis
                 except (TemplateBroken, TemplateMissing) as exc:
                     found = [str(exc)]
                 except Exception as exc:  # a filter given the wrong type, a sandbox refusal
-                    found = [f"{lang}/{name}{SUFFIX}:{_line_of(exc, path.name)}: {exc}"]
+                    env = environment(root, html=False, locale=Locale.parse("en"))
+                    found = [f"{_where(exc, root, env, f'{lang}/{path.name}')}: {exc}"]
             problems += [f"{root}/{m}" if not m.startswith("no template") else m for m in found]
     for need in needs:
         for lang in languages:
