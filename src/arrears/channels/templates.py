@@ -28,6 +28,7 @@ import copy
 import functools
 import re
 import traceback
+import weakref
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -150,6 +151,7 @@ def locale_for(language: str, country: str) -> Locale:
     return Locale.parse("en_US")
 
 
+@functools.lru_cache(maxsize=8192)  # the same amounts recur (a message's text and HTML)
 def money(minor: int | Decimal, currency: str, locale: Locale) -> str:
     """An amount in minor units, formatted for the locale (``$1,234.50``, ``$1.234,50``)."""
     amount = from_minor(int(minor), currency) if isinstance(minor, int) else minor
@@ -182,12 +184,17 @@ class KeepLineBreaks(Extension):
         return "\n".join(lines)
 
 
+@functools.lru_cache(maxsize=4096)
+def _plural_form(locale: Locale, n: int) -> str:
+    return str(locale.plural_form(n))
+
+
 def plural(n: int, one: str, other: str, locale: Locale, many: str | None = None) -> str:
     """``one`` or ``other`` (``many`` where CLDR has that form: es/pt/fr millions) by the
     locale's plural rule for ``n``, with ``{n}`` replaced by ``n`` formatted for the locale:
     ``{{ d | plural("{n} day", "{n} days") }}`` is "1 day", "2 days"; French "0 jour" (0 is
     singular in French and Portuguese)."""
-    form = locale.plural_form(n)
+    form = _plural_form(locale, n)
     text = one if form == "one" else (many if form == "many" and many else other)
     return text.replace("{n}", format_decimal(n, locale=locale))
 
@@ -310,19 +317,28 @@ def _where(exc: BaseException, root: Path, env: SandboxedEnvironment, rel: str) 
     return f"{at}:{line}"
 
 
+#: The template each compiled template extends (None: none), found once per compiled template
+#: (a template edited on disk is compiled again, and looked at again).
+_PARENTS: weakref.WeakKeyDictionary[Template, str | None] = weakref.WeakKeyDictionary()
+
+
+def _parent(env: SandboxedEnvironment, template: Template, rel: str) -> str | None:
+    if template not in _PARENTS:
+        source = env.loader.get_source(env, rel)[0] if env.loader else ""
+        _PARENTS[template] = next(
+            (n.template.value for n in env.parse(source).find_all(nodes.Extends)
+             if isinstance(n.template, nodes.Const) and isinstance(n.template.value, str)),
+            None,
+        )  # fmt: skip
+    return _PARENTS[template]
+
+
 def _inherit(env: SandboxedEnvironment, template: Template, context: Context, rel: str) -> None:
     """The blocks of the templates ``template`` extends, added to ``context`` (a template that
     is ``{% extends "es/notice_overdue.j2" %}`` and nothing else renders its parent's blocks)."""
     seen = {rel}
-    source = env.loader.get_source(env, rel)[0] if env.loader else ""
-    while True:
-        parent = next(
-            (n.template.value for n in env.parse(source).find_all(nodes.Extends)
-             if isinstance(n.template, nodes.Const)),
-            None,
-        )  # fmt: skip
-        if not isinstance(parent, str) or parent in seen:
-            return
+    parent = _parent(env, template, rel)
+    while parent is not None and parent not in seen:
         seen.add(parent)
         try:
             base = env.get_template(parent)
@@ -332,7 +348,7 @@ def _inherit(env: SandboxedEnvironment, template: Template, context: Context, re
             raise TemplateBroken(f"{rel}: extends {parent!r}, which is not there") from None
         for name, func in base.blocks.items():
             context.blocks.setdefault(name, []).append(func)
-        source = env.loader.get_source(env, parent)[0] if env.loader else ""
+        parent = _parent(env, base, parent)
 
 
 def render(
