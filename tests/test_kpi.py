@@ -42,6 +42,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arrears.domain.columns import Kind
 from arrears.io.batches import ReadOptions
@@ -334,3 +336,103 @@ def test_ibm_sample_dso_and_add_against_the_raw_file(ibm: tuple[History, pl.Data
     # measured: DSO 23.7, countback 26.3, BPDSO 19.9, ADD 3.87 days; CEI 99.0 %
     assert (round(row["dso"], 1), round(row["countback_dso"], 1)) == (23.7, 26.3)
     assert row["average_days_delinquent"] == pytest.approx(3.44, abs=0.5)  # published DaysLate
+
+
+# --- properties ----------------------------------------------------------------------------
+
+DAY0 = D(2026, 1, 1)
+BOOK_COLUMNS = ["instalment_id", "invoice_id", "debtor_id", "currency", "issue_date"]
+BOOK_COLUMNS += ["due_date", "amount_minor"]
+
+
+@st.composite
+def books(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame, date, date]:
+    """A random small book; allocations never before their instalment's issue day and never
+    more than its amount (as the ledger keeps them)."""
+    instalments, allocations = [], []
+    for i in range(draw(st.integers(1, 8))):
+        issued = DAY0 + timedelta(days=draw(st.integers(0, 150)))
+        due = issued + timedelta(days=draw(st.integers(0, 60)))
+        amount = draw(st.integers(1, 10_000))
+        debtor, currency = draw(st.integers(1, 3)), draw(st.sampled_from(["USD", "EUR"]))
+        instalments.append((i, i, debtor, currency, issued, due, amount))
+        left = amount
+        for _ in range(draw(st.integers(0, 2))):
+            if left == 0:
+                break
+            part = draw(st.integers(1, left))
+            left -= part
+            on = issued + timedelta(days=draw(st.integers(0, 120)))
+            back = draw(st.none() | st.integers(0, 60))
+            reversed_on = None if back is None else on + timedelta(days=back)
+            kind = draw(st.sampled_from(["payment", "credit_note", "write_off"]))
+            allocations.append((i, kind, part, on, reversed_on))
+    start = DAY0 + timedelta(days=draw(st.integers(0, 200)))
+    end = start + timedelta(days=draw(st.integers(0, 120)))
+    inst = pl.DataFrame(
+        instalments,
+        schema=BOOK_COLUMNS,
+        orient="row",
+    )
+    alloc = pl.DataFrame(allocations, schema=book()[1].schema, orient="row")
+    return inst, alloc, start, end
+
+
+@given(books())
+@settings(max_examples=60, deadline=None)
+def test_what_left_the_receivables_is_what_was_allocated(
+    case: tuple[pl.DataFrame, pl.DataFrame, date, date],
+) -> None:
+    inst, alloc, start, end = case
+    result = measures(inst, alloc, start, end, EDGES)
+    before = start - timedelta(days=1)
+    for row in result.headline.to_dicts():
+        mine = alloc.join(inst.filter(pl.col("currency") == row["currency"]), on="instalment_id")
+        reversed_on = pl.col("reversed_on")
+        in_period = mine.filter(
+            pl.col("allocated_on").is_between(start, end)
+            & (reversed_on.is_null() | (reversed_on > end))
+        )
+        undone = mine.filter(
+            (pl.col("allocated_on") <= before) & reversed_on.is_between(start, end)
+        )
+        removed = int(in_period["amount_minor"].sum()) - int(undone["amount_minor"].sum())
+        assert row["opening"] + row["sales"] - row["closing"] == removed
+        assert row["collected"] + row["credited"] + row["written_off"] == int(
+            in_period["amount_minor"].sum()
+        )
+        if row["dso"] is not None:
+            assert row["dso"] == pytest.approx(
+                row["best_possible_dso"] + row["average_days_delinquent"]
+            )
+        assert row["countback_dso"] >= 0
+        if row["closing"] == 0:
+            assert row["countback_dso"] == 0
+
+
+@given(books())
+@settings(max_examples=60, deadline=None)
+def test_each_month_moves_every_balance_owed_at_its_start(
+    case: tuple[pl.DataFrame, pl.DataFrame, date, date],
+) -> None:
+    inst, alloc, start, end = case
+    roll = measures(inst, alloc, start, end, EDGES).roll
+    for last in month_ends(start, end):
+        before = last.replace(day=1) - timedelta(days=1)
+        owed = open_on(inst, alloc, before).filter(pl.col("open_minor") > 0).collect()
+        moves = roll.filter(pl.col("month") == last)
+        assert int(moves["amount"].sum()) == int(owed["open_minor"].sum())
+        assert int(moves["count"].sum()) == owed.select("debtor_id", "currency").n_unique()
+        for rates in moves.group_by("currency", "from_bucket"):
+            assert rates[1]["rate"].sum() == pytest.approx(1.0)
+
+
+@given(books())
+@settings(max_examples=30, deadline=None)
+def test_at_par_the_currencies_add_up(case: tuple[pl.DataFrame, pl.DataFrame, date, date]) -> None:
+    inst, alloc, start, end = case
+    apart = measures(inst, alloc, start, end, EDGES).headline
+    par = {"USD": Fraction(1), "EUR": Fraction(1)}
+    [row] = measures(inst, alloc, start, end, EDGES, factors=par, to="USD").headline.to_dicts()
+    for name in FIGURES:
+        assert row[name] == apart[name].sum()
