@@ -10,9 +10,11 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from arrears.cli.app import main
-from channels_support import DAY, SENDING_ENV
+from arrears.store.schema import activity
+from channels_support import DAY, SENDING_ENV, engine_of
 
 DEBTORS = (
     "debtor_id,name,kind,country,region,timezone,language,currency,email,phone,address,"
@@ -130,3 +132,26 @@ def test_template_check_reports_every_problem_with_its_place(
     for lang in ("de", "es", "fr", "pt_BR"):  # the debtors' languages and --language
         assert f"{policy}:{line}: template 'custom_notice' has no '{lang}' text" in err
     assert "'en' text" not in err
+
+
+def test_a_fallback_is_recorded_on_the_message_sent(ws: Path) -> None:
+    policy = ws / "policies" / "b2b.yaml"
+    text = policy.read_text()
+    assert "template: notice_overdue_sms}" in text
+    policy.write_text(text.replace("template: notice_overdue_sms}", "template: custom_sms}"))
+    (ws / "templates" / "en" / "custom_sms.j2").write_text(
+        '{% block text %}{{ days_past_due | plural("{n} day", "{n} days") }} late{% endblock %}'
+    )
+    assert main(["-w", str(ws), "run", "--as-of", DAY.isoformat()]) == 0
+    assert main(["-w", str(ws), "dispatch", "--as-of", DAY.isoformat()]) == 0
+    (sms,) = (ws / "outbox" / "sms").glob("G1-*.json")
+    assert json.loads(sms.read_text())["text"] == "1 day late"  # English, for a German debtor
+    with engine_of(ws).connect() as conn:
+        sending = {
+            r.subject_id.split(":")[2]: r.payload
+            for r in conn.execute(select(activity).where(activity.c.kind == "message.sending"))
+        }
+    assert sending["G1"]["template"] == "en/custom_sms.j2"
+    assert (sending["G1"]["language"], sending["G1"]["fallback_from"]) == ("en", "de")
+    assert sending["E1"]["template"] == "es/notice_overdue.j2"
+    assert "fallback_from" not in sending["E1"]

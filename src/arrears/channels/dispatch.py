@@ -497,7 +497,12 @@ class Dispatcher:
                 row,
                 expect="claimed",
                 event="sending",
-                payload={"attempt": attempt, "to": message.to, "id": message.idempotency_key},
+                payload={
+                    "attempt": attempt,
+                    "to": message.to,
+                    "id": message.idempotency_key,
+                    **message.extra,  # the template and language the text is in
+                },
                 status="sending",
                 attempts=attempt,
                 channel=row.channel,
@@ -704,6 +709,8 @@ class Dispatcher:
             text=rendered.text,
             html=rendered.html if row.channel == "email" else None,
             opt_out_url=variables["opt_out_link"],
+            extra={"template": rendered.template, "language": rendered.language}
+            | ({"fallback_from": rendered.wanted} if rendered.fallback else {}),
         )
         if self.attaches_statement(row.channel, variables["days_past_due"]):
             statement = self.statement(message, who, today, pack)
