@@ -383,7 +383,8 @@ def test_later_days_move_and_close_the_case(engine: Engine) -> None:
     )  # fmt: skip
     no_steps = step_rows(d1, case_id, [])
     summary = commit(engine, Decisions(pl.DataFrame(), moved, no_steps), as_of=day2)
-    assert summary.stage_changes == 1 and summary.activities == 1
+    # the promise pauses the case: its open call task closes by itself (task.closed)
+    assert (summary.stage_changes, summary.tasks_closed, summary.activities) == (1, 1, 2)
     again = commit(engine, Decisions(pl.DataFrame(), moved, no_steps), as_of=day2)
     assert not again.written
     # it stays in 'demand' but its promise pause is over: written as an update

@@ -184,7 +184,13 @@ def test_a_contact_is_logged_once(new_uow: NewUow) -> None:
         ).changed
 
     assert contact() and not contact()
-    [logged] = log(new_uow)
+    logged, rescheduled = log(new_uow)  # no answer: D1's call task waits for tomorrow
+    assert (rescheduled.kind, rescheduled.actor, rescheduled.subject_kind) == (
+        "task.rescheduled",
+        "user:ana",
+        "task",
+    )
+    assert rescheduled.payload["not_before"] == "2026-03-17T00:00:00+00:00"
     assert (logged.kind, logged.actor, logged.subject_kind, logged.subject_id) == (
         "contact",
         "user:ana",
@@ -234,6 +240,47 @@ def test_the_worklist_and_a_task_done(new_uow: NewUow) -> None:
     assert (closed.kind, closed.debtor, closed.payload["note"]) == ("task.closed", "D1", "promised")
     with pytest.raises(NotAllowed):
         collection.worklist(new_uow(), Actor("debtor:D1", Role.DEBTOR), portfolio="default")
+
+
+def test_a_task_is_assigned_and_a_call_outcome_closes_it(new_uow: NewUow) -> None:
+    with new_uow() as uow:
+        [task] = uow.collection.worklist("default", collector=None, limit=5).to_dicts()
+    task_id = int(task["task_id"])
+    given = collection.assign_task(new_uow(), ANA, task_id, to="ana", on=DAY, at=AT)
+    assert given.changed and given.collector == "ana"
+    assert not collection.assign_task(new_uow(), ANA, task_id, to="ana", on=DAY, at=AT).changed
+    mine = collection.worklist(new_uow(), ANA, portfolio="default", assignee="ana")
+    assert mine["task_id"].to_list() == [task_id] and mine["collector"].to_list() == ["ana"]
+    assert collection.worklist(new_uow(), ANA, portfolio="default", assignee="bob").is_empty()
+    assert collection.collector_name(ANA) == "ana"
+    with pytest.raises(InvalidInput) as raised:
+        collection.assign_task(new_uow(), ANA, task_id, to="a:b", on=DAY, at=AT)
+    assert "a collector's name is 1 to 200 characters without ':'" in said(raised.value)
+    with pytest.raises(NotFound, match="no task 99"):
+        collection.assign_task(new_uow(), ANA, 99, to="ana", on=DAY, at=AT)
+    logged = collection.log_contact(
+        new_uow(),
+        ANA,
+        portfolio="default",
+        debtor="D1",
+        channel="call",
+        outcome="refused",
+        note="says the goods never came",
+        on=DAY,
+        at=AT,
+    )
+    assert logged.closed == (task_id,) and logged.rescheduled == ()
+    assert collection.worklist(new_uow(), ANA, portfolio="default").is_empty()
+    assigned, contact, closed = log(new_uow)
+    assert (assigned.kind, assigned.payload) == (
+        "task.assigned",
+        {"from": None, "to": "ana", "on": "2026-03-16"},
+    )
+    assert (contact.kind, closed.kind) == ("contact", "task.closed")
+    assert closed.payload["note"] == "the debtor refused to pay: says the goods never came"
+    with pytest.raises(InvalidInput) as raised:
+        collection.assign_task(new_uow(), ANA, task_id, to="bob", on=DAY, at=AT)
+    assert "only an open task is assigned" in said(raised.value)
 
 
 def test_unknown_debtor_promise_hold_and_task_are_not_found(new_uow: NewUow) -> None:

@@ -8,7 +8,7 @@ amounts are read as ``Decimal``; a bad value is one line on stderr and exit stat
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 import polars as pl
@@ -28,7 +28,9 @@ promise_app = typer.Typer(
 )
 hold_app = typer.Typer(help="Holds: pause collecting from a debtor.", no_args_is_help=True)
 contact_app = typer.Typer(help="Contact attempts made by hand.", no_args_is_help=True)
-task_app = typer.Typer(help="Collectors' tasks: mark one done.", no_args_is_help=True)
+task_app = typer.Typer(
+    help="Collectors' tasks: mark one done, assign one to a collector.", no_args_is_help=True
+)
 
 Portfolio = Annotated[
     str | None, typer.Option(help="Portfolio code (default: the workspace's portfolio).")
@@ -211,7 +213,14 @@ def contact_add(
     ctx: typer.Context,
     debtor: Annotated[str, typer.Argument(help="Debtor's external id.")],
     channel: Annotated[str, typer.Option(help=f"One of {', '.join(collection.CHANNELS)}.")],
-    outcome: Annotated[str, typer.Option(help="no_answer, reached, promise, refused...")],
+    outcome: Annotated[
+        str,
+        typer.Option(
+            help="A call's: right_party, no_answer, wrong_number, refused or promise (closes the "
+            "debtor's open call task; no_answer leaves it for the next day); else free text "
+            "(reached, left_message...)."
+        ),
+    ],
     on: On = None,
     at: Annotated[
         str | None,
@@ -242,7 +251,7 @@ def contact_add(
     elif on is not None:
         when = datetime.combine(_day(on, "--on"), time(12), tzinfo=zone).astimezone(UTC)
     day = when.astimezone(zone).date() if on is None else _day(on, "--on")
-    collection.log_contact(
+    logged = collection.log_contact(
         SqlUnitOfWork(store(ws)),
         cli_actor(),
         portfolio=portfolio or ws.get("portfolio"),
@@ -254,6 +263,10 @@ def contact_add(
         at=when,
     )
     console.print(f"contact with {debtor} by {channel} on {day}: {outcome}", highlight=False)
+    for task_id in logged.closed:
+        console.print(f"task {task_id} done: {collection.CALL_OUTCOMES[logged.outcome]}")
+    for task_id in logged.rescheduled:
+        console.print(f"task {task_id} stays open: call again from {day + timedelta(days=1)}")
 
 
 def approve(
@@ -289,19 +302,31 @@ def worklist(
     collector: Annotated[
         str | None, typer.Option(help="Only this collector's tasks (and unassigned ones).")
     ] = None,
+    mine: Annotated[
+        bool, typer.Option("--mine", help="Only the tasks assigned to me (my user name).")
+    ] = False,
+    assignee: Annotated[
+        str | None, typer.Option(help="Only the tasks assigned to this collector.")
+    ] = None,
     top: Annotated[int, typer.Option(min=1, help="How many tasks, best first.")] = 50,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
     portfolio: Portfolio = None,
     wide: Wide = False,
 ) -> None:
     """Open call tasks, best first: score, then task priority, then the oldest."""
+    from arrears.cli.app import UserError
+
     ws = workspace(ctx)
+    if mine and assignee is not None:
+        raise UserError("--mine and --assignee: choose one")
+    me = cli_actor()
     frame = collection.worklist(
         SqlUnitOfWork(store(ws)),
-        cli_actor(),
+        me,
         portfolio=portfolio or ws.get("portfolio"),
         collector=collector,
         top=top,
+        assignee=collection.collector_name(me) if mine else assignee,
     )
     if fmt is Format.TABLE:  # what a collector reads, in 80 columns, amounts in the locale
         locale = ws.get("locale")
@@ -310,11 +335,13 @@ def worklist(
             for m, c in zip(frame["overdue_minor"], frame["currency"], strict=True)
         ]
         frame = frame.with_columns(pl.Series("overdue", shown, dtype=pl.String()))
-        keep = ["task_id", "debtor", "name", "stage", "overdue", "score", "step_id"]
+        keep = ["task_id", "debtor", "name", "stage", "overdue", "score", "collector", "step_id"]
         frame = frame.with_columns(pl.col("flags").str.strip_chars().replace("", None))
-        keep += [c for c in ("flags", "queue", "collector") if frame[c].is_not_null().any()]
+        keep += [c for c in ("flags", "queue") if frame[c].is_not_null().any()]
         frame = frame.select(keep).with_columns(pl.col("score").round(0).cast(pl.Int64))
-        frame = frame.rename({"task_id": "task", "score": "priority", "step_id": "step"})
+        frame = frame.rename(
+            {"task_id": "task", "score": "priority", "step_id": "step", "collector": "assignee"}
+        )
     else:
         frame = frame.select(
             "task_id", "score", "task_priority", "created_on", "debtor", "name", "stage",
@@ -327,7 +354,7 @@ def worklist(
         right=("overdue", "priority"),
         key=("task", "debtor"),
         wrap=("name", "flags"),
-        optional=("step", "queue", "collector", "name"),
+        optional=("step", "queue", "name"),
         wide=wide,
     )
 
@@ -347,6 +374,30 @@ def task_done(
     )
     word = "done" if done.changed else "was already closed; nothing changed"
     console.print(f"task {task_id} {word}")
+
+
+@task_app.command("assign")
+def task_assign(
+    ctx: typer.Context,
+    task_id: Annotated[int, typer.Argument(metavar="ID", help="The task's id.")],
+    to: Annotated[
+        str | None, typer.Option("--to", help="The collector's name (their user name).")
+    ] = None,
+    nobody: Annotated[bool, typer.Option("--nobody", help="Unassign it.")] = False,
+    on: On = None,
+) -> None:
+    """Assign a task to a collector (`arrears worklist --mine` is theirs)."""
+    from arrears.cli.app import UserError
+
+    if (to is None) == (not nobody):
+        raise UserError("say --to NAME, or --nobody")
+    ws = workspace(ctx)
+    done = collection.assign_task(
+        SqlUnitOfWork(store(ws)), cli_actor(), task_id, to=to, on=_day(on, "--on"), at=_now()
+    )
+    who = done.collector or "nobody"
+    word = f"assigned to {who}" if done.changed else f"was assigned to {who}; nothing changed"
+    console.print(f"task {task_id} {word}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

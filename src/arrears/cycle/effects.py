@@ -174,7 +174,8 @@ QUEUE_MESSAGE = EffectKind(
 CREATE_TASK = EffectKind(
     "create_task",
     "work for a person: `kind` call, write_off (proposed) or notify (the owner), in `queue`, "
-    "ordered by `task_priority` (1 first) then `score`; not before `not_before`",
+    "ordered by `task_priority` (1 first) then `score`; not before `not_before`; one per "
+    "debtor and kind (while one is open, the store raises its urgency instead)",
     {
         **_CASE_REF,
         "kind": S,
@@ -312,11 +313,13 @@ def effects(decisions: Decisions, *, portfolio: str, as_of: date, debtors: pl.Da
         change_case=_conform(cases.filter(pl.col("change") != "open"), CHANGE_CASE),
         record_step=_conform(steps, RECORD_STEP),
         queue_message=_messages(executed),
-        create_task=_conform(
-            executed.filter(pl.col("task_kind").is_not_null()).rename(
-                {"task_kind": "kind", "send_at": "not_before"}
-            ),
-            CREATE_TASK,
+        create_task=_one_task_each(
+            _conform(
+                executed.filter(pl.col("task_kind").is_not_null()).rename(
+                    {"task_kind": "kind", "send_at": "not_before"}
+                ),
+                CREATE_TASK,
+            )
         ),
         make_offer=_conform(
             executed.filter(pl.col("offer_kind").is_not_null()).rename(
@@ -552,6 +555,17 @@ def _messages(executed: pl.DataFrame) -> pl.DataFrame:
         .select("key")
     )
     return _conform(sent.join(earlier, on="key", how="anti", maintain_order="left"), QUEUE_MESSAGE)
+
+
+def _one_task_each(tasks: pl.DataFrame) -> pl.DataFrame:
+    """One task per debtor and kind: of the steps that would create several on one day (a
+    repeated call and a broken promise's call), the most urgent (task priority, then key);
+    the store also creates none while one of that kind is open for the debtor."""
+    if tasks.select(pl.struct("debtor_id", "kind").is_unique().all()).item():
+        return tasks
+    return tasks.sort(["debtor_id", "kind", "task_priority", "key"]).unique(
+        ["debtor_id", "kind"], keep="first", maintain_order=True
+    )
 
 
 def _credit(executed: pl.DataFrame) -> pl.DataFrame:

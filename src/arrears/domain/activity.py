@@ -157,6 +157,21 @@ class TaskClosed(Activity):
     kind: ClassVar[str] = "task.closed"
 
 
+@dataclass(frozen=True, slots=True)
+class TaskAssigned(Activity):
+    """A task given to a collector; payload ``{"from", "to", "on"}`` (None: nobody)."""
+
+    kind: ClassVar[str] = "task.assigned"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRescheduled(Activity):
+    """A call outcome (no answer) leaves the task open for later; payload
+    ``{"not_before", "note", "on"}``."""
+
+    kind: ClassVar[str] = "task.rescheduled"
+
+
 KINDS: dict[str, type[Activity]] = {
     cls.kind: cls
     for cls in (
@@ -183,5 +198,7 @@ KINDS: dict[str, type[Activity]] = {
         ContactLogged,
         StageApproved,
         TaskClosed,
+        TaskAssigned,
+        TaskRescheduled,
     )
 }

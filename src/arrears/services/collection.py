@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import polars as pl
@@ -280,6 +280,19 @@ class ContactLogged:
     outcome: str
     on: date
     changed: bool  # False: this very contact was logged before
+    closed: tuple[int, ...] = ()  # call tasks the call's outcome closed
+    rescheduled: tuple[int, ...] = ()  # call tasks it left open for the next day
+
+
+#: What a call's outcome does to the debtor's open call task: closes it (with this note) or,
+#: for no answer, leaves it open for the next day.
+CALL_OUTCOMES: dict[str, str | None] = {
+    "right_party": "reached the debtor (right party contact)",
+    "no_answer": None,
+    "wrong_number": "wrong number: no one to call on it",
+    "refused": "the debtor refused to pay",
+    "promise": "the debtor promised to pay",
+}
 
 
 def log_contact(
@@ -313,7 +326,31 @@ def log_contact(
             actor=actor.name,
             at=at,
         )
-    return ContactLogged(debtor, channel, outcome.strip(), on, changed)
+        closed: list[int] = []
+        rescheduled: list[int] = []
+        said = outcome.strip()
+        if changed and channel == "call" and said in CALL_OUTCOMES:
+            for task_id in records.open_tasks(owner, "call"):
+                found = records.task(task_id)
+                if found is None or on < found.created_on:
+                    continue  # a call before the task existed does not answer it
+                why = CALL_OUTCOMES[said]
+                if why is None:
+                    later = datetime.combine(on + timedelta(days=1), time(0), tzinfo=UTC)
+                    records.reschedule_task(
+                        task_id,
+                        not_before=later,
+                        note=f"no answer on {on}: call again from {later.date()}",
+                        on=on,
+                        actor=actor.name,
+                        at=at,
+                    )
+                    rescheduled.append(task_id)
+                else:
+                    text = why if not note else f"{why}: {note}"
+                    records.close_task(task_id, note=text, on=on, actor=actor.name, at=at)
+                    closed.append(task_id)
+    return ContactLogged(debtor, channel, said, on, changed, tuple(closed), tuple(rescheduled))
 
 
 # Approvals -------------------------------------------------------------------------------------
@@ -431,6 +468,53 @@ def close_task(
     return TaskClosed(task_id, changed=True)
 
 
+@dataclass(frozen=True, slots=True)
+class TaskAssigned:
+    task_id: int
+    collector: str | None
+    changed: bool  # False: it was assigned to them already
+
+
+def collector_name(actor: Actor) -> str:
+    """The name a person's tasks are assigned under: the actor's name without its front end
+    (``cli:ana`` and ``user:ana`` are both ``ana``)."""
+    return actor.name.split(":", 1)[-1]
+
+
+def assign_task(
+    uow: CollectionUnitOfWork,
+    actor: Actor,
+    task_id: int,
+    *,
+    to: str | None,
+    on: date,
+    at: datetime,
+) -> TaskAssigned:
+    """Assign an open task to collector ``to`` (``None``: to nobody again)."""
+    actor.require(Permission.WORK, "assign a task")
+    request = _Request(f"task {task_id}")
+    name = None if to is None else to.strip()
+    if name is not None and (not name or len(name) > MAX_COLLECTOR or ":" in name):
+        request.add(
+            f"a collector's name is 1 to {MAX_COLLECTOR} characters without ':', not {to!r}"
+        )
+    with uow:
+        records = uow.collection
+        found = records.task(task_id)
+        if found is None:
+            raise request.not_found(f"no task {task_id}")
+        if not found.open:
+            request.add(f"task {task_id} is closed: only an open task is assigned")
+        request.check()
+        if found.collector == name:
+            return TaskAssigned(task_id, name, changed=False)
+        records.assign_task(task_id, to=name, on=on, actor=actor.name, at=at)
+    return TaskAssigned(task_id, name, changed=True)
+
+
+MAX_COLLECTOR = 200
+
+
 def worklist(
     uow: CollectionUnitOfWork,
     actor: Actor,
@@ -438,14 +522,18 @@ def worklist(
     portfolio: str,
     collector: str | None = None,
     top: int = 50,
+    assignee: str | None = None,
 ) -> pl.DataFrame:
-    """The open call tasks, best first (score, then task priority, then the oldest): the
+    """The open call tasks, best first (score, then task priority, then the oldest), all, or
+    ``collector``'s and the unassigned ones, or ``assignee``'s only: the
     columns of :data:`arrears.store.cycle.collection.WORKLIST_SCHEMA` and ``overdue``, the
     overdue amount with its currency (``"100.00 USD"``; empty without a case)."""
     actor.require(Permission.READ, "read the worklist")
     with uow:
         try:
-            frame = uow.collection.worklist(portfolio, collector=collector, limit=top)
+            frame = uow.collection.worklist(
+                portfolio, collector=collector, limit=top, assignee=assignee
+            )
         except NotFound as exc:
             raise NotFound(f"worklist: {exc}") from exc
     overdue = [

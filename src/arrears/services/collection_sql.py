@@ -183,17 +183,36 @@ class SqlCollectionRecords:
         row = collection.find_task(self.conn, task_id)
         if row is None:
             return None
-        return TaskRef(task_id, row["status"] == "open", row["created_on"])
+        return TaskRef(task_id, row["status"] == "open", row["created_on"], row["collector"])
 
     def close_task(
         self, task_id: int, *, note: str | None, on: date, actor: str, at: datetime
     ) -> None:
         collection.close_task(self.conn, task_id, note=note, on=on, actor=actor, at=at)
 
-    def worklist(self, portfolio: str, *, collector: str | None, limit: int) -> pl.DataFrame:
+    def assign_task(
+        self, task_id: int, *, to: str | None, on: date, actor: str, at: datetime
+    ) -> None:
+        collection.assign_task(self.conn, task_id, to=to, on=on, actor=actor, at=at)
+
+    def open_tasks(self, debtor: DebtorRef, kind: str) -> list[int]:
+        return collection.open_tasks(
+            self.conn, portfolio=debtor.portfolio, debtor_external_id=debtor.external_id, kind=kind
+        )
+
+    def reschedule_task(
+        self, task_id: int, *, not_before: datetime, note: str, on: date, actor: str, at: datetime
+    ) -> None:
+        collection.reschedule_task(
+            self.conn, task_id, not_before=not_before, note=note, on=on, actor=actor, at=at
+        )
+
+    def worklist(
+        self, portfolio: str, *, collector: str | None, limit: int, assignee: str | None = None
+    ) -> pl.DataFrame:
         portfolio_id(self.conn, portfolio)  # NotFound for an unknown portfolio
         return collection.worklist_frame(
-            self.conn, portfolio=portfolio, collector=collector, limit=limit
+            self.conn, portfolio=portfolio, collector=collector, limit=limit, assignee=assignee
         )
 
     def activity(self, portfolio: str) -> list[ActivityRecord]:

@@ -396,7 +396,7 @@ class MemoryCollectionRecords:
         row = self.state.tasks.get(task_id)
         if row is None:
             return None
-        return TaskRef(task_id, row["status"] == "open", row["created_on"])
+        return TaskRef(task_id, row["status"] == "open", row["created_on"], row["collector"])
 
     def close_task(
         self, task_id: int, *, note: str | None, on: date, actor: str, at: datetime
@@ -408,7 +408,42 @@ class MemoryCollectionRecords:
             row["portfolio"], "task.closed", actor, row["debtor"], ("task", str(task_id)), payload
         )
 
-    def worklist(self, portfolio: str, *, collector: str | None, limit: int) -> pl.DataFrame:
+    def assign_task(
+        self, task_id: int, *, to: str | None, on: date, actor: str, at: datetime
+    ) -> None:
+        row = self.state.tasks[task_id]
+        payload = {"from": row["collector"], "to": to, "on": on.isoformat()}
+        row["collector"] = to
+        self._log(
+            row["portfolio"], "task.assigned", actor, row["debtor"], ("task", str(task_id)), payload
+        )
+
+    def open_tasks(self, debtor: DebtorRef, kind: str) -> list[int]:
+        return sorted(
+            t["task_id"]
+            for t in self.state.tasks.values()
+            if (t["portfolio"], t["debtor"], t["kind"], t["status"])
+            == (debtor.portfolio, debtor.external_id, kind, "open")
+        )
+
+    def reschedule_task(
+        self, task_id: int, *, not_before: datetime, note: str, on: date, actor: str, at: datetime
+    ) -> None:
+        row = self.state.tasks[task_id]
+        row.update(not_before=not_before.isoformat(sep=" "), note=note)
+        payload = {"not_before": not_before.isoformat(), "note": note, "on": on.isoformat()}
+        self._log(
+            row["portfolio"],
+            "task.rescheduled",
+            actor,
+            row["debtor"],
+            ("task", str(task_id)),
+            payload,
+        )
+
+    def worklist(
+        self, portfolio: str, *, collector: str | None, limit: int, assignee: str | None = None
+    ) -> pl.DataFrame:
         self._known(portfolio)
         rows = [
             t
@@ -417,6 +452,7 @@ class MemoryCollectionRecords:
             and t["kind"] == "call"
             and t["status"] == "open"
             and (collector is None or t["collector"] in (collector, None))
+            and (assignee is None or t["collector"] == assignee)
         ]
         rows.sort(key=lambda t: (-t["score"], t["task_priority"], t["created_on"], t["task_id"]))
         columns = {name: [t[name] for t in rows[:limit]] for name in WORKLIST_SCHEMA}

@@ -76,6 +76,7 @@ class TaskRef:
     task_id: int
     open: bool
     created_on: date
+    collector: str | None = None  # who it is assigned to (None: nobody)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +184,28 @@ class CollectionRecords(Protocol):
         """Mark an open task done (the caller checked it is open)."""
         ...
 
-    def worklist(self, portfolio: str, *, collector: str | None, limit: int) -> pl.DataFrame:
+    def assign_task(
+        self, task_id: int, *, to: str | None, on: date, actor: str, at: datetime
+    ) -> None:
+        """Assign an open task to collector ``to`` (None: to nobody); the caller checked."""
+        ...
+
+    def open_tasks(self, debtor: DebtorRef, kind: str) -> list[int]:
+        """The debtor's open tasks of ``kind``, oldest first."""
+        ...
+
+    def reschedule_task(
+        self, task_id: int, *, not_before: datetime, note: str, on: date, actor: str, at: datetime
+    ) -> None:
+        """Leave an open task open, not to be worked before ``not_before``."""
+        ...
+
+    def worklist(
+        self, portfolio: str, *, collector: str | None, limit: int, assignee: str | None = None
+    ) -> pl.DataFrame:
         """Open call tasks, best first, in the columns of
-        :data:`arrears.store.cycle.collection.WORKLIST_SCHEMA`."""
+        :data:`arrears.store.cycle.collection.WORKLIST_SCHEMA`; ``collector``: that
+        collector's and the unassigned ones; ``assignee``: that collector's only."""
         ...
 
     def activity(self, portfolio: str) -> list[ActivityRecord]:

@@ -36,7 +36,9 @@ from arrears.domain.activity import (
     PromiseCancelled,
     PromiseMade,
     StageApproved,
+    TaskAssigned,
     TaskClosed,
+    TaskRescheduled,
 )
 from arrears.domain.ledger import Channel
 from arrears.domain.money import Money, MoneyError, is_currency
@@ -551,6 +553,74 @@ def close_task(
     return True
 
 
+def assign_task(
+    conn: Connection, task_id: int, *, to: str | None, on: date, actor: str, at: datetime
+) -> None:
+    """Assign an open task to collector ``to`` (None: to nobody): ``task.assigned``."""
+    row = conn.execute(select(task).where(task.c.id == task_id)).mappings().one()
+    conn.execute(update(task).where(task.c.id == task_id).values(collector=to))
+    _log(
+        conn,
+        TaskAssigned(
+            occurred_at=at,
+            actor=actor,
+            portfolio=_portfolio_code(conn, row["portfolio_id"]),
+            debtor=None,
+            subject_kind="task",
+            subject_id=str(task_id),
+            payload={"from": row["collector"], "to": to, "on": on.isoformat()},
+            idempotency_key=f"task.assigned:{task_id}:{to}:{at.isoformat()}"[:200],
+        ),
+        int(row["portfolio_id"]),
+        int(row["debtor_id"]),
+    )
+
+
+def open_tasks(
+    conn: Connection, *, portfolio: str, debtor_external_id: str, kind: str
+) -> list[int]:
+    """The debtor's open tasks of ``kind``, oldest first."""
+    found = conn.execute(
+        text(
+            "SELECT t.id FROM task t JOIN debtor d ON d.id = t.debtor_id "
+            "JOIN portfolio p ON p.id = t.portfolio_id WHERE p.code = :p AND d.external_id = :d "
+            "AND t.kind = :k AND t.status = 'open' ORDER BY t.id"
+        ),
+        {"p": portfolio, "d": debtor_external_id, "k": kind},
+    ).scalars()
+    return [int(i) for i in found]
+
+
+def reschedule_task(
+    conn: Connection,
+    task_id: int,
+    *,
+    not_before: datetime,
+    note: str,
+    on: date,
+    actor: str,
+    at: datetime,
+) -> None:
+    """Leave an open task open, not to be worked before ``not_before``: ``task.rescheduled``."""
+    row = conn.execute(select(task).where(task.c.id == task_id)).mappings().one()
+    conn.execute(update(task).where(task.c.id == task_id).values(not_before=not_before, note=note))
+    _log(
+        conn,
+        TaskRescheduled(
+            occurred_at=at,
+            actor=actor,
+            portfolio=_portfolio_code(conn, row["portfolio_id"]),
+            debtor=None,
+            subject_kind="task",
+            subject_id=str(task_id),
+            payload={"not_before": not_before.isoformat(), "note": note, "on": on.isoformat()},
+            idempotency_key=f"task.rescheduled:{task_id}:{at.isoformat()}"[:200],
+        ),
+        int(row["portfolio_id"]),
+        int(row["debtor_id"]),
+    )
+
+
 # Reads by id, for the services' port (``arrears.services.collection_sql``) -----------------------
 
 
@@ -627,11 +697,17 @@ WORKLIST_FLAGS = ("forbearance", "breathing_space", "vulnerable")
 
 
 def worklist_frame(
-    conn: Connection, *, portfolio: str, collector: str | None, limit: int
+    conn: Connection,
+    *,
+    portfolio: str,
+    collector: str | None,
+    limit: int,
+    assignee: str | None = None,
 ) -> pl.DataFrame:
     """Open call tasks, best first (score desc, task priority asc, oldest first).
 
-    ``collector``: only the tasks assigned to that collector or to nobody. ``overdue_minor``:
+    ``collector``: only the tasks assigned to that collector or to nobody; ``assignee``: only
+    the tasks assigned to that collector. ``overdue_minor``:
     what the debtor owes in the case's currency on instalments due before the task was created.
     """
     pid = portfolio_of(conn, portfolio, "worklist")
@@ -640,6 +716,9 @@ def worklist_frame(
     if collector is not None:
         where += " AND (t.collector = :collector OR t.collector IS NULL)"
         params["collector"] = collector
+    if assignee is not None:
+        where += " AND t.collector = :assignee"
+        params["assignee"] = assignee
     tags = "CAST(d.tags AS TEXT)"
     flags = " || ".join(  # the patterns are parameters: a literal % breaks PostgreSQL's COPY
         f"CASE WHEN {tags} LIKE :flag_{flag} THEN '{flag} ' ELSE '' END" for flag in WORKLIST_FLAGS
@@ -669,6 +748,7 @@ __all__ = [
     "add_promise",
     "approve_stage",
     "approve_waiting",
+    "assign_task",
     "awaiting_approval",
     "cancel_promise",
     "close_task",
@@ -679,7 +759,9 @@ __all__ = [
     "has_open_case",
     "log_contact",
     "open_balance_minor",
+    "open_tasks",
     "promises_of",
     "release_hold",
+    "reschedule_task",
     "worklist_frame",
 ]

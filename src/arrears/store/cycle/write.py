@@ -98,6 +98,8 @@ class RunSummary:
     releases: int = 0
     fees: int = 0
     promises: int = 0  # promise outcomes recorded (kept, partial, broken)
+    tasks_closed: int = 0  # open call tasks of cases closed or paused, closed by the cycle
+    tasks_reprioritised: int = 0  # open call tasks whose priority (score) changed
     activities: int = 0
     run_recorded: bool = False
 
@@ -155,7 +157,11 @@ def commit_decisions(
             done = effects(decisions, portfolio=portfolio, as_of=as_of, debtors=debtors)
             writer = _Writer(conn, pid, portfolio, as_of, policy_name, actor, at)
             counts: dict[str, Any] = writer.cases(done)
-            for part in (writer.steps(done), writer.promises(done)):
+            for part in (
+                writer.steps(done),
+                writer.promises(done),
+                writer.worklist(decisions.features),
+            ):
                 for name, count in part.items():
                     counts[name] = counts.get(name, 0) + count
             summary = replace(RunSummary(), **counts)
@@ -427,6 +433,21 @@ class _Writer:
         )
 
     def _tasks(self, staged: str) -> int:
+        """One open task per debtor and kind: a step whose kind of task is open for the debtor
+        creates none, and makes the open one as urgent as itself (its task priority)."""
+        open_same = (
+            "t.debtor_id = s.debtor_id AND t.kind = s.task_kind AND t.status = 'open' "
+            f"AND t.portfolio_id = {self.pid}"
+        )
+        self.exec(f"""
+            UPDATE task SET task_priority = (
+                SELECT MIN(s.task_priority) FROM {staged} s
+                WHERE s.debtor_id = task.debtor_id AND s.task_kind = task.kind)
+            WHERE task.portfolio_id = {self.pid} AND task.status = 'open'
+              AND task.task_priority > (
+                SELECT MIN(s.task_priority) FROM {staged} s
+                WHERE s.debtor_id = task.debtor_id AND s.task_kind = task.kind
+                  AND s.key <> task.key)""")
         return self.exec(f"""
             INSERT INTO task (key, portfolio_id, debtor_id, case_id, kind, step_id, task_priority,
                               score, queue, status, created_on, note, not_before)
@@ -435,7 +456,8 @@ class _Writer:
                    {self.day}, s.note, s.not_before
             FROM {staged} s
             WHERE s.task_kind IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM task t WHERE t.key = s.key)""")
+              AND NOT EXISTS (SELECT 1 FROM task t WHERE t.key = s.key)
+              AND NOT EXISTS (SELECT 1 FROM task t WHERE {open_same})""")
 
     def _offers(self, staged: str) -> int:
         return self.exec(f"""
@@ -502,6 +524,84 @@ class _Writer:
             add_invoice(self.conn, fee, actor=self.actor, at=self.at)
             written += 1
         return written
+
+    # The worklist ------------------------------------------------------------------------------
+
+    def worklist(self, features: pl.DataFrame) -> dict[str, int]:
+        """The open call tasks after the day's cases: a task whose case is closed (paid) or
+        paused closes by itself (``cancelled``, with the reason; ``task.closed`` by
+        ``system:cycle``, once); the others get today's priority (``score``) where it
+        changed."""
+        reason = (
+            "CASE WHEN c.closed_on IS NOT NULL THEN 'closed by the cycle: the case is closed' "
+            "ELSE 'closed by the cycle: the case is paused by ' || c.paused_by END"
+        )
+        ended = (
+            f"t.portfolio_id = {self.pid} AND t.status = 'open' AND t.kind = 'call' "
+            "AND (c.closed_on IS NOT NULL OR c.paused_by IS NOT NULL)"
+        )
+        payload = (
+            f"json_build_object('kind', t.kind, 'on', {self.day}, 'note', {reason}, "
+            "'reason', 'cycle')"
+            if self.pg
+            else f"json_object('kind', t.kind, 'on', {self.day}, 'note', {reason}, "
+            "'reason', 'cycle')"
+        )
+        key = "'task.closed:' || t.key"
+        logged = self.exec(
+            f"""
+            INSERT INTO activity (occurred_at, kind, actor, portfolio_id, debtor_id,
+                                  subject_kind, subject_id, payload, idempotency_key)
+            SELECT :at, 'task.closed', :actor, {self.pid}, t.debtor_id, 'task',
+                   CAST(t.id AS TEXT), {payload}, {key}
+            FROM task t JOIN collection_case c ON c.id = t.case_id
+            WHERE {ended} AND NOT EXISTS (
+                SELECT 1 FROM activity a WHERE a.idempotency_key = {key})""",
+            {"at": self.at if self.pg else _sqlite_time(self.at), "actor": CYCLE_ACTOR},
+        )
+        closed = self.exec(f"""
+            UPDATE task SET status = 'cancelled', closed_on = {self.day}, note = (
+                SELECT {reason} FROM collection_case c WHERE c.id = task.case_id)
+            WHERE task.portfolio_id = {self.pid} AND task.status = 'open' AND task.kind = 'call'
+              AND EXISTS (SELECT 1 FROM collection_case c WHERE c.id = task.case_id
+                          AND (c.closed_on IS NOT NULL OR c.paused_by IS NOT NULL))""")
+        return {
+            "tasks_closed": closed,
+            "tasks_reprioritised": self._reprioritise(features),
+            "activities": logged,
+        }
+
+    def _reprioritise(self, features: pl.DataFrame) -> int:
+        """Each open call task gets its case's priority of the day (the policy's ``priority``,
+        the worklist's order), where it differs: read the open tasks (a few per cent of the
+        cases), join them with the day's priorities, write the changed ones."""
+        if features.is_empty() or "priority" not in features.columns:
+            return 0
+        tasks = bulk.read_frame(
+            self.conn,
+            f"""SELECT t.id, t.debtor_id, c.currency, t.score
+                FROM task t JOIN collection_case c ON c.id = t.case_id
+                WHERE t.portfolio_id = {self.pid} AND t.status = 'open' AND t.kind = 'call'""",
+            {"task_id": pl.Int64(), "debtor_id": pl.Int64(), "currency": pl.String(),
+             "score": pl.Float64()},
+            {},
+        )  # fmt: skip
+        priorities = features.select(
+            pl.col("debtor_id").cast(pl.Int64()),
+            "currency",
+            pl.col("priority").cast(pl.Float64()).fill_null(0.0).alias("new_score"),
+        )
+        changed = tasks.join(priorities, on=["debtor_id", "currency"], how="inner").filter(
+            pl.col("score") != pl.col("new_score")
+        )
+        if changed.is_empty():
+            return 0
+        staged = bulk.stage(self.conn, "_cycle_scores", changed.select("task_id", "new_score"))
+        count = self.exec(f"""
+            UPDATE task SET score = s.new_score FROM {staged} s
+            WHERE task.id = s.task_id AND task.status = 'open'""")
+        bulk.drop(self.conn, staged)
+        return count
 
     # Promises ---------------------------------------------------------------------------------
 
