@@ -259,3 +259,29 @@ def test_logging_out_ends_the_session(web: Web) -> None:
     out = web.client.post("/logout", data={"csrf": csrf_of(page.text)})
     assert out.status_code == 303 and out.headers["location"] == "/login"
     assert web.client.get("/worklist").status_code == 303
+
+
+def test_guesses_spread_over_usernames_are_limited_per_address(web: Web) -> None:
+    from arrears.web.pages import Attempts
+
+    web.client.app.state.login_attempts = Attempts(limit=3)  # type: ignore[attr-defined]
+    for name in ("ana", "bob", "carl"):
+        assert login(web.client, name, "guess one two") == 401
+    assert login(web.client, "maria") == 429  # not even checked
+
+
+def test_after_logging_in_only_a_local_page_follows(web: Web) -> None:
+    for target, lands in (
+        ("/accounts/D1?x=1", "/accounts/D1?x=1"),
+        ("//evil.example", "/worklist"),
+        ("/\t/evil.example", "/worklist"),
+        ("/\\evil.example", "/worklist"),
+        ("https://evil.example", "/worklist"),
+    ):
+        web.client.cookies.clear()
+        token = csrf_of(web.client.get("/login").text)
+        answer = web.client.post(
+            "/login",
+            data={"csrf": token, "username": "maria", "password": PASSWORD, "next": target},
+        )
+        assert answer.headers["location"] == lands, target

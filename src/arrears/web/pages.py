@@ -12,6 +12,10 @@ is the one error shape (``where``, ``what``, every problem at once) shown on the
 from __future__ import annotations
 
 import contextlib
+import math
+import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -122,7 +126,7 @@ def _visit(request: Request, *, login: bool = True) -> Visit:
         return visit
     found = users.find_user(s.uow(), session.user) if session.user else None
     if found is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = quote(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
         raise LoginNeeded(target)
     return Visit(s, request, session, language, found)
 
@@ -157,13 +161,58 @@ def _today(s: Site) -> date:
 
 
 def _safe_next(target: str) -> str:
-    """A local path to go to after logging in (never another site)."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """A local path to go to after logging in (never another site: no ``//host``, no
+    backslash, no control character or space a browser would drop to make one)."""
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and len(target) <= 2000
+        and all(" " < ch < "\x7f" and ch != "\\" for ch in target)
+    ):
         return target
     return "/worklist"
 
 
 # Logging in and out ----------------------------------------------------------------------------
+
+
+class Attempts:
+    """Failed logins per client address in this process, over a sliding window: beyond
+    ``limit`` the address gets 429 without a password being checked, whatever the username
+    (the per-user limit of :func:`arrears.services.users.authenticate` does not see a guess
+    spread over many usernames)."""
+
+    def __init__(self, limit: int = 30, window: float = 15 * 60) -> None:
+        self.limit, self.window = limit, window
+        self._failed: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str, now: float) -> deque[float]:
+        found = self._failed.setdefault(address, deque())
+        while found and found[0] <= now - self.window:
+            found.popleft()
+        return found
+
+    def blocked_for(self, address: str) -> int:
+        """Seconds before ``address`` may try again (0: now)."""
+        now = time.monotonic()
+        with self._lock:
+            found = self._recent(address, now)
+            if len(found) < self.limit:
+                return 0
+            return max(1, math.ceil(found[0] + self.window - now))
+
+    def failed(self, address: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._recent(address, now).append(now)
+            if len(self._failed) > 100_000:  # a flood of addresses: forget the quiet ones
+                for key in [k for k, v in self._failed.items() if v[-1] <= now - self.window]:
+                    del self._failed[key]
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -186,6 +235,10 @@ async def login(request: Request) -> Response:
         return visit.render("error.html", 503, message=visit.text("no_secret"))
     form = await _checked_form(visit)
     username, target = form.get("username", ""), _safe_next(form.get("next", "/worklist"))
+    attempts: Attempts = request.app.state.login_attempts
+    wait = attempts.blocked_for(_address(request))
+    if wait:
+        return _too_many(visit, wait, target, username)
     try:
         user = await run_in_threadpool(
             users.authenticate,
@@ -195,19 +248,24 @@ async def login(request: Request) -> Response:
             at=visit.site.clock(),
         )
     except users.TooManyAttempts as exc:
-        response = visit.render(
-            "login.html", 429, next=target, username=username,
-            error=visit.text("too_many", minutes=(exc.retry_after + 59) // 60),
-        )  # fmt: skip
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return _too_many(visit, exc.retry_after, target, username)
     except users.WrongCredentials:
+        attempts.failed(_address(request))
         return visit.render(
             "login.html", 401, next=target, username=username, error=visit.text("wrong")
         )
     done = RedirectResponse(target, status_code=303)
     visit.site.sessions.write(done, fresh(user.username))  # a new session, a new token
     return done
+
+
+def _too_many(visit: Visit, wait: int, target: str, username: str) -> HTMLResponse:
+    response = visit.render(
+        "login.html", 429, next=target, username=username,
+        error=visit.text("too_many", minutes=(wait + 59) // 60),
+    )  # fmt: skip
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 @router.post("/logout", response_class=HTMLResponse)
@@ -372,6 +430,7 @@ def _call(visit: Visit, use_case: Any, *args: Any, **kwargs: Any) -> Any:
 
 def install(app: FastAPI) -> None:
     """The pages, their static files and their error pages on ``app``."""
+    app.state.login_attempts = Attempts()
     app.mount("/static", StaticFiles(packages=[("arrears.web", "static")]), name="static")
     app.include_router(router)
 
