@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import csv
 import os
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -44,6 +44,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Engine, insert, text
 
 from arrears.domain.columns import Kind
 from arrears.io.batches import ReadOptions
@@ -53,12 +54,14 @@ from arrears.kpi.aging import aging
 from arrears.kpi.dso import month_ends_back
 from arrears.kpi.figures import open_on, period_figures
 from arrears.kpi.roll import month_ends
-from arrears.kpi.summary import measures
+from arrears.kpi.summary import PROMISES, measures
 from arrears.scoring.frames import History, view_at
+from arrears.store import schema
 from arrears.store.cycle.snapshot import read_snapshot
 from arrears.store.database import connect, upgrade
 from arrears.store.portfolios import ensure_portfolio
-from arrears.store.scoring.history import read_history
+from arrears.store.scoring.history import read_history, read_promises
+from test_ledger_support import Book
 
 START, END = date(2026, 1, 1), date(2026, 3, 31)
 EDGES = (0, 30, 60, 90)
@@ -436,3 +439,84 @@ def test_at_par_the_currencies_add_up(case: tuple[pl.DataFrame, pl.DataFrame, da
     [row] = measures(inst, alloc, start, end, EDGES, factors=par, to="USD").headline.to_dicts()
     for name in FIGURES:
         assert row[name] == apart[name].sum()
+
+
+# --- promises ------------------------------------------------------------------------------
+
+
+def promises() -> pl.DataFrame:
+    """Judged by the cycle: D1's 150.00 kept on 03-24, D3's 200.00 broken on 03-14, D2's 100.00
+    kept in part (40.00) on 02-10; D3's 50.00 EUR kept after the period; D1's 70.00 not yet."""
+    return pl.DataFrame(
+        [
+            (1, "retail", "USD", 150_00, "kept", 150_00, D(2026, 3, 24)),
+            (3, "wholesale", "USD", 200_00, "broken", 0, D(2026, 3, 14)),
+            (2, "retail", "USD", 100_00, "partial", 40_00, D(2026, 2, 10)),
+            (3, "wholesale", "EUR", 50_00, "kept", 50_00, D(2026, 4, 5)),
+            (1, "retail", "USD", 70_00, None, 0, None),
+        ],
+        schema={
+            "debtor_id": pl.Int64(),
+            "segment": pl.String(),
+            "currency": pl.String(),
+            "amount_minor": pl.Int64(),
+            "outcome": pl.String(),
+            "kept_minor": pl.Int64(),
+            "outcome_on": pl.Date(),
+        },
+        orient="row",
+    )
+
+
+def test_promise_kept_rates() -> None:
+    """USD: 3 judged in the period (kept, partial, broken): 1/3 kept, 1/3 in part, and 190.00
+    paid of 450.00 promised (42.2 %). EUR: none judged in the period."""
+    eur, usd = measures(*book(), START, END, EDGES, promises=promises()).headline.to_dicts()
+    assert [usd[name] for name in PROMISES[:6]] == [3, 1, 1, 1, 450_00, 190_00]
+    assert usd["promise_kept_rate"] == pytest.approx(1 / 3)
+    assert usd["promise_partial_rate"] == pytest.approx(1 / 3)
+    assert usd["promise_paid_rate"] == pytest.approx(190 / 450)
+    assert (eur["promises_judged"], eur["promise_kept_rate"]) == (0, None)
+    by_segment = measures(
+        *book(), START, END, EDGES, keys=["segment"], promises=promises()
+    ).headline
+    assert by_segment.select(
+        "segment", "currency", "promises_judged", "promise_paid_rate"
+    ).rows() == [
+        ("retail", "USD", 2, 190 / 250),
+        ("wholesale", "EUR", 0, None),
+        ("wholesale", "USD", 1, 0.0),
+    ]
+    par = {"USD": Fraction(1), "EUR": Fraction(11, 10)}
+    april = measures(
+        *book(), D(2026, 4, 1), D(2026, 4, 30), EDGES, factors=par, to="USD", promises=promises()
+    )
+    [row] = april.headline.to_dicts()
+    assert (row["promises_judged"], row["promised"], row["promise_kept_rate"]) == (1, 55_00, 1.0)
+
+
+def test_read_promises_gives_each_outcome_as_recorded(engine: Engine) -> None:
+    """The store's read of the promises (SQLite and PostgreSQL): not cancelled, the outcome
+    and its day null until judged, what was paid towards it 0 until then."""
+    with engine.begin() as conn:
+        book = Book(conn)
+        debtor = book.debtor("D1")
+        pid = conn.execute(text("SELECT id FROM portfolio WHERE code = 'default'")).scalar_one()
+        base = {"portfolio_id": pid, "debtor_id": debtor, "currency": "USD", "actor": "t"}
+        base |= {"made_on": D(2026, 3, 1), "due_on": D(2026, 3, 10), "status": "open"}
+        base |= {"created_at": datetime(2026, 3, 1, tzinfo=UTC), "cancelled_on": None}
+        base |= {"outcome": None, "kept_minor": None, "outcome_on": None}
+        judged = {"outcome": "partial", "kept_minor": 50_00, "outcome_on": D(2026, 3, 14)}
+        cancelled = {"status": "cancelled", "cancelled_on": D(2026, 3, 2)}
+        rows = [
+            {**base, "amount_minor": 100_00},
+            {**base, "amount_minor": 200_00, **judged},
+            {**base, "amount_minor": 300_00, **cancelled},
+        ]
+        conn.execute(insert(schema.promise), rows)
+    found = read_promises(engine, portfolio="default").sort("amount_minor")
+    assert found.select("amount_minor", "outcome", "kept_minor", "outcome_on").rows() == [
+        (100_00, None, 0, None),
+        (200_00, "partial", 50_00, D(2026, 3, 14)),
+    ]
+    assert found["made_on"].to_list() == [D(2026, 3, 1)] * 2

@@ -59,8 +59,10 @@ EXPECTED_TABLE = """\
 """
 
 
-def build(tmp_path: Path, url: str) -> Path:
-    """The workspace (with ``[rates]``: 1 EUR = 1.10 USD) and its ledger, imported and posted."""
+def build(tmp_path: Path, url: str, *, promises: bool = False) -> Path:
+    """The workspace (with ``[rates]``: 1 EUR = 1.10 USD) and its ledger, imported and posted;
+    with ``promises``, D1's promise of 150.00 by 03-20 (kept: it paid 200.00 on 03-20) and
+    D3's of 200.00 by 03-10 (broken), judged by the daily run of 03-31."""
     root = tmp_path / "ws"
     assert main(["init", str(root), "--database-url", url]) == 0
     config = root / "arrears.toml"
@@ -79,6 +81,11 @@ def build(tmp_path: Path, url: str) -> Path:
     note = ["credit-note", "add", "--debtor", "D3", "--id", "C1", "--on", "2026-03-01"]
     assert run(root, *note, "--amount", "50", "--currency", "USD", "--invoice", "I5") == 0
     assert run(root, "write-off", "I3", "--on", "2026-03-15", "--reason", "insolvent") == 0
+    if promises:
+        promise = ["promise", "add", "--currency", "USD"]
+        assert run(root, *promise, "D1", "150.00", "--due", "2026-03-20", "--on", "2026-03-15") == 0
+        assert run(root, *promise, "D3", "200.00", "--due", "2026-03-10", "--on", "2026-03-05") == 0
+        assert run(root, "run", "--as-of", "2026-03-31") == 0
     return root
 
 
@@ -94,7 +101,7 @@ def any_ws(tmp_path: Path, store_url: str, capsys: pytest.CaptureFixture[str]) -
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One SQLite workspace for the tests that only read it (imports cost seconds)."""
     tmp = tmp_path_factory.mktemp("kpi")
-    return build(tmp, f"sqlite:///{tmp / 'arrears.db'}")
+    return build(tmp, f"sqlite:///{tmp / 'arrears.db'}", promises=True)
 
 
 @pytest.fixture
@@ -175,3 +182,18 @@ def test_spanish_locale_formats_the_figures(
     out = capsys.readouterr().out
     assert "│ receivables at end      │ 80,00 │ 350,00 │" in out
     assert "│ CEI %                   │   0,0 │   73,3 │" in out
+
+
+def test_promises_judged_in_the_period(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two judged: one kept, one broken; 150.00 paid of 350.00 promised (42.9 %)."""
+    assert run(ws, "kpi", *PERIOD) == 0
+    out = capsys.readouterr().out
+    assert "│ promises judged         │     0 │      2 │" in out
+    assert "│   kept %                │   n/a │   50.0 │" in out
+    assert "│   kept in part %        │   n/a │    0.0 │" in out
+    assert "│   paid of promised %    │   n/a │   42.9 │" in out
+    assert run(ws, "kpi", "--from", "2026-04-01", "--to", "2026-04-30", "--format", "json") == 0
+    assert {r["currency"]: r["promises_judged"] for r in json.loads(capsys.readouterr().out)} == {
+        "EUR": 0,
+        "USD": 0,
+    }

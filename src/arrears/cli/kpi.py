@@ -24,6 +24,7 @@ from arrears.cli.output import Format, Wide, amount_text, emit
 from arrears.domain.money import from_minor, is_currency
 from arrears.kpi.aging import DEFAULT_EDGES, bucket_labels
 from arrears.kpi.figures import AMOUNTS
+from arrears.kpi.promises import PROMISE_AMOUNTS
 from arrears.kpi.roll import SETTLED, WRITTEN_OFF
 from arrears.services.kpi import GROUPS, KpiReport, kpi_report
 from arrears.services.uow import SqlUnitOfWork
@@ -45,8 +46,14 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("CEI %", "cei", "percent"),
     ("bad-debt ratio %", "bad_debt_ratio", "ratio"),
     ("cure rate %", "cure_rate", "ratio"),
+    ("promises judged", "promises_judged", "count"),
+    ("  kept %", "promise_kept_rate", "ratio"),
+    ("  kept in part %", "promise_partial_rate", "ratio"),
+    ("  paid of promised %", "promise_paid_rate", "ratio"),
 )
 NOT_DEFINED = "n/a"
+#: Rounded to 0.01 in CSV and JSON; the other floats are ratios, rounded to 0.0001.
+DAYS_AND_PERCENT = ("dso", "countback_dso", "best_possible_dso", "average_days_delinquent", "cei")
 
 
 def parse_day(text: str | None, option: str, default: date) -> date:
@@ -152,7 +159,7 @@ def kpi_command(
 def _print_headline(report: KpiReport, fmt: Format, *, title: str, locale: str, wide: bool) -> None:
     rows = report.headline
     if fmt is not Format.TABLE:
-        emit(_as_records(rows, (*AMOUNTS, "delinquent", "cured")), fmt)
+        emit(_as_records(rows, (*AMOUNTS, "delinquent", "cured", *PROMISE_AMOUNTS)), fmt)
         return
     if rows.is_empty():
         emit(pl.DataFrame({"measure": []}), fmt, title=f"{title}: no invoice issued by its end")
@@ -173,6 +180,8 @@ def _cell(value: object, how: str, currency: str, locale: str) -> str:
     if how == "amount":
         assert isinstance(value, int)
         return amount_text(from_minor(value, currency), currency, locale)
+    if how == "count":
+        return str(value)
     assert isinstance(value, float | int)
     return _one_decimal(value * 100 if how == "ratio" else value, locale)
 
@@ -231,7 +240,7 @@ def _as_records(frame: pl.DataFrame, amounts: tuple[str, ...]) -> pl.DataFrame:
         if name in frame.columns
     ]
     ratios = [
-        pl.col(name).round(4 if name in ("bad_debt_ratio", "cure_rate", "rate") else 2)
+        pl.col(name).round(2 if name in DAYS_AND_PERCENT else 4)
         for name in frame.columns
         if frame.schema[name] == pl.Float64()
     ]

@@ -1,10 +1,13 @@
-"""The collection KPIs of a portfolio over a period: DSO, CEI, bad debt, roll and cure rates.
+"""The collection KPIs of a portfolio over a period: DSO, CEI, bad debt, roll, cure and
+promise-kept rates.
 
 A read model for every front end: the portfolio's whole ledger history, as the propensity model
-reads it (:func:`arrears.store.scoring.history.read_history`), with the debtors' attributes to
-group by, measured by the pure :func:`arrears.kpi.summary.measures`. Amounts stay minor units
-of each currency, or of one currency at the workspace's ``[rates]`` (as ``arrears aging --in``).
-No table of snapshots is kept: every figure is derived from the ledger as of the days it needs.
+reads it (:func:`arrears.store.scoring.history.read_history`), its promises with the outcomes
+the cycle recorded, and the debtors' attributes to group by, measured by the pure
+:func:`arrears.kpi.summary.measures`. Amounts stay minor units of each currency, or of one
+currency at the workspace's ``[rates]`` (as ``arrears aging --in``). No table of snapshots is
+kept: every figure is derived from the ledger (and the promises' recorded outcomes) as of the
+days it needs.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from arrears.kpi.summary import measures
 from arrears.services.reports import factors
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.portfolios import UnknownPortfolio
-from arrears.store.scoring.history import read_debtors, read_history
+from arrears.store.scoring.history import read_debtors, read_history, read_promises
 
 #: What the measures may be grouped by besides the currency: debtor attributes.
 GROUPS: tuple[str, ...] = ("currency", "segment", "country", "region", "kind")
@@ -76,15 +79,25 @@ def kpi_report(
     keys = () if by == "currency" else (by,)
     try:
         history = read_history(uow.engine, portfolio=portfolio)
+        promises = read_promises(uow.engine, portfolio=portfolio)
         instalments = history.instalments
         if keys:
             debtors = read_debtors(uow.engine, portfolio=portfolio).select("debtor_id", *keys)
             instalments = instalments.join(debtors, on="debtor_id", how="left")
+            promises = promises.join(debtors, on="debtor_id", how="left")
     except UnknownPortfolio as exc:
         raise NotFound(str(exc)) from exc
     try:
         result = measures(
-            instalments, history.allocations, start, end, edges, keys, rated, in_currency
+            instalments,
+            history.allocations,
+            start,
+            end,
+            edges,
+            keys,
+            rated,
+            in_currency,
+            promises=promises,
         )
     except ValueError as exc:
         raise InvalidInput(f"--in {in_currency}: arrears.toml's [rates]: {exc}") from None

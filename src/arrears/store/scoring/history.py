@@ -71,6 +71,40 @@ def read_debtors(engine: Engine, *, portfolio: str) -> pl.DataFrame:
     return debtors
 
 
+#: One row per promise (``arrears.kpi.promises``): the outcome the cycle recorded, if any.
+PROMISE_READ: dict[str, pl.DataType] = {
+    "promise_id": pl.Int64(),
+    "debtor_id": pl.Int64(),
+    "currency": pl.String(),
+    "amount_minor": pl.Int64(),
+    "made_on": pl.Date(),
+    "due_on": pl.Date(),
+    "outcome": pl.String(),
+    "kept_minor": pl.Int64(),
+    "outcome_on": pl.Date(),
+}
+
+
+def read_promises(engine: Engine, *, portfolio: str) -> pl.DataFrame:
+    """Every promise of ``portfolio`` that was not cancelled, with its recorded outcome
+    (:data:`PROMISE_READ`; ``outcome`` and ``outcome_on`` null, ``kept_minor`` 0, until the
+    cycle judged it). Raises :class:`arrears.store.portfolios.UnknownPortfolio` for an unknown code.
+    """
+    with engine.connect() as conn:
+        pid = int(portfolio_id(conn, portfolio))
+    pg = engine.dialect.name == "postgresql"
+    # COALESCE: ADBC SQLite infers a column's type from its first rows; _typed turns '' back
+    query = f"""
+        SELECT id AS promise_id, debtor_id, currency, amount_minor,
+               {_day("made_on", pg)} AS made_on, {_day("due_on", pg)} AS due_on,
+               COALESCE(outcome, '') AS outcome, COALESCE(kept_minor, 0) AS kept_minor,
+               {_day("outcome_on", pg, nullable=True)} AS outcome_on
+        FROM promise
+        WHERE portfolio_id = {pid} AND cancelled_on IS NULL"""
+    [promises] = _read_all(engine, [(query, lambda raw: _typed(raw, PROMISE_READ))])
+    return promises
+
+
 def _day(column: str, pg: bool, *, nullable: bool = False) -> str:
     """A date as read: native on PostgreSQL; days since 1970 on SQLite (a placeholder for
     NULL: ADBC SQLite infers a column's type from its first rows)."""
