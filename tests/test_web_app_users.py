@@ -58,3 +58,35 @@ def test_users_are_added_listed_and_logged_in(engine: Engine) -> None:
     assert users.authenticate(uow(), username="maria", password="long enough pw", at=later)
     with pytest.raises(users.WrongCredentials):
         users.authenticate(uow(), username="nobody", password="long enough pw", at=AT)
+
+
+def test_the_account_pages_read_models(engine: Engine) -> None:
+    from datetime import date
+
+    from arrears.domain.errors import NotFound
+    from arrears.services import accounts
+    from test_ledger_support import Book
+
+    with engine.begin() as conn:
+        book = Book(conn)
+        book.debtor("D1")
+        book.debtor("D2", currency="EUR")
+        book.invoice("I1", "D1", ("2026-01-31", "60.00"), ("2026-02-28", "40.00"))
+        book.invoice("I2", "D2", ("2026-05-31", "50.00"))
+    auditor = Actor("user:ana", Role.AUDITOR)
+    found = accounts.debtor_summary(
+        SqlUnitOfWork(engine), auditor, portfolio="default", debtor="D2"
+    )
+    assert (found.external_id, found.currency) == ("D2", "EUR")
+    with pytest.raises(NotFound):
+        accounts.debtor_summary(SqlUnitOfWork(engine), auditor, portfolio="default", debtor="D9")
+    days = accounts.days_past_due(
+        SqlUnitOfWork(engine), auditor, portfolio="default", debtors=["D1", "D2", "D9"],
+        as_of=date(2026, 3, 2),
+    )  # fmt: skip
+    assert days == {("D1", "USD"): 30}  # the oldest open instalment; D2's is not due yet
+    with pytest.raises(NotAllowed):
+        accounts.debtor_summary(
+            SqlUnitOfWork(engine), Actor("debtor:D1", Role.DEBTOR), portfolio="default",
+            debtor="D1",
+        )  # fmt: skip
