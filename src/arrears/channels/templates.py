@@ -441,11 +441,11 @@ LANGUAGES = ("en", "es", "pt", "fr", "de")
 #: The sample debtor of each language: a name, a country and a currency (template check, the
 #: golden files of tests/test_template_golden.py).
 _SAMPLE_DEBTORS = {
-    "en": ("Jordan Miller", "US", "USD"),
-    "es": ("María Fernanda Gómez Ruiz", "CO", "COP"),
-    "pt": ("João Pereira da Silva", "BR", "BRL"),
-    "fr": ("Claire Dubois", "FR", "EUR"),
-    "de": ("Jürgen Schäfer", "DE", "EUR"),
+    "en": ("Miller Supply Co.", "US", "USD"),
+    "es": ("Ferretería Gómez S.A.S.", "CO", "COP"),
+    "pt": ("Pereira & Silva Comércio Ltda.", "BR", "BRL"),
+    "fr": ("Dubois Distribution SARL", "FR", "EUR"),
+    "de": ("Schäfer Logistik GmbH", "DE", "EUR"),
 }
 SAMPLE_DAY = date(2026, 11, 25)
 
