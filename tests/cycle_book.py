@@ -18,6 +18,7 @@ import polars as pl
 from arrears.contact.frames import CHANNELS, CONSENT_SCHEMA, HISTORY_SCHEMA
 from arrears.cycle.compiled import CompiledPolicy
 from arrears.cycle.decide import decide
+from arrears.cycle.effects import TASK_KINDS
 from arrears.cycle.frames import (
     APPROVAL_SCHEMA,
     CASE_SCHEMA,
@@ -131,6 +132,7 @@ class Book:
     cases: list[dict[str, object]] = field(default_factory=list)
     steps_done: list[dict[str, object]] = field(default_factory=list)
     approvals: list[dict[str, object]] = field(default_factory=list)
+    tasks: list[dict[str, object]] = field(default_factory=list)  # as the store's worklist
     log: list[str] = field(default_factory=list)
     consent: dict[tuple[int, str], str] = field(default_factory=dict)  # default: unknown
     rates: dict[str, int] = field(default_factory=dict)  # currency -> billionths (RATE_SCHEMA)
@@ -427,6 +429,7 @@ class Book:
                         "outcome": "queued",
                     }
                 )
+        self._tasks(decisions, as_of, names)
         for row in decisions.promises.iter_rows(named=True):
             promise = self.promises[row["promise_id"] - 1]
             if promise.get("outcome") == row["outcome"]:
@@ -443,6 +446,52 @@ class Book:
             ladder = ladder_of(policy)
             for case_id, after in self.states(ladder).items():
                 events_between(before.get(case_id, machine.new_case(ladder)), after, as_of)
+
+    def _tasks(self, decisions: Decisions, as_of: date, names: dict[object, object]) -> None:
+        """The worklist as the store's commit keeps it: one open task per debtor and kind (the
+        most urgent step creates it; a later one makes the open task as urgent as itself);
+        an open call task closes when its case is closed or paused."""
+        executed = decisions.steps.filter(
+            (pl.col("status") == "executed") & pl.col("action").is_in(list(TASK_KINDS))
+        ).sort(["debtor_id", "task_priority", "key"])
+        for row in executed.iter_rows(named=True):
+            kind = TASK_KINDS[row["action"]]
+            priority = 3 if row["task_priority"] is None else row["task_priority"]
+            same = [
+                t
+                for t in self.tasks
+                if (t["debtor_id"], t["kind"], t["status"]) == (row["debtor_id"], kind, "open")
+            ]
+            step = f"{row['step_id']}#{row['occurrence']}" if row["occurrence"] else row["step_id"]
+            if same:
+                same[0]["priority"] = min(same[0]["priority"], priority)  # type: ignore[type-var]
+                continue
+            case = next(
+                c["case_id"]
+                for c in self.cases
+                if (c["debtor_id"], c["currency"], c["opened_on"])
+                == (row["debtor_id"], row["currency"], row["opened_on"])
+            )
+            self.tasks.append(
+                {
+                    "debtor_id": row["debtor_id"],
+                    "case_id": case,
+                    "kind": kind,
+                    "priority": priority,
+                    "status": "open",
+                }
+            )
+            who = names[row["debtor_id"]]
+            self.log.append(f"{as_of} {who} task {kind} opened by {step} (priority {priority})")
+        for task in self.tasks:
+            if task["status"] != "open" or task["kind"] != "call":
+                continue
+            case = next(c for c in self.cases if c["case_id"] == task["case_id"])
+            if case["closed_on"] is None and case["paused_by"] is None:
+                continue
+            task["status"] = "cancelled"
+            why = "closed" if case["closed_on"] is not None else f"paused by {case['paused_by']}"
+            self.log.append(f"{as_of} {names[task['debtor_id']]} task call closed: case {why}")
 
     def states(self, ladder: machine.Ladder) -> dict[object, machine.Case]:
         """Every case of the book as the machine's state."""

@@ -99,6 +99,7 @@ def test_reminder_before_due_then_escalation_through_stages_to_an_approval() -> 
         2026-02-01 ACME executed notice-1
         2026-02-07 ACME executed notice-7
         2026-02-10 ACME executed call
+        2026-02-10 ACME task call opened by call (priority 3)
         2026-02-15 ACME executed call#1
         2026-02-20 ACME executed call#2
         2026-03-03 ACME case stage late
@@ -107,6 +108,7 @@ def test_reminder_before_due_then_escalation_through_stages_to_an_approval() -> 
         2026-04-01 ACME case update (awaiting approval: legal)
         2026-04-03 ACME case stage legal
         2026-04-03 ACME executed tell-owner
+        2026-04-03 ACME task notify opened by tell-owner (priority 3)
     """)
 
 
@@ -151,6 +153,7 @@ def test_a_partly_kept_promise_ends_the_pause_after_its_grace_and_collection_res
         2026-02-14 ACME promise 1 partial 40 %
         2026-02-15 ACME executed call#1
         2026-02-15 ACME executed call-broken#20260214
+        2026-02-15 ACME task call opened by call-broken#20260214 (priority 1)
         2026-02-20 ACME executed call#2
     """)
     decisions = decide(book.input(d(2, 20)), P, d(2, 20))
@@ -178,6 +181,7 @@ def test_a_broken_promise_resumes_the_case_and_calls_the_next_day_at_high_priori
         2026-02-14 ACME promise 1 broken
         2026-02-15 ACME executed call#1
         2026-02-15 ACME executed call-broken#20260214
+        2026-02-15 ACME task call opened by call-broken#20260214 (priority 1)
         2026-02-20 ACME executed call#2
     """)
     [task] = [s for s in book.steps_done if s["step_id"] == "call-broken"]
@@ -208,8 +212,37 @@ def test_a_partial_payment_within_tolerance_cures_and_a_new_overdue_invoice_reop
 2026-02-16; a later call_task step ran instead)
         2026-02-16 ACME executed call#1 (came due 2026-02-15, before the case entered early)
         2026-02-16 ACME executed notice-7 (came due 2026-02-07, before the case entered early)
+        2026-02-16 ACME task call opened by call#1 (priority 3)
         2026-02-20 ACME executed call#2
     """)
+
+
+def test_one_call_task_however_often_the_call_repeats_and_it_closes_when_the_debtor_pays() -> None:
+    # call, call#1 and call#2 are each executed, but the debtor has one open call task; a
+    # promise pauses the case: the task closes; the case resumes: the next call opens a new
+    # one, which closes when the debtor pays in full
+    book, debtor, invoice = one_invoice()
+    book.promise(debtor, "1000.00", made_on=d(2, 12), due_on=d(2, 13), grace=0)
+    book.pay(invoice, "1000.00", d(2, 26))
+    assert book.days(P, d(2, 1), d(2, 27)) == golden("""
+        2026-02-01 ACME case open early
+        2026-02-01 ACME executed notice-1
+        2026-02-07 ACME executed notice-7
+        2026-02-10 ACME executed call
+        2026-02-10 ACME task call opened by call (priority 3)
+        2026-02-12 ACME case update paused by promise until 2026-02-17
+        2026-02-12 ACME task call closed: case paused by promise
+        2026-02-17 ACME case update
+        2026-02-17 ACME executed call#1 (came due 2026-02-15; caught up)
+        2026-02-17 ACME task call opened by call#1 (priority 3)
+        2026-02-17 ACME promise 1 broken
+        2026-02-18 ACME executed call-broken#20260217
+        2026-02-20 ACME executed call#2
+        2026-02-26 ACME case close cured
+        2026-02-26 ACME task call closed: case closed
+    """)
+    assert [t["status"] for t in book.tasks] == ["cancelled", "cancelled"]
+    assert book.tasks[1]["priority"] == 1  # the broken promise's call made it urgent
 
 
 def test_a_partial_payment_above_tolerance_keeps_the_case_and_its_anchor() -> None:
@@ -239,6 +272,7 @@ def test_a_dispute_pauses_the_case_and_resolving_it_resumes_with_catch_up() -> N
         2026-02-09 ACME case update
         2026-02-09 ACME executed notice-7 (came due 2026-02-07; caught up)
         2026-02-10 ACME executed call
+        2026-02-10 ACME task call opened by call (priority 3)
         2026-02-15 ACME executed call#1
     """)
 
@@ -255,6 +289,7 @@ def test_a_manual_hold_pauses_until_its_end_date() -> None:
         2026-02-12 ACME case update
         2026-02-12 ACME executed call (came due 2026-02-10; caught up)
         2026-02-12 ACME skipped notice-7 (came due 2026-02-07, 5 days ago, beyond catch_up_days 3)
+        2026-02-12 ACME task call opened by call (priority 3)
         2026-02-15 ACME executed call#1
         2026-02-20 ACME executed call#2
     """)
@@ -273,6 +308,7 @@ def test_a_skipped_week_runs_each_step_that_came_due_once() -> None:
         2026-02-01 ACME executed notice-1
         2026-02-12 ACME executed call (came due 2026-02-10; caught up)
         2026-02-12 ACME executed notice-7 (came due 2026-02-07; caught up)
+        2026-02-12 ACME task call opened by call (priority 3)
         2026-02-15 ACME executed call#1
     """)
 
@@ -289,6 +325,7 @@ def test_a_long_gap_skips_steps_beyond_the_catch_up_limit_and_runs_a_repeat_once
         2026-02-20 ACME skipped call#1 (came due 2026-02-15, 5 days ago, beyond catch_up_days 3)
         2026-02-20 ACME executed call#2
         2026-02-20 ACME skipped notice-7 (came due 2026-02-07, 13 days ago, beyond catch_up_days 3)
+        2026-02-20 ACME task call opened by call#2 (priority 3)
     """)
 
 
@@ -305,6 +342,7 @@ def test_a_reversed_payment_reopens_the_case() -> None:
         2026-02-10 ACME case reopen early
         2026-02-10 ACME executed call
         2026-02-10 ACME executed notice-7 (came due 2026-02-07, before the case entered early)
+        2026-02-10 ACME task call opened by call (priority 3)
         2026-02-15 ACME executed call#1
         2026-02-20 ACME executed call#2
     """)
