@@ -285,3 +285,16 @@ def test_after_logging_in_only_a_local_page_follows(web: Web) -> None:
             data={"csrf": token, "username": "maria", "password": PASSWORD, "next": target},
         )
         assert answer.headers["location"] == lands, target
+
+
+def test_without_a_secret_no_one_logs_in(web: Web) -> None:
+    (web.ws / "secrets.toml").unlink()
+    ws = config.load(web.ws, env={})
+    assert not ws.get("channels.secret")
+    with TestClient(create_app(ws), follow_redirects=False) as client:
+        for answer in (client.get("/login"), client.get("/worklist")):
+            assert answer.status_code == 503
+            assert "no channels.secret" in answer.text
+        token = {"csrf": "x", "username": "maria", "password": PASSWORD}
+        assert client.post("/login", data=token).status_code == 503
+        assert "set-cookie" not in client.get("/login").headers

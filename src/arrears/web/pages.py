@@ -335,8 +335,8 @@ def _account(visit: Visit, debtor: str, status: int = 200, **form: Any) -> HTMLR
         if path.is_file():
             view = _call(
                 visit, explain.explain_view, s.uow(), visit.actor, portfolio=s.portfolio,
-                debtor=debtor, as_of=today, policy=load_compiled(path), model=s.model(),
-                rates=s.workspace.rates,
+                debtor=debtor, as_of=today, policy=_call(visit, load_compiled, path),
+                model=s.model(), rates=s.workspace.rates,
             )  # fmt: skip
     activity = _call(visit, ledger.recent_activity, s.uow(), visit.actor,
                      portfolio=s.portfolio, debtor=debtor, limit=25)  # fmt: skip
