@@ -31,6 +31,7 @@ cadences:
   - stage: early
     steps:
       - {id: call, offset: 2, action: call_task, priority: 3, repeat: {every: 2, times: 3}}
+      - {id: urgent-call, offset: 7, action: call_task, priority: 1}
 contact_rules:
   default: {hours: {sun: {start: "08:00", end: "20:00"}}, caps: [], holidays_closed: false}
 """
@@ -124,6 +125,9 @@ def test_one_task_per_debtor_closed_when_paid_and_reprioritised_every_run(
     assert cycle(ws, "2026-02-05") == 0  # again: nothing more
     assert len(tasks(ws)["_log"]["rows"]) == 1  # type: ignore[arg-type]
     assert [t["debtor"] for t in worklist(ws, capsys)] == ["KEEPS"]
+    assert cycle(ws, "2026-02-07") == 0  # a more urgent call step: the open task becomes urgent
+    keeps = tasks(ws)["KEEPS"]
+    assert (keeps["id"], keeps["task_priority"]) == (first["KEEPS"]["id"], 1)
 
 
 def test_assigning_tasks_and_call_outcomes(
