@@ -197,3 +197,14 @@ def test_promises_judged_in_the_period(ws: Path, capsys: pytest.CaptureFixture[s
         "EUR": 0,
         "USD": 0,
     }
+
+
+def test_an_empty_workspace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "empty"
+    assert main(["init", str(root)]) == 0
+    capsys.readouterr()
+    assert run(root, "kpi", "--to", "2026-03-31") == 0
+    out = capsys.readouterr().out
+    assert "2026-01-01 to 2026-03-31" in out and "nothing to measure" in out  # a quarter
+    assert run(root, "kpi", "--roll", "--format", "json") == 0
+    assert json.loads(capsys.readouterr().out) == []

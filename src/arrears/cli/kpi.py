@@ -20,7 +20,7 @@ from babel.numbers import format_decimal
 
 from arrears.cli.aging import parse_buckets
 from arrears.cli.context import cli_actor, store, workspace
-from arrears.cli.output import Format, Wide, amount_text, emit
+from arrears.cli.output import Format, Wide, amount_text, console, emit
 from arrears.domain.money import from_minor, is_currency
 from arrears.kpi.aging import DEFAULT_EDGES, bucket_labels
 from arrears.kpi.figures import AMOUNTS
@@ -151,7 +151,7 @@ def kpi_command(
         title += f", in {in_currency} at the workspace's rates"
     locale = ws.get("locale")
     if roll:
-        _print_matrix(report, fmt, title=f"roll matrix of {title}", locale=locale, wide=wide)
+        _print_matrix(report, fmt, title=f"roll rates of {title}", locale=locale, wide=wide)
     else:
         _print_headline(report, fmt, title=f"KPIs of {title}", locale=locale, wide=wide)
 
@@ -162,7 +162,9 @@ def _print_headline(report: KpiReport, fmt: Format, *, title: str, locale: str, 
         emit(_as_records(rows, (*AMOUNTS, "delinquent", "cured", *PROMISE_AMOUNTS)), fmt)
         return
     if rows.is_empty():
-        emit(pl.DataFrame({"measure": []}), fmt, title=f"{title}: no invoice issued by its end")
+        console.print(
+            f"{title}: no invoice was issued by its end; nothing to measure", soft_wrap=True
+        )
         return
     columns: dict[str, list[str]] = {"measure": [label for label, _, _ in ROWS]}
     for row in rows.to_dicts():
@@ -199,7 +201,9 @@ def _print_matrix(report: KpiReport, fmt: Format, *, title: str, locale: str, wi
     group = [*report.keys, "currency"]
     targets = [*bucket_labels(report.edges), SETTLED, WRITTEN_OFF]
     if matrix.is_empty():
-        emit(pl.DataFrame({"from": [], "balance": []}), fmt, title=f"{title}: no month ends in it")
+        console.print(
+            f"{title}: nobody owed anything at the start of a month ending in it", soft_wrap=True
+        )
         return
     for keys, moves in matrix.group_by(group, maintain_order=True):
         currency = str(keys[-1])
@@ -219,9 +223,8 @@ def _print_matrix(report: KpiReport, fmt: Format, *, title: str, locale: str, wi
         frame = pl.DataFrame(shown)
         used = [t for t in targets if any(frame[t])]
         frame = frame.select("from", "balance", *used)
-        emit(
-            frame, fmt, title=f"{title} ({named}, % of balance)", right=frame.columns[1:], wide=wide
-        )
+        heading = f"{title}: {named}, % of each bucket's balance"
+        emit(frame, fmt, title=heading, right=frame.columns[1:], wide=wide)
 
 
 def _as_records(frame: pl.DataFrame, amounts: tuple[str, ...]) -> pl.DataFrame:
