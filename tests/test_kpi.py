@@ -520,3 +520,18 @@ def test_read_promises_gives_each_outcome_as_recorded(engine: Engine) -> None:
         (200_00, "partial", 50_00, D(2026, 3, 14)),
     ]
     assert found["made_on"].to_list() == [D(2026, 3, 1)] * 2
+
+
+def test_a_debtor_without_a_segment_is_a_group_of_its_own() -> None:
+    """D3 has no segment: its rows are the wholesale ones of test_by_segment, under null."""
+    instalments, allocations = book()
+    unsegmented = instalments.with_columns(
+        pl.when(pl.col("debtor_id") == 3).then(None).otherwise(pl.col("segment")).alias("segment")
+    )
+    headline = measures(unsegmented, allocations, START, END, EDGES, keys=["segment"]).headline
+    rows = headline.select("segment", "currency", "sales", "dso", "countback_dso").rows()
+    assert rows == [
+        ("retail", "USD", 350_00, pytest.approx(150 / 350 * 90), pytest.approx(31.0)),
+        (None, "EUR", 80_00, pytest.approx(90.0), pytest.approx(90.0)),
+        (None, "USD", 250_00, pytest.approx(72.0), pytest.approx(31 + 22.4)),
+    ]

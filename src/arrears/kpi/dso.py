@@ -95,7 +95,7 @@ def monthly_sales(instalments: pl.DataFrame, end: date, keys: Sequence[str] = ()
     oldest = sales.group_by(group).agg(pl.col("month").max().alias("_oldest"))
     grid = oldest.join(months, how="cross").filter(pl.col("month") <= pl.col("_oldest"))
     return (
-        grid.join(sales, on=[*group, "month"], how="left")
+        grid.join(sales, on=[*group, "month"], how="left", nulls_equal=True)
         .with_columns(pl.col("sales").fill_null(0))
         .select(*group, "month", "days", "sales")
         .sort([*group, "month"], nulls_last=True)
@@ -116,7 +116,7 @@ def countback_dso(
     group = [*keys, "currency"]
     walk = (
         receivables.select(*group, "closing")
-        .join(sales, on=group, how="left")
+        .join(sales, on=group, how="left", nulls_equal=True)
         .sort([*group, "month"], nulls_last=True)
         .with_columns(pl.col("sales").cum_sum().over(group).alias("_through"))
         .with_columns((pl.col("_through") - pl.col("sales")).alias("_before"))
