@@ -61,6 +61,9 @@ def test_train_stores_each_version_with_its_metadata(
     examples = meta["examples"]
     assert examples["debtor"] >= 200 and examples["invoice"] > examples["invoice_at_issue"] >= 200
     assert "late_rate_365d" in meta["features"]["debtor"]
+    # the debtors file's credit limits reach the lender features (issue 18)
+    assert {"utilisation", "log_credit_limit", "paid_share_90d"} <= set(meta["features"]["debtor"])
+    assert 0 < examples["debtor_with_credit_limit"] <= examples["debtor"]
     assert meta["sample"]["sampled_debtors"] == meta["sample"]["debtors"] == 150
     assert meta["sample"]["max_debtors"] == meta["settings"]["max_debtors"] == 100_000
 

@@ -35,3 +35,33 @@ def test_the_clock_features_move_no_prediction_and_no_reason() -> None:
     scored = score_view(model, view)
     named = {r.split("=")[0] for reasons in scored["reasons"] for r in reasons}
     assert named and not named & set(CLOCK_FEATURES)
+
+
+def test_a_value_beyond_the_training_range_is_scored_as_the_range_edge() -> None:
+    """The invoice models still learn from the clock features (issue 18 asks for a range check:
+    clip or flag). A boosted tree compares a feature with thresholds that lie between values
+    it learned from, so a value beyond the largest (or below the smallest) is scored exactly as
+    that edge: clipping to the training range changes no prediction; what a range check can add
+    is a flag, not another score."""
+    from arrears.scoring.examples import invoice_examples, snapshot_days
+    from arrears.scoring.features import INVOICE_FEATURES, invoice_features
+    from arrears.scoring.model import predict_days, predict_late
+
+    history = synthetic()
+    start, end = date(2024, 3, 1), date(2024, 12, 1)
+    model = train(history, start, end, Settings(snapshot_every_days=14))
+    learned = invoice_examples(history, snapshot_days(start, end, 14)).filter(
+        pl.col("as_of").is_between(start, end)
+    )
+    invoices = invoice_features(view_at(history, date(2025, 6, 20)))
+    assert invoices.height
+    edges = {n: (learned[n].min(), learned[n].max()) for n in INVOICE_FEATURES}
+    beyond = invoices.with_columns(
+        pl.lit(1e7).alias("tenure_days"), pl.lit(-1e7).alias("days_to_due")
+    )
+    clipped = beyond.with_columns(
+        pl.col(n).clip(lo, hi) for n, (lo, hi) in edges.items() if lo is not None
+    )
+    assert (clipped["tenure_days"] == edges["tenure_days"][1]).all()
+    np.testing.assert_array_equal(predict_late(model, beyond), predict_late(model, clipped))
+    np.testing.assert_array_equal(predict_days(model, beyond), predict_days(model, clipped))

@@ -31,6 +31,7 @@ from arrears.scoring.features import (
 from arrears.scoring.frames import (
     HISTORY_ALLOCATION_SCHEMA,
     HISTORY_INSTALMENT_SCHEMA,
+    LIMIT_SCHEMA,
     History,
     View,
     issue_view,
@@ -86,9 +87,14 @@ def random_history(seed: int, debtors: int = 30, days: int = 500) -> History:
         if (days_on := [d for d in issued[row[2]] if d > row[4]])
     }
     inst = [(*row[:8], later.get(row[1], row[8])) for row in inst]
+    # credit limits (their own generator: the ledger stays as it was): two debtors in three,
+    # in EUR (a debtor's USD balance has no utilisation)
+    draw = random.Random(seed + 1_000)
+    limits = [(d, "EUR", draw.randrange(1_000, 200_000)) for d in range(1, debtors + 1) if d % 3]
     return History(
         pl.DataFrame(inst, schema=HISTORY_INSTALMENT_SCHEMA, orient="row"),
         pl.DataFrame(alloc, schema=HISTORY_ALLOCATION_SCHEMA, orient="row"),
+        pl.DataFrame(limits, schema=LIMIT_SCHEMA, orient="row"),
     )
 
 
@@ -127,7 +133,13 @@ def _ref_history(view: View) -> pl.LazyFrame:
 def _ref_issued(view: View) -> pl.LazyFrame:
     d = view.as_of
     inst = view.instalments.lazy()
+    fell = (pl.col("due_date") < d) & (pl.col("due_date") >= d - timedelta(days=90))
+    billed = pl.col("amount_minor").filter(fell).sum()
+    unpaid = pl.col("open_minor").filter(fell).sum()
     return inst.group_by("debtor_id").agg(
+        pl.when(billed > 0)
+        .then(1.0 - unpaid.cast(pl.Float64()) / billed.cast(pl.Float64()))
+        .alias("paid_share_90d"),
         _ref_days(pl.lit(d), pl.col("issue_date").min()).alias("tenure_days"),
         (pl.col("issue_date") > d - timedelta(days=90))
         .sum()
@@ -160,7 +172,10 @@ def reference_debtor_features(view: View) -> pl.DataFrame:
     frame = (
         balances.join(_ref_history(view), on="debtor_id", how="left")
         .join(_ref_issued(view), on="debtor_id", how="left")
+        .join(view.limits.lazy().rename({"limit_currency": "currency"}), on=KEY, how="left")
         .with_columns(
+            pl.col("credit_limit_minor").cast(pl.Float64()).log1p().alias("log_credit_limit"),
+            (pl.col("open_minor") / pl.col("credit_limit_minor")).alias("utilisation"),
             pl.col("open_minor").cast(pl.Float64()).log1p().alias("log_open"),
             pl.col("overdue_minor").cast(pl.Float64()).log1p().alias("log_overdue"),
             (pl.col("overdue_minor") / pl.col("open_minor")).alias("overdue_share"),
@@ -338,6 +353,13 @@ def test_features_of_a_view_equal_the_reference(seed: int) -> None:
             assert_frame_equal(debtors, reference_debtor_features(view), check_exact=True)
             invoices = invoice_features(view, debtors=debtors)
             assert_frame_equal(invoices, reference_invoice_features(view), check_exact=True)
+            # the lender features are there: a limit's utilisation (EUR only), statements paid
+            with_limit = debtors.filter(pl.col("utilisation").is_not_null())
+            assert with_limit.height and (with_limit["currency"] == "EUR").all()
+            assert debtors.filter(pl.col("currency") == "USD")["utilisation"].null_count() == (
+                debtors.filter(pl.col("currency") == "USD").height
+            )
+            assert debtors["paid_share_90d"].drop_nulls().is_between(0, 1).all()
 
 
 def test_no_days_and_an_empty_history() -> None:

@@ -30,6 +30,7 @@ from arrears.scoring.model import (
     fit_debtor,
     fit_invoice,
     fit_late,
+    fit_matrix,
     matrix,
     predict_days,
     predict_late,
@@ -234,7 +235,7 @@ def _late_only_days(train: pl.DataFrame, test: pl.DataFrame, late: Array) -> dic
         return out
     names = list(INVOICE_FEATURES)
     with threadpool_limits(1):
-        reg = regressor(known.height).fit(matrix(known, names), known["days_late"].to_numpy())
+        reg = regressor(known.height).fit(fit_matrix(known, names), known["days_late"].to_numpy())
     mine = test.filter(pl.Series(late))
     predicted = np.clip(reg.predict(matrix(mine, names)), 0, None)
     out["mae_days_late_late_only"] = round(

@@ -37,6 +37,12 @@ DEBTOR_FEATURES: dict[str, int] = {
     "issued_90d": 0,
     "disputed_share_365d": 0,
     "avg_days_to_settle_undisputed": 0,
+    # what a lender knows (issue 18): the share of what fell due in the last 90 days that is
+    # paid by the day (a minimum-payment roller pays a small share of each statement), and,
+    # where the debtors file gives a credit limit, the limit and the balance's use of it
+    "paid_share_90d": 1,
+    "log_credit_limit": 0,
+    "utilisation": 0,
 }
 
 #: Features of one open invoice (plus every debtor feature), with constraints on paying on time.
@@ -72,6 +78,7 @@ NOT_FOR_RULES = (
     "tenure_days",
     "issued_90d",
     "_typical_amount",
+    "paid_share_90d",
 )
 
 
@@ -80,6 +87,7 @@ def _days(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
 
 
 F64 = pl.Float64()
+I64 = pl.Int64()
 
 
 def _debtor_features(
@@ -88,6 +96,7 @@ def _debtor_features(
     d: pl.Expr,
     point: list[str],
     *,
+    limits: pl.LazyFrame | None = None,
     rules_only: bool = False,
 ) -> pl.LazyFrame:
     """The debtor features, per ``point`` columns (none for one view) and :data:`KEY`.
@@ -97,7 +106,9 @@ def _debtor_features(
     group-by (``when/then``: nulls are left out of a mean), so every aggregation is a plain
     one: per-group filters are far slower. Means are of whole days or of 0/1, so no order of
     summation changes a value. ``rules_only``: the features the rules score does not read
-    (:data:`NOT_FOR_RULES`) are left null and not computed.
+    (:data:`NOT_FOR_RULES`) are left null and not computed. ``limits``: the debtors' credit
+    limits (:data:`arrears.scoring.frames.LIMIT_SCHEMA`); ``utilisation`` is the open balance
+    over the limit, for the balance in the limit's currency (null in another, or without one).
     """
     past_due = pl.col("due_date") < d
     overdue_days = _days(d, pl.col("due_date"))
@@ -139,12 +150,20 @@ def _debtor_features(
         frame = frame.with_columns(pl.lit(None, F64).alias(n) for n in NOT_FOR_RULES)
     else:
         frame = frame.join(_issued(inst, d, point), on=on, how="left")
+    if limits is None:
+        frame = frame.with_columns(pl.lit(None, I64).alias("credit_limit_minor"))
+    else:
+        frame = frame.join(
+            limits.rename({"limit_currency": "currency"}), on=["debtor_id", "currency"], how="left"
+        )
     frame = frame.with_columns(
         pl.col("open_minor").cast(F64).log1p().alias("log_open"),
         pl.col("overdue_minor").cast(F64).log1p().alias("log_overdue"),
         (pl.col("overdue_minor") / pl.col("open_minor")).alias("overdue_share"),
         pl.col("max_days_overdue_mean").fill_null(0.0),
         pl.col("settled_365d").fill_null(0.0),
+        pl.col("credit_limit_minor").cast(F64).log1p().alias("log_credit_limit"),
+        (pl.col("open_minor") / pl.col("credit_limit_minor")).alias("utilisation"),
     )
     return frame.select(
         *point, *KEY, "open_minor", "overdue_minor", "_typical_amount", *DEBTOR_FEATURES
@@ -181,15 +200,28 @@ def _history(settled: pl.LazyFrame, d: pl.Expr, point: list[str]) -> pl.LazyFram
 
 
 def _issued(inst: pl.LazyFrame, d: pl.Expr, point: list[str]) -> pl.LazyFrame:
+    fell_due = (pl.col("due_date") < d) & (pl.col("due_date") >= d - timedelta(days=90))
     return (
-        inst.with_columns((pl.col("issue_date") > d - timedelta(days=90)).alias("_recent"))
+        inst.with_columns(
+            (pl.col("issue_date") > d - timedelta(days=90)).alias("_recent"),
+            pl.when(fell_due).then(pl.col("amount_minor")).otherwise(0).alias("_billed"),
+            pl.when(fell_due).then(pl.col("open_minor")).otherwise(0).alias("_unpaid"),
+        )
         .group_by(*point, "debtor_id")
         .agg(
             pl.col("issue_date").min().alias("_first_issue"),
             pl.col("_recent").sum().cast(F64).alias("issued_90d"),
             pl.col("amount_minor").median().cast(F64).alias("_typical_amount"),
+            pl.col("_billed").sum().alias("_billed"),
+            pl.col("_unpaid").sum().alias("_unpaid"),
         )
-        .with_columns(_days(d, pl.col("_first_issue")).alias("tenure_days"))
+        .with_columns(
+            _days(d, pl.col("_first_issue")).alias("tenure_days"),
+            pl.when(pl.col("_billed") > 0)
+            .then(1.0 - pl.col("_unpaid").cast(F64) / pl.col("_billed").cast(F64))
+            .alias("paid_share_90d"),
+        )
+        .drop("_billed", "_unpaid")
     )
 
 
@@ -240,7 +272,12 @@ def debtor_features(view: View, *, rules_only: bool = False) -> pl.DataFrame:
     (:data:`NOT_FOR_RULES`; the median amount is the costliest of all)."""
     d = pl.lit(view.as_of)
     frame = _debtor_features(
-        view.instalments.lazy(), view.settled.lazy(), d, [], rules_only=rules_only
+        view.instalments.lazy(),
+        view.settled.lazy(),
+        d,
+        [],
+        limits=view.limits.lazy(),
+        rules_only=rules_only,
     )
     return frame.collect().sort(KEY)
 
@@ -313,14 +350,16 @@ def point_rows(history: History, points: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
-def debtor_features_at(rows: pl.LazyFrame) -> pl.LazyFrame:
+def debtor_features_at(rows: pl.LazyFrame, limits: pl.DataFrame | None = None) -> pl.LazyFrame:
     """:func:`debtor_features` of every point of :func:`point_rows` at once, keyed by
-    :data:`POINT` and :data:`KEY` (the same code: only the grouping adds the point)."""
+    :data:`POINT` and :data:`KEY` (the same code: only the grouping adds the point).
+    ``limits``: the history's credit limits (:attr:`History.limits`)."""
     settled = rows.filter(
         (pl.col("open_minor") == 0)
         & (pl.col("settled_on") > pl.col("state_day") - timedelta(days=HISTORY_DAYS))
     )
-    return _debtor_features(rows, settled, pl.col("as_of"), POINT)
+    lazy = None if limits is None else limits.lazy()
+    return _debtor_features(rows, settled, pl.col("as_of"), POINT, limits=lazy)
 
 
 def invoice_features_at(rows: pl.LazyFrame, debtors: pl.LazyFrame) -> pl.LazyFrame:

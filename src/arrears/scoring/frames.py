@@ -13,7 +13,7 @@ dated after ``as_of`` can change a view.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -71,12 +71,36 @@ VIEW_SETTLED_SCHEMA: dict[str, pl.DataType] = {
 HISTORY_DAYS = 365
 
 
+#: A debtor's credit limit (the debtors file's ``credit_limit``, in the debtor's currency, as it
+#: stands: the store keeps no history of limits), for the lender features.
+LIMIT_SCHEMA: dict[str, pl.DataType] = {
+    "debtor_id": I64,
+    "limit_currency": S,
+    "credit_limit_minor": I64,
+}
+
+
+def limits_of(debtors: pl.DataFrame | None) -> pl.DataFrame:
+    """The :data:`LIMIT_SCHEMA` rows of a debtors frame (``debtor_id``, ``currency``,
+    ``credit_limit_minor``, as the snapshot reads them), only the debtors with a limit above 0;
+    empty for ``None`` or a frame without limits."""
+    if debtors is None or "credit_limit_minor" not in debtors.columns:
+        return pl.DataFrame(schema=LIMIT_SCHEMA)
+    return debtors.filter(pl.col("credit_limit_minor") > 0).select(
+        pl.col("debtor_id").cast(I64),
+        pl.col("currency").cast(S).alias("limit_currency"),
+        pl.col("credit_limit_minor").cast(I64),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class History:
-    """A portfolio's whole ledger history: instalments and allocations (any date)."""
+    """A portfolio's whole ledger history: instalments and allocations (any date), and the
+    debtors' credit limits where known (:data:`LIMIT_SCHEMA`)."""
 
     instalments: pl.DataFrame
     allocations: pl.DataFrame
+    limits: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LIMIT_SCHEMA))
 
     @property
     def first_day(self) -> date | None:
@@ -97,6 +121,7 @@ class View:
     as_of: date
     instalments: pl.DataFrame
     settled: pl.DataFrame
+    limits: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LIMIT_SCHEMA))
 
 
 def live_allocations(allocations: pl.DataFrame, as_of: date) -> pl.LazyFrame:
@@ -130,7 +155,7 @@ def view_at(history: History, as_of: date) -> View:
     settled = frame.filter(
         (pl.col("open_minor") == 0) & (pl.col("settled_on") > as_of - timedelta(days=HISTORY_DAYS))
     ).select(list(VIEW_SETTLED_SCHEMA))
-    return View(as_of, frame.select(list(VIEW_INSTALMENT_SCHEMA)), settled)
+    return View(as_of, frame.select(list(VIEW_INSTALMENT_SCHEMA)), settled, history.limits)
 
 
 def issue_view(history: History, day: date) -> View:
@@ -146,7 +171,7 @@ def issue_view(history: History, day: date) -> View:
         .with_columns(pl.col("amount_minor").alias("open_minor"), disputed_by(before.as_of))
         .select(list(VIEW_INSTALMENT_SCHEMA))
     )
-    return View(day, pl.concat([before.instalments, new]), before.settled)
+    return View(day, pl.concat([before.instalments, new]), before.settled, history.limits)
 
 
 def disputed_by(day: pl.Expr | date) -> pl.Expr:
@@ -174,7 +199,7 @@ def view_from_cycle_input(data: CycleInput, as_of: date) -> View:
         )
         .select(list(VIEW_SETTLED_SCHEMA))
     )
-    return View(as_of, inst, settled)
+    return View(as_of, inst, settled, limits_of(data.debtors))
 
 
 def debtor_hash(ids: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.uint64]]:
@@ -201,7 +226,8 @@ def sample_debtors(history: History, max_debtors: int | None) -> tuple[History, 
     allocations = history.allocations.join(
         instalments.select("instalment_id"), on="instalment_id", how="semi", maintain_order="left"
     )
-    return History(instalments, allocations), len(ids), len(keep)
+    limits = history.limits.filter(pl.col("debtor_id").is_in(kept.implode()))
+    return History(instalments, allocations, limits), len(ids), len(keep)
 
 
 def empty_history() -> History:

@@ -85,6 +85,16 @@ def matrix(frame: pl.DataFrame, names: list[str]) -> np.ndarray[Any, np.dtype[np
     return frame.select([pl.col(n).cast(pl.Float64()) for n in names]).to_numpy().astype(np.float64)
 
 
+def fit_matrix(frame: pl.DataFrame, names: list[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """:func:`matrix` to learn from: a feature never known in the examples (no credit limit in
+    the whole portfolio) is a constant 0 (scikit-learn cannot bin a column of missing values
+    only; a constant column gives no split, so the model ignores it at scoring, null or not)."""
+    x = matrix(frame, names)
+    if x.size:
+        x[:, np.isnan(x).all(axis=0)] = 0.0
+    return x
+
+
 #: From this many examples, a classifier is one boosted model of 40 trees of 15 leaves whose
 #: isotonic calibrator is fitted on 5-fold cross-validated predictions (``ensemble=False``)
 #: and the regressor has 10 trees of 63 leaves: scoring evaluates each tree per debtor (per open
@@ -172,7 +182,7 @@ def fit_debtor(examples: pl.DataFrame) -> tuple[Any, dict[str, float]]:
         _check(np.zeros(0), "debtor")
     y = examples["paid"].to_numpy().astype(np.int64)
     _check(y, "debtor")
-    x = matrix(examples, names)
+    x = fit_matrix(examples, names)
     with threadpool_limits(1):
         model = _classifier(list(MODEL_DEBTOR_FEATURES.values()), len(y)).fit(x, y)
     reference = {n: float(v) for n, v in zip(names, np.nanmedian(x, axis=0), strict=True)}
@@ -188,7 +198,7 @@ def fit_late(examples: pl.DataFrame) -> Any:
     _check(y, "paid-late")
     late = [-c for c in INVOICE_FEATURES.values()]
     with threadpool_limits(1):
-        return _classifier(late, len(y)).fit(matrix(at_issue, list(INVOICE_FEATURES)), y)
+        return _classifier(late, len(y)).fit(fit_matrix(at_issue, list(INVOICE_FEATURES)), y)
 
 
 def fit_days(examples: pl.DataFrame) -> HistGradientBoostingRegressor:
@@ -199,7 +209,7 @@ def fit_days(examples: pl.DataFrame) -> HistGradientBoostingRegressor:
     _check(np.zeros(paid.height), "days-to-pay", binary=False)
     with threadpool_limits(1):
         return regressor(paid.height).fit(
-            matrix(paid, list(INVOICE_FEATURES)), paid["days_to_pay"].to_numpy()
+            fit_matrix(paid, list(INVOICE_FEATURES)), paid["days_to_pay"].to_numpy()
         )
 
 
@@ -275,6 +285,10 @@ def train(history: History, start: date, end: date, settings: Settings | None = 
             "debtor": debtors.height,
             # of which with nothing overdue on their day (current accounts)
             "debtor_current": debtors.filter(pl.col("overdue_minor") == 0).height
+            if not debtors.is_empty()
+            else 0,
+            # of which with a credit limit in the balance's currency (the lender features)
+            "debtor_with_credit_limit": debtors.filter(pl.col("utilisation").is_not_null()).height
             if not debtors.is_empty()
             else 0,
             "invoice": invoices.height,

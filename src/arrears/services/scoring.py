@@ -8,7 +8,7 @@ what these functions read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -16,11 +16,11 @@ import polars as pl
 
 from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import InvalidInput, NotFound
-from arrears.scoring.frames import History
+from arrears.scoring.frames import History, limits_of
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.cycle.read import read_cycle_input
 from arrears.store.portfolios import UnknownPortfolio
-from arrears.store.scoring.history import read_history
+from arrears.store.scoring.history import read_debtors, read_history
 
 if TYPE_CHECKING:
     from arrears.scoring.model import Model
@@ -44,8 +44,11 @@ def scoring_history(uow: SqlUnitOfWork, actor: Actor, *, portfolio: str) -> Hist
     actor.require(Permission.READ, "read the scoring history")
     try:
         history = read_history(uow.engine, portfolio=portfolio)
+        # the credit limits of the debtors file, for the lender features (as they stand)
+        limits = limits_of(read_debtors(uow.engine, portfolio=portfolio))
     except UnknownPortfolio as exc:
         raise NotFound(str(exc)) from exc
+    history = replace(history, limits=limits)
     if history.instalments.is_empty():
         raise InvalidInput(
             f"portfolio {portfolio} has no history: import invoices and payments first"
