@@ -179,3 +179,49 @@ def test_the_cycle_scores_days_to_pay_only_for_a_policy_that_reads_it(tmp_path: 
     )
     (tmp_path / "slow.yaml").write_text(text)
     assert load_compiled(tmp_path / "slow.yaml").reads("expected_days_to_pay")
+
+
+def test_a_credit_limit_is_learnt_from_when_it_tells_who_pays() -> None:
+    """Issue 18: where the debtors file gives credit limits, the model learns from the limit and
+    its use. Debtors near their limit pay late four times in five, the others rarely; each
+    instalment is drawn apart, so the payment history is a noisy witness and the utilisation an
+    exact one."""
+    from arrears.scoring.frames import LIMIT_SCHEMA
+    from arrears.scoring.model import predict_pay
+
+    rng = random.Random(5)
+    inst, alloc, limits = [], [], []
+    next_id = 1
+    for d in range(1, 61):
+        tight = d % 2 == 0
+        limits.append((d, "EUR", 150_000 if tight else 5_000_000))
+        for m in range(18):
+            issue = START + timedelta(days=30 * m + d % 5)
+            due = issue + timedelta(days=30)
+            amount = rng.randrange(60_000, 120_000)
+            inst.append((next_id, next_id, d, "EUR", issue, due, amount, False, None))
+            late = rng.random() < (0.8 if tight else 0.05)
+            paid = due + timedelta(days=rng.randrange(40, 90) if late else rng.randrange(-5, 3))
+            if paid <= START + timedelta(days=30 * 18):
+                alloc.append((next_id, "payment", amount, paid, None))
+            next_id += 1
+    history = History(
+        pl.DataFrame(inst, schema=HISTORY_INSTALMENT_SCHEMA, orient="row"),
+        pl.DataFrame(alloc, schema=HISTORY_ALLOCATION_SCHEMA, orient="row"),
+        pl.DataFrame(limits, schema=LIMIT_SCHEMA, orient="row"),
+    )
+    model = train(history, date(2024, 3, 1), date(2025, 3, 1), Settings(snapshot_every_days=14))
+    assert model.metadata["examples"]["debtor_with_credit_limit"] > 0
+    debtors = debtor_features(view_at(history, date(2025, 4, 20)))
+    assert debtors["utilisation"].null_count() == 0
+
+    def scored(limit: int) -> float:
+        moved = debtors.with_columns(
+            (pl.col("open_minor") / limit).alias("utilisation"),
+            pl.lit(float(limit)).log1p().alias("log_credit_limit"),
+        )
+        return float(predict_pay(model, moved).mean())
+
+    # the same debtors, histories unchanged: near a tight limit they are scored lower
+    tight, loose = scored(150_000), scored(5_000_000)
+    assert tight < loose - 0.05, (tight, loose)
