@@ -217,7 +217,7 @@ def contact_add(
         str,
         typer.Option(
             help="A call's: right_party, no_answer, wrong_number, refused or promise (closes the "
-            "debtor's open call task; no_answer leaves it for the next day); else free text "
+            "debtor's open call task; no_answer leaves it open until tomorrow); else free text "
             "(reached, left_message...)."
         ),
     ],
