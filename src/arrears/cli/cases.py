@@ -335,12 +335,14 @@ def worklist(
             for m, c in zip(frame["overdue_minor"], frame["currency"], strict=True)
         ]
         frame = frame.with_columns(pl.Series("overdue", shown, dtype=pl.String()))
-        keep = ["task_id", "debtor", "name", "stage", "overdue", "score", "collector", "step_id"]
+        keep = ["task_id", "debtor", "name", "stage", "overdue", "score", "step_id"]
         frame = frame.with_columns(pl.col("flags").str.strip_chars().replace("", None))
-        keep += [c for c in ("flags", "queue") if frame[c].is_not_null().any()]
+        # the assignee once any task listed has one (a team that assigns none sees no column)
+        keep += [c for c in ("flags", "queue", "collector") if frame[c].is_not_null().any()]
         frame = frame.select(keep).with_columns(pl.col("score").round(0).cast(pl.Int64))
         frame = frame.rename(
-            {"task_id": "task", "score": "priority", "step_id": "step", "collector": "assignee"}
+            {"task_id": "task", "score": "priority", "step_id": "step", "collector": "assignee"},
+            strict=False,
         )
     else:
         frame = frame.select(
@@ -354,7 +356,7 @@ def worklist(
         right=("overdue", "priority"),
         key=("task", "debtor"),
         wrap=("name", "flags"),
-        optional=("step", "queue", "name"),
+        optional=("step", "queue", "assignee", "name"),
         wide=wide,
     )
 
