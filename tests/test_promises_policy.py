@@ -58,3 +58,22 @@ def test_every_problem_of_the_broken_promise_steps_is_reported_where_it_is(
         (16, "no_such_feature"),
     ):
         assert f"policy.yaml:{line}:" in said and message in said, (line, message, said)
+
+
+def test_a_broken_promise_message_names_a_template_that_exists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "ws"
+    assert main(["init", str(root)]) == 0
+    capsys.readouterr()
+    path = root / "policies" / "promises.yaml"
+    path.parent.mkdir(exist_ok=True)
+    ok = """on_broken_promise:
+  - {id: sorry, offset: 1, action: send, channel: email, template: notice_overdue}
+"""
+    path.write_text(BASE + ok)
+    assert main(["policy", "check", str(path)]) == 0, capsys.readouterr()
+    path.write_text(BASE + ok.replace("notice_overdue", "no_such_letter"))
+    assert main(["policy", "check", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert "promises.yaml:13:" in out + err and "template 'no_such_letter'" in out + err

@@ -411,14 +411,19 @@ def _template_problems(policy: Policy, doc: Located, templates: Templates) -> li
         roots.append(shipped)
     langs = sorted({d.name for r in roots for d in r.iterdir() if d.is_dir()} - {"_"}) or ["en"]
     problems = []
-    for kind, i, group in _step_groups(policy):
-        for j, step in enumerate(group.steps):
-            name = getattr(step, "template", None)
-            if not name:
-                continue
-            found = sorted({m for lang in langs for m in templates.check(roots, name, lang)})
-            node = doc.find((kind, i, "steps", j, "template"))
-            problems += [doc.problem(node, f"template {name!r}: {m}") for m in found]
+    steps: list[tuple[Loc, object]] = [
+        ((kind, i, "steps", j), step)
+        for kind, i, group in _step_groups(policy)
+        for j, step in enumerate(group.steps)
+    ]
+    steps += [(("on_broken_promise", j), step) for j, step in enumerate(policy.on_broken_promise)]
+    for loc, step in steps:
+        name = getattr(step, "template", None)
+        if not name:
+            continue
+        found = sorted({m for lang in langs for m in templates.check(roots, name, lang)})
+        node = doc.find((*loc, "template"))
+        problems += [doc.problem(node, f"template {name!r}: {m}") for m in found]
     return problems
 
 
