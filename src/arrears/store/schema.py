@@ -523,3 +523,19 @@ user = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     CheckConstraint("role in ('admin', 'manager', 'collector', 'auditor')", name="role"),
 )
+
+#: API tokens of machine clients (``Authorization: Bearer ...``): only the SHA-256 of the token is
+#: kept; a token acts as ``token:<name>`` with its role until it expires or is revoked.
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("role in ('admin', 'manager', 'collector', 'auditor')", name="role"),
+)
