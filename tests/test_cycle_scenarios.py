@@ -295,6 +295,22 @@ def test_a_manual_hold_pauses_until_its_end_date() -> None:
     """)
 
 
+def test_a_case_closed_while_paused_keeps_no_pause() -> None:
+    # paid in full during a hold: the case closes, and its row says nothing of the hold (a
+    # closed case is not paused)
+    book, debtor, invoice = one_invoice()
+    book.hold(debtor, d(2, 5), d(2, 12), "customer in hospital")
+    book.pay(invoice, "1000.00", d(2, 8))
+    assert book.days(P, d(2, 1), d(2, 9)) == golden("""
+        2026-02-01 ACME case open early
+        2026-02-01 ACME executed notice-1
+        2026-02-05 ACME case update paused by hold until 2026-02-12
+        2026-02-08 ACME case close cured
+    """)
+    [case] = book.cases
+    assert (case["closed_on"], case["paused_by"], case["paused_until"]) == (d(2, 8), None, None)
+
+
 def test_a_skipped_week_runs_each_step_that_came_due_once() -> None:
     # With catch_up_days 10, a week without runs: notice-7 and the first call both came due
     # meanwhile and each runs once, on the next run.

@@ -350,6 +350,15 @@ def _cases(frame: pl.DataFrame, as_of: date) -> pl.LazyFrame:
             .otherwise(pl.col("case_stage_floor"))
             .alias("stage_floor"),
             pl.col("case_agency").alias("agency"),
+            # a closed case is not paused: its row keeps no pause of its last day
+            pl.when(pl.col("change") == Change.CLOSE)
+            .then(pl.lit(None, pl.String()))
+            .otherwise(pl.col("paused_by"))
+            .alias("paused_by"),
+            pl.when(pl.col("change") == Change.CLOSE)
+            .then(pl.lit(None, pl.Date()))
+            .otherwise(pl.col("paused_until"))
+            .alias("paused_until"),
             pl.when(pl.col("change") == Change.CLOSE)
             .then(pl.lit(CloseReason.CURED))
             .otherwise(pl.lit(None, pl.String()))
