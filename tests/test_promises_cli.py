@@ -136,3 +136,23 @@ def test_kept_partial_and_broken_promises_are_recorded_once_and_a_broken_one_get
     assert run(ws, "promise", "list", "--debtor", "PART") == 0
     table = capsys.readouterr().out
     assert "partial (25 %)" in table and "BROKE" not in table
+
+    explain = ["explain", "PART", "--as-of", "2026-02-15", "--policy", str(ws / "promises.yaml")]
+    assert run(ws, *explain) == 0  # the collector sees the outcome where the reasoning is
+    assert "promise 2: 1,000.00 USD by 2026-02-10: partial (25 % kept) on 2026-02-14" in (
+        capsys.readouterr().out
+    )
+    assert run(ws, *explain, "--format", "json") == 0
+    (shown,) = json.loads(capsys.readouterr().out)
+    assert shown["promises"] == [
+        {
+            "promise_id": 2,
+            "amount": "1000.00",
+            "due_on": "2026-02-10",
+            "grace_days": 0,
+            "status": "open",
+            "outcome": "partial",
+            "kept_share": "0.25",
+            "outcome_on": "2026-02-14",
+        }
+    ]

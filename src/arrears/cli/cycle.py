@@ -27,6 +27,7 @@ from arrears.config import Workspace
 from arrears.cycle.compiled import CompiledPolicy
 from arrears.cycle.frames import Decisions
 from arrears.domain.money import from_minor
+from arrears.services.collection import kept_share
 from arrears.services.cycle import (
     PolicyProblems,
     RunSummary,
@@ -38,6 +39,7 @@ from arrears.services.cycle import (
     unrated,
 )
 from arrears.services.explain import Explained, ExplainedStep, ExplainView, explain_view
+from arrears.services.ports import PromiseView
 from arrears.services.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
@@ -400,7 +402,7 @@ def explain_command(
             steps = [_step_json(step) for step in item.steps]
             emit(pl.DataFrame(steps) if steps else pl.DataFrame(), fmt)
         else:
-            _print_explained(view, item, wide=wide)
+            _print_explained(view, item, wide=wide, locale=ws.get("locale"))
 
 
 def _step_json(step: ExplainedStep) -> dict[str, object]:
@@ -428,14 +430,45 @@ def _explained_json(view: ExplainView, item: Explained) -> dict[str, object]:
         "score_reasons": list(item.score_reasons),
         "features": {name: _feature_value(v) for name, v in item.features.items()},
         "steps": [_step_json(step) for step in item.steps],
+        "promises": [_promise_json(promise) for promise in item.promises],
     }
+
+
+def _promise_json(promise: PromiseView) -> dict[str, object]:
+    share = kept_share(promise)
+    return {
+        "promise_id": promise.promise_id,
+        "amount": str(from_minor(promise.amount_minor, promise.currency)),
+        "due_on": promise.due_on.isoformat(),
+        "grace_days": promise.grace_days,
+        "status": promise.status,
+        "outcome": promise.outcome,
+        "kept_share": None if share is None else str(share),
+        "outcome_on": _day_text(promise.outcome_on),
+    }
+
+
+def _promise_text(promise: PromiseView, locale: str) -> str:
+    amount = amount_text(from_minor(promise.amount_minor, promise.currency), promise.currency,
+                         locale)  # fmt: skip
+    text = f"promise {promise.promise_id}: {amount} {promise.currency} by {promise.due_on}"
+    if promise.grace_days:
+        text += f" (+{promise.grace_days} days' grace)"
+    if promise.status == "cancelled":
+        return text + ": cancelled"
+    if promise.outcome is None:
+        return text + ": open"
+    share = kept_share(promise)
+    if promise.outcome == "partial" and share is not None:
+        return text + f": partial ({int(share * 100)} % kept) on {promise.outcome_on}"
+    return text + f": {promise.outcome} on {promise.outcome_on}"
 
 
 def _day_text(day: date | None) -> str | None:
     return str(day) if day else None
 
 
-def _print_explained(view: ExplainView, item: Explained, *, wide: bool) -> None:
+def _print_explained(view: ExplainView, item: Explained, *, wide: bool, locale: str) -> None:
     debtor = view.debtor
     console.print(f"[bold]{debtor} ({item.currency}) on {view.as_of}[/bold]")
     console.print(f"  segment: {item.segment}  (rule: {item.segment_rule})")
@@ -458,6 +491,8 @@ def _print_explained(view: ExplainView, item: Explained, *, wide: bool) -> None:
             highlight=False,
             markup=False,
         )
+    for promise in item.promises:
+        console.print(f"  {_promise_text(promise, locale)}", highlight=False, markup=False)
     console.print(f"  priority: {item.priority:.2f}")
     if item.score_source:
         reasons = item.score_reasons

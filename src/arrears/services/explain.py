@@ -3,10 +3,11 @@
 One read model for every front end (``arrears explain``, ``arrears plan --debtor``, a web page
 later): for each currency the debtor owes in, the segment and the stage with the policy's rule
 that matched, the case and what the cycle decides for it (open, stage, stay, close...), its
-approval, arm and pause, the priority, the score with its source (trained model or rules) and
-reasons, every feature of the catalogue as the engine computed it, and every step of the
-current cadence with its status and why. It is :func:`arrears.services.cycle.plan_cycle` for
-that debtor (nothing is written), arranged for reading; the front end only formats it.
+approval, arm and pause, the promises with their outcomes, the priority, the score with its
+source (trained model or rules) and reasons, every feature of the catalogue as the engine
+computed it, and every step of the current cadence with its status and why. It is
+:func:`arrears.services.cycle.plan_cycle` for that debtor (nothing is written), arranged for
+reading; the front end only formats it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import polars as pl
 from arrears.cycle.compiled import CompiledPolicy
 from arrears.domain.actor import Actor
 from arrears.policy.features import CATALOGUE
+from arrears.services.collection import list_promises
 from arrears.services.cycle import plan_cycle
+from arrears.services.ports import PromiseView
 from arrears.services.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
@@ -78,6 +81,8 @@ class Explained:
     score_reasons: tuple[str, ...]
     features: Mapping[str, object]
     steps: tuple[ExplainedStep, ...]
+    #: the debtor's promises in this currency, newest first, with their outcome once found
+    promises: tuple[PromiseView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +121,7 @@ def explain_view(
         model=model,
         rates=rates,
     )
+    promises = list_promises(uow, actor, portfolio=portfolio, debtor=debtor)
     segments = {s.name: s.when for s in policy.policy.segments}
     stages = {s.name: s.when for s in policy.policy.stages}
     plan = decisions.plan if decisions.plan is not None else pl.DataFrame()
@@ -145,6 +151,7 @@ def explain_view(
                 score_reasons=tuple(row.get("score_reasons") or ()),
                 features={f.name: row.get(f.name) for f in CATALOGUE},
                 steps=tuple(ExplainedStep(**step) for step in steps.iter_rows(named=True)),
+                promises=tuple(p for p in promises if p.currency == currency),
             )
         )
     return ExplainView(debtor, portfolio, as_of, policy.policy.policy, tuple(explained))
