@@ -51,6 +51,8 @@ PROGRAM_SCHEMA: dict[str, pl.DataType] = {
     "fee": pl.String(),
     "fee_amount": pl.Decimal(38, 4),
     "fee_rate": pl.Decimal(38, 4),
+    # the fee a person pays under eu_late_payment (business only): fixed, percentage or null
+    "consumer_fee": pl.String(),
     "fallback": pl.List(pl.String()),
     "legal_threat": pl.Boolean(),
     "validation_notice": pl.Boolean(),
@@ -223,6 +225,9 @@ def _occurrences(
         "fee": step.fee if isinstance(step, LateFee) else None,
         "fee_amount": step.amount if isinstance(step, LateFee) else None,
         "fee_rate": step.rate if isinstance(step, LateFee) else None,
+        "consumer_fee": (
+            step.consumers if isinstance(step, LateFee) and step.consumers != "none" else None
+        ),
         "fallback": [c.value for c in step.fallback] if isinstance(step, Send) else [],
         "legal_threat": isinstance(step, Send) and step.legal_threat,
         "validation_notice": isinstance(step, Send) and step.validation_notice,

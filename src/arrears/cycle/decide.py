@@ -399,6 +399,7 @@ def _steps(
             "overdue_invoices",
             "days_past_due",
             "_exp",
+            "kind",
             "segment",
             pl.col("stage"),
             pl.col("_arm_key").alias("arm_key"),
@@ -528,22 +529,38 @@ def _steps(
         pl.col("step_id"),
         pl.col("occurrence"),
     )
+    # fees are computed only when the policy has a late-fee step (decimal work on every row)
+    has_fee = bool(policy.program["action"].eq("late_fee").any())
+    eu_fee = has_fee and bool(policy.program["fee"].eq("eu_late_payment").any())
+    if eu_fee:
+        due = _attach_on(due, eu_interest(data, policy, as_of), KEY)
     steps = due.with_columns(
         status.alias("status"),
         reason.alias("reason"),
         key.alias("key"),
-        # fees are computed only when the policy has a late-fee step (decimal work on every row)
-        (
-            _fee(policy)
-            if policy.program["action"].eq("late_fee").any()
-            else pl.lit(None, pl.Int64())
-        ).alias("amount_minor"),
+        (_fee(policy) if has_fee else pl.lit(None, pl.Int64())).alias("amount_minor"),
     ).with_columns(
         pl.when((pl.col("status") == "executed") & (pl.col("action") == "late_fee"))
         .then(pl.col("amount_minor"))
         .otherwise(pl.lit(None, pl.Int64()))
         .alias("amount_minor")
     )
+    if eu_fee:  # the fee's readable line travels in the step's params (``note``)
+        noted = (pl.col("action") == "late_fee") & (_fee_kind() == "eu_late_payment")
+        steps = steps.with_columns(
+            pl.when(noted & pl.col("_eu_note").is_not_null())
+            .then(
+                pl.concat_str(
+                    pl.col("params").str.strip_suffix("}"),
+                    pl.lit(", "),
+                    pl.struct(pl.col("_eu_note").alias("note"))
+                    .struct.json_encode()
+                    .str.strip_prefix("{"),
+                )
+            )
+            .otherwise(pl.col("params"))
+            .alias("params")
+        )
     steps = _contact_rules(steps, data, policy, as_of)
     steps = (
         steps.select(list(STEP_DECISION_SCHEMA))
@@ -698,28 +715,117 @@ def _contact_rules(
     )
 
 
+#: Days in the year of the EU late-payment interest (Directive 2011/7/EU: simple interest).
+YEAR_DAYS = 365
+#: The EU compensation for recovery costs, per overdue invoice of a debt in euros (minor units).
+EU_COMPENSATION_MINOR = 4000
+_FEE_TEXT = {
+    "en": ("Late-payment interest ", "on ", "{} days at {} %", "recovery costs {} × 40.00 EUR"),
+    "es": ("Intereses de mora ", "sobre ", "{} días al {} %", "gastos de cobro {} × 40,00 EUR"),
+}
+
+
+def eu_rate(policy: CompiledPolicy) -> str:
+    """The EU late-payment rate as the debtor reads it (reference rate + 8 points, 2 decimals;
+    a decimal comma in Spanish)."""
+    text = f"{policy.policy.reference_rate + 8:.2f}"
+    return text.replace(".", ",") if policy.policy.language == "es" else text
+
+
+def eu_interest(data: CycleInput, policy: CompiledPolicy, as_of: date) -> pl.DataFrame:
+    """The EU late-payment interest of each (debtor, currency), invoice by invoice: each overdue
+    open instalment's amount x (reference rate + 8 points) x its own days late / 365, summed
+    per invoice and rounded to the minor unit (half up) per invoice; exact integers (the rate in
+    millionths of a percent). Columns: ``_eu_interest_minor`` (the sum of the invoices' lines)
+    and ``_eu_note``, the readable line, e.g. ``Late-payment interest on {invoice:1042}, 12 days
+    at 10.15 %`` (the store writes the invoice's number for ``{invoice:ID}``), plus the recovery
+    costs for a debt in euros."""
+    first, on, days_at, costs = _FEE_TEXT[policy.policy.language]
+    micro = int(((policy.policy.reference_rate + 8) * 10**6).to_integral_value())
+    denominator = YEAR_DAYS * 100 * 10**6
+    late = (pl.lit(as_of) - pl.col("due_date")).dt.total_days()
+    lines = (
+        data.instalments.lazy()
+        .filter(
+            (pl.col("issue_date") <= as_of)
+            & (pl.col("open_minor") > 0)
+            & (pl.col("due_date") < as_of)
+        )
+        .with_columns(
+            (pl.col("open_minor").cast(pl.Int128()) * micro * late.cast(pl.Int128())).alias("_n")
+        )
+        .group_by([*KEY, "invoice_id"])
+        .agg(
+            ((pl.col("_n").sum() + denominator // 2) // denominator).cast(pl.Int64()).alias("_i"),
+            late.max().alias("_days"),
+            pl.col("due_date").min().alias("_due"),
+        )
+        .sort([*KEY, "_due", "invoice_id"])
+        .with_columns(
+            pl.concat_str(
+                pl.lit(on + "{invoice:"),
+                pl.col("invoice_id").cast(pl.String()),
+                pl.lit("}, "),
+                pl.format(days_at.replace("{} %", eu_rate(policy) + " %"), pl.col("_days")),
+            ).alias("_line")
+        )
+        .group_by(KEY, maintain_order=True)
+        .agg(
+            pl.col("_i").sum().alias("_eu_interest_minor"),
+            pl.col("_line").str.join("; ").alias("_lines"),
+            pl.len().alias("_invoices"),
+        )
+        .with_columns(
+            pl.concat_str(
+                pl.lit(first),
+                pl.col("_lines"),
+                pl.when(pl.col("currency") == "EUR")
+                .then(pl.format("; " + costs, pl.col("_invoices")))
+                .otherwise(pl.lit("")),
+            ).alias("_eu_note")
+        )
+        .select(*KEY, "_eu_interest_minor", "_eu_note")
+        .collect()
+    )
+    return lines.cast({"_eu_interest_minor": pl.Int64(), "_eu_note": pl.String()})
+
+
+def _fee_kind() -> pl.Expr:
+    """The fee a row's step charges: the EU late-payment rule applies to business debtors
+    (``kind`` company) only; a person gets the step's ``consumers`` fee (fixed or percentage),
+    or none."""
+    business = pl.col("kind").eq("company").fill_null(False)
+    return (
+        pl.when((pl.col("fee") == "eu_late_payment") & ~business)
+        .then(pl.col("consumer_fee"))
+        .otherwise(pl.col("fee"))
+    )
+
+
 def _fee(policy: CompiledPolicy) -> pl.Expr:
     """Late fee in minor units: fixed (the amount), percentage (of the overdue balance) or the EU
-    late-payment rule (reference rate + 8 points a year on the overdue balance for its days past
-    due, plus 40 EUR per overdue invoice when the debt is in euros)."""
+    late-payment rule for business debtors (:func:`eu_interest`, invoice by invoice, plus 40 EUR
+    per overdue invoice when the debt is in euros); a person under the EU rule pays the step's
+    ``consumers`` fee, or nothing."""
     overdue = pl.col("_overdue_minor").cast(MONEY)
     scale = pl.lit(10, pl.Int64()).pow(pl.col("_exp")).cast(pl.Decimal(38, 0))
-    eu_rate = (policy.policy.reference_rate + 8) / 100
-    eu = overdue * pl.lit(eu_rate, MONEY) * pl.col("days_past_due").cast(MONEY) / pl.lit(
-        365, pl.Decimal(38, 0)
-    ) + pl.when(pl.col("currency") == "EUR").then(
-        pl.col("overdue_invoices").cast(MONEY) * 40 * scale
-    ).otherwise(0)
+    kind = _fee_kind()
     amount = (
-        pl.when(pl.col("fee") == "fixed")
+        pl.when(kind == "fixed")
         .then(pl.col("fee_amount") * scale)
-        .when(pl.col("fee") == "percentage")
+        .when(kind == "percentage")
         .then(overdue * pl.col("fee_rate") / pl.lit(100, pl.Decimal(38, 0)))
-        .when(pl.col("fee") == "eu_late_payment")
-        .then(eu)
         .otherwise(None)
+        .round(0)
+        .cast(pl.Int64())
     )
-    return amount.round(0).cast(pl.Int64())
+    if not policy.program["fee"].eq("eu_late_payment").any():
+        return amount
+    compensation = pl.when(pl.col("currency") == "EUR").then(
+        pl.col("overdue_invoices").cast(pl.Int64()) * EU_COMPENSATION_MINOR
+    )
+    eu = pl.col("_eu_interest_minor").fill_null(0) + compensation.fill_null(0)
+    return pl.when(kind == "eu_late_payment").then(eu).otherwise(amount)
 
 
 def _plan(

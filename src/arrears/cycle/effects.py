@@ -213,7 +213,8 @@ POST_FEE = EffectKind(
     "post_fee",
     "a late fee invoice of `amount_minor` in the case's currency, issued and due on the day; "
     "`key` is its external id (unique in the portfolio), `number` and `reference` what the "
-    "debtor reads; a null or zero amount posts nothing",
+    "debtor reads (the EU rule's line: `{invoice:ID}` stands for that invoice's number, which "
+    "the store writes); a null or zero amount posts nothing",
     {
         **_CASE_REF,
         "step_key": S,
@@ -465,7 +466,16 @@ def _case_payload() -> pl.Expr:
 
 
 #: The step params an effect reads (each step's params are the policy's: few distinct texts).
-_PARAMS = ("template", "channel", "queue", "message", "to", "agency", "expires_after_days")
+_PARAMS = (
+    "template",
+    "channel",
+    "queue",
+    "message",
+    "to",
+    "agency",
+    "expires_after_days",
+    "note",
+)
 
 
 def _with_params(frame: pl.DataFrame) -> pl.DataFrame:
@@ -595,10 +605,15 @@ def _fees(executed: pl.DataFrame, as_of: date) -> pl.DataFrame:
                     pl.col("occurrence").cast(S),
                 )
             ).alias("key"),
-            pl.concat_str(pl.lit(f"late fee {as_of.isoformat()} ("), "step_id", pl.lit(")")).alias(
-                "number"
-            ),
-            pl.concat_str(pl.lit("late fee ("), "step_id", pl.lit(")")).alias("reference"),
+            # the EU rule's readable line (decide.eu_interest: "Late-payment interest on
+            # {invoice:ID}, 12 days at 10.15 %"; the store writes each invoice's number)
+            pl.coalesce(
+                "p_note",
+                pl.concat_str(pl.lit(f"late fee {as_of.isoformat()} ("), "step_id", pl.lit(")")),
+            ).alias("number"),
+            pl.coalesce(
+                "p_note", pl.concat_str(pl.lit("late fee ("), "step_id", pl.lit(")"))
+            ).alias("reference"),
         ),
         POST_FEE,
     )

@@ -104,6 +104,12 @@ class LateFee(_Step):
     fee: Literal["fixed", "percentage", "eu_late_payment"]
     amount: Annotated[Decimal, Field(gt=0)] | None = None
     rate: Annotated[Decimal, Field(gt=0, le=100)] | None = None
+    consumers: Literal["none", "fixed", "percentage"] = Field(
+        "none",
+        description="eu_late_payment is for business debtors (kind company) only: what a "
+        "person is charged instead, none (the default), fixed (`amount`) or percentage "
+        "(`rate`).",
+    )
 
 
 class PlaceWithAgency(_Step):

@@ -27,6 +27,7 @@ step occurrence and the effects' keys, so committing the same decisions again wr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -512,18 +513,32 @@ class _Writer:
             if exists is not None:
                 continue
             amount = Money.from_minor(int(row["amount_minor"]), row["currency"])
+            number, reference = self._fee_label(row["number"]), self._fee_label(row["reference"])
             fee = Invoice(
                 row["key"],
                 row["debtor_external_id"],
-                row["number"],
+                number if len(number) <= 200 else number[:197] + "...",
                 self.as_of,
                 (Instalment(1, self.as_of, amount, amount),),
-                reference=row["reference"],
+                reference=reference,
                 portfolio=self.portfolio,
             )
             add_invoice(self.conn, fee, actor=self.actor, at=self.at)
             written += 1
         return written
+
+    def _fee_label(self, label: str) -> str:
+        """A fee's text with each ``{invoice:ID}`` (cycle.decide.eu_interest) written as that
+        invoice's number."""
+        ids = {int(m) for m in re.findall(r"\{invoice:(\d+)\}", label)}
+        if not ids:
+            return label
+        numbers = dict(
+            self.conn.execute(
+                select(invoice.c.id, invoice.c.number).where(invoice.c.id.in_(ids))
+            ).all()
+        )
+        return re.sub(r"\{invoice:(\d+)\}", lambda m: str(numbers.get(int(m[1]), m[1])), label)
 
     # The worklist ------------------------------------------------------------------------------
 
