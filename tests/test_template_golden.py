@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from arrears.channels.base import ChannelSettings, Message
+from arrears.channels.base import Account, ChannelSettings, Message
 from arrears.channels.letter import letter_pdf
 from arrears.channels.templates import (
     LANGUAGES,
@@ -32,6 +32,16 @@ GOLDEN = Path(__file__).parent / "golden" / "templates"
 ROOT = shipped_root()
 assert ROOT is not None
 NAMES = template_names([ROOT])
+#: the creditor of the golden letters: its letterhead, bank details and payment reference
+CREDITOR = {
+    "channels.creditor_name": "Example Company",
+    "creditor.address": "1 Creditor Road|10115 Example City",
+    "creditor.registration": "HRB 123456",
+    "creditor.bank": "Example Bank",
+    "creditor.iban": "DE89 3704 0044 0532 0130 00",
+    "creditor.bic": "COBADEFFXXX",
+    "creditor.payment_reference": "ARR-{customer}",
+}
 LETTERS = {"notice_final", "pre_legal_notice", "carta_prejuridica"}
 
 
@@ -63,8 +73,9 @@ def rendered(name: str, lang: str) -> str:
             key="golden", idempotency_key="golden", channel="letter",
             to=str(variables["debtor"]["postal"]), debtor="C-10042", language=lang,
             subject=out.subject, text=out.text, debtor_name=debtor,
+            account=Account("C-10042", SAMPLE_DAY, tuple(variables["invoices"])),
         )  # fmt: skip
-        settings = ChannelSettings({"channels.creditor_name": "Example Company"}, ROOT)
+        settings = ChannelSettings(CREDITOR, ROOT)
         pdf = PdfReader(io.BytesIO(letter_pdf(message, settings, SAMPLE_DAY)))
         parts += ["--- letter PDF (text) ---", *(p.extract_text() for p in pdf.pages)]
     return "\n".join(parts) + "\n"

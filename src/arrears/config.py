@@ -151,6 +151,27 @@ SETTINGS: tuple[Setting, ...] = (
         "The creditor's name in messages and letters (creditor.name).",
     ),
     Setting(
+        "creditor.address",
+        "",
+        "The creditor's postal address in the letterhead of letters and statements; lines "
+        "separated by '|' or newlines.",
+    ),
+    Setting(
+        "creditor.registration",
+        "",
+        "The creditor's registration (company number, VAT or tax id) in the letterhead.",
+    ),
+    Setting("creditor.logo", "", "PNG or JPEG logo printed at the top right of letters."),
+    Setting("creditor.bank", "", "The bank that holds the creditor's account (letters)."),
+    Setting("creditor.iban", "", "The creditor's account number or IBAN printed on letters."),
+    Setting("creditor.bic", "", "The BIC/SWIFT code of the creditor's bank (letters)."),
+    Setting(
+        "creditor.payment_reference",
+        "{customer}",
+        "The payment reference printed on letters and statements; {customer} becomes the "
+        "debtor's customer number.",
+    ),
+    Setting(
         "channels.collector_name",
         "Accounts receivable",
         "The signature of messages (collector.name).",

@@ -12,9 +12,10 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 from arrears.domain.errors import Unavailable
@@ -38,6 +39,17 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class Account:
+    """What a letter or statement PDF prints as its table: the debtor's customer number, the
+    day of the days past due, and the open invoices (``number``, ``issue_date``, ``due_date``,
+    ``days_past_due``, ``currency``, ``amount`` and ``open`` in minor units)."""
+
+    customer: str
+    as_of: date
+    invoices: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """One rendered message, ready for a provider. ``idempotency_key`` is stable for the outbox
     row (a resend carries the same key: the SMTP Message-ID, the HTTP Idempotency-Key)."""
@@ -58,6 +70,8 @@ class Message:
     #: the legally required text of the debtor's contact-rule pack (``Pack.letter_notice``) in
     #: the debtor's language; printed at the end of letters
     legal_notice: str = ""
+    #: the account a letter or statement prints as a table (None: the text only)
+    account: Account | None = None
 
 
 class Channel(Protocol):

@@ -28,6 +28,7 @@ import polars as pl
 from sqlalchemy import Engine, create_engine
 
 from arrears.channels.base import (
+    Account,
     Attachment,
     Channel,
     ChannelSettings,
@@ -40,7 +41,7 @@ from arrears.channels.base import (
     payment_url,
     require_secret,
 )
-from arrears.channels.letter import letter_pdf
+from arrears.channels.letter import labels, letter_pdf
 from arrears.channels.notices import with_notices
 from arrears.channels.ratelimit import TokenBucket, parse_limit
 from arrears.channels.templates import TemplateBroken, TemplateMissing, render, safe_line
@@ -711,6 +712,9 @@ class Dispatcher:
             opt_out_url=variables["opt_out_link"],
             extra={"template": rendered.template, "language": rendered.language}
             | ({"fallback_from": rendered.wanted} if rendered.fallback else {}),
+            account=Account(who["id"], today, tuple(who["invoices"]))
+            if row.channel == "letter"
+            else None,
         )
         if self.attaches_statement(row.channel, variables["days_past_due"]):
             statement = self.statement(message, who, today, pack)
@@ -728,10 +732,19 @@ class Dispatcher:
     def statement(
         self, message: Message, who: dict[str, Any], today: date, pack: Pack | None = None
     ) -> Attachment:
-        """The statement of account as a PDF: the letter (``letter_pdf``) of the rendered text,
-        which lists every open invoice with its days past due and the totals, addressed to the
-        debtor's postal address, ending with the letter notice of the debtor's ``pack``."""
-        letter = replace(message, channel="letter", to=who["points"].get("postal", ""))
+        """The statement of account as a PDF (:func:`letter_pdf`): the creditor's letterhead,
+        the debtor's postal address, the table of open invoices with their days past due and
+        the totals overdue and not yet due, how to pay, and the letter notice of the debtor's
+        ``pack``. Not the email's text: its opt-out line has no place on paper."""
+        letter = replace(
+            message,
+            channel="letter",
+            to=who["points"].get("postal", ""),
+            subject=labels(message.language)["statement"],
+            text="",
+            html=None,
+            account=Account(who["id"], today, tuple(who["invoices"])),
+        )
         letter = with_notices(letter, pack)
         return Attachment(
             filename=f"statement-{today.isoformat()}.pdf",

@@ -35,7 +35,7 @@ from fpdf import FPDF
 
 from arrears.channels.base import ChannelSettings, Message, PermanentFailure
 from arrears.channels.filesink import safe_name, write_atomically
-from arrears.channels.templates import locale_for, safe_line, safe_lines
+from arrears.channels.templates import locale_for, money, safe_line, safe_lines
 from arrears.contact.model import Pack
 
 _DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -99,12 +99,132 @@ def with_legal_notice(message: Message, pack: Pack | None) -> Message:
     return replace(message, legal_notice=pack.notice(message.language))
 
 
+#: The words a letter prints around the template's text, by language (English otherwise).
+LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "date": "Date", "customer": "Customer no.", "reference": "Payment reference",
+        "invoices": "Open invoices", "invoice": "Invoice", "issued": "Issued", "due": "Due",
+        "dpd": "Days past due", "amount": "Amount", "open": "Open",
+        "overdue": "Total overdue", "not_due": "Not yet due",
+        "total": "Total open (overdue and not yet due)",
+        "pay": "Please pay the overdue amount to", "bank": "Bank", "account": "IBAN/account",
+        "bic": "BIC", "page": "Page {n} of {total}", "statement": "Statement of account",
+    },
+    "es": {
+        "date": "Fecha", "customer": "N.º de cliente", "reference": "Referencia de pago",
+        "invoices": "Facturas pendientes", "invoice": "Factura", "issued": "Emisión",
+        "due": "Vencimiento", "dpd": "Días de mora", "amount": "Importe", "open": "Pendiente",
+        "overdue": "Total vencido", "not_due": "Aún no vencido",
+        "total": "Total pendiente (vencido y no vencido)",
+        "pay": "Por favor, pague el importe vencido a", "bank": "Banco",
+        "account": "IBAN/cuenta", "bic": "BIC", "page": "Página {n} de {total}",
+        "statement": "Estado de cuenta",
+    },
+    "pt": {
+        "date": "Data", "customer": "N.º de cliente", "reference": "Referência de pagamento",
+        "invoices": "Faturas em aberto", "invoice": "Fatura", "issued": "Emissão",
+        "due": "Vencimento", "dpd": "Dias de atraso", "amount": "Valor", "open": "Em aberto",
+        "overdue": "Total vencido", "not_due": "Ainda não vencido",
+        "total": "Total em aberto (vencido e não vencido)",
+        "pay": "Por favor, pague o valor vencido a", "bank": "Banco", "account": "IBAN/conta",
+        "bic": "BIC", "page": "Página {n} de {total}", "statement": "Extrato de conta",
+    },
+    "fr": {
+        "date": "Date", "customer": "N° client", "reference": "Référence de paiement",
+        "invoices": "Factures impayées", "invoice": "Facture", "issued": "Émise le",
+        "due": "Échéance", "dpd": "Jours de retard", "amount": "Montant", "open": "Restant dû",
+        "overdue": "Total échu", "not_due": "Non encore échu",
+        "total": "Total restant dû (échu et non échu)",
+        "pay": "Merci de régler le montant échu à", "bank": "Banque", "account": "IBAN/compte",
+        "bic": "BIC", "page": "Page {n} sur {total}", "statement": "Relevé de compte",
+    },
+    "de": {
+        "date": "Datum", "customer": "Kundennummer", "reference": "Verwendungszweck",
+        "invoices": "Offene Rechnungen", "invoice": "Rechnung", "issued": "Datum",
+        "due": "Fällig", "dpd": "Tage überfällig", "amount": "Betrag", "open": "Offen",
+        "overdue": "Summe überfällig", "not_due": "Noch nicht fällig",
+        "total": "Summe offen (überfällig und noch nicht fällig)",
+        "pay": "Bitte überweisen Sie den überfälligen Betrag an", "bank": "Bank",
+        "account": "IBAN/Konto", "bic": "BIC", "page": "Seite {n} von {total}",
+        "statement": "Kontoauszug",
+    },
+}  # fmt: skip
+
+
+def labels(language: str) -> dict[str, str]:
+    return LABELS.get(language.replace("-", "_").partition("_")[0].lower(), LABELS["en"])
+
+
+#: Where the debtor's address goes: the window of a DL envelope (110 x 220 mm) holding an A4
+#: page folded in three (DIN 5008 form B: 20 mm from the left, 45 mm from the top, 85 x 45 mm;
+#: a return-address line at the window's top, the address under it).
+WINDOW = (20.0, 45.0, 85.0, 45.0)
+#: The table's columns: key, width (mm), alignment; 170 mm, the page's width between margins.
+COLUMNS = (
+    ("invoice", 36.0, "L"),
+    ("issued", 24.0, "L"),
+    ("due", 24.0, "L"),
+    ("dpd", 24.0, "R"),
+    ("amount", 31.0, "R"),
+    ("open", 31.0, "R"),
+)
+
+
+class _Letter(FPDF):
+    """A4 with a footer: the creditor's line and ``Page n of N``. Drawn when the page starts
+    (fpdf2's ``header``), at the page's foot: the page's text then still ends with the
+    letter's last words (the law's notice), for whoever reads it back."""
+
+    footer_text = ""
+    page_label = "Page {n} of {total}"
+    family = "Helvetica"
+
+    def header(self) -> None:
+        x, y = self.get_x(), self.get_y()
+        breaks, margin = self.auto_page_break, self.b_margin
+        self.set_auto_page_break(False)
+        self.set_y(-14)
+        self.set_font(self.family, size=7.5)
+        self.cell(120, 4, self.footer_text, align="L")
+        label = self.page_label.format(n=self.page_no(), total="{nb}")
+        self.cell(0, 4, label, align="R")
+        self.set_auto_page_break(breaks, margin)
+        self.set_xy(x, y)
+        self.set_font(self.family, size=10)
+
+
+def _creditor(settings: ChannelSettings) -> dict[str, str]:
+    def get(key: str) -> str:
+        try:
+            return settings.get(key)
+        except KeyError:
+            return ""
+
+    address = get("creditor.address").replace("|", "\n")
+    return {
+        "name": safe_line(get("channels.creditor_name") or get("channels.from_name")),
+        "address": "\n".join(safe_line(a).strip() for a in address.split("\n") if a.strip()),
+        "registration": safe_line(get("creditor.registration")),
+        "logo": get("creditor.logo"),
+        "bank": safe_line(get("creditor.bank")),
+        "iban": safe_line(get("creditor.iban")),
+        "bic": safe_line(get("creditor.bic")),
+        "reference": get("creditor.payment_reference") or "{customer}",
+    }
+
+
+def payment_reference(pattern: str, customer: str) -> str:
+    """The payment reference of ``customer``: ``pattern`` with ``{customer}`` replaced."""
+    return safe_line(pattern.replace("{customer}", customer))
+
+
 def letter_pdf(message: Message, settings: ChannelSettings, today: date | None = None) -> bytes:
-    pdf = FPDF(format="A4")
-    pdf.set_margins(20, 20, 20)
-    pdf.core_fonts_encoding = _CORE_ENCODING
-    pdf.add_page()
-    creditor = settings.get("channels.creditor_name") or settings.get("channels.from_name")
+    """The letter as an A4 PDF: the creditor's letterhead (name, address, registration, logo),
+    the debtor's address in the window of a DL envelope, the date, customer number and payment
+    reference, the subject and the template's text, the table of open invoices (``Message.
+    account``) with the totals overdue and not yet due, the bank details, the law's notice
+    under a rule, and page numbers."""
+    creditor = {k: v.translate(_SPACES) for k, v in _creditor(settings).items()}
     message = replace(
         message,
         debtor_name=safe_line(message.debtor_name),
@@ -115,35 +235,154 @@ def letter_pdf(message: Message, settings: ChannelSettings, today: date | None =
         message,
         **{f: getattr(message, f).translate(_SPACES) for f in _TEXT_FIELDS},
     )
-    creditor = safe_line(creditor).translate(_SPACES)
-    texts = (creditor, message.debtor_name, message.to, message.subject, message.text)
+    words = labels(message.language)
+    locale = locale_for(message.language, "")
+    account = message.account
+    day = today or (account.as_of if account else date.today())
+    customer = safe_line(account.customer if account else message.debtor)
+    reference = payment_reference(creditor["reference"], customer)
+    dated = format_date(day, "long", locale=locale).translate(_SPACES)
+    rows: list[tuple[str, ...]] = []
+    totals: dict[str, list[int]] = {}
+    for inv in account.invoices if account else ():
+        overdue = int(inv["days_past_due"]) > 0
+        currency = str(inv["currency"])
+        t = totals.setdefault(currency, [0, 0])
+        t[0 if overdue else 1] += int(inv["open"])
+        issued = inv.get("issue_date")
+        rows.append(
+            (
+                safe_line(str(inv["number"])),
+                format_date(issued, "medium", locale=locale) if issued else "",
+                format_date(inv["due_date"], "medium", locale=locale),
+                str(inv["days_past_due"]) if overdue else "",
+                money(int(inv.get("amount", inv["open"])), currency, locale),
+                money(int(inv["open"]), currency, locale),
+            )
+        )
+    rows = [tuple(c.translate(_SPACES) for c in r) for r in rows]
+    sums = {
+        c: tuple(money(n, c, locale).translate(_SPACES) for n in (o, d, o + d))
+        for c, (o, d) in sorted(totals.items())
+    }
+    texts = (
+        *creditor.values(), *words.values(), message.debtor_name, message.to, message.subject,
+        message.text, message.legal_notice or "", dated, customer, reference,
+        *(c for r in rows for c in r), *(a for s in sums.values() for a in s),
+    )  # fmt: skip
     font_path = Path(settings.get("letter.font") or _DEJAVU)
-    unicode_font = not _fits_core_font(*texts, message.legal_notice or "") and font_path.is_file()
-    if unicode_font:
-        pdf.add_font("body", "", str(font_path))
-        family = "body"
-    else:
-        family = "Helvetica"
+    unicode_font = not _fits_core_font(*texts) and font_path.is_file()
 
     def clean(text: str) -> str:
         if unicode_font:
             return text
         return text.encode(_CORE_ENCODING, "replace").decode(_CORE_ENCODING)
 
+    pdf = _Letter(format="A4")
+    pdf.set_margins(20, 15, 20)
+    pdf.set_auto_page_break(True, margin=20)
+    pdf.core_fonts_encoding = _CORE_ENCODING
+    if unicode_font:
+        pdf.add_font("body", "", str(font_path))
+        bold = font_path.with_name(font_path.stem + "-Bold.ttf")
+        pdf.add_font("body", "B", str(bold if bold.is_file() else font_path))
+        pdf.family = "body"
+    family = pdf.family
+    registration = creditor["registration"]
+    pdf.footer_text = clean(" · ".join(x for x in (creditor["name"], registration) if x))
+    pdf.page_label = clean(words["page"])
+    pdf.add_page()
+
+    # the letterhead
+    logo = Path(creditor["logo"]) if creditor["logo"] else None
+    if logo is not None and not logo.is_absolute():
+        logo = settings.root / logo
+    if logo is not None and logo.is_file():
+        try:
+            pdf.image(str(logo), x=150, y=12, w=40)
+        except Exception as exc:  # not an image fpdf2 reads
+            raise PermanentFailure(f"creditor.logo {logo}: {exc}") from None
+    pdf.set_xy(20, 15)
+    pdf.set_font(family, "B", 14)
+    pdf.cell(120, 7, clean(creditor["name"]), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(family, size=8.5)
+    for line in creditor["address"].split("\n") if creditor["address"] else ():
+        pdf.cell(120, 4, clean(line), new_x="LMARGIN", new_y="NEXT")
+    if registration:
+        pdf.cell(120, 4, clean(registration), new_x="LMARGIN", new_y="NEXT")
+
+    # the window: the return address, then the debtor's
+    x, y, w, _ = WINDOW
+    pdf.set_xy(x, y)
+    pdf.set_font(family, size=6.5)
+    back = ", ".join(x for x in (creditor["name"], *creditor["address"].split("\n")) if x)
+    pdf.cell(w, 4, clean(back)[:90], new_x="LEFT", new_y="NEXT")
+    pdf.set_xy(x, y + 6)
     pdf.set_font(family, size=10)
-    _lines(pdf, 5, clean(creditor))
-    pdf.ln(8)
-    _lines(pdf, 5, clean(message.debtor_name))
-    _lines(pdf, 5, clean(message.to))
-    pdf.ln(6)
-    dated = format_date(today or date.today(), "long", locale=locale_for(message.language, ""))
-    pdf.cell(0, 5, clean(dated.translate(_SPACES)), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    pdf.set_font(family, size=12)
+    for line in (message.debtor_name, *message.to.split("\n")):
+        if line:
+            pdf.cell(w, 5, clean(line), new_x="LEFT", new_y="NEXT")
+
+    # the date, customer number and reference, right of the window
+    pdf.set_font(family, size=9)
+    for i, (label, value) in enumerate(
+        ((words["date"], dated), (words["customer"], customer), (words["reference"], reference))
+    ):
+        pdf.set_xy(115, y + 6 + i * 5)
+        pdf.cell(38, 5, clean(label + ":"))
+        pdf.cell(0, 5, clean(value))
+
+    # the subject and the text
+    pdf.set_xy(20, 98)
+    pdf.set_font(family, "B", 12)
     _lines(pdf, 6, clean(message.subject))
     pdf.ln(3)
     pdf.set_font(family, size=10)
-    _lines(pdf, 5, clean(message.text))
+    if message.text.strip():
+        _lines(pdf, 5, clean(message.text.strip("\n")))
+
+    # the table of open invoices and the totals
+    if rows:
+        pdf.ln(4)
+        pdf.set_font(family, "B", 10)
+        pdf.cell(0, 6, clean(words["invoices"]), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(family, "B", 8.5)
+        for key, width, align in COLUMNS:
+            pdf.cell(width, 5, clean(words[key]), border="B", align=align)
+        pdf.ln()
+        pdf.set_font(family, size=8.5)
+        for row in rows:
+            for (_, width, align), value in zip(COLUMNS, row, strict=True):
+                pdf.cell(width, 5, clean(value), align=align)
+            pdf.ln()
+        pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+        label_w = sum(c[1] for c in COLUMNS[:-1])
+        for currency, (past, not_due, total) in sums.items():
+            pdf.set_font(family, "B", 9)
+            pdf.cell(label_w, 5, clean(words["overdue"]), align="R")
+            pdf.cell(0, 5, clean(past), align="R", new_x="LMARGIN", new_y="NEXT")
+            if totals[currency][1]:  # invoices not yet due: their own line, a labelled total
+                pdf.set_font(family, size=8.5)
+                pdf.cell(label_w, 5, clean(words["not_due"]), align="R")
+                pdf.cell(0, 5, clean(not_due), align="R", new_x="LMARGIN", new_y="NEXT")
+                pdf.cell(label_w, 5, clean(words["total"]), align="R")
+                pdf.cell(0, 5, clean(total), align="R", new_x="LMARGIN", new_y="NEXT")
+
+    # how to pay
+    bank = [
+        (words["bank"], creditor["bank"]),
+        (words["account"], creditor["iban"]),
+        (words["bic"], creditor["bic"]),
+    ]
+    bank = [(k, v) for k, v in bank if v]
+    if bank or account is not None:
+        pdf.ln(4)
+        pdf.set_font(family, size=9)
+        pdf.cell(0, 5, clean(f"{words['pay']} {creditor['name']}:"), new_x="LMARGIN", new_y="NEXT")
+        for label, value in [*bank, (words["reference"], reference)]:
+            pdf.cell(35, 4.5, clean(label + ":"))
+            pdf.cell(0, 4.5, clean(value), new_x="LMARGIN", new_y="NEXT")
+
     if message.legal_notice:
         pdf.ln(6)
         pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())

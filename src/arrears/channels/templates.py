@@ -30,7 +30,7 @@ import re
 import traceback
 import weakref
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -465,6 +465,7 @@ def sample_variables(language: str, channel: str = "email") -> dict[str, Any]:
         return {
             "number": number,
             "reference": f"PO-{number[-4:]}",
+            "issue_date": due - timedelta(days=30),
             "instalment": 1,
             "due_date": due,
             "days_past_due": max((SAMPLE_DAY - due).days, 0),

@@ -341,6 +341,7 @@ def read_recipients(
                 instalment.c.debtor_id,
                 invoice.c.number,
                 invoice.c.reference,
+                invoice.c.issue_date,
                 instalment.c.seq,
                 instalment.c.due_date,
                 instalment.c.currency,
@@ -355,6 +356,7 @@ def read_recipients(
                 {
                     "number": i.number,
                     "reference": i.reference,
+                    "issue_date": i.issue_date,
                     "instalment": i.seq,
                     "due_date": i.due_date,
                     "days_past_due": max((as_of - i.due_date).days, 0),
