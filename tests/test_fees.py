@@ -4,10 +4,14 @@ run`` on a store: the posted fee invoice says what it is."""
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import date
+from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
+import pytest
 
 from arrears.cycle.compiled import CompiledPolicy, compile_policy
 from arrears.cycle.decide import decide
@@ -123,3 +127,47 @@ def test_outside_the_euro_no_compensation_and_a_partial_payment_counts() -> None
             "on {invoice:2}, 12 days at 10.15 %",
         )
     }
+
+
+def test_the_fee_arrears_run_posts_reads_as_a_line_the_debtor_understands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through `arrears run` and `arrears export invoices`: the fee invoice posted on 13 March
+    names each invoice by its number, its days late and the rate."""
+    from arrears.cli.app import main
+    from arrears.domain.ledger import Debtor, DebtorKind
+    from arrears.store.database import connect
+    from arrears.store.ledger import cases as ledger
+    from test_ledger_support import ACTOR, AT
+    from test_ledger_support import Book as Ledger
+
+    root = tmp_path / "ws"
+    assert main(["init", str(root)]) == 0
+    engine = connect(f"sqlite:///{root / 'arrears.db'}")
+    with engine.begin() as conn:
+        for ext, kind in (("BIZ", DebtorKind.COMPANY), ("PERSON", DebtorKind.PERSON)):
+            debtor = Debtor(ext, f"Debtor {ext}", kind, "DE", "EUR", "Europe/Berlin", "en")
+            ledger.add_debtor(conn, debtor, actor=ACTOR, at=AT)
+        book = Ledger(conn)
+        book.invoice("INV-1041", "BIZ", ("2026-02-01", "2500.00"), currency="EUR")
+        book.invoice("INV-1042", "BIZ", ("2026-03-01", "1000.00"), currency="EUR")
+        book.invoice("INV-2001", "PERSON", ("2026-02-01", "1000.00"), currency="EUR")
+    engine.dispose()
+    policy = root / "policies" / "eu-fees.yaml"
+    policy.write_text(POLICY, encoding="utf-8")
+    for day in ("2026-02-02", "2026-03-13"):
+        assert main(["-w", str(root), "run", "--as-of", day, "--policy", str(policy)]) == 0
+    out = root / "invoices.csv"
+    assert main(["-w", str(root), "export", "invoices", str(out)]) == 0
+    capsys.readouterr()
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    fees = [r for r in rows if r["invoice_id"].startswith("fee:")]
+    assert len(fees) == 1  # the consumer is charged nothing
+    [fee] = fees
+    line = (
+        "Late-payment interest on INV-1041, 40 days at 10.15 %; "
+        "on INV-1042, 12 days at 10.15 %; recovery costs 2 × 40.00 EUR"
+    )
+    assert fee["debtor_id"] == "BIZ"
+    assert (fee["number"], fee["reference"]) == (line, line)
+    assert Decimal(fee["amount"]) == Decimal("111.15")  # 27.81 + 3.34 + 80.00
