@@ -113,3 +113,113 @@ def test_western_text_uses_the_core_font_and_other_text_embeds_a_unicode_font(
         "1.234,50 € – “pague”, señor" in pypdf.PdfReader(io.BytesIO(core)).pages[0].extract_text()
     )
     assert "Ανδρέας" in pypdf.PdfReader(io.BytesIO(embedded)).pages[0].extract_text()
+
+
+# through ``arrears dispatch`` into the file sink ----------------------------------------------
+
+CREDITOR_ENV = {
+    "ARREARS_CHANNELS_LETTER": "pdf",
+    "ARREARS_CHANNELS_CREDITOR_NAME": "Ejemplo Cobros S.A.",
+    "ARREARS_CREDITOR_ADDRESS": "Paseo de la Castellana 1|28046 Madrid",
+    "ARREARS_CREDITOR_REGISTRATION": "NIF B-12345678",
+    "ARREARS_CREDITOR_BANK": "CaixaBank",
+    "ARREARS_CREDITOR_IBAN": "ES91 2100 0418 4502 0005 1332",
+    "ARREARS_CREDITOR_BIC": "CAIXESBBXXX",
+    "ARREARS_CREDITOR_PAYMENT_REFERENCE": "ARR-{customer}",
+}
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _pdf_text(data: bytes) -> str:
+    return _flat(" ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(data)).pages))
+
+
+@pytest.fixture
+def dispatched(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    from arrears.cli.app import main
+    from channels_support import DAY, SENDING_ENV, base_workspace, copy_workspace
+
+    for name, value in {**SENDING_ENV, **CREDITOR_ENV}.items():
+        monkeypatch.setenv(name, value)
+    ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("letters")), tmp_path / "ws")
+    assert main(["-w", str(ws), "dispatch", "--as-of", DAY.isoformat()]) == 0
+    return ws
+
+
+def _open_invoices(ws: Path, external_id: str) -> list[dict[str, object]]:
+    from sqlalchemy import select
+
+    from arrears.store.schema import debtor, instalment, invoice
+    from channels_support import engine_of
+
+    with engine_of(ws).connect() as conn:
+        query = (
+            select(invoice.c.number, instalment.c.due_date, instalment.c.open_minor)
+            .join(instalment, instalment.c.invoice_id == invoice.c.id)
+            .join(debtor, debtor.c.id == invoice.c.debtor_id)
+            .where(debtor.c.external_id == external_id, instalment.c.open_minor > 0)
+        )
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def test_a_dispatched_letter_is_a_document_with_letterhead_table_totals_and_bank_details(
+    dispatched: Path,
+) -> None:
+    from channels_support import DAY
+
+    letters = sorted((dispatched / "outbox" / "letter").glob("*.pdf"))
+    assert letters, "the base workspace sends letters"
+    for path in letters:
+        customer = path.name.split("-cycle")[0].split("-")[0]
+        text = _pdf_text(path.read_bytes())
+        # the letterhead, the return address line of the window, the customer and reference
+        assert text.startswith("Ejemplo Cobros S.A. · NIF B-12345678 ")  # the page's footer
+        assert "Paseo de la Castellana 1 28046 Madrid NIF B-12345678" in text
+        assert "Ejemplo Cobros S.A., Paseo de la Castellana 1, 28046 Madrid" in text
+        assert f"ARR-{customer}" in text
+        # the invoice table: every open invoice of the debtor, by number
+        assert any(h in text for h in ("Invoice Issued Due Days past due", "Factura Emisión"))
+        for inv in _open_invoices(dispatched, customer):
+            assert str(inv["number"]) in text
+        overdue = [i for i in _open_invoices(dispatched, customer) if i["due_date"] < DAY]
+        assert overdue and any(t in text for t in ("Total overdue", "Total vencido"))
+        not_due = [i for i in _open_invoices(dispatched, customer) if i["due_date"] >= DAY]
+        if not_due:  # the total that includes them says so
+            assert (
+                "Total open (overdue and not yet due)" in text or "(vencido y no vencido)" in text
+            )
+        else:
+            assert "not yet due" not in text and "no vencido" not in text
+        # how to pay, and then the page's last words: the law's notice if the pack has one
+        assert "ES91 2100 0418 4502 0005 1332" in text and "CAIXESBBXXX" in text
+        assert "Page 1 of" in text or "Página 1 de" in text
+
+
+def test_the_statement_carries_the_table_and_no_opt_out_line(dispatched: Path) -> None:
+    import email
+    from email import policy
+    from email.message import EmailMessage
+
+    statements = []
+    for path in (dispatched / "outbox" / "email").glob("*.eml"):
+        msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        body = msg.get_body(("plain",))
+        assert body is not None and "opt-out" in str(body.get_content())  # the email has it
+        statements += [
+            _pdf_text(part.get_content())
+            for part in msg.iter_attachments()
+            if part.get_content_type() == "application/pdf"
+        ]
+    assert statements, "dunning emails carry the statement"
+    for text in statements:
+        assert "Statement of account" in text or "Estado de cuenta" in text
+        assert "opt-out" not in text and "To stop these emails" not in text
+        assert "Para dejar de recibir" not in text
+        assert "ES91 2100 0418 4502 0005 1332" in text
+        assert "Total overdue" in text or "Total vencido" in text
