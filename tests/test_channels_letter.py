@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,7 +152,7 @@ def dispatched(
     return ws
 
 
-def _open_invoices(ws: Path, external_id: str) -> list[dict[str, object]]:
+def _open_invoices(ws: Path, external_id: str) -> list[dict[str, Any]]:
     from sqlalchemy import select
 
     from arrears.store.schema import debtor, instalment, invoice
