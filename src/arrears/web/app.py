@@ -79,7 +79,7 @@ def create_app(
     for ``portfolio`` (default: the workspace's ``portfolio`` setting). Raises ``LookupError``
     for an unknown portfolio and :class:`arrears.config.ConfigError` for a ``web.*`` setting
     that is not usable."""
-    from arrears.web import callbacks, optout, pages, tracking  # noqa: PLC0415 (they import us)
+    from arrears.web import api, callbacks, optout, pages, tracking  # noqa: PLC0415 (they import us)
 
     ws = workspace if isinstance(workspace, config.Workspace) else config.load(Path(workspace))
     max_body = _max_body(ws)
@@ -91,8 +91,8 @@ def create_app(
         raise LookupError(f"no portfolio {code!r} in {ws.database_url}") from None
     app = FastAPI(
         title="arrears",
-        summary="The collectors' pages, delivery callbacks, inbound replies, opt-out and email "
-        "tracking.",
+        summary="The REST API (/api/v1, Bearer API tokens), the collectors' pages, delivery "
+        "callbacks, inbound replies, opt-out and email tracking.",
         docs_url=None,
         redoc_url=None,
     )
@@ -110,6 +110,7 @@ def create_app(
     app.include_router(optout.router)
     app.include_router(tracking.router)
     pages.install(app)
+    api.install(app)  # /api/v1 (its Bearer-token actor: api.api_actor) and /docs
 
     @app.get("/health")
     def health() -> dict[str, str]:

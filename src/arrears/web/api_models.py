@@ -1,0 +1,202 @@
+"""The REST API's request and response bodies (``/api/v1``, docs/web.md): what a machine client
+sends and reads, with the OpenAPI schema FastAPI derives from them.
+
+Amounts are decimal strings in the currency's major unit (``"125.50"``), never floats; a request
+body with an unknown field is refused (422) like any other problem, every problem at once."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Amount = Decimal
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# Reads -----------------------------------------------------------------------------------------
+
+
+class Debtor(BaseModel):
+    id: str = Field(description="The debtor's external id.")
+    name: str
+    kind: str = Field(description="person or company")
+    country: str
+    language: str
+    currency: str
+    do_not_contact: bool
+
+
+class AccountCurrency(BaseModel):
+    """The explain view's key figures of one currency of the debtor on ``as_of``."""
+
+    currency: str
+    segment: str
+    stage: str = Field(description="The collection stage (clear: nothing overdue).")
+    stage_rule: str
+    case: str = Field(description="What the cycle decides for the case (no case: none).")
+    opened_on: date | None
+    awaiting_approval: str | None
+    arm: str | None = Field(description="The experiment arm, if any.")
+    paused_by: str | None
+    paused_until: date | None
+    priority: float
+    score: float | None
+    score_reasons: list[str]
+    figures: dict[str, str | int | float | bool | None] = Field(
+        description="Every feature the engine computed (money as decimal strings)."
+    )
+
+
+class Account(BaseModel):
+    debtor: Debtor
+    as_of: date
+    policy: str | None = Field(description="The policy explained (null: the workspace has none).")
+    currencies: list[AccountCurrency]
+
+
+class Task(BaseModel):
+    task_id: int
+    score: float
+    task_priority: int
+    created_on: date
+    debtor: str
+    name: str
+    currency: str | None
+    stage: str | None
+    overdue: str | None = Field(description="The overdue amount, as a decimal string.")
+    queue: str | None
+    collector: str | None
+    step_id: str | None
+    flags: list[str]
+    not_before: str | None = Field(description="The contact rules' earliest time to call (UTC).")
+
+
+class Worklist(BaseModel):
+    tasks: list[Task]
+
+
+class ActivityItem(BaseModel):
+    occurred_at: datetime
+    kind: str
+    actor: str = Field(description="Who did it: user:NAME, token:NAME, cli:NAME, system:JOB...")
+    portfolio: str | None
+    debtor: str | None
+    subject_kind: str
+    subject_id: str
+    payload: object
+
+
+class ActivityList(BaseModel):
+    activity: list[ActivityItem]
+
+
+class Aging(BaseModel):
+    portfolio: str
+    as_of: date
+    edges: list[int]
+    in_currency: str | None
+    buckets: list[str] = Field(description="The bucket columns of each row, in order.")
+    rows: list[dict[str, str | int | None]] = Field(
+        description="One row per group: its keys, currency, count, each bucket's amount, total "
+        "(amounts as decimal strings in the row's currency)."
+    )
+
+
+# Writes ----------------------------------------------------------------------------------------
+
+
+class PaymentIn(_Request):
+    external_id: str = Field(min_length=1, max_length=100, description="The payment's own id: "
+                             "posting it again changes nothing.")  # fmt: skip
+    debtor: str = Field(min_length=1, max_length=100)
+    received_on: date
+    amount: Amount = Field(gt=0, description='Decimal string, e.g. "125.50".')
+    currency: str = Field(min_length=3, max_length=3)
+    invoice: str | None = Field(None, description="Apply to this invoice only.")
+    method: str | None = Field(None, max_length=50)
+    reference: str | None = Field(None, max_length=200)
+
+
+class Applied(BaseModel):
+    invoice: str
+    seq: int
+    amount: str
+
+
+class PaymentOut(BaseModel):
+    payment: str
+    changed: bool = Field(description="false: this payment was recorded before; nothing changed.")
+    applied: list[Applied]
+    unallocated: str
+    currency: str
+
+
+class PromiseIn(_Request):
+    debtor: str = Field(min_length=1, max_length=100)
+    amount: Amount = Field(gt=0)
+    currency: str | None = Field(None, min_length=3, max_length=3, description="Default: the "
+                                 "debtor's currency.")  # fmt: skip
+    due_on: date
+    made_on: date | None = Field(None, description="Default: today.")
+    grace_days: int = Field(0, ge=0)
+    note: str | None = Field(None, max_length=1000)
+
+
+class PromiseOut(BaseModel):
+    promise_id: int
+    debtor: str
+    amount: str
+    currency: str
+    due_on: date
+
+
+class HoldIn(_Request):
+    debtor: str = Field(min_length=1, max_length=100)
+    starts_on: date | None = Field(None, description="Default: today.")
+    ends_on: date = Field(description="The first day collection resumes.")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class HoldOut(BaseModel):
+    hold_id: int
+    debtor: str
+    starts_on: date
+    ends_on: date
+
+
+class ContactIn(_Request):
+    debtor: str = Field(min_length=1, max_length=100)
+    channel: str = Field(description="call, email, sms, whatsapp, letter...")
+    outcome: str = Field(min_length=1, max_length=50, description="right_party, no_answer, "
+                         "wrong_number, refused, promise, or your own word.")  # fmt: skip
+    on: date | None = Field(None, description="Default: today.")
+    note: str | None = Field(None, max_length=1000)
+
+
+class ContactOut(BaseModel):
+    debtor: str
+    channel: str
+    outcome: str
+    on: date
+    changed: bool = Field(description="false: this very contact was logged before.")
+    closed_tasks: list[int]
+    rescheduled_tasks: list[int]
+
+
+class WriteOffIn(_Request):
+    invoice: str = Field(min_length=1, max_length=100)
+    amount: Amount | None = Field(None, gt=0, description="Default: the whole open balance.")
+    on: date | None = Field(None, description="Default: today.")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class WriteOffOut(BaseModel):
+    invoice: str
+    amount: str
+    currency: str
+    changed: bool
