@@ -21,12 +21,15 @@ s² = 9/128. Difference 11/56; half-width 1.959964·sqrt(657/2401/3 + 9/128/2).
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
 
+from arrears.cli.app import main
 from arrears.kpi.experiments import (
     ASSIGNMENT_SCHEMA,
     arm_rates,
@@ -180,3 +183,104 @@ def test_a_significant_difference() -> None:
     assert math.isclose(Z_SUM_SQUARED * 0.4375 / 0.0025, 1373.55, rel_tol=1e-4)
     with pytest.raises(ValueError, match="between 0 and 1"):
         comparison(rates, detect=1.5)
+
+
+# Through the command line ------------------------------------------------------------------
+
+DEBTORS = "debtor_id,name,currency\n" + "".join(f"D{n},Debtor {n},USD\n" for n in range(1, 9))
+INVOICES = "invoice_id,debtor_id,issue_date,due_date,amount,currency\n" + "".join(
+    f"I{n},D{n},2026-01-20,2026-02-20,100.00,USD\n" for n in range(1, 9)
+)
+#: D1 to D4 pay in full on 03-10, after the run of 03-01 put every debtor in an arm.
+PAYMENTS = "payment_id,debtor_id,date,amount,currency,invoice_id,allocated_amount\n" + "".join(
+    f"P{n},D{n},2026-03-10,100.00,USD,I{n},100.00\n" for n in range(1, 5)
+)
+PERIOD = ["--from", "2026-03-01", "--to", "2026-03-31"]
+
+
+def run(ws: Path, *args: str) -> int:
+    return main(["-w", str(ws), *args])
+
+
+@pytest.fixture
+def ws(tmp_path: Path, store_url: str, capsys: pytest.CaptureFixture[str]) -> Path:
+    """The default b2b policy's experiment (standard segment, early stage) at a share of 0.5;
+    eight debtors 9 days late on 03-01, when the daily run assigns them; four pay on 03-10."""
+    root = tmp_path / "ws"
+    assert main(["init", str(root), "--database-url", store_url]) == 0
+    policy = root / "policies" / "b2b.yaml"
+    policy.write_text(policy.read_text().replace("share: 0.2", "share: 0.5"))
+    config = root / "arrears.toml"
+    config.write_text(config.read_text() + "\n[rates]\nUSD = 1\nEUR = 1.25\n")
+    for kind, text in [("debtors", DEBTORS), ("invoices", INVOICES)]:
+        (tmp_path / f"{kind}.csv").write_text(text)
+        assert run(root, "import", kind, str(tmp_path / f"{kind}.csv")) == 0
+    assert run(root, "run", "--as-of", "2026-03-01") == 0
+    (tmp_path / "payments.csv").write_text(PAYMENTS)
+    assert run(root, "import", "payments", str(tmp_path / "payments.csv")) == 0
+    capsys.readouterr()
+    return root
+
+
+def arms_of(ws: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    arms = {}
+    for n in range(1, 9):
+        assert run(ws, "explain", f"D{n}", "--as-of", "2026-03-01", "--format", "json") == 0
+        [row] = json.loads(capsys.readouterr().out)
+        arms[f"D{n}"] = row["arm"].split(":")[1]
+    return arms
+
+
+def test_the_report_a_user_reads(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arms = arms_of(ws, capsys)
+    champions = [k for k, v in arms.items() if v == "champion"]
+    payers = {"D1", "D2", "D3", "D4"}
+    assert 0 < len(champions) < 8  # both arms have debtors (the hash is fixed)
+    assert run(ws, "experiment", "report", *PERIOD, "--format", "json") == 0
+    rows = {r["measure"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {"recovery", "cure", "roll_forward"}
+    recovery, cure = rows["recovery"], rows["cure"]
+    n1, k1 = len(champions), len(payers & set(champions))
+    n2, k2 = 8 - n1, 4 - k1
+    assert (recovery["champion_debtors"], recovery["challenger_debtors"]) == (n1, n2)
+    assert recovery["champion_open"] == f"{100 * n1}.00"
+    assert recovery["challenger_collected"] == f"{100 * k2}.00"
+    # every debtor owed 100.00 and paid all or nothing: recovery = cure = share that paid;
+    # the others are 31-60 days late on 03-31: rolled forward
+    assert recovery["champion"] == cure["champion"] == round(k1 / n1, 4)
+    assert cure["challenger"] == round(k2 / n2, 4)
+    assert rows["roll_forward"]["champion"] == round(1 - k1 / n1, 4)
+    half = Z * math.sqrt((k1 / n1) * (1 - k1 / n1) / n1 + (k2 / n2) * (1 - k2 / n2) / n2)
+    assert cure["low"] == round(k2 / n2 - k1 / n1 - half, 4)
+    assert cure["significant"] is False
+
+    assert run(ws, "experiment", "report", *PERIOD) == 0
+    out = capsys.readouterr().out
+    assert "experiment sms-first-notice, USD" in out
+    assert "cure rate: the challenger's is" in out and "not significant" in out
+    assert "two-proportion (Wald)" in out
+
+
+def test_in_spanish_and_in_one_currency(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = ws / "arrears.toml"
+    config.write_text(config.read_text().replace('locale = "en_US"', 'locale = "es_CO"'))
+    assert run(ws, "experiment", "report", *PERIOD, "--in", "eur", "--wide") == 0
+    out = capsys.readouterr().out
+    assert "experimento sms-first-notice, EUR" in out
+    assert "tasa de cura: la del retador está" in out and "no significativa" in out
+    assert "intervalo de dos proporciones" in out
+    assert "320,00" in out or "240,00" in out or "480,00" in out  # 100.00 USD = 80.00 EUR
+
+
+def test_bad_input_is_reported_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = tmp_path / "ws"
+    assert main(["init", str(ws), "--database-url", f"sqlite:///{tmp_path / 'a.db'}"]) == 0
+    args = ["--from", "2026-13-01", "--to", "2026-03-31", "--detect", "5", "--in", "XX1"]
+    assert run(ws, "experiment", "report", *args) == 1
+    err = capsys.readouterr().err
+    assert "--from '2026-13-01' is not a date" in err
+    assert "--detect '5'" in err and "'XX1' is not an ISO 4217" in err
+    assert run(ws, "experiment", "report", "--from", "2026-04-01", "--to", "2026-03-31") == 1
+    assert "is after --to" in capsys.readouterr().err
+    assert run(ws, "experiment", "report", "--from", "2025-01-01", "--to", "2025-01-31") == 0
+    assert "no debtor was assigned" in capsys.readouterr().out

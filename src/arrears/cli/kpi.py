@@ -26,7 +26,13 @@ from arrears.kpi.aging import DEFAULT_EDGES, bucket_labels
 from arrears.kpi.figures import AMOUNTS
 from arrears.kpi.promises import PROMISE_AMOUNTS
 from arrears.kpi.roll import SETTLED, WRITTEN_OFF
-from arrears.services.kpi import GROUPS, KpiReport, kpi_report
+from arrears.services.kpi import (
+    GROUPS,
+    ExperimentReport,
+    KpiReport,
+    experiment_report,
+    kpi_report,
+)
 from arrears.services.uow import SqlUnitOfWork
 
 #: The rows of the table: (label, column, how it is shown).
@@ -253,5 +259,283 @@ def _as_records(frame: pl.DataFrame, amounts: tuple[str, ...]) -> pl.DataFrame:
     return rows
 
 
+#: The words of ``arrears experiment report``, by the workspace locale's language.
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "experiment {name}, {currency}: debtors assigned from {start} to {end},"
+        " followed to {end}",
+        "none": "no debtor was assigned to an experiment's arm from {start} to {end}",
+        "measure": "measure",
+        "champion": "champion",
+        "challenger": "challenger",
+        "difference": "difference",
+        "interval": "95 % interval",
+        "significant": "significant",
+        "needed": "needed per arm",
+        "debtors": "debtors",
+        "open": "open at assignment",
+        "collected": "collected since",
+        "delinquent": "past due at assignment",
+        "recovery": "recovery rate %",
+        "cure": "cure rate %",
+        "roll_forward": "roll-forward rate %",
+        "yes": "yes",
+        "no": "no",
+        "higher": "higher than",
+        "lower": "lower than",
+        "same": "the same as",
+        "say": "{measure}: the challenger's is {diff} points {direction} the champion's"
+        " ({low} to {high} at 95 %): {verdict}; about {needed} debtors per arm would detect"
+        " {detect} points at 80 % power.",
+        "say_short": "{measure}: not measurable yet (an arm has too few debtors).",
+        "significant_is": "significant",
+        "not_significant_is": "not significant, it may be chance",
+        "method": "Rates' differences: two-proportion (Wald) interval; recovery: ratio"
+        " estimator's variance (docs/kpi.md).",
+    },
+    "es": {
+        "title": "experimento {name}, {currency}: deudores asignados del {start} al {end},"
+        " seguidos hasta el {end}",
+        "none": "ningún deudor fue asignado a un brazo de experimento del {start} al {end}",
+        "measure": "medida",
+        "champion": "campeón",
+        "challenger": "retador",
+        "difference": "diferencia",
+        "interval": "intervalo 95 %",
+        "significant": "significativa",
+        "needed": "necesarios por brazo",
+        "debtors": "deudores",
+        "open": "saldo al asignar",
+        "collected": "recaudado desde entonces",
+        "delinquent": "vencidos al asignar",
+        "recovery": "tasa de recuperación %",
+        "cure": "tasa de cura %",
+        "roll_forward": "tasa de deterioro %",
+        "yes": "sí",
+        "no": "no",
+        "higher": "más que",
+        "lower": "menos que",
+        "same": "igual que",
+        "say": "{measure}: la del retador está {diff} puntos {direction} la del campeón"
+        " ({low} a {high} al 95 %): {verdict}; con unos {needed} deudores por brazo se"
+        " detectarían {detect} puntos con potencia del 80 %.",
+        "say_short": "{measure}: aún no se puede medir (un brazo tiene muy pocos deudores).",
+        "significant_is": "significativa",
+        "not_significant_is": "no significativa, puede ser azar",
+        "method": "Diferencias de tasas: intervalo de dos proporciones (Wald); recuperación:"
+        " varianza del estimador de razón (docs/kpi.md).",
+    },
+}
+
+
+def words(locale: str) -> dict[str, str]:
+    """The words of the report in the locale's language (English when not Spanish)."""
+    return WORDS["es"] if locale.lower().startswith("es") else WORDS["en"]
+
+
+def experiments_command(
+    ctx: typer.Context,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="First day debtors were assigned, YYYY-MM-DD (default: the first day of the"
+            " month two months before --to's).",
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--to", help="Last day, included; outcomes as of it (default: today)."),
+    ] = None,
+    detect: Annotated[
+        str,
+        typer.Option(help="The difference between arms to size for, as a rate (0.05: 5 points)."),
+    ] = "0.05",
+    in_currency: Annotated[
+        str | None,
+        typer.Option("--in", help="Every amount in this currency, at arrears.toml's [rates]."),
+    ] = None,
+    portfolio: Annotated[
+        str | None, typer.Option(help="Portfolio code (default: the workspace's).")
+    ] = None,
+    buckets: Annotated[
+        str, typer.Option(help="Bucket edges in days past due (cure, roll forward).")
+    ] = ",".join(map(str, DEFAULT_EDGES)),
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    wide: Wide = False,
+) -> None:
+    """Champion against challenger: each experiment's arms' recovery, cure and roll-forward
+    rates, the difference with its 95 % interval, and the debtors needed per arm."""
+    from arrears.cli.app import UserError
+
+    problems = []
+    last = first = date.today()
+    try:
+        last = parse_day(end, "--to", date.today())
+    except ValueError as exc:
+        problems.append(str(exc))
+    try:
+        first = parse_day(start, "--from", quarter_start(last))
+    except ValueError as exc:
+        problems.append(str(exc))
+    try:
+        edges = parse_buckets(buckets)
+    except ValueError as exc:
+        problems.append(str(exc))
+    size = 0.0
+    try:
+        size = float(detect)
+        if not 0 < size < 1:
+            raise ValueError
+    except ValueError:
+        problems.append(f"--detect {detect!r}: give a difference between 0 and 1, e.g. 0.05")
+    if in_currency is not None:
+        in_currency = in_currency.strip().upper()
+        if not is_currency(in_currency):
+            problems.append(f"--in {in_currency!r} is not an ISO 4217 currency code")
+    if problems:
+        raise UserError("; ".join(problems))
+    ws = workspace(ctx)
+    report = experiment_report(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        portfolio=portfolio or ws.get("portfolio"),
+        start=first,
+        end=last,
+        detect=size,
+        edges=edges,
+        in_currency=in_currency,
+        rates=ws.rates,
+    )
+    print_experiments(report, fmt, locale=ws.get("locale"), wide=wide)
+
+
+def print_experiments(report: ExperimentReport, fmt: Format, *, locale: str, wide: bool) -> None:
+    """The arms and their comparison: CSV/JSON one record per experiment, currency and measure
+    (the comparison, with each arm's debtors); a table and a plain statement per experiment."""
+    w = words(locale)
+    if fmt is not Format.TABLE:
+        emit(experiment_records(report), fmt)
+        return
+    period = {"start": report.start.isoformat(), "end": report.end.isoformat()}
+    if report.arms.is_empty():
+        console.print(w["none"].format(**period), soft_wrap=True)
+        return
+    for (name, currency), compared in report.comparison.group_by(
+        ["experiment", "currency"], maintain_order=True
+    ):
+        arms = {
+            str(r["arm"]): r
+            for r in report.arms.filter(
+                (pl.col("experiment") == name) & (pl.col("currency") == currency)
+            ).to_dicts()
+        }
+        sides = ("champion", "challenger")
+        cols: dict[str, list[str]] = {w["measure"]: []}
+        for side in (*sides, "difference", "interval", "significant", "needed"):
+            cols[w[side]] = []
+
+        def put(label: str, values: list[str], cols: dict[str, list[str]] = cols) -> None:
+            _put(cols, label, values)
+
+        for field in ("debtors", "delinquent"):
+            put(w[field], [str(arms[s][field]) if s in arms else "" for s in sides])
+        for field in ("open", "collected"):
+            put(
+                w[field],
+                [
+                    amount_text(from_minor(arms[s][field], str(currency)), str(currency), locale)
+                    if s in arms
+                    else ""
+                    for s in sides
+                ],
+            )
+        statements = []
+        for row in compared.to_dicts():
+            cells = [_points(row["champion"], locale), _points(row["challenger"], locale)]
+            cells.append(_points(row["difference"], locale))
+            low, high = row["low"], row["high"]
+            cells.append(
+                NOT_DEFINED if low is None else f"{_points(low, locale)} … {_points(high, locale)}"
+            )
+            cells.append(
+                NOT_DEFINED
+                if row["significant"] is None
+                else w["yes" if row["significant"] else "no"]
+            )
+            needed = row["needed_per_arm"]
+            cells.append(NOT_DEFINED if needed is None else format_decimal(needed, locale=locale))
+            put(w[row["measure"]], cells)
+            statements.append(statement(row, w, report.detect, locale))
+        title = w["title"].format(name=name, currency=currency, **period)
+        frame = pl.DataFrame(cols)
+        emit(frame, fmt, title=title, right=frame.columns[1:], wide=wide)
+        for line in statements:
+            console.print(line, soft_wrap=True, highlight=False)
+        console.print(w["method"], soft_wrap=True, highlight=False)
+
+
+def _put(cols: dict[str, list[str]], label: str, values: list[str]) -> None:
+    """One row of the table: ``label`` and ``values``, empty cells after them."""
+    cells = [label, *values]
+    for i, column in enumerate(cols):
+        cols[column].append(cells[i] if i < len(cells) else "")
+
+
+def statement(row: dict[str, object], w: dict[str, str], detect: float, locale: str) -> str:
+    """The plain sentence on one measure's difference."""
+    measure = w[str(row["measure"])].removesuffix(" %")
+    low, high, diff = row["low"], row["high"], row["difference"]
+    if not isinstance(low, float) or not isinstance(high, float) or not isinstance(diff, float):
+        return w["say_short"].format(measure=measure)
+    direction = w["higher"] if diff > 0 else w["lower"] if diff < 0 else w["same"]
+    needed = row["needed_per_arm"]
+    return w["say"].format(
+        measure=measure,
+        diff=_points(abs(diff), locale),
+        direction=direction,
+        low=_points(low, locale),
+        high=_points(high, locale),
+        verdict=w["significant_is" if row["significant"] else "not_significant_is"],
+        needed=NOT_DEFINED
+        if not isinstance(needed, int)
+        else format_decimal(needed, locale=locale),
+        detect=_points(detect, locale),
+    )
+
+
+def _points(value: object, locale: str) -> str:
+    if value is None:
+        return NOT_DEFINED
+    assert isinstance(value, float | int)
+    return _one_decimal(value * 100, locale)
+
+
+def experiment_records(report: ExperimentReport) -> pl.DataFrame:
+    """One record per experiment, currency and measure: the comparison (rates as ratios to
+    0.0001) with each arm's ``*_debtors`` (of the measure's denominator), ``*_open`` and
+    ``*_collected`` as decimal text."""
+    rows = []
+    arms = {(r["experiment"], r["currency"], r["arm"]): r for r in report.arms.to_dicts()}
+    for row in report.comparison.to_dicts():
+        out = dict(row)
+        for side in ("champion", "challenger"):
+            arm = arms.get((row["experiment"], row["currency"], side))
+            size = "delinquent" if row["measure"] == "cure" else "debtors"
+            out[f"{side}_debtors"] = None if arm is None else arm[size]
+            for field in ("open", "collected"):
+                out[f"{side}_{field}"] = (
+                    None if arm is None else str(from_minor(arm[field], row["currency"]))
+                )
+        for name in ("champion", "challenger", "difference", "low", "high"):
+            value = out[name]
+            out[name] = None if value is None else round(float(value), 4)
+        rows.append(out)
+    return pl.DataFrame(rows, infer_schema_length=None)
+
+
 def register(app: typer.Typer) -> None:
     app.command("kpi")(kpi_command)
+    experiment = typer.Typer(help="Champion/challenger experiments: how the arms compare.")
+    experiment.command("report")(experiments_command)
+    app.add_typer(experiment, name="experiment")

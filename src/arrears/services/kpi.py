@@ -21,11 +21,13 @@ import polars as pl
 
 from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import InvalidInput, NotFound
+from arrears.kpi import experiments
 from arrears.kpi.aging import DEFAULT_EDGES
 from arrears.kpi.summary import measures
 from arrears.services.reports import factors
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.portfolios import UnknownPortfolio
+from arrears.store.scoring.experiments import read_assignments
 from arrears.store.scoring.history import read_debtors, read_history, read_promises
 
 #: What the measures may be grouped by besides the currency: debtor attributes.
@@ -112,4 +114,71 @@ def kpi_report(
         result.headline,
         result.roll,
         result.matrix,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentReport:
+    """``arms``: :func:`arrears.kpi.experiments.arm_rates` (per experiment, currency and arm);
+    ``comparison``: :func:`arrears.kpi.experiments.comparison` (per experiment, currency and
+    measure), for the debtors first assigned from ``start`` to ``end``, followed to ``end``."""
+
+    portfolio: str
+    start: date
+    end: date
+    in_currency: str | None
+    detect: float
+    arms: pl.DataFrame
+    comparison: pl.DataFrame
+
+
+def experiment_report(
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    start: date,
+    end: date,
+    detect: float = 0.05,
+    edges: tuple[int, ...] = DEFAULT_EDGES,
+    in_currency: str | None = None,
+    rates: Mapping[str, Decimal] | None = None,
+) -> ExperimentReport:
+    """Each experiment's arms compared over the debtors assigned from ``start`` to ``end``.
+
+    :class:`InvalidInput` for a period that ends before it starts, a difference to detect
+    outside (0, 1) or a currency without a rate; :class:`NotFound` for an unknown portfolio.
+    """
+    actor.require(Permission.READ, "see the experiments' results")
+    problems = []
+    if end < start:
+        problems.append(f"--from {start} is after --to {end}; give a period that ends after it")
+    if not 0 < detect < 1:
+        problems.append(f"--detect {detect}: give a difference between 0 and 1, e.g. 0.05")
+    if problems:
+        raise InvalidInput("; ".join(problems))
+    rated = factors(rates or {}, in_currency) if in_currency is not None else None
+    try:
+        history = read_history(uow.engine, portfolio=portfolio)
+        assignments = read_assignments(uow.engine, portfolio=portfolio)
+    except UnknownPortfolio as exc:
+        raise NotFound(str(exc)) from exc
+    assigned = experiments.first_assignments(assignments, start, end)
+    outcomes = experiments.debtor_outcomes(
+        assigned, history.instalments, history.allocations, end, edges
+    )
+    if rated is not None and in_currency is not None:
+        try:
+            outcomes = experiments.converted_outcomes(outcomes, rated, in_currency)
+        except ValueError as exc:
+            raise InvalidInput(f"--in {in_currency}: arrears.toml's [rates]: {exc}") from None
+    arms = experiments.arm_rates(outcomes)
+    return ExperimentReport(
+        portfolio,
+        start,
+        end,
+        in_currency,
+        detect,
+        arms,
+        experiments.comparison(arms, detect=detect),
     )
