@@ -284,7 +284,8 @@ def _feature_sql(buckets: list[int], with_window: bool) -> str:
             -- at the workspace's rate to a common unit (billionths): exact integers, rounded
             -- toward zero at 4 digits; no rate: null
             {_money(_ref("coalesce(x.overdue_minor, 0)"), "4")} AS overdue_balance_ref,
-            {_money(_ref("sc.expected_recovery_minor"), "4")} AS expected_recovery_ref
+            {_money(_ref("sc.expected_recovery_minor"), "4")} AS expected_recovery_ref,
+            {_money(_ref("coalesce(x.balance_minor, 0)"), "4")} AS balance_ref
         FROM base x
         LEFT JOIN units u ON u.currency = x.currency
         LEFT JOIN rates r ON r.currency = x.currency

@@ -184,6 +184,7 @@ def feature_table(
             _money("_er_minor").alias("expected_recovery"),
             _money(_to_ref("_overdue_minor"), REF_DIGITS).alias("overdue_balance_ref"),
             _money(_to_ref("_er_minor"), REF_DIGITS).alias("expected_recovery_ref"),
+            _money(_to_ref("_balance_minor"), REF_DIGITS).alias("balance_ref"),
             _days(pl.col("_next_due"), as_of).alias("days_to_due"),
             pl.when(pl.col("days_past_due").is_null())
             .then(None)

@@ -104,6 +104,12 @@ CATALOGUE: tuple[Feature, ...] = (
         T.NUMBER,
         "Expected recovery in the common unit of the workspace's [rates] (null: no rate).",
     ),
+    Feature(
+        "balance_ref",
+        T.NUMBER,
+        "The open balance in the common unit of the workspace's [rates] (null: no rate); "
+        "compares balances across currencies (segments of large accounts).",
+    ),
 )
 
 FEATURES: dict[str, FeatureType] = {f.name: f.type for f in CATALOGUE}
