@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from arrears import config
 from arrears.cli.app import main
@@ -213,13 +213,11 @@ def test_no_valid_token_is_401(api: Api, capsys: pytest.CaptureFixture[str]) -> 
 
 def test_token_commands(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    assert (
-        main(["-w", str(api.ws), "token", "add", "Bad X", "--role", "boss", "--expires", "x"]) == 1
-    )
+    assert main(["-w", str(api.ws), "token", "add", "Bad X", "--role", "boss", "--until", "x"]) == 1
     err = capsys.readouterr().err
     assert "name: 'Bad X' is not a token name" in err
     assert "role: 'boss': one of admin, manager, collector, auditor" in err
-    assert "--expires: 'x': a date (YYYY-MM-DD) or days (90d)" in err
+    assert "--until: 'x': a date (YYYY-MM-DD) or days (90d)" in err
     assert main(["-w", str(api.ws), "token", "add", "crm", "--role", "auditor"]) == 1
     assert "token 'crm' exists already" in capsys.readouterr().err
     assert main(["-w", str(api.ws), "token", "revoke", "audit"]) == 0
@@ -264,3 +262,42 @@ def test_the_openapi_document_and_the_docs_page(api: Api) -> None:
     assert "POST /api/v1/payments" in page.text and "PaymentIn" in page.text
     assert "<script" not in page.text and "http" not in re.sub(r"https?://[^\s'\"]*", "", page.text)
     assert "cdn" not in page.text.lower()
+
+
+def test_tokens_on_sqlite_and_postgresql(engine: Engine) -> None:
+    from arrears.domain.actor import Actor, Role
+    from arrears.domain.errors import Conflict, NotAllowed, NotFound
+    from arrears.domain.problems import ProblemsFound
+    from arrears.services import tokens
+    from arrears.services.uow import SqlUnitOfWork
+
+    uow = lambda: SqlUnitOfWork(engine)  # noqa: E731
+    admin = Actor("cli:root", Role.ADMIN)
+    with pytest.raises(ProblemsFound) as bad:
+        tokens.add_token(uow(), admin, name="-", role="system", at=NOW, expires_at=NOW)
+    assert [p.where for p in bad.value.problems] == ["name", "role", "until"]
+    with pytest.raises(NotAllowed):
+        tokens.add_token(uow(), Actor("user:m", Role.MANAGER), name="x", role="auditor", at=NOW)
+    made, secret = tokens.add_token(
+        uow(), admin, name="feed", role="collector", at=NOW, expires_at=NOW + timedelta(days=1)
+    )
+    with pytest.raises(Conflict):
+        tokens.add_token(uow(), admin, name="feed", role="auditor", at=NOW)
+    found = tokens.authenticate_token(uow(), secret, at=NOW + timedelta(hours=23))
+    assert found == Actor("token:feed", Role.COLLECTOR)
+    with pytest.raises(tokens.WrongToken):
+        tokens.authenticate_token(uow(), secret, at=NOW + timedelta(days=1))
+    with pytest.raises(tokens.WrongToken):
+        tokens.authenticate_token(uow(), secret[:-1] + "x", at=NOW)
+    assert tokens.revoke_token(uow(), admin, name="feed", at=NOW) is True
+    assert tokens.revoke_token(uow(), admin, name="feed", at=NOW) is False
+    with pytest.raises(NotFound):
+        tokens.revoke_token(uow(), admin, name="nope", at=NOW)
+    with pytest.raises(tokens.WrongToken):
+        tokens.authenticate_token(uow(), secret, at=NOW)
+    [listed] = tokens.list_tokens(uow(), admin)
+    assert (listed.name, listed.state(NOW), listed.expires_at) == (
+        "feed",
+        "revoked",
+        made.expires_at,
+    )

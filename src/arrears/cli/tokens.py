@@ -1,7 +1,7 @@
-"""``arrears token add NAME --role R [--expires D]``, ``arrears token list`` and ``arrears token
-revoke NAME``: the API tokens of machine clients of the REST API (docs/web.md), each one use case
-of ``arrears.services.tokens``. The token is printed once, when it is added: only its SHA-256 is
-kept."""
+"""``arrears token add NAME --role R [--until D]`` (also spelt ``--expires``), ``arrears token
+list`` and ``arrears token revoke NAME``: the API tokens of machine clients of the REST API
+(docs/web.md), each one use case of ``arrears.services.tokens``. The token is printed once, when
+it is added: only its SHA-256 is kept."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def parse_expiry(text: str, now: datetime, name: str, role: str) -> datetime:
     try:
         return datetime.combine(date.fromisoformat(text), time(0), tzinfo=UTC)
     except ValueError:
-        bad = Problem("--expires", None, None, f"{text!r}: a date (YYYY-MM-DD) or days (90d)")
+        bad = Problem("--until", None, None, f"{text!r}: a date (YYYY-MM-DD) or days (90d)")
         raise ProblemsFound([*tokens.problems(name, role, None, now), bad]) from None
 
 
@@ -45,23 +45,33 @@ def token_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Token name: lowercase letters, digits, . _ -")],
     role: Annotated[str, typer.Option(help=f"One of {ROLES}.")],
-    expires: Annotated[
+    until: Annotated[
         str | None,
-        typer.Option(help="Expiry: a date (YYYY-MM-DD, UTC) or days from now (90d)."),
+        typer.Option(
+            "--until",
+            help="The day it stops working (YYYY-MM-DD, UTC), or days from now (90d); "
+            "default: until revoked.",
+        ),
     ] = None,
+    expires: Annotated[str | None, typer.Option("--expires", hidden=True)] = None,
 ) -> None:
     """Add an API token; it is printed once (keep it: only its hash is stored)."""
+    from arrears.cli.app import UserError
+
+    if until is not None and expires is not None:
+        raise UserError("--until and --expires are the same option: give one")
+    ends_on = until if until is not None else expires
     ws = workspace(ctx)
     now = datetime.now(UTC)
     role = role.strip().lower()
-    until = parse_expiry(expires, now, name, role) if expires is not None else None
+    stops = parse_expiry(ends_on, now, name, role) if ends_on is not None else None
     token, secret = tokens.add_token(
         SqlUnitOfWork(store(ws)),
         cli_actor(),
         name=name,
         role=role,
         at=now,
-        expires_at=until,
+        expires_at=stops,
     )
     ends = f"until {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else "until revoked"
     console.print(

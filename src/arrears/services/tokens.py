@@ -92,7 +92,7 @@ def problems(name: str, role: str, expires_at: datetime | None, at: datetime) ->
         )
     if expires_at is not None and expires_at <= at:
         found.append(
-            Problem("expires", None, None, f"{expires_at:%Y-%m-%d %H:%M} UTC has passed already")
+            Problem("until", None, None, f"{expires_at:%Y-%m-%d %H:%M} UTC has passed already")
         )
     return [Problem(p.source, None, None, printable(p.message)) for p in found]
 
