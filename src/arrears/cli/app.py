@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "generate",
     "aging",
     "kpi",
+    "report",
     "exporting",
     "importing",
     "ledger",

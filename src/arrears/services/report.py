@@ -1,0 +1,125 @@
+"""The monthly collections report (``arrears report --month``): the month's KPIs against the
+previous month's, the aging trend of the last six month ends, the month's roll matrix, the
+figures by segment and the experiments (debtors assigned in the month), rendered as one
+self-contained HTML page by the pure :func:`arrears.kpi.report.render_html`.
+
+The figures are those of :func:`arrears.services.kpi.kpi_report` and
+:func:`arrears.services.kpi.experiment_report` for the same periods: the report and
+``arrears kpi`` never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from arrears.domain.actor import Actor, Permission
+from arrears.domain.errors import InvalidInput, NotFound
+from arrears.kpi.aging import DEFAULT_EDGES
+from arrears.kpi.report import (
+    ReportInput,
+    aging_trend,
+    month_bounds,
+    previous_month,
+    render_html,
+)
+from arrears.services.kpi import KpiReport, experiment_report, kpi_report
+from arrears.services.uow import SqlUnitOfWork
+from arrears.store.portfolios import UnknownPortfolio
+from arrears.store.scoring.history import read_history
+
+#: Month ends shown in the aging trend, the report's month last.
+TREND_MONTHS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyReport:
+    """The report's ``html`` and what it shows (``data``)."""
+
+    portfolio: str
+    start: date
+    end: date
+    html: str
+    data: ReportInput
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    """``2026-11`` as (2026, 11); :class:`InvalidInput` otherwise."""
+    try:
+        year, month = (int(part) for part in text.strip().split("-"))
+        date(year, month, 1)
+    except ValueError:
+        raise InvalidInput(f"--month {text!r} is not a month; write it as YYYY-MM") from None
+    return year, month
+
+
+def monthly_report(
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    year: int,
+    month: int,
+    locale: str,
+    edges: tuple[int, ...] = DEFAULT_EDGES,
+    in_currency: str | None = None,
+    rates: Mapping[str, Decimal] | None = None,
+) -> MonthlyReport:
+    """The report of ``portfolio`` for the month, in the language of ``locale``.
+
+    :class:`NotFound` for an unknown portfolio; :class:`InvalidInput` for a currency without a
+    rate."""
+    actor.require(Permission.READ, "see the monthly collections report")
+    start, end = month_bounds(year, month)
+    pstart, pend = previous_month(start)
+
+    def kpis(first: date, last: date, by: str = "currency") -> KpiReport:
+        return kpi_report(
+            uow,
+            actor,
+            portfolio=portfolio,
+            start=first,
+            end=last,
+            by=by,
+            edges=edges,
+            in_currency=in_currency,
+            rates=rates,
+        )
+
+    current, previous, segments = kpis(start, end), kpis(pstart, pend), kpis(start, end, "segment")
+    tested = experiment_report(
+        uow,
+        actor,
+        portfolio=portfolio,
+        start=start,
+        end=end,
+        edges=edges,
+        in_currency=in_currency,
+        rates=rates,
+    )
+    ends = [end]
+    while len(ends) < TREND_MONTHS:
+        ends.insert(0, previous_month(ends[0].replace(day=1))[1])
+    try:
+        history = read_history(uow.engine, portfolio=portfolio)
+    except UnknownPortfolio as exc:
+        raise NotFound(str(exc)) from exc
+    trend = aging_trend(history.instalments, history.allocations, ends, edges)
+    data = ReportInput(
+        portfolio,
+        start,
+        end,
+        pstart,
+        pend,
+        current.headline,
+        previous.headline,
+        current.matrix,
+        segments.headline,
+        trend,
+        edges,
+        tested.comparison,
+        tested.arms,
+    )
+    return MonthlyReport(portfolio, start, end, render_html(data, locale), data)
