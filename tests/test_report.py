@@ -52,6 +52,11 @@ def test_the_html_report_has_kpis_figures_and_no_external_reference(
             assert shown[measure, currency] == f"{float(row[measure]):,.2f}"
     # March in the book (docs/kpi.md): USD collected 200.00 (D1's 03-20), past due 200.00
     assert shown["collected", "USD"] == "200.00" and shown["closing_past_due", "USD"] == "200.00"
+    # retail USD: owed 400.00 at the start (D1's #2, D2's #3) + 150.00 billed, 200.00 collected
+    segment = re.findall(
+        r'data-segment="(\w+)" data-currency="USD" data-column="recovery_rate">([^<]*)<', html
+    )
+    assert dict(segment) == {"retail": "36.4", "wholesale": "0.0"}
     for sign in ("http:", "https:", "//", "<script", "src=", "url(", "@import", "<link"):
         assert sign not in html, sign
     assert "<svg" in html and "Roll matrix" in html and "Recovery by segment" in html

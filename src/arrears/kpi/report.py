@@ -101,10 +101,12 @@ TEXT: dict[str, dict[str, str]] = {
         "roll": "Roll matrix (% of each bucket's balance at the start of the month)",
         "from": "from",
         "balance": "balance",
-        "segments": "Recovery by segment",
+        "segments": "Recovery by segment (recovery: collected / (receivables at start + credit"
+        " sales))",
         "segment": "segment",
         "sales": "credit sales",
         "closing": "receivables at end",
+        "recovery_rate": "recovery %",
         "experiments": "Experiments (debtors assigned this month)",
         "experiment": "experiment",
         "rate": "rate",
@@ -142,10 +144,12 @@ TEXT: dict[str, dict[str, str]] = {
         "roll": "Matriz de rodamiento (% del saldo de cada tramo al inicio del mes)",
         "from": "desde",
         "balance": "saldo",
-        "segments": "Recuperación por segmento",
+        "segments": "Recuperación por segmento (recuperación: recaudado / (cartera al inicio +"
+        " ventas a crédito))",
         "segment": "segmento",
         "sales": "ventas a crédito",
         "closing": "cartera al cierre",
+        "recovery_rate": "recuperación %",
         "experiments": "Experimentos (deudores asignados este mes)",
         "experiment": "experimento",
         "rate": "tasa",
@@ -409,8 +413,8 @@ def _matrix(data: ReportInput, t: dict[str, str], locale: str) -> str:
 def _segments(data: ReportInput, t: dict[str, str], locale: str) -> str:
     if data.segments.is_empty():
         return f"<p>{escape(t['nothing'])}</p>"
-    names = ("sales", "collected", "closing", "cei", "cure_rate")
-    kinds = {"cei": "days", "cure_rate": "ratio"}
+    names = ("sales", "collected", "recovery_rate", "closing", "cei", "cure_rate")
+    kinds = {"cei": "days", "cure_rate": "ratio", "recovery_rate": "ratio"}
     head = (
         f"<tr><th>{escape(t['segment'])}</th><th></th>"
         + "".join(f"<th>{escape(t[n])}</th>" for n in names)
@@ -420,8 +424,12 @@ def _segments(data: ReportInput, t: dict[str, str], locale: str) -> str:
     for row in data.segments.to_dicts():
         code = str(row["currency"])
         segment = "(none)" if row.get("segment") is None else str(row["segment"])
+        owed = int(row["opening"]) + int(row["sales"])
+        row["recovery_rate"] = row["collected"] / owed if owed > 0 else None
         cells = "".join(
-            f"<td>{_cell(row[n], kinds.get(n, 'amount'), code, locale)}</td>" for n in names
+            f'<td data-segment="{escape(segment)}" data-currency="{escape(code)}"'
+            f' data-column="{n}">{_cell(row[n], kinds.get(n, "amount"), code, locale)}</td>'
+            for n in names
         )
         rows.append(f"<tr><td>{escape(segment)}</td><td>{escape(code)}</td>{cells}</tr>")
     return f"<table>{head}{''.join(rows)}</table>"
