@@ -14,6 +14,7 @@ Column mappings for imports live in ``[import.columns.<kind>]`` tables of the sa
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -354,6 +355,7 @@ def load(root: Path | str | None = None, env: dict[str, str] | None = None) -> W
     root = Path(root or env.get("ARREARS_WORKSPACE") or ".").resolve()
     path = root / CONFIG_FILE
     file_values: dict[str, Any] = {}
+    whatsapp: dict[str, str] = {}
     columns: dict[str, dict[str, str]] = {}
     policies: dict[str, str] = {}
     rates: dict[str, Decimal] = {}
@@ -374,6 +376,13 @@ def load(root: Path | str | None = None, env: dict[str, str] | None = None) -> W
             {
                 key.removeprefix("rates."): file_values.pop(key)
                 for key in [k for k in file_values if k.startswith("rates.")]
+            },
+        )
+        whatsapp = _whatsapp_templates(
+            path,
+            {
+                key.removeprefix("whatsapp.templates."): file_values.pop(key)
+                for key in [k for k in file_values if k.startswith("whatsapp.templates.")]
             },
         )
         unknown = sorted(set(file_values) - set(SETTINGS_BY_KEY))
@@ -400,6 +409,7 @@ def load(root: Path | str | None = None, env: dict[str, str] | None = None) -> W
             )
         values[setting.key] = value
         sources[setting.key] = source
+    values.update(whatsapp)  # whatsapp.templates.<template>.name|language|params
     return Workspace(
         root=root, values=values, sources=sources, columns=columns, policies=policies, rates=rates
     )
@@ -466,6 +476,43 @@ def shown(key: str, value: str) -> str:
 
 #: The largest rate: the engine keeps rates in billionths, in 64-bit integers.
 MAX_RATE = 1_000_000_000
+
+
+#: The fields of an approved WhatsApp template (``[whatsapp.templates.<template>]``).
+WHATSAPP_FIELDS = ("name", "language", "params")
+
+
+def _whatsapp_templates(path: Path, flat: dict[str, Any]) -> dict[str, str]:
+    """``[whatsapp.templates.<template>]`` tables (flattened: ``<template>.<field>``) as
+    settings ``whatsapp.templates.<template>.<field>`` (``params``: a JSON list); every problem
+    reported at once."""
+    problems: list[str] = []
+    out: dict[str, str] = {}
+    tables: dict[str, dict[str, Any]] = {}
+    for key, value in flat.items():
+        template, _, name = key.rpartition(".")
+        if not template or name not in WHATSAPP_FIELDS:
+            problems.append(
+                f"whatsapp.templates.{key}: unknown field (expected {', '.join(WHATSAPP_FIELDS)})"
+            )
+            continue
+        tables.setdefault(template, {})[name] = value
+    for template, table in sorted(tables.items()):
+        where = f"whatsapp.templates.{template}"
+        for name in ("name", "language"):
+            value = table.get(name)
+            if not isinstance(value, str) or not value.strip():
+                problems.append(f"{where}.{name}: required, the approved template's {name}")
+            else:
+                out[f"{where}.{name}"] = value.strip()
+        params = table.get("params", [])
+        if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+            problems.append(f"{where}.params: a list of texts, e.g. ['{{{{ debtor.name }}}}']")
+        else:
+            out[f"{where}.params"] = json.dumps(params, ensure_ascii=False)
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
+    return out
 
 
 def _rates(path: Path, raw: dict[str, Any]) -> dict[str, Decimal]:

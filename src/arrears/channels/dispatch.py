@@ -45,6 +45,7 @@ from arrears.channels.letter import labels, letter_pdf
 from arrears.channels.notices import with_notices
 from arrears.channels.ratelimit import TokenBucket, parse_limit
 from arrears.channels.templates import TemplateBroken, TemplateMissing, render, safe_line
+from arrears.channels.whatsapp import approved, extra, render_params
 from arrears.contact.frames import ATTEMPT_SCHEMA
 from arrears.contact.guard import guard, local_now
 from arrears.contact.model import Pack
@@ -716,10 +717,31 @@ class Dispatcher:
             if row.channel == "letter"
             else None,
         )
+        if row.channel == "whatsapp":
+            message = self.whatsapp(message, row, who, variables)
         if self.attaches_statement(row.channel, variables["days_past_due"]):
             statement = self.statement(message, who, today, pack)
             message = replace(message, attachments=(statement,))
         return with_notices(message, pack)
+
+    def whatsapp(
+        self, message: Message, row: store.OutboxRow, who: dict[str, Any], variables: dict[str, Any]
+    ) -> Message:
+        """A WhatsApp message names the approved template configured for its template
+        (``whatsapp.templates.<template>``) and its parameters for the debtor
+        (:mod:`arrears.channels.whatsapp`). Without one it goes to the file sink only: a
+        provider would refuse free text a business starts (``LookupError``: failed, saying
+        which setting to add)."""
+        found = approved(self.settings, row.template or "")
+        if found is None:
+            if (self.settings.get("channels.whatsapp") or "file") != "file":
+                raise LookupError(
+                    f"no approved WhatsApp template for {row.template!r} "
+                    f"(whatsapp.templates.{row.template} in arrears.toml)"
+                )
+            return message
+        params = render_params(found, variables, who["language"], who["country"])
+        return replace(message, extra=message.extra | extra(found, params))
 
     def attaches_statement(self, channel: str, days_past_due: int) -> bool:
         """``channels.attach_statement``: ``overdue`` (default: dunning emails, the debtor has

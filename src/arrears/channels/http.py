@@ -21,6 +21,7 @@ from collections.abc import Iterable
 import httpx
 
 from arrears.channels.base import ChannelSettings, Message, PermanentFailure, TemporaryFailure
+from arrears.channels.whatsapp import from_extra
 
 OPT_OUT_WORDS = frozenset({"stop", "unsubscribe", "cancel", "end", "quit", "baja", "parar", "alto"})
 
@@ -93,6 +94,8 @@ class _HttpChannel:
 
 class WebhookChannel(_HttpChannel):
     """POST ``{"id", "channel", "to", "from", "text", "debtor"}`` as JSON to ``webhook.url``
+    (a WhatsApp message with an approved template: ``"template": {"name", "language",
+    "params"}`` instead of ``text``)
     with ``Authorization: Bearer <webhook.token>`` and ``X-Arrears-Signature`` (HMAC of the
     body); the reply's ``id`` is the provider reference."""
 
@@ -100,17 +103,20 @@ class WebhookChannel(_HttpChannel):
         url = self.settings.get("webhook.url")
         if not url:
             raise TemporaryFailure("webhook.url is not set")
-        body = json.dumps(
-            {
-                "id": message.idempotency_key,
-                "channel": message.channel,
-                "to": message.to,
-                "from": self.sender(message.channel),
-                "text": message.text,
-                "debtor": message.debtor,
-            },
-            ensure_ascii=False,
-        ).encode("utf-8")
+        payload: dict[str, object] = {
+            "id": message.idempotency_key,
+            "channel": message.channel,
+            "to": message.to,
+            "from": self.sender(message.channel),
+            "text": message.text,
+            "debtor": message.debtor,
+        }
+        template = from_extra(message.extra) if message.channel == "whatsapp" else None
+        if template is not None:  # an approved template and its parameters, no free text
+            name, language, params = template
+            del payload["text"]
+            payload["template"] = {"name": name, "language": language, "params": params}
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json", "Idempotency-Key": message.idempotency_key}
         token = self.settings.get("webhook.token")
         if token:
@@ -134,13 +140,21 @@ class TwilioChannel(_HttpChannel):
         sid = self.settings.get("twilio.account_sid")
         base = (self.settings.get("twilio.base_url") or "https://api.twilio.com").rstrip("/")
         prefix = "whatsapp:" if message.channel == "whatsapp" else ""
+        data = {
+            "To": prefix + message.to,
+            "From": prefix + self.sender(message.channel),
+            "Body": message.text,
+        }
+        template = from_extra(message.extra) if message.channel == "whatsapp" else None
+        if template is not None:  # Twilio's Content API: the approved template's SID
+            del data["Body"]
+            data["ContentSid"] = template[0]
+            data["ContentVariables"] = json.dumps(
+                {str(i): p for i, p in enumerate(template[2], 1)}, ensure_ascii=False
+            )
         response = self._post(
             f"{base}/2010-04-01/Accounts/{sid}/Messages.json",
-            data={
-                "To": prefix + message.to,
-                "From": prefix + self.sender(message.channel),
-                "Body": message.text,
-            },
+            data=data,
             auth=(sid, self.settings.get("twilio.auth_token")),
             headers={"I-Twilio-Idempotency-Token": message.idempotency_key},
         )

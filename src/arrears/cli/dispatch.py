@@ -298,6 +298,11 @@ def template_check(
         [*(x.replace("-", "_") for x in spoken), ws.get("locale").split("_")[0], *(language or [])]
     )
     problems = check_all(roots, needs, [x for x in wanted if x])
+    if policy.is_file():  # WhatsApp steps need an approved template (docs/channels.md)
+        from arrears.channels.base import ChannelSettings
+        from arrears.channels.whatsapp import check_policy
+
+        problems += check_policy(policy, ChannelSettings(ws.values, ws.root))
     for problem in problems:
         error(problem)
     names = template_names(roots)

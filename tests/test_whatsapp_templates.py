@@ -1,0 +1,152 @@
+"""WhatsApp messages a business starts name an approved template: the workspace maps a policy's
+template to the approved one (``[whatsapp.templates.<template>]`` name, language, params); the
+dispatcher sends its name, language and rendered parameters, not free text, to the HTTP
+provider (a real local server here); without one, nothing goes to a provider, and ``arrears
+template check`` reports the policy's WhatsApp steps that lack one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from arrears import config
+from arrears.cli.app import main
+from arrears.store.schema import debtor, outbox
+from channels_support import (
+    DAY,
+    SENDING_ENV,
+    Provider,
+    base_workspace,
+    copy_workspace,
+    engine_of,
+    provider_server,
+)
+
+APPROVED = """
+[whatsapp.templates.recordatorio_previo_whatsapp]
+name = "payment_reminder_v2"
+language = "es"
+params = ["{{ debtor.name }}", "{{ totals[0].open | money(totals[0].currency) }}",
+          "{{ payment_link }}"]
+"""
+
+
+@pytest.fixture
+def ws(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    for name, value in SENDING_ENV.items():
+        monkeypatch.setenv(name, value)
+    ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("whatsapp")), tmp_path / "ws")
+    # the queued SMS go out on WhatsApp with the shipped WhatsApp template
+    with engine_of(ws).begin() as conn:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.channel == "sms")
+            .values(channel="whatsapp", template="recordatorio_previo_whatsapp")
+        )
+    return ws
+
+
+def _whatsapp(ws: Path) -> list[dict[str, object]]:
+    with engine_of(ws).connect() as conn:
+        query = (
+            select(outbox, debtor.c.name, debtor.c.external_id)
+            .join(debtor, debtor.c.id == outbox.c.debtor_id)
+            .where(outbox.c.channel == "whatsapp")
+        )
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def test_the_provider_gets_the_approved_template_and_its_parameters(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued = _whatsapp(ws)
+    assert queued, "the test needs WhatsApp messages"
+    (ws / "arrears.toml").write_text(
+        (ws / "arrears.toml").read_text("utf-8") + APPROVED, encoding="utf-8"
+    )
+    with provider_server() as port:
+        monkeypatch.setenv("ARREARS_CHANNELS_WHATSAPP", "webhook")
+        monkeypatch.setenv("ARREARS_WEBHOOK_URL", f"http://127.0.0.1:{port}/send")
+        assert main(["-w", str(ws), "dispatch", "--as-of", DAY.isoformat()]) == 0
+        bodies = [json.loads(r["body"]) for r in Provider.requests]
+    sent = [r for r in _whatsapp(ws) if r["status"] == "sent"]
+    assert sent and len(bodies) == len(sent)
+    names = {str(r["name"]) for r in sent}
+    for body in bodies:
+        assert body["channel"] == "whatsapp" and "text" not in body  # no free text
+        template = body["template"]
+        assert template["name"] == "payment_reminder_v2" and template["language"] == "es"
+        name, amount, link = template["params"]
+        assert name in names
+        assert any(c.isdigit() for c in amount)  # an amount, formatted
+        assert link.startswith("https://pay.example.com/")
+
+
+def test_without_an_approved_template_nothing_goes_to_the_provider(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with provider_server() as port:
+        monkeypatch.setenv("ARREARS_CHANNELS_WHATSAPP", "webhook")
+        monkeypatch.setenv("ARREARS_WEBHOOK_URL", f"http://127.0.0.1:{port}/send")
+        assert main(["-w", str(ws), "dispatch", "--as-of", DAY.isoformat()]) == 0
+        assert not [r for r in Provider.requests if json.loads(r["body"])["channel"] == "whatsapp"]
+    failed = [r for r in _whatsapp(ws) if r["status"] == "failed"]
+    assert failed
+    for row in failed:
+        assert "no approved WhatsApp template for 'recordatorio_previo_whatsapp'" in str(
+            row["last_error"]
+        )
+        assert "whatsapp.templates.recordatorio_previo_whatsapp" in str(row["last_error"])
+
+
+def test_template_check_reports_a_whatsapp_step_without_an_approved_template(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = tmp_path / "ws"
+    assert main(["init", str(ws)]) == 0
+    policy = Path(__file__).resolve().parents[1] / "examples" / "policies" / "co-cobranza.yaml"
+    (ws / "cobranza.yaml").write_text(policy.read_text("utf-8"), encoding="utf-8")
+    toml = ws / "arrears.toml"
+    base = toml.read_text("utf-8")
+    toml.write_text(base + '\npolicy = "cobranza.yaml"\n', encoding="utf-8")
+    if "\npolicy =" in base:  # the setting is already there: replace it
+        toml.write_text(
+            "\n".join(
+                'policy = "cobranza.yaml"' if line.startswith("policy =") else line
+                for line in base.splitlines()
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+    capsys.readouterr()
+    assert main(["-w", str(ws), "template", "check"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "cobranza.yaml:44: WhatsApp step with template 'recordatorio_previo_whatsapp'"
+        in " ".join(err.split())
+    )
+    toml.write_text(toml.read_text("utf-8") + APPROVED, encoding="utf-8")
+    main(["-w", str(ws), "template", "check"])
+    assert "WhatsApp step" not in capsys.readouterr().err
+
+
+def test_a_broken_whatsapp_table_is_reported_whole(tmp_path: Path) -> None:
+    (tmp_path / "arrears.toml").write_text(
+        "[whatsapp.templates.reminder]\nlanguage = ''\nparams = 'x'\ncolour = 'red'\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(config.ConfigError) as caught:
+        config.load(tmp_path, env={})
+    message = str(caught.value)
+    for part in (
+        "whatsapp.templates.reminder.colour: unknown field",
+        "whatsapp.templates.reminder.name: required",
+        "whatsapp.templates.reminder.language: required",
+        "whatsapp.templates.reminder.params: a list of texts",
+    ):
+        assert part in message
