@@ -121,6 +121,11 @@ def test_reads_for_an_auditor_token(api: Api) -> None:
     aging = api.client.get("/api/v1/aging", headers=api.headers("audit"))
     assert aging.status_code == 200, aging.text
     assert aging.json()["rows"] and "total" in aging.json()["rows"][0]
+    by_segment = api.client.get(
+        "/api/v1/aging", params={"by": "segment"}, headers=api.headers("audit")
+    )
+    assert by_segment.status_code == 200, by_segment.text
+    assert all(0 <= row["share"] <= 1 for row in by_segment.json()["rows"])
     missing = api.client.get("/api/v1/debtors/NOPE", headers=api.headers("audit"))
     assert missing.status_code == 404
     assert missing.json()["problems"][0]["what"] == "unknown debtor 'NOPE'"
@@ -180,6 +185,13 @@ def test_a_promise_over_the_api_and_every_problem_of_a_bad_body(api: Api) -> Non
     assert bad.status_code == 422
     where = sorted(p["where"] for p in bad.json()["problems"])
     assert where == ["body.amount", "body.colour", "body.due_on"]
+    control = {"external_id": "P\x00", "debtor": debtor, "received_on": "x", "amount": "NaN",
+               "currency": "USD"}  # fmt: skip
+    refused = api.client.post("/api/v1/payments", json=control, headers=api.headers("crm"))
+    assert refused.status_code == 422
+    assert sorted(p["where"] for p in refused.json()["problems"]) == [
+        "body.amount", "body.external_id", "body.received_on",
+    ]  # fmt: skip
     # the service's own problems, all at once: a past due date and more than is owed
     past = (NOW.date() - timedelta(days=400)).isoformat()
     too_much = api.client.post(

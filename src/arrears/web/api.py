@@ -251,12 +251,12 @@ def get_aging(
     rows = []
     for row in frame.iter_rows(named=True):
         code = row.get("currency")
-        out: dict[str, str | int | None] = {}
+        out: dict[str, str | int | float | None] = {}
         for key, value in row.items():
             if key in amounts and value is not None and code:
                 out[key] = str(from_minor(int(value), str(code)))
             else:
-                out[key] = _plain(value)  # type: ignore[assignment]
+                out[key] = _plain(value)
         rows.append(out)
     buckets = [c for c in amounts if c != "total"]
     return m.Aging(

@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 Amount = Decimal
 
 
+#: An id as the ledger keeps it: printable, no control characters.
+ID = r"^[^\x00-\x1f\x7f]+$"
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -101,9 +105,9 @@ class Aging(BaseModel):
     edges: list[int]
     in_currency: str | None
     buckets: list[str] = Field(description="The bucket columns of each row, in order.")
-    rows: list[dict[str, str | int | None]] = Field(
+    rows: list[dict[str, str | int | float | None]] = Field(
         description="One row per group: its keys, currency, count, each bucket's amount, total "
-        "(amounts as decimal strings in the row's currency)."
+        "(amounts as decimal strings in the row's currency), share (of the currency's total)."
     )
 
 
@@ -111,9 +115,13 @@ class Aging(BaseModel):
 
 
 class PaymentIn(_Request):
-    external_id: str = Field(min_length=1, max_length=100, description="The payment's own id: "
-                             "posting it again changes nothing.")  # fmt: skip
-    debtor: str = Field(min_length=1, max_length=100)
+    external_id: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=ID,
+        description="The payment's own id: posting it again changes nothing.",
+    )
+    debtor: str = Field(min_length=1, max_length=100, pattern=ID)
     received_on: date
     amount: Amount = Field(gt=0, description='Decimal string, e.g. "125.50".')
     currency: str = Field(min_length=3, max_length=3)
@@ -137,7 +145,7 @@ class PaymentOut(BaseModel):
 
 
 class PromiseIn(_Request):
-    debtor: str = Field(min_length=1, max_length=100)
+    debtor: str = Field(min_length=1, max_length=100, pattern=ID)
     amount: Amount = Field(gt=0)
     currency: str | None = Field(None, min_length=3, max_length=3, description="Default: the "
                                  "debtor's currency.")  # fmt: skip
@@ -156,7 +164,7 @@ class PromiseOut(BaseModel):
 
 
 class HoldIn(_Request):
-    debtor: str = Field(min_length=1, max_length=100)
+    debtor: str = Field(min_length=1, max_length=100, pattern=ID)
     starts_on: date | None = Field(None, description="Default: today.")
     ends_on: date = Field(description="The first day collection resumes.")
     reason: str = Field(min_length=1, max_length=500)
@@ -170,7 +178,7 @@ class HoldOut(BaseModel):
 
 
 class ContactIn(_Request):
-    debtor: str = Field(min_length=1, max_length=100)
+    debtor: str = Field(min_length=1, max_length=100, pattern=ID)
     channel: str = Field(description="call, email, sms, whatsapp, letter...")
     outcome: str = Field(min_length=1, max_length=50, description="right_party, no_answer, "
                          "wrong_number, refused, promise, or your own word.")  # fmt: skip
@@ -189,7 +197,7 @@ class ContactOut(BaseModel):
 
 
 class WriteOffIn(_Request):
-    invoice: str = Field(min_length=1, max_length=100)
+    invoice: str = Field(min_length=1, max_length=100, pattern=ID)
     amount: Amount | None = Field(None, gt=0, description="Default: the whole open balance.")
     on: date | None = Field(None, description="Default: today.")
     reason: str = Field(min_length=1, max_length=500)
