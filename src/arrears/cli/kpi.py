@@ -24,6 +24,7 @@ from arrears.cli.output import Format, Wide, amount_text, console, emit
 from arrears.domain.money import from_minor, is_currency
 from arrears.kpi.aging import DEFAULT_EDGES, bucket_labels
 from arrears.kpi.figures import AMOUNTS
+from arrears.kpi.messages import RATES as RATE_NAMES
 from arrears.kpi.promises import PROMISE_AMOUNTS
 from arrears.kpi.roll import SETTLED, WRITTEN_OFF
 from arrears.services.kpi import (
@@ -32,6 +33,7 @@ from arrears.services.kpi import (
     KpiReport,
     experiment_report,
     kpi_report,
+    message_report,
 )
 from arrears.services.uow import SqlUnitOfWork
 
@@ -111,6 +113,14 @@ def kpi_command(
     roll: Annotated[
         bool, typer.Option("--roll", help="Print the period's roll matrix instead.")
     ] = False,
+    messages: Annotated[
+        bool,
+        typer.Option(
+            "--messages",
+            help="Print the messages sent, delivered, bounced and opened by channel and the"
+            " contact rate instead.",
+        ),
+    ] = False,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
     wide: Wide = False,
 ) -> None:
@@ -137,10 +147,24 @@ def kpi_command(
         in_currency = in_currency.strip().upper()
         if not is_currency(in_currency):
             problems.append(f"--in {in_currency!r} is not an ISO 4217 currency code")
+    if roll and messages:
+        problems.append("--roll and --messages: choose one")
     if problems:
         raise UserError("; ".join(problems))
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
+    if messages:
+        sent = message_report(
+            SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code, start=first, end=last
+        )
+        _print_messages(
+            sent.rates,
+            fmt,
+            title=f"messages of {code}, sent from {first.isoformat()} to {last.isoformat()}",
+            locale=ws.get("locale"),
+            wide=wide,
+        )
+        return
     report = kpi_report(
         SqlUnitOfWork(store(ws)),
         cli_actor(),
@@ -180,6 +204,43 @@ def _print_headline(report: KpiReport, fmt: Format, *, title: str, locale: str, 
         columns[header] = [_cell(row[name], how, currency, locale) for _, name, how in ROWS]
     frame = pl.DataFrame(columns)
     emit(frame, fmt, title=title, right=list(columns)[1:], wide=wide)
+
+
+MESSAGE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("channel", "channel"),
+    ("sent", "sent"),
+    ("delivered", "delivered"),
+    ("bounced", "bounced"),
+    ("opened", "opened"),
+    ("delivery_rate", "delivered %"),
+    ("bounce_rate", "bounced %"),
+    ("open_rate", "opened %"),
+    ("debtors", "debtors"),
+    ("reached", "reached"),
+    ("contact_rate", "contact rate %"),
+)
+
+
+def _print_messages(
+    rates: pl.DataFrame, fmt: Format, *, title: str, locale: str, wide: bool
+) -> None:
+    if fmt is not Format.TABLE:
+        emit(rates.with_columns(pl.col(*RATE_NAMES).round(4)), fmt)
+        return
+    if rates.filter(pl.col("sent") > 0).is_empty():
+        console.print(f"{title}: no message was sent", soft_wrap=True)
+        return
+    shown = {
+        label: [
+            _cell(v, "ratio" if name in RATE_NAMES else "count", "", locale)
+            if name != "channel"
+            else str(v)
+            for v in rates[name]
+        ]
+        for name, label in MESSAGE_COLUMNS
+    }
+    frame = pl.DataFrame(shown)
+    emit(frame, fmt, title=title, right=frame.columns[1:], wide=wide)
 
 
 def _cell(value: object, how: str, currency: str, locale: str) -> str:

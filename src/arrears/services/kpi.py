@@ -23,9 +23,11 @@ from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import InvalidInput, NotFound
 from arrears.kpi import experiments
 from arrears.kpi.aging import DEFAULT_EDGES
+from arrears.kpi.messages import message_rates
 from arrears.kpi.summary import measures
 from arrears.services.reports import factors
 from arrears.services.uow import SqlUnitOfWork
+from arrears.store.messages.measures import read_messages
 from arrears.store.portfolios import UnknownPortfolio
 from arrears.store.scoring.experiments import read_assignments
 from arrears.store.scoring.history import read_debtors, read_history, read_promises
@@ -182,3 +184,31 @@ def experiment_report(
         arms,
         experiments.comparison(arms, detect=detect),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReport:
+    """``rates``: :func:`arrears.kpi.messages.message_rates` of the messages sent from
+    ``start`` to ``end``."""
+
+    portfolio: str
+    start: date
+    end: date
+    rates: pl.DataFrame
+
+
+def message_report(
+    uow: SqlUnitOfWork, actor: Actor, *, portfolio: str, start: date, end: date
+) -> MessageReport:
+    """Messages sent, delivered, bounced and opened by channel, and the contact rate.
+
+    :class:`InvalidInput` for a period that ends before it starts; :class:`NotFound` for an
+    unknown portfolio."""
+    actor.require(Permission.READ, "see the messages' delivery figures")
+    if end < start:
+        raise InvalidInput(f"--from {start} is after --to {end}; give a period that ends after it")
+    try:
+        sent = read_messages(uow.engine, portfolio=portfolio)
+    except UnknownPortfolio as exc:
+        raise NotFound(str(exc)) from exc
+    return MessageReport(portfolio, start, end, message_rates(sent, start, end))
