@@ -111,7 +111,7 @@ def test_plan_changes_nothing_run_commits_once_and_explain_says_why(
 
     assert run(ws, "plan", "--debtor", "D2", "--as-of", "2026-02-01") == 0
     out = capsys.readouterr().out
-    assert "segment: key_accounts" in out and "rule: balance >= 50000" in out
+    assert "segment: key_accounts" in out and "rule: coalesce(balance_ref, balance) >= 50000" in out
 
 
 def test_a_week_later_the_next_notice_and_call_tasks_come_due(
