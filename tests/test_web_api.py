@@ -126,6 +126,12 @@ def test_reads_for_an_auditor_token(api: Api) -> None:
     )
     assert by_segment.status_code == 200, by_segment.text
     assert all(0 <= row["share"] <= 1 for row in by_segment.json()["rows"])
+    by_debtor = api.client.get(
+        "/api/v1/aging", params={"by": "debtor"}, headers=api.headers("audit")
+    )
+    row = by_debtor.json()["rows"][0]
+    assert "debtor_id" not in row and row["debtor_external_id"].startswith("D")
+    assert isinstance(row["total"], str) and "." in row["total"]
     missing = api.client.get("/api/v1/debtors/NOPE", headers=api.headers("audit"))
     assert missing.status_code == 404
     assert missing.json()["problems"][0]["what"] == "unknown debtor 'NOPE'"

@@ -27,7 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from arrears.domain.actor import Actor
 from arrears.domain.ledger import Payment
 from arrears.domain.money import Money, from_minor
-from arrears.kpi.aging import By
+from arrears.kpi.aging import By, bucket_labels
 from arrears.services import accounts, collection, explain, ledger, reports, tokens
 from arrears.services.cycle import load_compiled
 from arrears.web import api_models as m
@@ -246,11 +246,12 @@ def get_aging(
         s.uow(), actor, portfolio=s.portfolio, as_of=as_of or _today(s), by=grouped,
         currency=currency.upper() if currency else None,
     )  # fmt: skip
-    frame = report.rows
-    amounts = [c for c in frame.columns if frame[c].dtype.is_integer() and c != "count"]
+    frame = report.rows.drop("debtor_id", "invoice_id", strict=False)  # the store's own ids
+    buckets = [label for label in bucket_labels(report.edges) if label in frame.columns]
+    amounts = {*buckets, "total"}
     rows = []
     for row in frame.iter_rows(named=True):
-        code = row.get("currency")
+        code = report.in_currency or row.get("currency")
         out: dict[str, str | int | float | None] = {}
         for key, value in row.items():
             if key in amounts and value is not None and code:
@@ -258,7 +259,6 @@ def get_aging(
             else:
                 out[key] = _plain(value)
         rows.append(out)
-    buckets = [c for c in amounts if c != "total"]
     return m.Aging(
         portfolio=report.portfolio, as_of=report.as_of, edges=list(report.edges),
         in_currency=report.in_currency, buckets=buckets, rows=rows,
