@@ -224,3 +224,39 @@ def test_the_statement_carries_the_table_and_no_opt_out_line(dispatched: Path) -
         assert "Para dejar de recibir" not in text
         assert "ES91 2100 0418 4502 0005 1332" in text
         assert "Total overdue" in text or "Total vencido" in text
+
+
+def test_a_long_table_runs_over_pages_with_page_numbers_and_split_totals(tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    from arrears.channels.base import Account
+
+    day = date(2026, 12, 7)
+    invoices = tuple(
+        {
+            "number": f"INV-{n:04d}",
+            "issue_date": day - timedelta(days=60 - n),
+            "due_date": day - timedelta(days=30 - n),
+            "days_past_due": max(30 - n, 0),
+            "currency": "EUR",
+            "amount": 10_000,
+            "open": 10_000,
+        }
+        for n in range(60)
+    )
+    letter = replace(_letter("es"), account=Account("C-7", day, invoices))
+    settings = ChannelSettings(
+        {"channels.creditor_name": "ACME", "creditor.iban": "ES91 2100 0418 4502 0005 1332"},
+        tmp_path,
+    )
+    pages = pypdf.PdfReader(io.BytesIO(letter_pdf(letter, settings, day))).pages
+    assert len(pages) == 2
+    texts = [" ".join(p.extract_text().split()) for p in pages]
+    assert "Página 1 de 2" in texts[0] and "Página 2 de 2" in texts[1]
+    whole = " ".join(texts)
+    assert all(f"INV-{n:04d}" in whole for n in range(60))
+    # 30 invoices past due, 30 not yet due (due today or later): totals apart, labelled
+    assert "Total vencido 3.000,00 €" in whole
+    assert "Aún no vencido 3.000,00 €" in whole
+    assert "Total pendiente (vencido y no vencido) 6.000,00 €" in whole
+    assert "ES91 2100 0418 4502 0005 1332" in whole and "C-7" in whole

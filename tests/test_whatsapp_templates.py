@@ -150,3 +150,33 @@ def test_a_broken_whatsapp_table_is_reported_whole(tmp_path: Path) -> None:
         "whatsapp.templates.reminder.params: a list of texts",
     ):
         assert part in message
+
+
+def test_a_twilio_compatible_provider_gets_the_content_sid_and_variables() -> None:
+    from urllib.parse import parse_qs
+
+    from arrears.channels.base import ChannelSettings, Message
+    from arrears.channels.http import TwilioChannel
+    from arrears.channels.whatsapp import Approved, extra
+
+    found = Approved("reminder", "HX0123456789abcdef", "es", ())
+    message = Message(
+        key="case:1:x", idempotency_key="arrears-1", channel="whatsapp", to="+15551234",
+        debtor="D1", language="es", subject="", text="free text, never sent",
+        extra=extra(found, ["Ana Pérez", "1.200,50 €"]),
+    )  # fmt: skip
+    with provider_server() as port:
+        settings = {
+            "twilio.base_url": f"http://127.0.0.1:{port}",
+            "twilio.account_sid": "AC1",
+            "twilio.auth_token": "tt",
+            "whatsapp.from": "+15559999",
+        }
+        channel = TwilioChannel(ChannelSettings(settings, Path(".")))
+        assert channel.send(message) == "SM1"
+        channel.close()
+        form = parse_qs(Provider.requests[0]["body"].decode())
+    assert "Body" not in form
+    assert form["ContentSid"] == ["HX0123456789abcdef"]
+    assert json.loads(form["ContentVariables"][0]) == {"1": "Ana Pérez", "2": "1.200,50 €"}
+    assert form["To"] == ["whatsapp:+15551234"]
