@@ -532,8 +532,9 @@ def _steps(
     # fees are computed only when the policy has a late-fee step (decimal work on every row)
     has_fee = bool(policy.program["action"].eq("late_fee").any())
     eu_fee = has_fee and bool(policy.program["fee"].eq("eu_late_payment").any())
-    if eu_fee:
-        due = _attach_on(due, eu_interest(data, policy, as_of), KEY)
+    if eu_fee:  # the invoices of the cases whose EU fee comes due today only
+        fee_keys = due.filter(pl.col("fee") == "eu_late_payment").select(KEY).unique()
+        due = _attach_on(due, eu_interest(data, policy, as_of, fee_keys), KEY)
     steps = due.with_columns(
         status.alias("status"),
         reason.alias("reason"),
@@ -732,21 +733,25 @@ def eu_rate(policy: CompiledPolicy) -> str:
     return text.replace(".", ",") if policy.policy.language == "es" else text
 
 
-def eu_interest(data: CycleInput, policy: CompiledPolicy, as_of: date) -> pl.DataFrame:
+def eu_interest(
+    data: CycleInput, policy: CompiledPolicy, as_of: date, keys: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """The EU late-payment interest of each (debtor, currency), invoice by invoice: each overdue
     open instalment's amount x (reference rate + 8 points) x its own days late / 365, summed
     per invoice and rounded to the minor unit (half up) per invoice; exact integers (the rate in
     millionths of a percent). Columns: ``_eu_interest_minor`` (the sum of the invoices' lines)
     and ``_eu_note``, the readable line, e.g. ``Late-payment interest on {invoice:1042}, 12 days
     at 10.15 %`` (the store writes the invoice's number for ``{invoice:ID}``), plus the recovery
-    costs for a debt in euros."""
+    costs for a debt in euros. ``keys``: only these (debtor, currency) pairs."""
     first, on, days_at, costs = _FEE_TEXT[policy.policy.language]
     micro = int(((policy.policy.reference_rate + 8) * 10**6).to_integral_value())
     denominator = YEAR_DAYS * 100 * 10**6
     late = (pl.lit(as_of) - pl.col("due_date")).dt.total_days()
+    instalments = data.instalments.lazy()
+    if keys is not None:
+        instalments = instalments.join(keys.lazy(), on=KEY, how="semi")
     lines = (
-        data.instalments.lazy()
-        .filter(
+        instalments.filter(
             (pl.col("issue_date") <= as_of)
             & (pl.col("open_minor") > 0)
             & (pl.col("due_date") < as_of)
