@@ -111,6 +111,13 @@ def test_through_the_command_line(ws: Path, capsys: pytest.CaptureFixture[str]) 
     debtors = {r["debtor_id"] for r in sent}
     assert out["all"]["debtors"] == len(debtors) and out["all"]["reached"] == 1
 
+    # the monthly report shows the same figures
+    target = ws / "november.html"
+    assert main(["-w", str(ws), "report", "--month", "2026-11", "-o", str(target)]) == 0
+    html = target.read_text(encoding="utf-8")
+    shown = f'data-channel="email" data-column="delivery_rate">{100 / email["sent"]:.1f}<'
+    assert shown in html and "Messages by channel" in html
+
     assert main(["-w", str(ws), "kpi", "--messages", *period]) == 0
     table = capsys.readouterr().out
     assert "messages of default, sent from 2026-11-01 to 2026-11-30" in table

@@ -43,7 +43,7 @@ def report_command(
     ] = ",".join(map(str, DEFAULT_EDGES)),
 ) -> None:
     """The monthly collections report: headline figures against the previous month, aging
-    trend, roll matrix, recovery by segment and the experiments."""
+    trend, roll matrix, recovery by segment, messages by channel and the experiments."""
     from arrears.cli.app import UserError
 
     problems = []

@@ -107,6 +107,13 @@ TEXT: dict[str, dict[str, str]] = {
         "sales": "credit sales",
         "closing": "receivables at end",
         "recovery_rate": "recovery %",
+        "channels": "Messages by channel (sent this month)",
+        "channel": "channel",
+        "sent": "sent",
+        "delivery_rate": "delivered %",
+        "bounce_rate": "bounced %",
+        "open_rate": "opened %",
+        "contact_rate": "contact rate %",
         "experiments": "Experiments (debtors assigned this month)",
         "experiment": "experiment",
         "rate": "rate",
@@ -150,6 +157,13 @@ TEXT: dict[str, dict[str, str]] = {
         "sales": "ventas a crédito",
         "closing": "cartera al cierre",
         "recovery_rate": "recuperación %",
+        "channels": "Mensajes por canal (enviados este mes)",
+        "channel": "canal",
+        "sent": "enviados",
+        "delivery_rate": "entregados %",
+        "bounce_rate": "rebotados %",
+        "open_rate": "abiertos %",
+        "contact_rate": "tasa de contacto %",
         "experiments": "Experimentos (deudores asignados este mes)",
         "experiment": "experimento",
         "rate": "tasa",
@@ -212,6 +226,7 @@ class ReportInput:
     edges: tuple[int, ...]
     comparison: pl.DataFrame
     arms: pl.DataFrame
+    messages: pl.DataFrame | None = None
 
 
 def language(locale: str) -> str:
@@ -244,6 +259,8 @@ def render_html(data: ReportInput, locale: str) -> str:
         _matrix(data, t, locale),
         f"<h2>{escape(t['segments'])}</h2>",
         _segments(data, t, locale),
+        f"<h2>{escape(t['channels'])}</h2>",
+        _channels(data, t, locale),
         f"<h2>{escape(t['experiments'])}</h2>",
         _experiments(data, t, locale),
         f"<p><small>{escape(t['made'])}</small></p></body></html>\n",
@@ -433,6 +450,25 @@ def _segments(data: ReportInput, t: dict[str, str], locale: str) -> str:
         )
         rows.append(f"<tr><td>{escape(segment)}</td><td>{escape(code)}</td>{cells}</tr>")
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _channels(data: ReportInput, t: dict[str, str], locale: str) -> str:
+    frame = data.messages
+    if frame is None or frame.filter(pl.col("sent") > 0).is_empty():
+        return f"<p>{escape(t['nothing'])}</p>"
+    names = ("sent", "delivery_rate", "bounce_rate", "open_rate", "contact_rate")
+    head = "".join(f"<th>{escape(t[n])}</th>" for n in ("channel", *names))
+    body = "".join(
+        f"<tr><td>{escape(str(row['channel']))}</td><td>{row['sent']}</td>"
+        + "".join(
+            f'<td data-channel="{escape(str(row["channel"]))}" data-column="{n}">'
+            f"{_one(row[n], locale, 100)}</td>"
+            for n in names[1:]
+        )
+        + "</tr>"
+        for row in frame.to_dicts()
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _experiments(data: ReportInput, t: dict[str, str], locale: str) -> str:

@@ -1,7 +1,7 @@
 """The monthly collections report (``arrears report --month``): the month's KPIs against the
 previous month's, the aging trend of the last six month ends, the month's roll matrix, the
-figures by segment and the experiments (debtors assigned in the month), rendered as one
-self-contained HTML page by the pure :func:`arrears.kpi.report.render_html`.
+figures by segment, the messages by channel and the experiments (debtors assigned in the
+month), rendered as one self-contained HTML page by the pure :func:`arrears.kpi.report.render_html`.
 
 The figures are those of :func:`arrears.services.kpi.kpi_report` and
 :func:`arrears.services.kpi.experiment_report` for the same periods: the report and
@@ -25,7 +25,7 @@ from arrears.kpi.report import (
     previous_month,
     render_html,
 )
-from arrears.services.kpi import KpiReport, experiment_report, kpi_report
+from arrears.services.kpi import KpiReport, experiment_report, kpi_report, message_report
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.portfolios import UnknownPortfolio
 from arrears.store.scoring.history import read_history
@@ -99,6 +99,7 @@ def monthly_report(
         in_currency=in_currency,
         rates=rates,
     )
+    sent = message_report(uow, actor, portfolio=portfolio, start=start, end=end)
     ends = [end]
     while len(ends) < TREND_MONTHS:
         ends.insert(0, previous_month(ends[0].replace(day=1))[1])
@@ -121,5 +122,6 @@ def monthly_report(
         edges,
         tested.comparison,
         tested.arms,
+        sent.rates,
     )
     return MonthlyReport(portfolio, start, end, render_html(data, locale), data)
