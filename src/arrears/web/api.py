@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from arrears.domain.actor import Actor
@@ -32,7 +32,7 @@ from arrears.services import accounts, collection, explain, ledger, reports, tok
 from arrears.services.cycle import load_compiled
 from arrears.web import api_models as m
 from arrears.web.app import Site, site
-from arrears.web.errors import ErrorResponse, Problem, WebError
+from arrears.web.errors import ErrorResponse
 
 PREFIX = "/api/v1"
 
@@ -70,12 +70,8 @@ def api_actor(
     """The actor of the request's ``Authorization: Bearer`` token; 401 without a valid one."""
     s = site(request)
     if credentials is None or not credentials.credentials:
-        raise WebError(
-            401,
-            Problem(
-                "header Authorization",
-                "send Authorization: Bearer <token> (arrears token add NAME --role R makes one)",
-            ),
+        raise tokens.WrongToken(
+            "send Authorization: Bearer <token> (arrears token add NAME --role R makes one)"
         )
     return tokens.authenticate_token(s.uow(), credentials.credentials, at=s.clock())
 
@@ -446,6 +442,15 @@ def docs_page(app: FastAPI) -> str:
 def install(app: FastAPI) -> None:
     """The API's routes, and ``/docs`` (``/openapi.json`` is FastAPI's)."""
     app.include_router(router)
+
+    @app.exception_handler(tokens.WrongToken)
+    async def no_token(request: Request, exc: tokens.WrongToken) -> JSONResponse:
+        """401 in the one error shape, with the challenge of RFC 6750."""
+        return JSONResponse(
+            {"status": 401, "problems": [{"where": "header Authorization", "what": str(exc)}]},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="arrears"'},
+        )
 
     @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
     def docs() -> HTMLResponse:
