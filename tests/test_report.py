@@ -80,6 +80,15 @@ def test_bad_input(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(built, "report", "--month", "2026-13", "--format", "doc", "--in", "X") == 1
     err = capsys.readouterr().err
     assert "--month '2026-13' is not a month" in err
-    assert "--format 'doc'" in err and "'X' is not an ISO 4217" in err
-    assert run(built, "report", *MONTH, "--format", "pdf") == 1
-    assert "pdf is not available yet" in capsys.readouterr().err
+    assert "--format 'doc': choose html or pdf" in err and "'X' is not an ISO 4217" in err
+
+
+def test_pdf(built: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pypdf import PdfReader
+
+    target = tmp_path / "march.pdf"
+    assert run(built, "report", *MONTH, "--format", "pdf", "-o", str(target)) == 0
+    text = "\n".join(page.extract_text() for page in PdfReader(target).pages)
+    assert "Collections report 2026-03" in text and "Roll matrix" in text
+    assert "collected (USD)" in text and "200.00" in text
+    assert "Messages by channel" in text and "Experiments" in text

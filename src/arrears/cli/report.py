@@ -1,7 +1,7 @@
 """``arrears report --month YYYY-MM``: the monthly collections report a CFO reads, as one
-self-contained HTML file (inline CSS and SVG charts: it opens without internet access), in the
-workspace's language. The page is made by :func:`arrears.services.report.monthly_report`; this
-module parses, calls it and writes the file.
+self-contained HTML file (inline CSS and SVG charts: it opens without internet access) or a
+PDF, in the workspace's language. The page is made by
+:func:`arrears.services.report.monthly_report`; this module parses, calls it and writes the file.
 """
 
 from __future__ import annotations
@@ -26,10 +26,12 @@ FORMATS = ("html", "pdf")
 def report_command(
     ctx: typer.Context,
     month: Annotated[str, typer.Option("--month", help="The month, YYYY-MM.")],
-    fmt: Annotated[str, typer.Option("--format", help="html (pdf: not available yet).")] = "html",
+    fmt: Annotated[str, typer.Option("--format", help="html or pdf.")] = "html",
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="File to write (default: report-YYYY-MM.html here)."),
+        typer.Option(
+            "--out", "-o", help="File to write (default: report-YYYY-MM.html or .pdf here)."
+        ),
     ] = None,
     in_currency: Annotated[
         str | None,
@@ -53,9 +55,7 @@ def report_command(
     except InvalidInput as exc:
         problems.append(str(exc))
     if fmt not in FORMATS:
-        problems.append(f"--format {fmt!r}: choose html")
-    elif fmt == "pdf":
-        problems.append("--format pdf is not available yet; use --format html and print it")
+        problems.append(f"--format {fmt!r}: choose html or pdf")
     try:
         edges = parse_buckets(buckets)
     except ValueError as exc:
@@ -77,10 +77,14 @@ def report_command(
         edges=edges,
         in_currency=in_currency,
         rates=ws.rates,
+        pdf=fmt == "pdf",
     )
-    target = out or Path(f"report-{year:04d}-{number:02d}.html")
+    target = out or Path(f"report-{year:04d}-{number:02d}.{fmt}")
     try:
-        target.write_text(report.html, encoding="utf-8")
+        if report.pdf is not None:
+            target.write_bytes(report.pdf)
+        else:
+            target.write_text(report.html, encoding="utf-8")
     except OSError as exc:
         raise UserError(f"--out {target}: cannot write it ({exc.strerror})") from None
     console.print(

@@ -25,6 +25,7 @@ from arrears.kpi.report import (
     previous_month,
     render_html,
 )
+from arrears.kpi.report_pdf import render_pdf
 from arrears.services.kpi import KpiReport, experiment_report, kpi_report, message_report
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.portfolios import UnknownPortfolio
@@ -36,13 +37,14 @@ TREND_MONTHS = 6
 
 @dataclass(frozen=True, slots=True)
 class MonthlyReport:
-    """The report's ``html`` and what it shows (``data``)."""
+    """The report's ``html`` (and ``pdf`` when asked for) and what it shows (``data``)."""
 
     portfolio: str
     start: date
     end: date
     html: str
     data: ReportInput
+    pdf: bytes | None = None
 
 
 def parse_month(text: str) -> tuple[int, int]:
@@ -66,6 +68,7 @@ def monthly_report(
     edges: tuple[int, ...] = DEFAULT_EDGES,
     in_currency: str | None = None,
     rates: Mapping[str, Decimal] | None = None,
+    pdf: bool = False,
 ) -> MonthlyReport:
     """The report of ``portfolio`` for the month, in the language of ``locale``.
 
@@ -124,4 +127,5 @@ def monthly_report(
         tested.arms,
         sent.rates,
     )
-    return MonthlyReport(portfolio, start, end, render_html(data, locale), data)
+    printed = render_pdf(data, locale) if pdf else None
+    return MonthlyReport(portfolio, start, end, render_html(data, locale), data, printed)
