@@ -260,3 +260,23 @@ def test_a_long_table_runs_over_pages_with_page_numbers_and_split_totals(tmp_pat
     assert "Aún no vencido 3.000,00 €" in whole
     assert "Total pendiente (vencido y no vencido) 6.000,00 €" in whole
     assert "ES91 2100 0418 4502 0005 1332" in whole and "C-7" in whole
+
+
+def test_the_creditors_logo_is_printed_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from arrears.channels.letter import LetterSetupError
+
+    Image.new("RGB", (300, 100), (20, 60, 140)).save(tmp_path / "logo.png")
+    (tmp_path / "notes.txt").write_text("not an image", encoding="utf-8")
+
+    def pdf(logo: str) -> bytes:
+        values = {"channels.creditor_name": "ACME", "creditor.logo": logo}
+        return letter_pdf(_letter(), ChannelSettings(values, tmp_path))
+
+    assert b"/Subtype /Image" in pdf("logo.png")  # relative to the workspace
+    assert b"/Subtype /Image" not in letter_pdf(_letter(), ChannelSettings({}, tmp_path))
+    with pytest.raises(LetterSetupError, match=r"creditor.logo .*missing.png: no such file"):
+        pdf("missing.png")
+    with pytest.raises(LetterSetupError, match=r"creditor.logo .*notes.txt: not a PNG or JPEG"):
+        pdf("notes.txt")

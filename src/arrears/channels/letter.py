@@ -135,6 +135,11 @@ def with_legal_notice(message: Message, pack: Pack | None) -> Message:
     return replace(message, legal_notice=pack.notice(message.language))
 
 
+class LetterSetupError(LookupError):
+    """A letter cannot be made with the workspace's settings (``creditor.logo`` missing or not
+    an image): the message fails with this text (never the debtor's address's fault)."""
+
+
 #: The words a letter prints around the template's text, by language (English otherwise).
 LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -333,11 +338,15 @@ def letter_pdf(message: Message, settings: ChannelSettings, today: date | None =
     logo = Path(creditor["logo"]) if creditor["logo"] else None
     if logo is not None and not logo.is_absolute():
         logo = settings.root / logo
-    if logo is not None and logo.is_file():
+    if logo is not None:
+        if not logo.is_file():
+            raise LetterSetupError(f"creditor.logo {logo}: no such file")
         try:
-            pdf.image(str(logo), x=150, y=12, w=40)
+            pdf.image(str(logo), x=150, y=12, h=18, keep_aspect_ratio=True, w=40)
         except Exception as exc:  # not an image fpdf2 reads
-            raise PermanentFailure(f"creditor.logo {logo}: {exc}") from None
+            raise LetterSetupError(
+                f"creditor.logo {logo}: not a PNG or JPEG image ({exc})"
+            ) from None
     pdf.set_xy(20, 15)
     pdf.set_font(family, "B", 14)
     _cell(pdf, 120, 7, clean(creditor["name"]), ln=True)
