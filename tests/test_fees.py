@@ -171,3 +171,24 @@ def test_the_fee_arrears_run_posts_reads_as_a_line_the_debtor_understands(
     assert fee["debtor_id"] == "BIZ"
     assert (fee["number"], fee["reference"]) == (line, line)
     assert Decimal(fee["amount"]) == Decimal("111.15")  # 27.81 + 3.34 + 80.00
+
+
+def test_policy_check_reports_a_fee_without_what_it_needs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from arrears.cli.app import main
+
+    bad = POLICY.replace(
+        "      - {id: interest, offset: 40, action: late_fee, fee: eu_late_payment}",
+        "      - {id: interest, offset: 40, action: late_fee, fee: eu_late_payment,\n"
+        "         consumers: percentage}\n"
+        "      - {id: flat, offset: 45, action: late_fee, fee: fixed, consumers: fixed}",
+    )
+    path = tmp_path / "bad.yaml"
+    path.write_text(bad, encoding="utf-8")
+    assert main(["policy", "check", str(path)]) == 1
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "step 'interest': a percentage fee needs rate" in text
+    assert "step 'flat': consumers goes with fee eu_late_payment" in text
+    assert "step 'flat': a fixed fee needs amount" in text

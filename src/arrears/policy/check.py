@@ -36,7 +36,7 @@ from arrears.domain.problems import Problem
 from arrears.policy.conditions import compile_condition, compile_number
 from arrears.policy.features import FEATURES
 from arrears.policy.located import Located
-from arrears.policy.model import Anchor, Cadence, Experiment, MoveStage, Policy, Send
+from arrears.policy.model import Anchor, Cadence, Experiment, LateFee, MoveStage, Policy, Send
 from arrears.policy.onboarding import escalation_stages, waiting_stage
 
 Loc = tuple[int | str, ...]
@@ -427,6 +427,33 @@ def _template_problems(policy: Policy, doc: Located, templates: Templates) -> li
     return problems
 
 
+def _fees(policy: Policy, doc: Located) -> list[Problem]:
+    """A late fee names what it needs: `amount` for a fixed fee, `rate` for a percentage (the
+    step's own fee, or what `consumers` pay under eu_late_payment); `consumers` goes with
+    eu_late_payment only."""
+    steps: list[tuple[Loc, object]] = [
+        ((kind, i, "steps", j), step)
+        for kind, i, group in _step_groups(policy)
+        for j, step in enumerate(group.steps)
+    ]
+    problems = []
+    for loc, step in steps:
+        if not isinstance(step, LateFee):
+            continue
+        if step.consumers != "none" and step.fee != "eu_late_payment":
+            node = doc.find((*loc, "consumers"))
+            problems.append(
+                doc.problem(node, f"step {step.id!r}: consumers goes with fee eu_late_payment")
+            )
+        for kind in dict.fromkeys((step.fee, step.consumers)):
+            needs = {"fixed": "amount", "percentage": "rate"}.get(kind)
+            if needs and getattr(step, needs) is None:
+                problems.append(
+                    doc.problem(doc.find(loc), f"step {step.id!r}: a {kind} fee needs {needs}")
+                )
+    return problems
+
+
 def check_policy(policy: Policy, doc: Located, templates: Templates | None = None) -> list[Problem]:
     """Every problem of ``policy`` (read from ``doc``), sorted by place; the templates its steps
     name are checked only when ``templates`` says how."""
@@ -436,6 +463,7 @@ def check_policy(policy: Policy, doc: Located, templates: Templates | None = Non
         *_references(policy, doc),
         *_onboarding(policy, doc),
         *_late_steps(policy, doc),
+        *_fees(policy, doc),
         *_overlapping_stages(policy, doc),
         *_contact_rules(policy, doc),
         *(_template_problems(policy, doc, templates) if templates is not None else []),
