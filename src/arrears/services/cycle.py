@@ -116,6 +116,22 @@ def plan_cycle(
     ``rates``: the workspace's ``[rates]`` (currency -> value in the common unit) for the
     ``*_ref`` features. Changes nothing. :class:`NotFound` for an unknown portfolio or debtor."""
     actor.require(Permission.READ, "plan the cycle")
+    decisions, _ = _plan(uow, portfolio, as_of, policy, debtor, timings, model, rates)
+    return decisions
+
+
+def _plan(
+    uow: SqlUnitOfWork,
+    portfolio: str,
+    as_of: date,
+    policy: CompiledPolicy,
+    debtor: str | None,
+    timings: Timings | None,
+    model: Model | None,
+    rates: Mapping[str, Decimal] | None,
+) -> tuple[Decisions, pl.DataFrame]:
+    """The decisions, and the debtors read (``debtor_id``, ``debtor_external_id``): the commit
+    names its keys' debtors from them instead of reading them again."""
     start = time.perf_counter()
     data = replace(_read(uow.engine, portfolio, as_of, policy), rates=rate_frame(rates or {}))
     if debtor is not None:
@@ -149,7 +165,7 @@ def plan_cycle(
         timings.score = scoring - read
         timings.decide = time.perf_counter() - scoring
         timings.rows = {"instalments": data.instalments.height, "debtors": data.debtors.height}
-    return decisions
+    return decisions, data.debtors.select("debtor_id", "debtor_external_id")
 
 
 def run_cycle(
@@ -170,16 +186,7 @@ def run_cycle(
     for a later day."""
     actor.require(Permission.ADMINISTER, "run the cycle")
     timings = timings if timings is not None else Timings()
-    decisions = plan_cycle(
-        uow,
-        actor,
-        portfolio=portfolio,
-        as_of=as_of,
-        policy=policy,
-        timings=timings,
-        model=model,
-        rates=rates,
-    )
+    decisions, debtors = _plan(uow, portfolio, as_of, policy, None, timings, model, rates)
     start = time.perf_counter()
     # A case that stays (the engine compared it with the stored case and found nothing to
     # change) needs no writing: leave it out, so a day's commit is proportional to its changes.
@@ -199,6 +206,7 @@ def run_cycle(
             decisions=changes,
             actor=actor.name,
             at=at,
+            debtors=debtors,
         )
     except ConcurrentChange as exc:
         raise Conflict(str(exc)) from exc
