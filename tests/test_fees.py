@@ -192,3 +192,15 @@ def test_policy_check_reports_a_fee_without_what_it_needs(
     assert "step 'interest': a percentage fee needs rate" in text
     assert "step 'flat': consumers goes with fee eu_late_payment" in text
     assert "step 'flat': a fixed fee needs amount" in text
+
+
+def test_a_debtor_s_fee_is_the_same_in_any_partition_of_the_debtors() -> None:
+    policy = compiled()
+    book = portfolio()
+    book.days(policy, d(2, 2), d(3, 12))
+    data = book.input(d(3, 13))
+    full = decide(data, policy, d(3, 13)).steps.select("debtor_id", "amount_minor", "params")
+    alone = decide(data.for_debtors(pl.Series([1])), policy, d(3, 13)).steps
+    assert alone.select("debtor_id", "amount_minor", "params").equals(
+        full.filter(pl.col("debtor_id") == 1)
+    )
