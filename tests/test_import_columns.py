@@ -88,3 +88,32 @@ def test_an_attribute_mapped_to_a_missing_header_is_a_problem(
     code, out = imported(ws, capsys)
     assert code == 1
     assert "attribute attr_grade is the header 'Grade', which the file does not have" in out
+
+
+def test_strict_refuses_unknown_columns_naming_every_one(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = imported(ws, capsys, "--strict")
+    assert code == 1
+    lines = [line for line in out.splitlines() if "unknown column (--strict)" in line]
+    assert len(lines) == 3  # every unknown header at once, with its file and how to map it
+    assert all("debtors.csv:1:" in line for line in lines)
+    assert 'attr_risk_grade = "Risk Grade" in [import.columns.debtors]' in out
+    assert 'credit_limit = "credit_limt"' in out
+    assert "3 problem(s): nothing was imported" in out
+    assert exported(ws).height == 0
+    # also with --skip-invalid: the file as a whole is refused
+    code, out = imported(ws, capsys, "--strict", "--skip-invalid", "--format", "json")
+    summary, _ = json.JSONDecoder().raw_decode(out)  # then the problems on standard error
+    assert code == 1 and not summary["committed"] and len(summary["problems"]) == 3
+    assert exported(ws).height == 0
+    # mapped, the same file imports under --strict
+    config = ws / "arrears.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + '\n[import.columns.debtors]\nattr_risk_grade = "Risk Grade"\nattr_fax = "Fax"\n'
+        'credit_limit = "credit_limt"\n',
+        encoding="utf-8",
+    )
+    code, out = imported(ws, capsys, "--strict", "--format", "json")
+    assert code == 0 and json.loads(out)["created"] == 2

@@ -3,7 +3,8 @@
 How files are read comes from the workspace (``import.*`` settings, ``[import.columns.<kind>]``,
 country, time zone, base currency and portfolio). Atomic by default: a file with any problem
 imports nothing, every problem is printed as ``file:row:column: message`` and the exit status is
-1. ``--skip-invalid`` imports the valid rows and writes the others to a rejects CSV; a problem
+1. ``--strict`` makes every column arrears would ignore (a warning otherwise) such a problem.
+``--skip-invalid`` imports the valid rows and writes the others to a rejects CSV; a problem
 with a file as a whole (unreadable, no header, mixed encodings...) still refuses it, with status 1.
 A rolled-back import prints no counts of created rows: nothing was created.
 
@@ -114,6 +115,14 @@ def import_command(
     summary: Annotated[
         bool, typer.Option("--summary", help="The counts in one line instead of the table.")
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="A column arrears does not know is a problem, not a warning: every one is "
+            "listed with how to map it, and nothing is imported.",
+        ),
+    ] = False,
 ) -> None:
     """Import debtors, invoices (one row per instalment), payments or credit notes.
 
@@ -138,6 +147,7 @@ def import_command(
         rejects=rejects,
         rule=AllocationRule(ws.get("allocation_rule")),
         large=large,
+        strict=strict,
     )
     _summary(report, fmt, rejects, brief=summary)
     if fmt is not SummaryFormat.JSON:  # columns ignored; on stderr beside a CSV summary
@@ -205,6 +215,7 @@ def _run(
     rejects: Path | None,
     rule: AllocationRule,
     large: bool,
+    strict: bool = False,
 ) -> ImportReport:
     with Progress(
         SpinnerColumn(),
@@ -230,6 +241,7 @@ def _run(
             rule=rule,
             at=datetime.now(UTC),
             progress=progress,
+            strict=strict,
         )
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -99,8 +99,11 @@ def import_files(
     rule: AllocationRule = AllocationRule.OLDEST_DUE_FIRST,
     at: datetime | None = None,
     progress: Progress | None = None,
+    strict: bool = False,
 ) -> ImportReport:
-    """Import ``paths`` as files of ``kind``; see the module docstring for the guarantees."""
+    """Import ``paths`` as files of ``kind``; see the module docstring for the guarantees.
+    ``strict``: a column the importer would ignore is a problem of its file (every one of them
+    is reported, with how to map it) and nothing is imported, even with ``skip_invalid``."""
     at = at or datetime.now(UTC)
     report = ImportReport(kind, [str(p) for p in paths])
     if rejects is not None:
@@ -110,6 +113,10 @@ def import_files(
         try:
             for path in paths:
                 _import_file(conn, kind, path, options, report, rejects, actor, rule, at, progress)
+            if strict and report.warnings:
+                report.problems[:0] = [_strict(w) for w in report.warnings]
+                report.warnings = []
+                report.refused = True
             if report.problems and (not skip_invalid or report.refused):
                 transaction.rollback()
                 if skip_invalid and rejects is not None:  # rows of a file refused as a whole
@@ -123,6 +130,12 @@ def import_files(
     if report.committed and report.created + report.updated >= ANALYZE_AFTER_ROWS:
         _vacuum_analyze(engine, kind)
     return report
+
+
+def _strict(warning: Problem) -> Problem:
+    """An ignored column's warning as the problem ``--strict`` makes it."""
+    message = warning.message.replace("column ignored: ", "unknown column (--strict): ", 1)
+    return replace(warning, message=message)
 
 
 #: After a load this large, PostgreSQL's tables are vacuumed and analysed at once instead of when

@@ -37,10 +37,12 @@ def import_files(
     rule: AllocationRule = AllocationRule.OLDEST_DUE_FIRST,
     at: datetime,
     progress: Progress | None = None,
+    strict: bool = False,
 ) -> ImportReport:
     """Import ``paths`` as files of ``kind`` read with ``options``: all or nothing, or the valid
     rows with ``skip_invalid`` (the others to ``rejects``); the report says which, and lists
-    every problem."""
+    every problem. ``strict``: every column the import would ignore is a problem instead of a
+    warning, and nothing is imported."""
     actor.require(Permission.ADMINISTER, f"import {kind.value.replace('_', ' ')}")
     return importer.import_files(
         uow.engine,
@@ -53,6 +55,7 @@ def import_files(
         rule=rule,
         at=at,
         progress=progress,
+        strict=strict,
     )
 
 
