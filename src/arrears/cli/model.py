@@ -3,7 +3,8 @@
 ``train`` reads the portfolio's whole history (``arrears.services.scoring``), trains the models
 (``arrears.scoring``) on snapshot days in ``--from .. --to`` and stores them as the next version
 in ``<workspace>/models/``. ``evaluate`` runs the chronological backtest. ``explain`` scores one
-debtor as of a day with the latest model (the rules score when none is trained) and its reasons.
+debtor as of a day with the latest model (the rules score when none is trained) and its reasons;
+``score`` scores the whole portfolio that way, least likely to pay first.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from arrears.cli.output import Format, Wide, amount_text, emit
 from arrears.domain.money import from_minor
 
 model_app = typer.Typer(
-    help="The propensity-to-pay model: train, evaluate, explain.", no_args_is_help=True
+    help="The propensity-to-pay model: train, evaluate, explain, score.", no_args_is_help=True
 )
 
 
@@ -267,6 +268,62 @@ def explain_command(
         title=f"score of {debtor} as of {day}",
         right=("expected recovery",),
         wrap=("reasons",),
+        wide=wide,
+    )
+
+
+@model_app.command("score")
+def score_command(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Day, YYYY-MM-DD (default: today).")
+    ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option("--top", min=1, help="Only the N least likely to pay (default: every one)."),
+    ] = None,
+    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    wide: Wide = False,
+) -> None:
+    """Score every debtor with an open balance, least likely to pay first.
+
+    Uses the workspace's latest trained model; with none trained yet, the rules score, and a
+    note on standard error says so. A model that cannot be loaded is an error.
+    """
+    from arrears.cli.app import UserError
+    from arrears.cli.output import err_console
+    from arrears.scoring.registry import ModelFileError, describe, load
+    from arrears.services.scoring import score_portfolio
+    from arrears.services.uow import SqlUnitOfWork
+
+    day = _day(as_of, "--as-of") or date.today()
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
+    try:
+        model = load(ws.root)
+    except ModelFileError as exc:
+        raise UserError(str(exc)) from None
+    scores = score_portfolio(
+        SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code, as_of=day, model=model, top=top
+    ).scores
+    used = describe(model, ws.root)
+    if model is None:
+        err_console.print(f"note: scored with {used}", markup=False, soft_wrap=True)
+    shown = scores.with_columns(pl.col("score").round(4))
+    if fmt is Format.TABLE:  # the open balance as an amount, in the workspace's locale
+        balance = [
+            amount_text(from_minor(int(m), c), c, ws.get("locale"))
+            for m, c in zip(shown["open_minor"], shown["currency"], strict=True)
+        ]
+        shown = shown.with_columns(pl.Series("open_minor", balance, dtype=pl.String)).rename(
+            {"open_minor": "open balance", "days_past_due": "days past due"}
+        )
+    emit(
+        shown,
+        fmt,
+        title=f"scores as of {day}: {used}",
+        right=("open balance",),
         wide=wide,
     )
 

@@ -82,3 +82,58 @@ def score_debtor(
     if scored.is_empty():
         raise InvalidInput(f"debtor {debtor!r} owes nothing on {as_of}: no score")
     return DebtorScores(debtor, portfolio, as_of, scored)
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioScores:
+    """``scores``: one row per debtor and currency with an open balance (current or overdue) on
+    ``as_of``: ``debtor`` (its id as imported), ``currency``, ``score``, ``source`` (``model
+    vN`` or ``rules``), ``days_past_due`` and ``open_minor``; least likely to pay first."""
+
+    portfolio: str
+    as_of: date
+    scores: pl.DataFrame
+
+
+def score_portfolio(
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    as_of: date,
+    model: Model | None,
+    top: int | None = None,
+) -> PortfolioScores:
+    """Every debtor's score on ``as_of`` with ``model`` (``None``: the rules score), ordered by
+    score ascending (then debtor, currency); the first ``top`` rows when given. The scores are
+    those ``score_debtor`` and the daily cycle give each debtor that day."""
+    from arrears.scoring.features import debtor_features  # noqa: PLC0415  (scikit-learn)
+    from arrears.scoring.frames import view_from_cycle_input  # noqa: PLC0415
+    from arrears.scoring.model import score_view  # noqa: PLC0415
+
+    actor.require(Permission.READ, "score the portfolio")
+    if top is not None and top < 1:
+        raise InvalidInput(f"top must be at least 1, not {top}")
+    try:
+        data = read_cycle_input(uow.engine, portfolio=portfolio, as_of=as_of, reopen_within_days=30)
+    except UnknownPortfolio as exc:
+        raise NotFound(str(exc)) from exc
+    view = view_from_cycle_input(data, as_of)
+    scored = score_view(model, view, with_reasons=False, days_to_pay=False)
+    balances = debtor_features(view, rules_only=True).select(
+        "debtor_id",
+        "currency",
+        pl.col("days_past_due").cast(pl.Int64()),
+        pl.col("open_minor").cast(pl.Int64()),
+    )
+    names = data.debtors.select("debtor_id", pl.col("debtor_external_id").alias("debtor"))
+    scores = (
+        scored.select("debtor_id", "currency", "score", "source")
+        .join(balances, on=["debtor_id", "currency"], how="left")
+        .join(names, on="debtor_id", how="left")
+        .sort("score", "debtor", "currency")
+        .select("debtor", "currency", "score", "source", "days_past_due", "open_minor")
+    )
+    if top is not None:
+        scores = scores.head(top)
+    return PortfolioScores(portfolio, as_of, scores)
