@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from arrears.cycle.compiled import CompiledPolicy, compile_policy
 from arrears.cycle.decide import decide
+from arrears.cycle.frames import REFERENCE_RATE_SCHEMA, CycleInput
 from arrears.policy.loading import parse_policy
 from cycle_book import Book
 
@@ -203,4 +205,160 @@ def test_a_debtor_s_fee_is_the_same_in_any_partition_of_the_debtors() -> None:
     alone = decide(data.for_debtors(pl.Series([1])), policy, d(3, 13)).steps
     assert alone.select("debtor_id", "amount_minor", "params").equals(
         full.filter(pl.col("debtor_id") == 1)
+    )
+
+
+class RatedBook(Book):
+    """The test fake with a workspace's dated reference rates (``reference_rates.csv``)."""
+
+    def __init__(self, table: dict[date, str]) -> None:
+        super().__init__()
+        self.table = pl.DataFrame(
+            {
+                "from": list(table),
+                "rate_micro": [int(Decimal(r).scaleb(6)) for r in table.values()],
+            },
+            schema=REFERENCE_RATE_SCHEMA,
+        )
+
+    def input(self, as_of: date) -> CycleInput:
+        return replace(super().input(as_of), reference_rates=self.table)
+
+
+def two_halves(table: dict[date, str]) -> RatedBook:
+    """BIZ owes 2,000.00 due 20 June 2026 (first half-year) and 1,000.00 due 10 July 2026
+    (second half-year)."""
+    book = RatedBook(table)
+    biz = book.debtor("BIZ", country="DE", currency="EUR", timezone="Europe/Berlin")
+    book.invoice(biz, "2000.00", d(6, 20), currency="EUR")  # invoice 1
+    book.invoice(biz, "1000.00", d(7, 10), currency="EUR")  # invoice 2
+    return book
+
+
+def test_each_invoice_is_charged_the_rate_of_the_half_year_it_fell_due_in() -> None:
+    # the table: 2.40 % from 1 January 2026, 2.90 % from 11 June 2026 (a change in the middle
+    # of the half-year: it does not apply to the first half-year, whose rate is the one in
+    # force on 1 January, but it is the one in force on 1 July). The policy says 2.15.
+    book = two_halves({date(2025, 7, 1): "2.15", d(1, 1): "2.40", d(6, 11): "2.90"})
+    policy = compiled()
+    assert book.days(policy, d(6, 21), d(7, 29)) == ["2026-06-21 BIZ case open overdue"]
+    # 30 July, 40 days after 20 June. By hand:
+    #   invoice 1 (H1, 2.40 + 8 = 10.40 %): 2,000.00 x 0.1040 x 40 / 365 = 22.7945... -> 22.79
+    #   invoice 2 (H2, 2.90 + 8 = 10.90 %): 1,000.00 x 0.1090 x 20 / 365 =  5.9726... ->  5.97
+    #   recovery costs 2 x 40.00 = 80.00; total 108.76
+    assert fees(book, policy, d(7, 30)) == {
+        "BIZ": (
+            2279 + 597 + 8000,
+            "Late-payment interest on {invoice:1}, 40 days at 10.40 %; "
+            "on {invoice:2}, 20 days at 10.90 %; recovery costs 2 × 40.00 EUR",
+        )
+    }
+    assert book.days(policy, d(7, 30), d(7, 30)) == ["2026-07-30 BIZ executed interest"]
+
+
+def test_without_a_rate_for_its_half_year_an_invoice_gets_the_policy_s_reference_rate() -> None:
+    # the table starts on 1 July 2026: the invoice due in June falls back to the policy's 2.15
+    book = two_halves({d(7, 1): "3.00"})
+    policy = compiled()
+    book.days(policy, d(6, 21), d(7, 29))
+    # invoice 1: 2,000.00 x 0.1015 x 40 / 365 = 22.2465... -> 22.25
+    # invoice 2: 1,000.00 x 0.1100 x 20 / 365 =  6.0273... ->  6.03
+    assert fees(book, policy, d(7, 30)) == {
+        "BIZ": (
+            2225 + 603 + 8000,
+            "Late-payment interest on {invoice:1}, 40 days at 10.15 %; "
+            "on {invoice:2}, 20 days at 11.00 %; recovery costs 2 × 40.00 EUR",
+        )
+    }
+
+
+def _eu_workspace(root: Path) -> Path:
+    """A workspace (``arrears init``) where BIZ, a company, owes INV-1 (2,000.00, due 20 June
+    2026) and INV-2 (1,000.00, due 10 July 2026), and the policy of this module; its path."""
+    from arrears.cli.app import main
+    from arrears.domain.ledger import Debtor, DebtorKind
+    from arrears.store.database import connect
+    from arrears.store.ledger import cases as ledger
+    from test_ledger_support import ACTOR, AT
+    from test_ledger_support import Book as Ledger
+
+    assert main(["init", str(root)]) == 0
+    engine = connect(f"sqlite:///{root / 'arrears.db'}")
+    with engine.begin() as conn:
+        debtor = Debtor("BIZ", "Debtor BIZ", DebtorKind.COMPANY, "DE", "EUR", "Europe/Berlin", "en")
+        ledger.add_debtor(conn, debtor, actor=ACTOR, at=AT)
+        book = Ledger(conn)
+        book.invoice("INV-1", "BIZ", ("2026-06-20", "2000.00"), currency="EUR")
+        book.invoice("INV-2", "BIZ", ("2026-07-10", "1000.00"), currency="EUR")
+    engine.dispose()
+    policy = root / "policies" / "eu-fees.yaml"
+    policy.write_text(POLICY.replace("reference_rate: 2.15", "reference_rate: 3.00"), "utf-8")
+    return policy
+
+
+def _fee_line(root: Path) -> tuple[str, Decimal]:
+    from arrears.cli.app import main
+
+    out = root / "invoices.csv"
+    assert main(["-w", str(root), "export", "invoices", str(out)]) == 0
+    [fee] = [
+        r for r in csv.DictReader(out.open(encoding="utf-8")) if r["invoice_id"].startswith("fee:")
+    ]
+    return fee["number"], Decimal(fee["amount"])
+
+
+def test_arrears_run_reports_every_problem_of_the_rate_table_then_uses_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from arrears.cli.app import main
+
+    root = tmp_path / "ws"
+    policy = _eu_workspace(root)
+    table = root / "reference_rates.csv"
+    assert table.is_file()  # init's starter table, with its source
+    assert "ecb.europa.eu" in table.read_text(encoding="utf-8")
+    capsys.readouterr()
+    table.write_text(
+        "# ECB rates\nfrom,rate\n2026-01-01,2.40\n2026-13-01,2.50\n2026-07-01,two\n"
+        "2025-07-01,2.15\n2026-08-01\n",
+        encoding="utf-8",
+    )
+    run = ["-w", str(root), "run", "--policy", str(policy), "--as-of"]
+    assert main([*run, "2026-06-21"]) != 0
+    out = capsys.readouterr()
+    text = out.out + out.err
+    for problem in (
+        "reference_rates.csv:4: from '2026-13-01' is not a date",
+        "reference_rates.csv:5: rate 'two' is not a percentage",
+        "reference_rates.csv:6: from 2025-07-01 is not after the previous line's 2026-01-01",
+        "reference_rates.csv:7: expected 2 columns (from,rate), found 1",
+    ):
+        assert problem in text, text
+    # fixed: each invoice at its half-year's rate
+    table.write_text("from,rate\n2026-01-01,2.40\n2026-06-11,2.90\n", encoding="utf-8")
+    for day in ("2026-06-21", "2026-07-30"):
+        assert main([*run, day]) == 0
+    assert _fee_line(root) == (
+        "Late-payment interest on INV-1, 40 days at 10.40 %; "
+        "on INV-2, 20 days at 10.90 %; recovery costs 2 × 40.00 EUR",
+        Decimal("108.76"),
+    )
+
+
+def test_without_a_rate_table_arrears_run_uses_the_policy_s_reference_rate(
+    tmp_path: Path,
+) -> None:
+    from arrears.cli.app import main
+
+    root = tmp_path / "ws"
+    policy = _eu_workspace(root)
+    (root / "reference_rates.csv").unlink()
+    for day in ("2026-06-21", "2026-07-30"):
+        assert main(["-w", str(root), "run", "--policy", str(policy), "--as-of", day]) == 0
+    # 3.00 + 8 = 11.00 %: 2,000.00 x 0.11 x 40 / 365 = 24.1095... -> 24.11;
+    # 1,000.00 x 0.11 x 20 / 365 = 6.0273... -> 6.03; + 80.00 = 110.14
+    assert _fee_line(root) == (
+        "Late-payment interest on INV-1, 40 days at 11.00 %; "
+        "on INV-2, 20 days at 11.00 %; recovery costs 2 × 40.00 EUR",
+        Decimal("110.14"),
     )

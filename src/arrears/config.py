@@ -30,6 +30,8 @@ from arrears.domain.money import is_currency
 
 CONFIG_FILE = "arrears.toml"
 SECRETS_FILE = "secrets.toml"
+#: The workspace's dated ECB reference rates for the EU late-payment interest (``from,rate``).
+REFERENCE_RATES_FILE = "reference_rates.csv"
 #: How ``arrears config`` shows a secret that is set.
 MASK = "********"
 
@@ -332,6 +334,12 @@ class Workspace:
     @property
     def config_path(self) -> Path:
         return self.root / CONFIG_FILE
+
+    @property
+    def reference_rates(self) -> Path:
+        """``reference_rates.csv`` in the workspace (it may not exist: the policy's
+        ``reference_rate`` then applies)."""
+        return self.root / REFERENCE_RATES_FILE
 
     @property
     def exists(self) -> bool:

@@ -297,6 +297,7 @@ def _plan(
         timings=timings,
         model=model,
         rates=ws.rates,
+        reference_rates=ws.reference_rates,
     )
 
 
@@ -321,6 +322,7 @@ def run_command(
         at=datetime.now(UTC),
         model=model,
         rates=ws.rates,
+        reference_rates=ws.reference_rates,
     )
     title = f"run for {code} on {day} with {compiled.policy.policy}"
     if written.written:
@@ -390,6 +392,7 @@ def explain_command(
         policy=compiled,
         model=_model(ws)[0],
         rates=ws.rates,
+        reference_rates=ws.reference_rates,
     )
     if fmt is Format.JSON:
         emit_json([_explained_json(view, item) for item in view.currencies])

@@ -54,8 +54,9 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing arrears.toml.")] = False,
 ) -> None:
     """Create a workspace: arrears.toml, secrets.toml (a random channels.secret), example
-    policies, a migrated store, a default portfolio. Run again on an existing workspace, it keeps
-    arrears.toml and adds a secret if the workspace has none."""
+    policies, reference_rates.csv (ECB rates for the EU late-payment interest), a migrated
+    store, a default portfolio. Run again on an existing workspace, it keeps arrears.toml (and
+    any file the user edited) and adds a secret if the workspace has none."""
     root = (directory or (ctx.find_root().obj or {}).get("workspace") or Path(".")).resolve()
     currency = currency.upper()
     if not is_currency(currency):
@@ -82,6 +83,13 @@ def init(
     for folder in ("policies", "templates"):
         if examples is not None and (examples / folder).is_dir():
             _copy_missing(examples / folder, root / folder)
+    starter = examples / config.REFERENCE_RATES_FILE if examples is not None else None
+    if starter is not None and starter.is_file() and not (root / starter.name).exists():
+        shutil.copy2(starter, root / starter.name)  # never overwrites the user's table
+        console.print(
+            f"wrote {root / starter.name}: ECB reference rates up to mid-2025, for the EU "
+            "late-payment interest; keep it current"
+        )
     ws = config.load(root)
     service.set_up_store(
         ws.database_url,

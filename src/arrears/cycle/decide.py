@@ -726,6 +726,18 @@ _FEE_TEXT = {
 }
 
 
+def _percent(micro: pl.Expr, policy: CompiledPolicy) -> pl.Expr:
+    """A rate in millionths of a percent as the debtor reads it (2 decimals, half up; a decimal
+    comma in Spanish): 10_150_000 -> ``10.15``."""
+    hundredths = (micro + 5_000) // 10_000
+    point = "," if policy.policy.language == "es" else "."
+    return pl.format(
+        "{}" + point + "{}",
+        hundredths // 100,
+        (hundredths % 100).cast(pl.String()).str.zfill(2),
+    )
+
+
 def eu_rate(policy: CompiledPolicy) -> str:
     """The EU late-payment rate as the debtor reads it (reference rate + 8 points, 2 decimals;
     a decimal comma in Spanish)."""
@@ -742,21 +754,45 @@ def eu_interest(
     millionths of a percent). Columns: ``_eu_interest_minor`` (the sum of the invoices' lines)
     and ``_eu_note``, the readable line, e.g. ``Late-payment interest on {invoice:1042}, 12 days
     at 10.15 %`` (the store writes the invoice's number for ``{invoice:ID}``), plus the recovery
-    costs for a debt in euros. ``keys``: only these (debtor, currency) pairs."""
+    costs for a debt in euros. ``keys``: only these (debtor, currency) pairs.
+
+    The reference rate of an instalment is the one in force on the first day of the half-year
+    in which it fell due (``data.reference_rates``, joined as of that day); the policy's
+    ``reference_rate`` when the table is empty or starts later. The line shows each invoice's
+    rate (its earliest overdue instalment's)."""
     first, on, days_at, costs = _FEE_TEXT[policy.policy.language]
-    micro = int(((policy.policy.reference_rate + 8) * 10**6).to_integral_value())
+    fallback = int((policy.policy.reference_rate * 10**6).to_integral_value())
     denominator = YEAR_DAYS * 100 * 10**6
     late = (pl.lit(as_of) - pl.col("due_date")).dt.total_days()
     instalments = data.instalments.lazy()
     if keys is not None:
         instalments = instalments.join(keys.lazy(), on=KEY, how="semi")
-    lines = (
-        instalments.filter(
-            (pl.col("issue_date") <= as_of)
-            & (pl.col("open_minor") > 0)
-            & (pl.col("due_date") < as_of)
+    overdue = instalments.filter(
+        (pl.col("issue_date") <= as_of) & (pl.col("open_minor") > 0) & (pl.col("due_date") < as_of)
+    )
+    # the rate of the half-year in which the instalment fell due: the one in force on its first
+    # day (1 January or 1 July; Directive 2011/7/EU art. 2(12)); the policy's reference_rate
+    # when the workspace has no table or the table starts later
+    half = pl.date(
+        pl.col("due_date").dt.year(),
+        pl.when(pl.col("due_date").dt.month() <= 6).then(1).otherwise(7),
+        1,
+    )
+    overdue = overdue.with_columns(half.alias("_half"))
+    if data.reference_rates.height:
+        table = data.reference_rates.lazy().select(
+            pl.col("from").alias("_half"), pl.col("rate_micro").alias("_ref")
         )
-        .with_columns(
+        overdue = (
+            overdue.sort("_half")
+            .join_asof(table.sort("_half"), on="_half", strategy="backward")
+            .with_columns(pl.col("_ref").fill_null(fallback))
+        )
+    else:
+        overdue = overdue.with_columns(pl.lit(fallback, pl.Int64()).alias("_ref"))
+    micro = pl.col("_ref").cast(pl.Int128()) + 8 * 10**6
+    lines = (
+        overdue.with_columns(
             (pl.col("open_minor").cast(pl.Int128()) * micro * late.cast(pl.Int128())).alias("_n")
         )
         .group_by([*KEY, "invoice_id"])
@@ -764,6 +800,7 @@ def eu_interest(
             ((pl.col("_n").sum() + denominator // 2) // denominator).cast(pl.Int64()).alias("_i"),
             late.max().alias("_days"),
             pl.col("due_date").min().alias("_due"),
+            (pl.col("_ref").sort_by("due_date").first() + 8 * 10**6).alias("_rate"),
         )
         .sort([*KEY, "_due", "invoice_id"])
         .with_columns(
@@ -771,7 +808,7 @@ def eu_interest(
                 pl.lit(on + "{invoice:"),
                 pl.col("invoice_id").cast(pl.String()),
                 pl.lit("}, "),
-                pl.format(days_at.replace("{} %", eu_rate(policy) + " %"), pl.col("_days")),
+                pl.format(days_at, pl.col("_days"), _percent(pl.col("_rate"), policy)),
             ).alias("_line")
         )
         .group_by(KEY, maintain_order=True)

@@ -127,6 +127,10 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
 RATE_SCHEMA: dict[str, pl.DataType] = {"currency": S, "rate_nano": I64}
 #: Decimal digits of a rate (``rate_nano`` is the rate x 10 ** RATE_DIGITS).
 RATE_DIGITS = 9
+#: The ECB reference rate by the day it took effect (the workspace's ``reference_rates.csv``),
+#: for the EU late-payment interest: ``rate_micro`` is the rate in millionths of a percent
+#: (2.15 % -> 2_150_000). Empty: the policy's ``reference_rate`` applies to every invoice.
+REFERENCE_RATE_SCHEMA: dict[str, pl.DataType] = {"from": pl.Date(), "rate_micro": I64}
 
 #: Steps already recorded (executed or skipped) for the cases in the case frame.
 STEP_DONE_SCHEMA: dict[str, pl.DataType] = {
@@ -173,6 +177,8 @@ class CycleInput:
     scores: pl.DataFrame = field(default_factory=lambda: empty(SCORE_SCHEMA))
     #: Rates to a common unit (RATE_SCHEMA), from the workspace; empty: no ``*_ref`` values.
     rates: pl.DataFrame = field(default_factory=lambda: empty(RATE_SCHEMA))
+    #: The dated reference rates (REFERENCE_RATE_SCHEMA), from the workspace.
+    reference_rates: pl.DataFrame = field(default_factory=lambda: empty(REFERENCE_RATE_SCHEMA))
 
     def for_debtors(self, debtor_ids: pl.Series) -> CycleInput:
         """The same input restricted to some debtors (a partition of the portfolio)."""
@@ -201,6 +207,7 @@ class CycleInput:
             history=by_debtor(self.history),
             scores=by_debtor(self.scores),
             rates=self.rates,
+            reference_rates=self.reference_rates,
         )
 
 

@@ -28,7 +28,14 @@ from sqlalchemy import Engine
 from arrears.channels.templates import check_template, shipped_root
 from arrears.cycle.compiled import CompiledPolicy, compile_policy
 from arrears.cycle.decide import decide
-from arrears.cycle.frames import RATE_DIGITS, RATE_SCHEMA, SCORE_SCHEMA, CycleInput, Decisions
+from arrears.cycle.frames import (
+    RATE_DIGITS,
+    RATE_SCHEMA,
+    REFERENCE_RATE_SCHEMA,
+    SCORE_SCHEMA,
+    CycleInput,
+    Decisions,
+)
 from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import Conflict, InvalidInput, NotFound
 from arrears.policy.check import Templates
@@ -42,12 +49,14 @@ from arrears.store.portfolios import UnknownPortfolio
 __all__ = [
     "CycleSummary",
     "PolicyProblems",
+    "ReferenceRateProblems",
     "RunSummary",
     "Timings",
     "UnknownDebtor",
     "load_compiled",
     "plan_cycle",
     "rate_frame",
+    "read_reference_rates",
     "run_cycle",
     "summarize",
     "unrated",
@@ -73,6 +82,74 @@ def load_compiled(path: Path) -> CompiledPolicy:
             else f"{path} is not a valid policy"
         )
     return compile_policy(policy, path.read_text(encoding="utf-8"))
+
+
+class ReferenceRateProblems(InvalidInput):
+    """The workspace's ``reference_rates.csv`` has problems; the message lists every one with
+    its ``file:line``."""
+
+
+def read_reference_rates(path: Path | None) -> pl.DataFrame:
+    """The dated reference rates of ``path`` (``REFERENCE_RATE_SCHEMA``), one read; an empty
+    frame when ``path`` is ``None`` or does not exist (the policy's ``reference_rate`` applies).
+    :class:`ReferenceRateProblems` with every problem of the file at once (``file:line``)."""
+    if path is None or not path.exists():
+        return pl.DataFrame(schema=REFERENCE_RATE_SCHEMA)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReferenceRateProblems(f"{path}: cannot be read ({exc})") from None
+    problems: list[str] = []
+    days: list[date] = []
+    micros: list[int] = []
+    rows = [
+        (number, line)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")  # blank lines and comments
+    ]
+    header = [c.strip().lower() for c in rows[0][1].split(",")] if rows else []
+    if not rows:
+        problems.append(f"{path}:1: no header; expected 'from,rate' and one line per rate")
+    elif header != ["from", "rate"]:
+        problems.append(f"{path}:{rows[0][0]}: the header must be 'from,rate', not {rows[0][1]!r}")
+    for number, line in rows[1:]:
+        where = f"{path}:{number}"
+        cells = [c.strip() for c in line.split(",")]
+        if len(cells) != 2:
+            problems.append(f"{where}: expected 2 columns (from,rate), found {len(cells)}")
+            continue
+        day: date | None = None
+        try:
+            day = date.fromisoformat(cells[0])
+        except ValueError:
+            problems.append(f"{where}: from {cells[0]!r} is not a date (YYYY-MM-DD)")
+        micro: int | None = None
+        try:
+            rate = Decimal(cells[1])
+            if not rate.is_finite() or not Decimal(-10) <= rate <= Decimal(100):
+                raise ValueError
+            if rate.as_tuple().exponent < -6:  # type: ignore[operator]
+                problems.append(f"{where}: rate {cells[1]!r} has more than 6 decimals")
+            else:
+                micro = int(rate.scaleb(6))
+        except (ArithmeticError, ValueError):
+            problems.append(
+                f"{where}: rate {cells[1]!r} is not a percentage between -10 and 100 (e.g. 2.15)"
+            )
+        if day is not None and days and day <= days[-1]:
+            problems.append(f"{where}: from {day} is not after the previous line's {days[-1]}")
+            continue
+        if day is not None and micro is not None:
+            days.append(day)
+            micros.append(micro)
+    if not problems and not days:
+        problems.append(f"{path}: no rates (one line per rate: from,rate, e.g. 2025-07-01,2.15)")
+    if problems:
+        more = "s" if len(problems) > 1 else ""
+        raise ReferenceRateProblems(
+            f"{path}: {len(problems)} problem{more}:\n" + "\n".join(problems)
+        )
+    return pl.DataFrame({"from": days, "rate_micro": micros}, schema=REFERENCE_RATE_SCHEMA)
 
 
 @dataclass
@@ -108,15 +185,20 @@ def plan_cycle(
     timings: Timings | None = None,
     model: Model | None = None,
     rates: Mapping[str, Decimal] | None = None,
+    reference_rates: Path | None = None,
 ) -> Decisions:
     """What ``run`` would decide on ``as_of``; with ``debtor`` (an external id), only for that
     debtor and with the full plan of its steps and its score's reasons (for ``explain``).
     ``model``: the propensity model that scores the debtors, the workspace's as
     :func:`arrears.scoring.registry.load` finds it (``None``: the transparent rules score).
     ``rates``: the workspace's ``[rates]`` (currency -> value in the common unit) for the
-    ``*_ref`` features. Changes nothing. :class:`NotFound` for an unknown portfolio or debtor."""
+    ``*_ref`` features. ``reference_rates``: the workspace's ``reference_rates.csv`` (read and
+    checked here, :func:`read_reference_rates`; absent: the policy's ``reference_rate``).
+    Changes nothing. :class:`NotFound` for an unknown portfolio or debtor."""
     actor.require(Permission.READ, "plan the cycle")
-    decisions, _ = _plan(uow, portfolio, as_of, policy, debtor, timings, model, rates)
+    decisions, _ = _plan(
+        uow, portfolio, as_of, policy, debtor, timings, model, rates, reference_rates
+    )
     return decisions
 
 
@@ -129,11 +211,17 @@ def _plan(
     timings: Timings | None,
     model: Model | None,
     rates: Mapping[str, Decimal] | None,
+    reference_rates: Path | None = None,
 ) -> tuple[Decisions, pl.DataFrame]:
     """The decisions, and the debtors read (``debtor_id``, ``debtor_external_id``): the commit
     names its keys' debtors from them instead of reading them again."""
+    table = read_reference_rates(reference_rates)  # before the store: a bad file fails fast
     start = time.perf_counter()
-    data = replace(_read(uow.engine, portfolio, as_of, policy), rates=rate_frame(rates or {}))
+    data = replace(
+        _read(uow.engine, portfolio, as_of, policy),
+        rates=rate_frame(rates or {}),
+        reference_rates=table,
+    )
     if debtor is not None:
         ids = data.debtors.filter(pl.col("debtor_external_id") == debtor)["debtor_id"]
         if ids.is_empty():
@@ -179,14 +267,17 @@ def run_cycle(
     timings: Timings | None = None,
     model: Model | None = None,
     rates: Mapping[str, Decimal] | None = None,
+    reference_rates: Path | None = None,
 ) -> tuple[Decisions, RunSummary]:
     """Decide for ``as_of`` and commit the decisions in one transaction whose activity records
-    name ``actor`` (``model``, ``rates``: see :func:`plan_cycle`). :class:`Conflict` when
-    another run is writing, the cases changed since they were read, or the cycle already ran
-    for a later day."""
+    name ``actor`` (``model``, ``rates``, ``reference_rates``: see :func:`plan_cycle`).
+    :class:`Conflict` when another run is writing, the cases changed since they were read, or
+    the cycle already ran for a later day."""
     actor.require(Permission.ADMINISTER, "run the cycle")
     timings = timings if timings is not None else Timings()
-    decisions, debtors = _plan(uow, portfolio, as_of, policy, None, timings, model, rates)
+    decisions, debtors = _plan(
+        uow, portfolio, as_of, policy, None, timings, model, rates, reference_rates
+    )
     start = time.perf_counter()
     # A case that stays (the engine compared it with the stored case and found nothing to
     # change) needs no writing: leave it out, so a day's commit is proportional to its changes.

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -107,10 +108,11 @@ def explain_view(
     policy: CompiledPolicy,
     model: Model | None = None,
     rates: Mapping[str, Decimal] | None = None,
+    reference_rates: Path | None = None,
 ) -> ExplainView:
-    """The explain view of ``debtor`` (its external id) on ``as_of``; ``model``, ``rates``: as
-    :func:`arrears.services.cycle.plan_cycle`, which raises :class:`NotFound` for an unknown
-    portfolio or debtor."""
+    """The explain view of ``debtor`` (its external id) on ``as_of``; ``model``, ``rates``,
+    ``reference_rates``: as :func:`arrears.services.cycle.plan_cycle`, which raises
+    :class:`NotFound` for an unknown portfolio or debtor."""
     decisions = plan_cycle(
         uow,
         actor,
@@ -120,6 +122,7 @@ def explain_view(
         debtor=debtor,
         model=model,
         rates=rates,
+        reference_rates=reference_rates,
     )
     promises = list_promises(uow, actor, portfolio=portfolio, debtor=debtor)
     segments = {s.name: s.when for s in policy.policy.segments}

@@ -121,6 +121,7 @@ def get_debtor(debtor: str, s: SiteOf, actor: ActorOf) -> m.Account:
             s.uow(), actor, portfolio=s.portfolio, debtor=debtor, as_of=today,
             policy=load_compiled(path), model=s.model(),
             rates=s.workspace.rates if s.workspace is not None else None,
+            reference_rates=s.workspace.reference_rates if s.workspace is not None else None,
         )  # fmt: skip
         policy_name = view.policy
         currencies = [

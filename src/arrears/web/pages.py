@@ -337,6 +337,7 @@ def _account(visit: Visit, debtor: str, status: int = 200, **form: Any) -> HTMLR
                 visit, explain.explain_view, s.uow(), visit.actor, portfolio=s.portfolio,
                 debtor=debtor, as_of=today, policy=_call(visit, load_compiled, path),
                 model=s.model(), rates=s.workspace.rates,
+                reference_rates=s.workspace.reference_rates,
             )  # fmt: skip
     activity = _call(visit, ledger.recent_activity, s.uow(), visit.actor,
                      portfolio=s.portfolio, debtor=debtor, limit=25)  # fmt: skip
