@@ -738,13 +738,6 @@ def _percent(micro: pl.Expr, policy: CompiledPolicy) -> pl.Expr:
     )
 
 
-def eu_rate(policy: CompiledPolicy) -> str:
-    """The EU late-payment rate as the debtor reads it (reference rate + 8 points, 2 decimals;
-    a decimal comma in Spanish)."""
-    text = f"{policy.policy.reference_rate + 8:.2f}"
-    return text.replace(".", ",") if policy.policy.language == "es" else text
-
-
 def eu_interest(
     data: CycleInput, policy: CompiledPolicy, as_of: date, keys: pl.DataFrame | None = None
 ) -> pl.DataFrame:
