@@ -46,6 +46,7 @@ def _vars(name: str = "Ana", currency: str = "USD") -> dict[str, object]:
         "creditor": {"name": "ACME"},
         "today": date(2026, 11, 25),
         "channel": "email",
+        "earlier_contacts": 0,
     }
 
 

@@ -106,3 +106,39 @@ def test_every_shipped_template_is_in_every_shipped_language() -> None:
     for lang in LANGUAGES:
         assert sorted(p.stem for p in (ROOT / lang).glob("[!_]*.j2")) == NAMES, lang
         assert (ROOT / lang / "_layout.html").is_file()
+
+
+#: the final notice's sentence that cites earlier contacts, per language
+EARLIER = {
+    "en": "Despite our earlier reminders",
+    "es": "Pese a nuestros recordatorios anteriores",
+    "pt": "Apesar dos nossos lembretes anteriores",
+    "fr": "Malgré nos précédentes relances",
+    "de": "Trotz unserer bisherigen Mahnungen",
+}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_final_notice_cites_earlier_reminders_only_after_an_earlier_contact(
+    lang: str,
+) -> None:
+    assert ROOT is not None
+    _, country, _ = sample_debtor(lang)
+    for name in ("notice_final",):
+        first = sample_variables(lang, "letter") | {"earlier_contacts": 0}
+        again = sample_variables(lang, "letter") | {"earlier_contacts": 1}
+        assert EARLIER[lang] not in render([ROOT], name, lang, country, first).text
+        assert EARLIER[lang] in render([ROOT], name, lang, country, again).text
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_letters_leave_the_debtor_to_the_address_block_and_emails_name_it(lang: str) -> None:
+    assert ROOT is not None
+    debtor, country, _ = sample_debtor(lang)
+    for name in NAMES:
+        text = render([ROOT], name, lang, country, sample_variables(lang, channel_of(name))).text
+        first_line = text.strip().splitlines()[0]
+        if channel_of(name) == "letter":
+            assert not first_line.endswith(f": {debtor}"), (name, first_line)
+        elif channel_of(name) == "email":
+            assert first_line.endswith(f": {debtor}"), (name, first_line)

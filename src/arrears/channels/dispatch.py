@@ -684,6 +684,7 @@ class Dispatcher:
             "creditor": {"name": s.get("channels.creditor_name")},
             "today": today,
             "channel": row.channel,
+            "earlier_contacts": who.get("earlier_contacts", 0),
         }
 
     def message(

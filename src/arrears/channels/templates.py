@@ -11,8 +11,9 @@ Roots are searched in order (the workspace's ``templates`` folder, then the ship
 a language without the template falls back to English.
 
 Variables (see docs/channels.md): ``debtor``, ``invoices``, ``totals``, ``days_past_due``,
-``offer``, ``payment_link``, ``opt_out_link``, ``collector``, ``creditor``, ``today``, and the
-filters ``money(minor, currency)`` and ``date``, which format for the debtor's locale with Babel.
+``offer``, ``payment_link``, ``opt_out_link``, ``collector``, ``creditor``, ``today``,
+``channel``, ``earlier_contacts``, and the filters ``money(minor, currency)`` and ``date``,
+which format for the debtor's locale with Babel.
 
 Text from imported data is made safe to print before it reaches a template
 (:func:`safe_variables`): bidirectional controls (U+202E RIGHT-TO-LEFT OVERRIDE and the like,
@@ -71,6 +72,7 @@ VARIABLES: frozenset[str] = frozenset(
         "creditor",
         "today",
         "channel",
+        "earlier_contacts",
     }
 )
 BLOCKS = ("subject", "text", "html")
@@ -510,6 +512,7 @@ def sample_variables(language: str, channel: str = "email") -> dict[str, Any]:
         "creditor": {"name": "Example Company"},
         "today": SAMPLE_DAY,
         "channel": channel,
+        "earlier_contacts": 2,
     }
 
 

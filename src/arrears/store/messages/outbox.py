@@ -304,7 +304,9 @@ def read_recipients(
     engine: Engine, debtor_ids: list[int], as_of: date
 ) -> dict[int, dict[str, Any]]:
     """What the templates and the adapters need of each debtor: its fields, its usable contact
-    points (primary first) and its open instalments with their days past due on ``as_of``."""
+    points (primary first), its open instalments with their days past due on ``as_of``, and
+    ``earlier_contacts``: how many of its outbox messages were sent (the one being sent is not
+    yet ``sent``: a first contact counts 0)."""
     out: dict[int, dict[str, Any]] = {}
     if not debtor_ids:
         return out
@@ -329,6 +331,7 @@ def read_recipients(
                 "currency": d.currency,
                 "points": {},
                 "invoices": [],
+                "earlier_contacts": 0,
             }
         for p in conn.execute(
             select(contact_point.c.debtor_id, contact_point.c.kind, contact_point.c.value)
@@ -336,6 +339,12 @@ def read_recipients(
             .order_by(contact_point.c.is_primary.desc(), contact_point.c.id)
         ):
             out[p.debtor_id]["points"].setdefault(p.kind, p.value)
+        for c in conn.execute(  # the messages sent before: "despite our earlier reminders"
+            select(outbox.c.debtor_id, func.count().label("n"))
+            .where(outbox.c.debtor_id.in_(debtor_ids), outbox.c.status == "sent")
+            .group_by(outbox.c.debtor_id)
+        ):
+            out[c.debtor_id]["earlier_contacts"] = int(c.n)
         for i in conn.execute(
             select(
                 instalment.c.debtor_id,
