@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -280,3 +281,107 @@ def test_the_creditors_logo_is_printed_and_a_bad_one_is_named(tmp_path: Path) ->
         pdf("missing.png")
     with pytest.raises(LetterSetupError, match=r"creditor.logo .*notes.txt: not a PNG or JPEG"):
         pdf("notes.txt")
+
+
+#: the sentence of the final notice that needs an earlier contact, per language
+DESPITE = {
+    "en": "Despite our earlier reminders",
+    "es": "Pese a nuestros recordatorios anteriores",
+}
+
+
+@pytest.fixture
+def sunk(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The base workspace's letters dispatched into the default file sink, as final notices:
+    D000016 (es) had a message sent ten days before, D000022 (en) and D000042 (es) none."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert, select, update
+
+    from arrears.cli.app import main
+    from arrears.store.schema import debtor, outbox
+    from channels_support import (
+        DAY,
+        SENDING_ENV,
+        SENDING_TIME,
+        base_workspace,
+        copy_workspace,
+        engine_of,
+    )
+
+    for name, value in SENDING_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ARREARS_CHANNELS_LETTER", raising=False)
+    ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("letters")), tmp_path / "ws")
+    with engine_of(ws).begin() as conn:
+        ids: dict[str, int] = dict(conn.execute(select(debtor.c.external_id, debtor.c.id)).all())
+        conn.execute(
+            update(outbox).where(outbox.c.channel == "letter").values(template="notice_final")
+        )
+        letter = conn.execute(
+            select(outbox).where(outbox.c.debtor_id == ids["D000016"], outbox.c.channel == "letter")
+        ).one()
+        sent = SENDING_TIME - timedelta(days=10)
+        earlier = {
+            **letter._asdict(),
+            "key": "test:earlier-reminder:D000016", "channel": "email",
+            "template": "notice_overdue", "status": "sent", "attempts": 1,
+            "created_at": sent, "created_on": sent.date(), "sent_at": sent,
+        }  # fmt: skip
+        del earlier["id"]
+        conn.execute(insert(outbox).values(**earlier))
+    assert main(["-w", str(ws), "dispatch", "--as-of", DAY.isoformat()]) == 0
+    return ws
+
+
+def _sunk_letters(ws: Path) -> dict[str, dict[str, Any]]:
+    import json
+
+    paths = sorted((ws / "outbox" / "letter").glob("*.json"))
+    letters = {(b := json.loads(p.read_text("utf-8")))["debtor"]: b for p in paths}
+    assert {"D000016", "D000022", "D000042"} <= set(letters), sorted(letters)
+    return letters
+
+
+def test_a_letters_text_leaves_the_debtors_name_to_the_address_block(sunk: Path) -> None:
+    for body in _sunk_letters(sunk).values():
+        assert body["to"]  # the address block of the PDF says who the letter is for
+        assert not body["text"].startswith(("Customer:", "Cliente:")), body["text"]
+        assert body["text"].startswith(("Dear ", "Respetados señores:", "Estimado/a "))
+
+
+def test_the_file_sinks_letter_carries_the_invoice_table_and_totals(sunk: Path) -> None:
+    from channels_support import DAY
+
+    for customer, body in _sunk_letters(sunk).items():
+        # what the text refers to ("the open invoices ... are listed at the end of this letter")
+        open_ = _open_invoices(sunk, customer)
+        assert open_ and body["customer"] == customer
+        assert [(i["number"], i["due_date"], i["open"]) for i in body["invoices"]] == sorted(
+            ((str(i["number"]), i["due_date"].isoformat(), i["open_minor"]) for i in open_),
+            key=lambda r: (r[1], r[0]),
+        )
+        for inv in body["invoices"]:
+            days = (DAY - date.fromisoformat(inv["due_date"])).days
+            assert inv["days_past_due"] == max(days, 0)
+            assert inv["open_text"] and inv["currency"]
+        (total,) = body["totals"]  # the base workspace's debtors owe in one currency
+        overdue = sum(i["open_minor"] for i in open_ if i["due_date"] < DAY)
+        assert total["overdue"] == overdue and total["overdue_text"]
+        assert total["open"] == sum(i["open_minor"] for i in open_)
+        assert total["not_yet_due"] == total["open"] - overdue
+
+
+def test_the_final_notice_says_despite_earlier_reminders_only_after_an_earlier_contact(
+    sunk: Path,
+) -> None:
+    letters = _sunk_letters(sunk)
+    assert letters["D000016"]["language"] == "es"
+    assert DESPITE["es"] in letters["D000016"]["text"]
+    for customer in ("D000022", "D000042"):  # a first contact: no earlier reminders to cite
+        body = letters[customer]
+        assert body["subject"] in ("Final notice", "Último aviso")
+        assert not any(d in body["text"] for d in DESPITE.values()), body["text"]
+        assert "remain unpaid" in body["text"] or "siguen pendientes de pago" in body["text"]
