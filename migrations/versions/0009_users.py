@@ -28,7 +28,9 @@ def upgrade() -> None:
         sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_by", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("role in ('admin', 'manager', 'collector', 'auditor')", name=op.f("ck_user_role")),
+        sa.CheckConstraint(
+            "role in ('admin', 'manager', 'collector', 'auditor')", name=op.f("ck_user_role")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user")),
         sa.UniqueConstraint("username", name=op.f("uq_user_username")),
     )
