@@ -43,6 +43,16 @@ def parse_as_of(text: str | None, today: date) -> date:
         raise ValueError(f"--as-of {text!r} is not a date; write it as YYYY-MM-DD") from None
 
 
+def parse_in_currency(text: str | None, problems: list[str]) -> str | None:
+    """``--in``'s currency, upper-cased; a code that is not ISO 4217 is added to ``problems``."""
+    if text is None:
+        return None
+    code = text.strip().upper()
+    if not is_currency(code):
+        problems.append(f"--in {code!r} is not an ISO 4217 currency code")
+    return code
+
+
 def parse_buckets(text: str) -> tuple[int, ...]:
     """``--buckets 0,30,60`` as validated edges."""
     try:

@@ -18,10 +18,10 @@ import polars as pl
 import typer
 from babel.numbers import format_decimal
 
-from arrears.cli.aging import parse_buckets
+from arrears.cli.aging import parse_buckets, parse_in_currency
 from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.output import Format, Wide, amount_text, console, emit
-from arrears.domain.money import from_minor, is_currency
+from arrears.domain.money import from_minor
 from arrears.kpi.aging import DEFAULT_EDGES, bucket_labels
 from arrears.kpi.figures import AMOUNTS
 from arrears.kpi.messages import RATES as RATE_NAMES
@@ -143,10 +143,7 @@ def kpi_command(
         problems.append(str(exc))
     if by not in GROUPS:
         problems.append(f"--by {by!r}: choose one of {', '.join(GROUPS)}")
-    if in_currency is not None:
-        in_currency = in_currency.strip().upper()
-        if not is_currency(in_currency):
-            problems.append(f"--in {in_currency!r} is not an ISO 4217 currency code")
+    in_currency = parse_in_currency(in_currency, problems)
     if roll and messages:
         problems.append("--roll and --messages: choose one")
     if problems:
@@ -450,10 +447,7 @@ def experiments_command(
             raise ValueError
     except ValueError:
         problems.append(f"--detect {detect!r}: give a difference between 0 and 1, e.g. 0.05")
-    if in_currency is not None:
-        in_currency = in_currency.strip().upper()
-        if not is_currency(in_currency):
-            problems.append(f"--in {in_currency!r} is not an ISO 4217 currency code")
+    in_currency = parse_in_currency(in_currency, problems)
     if problems:
         raise UserError("; ".join(problems))
     ws = workspace(ctx)

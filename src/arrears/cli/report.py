@@ -11,11 +11,10 @@ from typing import Annotated
 
 import typer
 
-from arrears.cli.aging import parse_buckets
+from arrears.cli.aging import parse_buckets, parse_in_currency
 from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.output import console
 from arrears.domain.errors import InvalidInput
-from arrears.domain.money import is_currency
 from arrears.kpi.aging import DEFAULT_EDGES
 from arrears.services.report import monthly_report, parse_month
 from arrears.services.uow import SqlUnitOfWork
@@ -60,10 +59,7 @@ def report_command(
         edges = parse_buckets(buckets)
     except ValueError as exc:
         problems.append(str(exc))
-    if in_currency is not None:
-        in_currency = in_currency.strip().upper()
-        if not is_currency(in_currency):
-            problems.append(f"--in {in_currency!r} is not an ISO 4217 currency code")
+    in_currency = parse_in_currency(in_currency, problems)
     if problems:
         raise UserError("; ".join(problems))
     ws = workspace(ctx)
