@@ -539,3 +539,88 @@ api_token = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     CheckConstraint("role in ('admin', 'manager', 'collector', 'auditor')", name="role"),
 )
+
+
+# Write-off approval and agency placements (migration 0013; see docs/agreements.md) -------------
+
+#: A proposal to write off a debtor's open balance in a currency (or one invoice's): posted at once
+#: within the proposer's limit, otherwise ``pending`` until a manager approves (``posted``) or
+#: refuses it (``refused``: nothing posts).
+write_off_proposal = Table(
+    "write_off_proposal",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False, unique=True),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("invoice_id", ID, ForeignKey("invoice.id")),  # null: every open invoice
+    Column("amount_minor", MINOR, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("proposed_by", String(200), nullable=False),
+    Column("proposed_on", Date, nullable=False),
+    Column("decided_by", String(200)),
+    Column("decided_on", Date),
+    Column("decision_note", Text),
+    Column("posted_minor", MINOR, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("status in ('pending', 'posted', 'refused')", name="status"),
+)
+Index("ix_write_off_proposal_debtor", write_off_proposal.c.debtor_id, write_off_proposal.c.status)
+
+#: A collection agency and its terms: commission flat, by stage or by age of the debt at
+#: placement (``terms``: JSON), and after how many days without payment a case is recalled.
+agency = Table(
+    "agency",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("terms", JSON, nullable=False),
+    Column("recall_after_days", Integer),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+#: A debtor's balance in a currency placed with an agency, until it is recalled.
+placement = Table(
+    "placement",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False, unique=True),
+    Column("agency_id", ID, ForeignKey("agency.id"), nullable=False),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("case_id", ID, ForeignKey("collection_case.id")),
+    Column("placed_on", Date, nullable=False),
+    Column("placed_by", String(200), nullable=False),
+    Column("amount_minor", MINOR, nullable=False),  # the open balance placed
+    Column("days_past_due", Integer, nullable=False),
+    Column("stage", String(64)),
+    Column("commission_percent", String(16), nullable=False),  # decimal text
+    Column("credit_before", String(16), nullable=False),
+    Column("recalled_on", Date),
+    Column("recalled_by", String(200)),
+    Column("recall_reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_placement_debtor", placement.c.debtor_id, placement.c.currency)
+
+#: One line of an agency's remittance file: money the agency collected, posted as a payment.
+agency_remittance = Table(
+    "agency_remittance",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("agency_id", ID, ForeignKey("agency.id"), nullable=False),
+    Column("placement_id", ID, ForeignKey("placement.id"), nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("payment_id", ID, ForeignKey("payment.id"), nullable=False),
+    Column("collected_on", Date, nullable=False),
+    Column("amount_minor", MINOR, nullable=False),
+    Column("commission_minor", MINOR, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("agency_id", "reference", name="uq_agency_remittance_reference"),
+)
