@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from arrears.cli.context import renamed
 from arrears.cli.output import Format, Wide, console, emit, emit_json
 from arrears.demo.files import FileFormat
-from arrears.demo.generate import check_arguments, generate
+from arrears.demo.generate import Profile, check_arguments, generate
 from arrears.demo.stats import GenerationStats
 
 
@@ -46,6 +46,7 @@ def _print_stats(stats: GenerationStats, out: Path, *, wide: bool) -> None:
     import polars as pl
 
     rows: list[tuple[str, str]] = [
+        ("profile (seed)", f"{stats.profile} ({stats.seed})"),
         ("debtors", f"{stats.debtors:,}"),
         ("invoices (instalments)", f"{stats.invoices:,} ({stats.instalments:,})"),
         ("payments", f"{stats.payments:,}"),
@@ -58,10 +59,14 @@ def _print_stats(stats: GenerationStats, out: Path, *, wide: bool) -> None:
         ("days to settle, undisputed", f"{stats.mean_days_to_settle_undisputed:.1f}"),
         ("share unpaid at end", f"{stats.share_unpaid_at_end:.1%}"),
         ("share overdue at end", f"{stats.share_overdue_at_end:.1%}"),
+        ("share of debtors with something open", f"{stats.share_debtors_open:.1%}"),
+        ("share of open instalments overdue", f"{stats.share_open_overdue:.1%}"),
         *((f"archetype {a}", f"{n:,}") for a, n in stats.archetypes.items()),
     ]
+    if stats.profile != Profile.DEMO.value:
+        rows += [(f"parameter {k}", str(v)) for k, v in stats.parameters.items()]
     frame = pl.DataFrame(rows, schema=["statistic", "value"], orient="row")
-    title = f"demo portfolio in {out}"
+    title = f"{stats.profile} portfolio in {out}"
     emit(frame, Format.TABLE, title=title, right=["value"], wrap=["statistic"], wide=wide)
 
 
@@ -86,6 +91,15 @@ def generate_command(
     debtors: Annotated[int, typer.Option(help="Number of debtors.")] = 2_000,
     months: Annotated[int, typer.Option(help="Months of invoices before --as-of.")] = 12,
     seed: Annotated[int, typer.Option(help="Random seed: same arguments, same files.")] = 7,
+    profile: Annotated[
+        Profile,
+        typer.Option(
+            help="Portfolio shape: 'demo' (most debtors current) or 'backlog' (a takeover"
+            " backlog: five invoices per debtor over --months on 30/45/60-day terms, about 86 %"
+            " of debtors with something open and most of it overdue, partial payments, every"
+            " payment allocated to its invoice)."
+        ),
+    ] = Profile.DEMO,
     end: Annotated[
         str | None,
         typer.Option(
@@ -118,6 +132,7 @@ def generate_command(
                 end_date,
                 out,
                 fmt=fmt,
+                profile=profile,
                 progress=lambda done, _total: bar.update(task, completed=done),
             )
         except OSError as exc:

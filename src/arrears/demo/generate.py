@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple
 
@@ -17,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from arrears.demo import archetypes
+from arrears.demo.backlog import SHAPE, make_backlog
 from arrears.demo.debtors import make_debtors
 from arrears.demo.files import FileFormat, PortfolioFiles
 from arrears.demo.invoices import make_invoices
@@ -28,6 +30,23 @@ CHUNK_DEBTORS = 100_000
 
 #: Called after each chunk with (debtors done, debtors in all).
 Progress = Callable[[int, int], None]
+
+
+class Profile(StrEnum):
+    """The shape of the portfolio."""
+
+    DEMO = "demo"
+    """Most debtors current on the day (calibrated on the IBM accounts-receivable sample)."""
+    BACKLOG = "backlog"
+    """A takeover backlog: five invoices per debtor over ``months``, most debtors overdue,
+    partial payments, every payment allocated explicitly (:mod:`arrears.demo.backlog`)."""
+
+
+def parameters(profile: Profile) -> dict[str, object]:
+    """The shape parameters of ``profile`` (kept with the statistics and in benchmark output)."""
+    if profile is Profile.BACKLOG:
+        return SHAPE.to_dict()
+    return {"archetypes": [a._asdict() for a in archetypes.ARCHETYPES]}
 
 
 class Chunk(NamedTuple):
@@ -51,7 +70,9 @@ def check_arguments(debtors: int, months: int, seed: int) -> list[str]:
     return problems
 
 
-def chunks(debtors: int, months: int, seed: int, end: date) -> Iterator[Chunk]:
+def chunks(
+    debtors: int, months: int, seed: int, end: date, profile: Profile = Profile.DEMO
+) -> Iterator[Chunk]:
     """The portfolio, chunk by chunk (ids run on across chunks)."""
     problems = check_arguments(debtors, months, seed)
     if problems:
@@ -63,10 +84,25 @@ def chunks(debtors: int, months: int, seed: int, end: date) -> Iterator[Chunk]:
         rng = np.random.default_rng([seed, number])
         size = min(CHUNK_DEBTORS, debtors - first)
         chunk_debtors = make_debtors(rng, first, size, id_width)
-        invoices = make_invoices(
-            rng, chunk_debtors, months=months, end=end, first=invoices_so_far, p_dispute=p_dispute
-        )
-        payments = make_payments(rng, invoices, end=end, first=payments_so_far)
+        if profile is Profile.BACKLOG:
+            invoices, payments = make_backlog(
+                rng,
+                chunk_debtors,
+                months=months,
+                end=end,
+                first_invoice=invoices_so_far,
+                first_payment=payments_so_far,
+            )
+        else:
+            invoices = make_invoices(
+                rng,
+                chunk_debtors,
+                months=months,
+                end=end,
+                first=invoices_so_far,
+                p_dispute=p_dispute,
+            )
+            payments = make_payments(rng, invoices, end=end, first=payments_so_far)
         invoices_so_far += invoices["invoice_id"].n_unique()
         payments_so_far += payments.height
         yield Chunk(chunk_debtors, invoices, payments)
@@ -81,6 +117,7 @@ def generate(
     *,
     fmt: FileFormat = FileFormat.CSV,
     progress: Progress | None = None,
+    profile: Profile = Profile.DEMO,
 ) -> GenerationStats:
     """Write ``debtors``, ``invoices`` and ``payments`` files into ``out``; return their statistics.
 
@@ -92,11 +129,11 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     tally = Tally()
     with PortfolioFiles(out, fmt) as files:
-        for chunk in chunks(debtors, months, seed, end):
+        for chunk in chunks(debtors, months, seed, end, profile):
             files.write(Kind.DEBTORS, chunk.debtors)
             files.write(Kind.INVOICES, chunk.invoices)
             files.write(Kind.PAYMENTS, chunk.payments)
             tally.add(chunk.debtors, chunk.invoices, chunk.payments, end)
             if progress is not None:
                 progress(tally.debtors, debtors)
-    return tally.result()
+    return tally.result(profile=profile.value, seed=seed, parameters=parameters(profile))

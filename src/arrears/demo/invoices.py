@@ -51,7 +51,7 @@ def _minor_steps(debtors: pl.DataFrame) -> tuple[Ints, Ints]:
     return scale.to_numpy(), step.to_numpy()
 
 
-def _amounts(rng: np.random.Generator, debtors: pl.DataFrame, owner: Ints) -> Ints:
+def amounts(rng: np.random.Generator, debtors: pl.DataFrame, owner: Ints) -> Ints:
     """Lognormal amounts, scaled per segment and currency, rounded once to minor units."""
     median = _per_debtor(debtors, {k: v[0] for k, v in AMOUNT.items()})[owner]
     sigma = _per_debtor(debtors, {k: v[1] for k, v in AMOUNT.items()})[owner]
@@ -93,7 +93,7 @@ def make_invoices(
     issue = (end - EPOCH).days - rng.integers(0, span, owner.size)
     order = np.lexsort((issue, owner))
     owner, issue = owner[order], issue[order]
-    amount = _amounts(rng, debtors, owner)
+    amount = amounts(rng, debtors, owner)
     step = _minor_steps(debtors)[1][owner]
     split = (rng.random(owner.size) < SPLIT_SHARE) & (amount >= 30 * step)
     parts = np.where(split, 2 + (rng.random(owner.size) < 0.4), 1).astype(np.int64)

@@ -34,6 +34,8 @@ class Tally:
     days_late: int = 0
     unpaid_at_end: int = 0
     overdue_at_end: int = 0
+    debtors_open: int = 0
+    """Debtors with an instalment not settled at the end date."""
     settle_days: Counter[bool] = field(default_factory=Counter)
     """Sum of days from issue to settlement, by disputed flag."""
     settled_by_dispute: Counter[bool] = field(default_factory=Counter)
@@ -77,8 +79,11 @@ class Tally:
         unpaid = rows.filter(~pl.col("settled"))
         self.unpaid_at_end += unpaid.height
         self.overdue_at_end += int((unpaid["due_date"] < end).sum())
+        self.debtors_open += unpaid["debtor_id"].n_unique()
 
-    def result(self) -> GenerationStats:
+    def result(
+        self, *, profile: str = "demo", seed: int = 0, parameters: dict[str, Any] | None = None
+    ) -> GenerationStats:
         def ratio(num: float, den: float) -> float:
             return round(num / den, 4) if den else 0.0
 
@@ -105,6 +110,11 @@ class Tally:
             share_unpaid_at_end=ratio(self.unpaid_at_end, self.instalments),
             share_overdue_at_end=ratio(self.overdue_at_end, self.instalments),
             archetypes=dict(sorted(self.archetypes.items())),
+            share_debtors_open=ratio(self.debtors_open, self.debtors),
+            share_open_overdue=ratio(self.overdue_at_end, self.unpaid_at_end),
+            profile=profile,
+            seed=seed,
+            parameters=parameters or {},
         )
 
 
@@ -134,6 +144,14 @@ class GenerationStats:
     """Share of instalments open and past due at the end date."""
     archetypes: dict[str, int]
     """Debtors per behaviour archetype."""
+    share_debtors_open: float = 0.0
+    """Share of debtors with something open at the end date."""
+    share_open_overdue: float = 0.0
+    """Of the instalments open at the end date, the share past due."""
+    profile: str = "demo"
+    seed: int = 0
+    parameters: dict[str, Any] = field(default_factory=dict)
+    """The profile's shape parameters (see ``arrears.demo.generate.parameters``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: amounts as decimal text."""
