@@ -487,7 +487,7 @@ MAX_RATE = 1_000_000_000
 
 
 #: The fields of an approved WhatsApp template (``[whatsapp.templates.<template>]``).
-WHATSAPP_FIELDS = ("name", "language", "params")
+WHATSAPP_FIELDS = ("name", "language", "params", "body")
 
 
 def _whatsapp_templates(path: Path, flat: dict[str, Any]) -> dict[str, str]:
@@ -518,6 +518,11 @@ def _whatsapp_templates(path: Path, flat: dict[str, Any]) -> dict[str, str]:
             problems.append(f"{where}.params: a list of texts, e.g. ['{{{{ debtor.name }}}}']")
         else:
             out[f"{where}.params"] = json.dumps(params, ensure_ascii=False)
+        body = table.get("body", "")  # optional: the approved text, {{1}}, {{2}}...
+        if not isinstance(body, str):
+            problems.append(f"{where}.body: a text, the approved template's body")
+        elif body.strip():
+            out[f"{where}.body"] = body.strip()
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     return out

@@ -11,13 +11,18 @@ template a policy's WhatsApp steps use, the approved template that stands for it
     language = "es"                   # the approved translation (es, en_US, pt_BR...)
     params = ["{{ debtor.name }}", "{{ totals[0].open | money(totals[0].currency) }}",
               "{{ payment_link }}"]
+    body = "Hola {{1}}, le recordamos que su saldo de {{2}} vence mañana. Pague aquí: {{3}}"
 
-Each parameter is a template expression over the message variables (docs/channels.md), rendered
-with the debtor's locale. The dispatcher sends the name, language and parameters, never free
-text, through an HTTP provider (``webhook``: a ``template`` object in the JSON body; ``twilio``:
+``body`` (optional) is the approved template's text as WhatsApp Manager shows it: with it,
+``arrears policy check`` makes sure ``params`` gives exactly its ``{{1}}``...``{{n}}``
+(:func:`approved_text` fills it: what the debtor reads). Each parameter is a template
+expression over the message variables (docs/channels.md), rendered with the debtor's locale.
+The dispatcher sends the name, language and parameters, never free text, through an HTTP
+provider (``webhook``: a ``template`` object in the JSON body; ``twilio``:
 ``ContentSid`` = the name and ``ContentVariables`` = ``{"1": ..., "2": ...}``). A WhatsApp
 message whose template has no approved one is not sent through a provider (it fails with the
-setting to add); ``arrears template check`` reports such steps of the policy.
+setting to add); ``arrears policy check`` and ``arrears template check`` report such steps of
+the policy (:func:`catalogue_problems`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale
-from jinja2 import TemplateError
+from jinja2 import Environment, TemplateError
 
 from arrears.channels.base import ChannelSettings
 from arrears.channels.templates import environment, locale_for, safe_line, sample_variables
@@ -49,6 +54,7 @@ class Approved:
     name: str  # the approved template's name
     language: str
     params: tuple[str, ...]  # template expressions, in order
+    body: str = ""  # the approved text, with {{1}}, {{2}}... ("": not configured)
 
 
 def approved(settings: ChannelSettings, template: str) -> Approved | None:
@@ -58,8 +64,85 @@ def approved(settings: ChannelSettings, template: str) -> Approved | None:
         return None
     params = json.loads(settings.get(f"{PREFIX}{template}.params") or "[]")
     return Approved(
-        template, name, settings.get(f"{PREFIX}{template}.language"), tuple(map(str, params))
+        template,
+        name,
+        settings.get(f"{PREFIX}{template}.language"),
+        tuple(map(str, params)),
+        settings.get(f"{PREFIX}{template}.body"),
     )
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+
+
+def placeholders(body: str) -> list[int]:
+    """The numbers of the ``{{1}}``, ``{{2}}``... of an approved template's text, sorted."""
+    return sorted({int(n) for n in _PLACEHOLDER.findall(body)})
+
+
+def approved_text(found: Approved, params: list[str]) -> str:
+    """What the debtor reads: the approved ``body`` with its placeholders filled ("" when the
+    catalogue gives no body)."""
+
+    def fill(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        return params[n - 1] if 0 < n <= len(params) else match.group(0)
+
+    return _PLACEHOLDER.sub(fill, found.body)
+
+
+def catalogue_problems(settings: ChannelSettings, template: str) -> list[str]:
+    """What keeps the policy's ``template`` from going out on WhatsApp with the workspace's
+    catalogue, each saying what to do: no approved template configured; a language Babel does
+    not know; ``params`` that do not give exactly the approved ``body``'s ``{{1}}``...``{{n}}``;
+    a parameter that does not render, or renders empty, for the sample debtor of its language
+    (WhatsApp refuses an empty parameter)."""
+    where = f"[{PREFIX}{template}] in arrears.toml"
+    found = approved(settings, template)
+    if found is None:
+        return [
+            f"no approved WhatsApp template: add {where} with the name, language and params of "
+            "the template approved in WhatsApp Manager (a business may start a WhatsApp "
+            "conversation only with one)"
+        ]
+    problems = []
+    lang = found.language.replace("-", "_")
+    try:
+        Locale.parse(lang)
+    except (ValueError, LookupError):
+        problems.append(
+            f"{where}: language {found.language!r} is not a language code: give the approved "
+            "translation's code as WhatsApp Manager shows it (es, en_US, pt_BR...)"
+        )
+        lang = "en"
+    if found.body:
+        numbers = placeholders(found.body)
+        if numbers != list(range(1, len(numbers) + 1)):
+            problems.append(
+                f"{where}: body has placeholders {', '.join(f'{{{{{n}}}}}' for n in numbers)}; "
+                "WhatsApp numbers them {{1}}, {{2}}... without gaps: copy the body as approved"
+            )
+        elif len(numbers) != len(found.params):
+            problems.append(
+                f"{where}: the approved template {found.name!r} takes {len(numbers)} "
+                f"parameter(s) ({{{{1}}}}..{{{{{len(numbers)}}}}} in body), params gives "
+                f"{len(found.params)}: give one expression per placeholder, in order"
+            )
+    base = lang.partition("_")[0]
+    env = environment(Path("."), html=False, locale=locale_for(base, ""))
+    variables = sample_variables(base, "whatsapp")
+    for i, param in enumerate(found.params, 1):
+        try:
+            value = _param(env, found, i, variables)
+        except LookupError as exc:
+            problems.append(f"{exc}: use the message variables of docs/channels.md")
+            continue
+        if not value:
+            problems.append(
+                f"{PREFIX}{template}.params[{i}] {param!r} is empty for the sample debtor: "
+                "WhatsApp refuses an empty parameter; use a variable every debtor has"
+            )
+    return problems
 
 
 def render_params(
@@ -69,13 +152,16 @@ def render_params(
     WhatsApp refuses parameters with line breaks."""
     locale: Locale = locale_for(language, country)
     env = environment(Path("."), html=False, locale=locale)
-    out = []
-    for i, param in enumerate(found.params, 1):
-        try:
-            out.append(safe_line(env.from_string(param).render(variables)).strip())
-        except TemplateError as exc:
-            raise LookupError(f"{PREFIX}{found.template}.params[{i}] {param!r}: {exc}") from None
-    return out
+    return [_param(env, found, i, variables) for i in range(1, len(found.params) + 1)]
+
+
+def _param(env: Environment, found: Approved, i: int, variables: dict[str, Any]) -> str:
+    """Parameter ``i`` (from 1) of ``found`` rendered: ``LookupError`` saying which."""
+    param = found.params[i - 1]
+    try:
+        return safe_line(env.from_string(param).render(variables)).strip()
+    except TemplateError as exc:
+        raise LookupError(f"{PREFIX}{found.template}.params[{i}] {param!r}: {exc}") from None
 
 
 def extra(found: Approved, params: list[str]) -> dict[str, str]:
@@ -120,8 +206,9 @@ def _step_template(lines: list[str], i: int) -> re.Match[str] | None:
 
 def check_policy(policy: Path, settings: ChannelSettings) -> list[str]:
     """``<policy>:<line>: ...`` for each WhatsApp step of ``policy`` whose template has no
-    approved WhatsApp template in the workspace, and for each configured parameter that does
-    not render with the sample debtor."""
+    approved WhatsApp template in the workspace, or one whose parameters do not match it
+    (:func:`catalogue_problems`; ``arrears template check``, which reads the policy's lines;
+    ``arrears policy check`` checks the parsed policy the same way)."""
     problems: list[str] = []
     lines = policy.read_text(encoding="utf-8").splitlines()
     for i, line in enumerate(lines):
@@ -131,17 +218,8 @@ def check_policy(policy: Path, settings: ChannelSettings) -> list[str]:
         if match is None:
             continue
         template = match.group(1)
-        found = approved(settings, template)
-        if found is None:
-            problems.append(
-                f"{policy}:{i + 1}: WhatsApp step with template {template!r} has no approved "
-                f"WhatsApp template: add [{PREFIX}{template}] name, language, params to "
-                "arrears.toml (a business may start a WhatsApp conversation only with one)"
-            )
-            continue
-        lang = found.language.replace("-", "_").partition("_")[0] or "en"
-        try:
-            render_params(found, sample_variables(lang, "whatsapp"), lang)
-        except LookupError as exc:
-            problems.append(f"{policy}:{i + 1}: {exc}")
+        problems += [
+            f"{policy}:{i + 1}: WhatsApp step with template {template!r}: {problem}"
+            for problem in catalogue_problems(settings, template)
+        ]
     return problems

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from arrears import config
 from arrears.cli.output import console, error
 from arrears.policy.check import Templates
 from arrears.policy.loading import load_policy
@@ -18,22 +19,50 @@ policy_app = typer.Typer(
 )
 
 
-def templates() -> Templates:
+def templates(policy: Path | None = None, ctx: typer.Context | None = None) -> Templates:
     """How a policy's templates are checked: by the channels that render them, in the folders
-    beside the policy, then in the shipped ones."""
+    beside the policy, then in the shipped ones; its WhatsApp steps against the approved
+    templates of the policy's workspace (the folder holding the policy or its parent, else
+    the command's workspace; none: not checked)."""
     from arrears.channels.templates import check_template, shipped_root
 
-    return Templates(check_template, shipped_root())
+    found = Templates(check_template, shipped_root())
+    ws = _workspace_of(policy, ctx) if policy is not None else None
+    if ws is None:
+        return found
+    from dataclasses import replace
+    from functools import partial
+
+    from arrears.channels.base import ChannelSettings
+    from arrears.channels.whatsapp import catalogue_problems
+
+    check = partial(catalogue_problems, ChannelSettings(ws.values, ws.root))
+    return replace(found, whatsapp=check)
+
+
+def _workspace_of(policy: Path, ctx: typer.Context | None) -> config.Workspace | None:
+    here = policy.resolve().parent
+    for root in (here, here.parent):
+        if (root / config.CONFIG_FILE).is_file():
+            return config.load(root)
+    if ctx is not None:
+        from arrears.cli.context import workspace
+
+        ws = workspace(ctx, must_exist=False)
+        return ws if ws.exists else None
+    return None
 
 
 @policy_app.command("check")
 def check(
+    ctx: typer.Context,
     files: Annotated[list[Path], typer.Argument(help="Policy files (YAML).")],
 ) -> None:
-    """Report every problem of each policy as file:line:column: message (exit 1 if any)."""
+    """Report every problem of each policy as file:line:column: message (exit 1 if any);
+    in a workspace, its templates and the WhatsApp templates it approved too."""
     failed = False
     for path in files:
-        policy, problems = load_policy(path, templates())
+        policy, problems = load_policy(path, templates(path, ctx))
         for problem in problems:
             error(str(problem))
         if policy is not None:

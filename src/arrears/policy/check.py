@@ -18,7 +18,10 @@
   past due from -400 to 4000, so any form of condition is understood;
 - every template a step names exists and uses only the documented variables, when the caller
   says how to check one (:class:`Templates`: the channels render messages, the policy does not
-  import them).
+  import them);
+- every template a step sends on WhatsApp (its channel or a fallback) has an approved template
+  in the workspace's catalogue whose parameters match it, when the caller gives the catalogue's
+  check (``Templates.whatsapp``).
 """
 
 from __future__ import annotations
@@ -36,7 +39,16 @@ from arrears.domain.problems import Problem
 from arrears.policy.conditions import compile_condition, compile_number
 from arrears.policy.features import FEATURES
 from arrears.policy.located import Located
-from arrears.policy.model import Anchor, Cadence, Experiment, LateFee, MoveStage, Policy, Send
+from arrears.policy.model import (
+    Anchor,
+    Cadence,
+    Channel,
+    Experiment,
+    LateFee,
+    MoveStage,
+    Policy,
+    Send,
+)
 from arrears.policy.onboarding import escalation_stages, waiting_stage
 
 Loc = tuple[int | str, ...]
@@ -395,6 +407,10 @@ class Templates:
     check: Callable[[list[Path], str, str], list[str]]
     #: Looked in after the folders beside the policy: the shipped templates (``shipped_root()``).
     shipped: Path | None = None
+    #: The problems of sending template ``name`` on WhatsApp with the workspace's catalogue of
+    #: approved templates (no entry, parameters that do not match it), each saying what to do:
+    #: ``arrears.channels.whatsapp.catalogue_problems``; ``None``: no workspace, not checked.
+    whatsapp: Callable[[str], list[str]] | None = None
 
 
 def _template_problems(policy: Policy, doc: Located, templates: Templates) -> list[Problem]:
@@ -424,6 +440,35 @@ def _template_problems(policy: Policy, doc: Located, templates: Templates) -> li
         found = sorted({m for lang in langs for m in templates.check(roots, name, lang)})
         node = doc.find((*loc, "template"))
         problems += [doc.problem(node, f"template {name!r}: {m}") for m in found]
+    return problems
+
+
+def _whatsapp_problems(
+    policy: Policy, doc: Located, check: Callable[[str], list[str]]
+) -> list[Problem]:
+    """Every ``send`` step whose message can go out on WhatsApp (its channel, or a channel of
+    its fallback list) names a template the workspace's catalogue approves, with parameters
+    that match (``check``); located at the step's ``channel`` or ``fallback``."""
+    steps: list[tuple[Loc, object]] = [
+        ((kind, i, "steps", j), step)
+        for kind, i, group in _step_groups(policy)
+        for j, step in enumerate(group.steps)
+    ]
+    steps += [(("on_broken_promise", j), step) for j, step in enumerate(policy.on_broken_promise)]
+    problems = []
+    for loc, step in steps:
+        if not isinstance(step, Send):
+            continue
+        if step.channel == "whatsapp":
+            where: Loc = (*loc, "channel")
+        elif "whatsapp" in step.fallback:
+            where = (*loc, "fallback", step.fallback.index(Channel.WHATSAPP))
+        else:
+            continue
+        node = doc.find(where)
+        for found in check(step.template):
+            message = f"step {step.id!r} sends template {step.template!r} on WhatsApp: {found}"
+            problems.append(doc.problem(node, message))
     return problems
 
 
@@ -467,5 +512,10 @@ def check_policy(policy: Policy, doc: Located, templates: Templates | None = Non
         *_overlapping_stages(policy, doc),
         *_contact_rules(policy, doc),
         *(_template_problems(policy, doc, templates) if templates is not None else []),
+        *(
+            _whatsapp_problems(policy, doc, templates.whatsapp)
+            if templates is not None and templates.whatsapp is not None
+            else []
+        ),
     ]
     return sorted(problems, key=lambda pr: (pr.row or 0, int(pr.column or 0)))

@@ -1,0 +1,111 @@
+"""``arrears policy check`` checks a policy's WhatsApp steps against the workspace's catalogue of
+approved templates (``[whatsapp.templates.<template>]`` in arrears.toml): a step whose template
+has no approved one, or whose parameters do not match it, is reported at the step, with what to
+do, every problem at once; a catalogue that matches passes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from arrears import config
+from arrears.cli.app import main
+
+GOOD = """
+[whatsapp.templates.recordatorio_previo_whatsapp]
+name = "payment_reminder_v2"
+language = "es"
+params = ["{{ debtor.name }}", "{{ totals[0].open | money(totals[0].currency) }}",
+          "{{ payment_link }}"]
+body = "Hola {{1}}, le recordamos que su saldo de {{2}} vence mañana. Pague aquí: {{3}}"
+"""
+
+#: the body takes four parameters, params gives three; one names an unknown variable, one is
+#: empty for the sample debtor; the language is not a language code
+BAD = """
+[whatsapp.templates.recordatorio_previo_whatsapp]
+name = "payment_reminder_v2"
+language = "e s"
+params = ["{{ debtr.name }}", "{{ payment_link }}", "{{ collector.phone }}"]
+body = "Hola {{1}}, su saldo de {{2}} vence mañana. Pague aquí: {{3}} ({{4}})"
+"""
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ws = tmp_path_factory.mktemp("policy-whatsapp") / "ws"
+    assert main(["init", str(ws)]) == 0
+    return ws
+
+
+def _check(ws: Path, catalogue: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    toml = ws / "arrears.toml"
+    base = toml.read_text("utf-8").split("\n[whatsapp.templates.")[0]
+    toml.write_text(base + catalogue, encoding="utf-8")
+    capsys.readouterr()
+    status = main(["policy", "check", str(ws / "policies" / "co-cobranza.yaml")])
+    out = capsys.readouterr()
+    return status, " ".join((out.err + out.out).split())
+
+
+def test_a_whatsapp_step_without_an_approved_template_is_reported_at_the_step(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, said = _check(ws, "", capsys)
+    assert status == 1
+    assert (
+        "co-cobranza.yaml:44:72: step 'recordatorio-whatsapp' sends template "
+        "'recordatorio_previo_whatsapp' on WhatsApp: no approved WhatsApp template: add "
+        "[whatsapp.templates.recordatorio_previo_whatsapp] in arrears.toml with the name, "
+        "language and params of the template approved in WhatsApp Manager"
+    ) in said
+
+
+def test_parameters_that_do_not_match_the_catalogue_are_all_reported(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, said = _check(ws, BAD, capsys)
+    assert status == 1
+    where = "co-cobranza.yaml:44:72: step 'recordatorio-whatsapp' sends template"
+    assert said.count(where) == 4, said
+    for problem in (
+        "language 'e s' is not a language code",
+        "the approved template 'payment_reminder_v2' takes 4 parameter(s) ({{1}}..{{4}} in "
+        "body), params gives 3: give one expression per placeholder, in order",
+        "params[1] '{{ debtr.name }}': 'debtr' is undefined",
+        "params[3] '{{ collector.phone }}' is empty for the sample debtor",
+    ):
+        assert problem in said, problem
+    assert "ok (" not in said  # nothing half-applied: the policy is refused
+
+
+def test_a_matching_catalogue_passes(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, said = _check(ws, GOOD, capsys)
+    assert status == 0, said
+    assert "co-cobranza.yaml: ok (" in said
+
+
+def test_a_fallback_to_whatsapp_needs_an_approved_template_too(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = ws / "policies" / "fallback.yaml"
+    text = (ws / "policies" / "co-cobranza.yaml").read_text("utf-8")
+    text = text.replace("channel: whatsapp,", "channel: sms, fallback: [email, whatsapp],")
+    policy.write_text(text, encoding="utf-8")
+    toml = ws / "arrears.toml"
+    toml.write_text(toml.read_text("utf-8").split("\n[whatsapp.templates.")[0], encoding="utf-8")
+    status = main(["policy", "check", str(policy)])
+    said = " ".join(capsys.readouterr().err.split())
+    policy.unlink()
+    assert status == 1
+    assert "fallback.yaml:44:" in said
+    assert "sends template 'recordatorio_previo_whatsapp' on WhatsApp: no approved" in said
+
+
+def test_a_body_that_is_not_a_text_is_refused_when_the_workspace_is_read(tmp_path: Path) -> None:
+    (tmp_path / "arrears.toml").write_text(
+        "[whatsapp.templates.reminder]\nname = 'r'\nlanguage = 'es'\nbody = 3\n", encoding="utf-8"
+    )
+    with pytest.raises(config.ConfigError, match=r"whatsapp.templates.reminder.body: a text"):
+        config.load(tmp_path, env={})
