@@ -161,7 +161,7 @@ def test_a_collector_records_a_promise_from_the_account_page(web: Web) -> None:
     debtor = first_debtor(web.client)
     page = web.client.get(f"/accounts/{debtor}")
     assert page.status_code == 200
-    assert "What the cycle does and why" in page.text and "Recent activity" in page.text
+    assert "What the cycle does and why" in page.text and "Timeline" in page.text
     due = TODAY + timedelta(days=10)
     answer = web.client.post(
         f"/accounts/{debtor}/promises",

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
 from arrears.domain.errors import Unavailable
 
 ENTRY_POINT_GROUP = "arrears.channels"
@@ -149,9 +151,58 @@ def sign(secret: str, *parts: str) -> str:
     return hmac.new(secret.encode(), "\n".join(parts).encode(), hashlib.sha256).hexdigest()
 
 
-def payment_url(template: str, debtor: str) -> str:
-    """``channels.payment_url`` with ``{debtor}`` replaced by the debtor's id, percent-encoded
-    as one path segment or query value (``../x`` is ``..%2Fx``: it cannot leave its place)."""
+#: ``channels.payment_url`` when nobody set it: a placeholder, replaced by the debtor's own
+#: page when the workspace has a public URL and a secret.
+PLACEHOLDER_PAYMENT_URL = "https://pay.example.com/{debtor}"
+#: How long a debtor's link works (seconds): 60 days, longer than any cadence's gap.
+DEBTOR_LINK_MAX_AGE = 60 * 24 * 3600
+
+
+def _debtor_link_signer(secret: str) -> URLSafeTimedSerializer:
+    key = hmac.new(secret.encode(), b"arrears debtor link", hashlib.sha256).digest()
+    return URLSafeTimedSerializer(key, salt="arrears.debtor-link")
+
+
+def debtor_token(secret: str, debtor: str) -> str:
+    """The signed, timestamped token of ``debtor``'s own page (never with an empty secret)."""
+    if not secret:
+        raise MissingSecret(NO_SECRET)
+    return _debtor_link_signer(secret).dumps(debtor)
+
+
+def debtor_of_token(
+    secret: str, token: str, *, max_age: int = DEBTOR_LINK_MAX_AGE, now: float | None = None
+) -> str | None:
+    """The debtor a token was signed for, or ``None`` (no secret, forged, changed or expired).
+    ``now``: seconds since the epoch (tests); default the clock."""
+    if not secret or not token or len(token) > 500:
+        return None
+    signer = _debtor_link_signer(secret)
+    try:
+        if now is None:
+            found = signer.loads(token, max_age=max_age)
+        else:
+            found, signed = signer.loads(token, return_timestamp=True)
+            if now - signed.timestamp() > max_age:
+                return None
+    except BadSignature:  # also SignatureExpired
+        return None
+    return found if isinstance(found, str) and found else None
+
+
+def payment_url(settings: ChannelSettings, debtor: str) -> str:
+    """The payment link of ``debtor``'s messages. With ``web.public_url`` and
+    ``channels.secret`` set and ``channels.payment_url`` left at its placeholder (or holding
+    ``{token}``): the debtor's own page, ``<public_url>/pay/<signed token>`` (what is owed, the
+    statement, promise, dispute, opt out, how to pay; docs/web.md). Otherwise
+    ``channels.payment_url`` with ``{debtor}`` replaced by the debtor's id, percent-encoded as
+    one path segment or query value (``../x`` is ``..%2Fx``: it cannot leave its place)."""
+    template = settings.get("channels.payment_url") or PLACEHOLDER_PAYMENT_URL
+    secret, public = settings.get("channels.secret"), settings.get("web.public_url").rstrip("/")
+    if secret and "{token}" in template:
+        template = template.replace("{token}", debtor_token(secret, debtor))
+    elif secret and public and template == PLACEHOLDER_PAYMENT_URL:
+        return f"{public}/pay/{debtor_token(secret, debtor)}"
     return template.replace("{debtor}", quote(debtor, safe=""))
 
 

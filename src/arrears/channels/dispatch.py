@@ -669,7 +669,7 @@ class Dispatcher:
             "totals": sorted(totals.values(), key=lambda t: str(t["currency"])),
             "days_past_due": max((i["days_past_due"] for i in invoices), default=0),
             "offer": offer,
-            "payment_link": payment_url(s.get("channels.payment_url"), who["id"]),
+            "payment_link": payment_url(s, who["id"]),
             "opt_out_link": opt_out_url(
                 s.get("channels.opt_out_url") or "https://example.com/opt-out",
                 s.get("channels.secret"),

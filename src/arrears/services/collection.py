@@ -18,8 +18,8 @@ from decimal import Decimal
 
 import polars as pl
 
-from arrears.domain.actor import Actor, Permission
-from arrears.domain.errors import InvalidInput, NotFound
+from arrears.domain.actor import Actor, Permission, Role
+from arrears.domain.errors import InvalidInput, NotAllowed, NotFound
 from arrears.domain.ledger import Channel
 from arrears.domain.money import Money, MoneyError, is_currency
 from arrears.domain.problems import Problem, ProblemsFound, printable
@@ -108,8 +108,14 @@ def add_promise(
     note: str | None = None,
 ) -> PromiseAdded:
     """Record ``debtor``'s promise to pay ``amount`` (in ``currency``, default the debtor's) by
-    ``due_on``; an identical open promise is returned, not duplicated."""
-    actor.require(Permission.WORK, "record a promise")
+    ``due_on``; an identical open promise is returned, not duplicated. A debtor (``debtor:ID``,
+    through their own page) promises on their own account only."""
+    if actor.role is Role.DEBTOR:
+        actor.require(Permission.SELF_SERVICE, "promise to pay")
+        if actor.name != f"debtor:{debtor}":
+            raise NotAllowed(f"{actor.name} may not promise for another debtor")
+    else:
+        actor.require(Permission.WORK, "record a promise")
     request = _Request(f"promise of {debtor}")
     with uow:
         records = uow.collection

@@ -18,7 +18,6 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 from zoneinfo import ZoneInfo
@@ -29,12 +28,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
-from arrears.domain.actor import Actor, Permission, Role
+from arrears.domain.actor import Actor, Role
 from arrears.domain.errors import ArrearsError, NotAllowed, NotFound
 from arrears.domain.money import from_minor
-from arrears.domain.problems import ProblemsFound
-from arrears.services import accounts, collection, explain, ledger, users
-from arrears.services.cycle import load_compiled
+from arrears.services import accounts, collection, users
 from arrears.web import i18n
 from arrears.web.app import Site
 from arrears.web.session import Session, check_csrf, fresh
@@ -321,99 +318,6 @@ def worklist_page(request: Request) -> HTMLResponse:
     return visit.render("worklist.html", rows=rows, today=today)
 
 
-# The account page ------------------------------------------------------------------------------
-
-
-def _account(visit: Visit, debtor: str, status: int = 200, **form: Any) -> HTMLResponse:
-    s = visit.site
-    summary = _call(visit, accounts.debtor_summary, s.uow(), visit.actor,
-                    portfolio=s.portfolio, debtor=debtor)  # fmt: skip
-    today = _today(s)
-    view = None
-    if s.workspace is not None:
-        path = s.workspace.policy_for(s.portfolio)
-        if path.is_file():
-            view = _call(
-                visit, explain.explain_view, s.uow(), visit.actor, portfolio=s.portfolio,
-                debtor=debtor, as_of=today, policy=_call(visit, load_compiled, path),
-                model=s.model(), rates=s.workspace.rates,
-                reference_rates=s.workspace.reference_rates,
-            )  # fmt: skip
-    activity = _call(visit, ledger.recent_activity, s.uow(), visit.actor,
-                     portfolio=s.portfolio, debtor=debtor, limit=25)  # fmt: skip
-    context = {
-        "debtor": summary,
-        "view": view,
-        "activity": activity,
-        "today": today,
-        "may_work": visit.actor.may(Permission.WORK),
-        "done": None,
-        "problems": [],
-        "values": {"amount": "", "currency": "", "due_on": "", "grace": "0", "note": ""},
-    }
-    context.update(form)
-    return visit.render("account.html", status, **context)
-
-
-@router.get("/accounts/{debtor}", response_class=HTMLResponse)
-def account_page(request: Request, debtor: str, promised: str = "") -> HTMLResponse:
-    visit = _visit(request)
-    done = visit.text("promised", id=promised) if promised.isdigit() else None
-    return _account(visit, debtor, done=done)
-
-
-@router.post("/accounts/{debtor}/promises", response_class=HTMLResponse)
-async def add_promise(request: Request, debtor: str) -> Response:
-    visit = _visit(request)
-    form = await _checked_form(visit)
-    s = visit.site
-    values = {k: form.get(k, "").strip() for k in ("amount", "currency", "due_on", "grace", "note")}
-    problems: list[dict[str, str]] = []
-    amount: Decimal | None = None
-    try:
-        amount = Decimal(values["amount"])
-        if not amount.is_finite():
-            raise InvalidOperation
-    except InvalidOperation:
-        problems.append({"where": "amount", "what": f"{values['amount']!r} is not an amount "
-                         "(digits, a point for the decimals: 250.00)"})  # fmt: skip
-    due_on: date | None = None
-    try:
-        due_on = date.fromisoformat(values["due_on"])
-    except ValueError:
-        problems.append({"where": "due_on", "what": f"{values['due_on']!r} is not a date "
-                         "(YYYY-MM-DD)"})  # fmt: skip
-    grace = 0
-    if values["grace"]:
-        if values["grace"].isdigit() and len(values["grace"]) < 5:
-            grace = int(values["grace"])
-        else:
-            problems.append({"where": "grace", "what": "a whole number of days"})
-    if len(values["note"]) > 2000:
-        problems.append({"where": "note", "what": "at most 2000 characters"})
-    if not problems:
-        assert amount is not None and due_on is not None
-        try:
-            added = await run_in_threadpool(
-                collection.add_promise, s.uow(), visit.actor, portfolio=s.portfolio,
-                debtor=debtor, amount=amount, due_on=due_on, made_on=_today(s), at=s.clock(),
-                grace_days=grace, currency=values["currency"] or None,
-                note=values["note"] or None,
-            )  # fmt: skip
-        except ProblemsFound as exc:
-            problems = [{"where": p.where, "what": p.message} for p in exc.problems]
-        except NotAllowed as exc:
-            raise PageError(403, "forbidden") from exc
-        except NotFound as exc:
-            raise PageError(404, str(exc)) from exc
-        else:
-            return RedirectResponse(
-                f"/accounts/{quote(debtor, safe='')}?promised={added.promise_id}",
-                status_code=303,
-            )
-    return await run_in_threadpool(_account, visit, debtor, 422, problems=problems, values=values)
-
-
 def _call(visit: Visit, use_case: Any, *args: Any, **kwargs: Any) -> Any:
     """Call a use case (of the services) for a page: its refusals become error pages."""
     try:
@@ -434,6 +338,11 @@ def install(app: FastAPI) -> None:
     app.state.login_attempts = Attempts()
     app.mount("/static", StaticFiles(packages=[("arrears.web", "static")]), name="static")
     app.include_router(router)
+    from arrears.web import account, debtor_page  # noqa: PLC0415 (they import this module)
+
+    app.include_router(account.router)
+    app.include_router(debtor_page.router)
+    app.state.debtor_limiter = debtor_page.Limiter()
 
     @app.exception_handler(LoginNeeded)
     async def login_needed(request: Request, exc: LoginNeeded) -> Response:

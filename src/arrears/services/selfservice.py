@@ -1,0 +1,222 @@
+"""The debtor's own page (docs/web.md): what a debtor reaches from the signed link in a message,
+acting as ``debtor:ID`` (:func:`arrears.domain.actor.debtor`) on their own account only.
+
+- :func:`debtor_account`: what is owed, per open instalment, with its days past due and whether
+  it is disputed, the totals per currency and the debtor's open promises;
+- :func:`statement_pdf`: the statement of account, the letter renderer's PDF (the same one the
+  dispatcher attaches to emails);
+- :func:`dispute_invoice`: the debtor disputes an invoice with a reason. There is no disputes
+  workflow yet: the dispute is the invoice's ``disputed`` flag (and ``disputed_on``, on the
+  invoice and its instalments: the cycle already pauses disputed debt) and an
+  ``invoice.disputed`` activity record carrying the reason. A collector (the work permission)
+  may record one too.
+
+Promising a date is :func:`arrears.services.collection.add_promise` and opting out
+:func:`arrears.services.messages.opt_out`, both called with the debtor's actor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import ClassVar
+
+from sqlalchemy import select, update
+
+from arrears.channels.base import Account, ChannelSettings, Message
+from arrears.channels.letter import labels, letter_pdf
+from arrears.domain.activity import Activity
+from arrears.domain.actor import Actor, Permission, Role
+from arrears.domain.errors import NotAllowed, NotFound
+from arrears.domain.problems import Problem, ProblemsFound, printable
+from arrears.services import accounts, collection
+from arrears.services.ports import PromiseView
+from arrears.services.uow import SqlUnitOfWork
+from arrears.store.activity_log import Entry, record
+from arrears.store.messages.outbox import read_recipients
+from arrears.store.portfolios import portfolio_id
+from arrears.store.schema import activity, instalment, invoice
+
+MAX_REASON = 2000
+
+
+class InvoiceDisputed(Activity):
+    kind: ClassVar[str] = "invoice.disputed"
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """What the debtor owes in one currency: ``overdue`` of ``open``."""
+
+    currency: str
+    overdue: Decimal
+    open: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class DebtorAccount:
+    external_id: str
+    name: str
+    language: str
+    country: str
+    currency: str
+    invoices: list[accounts.InvoiceLine]
+    owed: list[Owed]
+    promises: list[PromiseView]  # open ones, newest first
+
+
+@dataclass(frozen=True, slots=True)
+class Disputed:
+    invoice: str
+    changed: bool  # False: the invoice was disputed before
+
+
+def _own(actor: Actor, debtor: str, doing: str) -> None:
+    """A debtor acts on their own account only; anyone else needs ``permission``."""
+    if actor.role is not Role.DEBTOR:
+        raise NotAllowed(f"{actor.name} ({actor.role}) may not {doing}: debtors only")
+    actor.require(Permission.SELF_SERVICE, doing)
+    if actor.name != f"debtor:{debtor}":
+        raise NotAllowed(f"{actor.name} may not {doing} of another debtor")
+
+
+def debtor_account(
+    uow: SqlUnitOfWork, actor: Actor, *, portfolio: str, debtor: str, as_of: date
+) -> DebtorAccount:
+    """The debtor's own account on ``as_of`` (:class:`NotFound` for an unknown debtor)."""
+    _own(actor, debtor, "read the account")
+    reader = Actor(actor.name, Role.AUDITOR)  # the read models below need only to read
+    summary = accounts.debtor_summary(uow, reader, portfolio=portfolio, debtor=debtor)
+    lines = accounts.open_invoices(uow, reader, portfolio=portfolio, debtor=debtor, as_of=as_of)
+    owed: dict[str, list[Decimal]] = {}
+    for line in lines:
+        sums = owed.setdefault(line.currency, [Decimal(0), Decimal(0)])
+        sums[1] += line.open
+        if line.days_past_due > 0:
+            sums[0] += line.open
+    promises = collection.list_promises(uow, reader, portfolio=portfolio, debtor=debtor)
+    return DebtorAccount(
+        summary.external_id,
+        summary.name,
+        summary.language,
+        summary.country,
+        summary.currency,
+        lines,
+        [Owed(c, s[0], s[1]) for c, s in sorted(owed.items())],
+        [p for p in promises if p.status == "open" and p.outcome is None],
+    )
+
+
+def statement_pdf(
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    debtor: str,
+    as_of: date,
+    settings: ChannelSettings,
+) -> bytes:
+    """The statement of account of ``debtor`` on ``as_of`` as a PDF, in the debtor's language."""
+    _own(actor, debtor, "read the statement")
+    with uow:
+        found = accounts.debtor_row_id(uow.conn, portfolio, debtor)
+    if found is None:
+        raise NotFound(printable(f"unknown debtor {debtor!r}"))
+    who = read_recipients(uow.engine, [found], as_of)[found]
+    language = str(who["language"]).lower()[:2] or "en"
+    letter = Message(
+        key=f"statement:{debtor}:{as_of}",
+        idempotency_key="",
+        channel="letter",
+        to=who["points"].get("postal", ""),
+        debtor=debtor,
+        language=language,
+        subject=labels(language)["statement"],
+        text="",
+        debtor_name=str(who["name"]),
+    )
+    letter = replace(letter, account=Account(debtor, as_of, tuple(who["invoices"])))
+    return letter_pdf(letter, settings, as_of)
+
+
+def dispute_invoice(
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    debtor: str,
+    invoice_number: str,
+    reason: str,
+    on: date,
+    at: datetime,
+) -> Disputed:
+    """Record that ``debtor`` disputes their invoice ``invoice_number`` (its number or external
+    id) for ``reason``: the invoice's dispute flag and an ``invoice.disputed`` record. Disputing
+    it again changes nothing."""
+    if actor.role is Role.DEBTOR:
+        _own(actor, debtor, "dispute an invoice")
+    else:
+        actor.require(Permission.WORK, "record a dispute")
+    problems: list[Problem] = []
+    source = f"dispute of {debtor}"
+    if not reason.strip():
+        problems.append(Problem(source, None, "reason", "say why the invoice is disputed"))
+    if len(reason) > MAX_REASON:
+        problems.append(Problem(source, None, "reason", f"at most {MAX_REASON} characters"))
+    with uow:
+        conn = uow.conn
+        pid = portfolio_id(conn, portfolio)
+        owner = accounts.debtor_row_id(conn, portfolio, debtor)
+        if owner is None:
+            raise NotFound(printable(f"unknown debtor {debtor!r}"))
+        row = conn.execute(
+            select(invoice.c.id, invoice.c.number, invoice.c.disputed).where(
+                invoice.c.portfolio_id == pid,
+                invoice.c.debtor_id == owner,
+                (invoice.c.number == invoice_number) | (invoice.c.external_id == invoice_number),
+            )
+        ).first()
+        if row is None:
+            problems.append(
+                Problem(source, None, "invoice", printable(f"no invoice {invoice_number!r}"))
+            )
+        if problems:
+            raise ProblemsFound(problems)
+        assert row is not None
+        if row.disputed:
+            return Disputed(str(row.number), changed=False)
+        conn.execute(update(invoice).where(invoice.c.id == row.id).values(disputed=True,
+                     disputed_on=on))  # fmt: skip
+        conn.execute(
+            update(instalment)
+            .where(instalment.c.invoice_id == row.id)
+            .values(disputed=True, disputed_on=on)
+        )
+        key = f"dispute:{portfolio}:{debtor}:{row.number}:{on}"
+        seen = conn.execute(select(activity.c.id).where(activity.c.idempotency_key == key))
+        if seen.first() is None:
+            record(
+                conn,
+                [
+                    Entry(
+                        InvoiceDisputed(
+                            occurred_at=at,
+                            actor=actor.name,
+                            portfolio=portfolio,
+                            debtor=debtor,
+                            subject_kind="invoice",
+                            subject_id=str(row.number),
+                            payload={
+                                "invoice": str(row.number),
+                                "reason": reason.strip(),
+                                "on": on.isoformat(),
+                            },
+                            idempotency_key=key,
+                        ),
+                        pid,
+                        owner,
+                    )
+                ],
+            )
+    return Disputed(str(row.number), changed=True)
