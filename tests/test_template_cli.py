@@ -75,7 +75,8 @@ def test_dispatch_writes_spanish_and_german_in_their_language(
     assert "(1 dia em atraso)" in pt and "Prezado(a) Ana Souza," in pt
     (sms,) = (ws / "outbox" / "sms").glob("G1-*.json")
     assert json.loads(sms.read_text())["text"] == (
-        "Example Company: Ihr offener Betrag von 2.480,90\u00a0€ ist 1 Tag überfällig. Zahlen: "
+        "Example Company: Ihr überfälliger Betrag von 2.480,90\u00a0€ ist seit 1 Tag fällig. "
+        "Zahlen: "
         "https://pay.example.com/G1 Antworten Sie STOP, um keine Nachrichten mehr zu erhalten."
     )
 

@@ -1,8 +1,12 @@
 """Golden files: every shipped template in every shipped language, rendered for the sample
-debtor of the language (``arrears.channels.templates.sample_variables``), is compared with
+debtor of the language (``arrears.channels.samples``: the template, then the law's notices of
+the debtor's contact-rule pack, as the dispatcher adds them) is compared with
 ``tests/golden/templates/<lang>/<name>.txt``: the subject, the text, the email's HTML, and for a
-letter the text of its PDF (pypdf). A change of wording shows as a diff of those files in
-review. Refresh them, then read the diff:
+letter the text of its PDF (pypdf); ``statement.txt`` is the statement of account attached to
+dunning emails. The English and Spanish pre-legal letter and statement are also compared as
+images: their first page rasterised by pdftoppm (poppler-utils) at 50 dpi, ``<name>.p1.png``,
+within a tolerance for anti-aliasing (:func:`differing`). A change of wording or layout shows
+as a diff of those files in review. Refresh them, then read the diff (and look at the PNGs):
 
     ARREARS_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_template_golden.py
 """
@@ -11,13 +15,22 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageChops
 from pypdf import PdfReader
 
-from arrears.channels.base import Account, ChannelSettings, Message
-from arrears.channels.letter import letter_pdf
+from arrears.channels.samples import (
+    channel_of,
+    sample_message,
+    sample_pdf,
+    sample_settings,
+    sample_statement,
+)
 from arrears.channels.templates import (
     LANGUAGES,
     SAMPLE_DAY,
@@ -32,25 +45,13 @@ GOLDEN = Path(__file__).parent / "golden" / "templates"
 ROOT = shipped_root()
 assert ROOT is not None
 NAMES = template_names([ROOT])
-#: the creditor of the golden letters: its letterhead, bank details and payment reference
-CREDITOR = {
-    "channels.creditor_name": "Example Company",
-    "creditor.address": "1 Creditor Road|10115 Example City",
-    "creditor.registration": "HRB 123456",
-    "creditor.bank": "Example Bank",
-    "creditor.iban": "DE89 3704 0044 0532 0130 00",
-    "creditor.bic": "COBADEFFXXX",
-    "creditor.payment_reference": "ARR-{customer}",
-}
-LETTERS = {"notice_final", "pre_legal_notice", "carta_prejuridica"}
+#: the golden letters' creditor, with its logo
+SETTINGS = sample_settings(ROOT, GOLDEN / "logo.png")
+UPDATE = bool(os.environ.get("ARREARS_UPDATE_GOLDEN"))
 
 
-def channel_of(name: str) -> str:
-    if name in LETTERS:
-        return "letter"
-    if name.endswith("_whatsapp"):
-        return "whatsapp"
-    return "sms" if name.endswith("_sms") else "email"
+def _pdf_text(pdf: bytes) -> list[str]:
+    return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
 
 
 def rendered(name: str, lang: str) -> str:
@@ -59,46 +60,48 @@ def rendered(name: str, lang: str) -> str:
     assert ROOT is not None
     channel = channel_of(name)
     debtor, country, _ = sample_debtor(lang)
-    variables = sample_variables(lang, channel)
-    out = render([ROOT], name, lang, country, variables)
+    sample = sample_message([ROOT], name, lang)
+    out, message = sample.rendered, sample.message
     assert out.language == lang  # no shipped template falls back
     parts = [f"# {out.template} ({channel}), {debtor}, {country}, {SAMPLE_DAY.isoformat()}"]
     if channel in ("email", "letter"):
-        parts += [f"subject: {out.subject}"]
-    parts += ["--- text ---", out.text]
+        parts += [f"subject: {message.subject}"]
+    parts += ["--- text ---", message.text]
     if channel == "email":
-        parts += ["--- html ---", out.html or ""]
+        parts += ["--- html ---", message.html or ""]
     if channel == "letter":
-        message = Message(
-            key="golden", idempotency_key="golden", channel="letter",
-            to=str(variables["debtor"]["postal"]), debtor="C-10042", language=lang,
-            subject=out.subject, text=out.text, debtor_name=debtor,
-            account=Account("C-10042", SAMPLE_DAY, tuple(variables["invoices"])),
-        )  # fmt: skip
-        settings = ChannelSettings(CREDITOR, ROOT)
-        pdf = PdfReader(io.BytesIO(letter_pdf(message, settings, SAMPLE_DAY)))
-        parts += ["--- letter PDF (text) ---", *(p.extract_text() for p in pdf.pages)]
+        parts += ["--- letter PDF (text) ---", *_pdf_text(sample_pdf(message, SETTINGS))]
     return "\n".join(parts) + "\n"
+
+
+def statement(lang: str) -> str:
+    """The statement of account of the sample debtor, as its golden file holds it."""
+    debtor, country, _ = sample_debtor(lang)
+    pdf = sample_pdf(sample_statement(lang), SETTINGS)
+    head = f"# statement of account (email attachment), {debtor}, {country}, {SAMPLE_DAY}"
+    return "\n".join([head, "--- statement PDF (text) ---", *_pdf_text(pdf)]) + "\n"
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_shipped_template_reads_as_its_golden_file(lang: str) -> None:
-    update = bool(os.environ.get("ARREARS_UPDATE_GOLDEN"))
+    update = UPDATE
     folder = GOLDEN / lang
     if update:
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in set(folder.glob("*.txt")) - {folder / f"{n}.txt" for n in NAMES}:
+        wanted = {folder / f"{n}.txt" for n in [*NAMES, "statement"]}
+        for stale in set(folder.glob("*.txt")) - wanted:
             stale.unlink()
     differ = []
-    for name in NAMES:
+    for name in [*NAMES, "statement"]:
         path = folder / f"{name}.txt"
-        text = rendered(name, lang)
+        text = statement(lang) if name == "statement" else rendered(name, lang)
         if update:
             path.write_text(text, encoding="utf-8")
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             differ.append(name)
     assert not differ, f"{lang}: {differ} differ from {folder} (ARREARS_UPDATE_GOLDEN=1: refresh)"
-    assert sorted(p.stem for p in folder.glob("*.txt")) == NAMES  # none stale, none missing
+    # none stale, none missing
+    assert sorted(p.stem for p in folder.glob("*.txt")) == sorted([*NAMES, "statement"])
 
 
 def test_every_shipped_template_is_in_every_shipped_language() -> None:
@@ -129,6 +132,93 @@ def test_the_final_notice_cites_earlier_reminders_only_after_an_earlier_contact(
         again = sample_variables(lang, "letter") | {"earlier_contacts": 1}
         assert EARLIER[lang] not in render([ROOT], name, lang, country, first).text
         assert EARLIER[lang] in render([ROOT], name, lang, country, again).text
+
+
+#: The documents compared as images: (language, golden file's stem). Few and small (50 dpi,
+#: grey): the text golden files show the wording, these the layout.
+IMAGES = [
+    ("en", "pre_legal_notice"),
+    ("es", "pre_legal_notice"),
+    ("en", "statement"),
+    ("es", "statement"),
+]
+DPI = 50
+#: A pixel differs when its grey level, on the page halved (box filter: a glyph's anti-aliased
+#: edge moved by a pixel averages out), differs by more than this.
+LEVEL = 48
+#: The share of differing pixels a page may have. The same page drawn with glyphs placed a
+#: fraction of a pixel differently (at 51 dpi, scaled back) differs by about 0.17 %; a missing
+#: logo by 0.5 %, a moved or missing block by far more. A changed word or amount (0.005-0.1 %)
+#: is the text golden files' to show.
+SHARE = 0.0025
+
+
+def page_one(pdf: bytes, dpi: int = DPI) -> Image.Image:
+    """The first page of ``pdf`` in grey at ``dpi``, as pdftoppm draws it."""
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "doc.pdf"
+        source.write_bytes(pdf)
+        subprocess.run(
+            ["pdftoppm", "-r", str(dpi), "-gray", "-png", "-f", "1", "-l", "1",
+             "-singlefile", str(source), str(Path(folder) / "page")],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        with Image.open(Path(folder) / "page.png") as image:
+            return image.convert("L")
+
+
+def differing(a: Image.Image, b: Image.Image) -> float:
+    """The share of pixels that differ between two pages (1.0 if their sizes differ)."""
+    if a.size != b.size:
+        return 1.0
+    half = (a.width // 2, a.height // 2)
+    small = [x.resize(half, Image.Resampling.BOX) for x in (a, b)]
+    diff = ImageChops.difference(*small).point(lambda v: 255 if v > LEVEL else 0)
+    return sum(diff.histogram()[255:]) / (half[0] * half[1])
+
+
+def document(lang: str, stem: str) -> bytes:
+    if stem == "statement":
+        return sample_pdf(sample_statement(lang), SETTINGS)
+    assert ROOT is not None
+    return sample_pdf(sample_message([ROOT], stem, lang).message, SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def pdftoppm() -> None:
+    if shutil.which("pdftoppm") is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdftoppm is missing: apt-get install poppler-utils (.ci/run does)")
+        pytest.skip("pdftoppm (Debian: poppler-utils) is not installed")
+
+
+@pytest.mark.parametrize(("lang", "stem"), IMAGES)
+@pytest.mark.usefixtures("pdftoppm")
+def test_letters_and_statements_look_as_their_golden_images(lang: str, stem: str) -> None:
+    path = GOLDEN / lang / f"{stem}.p1.png"
+    page = page_one(document(lang, stem))
+    if UPDATE:
+        page.save(path, optimize=True)
+    assert path.is_file(), f"{path} missing (ARREARS_UPDATE_GOLDEN=1: make it)"
+    with Image.open(path) as golden:
+        share = differing(page, golden.convert("L"))
+    assert share <= SHARE, (
+        f"{path}: {share:.3%} of the page differs (ARREARS_UPDATE_GOLDEN=1: refresh, then look)"
+    )
+
+
+@pytest.mark.usefixtures("pdftoppm")
+def test_the_image_comparison_sees_a_missing_logo_but_not_anti_aliasing() -> None:
+    """:func:`differing` itself: the letter drawn with its glyphs a fraction of a pixel
+    elsewhere (rasterised at 51 dpi and scaled back) passes; without its logo it does not."""
+    pdf = document("es", "pre_legal_notice")
+    page = page_one(pdf)
+    shifted = page_one(pdf, DPI + 1).resize(page.size, Image.Resampling.BILINEAR)
+    assert differing(page, shifted) <= SHARE
+    bare = sample_settings(SETTINGS.root)
+    assert ROOT is not None
+    plain = sample_pdf(sample_message([ROOT], "pre_legal_notice", "es").message, bare)
+    assert differing(page, page_one(plain)) > SHARE
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
