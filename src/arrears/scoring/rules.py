@@ -14,6 +14,8 @@ average days late over the last year (0 without history).
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 
 MIN_SETTLED = 3
@@ -39,6 +41,67 @@ def rules_score(features: pl.DataFrame) -> pl.Series:
     """The rules score of each row of a debtor (or invoice) feature frame."""
     total = pl.lit(BASE) + pl.sum_horizontal(list(_parts().values()))
     return features.select(total.clip(0.02, 0.98).alias("score"))["score"]
+
+
+def rules_score_frame(
+    instalments: pl.DataFrame, settled: pl.DataFrame, as_of: date
+) -> pl.DataFrame:
+    """The rules score of every (debtor_id, currency) with an open balance, straight from the
+    daily cycle's frames (``CycleInput.instalments`` and ``.settled``): ``debtor_id``,
+    ``currency``, ``score``, ``overdue_minor``, sorted by debtor and currency.
+
+    The same rows and values as :func:`rules_score` of ``debtor_features(view,
+    rules_only=True)`` for the view of those frames (``view_from_cycle_input``; a test compares
+    them), computing only the five features the rules read: at 1M debtors that is about a tenth
+    of the work, and it does not need the model's module (scikit-learn takes seconds to load).
+    """
+    d = pl.lit(as_of)
+    issued = instalments.lazy().filter(pl.col("issue_date") <= d)
+    days = (d - pl.col("due_date")).dt.total_days().cast(pl.Float64())
+    balances = (
+        issued.filter(pl.col("open_minor") > 0)
+        .group_by("debtor_id", "currency")
+        .agg(
+            pl.when(pl.col("due_date") < d)
+            .then(pl.col("open_minor"))
+            .otherwise(0)
+            .sum()
+            .alias("overdue_minor"),
+            days.max().clip(0).alias("days_past_due"),
+            pl.col("disputed").any().cast(pl.Float64()).alias("disputed_open"),
+        )
+    )
+    # the view keeps the settled instalments issued by the day (the settled frame's rows are
+    # instalments of the frame: leaving out those issued later is the view's join), settled by it
+    later = instalments.filter(pl.col("issue_date") > as_of)["instalment_id"]
+    kept = pl.col("settled_on") <= d
+    if not later.is_empty():
+        kept &= ~pl.col("instalment_id").is_in(later.implode())
+    late = (pl.col("settled_on") - pl.col("due_date")).dt.total_days().cast(pl.Float64()).clip(0)
+    history = (
+        settled.lazy()
+        .filter(kept)
+        .group_by("debtor_id")
+        .agg(
+            pl.len().cast(pl.Float64()).alias("settled_365d"),
+            (late > 0).cast(pl.Float64()).mean().alias("late_rate_365d"),
+            pl.col("settled_on").max().alias("_last_settled"),
+        )
+        .with_columns(
+            (d - pl.col("_last_settled"))
+            .dt.total_days()
+            .cast(pl.Float64())
+            .alias("days_since_settlement")
+        )
+    )
+    total = pl.lit(BASE) + pl.sum_horizontal(list(_parts().values()))
+    return (
+        balances.join(history, on="debtor_id", how="left")
+        .with_columns(pl.col("settled_365d").fill_null(0.0))
+        .select("debtor_id", "currency", total.clip(0.02, 0.98).alias("score"), "overdue_minor")
+        .sort("debtor_id", "currency")
+        .collect()
+    )
 
 
 def rules_reasons(features: pl.DataFrame, top: int = 3) -> list[list[str]]:

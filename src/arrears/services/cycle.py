@@ -15,7 +15,7 @@ take the portfolio's cycle lock as it begins (:class:`arrears.store.cycle.write.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -174,6 +174,13 @@ def _read(engine: Engine, portfolio: str, as_of: date, policy: CompiledPolicy) -
         raise NotFound(str(exc)) from exc
 
 
+def _with_agreements(data: CycleInput, engine: Engine, portfolio: str, as_of: date) -> CycleInput:
+    """``data`` with the payment plans and settlements that pause cases (issue 15)."""
+    from arrears.services.agreements import cycle_frame  # noqa: PLC0415
+
+    return replace(data, agreements=cycle_frame(engine, portfolio, as_of))
+
+
 def plan_cycle(
     uow: SqlUnitOfWork,
     actor: Actor,
@@ -218,7 +225,7 @@ def _plan(
     table = read_reference_rates(reference_rates)  # before the store: a bad file fails fast
     start = time.perf_counter()
     data = replace(
-        _read(uow.engine, portfolio, as_of, policy),
+        _with_agreements(_read(uow.engine, portfolio, as_of, policy), uow.engine, portfolio, as_of),
         rates=rate_frame(rates or {}),
         reference_rates=table,
     )
@@ -228,18 +235,26 @@ def _plan(
             raise UnknownDebtor(debtor, portfolio)
         data = data.for_debtors(ids)
     read = time.perf_counter()
-    # scikit-learn takes seconds to import: only the commands that score pay for it (every
-    # `arrears` command imports this module: dispatch, import, aging...)
-    from arrears.scoring.model import score_frame  # noqa: PLC0415
-
     # expected days to pay scores every open invoice: only when the policy reads it or a
     # debtor is explained (about 40 % of a trained model's score of 1M debtors)
     days = debtor is not None or policy.reads("expected_days_to_pay")
-    scored = score_frame(model, data, as_of, with_reasons=debtor is not None, days_to_pay=days)
-    data = replace(data, scores=scored.select(list(SCORE_SCHEMA)))
+    scored: pl.DataFrame | None = None
+    if model is None and not days:
+        # the rules score alone, from its five features: without the model's module
+        # (scikit-learn takes seconds to import) and a tenth of the feature work at 1M
+        from arrears.scoring.rules import rules_score_frame  # noqa: PLC0415
+
+        data = replace(data, scores=_rules_scores(rules_score_frame, data, as_of))
+    else:
+        # scikit-learn takes seconds to import: only the commands that score pay for it
+        # (every `arrears` command imports this module: dispatch, import, aging...)
+        from arrears.scoring.model import score_frame  # noqa: PLC0415
+
+        scored = score_frame(model, data, as_of, with_reasons=debtor is not None, days_to_pay=days)
+        data = replace(data, scores=scored.select(list(SCORE_SCHEMA)))
     scoring = time.perf_counter()
     decisions = decide(data, policy, as_of, explain=debtor is not None)
-    if debtor is not None:
+    if debtor is not None and scored is not None:
         why = scored.select(
             "debtor_id",
             "currency",
@@ -254,6 +269,25 @@ def _plan(
         timings.decide = time.perf_counter() - scoring
         timings.rows = {"instalments": data.instalments.height, "debtors": data.debtors.height}
     return decisions, data.debtors.select("debtor_id", "debtor_external_id")
+
+
+def _rules_scores(
+    score: Callable[[pl.DataFrame, pl.DataFrame, date], pl.DataFrame],
+    data: CycleInput,
+    as_of: date,
+) -> pl.DataFrame:
+    """The rules score as the engine's score frame (``SCORE_SCHEMA``): what ``score_frame(None,
+    ...)`` gives without reasons or days to pay."""
+    return score(data.instalments, data.settled, as_of).select(
+        "debtor_id",
+        "currency",
+        "score",
+        (pl.col("score") * pl.col("overdue_minor"))
+        .round(0)
+        .cast(pl.Int64())
+        .alias("expected_recovery_minor"),
+        pl.lit(None, pl.Float64()).alias("expected_days_to_pay"),
+    )
 
 
 def run_cycle(
@@ -275,6 +309,9 @@ def run_cycle(
     the cycle already ran for a later day."""
     actor.require(Permission.ADMINISTER, "run the cycle")
     timings = timings if timings is not None else Timings()
+    from arrears.services.agreements import monitor  # noqa: PLC0415
+
+    monitor(uow, actor, portfolio=portfolio, as_of=as_of, at=at)  # plans, settlements (issue 15)
     decisions, debtors = _plan(
         uow, portfolio, as_of, policy, None, timings, model, rates, reference_rates
     )
