@@ -1,5 +1,6 @@
-"""``arrears user add NAME --role R`` and ``arrears user list``: the people who log in to the web
-application (docs/web.md), each one use case of ``arrears.services.users``.
+"""``arrears user add NAME --role R``, ``arrears user list`` and ``arrears user remove NAME``:
+the people who log in to the web application (docs/web.md), each one use case of
+``arrears.services.users``.
 
 The password is prompted for twice (never an argument: it would stay in the shell's history
 and be visible to other users in the process list), or read from the first line of standard
@@ -21,7 +22,7 @@ from arrears.services import users
 from arrears.services.uow import SqlUnitOfWork
 
 user_app = typer.Typer(
-    help="Users of the web application: add one, list them.", no_args_is_help=True
+    help="Users of the web application: add one, list them, remove one.", no_args_is_help=True
 )
 
 ROLES = ", ".join(r.value for r in users.ROLES)
@@ -80,6 +81,21 @@ def user_list(
         schema={"user": pl.String(), "role": pl.String(), "added": pl.String(), "by": pl.String()},
     )
     emit(frame, fmt, title="users", key=("user",))
+
+
+@user_app.command("remove")
+def user_remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The username to remove.")],
+) -> None:
+    """Remove a user: their session stops at once; the activity log keeps what they did."""
+    ws = workspace(ctx)
+    removed = users.remove_user(
+        SqlUnitOfWork(store(ws)), cli_actor(), username=name, at=datetime.now(UTC)
+    )
+    console.print(
+        f"user {removed.username} removed ({removed.role})", highlight=False, markup=False
+    )
 
 
 def register(app: typer.Typer) -> None:

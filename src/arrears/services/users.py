@@ -22,11 +22,11 @@ from typing import ClassVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
 from arrears.domain.activity import Activity
 from arrears.domain.actor import Actor, Permission, Role
-from arrears.domain.errors import Conflict, NotAllowed
+from arrears.domain.errors import Conflict, NotAllowed, NotFound
 from arrears.domain.problems import Problem, ProblemsFound, printable
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.activity_log import Entry, record
@@ -221,3 +221,66 @@ def _verify(hashed: str, password: str) -> bool:
 
 def _user(m: RowMapping) -> User:
     return User(str(m["username"]), Role(m["role"]), m["created_at"], str(m["created_by"]))
+
+
+class UserRemoved(Activity):
+    kind: ClassVar[str] = "user.removed"
+
+
+class PasswordChanged(Activity):
+    kind: ClassVar[str] = "user.password_changed"
+
+
+def _log(conn: Connection, activity: Activity) -> None:
+    record(conn, [Entry(activity, portfolio_id=None)])
+
+
+def remove_user(uow: SqlUnitOfWork, actor: Actor, *, username: str, at: datetime) -> User:
+    """Remove a user: their session stops working at once (the user is read on every request)
+    and they cannot log in; what they did stays in the activity log under their name.
+    :class:`NotFound` for an unknown username."""
+    actor.require(Permission.ADMINISTER, "remove users")
+    username = username.strip()
+    with uow:
+        conn = uow.conn
+        row = conn.execute(select(user_table).where(user_table.c.username == username)).first()
+        if row is None:
+            raise NotFound(printable(f"no user {username!r}"))
+        removed = _user(row._mapping)
+        conn.execute(delete(user_table).where(user_table.c.id == row._mapping["id"]))
+        _log(
+            conn,
+            UserRemoved(
+                occurred_at=at, actor=actor.name, portfolio="", debtor=None, subject_kind="user",
+                subject_id=username, payload={"role": removed.role.value},
+            ),
+        )  # fmt: skip
+    return removed
+
+
+def change_password(
+    uow: SqlUnitOfWork, actor: Actor, *, username: str, current: str, new: str, at: datetime
+) -> None:
+    """``username`` changes their own password: the current one must match (a wrong one counts
+    as a failed login, :class:`WrongCredentials`), the new one must be usable
+    (:class:`ProblemsFound`). Only the user themself (``user:<name>``) may."""
+    if actor.name != f"user:{username}":
+        raise NotAllowed(f"{actor.name} may not change the password of {username!r}")
+    problems = [p for p in _problems(username, actor.role.value, new) if p.source == "password"]
+    if current == new:
+        problems.append(Problem("password", None, None, "the new password is the current one"))
+    if problems:
+        raise ProblemsFound(problems)
+    authenticate(uow, username=username, password=current, at=at)
+    hashed = _hasher.hash(new)
+    with uow:
+        uow.conn.execute(
+            update(user_table).where(user_table.c.username == username).values(password_hash=hashed)
+        )
+        _log(
+            uow.conn,
+            PasswordChanged(
+                occurred_at=at, actor=actor.name, portfolio="", debtor=None, subject_kind="user",
+                subject_id=username,
+            ),
+        )  # fmt: skip

@@ -44,14 +44,29 @@ def _path(debtor: str) -> str:
     return f"/accounts/{quote(debtor, safe='')}"
 
 
+def _policy(visit: Visit) -> Any:
+    """The portfolio's compiled policy (``None`` without one), loaded once per version of its
+    file in this process."""
+    s = visit.site
+    if s.workspace is None:
+        return None
+    path = s.workspace.policy_for(s.portfolio)
+    if not path.is_file():
+        return None
+    cache: dict[Any, Any] = visit.request.app.state.__dict__.setdefault("policies", {})
+    key = (str(path), path.stat().st_mtime_ns)
+    if key not in cache:
+        cache.clear()
+        cache[key] = _call(visit, load_compiled, path)
+    return cache[key]
+
+
 def _packs(visit: Visit) -> dict[str, Pack]:
     """The contact-rule packs of the portfolio's policy (the shipped ones without one)."""
-    s = visit.site
-    if s.workspace is not None:
-        path = s.workspace.policy_for(s.portfolio)
-        if path.is_file():
-            packs: dict[str, Pack] = _call(visit, load_compiled, path).packs
-            return packs
+    policy = _policy(visit)
+    if policy is not None:
+        packs: dict[str, Pack] = policy.packs
+        return packs
     from arrears.contact.packs import shipped_packs  # noqa: PLC0415
 
     return shipped_packs()
@@ -77,15 +92,13 @@ def _account(visit: Visit, debtor: str, status: int = 200, **form: Any) -> HTMLR
                     portfolio=s.portfolio, debtor=debtor)  # fmt: skip
     today = _today(s)
     view = None
-    if s.workspace is not None:
-        path = s.workspace.policy_for(s.portfolio)
-        if path.is_file():
-            view = _call(
-                visit, explain.explain_view, s.uow(), actor, portfolio=s.portfolio,
-                debtor=debtor, as_of=today, policy=_call(visit, load_compiled, path),
-                model=s.model(), rates=s.workspace.rates,
-                reference_rates=s.workspace.reference_rates,
-            )  # fmt: skip
+    policy = _policy(visit)
+    if s.workspace is not None and policy is not None:
+        view = _call(
+            visit, explain.explain_view, s.uow(), actor, portfolio=s.portfolio, debtor=debtor,
+            as_of=today, policy=policy, model=s.model(), rates=s.workspace.rates,
+            reference_rates=s.workspace.reference_rates,
+        )  # fmt: skip
     where = {"portfolio": s.portfolio, "debtor": debtor}
     before = form.pop("before", None)
     timeline = _call(visit, accounts.timeline, s.uow(), actor, **where, before=before, limit=25)

@@ -31,6 +31,7 @@ from starlette.staticfiles import StaticFiles
 from arrears.domain.actor import Actor, Role
 from arrears.domain.errors import ArrearsError, NotAllowed, NotFound
 from arrears.domain.money import from_minor
+from arrears.domain.problems import ProblemsFound
 from arrears.services import accounts, collection, users
 from arrears.web import i18n
 from arrears.web.app import Site
@@ -316,6 +317,50 @@ def worklist_page(request: Request) -> HTMLResponse:
             }
         )
     return visit.render("worklist.html", rows=rows, today=today)
+
+
+# Changing one's password ----------------------------------------------------------------------
+
+
+@router.get("/password", response_class=HTMLResponse)
+def password_page(request: Request, changed: str = "") -> HTMLResponse:
+    visit = _visit(request)
+    done = visit.text("password_changed") if changed else None
+    return visit.render("password.html", done=done, problems=[])
+
+
+@router.post("/password", response_class=HTMLResponse)
+async def change_password(request: Request) -> Response:
+    """The logged-in user changes their password (the current one first)."""
+    visit = _visit(request)
+    form = await _checked_form(visit)
+    assert visit.user is not None
+    new = form.get("new", "")
+    if new != form.get("again", ""):
+        problems = [{"where": "again", "what": visit.text("password_mismatch")}]
+        return visit.render("password.html", 422, done=None, problems=problems)
+    try:
+        await run_in_threadpool(
+            users.change_password, visit.site.uow(), visit.actor,
+            username=visit.user.username, current=form.get("current", ""), new=new,
+            at=visit.site.clock(),
+        )  # fmt: skip
+    except users.TooManyAttempts as exc:
+        return _too_many_password(visit, exc.retry_after)
+    except users.WrongCredentials:
+        problems = [{"where": "current", "what": visit.text("wrong")}]
+        return visit.render("password.html", 401, done=None, problems=problems)
+    except ProblemsFound as exc:
+        problems = [{"where": "new", "what": p.message} for p in exc.problems]
+        return visit.render("password.html", 422, done=None, problems=problems)
+    return RedirectResponse("/password?changed=1", status_code=303)
+
+
+def _too_many_password(visit: Visit, wait: int) -> HTMLResponse:
+    problems = [{"where": "current", "what": visit.text("too_many", minutes=(wait + 59) // 60)}]
+    response = visit.render("password.html", 429, done=None, problems=problems)
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def _call(visit: Visit, use_case: Any, *args: Any, **kwargs: Any) -> Any:
