@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "importing",
     "ledger",
     "cases",
+    "agreements",
     "cycle",
     "compliance",
     "dispatch",

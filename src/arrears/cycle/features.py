@@ -142,6 +142,9 @@ def feature_table(
         pl.col("promises_broken").fill_null(0),
         pl.col("promise_open").fill_null(False),
     )
+    frame = _attach(frame, _agreements(data, as_of), KEY).with_columns(  # plans, settlements
+        pl.max_horizontal("_broken_on", "_plan_broken_on").alias("_broken_on")
+    )
     frame = _attach(frame, counts_df, ["debtor_id"]).with_columns(pl.col(_COUNT_NAMES).fill_null(0))
     frame = _attach(frame, last_df, ["debtor_id"])
     scores = data.scores.select(
@@ -198,7 +201,7 @@ def feature_table(
             _days(as_of, pl.col("case_stage_entered_on")).alias("days_in_stage"),
             pl.col("case_segment").alias("segment"),
             _days(as_of, pl.col("_first_issue")).alias("tenure_days"),
-            pl.lit(False).alias("plan_active"),
+            pl.col("_plan_active").fill_null(False).alias("plan_active"),
         )
         .collect(engine="in-memory")
     )
@@ -305,6 +308,18 @@ def _promises(data: CycleInput, as_of: date, grace_days: int) -> pl.LazyFrame:
         pl.col("_ends_on").filter(pl.col("state") == "open").max().alias("_promise_until"),
         # the last day a promise was found broken (or partly kept): on_broken_promise's anchor
         pl.col("_ends_on").filter(broken).max().alias("_broken_on"),
+    )
+
+
+def _agreements(data: CycleInput, as_of: date) -> pl.DataFrame:
+    """Per debtor and currency: whether a payment plan or settlement pauses it on ``as_of``, and
+    the last day a plan was found broken by then (on_broken_promise's anchor, like a promise)."""
+    running = (pl.col("starts_on") <= as_of) & (
+        pl.col("ends_on").is_null() | (pl.col("ends_on") > as_of)
+    )
+    broken = pl.col("broken_on").filter(pl.col("broken_on") <= as_of).max()
+    return data.agreements.group_by(KEY).agg(
+        running.any().alias("_plan_active"), broken.alias("_plan_broken_on")
     )
 
 

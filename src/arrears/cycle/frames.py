@@ -141,6 +141,17 @@ STEP_DONE_SCHEMA: dict[str, pl.DataType] = {
     "on": D,
 }
 
+#: Payment plans and settlements that pause a case (``arrears.services.agreements``): from
+#: ``starts_on`` until the day before ``ends_on`` (null: still running); ``broken_on``: the day a
+#: plan was found broken (the policy's ``on_broken_promise`` steps run from it).
+AGREEMENT_SCHEMA: dict[str, pl.DataType] = {
+    "debtor_id": I64,
+    "currency": S,
+    "starts_on": D,
+    "ends_on": D,
+    "broken_on": D,
+}
+
 #: Approvals a person gave for a case to enter a stage that needs one.
 APPROVAL_SCHEMA: dict[str, pl.DataType] = {
     "case_id": I64,
@@ -179,6 +190,8 @@ class CycleInput:
     rates: pl.DataFrame = field(default_factory=lambda: empty(RATE_SCHEMA))
     #: The dated reference rates (REFERENCE_RATE_SCHEMA), from the workspace.
     reference_rates: pl.DataFrame = field(default_factory=lambda: empty(REFERENCE_RATE_SCHEMA))
+    #: Payment plans and settlements (AGREEMENT_SCHEMA), from arrears.services.agreements.
+    agreements: pl.DataFrame = field(default_factory=lambda: empty(AGREEMENT_SCHEMA))
 
     def for_debtors(self, debtor_ids: pl.Series) -> CycleInput:
         """The same input restricted to some debtors (a partition of the portfolio)."""
@@ -208,6 +221,7 @@ class CycleInput:
             scores=by_debtor(self.scores),
             rates=self.rates,
             reference_rates=self.reference_rates,
+            agreements=by_debtor(self.agreements),
         )
 
 

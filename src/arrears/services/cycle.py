@@ -174,6 +174,13 @@ def _read(engine: Engine, portfolio: str, as_of: date, policy: CompiledPolicy) -
         raise NotFound(str(exc)) from exc
 
 
+def _with_agreements(data: CycleInput, engine: Engine, portfolio: str, as_of: date) -> CycleInput:
+    """``data`` with the payment plans and settlements that pause cases (issue 15)."""
+    from arrears.services.agreements import cycle_frame  # noqa: PLC0415
+
+    return replace(data, agreements=cycle_frame(engine, portfolio, as_of))
+
+
 def plan_cycle(
     uow: SqlUnitOfWork,
     actor: Actor,
@@ -218,7 +225,7 @@ def _plan(
     table = read_reference_rates(reference_rates)  # before the store: a bad file fails fast
     start = time.perf_counter()
     data = replace(
-        _read(uow.engine, portfolio, as_of, policy),
+        _with_agreements(_read(uow.engine, portfolio, as_of, policy), uow.engine, portfolio, as_of),
         rates=rate_frame(rates or {}),
         reference_rates=table,
     )
@@ -302,6 +309,9 @@ def run_cycle(
     the cycle already ran for a later day."""
     actor.require(Permission.ADMINISTER, "run the cycle")
     timings = timings if timings is not None else Timings()
+    from arrears.services.agreements import monitor  # noqa: PLC0415
+
+    monitor(uow, actor, portfolio=portfolio, as_of=as_of, at=at)  # plans, settlements (issue 15)
     decisions, debtors = _plan(
         uow, portfolio, as_of, policy, None, timings, model, rates, reference_rates
     )

@@ -492,6 +492,90 @@ offer = Table(
     CheckConstraint("kind in ('payment_plan', 'settlement')", name="kind"),
 )
 
+# Payment plans and settlements agreed with a debtor (migration 0012; see docs/agreements.md) ---
+
+payment_plan = Table(
+    "payment_plan",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    # plan:<portfolio>:<debtor>:<currency>:<accepted_on>: one plan a day per debt
+    Column("key", String(300), nullable=False, unique=True),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("balance_minor", MINOR, nullable=False),  # the open balance when it was accepted
+    Column("down_minor", MINOR, nullable=False, server_default="0"),
+    Column("fee_minor", MINOR, nullable=False, server_default="0"),
+    Column("instalments", Integer, nullable=False),
+    Column("frequency", String(16), nullable=False),
+    Column("first_on", Date, nullable=False),
+    Column("accepted_on", Date, nullable=False),
+    Column("expires_on", Date, nullable=False),  # awaiting approval: until this day at most
+    Column("active_on", Date),  # the day it started to pause the case (accepted or approved)
+    Column("approved_by", String(200)),
+    Column("beyond", JSON, nullable=False),  # the policy's limits it goes beyond
+    Column("grace_days", Integer, nullable=False),
+    Column("missed_to_break", Integer, nullable=False),
+    Column("ended_on", Date),  # broken, completed, expired or cancelled on
+    Column("actor", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(
+        "status in ('awaiting_approval', 'active', 'broken', 'completed', 'expired', "
+        "'cancelled')",
+        name="status",
+    ),
+    CheckConstraint("frequency in ('weekly', 'fortnightly', 'monthly')", name="frequency"),
+    CheckConstraint("balance_minor > 0 and down_minor >= 0 and fee_minor >= 0", name="amounts"),
+    CheckConstraint("instalments >= 1", name="instalments"),
+)
+Index("ix_payment_plan_debtor", payment_plan.c.debtor_id, payment_plan.c.currency)
+
+plan_instalment = Table(
+    "plan_instalment",
+    metadata,
+    Column("plan_id", ID, ForeignKey("payment_plan.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),  # 0: the down payment
+    Column("due_on", Date, nullable=False),
+    Column("amount_minor", MINOR, nullable=False),
+    Column("status", String(16), nullable=False, server_default="due"),
+    Column("paid_on", Date),
+    Column("found_on", Date),  # missed: the day after its date plus grace
+    CheckConstraint("status in ('due', 'late', 'paid', 'missed')", name="status"),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+)
+
+settlement = Table(
+    "settlement",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    # settlement:<portfolio>:<debtor>:<currency>:<offered_on>
+    Column("key", String(300), nullable=False, unique=True),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("balance_minor", MINOR, nullable=False),
+    Column("discount", String(12), nullable=False),  # percent, decimal text ("15", "12.5")
+    Column("amount_minor", MINOR, nullable=False),  # what settles the debt
+    Column("offered_on", Date, nullable=False),
+    Column("expires_on", Date, nullable=False),
+    Column("accepted_on", Date),
+    Column("approved_by", String(200)),
+    Column("beyond", JSON, nullable=False),
+    Column("ended_on", Date),  # paid, lapsed or expired on
+    Column("written_off_minor", MINOR),
+    Column("actor", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(
+        "status in ('awaiting_approval', 'offered', 'accepted', 'paid', 'lapsed', 'expired')",
+        name="status",
+    ),
+    CheckConstraint("amount_minor > 0 and amount_minor <= balance_minor", name="amounts"),
+    CheckConstraint("expires_on >= offered_on", name="expires_after_offer"),
+)
+Index("ix_settlement_debtor", settlement.c.debtor_id, settlement.c.currency)
+
 cycle_run = Table(
     "cycle_run",
     metadata,

@@ -1,0 +1,1 @@
+"""The store's side of payment plans and settlements (``arrears.services.agreements``)."""

@@ -1,0 +1,357 @@
+"""Payment plans, their schedules and settlements: the SQL, on the caller's connection.
+
+No commit here: the unit of work owns the transaction. Every write that changes an agreement
+writes its activity record in the same transaction, with an idempotency key made of business
+ids (portfolio, debtor, currency, days), never row ids; a record whose key exists is not
+written again (:func:`log`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+
+from arrears.domain.activity import Activity
+from arrears.domain.agreements import ScheduledInstalment
+from arrears.store.activity_log import Entry, record
+from arrears.store.portfolios import portfolio_id
+from arrears.store.schema import (
+    activity,
+    debtor,
+    instalment,
+    invoice,
+    offer,
+    payment,
+    payment_plan,
+    plan_instalment,
+    settlement,
+)
+from arrears.store.schema import portfolio as portfolio_table
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """A debtor of a portfolio, with its store ids."""
+
+    portfolio: str
+    portfolio_id: int
+    debtor_id: int
+    external_id: str
+    currency: str  # the debtor's own
+
+
+def owner(conn: Connection, portfolio: str, external_id: str) -> Owner | None:
+    """The debtor, or ``None``; :class:`UnknownPortfolio` for an unknown portfolio."""
+    pid = portfolio_id(conn, portfolio)
+    row = conn.execute(
+        select(debtor.c.id, debtor.c.currency).where(
+            debtor.c.portfolio_id == pid, debtor.c.external_id == external_id
+        )
+    ).first()
+    if row is None:
+        return None
+    return Owner(portfolio, pid, int(row.id), external_id, str(row.currency))
+
+
+def owner_by_id(conn: Connection, debtor_id: int) -> Owner:
+    row = conn.execute(
+        select(
+            portfolio_table.c.code, debtor.c.portfolio_id, debtor.c.external_id, debtor.c.currency
+        )
+        .join(portfolio_table, portfolio_table.c.id == debtor.c.portfolio_id)
+        .where(debtor.c.id == debtor_id)
+    ).one()
+    return Owner(
+        str(row.code), int(row.portfolio_id), debtor_id, str(row.external_id), str(row.currency)
+    )
+
+
+def open_balance_minor(conn: Connection, who: Owner, currency: str) -> int:
+    """What the debtor owes in ``currency``: every open instalment, due or not."""
+    total = conn.execute(
+        select(func.coalesce(func.sum(instalment.c.open_minor), 0)).where(
+            instalment.c.debtor_id == who.debtor_id, instalment.c.currency == currency
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def payments(
+    conn: Connection, debtor_currency: list[tuple[int, str]], since: date, as_of: date
+) -> dict[tuple[int, str], list[tuple[date, int]]]:
+    """Each (debtor, currency)'s payments received from ``since`` to ``as_of`` and not reversed
+    as of ``as_of``: ``(received_on, amount_minor)``, by day."""
+    found: dict[tuple[int, str], list[tuple[date, int]]] = defaultdict(list)
+    if not debtor_currency:
+        return found
+    ids = sorted({d for d, _ in debtor_currency})
+    wanted = set(debtor_currency)
+    for start in range(0, len(ids), 5000):
+        rows = conn.execute(
+            select(
+                payment.c.debtor_id,
+                payment.c.currency,
+                payment.c.received_on,
+                payment.c.amount_minor,
+            )
+            .where(
+                payment.c.debtor_id.in_(ids[start : start + 5000]),
+                payment.c.received_on >= since,
+                payment.c.received_on <= as_of,
+                or_(payment.c.reversed_on.is_(None), payment.c.reversed_on > as_of),
+            )
+            .order_by(payment.c.received_on, payment.c.id)
+        )
+        for row in rows:
+            key = (int(row.debtor_id), str(row.currency))
+            if key in wanted:
+                found[key].append((row.received_on, int(row.amount_minor)))
+    return found
+
+
+def log(conn: Connection, who: Owner, entry: Activity) -> bool:
+    """Write ``entry`` unless a record with its idempotency key exists; ``False``: it did."""
+    if (
+        entry.idempotency_key is not None
+        and conn.execute(
+            select(activity.c.id).where(activity.c.idempotency_key == entry.idempotency_key)
+        ).first()
+    ):
+        return False
+    record(conn, [Entry(entry, who.portfolio_id, who.debtor_id)])
+    return True
+
+
+# Payment plans ---------------------------------------------------------------------------------
+
+
+def plan_by_key(conn: Connection, key: str) -> dict[str, Any] | None:
+    row = conn.execute(select(payment_plan).where(payment_plan.c.key == key)).mappings().first()
+    return None if row is None else dict(row)
+
+
+def plan(conn: Connection, plan_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(payment_plan).where(payment_plan.c.id == plan_id)).mappings().first()
+    return None if row is None else dict(row)
+
+
+def live_plan(conn: Connection, who: Owner, currency: str) -> dict[str, Any] | None:
+    """The debtor's plan in ``currency`` that is active or awaiting approval, if any."""
+    row = (
+        conn.execute(
+            select(payment_plan).where(
+                payment_plan.c.debtor_id == who.debtor_id,
+                payment_plan.c.currency == currency,
+                payment_plan.c.status.in_(("active", "awaiting_approval")),
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
+
+
+def insert_plan(
+    conn: Connection, values: dict[str, Any], schedule: tuple[ScheduledInstalment, ...]
+) -> int:
+    plan_id = int(conn.execute(insert(payment_plan).values(**values)).inserted_primary_key[0])
+    conn.execute(
+        insert(plan_instalment),
+        [
+            {"plan_id": plan_id, "seq": r.seq, "due_on": r.due_on, "amount_minor": r.amount_minor}
+            for r in schedule
+        ],
+    )
+    return plan_id
+
+
+def update_plan(conn: Connection, plan_id: int, **values: Any) -> None:
+    conn.execute(update(payment_plan).where(payment_plan.c.id == plan_id).values(**values))
+
+
+def schedule(conn: Connection, plan_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(plan_instalment)
+        .where(plan_instalment.c.plan_id == plan_id)
+        .order_by(plan_instalment.c.seq)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def schedules(conn: Connection, plan_ids: list[int]) -> dict[int, list[ScheduledInstalment]]:
+    found: dict[int, list[ScheduledInstalment]] = defaultdict(list)
+    for start in range(0, len(plan_ids), 5000):
+        rows = conn.execute(
+            select(
+                plan_instalment.c.plan_id,
+                plan_instalment.c.seq,
+                plan_instalment.c.due_on,
+                plan_instalment.c.amount_minor,
+            )
+            .where(plan_instalment.c.plan_id.in_(plan_ids[start : start + 5000]))
+            .order_by(plan_instalment.c.plan_id, plan_instalment.c.seq)
+        )
+        for r in rows:
+            found[int(r.plan_id)].append(
+                ScheduledInstalment(int(r.seq), r.due_on, int(r.amount_minor))
+            )
+    return found
+
+
+def update_instalment(conn: Connection, plan_id: int, seq: int, **values: Any) -> None:
+    conn.execute(
+        update(plan_instalment)
+        .where(plan_instalment.c.plan_id == plan_id, plan_instalment.c.seq == seq)
+        .values(**values)
+    )
+
+
+def plans(
+    conn: Connection,
+    pid: int,
+    *,
+    debtor_id: int | None = None,
+    statuses: tuple[str, ...] | None = None,
+    ended_since: date | None = None,
+) -> list[dict[str, Any]]:
+    """The portfolio's plans (one debtor's), newest first, with the debtor's external id;
+    ``statuses``: only those; ``ended_since``: only those not ended before that day."""
+    query = (
+        select(payment_plan, debtor.c.external_id.label("debtor"))
+        .join(debtor, debtor.c.id == payment_plan.c.debtor_id)
+        .where(payment_plan.c.portfolio_id == pid)
+        .order_by(payment_plan.c.id.desc())
+    )
+    if debtor_id is not None:
+        query = query.where(payment_plan.c.debtor_id == debtor_id)
+    if statuses is not None:
+        query = query.where(payment_plan.c.status.in_(statuses))
+    if ended_since is not None:
+        query = query.where(
+            or_(payment_plan.c.ended_on.is_(None), payment_plan.c.ended_on >= ended_since)
+        )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+# Settlements -----------------------------------------------------------------------------------
+
+
+def settlement_by_key(conn: Connection, key: str) -> dict[str, Any] | None:
+    row = conn.execute(select(settlement).where(settlement.c.key == key)).mappings().first()
+    return None if row is None else dict(row)
+
+
+def settlement_row(conn: Connection, settlement_id: int) -> dict[str, Any] | None:
+    row = (
+        conn.execute(select(settlement).where(settlement.c.id == settlement_id)).mappings().first()
+    )
+    return None if row is None else dict(row)
+
+
+def live_settlement(conn: Connection, who: Owner, currency: str) -> dict[str, Any] | None:
+    row = (
+        conn.execute(
+            select(settlement).where(
+                settlement.c.debtor_id == who.debtor_id,
+                settlement.c.currency == currency,
+                settlement.c.status.in_(("awaiting_approval", "offered", "accepted")),
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
+
+
+def insert_settlement(conn: Connection, values: dict[str, Any]) -> int:
+    return int(conn.execute(insert(settlement).values(**values)).inserted_primary_key[0])
+
+
+def update_settlement(conn: Connection, settlement_id: int, **values: Any) -> None:
+    conn.execute(update(settlement).where(settlement.c.id == settlement_id).values(**values))
+
+
+def settlements(
+    conn: Connection,
+    pid: int,
+    *,
+    debtor_id: int | None = None,
+    statuses: tuple[str, ...] | None = None,
+    ended_since: date | None = None,
+) -> list[dict[str, Any]]:
+    query = (
+        select(settlement, debtor.c.external_id.label("debtor"))
+        .join(debtor, debtor.c.id == settlement.c.debtor_id)
+        .where(settlement.c.portfolio_id == pid)
+        .order_by(settlement.c.id.desc())
+    )
+    if debtor_id is not None:
+        query = query.where(settlement.c.debtor_id == debtor_id)
+    if statuses is not None:
+        query = query.where(settlement.c.status.in_(statuses))
+    if ended_since is not None:
+        query = query.where(
+            or_(settlement.c.ended_on.is_(None), settlement.c.ended_on >= ended_since)
+        )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def open_invoices(
+    conn: Connection, who: Owner, currency: str, issued_by: date
+) -> list[tuple[str, int]]:
+    """The debtor's invoices in ``currency`` issued by ``issued_by`` with something open:
+    ``(external id, open minor)``, oldest due first."""
+    rows = conn.execute(
+        select(
+            invoice.c.external_id,
+            func.sum(instalment.c.open_minor).label("open_minor"),
+            func.min(instalment.c.due_date).label("due"),
+        )
+        .join(instalment, instalment.c.invoice_id == invoice.c.id)
+        .where(
+            invoice.c.debtor_id == who.debtor_id,
+            invoice.c.currency == currency,
+            invoice.c.issue_date <= issued_by,
+            instalment.c.open_minor > 0,
+        )
+        .group_by(invoice.c.external_id)
+        .order_by("due", invoice.c.external_id)
+    )
+    return [(str(r.external_id), int(r.open_minor)) for r in rows]
+
+
+# The cycle's offers ----------------------------------------------------------------------------
+
+
+def close_offers(
+    conn: Connection, who: Owner, kind: str, status: str, *, made_by: date | None = None
+) -> int:
+    """Mark the debtor's open offers of ``kind`` (made by the cycle) ``status``."""
+    query = update(offer).where(
+        offer.c.debtor_id == who.debtor_id, offer.c.kind == kind, offer.c.status == "open"
+    )
+    if made_by is not None:
+        query = query.where(offer.c.made_on <= made_by)
+    return int(conn.execute(query.values(status=status)).rowcount or 0)
+
+
+def expire_offers(conn: Connection, pid: int, as_of: date) -> int:
+    """The portfolio's open offers whose expiry day has passed by ``as_of`` become expired."""
+    debtors = select(debtor.c.id).where(debtor.c.portfolio_id == pid).scalar_subquery()
+    query = (
+        update(offer)
+        .where(
+            and_(
+                offer.c.status == "open",
+                offer.c.expires_on.is_not(None),
+                offer.c.expires_on < as_of,
+                offer.c.debtor_id.in_(debtors),
+            )
+        )
+        .values(status="expired")
+    )
+    return int(conn.execute(query).rowcount or 0)
