@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from arrears.cli import importing as importing_cli
 from arrears.cli import ledger as ledger_cli
+from arrears.cli import write_offs as write_offs_cli
 from arrears.cli.app import main
 from arrears.domain.actor import Actor, Role
 from arrears.domain.errors import NotAllowed
@@ -65,6 +66,7 @@ def run(ws: Path, *args: str) -> int:
 def acting(monkeypatch: pytest.MonkeyPatch, actor: Actor) -> None:
     """The command line runs as ``actor`` instead of the workspace's owner."""
     monkeypatch.setattr(ledger_cli, "cli_actor", lambda: actor)
+    monkeypatch.setattr(write_offs_cli, "cli_actor", lambda: actor)
     monkeypatch.setattr(importing_cli, "cli_actor", lambda: actor)
 
 
@@ -90,7 +92,7 @@ def test_the_activity_log_names_who_posted_a_payment_and_a_write_off(
     assert by_kind["invoice.created"]["actor"] == "test"  # what others did keeps its name
 
 
-def test_a_collector_may_post_a_payment_but_not_write_off(
+def test_a_collector_may_post_a_payment_but_a_write_off_waits_for_approval(
     ws: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     acting(monkeypatch, CARLOS)
@@ -98,11 +100,14 @@ def test_a_collector_may_post_a_payment_but_not_write_off(
     assert run(ws, *pay, "--amount", "10.00", "--currency", "USD") == 0
     capsys.readouterr()
 
-    assert run(ws, "write-off", "I2", "--on", "2026-03-01", "--reason", "goodwill") == 1
+    assert run(ws, "write-off", "I2", "--on", "2026-03-01", "--reason", "goodwill") == 0
+    assert "write-off 1 of invoice I2: 50.00 USD waits for approval" in capsys.readouterr().out
+    assert run(ws, "write-off", "approve", "1", "--on", "2026-03-01") == 1
     err = capsys.readouterr().err
-    assert err.strip() == "error: user:carlos (collector) may not write off an invoice"
+    assert err.strip() == "error: user:carlos (collector) may not approve a write-off"
     kinds = [r["kind"] for r in activity(ws, capsys)]
-    assert "payment.posted" in kinds and "write_off.posted" not in kinds
+    assert "payment.posted" in kinds and "write_off.proposed" in kinds
+    assert "write_off.posted" not in kinds
 
 
 def _counts(engine: Engine) -> tuple[int, int, int]:

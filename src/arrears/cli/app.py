@@ -37,6 +37,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "exporting",
     "importing",
     "ledger",
+    "write_offs",
     "cases",
     "agreements",
     "cycle",

@@ -1,4 +1,4 @@
-"""``arrears payment``, ``credit-note``, ``write-off``, ``ledger`` and ``activity``.
+"""``arrears payment``, ``credit-note``, ``ledger`` and ``activity`` (``write-off``: own module).
 
 Single-record changes a person makes by hand, each one use case of
 :mod:`arrears.services.ledger` (one transaction with its activity record, naming who ran the
@@ -172,35 +172,6 @@ def credit_note_add(
     console.print(_describe(posting, f"credit note {id_} issued"), highlight=False)
 
 
-def write_off(
-    ctx: typer.Context,
-    invoice: Annotated[str, typer.Argument(help="Invoice's external id.")],
-    on: Annotated[str, typer.Option(help="Day it takes effect (YYYY-MM-DD).")],
-    reason: Annotated[str, typer.Option(help="Why it is written off.")],
-    amount: Annotated[
-        str | None, typer.Option(help="Amount in the invoice's currency (default: all open).")
-    ] = None,
-    portfolio: Portfolio = None,
-) -> None:
-    """Write off all or part of an invoice's open balance."""
-    ws = workspace(ctx)
-    effective = parse_date(on, "--on")
-    done = ledger.write_off(
-        SqlUnitOfWork(store(ws)),
-        cli_actor(),
-        invoice,
-        portfolio=portfolio or ws.get("portfolio"),
-        amount=None if amount is None else parse_amount(amount, "--amount"),
-        on=effective,
-        reason=reason,
-        at=datetime.now(UTC),
-    )
-    if done.changed:
-        console.print(f"invoice {invoice}: {done.amount} written off")
-    else:
-        console.print(f"invoice {invoice}: this write-off was already recorded; nothing changed")
-
-
 @ledger_app.command("check")
 def ledger_check(ctx: typer.Context) -> None:
     """Check that every balance agrees with its allocations; exit 1 listing what does not."""
@@ -283,6 +254,5 @@ def show_activity(
 def register(app: typer.Typer) -> None:
     app.add_typer(payment_app, name="payment")
     app.add_typer(credit_note_app, name="credit-note")
-    app.command("write-off")(write_off)
     app.add_typer(ledger_app, name="ledger")
     app.command("activity")(show_activity)

@@ -273,6 +273,15 @@ class Policy(_Strict):
         description="Reference interest rate (percent a year) for the EU late-payment fee: "
         "interest is this rate plus 8 points; set it to the central bank's current rate.",
     )
+    write_off_limits: dict[
+        Literal["admin", "manager", "collector"],
+        dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Annotated[Decimal, Field(ge=0)]],
+    ] = Field(
+        {},
+        description="What each role may write off at once, per currency (e.g. {collector: "
+        "{USD: 100}}); above it a write-off waits for a manager's approval. A role not listed: "
+        "admin and manager without limit, collector (and the cycle) nothing.",
+    )
     stages: list[Stage]
     segments: list[Segment]
     cadences: list[Cadence] = []
