@@ -17,7 +17,7 @@ from arrears import config
 from arrears.channels.base import ChannelSettings
 from arrears.domain.errors import NotFound
 from arrears.scoring.model import Model
-from arrears.scoring.registry import ModelFileError, versions
+from arrears.scoring.registry import ModelFileError, promoted_number, versions
 from arrears.scoring.registry import load as load_model
 from arrears.services import messages
 from arrears.services.uow import SqlUnitOfWork, Store, open_store
@@ -54,7 +54,8 @@ class Site:
         """The workspace's propensity model (``None``: the rules score, or it cannot be read)."""
         if self.workspace is None:
             return None
-        key = tuple(versions(self.workspace.root))  # a model trained since is loaded once
+        root = self.workspace.root  # a model trained or promoted since is loaded once
+        key = (*versions(root), -promoted_number(root))
         if key not in self.models:
             try:
                 self.models[key] = load_model(self.workspace.root)
