@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from textwrap import dedent
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from arrears.cycle.compiled import compile_policy
 from arrears.domain.actor import Actor, Role, system
 from arrears.domain.errors import NotAllowed
 from arrears.policy.loading import parse_policy
+from arrears.policy.model import Policy
 from arrears.services import agreements
 from arrears.services.cycle import run_cycle
 from arrears.services.uow import SqlUnitOfWork
@@ -48,8 +50,9 @@ contact_rules:
   default: {hours: {sun: {start: "08:00", end: "20:00"}}, caps: [], holidays_closed: false}
 """
 
-PARSED, _, _PROBLEMS = parse_policy(POLICY, "agreements.yaml")
-assert PARSED is not None and not _PROBLEMS
+_PARSED, _, _PROBLEMS = parse_policy(POLICY, "agreements.yaml")
+assert _PARSED is not None and not _PROBLEMS
+PARSED: Policy = _PARSED
 COMPILED = compile_policy(PARSED)
 ANA = Actor("user:ana", Role.COLLECTOR)
 MAX = Actor("user:max", Role.MANAGER)
@@ -109,7 +112,7 @@ class Scenario:
         self.seen = self._last_id()
 
 
-def describe(row: dict[str, object]) -> str:
+def describe(row: Any) -> str:
     kind, payload = str(row["kind"]), row["payload"]
     assert isinstance(payload, dict)
     if kind.startswith("case."):

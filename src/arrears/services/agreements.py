@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 
 from arrears.cycle.frames import AGREEMENT_SCHEMA
 from arrears.domain import agreements as rules
+from arrears.domain.activity import Activity
 from arrears.domain.actor import Actor, Permission
 from arrears.domain.agreements import Frequency, Limits, PlanTerms
 from arrears.domain.errors import Conflict, NotFound
@@ -33,7 +34,7 @@ from arrears.services.uow import SqlUnitOfWork
 from arrears.store.agreements import records
 from arrears.store.agreements.records import Owner
 from arrears.store.ledger.write_offs import write_off
-from arrears.store.portfolios import UnknownPortfolio
+from arrears.store.portfolios import UnknownPortfolio, portfolio_id
 
 #: How long the cycle looks back for a broken plan (its on_broken_promise steps' anchor).
 BROKEN_LOOKBACK_DAYS = 400
@@ -155,14 +156,15 @@ def _quote(
     who = _owner(conn, request, portfolio, debtor)
     code = _currency(request, currency, who)
     down_minor = _minor(request, down, code, "down payment") if code else None
-    request.check()
-    assert code is not None and freq is not None and down_minor is not None
+    if code is None or down_minor is None:
+        request.check()
+    assert code is not None and down_minor is not None
     policy_limits = limits(policy, code)
     first = first_on or on + timedelta(days=min(7, policy_limits.max_days_to_first))
     terms = rules.plan_terms(
         balance_minor=records.open_balance_minor(conn, who, code),
         instalments=instalments,
-        frequency=freq,
+        frequency=freq or Frequency.MONTHLY,
         first_on=first,
         down_minor=down_minor,
         quoted_on=on,
@@ -172,6 +174,7 @@ def _quote(
     for problem in terms.problems:
         request.add(problem)
     request.check()
+    assert freq is not None
     return who, PlanQuote(debtor, code, freq.value, terms)
 
 
@@ -526,7 +529,7 @@ def list_plans(
     with uow:
         conn = uow.conn
         try:
-            pid = records.portfolio_id(conn, portfolio)
+            pid = portfolio_id(conn, portfolio)
         except UnknownPortfolio as exc:
             raise NotFound(f"plans: {exc}") from exc
         debtor_id = None if debtor is None else _owner(conn, request, portfolio, debtor).debtor_id
@@ -780,7 +783,7 @@ def list_settlements(
     with uow:
         conn = uow.conn
         try:
-            pid = records.portfolio_id(conn, portfolio)
+            pid = portfolio_id(conn, portfolio)
         except UnknownPortfolio as exc:
             raise NotFound(f"settlements: {exc}") from exc
         debtor_id = None if debtor is None else _owner(conn, request, portfolio, debtor).debtor_id
@@ -868,7 +871,7 @@ def monitor(
     with uow:
         conn = uow.conn
         try:
-            pid = records.portfolio_id(conn, portfolio)
+            pid = portfolio_id(conn, portfolio)
         except UnknownPortfolio as exc:
             raise NotFound(str(exc)) from exc
         owners: dict[int, Owner] = {}
@@ -879,7 +882,7 @@ def monitor(
             return owners[debtor_id]
 
         def note(
-            kind: type[rules.Activity],
+            kind: type[Activity],
             row: dict[str, Any],
             subject: str,
             payload: dict[str, Any],
@@ -1072,7 +1075,7 @@ def cycle_frame(engine: Engine, portfolio: str, as_of: date) -> pl.DataFrame:
     since = as_of - timedelta(days=BROKEN_LOOKBACK_DAYS)
     with engine.connect() as conn:
         try:
-            pid = records.portfolio_id(conn, portfolio)
+            pid = portfolio_id(conn, portfolio)
         except UnknownPortfolio:
             return pl.DataFrame(schema=AGREEMENT_SCHEMA)
         plans = [

@@ -126,6 +126,11 @@ def log(conn: Connection, who: Owner, entry: Activity) -> bool:
     return True
 
 
+def _inserted(key: Any) -> int:
+    assert key is not None
+    return int(key[0])
+
+
 # Payment plans ---------------------------------------------------------------------------------
 
 
@@ -158,7 +163,7 @@ def live_plan(conn: Connection, who: Owner, currency: str) -> dict[str, Any] | N
 def insert_plan(
     conn: Connection, values: dict[str, Any], schedule: tuple[ScheduledInstalment, ...]
 ) -> int:
-    plan_id = int(conn.execute(insert(payment_plan).values(**values)).inserted_primary_key[0])
+    plan_id = _inserted(conn.execute(insert(payment_plan).values(**values)).inserted_primary_key)
     conn.execute(
         insert(plan_instalment),
         [
@@ -268,7 +273,7 @@ def live_settlement(conn: Connection, who: Owner, currency: str) -> dict[str, An
 
 
 def insert_settlement(conn: Connection, values: dict[str, Any]) -> int:
-    return int(conn.execute(insert(settlement).values(**values)).inserted_primary_key[0])
+    return _inserted(conn.execute(insert(settlement).values(**values)).inserted_primary_key)
 
 
 def update_settlement(conn: Connection, settlement_id: int, **values: Any) -> None:
