@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from arrears import config
@@ -23,7 +24,6 @@ from arrears.store.schema import collection_case, consent, contact_point
 from arrears.store.schema import debtor as debtor_table
 from arrears.web import create_app
 from channels_support import base_workspace, copy_workspace, engine_of
-from fastapi.testclient import TestClient
 from test_web_app import NOW, PASSWORD, Web, add_user, csrf_of, first_debtor, login, records
 
 
@@ -108,8 +108,8 @@ def test_a_collector_logs_a_call_only_when_the_contact_rules_allow_it(web: Web) 
     web.now[0] = _local(web, debtor, 11)  # 11 a.m. on a Wednesday
     page = web.client.get(f"/accounts/{debtor}").text
     assert page.split('id="may-call">')[1].startswith("You may call now")
-    done = _post(web, f"/accounts/{debtor}/calls",
-                 {"outcome": "right_party", "note": "will pay friday"}, f"/accounts/{debtor}")  # fmt: skip
+    said = {"outcome": "right_party", "note": "will pay friday"}
+    done = _post(web, f"/accounts/{debtor}/calls", said)
     assert done.status_code == 303
     after = web.client.get(done.headers["location"]).text
     assert "The call was logged" in after

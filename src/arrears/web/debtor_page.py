@@ -136,6 +136,7 @@ def _page(request: Request, token: str, status: int = 200, **context: Any) -> HT
         "invoice": "",
         "reason": "",
     }
+    context = {"problems": [], "form_name": None, "done": ""} | context
     context["values"] = defaults | context.get("values", {})
     return _render(
         lang, "debtor.html", status,
@@ -147,7 +148,7 @@ def _page(request: Request, token: str, status: int = 200, **context: Any) -> HT
         promises=[{"p": p, "amount": i18n.amount(from_minor(p.amount_minor, p.currency),
                                                  p.currency, lang)} for p in account.promises],
         pay=values, channels=CHANNELS, today=_today(s),
-        **{k: v for k, v in context.items() if k != "values"},
+        **context,
     )  # fmt: skip
 
 
