@@ -69,8 +69,8 @@ def test_the_manager_sees_the_figures_charts_and_drills_down(site: TestClient) -
     assert "Receivables at end 80.00 EUR 150.00 USD" in words
     # the aging on 03-01: USD #2 29 days late (1-30), #3 not due; the forecast's weeks
     assert "1-30 1 100.00 USD 66.7 %" in words
-    assert "1 2026-03-02 2026-03-08 30.00 USD 0.00 USD 0.00 USD 30.00 USD" in words
-    assert "2 2026-03-09 2026-03-15 0.00 USD 10.00 USD 0.00 USD 10.00 USD" in words
+    assert "1 2026-03-02 2026-03-08 30.00 USD 0.00 USD 0.00 USD 0.00 USD 30.00 USD" in words
+    assert "2 2026-03-09 2026-03-15 0.00 USD 0.00 USD 10.00 USD 0.00 USD 10.00 USD" in words
     assert "Forecast by payment curve." in words
     # the 1-30 bar of USD (and its row) opens the accounts behind it
     links = re.findall(r'href="(/dashboard/accounts\?[^"]*bucket=1-30[^"]*)"', html)
@@ -84,7 +84,7 @@ def test_the_manager_sees_the_figures_charts_and_drills_down(site: TestClient) -
     # in one currency at the workspace's rates: 1 EUR = 1.10 USD
     words = text_of(site.get(f"/dashboard?{PERIOD}&in=USD").text)
     assert "Receivables at end 238.00 USD" in words
-    assert "2 2026-03-09 2026-03-15 0.00 USD 98.00 USD 0.00 USD 98.00 USD" in words
+    assert "2 2026-03-09 2026-03-15 0.00 USD 0.00 USD 98.00 USD 0.00 USD 98.00 USD" in words
 
 
 def test_roles_languages_and_bad_filters(site: TestClient) -> None:

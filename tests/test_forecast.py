@@ -112,6 +112,28 @@ def test_the_models_days_to_pay_time_an_invoice() -> None:
     assert weeks_of(result) == [(2400, 1000, 0, 3400), (0, 0, 0, 0)]
 
 
+def test_plans_and_settlements_come_first_then_promises() -> None:
+    # D2 (50.00 open) has a plan: 20.00 due 03-10 and 20.00 due 04-10 (after the two weeks);
+    # they reserve 40.00 of its balance, the promise of 30.00 the last 10.00 (× 0.8 kept),
+    # and nothing is left for the curve
+    plan = pl.DataFrame(
+        {
+            "debtor_id": [2, 2],
+            "currency": ["USD", "USD"],
+            "on": [D(2026, 3, 10), D(2026, 4, 10)],
+            "amount_minor": [2000, 2000],
+        }
+    )
+    result = fc.forecast(*book(), AS_OF, weeks=2, promises=promises(), agreements=plan)
+    assert result["agreed"].to_list() == [0, 2000]
+    assert weeks_of(result) == [(800, 0, 0, 800), (0, 0, 0, 2000)]
+    # a schedule larger than what is owed is scaled down to it: 80.00 asked, 50.00 owed
+    late = plan.with_columns(pl.lit(4000).alias("amount_minor"), pl.lit(D(2026, 2, 1)).alias("on"))
+    result = fc.forecast(*book(), AS_OF, weeks=2, promises=promises(), agreements=late)
+    assert result["agreed"].to_list() == [5000, 0]  # overdue: expected at once, in week 1
+    assert result["promised"].to_list() == [0, 0]
+
+
 def test_invoices_not_issued_yet() -> None:
     # 91.00 issued in the 91 days up to as_of: 1.00 a day; half of it was paid two days after
     # its issue: from day 3 on, each day brings half of the sales of two days before

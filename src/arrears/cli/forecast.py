@@ -52,6 +52,7 @@ LABELS = {
     "start": "from",
     "end": "to",
     "promised": "promised",
+    "agreed": "plans, settlements",
     "invoiced": "open invoices",
     "new": "new invoices",
     "expected": "expected",
@@ -94,8 +95,8 @@ def forecast_command(
     wide: Wide = False,
 ) -> None:
     """Expected collections per week for the next weeks (13 by default), per currency or in
-    one: open promises, open invoices (by the model's days to pay, or the book's payment
-    curve) and invoices not issued yet."""
+    one: open promises, payment plans and settlements as scheduled, open invoices (by the
+    model's days to pay, or the book's payment curve) and invoices not issued yet."""
     if ctx.invoked_subcommand is not None:
         return
     day, code = _parse(as_of, in_currency)

@@ -19,7 +19,10 @@ The pipeline (docs/kpi.md, "The cash forecast")::
       │                     much of the debtor's open book, on the promise's day
       ├─ new invoices       the last 13 weeks' daily sales × the share paid at each day after
       │                     issue (not yet invoiced on as_of)
-    weekly(...)             per currency and week: promised, invoiced, new, expected
+      ├─ agreements         a running plan's unpaid instalments and an accepted settlement's
+      │                     amount, as scheduled (at most the debtor's open balance), replace
+      │                     as much of its open book (before the promises)
+    weekly(...)             per currency and week: promised, agreed, invoiced, new, expected
     [converted]             in one currency at the caller's factors
 
 Backtest: :func:`actual_collections` (payments allocated in each week, not reversed by the day
@@ -44,7 +47,7 @@ LOOKBACK_DAYS = 365
 #: Days of sales the new invoices' run rate is the average of (13 weeks).
 SALES_DAYS = 91
 #: The components of a week's forecast (minor units), then their total.
-PARTS: tuple[str, ...] = ("promised", "invoiced", "new")
+PARTS: tuple[str, ...] = ("promised", "agreed", "invoiced", "new")
 AMOUNTS: tuple[str, ...] = (*PARTS, "expected")
 
 F64 = pl.Float64()
@@ -260,6 +263,42 @@ def promised_amounts(
     return left.select(list(schema)), kept
 
 
+#: What a payment plan or a settlement schedules: one row per amount due on a day, unpaid at the
+#: end of ``as_of`` (a plan's instalment, a settlement's amount by its expiry day).
+AGREEMENT_SCHEMA: dict[str, pl.DataType] = {
+    "debtor_id": I64,
+    "currency": pl.String(),
+    "on": pl.Date(),
+    "amount_minor": I64,
+}
+
+
+def agreed_amounts(
+    agreements: pl.DataFrame | None, owed: pl.DataFrame, as_of: date
+) -> pl.DataFrame:
+    """Each scheduled amount (:data:`AGREEMENT_SCHEMA`) as expected: ``debtor_id``,
+    ``currency``, ``on`` (at least the day after ``as_of``: an amount overdue is expected at
+    once) and ``agreed`` (a float of minor units): the debtor's scheduled amounts are scaled
+    down together when they add up to more than it owes (``owed``: ``_open`` per debtor and
+    currency)."""
+    schema = {"debtor_id": I64, "currency": pl.String(), "on": pl.Date(), "agreed": F64}
+    if agreements is None or agreements.is_empty():
+        return pl.DataFrame(schema=schema)
+    total = pl.col("amount_minor").sum().over("debtor_id", "currency")
+    return (
+        agreements.join(owed, on=["debtor_id", "currency"])
+        .with_columns(
+            (
+                pl.col("amount_minor").cast(F64)
+                * pl.min_horizontal(pl.lit(1.0), pl.col("_open") / total)
+            ).alias("agreed"),
+            pl.max_horizontal("on", pl.lit(as_of + timedelta(days=1))).alias("on"),
+        )
+        .filter(pl.col("agreed") > 0)
+        .select(list(schema))
+    )
+
+
 def new_invoices(
     instalments: pl.DataFrame,
     allocations: pl.DataFrame,
@@ -318,13 +357,16 @@ def forecast(
     weeks: int = WEEKS,
     *,
     promises: pl.DataFrame | None = None,
+    agreements: pl.DataFrame | None = None,
     predicted_days: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Expected collections per currency and week after ``as_of``: ``currency``, ``week``,
-    ``start``, ``end``, ``promised`` (open promises), ``invoiced`` (the rest of the open
-    invoices), ``new`` (invoices not issued yet) and ``expected`` (their sum), minor units.
+    ``start``, ``end``, ``promised`` (open promises), ``agreed`` (plans' instalments and
+    settlements), ``invoiced`` (the rest of the open invoices), ``new`` (invoices not issued
+    yet) and ``expected`` (their sum), minor units.
 
-    ``promises``: ``arrears.store.scoring.history.read_promises``' rows; ``predicted_days``:
+    ``promises``: ``arrears.store.scoring.history.read_promises``' rows; ``agreements``: what
+    plans and settlements schedule (:data:`AGREEMENT_SCHEMA`); ``predicted_days``:
     ``invoice_id`` and ``days_to_pay`` (days from ``as_of``, e.g. the propensity model's), for
     the invoices whose timing it gives (see the module)."""
     if weeks < 1:
@@ -332,25 +374,46 @@ def forecast(
     days = 7 * weeks
     book = open_instalments(instalments, allocations, as_of)
     curve = payment_curve(instalments, allocations, as_of)
+    owed = book.group_by("debtor_id", "currency").agg(pl.col("open_minor").sum().alias("_open"))
+    agreed = agreed_amounts(agreements, owed, as_of)
     kept = 1.0
     promised = pl.DataFrame(
         schema={"debtor_id": I64, "currency": pl.String(), "promised": I64, "on": pl.Date()}
     )
     if promises is not None and not promises.is_empty():
         promised, kept = promised_amounts(promises, instalments, allocations, as_of, book)
-    # what the promises take of each debtor's book: that share of each of its instalments
-    owed = book.group_by("debtor_id", "currency").agg(pl.col("open_minor").sum().alias("_open"))
+    # a promise takes at most what the agreements leave of the debtor's balance
+    taken = agreed.group_by("debtor_id", "currency").agg(pl.col("agreed").sum().alias("_agreed"))
+    promised = (
+        promised.join(owed, on=["debtor_id", "currency"], how="left")
+        .join(taken, on=["debtor_id", "currency"], how="left")
+        .with_columns(
+            pl.min_horizontal(
+                pl.col("promised").cast(F64),
+                (pl.col("_open") - pl.col("_agreed").fill_null(0.0)).clip(0),
+            ).alias("promised")
+        )
+        .select("debtor_id", "currency", "promised", "on")
+    )
+    # what the agreements and promises take of each debtor's book: that share of each of its
+    # instalments
+    reserved = (
+        pl.concat(
+            [
+                taken.rename({"_agreed": "_reserved"}),
+                promised.select("debtor_id", "currency", pl.col("promised").alias("_reserved")),
+            ]
+        )
+        .group_by("debtor_id", "currency")
+        .agg(pl.col("_reserved").sum())
+    )
     book = (
         book.join(owed, on=["debtor_id", "currency"])
-        .join(
-            promised.select("debtor_id", "currency", "promised"),
-            on=["debtor_id", "currency"],
-            how="left",
-        )
+        .join(reserved, on=["debtor_id", "currency"], how="left")
         .with_columns(
             (
                 pl.col("open_minor").cast(F64)
-                * (1.0 - pl.col("promised").fill_null(0) / pl.col("_open"))
+                * (1.0 - pl.col("_reserved").fill_null(0.0) / pl.col("_open")).clip(0, 1)
             ).alias("_left")
         )
     )
@@ -378,11 +441,17 @@ def forecast(
     promised_days = promised.filter(pl.col("on") <= as_of + timedelta(days=days)).select(
         "currency",
         (pl.col("on") - pl.lit(as_of)).dt.total_days().cast(I64).alias("d"),
-        (pl.col("promised").cast(F64) * kept).alias("promised"),
+        (pl.col("promised") * kept).alias("promised"),
+    )
+    agreed_days = agreed.filter(pl.col("on") <= as_of + timedelta(days=days)).select(
+        "currency",
+        (pl.col("on") - pl.lit(as_of)).dt.total_days().cast(I64).alias("d"),
+        "agreed",
     )
     new = new_invoices(instalments, allocations, as_of, days)
     parts = [
         promised_days.select("currency", "d", "promised"),
+        agreed_days,
         invoiced.select("currency", "d", "invoiced"),
         new.select("currency", "d", "new"),
     ]

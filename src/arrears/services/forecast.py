@@ -7,7 +7,8 @@ KPIs read them (:func:`arrears.store.scoring.history.read_history`,
 exists, each open invoice's timing is the model's prediction
 (:func:`arrears.scoring.model.predict_days` on the invoice features as of the day); without one,
 the book's own payment curve times every invoice (``method`` says which). Payment plans and
-settlement offers are not read yet (no plans service exists).
+the running payment plans' unpaid instalments and the accepted settlements' amounts
+(:mod:`arrears.services.agreements`) are expected as scheduled.
 
 The backtest forecasts from past days (``origins``, a week apart) with what was known then and
 compares each week with the payments the ledger holds for it, beside the naive baseline (the
@@ -69,14 +70,80 @@ def _check(as_of: date, weeks: int, origins: int = 1) -> None:
         raise InvalidInput("; ".join(problems))
 
 
-def _read(uow: SqlUnitOfWork, portfolio: str) -> tuple[History, pl.DataFrame]:
+def _read(
+    uow: SqlUnitOfWork, actor: Actor, portfolio: str
+) -> tuple[History, pl.DataFrame, pl.DataFrame]:
     try:
         history = read_history(uow.engine, portfolio=portfolio)
-        limits = limits_of(read_debtors(uow.engine, portfolio=portfolio))
+        debtors = read_debtors(uow.engine, portfolio=portfolio)
         promises = read_promises(uow.engine, portfolio=portfolio)
     except UnknownPortfolio as exc:
         raise NotFound(str(exc)) from exc
-    return replace(history, limits=limits), promises
+    scheduled = _scheduled(uow, actor, portfolio, debtors)
+    return replace(history, limits=limits_of(debtors)), promises, scheduled
+
+
+#: What the plans and settlements schedule, with the days that say when each amount counts.
+SCHEDULED: dict[str, pl.DataType] = {
+    **fc.AGREEMENT_SCHEMA,
+    "starts": pl.Date(),
+    "ends": pl.Date(),
+    "paid_on": pl.Date(),
+}
+
+
+def _scheduled(
+    uow: SqlUnitOfWork, actor: Actor, portfolio: str, debtors: pl.DataFrame
+) -> pl.DataFrame:
+    """Every plan instalment and settlement amount ever scheduled (:data:`SCHEDULED`): it
+    counts on a day when its agreement had started and not ended, and it was not paid yet."""
+    from arrears.services.agreements import list_plans, list_settlements  # noqa: PLC0415
+
+    rows: list[dict[str, object]] = []
+    for plan in list_plans(uow, actor, portfolio=portfolio, with_schedule=True):
+        if plan.active_on is None:
+            continue
+        for entry in plan.schedule:
+            rows.append(
+                {
+                    "debtor": plan.debtor,
+                    "currency": plan.currency,
+                    "on": entry["due_on"],
+                    "amount_minor": int(entry["amount_minor"]),
+                    "starts": plan.active_on,
+                    "ends": plan.ended_on,
+                    "paid_on": entry.get("paid_on"),
+                }
+            )
+    for deal in list_settlements(uow, actor, portfolio=portfolio):
+        if deal.accepted_on is None:
+            continue
+        rows.append(
+            {
+                "debtor": deal.debtor,
+                "currency": deal.currency,
+                "on": deal.expires_on,
+                "amount_minor": deal.amount_minor,
+                "starts": deal.accepted_on,
+                "ends": deal.ended_on,
+                "paid_on": deal.ended_on if deal.status == "paid" else None,
+            }
+        )
+    frame = pl.DataFrame(
+        rows,
+        schema={"debtor": pl.String(), **{k: v for k, v in SCHEDULED.items() if k != "debtor_id"}},
+    )
+    ids = debtors.select("debtor_id", pl.col("debtor_external_id").alias("debtor"))
+    return frame.join(ids, on="debtor").select(list(SCHEDULED))
+
+
+def scheduled_on(scheduled: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """The amounts the agreements running at the end of ``as_of`` still expect."""
+    return scheduled.filter(
+        (pl.col("starts") <= as_of)
+        & (pl.col("ends").is_null() | (pl.col("ends") > as_of))
+        & (pl.col("paid_on").is_null() | (pl.col("paid_on") > as_of))
+    ).select(list(fc.AGREEMENT_SCHEMA))
 
 
 def _predicted_days(model: Model, history: History, as_of: date) -> pl.DataFrame:
@@ -146,7 +213,7 @@ def cash_forecast(
     actor.require(Permission.READ, "see the cash forecast")
     _check(as_of, weeks)
     rated = factors(rates or {}, in_currency) if in_currency is not None else {}
-    history, promises = _read(uow, portfolio)
+    history, promises, scheduled = _read(uow, actor, portfolio)
     used = usable_model(model)
     predicted = _predicted_days(used, history, as_of) if used is not None else None
     rows = fc.forecast(
@@ -155,9 +222,10 @@ def cash_forecast(
         as_of,
         weeks,
         promises=promises,
+        agreements=scheduled_on(scheduled, as_of),
         predicted_days=predicted,
     )
-    notes = ["payment plans and settlement offers are not in the forecast yet"]
+    notes: list[str] = []
     if model is not None and used is None:
         notes.append("the model has no days-to-pay part: the payment curve times every invoice")
     return Forecast(
@@ -211,7 +279,7 @@ def backtest(
     actor.require(Permission.READ, "backtest the cash forecast")
     _check(as_of, weeks, origins)
     rated = factors(rates or {}, in_currency) if in_currency is not None else {}
-    history, promises = _read(uow, portfolio)
+    history, promises, scheduled = _read(uow, actor, portfolio)
     observed = history.last_day
     if observed is None or observed < as_of + timedelta(days=7):
         raise InvalidInput(
@@ -229,6 +297,7 @@ def backtest(
             day,
             weeks,
             promises=promises,
+            agreements=scheduled_on(scheduled, day),
             predicted_days=predicted,
         )
         naive = fc.naive_forecast(history.instalments, history.allocations, day, weeks)

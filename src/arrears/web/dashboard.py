@@ -58,6 +58,7 @@ WORDS: dict[str, dict[str, str]] = {
         "forecast_by": "Forecast by {method}.",
         "week": "Week",
         "promised": "Promised",
+        "agreed": "Plans, settlements",
         "invoiced": "Open invoices",
         "new": "New invoices",
         "expected": "Expected",
@@ -115,6 +116,7 @@ WORDS: dict[str, dict[str, str]] = {
         "forecast_by": "Previsión por {method}.",
         "week": "Semana",
         "promised": "Prometido",
+        "agreed": "Planes, acuerdos",
         "invoiced": "Facturas abiertas",
         "new": "Facturas nuevas",
         "expected": "Esperado",
@@ -163,7 +165,8 @@ HEADLINE: tuple[tuple[str, str], ...] = (
 )
 #: Colours of the charts (the pages' palette), by bucket position and forecast part.
 BUCKET_FILL = ("#0a5c2c", "#6b8e23", "#c98f00", "#d2691e", "#a4000f", "#5c0008")
-PART_FILL = {"promised": "#0a5c2c", "invoiced": "#0b4f8a", "new": "#8aa9c8"}
+PART_FILL = {"promised": "#0a5c2c", "agreed": "#6b8e23", "invoiced": "#0b4f8a", "new": "#8aa9c8"}
+PARTS = tuple(PART_FILL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +367,7 @@ def _present(view: service.Dashboard, f: Filters, visit: Visit) -> dict[str, Any
         bars = [
             (
                 str(r["week"]),
-                [(float(r[p]), PART_FILL[p]) for p in ("promised", "invoiced", "new")],
+                [(float(r[p]), PART_FILL[p]) for p in PARTS],
                 None,
             )
             for r in weeks
@@ -378,7 +381,7 @@ def _present(view: service.Dashboard, f: Filters, visit: Visit) -> dict[str, Any
                         "week": r["week"],
                         "start": r["start"].isoformat(),
                         "end": r["end"].isoformat(),
-                        **{p: _money(r[p], c, lang) for p in ("promised", "invoiced", "new")},
+                        **{p: _money(r[p], c, lang) for p in PARTS},
                         "expected": _money(r["expected"], c, lang),
                     }
                     for r in weeks
