@@ -349,6 +349,9 @@ def run_command(
         wide=wide,
         brief=_stages(compiled) if summary else None,
     )
+    from arrears.cli.model import drift_warning  # the live model's score drift (issue 18)
+
+    drift_warning(model, decisions.features)
 
 
 def _unrated(decisions: Decisions, compiled: CompiledPolicy, ws: Workspace) -> dict[str, object]:

@@ -1,16 +1,21 @@
-"""``arrears model``: train, evaluate and explain the propensity-to-pay model.
+"""``arrears model``: the propensity-to-pay model's lifecycle.
 
-``train`` reads the portfolio's whole history (``arrears.services.scoring``), trains the models
-(``arrears.scoring``) on snapshot days in ``--from .. --to`` and stores them as the next version
-in ``<workspace>/models/``. ``evaluate`` runs the chronological backtest. ``explain`` scores one
-debtor as of a day with the latest model (the rules score when none is trained) and its reasons;
-``score`` scores the whole portfolio that way, least likely to pay first.
+``train`` reads the portfolio's whole history, trains the models on snapshot days in ``--from ..
+--to`` and stores them as the next version in ``<workspace>/models/`` with their validation
+metrics (``arrears.services.scoring.train_model``); the first version goes live, later ones wait
+for ``promote``; ``list`` shows the versions. ``evaluate`` runs the chronological backtest.
+``explain`` scores one debtor as of a day with the live model (the rules score when none is
+trained) and its reasons in words; ``score`` scores the whole portfolio that way, least likely
+to pay first, and stores the day's scores; ``monitor`` compares today's portfolio with what the
+live model learned from (population stability).
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import polars as pl
@@ -70,31 +75,32 @@ def train_command(
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
     wide: Wide = False,
 ) -> None:
-    """Train on the history and store the model as the next version in <workspace>/models/."""
+    """Train on the history and store the model as the next version in <workspace>/models/.
+
+    The workspace's first version goes live; later ones wait for `arrears model promote vN`
+    (compare them with `arrears model list`)."""
     from arrears.cli.app import UserError
-    from arrears.scoring import NotEnoughHistory, Settings, train
-    from arrears.scoring.registry import data_hash, save
+    from arrears.scoring import NotEnoughHistory
+    from arrears.services.scoring import train_model
+    from arrears.services.uow import SqlUnitOfWork
 
     first, last = _day(start, "--from"), _day(end, "--to")
-    ws, history, code = _history(ctx, portfolio)
-    first = first or history.first_day
-    last = last or history.last_day
-    if first > last:
-        raise UserError(f"--from {first} is after --to {last}")
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
     try:
-        settings = Settings() if max_debtors is None else Settings(max_debtors=max_debtors)
-        model = train(history, first, last, settings)
+        trained = train_model(
+            SqlUnitOfWork(store(ws)),
+            cli_actor(),
+            portfolio=code,
+            root=ws.root,
+            start=first,
+            end=last,
+            at=datetime.now(UTC),
+            max_debtors=max_debtors,
+        )
     except NotEnoughHistory as exc:
         raise UserError(str(exc)) from None
-    version = save(
-        model,
-        ws.root,
-        {
-            "portfolio": code,
-            "data_hash": data_hash(history),
-            "trained_at": datetime.now(UTC).isoformat(),
-        },
-    )
+    model, version = trained.model, trained.version
     status = model.metadata["models"]
     rows = [
         {
@@ -123,6 +129,169 @@ def train_command(
                 f"trained on a sample of {sample['sampled_debtors']:,} of {sample['debtors']:,} "
                 f"debtors (at most {sample['max_debtors']:,}: the lowest hashes of the debtor id)"
             )
+        typer.echo(f"validation: {_validation_text(model.metadata.get('validation') or {})}")
+    message = (
+        f"{version} is live (the workspace's first version)"
+        if trained.promoted
+        else f"{version} is not live yet: compare with `arrears model list`, then "
+        f"`arrears model promote {version}`"
+    )
+    typer.echo(message, err=fmt is not Format.TABLE)
+
+
+def _validation_text(validation: dict[str, Any]) -> str:
+    """``AUC 0.91 (95 % 0.88-0.93), Brier 0.10 on 418 held-out debtor-days from 2026-04-20``."""
+    if validation.get("auc") is None:
+        return str(validation.get("error") or "none")
+    interval = validation.get("auc_95") or [None, None]
+    band = f" (95 % {interval[0]:.3f}-{interval[1]:.3f})" if interval[0] is not None else ""
+    return (
+        f"AUC {validation['auc']:.3f}{band}, Brier {validation['brier']:.3f} on "
+        f"{validation['validation']:,} held-out debtor-days from {validation['validation_from']} "
+        f"(days past due alone: AUC {validation['auc_days_past_due']})"
+    )
+
+
+@model_app.command("list")
+def list_command(
+    ctx: typer.Context,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    wide: Wide = False,
+) -> None:
+    """Every version trained, newest first: which is live, its validation, training window,
+    examples, libraries and data hash."""
+    from arrears.services.scoring import list_models
+
+    ws = workspace(ctx)
+    versions = list_models(cli_actor(), root=ws.root)
+    if fmt is Format.JSON:
+        typer.echo(json.dumps(versions, indent=2, default=str))
+        return
+    rows = []
+    for meta in versions:
+        validation = meta.get("validation") or {}
+        window = meta.get("training_window") or {}
+        interval = validation.get("auc_95") or [None, None]
+        libraries = meta.get("libraries") or {}
+        rows.append(
+            {
+                "version": meta["version"],
+                "live": "live" if meta["live"] else "",
+                "trained_at": str(meta.get("trained_at", ""))[:19],
+                "snapshot days": f"{window.get('from', '')}..{window.get('to', '')}",
+                "examples": (meta.get("examples") or {}).get("debtor"),
+                "auc": validation.get("auc"),
+                "auc_95_low": interval[0],
+                "auc_95_high": interval[1],
+                "brier": validation.get("brier"),
+                "auc_days_past_due": validation.get("auc_days_past_due"),
+                "validation": validation.get("validation"),
+                "scikit-learn": libraries.get("scikit-learn"),
+                "data_hash": str(meta.get("data_hash", ""))[:12],
+                "note": meta.get("error") or validation.get("error") or "",
+            }
+        )
+    schema = {"version": pl.String, "live": pl.String, "auc": pl.Float64, "brier": pl.Float64}
+    frame = pl.DataFrame(rows, schema_overrides=schema) if rows else pl.DataFrame(schema=schema)
+    if fmt is Format.TABLE and not rows:
+        typer.echo(f"no model trained in {ws.root / 'models'} yet: arrears model train")
+        return
+    emit(
+        frame,
+        fmt,
+        title=f"model versions in {ws.root / 'models'}",
+        wrap=("note",),
+        optional=("data_hash", "scikit-learn", "validation", "auc_days_past_due", "trained_at"),
+        wide=wide,
+    )
+
+
+@model_app.command("promote")
+def promote_command(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="The version to put live, e.g. v3.")],
+    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+) -> None:
+    """Put a version live: the cycle (plan, run), explain, the worklist and model score use it."""
+    from arrears.cli.app import UserError
+    from arrears.scoring.registry import ModelFileError
+    from arrears.services.scoring import promote_model
+    from arrears.services.uow import SqlUnitOfWork
+
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
+    try:
+        before, now = promote_model(
+            SqlUnitOfWork(store(ws)),
+            cli_actor(),
+            portfolio=code,
+            root=ws.root,
+            version=version,
+            at=datetime.now(UTC),
+        )
+    except ModelFileError as exc:
+        raise UserError(str(exc)) from None
+    if before == now:
+        typer.echo(f"{now} was already live")
+    else:
+        typer.echo(f"{now} is live (was {before or 'the rules score'})")
+
+
+@model_app.command("monitor")
+def monitor_command(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Day, YYYY-MM-DD (default: today).")
+    ] = None,
+    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    wide: Wide = False,
+) -> None:
+    """Population stability (PSI) of the live model's score and of each of its features, between
+    its training examples and today's debtors: below 0.1 stable, 0.1-0.25 watch, above 0.25
+    shift; and today's values outside the training range."""
+    from arrears.cli.app import UserError
+    from arrears.scoring.monitor import SHIFT, STABLE
+    from arrears.scoring.registry import ModelFileError, load
+    from arrears.services.scoring import monitor_model
+    from arrears.services.uow import SqlUnitOfWork
+
+    day = _day(as_of, "--as-of") or date.today()
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
+    try:
+        model = load(ws.root)
+    except ModelFileError as exc:
+        raise UserError(str(exc)) from None
+    if model is None:
+        raise UserError(f"no model in {ws.root / 'models'} yet: arrears model train")
+    report = monitor_model(
+        SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code, as_of=day, model=model
+    )
+    shown = report.drift
+    if fmt is Format.TABLE:
+        shown = (
+            shown.with_columns(pl.col("training_min").round(3), pl.col("training_max").round(3))
+            .drop("debtors")
+            .rename({"share_out_of_range": "share out of range", "out_of_range": "out of range"})
+        )
+    window = report.trained
+    emit(
+        shown,
+        fmt,
+        title=(
+            f"population stability of model {report.version} (trained on snapshot days "
+            f"{window.get('from')}..{window.get('to')}) against {report.debtors:,} debtors "
+            f"owing on {day}"
+        ),
+        wide=wide,
+    )
+    if fmt is Format.TABLE:
+        shifted = report.drift.filter(pl.col("status") == "shift")["name"].to_list()
+        typer.echo(
+            f"PSI below {STABLE} stable, {STABLE}-{SHIFT} watch, above {SHIFT} shift"
+            + (f"; shifted: {', '.join(shifted)}" if shifted else "")
+        )
 
 
 @model_app.command("evaluate")
@@ -272,6 +441,13 @@ def explain_command(
     )
 
 
+class ScoreFormat(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+    PARQUET = "parquet"
+
+
 @model_app.command("score")
 def score_command(
     ctx: typer.Context,
@@ -283,12 +459,29 @@ def score_command(
         typer.Option("--top", min=1, help="Only the N least likely to pay (default: every one)."),
     ] = None,
     portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    fmt: Annotated[
+        ScoreFormat, typer.Option("--format", help="Output format (parquet needs --output).")
+    ] = ScoreFormat.TABLE,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file instead of standard output."),
+    ] = None,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--store/--no-store",
+            help="Store the day's scores for the worklist, KPIs and forecast (default: store).",
+        ),
+    ] = True,
+    with_reasons: Annotated[
+        bool, typer.Option("--reasons/--no-reasons", help="The top three reasons of each score.")
+    ] = True,
     wide: Wide = False,
 ) -> None:
-    """Score every debtor with an open balance, least likely to pay first.
+    """Score every debtor with an open balance: score, band (A-E), expected days to pay and the
+    top reasons in a collector's words, least likely to pay first; and store the day's scores.
 
-    Uses the workspace's latest trained model; with none trained yet, the rules score, and a
+    Uses the workspace's live (promoted) model; with none trained yet, the rules score, and a
     note on standard error says so. A model that cannot be loaded is an error.
     """
     from arrears.cli.app import UserError
@@ -298,35 +491,92 @@ def score_command(
     from arrears.services.uow import SqlUnitOfWork
 
     day = _day(as_of, "--as-of") or date.today()
+    if fmt is ScoreFormat.PARQUET and output is None:
+        raise UserError("--format parquet writes a file: give it with --output FILE")
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
     try:
         model = load(ws.root)
     except ModelFileError as exc:
         raise UserError(str(exc)) from None
-    scores = score_portfolio(
-        SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code, as_of=day, model=model, top=top
-    ).scores
+    result = score_portfolio(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        portfolio=code,
+        as_of=day,
+        model=model,
+        top=top,
+        with_reasons=with_reasons,
+        keep=keep,
+        at=datetime.now(UTC),
+    )
     used = describe(model, ws.root)
     if model is None:
         err_console.print(f"note: scored with {used}", markup=False, soft_wrap=True)
-    shown = scores.with_columns(pl.col("score").round(4))
-    if fmt is Format.TABLE:  # the open balance as an amount, in the workspace's locale
+    if keep:
+        err_console.print(
+            f"stored {result.stored:,} scores of {day} (one per debtor and currency)",
+            markup=False,
+            soft_wrap=True,
+        )
+    scores = result.scores.with_columns(
+        pl.col("score").round(4), pl.col("expected_days_to_pay").round(1)
+    )
+    if fmt is ScoreFormat.PARQUET:
+        assert output is not None
+        scores.write_parquet(output)
+        err_console.print(f"wrote {scores.height:,} rows to {output}", markup=False)
+        return
+    shown = scores.with_columns(pl.col("reasons").list.join("; "))
+    if fmt is ScoreFormat.JSON:
+        shown = scores  # the reasons as a list
+    if fmt is ScoreFormat.TABLE:  # the open balance as an amount, in the workspace's locale
         balance = [
             amount_text(from_minor(int(m), c), c, ws.get("locale"))
             for m, c in zip(shown["open_minor"], shown["currency"], strict=True)
         ]
         shown = shown.with_columns(pl.Series("open_minor", balance, dtype=pl.String)).rename(
-            {"open_minor": "open balance", "days_past_due": "days past due"}
+            {
+                "open_minor": "open balance",
+                "days_past_due": "days past due",
+                "expected_days_to_pay": "expected days to pay",
+            }
         )
+    if output is not None:
+        text = (
+            shown.write_csv()
+            if fmt is ScoreFormat.CSV
+            else json.dumps(shown.to_dicts(), default=str, ensure_ascii=False, indent=2) + "\n"
+        )
+        if fmt is ScoreFormat.TABLE:
+            raise UserError("--output writes csv, json or parquet: give --format too")
+        output.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote {shown.height:,} rows to {output}", markup=False)
+        return
     emit(
         shown,
-        fmt,
+        Format(fmt.value),
         title=f"scores as of {day}: {used}",
         right=("open balance",),
+        wrap=("reasons",),
+        optional=("reasons", "source"),
         wide=wide,
     )
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(model_app, name="model")
+
+
+def drift_warning(model: Any, features: pl.DataFrame) -> None:
+    """``arrears run``'s one line on standard error when the day's scores (the cycle's, from
+    ``features``) have shifted from the live model's training scores (PSI above 0.25)."""
+    from arrears.cli.output import err_console
+    from arrears.scoring.monitor import score_psi, warning
+
+    if model is None or "score" not in features.columns:
+        return
+    scores = features["score"].drop_nulls().cast(pl.Float64).to_numpy()
+    line = warning(score_psi(model.metadata.get("monitor"), scores))
+    if line:
+        err_console.print(f"warning: {line}", markup=False, soft_wrap=True)

@@ -44,6 +44,7 @@ from arrears.scoring.features import (
 )
 from arrears.scoring.frames import History, View, sample_debtors, view_from_cycle_input
 from arrears.scoring.rules import rules_days_to_pay, rules_reasons, rules_score
+from arrears.scoring.words import reason
 
 #: Fewer examples (or fewer of either outcome) than this: too little history to train.
 MIN_EXAMPLES = 200
@@ -278,6 +279,7 @@ def train(history: History, start: date, end: date, settings: Settings | None = 
         raise NotEnoughHistory(f"{reasons}: no model is trained, the rules score is used")
     debtor, reference = fitted["debtor"] or (RulesScore(), _medians(debtors))
     model = Model(debtor, fitted["paid_late"], fitted["days_to_pay"], reference, s)
+    model.metadata.update(_lifecycle(model, debtors, s))
     model.metadata.update(
         features={"debtor": list(MODEL_DEBTOR_FEATURES), "invoice": list(INVOICE_FEATURES)},
         training_window={"from": start.isoformat(), "to": end.isoformat()},
@@ -311,6 +313,24 @@ def train(history: History, start: date, end: date, settings: Settings | None = 
         },
     )
     return model
+
+
+def _lifecycle(model: Model, debtors: pl.DataFrame, s: Settings) -> dict[str, Any]:
+    """What a version carries for its lifecycle: ``validation`` (the debtor score on a held-out
+    chronological split, :func:`arrears.scoring.evaluate.validate_debtor`) and ``monitor``
+    (the training distribution of each feature of the score and of the score itself,
+    :func:`arrears.scoring.monitor.reference`)."""
+    from arrears.scoring.evaluate import validate_debtor  # noqa: PLC0415  (imports this module)
+    from arrears.scoring.monitor import reference  # noqa: PLC0415
+
+    if isinstance(model.debtor, RulesScore) or debtors.is_empty():
+        return {"validation": {"error": "no debtor model"}, "monitor": None}
+    with threadpool_limits(1):
+        scores = predict_pay(model, debtors)
+    return {
+        "validation": validate_debtor(debtors, s),
+        "monitor": reference(debtors, list(MODEL_DEBTOR_FEATURES), scores),
+    }
 
 
 def source_label(model: Model | None) -> str:
@@ -353,35 +373,70 @@ def predict_days(model: Model, invoices: pl.DataFrame) -> np.ndarray[Any, Any]:
     return clipped
 
 
-def reasons(model: Model | None, debtors: pl.DataFrame, top: int = 3) -> list[list[str]]:
-    """Per row, the features that move its score most: each feature set to the training median
-    in turn; the change of the score is the feature's contribution (``"late_rate_365d=0.8:
-    -0.21"``). With no model (or no debtor model), the rules' own parts."""
+#: Rows explained per prediction (each is scored once as is and once per feature moved).
+_REASON_ROWS = 10_000
+
+
+def _deltas(model: Model, x: np.ndarray[Any, Any], names: list[str]) -> np.ndarray[Any, Any]:
+    """Per row of ``x`` and feature: the score minus the score with that feature at its
+    training median."""
+    n, k = x.shape
+    moved = np.repeat(x[np.newaxis, :, :], k + 1, axis=0)  # [0]: as is; [j + 1]: j moved
+    for j, name in enumerate(names):
+        moved[j + 1, :, j] = model.debtor_reference[name]
+    with threadpool_limits(1):  # as score_view
+        p = np.asarray(model.debtor.predict_proba(moved.reshape(-1, k))[:, 1]).reshape(k + 1, n)
+    deltas: np.ndarray[Any, Any] = (p[0][np.newaxis, :] - p[1:]).T
+    return deltas
+
+
+def reasons(
+    model: Model | None, debtors: pl.DataFrame, top: int = 3, lang: str = "en"
+) -> list[list[str]]:
+    """Per row, the features that move its score most, in a collector's words
+    (:mod:`arrears.scoring.words`: ``"usually pays 20 days late (lowers the score by 0.21)"``):
+    each feature set to the training median in turn; the change of the score is the feature's
+    contribution. Every row's moved copies are scored in one prediction (one call per feature
+    cost most of ``model explain``'s time). With no model (or no debtor model), the rules' own
+    parts."""
     if model is None or isinstance(model.debtor, RulesScore) or debtors.is_empty():
         return rules_reasons(debtors, top)
     names = list(MODEL_DEBTOR_FEATURES)
     x = matrix(debtors, names)
-    deltas = np.zeros_like(x)
-    with threadpool_limits(1):  # as score_view
-        base = model.debtor.predict_proba(x)[:, 1]
-        for j, name in enumerate(names):
-            moved = x.copy()
-            moved[:, j] = model.debtor_reference[name]
-            deltas[:, j] = base - model.debtor.predict_proba(moved)[:, 1]
+    deltas = np.concatenate(
+        [_deltas(model, x[i : i + _REASON_ROWS], names) for i in range(0, len(x), _REASON_ROWS)]
+    )
     out = []
-    for i in range(x.shape[0]):
-        order = np.argsort(-np.abs(deltas[i]))[:top]
+    n = x.shape[0]
+    for i in range(n):
+        order = np.argsort(-np.abs(deltas[i]), kind="stable")[:top]
+        row = {
+            name: (None if np.isnan(v) else float(v)) for name, v in zip(names, x[i], strict=True)
+        }
         out.append(
-            [f"{names[j]}={_fmt(x[i, j])}: {deltas[i, j]:+.2f}" for j in order if deltas[i, j] != 0]
+            [
+                reason(names[j], row, float(deltas[i, j]), model.debtor_reference[names[j]], lang)
+                for j in order
+                if round(float(deltas[i, j]), 2) != 0
+            ]
             or ["close to the typical debtor"]
         )
     return out
 
 
-def _fmt(value: float) -> str:
-    if np.isnan(value):
-        return "unknown"
-    return f"{value:.2f}".rstrip("0").rstrip(".") if value % 1 else str(int(value))
+#: The score's bands: the lowest score of each (``E`` below 0.2). A band is a fifth of the
+#: probability scale, not of the portfolio: a calibrated 0.35 means about 35 % pay, so a band
+#: keeps its meaning from one day, portfolio or version to the next.
+BANDS: tuple[tuple[str, float], ...] = (("A", 0.8), ("B", 0.6), ("C", 0.4), ("D", 0.2))
+
+
+def band(score: pl.Expr) -> pl.Expr:
+    """The band of a score: A (>= 0.8, very likely to pay), B (>= 0.6), C (>= 0.4), D (>= 0.2),
+    E (below 0.2, very unlikely)."""
+    out = pl.lit("E")
+    for name, low in reversed(BANDS):
+        out = pl.when(score >= low).then(pl.lit(name)).otherwise(out)
+    return out
 
 
 SCORE_SCHEMA: dict[str, pl.DataType] = {

@@ -7,21 +7,30 @@ estimators exactly; its files are pickles, so :func:`load` refuses a file whose 
 from its metadata's, and a workspace's ``models/`` folder must be trusted like its database.
 
 Every reader finds a workspace's model the same way: :func:`load` of the workspace's root (the
-cycle's ``plan``, ``run``, ``explain`` and ``model explain``). No version trained: ``None``, and
-the rules score stands in. A version that exists but cannot be used (unreadable, altered,
-trained on other features or with another scikit-learn) is a :class:`ModelFileError` that says
-which folder and what to do, never a silent fallback to the rules.
+cycle's ``plan``, ``run``, ``explain``, the worklist, ``model explain``, ``score`` and
+``monitor``) loads the **promoted** version, the one named in ``models/promoted``. The first
+version trained in a workspace promotes itself; later ones wait for ``arrears model promote vN``
+(:func:`promote`). A workspace trained before promotion existed (versions but no
+``promoted`` file) keeps its latest version live: :func:`save` writes that one down before
+storing a new version, so a new training never goes live by itself. No version trained:
+``None``, and the rules score stands in. A version that exists but cannot be used (unreadable,
+altered, trained on other features or with another scikit-learn) is a :class:`ModelFileError`
+that says which folder and what to do, never a silent fallback to the rules.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import platform
 import warnings
 from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
+import polars as pl
 import sklearn
 from sklearn.exceptions import InconsistentVersionWarning
 
@@ -31,6 +40,8 @@ from arrears.scoring.frames import History
 from arrears.scoring.model import Model, source_label
 
 MODELS = "models"
+#: The file in ``models/`` naming the promoted (live) version.
+PROMOTED = "promoted"
 
 #: What a message about a version that cannot be used tells the user to do.
 _WHAT_TO_DO = (
@@ -65,9 +76,89 @@ def versions(root: Path) -> list[int]:
     return sorted(int(v) for v in found if v.isdigit())
 
 
+def libraries() -> dict[str, str]:
+    """The versions of what trains and scores a model, recorded with each version."""
+    from arrears import __version__  # noqa: PLC0415
+
+    return {
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "polars": pl.__version__,
+        "joblib": joblib.__version__,
+        "python": platform.python_version(),
+        "arrears": __version__,
+    }
+
+
+def promoted(root: Path) -> str | None:
+    """The live version's name (``v2``) in the workspace at ``root``; ``None`` when no version
+    was trained. A workspace trained before promotion existed: its latest version."""
+    known = versions(root)
+    if not known:
+        return None
+    path = folder(root) / PROMOTED
+    if path.is_file():
+        name = path.read_text(encoding="utf-8").strip()
+        if name:
+            return name
+    return f"v{known[-1]}"
+
+
+def promoted_number(root: Path) -> int:
+    """The live version's number (0: none): with :func:`versions`, a cache key of the model."""
+    name = promoted(root)
+    return int(name[1:]) if name and name[1:].isdigit() else 0
+
+
+def _write_promoted(root: Path, version: str) -> None:
+    path = folder(root) / PROMOTED
+    temporary = path.with_name(f".{PROMOTED}.tmp")
+    temporary.write_text(version + "\n", encoding="utf-8")
+    os.replace(temporary, path)  # atomic: a reader sees the old or the new version
+
+
+def version_name(text: str) -> str:
+    """``3``, ``v3`` or ``V3`` as ``v3``; :class:`ModelFileError` for anything else."""
+    name = text.strip().lower()
+    name = name if name.startswith("v") else f"v{name}"
+    if not name[1:].isdigit():
+        raise ModelFileError(f"{text!r} is not a model version: write it as v3")
+    return f"v{int(name[1:])}"
+
+
+def promote(root: Path, version: str) -> tuple[str | None, str]:
+    """Put ``version`` live: the cycle, explain, the worklist and ``model score`` use it from
+    now on. Returns (the version that was live, the one now live). The version must load
+    (:func:`load`): a version that cannot be used is never put live."""
+    name = version_name(version)
+    before = promoted(root)
+    load(root, name)  # ModelFileError when missing, altered or incompatible
+    _write_promoted(root, name)
+    return before, name
+
+
+def listing(root: Path) -> list[dict[str, Any]]:
+    """Every version's metadata (newest first) with ``live``: whether it is the promoted one;
+    a version whose metadata cannot be read is listed with its ``error``."""
+    live = promoted(root)
+    out: list[dict[str, Any]] = []
+    for number in reversed(versions(root)):
+        name = f"v{number}"
+        try:
+            meta = _metadata(folder(root) / name)
+        except ModelFileError as exc:
+            meta = {"error": str(exc)}
+        out.append({**meta, "version": name, "live": name == live})
+    return out
+
+
 def save(model: Model, root: Path, metadata: dict[str, Any]) -> str:
-    """Store ``model`` as the next version; returns its name (``v3``)."""
-    version = f"v{(versions(root) or [0])[-1] + 1}"
+    """Store ``model`` as the next version; returns its name (``v3``). The first version of a
+    workspace is promoted (:func:`promote`); later ones wait."""
+    known = versions(root)
+    if known and not (folder(root) / PROMOTED).is_file():
+        _write_promoted(root, f"v{known[-1]}")  # trained before promotion: it stays live
+    version = f"v{(known or [0])[-1] + 1}"
     where = folder(root) / version
     where.mkdir(parents=True)
     path = where / "model.joblib"
@@ -85,24 +176,27 @@ def save(model: Model, root: Path, metadata: dict[str, Any]) -> str:
         **model.metadata,
         **metadata,
         "version": version,
-        "libraries": {"scikit-learn": sklearn.__version__},
+        "libraries": libraries(),
         "sha256": _sha256(path),
     }
     (where / "metadata.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     model.metadata = meta
+    if not known:
+        _write_promoted(root, version)
     return version
 
 
 def load(root: Path, version: str | None = None) -> Model | None:
-    """The given version, or the latest, of the workspace whose root is ``root``; ``None`` when
-    no model was trained. :class:`ModelFileError` when that version cannot be used."""
+    """The given version, or the promoted one (:func:`promoted`), of the workspace whose root
+    is ``root``; ``None`` when no model was trained. :class:`ModelFileError` when that version
+    cannot be used."""
     known = versions(root)
     if not known:
         if root.name == MODELS and versions(root.parent):
             # the bug this function once had a caller for: a models folder is not a workspace
             raise ValueError(f"{root} is a models folder: load the workspace's root")
         return None
-    name = version or f"v{known[-1]}"
+    name = version_name(version) if version else (promoted(root) or f"v{known[-1]}")
     where = folder(root) / name
     if not where.is_dir():
         raise ModelFileError(f"no model {name} in {folder(root)}")

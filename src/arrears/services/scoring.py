@@ -1,26 +1,30 @@
-"""The propensity-to-pay model's reads of the store: the history it learns from, and one
-debtor's score as of a day.
+"""The propensity-to-pay model's use cases: the history it learns from, training a version
+and promoting one (both in the activity log, with the actor), one debtor's score, the whole
+portfolio's scores of a day (stored for the worklist, KPIs and forecast), and monitoring.
 
-Training, evaluating and storing models are :mod:`arrears.scoring` (pure, on the frames these
-return) and :mod:`arrears.scoring.registry` (files in the workspace); front ends call those with
-what these functions read.
+The models themselves are :mod:`arrears.scoring` (pure, on the frames these read) and
+:mod:`arrears.scoring.registry` (versions stored as files in the workspace).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
-from typing import TYPE_CHECKING
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import polars as pl
 
+from arrears.domain.activity import Activity
 from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import InvalidInput, NotFound
 from arrears.scoring.frames import History, limits_of
 from arrears.services.uow import SqlUnitOfWork
+from arrears.store.activity_log import Entry, record
 from arrears.store.cycle.read import read_cycle_input
-from arrears.store.portfolios import UnknownPortfolio
-from arrears.store.scoring.history import read_debtors, read_history
+from arrears.store.portfolios import UnknownPortfolio, portfolio_id
+from arrears.store.scoring.history import read_debtor_history, read_debtors, read_history
+from arrears.store.scoring.scores import write_scores
 
 if TYPE_CHECKING:
     from arrears.scoring.model import Model
@@ -67,18 +71,19 @@ def score_debtor(
 ) -> DebtorScores:
     """``debtor``'s scores on ``as_of`` with ``model`` (``None``: the rules score), with their
     reasons; :class:`NotFound` for an unknown debtor, :class:`InvalidInput` when it owes
-    nothing that day."""
-    from arrears.scoring import score_frame  # noqa: PLC0415  (scikit-learn: seconds to import)
+    nothing that day. Reads the debtor's own history only (every feature is computed from the
+    debtor's own ledger: the same score as the cycle's whole-portfolio read gives it)."""
+    from arrears.scoring.frames import view_at  # noqa: PLC0415
+    from arrears.scoring.model import score_view  # noqa: PLC0415  (scikit-learn)
 
     actor.require(Permission.READ, "score a debtor")
     try:
-        data = read_cycle_input(uow.engine, portfolio=portfolio, as_of=as_of, reopen_within_days=30)
+        history = read_debtor_history(uow.engine, portfolio=portfolio, debtor=debtor)
     except UnknownPortfolio as exc:
         raise NotFound(str(exc)) from exc
-    ids = data.debtors.filter(pl.col("debtor_external_id") == debtor)["debtor_id"]
-    if ids.is_empty():
+    if history is None:
         raise NotFound(f"unknown debtor {debtor!r} in portfolio {portfolio}")
-    scored = score_frame(model, data.for_debtors(ids), as_of)
+    scored = score_view(model, view_at(history, as_of))
     if scored.is_empty():
         raise InvalidInput(f"debtor {debtor!r} owes nothing on {as_of}: no score")
     return DebtorScores(debtor, portfolio, as_of, scored)
@@ -87,12 +92,16 @@ def score_debtor(
 @dataclass(frozen=True, slots=True)
 class PortfolioScores:
     """``scores``: one row per debtor and currency with an open balance (current or overdue) on
-    ``as_of``: ``debtor`` (its id as imported), ``currency``, ``score``, ``source`` (``model
-    vN`` or ``rules``), ``days_past_due`` and ``open_minor``; least likely to pay first."""
+    ``as_of``: ``debtor`` (its id as imported), ``currency``, ``score``, ``band`` (A-E,
+    :data:`arrears.scoring.model.BANDS`), ``expected_days_to_pay``, ``reasons`` (in a
+    collector's words), ``source`` (``model vN`` or ``rules``), ``days_past_due`` and
+    ``open_minor``; least likely to pay first. ``stored``: the rows written to the day's
+    stored scores (0 when not stored)."""
 
     portfolio: str
     as_of: date
     scores: pl.DataFrame
+    stored: int = 0
 
 
 def score_portfolio(
@@ -103,15 +112,21 @@ def score_portfolio(
     as_of: date,
     model: Model | None,
     top: int | None = None,
+    with_reasons: bool = True,
+    keep: bool = False,
+    at: datetime | None = None,
 ) -> PortfolioScores:
-    """Every debtor's score on ``as_of`` with ``model`` (``None``: the rules score), ordered by
-    score ascending (then debtor, currency); the first ``top`` rows when given. The scores are
-    those ``score_debtor`` and the daily cycle give each debtor that day."""
+    """Every debtor's score on ``as_of`` with ``model`` (``None``: the rules score), its band,
+    expected days to pay and (``with_reasons``) top three reasons, ordered by score ascending
+    (then debtor, currency); the first ``top`` rows when given. The scores are those
+    ``score_debtor`` and the daily cycle give each debtor that day. ``keep``: store every
+    row as the day's scores (``debtor_score``, replacing that day's; needs ``ADMINISTER``),
+    recorded in the activity log at ``at``."""
     from arrears.scoring.features import debtor_features  # noqa: PLC0415  (scikit-learn)
     from arrears.scoring.frames import view_from_cycle_input  # noqa: PLC0415
-    from arrears.scoring.model import score_view  # noqa: PLC0415
+    from arrears.scoring.model import band, reasons, score_view  # noqa: PLC0415
 
-    actor.require(Permission.READ, "score the portfolio")
+    actor.require(Permission.ADMINISTER if keep else Permission.READ, "score the portfolio")
     if top is not None and top < 1:
         raise InvalidInput(f"top must be at least 1, not {top}")
     try:
@@ -119,21 +134,239 @@ def score_portfolio(
     except UnknownPortfolio as exc:
         raise NotFound(str(exc)) from exc
     view = view_from_cycle_input(data, as_of)
-    scored = score_view(model, view, with_reasons=False, days_to_pay=False)
-    balances = debtor_features(view, rules_only=True).select(
-        "debtor_id",
-        "currency",
-        pl.col("days_past_due").cast(pl.Int64()),
-        pl.col("open_minor").cast(pl.Int64()),
-    )
+    scored = score_view(model, view, with_reasons=False, days_to_pay=True)
+    balances = debtor_features(view, rules_only=model is None)
     names = data.debtors.select("debtor_id", pl.col("debtor_external_id").alias("debtor"))
     scores = (
-        scored.select("debtor_id", "currency", "score", "source")
-        .join(balances, on=["debtor_id", "currency"], how="left")
+        scored.select("debtor_id", "currency", "score", "expected_days_to_pay", "source")
         .join(names, on="debtor_id", how="left")
         .sort("score", "debtor", "currency")
-        .select("debtor", "currency", "score", "source", "days_past_due", "open_minor")
     )
-    if top is not None:
+    if top is not None and not keep:
         scores = scores.head(top)
-    return PortfolioScores(portfolio, as_of, scores)
+    texts = pl.List(pl.String())
+    explained = balances.join(scores.select("debtor_id", "currency"), on=["debtor_id", "currency"])
+    why = explained.select("debtor_id", "currency").with_columns(
+        pl.Series("reasons", reasons(model, explained), dtype=texts)
+        if with_reasons
+        else pl.lit([], dtype=texts).alias("reasons")
+    )
+    scores = (
+        scores.join(why, on=["debtor_id", "currency"], how="left", maintain_order="left")
+        .join(
+            balances.select(
+                "debtor_id",
+                "currency",
+                pl.col("days_past_due").cast(pl.Int64()),
+                pl.col("open_minor").cast(pl.Int64()),
+            ),
+            on=["debtor_id", "currency"],
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(band(pl.col("score")).alias("band"))
+    )
+    stored = 0
+    if keep:
+        stored = _keep(uow, actor, portfolio, as_of, scores, model, at)
+        if top is not None:
+            scores = scores.head(top)
+    columns = ["debtor", "currency", "score", "band", "expected_days_to_pay", "reasons"]
+    shown = scores.select(*columns, "source", "days_past_due", "open_minor")
+    return PortfolioScores(portfolio, as_of, shown, stored)
+
+
+class ScoresStored(Activity):
+    kind: ClassVar[str] = "model.scores_stored"
+
+
+class ModelTrained(Activity):
+    kind: ClassVar[str] = "model.trained"
+
+
+class ModelPromoted(Activity):
+    kind: ClassVar[str] = "model.promoted"
+
+
+def _entry(
+    kind: type[Activity],
+    actor: Actor,
+    portfolio: tuple[str, int],
+    subject: str,
+    payload: dict[str, Any],
+    at: datetime,
+    key: str | None,
+) -> Entry:
+    return Entry(
+        kind(
+            occurred_at=at,
+            actor=actor.name,
+            portfolio=portfolio[0],
+            debtor=None,
+            subject_kind="model",
+            subject_id=subject,
+            payload=payload,
+            idempotency_key=key,
+        ),
+        portfolio_id=portfolio[1],
+    )
+
+
+def _keep(
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    portfolio: str,
+    as_of: date,
+    scores: pl.DataFrame,
+    model: Model | None,
+    at: datetime | None,
+) -> int:
+    if at is None:
+        raise InvalidInput("storing the day's scores needs the time they are stored at")
+    source = "rules" if model is None else str(model.metadata.get("version", "model"))
+    with uow:
+        written = write_scores(uow.conn, portfolio=portfolio, as_of=as_of, scores=scores, at=at)
+        pid = portfolio_id(uow.conn, portfolio)
+        payload = {"as_of": as_of.isoformat(), "rows": written, "model": source}
+        record(uow.conn, [_entry(ScoresStored, actor, (portfolio, pid), source, payload, at, None)])
+    return written
+
+
+@dataclass(frozen=True, slots=True)
+class Trained:
+    """A version just trained: its name, whether it went live (the workspace's first) and the
+    model (its ``metadata``: examples, validation, monitor reference, libraries, data hash)."""
+
+    version: str
+    promoted: bool
+    model: Model
+
+
+def train_model(
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    root: Path,
+    start: date | None,
+    end: date | None,
+    at: datetime,
+    max_debtors: int | None = None,
+) -> Trained:
+    """Train on ``portfolio``'s history (snapshot days ``start``..``end``, default: all of it)
+    and store the models as the workspace's next version with their validation metrics, the
+    libraries and the data's hash. The workspace's first version goes live; later ones wait for
+    :func:`promote_model`. Recorded in the activity log (``model.trained``, and
+    ``model.promoted`` for a first version). :class:`InvalidInput` (``NotEnoughHistory``) when
+    the history is too short."""
+    from arrears.scoring import Settings, train  # noqa: PLC0415  (scikit-learn)
+    from arrears.scoring.registry import data_hash, promoted, save  # noqa: PLC0415
+
+    actor.require(Permission.ADMINISTER, "train the model")
+    history = scoring_history(uow, actor, portfolio=portfolio)
+    first = start or history.first_day
+    last = end or history.last_day
+    assert first is not None and last is not None  # a history with instalments has days
+    if first > last:
+        raise InvalidInput(f"--from {first} is after --to {last}")
+    settings = Settings() if max_debtors is None else Settings(max_debtors=max_debtors)
+    model = train(history, first, last, settings)
+    live_before = promoted(root)
+    version = save(
+        model,
+        root,
+        {"portfolio": portfolio, "data_hash": data_hash(history), "trained_at": at.isoformat()},
+    )
+    went_live = live_before is None
+    meta = model.metadata
+    payload = {
+        "version": version,
+        "promoted": went_live,
+        "training_window": meta["training_window"],
+        "validation": {k: meta["validation"].get(k) for k in ("auc", "auc_95", "brier", "error")},
+        "data_hash": meta["data_hash"],
+    }
+    with uow:
+        pid = portfolio_id(uow.conn, portfolio)
+        where = (portfolio, pid)
+        key = f"model:{version}:{meta['sha256'][:16]}"
+        entries = [_entry(ModelTrained, actor, where, version, payload, at, f"{key}:trained")]
+        if went_live:
+            first_live = {"version": version, "before": None, "first_version": True}
+            entries.append(_entry(ModelPromoted, actor, where, version, first_live, at, None))
+        record(uow.conn, entries)
+    return Trained(version, went_live, model)
+
+
+def promote_model(
+    uow: SqlUnitOfWork, actor: Actor, *, portfolio: str, root: Path, version: str, at: datetime
+) -> tuple[str | None, str]:
+    """Put ``version`` live: the cycle, ``explain``, the worklist and ``model score`` use it
+    from now on. Returns (the version live before, the one live now); recorded in the activity
+    log (``model.promoted``). :class:`NotFound`-like ``ModelFileError`` (an ``Unavailable``)
+    for a version that does not exist or cannot be loaded (nothing changes)."""
+    from arrears.scoring.registry import load, promote, promoted, version_name  # noqa: PLC0415
+
+    actor.require(Permission.ADMINISTER, "promote a model version")
+    name = version_name(version)
+    before = promoted(root)
+    load(root, name)  # a version that cannot be used is never put live
+    with uow:
+        pid = portfolio_id(uow.conn, portfolio)
+        payload = {"version": name, "before": before, "first_version": False}
+        entry = _entry(ModelPromoted, actor, (portfolio, pid), name, payload, at, None)
+        record(uow.conn, [entry])
+        promote(root, name)  # last: a failed record leaves the live version as it was
+    return before, name
+
+
+@dataclass(frozen=True, slots=True)
+class Monitoring:
+    """``drift``: :func:`arrears.scoring.monitor.drift` (the score first, then each feature);
+    ``debtors``: today's debtors compared (every one with an open balance)."""
+
+    portfolio: str
+    as_of: date
+    version: str
+    trained: dict[str, Any]
+    debtors: int
+    drift: pl.DataFrame
+
+
+def monitor_model(
+    uow: SqlUnitOfWork, actor: Actor, *, portfolio: str, as_of: date, model: Model
+) -> Monitoring:
+    """Population stability of ``model``'s features and score between its training examples
+    and ``portfolio``'s debtors with an open balance on ``as_of``; :class:`InvalidInput` for a
+    version trained before monitoring existed (no reference: train again)."""
+    from arrears.scoring.features import MODEL_DEBTOR_FEATURES, debtor_features  # noqa: PLC0415
+    from arrears.scoring.frames import view_from_cycle_input  # noqa: PLC0415
+    from arrears.scoring.model import predict_pay  # noqa: PLC0415
+    from arrears.scoring.monitor import drift  # noqa: PLC0415
+
+    actor.require(Permission.READ, "monitor the model")
+    ref = model.metadata.get("monitor")
+    version = str(model.metadata.get("version", "model"))
+    if not ref:
+        raise InvalidInput(
+            f"model {version} has no training distribution to compare with (trained before "
+            "monitoring, or without a debtor model): train again (arrears model train)"
+        )
+    try:
+        data = read_cycle_input(uow.engine, portfolio=portfolio, as_of=as_of, reopen_within_days=30)
+    except UnknownPortfolio as exc:
+        raise NotFound(str(exc)) from exc
+    debtors = debtor_features(view_from_cycle_input(data, as_of))
+    scores = predict_pay(model, debtors)
+    table = drift(ref, debtors.select(list(MODEL_DEBTOR_FEATURES)), scores)
+    window = model.metadata.get("training_window") or {}
+    return Monitoring(portfolio, as_of, version, window, debtors.height, table)
+
+
+def list_models(actor: Actor, *, root: Path) -> list[dict[str, Any]]:
+    """Every version of the workspace at ``root`` (newest first): its metadata (validation,
+    training window, examples, libraries, data hash) and ``live``."""
+    from arrears.scoring.registry import listing  # noqa: PLC0415
+
+    actor.require(Permission.READ, "list the model versions")
+    return listing(root)

@@ -708,3 +708,25 @@ agency_remittance = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("agency_id", "reference", name="uq_agency_remittance_reference"),
 )
+
+
+# The day's propensity scores (migration 0014; see docs/scoring.md) ----------------------------
+
+#: One row per debtor, currency and day scored (``arrears model score``); older than
+#: ``arrears.store.scoring.scores.RETENTION_DAYS`` days are deleted when a day is written.
+debtor_score = Table(
+    "debtor_score",
+    metadata,
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("score", Float, nullable=False),
+    Column("band", String(1), nullable=False),
+    Column("expected_days_to_pay", Float),
+    Column("source", String(200), nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("scored_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("band in ('A', 'B', 'C', 'D', 'E')", name="band"),
+)
+Index("ix_debtor_score_debtor_id", debtor_score.c.debtor_id, debtor_score.c.as_of)
