@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import json
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,29 @@ def test_a_collector_may_not_approve(ws: Path) -> None:
             SqlUnitOfWork(engine), ana, done.plan_id, on=date(2026, 2, 3), at=AT
         )
     engine.dispose()
+
+
+def test_a_plan_fee_is_posted_as_an_invoice_due_with_the_last_instalment(ws: Path) -> None:
+    engine = connect((ws / "url").read_text())
+    plans = PARSED.payment_plans.model_copy(update={"fee": Decimal(2)})
+    policy = PARSED.model_copy(update={"payment_plans": plans})
+    done = agreements.accept_plan(
+        SqlUnitOfWork(engine), Actor("user:ana", Role.COLLECTOR), portfolio="default",
+        debtor="BIG", policy=policy, on=date(2026, 2, 3), at=AT, instalments=3,
+        first_on=date(2026, 2, 10),
+    )  # fmt: skip
+    assert [r.amount_minor for r in done.quote.terms.schedule] == [30600, 30600, 30600]
+    with engine.connect() as conn:
+        fee = conn.execute(
+            select(schema.invoice.c.external_id, schema.invoice.c.amount_minor).where(
+                schema.invoice.c.external_id.like("PLANFEE-%")
+            )
+        ).all()
+        due = conn.execute(
+            select(schema.instalment.c.due_date)
+            .join(schema.invoice, schema.invoice.c.id == schema.instalment.c.invoice_id)
+            .where(schema.invoice.c.external_id == "PLANFEE-BIG-USD-20260203")
+        ).scalar_one()
+    engine.dispose()
+    assert [tuple(r) for r in fee] == [("PLANFEE-BIG-USD-20260203", 1800)]
+    assert str(due) == "2026-04-10"
