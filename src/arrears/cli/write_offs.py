@@ -100,7 +100,7 @@ def propose(
         amount=None if amount is None else parse_amount(amount, "--amount"),
         at=datetime.now(UTC),
     )
-    console.print(_say(done), highlight=False)
+    console.print(_say(done), highlight=False, soft_wrap=True)
 
 
 @write_off_app.command("invoice")
@@ -129,11 +129,13 @@ def invoice(
         at=datetime.now(UTC),
     )
     if done.status == "posted" and done.changed:
-        console.print(f"invoice {number}: {done.posted} written off", highlight=False)
+        console.print(
+            f"invoice {number}: {done.posted} written off", highlight=False, soft_wrap=True
+        )
     elif done.status == "posted":
         console.print(f"invoice {number}: this write-off was already recorded; nothing changed")
     else:
-        console.print(_say(done), highlight=False)
+        console.print(_say(done), highlight=False, soft_wrap=True)
 
 
 @write_off_app.command("approve")
@@ -151,7 +153,7 @@ def approve(
         on=parse_date(on, "--on"),
         at=datetime.now(UTC),
     )
-    console.print(_say(done), highlight=False)
+    console.print(_say(done), highlight=False, soft_wrap=True)
 
 
 @write_off_app.command("refuse")
@@ -171,7 +173,7 @@ def refuse(
         reason=reason,
         at=datetime.now(UTC),
     )
-    console.print(_say(done), highlight=False)
+    console.print(_say(done), highlight=False, soft_wrap=True)
 
 
 @write_off_app.command("from-policy")
@@ -189,7 +191,7 @@ def from_policy(ctx: typer.Context, on: On, portfolio: Portfolio = None) -> None
         at=datetime.now(UTC),
     )
     for done in made:
-        console.print(_say(done), highlight=False)
+        console.print(_say(done), highlight=False, soft_wrap=True)
     if not made:
         console.print("no write-off to propose from the policy; nothing changed")
 
@@ -281,6 +283,7 @@ def recover(
         console.print(
             f"payment {id_} of {done.amount} posted; {done.recovered} recovered after write-off",
             highlight=False,
+            soft_wrap=True,
         )
 
 

@@ -282,6 +282,11 @@ class Policy(_Strict):
         "{USD: 100}}); above it a write-off waits for a manager's approval. A role not listed: "
         "admin and manager without limit, collector (and the cycle) nothing.",
     )
+    agency_recall_after_days: Annotated[int, Field(ge=1, le=3650)] | None = Field(
+        None,
+        description="Recall a placement after this many days without a payment (arrears agency "
+        "recall --by-rule); an agency's own --recall-after wins.",
+    )
     stages: list[Stage]
     segments: list[Segment]
     cadences: list[Cadence] = []

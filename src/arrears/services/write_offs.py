@@ -45,6 +45,7 @@ __all__ = [
     "approve",
     "list_proposals",
     "policy_limits",
+    "policy_recall_after_days",
     "propose",
     "propose_from_cycle",
     "propose_invoice",
@@ -468,6 +469,11 @@ def policy_limits(path: Path) -> Limits:
         return {}
     limits = load_compiled(path).policy.write_off_limits
     return {str(role): dict(by_currency) for role, by_currency in limits.items()}
+
+
+def policy_recall_after_days(path: Path) -> int | None:
+    """The ``agency_recall_after_days`` of the policy file at ``path`` (``None``: no file)."""
+    return load_compiled(path).policy.agency_recall_after_days if path.exists() else None
 
 
 def list_proposals(
