@@ -74,8 +74,9 @@ def _print_brief(stats: GenerationStats, out: Path, end: date) -> None:
     """The statistics in two lines: the portfolio's size, then how much is open and late."""
     currencies = ", ".join(stats.invoiced)
     console.print(
-        f"demo portfolio in {out}: {stats.debtors:,} debtors, {stats.invoices:,} invoices"
-        f" ({stats.instalments:,} instalments) and {stats.payments:,} payments in {currencies}",
+        f"{stats.profile} portfolio in {out}: {stats.debtors:,} debtors,"
+        f" {stats.invoices:,} invoices ({stats.instalments:,} instalments)"
+        f" and {stats.payments:,} payments in {currencies}",
         highlight=False,
     )
     console.print(

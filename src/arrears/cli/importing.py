@@ -22,7 +22,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from arrears import config
 from arrears.cli.context import cli_actor, store, workspace
@@ -115,6 +125,14 @@ def import_command(
     summary: Annotated[
         bool, typer.Option("--summary", help="The counts in one line instead of the table.")
     ] = False,
+    show_progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="A progress bar on standard error (rows, rows/s, time left); default: for "
+            "files over 2 MB when standard error is a terminal.",
+        ),
+    ] = None,
     strict: Annotated[
         bool,
         typer.Option(
@@ -138,6 +156,7 @@ def import_command(
         rejects = files[0].with_name(files[0].name + ".rejects.csv")
     uow = SqlUnitOfWork(store(ws))
     large = sum(f.stat().st_size for f in files if f.is_file()) >= LARGE_FILE_BYTES
+    shown = (large and err_console.is_terminal) if show_progress is None else show_progress
     report = _run(
         uow,
         kind,
@@ -146,7 +165,7 @@ def import_command(
         skip_invalid=skip_invalid,
         rejects=rejects,
         rule=AllocationRule(ws.get("allocation_rule")),
-        large=large,
+        show_progress=shown,
         strict=strict,
     )
     _summary(report, fmt, rejects, brief=summary)
@@ -214,21 +233,29 @@ def _run(
     skip_invalid: bool,
     rejects: Path | None,
     rule: AllocationRule,
-    large: bool,
+    show_progress: bool,
     strict: bool = False,
 ) -> ImportReport:
     with Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        _RowsColumn(),
+        TimeRemainingColumn(),
         TimeElapsedColumn(),
         console=err_console,
-        transient=True,
-        disable=not large,
+        transient=err_console.is_terminal,
+        disable=not show_progress,
     ) as bar:
-        task = bar.add_task(f"importing {kind.value}", total=None)
+        total = estimated_rows(files) if show_progress else None
+        task = bar.add_task(f"importing {kind.value}", total=total)
+        done: dict[Path, int] = {}
 
         def progress(path: Path, rows: int) -> None:
-            bar.update(task, description=f"importing {path.name}: {rows:,} rows")
+            done[path] = rows
+            read = sum(done.values())
+            grown = None if total is None else max(total, read)
+            bar.update(task, description=f"importing {path.name}", completed=read, total=grown)
 
         return imports.import_files(
             uow,
@@ -243,6 +270,46 @@ def _run(
             progress=progress,
             strict=strict,
         )
+
+
+class _RowsColumn(ProgressColumn):
+    """``rows read / about N rows, rows/s`` (the total is an estimate, see ``estimated_rows``)."""
+
+    def render(self, task: Task) -> Text:
+        total = "" if task.total is None else f" / ~{int(task.total):,}"
+        rate = task.completed / task.elapsed if task.elapsed else None  # since the start
+        speed = "" if rate is None else f", {rate:,.0f} rows/s"
+        return Text(f"{int(task.completed):,}{total} rows{speed}", style="progress.download")
+
+
+#: How much of a text file ``estimated_rows`` reads to measure its rows' length.
+_SAMPLE_BYTES = 1 << 20
+
+
+def estimated_rows(files: list[Path]) -> int | None:
+    """About how many data rows the files hold, for the progress bar's time left: a Parquet
+    file says so in its metadata; a text file is measured on its first MiB (its size divided
+    by the mean length of those lines); ``None`` when a file (an Excel sheet) gives no cheap
+    estimate."""
+    rows = 0
+    for path in files:
+        suffix = path.suffix.lower()
+        try:
+            if suffix == ".parquet":
+                import pyarrow.parquet as pq
+
+                rows += pq.ParquetFile(path).metadata.num_rows
+            elif suffix in {".csv", ".txt", ".tsv"}:
+                size = path.stat().st_size
+                with path.open("rb") as handle:
+                    sample = handle.read(_SAMPLE_BYTES)
+                lines = sample.count(b"\n") or 1
+                rows += max(0, round(size * lines / max(len(sample), 1)) - 1)
+            else:
+                return None
+        except OSError:
+            return None  # the import itself reports the file
+    return rows
 
 
 def _summary(

@@ -39,6 +39,10 @@ class LoadContext:
     #: one that held none needs no look-up of stored invoices (``load_invoices``). A context
     #: lives for one file, whose loads bring each invoice once (``arrears.io.whole_records``).
     invoices_before: dict[int, bool] = field(default_factory=dict)
+    #: per (table, portfolio id), whether the portfolio held payments (or credit notes) when
+    #: this context first loaded some of it: one that held none needs no look-up of stored
+    #: documents (``load_payments``; the file brings each document once, as for invoices)
+    documents_before: dict[tuple[str, int], bool] = field(default_factory=dict)
     #: per (table, portfolio id), the total of its amounts per currency as this file's loads
     #: leave it (``arrears.store.totals``: no total may wrap a 64-bit integer)
     totals: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)

@@ -44,6 +44,9 @@ def explicit(
     problems, the problems, and the ids of the payments with problems. A payment with a problem
     takes nothing, so the others are served again without it until no new problem appears.
     """
+    fast = _all_fit(rows, instalments)
+    if fast is not None:
+        return fast, [], []
     problems, bad = _on_their_own(rows, instalments)
     while True:
         pieces, found = _serve(rows.filter(~pl.col("source_id").is_in(bad)), instalments)
@@ -53,6 +56,35 @@ def explicit(
         first = found[0][0]
         problems += [(s, p) for s, p in found if s == first]
         bad.append(first)
+
+
+def _all_fit(rows: pl.DataFrame, instalments: pl.DataFrame) -> pl.DataFrame | None:
+    """The pieces when every row names an instalment and an amount, every instalment has room
+    for all the rows naming it and no payment's rows add up to more than the payment (each row
+    then takes exactly its amount, whatever the order: the general path would give the same
+    pieces); ``None`` otherwise, for the general path.
+
+    This is how a bank or an ERP usually sends payments (one line per allocation, with its
+    amount), and a large first load is mostly that: a handful of joins instead of the general
+    path's passes."""
+    if rows.height == 0 or rows["seq"].null_count() or rows["requested"].null_count():
+        return None
+    named = rows.join(
+        instalments.select("invoice_pk", "seq", "instalment_id", "open_minor"),
+        on=["invoice_pk", "seq"],
+        how="left",
+    )
+    if named["instalment_id"].null_count():
+        return None
+    room = named.group_by("instalment_id").agg(
+        pl.col("requested").sum() <= pl.col("open_minor").first()
+    )
+    within = named.group_by("source_id").agg(
+        pl.col("requested").sum() <= pl.col("amount_minor").first()
+    )
+    if not (room["requested"].all() and within["requested"].all()):
+        return None
+    return named.select("source_id", "instalment_id", pl.col("requested").alias("amount"))
 
 
 def _on_their_own(
