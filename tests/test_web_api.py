@@ -328,3 +328,46 @@ def test_tokens_on_sqlite_and_postgresql(engine: Engine) -> None:
         "revoked",
         made.expires_at,
     )
+
+
+def test_list_endpoints_page_and_filter(api: Api) -> None:
+    """/activity pages back with ``next_cursor`` and filters by kind; /worklist pages with
+    ``page`` and filters by stage and queue."""
+    headers = api.headers("audit")
+    first = api.client.get("/api/v1/activity", params={"limit": 5}, headers=headers).json()
+    assert len(first["activity"]) == 5 and first["next_cursor"] == first["activity"][-1]["id"]
+    second = api.client.get(
+        "/api/v1/activity", params={"limit": 5, "cursor": first["next_cursor"]}, headers=headers
+    ).json()
+    ids = [a["id"] for a in first["activity"] + second["activity"]]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 10
+    wanted = first["activity"][0]["kind"]
+    kinds = api.client.get(
+        "/api/v1/activity", params={"kind": wanted, "limit": 1000}, headers=headers
+    ).json()["activity"]
+    assert kinds and {a["kind"] for a in kinds} == {wanted}
+    every = api.client.get("/api/v1/activity", params={"limit": 1000}, headers=headers).json()
+    assert (
+        len(kinds) == sum(a["kind"] == wanted for a in every["activity"]) < len(every["activity"])
+    )
+    unknown = api.client.get("/api/v1/activity", params={"debtor": "NOPE"}, headers=headers)
+    assert unknown.status_code == 404
+
+    everything = api.client.get("/api/v1/worklist", params={"top": 500}, headers=headers).json()
+    tasks = everything["tasks"]
+    assert len(tasks) > 2 and everything["next_page"] is None
+    page_1 = api.client.get("/api/v1/worklist", params={"top": 2}, headers=headers).json()
+    page_2 = api.client.get(
+        "/api/v1/worklist", params={"top": 2, "page": 2}, headers=headers
+    ).json()
+    assert page_1["next_page"] == 2 and page_2["page"] == 2
+    assert [t["task_id"] for t in page_1["tasks"] + page_2["tasks"]] == [
+        t["task_id"] for t in tasks[:4]
+    ]
+    stage = tasks[0]["stage"]
+    staged = api.client.get(
+        "/api/v1/worklist", params={"stage": stage, "top": 500}, headers=headers
+    ).json()["tasks"]
+    assert staged == [t for t in tasks if t["stage"] == stage]
+    none = api.client.get("/api/v1/worklist", params={"queue": "no such queue"}, headers=headers)
+    assert none.json()["tasks"] == []

@@ -1,6 +1,8 @@
 """The collectors' pages in a real headless browser (Debian's chromium, driven by Selenium through
 chromium-driver) against ``arrears serve WORKSPACE`` started as the README says: a collector
-logs in, opens the worklist, opens the first account, records a promise and sees it on the page.
+logs in, opens the worklist, opens the first account, records a promise and sees it on the page;
+a debtor opens the payment link of an email the dispatcher really sent (the file sink's outbox),
+promises a date on their own page, and the collector sees that promise in the account's timeline.
 
 ``.ci/run`` installs chromium and chromium-driver; without them the test is skipped on a
 developer's machine and fails in CI (``CI=true``), where it must run. With
@@ -8,8 +10,10 @@ developer's machine and fails in CI (``CI=true``), where it must run. With
 
 from __future__ import annotations
 
+import email
 import io
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -21,7 +25,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from channels_support import base_workspace, copy_workspace, free_port
+from arrears.cli.app import main
+from channels_support import SENDING_ENV, base_workspace, copy_workspace, free_port
 from serve_support import ARREARS, Server
 from test_web_app import PASSWORD, add_user
 
@@ -61,9 +66,16 @@ def server(
 ) -> Iterator[Server]:
     ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("browser")), tmp_path / "ws")
     assert add_user(ws, monkeypatch, "maria", "collector") == 0
+    if os.environ.get("ARREARS_SCREENSHOTS"):
+        assert add_user(ws, monkeypatch, "max", "manager") == 0
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ARREARS_")}
+    # the day's messages, sent to the file sink, with the server's address in their links
+    public = {"ARREARS_WEB_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    for key, value in {**SENDING_ENV, **public}.items():
+        monkeypatch.setenv(key, value)
+    assert main(["-w", str(ws), "dispatch"]) == 0
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ARREARS_")} | public
     proc = subprocess.Popen(  # the workspace as an argument, as the README shows it
         [ARREARS, "serve", str(ws), "--port", str(port)],
         env=clean,
@@ -147,3 +159,56 @@ def test_a_collector_logs_in_opens_an_account_and_records_a_promise(
     assert "user:maria" in promise[0] and "will pay after the audit" in promise[0]
     driver.set_window_size(1280, 1700)
     _screenshot(driver, "account")
+
+    # the debtor opens the payment link of an email they were sent -------------------------------
+    link = _payment_link(Path(str(server.proc.args[2])), server.base)  # type: ignore[index]
+    driver.get(link)
+    form = wait.until(shown.presence_of_element_located((By.ID, "promise-form")))
+    debtor = driver.find_element(By.CSS_SELECTOR, "h1 .muted").text
+    assert driver.find_element(By.ID, "invoices").is_displayed()
+    assert driver.find_element(By.CSS_SELECTOR, "label[for=due_on]").text
+    promised = (date.today() + timedelta(days=9)).isoformat()
+    amount = form.find_element(By.ID, "amount")
+    amount.clear()
+    amount.send_keys("1.00")
+    driver.execute_script(
+        "arguments[0].value = arguments[1]", form.find_element(By.ID, "due_on"), promised
+    )
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    done = wait.until(shown.presence_of_element_located((By.ID, "done")))
+    assert done.text  # thanks, in the debtor's language
+    assert promised in driver.find_element(By.ID, "promises").text
+    _screenshot(driver, "debtor")
+
+    # the collector sees it in the account's timeline
+    driver.get(f"{server.base}/accounts/{debtor}")
+    timeline = wait.until(shown.presence_of_element_located((By.ID, "activity")))
+    made = [r.text for r in timeline.find_elements(By.CSS_SELECTOR, "tbody tr")
+            if "promise.made" in r.text]  # fmt: skip
+    assert made and f"debtor:{debtor}" in made[0] and promised in made[0]
+    if os.environ.get("ARREARS_SCREENSHOTS"):
+        driver.set_window_size(1280, 1000)
+        driver.get(f"{server.base}/accounts/{debtor}")
+        _screenshot(driver, "account-top")
+        driver.find_element(By.CSS_SELECTOR, "form.logout button").click()
+        wait.until(shown.presence_of_element_located((By.ID, "username"))).send_keys("max")
+        driver.find_element(By.ID, "password").send_keys(PASSWORD)
+        driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+        wait.until(shown.presence_of_element_located((By.ID, "who")))
+        driver.get(f"{server.base}/approvals")
+        wait.until(shown.presence_of_element_located((By.TAG_NAME, "h1")))
+        _screenshot(driver, "approvals")
+
+
+def _payment_link(ws: Path, base: str) -> str:
+    """The payment link of the first email in the file sink's outbox that has one."""
+    for path in sorted((ws / "outbox").rglob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes())
+        for part in message.walk():
+            if part.get_content_type() == "text/plain":
+                payload = part.get_payload(decode=True)
+                assert isinstance(payload, bytes)
+                found = re.search(re.escape(base) + r"/pay/[A-Za-z0-9._-]+", payload.decode())
+                if found:
+                    return found.group(0)
+    raise AssertionError("no email carries the debtor's page as its payment link")

@@ -232,3 +232,30 @@ def _cli_user() -> str:
     import getpass
 
     return getpass.getuser()
+
+
+def test_a_manager_approves_a_settlement_beyond_the_limits_from_the_inbox(web: Web) -> None:
+    assert login(web.client, "maria") == 303
+    debtor = first_debtor(web.client)
+    expires = (NOW.date() + timedelta(days=10)).isoformat()
+    offer = ["settlement", "offer", debtor, "--discount", "50", "--expires", expires]
+    assert main(["-w", str(web.ws), *offer, "--on", NOW.date().isoformat()]) == 0
+    account = web.client.get(f"/accounts/{debtor}").text
+    settlements = account.split('id="settlements"')[1].split("</table>")[0]
+    assert "awaiting_approval" in settlements and "50" in settlements
+    settlement_id = re.search(r"<td>(\d+)</td>", settlements)
+    assert settlement_id
+    path = f"/approvals/settlements/{settlement_id.group(1)}"
+    assert _post(web, path, {}).status_code == 403  # a collector may not approve
+
+    web.client.cookies.clear()
+    assert login(web.client, "max") == 303
+    inbox = web.client.get("/approvals").text
+    waiting = inbox.split('id="approval-settlements"')[1].split("</table>")[0]
+    assert debtor in waiting and f'action="{path}"' in waiting
+    assert _post(web, path, {}).status_code == 303
+    after = web.client.get("/approvals").text
+    assert 'id="approval-settlements"' not in after
+    account = web.client.get(f"/accounts/{debtor}").text
+    assert "offered" in account.split('id="settlements"')[1].split("</table>")[0]
+    assert _post(web, "/approvals/nonsense/1", {}).status_code == 404

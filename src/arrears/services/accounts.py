@@ -305,6 +305,9 @@ class TimelineItem:
     kind: str
     actor: str
     payload: dict[str, Any]
+    subject_kind: str = ""
+    subject_id: str = ""
+    debtor: str | None = None  # its external id
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,26 +322,43 @@ def timeline(
     actor: Actor,
     *,
     portfolio: str,
-    debtor: str,
+    debtor: str | None,
     before: int | None = None,
     limit: int = 25,
     kinds: Sequence[str] = (),
 ) -> Timeline:
-    """``debtor``'s activity log, newest first: ``limit`` records older than the record id
-    ``before`` (the cursor a page gives for the next one); only kinds starting with one of
-    ``kinds`` when given (``message.`` for every message record)."""
+    """``debtor``'s activity log (the portfolio's, ``debtor`` ``None``), newest first: ``limit``
+    records older than the record id ``before`` (the cursor a page gives for the next one);
+    only kinds starting with one of ``kinds`` when given (``message.`` for every message
+    record)."""
     actor.require(Permission.READ, "read the activity log")
-    limit = max(1, min(limit, 500))
+    limit = max(1, min(limit, 1000))
     with uow:
-        owner = _owner(uow, portfolio, debtor)
-        query = select(activity).where(activity.c.debtor_id == owner)
+        if debtor is None:
+            query = select(activity).where(
+                activity.c.portfolio_id == portfolio_id(uow.conn, portfolio)
+            )
+        else:
+            query = select(activity).where(activity.c.debtor_id == _owner(uow, portfolio, debtor))
         if before is not None:
             query = query.where(activity.c.id < before)
         if kinds:
             query = query.where(or_(*(activity.c.kind.startswith(k) for k in kinds)))
+        query = query.add_columns(debtor_table.c.external_id.label("debtor_external")).outerjoin(
+            debtor_table, debtor_table.c.id == activity.c.debtor_id
+        )
         rows = uow.conn.execute(query.order_by(activity.c.id.desc()).limit(limit + 1)).all()
     items = [
-        TimelineItem(int(r.id), r.occurred_at, str(r.kind), str(r.actor), dict(r.payload or {}))
+        TimelineItem(
+            int(r.id),
+            r.occurred_at,
+            str(r.kind),
+            str(r.actor),
+            dict(r.payload or {}),
+            str(r.subject_kind),
+            str(r.subject_id),
+            r.debtor_external,
+        )
         for r in rows[:limit]
     ]
     return Timeline(items, items[-1].record_id if len(rows) > limit else None)

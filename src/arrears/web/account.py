@@ -28,7 +28,7 @@ from arrears.domain.actor import Permission
 from arrears.domain.errors import Conflict, NotAllowed, NotFound
 from arrears.domain.money import from_minor
 from arrears.domain.problems import ProblemsFound
-from arrears.services import accounts, collection, explain, notes
+from arrears.services import accounts, agreements, collection, explain, notes, write_offs
 from arrears.services.cycle import load_compiled
 from arrears.web import i18n
 from arrears.web.pages import PageError, Visit, _call, _checked_form, _today, _visit
@@ -38,6 +38,20 @@ router = APIRouter(include_in_schema=False)
 CALL_OUTCOMES = tuple(collection.CALL_OUTCOMES)
 #: What ``?done=`` on the account page says (after a redirect: POST, redirect, GET).
 DONE = {"call": "done_call", "hold": "done_hold", "released": "done_released", "note": "done_note"}
+
+
+def _settlements() -> Any:
+    """The settlements' use cases: ``services.settlements`` (``services.agreements`` held them
+    before the split)."""
+    try:
+        from arrears.services import settlements  # noqa: PLC0415
+    except ImportError:  # pragma: no cover
+        return agreements
+    return settlements
+
+
+def _money(minor: int, currency: str, language: str) -> str:
+    return i18n.amount(from_minor(minor, currency), currency, language)
 
 
 def _path(debtor: str) -> str:
@@ -125,6 +139,14 @@ def _account(visit: Visit, debtor: str, status: int = 200, **form: Any) -> HTMLR
                 "amount": i18n.amount(from_minor(p.amount_minor, p.currency), p.currency, lang),
             }
             for p in promises
+        ],
+        "plans": [
+            {"p": p, "balance": _money(p.balance_minor, p.currency, lang)}
+            for p in _call(visit, agreements.list_plans, s.uow(), actor, **where)
+        ],
+        "settlements": [
+            {"p": p, "amount": _money(p.amount_minor, p.currency, lang)}
+            for p in _call(visit, _settlements().list_settlements, s.uow(), actor, **where)
         ],
         "timeline": timeline,
         "before": before,
@@ -323,10 +345,31 @@ async def add_note(request: Request, debtor: str) -> Response:
 
 
 def _inbox(visit: Visit, status: int = 200, done: str | None = None) -> HTMLResponse:
-    s = visit.site
+    s, lang = visit.site, visit.language
     waiting = _call(visit, accounts.awaiting_approval, s.uow(), visit.actor, portfolio=s.portfolio)
-    rows = [{"w": w, "open": i18n.amount(w.open, w.currency, visit.language)} for w in waiting]
-    return visit.render("approvals.html", status, rows=rows, done=done)
+    rows = [{"w": w, "open": i18n.amount(w.open, w.currency, lang)} for w in waiting]
+    where = {"portfolio": s.portfolio}
+    plans = [
+        {"p": p, "balance": _money(p.balance_minor, p.currency, lang)}
+        for p in _call(visit, agreements.list_plans, s.uow(), visit.actor, **where)
+        if p.status == "awaiting_approval"
+    ]
+    settlements = [
+        {"p": p, "amount": _money(p.amount_minor, p.currency, lang),
+         "balance": _money(p.balance_minor, p.currency, lang)}
+        for p in _call(visit, _settlements().list_settlements, s.uow(), visit.actor, **where)
+        if p.status == "awaiting_approval"
+    ]  # fmt: skip
+    proposals = [
+        {"p": p, "amount": i18n.amount(p.amount.amount, p.amount.currency, lang)}
+        for p in _call(
+            visit, write_offs.list_proposals, s.uow(), visit.actor, **where, status="pending"
+        )
+    ]
+    return visit.render(
+        "approvals.html", status, rows=rows, plans=plans, settlements=settlements,
+        proposals=proposals, done=done,
+    )  # fmt: skip
 
 
 @router.get("/approvals", response_class=HTMLResponse)
@@ -350,3 +393,34 @@ async def approve(request: Request) -> Response:
     except _Invalid as exc:
         raise PageError(422, "; ".join(p["what"] for p in exc.problems)) from exc
     return RedirectResponse(f"/approvals?approved={quote(debtor, safe='')}", status_code=303)
+
+
+#: What a manager approves from the inbox: the use case, by the kind in the path.
+APPROVE = {
+    "plans": agreements.approve_plan,
+    "settlements": lambda *args, **kwargs: _settlements().approve_settlement(*args, **kwargs),
+    "write-offs": write_offs.approve,
+}
+
+
+@router.post("/approvals/{kind}/{item}", response_class=HTMLResponse)
+async def approve_item(request: Request, kind: str, item: int) -> Response:
+    """Approve a payment plan or a settlement beyond the policy's limits, or a pending
+    write-off proposal."""
+    visit = _visit(request)
+    await _checked_form(visit)
+    if kind not in APPROVE:
+        raise PageError(404, visit.text("not_found"))
+    s = visit.site
+    try:
+        await _act(
+            "approve", APPROVE[kind], uow=s.uow(), actor=visit.actor, **_item_arg(kind, item),
+            on=_today(s), at=s.clock(),
+        )  # fmt: skip
+    except _Invalid as exc:
+        raise PageError(422, "; ".join(p["what"] for p in exc.problems)) from exc
+    return RedirectResponse(f"/approvals?approved={kind}+{item}", status_code=303)
+
+
+def _item_arg(kind: str, item: int) -> dict[str, int]:
+    return {"proposal_id" if kind == "write-offs" else f"{kind[:-1]}_id": item}

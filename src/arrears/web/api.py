@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+import polars as pl
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -169,12 +170,26 @@ def get_worklist(
     assignee: Annotated[
         str | None, Query(max_length=200, description="Only the tasks assigned to this name.")
     ] = None,
-    top: Annotated[int, Query(ge=1, le=collection.MAX_COLLECTOR * 5)] = 50,
+    top: Annotated[
+        int, Query(ge=1, le=collection.MAX_COLLECTOR * 5, description="Page size.")
+    ] = 50,
+    page: Annotated[int, Query(ge=1, le=10_000, description="The page (from 1).")] = 1,
+    queue: Annotated[str | None, Query(max_length=100, description="Only this queue.")] = None,
+    stage: Annotated[str | None, Query(max_length=100, description="Only this stage.")] = None,
 ) -> m.Worklist:
-    """The open call tasks, best first."""
+    """The open call tasks, best first, a page of ``top`` at a time, filtered by queue and
+    stage."""
+    # filtered: read them all to filter (a worklist is a day's calls, not the portfolio)
+    enough = 1_000_000 if queue is not None or stage is not None else page * top + 1
     frame = collection.worklist(
-        s.uow(), actor, portfolio=s.portfolio, collector=collector, top=top, assignee=assignee
+        s.uow(), actor, portfolio=s.portfolio, collector=collector, top=enough, assignee=assignee
     )
+    if queue is not None:
+        frame = frame.filter(pl.col("queue") == queue)
+    if stage is not None:
+        frame = frame.filter(pl.col("stage") == stage)
+    more = frame.height > page * top
+    frame = frame.slice((page - 1) * top, top)
     tasks = []
     for row in frame.iter_rows(named=True):
         currency, minor = row["currency"], row["overdue_minor"]
@@ -198,7 +213,7 @@ def get_worklist(
                 not_before=row["not_before"] or None,
             )
         )
-    return m.Worklist(tasks=tasks)
+    return m.Worklist(tasks=tasks, page=page, next_page=page + 1 if more else None)
 
 
 @router.get("/activity", response_model=m.ActivityList, responses=READ)
@@ -206,26 +221,39 @@ def get_activity(
     s: SiteOf,
     actor: ActorOf,
     debtor: Annotated[str | None, Query(max_length=100, description="One debtor's only.")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Records per page.")] = 50,
+    cursor: Annotated[
+        int | None, Query(ge=1, description="The next_cursor of the previous page: older records.")
+    ] = None,
+    kind: Annotated[
+        list[str] | None,
+        Query(
+            max_length=64,
+            description="Only kinds starting with this (promise., message.); repeat for several.",
+        ),
+    ] = None,
 ) -> m.ActivityList:
-    """The newest records of the activity log, newest first."""
-    found = ledger.recent_activity(
-        s.uow(), actor, portfolio=s.portfolio, debtor=debtor, limit=limit
-    )
+    """The activity log, newest first, a page at a time (``next_cursor`` for the next)."""
+    found = accounts.timeline(
+        s.uow(), actor, portfolio=s.portfolio, debtor=debtor, before=cursor, limit=limit,
+        kinds=tuple(kind or ()),
+    )  # fmt: skip
     return m.ActivityList(
         activity=[
             m.ActivityItem(
+                id=r.record_id,
                 occurred_at=r.occurred_at,
                 kind=r.kind,
                 actor=r.actor,
-                portfolio=r.portfolio,
+                portfolio=s.portfolio,
                 debtor=r.debtor,
                 subject_kind=r.subject_kind,
                 subject_id=r.subject_id,
                 payload=r.payload,
             )
-            for r in found
-        ]
+            for r in found.items
+        ],
+        next_cursor=found.next_cursor,
     )
 
 

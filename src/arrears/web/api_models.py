@@ -82,9 +82,12 @@ class Task(BaseModel):
 
 class Worklist(BaseModel):
     tasks: list[Task]
+    page: int = Field(1, description="This page's number (from 1).")
+    next_page: int | None = Field(None, description="The next page's number; null on the last.")
 
 
 class ActivityItem(BaseModel):
+    id: int | None = Field(None, description="The record's id: a page's cursor.")
     occurred_at: datetime
     kind: str
     actor: str = Field(description="Who did it: user:NAME, token:NAME, cli:NAME, system:JOB...")
@@ -97,6 +100,9 @@ class ActivityItem(BaseModel):
 
 class ActivityList(BaseModel):
     activity: list[ActivityItem]
+    next_cursor: int | None = Field(
+        None, description="Pass it as cursor= for the next (older) page; null on the last page."
+    )
 
 
 class Aging(BaseModel):
