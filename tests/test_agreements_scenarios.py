@@ -21,7 +21,7 @@ from arrears.domain.actor import Actor, Role, system
 from arrears.domain.errors import NotAllowed
 from arrears.policy.loading import parse_policy
 from arrears.policy.model import Policy
-from arrears.services import agreements
+from arrears.services import agreements, settlements
 from arrears.services.cycle import run_cycle
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store import schema
@@ -219,18 +219,18 @@ def test_settlement_accepted_and_paid(scenario: Scenario) -> None:
     the case closes."""
     s = scenario
     s.run("2026-02-01")
-    offered = agreements.offer_settlement(
+    offered = settlements.offer_settlement(
         s.uow(), ANA, portfolio="default", debtor="ACME", policy=PARSED,
         discount=Decimal(25), expires_on=d("2026-02-20"), on=d("2026-02-05"), at=AT,
     )  # fmt: skip
     assert offered.status == "awaiting_approval" and offered.amount_minor == 67500
     with pytest.raises(NotAllowed):
-        agreements.approve_settlement(
+        settlements.approve_settlement(
             s.uow(), ANA, offered.settlement_id, on=d("2026-02-05"), at=AT
         )
-    agreements.approve_settlement(s.uow(), MAX, offered.settlement_id, on=d("2026-02-05"), at=AT)
+    settlements.approve_settlement(s.uow(), MAX, offered.settlement_id, on=d("2026-02-05"), at=AT)
     s.did("2026-02-05")
-    agreements.accept_settlement(s.uow(), ANA, offered.settlement_id, on=d("2026-02-06"), at=AT)
+    settlements.accept_settlement(s.uow(), ANA, offered.settlement_id, on=d("2026-02-06"), at=AT)
     s.did("2026-02-06")
     s.run("2026-02-06")
     s.pay("2026-02-15", "P1", "675.00")
@@ -253,12 +253,12 @@ def test_settlement_expired(on_sqlite: Scenario) -> None:
     """Accepted, not paid by its expiry: it lapses the day after, and collection resumes."""
     s = on_sqlite
     s.run("2026-02-01")
-    offered = agreements.offer_settlement(
+    offered = settlements.offer_settlement(
         s.uow(), ANA, portfolio="default", debtor="ACME", policy=PARSED,
         discount=Decimal(10), expires_on=d("2026-02-20"), on=d("2026-02-05"), at=AT,
     )  # fmt: skip
     s.did("2026-02-05")
-    agreements.accept_settlement(s.uow(), ANA, offered.settlement_id, on=d("2026-02-06"), at=AT)
+    settlements.accept_settlement(s.uow(), ANA, offered.settlement_id, on=d("2026-02-06"), at=AT)
     s.did("2026-02-06")
     s.run("2026-02-06")
     s.pay("2026-02-18", "P1", "500.00")

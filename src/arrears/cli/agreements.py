@@ -21,7 +21,7 @@ from arrears.cli.output import Format, Wide, amount_text, console, emit
 from arrears.config import Workspace
 from arrears.domain.money import from_minor
 from arrears.policy.model import Policy
-from arrears.services import agreements
+from arrears.services import agreements, settlements
 from arrears.services.cycle import PolicyProblems, load_compiled
 from arrears.services.uow import SqlUnitOfWork
 
@@ -345,7 +345,7 @@ def plan_show(
 # Settlements -----------------------------------------------------------------------------------
 
 
-def _settlement_line(view: agreements.SettlementView, locale: str) -> str:
+def _settlement_line(view: settlements.SettlementView, locale: str) -> str:
     code = view.currency
     return (
         f"settlement {view.settlement_id}: {view.debtor} pays "
@@ -369,7 +369,7 @@ def settlement_offer(
     """Offer to settle the debtor's open balance for less, if paid in full by a day."""
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
-    view = agreements.offer_settlement(
+    view = settlements.offer_settlement(
         SqlUnitOfWork(store(ws)),
         cli_actor(),
         portfolio=code,
@@ -401,7 +401,7 @@ def settlement_approve(
 ) -> None:
     """Approve a settlement beyond the policy's limits (a manager or an administrator)."""
     ws = workspace(ctx)
-    view = agreements.approve_settlement(
+    view = settlements.approve_settlement(
         SqlUnitOfWork(store(ws)), cli_actor(), settlement_id, on=_day(on, "--on"), at=_now()
     )
     console.print(_settlement_line(view, ws.get("locale")), highlight=False)
@@ -415,7 +415,7 @@ def settlement_accept(
 ) -> None:
     """Record that the debtor accepted a settlement (the case pauses until its expiry)."""
     ws = workspace(ctx)
-    view = agreements.accept_settlement(
+    view = settlements.accept_settlement(
         SqlUnitOfWork(store(ws)), cli_actor(), settlement_id, on=_day(on, "--on"), at=_now()
     )
     console.print(_settlement_line(view, ws.get("locale")), highlight=False)
@@ -431,7 +431,7 @@ def settlement_list(
 ) -> None:
     """Settlements, newest first, with their status and what was written off."""
     ws = workspace(ctx)
-    views = agreements.list_settlements(
+    views = settlements.list_settlements(
         SqlUnitOfWork(store(ws)),
         cli_actor(),
         portfolio=portfolio or ws.get("portfolio"),

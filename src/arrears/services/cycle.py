@@ -176,7 +176,7 @@ def _read(engine: Engine, portfolio: str, as_of: date, policy: CompiledPolicy) -
 
 def _with_agreements(data: CycleInput, engine: Engine, portfolio: str, as_of: date) -> CycleInput:
     """``data`` with the payment plans and settlements that pause cases (issue 15)."""
-    from arrears.services.agreements import cycle_frame  # noqa: PLC0415
+    from arrears.services.agreement_monitor import cycle_frame  # noqa: PLC0415
 
     return replace(data, agreements=cycle_frame(engine, portfolio, as_of))
 
@@ -309,7 +309,7 @@ def run_cycle(
     the cycle already ran for a later day."""
     actor.require(Permission.ADMINISTER, "run the cycle")
     timings = timings if timings is not None else Timings()
-    from arrears.services.agreements import monitor  # noqa: PLC0415
+    from arrears.services.agreement_monitor import monitor  # noqa: PLC0415
 
     monitor(uow, actor, portfolio=portfolio, as_of=as_of, at=at)  # plans, settlements (issue 15)
     decisions, debtors = _plan(

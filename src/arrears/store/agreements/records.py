@@ -187,24 +187,23 @@ def schedule(conn: Connection, plan_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-def schedules(conn: Connection, plan_ids: list[int]) -> dict[int, list[ScheduledInstalment]]:
-    found: dict[int, list[ScheduledInstalment]] = defaultdict(list)
+def schedule_rows(conn: Connection, plan_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The schedules of ``plan_ids`` (every column of ``plan_instalment``), by plan, in order."""
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for start in range(0, len(plan_ids), 5000):
         rows = conn.execute(
-            select(
-                plan_instalment.c.plan_id,
-                plan_instalment.c.seq,
-                plan_instalment.c.due_on,
-                plan_instalment.c.amount_minor,
-            )
+            select(plan_instalment)
             .where(plan_instalment.c.plan_id.in_(plan_ids[start : start + 5000]))
             .order_by(plan_instalment.c.plan_id, plan_instalment.c.seq)
-        )
+        ).mappings()
         for r in rows:
-            found[int(r.plan_id)].append(
-                ScheduledInstalment(int(r.seq), r.due_on, int(r.amount_minor))
-            )
+            found[int(r["plan_id"])].append(dict(r))
     return found
+
+
+def scheduled(rows: list[dict[str, Any]]) -> list[ScheduledInstalment]:
+    """A schedule's rows as the domain's instalments."""
+    return [ScheduledInstalment(int(r["seq"]), r["due_on"], int(r["amount_minor"])) for r in rows]
 
 
 def update_instalment(conn: Connection, plan_id: int, seq: int, **values: Any) -> None:
