@@ -168,3 +168,48 @@ def test_bad_requests_are_reported_all_at_once(
     assert run(ws, "write-off", "approve", "9", "--on", "2026-03-02") == 1
     assert "there is no such proposal" in capsys.readouterr().err
     assert proposals(ws, capsys) == []
+
+
+CHARGE_OFF = """
+policy: charge-off
+stages:
+  - {name: clear}
+  - {name: early, when: days_past_due between 1 and 179}
+  - {name: charge_off, when: days_past_due >= 180}
+segments:
+  - {name: all}
+cadences:
+  - stage: charge_off
+    steps:
+      - {id: propose-charge-off, offset: 0, anchor: stage_entered, action: propose_write_off}
+onboarding: {escalations: proceed}
+"""
+
+
+def test_the_policys_write_off_step_becomes_a_proposal_that_waits(
+    tmp_path: Path,
+    sqlite_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = tmp_path / "ws"
+    assert main(["init", str(root), "--database-url", sqlite_url]) == 0
+    (root / "policies" / "b2b.yaml").write_text(CHARGE_OFF)
+    (tmp_path / "d.csv").write_text(DEBTORS)
+    (tmp_path / "i.csv").write_text(INVOICES)
+    assert run(root, "import", "debtors", str(tmp_path / "d.csv")) == 0
+    assert run(root, "import", "invoices", str(tmp_path / "i.csv")) == 0
+    assert run(root, "run", "--as-of", "2026-07-01") == 0  # D1 and D2: 182 days past due
+    capsys.readouterr()
+    assert run(root, "write-off", "from-policy", "--on", "2026-07-01") == 0
+    out = capsys.readouterr().out
+    assert (
+        "write-off 1 of D1: 300.00 USD waits for approval (above the limit of system:cycle)" in out
+    )
+    assert "write-off 2 of D2: 570.00 USD waits for approval" in out
+    assert run(root, "write-off", "from-policy", "--on", "2026-07-02") == 0
+    assert "no write-off to propose from the policy; nothing changed" in capsys.readouterr().out
+    assert run(root, "write-off", "approve", "1", "--on", "2026-07-02") == 0
+    assert "300.00 USD written off (approved by cli:" in capsys.readouterr().out
+    assert run(root, "write-off", "refuse", "2", "--on", "2026-07-02", "--reason", "in talks") == 0
+    assert [p["status"] for p in proposals(root, capsys)] == ["refused", "posted"]
