@@ -39,6 +39,14 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ws
 
 
+def _step_at(policy: Path) -> str:
+    """``<line>:<column>`` of the WhatsApp step's channel in ``policy``."""
+    for i, line in enumerate(policy.read_text("utf-8").splitlines(), 1):
+        if "channel: whatsapp" in line:
+            return f"{i}:{line.index('channel: whatsapp') + len('channel: ') + 1}"
+    raise AssertionError("no WhatsApp step")
+
+
 def _check(ws: Path, catalogue: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     toml = ws / "arrears.toml"
     base = toml.read_text("utf-8").split("\n[whatsapp.templates.")[0]
@@ -55,7 +63,8 @@ def test_a_whatsapp_step_without_an_approved_template_is_reported_at_the_step(
     status, said = _check(ws, "", capsys)
     assert status == 1
     assert (
-        "co-cobranza.yaml:44:72: step 'recordatorio-whatsapp' sends template "
+        f"co-cobranza.yaml:{_step_at(ws / 'policies' / 'co-cobranza.yaml')}: step "
+        "'recordatorio-whatsapp' sends template "
         "'recordatorio_previo_whatsapp' on WhatsApp: no approved WhatsApp template: add "
         "[whatsapp.templates.recordatorio_previo_whatsapp] in arrears.toml with the name, "
         "language and params of the template approved in WhatsApp Manager"
@@ -67,7 +76,8 @@ def test_parameters_that_do_not_match_the_catalogue_are_all_reported(
 ) -> None:
     status, said = _check(ws, BAD, capsys)
     assert status == 1
-    where = "co-cobranza.yaml:44:72: step 'recordatorio-whatsapp' sends template"
+    at = _step_at(ws / "policies" / "co-cobranza.yaml")
+    where = f"co-cobranza.yaml:{at}: step 'recordatorio-whatsapp' sends template"
     assert said.count(where) == 4, said
     for problem in (
         "language 'e s' is not a language code",
@@ -95,11 +105,12 @@ def test_a_fallback_to_whatsapp_needs_an_approved_template_too(
     policy.write_text(text, encoding="utf-8")
     toml = ws / "arrears.toml"
     toml.write_text(toml.read_text("utf-8").split("\n[whatsapp.templates.")[0], encoding="utf-8")
+    line = _step_at(ws / "policies" / "co-cobranza.yaml").split(":")[0]
     status = main(["policy", "check", str(policy)])
     said = " ".join(capsys.readouterr().err.split())
     policy.unlink()
     assert status == 1
-    assert "fallback.yaml:44:" in said
+    assert f"fallback.yaml:{line}:" in said
     assert "sends template 'recordatorio_previo_whatsapp' on WhatsApp: no approved" in said
 
 

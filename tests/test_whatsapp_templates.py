@@ -25,6 +25,8 @@ from channels_support import (
     provider_server,
 )
 
+#: the shipped Colombian policy's WhatsApp step
+_WA = "channel: whatsapp"
 APPROVED = """
 [whatsapp.templates.recordatorio_previo_whatsapp]
 name = "payment_reminder_v2"
@@ -126,8 +128,9 @@ def test_template_check_reports_a_whatsapp_step_without_an_approved_template(
     capsys.readouterr()
     assert main(["-w", str(ws), "template", "check"]) == 1
     err = capsys.readouterr().err
+    line = next(i for i, t in enumerate(policy.read_text("utf-8").splitlines(), 1) if _WA in t)
     assert (
-        "cobranza.yaml:44: WhatsApp step with template 'recordatorio_previo_whatsapp'"
+        f"cobranza.yaml:{line}: WhatsApp step with template 'recordatorio_previo_whatsapp'"
         in " ".join(err.split())
     )
     toml.write_text(toml.read_text("utf-8") + APPROVED, encoding="utf-8")

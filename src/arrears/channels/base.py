@@ -44,11 +44,14 @@ class Attachment:
 class Account:
     """What a letter or statement PDF prints as its table: the debtor's customer number, the
     day of the days past due, and the open invoices (``number``, ``issue_date``, ``due_date``,
-    ``days_past_due``, ``currency``, ``amount`` and ``open`` in minor units)."""
+    ``days_past_due``, ``currency``, ``amount`` and ``open`` in minor units); the debtor's
+    country, which with the message's language says how amounts and dates are written
+    (``es`` and ``CO``: ``$12.500,00``, as in the debtor's emails)."""
 
     customer: str
     as_of: date
     invoices: tuple[Mapping[str, Any], ...] = ()
+    country: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -714,7 +714,7 @@ class Dispatcher:
             opt_out_url=variables["opt_out_link"],
             extra={"template": rendered.template, "language": rendered.language}
             | ({"fallback_from": rendered.wanted} if rendered.fallback else {}),
-            account=Account(who["id"], today, tuple(who["invoices"]))
+            account=Account(who["id"], today, tuple(who["invoices"]), who["country"] or "")
             if row.channel == "letter"
             else None,
         )
@@ -766,7 +766,7 @@ class Dispatcher:
             subject=labels(message.language)["statement"],
             text="",
             html=None,
-            account=Account(who["id"], today, tuple(who["invoices"])),
+            account=Account(who["id"], today, tuple(who["invoices"]), who["country"] or ""),
         )
         letter = with_notices(letter, pack)
         return Attachment(

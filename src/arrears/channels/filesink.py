@@ -31,7 +31,7 @@ def letter_table(message: Message) -> dict[str, Any]:
     account = message.account
     if account is None:
         return {}
-    locale = locale_for(message.language, "")
+    locale = locale_for(message.language, account.country)
     invoices: list[dict[str, Any]] = []
     sums: dict[str, list[int]] = {}
     for inv in account.invoices:

@@ -226,9 +226,15 @@ class _Letter(FPDF):
         self.set_auto_page_break(False)
         self.set_y(-14)
         self.set_font(self.family, size=7.5)
+        top = self.get_y()
         self.cell(120, 4, self.footer_text, align="L")
-        label = self.page_label.format(n=self.page_no(), total="{nb}")
-        self.cell(0, 4, label, align="R")
+        # "Page n of {nb}": fpdf2 puts the page count in at the end, so the label's width is
+        # measured as if the count had as many digits as n (it ends at the right margin)
+        n = self.page_no()
+        label = self.page_label.format(n=n, total="{nb}")
+        width = self.get_string_width(self.page_label.format(n=n, total=n))
+        self.set_xy(self.w - self.r_margin - width - 2 * self.c_margin, top)
+        self.cell(width + 2 * self.c_margin, 4, label, align="L")
         self.set_auto_page_break(breaks, margin)
         self.set_xy(x, y)
         self.set_font(self.family, size=10)
@@ -277,8 +283,8 @@ def letter_pdf(message: Message, settings: ChannelSettings, today: date | None =
         **{f: getattr(message, f).translate(_SPACES) for f in _TEXT_FIELDS},
     )
     words = labels(message.language)
-    locale = locale_for(message.language, "")
     account = message.account
+    locale = locale_for(message.language, account.country if account else "")
     day = today or (account.as_of if account else date.today())
     customer = safe_line(account.customer if account else message.debtor)
     reference = payment_reference(creditor["reference"], customer)

@@ -88,7 +88,7 @@ def sample_message(roots: list[Path], name: str, language: str) -> Sample:
         to=str(variables["debtor"][points[channel]]), debtor=customer, language=language,
         subject=out.subject, text=out.text, html=out.html if channel == "email" else None,
         debtor_name=debtor,
-        account=Account(customer, SAMPLE_DAY, tuple(variables["invoices"]))
+        account=Account(customer, SAMPLE_DAY, tuple(variables["invoices"]), country)
         if channel == "letter"
         else None,
     )  # fmt: skip
@@ -98,14 +98,14 @@ def sample_message(roots: list[Path], name: str, language: str) -> Sample:
 def sample_statement(language: str) -> Message:
     """The statement of account the dispatcher attaches to a dunning email of the sample
     debtor of ``language`` (no template text: the title, the table, how to pay, the notice)."""
-    debtor, _, _ = sample_debtor(language)
+    debtor, country, _ = sample_debtor(language)
     variables = sample_variables(language, "letter")
     customer = str(variables["debtor"]["id"])
     letter = Message(
         key="sample", idempotency_key="sample", channel="letter",
         to=str(variables["debtor"]["postal"]), debtor=customer, language=language,
         subject=labels(language)["statement"], text="", debtor_name=debtor,
-        account=Account(customer, SAMPLE_DAY, tuple(variables["invoices"])),
+        account=Account(customer, SAMPLE_DAY, tuple(variables["invoices"]), country),
     )  # fmt: skip
     return with_notices(letter, sample_pack(language))
 
