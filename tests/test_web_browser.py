@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from arrears.cli.app import main
-from channels_support import SENDING_ENV, base_workspace, copy_workspace, free_port
+from channels_support import SENDING_ENV, base_workspace, copy_workspace, engine_of, free_port
 from serve_support import ARREARS, Server
 from test_web_app import PASSWORD, add_user
 
@@ -66,8 +66,9 @@ def server(
 ) -> Iterator[Server]:
     ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("browser")), tmp_path / "ws")
     assert add_user(ws, monkeypatch, "maria", "collector") == 0
-    if os.environ.get("ARREARS_SCREENSHOTS"):
+    if os.environ.get("ARREARS_SCREENSHOTS"):  # a manager, and something in their inbox
         assert add_user(ws, monkeypatch, "max", "manager") == 0
+        _something_to_approve(ws)
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     port = free_port()
     # the day's messages, sent to the file sink, with the server's address in their links
@@ -212,3 +213,29 @@ def _payment_link(ws: Path, base: str) -> str:
                 if found:
                     return found.group(0)
     raise AssertionError("no email carries the debtor's page as its payment link")
+
+
+def _something_to_approve(ws: Path) -> None:
+    """A case waiting to enter the legal stage and a settlement beyond the policy's limits."""
+    from sqlalchemy import select, update
+
+    from arrears.store.schema import collection_case
+    from arrears.store.schema import debtor as debtor_table
+
+    with engine_of(ws).begin() as conn:
+        cases = conn.execute(
+            select(collection_case.c.id, debtor_table.c.external_id)
+            .join(debtor_table, debtor_table.c.id == collection_case.c.debtor_id)
+            .where(collection_case.c.closed_on.is_(None))
+            .order_by(collection_case.c.id)
+            .limit(2)
+        ).all()
+        conn.execute(
+            update(collection_case)
+            .where(collection_case.c.id == cases[0].id)
+            .values(awaiting_approval="legal")
+        )
+    today = date.today()
+    offer = ["settlement", "offer", cases[1].external_id, "--discount", "40"]
+    offer += ["--expires", (today + timedelta(days=14)).isoformat(), "--on", today.isoformat()]
+    assert main(["-w", str(ws), *offer]) == 0
