@@ -196,12 +196,26 @@ def list_command(
     if fmt is Format.TABLE and not rows:
         typer.echo(f"no model trained in {ws.root / 'models'} yet: arrears model train")
         return
+    if fmt is Format.TABLE:  # the AUC with its interval in one column
+        auc = [
+            "" if a is None else f"{a:.3f}" + ("" if lo is None else f" ({lo:.3f}-{hi:.3f})")
+            for a, lo, hi in zip(
+                frame["auc"], frame["auc_95_low"], frame["auc_95_high"], strict=True
+            )
+        ]
+        frame = (
+            frame.with_columns(pl.Series("auc", auc, dtype=pl.String))
+            .drop("auc_95_low", "auc_95_high")
+            .rename({"auc": "AUC (95 %)", "auc_days_past_due": "AUC days past due"})
+        )
+        if not any(frame["note"]):
+            frame = frame.drop("note")
     emit(
         frame,
         fmt,
         title=f"model versions in {ws.root / 'models'}",
         wrap=("note",),
-        optional=("data_hash", "scikit-learn", "validation", "auc_days_past_due", "trained_at"),
+        optional=("data_hash", "scikit-learn", "validation", "AUC days past due", "trained_at"),
         wide=wide,
     )
 
