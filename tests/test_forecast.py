@@ -284,8 +284,9 @@ def test_bad_options_are_reported_together(ws: Path, capsys: pytest.CaptureFixtu
     assert "--in 'XX' is not an ISO 4217 currency code" in err
     assert run(ws, "forecast", "--as-of", "2026-03-01", "--in", "GBP") == 1
     assert "--in GBP: arrears.toml's [rates] gives no rate for GBP" in capsys.readouterr().err
-    assert run(ws, "forecast", "--weeks", "0", "--as-of", "2026-03-01") == 1
-    assert "--weeks 0: give 1 to 104 weeks" in capsys.readouterr().err
+    assert run(ws, "forecast", "--weeks", "0", "--as-of", "2026-03-01", "--timing", "x") == 1
+    err = capsys.readouterr().err
+    assert "--weeks 0: give 1 to 104 weeks" in err and "--timing 'x': choose curve or model" in err
     assert run(ws, "forecast", "backtest", "--as-of", "2026-03-20") == 1
     assert "no week after it is known yet" in capsys.readouterr().err
 
@@ -352,3 +353,31 @@ def test_backtest_on_a_generated_portfolio(
     assert {h["week"] for h in report["by_horizon"]} == {1, 2, 3, 4}
     assert run(root, "forecast", "--as-of", "2026-08-01", "--weeks", "4") == 0
     assert "expected collections of default after 2026-08-01" in capsys.readouterr().out
+
+
+def test_a_trained_model_times_the_open_invoices(
+    generated: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, _ = generated
+    capsys.readouterr()
+    assert run(root, "forecast", "--as-of", "2026-08-01", "--weeks", "4", "--format", "json") == 0
+    by_curve = json.loads(capsys.readouterr().out)
+    assert run(root, "model", "train", "--from", "2026-04-01", "--to", "2026-06-15") == 0
+    capsys.readouterr()
+    assert run(root, "forecast", "--as-of", "2026-08-01", "--weeks", "4") == 0
+    assert "note: forecast by payment curve" in capsys.readouterr().err  # the default
+    timed = ["forecast", "--as-of", "2026-08-01", "--weeks", "4", "--timing", "model"]
+    assert run(root, *timed) == 0
+    assert "note: forecast by model v1 (days to pay)" in capsys.readouterr().err
+    assert run(root, *timed, "--format", "json") == 0
+    by_model = json.loads(capsys.readouterr().out)
+    # the same amounts within the horizon, on other days; the rest of the forecast unchanged
+    assert [r["new"] for r in by_model] == [r["new"] for r in by_curve]
+    assert [r["invoiced"] for r in by_model] != [r["invoiced"] for r in by_curve]
+    # a backtest from before the model's outcomes ended does not use it
+    args = ["forecast", "backtest", "--as-of", "2026-07-01", "--weeks", "2", "--timing", "model"]
+    args += ["--format", "json"]
+    assert run(root, *args) == 0
+    assert json.loads(capsys.readouterr().out)["method"] == "payment curve"
+    assert run(root, *args[:3], "2026-08-01", *args[4:]) == 0
+    assert json.loads(capsys.readouterr().out)["method"] == "model v1 (days to pay)"

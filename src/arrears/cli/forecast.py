@@ -46,6 +46,14 @@ InCurrency = Annotated[
 ]
 Portfolio = Annotated[str | None, typer.Option(help="Portfolio code (default: the workspace's).")]
 Fmt = Annotated[Format, typer.Option("--format", help="Output format.")]
+Timing = Annotated[
+    str,
+    typer.Option(
+        "--timing",
+        help="When open invoices are paid: 'curve', the book's payment curve (default), or"
+        " 'model', the curve moved to the latest model's predicted days to pay.",
+    ),
+]
 
 LABELS = {
     "week": "week",
@@ -91,6 +99,7 @@ def forecast_command(
     weeks: Weeks = WEEKS,
     in_currency: InCurrency = None,
     portfolio: Portfolio = None,
+    timing: Timing = "curve",
     fmt: Fmt = Format.TABLE,
     wide: Wide = False,
 ) -> None:
@@ -107,7 +116,8 @@ def forecast_command(
         portfolio=portfolio or ws.get("portfolio"),
         as_of=day,
         weeks=weeks,
-        model=_model(ws),
+        model=_model(ws) if timing == "model" else None,
+        timing=timing,
         in_currency=code,
         rates=ws.rates,
     )
@@ -181,6 +191,7 @@ def backtest_command(
     ] = 1,
     in_currency: InCurrency = None,
     portfolio: Portfolio = None,
+    timing: Timing = "curve",
     fmt: Fmt = Format.TABLE,
     wide: Wide = False,
 ) -> None:
@@ -197,7 +208,8 @@ def backtest_command(
         as_of=day,
         weeks=weeks,
         origins=origins,
-        model=_model(ws),
+        model=_model(ws) if timing == "model" else None,
+        timing=timing,
         in_currency=code,
         rates=ws.rates,
     )

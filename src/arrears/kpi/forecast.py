@@ -206,6 +206,37 @@ def _projection(curve: pl.DataFrame, starts: pl.DataFrame, days: int) -> pl.Data
     )
 
 
+def _shifted(share: pl.DataFrame, timed: pl.DataFrame, days: int) -> pl.DataFrame:
+    """The curve's days of each instalment of ``timed`` moved by as many days as the model's
+    ``days_to_pay`` is from the curve's median day for its ``r0`` (the first day by which half
+    of what the curve expects within the horizon is paid): the curve's spread and amount, the
+    model's timing. Moved before day 1: day 1; beyond the horizon: not expected in it."""
+    cumulative = pl.col("share").cum_sum().over("currency", "r0")
+    median = (
+        share.sort("currency", "r0", "d")
+        .with_columns(
+            cumulative.alias("_cum"), pl.col("share").sum().over("currency", "r0").alias("_all")
+        )
+        .filter((pl.col("_all") > 0) & (pl.col("_cum") >= pl.col("_all") / 2))
+        .group_by("currency", "r0")
+        .agg(pl.col("d").min().alias("_median"))
+    )
+    moves = (
+        timed.join(median, on=["currency", "r0"])
+        .with_columns(
+            (pl.col("days_to_pay").round(0).cast(I64) - pl.col("_median")).alias("_shift")
+        )
+        .group_by("currency", "r0", "_shift")
+        .agg(pl.col("_left").sum())
+    )
+    return (
+        share.join(moves, on=["currency", "r0"])
+        .with_columns((pl.col("d") + pl.col("_shift")).clip(lower_bound=1).alias("d"))
+        .filter(pl.col("d") <= days)
+        .select("currency", "d", (pl.col("share") * pl.col("_left")).alias("invoiced"))
+    )
+
+
 def promised_amounts(
     promises: pl.DataFrame,
     instalments: pl.DataFrame,
@@ -424,12 +455,7 @@ def forecast(
     if predicted_days is not None:
         timed = book.join(predicted_days.select("invoice_id", "days_to_pay"), on="invoice_id")
         untimed = book.join(predicted_days.select("invoice_id"), on="invoice_id", how="anti")
-        within = share.group_by("currency", "r0").agg(pl.col("share").sum().alias("_within"))
-        on_day = timed.join(within, on=["currency", "r0"], how="left").select(
-            "currency",
-            pl.col("days_to_pay").round(0).cast(I64).clip(1, days).alias("d"),
-            (pl.col("_left") * pl.col("_within").fill_null(0.0)).alias("invoiced"),
-        )
+        on_day = _shifted(share, timed, days)
         rest = share.join(
             untimed.group_by("currency", "r0").agg(pl.col("_left").sum()), on=["currency", "r0"]
         ).select("currency", "d", (pl.col("share") * pl.col("_left")).alias("invoiced"))
