@@ -227,6 +227,9 @@ _NO_HISTORY = ("has no payment history", "no tiene historial de pagos")
 
 LANGUAGES = ("en", "es")
 
+#: The features a phrase reads beside its own (a late rate says "of its N invoices").
+CONTEXT = ("days_past_due", "settled_365d")
+
 #: The effect on the score, appended to each phrase.
 _EFFECT = {
     "en": ("raises the score", "lowers the score"),
