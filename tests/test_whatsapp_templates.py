@@ -7,6 +7,7 @@ template check`` reports the policy's WhatsApp steps that lack one."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,14 @@ from sqlalchemy import select, update
 
 from arrears import config
 from arrears.cli.app import main
-from arrears.store.schema import debtor, outbox
+from arrears.domain.actor import Actor, Role
+from arrears.services import messages
+from arrears.services.uow import SqlUnitOfWork
+from arrears.store.schema import contact_point, debtor, outbox
 from channels_support import (
     DAY,
     SENDING_ENV,
+    SENDING_TIME,
     Provider,
     base_workspace,
     copy_workspace,
@@ -104,6 +109,48 @@ def test_without_an_approved_template_nothing_goes_to_the_provider(
             row["last_error"]
         )
         assert "whatsapp.templates.recordatorio_previo_whatsapp" in str(row["last_error"])
+
+
+def _wrote(ws: Path, debtor_id: int, hours_before: float) -> None:
+    """The debtor's WhatsApp reply, recorded as the provider's callback records it, that many
+    hours before the messages leave."""
+    with engine_of(ws).connect() as conn:
+        phone = conn.execute(
+            select(contact_point.c.value).where(
+                contact_point.c.debtor_id == debtor_id, contact_point.c.kind == "phone"
+            )
+        ).scalar_one()
+    done = messages.receive_reply(
+        SqlUnitOfWork(engine_of(ws)), Actor("provider:test", Role.ADMIN),
+        portfolio="default", channel="whatsapp", sender=phone,
+        text="Hola, ¿puedo pagar el viernes?", ref=f"wamid.{debtor_id}",
+        at=SENDING_TIME - timedelta(hours=hours_before),
+    )  # fmt: skip
+    assert done.recorded
+
+
+def test_free_text_goes_only_within_24_hours_after_the_debtor_wrote(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued = _whatsapp(ws)
+    recent, old = sorted({int(r["debtor_id"]) for r in queued})[:2]
+    _wrote(ws, recent, 2)  # inside the customer service window
+    _wrote(ws, old, 25)  # outside it
+    with provider_server() as port:
+        monkeypatch.setenv("ARREARS_CHANNELS_WHATSAPP", "webhook")
+        monkeypatch.setenv("ARREARS_WEBHOOK_URL", f"http://127.0.0.1:{port}/send")
+        assert main(["-w", str(ws), "dispatch", "--as-of", DAY.isoformat()]) == 0
+        bodies = [json.loads(r["body"]) for r in Provider.requests]
+    after = {int(r["debtor_id"]): r for r in _whatsapp(ws)}
+    ext = {int(r["debtor_id"]): str(r["external_id"]) for r in queued}
+    sent = [b for b in bodies if b["channel"] == "whatsapp"]
+    # the debtor who wrote two hours ago gets the rendered text (no approved template needed)
+    assert [b["debtor"] for b in sent] == [ext[recent]]
+    assert "template" not in sent[0] and "https://pay.example.com/" in sent[0]["text"]
+    assert after[recent]["status"] == "sent"
+    # the one who wrote 25 hours ago, and everyone else, does not
+    assert after[old]["status"] == "failed"
+    assert "free text only within 24 hours after the debtor wrote" in str(after[old]["last_error"])
 
 
 def test_template_check_reports_a_whatsapp_step_without_an_approved_template(

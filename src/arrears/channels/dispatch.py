@@ -55,6 +55,9 @@ from arrears.store.messages import outbox as store
 #: The contact point kind each channel sends to (the domain's one map).
 POINT_KIND: dict[str, str] = {str(c): str(CONTACT_KIND_OF_CHANNEL[c]) for c in SENT_CHANNELS}
 SENDABLE = tuple(POINT_KIND)
+#: WhatsApp's customer service window: free text is allowed for this long after the debtor's
+#: last message to us; outside it, only an approved template.
+WHATSAPP_SESSION = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -730,15 +733,21 @@ class Dispatcher:
     ) -> Message:
         """A WhatsApp message names the approved template configured for its template
         (``whatsapp.templates.<template>``) and its parameters for the debtor
-        (:mod:`arrears.channels.whatsapp`). Without one it goes to the file sink only: a
+        (:mod:`arrears.channels.whatsapp`). Without one, its rendered text goes as free text
+        only within :data:`WHATSAPP_SESSION` after the debtor last wrote to us on WhatsApp (the
+        customer service window, when WhatsApp allows it); otherwise to the file sink only: a
         provider would refuse free text a business starts (``LookupError``: failed, saying
         which setting to add)."""
         found = approved(self.settings, row.template or "")
         if found is None:
+            wrote = who.get("whatsapp_replied_at")
+            if wrote is not None and wrote <= self.clock() < wrote + WHATSAPP_SESSION:
+                return replace(message, extra=message.extra | {"whatsapp_session": "free text"})
             if (self.settings.get("channels.whatsapp") or "file") != "file":
                 raise LookupError(
                     f"no approved WhatsApp template for {row.template!r} "
-                    f"(whatsapp.templates.{row.template} in arrears.toml)"
+                    f"(whatsapp.templates.{row.template} in arrears.toml; free text only "
+                    "within 24 hours after the debtor wrote)"
                 )
             return message
         params = render_params(found, variables, who["language"], who["country"])

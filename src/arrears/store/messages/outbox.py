@@ -306,7 +306,9 @@ def read_recipients(
     """What the templates and the adapters need of each debtor: its fields, its usable contact
     points (primary first), its open instalments with their days past due on ``as_of``, and
     ``earlier_contacts``: how many of its outbox messages were sent (the one being sent is not
-    yet ``sent``: a first contact counts 0)."""
+    yet ``sent``: a first contact counts 0), and ``whatsapp_replied_at``: when it last wrote to
+    us on WhatsApp (``message.replied``; None: never), which opens WhatsApp's 24 hours of free
+    text."""
     out: dict[int, dict[str, Any]] = {}
     if not debtor_ids:
         return out
@@ -332,6 +334,7 @@ def read_recipients(
                 "points": {},
                 "invoices": [],
                 "earlier_contacts": 0,
+                "whatsapp_replied_at": None,
             }
         for p in conn.execute(
             select(contact_point.c.debtor_id, contact_point.c.kind, contact_point.c.value)
@@ -345,6 +348,17 @@ def read_recipients(
             .group_by(outbox.c.debtor_id)
         ):
             out[c.debtor_id]["earlier_contacts"] = int(c.n)
+        for r in conn.execute(  # the debtor wrote on WhatsApp: free text for 24 hours
+            select(activity.c.debtor_id, func.max(activity.c.occurred_at).label("at"))
+            .where(
+                activity.c.debtor_id.in_(debtor_ids),
+                activity.c.kind == "message.replied",
+                activity.c.payload["channel"].as_string() == "whatsapp",
+            )
+            .group_by(activity.c.debtor_id)
+        ):
+            at = r.at if r.at is None or r.at.tzinfo else r.at.replace(tzinfo=UTC)
+            out[r.debtor_id]["whatsapp_replied_at"] = at
         for i in conn.execute(
             select(
                 instalment.c.debtor_id,
