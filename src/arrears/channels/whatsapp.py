@@ -20,9 +20,10 @@ expression over the message variables (docs/channels.md), rendered with the debt
 The dispatcher sends the name, language and parameters, never free text, through an HTTP
 provider (``webhook``: a ``template`` object in the JSON body; ``twilio``:
 ``ContentSid`` = the name and ``ContentVariables`` = ``{"1": ..., "2": ...}``). A WhatsApp
-message whose template has no approved one is not sent through a provider (it fails with the
-setting to add); ``arrears policy check`` and ``arrears template check`` report such steps of
-the policy (:func:`catalogue_problems`).
+message whose template has no approved one goes as free text only within 24 hours after the
+debtor last wrote to us (the dispatcher's ``WHATSAPP_SESSION``); otherwise it is not sent
+through a provider (it fails with the setting to add). ``arrears policy check`` and ``arrears
+template check`` report such steps of the policy (:func:`catalogue_problems`).
 """
 
 from __future__ import annotations
