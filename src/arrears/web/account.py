@@ -28,7 +28,15 @@ from arrears.domain.actor import Permission
 from arrears.domain.errors import Conflict, NotAllowed, NotFound
 from arrears.domain.money import from_minor
 from arrears.domain.problems import ProblemsFound
-from arrears.services import accounts, agreements, collection, explain, notes, write_offs
+from arrears.services import (
+    accounts,
+    agreements,
+    collection,
+    explain,
+    notes,
+    settlements,
+    write_offs,
+)
 from arrears.services.cycle import load_compiled
 from arrears.web import i18n
 from arrears.web.pages import PageError, Visit, _call, _checked_form, _today, _visit
@@ -38,16 +46,6 @@ router = APIRouter(include_in_schema=False)
 CALL_OUTCOMES = tuple(collection.CALL_OUTCOMES)
 #: What ``?done=`` on the account page says (after a redirect: POST, redirect, GET).
 DONE = {"call": "done_call", "hold": "done_hold", "released": "done_released", "note": "done_note"}
-
-
-def _settlements() -> Any:
-    """The settlements' use cases: ``services.settlements`` (``services.agreements`` held them
-    before the split)."""
-    try:
-        from arrears.services import settlements  # noqa: PLC0415
-    except ImportError:  # pragma: no cover
-        return agreements
-    return settlements
 
 
 def _money(minor: int, currency: str, language: str) -> str:
@@ -146,7 +144,7 @@ def _account(visit: Visit, debtor: str, status: int = 200, **form: Any) -> HTMLR
         ],
         "settlements": [
             {"p": p, "amount": _money(p.amount_minor, p.currency, lang)}
-            for p in _call(visit, _settlements().list_settlements, s.uow(), actor, **where)
+            for p in _call(visit, settlements.list_settlements, s.uow(), actor, **where)
         ],
         "timeline": timeline,
         "before": before,
@@ -354,10 +352,10 @@ def _inbox(visit: Visit, status: int = 200, done: str | None = None) -> HTMLResp
         for p in _call(visit, agreements.list_plans, s.uow(), visit.actor, **where)
         if p.status == "awaiting_approval"
     ]
-    settlements = [
+    offers = [
         {"p": p, "amount": _money(p.amount_minor, p.currency, lang),
          "balance": _money(p.balance_minor, p.currency, lang)}
-        for p in _call(visit, _settlements().list_settlements, s.uow(), visit.actor, **where)
+        for p in _call(visit, settlements.list_settlements, s.uow(), visit.actor, **where)
         if p.status == "awaiting_approval"
     ]  # fmt: skip
     proposals = [
@@ -367,7 +365,7 @@ def _inbox(visit: Visit, status: int = 200, done: str | None = None) -> HTMLResp
         )
     ]
     return visit.render(
-        "approvals.html", status, rows=rows, plans=plans, settlements=settlements,
+        "approvals.html", status, rows=rows, plans=plans, settlements=offers,
         proposals=proposals, done=done,
     )  # fmt: skip
 
@@ -398,7 +396,7 @@ async def approve(request: Request) -> Response:
 #: What a manager approves from the inbox: the use case, by the kind in the path.
 APPROVE = {
     "plans": agreements.approve_plan,
-    "settlements": lambda *args, **kwargs: _settlements().approve_settlement(*args, **kwargs),
+    "settlements": settlements.approve_settlement,
     "write-offs": write_offs.approve,
 }
 
