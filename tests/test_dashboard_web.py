@@ -9,15 +9,17 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from pathlib import Path
 
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
 from arrears import config
 from arrears.cli.app import main
+from arrears.domain.errors import NotAllowed
 from arrears.web import create_app
 from test_forecast import build
 
@@ -72,6 +74,10 @@ def test_the_manager_sees_the_figures_charts_and_drills_down(site: TestClient) -
     assert "1 2026-03-02 2026-03-08 30.00 USD 0.00 USD 0.00 USD 0.00 USD 30.00 USD" in words
     assert "2 2026-03-09 2026-03-15 0.00 USD 0.00 USD 10.00 USD 0.00 USD 10.00 USD" in words
     assert "Forecast by payment curve." in words
+    # recovery by stage and agency: no case was open at the start, so every debtor is in
+    # "(no case)": USD 250.00 billed, 100.00 collected: 40.0 %
+    assert "Recovery by the stage of the debtor's case at the start" in words
+    assert "(no case) USD 0.00 USD 250.00 USD 100.00 USD 40.0 150.00 USD" in words
     # the 1-30 bar of USD (and its row) opens the accounts behind it
     links = re.findall(r'href="(/dashboard/accounts\?[^"]*bucket=1-30[^"]*)"', html)
     assert links and all("currency=USD" in x for x in links), links
@@ -105,3 +111,38 @@ def test_roles_languages_and_bad_filters(site: TestClient) -> None:
     assert "in : 'XYZ': choose one of the workspace's rated currencies (EUR, USD)" in words
     unknown = site.get("/dashboard/accounts?bucket=7-8&to=2026-03-01")
     assert unknown.status_code == 422
+
+
+def test_recovery_by_stage_partitions_the_book(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """On a generated workspace whose cycle ran on DAY: the debtors grouped by their case's
+    stage that day; the groups' collected amounts add up to the period's (SQLite)."""
+    from arrears.domain.actor import Actor, Role
+    from arrears.services.dashboard import NO_CASE, bucket_accounts, recovery_by
+    from arrears.services.kpi import kpi_report
+    from arrears.services.uow import SqlUnitOfWork
+    from channels_support import DAY, base_workspace, copy_workspace, engine_of
+
+    ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("web")), tmp_path / "ws")
+    start, end = DAY + timedelta(days=1), DAY + timedelta(days=40)
+    boss = Actor("user:boss", Role.MANAGER)
+    uow = SqlUnitOfWork(engine_of(ws))
+    # a debtor the cycle opened a case for pays 10.00 a few days later
+    late = bucket_accounts(uow, boss, portfolio="default", as_of=DAY, bucket="31-60").rows
+    debtor, currency = late["debtor_external_id"][0], late["currency"][0]
+    pay = ["payment", "add", "--debtor", debtor, "--id", "P-DASH", "--amount", "10.00"]
+    on = (DAY + timedelta(days=5)).isoformat()
+    assert main(["-w", str(ws), *pay, "--currency", currency, "--on", on]) == 0
+    stage, agency = recovery_by(uow, boss, portfolio="default", start=start, end=end)
+    kpis = kpi_report(uow, boss, portfolio="default", start=start, end=end).headline
+    paid = stage.filter((pl.col("currency") == currency) & (pl.col("collected") > 0))
+    assert paid.select("stage", "collected").rows() != [] and NO_CASE not in paid["stage"]
+    for frame in (stage, agency):
+        collected = frame.group_by("currency").agg(pl.col("collected").sum()).sort("currency")
+        assert collected.rows() == kpis.select("currency", "collected").sort("currency").rows()
+        assert int(frame["collected"].sum()) >= 1000
+    with pytest.raises(NotAllowed):
+        recovery_by(
+            uow, Actor("user:maria", Role.COLLECTOR), portfolio="default", start=start, end=end
+        )

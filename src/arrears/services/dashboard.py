@@ -13,19 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from arrears.domain.actor import Actor, Role
-from arrears.domain.errors import InvalidInput, NotAllowed
+from arrears.domain.errors import InvalidInput, NotAllowed, NotFound
 from arrears.kpi.aging import DEFAULT_EDGES, bucket_labels
+from arrears.kpi.summary import measures
 from arrears.services.forecast import Forecast, cash_forecast
 from arrears.services.kpi import KpiReport, kpi_report
-from arrears.services.reports import AgingReport, aging_report
+from arrears.services.reports import AgingReport, aging_report, factors
 from arrears.services.uow import SqlUnitOfWork
+from arrears.store.cycle.read import read_cycle_input
+from arrears.store.portfolios import UnknownPortfolio
+from arrears.store.scoring.history import read_history
 
 if TYPE_CHECKING:
     from arrears.scoring.model import Model
@@ -52,6 +56,9 @@ class Dashboard:
     kpis: KpiReport
     aging: AgingReport
     forecast: Forecast
+    #: :func:`recovery_by` stage and by agency
+    by_stage: pl.DataFrame
+    by_agency: pl.DataFrame
 
 
 def dashboard(
@@ -101,7 +108,78 @@ def dashboard(
         in_currency=in_currency,
         rates=rates,
     )
-    return Dashboard(portfolio, start, end, in_currency, kpis, aging, forecast)
+    stage, agency = recovery_by(
+        uow, actor, portfolio=portfolio, start=start, end=end, in_currency=in_currency,
+        rates=rates, edges=edges,
+    )  # fmt: skip
+    return Dashboard(portfolio, start, end, in_currency, kpis, aging, forecast, stage, agency)
+
+
+#: The group of a debtor without a case open at the start, and of a case with no agency.
+NO_CASE = "(no case)"
+NO_AGENCY = "(not placed)"
+#: The columns of :func:`recovery_by`'s frames after the group and the currency.
+RECOVERY = ("opening", "sales", "collected", "closing", "recovery", "cure_rate")
+
+
+def recovery_by(
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    start: date,
+    end: date,
+    in_currency: str | None = None,
+    rates: Mapping[str, Decimal] | None = None,
+    edges: tuple[int, ...] = DEFAULT_EDGES,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Recovery by the stage of each debtor's case and by the agency it was placed with, at
+    the end of the day before ``start`` (the case as it stands now, of those open then; a
+    debtor without one is :data:`NO_CASE`): per group and currency, the period's ``opening``
+    receivables, credit ``sales``, ``collected``, ``closing``, ``recovery`` = collected /
+    (opening + sales) (null when both are 0) and the ``cure_rate`` (:mod:`arrears.kpi.roll`)."""
+    _require(actor, "see the manager's dashboard")
+    rated = factors(rates or {}, in_currency) if in_currency is not None else None
+    try:
+        history = read_history(uow.engine, portfolio=portfolio)
+        cases = read_cycle_input(
+            uow.engine, portfolio=portfolio, as_of=start - timedelta(days=1), reopen_within_days=0
+        ).cases
+    except UnknownPortfolio as exc:
+        raise NotFound(str(exc)) from exc
+    groups = (
+        cases.filter(pl.col("closed_on").is_null() | (pl.col("closed_on") >= start))
+        .sort("opened_on")
+        .group_by("debtor_id", "currency")
+        .agg(pl.col("stage").last(), pl.col("agency").last())
+    )
+    instalments = history.instalments.join(
+        groups, on=["debtor_id", "currency"], how="left"
+    ).with_columns(
+        pl.col("stage").fill_null(NO_CASE),
+        pl.when(pl.col("stage").is_null())
+        .then(pl.lit(NO_CASE))
+        .otherwise(pl.col("agency").fill_null(NO_AGENCY))
+        .alias("agency"),
+    )
+    out = []
+    for key in ("stage", "agency"):
+        try:
+            found = measures(
+                instalments, history.allocations, start, end, edges, (key,), rated, in_currency
+            ).headline
+        except ValueError as exc:
+            raise InvalidInput(f"--in {in_currency}: arrears.toml's [rates]: {exc}") from None
+        available = pl.col("opening") + pl.col("sales")
+        out.append(
+            found.with_columns(
+                pl.when(available > 0)
+                .then(pl.col("collected") / available)
+                .otherwise(None)
+                .alias("recovery")
+            ).select(key, "currency", *RECOVERY)
+        )
+    return out[0], out[1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,15 @@ WORDS: dict[str, dict[str, str]] = {
         "bad_debt_ratio": "Bad-debt ratio %",
         "cure_rate": "Cure rate %",
         "promise_kept_rate": "Promises kept %",
+        "recovery_stage": "Recovery by the stage of the debtor's case at the start",
+        "recovery_agency": "Recovery by the agency the case was placed with at the start",
+        "stage": "Stage",
+        "agency": "Agency",
+        "currency": "Currency",
+        "opening": "Receivables at start",
+        "sales": "Credit sales",
+        "recovery": "Recovery %",
+        "recovery_hint": "Recovery = collected / (receivables at start + credit sales).",
         "promises_judged": "Promises judged",
         SETTLED: "settled",
         WRITTEN_OFF: "written off",
@@ -140,6 +149,15 @@ WORDS: dict[str, dict[str, str]] = {
         "bad_debt_ratio": "Incobrables %",
         "cure_rate": "Tasa de cura %",
         "promise_kept_rate": "Promesas cumplidas %",
+        "recovery_stage": "Recuperación según la etapa del caso del deudor al inicio",
+        "recovery_agency": "Recuperación según la agencia asignada al inicio",
+        "stage": "Etapa",
+        "agency": "Agencia",
+        "currency": "Moneda",
+        "opening": "Cartera al inicio",
+        "sales": "Ventas a crédito",
+        "recovery": "Recuperación %",
+        "recovery_hint": "Recuperación = cobrado / (cartera al inicio + ventas a crédito).",
         "promises_judged": "Promesas evaluadas",
         SETTLED: "saldado",
         WRITTEN_OFF: "castigado",
@@ -389,9 +407,14 @@ def _present(view: service.Dashboard, f: Filters, visit: Visit) -> dict[str, Any
                 "total": _money(int(part["expected"].sum()), c, lang),
             }
         )
+    recovery = [
+        {"title": w[f"recovery_{key}"], "group": w[key], "rows": _recovery(frame, key, lang)}
+        for key, frame in (("stage", view.by_stage), ("agency", view.by_agency))
+    ]
     return {
         "start": view.start,
         "end": view.end,
+        "recovery": recovery,
         "currencies": currencies,
         "headline": rows,
         "aging": aging,
@@ -426,6 +449,22 @@ def _roll(view: service.Dashboard, w: dict[str, str], lang: str) -> list[dict[st
             )
         out.append({"currency": c, "targets": [w.get(t, t) for t in used], "lines": lines})
     return out
+
+
+def _recovery(frame: pl.DataFrame, key: str, lang: str) -> list[dict[str, Any]]:
+    rows = []
+    for r in frame.sort(key, "currency").to_dicts():
+        c = r["currency"]
+        rows.append(
+            {
+                "group": r[key],
+                "currency": c,
+                **{n: _money(r[n], c, lang) for n in ("opening", "sales", "collected", "closing")},
+                "recovery": _number(r["recovery"], "ratio", lang),
+                "cure_rate": _number(r["cure_rate"], "ratio", lang),
+            }
+        )
+    return rows
 
 
 @router.get("/dashboard/accounts", response_class=HTMLResponse)
