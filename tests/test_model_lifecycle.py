@@ -205,3 +205,41 @@ def test_model_score_writes_every_format_and_stores_the_day(
     cli(ws, capsys, "model", "score", "--as-of", STABLE, "--no-reasons", "--format", "json")
     with engine.connect() as conn:
         assert scored_days(conn, portfolio="default") == [date(2026, 1, 31), END]
+
+
+def test_a_workspace_trained_before_promotion_keeps_its_latest_version_live(
+    tmp_path: Path,
+) -> None:
+    """Versions but no ``models/promoted`` file (trained before promotion existed): the latest
+    stays live, and a new version does not go live by itself; a live version whose folder is
+    gone is one clear error."""
+    from arrears.scoring.features import INVOICE_FEATURES, MODEL_DEBTOR_FEATURES
+    from arrears.scoring.model import Model
+    from arrears.scoring.registry import (
+        PROMOTED,
+        ModelFileError,
+        load,
+        promote,
+        promoted,
+        save,
+    )
+
+    def model() -> Model:
+        features = {"debtor": list(MODEL_DEBTOR_FEATURES), "invoice": list(INVOICE_FEATURES)}
+        return Model(None, None, None, {}, metadata={"features": features})
+
+    assert promoted(tmp_path) is None and load(tmp_path) is None
+    assert save(model(), tmp_path, {}) == "v1" and promoted(tmp_path) == "v1"
+    save(model(), tmp_path, {})
+    (tmp_path / "models" / PROMOTED).unlink()  # as before promotion: the latest is live
+    assert promoted(tmp_path) == "v2"
+    assert save(model(), tmp_path, {}) == "v3"
+    loaded = load(tmp_path)
+    assert promoted(tmp_path) == "v2" and loaded is not None
+    assert loaded.metadata["version"] == "v2"
+    assert promote(tmp_path, "3") == ("v2", "v3")
+    with pytest.raises(ModelFileError, match="not a model version"):
+        promote(tmp_path, "latest")
+    shutil.rmtree(tmp_path / "models" / "v3")
+    with pytest.raises(ModelFileError, match=r"live version v3 .*arrears model promote"):
+        load(tmp_path)

@@ -199,6 +199,12 @@ def load(root: Path, version: str | None = None) -> Model | None:
     name = version_name(version) if version else (promoted(root) or f"v{known[-1]}")
     where = folder(root) / name
     if not where.is_dir():
+        if version is None:  # the promoted file names a version whose folder is gone
+            raise ModelFileError(
+                f"the live version {name} ({folder(root) / PROMOTED}) is not in "
+                f"{folder(root)}: put another live (arrears model promote vN; arrears model "
+                "list shows them)"
+            )
         raise ModelFileError(f"no model {name} in {folder(root)}")
     meta = _metadata(where)
     _check_compatible(meta, where)
