@@ -232,16 +232,17 @@ def test_the_page_is_rate_limited(page: Page) -> None:
 
 
 def test_the_collector_sees_the_debtors_promise_and_dispute(page: Page) -> None:
-    with engine_of(page.ws).begin() as conn:  # not used for anything else here
-        conn.execute(update(debtor_table).values(do_not_contact=False))
     debtor = _debtor(page.ws, "en")
     due = (NOW.date() + timedelta(days=5)).isoformat()
-    assert (
-        page.client.post(
-            f"{page.link(debtor)}/promise", data={"amount": "1.00", "due_on": due}
-        ).status_code
-        == 303
+    link = page.link(debtor)
+    promised = page.client.post(f"{link}/promise", data={"amount": "1.00", "due_on": due})
+    assert promised.status_code == 303
+    number = re.search(r'<option value="([^"]+)"', page.client.get(link).text)
+    assert number
+    disputed = page.client.post(
+        f"{link}/dispute", data={"invoice": number.group(1), "reason": "wrong price"}
     )
+    assert disputed.status_code == 303
     from test_web_app import add_user, login
 
     monkeypatch = pytest.MonkeyPatch()
@@ -253,5 +254,18 @@ def test_the_collector_sees_the_debtors_promise_and_dispute(page: Page) -> None:
     account = page.client.get(f"/accounts/{debtor}").text
     timeline = account.split('id="activity"')[1]
     assert "promise.made" in timeline and f"debtor:{debtor}" in timeline
+    assert "invoice.disputed" in timeline and "wrong price" in timeline
     promises = account.split('id="promises"')[1].split("</table>")[0]
     assert due in promises and "open" in promises
+
+
+def test_hostile_debtor_data_is_shown_as_text(page: Page) -> None:
+    debtor = _debtor(page.ws, "en")
+    hostile = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    with engine_of(page.ws).begin() as conn:
+        conn.execute(
+            update(debtor_table).where(debtor_table.c.external_id == debtor).values(name=hostile)
+        )
+    html = page.client.get(page.link(debtor)).text
+    assert "<script>alert(1)" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
