@@ -116,6 +116,7 @@ def feature_table(
         engine="streaming",  # measured: a third of the in-memory engine's CPU for these group-bys
     )
     balances_df, tenure_df, history_df, payments_df, promises_df, counts_df, last_df = parts
+    promises_df = _with_agreements(promises_df, data, as_of)  # plans, settlements (issue 15)
 
     cases = data.cases.select(
         "debtor_id", "currency", *[pl.col(c).alias(f"case_{c}") for c in _CASE_COLUMNS]
@@ -141,9 +142,6 @@ def feature_table(
         pl.col("promises_kept").fill_null(0),
         pl.col("promises_broken").fill_null(0),
         pl.col("promise_open").fill_null(False),
-    )
-    frame = _attach(frame, _agreements(data, as_of), KEY).with_columns(  # plans, settlements
-        pl.max_horizontal("_broken_on", "_plan_broken_on").alias("_broken_on")
     )
     frame = _attach(frame, counts_df, ["debtor_id"]).with_columns(pl.col(_COUNT_NAMES).fill_null(0))
     frame = _attach(frame, last_df, ["debtor_id"])
@@ -321,6 +319,17 @@ def _agreements(data: CycleInput, as_of: date) -> pl.DataFrame:
     return data.agreements.group_by(KEY).agg(
         running.any().alias("_plan_active"), broken.alias("_plan_broken_on")
     )
+
+
+def _with_agreements(promises: pl.DataFrame, data: CycleInput, as_of: date) -> pl.DataFrame:
+    """The promises' columns per debtor and currency, with ``_plan_active`` beside them and a
+    broken plan's day in ``_broken_on``: joined here, on the few rows that have either, so that
+    the feature table takes them in the promises' one join."""
+    if data.agreements.is_empty():
+        return promises.with_columns(pl.lit(None, pl.Boolean()).alias("_plan_active"))
+    both = promises.join(_agreements(data, as_of), on=KEY, how="full", coalesce=True)
+    broken = pl.max_horizontal("_broken_on", "_plan_broken_on").alias("_broken_on")
+    return both.with_columns(broken).drop("_plan_broken_on")
 
 
 _COUNT_NAMES = ["contacts_30d", "contacts_7d"] + [
