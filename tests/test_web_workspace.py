@@ -259,3 +259,39 @@ def test_a_manager_approves_a_settlement_beyond_the_limits_from_the_inbox(web: W
     account = web.client.get(f"/accounts/{debtor}").text
     assert "offered" in account.split('id="settlements"')[1].split("</table>")[0]
     assert _post(web, "/approvals/nonsense/1", {}).status_code == 404
+
+
+def test_a_collector_puts_credit_on_hold_and_releases_it(web: Web) -> None:
+    assert login(web.client, "maria") == 303
+    debtor = first_debtor(web.client)
+    page = f"/accounts/{debtor}"
+    with engine_of(web.ws).begin() as conn:
+        conn.execute(
+            update(debtor_table)
+            .where(debtor_table.c.external_id == debtor)
+            .values(credit_status="active")
+        )
+    no_reason = _post(web, f"{page}/credit", {"action": "hold", "reason": ""})
+    assert no_reason.status_code == 422 and "a credit hold needs a reason" in no_reason.text
+    held = _post(web, f"{page}/credit", {"action": "hold", "reason": "cheque bounced"})
+    assert held.status_code == 303
+    shown = web.client.get(held.headers["location"]).text
+    assert "credit is on hold" in shown and "on hold (no new credit)" in shown
+    assert 'value="release"' in shown
+    released = _post(web, f"{page}/credit", {"action": "release"})
+    assert released.status_code == 303
+    assert [r["actor"] for r in records(web.ws, "credit.held")] == ["user:maria"]
+    assert [r["payload"]["reason"] for r in records(web.ws, "credit.held")] == ["cheque bounced"]
+    assert [r["actor"] for r in records(web.ws, "credit.released")] == ["user:maria"]
+    with engine_of(web.ws).begin() as conn:
+        conn.execute(
+            update(debtor_table)
+            .where(debtor_table.c.external_id == debtor)
+            .values(credit_status="closed")
+        )
+    closed = _post(web, f"{page}/credit", {"action": "hold", "reason": "x"})
+    assert closed.status_code == 409 and "closed" in closed.text
+
+    web.client.cookies.clear()
+    assert login(web.client, "ana") == 303
+    assert _post(web, f"{page}/credit", {"action": "release"}).status_code == 403

@@ -9,17 +9,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, func, or_, select, update
 
 from arrears.contact.model import Pack
+from arrears.domain.activity import Activity
 from arrears.domain.actor import Actor, Permission
-from arrears.domain.errors import NotFound
+from arrears.domain.errors import Conflict, NotFound
 from arrears.domain.money import from_minor
-from arrears.domain.problems import printable
+from arrears.domain.problems import Problem, ProblemsFound, printable
 from arrears.services.compliance import CallTask, CallVerdict, may_call
 from arrears.services.uow import SqlUnitOfWork
+from arrears.store.activity_log import Entry, record
 from arrears.store.portfolios import portfolio_id
 from arrears.store.schema import (
     activity,
@@ -43,6 +45,7 @@ class DebtorSummary:
     language: str
     currency: str
     do_not_contact: bool
+    credit_status: str = "active"  # active, on_hold (no new credit), closed
 
 
 def debtor_summary(
@@ -68,6 +71,7 @@ def debtor_summary(
         str(m["language"]),
         str(m["currency"]),
         bool(m["do_not_contact"]),
+        str(m["credit_status"]),
     )
 
 
@@ -454,3 +458,76 @@ def awaiting_approval(
         )
         for r in rows
     ]
+
+
+class CreditHeld(Activity):
+    kind: ClassVar[str] = "credit.held"
+
+
+class CreditReleased(Activity):
+    kind: ClassVar[str] = "credit.released"
+
+
+@dataclass(frozen=True, slots=True)
+class CreditChanged:
+    debtor: str
+    credit_status: str  # what it is now
+    changed: bool  # False: it was so already
+
+
+def set_credit_hold(
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    debtor: str,
+    hold: bool,
+    reason: str,
+    at: datetime,
+) -> CreditChanged:
+    """Put ``debtor``'s credit on hold (``hold``: no new sales on credit; the debtor's
+    ``credit_status`` ``on_hold``, as the policy's ``credit_hold`` step does) with a reason, or
+    release it (``active``); a closed account is refused (:class:`Conflict`). Doing it twice
+    changes nothing."""
+    actor.require(Permission.WORK, "hold or release a debtor's credit")
+    said = reason.strip()
+    source = f"credit of {debtor}"
+    if hold and not said:
+        raise ProblemsFound([Problem(source, None, "reason", "a credit hold needs a reason")])
+    if len(said) > 2000:
+        raise ProblemsFound([Problem(source, None, "reason", "at most 2000 characters")])
+    before, after = ("active", "on_hold") if hold else ("on_hold", "active")
+    with uow:
+        conn = uow.conn
+        owner = _owner(uow, portfolio, debtor)
+        status = str(
+            conn.execute(
+                select(debtor_table.c.credit_status).where(debtor_table.c.id == owner)
+            ).scalar_one()
+        )
+        if status == after:
+            return CreditChanged(debtor, status, changed=False)
+        if status != before:
+            raise Conflict(printable(f"{source} is {status}: it cannot be held or released"))
+        conn.execute(
+            update(debtor_table)
+            .where(debtor_table.c.id == owner, debtor_table.c.credit_status == before)
+            .values(credit_status=after, updated_at=at)
+        )
+        kind = CreditHeld if hold else CreditReleased
+        payload = {"before": before, "after": after} | ({"reason": said} if said else {})
+        record(
+            conn,
+            [
+                Entry(
+                    kind(
+                        occurred_at=at, actor=actor.name, portfolio=portfolio, debtor=debtor,
+                        subject_kind="debtor", subject_id=debtor,
+                        payload=payload,
+                    ),
+                    portfolio_id(conn, portfolio),
+                    owner,
+                )
+            ],
+        )  # fmt: skip
+    return CreditChanged(debtor, after, changed=True)

@@ -45,7 +45,14 @@ router = APIRouter(include_in_schema=False)
 
 CALL_OUTCOMES = tuple(collection.CALL_OUTCOMES)
 #: What ``?done=`` on the account page says (after a redirect: POST, redirect, GET).
-DONE = {"call": "done_call", "hold": "done_hold", "released": "done_released", "note": "done_note"}
+DONE = {
+    "call": "done_call",
+    "hold": "done_hold",
+    "released": "done_released",
+    "note": "done_note",
+    "credit_held": "done_credit_held",
+    "credit_released": "done_credit_released",
+}
 
 
 def _money(minor: int, currency: str, language: str) -> str:
@@ -323,6 +330,24 @@ async def release_hold(request: Request, debtor: str, hold_id: int) -> Response:
     except _Invalid as exc:
         return await _invalid(visit, debtor, exc)
     return RedirectResponse(f"{_path(debtor)}?done=released", status_code=303)
+
+
+@router.post("/accounts/{debtor}/credit", response_class=HTMLResponse)
+async def credit_hold(request: Request, debtor: str) -> Response:
+    """Put the debtor's credit on hold (``action=hold``, a reason) or release it."""
+    visit = _visit(request)
+    form = await _checked_form(visit)
+    s, hold = visit.site, form.get("action") == "hold"
+    try:
+        await _act(
+            "credit", accounts.set_credit_hold, uow=s.uow(), actor=visit.actor,
+            portfolio=s.portfolio, debtor=debtor, hold=hold, reason=form.get("reason", ""),
+            at=s.clock(),
+        )  # fmt: skip
+    except _Invalid as exc:
+        return await _invalid(visit, debtor, exc)
+    done = "credit_held" if hold else "credit_released"
+    return RedirectResponse(f"{_path(debtor)}?done={done}", status_code=303)
 
 
 @router.post("/accounts/{debtor}/notes", response_class=HTMLResponse)
