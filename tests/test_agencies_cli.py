@@ -128,7 +128,7 @@ def test_placement_remittance_recall(
     assert run(ws, "agency", "recall", "--by-rule", "--on", "2026-04-21") == 0
     out = capsys.readouterr().out
     assert "placement 1: ACME recalled from recoverco on 2026-04-21" in out
-    assert "no payment for 60 days (recall after 60)" in out and "BETA" not in out
+    assert "no payment for 60 days, recall after 60" in out and "BETA" not in out
     assert credit(ws, tmp_path) == {"ACME": "active", "BETA": "on_hold"}
 
     # 04-22: BETA by hand; both back in house, with their history

@@ -39,7 +39,7 @@ def _say(p: PlacementView) -> str:
     if p.recalled_on is not None:
         return (
             f"placement {p.id}: {p.debtor} recalled from {p.agency} on {p.recalled_on} "
-            f"({p.recall_reason}); back in house"
+            f"({p.recall_reason}); back in house collection"
         )
     head = f"placement {p.id}: {p.debtor} {p.amount} placed with {p.agency} on {p.placed_on}"
     if not p.changed:
@@ -234,7 +234,7 @@ def placements(
         ],
         schema=dict.fromkeys(columns, pl.String),
     )
-    emit(frame, fmt, title="placements", wrap=("reason",), optional=("rate", "reason"), wide=wide)
+    emit(frame, fmt, title="placements", wrap=("reason",), optional=("rate", "reason", "recalled_on"), wide=wide)
 
 
 @agency_app.command("export")

@@ -438,7 +438,7 @@ def recall_by_rule(
             paid = store.last_payment_on(uow.conn, int(row["debtor_id"]), str(row["currency"]))
             since = max(row["placed_on"], paid or row["placed_on"])
             if on - since >= timedelta(days=days):
-                reason = f"no payment for {(on - since).days} days (recall after {days})"
+                reason = f"no payment for {(on - since).days} days, recall after {days}"
                 recalled.append(_recall(uow, actor, row, on=on, reason=reason, at=at))
     return recalled
 
