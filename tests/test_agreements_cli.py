@@ -70,7 +70,7 @@ def activity(ws: Path) -> list[tuple[str, str]]:
 def test_the_calculator_keeps_to_the_minimum_instalment(
     ws: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    quote = ["payment-plan", "quote", "SMALL", "--first", "2026-02-10", "--on", "2026-02-03"]
+    quote = ["payment-plan", "quote", "SMALL", "--due", "2026-02-10", "--on", "2026-02-03"]
     assert run(ws, *quote) == 0
     out = capsys.readouterr().out
     # at most one payment on a balance below the minimum instalment, and a manager must agree
@@ -81,7 +81,7 @@ def test_the_calculator_keeps_to_the_minimum_instalment(
     assert "11.51" in out and "11.53" in out  # 11.51 + 11.51 + 11.53 = 34.55
     assert "beyond the policy's limits (a manager must approve it):" in out
     assert "instalments of 11.51 USD: the policy's minimum instalment is 100.00 USD" in out
-    assert run(ws, "payment-plan", "quote", "BIG", "--first", "2026-02-10", "--on",
+    assert run(ws, "payment-plan", "quote", "BIG", "--due", "2026-02-10", "--on",
                "2026-02-03", "--format", "json") == 0  # fmt: skip
     schedule = json.loads(capsys.readouterr().out)  # as many as the limits allow: 6
     assert [(r["due"], r["amount"]) for r in schedule] == [
@@ -95,7 +95,7 @@ def test_a_plan_beyond_the_limits_waits_for_approval(
     ws: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     accept = ["payment-plan", "accept", "BIG", "--instalments", "12", "--every", "weekly",
-              "--first", "2026-02-10", "--on", "2026-02-03"]  # fmt: skip
+              "--due", "2026-02-10", "--on", "2026-02-03"]  # fmt: skip
     assert run(ws, *accept) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "12 instalments: the policy allows at most 6" in out
@@ -132,7 +132,7 @@ def test_a_plan_beyond_the_limits_waits_for_approval(
 
 def test_bad_input_is_reported_all_at_once(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = ["payment-plan", "accept", "BIG", "--every", "yearly", "--down", "-5",
-           "--first", "2026-01-01", "--on", "2026-02-03", "--instalments", "0"]  # fmt: skip
+           "--due", "2026-01-01", "--on", "2026-02-03", "--instalments", "0"]  # fmt: skip
     assert run(ws, *bad) == 1
     err = " ".join(capsys.readouterr().err.split())
     assert "unknown frequency 'yearly'" in err
@@ -141,7 +141,7 @@ def test_bad_input_is_reported_all_at_once(ws: Path, capsys: pytest.CaptureFixtu
     assert "the number of instalments must be 1 to 360, not 0" in err
     assert run(ws, "payment-plan", "quote", "NOPE") == 1
     assert "unknown debtor 'NOPE'" in capsys.readouterr().err
-    offer = ["settlement", "offer", "BIG", "--discount", "100", "--expires", "2026-02-01",
+    offer = ["settlement", "offer", "BIG", "--discount", "100", "--due", "2026-02-01",
              "--on", "2026-02-05"]  # fmt: skip
     assert run(ws, *offer) == 1
     err = " ".join(capsys.readouterr().err.split())
@@ -151,7 +151,7 @@ def test_bad_input_is_reported_all_at_once(ws: Path, capsys: pytest.CaptureFixtu
 
 
 def test_settlement_offer_approve_accept_list(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    offer = ["settlement", "offer", "BIG", "--discount", "25", "--expires", "2026-02-20",
+    offer = ["settlement", "offer", "BIG", "--discount", "25", "--due", "2026-02-20",
              "--on", "2026-02-05"]  # fmt: skip
     assert run(ws, *offer) == 0
     out = " ".join(capsys.readouterr().out.split())

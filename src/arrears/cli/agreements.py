@@ -115,7 +115,8 @@ def plan_quote(
         str, typer.Option("--every", help="Frequency: weekly, fortnightly or monthly.")
     ] = "monthly",
     first: Annotated[
-        str | None, typer.Option("--first", help="First payment's day (default: in 7 days).")
+        str | None,
+        typer.Option("--due", help="Day the first payment falls due (default: in 7 days)."),
     ] = None,
     down: Annotated[str, typer.Option("--down", help="Down payment, e.g. 100.00.")] = "0",
     on: On = None,
@@ -136,7 +137,7 @@ def plan_quote(
         debtor=debtor,
         policy=_policy(ws, policy, code),
         on=_day(on, "--on"),
-        first_on=None if first is None else parse_date(first, "--first"),
+        first_on=None if first is None else parse_date(first, "--due"),
         instalments=instalments,
         frequency=every,
         down=parse_amount(down, "--down"),
@@ -157,7 +158,8 @@ def plan_accept(
         str, typer.Option("--every", help="Frequency: weekly, fortnightly or monthly.")
     ] = "monthly",
     first: Annotated[
-        str | None, typer.Option("--first", help="First payment's day (default: in 7 days).")
+        str | None,
+        typer.Option("--due", help="Day the first payment falls due (default: in 7 days)."),
     ] = None,
     down: Annotated[str, typer.Option("--down", help="Down payment, e.g. 100.00.")] = "0",
     on: On = None,
@@ -177,7 +179,7 @@ def plan_accept(
         policy=_policy(ws, policy, code),
         on=_day(on, "--on"),
         at=_now(),
-        first_on=None if first is None else parse_date(first, "--first"),
+        first_on=None if first is None else parse_date(first, "--due"),
         instalments=instalments,
         frequency=every,
         down=parse_amount(down, "--down"),
@@ -360,7 +362,9 @@ def settlement_offer(
     ctx: typer.Context,
     debtor: Annotated[str, typer.Argument(help="Debtor's external id.")],
     discount: Annotated[str, typer.Option("--discount", help="Percent off, e.g. 10 or 12.5.")],
-    expires: Annotated[str, typer.Option("--expires", help="Last day to pay (YYYY-MM-DD).")],
+    expires: Annotated[
+        str, typer.Option("--due", help="Day the settled amount falls due: the last day to pay.")
+    ],
     on: On = None,
     currency: Currency = None,
     policy: PolicyOpt = None,
@@ -376,7 +380,7 @@ def settlement_offer(
         debtor=debtor,
         policy=_policy(ws, policy, code),
         discount=parse_amount(discount, "--discount"),
-        expires_on=parse_date(expires, "--expires"),
+        expires_on=parse_date(expires, "--due"),
         on=_day(on, "--on"),
         at=_now(),
         currency=currency,
