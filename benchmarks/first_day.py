@@ -213,7 +213,6 @@ def backlog_frames(n: int, seed: int) -> dict[str, object]:
 
 def phase_build(url: str, n: int, seed: int) -> dict[str, object]:
     import polars as pl
-    from sqlalchemy import text
 
     from arrears.store import bulk
     from arrears.store.database import connect, upgrade
@@ -236,12 +235,8 @@ def phase_build(url: str, n: int, seed: int) -> dict[str, object]:
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT max(id) FROM {table}))"
                 )
-    with engine.connect() as conn:
-        if bulk.is_postgres(conn):
-            conn.execute(text("COMMIT"))
-            conn.exec_driver_sql("VACUUM ANALYZE")
-        else:
-            conn.exec_driver_sql("ANALYZE")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE" if bulk.is_postgres(conn) else "ANALYZE")
     engine.dispose()
     return {"seconds": time.perf_counter() - start, "generate_s": made, "rows": counts}
 
@@ -313,12 +308,18 @@ def phase_pay(url: str, day: str, share: float, seed: int) -> dict[str, object]:
 
 
 # -- phases measured ---------------------------------------------------------------------------
-def _best(fn: object, times: int = 2) -> tuple[float, list[float], object]:
+CPU: dict[str, float] = {}
+
+
+def _best(fn: object, times: int = 2, name: str = "") -> tuple[float, list[float], object]:
+    """Best wall time of ``times`` runs; ``CPU[name]``: the process's CPU seconds (every
+    thread) of the run with the least CPU."""
     runs, result = [], None
     for _ in range(times):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = fn()  # type: ignore[operator]
         runs.append(time.perf_counter() - start)
+        CPU[name] = min(CPU.get(name, 1e9), time.process_time() - cpu)
     return min(runs), runs, result
 
 
@@ -328,9 +329,9 @@ def phase_decide(url: str, day: str) -> dict[str, object]:
     from cycle_reference import reference_features
 
     from arrears.cycle.decide import decide
-    from arrears.cycle.frames import SCORE_SCHEMA
     from arrears.scoring.model import score_frame
-    from arrears.services.cycle import load_compiled
+    from arrears.scoring.rules import rules_score_frame
+    from arrears.services.cycle import _rules_scores, load_compiled
     from arrears.store.cycle.read import read_cycle_input
     from arrears.store.database import connect
 
@@ -347,20 +348,25 @@ def phase_decide(url: str, day: str) -> dict[str, object]:
     )
     read_s = time.perf_counter() - start
     engine.dispose()
-    days = policy.reads("expected_days_to_pay")
+    assert not policy.reads("expected_days_to_pay")  # else run scores every invoice too
+    # what run scores with (no model): the rules from their five features; and, for the
+    # record, the rules score of the full feature table (what run used before issue 20)
     score_s, score_runs, scored = _best(
-        lambda: score_frame(None, data, as_of, with_reasons=False, days_to_pay=days)
+        lambda: _rules_scores(rules_score_frame, data, as_of), name="score"
     )
-    data = replace(data, scores=scored.select(list(SCORE_SCHEMA)))  # type: ignore[attr-defined]
-    decide_s, decide_runs, decisions = _best(lambda: decide(data, policy, as_of))
+    _best(lambda: score_frame(None, data, as_of, with_reasons=False, days_to_pay=False), 1, "full")
+    data = replace(data, scores=scored)  # type: ignore[arg-type]
+    decide_s, decide_runs, decisions = _best(lambda: decide(data, policy, as_of), name="decide")
     buckets = list(policy.policy.buckets)
     b_s, b_runs, _ = _best(
         lambda: reference_features(
             data, as_of, buckets, reopen_within_days=policy.policy.reopen_within_days
-        )
+        ),
+        name="reference",
     )
     return {
         "rows": {name: getattr(data, name).height for name in type(data).__slots__},
+        "cpu": CPU,
         "read_s": read_s,
         "score_s": score_s,
         "score_runs": score_runs,
@@ -381,7 +387,10 @@ def phase_run(url: str, day: str) -> dict[str, object]:
 
     policy = load_compiled(POLICY)
     engine = connect(url)
+    import resource
+
     timings = Timings()
+    before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     decisions, summary = run_cycle(
         SqlUnitOfWork(engine),
@@ -393,8 +402,15 @@ def phase_run(url: str, day: str) -> dict[str, object]:
         timings=timings,
     )
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime)
     engine.dispose()
+    # on a shared machine the wall time measures the queue for the cores: the CPU too
+    print(f"  (run {day}: {seconds:.2f} s wall, CPU user {cpu[0]:.2f} s + system {cpu[1]:.2f} s)",
+          file=sys.stderr)  # fmt: skip
     return {
+        "cpu_user_s": cpu[0],
+        "cpu_sys_s": cpu[1],
         "seconds": seconds,
         "read_s": timings.read,
         "score_s": timings.score,
@@ -437,6 +453,14 @@ def bench(label: str, url: str, seed: int) -> None:
         f"reference (b) {b_s:.2f} s (runs {d['b_runs']}): decide / (b) = {decide_s / b_s:.2f}x;"
         f" {d['cases']:,} cases, {d['steps']:,} steps decided; peak {dmem:,.0f} MiB"
     )
+    cpu = d["cpu"]
+    assert isinstance(cpu, dict)
+    print(
+        f"{label}: CPU seconds (all threads, least of the runs): score {cpu['score']:.2f} "
+        f"(the full feature table's rules score: {cpu['full']:.2f}), "
+        f"decide {cpu['decide']:.2f}, reference (b) {cpu['reference']:.2f}: decide / (b) = "
+        f"{cpu['decide'] / cpu['reference']:.2f}x"
+    )
     print(
         f"{label}: targets: score <= {TARGET_SCORE_S} s {mark(score_s <= TARGET_SCORE_S)}; "
         f"decide <= {TARGET_DECIDE_S} s {mark(decide_s <= TARGET_DECIDE_S)}; decide <= 1.0x (b) "
@@ -466,12 +490,30 @@ def bench(label: str, url: str, seed: int) -> None:
     )
 
 
+def template_copy(pg_url: str, template: str, name: str) -> str:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from arrears.store.database import connect, normalize_url, upgrade
+    from arrears.store.schema import metadata
+
+    admin = create_engine(normalize_url(pg_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    admin.dispose()
+    url = make_url(normalize_url(pg_url)).set(database=name).render_as_string(False)
+    upgrade(url)
+    metadata.create_all(connect(url), checkfirst=True)  # a revision taken while still a no-op
+    return url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--debtors", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--skip-pg", action="store_true")
+    parser.add_argument("--pg-template", help="copy this database (built by --phase build)")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/arrears-first-day"))
     parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
@@ -505,16 +547,29 @@ def main() -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         shutil.copyfile(pristine, db)
+        from arrears.store.database import upgrade
+
+        upgrade(f"sqlite:///{db}")  # the cached build may predate the latest migration
+        # ... or have taken a revision while it was still reserved (a no-op): any table missing
+        from arrears.store.database import connect
+        from arrears.store.schema import metadata
+
+        metadata.create_all(connect(f"sqlite:///{db}"), checkfirst=True)
         bench("SQLite", f"sqlite:///{db}", args.seed)
     if args.skip_pg:
         return
     from cycle import drop_pg_database, fresh_pg_database
 
     name = f"arrears_first_day_{os.getpid()}"
-    url = fresh_pg_database(args.pg_url, name)
+    if args.pg_template:  # a database built before by this script, with the same parameters
+        url = template_copy(args.pg_url, args.pg_template, name)
+        print(f"\nPostgreSQL: a copy of {args.pg_template} (built with the same parameters)")
+    else:
+        url = fresh_pg_database(args.pg_url, name)
     try:
-        built, _ = run_phase(__file__, ["build", url, str(args.debtors), str(args.seed)])
-        print(f"\nPostgreSQL: built in {float(built['seconds']):.1f} s: {built['rows']}")
+        if not args.pg_template:
+            built, _ = run_phase(__file__, ["build", url, str(args.debtors), str(args.seed)])
+            print(f"\nPostgreSQL: built in {float(built['seconds']):.1f} s: {built['rows']}")
         bench("PostgreSQL", url, args.seed)
     finally:
         drop_pg_database(args.pg_url, name)

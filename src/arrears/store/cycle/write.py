@@ -140,6 +140,7 @@ def commit_decisions(
                 raise CycleBusy(portfolio) from exc
             raise
         with tx:
+            _large_cache(conn)
             pid = portfolio_id(conn, portfolio)
             if bulk.is_postgres(conn):
                 locked = conn.execute(
@@ -194,6 +195,7 @@ class _Writer:
         self.at = at
         self.pg = bulk.is_postgres(conn)
         self.references_locked = False
+        self.debtors_locked = False
         self.day = f"'{as_of.isoformat()}'"
 
     def exec(self, sql: str, params: dict[str, Any] | None = None) -> int:
@@ -209,22 +211,11 @@ class _Writer:
         frame = pl.concat([done.open_case, done.change_case]).with_columns(
             _legacy_case_key(self.as_of).alias("legacy_key")
         )
-        staged = bulk.stage(self.conn, "_cycle_cases", frame)
+        staged = _stage(self.conn, "_cycle_cases", frame)
         self._refuse_stale(staged)
-        opened = self.exec(
-            f"""
-            INSERT INTO collection_case (portfolio_id, debtor_id, currency, opened_on, stage,
-                stage_entered_on, stage_floor, segment, arm, agency, awaiting_approval, paused_by,
-                paused_until, policy, updated_on)
-            SELECT {self.pid}, s.debtor_id, s.currency, s.opened_on, s.stage, s.stage_entered_on,
-                   s.stage_floor, s.segment, s.arm, s.agency, s.awaiting_approval, s.paused_by,
-                   s.paused_until, :policy, {self.day}
-            FROM {staged} s
-            WHERE s.change = 'open' AND NOT EXISTS (
-                SELECT 1 FROM collection_case c WHERE c.debtor_id = s.debtor_id
-                  AND c.currency = s.currency AND c.opened_on = s.opened_on)""",
-            {"policy": self.policy_name},
-        )
+        self._lock_debtors(staged)
+        with self._trusted_insert("collection_case", self.debtors_locked):
+            opened = self._open_cases(staged)
         self.exec(f"""
             UPDATE {staged} SET case_id = (
                 SELECT c.id FROM collection_case c WHERE c.debtor_id = {staged}.debtor_id
@@ -246,11 +237,62 @@ class _Writer:
             ("close", "cases_closed"),
         ):
             counts[name] = self._update_cases(staged, change)
-        counts["activities"] = self._activities(
-            staged, "s.event", "'case'", "s.key", "s.key", "s.event IS NOT NULL", "s.legacy_key"
-        )
+        with self._trusted_insert("activity", self.debtors_locked):
+            counts["activities"] = self._activities(
+                staged, "s.event", "'case'", "s.key", "s.key", "s.event IS NOT NULL", "s.legacy_key"
+            )
         bulk.drop(self.conn, staged)
         return counts
+
+    def _open_cases(self, staged: str) -> int:
+        return self.exec(
+            f"""
+            INSERT INTO collection_case (portfolio_id, debtor_id, currency, opened_on, stage,
+                stage_entered_on, stage_floor, segment, arm, agency, awaiting_approval, paused_by,
+                paused_until, policy, updated_on)
+            SELECT {self.pid}, s.debtor_id, s.currency, s.opened_on, s.stage, s.stage_entered_on,
+                   s.stage_floor, s.segment, s.arm, s.agency, s.awaiting_approval, s.paused_by,
+                   s.paused_until, :policy, {self.day}
+            FROM {staged} s
+            WHERE s.change = 'open' AND NOT EXISTS (
+                SELECT 1 FROM collection_case c WHERE c.debtor_id = s.debtor_id
+                  AND c.currency = s.currency AND c.opened_on = s.opened_on)""",
+            {"policy": self.policy_name},
+        )
+
+    def _lock_debtors(self, staged: str) -> None:
+        """PostgreSQL: every staged case's debtor is a debtor of this portfolio, and they and the
+        portfolio are locked against deletion (``FOR KEY SHARE``, what each row's foreign-key
+        check would take), so the cases and their activities may be inserted without per-row
+        foreign-key triggers (at 1M debtors: two checks for each of 2M rows)."""
+        if not self.pg:
+            return
+        foreign = self.conn.execute(
+            text(f"""
+            SELECT count(*) FROM {staged} s WHERE NOT EXISTS (
+                SELECT 1 FROM debtor d WHERE d.id = s.debtor_id AND d.portfolio_id = {self.pid})""")
+        ).scalar_one()
+        if foreign:
+            raise StaleDecisions(f"{foreign} case(s) name a debtor not of this portfolio")
+        self.exec(f"SELECT id FROM portfolio WHERE id = {self.pid} FOR KEY SHARE")
+        self.exec(
+            f"SELECT d.id FROM debtor d WHERE d.id IN (SELECT DISTINCT debtor_id FROM {staged}) "
+            "FOR KEY SHARE OF d"
+        )
+        self.debtors_locked = True
+
+    @contextmanager
+    def _trusted_insert(self, table: str, locked: bool) -> Iterator[None]:
+        """PostgreSQL: an ``INSERT`` into ``table`` without its per-row foreign-key triggers,
+        when every parent row of its rows was checked and ``locked`` in this transaction, the
+        role may set ``session_replication_role``, and no trigger of the table's own fires on
+        an insert (``activity``'s append-only triggers fire on update, delete and truncate)."""
+        trusted = self.pg and locked and _no_insert_triggers(self.conn, table)
+        if trusted:
+            self.conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        yield  # on an error the transaction rolls back, and the SET LOCAL with it
+        if trusted:
+            self.conn.exec_driver_sql("SET LOCAL session_replication_role = origin")
 
     def _refuse_stale(self, staged: str) -> None:
         """Decisions made from cases that have changed since (another run committed) fail."""
@@ -309,7 +351,9 @@ class _Writer:
         actor: str | None = None,
     ) -> int:
         """One activity per staged row, unless its key (or its ``legacy_key``: the same
-        activity as a store from before business keys logged it) is already in the log."""
+        activity as a store from before business keys logged it) is already in the log. The key
+        is checked by the insert itself (``ON CONFLICT DO NOTHING`` on its unique index): a
+        quarter less work than looking it up first (0.5 CPU s of 2.1 for 485,000 steps)."""
         if legacy_key is not None:
             where += (
                 f" AND NOT EXISTS (SELECT 1 FROM activity a WHERE a.idempotency_key = {legacy_key})"
@@ -321,15 +365,15 @@ class _Writer:
             SELECT :at, {kind}, :actor, {self.pid}, s.debtor_id, {subject_kind}, {subject_id},
                    {self.cast("s.payload", "JSON")}, {key}
             FROM {staged} s
-            WHERE {where} AND NOT EXISTS (
-                SELECT 1 FROM activity a WHERE a.idempotency_key = {key})""",
+            WHERE {where}
+            ON CONFLICT (idempotency_key) DO NOTHING""",
             {"at": self.at if self.pg else _sqlite_time(self.at), "actor": actor or self.actor},
         )
 
     # Steps ------------------------------------------------------------------------------------
 
     def steps(self, done: Effects) -> dict[str, int]:
-        staged = bulk.stage(self.conn, "_cycle_steps", _step_frame(done))
+        staged = _stage(self.conn, "_cycle_steps", _step_frame(done))
         self.exec(f"""
             UPDATE {staged} SET case_id = (
                 SELECT c.id FROM collection_case c WHERE c.debtor_id = {staged}.debtor_id
@@ -364,7 +408,10 @@ class _Writer:
         counts["steps_executed"] = int(executed or 0)
         counts["steps_blocked"] = int(blocked or 0)
         counts["steps_skipped"] = inserted - counts["steps_executed"] - counts["steps_blocked"]
-        activities = self._activities(staged, "s.event", "'case_step'", "s.key", "s.key", "1 = 1")
+        with self._trusted_insert("activity", self.references_locked):
+            activities = self._activities(
+                staged, "s.event", "'case_step'", "s.key", "s.key", "1 = 1"
+            )
         with self._trusted("outbox"):
             counts["outbox"] = self._outbox(staged)
         with self._trusted("task"):
@@ -672,6 +719,66 @@ class _Writer:
             )
         )
         return True
+
+
+def _no_insert_triggers(conn: Connection, table: str) -> bool:
+    """Whether ``table`` has no trigger of its own firing on ``INSERT`` (only the foreign-key
+    checks) and the role may set ``session_replication_role``; remembered by the connection."""
+    key = ("arrears.cycle_trusted_insert", table)
+    if key not in conn.info:
+        own = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) "
+                "AND NOT tgisinternal AND (tgtype & 4) <> 0"  # TRIGGER_TYPE_INSERT
+            ),
+            {"t": table},
+        ).scalar_one()
+        conn.info[key] = own == 0 and bulk.may_skip_triggers(conn)
+    return bool(conn.info[key])
+
+
+#: SQLite's page cache of the commit's connection, main and temporary schemas, in KiB.
+SQLITE_CACHE_KIB = 512 * 1024
+#: How much of the SQLite file the commit reads through a memory map (``PRAGMA mmap_size``).
+SQLITE_MMAP_BYTES = 8 * 2**30
+
+
+def _large_cache(conn: Connection) -> None:
+    """Give the commit's SQLite connection a page cache in proportion to a first day.
+
+    SQLite's default page cache is 2 MiB: a first day writing a million cases, their steps and
+    two million activities into indexed tables (and staging them in temporary tables) went to
+    the operating system for a page at every index insert, and spilled dirty pages into the
+    WAL again and again. These settings are of this connection only, memory is taken as pages
+    are used, and they change no guarantee (the transaction and its journal are the same)."""
+    if bulk.is_postgres(conn) or conn.info.get("arrears.cycle_cache"):
+        return
+    for schema in ("main", "temp"):
+        conn.exec_driver_sql(f"PRAGMA {schema}.cache_size = -{SQLITE_CACHE_KIB}")
+    conn.exec_driver_sql(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
+    conn.info["arrears.cycle_cache"] = True
+
+
+def _stage(conn: Connection, name: str, frame: pl.DataFrame) -> str:
+    """``bulk.stage``; on SQLite each group of rows with the same columns set (a message, an
+    offer, a skip...) is inserted with only those columns, the others left null. SQLite's
+    ``executemany`` costs per value bound, null or not: the step frame's 485,000 rows x 34
+    columns, mostly null, took 6.0 CPU seconds to stage at 200,000 debtors."""
+    if bulk.is_postgres(conn) or frame.width > 62 or frame.is_empty():
+        return bulk.stage(conn, name, frame)
+    bulk.stage(conn, name, frame.clear())
+    columns = frame.columns
+    mask = pl.sum_horizontal(
+        pl.col(c).is_not_null().cast(pl.Int64()) * (1 << i) for i, c in enumerate(columns)
+    )
+    for part in frame.with_columns(mask.alias("_set")).partition_by("_set"):
+        bits = int(part["_set"][0])
+        kept = [c for i, c in enumerate(columns) if bits >> i & 1]
+        if kept:
+            bulk.insert_frame(conn, name, part.select(kept))
+        else:  # every column null (cannot be: a staged row has its key)
+            bulk.insert_frame(conn, name, part.select(columns[0]))
+    return name
 
 
 def _sqlite_time(at: datetime) -> str:
