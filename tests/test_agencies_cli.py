@@ -21,11 +21,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from arrears.cli.app import main
+from arrears.domain.actor import Actor, Role
+from arrears.domain.errors import NotAllowed
+from arrears.services import agencies
+from arrears.services.uow import SqlUnitOfWork
+from arrears.store.database import connect
 
 DEBTORS = """debtor_id,name,currency,email
 ACME,Acme Corp,USD,ap@acme.example
@@ -189,8 +195,8 @@ def test_bad_agency_and_placement_requests(ws: Path, capsys: pytest.CaptureFixtu
     assert run(ws, "agency", "place", "ACME", "--agency", "recoverco", "--on", "2026-02-01") == 0
     assert run(ws, "agency", "place", "ACME", "--agency", "other", "--on", "2026-02-02") == 1
     assert "it is placed with recoverco: recall it first" in capsys.readouterr().err
-    agencies = table(ws, capsys, "agency", "list")
-    assert [(a["agency"], a["commission"], a["placed"]) for a in agencies] == [
+    listed = table(ws, capsys, "agency", "list")
+    assert [(a["agency"], a["commission"], a["placed"]) for a in listed] == [
         ("other", "20 %", "0"),
         ("recoverco", "by age: 0+ days 15 %, 90+ days 25 %, 180+ days 35 %", "1"),
     ]
@@ -227,3 +233,36 @@ def test_the_cycles_placement_becomes_a_placement_on_export(
     ]
     assert run(root, *export) == 0
     assert "placed" not in capsys.readouterr().err  # recorded once
+
+
+def test_placing_and_recalling_need_a_role_that_may_approve(
+    ws: Path, store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = connect(store_url)
+    at = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
+    try:
+        for role in (Role.COLLECTOR, Role.AUDITOR):
+            with pytest.raises(NotAllowed, match="may not place a debtor with an agency"):
+                agencies.place(
+                    SqlUnitOfWork(engine),
+                    Actor(f"user:{role}", role),
+                    "ACME",
+                    portfolio="default",
+                    agency="recoverco",
+                    on=date(2026, 2, 1),
+                    at=at,
+                )
+        manager = Actor("user:maria", Role.MANAGER)
+        done = agencies.place(
+            SqlUnitOfWork(engine),
+            manager,
+            "ACME",
+            portfolio="default",
+            agency="recoverco",
+            on=date(2026, 2, 1),
+            at=at,
+        )
+        assert (done.placed_by, done.commission_percent) == ("user:maria", 25)
+    finally:
+        engine.dispose()
+    assert [p["placement"] for p in table(ws, capsys, "agency", "placements")] == ["1"]

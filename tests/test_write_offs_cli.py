@@ -213,3 +213,10 @@ def test_the_policys_write_off_step_becomes_a_proposal_that_waits(
     assert "300.00 USD written off (approved by cli:" in capsys.readouterr().out
     assert run(root, "write-off", "refuse", "2", "--on", "2026-07-02", "--reason", "in talks") == 0
     assert [p["status"] for p in proposals(root, capsys)] == ["refused", "posted"]
+
+
+def test_a_recovery_needs_a_write_off(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pay = ["write-off", "recover", "D1", "--id", "P1", "--on", "2026-04-01"]
+    assert run(ws, *pay, "--amount", "10.00", "--currency", "USD") == 1
+    err = capsys.readouterr().err
+    assert "nothing of D1 in USD was written off: record it with arrears payment add" in err

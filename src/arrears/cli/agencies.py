@@ -234,7 +234,14 @@ def placements(
         ],
         schema=dict.fromkeys(columns, pl.String),
     )
-    emit(frame, fmt, title="placements", wrap=("reason",), optional=("rate", "reason", "recalled_on"), wide=wide)
+    emit(
+        frame,
+        fmt,
+        title="placements",
+        wrap=("reason",),
+        optional=("rate", "reason", "recalled_on"),
+        wide=wide,
+    )
 
 
 @agency_app.command("export")
