@@ -195,7 +195,6 @@ class _Writer:
         self.at = at
         self.pg = bulk.is_postgres(conn)
         self.references_locked = False
-        self.debtors_locked = False
         self.day = f"'{as_of.isoformat()}'"
 
     def exec(self, sql: str, params: dict[str, Any] | None = None) -> int:
@@ -213,9 +212,7 @@ class _Writer:
         )
         staged = _stage(self.conn, "_cycle_cases", frame)
         self._refuse_stale(staged)
-        self._lock_debtors(staged)
-        with self._trusted_insert("collection_case", self.debtors_locked):
-            opened = self._open_cases(staged)
+        opened = self._open_cases(staged)
         self.exec(f"""
             UPDATE {staged} SET case_id = (
                 SELECT c.id FROM collection_case c WHERE c.debtor_id = {staged}.debtor_id
@@ -237,10 +234,9 @@ class _Writer:
             ("close", "cases_closed"),
         ):
             counts[name] = self._update_cases(staged, change)
-        with self._trusted_insert("activity", self.debtors_locked):
-            counts["activities"] = self._activities(
-                staged, "s.event", "'case'", "s.key", "s.key", "s.event IS NOT NULL", "s.legacy_key"
-            )
+        counts["activities"] = self._activities(
+            staged, "s.event", "'case'", "s.key", "s.key", "s.event IS NOT NULL", "s.legacy_key"
+        )
         bulk.drop(self.conn, staged)
         return counts
 
@@ -259,40 +255,6 @@ class _Writer:
                   AND c.currency = s.currency AND c.opened_on = s.opened_on)""",
             {"policy": self.policy_name},
         )
-
-    def _lock_debtors(self, staged: str) -> None:
-        """PostgreSQL: every staged case's debtor is a debtor of this portfolio, and they and the
-        portfolio are locked against deletion (``FOR KEY SHARE``, what each row's foreign-key
-        check would take), so the cases and their activities may be inserted without per-row
-        foreign-key triggers (at 1M debtors: two checks for each of 2M rows)."""
-        if not self.pg:
-            return
-        foreign = self.conn.execute(
-            text(f"""
-            SELECT count(*) FROM {staged} s WHERE NOT EXISTS (
-                SELECT 1 FROM debtor d WHERE d.id = s.debtor_id AND d.portfolio_id = {self.pid})""")
-        ).scalar_one()
-        if foreign:
-            raise StaleDecisions(f"{foreign} case(s) name a debtor not of this portfolio")
-        self.exec(f"SELECT id FROM portfolio WHERE id = {self.pid} FOR KEY SHARE")
-        self.exec(
-            f"SELECT d.id FROM debtor d WHERE d.id IN (SELECT DISTINCT debtor_id FROM {staged}) "
-            "FOR KEY SHARE OF d"
-        )
-        self.debtors_locked = True
-
-    @contextmanager
-    def _trusted_insert(self, table: str, locked: bool) -> Iterator[None]:
-        """PostgreSQL: an ``INSERT`` into ``table`` without its per-row foreign-key triggers,
-        when every parent row of its rows was checked and ``locked`` in this transaction, the
-        role may set ``session_replication_role``, and no trigger of the table's own fires on
-        an insert (``activity``'s append-only triggers fire on update, delete and truncate)."""
-        trusted = self.pg and locked and _no_insert_triggers(self.conn, table)
-        if trusted:
-            self.conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        yield  # on an error the transaction rolls back, and the SET LOCAL with it
-        if trusted:
-            self.conn.exec_driver_sql("SET LOCAL session_replication_role = origin")
 
     def _refuse_stale(self, staged: str) -> None:
         """Decisions made from cases that have changed since (another run committed) fail."""
@@ -408,10 +370,7 @@ class _Writer:
         counts["steps_executed"] = int(executed or 0)
         counts["steps_blocked"] = int(blocked or 0)
         counts["steps_skipped"] = inserted - counts["steps_executed"] - counts["steps_blocked"]
-        with self._trusted_insert("activity", self.references_locked):
-            activities = self._activities(
-                staged, "s.event", "'case_step'", "s.key", "s.key", "1 = 1"
-            )
+        activities = self._activities(staged, "s.event", "'case_step'", "s.key", "s.key", "1 = 1")
         with self._trusted("outbox"):
             counts["outbox"] = self._outbox(staged)
         with self._trusted("task"):
@@ -719,22 +678,6 @@ class _Writer:
             )
         )
         return True
-
-
-def _no_insert_triggers(conn: Connection, table: str) -> bool:
-    """Whether ``table`` has no trigger of its own firing on ``INSERT`` (only the foreign-key
-    checks) and the role may set ``session_replication_role``; remembered by the connection."""
-    key = ("arrears.cycle_trusted_insert", table)
-    if key not in conn.info:
-        own = conn.execute(
-            text(
-                "SELECT count(*) FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) "
-                "AND NOT tgisinternal AND (tgtype & 4) <> 0"  # TRIGGER_TYPE_INSERT
-            ),
-            {"t": table},
-        ).scalar_one()
-        conn.info[key] = own == 0 and bulk.may_skip_triggers(conn)
-    return bool(conn.info[key])
 
 
 #: SQLite's page cache of the commit's connection, main and temporary schemas, in KiB.
