@@ -89,7 +89,7 @@ def test_the_first_training_goes_live_later_ones_wait_for_promote(
     versions = as_json(ws, capsys, "model", "list")
     assert [(v["version"], v["live"]) for v in versions] == [("v2", False), ("v1", True)]
     out, _ = cli(ws, capsys, "model", "list")
-    assert "v2" in out and "live" in out and "auc" in out
+    assert "v2" in out and "live" in out and "AUC (95 %)" in out
 
     out, _ = cli(ws, capsys, "model", "promote", "v2")
     assert "v2 is live (was v1)" in out
