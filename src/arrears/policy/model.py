@@ -200,30 +200,30 @@ class PaymentPlans(_Strict):
 
     max_instalments: Annotated[int, Field(ge=1, le=360)] = 12
     min_instalment: Annotated[Decimal, Field(ge=0)] = Field(
-        Decimal(0), description="The smallest instalment (0: no minimum)."
+        default=Decimal(0), description="The smallest instalment (0: no minimum)."
     )
     frequencies: list[Literal["weekly", "fortnightly", "monthly"]] = Field(
-        ["monthly"], min_length=1, description="Frequencies a collector may agree."
+        default=["monthly"], min_length=1, description="Frequencies a collector may agree."
     )
     max_days_to_first: Annotated[int, Field(ge=0, le=365)] = Field(
-        31, description="The first date at most this many days after the quote."
+        default=31, description="The first date at most this many days after the quote."
     )
     min_down_payment: Annotated[Decimal, Field(ge=0, le=100)] = Field(
-        Decimal(0), description="Percent of the balance paid down at least."
+        default=Decimal(0), description="Percent of the balance paid down at least."
     )
     fee: Annotated[Decimal, Field(ge=0, le=100)] = Field(
-        Decimal(0),
+        default=Decimal(0),
         description="Percent of the amount financed added as a fee (posted as an invoice due "
         "on the last instalment's date).",
     )
     grace_days: Annotated[int, Field(ge=0, le=60)] = Field(
-        3, description="Days after an instalment's date before it counts as missed."
+        default=3, description="Days after an instalment's date before it counts as missed."
     )
     missed_to_break: Annotated[int, Field(ge=1, le=12)] = Field(
-        1, description="Missed instalments that break the plan."
+        default=1, description="Missed instalments that break the plan."
     )
     offer_expires_days: Annotated[int, Field(ge=1, le=90)] = Field(
-        7, description="Days a plan waiting for a manager's approval stands."
+        default=7, description="Days a plan waiting for a manager's approval stands."
     )
 
 
@@ -231,10 +231,11 @@ class Settlements(_Strict):
     """The limits of a settlement a collector may offer alone (``arrears settlement``)."""
 
     max_discount: Annotated[Decimal, Field(ge=0, lt=100)] = Field(
-        Decimal(0), description="Percent off the balance (0: every discount needs approval)."
+        default=Decimal(0),
+        description="Percent off the balance (0: every discount needs approval).",
     )
     max_days: Annotated[int, Field(ge=1, le=365)] = Field(
-        30, description="Days from the offer to its expiry at most."
+        default=30, description="Days from the offer to its expiry at most."
     )
 
 
@@ -260,12 +261,12 @@ class Policy(_Strict):
         "no anchor, no repeat. For example a call task at priority 1 the next day.",
     )
     payment_plans: PaymentPlans = Field(
-        default_factory=PaymentPlans,
+        default=PaymentPlans(),
         description="Payment plans: the calculator's limits, grace and when a plan breaks "
         "(docs/agreements.md). A broken plan runs the on_broken_promise steps.",
     )
     settlements: Settlements = Field(
-        default_factory=Settlements,
+        default=Settlements(),
         description="Settlements: the largest discount and expiry a collector may offer.",
     )
     reference_rate: Annotated[Decimal, Field(ge=-10, le=100)] = Field(
