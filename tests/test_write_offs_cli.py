@@ -79,6 +79,12 @@ def test_within_the_limit_it_posts_at_once_like_the_old_command(
     assert (done["status"], done["posted"], done["decided_by"]) == ("posted", "40.00", "cli:ana")
     kinds = [r["kind"] for r in activity(ws, capsys)]
     assert kinds[-1] == "write_off.approved" and kinds[-2] == "write_off.posted"
+    # the options first, as the old command allowed
+    assert (
+        run(ws, "write-off", "--on", "2026-03-01", "--reason", "rounding", "--amount", "0.10", "I1")
+        == 0
+    )
+    assert capsys.readouterr().out.strip() == "invoice I1: 0.10 USD written off"
 
 
 def test_above_the_limit_it_waits_and_another_person_approves_it(

@@ -29,13 +29,13 @@ from arrears.services.write_offs import Proposal
 
 
 class _WriteOffGroup(TyperGroup):
-    """A group whose first argument, when it is no sub-command, is an invoice: the old
-    ``arrears write-off INVOICE ...`` runs ``write-off invoice INVOICE ...``."""
+    """A group whose arguments, when the first is no sub-command (nor ``--help``), are the old
+    ``arrears write-off INVOICE --on ...``: they run ``write-off invoice INVOICE --on ...``."""
 
-    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
-        if args and not args[0].startswith("-") and args[0] not in self.commands:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["invoice", *args]
-        return super().resolve_command(ctx, args)
+        return super().parse_args(ctx, args)
 
 
 write_off_app = typer.Typer(
