@@ -215,3 +215,19 @@ def test_a_plan_fee_is_posted_as_an_invoice_due_with_the_last_instalment(ws: Pat
     engine.dispose()
     assert [tuple(r) for r in fee] == [("PLANFEE-BIG-USD-20260203", 1800)]
     assert str(due) == "2026-04-10"
+
+
+def test_a_debtor_may_accept_a_plan_on_their_own_account_only(ws: Path) -> None:
+    engine = connect((ws / "url").read_text())
+
+    def accept(who: str) -> agreements.PlanRecorded:
+        return agreements.accept_plan(
+            SqlUnitOfWork(engine), Actor(who, Role.DEBTOR), portfolio="default", debtor="BIG",
+            policy=PARSED, on=date(2026, 2, 3), at=AT, instalments=3,
+        )  # fmt: skip
+
+    with pytest.raises(NotAllowed, match="debtor:SMALL"):
+        accept("debtor:SMALL")
+    assert accept("debtor:BIG").status == "active"
+    engine.dispose()
+    assert activity(ws) == [("plan.accepted", "debtor:BIG")]

@@ -176,6 +176,9 @@ def test_plan_of_three_with_one_missed(scenario: Scenario) -> None:
         2026-03-14 ACME case.updated stage=early
         2026-03-15 ACME step.executed call-broken
     """)
+    seen = len(s.log)
+    s.run("2026-03-15")  # the same day again writes nothing
+    assert len(s.log) == seen
 
 
 def test_plan_completed(on_sqlite: Scenario) -> None:
