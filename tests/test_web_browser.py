@@ -237,5 +237,5 @@ def _something_to_approve(ws: Path) -> None:
         )
     today = date.today()
     offer = ["settlement", "offer", cases[1].external_id, "--discount", "40"]
-    offer += ["--expires", (today + timedelta(days=14)).isoformat(), "--on", today.isoformat()]
+    offer += ["--due", (today + timedelta(days=14)).isoformat(), "--on", today.isoformat()]
     assert main(["-w", str(ws), *offer]) == 0

@@ -238,7 +238,7 @@ def test_a_manager_approves_a_settlement_beyond_the_limits_from_the_inbox(web: W
     assert login(web.client, "maria") == 303
     debtor = first_debtor(web.client)
     expires = (NOW.date() + timedelta(days=10)).isoformat()
-    offer = ["settlement", "offer", debtor, "--discount", "50", "--expires", expires]
+    offer = ["settlement", "offer", debtor, "--discount", "50", "--due", expires]
     assert main(["-w", str(web.ws), *offer, "--on", NOW.date().isoformat()]) == 0
     account = web.client.get(f"/accounts/{debtor}").text
     settlements = account.split('id="settlements"')[1].split("</table>")[0]
