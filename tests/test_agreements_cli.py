@@ -118,6 +118,8 @@ def test_a_plan_beyond_the_limits_waits_for_approval(
     assert run(ws, "payment-plan", "show", "1") == 0
     out = capsys.readouterr().out
     assert "plan 1: BIG, active" in out and "2026-04-28" in out and "75.00" in out
+    assert run(ws, "payment-plan", "show", "7") == 1
+    assert "plan 7: no such plan" in capsys.readouterr().err
     assert run(ws, *accept[:3], "--on", "2026-02-05") == 1  # a second live plan
     assert "BIG has plan 1 in USD (active): cancel it first" in capsys.readouterr().err
     assert run(ws, "payment-plan", "cancel", "1", "--reason", "paid by the parent company",

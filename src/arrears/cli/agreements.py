@@ -308,18 +308,10 @@ def plan_show(
     wide: Wide = False,
 ) -> None:
     """One plan's schedule, each instalment as the last cycle run found it."""
-    from arrears.cli.app import UserError
-
     ws = workspace(ctx)
-    views = agreements.list_plans(
-        SqlUnitOfWork(store(ws)),
-        cli_actor(),
-        portfolio=portfolio or ws.get("portfolio"),
-        with_schedule=True,
+    view = agreements.show_plan(
+        SqlUnitOfWork(store(ws)), cli_actor(), plan_id, portfolio=portfolio or ws.get("portfolio")
     )
-    view = next((v for v in views if v.plan_id == plan_id), None)
-    if view is None:
-        raise UserError(f"no plan {plan_id}")
     locale = ws.get("locale")
     rows = view.schedule
     frame = pl.DataFrame(

@@ -533,3 +533,19 @@ def list_plans(
         ids = [int(r["id"]) for r in rows] if with_schedule else []
         schedules = records.schedule_rows(conn, ids)
         return [_plan_view(r, schedules.get(int(r["id"]))) for r in rows]
+
+
+def show_plan(uow: SqlUnitOfWork, actor: Actor, plan_id: int, *, portfolio: str) -> PlanView:
+    """One plan of the portfolio with its schedule, as the last cycle run found each
+    instalment."""
+    actor.require(Permission.READ, "read the payment plans")
+    with uow:
+        conn = uow.conn
+        try:
+            pid = portfolio_id(conn, portfolio)
+        except UnknownPortfolio as exc:
+            raise NotFound(f"plan {plan_id}: {exc}") from exc
+        rows = records.plans(conn, pid, plan_id=plan_id)
+        if not rows:
+            raise NotFound(f"plan {plan_id}: no such plan")
+        return _plan_view(rows[0], records.schedule_rows(conn, [plan_id]).get(plan_id))

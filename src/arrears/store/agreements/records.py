@@ -221,8 +221,10 @@ def plans(
     debtor_id: int | None = None,
     statuses: tuple[str, ...] | None = None,
     ended_since: date | None = None,
+    plan_id: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The portfolio's plans (one debtor's), newest first, with the debtor's external id;
+    """The portfolio's plans (one debtor's, or the one ``plan_id``), newest first, with the
+    debtor's external id;
     ``statuses``: only those; ``ended_since``: only those not ended before that day."""
     query = (
         select(payment_plan, debtor.c.external_id.label("debtor"))
@@ -232,6 +234,8 @@ def plans(
     )
     if debtor_id is not None:
         query = query.where(payment_plan.c.debtor_id == debtor_id)
+    if plan_id is not None:
+        query = query.where(payment_plan.c.id == plan_id)
     if statuses is not None:
         query = query.where(payment_plan.c.status.in_(statuses))
     if ended_since is not None:
