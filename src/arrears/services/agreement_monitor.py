@@ -16,12 +16,13 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from arrears.cycle.frames import AGREEMENT_SCHEMA
 from arrears.domain import agreements as rules
 from arrears.domain.activity import Activity
 from arrears.domain.actor import Actor, Permission
-from arrears.domain.errors import NotFound
+from arrears.domain.errors import Conflict, NotFound
 from arrears.domain.money import Money
 from arrears.services.agreements import BROKEN_LOOKBACK_DAYS
 from arrears.services.uow import SqlUnitOfWork
@@ -112,123 +113,131 @@ def monitor(
     their expiry expired. Each change is recorded once (business keys), naming ``actor``."""
     actor.require(Permission.WORK, "follow the payment plans and settlements")
     done = Monitored()
-    with uow:
-        conn = uow.conn
-        try:
-            pid = portfolio_id(conn, portfolio)
-        except UnknownPortfolio as exc:
-            raise NotFound(str(exc)) from exc
-        owners: dict[int, Owner] = {}
+    try:
+        with uow:
+            conn = uow.conn
+            try:
+                pid = portfolio_id(conn, portfolio)
+            except UnknownPortfolio as exc:
+                raise NotFound(str(exc)) from exc
+            owners: dict[int, Owner] = {}
 
-        def who(debtor_id: int) -> Owner:
-            if debtor_id not in owners:
-                owners[debtor_id] = records.owner_by_id(conn, debtor_id)
-            return owners[debtor_id]
+            def who(debtor_id: int) -> Owner:
+                if debtor_id not in owners:
+                    owners[debtor_id] = records.owner_by_id(conn, debtor_id)
+                return owners[debtor_id]
 
-        def note(
-            kind: type[Activity],
-            row: dict[str, Any],
-            subject: str,
-            payload: dict[str, Any],
-            key: str,
-        ) -> None:
-            owner = who(int(row["debtor_id"]))
-            records.log(
-                conn,
-                owner,
-                kind(
-                    occurred_at=at,
-                    actor=actor.name,
-                    portfolio=portfolio,
-                    debtor=owner.external_id,
-                    subject_kind=subject,
-                    subject_id=str(row["id"]),
-                    payload=payload,
-                    idempotency_key=key,
-                ),
-            )
-
-        for row in records.plans(conn, pid, statuses=("awaiting_approval",)):
-            if as_of > row["expires_on"]:
-                ended = row["expires_on"] + timedelta(days=1)
-                records.update_plan(conn, int(row["id"]), status="expired", ended_on=ended)
-                note(
-                    rules.PlanExpired,
-                    row,
-                    "payment_plan",
-                    {"on": ended.isoformat()},
-                    f"plan.expired:{row['key']}",
+            def note(
+                kind: type[Activity],
+                row: dict[str, Any],
+                subject: str,
+                payload: dict[str, Any],
+                key: str,
+            ) -> None:
+                owner = who(int(row["debtor_id"]))
+                records.log(
+                    conn,
+                    owner,
+                    kind(
+                        occurred_at=at,
+                        actor=actor.name,
+                        portfolio=portfolio,
+                        debtor=owner.external_id,
+                        subject_kind=subject,
+                        subject_id=str(row["id"]),
+                        payload=payload,
+                        idempotency_key=key,
+                    ),
                 )
-                done.plans_expired += 1
-        active = [
-            r for r in records.plans(conn, pid, statuses=("active",)) if r["active_on"] <= as_of
-        ]
-        stored = records.schedule_rows(conn, [int(r["id"]) for r in active])
-        judged = _plan_judgements(conn, active, as_of, stored)
-        for row in active:
-            plan_id, verdict = int(row["id"]), judged[int(row["id"])]
-            before = {int(s["seq"]): s for s in stored[plan_id]}
-            for item in verdict.instalments:
-                was = before[item.seq]
-                now = {
-                    "status": item.state.value,
-                    "paid_on": item.paid_on,
-                    "found_on": item.found_on,
-                }
-                if all(was[k] == v for k, v in now.items()):
-                    continue
-                records.update_instalment(conn, plan_id, item.seq, **now)
-                payload = {
-                    "seq": item.seq,
-                    "due_on": item.due_on.isoformat(),
-                    "amount_minor": item.amount_minor,
-                    "paid_on": None if item.paid_on is None else item.paid_on.isoformat(),
-                    "found_on": None if item.found_on is None else item.found_on.isoformat(),
-                }
-                if item.state is rules.InstalmentState.PAID and was["status"] != "paid":
+
+            for row in records.plans(conn, pid, statuses=("awaiting_approval",)):
+                if as_of > row["expires_on"]:
+                    ended = row["expires_on"] + timedelta(days=1)
+                    records.update_plan(conn, int(row["id"]), status="expired", ended_on=ended)
                     note(
-                        rules.PlanInstalmentPaid,
+                        rules.PlanExpired,
                         row,
                         "payment_plan",
-                        payload,
-                        f"plan.instalment_paid:{row['key']}:{item.seq}",
+                        {"on": ended.isoformat()},
+                        f"plan.expired:{row['key']}",
                     )
-                    done.instalments_paid += 1
-                elif item.state is rules.InstalmentState.MISSED and was["status"] != "missed":
+                    done.plans_expired += 1
+            active = [
+                r for r in records.plans(conn, pid, statuses=("active",)) if r["active_on"] <= as_of
+            ]
+            stored = records.schedule_rows(conn, [int(r["id"]) for r in active])
+            judged = _plan_judgements(conn, active, as_of, stored)
+            for row in active:
+                plan_id, verdict = int(row["id"]), judged[int(row["id"])]
+                before = {int(s["seq"]): s for s in stored[plan_id]}
+                for item in verdict.instalments:
+                    was = before[item.seq]
+                    now = {
+                        "status": item.state.value,
+                        "paid_on": item.paid_on,
+                        "found_on": item.found_on,
+                    }
+                    if all(was[k] == v for k, v in now.items()):
+                        continue
+                    records.update_instalment(conn, plan_id, item.seq, **now)
+                    payload = {
+                        "seq": item.seq,
+                        "due_on": item.due_on.isoformat(),
+                        "amount_minor": item.amount_minor,
+                        "paid_on": None if item.paid_on is None else item.paid_on.isoformat(),
+                        "found_on": None if item.found_on is None else item.found_on.isoformat(),
+                    }
+                    if item.state is rules.InstalmentState.PAID and was["status"] != "paid":
+                        note(
+                            rules.PlanInstalmentPaid,
+                            row,
+                            "payment_plan",
+                            payload,
+                            f"plan.instalment_paid:{row['key']}:{item.seq}",
+                        )
+                        done.instalments_paid += 1
+                    elif item.state is rules.InstalmentState.MISSED and was["status"] != "missed":
+                        note(
+                            rules.PlanInstalmentMissed,
+                            row,
+                            "payment_plan",
+                            payload,
+                            f"plan.instalment_missed:{row['key']}:{item.seq}",
+                        )
+                        done.instalments_missed += 1
+                summary = {"paid_minor": verdict.paid_minor, "currency": row["currency"]}
+                if verdict.broken_on is not None:
+                    records.update_plan(conn, plan_id, status="broken", ended_on=verdict.broken_on)
+                    missed = sum(
+                        i.state is rules.InstalmentState.MISSED for i in verdict.instalments
+                    )
                     note(
-                        rules.PlanInstalmentMissed,
+                        rules.PlanBroken,
                         row,
                         "payment_plan",
-                        payload,
-                        f"plan.instalment_missed:{row['key']}:{item.seq}",
+                        summary | {"on": verdict.broken_on.isoformat(), "missed": missed},
+                        f"plan.broken:{row['key']}",
                     )
-                    done.instalments_missed += 1
-            summary = {"paid_minor": verdict.paid_minor, "currency": row["currency"]}
-            if verdict.broken_on is not None:
-                records.update_plan(conn, plan_id, status="broken", ended_on=verdict.broken_on)
-                missed = sum(i.state is rules.InstalmentState.MISSED for i in verdict.instalments)
-                note(
-                    rules.PlanBroken,
-                    row,
-                    "payment_plan",
-                    summary | {"on": verdict.broken_on.isoformat(), "missed": missed},
-                    f"plan.broken:{row['key']}",
-                )
-                done.plans_broken += 1
-            elif verdict.completed_on is not None:
-                records.update_plan(
-                    conn, plan_id, status="completed", ended_on=verdict.completed_on
-                )
-                note(
-                    rules.PlanCompleted,
-                    row,
-                    "payment_plan",
-                    summary | {"on": verdict.completed_on.isoformat()},
-                    f"plan.completed:{row['key']}",
-                )
-                done.plans_completed += 1
-        _monitor_settlements(conn, pid, as_of, actor, at, note, who, done)
-        done.offers_expired = records.expire_offers(conn, pid, as_of)
+                    done.plans_broken += 1
+                elif verdict.completed_on is not None:
+                    records.update_plan(
+                        conn, plan_id, status="completed", ended_on=verdict.completed_on
+                    )
+                    note(
+                        rules.PlanCompleted,
+                        row,
+                        "payment_plan",
+                        summary | {"on": verdict.completed_on.isoformat()},
+                        f"plan.completed:{row['key']}",
+                    )
+                    done.plans_completed += 1
+            _monitor_settlements(conn, pid, as_of, actor, at, note, who, done)
+            done.offers_expired = records.expire_offers(conn, pid, as_of)
+    except IntegrityError as exc:  # another run recorded the same change first
+        raise Conflict(
+            f"another run is following portfolio {portfolio!r}'s plans and settlements: "
+            "run the day again once it has finished"
+        ) from exc
     return done
 
 
