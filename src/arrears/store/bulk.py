@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,6 +202,65 @@ def may_skip_triggers(conn: Connection) -> bool:
     except DBAPIError:
         return False
     return True
+
+
+@contextmanager
+def keyed_joins(conn: Connection) -> Iterator[None]:
+    """PostgreSQL: join a batch's staged keys to the big tables through their indexes.
+
+    A batch of 100,000 keys against a table of millions (a first load's instalments, invoices,
+    debtors) is estimated cheaper as a hash join over a scan of the whole table; in one import
+    transaction every batch leaves a dead version of each instalment it updates, so those scans
+    grow batch after batch (a 1M-debtor first load of payments spent seconds per batch in the
+    open-balance ``UPDATE``). Inside this block hash and merge joins are off for the
+    transaction (``set_config(..., true)``), so the planner walks the staged rows and looks each
+    one up by index; the settings are put back as they were when the block ends. SQLite: nothing
+    to do (it joins by index)."""
+    if not is_postgres(conn):
+        yield
+        return
+    names = ("enable_hashjoin", "enable_mergejoin")
+    before = [conn.exec_driver_sql(f"SELECT current_setting('{n}')").scalar_one() for n in names]
+    for name in names:
+        conn.exec_driver_sql(f"SELECT set_config('{name}', 'off', true)")
+    try:
+        yield
+    finally:
+        if not conn.invalidated and conn.in_transaction():
+            try:
+                for name, value in zip(names, before, strict=True):
+                    conn.exec_driver_sql(
+                        "SELECT set_config(%(n)s, %(v)s, true)", {"n": name, "v": value}
+                    )
+            except DBAPIError:
+                pass  # the transaction failed: it is rolled back, and the settings with it
+
+
+def keep_statistics(conn: Connection, table: str, added: int) -> None:
+    """PostgreSQL: ``ANALYZE`` ``table`` once the rows this connection added to it since its
+    statistics were taken outnumber the rows they describe (at least 10,000).
+
+    A large import adds millions of rows in one transaction, and autovacuum cannot see them
+    before it commits: the planner took the allocations of a first load for the empty table
+    its statistics described, and checked the status of each paid invoice by scanning them
+    (42 s for 24,000 payments instead of a fraction of a second). ``ANALYZE`` in the
+    transaction samples its own new rows; it costs a fraction of a second, and is run each
+    time the table has doubled, so a few times per load."""
+    if not is_postgres(conn) or added <= 0:
+        return
+    known: dict[str, tuple[float, int]] = conn.info.setdefault("arrears.statistics", {})
+    if table not in known:
+        tuples = conn.execute(
+            text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+            {"t": table},
+        ).scalar_one()
+        known[table] = (float(tuples), 0)
+    described, grown = known[table]
+    grown += added
+    if grown >= max(10_000.0, described):
+        conn.exec_driver_sql(f'ANALYZE "{table}"')
+        described, grown = described + grown, 0
+    known[table] = (described, grown)
 
 
 def stage(conn: Connection, name: str, frame: pl.DataFrame) -> str:

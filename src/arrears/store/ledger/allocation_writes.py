@@ -44,6 +44,7 @@ def apply(conn: Connection, pieces: pl.DataFrame, *, references_checked: bool = 
         pieces.select(list(PIECES_SCHEMA)).with_columns(reversed=pl.lit(False)),
         references_checked=references_checked,
     )
+    bulk.keep_statistics(conn, allocation.name, pieces.height)
     per_instalment = pieces.group_by("instalment_id").agg(pl.col("amount_minor").sum())
     _shift_open(conn, per_instalment, sign="-")
     return pieces.height
@@ -81,18 +82,24 @@ def _shift_open(conn: Connection, per_instalment: pl.DataFrame, *, sign: str) ->
     same instalments, committed while this one waited for their rows) are a
     ``ConcurrentChange``, not a broken constraint."""
     staged = bulk.stage(conn, "_open_shift", per_instalment)
+    _shift_staged(conn, staged, per_instalment.height, sign=sign)
+    bulk.drop(conn, staged)
+
+
+def _shift_staged(conn: Connection, staged: str, expected: int, *, sign: str) -> None:
     guard = (
         "instalment.open_minor >= s.amount_minor"
         if sign == "-"
         else "instalment.open_minor + s.amount_minor <= instalment.amount_minor"
     )
-    moved = conn.exec_driver_sql(
-        f'UPDATE instalment SET open_minor = open_minor {sign} s.amount_minor FROM "{staged}" s '
-        f"WHERE instalment.id = s.instalment_id AND {guard}"
-    ).rowcount
-    if moved != per_instalment.height:
+    with bulk.keyed_joins(conn):  # the staged rows, each instalment by its primary key
+        moved = conn.exec_driver_sql(
+            f"UPDATE instalment SET open_minor = open_minor {sign} s.amount_minor "
+            f'FROM "{staged}" s WHERE instalment.id = s.instalment_id AND {guard}'
+        ).rowcount
+    if moved != expected:
         raise ConcurrentChange(
-            f"the open balance of {per_instalment.height - moved} instalment(s) changed "
+            f"the open balance of {expected - moved} instalment(s) changed "
             "meanwhile (another import, or a person, wrote to the same debtors at the same "
             "time): nothing of this import was kept; import the file again"
         )
@@ -107,7 +114,6 @@ def _shift_open(conn: Connection, per_instalment: pl.DataFrame, *, sign: str) ->
         conn.exec_driver_sql(
             f"UPDATE invoice SET status = 'open' WHERE status <> 'open' AND id IN ({touched})"
         )
-    bulk.drop(conn, staged)
 
 
 #: The status of an invoice none of whose instalments is open (SQL, on ``invoice``).

@@ -105,7 +105,11 @@ def _on_their_own(
             .alias("_open")
         )
         .with_columns(
-            pl.min_horizontal("requested", "_open").fill_null(0).alias("filled"),
+            # a row without an amount takes what its payment has left: never a problem here
+            pl.when(pl.col("requested").is_null())
+            .then(0)
+            .otherwise(pl.min_horizontal("requested", "_open"))
+            .alias("filled"),
             pl.lit(0, pl.Int64).alias("_k"),
         )
     )
