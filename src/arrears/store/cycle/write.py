@@ -52,6 +52,10 @@ from arrears.store.schema import cycle_run, debtor, invoice
 #: Who records a promise's outcome: the cycle found it from the payments, whoever ran the day.
 CYCLE_ACTOR = system("cycle").name
 
+#: Staged rows above which a day is large (PostgreSQL joins without nested loops: see
+#: ``_Writer._no_nested_loops``).
+LARGE_DAY = 20_000
+
 #: PostgreSQL advisory lock class of the cycle (``pg_try_advisory_xact_lock(class, portfolio)``).
 LOCK_CLASS = 0x61727265  # "arre"
 
@@ -195,6 +199,7 @@ class _Writer:
         self.at = at
         self.pg = bulk.is_postgres(conn)
         self.references_locked = False
+        self.large = False  # set by the stagings: more than LARGE_DAY rows
         self.day = f"'{as_of.isoformat()}'"
 
     def exec(self, sql: str, params: dict[str, Any] | None = None) -> int:
@@ -210,6 +215,7 @@ class _Writer:
         frame = pl.concat([done.open_case, done.change_case]).with_columns(
             _legacy_case_key(self.as_of).alias("legacy_key")
         )
+        self.large = frame.height > LARGE_DAY
         staged = _stage(self.conn, "_cycle_cases", frame)
         self._refuse_stale(staged)
         opened = self._open_cases(staged)
@@ -250,9 +256,8 @@ class _Writer:
                    s.stage_floor, s.segment, s.arm, s.agency, s.awaiting_approval, s.paused_by,
                    s.paused_until, :policy, {self.day}
             FROM {staged} s
-            WHERE s.change = 'open' AND NOT EXISTS (
-                SELECT 1 FROM collection_case c WHERE c.debtor_id = s.debtor_id
-                  AND c.currency = s.currency AND c.opened_on = s.opened_on)""",
+            WHERE s.change = 'open'
+            ON CONFLICT (debtor_id, currency, opened_on) DO NOTHING""",
             {"policy": self.policy_name},
         )
 
@@ -320,8 +325,9 @@ class _Writer:
             where += (
                 f" AND NOT EXISTS (SELECT 1 FROM activity a WHERE a.idempotency_key = {legacy_key})"
             )
-        return self.exec(
-            f"""
+        with self._no_nested_loops():  # the legacy key's NOT EXISTS looks in the activity log
+            return self.exec(
+                f"""
             INSERT INTO activity (occurred_at, kind, actor, portfolio_id, debtor_id,
                                   subject_kind, subject_id, payload, idempotency_key)
             SELECT :at, {kind}, :actor, {self.pid}, s.debtor_id, {subject_kind}, {subject_id},
@@ -329,13 +335,15 @@ class _Writer:
             FROM {staged} s
             WHERE {where}
             ON CONFLICT (idempotency_key) DO NOTHING""",
-            {"at": self.at if self.pg else _sqlite_time(self.at), "actor": actor or self.actor},
-        )
+                {"at": self.at if self.pg else _sqlite_time(self.at), "actor": actor or self.actor},
+            )
 
     # Steps ------------------------------------------------------------------------------------
 
     def steps(self, done: Effects) -> dict[str, int]:
-        staged = _stage(self.conn, "_cycle_steps", _step_frame(done))
+        frame = _step_frame(done)
+        self.large = frame.height > LARGE_DAY
+        staged = _stage(self.conn, "_cycle_steps", frame)
         self.exec(f"""
             UPDATE {staged} SET case_id = (
                 SELECT c.id FROM collection_case c WHERE c.debtor_id = {staged}.debtor_id
@@ -371,9 +379,9 @@ class _Writer:
         counts["steps_blocked"] = int(blocked or 0)
         counts["steps_skipped"] = inserted - counts["steps_executed"] - counts["steps_blocked"]
         activities = self._activities(staged, "s.event", "'case_step'", "s.key", "s.key", "1 = 1")
-        with self._trusted("outbox"):
+        with self._trusted("outbox"), self._no_nested_loops():
             counts["outbox"] = self._outbox(staged)
-        with self._trusted("task"):
+        with self._trusted("task"), self._no_nested_loops():
             counts["tasks"] = self._tasks(staged)
         with self._trusted("offer"):
             counts["offers"] = self._offers(staged)
@@ -406,6 +414,22 @@ class _Writer:
             self.references_locked = True
 
     @contextmanager
+    def _no_nested_loops(self) -> Iterator[None]:
+        """PostgreSQL: no nested-loop join for a statement that inserts into a table while
+        looking in it for the same rows (``NOT EXISTS``). On a first day the table is empty,
+        the planner believes it stays so and scans it once per staged row while the insert
+        grows it: quadratic (a 200,000-debtor backlog's cases took over 17 minutes). Each
+        insert-if-absent by a unique key is an ``ON CONFLICT ... DO NOTHING`` instead. Only on a
+        large day (:data:`LARGE_DAY` staged rows): on a small one a nested loop probing an index
+        is the right plan, and a hash join would read the whole table."""
+        off = self.pg and self.large
+        if off:
+            self.conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
+        yield
+        if off:
+            self.conn.exec_driver_sql("SET LOCAL enable_nestloop = on")
+
+    @contextmanager
     def _trusted(self, table: str) -> Iterator[None]:
         """PostgreSQL: insert into ``table`` without its per-row foreign-key triggers, once
         ``_check_references`` has checked and locked every parent (where the role may)."""
@@ -431,11 +455,11 @@ class _Writer:
                    s.rule_pack
             FROM {staged} s
             WHERE s.out_channel IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.key = s.key)
               AND NOT EXISTS (
                 SELECT 1 FROM outbox o WHERE o.debtor_id = s.debtor_id
                   AND o.created_on = {self.day} AND o.case_id = s.case_id
-                  AND o.channel = s.out_channel AND o.template = s.template)""",
+                  AND o.channel = s.out_channel AND o.template = s.template)
+            ON CONFLICT (key) DO NOTHING""",
             {"at": self.at if self.pg else _sqlite_time(self.at)},
         )
 
@@ -463,8 +487,8 @@ class _Writer:
                    {self.day}, s.note, s.not_before
             FROM {staged} s
             WHERE s.task_kind IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM task t WHERE t.key = s.key)
-              AND NOT EXISTS (SELECT 1 FROM task t WHERE {open_same})""")
+              AND NOT EXISTS (SELECT 1 FROM task t WHERE {open_same})
+            ON CONFLICT (key) DO NOTHING""")
 
     def _offers(self, staged: str) -> int:
         return self.exec(f"""
@@ -473,7 +497,7 @@ class _Writer:
                    {self.day}, s.expires_on, 'open'
             FROM {staged} s
             WHERE s.offer_kind IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM offer o WHERE o.key = s.key)""")
+            ON CONFLICT (key) DO NOTHING""")
 
     def _credit(self, staged: str) -> tuple[int, int]:
         at = {"at": self.at if self.pg else _sqlite_time(self.at)}
