@@ -266,3 +266,22 @@ def test_placing_and_recalling_need_a_role_that_may_approve(
     finally:
         engine.dispose()
     assert [p["placement"] for p in table(ws, capsys, "agency", "placements")] == ["1"]
+
+
+def test_money_an_agency_collects_on_a_written_off_debt_is_a_recovery(
+    ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(ws, "agency", "place", "ACME", "--agency", "recoverco", "--on", "2026-02-01") == 0
+    assert (
+        run(ws, "write-off", "propose", "ACME", "--on", "2026-03-15", "--reason", "insolvent") == 0
+    )
+    remittance = tmp_path / "late.csv"
+    remittance.write_text("placement,amount,date,reference\n1,20.00,2026-04-01,RC-030\n")
+    capsys.readouterr()
+    assert run(ws, "agency", "remit", str(remittance), "--agency", "recoverco") == 0
+    out = capsys.readouterr().out
+    assert "collected 20.00 USD, commission owed to recoverco 5.00 USD" in out
+    assert "of which recovered after write-off 20.00 USD" in out
+    kinds = [r["kind"] for r in table(ws, capsys, "activity", "--limit", "5")]
+    assert kinds[:3] == ["agency.remitted", "write_off.recovered", "payment.posted"]
+    assert run(ws, "ledger", "check") == 0
