@@ -21,7 +21,7 @@ from test_ledger_support import Book
 
 VOCABULARY = {"--on", "--as-of", "--from", "--to", "--until", "--due", "--at"}
 #: Options whose help speaks of days or times without taking one.
-NOT_A_DAY = {"--timezone", "--grace", "--date-format"}
+NOT_A_DAY = {"--timezone", "--grace", "--date-format", "--profile", "--timing"}
 #: Old name -> new name, per command; the old names work for a release, hidden from --help.
 RENAMED = {
     ("payment", "add"): ("--date", "--on"),
