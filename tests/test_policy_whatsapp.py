@@ -120,3 +120,16 @@ def test_a_body_that_is_not_a_text_is_refused_when_the_workspace_is_read(tmp_pat
     )
     with pytest.raises(config.ConfigError, match=r"whatsapp.templates.reminder.body: a text"):
         config.load(tmp_path, env={})
+
+
+def test_a_new_workspace_passes_the_check_of_every_policy_it_ships(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``arrears init`` writes the approved-template entry the shipped Colombian policy needs, so
+    a new user's first ``policy check`` of a shipped policy passes."""
+    ws = tmp_path / "ws"
+    assert main(["init", str(ws)]) == 0
+    for policy in sorted((ws / "policies").glob("*.yaml")):
+        capsys.readouterr()
+        status = main(["-w", str(ws), "policy", "check", str(policy)])
+        assert status == 0, (policy.name, capsys.readouterr().err)

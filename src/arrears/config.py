@@ -613,4 +613,17 @@ delimiter = "auto"
 # [import.columns.invoices]
 # invoice_id = "Factura"
 # debtor_id = "NIT Cliente"
+
+# WhatsApp: a business may start a conversation only with a template approved in WhatsApp
+# Manager. Each arrears template a policy sends on WhatsApp maps here to the approved one: its
+# name and language there, and the parameters {{{{1}}}}..{{{{n}}}} filled from arrears' variables
+# (`body`, optional, is the approved text; `arrears policy check` checks the parameters against
+# it). This entry serves the shipped policies/co-cobranza.yaml: submit its body for approval under
+# this name, or change the entry to the template you have approved.
+[whatsapp.templates.recordatorio_previo_whatsapp]
+name = "recordatorio_previo"
+language = "es"
+params = ["{{{{ debtor.name }}}}", "{{{{ creditor.name }}}}",
+          "{{{{ totals[0].open | money(totals[0].currency) }}}}", "{{{{ payment_link }}}}"]
+body = "Hola {{{{1}}}}, {{{{2}}}} le recuerda su saldo de {{{{3}}}}. Pague aquí: {{{{4}}}} Responda BAJA para no recibir más mensajes."
 """
