@@ -625,5 +625,6 @@ name = "recordatorio_previo"
 language = "es"
 params = ["{{{{ debtor.name }}}}", "{{{{ creditor.name }}}}",
           "{{{{ totals[0].open | money(totals[0].currency) }}}}", "{{{{ payment_link }}}}"]
-body = "Hola {{{{1}}}}, {{{{2}}}} le recuerda su saldo de {{{{3}}}}. Pague aquí: {{{{4}}}} Responda BAJA para no recibir más mensajes."
+body = \"\"\"Hola {{{{1}}}}, {{{{2}}}} le recuerda su saldo de {{{{3}}}}. Pague aquí: {{{{4}}}} \\
+Responda BAJA para no recibir más mensajes.\"\"\"
 """
