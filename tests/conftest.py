@@ -18,6 +18,11 @@ from sqlalchemy.engine import make_url
 
 from arrears.store.database import connect, normalize_url, upgrade
 
+# pytest-xdist's workers start with COLUMNS set, and Rich fixes a console's width from it when the
+# console is made (arrears.cli.output, on import): without it, the width follows each test's
+# COLUMNS, as in a serial run.
+os.environ.pop("COLUMNS", None)
+
 PG_URL = os.environ.get("ARREARS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 _counter = itertools.count()
 

@@ -69,7 +69,7 @@ def test_the_demo_reads_as_a_short_tour(
     worklist, what was sent and held and why, and the next three things to try (golden)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ARREARS_TEST_DISPATCH_NOW", NOW)
-    monkeypatch.setenv("COLUMNS", "200")  # no line wraps: the golden does not depend on tmp_path
+    monkeypatch.setenv("COLUMNS", "1000")  # no line wraps: the golden does not depend on tmp_path
     assert main(["demo", "demo", *SMALL]) == 0
     out = capsys.readouterr().out.replace(str(tmp_path), "<tmp>")
     if os.environ.get("ARREARS_UPDATE_GOLDEN"):

@@ -49,7 +49,7 @@ def _restricted(frame: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
     return frame.filter(pl.col("debtor_id").is_in(ids.implode())).sort(frame.columns)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(books(), st.data())
 def test_engine_properties_hold_day_after_day(
     case: tuple[Book, list[date]], data: st.DataObject

@@ -93,7 +93,7 @@ def test_parameters_that_do_not_match_the_catalogue_are_all_reported(
 def test_a_matching_catalogue_passes(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, said = _check(ws, GOOD, capsys)
     assert status == 0, said
-    assert "co-cobranza.yaml: ok (" in said
+    assert "co-cobranza.yaml:ok(" in "".join(said.split())  # the path may wrap
 
 
 def test_a_fallback_to_whatsapp_needs_an_approved_template_too(
