@@ -103,6 +103,10 @@ def _proposal(row: RowMapping, *, changed: bool = True) -> Proposal:
     )
 
 
+def _fail(source: str, *messages: str) -> ProblemsFound:
+    return ProblemsFound([Problem(source, None, None, m) for m in messages])
+
+
 def _key(portfolio: str, debtor: str, currency: str, what: str, on: date, reason: str) -> str:
     why = hashlib.sha256(reason.encode("utf-8")).hexdigest()[:12]
     return f"write_off.proposal:{portfolio}:{debtor}:{currency}:{what}:{on.isoformat()}:{why}"
@@ -227,7 +231,7 @@ def _propose(
         except MoneyError as exc:
             problems.append(str(exc))
     if problems:
-        raise ProblemsFound([Problem(source, None, None, m) for m in problems])
+        raise _fail(source, *problems)
     invoice_id = None if invoice_row is None else int(invoice_row["id"])
     what = f"{invoice or '*'}:{'all' if wanted is None else wanted}"
     key = key or _key(portfolio, debtor, code, what, on, reason)
@@ -239,18 +243,12 @@ def _propose(
     open_minor = store.open_minor_of(conn, int(owner["id"]), code, invoice_id)
     where = f"invoice {invoice}" if invoice else f"{debtor} in {code}"
     if open_minor == 0:
-        raise ProblemsFound([Problem(source, None, None, f"{where} has nothing open to write off")])
+        raise _fail(source, f"{where} has nothing open to write off")
     if wanted is not None and wanted > open_minor:
-        raise ProblemsFound(
-            [
-                Problem(
-                    source,
-                    None,
-                    None,
-                    f"{Money.from_minor(wanted, code)} exceeds the open balance "
-                    f"{Money.from_minor(open_minor, code)} of {where}",
-                )
-            ]
+        raise _fail(
+            source,
+            f"{Money.from_minor(wanted, code)} exceeds the open balance "
+            f"{Money.from_minor(open_minor, code)} of {where}",
         )
     size = Money.from_minor(open_minor if wanted is None else wanted, code)
     at_once = posts_at_once(actor.role, size, limits)
@@ -346,6 +344,12 @@ def _pending(uow: SqlUnitOfWork, proposal_id: int) -> RowMapping:
     return row
 
 
+def _before_proposed(row: RowMapping, on: date) -> list[str]:
+    if on < row["proposed_on"]:
+        return [f"--on {on} is before the day it was proposed ({row['proposed_on']})"]
+    return []
+
+
 def approve(
     uow: SqlUnitOfWork, actor: Actor, proposal_id: int, *, on: date, at: datetime
 ) -> Proposal:
@@ -362,15 +366,12 @@ def approve(
             problems.append(f"it was refused by {row['decided_by']} on {row['decided_on']}")
         if row["proposed_by"] == actor.name and actor.role is not Role.SYSTEM:
             raise NotAllowed(f"{source}: {actor.name} proposed it; another person approves it")
-        if on < row["proposed_on"]:
-            problems.append(f"--on {on} is before the day it was proposed ({row['proposed_on']})")
+        problems += _before_proposed(row, on)
         if problems:
-            raise ProblemsFound([Problem(source, None, None, m) for m in problems])
+            raise _fail(source, *problems)
         posted = _post(uow, row, actor, on=on, note="approved", at=at)
         if posted == 0:
-            raise ProblemsFound(
-                [Problem(source, None, None, "nothing is open any more: refuse it instead")]
-            )
+            raise _fail(source, "nothing is open any more: refuse it instead")
         found = store.find_proposal(uow.conn, proposal_id)
         assert found is not None
         return _proposal(found)
@@ -391,10 +392,9 @@ def refuse(
             problems.append(f"it was posted by {row['decided_by']} on {row['decided_on']}")
         if not reason.strip():
             problems.append("say why it is refused (--reason)")
-        if on < row["proposed_on"]:
-            problems.append(f"--on {on} is before the day it was proposed ({row['proposed_on']})")
+        problems += _before_proposed(row, on)
         if problems:
-            raise ProblemsFound([Problem(source, None, None, m) for m in problems])
+            raise _fail(source, *problems)
         values = {"status": "refused", "decided_by": actor.name, "decided_on": on}
         store.decide(uow.conn, proposal_id, {**values, "decision_note": reason})
         currency = str(row["currency"])
@@ -504,16 +504,10 @@ def record_recovery(
         pid = portfolio_of(uow.conn, payment.portfolio, source)
         owner = find_debtor(uow.conn, pid, payment.debtor, source)
         if store.written_off_minor(uow.conn, int(owner["id"]), currency) == 0:
-            raise ProblemsFound(
-                [
-                    Problem(
-                        source,
-                        None,
-                        None,
-                        f"nothing of {payment.debtor} in {currency} was written off: "
-                        "record it with arrears payment add",
-                    )
-                ]
+            raise _fail(
+                source,
+                f"nothing of {payment.debtor} in {currency} was written off: "
+                "record it with arrears payment add",
             )
         posting = cases.post_payment(uow.conn, payment, rule=rule, actor=actor.name, at=at)
         recovered = store.note_recovery(
