@@ -29,7 +29,7 @@ import numpy.typing as npt
 import polars as pl
 
 from arrears.demo.invoices import EPOCH, amounts, months_before
-from arrears.demo.payments import METHOD_P, METHODS
+from arrears.demo.payments import payment_rows
 
 Ints = npt.NDArray[np.int64]
 
@@ -154,30 +154,4 @@ def _payments(
     day = np.concatenate([first_day[full | partial], second_day[two]])
     keep = paid > 0
     row, paid, day = row[keep], paid[keep], day[keep]
-    order = np.lexsort((row, day))
-    row, paid, day = row[order], paid[order], day[order]
-    method = rng.choice(len(METHODS), row.size, p=METHOD_P)
-    reference = rng.integers(10**9, 10**10, row.size)
-    frame = pl.DataFrame(
-        {
-            "seq": np.arange(first, first + row.size, dtype=np.int64) + 1,
-            "day": day.astype(np.int32),
-            "paid": paid,
-            "method": pl.Series(METHODS).gather(method),
-            "ref": reference,
-        }
-    )
-    owner_cols = invoices.select("debtor_id", "currency", "invoice_id", "instalment")[row]
-    return pl.concat([frame, owner_cols], how="horizontal").select(
-        payment_id=pl.lit("PAY-") + pl.col("seq").cast(pl.String).str.zfill(10),
-        debtor_id="debtor_id",
-        date=pl.col("day").cast(pl.Date),
-        amount_minor="paid",
-        currency="currency",
-        method="method",
-        reference=pl.lit("TRX") + pl.col("ref").cast(pl.String),
-        invoice_id="invoice_id",
-        instalment="instalment",
-        allocated_amount_minor="paid",
-        portfolio=pl.lit(None, dtype=pl.String),
-    )
+    return payment_rows(rng, invoices, row, paid, day, first=first)

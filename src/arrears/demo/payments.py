@@ -89,6 +89,21 @@ def make_payments(
     day = first_day[row] + gap
     written = paying[row] & (day <= (end - EPOCH).days)
     row, paid, day = row[written], paid[written], day[written]
+    return payment_rows(rng, instalments, row, paid, day, first=first)
+
+
+def payment_rows(
+    rng: np.random.Generator,
+    owners: pl.DataFrame,
+    row: Ints,
+    paid: Ints,
+    day: Ints,
+    *,
+    first: int,
+) -> pl.DataFrame:
+    """The payments table: ``paid`` minor units on ``day`` (days since EPOCH) against row ``row``
+    of ``owners`` (an invoice or instalment table), allocated explicitly to it, numbered from
+    ``first`` in date order; method and reference are drawn from ``rng``."""
     order = np.lexsort((row, day))
     row, paid, day = row[order], paid[order], day[order]
     method = rng.choice(len(METHODS), row.size, p=METHOD_P)
@@ -102,7 +117,7 @@ def make_payments(
             "ref": reference,
         }
     )
-    owner = instalments.select("debtor_id", "currency", "invoice_id", "instalment")[row]
+    owner = owners.select("debtor_id", "currency", "invoice_id", "instalment")[row]
     return pl.concat([frame, owner], how="horizontal").select(
         payment_id=pl.lit("PAY-") + pl.col("seq").cast(pl.String).str.zfill(10),
         debtor_id="debtor_id",

@@ -24,7 +24,7 @@ from arrears.domain.activity import Activity
 from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import Conflict, NotFound
 from arrears.domain.money import Money
-from arrears.services.agreements import BROKEN_LOOKBACK_DAYS
+from arrears.services.agreements import BROKEN_LOOKBACK_DAYS, _log
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.agreements import records
 from arrears.store.agreements.records import Owner
@@ -134,20 +134,16 @@ def monitor(
                 payload: dict[str, Any],
                 key: str,
             ) -> None:
-                owner = who(int(row["debtor_id"]))
-                records.log(
+                _log(
                     conn,
-                    owner,
-                    kind(
-                        occurred_at=at,
-                        actor=actor.name,
-                        portfolio=portfolio,
-                        debtor=owner.external_id,
-                        subject_kind=subject,
-                        subject_id=str(row["id"]),
-                        payload=payload,
-                        idempotency_key=key,
-                    ),
+                    who(int(row["debtor_id"])),
+                    kind,
+                    actor=actor.name,
+                    at=at,
+                    subject_kind=subject,
+                    subject_id=int(row["id"]),
+                    payload=payload,
+                    key=key,
                 )
 
             for row in records.plans(conn, pid, statuses=("awaiting_approval",)):

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from arrears.domain import agreements as rules
+from arrears.domain.activity import Activity
 from arrears.domain.actor import Actor, Permission
 from arrears.domain.agreements import Frequency, Limits, PlanTerms
 from arrears.domain.errors import Conflict, NotFound
@@ -62,6 +63,51 @@ def _owner(conn: Connection, request: _Request, portfolio: str, debtor: str) -> 
             request.check()
         raise NotFound(printable(f"{request.source}: unknown debtor {debtor!r}"))
     return found
+
+
+def _portfolio_id(conn: Connection, source: str, portfolio: str) -> int:
+    try:
+        return portfolio_id(conn, portfolio)
+    except UnknownPortfolio as exc:
+        raise NotFound(f"{source}: {exc}") from exc
+
+
+def _scope(
+    conn: Connection, request: _Request, portfolio: str, debtor: str | None
+) -> tuple[int, int | None]:
+    """A listing's portfolio id and ``debtor``'s (``None``: every debtor's)."""
+    pid = _portfolio_id(conn, request.source, portfolio)
+    debtor_id = None if debtor is None else _owner(conn, request, portfolio, debtor).debtor_id
+    return pid, debtor_id
+
+
+def _log(
+    conn: Connection,
+    who: Owner,
+    kind: type[Activity],
+    *,
+    actor: str,
+    at: datetime,
+    subject_kind: str,
+    subject_id: int,
+    payload: dict[str, Any],
+    key: str,
+) -> None:
+    """Write ``who``'s activity record of ``kind`` about a plan or settlement, once (``key``)."""
+    records.log(
+        conn,
+        who,
+        kind(
+            occurred_at=at,
+            actor=actor,
+            portfolio=who.portfolio,
+            debtor=who.external_id,
+            subject_kind=subject_kind,
+            subject_id=str(subject_id),
+            payload=payload,
+            idempotency_key=key,
+        ),
+    )
 
 
 def _currency(request: _Request, code: str | None, who: Owner | None) -> str | None:
@@ -289,19 +335,16 @@ def accept_plan(
             terms.schedule,
         )
         kind = rules.PlanAwaitingApproval if terms.beyond else rules.PlanAccepted
-        records.log(
+        _log(
             conn,
             who,
-            kind(
-                occurred_at=at,
-                actor=actor.name,
-                portfolio=portfolio,
-                debtor=debtor,
-                subject_kind="payment_plan",
-                subject_id=str(plan_id),
-                payload=_plan_payload(quote, on) | {"beyond": list(terms.beyond)},
-                idempotency_key=f"{kind.kind}:{key}",
-            ),
+            kind,
+            actor=actor.name,
+            at=at,
+            subject_kind="payment_plan",
+            subject_id=plan_id,
+            payload=_plan_payload(quote, on) | {"beyond": list(terms.beyond)},
+            key=f"{kind.kind}:{key}",
         )
         if status == "active":
             _activate(conn, who, plan_id, key, quote.currency, terms, on, actor, at)
@@ -406,19 +449,16 @@ def approve_plan(
             (),
             tuple(found["beyond"]),
         )
-        records.log(
+        _log(
             conn,
             who,
-            rules.PlanApproved(
-                occurred_at=at,
-                actor=actor.name,
-                portfolio=who.portfolio,
-                debtor=who.external_id,
-                subject_kind="payment_plan",
-                subject_id=str(plan_id),
-                payload={"on": on.isoformat(), "beyond": list(found["beyond"])},
-                idempotency_key=f"plan.approved:{found['key']}",
-            ),
+            rules.PlanApproved,
+            actor=actor.name,
+            at=at,
+            subject_kind="payment_plan",
+            subject_id=plan_id,
+            payload={"on": on.isoformat(), "beyond": list(found["beyond"])},
+            key=f"plan.approved:{found['key']}",
         )
         _activate(
             conn, who, plan_id, str(found["key"]), str(found["currency"]), terms, on, actor, at
@@ -448,19 +488,16 @@ def cancel_plan(
         request.check()
         who = records.owner_by_id(conn, int(found["debtor_id"]))
         records.update_plan(conn, plan_id, status="cancelled", ended_on=on)
-        records.log(
+        _log(
             conn,
             who,
-            rules.PlanCancelled(
-                occurred_at=at,
-                actor=actor.name,
-                portfolio=who.portfolio,
-                debtor=who.external_id,
-                subject_kind="payment_plan",
-                subject_id=str(plan_id),
-                payload={"on": on.isoformat(), "reason": reason.strip()},
-                idempotency_key=f"plan.cancelled:{found['key']}",
-            ),
+            rules.PlanCancelled,
+            actor=actor.name,
+            at=at,
+            subject_kind="payment_plan",
+            subject_id=plan_id,
+            payload={"on": on.isoformat(), "reason": reason.strip()},
+            key=f"plan.cancelled:{found['key']}",
         )
     return PlanChanged(plan_id, "cancelled", changed=True)
 
@@ -524,11 +561,7 @@ def list_plans(
     request = _Request("plans")
     with uow:
         conn = uow.conn
-        try:
-            pid = portfolio_id(conn, portfolio)
-        except UnknownPortfolio as exc:
-            raise NotFound(f"plans: {exc}") from exc
-        debtor_id = None if debtor is None else _owner(conn, request, portfolio, debtor).debtor_id
+        pid, debtor_id = _scope(conn, request, portfolio, debtor)
         rows = records.plans(conn, pid, debtor_id=debtor_id)
         ids = [int(r["id"]) for r in rows] if with_schedule else []
         schedules = records.schedule_rows(conn, ids)
@@ -541,10 +574,7 @@ def show_plan(uow: SqlUnitOfWork, actor: Actor, plan_id: int, *, portfolio: str)
     actor.require(Permission.READ, "read the payment plans")
     with uow:
         conn = uow.conn
-        try:
-            pid = portfolio_id(conn, portfolio)
-        except UnknownPortfolio as exc:
-            raise NotFound(f"plan {plan_id}: {exc}") from exc
+        pid = _portfolio_id(conn, f"plan {plan_id}", portfolio)
         rows = records.plans(conn, pid, plan_id=plan_id)
         if not rows:
             raise NotFound(f"plan {plan_id}: no such plan")

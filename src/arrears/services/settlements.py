@@ -21,12 +21,13 @@ from arrears.policy.model import Policy
 from arrears.services.agreements import (
     _currency,
     _fmt,
+    _log,
     _owner,
     _Request,
+    _scope,
 )
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.agreements import records
-from arrears.store.portfolios import UnknownPortfolio, portfolio_id
 
 # Settlements -----------------------------------------------------------------------------------
 
@@ -148,28 +149,25 @@ def offer_settlement(
             "created_at": at,
         }
         settlement_id = records.insert_settlement(conn, values)
-        records.log(
+        _log(
             conn,
             who,
-            rules.SettlementOffered(
-                occurred_at=at,
-                actor=actor.name,
-                portfolio=portfolio,
-                debtor=debtor,
-                subject_kind="settlement",
-                subject_id=str(settlement_id),
-                payload={
-                    "currency": code,
-                    "balance": fmt(balance),
-                    "discount": str(discount.normalize()),
-                    "amount": fmt(amount),
-                    "on": on.isoformat(),
-                    "expires_on": expires_on.isoformat(),
-                    "status": status,
-                    "beyond": beyond,
-                },
-                idempotency_key=f"settlement.offered:{key}",
-            ),
+            rules.SettlementOffered,
+            actor=actor.name,
+            at=at,
+            subject_kind="settlement",
+            subject_id=settlement_id,
+            payload={
+                "currency": code,
+                "balance": fmt(balance),
+                "discount": str(discount.normalize()),
+                "amount": fmt(amount),
+                "on": on.isoformat(),
+                "expires_on": expires_on.isoformat(),
+                "status": status,
+                "beyond": beyond,
+            },
+            key=f"settlement.offered:{key}",
         )
         return _settlement_view(
             values
@@ -226,19 +224,16 @@ def _settlement_change(
             changes["accepted_on"] = on
         records.update_settlement(conn, settlement_id, **changes)
         kind = rules.SettlementApproved if approve else rules.SettlementAccepted
-        records.log(
+        _log(
             conn,
             who,
-            kind(
-                occurred_at=at,
-                actor=actor.name,
-                portfolio=who.portfolio,
-                debtor=who.external_id,
-                subject_kind="settlement",
-                subject_id=str(settlement_id),
-                payload={"on": on.isoformat()},
-                idempotency_key=f"{kind.kind}:{found['key']}",
-            ),
+            kind,
+            actor=actor.name,
+            at=at,
+            subject_kind="settlement",
+            subject_id=settlement_id,
+            payload={"on": on.isoformat()},
+            key=f"{kind.kind}:{found['key']}",
         )
         if not approve:
             records.close_offers(conn, who, "settlement", "accepted", made_by=on)
@@ -270,10 +265,6 @@ def list_settlements(
     request = _Request("settlements")
     with uow:
         conn = uow.conn
-        try:
-            pid = portfolio_id(conn, portfolio)
-        except UnknownPortfolio as exc:
-            raise NotFound(f"settlements: {exc}") from exc
-        debtor_id = None if debtor is None else _owner(conn, request, portfolio, debtor).debtor_id
+        pid, debtor_id = _scope(conn, request, portfolio, debtor)
         rows = records.settlements(conn, pid, debtor_id=debtor_id)
         return [_settlement_view(r, str(r["debtor"])) for r in rows]
