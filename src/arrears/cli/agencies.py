@@ -13,7 +13,7 @@ import typer
 
 from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.ledger import parse_date
-from arrears.cli.output import Format, Wide, console, emit
+from arrears.cli.output import Format, FormatOpt, Wide, console, emit
 from arrears.domain.agencies import parse_terms
 from arrears.domain.allocation import AllocationRule
 from arrears.domain.problems import Problem, ProblemsFound
@@ -32,7 +32,6 @@ Portfolio = Annotated[
     str | None, typer.Option(help="Portfolio code (default: the workspace's portfolio).")
 ]
 On = Annotated[str, typer.Option("--on", help="Day it happens (YYYY-MM-DD).")]
-Fmt = Annotated[Format, typer.Option("--format", help="Output format.")]
 
 
 def _say(p: PlacementView) -> str:
@@ -94,7 +93,7 @@ def add(
 
 
 @agency_app.command("list")
-def list_(ctx: typer.Context, fmt: Fmt = Format.TABLE, wide: Wide = False) -> None:
+def list_(ctx: typer.Context, fmt: FormatOpt = Format.TABLE, wide: Wide = False) -> None:
     """The agencies, their terms and how many cases each has."""
     ws = workspace(ctx)
     found = agencies.list_agencies(SqlUnitOfWork(store(ws)), cli_actor())
@@ -199,7 +198,7 @@ def placements(
     agency: Annotated[str | None, typer.Option(help="Only this agency's.")] = None,
     active: Annotated[bool, typer.Option("--active", help="Only those not recalled.")] = False,
     portfolio: Portfolio = None,
-    fmt: Fmt = Format.TABLE,
+    fmt: FormatOpt = Format.TABLE,
     wide: Wide = False,
 ) -> None:
     """Placements: what was placed, collected and owed in commission."""

@@ -17,7 +17,7 @@ import typer
 
 from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.ledger import parse_amount, parse_date
-from arrears.cli.output import Format, Wide, amount_text, console, emit
+from arrears.cli.output import Format, FormatOpt, Wide, amount_text, console, emit
 from arrears.config import Workspace
 from arrears.domain.money import from_minor
 from arrears.policy.model import Policy
@@ -45,7 +45,18 @@ PolicyOpt = Annotated[
 Currency = Annotated[
     str | None, typer.Option(help="ISO 4217 currency of the debt (default: the debtor's).")
 ]
-FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
+
+# The terms of a plan, as `payment-plan quote` and `payment-plan accept` take them.
+Instalments = Annotated[
+    int | None,
+    typer.Option(help="Number of instalments (default: as many as the policy allows)."),
+]
+Every = Annotated[str, typer.Option("--every", help="Frequency: weekly, fortnightly or monthly.")]
+FirstDue = Annotated[
+    str | None,
+    typer.Option("--due", help="Day the first payment falls due (default: in 7 days)."),
+]
+Down = Annotated[str, typer.Option("--down", help="Down payment, e.g. 100.00.")]
 
 
 def _day(text: str | None, option: str) -> date:
@@ -107,18 +118,10 @@ def _print_schedule(quote: agreements.PlanQuote, locale: str, fmt: Format, wide:
 def plan_quote(
     ctx: typer.Context,
     debtor: Annotated[str, typer.Argument(help="Debtor's external id.")],
-    instalments: Annotated[
-        int | None,
-        typer.Option(help="Number of instalments (default: as many as the policy allows)."),
-    ] = None,
-    every: Annotated[
-        str, typer.Option("--every", help="Frequency: weekly, fortnightly or monthly.")
-    ] = "monthly",
-    first: Annotated[
-        str | None,
-        typer.Option("--due", help="Day the first payment falls due (default: in 7 days)."),
-    ] = None,
-    down: Annotated[str, typer.Option("--down", help="Down payment, e.g. 100.00.")] = "0",
+    instalments: Instalments = None,
+    every: Every = "monthly",
+    first: FirstDue = None,
+    down: Down = "0",
     on: On = None,
     currency: Currency = None,
     policy: PolicyOpt = None,
@@ -150,18 +153,10 @@ def plan_quote(
 def plan_accept(
     ctx: typer.Context,
     debtor: Annotated[str, typer.Argument(help="Debtor's external id.")],
-    instalments: Annotated[
-        int | None,
-        typer.Option(help="Number of instalments (default: as many as the policy allows)."),
-    ] = None,
-    every: Annotated[
-        str, typer.Option("--every", help="Frequency: weekly, fortnightly or monthly.")
-    ] = "monthly",
-    first: Annotated[
-        str | None,
-        typer.Option("--due", help="Day the first payment falls due (default: in 7 days)."),
-    ] = None,
-    down: Annotated[str, typer.Option("--down", help="Down payment, e.g. 100.00.")] = "0",
+    instalments: Instalments = None,
+    every: Every = "monthly",
+    first: FirstDue = None,
+    down: Down = "0",
     on: On = None,
     currency: Currency = None,
     policy: PolicyOpt = None,

@@ -16,7 +16,7 @@ import typer
 
 from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.ledger import parse_amount, parse_date
-from arrears.cli.output import Format, Wide, amount_text, console, emit
+from arrears.cli.output import Format, FormatOpt, Wide, amount_text, console, emit
 from arrears.domain.money import from_minor
 from arrears.services import collection
 from arrears.services.ports import PromiseView
@@ -84,7 +84,7 @@ def promise_add(
 def promise_list(
     ctx: typer.Context,
     debtor: Annotated[str | None, typer.Option(help="Only this debtor's promises.")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    fmt: FormatOpt = Format.TABLE,
     portfolio: Portfolio = None,
     wide: Wide = False,
 ) -> None:
@@ -309,7 +309,7 @@ def worklist(
         str | None, typer.Option(help="Only the tasks assigned to this collector.")
     ] = None,
     top: Annotated[int, typer.Option(min=1, help="How many tasks, best first.")] = 50,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    fmt: FormatOpt = Format.TABLE,
     portfolio: Portfolio = None,
     wide: Wide = False,
 ) -> None:

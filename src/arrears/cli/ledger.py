@@ -17,7 +17,7 @@ import polars as pl
 import typer
 
 from arrears.cli.context import cli_actor, renamed, store, workspace
-from arrears.cli.output import Format, Wide, console, emit
+from arrears.cli.output import Format, FormatOpt, Wide, console, emit
 from arrears.domain.allocation import AllocationRule
 from arrears.domain.ledger import CreditNote, Payment
 from arrears.domain.money import Money, MoneyError, parse_decimal
@@ -35,7 +35,6 @@ ledger_app = typer.Typer(help="The ledger's books: check them, apply credit.", n
 Portfolio = Annotated[
     str | None, typer.Option(help="Portfolio code (default: the workspace's portfolio).")
 ]
-Fmt = Annotated[Format, typer.Option("--format", help="Output format.")]
 
 
 def _problem(option: str, message: str) -> ProblemsFound:
@@ -211,7 +210,7 @@ def show_activity(
     debtor: Annotated[str | None, typer.Option(help="Only this debtor's records.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many records, newest first.")] = 50,
     portfolio: Portfolio = None,
-    fmt: Fmt = Format.TABLE,
+    fmt: FormatOpt = Format.TABLE,
     wide: Wide = False,
 ) -> None:
     """Show the activity log, newest first (times in UTC)."""

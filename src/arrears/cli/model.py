@@ -22,7 +22,7 @@ import polars as pl
 import typer
 
 from arrears.cli.context import cli_actor, store, workspace
-from arrears.cli.output import Format, Wide, amount_text, emit
+from arrears.cli.output import Format, FormatOpt, Wide, amount_text, emit
 from arrears.domain.money import from_minor
 
 model_app = typer.Typer(
@@ -51,6 +51,9 @@ def _history(ctx: typer.Context, portfolio: str | None) -> tuple[Any, Any, str]:
     return ws, history, code
 
 
+AsOf = Annotated[str | None, typer.Option("--as-of", help="Day, YYYY-MM-DD (default: today).")]
+Portfolio = Annotated[str | None, typer.Option(help="Portfolio code.")]
+
 #: The examples each model learns from: debtor-days, invoices at issue, every invoice row.
 _EXAMPLES = {"debtor": "debtor", "paid_late": "invoice_at_issue", "days_to_pay": "invoice"}
 
@@ -62,7 +65,7 @@ def train_command(
         str | None, typer.Option("--from", help="First snapshot day, YYYY-MM-DD.")
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last snapshot day, YYYY-MM-DD.")] = None,
-    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+    portfolio: Portfolio = None,
     max_debtors: Annotated[
         int | None,
         typer.Option(
@@ -72,7 +75,7 @@ def train_command(
             "(default: Settings.max_debtors, 100,000).",
         ),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    fmt: FormatOpt = Format.TABLE,
     wide: Wide = False,
 ) -> None:
     """Train on the history and store the model as the next version in <workspace>/models/.
@@ -155,7 +158,7 @@ def _validation_text(validation: dict[str, Any]) -> str:
 @model_app.command("list")
 def list_command(
     ctx: typer.Context,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    fmt: FormatOpt = Format.TABLE,
     wide: Wide = False,
 ) -> None:
     """Every version trained, newest first: which is live, its validation, training window,
@@ -224,7 +227,7 @@ def list_command(
 def promote_command(
     ctx: typer.Context,
     version: Annotated[str, typer.Argument(help="The version to put live, e.g. v3.")],
-    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+    portfolio: Portfolio = None,
 ) -> None:
     """Put a version live: the cycle (plan, run), explain, the worklist and model score use it."""
     from arrears.cli.app import UserError
@@ -254,11 +257,9 @@ def promote_command(
 @model_app.command("monitor")
 def monitor_command(
     ctx: typer.Context,
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Day, YYYY-MM-DD (default: today).")
-    ] = None,
-    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    as_of: AsOf = None,
+    portfolio: Portfolio = None,
+    fmt: FormatOpt = Format.TABLE,
     wide: Wide = False,
 ) -> None:
     """Population stability (PSI) of the live model's score and of each of its features, between
@@ -314,8 +315,8 @@ def evaluate_command(
     train_share: Annotated[
         float, typer.Option(min=0.1, max=0.95, help="Oldest share of invoices to train on.")
     ] = 0.8,
-    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    portfolio: Portfolio = None,
+    fmt: FormatOpt = Format.TABLE,
     wide: Wide = False,
 ) -> None:
     """Chronological backtest: AUC, Brier, calibration, lift by decile, next to baselines."""
@@ -395,11 +396,9 @@ def evaluate_command(
 def explain_command(
     ctx: typer.Context,
     debtor: Annotated[str, typer.Argument(help="The debtor's id (as imported).")],
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Day, YYYY-MM-DD (default: today).")
-    ] = None,
-    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    as_of: AsOf = None,
+    portfolio: Portfolio = None,
+    fmt: FormatOpt = Format.TABLE,
     wide: Wide = False,
 ) -> None:
     """One debtor's score, expected recovery and days to pay, with the top reasons."""
@@ -465,14 +464,12 @@ class ScoreFormat(StrEnum):
 @model_app.command("score")
 def score_command(
     ctx: typer.Context,
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Day, YYYY-MM-DD (default: today).")
-    ] = None,
+    as_of: AsOf = None,
     top: Annotated[
         int | None,
         typer.Option("--top", min=1, help="Only the N least likely to pay (default: every one)."),
     ] = None,
-    portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+    portfolio: Portfolio = None,
     fmt: Annotated[
         ScoreFormat, typer.Option("--format", help="Output format (parquet needs --output).")
     ] = ScoreFormat.TABLE,

@@ -54,6 +54,10 @@ class Format(StrEnum):
     JSON = "json"
 
 
+#: ``--format``, for every command that prints data.
+FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
+
+
 def emit(
     frame: pl.DataFrame,
     fmt: Format,

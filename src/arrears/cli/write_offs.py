@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.ledger import parse_amount, parse_date, parse_money
-from arrears.cli.output import Format, Wide, console, emit
+from arrears.cli.output import Format, FormatOpt, Wide, console, emit
 from arrears.config import Workspace
 from arrears.domain.allocation import AllocationRule
 from arrears.domain.ledger import Payment
@@ -201,7 +201,7 @@ def list_(
     ctx: typer.Context,
     pending: Annotated[bool, typer.Option("--pending", help="Only those waiting.")] = False,
     portfolio: Portfolio = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    fmt: FormatOpt = Format.TABLE,
     wide: Wide = False,
 ) -> None:
     """Write-off proposals, newest first: pending, posted or refused, by whom."""
