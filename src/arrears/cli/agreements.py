@@ -8,6 +8,7 @@ so payment plans are ``arrears payment-plan``.)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -384,6 +385,20 @@ def settlement_offer(
         )
 
 
+def _settlement_step(
+    ctx: typer.Context,
+    step: Callable[..., settlements.SettlementView],
+    settlement_id: int,
+    on: str | None,
+) -> None:
+    """Run one step of a settlement (approve, accept) and print where it stands."""
+    ws = workspace(ctx)
+    view = step(
+        SqlUnitOfWork(store(ws)), cli_actor(), settlement_id, on=_day(on, "--on"), at=_now()
+    )
+    console.print(_settlement_line(view, ws.get("locale")), highlight=False)
+
+
 @settlement_app.command("approve")
 def settlement_approve(
     ctx: typer.Context,
@@ -391,11 +406,7 @@ def settlement_approve(
     on: On = None,
 ) -> None:
     """Approve a settlement beyond the policy's limits (a manager or an administrator)."""
-    ws = workspace(ctx)
-    view = settlements.approve_settlement(
-        SqlUnitOfWork(store(ws)), cli_actor(), settlement_id, on=_day(on, "--on"), at=_now()
-    )
-    console.print(_settlement_line(view, ws.get("locale")), highlight=False)
+    _settlement_step(ctx, settlements.approve_settlement, settlement_id, on)
 
 
 @settlement_app.command("accept")
@@ -405,11 +416,7 @@ def settlement_accept(
     on: On = None,
 ) -> None:
     """Record that the debtor accepted a settlement (the case pauses until its expiry)."""
-    ws = workspace(ctx)
-    view = settlements.accept_settlement(
-        SqlUnitOfWork(store(ws)), cli_actor(), settlement_id, on=_day(on, "--on"), at=_now()
-    )
-    console.print(_settlement_line(view, ws.get("locale")), highlight=False)
+    _settlement_step(ctx, settlements.accept_settlement, settlement_id, on)
 
 
 @settlement_app.command("list")
