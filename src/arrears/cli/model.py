@@ -23,6 +23,7 @@ import typer
 
 from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.output import Format, FormatOpt, Wide, amount_text, emit
+from arrears.config import Workspace
 from arrears.domain.money import from_minor
 
 model_app = typer.Typer(
@@ -39,6 +40,17 @@ def _day(text: str | None, option: str) -> date | None:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise UserError(f"{option} {text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def _live_model(ws: Workspace) -> Any:
+    """The workspace's live model (``None`` before any training); a broken file a user error."""
+    from arrears.cli.app import UserError
+    from arrears.scoring.registry import ModelFileError, load
+
+    try:
+        return load(ws.root)
+    except ModelFileError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _history(ctx: typer.Context, portfolio: str | None) -> tuple[Any, Any, str]:
@@ -267,17 +279,13 @@ def monitor_command(
     shift; and today's values outside the training range."""
     from arrears.cli.app import UserError
     from arrears.scoring.monitor import SHIFT, STABLE
-    from arrears.scoring.registry import ModelFileError, load
     from arrears.services.scoring import monitor_model
     from arrears.services.uow import SqlUnitOfWork
 
     day = _day(as_of, "--as-of") or date.today()
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
-    try:
-        model = load(ws.root)
-    except ModelFileError as exc:
-        raise UserError(str(exc)) from None
+    model = _live_model(ws)
     if model is None:
         raise UserError(f"no model in {ws.root / 'models'} yet: arrears model train")
     report = monitor_model(
@@ -402,18 +410,13 @@ def explain_command(
     wide: Wide = False,
 ) -> None:
     """One debtor's score, expected recovery and days to pay, with the top reasons."""
-    from arrears.cli.app import UserError
-    from arrears.scoring.registry import ModelFileError, load
     from arrears.services.scoring import score_debtor
     from arrears.services.uow import SqlUnitOfWork
 
     day = _day(as_of, "--as-of") or date.today()
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
-    try:
-        model = load(ws.root)
-    except ModelFileError as exc:
-        raise UserError(str(exc)) from None
+    model = _live_model(ws)
     scored = score_debtor(
         SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code, debtor=debtor, as_of=day, model=model
     ).scores
@@ -497,7 +500,7 @@ def score_command(
     """
     from arrears.cli.app import UserError
     from arrears.cli.output import err_console
-    from arrears.scoring.registry import ModelFileError, describe, load
+    from arrears.scoring.registry import describe
     from arrears.services.scoring import score_portfolio
     from arrears.services.uow import SqlUnitOfWork
 
@@ -506,10 +509,7 @@ def score_command(
         raise UserError("--format parquet writes a file: give it with --output FILE")
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
-    try:
-        model = load(ws.root)
-    except ModelFileError as exc:
-        raise UserError(str(exc)) from None
+    model = _live_model(ws)
     result = score_portfolio(
         SqlUnitOfWork(store(ws)),
         cli_actor(),
