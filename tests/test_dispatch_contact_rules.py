@@ -181,7 +181,7 @@ def test_every_message_the_dispatcher_sends_is_within_the_law(
     }.items():
         monkeypatch.setenv(name, value)
 
-    @settings(  # each example dispatches days of a portfolio: the suite's budget (docs/development.md)
+    @settings(  # each example dispatches days of a portfolio: mind the suite's budget
         max_examples=8 if store_url.startswith("sqlite") else 4,
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

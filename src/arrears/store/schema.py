@@ -521,8 +521,7 @@ payment_plan = Table(
     Column("actor", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     CheckConstraint(
-        "status in ('awaiting_approval', 'active', 'broken', 'completed', 'expired', "
-        "'cancelled')",
+        "status in ('awaiting_approval', 'active', 'broken', 'completed', 'expired', 'cancelled')",
         name="status",
     ),
     CheckConstraint("frequency in ('weekly', 'fortnightly', 'monthly')", name="frequency"),
