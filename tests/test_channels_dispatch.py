@@ -8,6 +8,7 @@ import io
 import json
 from collections import Counter
 from datetime import UTC, timedelta
+from decimal import Decimal
 from email import policy
 from pathlib import Path
 from typing import Any
@@ -405,3 +406,57 @@ def test_the_guards_read_of_a_batch_equals_the_cycle_reads_for_those_debtors(ws:
     assert len(mine.debtors) == len(ids) and len(mine.consents) > 0
     open_disputes = theirs.instalments.filter(pl.col("disputed") & (pl.col("open_minor") > 0))
     assert mine.disputed == sorted(open_disputes["debtor_id"].unique()) == [first["debtor_id"]]
+
+
+def test_a_plan_offer_names_no_more_instalments_than_the_minimum_allows(ws: Path) -> None:
+    """The cycle's plan offer step says ``instalments: 3, min_instalment: 100``: the email offers
+    three instalments only where each reaches the minimum (issue 15: three were offered on
+    34.55), fewer where the balance is smaller, and no count where not even two reach it."""
+    with engine_of(ws).connect() as conn:
+        english = {
+            r.id for r in conn.execute(select(debtor.c.id).where(debtor.c.language.like("en%")))
+        }
+    emails = [
+        r
+        for r in rows(ws)
+        if r["channel"] == "email"
+        and r["debtor_id"] in english
+        and r["send_at"].replace(tzinfo=UTC) <= SENDING_TIME  # type: ignore[union-attr]
+    ]
+    with engine_of(ws).begin() as conn:
+        chosen = list({r["debtor_id"]: r for r in emails}.values())[:3]
+        assert len(chosen) == 3, "the test needs three English debtors with an email due"
+        wanted: dict[str, str] = {}
+        for row, case in zip(chosen, ("tiny", "half", "above"), strict=True):
+            owed = conn.execute(
+                select(func.sum(instalment.c.open_minor))
+                .where(instalment.c.debtor_id == row["debtor_id"], instalment.c.open_minor > 0)
+                .group_by(instalment.c.currency)
+                .order_by(func.sum(instalment.c.open_minor).desc())
+            ).scalar()
+            assert owed
+            balance = Decimal(owed) / 100  # the demo's currencies here have two decimals
+            minimum = {"tiny": Decimal("0.01"), "half": balance / 2, "above": balance * 10}[case]
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id == row["id"])
+                .values(
+                    template="plan_offer",
+                    params={"instalments": 3, "min_instalment": str(minimum)},
+                )
+            )
+            wanted[str(row["key"])] = {
+                "tiny": "3 monthly instalments",
+                "half": "2 monthly instalments",
+                "above": "",
+            }[case]
+    rec = Recorder()
+    dispatcher(ws, dict.fromkeys(("email", "sms", "letter", "whatsapp"), rec)).run()
+    said = {m.key: " ".join(m.text.split()) for m in rec.sent if m.key in wanted}
+    assert set(said) == set(wanted)
+    for key, words in wanted.items():
+        if words:
+            assert f"a payment plan of {words} for the balance below" in said[key], said[key]
+        else:
+            assert "We can offer you a payment plan for the balance below" in said[key], said[key]
+            assert "instalment" not in said[key]

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ from arrears.contact.frames import ATTEMPT_SCHEMA
 from arrears.contact.guard import guard, local_now
 from arrears.contact.model import Pack
 from arrears.domain.ledger import CONTACT_KIND_OF_CHANNEL, SENT_CHANNELS
+from arrears.domain.money import MoneyError, exponent
 from arrears.store.messages import outbox as store
 
 #: The contact point kind each channel sends to (the domain's one map).
@@ -664,6 +666,8 @@ class Dispatcher:
             "expires_after_days",
         )
         offer = {k: row.params[k] for k in offer_keys if k in row.params} or None
+        if offer and offer.get("instalments") and offer.get("min_instalment") and totals:
+            offer["instalments"] = _offered_instalments(offer, list(totals.values()))
         debtor = {k: who[k] for k in ("id", "name", "kind", "country", "language", "currency")}
         debtor.update({k: who["points"].get(k, "") for k in ("email", "phone", "postal")})
         return {
@@ -812,3 +816,19 @@ def _guard_reader(engine: Engine) -> Engine:
 
 def _with(row: store.OutboxRow, **changes: Any) -> store.OutboxRow:
     return replace(row, **changes)
+
+
+def _offered_instalments(offer: dict[str, Any], totals: list[dict[str, Any]]) -> int | None:
+    """The instalments a cycle's plan offer names: the step's count, fewer where each would fall
+    below the step's ``min_instalment`` (major units of the debt's currency, here the currency
+    with the largest open total), the rule of :func:`arrears.domain.agreements.default_instalments`;
+    ``None`` when not even two instalments reach the minimum (the text then names no count)."""
+    total = max(totals, key=lambda t: (t["open"], str(t["currency"])))
+    try:
+        minimum = int(Decimal(str(offer["min_instalment"])) * 10 ** exponent(total["currency"]))
+    except (ArithmeticError, ValueError, MoneyError):
+        return int(offer["instalments"])
+    count = int(offer["instalments"])
+    if minimum > 0:
+        count = max(1, min(count, int(total["open"]) // minimum))
+    return count if count > 1 else None
