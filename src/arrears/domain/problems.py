@@ -51,3 +51,8 @@ class ProblemsFound(InvalidInput):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__(f"{len(problems)} problem(s)")
+
+    @classmethod
+    def of(cls, source: str, *messages: str) -> ProblemsFound:
+        """The problems ``messages`` of one ``source`` that has no row or column (a request)."""
+        return cls([Problem(source, None, None, m) for m in messages])

@@ -157,10 +157,6 @@ def _agency_view(row: RowMapping, *, changed: bool = True) -> AgencyView:
     )
 
 
-def _fail(source: str, *messages: str) -> ProblemsFound:
-    return ProblemsFound([Problem(source, None, None, m) for m in messages])
-
-
 def _agency(uow: SqlUnitOfWork, code: str) -> RowMapping:
     found = store.find_agency(uow.conn, code)
     if found is None:
@@ -192,14 +188,16 @@ def add_agency(
     if recall_after_days is not None and not 1 <= recall_after_days <= 3650:
         problems.append("--recall-after is 1 to 3650 days")
     if problems:
-        raise _fail(source, *problems)
+        raise ProblemsFound.of(source, *problems)
     with uow:
         existing = store.find_agency(uow.conn, code)
         values = {"name": name, "terms": terms.as_json(), "recall_after_days": recall_after_days}
         if existing is not None:
             same = {k: existing[k] for k in values} == values
             if not same:
-                raise _fail(source, "it exists with other terms; agencies are not changed")
+                raise ProblemsFound.of(
+                    source, "it exists with other terms; agencies are not changed"
+                )
             return _agency_view(existing, changed=False)
         store.add_agency(
             uow.conn, {"code": code, **values, "created_by": actor.name, "created_at": at}
@@ -246,10 +244,10 @@ def _place(
     if active is not None:
         if active["agency_id"] == agency_row["id"]:
             return _view(active, changed=False)
-        raise _fail(source, f"it is placed with {active['agency']}: recall it first")
+        raise ProblemsFound.of(source, f"it is placed with {active['agency']}: recall it first")
     open_minor, days = store.position(conn, int(owner["id"]), currency, on)
     if open_minor == 0:
-        raise _fail(source, f"{owner['external_id']} owes nothing in {currency}")
+        raise ProblemsFound.of(source, f"{owner['external_id']} owes nothing in {currency}")
     case = store.open_case(conn, int(owner["id"]), currency)
     stage = None if case is None else str(case["stage"])
     terms = terms_from_json(dict(agency_row["terms"]))
@@ -331,7 +329,7 @@ def place(
         owner = find_debtor(uow.conn, pid, debtor, source)
         code = (currency or str(owner["currency"])).upper()
         if not is_currency(code):
-            raise _fail(source, f"{code!r} is not an ISO 4217 currency")
+            raise ProblemsFound.of(source, f"{code!r} is not an ISO 4217 currency")
         return _place(
             uow,
             actor,
@@ -352,7 +350,7 @@ def _recall(
     conn = uow.conn
     source = f"placement {row['id']}"
     if on < row["placed_on"]:
-        raise _fail(source, f"--on {on} is before it was placed ({row['placed_on']})")
+        raise ProblemsFound.of(source, f"--on {on} is before it was placed ({row['placed_on']})")
     store.mark_recalled(conn, int(row["id"]), on=on, actor=actor.name, reason=reason)
     case = store.open_case(conn, int(row["debtor_id"]), str(row["currency"]))
     if case is not None and case["agency"] == row["agency"]:
@@ -407,10 +405,10 @@ def recall(
         owner = find_debtor(uow.conn, pid, debtor, source)
         code = (currency or str(owner["currency"])).upper()
         if not reason.strip():
-            raise _fail(source, "say why it is recalled (--reason)")
+            raise ProblemsFound.of(source, "say why it is recalled (--reason)")
         row = store.active_placement(uow.conn, int(owner["id"]), code)
         if row is None:
-            raise _fail(source, f"{debtor} is not placed with an agency in {code}")
+            raise ProblemsFound.of(source, f"{debtor} is not placed with an agency in {code}")
         return _recall(uow, actor, row, on=on, reason=reason, at=at)
 
 
@@ -540,7 +538,7 @@ def read_remittance(path: Path) -> list[RemittanceLine]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(source, f"cannot read the file: {exc}") from None
+        raise ProblemsFound.of(source, f"cannot read the file: {exc}") from None
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip().lower() for h in reader.fieldnames or []]
     reader.fieldnames = header

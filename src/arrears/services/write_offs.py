@@ -23,7 +23,7 @@ from arrears.domain.allocation import AllocationRule
 from arrears.domain.errors import NotAllowed, NotFound
 from arrears.domain.ledger import Payment
 from arrears.domain.money import Money, MoneyError, is_currency
-from arrears.domain.problems import Problem, ProblemsFound
+from arrears.domain.problems import ProblemsFound
 from arrears.domain.write_offs import (
     Limits,
     WriteOffApproved,
@@ -101,10 +101,6 @@ def _proposal(row: RowMapping, *, changed: bool = True) -> Proposal:
         row["decision_note"],
         changed,
     )
-
-
-def _fail(source: str, *messages: str) -> ProblemsFound:
-    return ProblemsFound([Problem(source, None, None, m) for m in messages])
 
 
 def _key(portfolio: str, debtor: str, currency: str, what: str, on: date, reason: str) -> str:
@@ -231,7 +227,7 @@ def _propose(
         except MoneyError as exc:
             problems.append(str(exc))
     if problems:
-        raise _fail(source, *problems)
+        raise ProblemsFound.of(source, *problems)
     invoice_id = None if invoice_row is None else int(invoice_row["id"])
     what = f"{invoice or '*'}:{'all' if wanted is None else wanted}"
     key = key or _key(portfolio, debtor, code, what, on, reason)
@@ -243,9 +239,9 @@ def _propose(
     open_minor = store.open_minor_of(conn, int(owner["id"]), code, invoice_id)
     where = f"invoice {invoice}" if invoice else f"{debtor} in {code}"
     if open_minor == 0:
-        raise _fail(source, f"{where} has nothing open to write off")
+        raise ProblemsFound.of(source, f"{where} has nothing open to write off")
     if wanted is not None and wanted > open_minor:
-        raise _fail(
+        raise ProblemsFound.of(
             source,
             f"{Money.from_minor(wanted, code)} exceeds the open balance "
             f"{Money.from_minor(open_minor, code)} of {where}",
@@ -368,10 +364,10 @@ def approve(
             raise NotAllowed(f"{source}: {actor.name} proposed it; another person approves it")
         problems += _before_proposed(row, on)
         if problems:
-            raise _fail(source, *problems)
+            raise ProblemsFound.of(source, *problems)
         posted = _post(uow, row, actor, on=on, note="approved", at=at)
         if posted == 0:
-            raise _fail(source, "nothing is open any more: refuse it instead")
+            raise ProblemsFound.of(source, "nothing is open any more: refuse it instead")
         found = store.find_proposal(uow.conn, proposal_id)
         assert found is not None
         return _proposal(found)
@@ -394,7 +390,7 @@ def refuse(
             problems.append("say why it is refused (--reason)")
         problems += _before_proposed(row, on)
         if problems:
-            raise _fail(source, *problems)
+            raise ProblemsFound.of(source, *problems)
         values = {"status": "refused", "decided_by": actor.name, "decided_on": on}
         store.decide(uow.conn, proposal_id, {**values, "decision_note": reason})
         currency = str(row["currency"])
@@ -504,7 +500,7 @@ def record_recovery(
         pid = portfolio_of(uow.conn, payment.portfolio, source)
         owner = find_debtor(uow.conn, pid, payment.debtor, source)
         if store.written_off_minor(uow.conn, int(owner["id"]), currency) == 0:
-            raise _fail(
+            raise ProblemsFound.of(
                 source,
                 f"nothing of {payment.debtor} in {currency} was written off: "
                 "record it with arrears payment add",

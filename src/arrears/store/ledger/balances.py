@@ -23,7 +23,7 @@ from arrears.domain.allocation import Applied, OpenInstalment
 from arrears.domain.errors import Conflict
 from arrears.domain.ledger import InvoiceStatus, SourceKind
 from arrears.domain.money import Money, MoneyError
-from arrears.domain.problems import Problem, ProblemsFound
+from arrears.domain.problems import ProblemsFound
 from arrears.store.portfolios import UnknownPortfolio, portfolio_id
 from arrears.store.schema import activity, allocation, debtor, instalment, invoice
 
@@ -74,7 +74,7 @@ class OpenLine:
 
 
 def fail(source: str, *messages: str) -> ProblemsFound:
-    return ProblemsFound([Problem(source, None, None, m) for m in messages])
+    return ProblemsFound.of(source, *messages)
 
 
 def minor(amount: Money, source: str) -> int:
