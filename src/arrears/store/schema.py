@@ -427,6 +427,8 @@ task = Table(
     Column("closed_on", Date),
     Column("note", Text),
     Column("not_before", DateTime(timezone=True)),  # a call: the contact rules' window
+    # who assigned it: system:cycle for a queue's run, else a person (migration 0018)
+    Column("assigned_by", String(200)),
     CheckConstraint("kind in ('call', 'approval', 'notify', 'write_off')", name="kind"),
     CheckConstraint("status in ('open', 'done', 'cancelled')", name="status"),
 )
@@ -460,6 +462,18 @@ promise = Table(
     CheckConstraint("status in ('open', 'cancelled')", name="status"),
 )
 Index("ix_promise_debtor", promise.c.debtor_id, promise.c.made_on)
+
+#: The dated amounts of a promise of several (migration 0018); the promise keeps the last date
+#: and the total. A promise of one amount has no rows here.
+promise_amount = Table(
+    "promise_amount",
+    metadata,
+    Column("promise_id", ID, ForeignKey("promise.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("due_on", Date, nullable=False),
+    Column("amount_minor", MINOR, nullable=False),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+)
 
 hold = Table(
     "hold",
@@ -607,6 +621,15 @@ user = Table(
     CheckConstraint("role in ('admin', 'manager', 'collector', 'auditor')", name="role"),
 )
 
+#: The queues a collector works (migration 0018): the daily run assigns each queue's unassigned
+#: open tasks to its collectors, the least loaded first.
+user_queue = Table(
+    "user_queue",
+    metadata,
+    Column("user_id", ID, ForeignKey("user.id"), primary_key=True),
+    Column("queue", String(64), primary_key=True),
+)
+
 #: API tokens of machine clients (``Authorization: Bearer ...``): only the SHA-256 of the token is
 #: kept; a token acts as ``token:<name>`` with its role until it expires or is revoked.
 api_token = Table(
@@ -709,6 +732,51 @@ agency_remittance = Table(
 )
 
 
+# Disputes (migration 0017; see docs/agreements.md and arrears.domain.disputes) ----------------
+
+#: A debtor's objection to one or more invoices of one currency, until it is resolved.
+dispute = Table(
+    "dispute",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    # dispute:<portfolio>:<debtor>:<first invoice>:<opened_on> (from_erp: dispute:erp:...)
+    Column("key", String(600), nullable=False, unique=True),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("reason", String(20), nullable=False),
+    Column("note", Text),
+    Column("owner", String(200)),  # who resolves it
+    Column("due_on", Date),  # to be resolved by
+    Column("opened_on", Date, nullable=False),
+    Column("opened_by", String(200), nullable=False),
+    Column("resolved_on", Date),
+    Column("resolved_by", String(200)),
+    Column("resolution", Text),  # the note of the resolution
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("status in ('open', 'upheld', 'rejected', 'closed')", name="status"),
+    CheckConstraint(
+        "reason in ('wrong_amount', 'not_received', 'quality', 'already_paid', 'other', "
+        "'from_erp')",
+        name="reason",
+    ),
+)
+Index("ix_dispute_debtor", dispute.c.debtor_id, dispute.c.status)
+
+#: The invoices of a dispute; ``credit_minor``: the credit note an upheld dispute posted on it.
+dispute_invoice = Table(
+    "dispute_invoice",
+    metadata,
+    Column("dispute_id", ID, ForeignKey("dispute.id"), primary_key=True),
+    Column("invoice_id", ID, ForeignKey("invoice.id"), primary_key=True),
+    Column("open_minor", MINOR, nullable=False),  # the invoice's open amount when disputed
+    Column("credit_minor", MINOR),
+    Column("credit_note", String(200)),  # the credit note's external id
+)
+Index("ix_dispute_invoice_invoice", dispute_invoice.c.invoice_id)
+
+
 # The day's propensity scores (migration 0014; see docs/scoring.md) ----------------------------
 
 #: One row per debtor, currency and day scored (``arrears model score``); older than
@@ -726,6 +794,7 @@ debtor_score = Table(
     Column("source", String(200), nullable=False),
     Column("reasons", JSON, nullable=False),
     Column("scored_at", DateTime(timezone=True), nullable=False),
+    Column("version", String(200), primary_key=True),  # 0020: v3, rules
     CheckConstraint("band in ('A', 'B', 'C', 'D', 'E')", name="band"),
 )
 Index("ix_debtor_score_debtor_id", debtor_score.c.debtor_id, debtor_score.c.as_of)
