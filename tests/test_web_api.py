@@ -264,7 +264,14 @@ def test_the_openapi_document_and_the_docs_page(api: Api) -> None:
         ("get", "/api/v1/debtors/{debtor}"), ("get", "/api/v1/worklist"),
         ("get", "/api/v1/activity"), ("get", "/api/v1/aging"), ("post", "/api/v1/payments"),
         ("post", "/api/v1/promises"), ("post", "/api/v1/holds"), ("post", "/api/v1/contacts"),
-        ("post", "/api/v1/write-offs"),
+        ("post", "/api/v1/write-offs"), ("get", "/api/v1/invoices"), ("get", "/api/v1/payments"),
+        ("get", "/api/v1/cases"), ("get", "/api/v1/promises"), ("get", "/api/v1/plans"),
+        ("get", "/api/v1/settlements"), ("post", "/api/v1/plans"),
+        ("post", "/api/v1/plans/{plan}/approve"), ("post", "/api/v1/plans/{plan}/cancel"),
+        ("post", "/api/v1/settlements"), ("post", "/api/v1/settlements/{settlement}/approve"),
+        ("post", "/api/v1/settlements/{settlement}/accept"),
+        ("post", "/api/v1/promises/{promise}/cancel"),
+        ("post", "/api/v1/payments/{payment}/reverse"),
     }  # fmt: skip
     listed = {
         (method, path)

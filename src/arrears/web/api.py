@@ -32,6 +32,7 @@ from arrears.kpi.aging import By, bucket_labels
 from arrears.services import accounts, collection, explain, ledger, reports, tokens
 from arrears.services.cycle import load_compiled
 from arrears.web import api_models as m
+from arrears.web import errors
 from arrears.web.app import Site, site
 from arrears.web.errors import ErrorResponse
 
@@ -470,14 +471,17 @@ def docs_page(app: FastAPI) -> str:
 
 def install(app: FastAPI) -> None:
     """The API's routes, and ``/docs`` (``/openapi.json`` is FastAPI's)."""
+    from arrears.web import api_lists  # noqa: F401, PLC0415 (its routes join our router)
+
     app.include_router(router)
 
     @app.exception_handler(tokens.WrongToken)
     async def no_token(request: Request, exc: tokens.WrongToken) -> JSONResponse:
         """401 in the one error shape, with the challenge of RFC 6750."""
-        return JSONResponse(
-            {"status": 401, "problems": [{"where": "header Authorization", "what": str(exc)}]},
-            status_code=401,
+        return errors.response(
+            request,
+            401,
+            [errors.Problem("header Authorization", str(exc))],
             headers={"WWW-Authenticate": 'Bearer realm="arrears"'},
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -214,3 +215,191 @@ class WriteOffOut(BaseModel):
     amount: str
     currency: str
     changed: bool
+
+
+# Lists (portfolio-wide, a page at a time) -------------------------------------------------------
+
+
+class _Page(BaseModel):
+    next_cursor: int | None = Field(
+        None, description="Pass it as cursor= for the next (older) page; null on the last page."
+    )
+
+
+class Invoice(BaseModel):
+    id: str = Field(description="The invoice's external id.")
+    number: str
+    debtor: str
+    issue_date: date
+    currency: str
+    amount: str
+    open: str = Field(description="What is left open of it, as a decimal string.")
+    status: str = Field(description="open, paid or written_off")
+    disputed: bool
+    oldest_due: date | None = Field(description="The due date of its oldest open instalment.")
+
+
+class InvoiceList(_Page):
+    invoices: list[Invoice]
+
+
+class PaymentItem(BaseModel):
+    id: str = Field(description="The payment's external id.")
+    debtor: str
+    received_on: date
+    currency: str
+    amount: str
+    unallocated: str
+    method: str | None
+    reference: str | None
+    status: str = Field(description="posted or reversed")
+    reversed_on: date | None
+
+
+class PaymentList(_Page):
+    payments: list[PaymentItem]
+
+
+class Case(BaseModel):
+    debtor: str
+    currency: str
+    opened_on: date
+    closed_on: date | None
+    close_reason: str | None
+    stage: str
+    stage_entered_on: date
+    segment: str
+    arm: str | None
+    agency: str | None
+    awaiting_approval: str | None = Field(description="The stage awaiting a manager's approval.")
+    paused_by: str | None = Field(description="hold, promise, plan, settlement, dispute...")
+    paused_until: date | None
+
+
+class CaseList(_Page):
+    cases: list[Case]
+
+
+class Promise(BaseModel):
+    id: int
+    debtor: str
+    currency: str
+    amount: str
+    made_on: date
+    due_on: date
+    grace_days: int
+    status: str = Field(description="open or cancelled")
+    outcome: str | None = Field(description="kept, partial or broken, once the cycle found it.")
+    kept: str | None = Field(description="What was paid towards it, once found.")
+    outcome_on: date | None
+
+
+class Plan(BaseModel):
+    id: int
+    debtor: str
+    currency: str
+    status: str = Field(
+        description="awaiting_approval, active, broken, completed, expired or cancelled"
+    )
+    balance: str
+    down: str
+    fee: str
+    instalments: int
+    frequency: str
+    accepted_on: date
+    expires_on: date
+    active_on: date | None
+    approved_by: str | None
+    ended_on: date | None
+    beyond: list[str] = Field(description="The policy's limits it goes beyond.")
+
+
+class Settlement(BaseModel):
+    id: int
+    debtor: str
+    currency: str
+    status: str = Field(description="awaiting_approval, offered, accepted, paid, lapsed, expired")
+    balance: str
+    discount: str = Field(description="Percent, a decimal string.")
+    amount: str = Field(description="What settles the debt.")
+    offered_on: date
+    expires_on: date
+    accepted_on: date | None
+    approved_by: str | None
+    ended_on: date | None
+    written_off: str | None
+    beyond: list[str]
+
+
+class _Numbered(BaseModel):
+    page: int = Field(1, description="This page's number (from 1).")
+    next_page: int | None = Field(None, description="The next page's number; null on the last.")
+
+
+class PromiseList(_Numbered):
+    promises: list[Promise]
+
+
+class PlanList(_Numbered):
+    plans: list[Plan]
+
+
+class SettlementList(_Numbered):
+    settlements: list[Settlement]
+
+
+# Agreement writes -------------------------------------------------------------------------------
+
+
+class PlanIn(_Request):
+    debtor: str = Field(min_length=1, max_length=100, pattern=ID)
+    currency: str | None = Field(None, min_length=3, max_length=3)
+    instalments: int | None = Field(None, ge=1, le=120, description="Default: as many as the "
+                                    "policy allows.")  # fmt: skip
+    frequency: Literal["weekly", "fortnightly", "monthly"] = "monthly"
+    first_on: date | None = Field(None, description="The first instalment's day.")
+    down: Amount = Field(Decimal(0), ge=0, description="A down payment, decimal string.")
+    on: date | None = Field(None, description="The day it is accepted. Default: today.")
+
+
+class PlanOut(BaseModel):
+    plan: Plan
+    changed: bool
+
+
+class ChangeIn(_Request):
+    on: date | None = Field(None, description="Default: today.")
+
+
+class CancelIn(_Request):
+    on: date | None = Field(None, description="Default: today.")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class PlanChange(BaseModel):
+    id: int
+    status: str
+    changed: bool
+
+
+class SettlementIn(_Request):
+    debtor: str = Field(min_length=1, max_length=100, pattern=ID)
+    currency: str | None = Field(None, min_length=3, max_length=3)
+    discount: Amount = Field(ge=0, lt=100, description="Percent off the open balance.")
+    expires_on: date
+    on: date | None = Field(None, description="Default: today.")
+
+
+class SettlementOut(BaseModel):
+    settlement: Settlement
+    changed: bool
+
+
+class PromiseCancelled(BaseModel):
+    id: int
+    changed: bool
+
+
+class ReversalIn(_Request):
+    on: date | None = Field(None, description="Default: today.")
+    reason: str = Field(min_length=1, max_length=500)

@@ -4,7 +4,10 @@
 
 :func:`install` maps every error to it in one place: a :class:`WebError` a route raises, a request
 FastAPI cannot validate (422), and any :class:`arrears.domain.errors.ArrearsError` a use case
-raises, answered with its ``http_status`` (a ``ProblemsFound`` gives one item per problem)."""
+raises, answered with its ``http_status`` (a ``ProblemsFound`` gives one item per problem).
+
+Each ``what`` is in the caller's language (``Accept-Language``: English or Spanish,
+:mod:`arrears.web.error_words`), and the answer says which in ``Content-Language``."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from arrears.domain.errors import ArrearsError, Unavailable
 from arrears.domain.problems import ProblemsFound
+from arrears.web import error_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +72,13 @@ class WebError(Exception):
         self.problems = problems
 
 
-def problems_of(error: ValidationError | RequestValidationError, prefix: str = "") -> list[Problem]:
+def problems_of(
+    error: ValidationError | RequestValidationError, prefix: str = "", language: str = "en"
+) -> list[Problem]:
     found = []
     for e in error.errors():
         where = ".".join(str(part) for part in e["loc"]) or "body"
-        found.append(Problem(f"{prefix}{where}", str(e["msg"])))
+        found.append(Problem(f"{prefix}{where}", error_words.validation(e, language)))
     return found
 
 
@@ -84,22 +90,40 @@ def problems_of_error(exc: ArrearsError) -> list[Problem]:
     return [Problem("server" if isinstance(exc, Unavailable) else "request", str(exc))]
 
 
-def _response(status: int, problems: list[Problem] | tuple[Problem, ...]) -> JSONResponse:
+def response(
+    request: Request,
+    status: int,
+    problems: list[Problem] | tuple[Problem, ...],
+    *,
+    said: bool = False,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The one error shape, each ``what`` in the caller's language (``said``: it is already)."""
+    language = error_words.language(request.headers)
+    items = [
+        {
+            "where": p.where,
+            "what": p.what if said else error_words.message(p.what, status, language),
+        }
+        for p in problems
+    ]
     return JSONResponse(
-        {"status": status, "problems": [{"where": p.where, "what": p.what} for p in problems]},
+        {"status": status, "problems": items},
         status_code=status,
+        headers={**(headers or {}), "Content-Language": language},
     )
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(WebError)
     async def web_error(request: Request, exc: WebError) -> JSONResponse:
-        return _response(exc.status, exc.problems)
+        return response(request, exc.status, exc.problems)
 
     @app.exception_handler(ArrearsError)
     async def use_case_error(request: Request, exc: ArrearsError) -> JSONResponse:
-        return _response(exc.http_status, problems_of_error(exc))
+        return response(request, exc.http_status, problems_of_error(exc))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _response(422, problems_of(exc))
+        language = error_words.language(request.headers)
+        return response(request, 422, problems_of(exc, language=language), said=True)
