@@ -1,7 +1,8 @@
 """The model's store (issue 18), on SQLite and PostgreSQL: one debtor's history read alone
 (``arrears model explain``) equals the whole history's rows of that debtor; the day's scores
-(``debtor_score``, migration 0014) keep one row per debtor, currency and day, a day written
-again replaces its rows, and rows older than the retention are deleted."""
+(``debtor_score``, migrations 0014 and 0020) keep one row per debtor, currency, day and
+version, a day's version written again replaces its rows, another version is kept beside it
+(the last scored read by default), and rows older than the retention are deleted."""
 
 from __future__ import annotations
 
@@ -77,21 +78,37 @@ def test_one_debtor_history_and_the_day_scores(store_url: str, files: Path) -> N
         }
     )
     with engine.begin() as conn:
-        assert write_scores(conn, portfolio="default", as_of=END, scores=scores, at=AT) == 3
-        # the same day again: replaced, not added
-        again = scores.with_columns(pl.lit("v2").alias("source"))
-        write_scores(conn, portfolio="default", as_of=END, scores=again, at=AT)
-        write_scores(conn, portfolio="default", as_of=END + timedelta(1), scores=scores, at=AT)
+        assert write_scores(
+            conn, portfolio="default", as_of=END, scores=scores, at=AT, version="v1"
+        )
+        # the same day and version again: replaced, not added
+        again = scores.with_columns(pl.lit("model v1 again").alias("source"))
+        write_scores(conn, portfolio="default", as_of=END, scores=again, at=AT, version="v1")
+        write_scores(
+            conn, portfolio="default", as_of=END + timedelta(1), scores=scores, at=AT, version="v1"
+        )
     with engine.connect() as conn:
         stored = read_scores(conn, portfolio="default", as_of=END)
-        assert stored.height == 3 and set(stored["source"]) == {"v2"}
+        assert stored.height == 3 and set(stored["source"]) == {"model v1 again"}
         assert stored.sort("debtor_id")["reasons"].to_list() == scores["reasons"].to_list()
         assert stored.sort("debtor_id")["expected_days_to_pay"].to_list() == [40.0, None, 3.5]
         assert scored_days(conn, portfolio="default") == [END, END + timedelta(1)]
+    # another version the same day: kept beside the first; the last scored is read by default
+    later_at = AT + timedelta(hours=1)
+    with engine.begin() as conn:
+        v2 = scores.head(2).with_columns(
+            pl.lit("model v2").alias("source"), pl.lit(0.3).alias("score")
+        )
+        write_scores(conn, portfolio="default", as_of=END, scores=v2, at=later_at, version="v2")
+    with engine.connect() as conn:
+        last = read_scores(conn, portfolio="default", as_of=END).sort("debtor_id")
+        assert last["version"].to_list() == ["v2", "v2", "v1"]
+        assert last["score"].to_list() == [0.3, 0.3, 0.9]
+        assert read_scores(conn, portfolio="default", as_of=END, version="v1").height == 3
     # a day past the retention deletes what is older
     later = END + timedelta(RETENTION_DAYS + 1)
     with engine.begin() as conn:
-        write_scores(conn, portfolio="default", as_of=later, scores=scores, at=AT)
+        write_scores(conn, portfolio="default", as_of=later, scores=scores, at=AT, version="v1")
     with engine.connect() as conn:
         assert scored_days(conn, portfolio="default") == [END + timedelta(1), later]
     engine.dispose()

@@ -575,6 +575,52 @@ def score_command(
     )
 
 
+@model_app.command("stored")
+def stored_command(
+    ctx: typer.Context,
+    as_of: AsOf = None,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", help="Only this version's scores (v3, rules; default: last)."),
+    ] = None,
+    portfolio: Portfolio = None,
+    fmt: FormatOpt = Format.TABLE,
+    wide: Wide = False,
+) -> None:
+    """The scores stored for a day by ``arrears run`` (every debtor it scored) or ``arrears
+    model score``: score, band, expected days to pay, reasons (``model score``'s) and the
+    version that scored, least likely to pay first."""
+    from arrears.cli.output import err_console
+    from arrears.services.scoring import stored_scores
+    from arrears.services.uow import SqlUnitOfWork
+
+    day = _day(as_of, "--as-of") or date.today()
+    ws = workspace(ctx)
+    code = portfolio or ws.get("portfolio")
+    frame = stored_scores(
+        SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code, as_of=day, version=version
+    )
+    if frame.is_empty():
+        err_console.print(
+            f"no scores stored for {day}: 'arrears run' or 'arrears model score' stores them",
+            markup=False,
+            soft_wrap=True,
+        )
+    shown = frame.sort("score", "debtor", "currency").with_columns(
+        pl.col("score").round(4), pl.col("expected_days_to_pay").round(1)
+    )
+    if fmt is not Format.JSON:
+        shown = shown.with_columns(pl.col("reasons").list.join("; "))
+    emit(
+        shown,
+        fmt,
+        title=f"scores stored for {day}",
+        wrap=("reasons",),
+        optional=("reasons", "source"),
+        wide=wide,
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(model_app, name="model")
 

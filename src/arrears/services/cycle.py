@@ -40,6 +40,7 @@ from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import Conflict, InvalidInput, NotFound
 from arrears.policy.check import Templates
 from arrears.policy.loading import load_policy
+from arrears.services.scoring import store_run_scores
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.cycle.read import read_cycle_input
 from arrears.store.cycle.write import RunSummary, commit_decisions
@@ -338,6 +339,7 @@ def run_cycle(
         )
     except ConcurrentChange as exc:
         raise Conflict(str(exc)) from exc
+    store_run_scores(uow, actor, portfolio, as_of, decisions.features, model, at)  # issue 18
     timings.commit = time.perf_counter() - start
     return decisions, summary
 

@@ -93,7 +93,7 @@ def score_debtor(
 class PortfolioScores:
     """``scores``: one row per debtor and currency with an open balance (current or overdue) on
     ``as_of``: ``debtor`` (its id as imported), ``currency``, ``score``, ``band`` (A-E,
-    :data:`arrears.scoring.model.BANDS`), ``expected_days_to_pay``, ``reasons`` (in a
+    :data:`arrears.scoring.bands.BANDS`), ``expected_days_to_pay``, ``reasons`` (in a
     collector's words), ``source`` (``model vN`` or ``rules``), ``days_past_due`` and
     ``open_minor``; least likely to pay first. ``stored``: the rows written to the day's
     stored scores (0 when not stored)."""
@@ -122,9 +122,10 @@ def score_portfolio(
     ``score_debtor`` and the daily cycle give each debtor that day. ``keep``: store every
     row as the day's scores (``debtor_score``, replacing that day's; needs ``ADMINISTER``),
     recorded in the activity log at ``at``."""
+    from arrears.scoring.bands import band  # noqa: PLC0415
     from arrears.scoring.features import debtor_features  # noqa: PLC0415  (scikit-learn)
     from arrears.scoring.frames import view_from_cycle_input  # noqa: PLC0415
-    from arrears.scoring.model import band, reasons, score_view  # noqa: PLC0415
+    from arrears.scoring.model import reasons, score_view  # noqa: PLC0415
 
     actor.require(Permission.ADMINISTER if keep else Permission.READ, "score the portfolio")
     if top is not None and top < 1:
@@ -220,16 +221,81 @@ def _keep(
     scores: pl.DataFrame,
     model: Model | None,
     at: datetime | None,
+    *,
+    by: str = "model score",
 ) -> int:
     if at is None:
         raise InvalidInput("storing the day's scores needs the time they are stored at")
-    source = "rules" if model is None else str(model.metadata.get("version", "model"))
+    version = version_of(model)
     with uow:
-        written = write_scores(uow.conn, portfolio=portfolio, as_of=as_of, scores=scores, at=at)
+        written = write_scores(
+            uow.conn, portfolio=portfolio, as_of=as_of, scores=scores, at=at, version=version
+        )
         pid = portfolio_id(uow.conn, portfolio)
-        payload = {"as_of": as_of.isoformat(), "rows": written, "model": source}
-        record(uow.conn, [_entry(ScoresStored, actor, (portfolio, pid), source, payload, at, None)])
+        payload = {"as_of": as_of.isoformat(), "rows": written, "model": version, "by": by}
+        entry = _entry(ScoresStored, actor, (portfolio, pid), version, payload, at, None)
+        record(uow.conn, [entry])
     return written
+
+
+def version_of(model: Model | None) -> str:
+    """The version a stored score is filed under: the model's (``v3``), or ``rules``."""
+    return "rules" if model is None else str(model.metadata.get("version", "model"))
+
+
+def store_run_scores(
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    portfolio: str,
+    as_of: date,
+    features: pl.DataFrame,
+    model: Model | None,
+    at: datetime,
+) -> int:
+    """Store the scores the daily cycle gave every debtor on ``as_of`` (``features``: its
+    feature table, one row per debtor and currency; those with an open balance carry a score)
+    as the day's scores of ``model``'s version (``rules`` without one): score, band, expected
+    days to pay (null when the policy does not read it) and no reasons (``arrears model score``
+    adds them). Idempotent: a second run of the day replaces that version's rows of the day. In
+    its own transaction after the run's commit, recorded as ``model.scores_stored``. Returns
+    the rows written."""
+    from arrears.scoring.bands import band  # noqa: PLC0415
+
+    actor.require(Permission.ADMINISTER, "store the day's scores")
+    source = "rules"
+    if model is not None:  # loaded: scikit-learn is imported already
+        from arrears.scoring.model import source_label  # noqa: PLC0415
+
+        source = source_label(model)
+    scores = features.filter(pl.col("score").is_not_null()).select(
+        pl.col("debtor_id").cast(pl.Int64()),
+        "currency",
+        pl.col("score").cast(pl.Float64()),
+        band(pl.col("score").cast(pl.Float64())).alias("band"),
+        pl.col("expected_days_to_pay").cast(pl.Float64()),
+        pl.lit(source).alias("source"),
+        pl.lit([], dtype=pl.List(pl.String())).alias("reasons"),
+    )
+    return _keep(uow, actor, portfolio, as_of, scores, model, at, by="run")
+
+
+def stored_scores(
+    uow: SqlUnitOfWork, actor: Actor, *, portfolio: str, as_of: date, version: str | None = None
+) -> pl.DataFrame:
+    """The scores stored for ``as_of`` (by ``arrears run`` or ``model score``): per debtor and
+    currency, ``debtor`` (the id as imported), ``score``, ``band``, ``expected_days_to_pay``,
+    ``reasons`` (empty from a run), ``source`` and ``version``; of ``version``, or each
+    debtor's last stored that day. Empty when the day was not scored. The worklist, KPIs and
+    forecast read a day's scores here without scoring again."""
+    from arrears.store.scoring.scores import read_scores  # noqa: PLC0415
+
+    actor.require(Permission.READ, "read the stored scores")
+    try:
+        with uow.engine.connect() as conn:
+            frame = read_scores(conn, portfolio=portfolio, as_of=as_of, version=version)
+    except UnknownPortfolio as exc:
+        raise NotFound(str(exc)) from exc
+    return frame.drop("debtor_id")
 
 
 @dataclass(frozen=True, slots=True)
