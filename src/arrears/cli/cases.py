@@ -50,34 +50,66 @@ def _now() -> datetime:
 def promise_add(
     ctx: typer.Context,
     debtor: Annotated[str, typer.Argument(help="Debtor's external id.")],
-    amount: Annotated[str, typer.Argument(help="Amount promised, e.g. 250.00.")],
-    due: Annotated[str, typer.Option("--due", help="Day it is promised by (YYYY-MM-DD).")],
+    amount: Annotated[
+        str | None, typer.Argument(help="Amount promised by --due, e.g. 250.00.")
+    ] = None,
+    due: Annotated[
+        str | None, typer.Option("--due", help="Day AMOUNT is promised by (YYYY-MM-DD).")
+    ] = None,
+    pay: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pay",
+            metavar="YYYY-MM-DD=AMOUNT",
+            help="One of several dated amounts (repeat it: --pay 2027-01-10=100 "
+            "--pay 2027-01-24=150); with AMOUNT --due, that is one more.",
+        ),
+    ] = None,
     on: On = None,
-    grace: Annotated[int, typer.Option(help="Days of grace after the due day.")] = 0,
+    grace: Annotated[int, typer.Option(help="Days of grace after the (last) due day.")] = 0,
     currency: Annotated[
         str | None, typer.Option(help="ISO 4217 currency (default: the debtor's).")
     ] = None,
     note: Annotated[str | None, typer.Option(help="What was said.")] = None,
     portfolio: Portfolio = None,
 ) -> None:
-    """Record a debtor's promise to pay an amount by a day."""
+    """Record a debtor's promise to pay an amount by a day, or several dated amounts (the case
+    pauses until the last day plus grace; the promise is then kept, partly kept or broken)."""
+    from arrears.cli.app import UserError
+
     ws = workspace(ctx)
-    due_on = parse_date(due, "--due")
+    if amount is not None and due is None:
+        raise UserError("AMOUNT needs --due YYYY-MM-DD (or give dated amounts with --pay)")
+    if due is not None and amount is None:
+        raise UserError("--due needs AMOUNT (or give dated amounts with --pay)")
+    if amount is None and not pay:
+        raise UserError("say AMOUNT --due YYYY-MM-DD, or --pay YYYY-MM-DD=AMOUNT (repeated)")
+    dated = []
+    for part in pay or []:
+        day, sep, value = part.partition("=")
+        if not sep:
+            raise UserError(f"--pay {part!r}: write YYYY-MM-DD=AMOUNT, e.g. 2027-01-10=100.00")
+        dated.append((parse_date(day.strip(), "--pay"), parse_amount(value.strip(), "--pay")))
     added = collection.add_promise(
         SqlUnitOfWork(store(ws)),
         cli_actor(),
         portfolio=portfolio or ws.get("portfolio"),
         debtor=debtor,
-        amount=parse_amount(amount, "AMOUNT"),
+        amount=None if amount is None else parse_amount(amount, "AMOUNT"),
+        due_on=None if due is None else parse_date(due, "--due"),
+        amounts=dated,
         currency=currency,
-        due_on=due_on,
         made_on=_day(on, "--on"),
         grace_days=grace,
         note=note,
         at=_now(),
     )
-    console.print(f"promise {added.promise_id}: {debtor} to pay {amount} "
-                  f"{added.amount.currency} by {due_on}", highlight=False)  # fmt: skip
+    code = added.amount.currency
+    console.print(f"promise {added.promise_id}: {debtor} to pay {added.amount.amount} {code} "
+                  f"by {added.due_on}", highlight=False)  # fmt: skip
+    if len(added.schedule) > 1:
+        for when, money in added.schedule:
+            console.print(f"  {when}  {money.amount} {code}", highlight=False)
 
 
 @promise_app.command("list")
@@ -89,7 +121,8 @@ def promise_list(
     wide: Wide = False,
 ) -> None:
     """Promises, newest first, with their outcome once the cycle has found it (the day after
-    the date plus grace): kept, partial (with the share kept) or broken."""
+    the last date plus grace): kept, partial (with the share kept) or broken; a promise of
+    several dated amounts lists them."""
     ws = workspace(ctx)
     views = collection.list_promises(
         SqlUnitOfWork(store(ws)),
@@ -112,6 +145,12 @@ def promise_list(
             return f"partial ({int((share or 0) * 100)} %)"
         return view.outcome
 
+    def amounts(view: PromiseView) -> str | None:
+        """A promise of several dated amounts: each one (``due`` is the last date)."""
+        if len(view.schedule) < 2:
+            return None
+        return "; ".join(f"{d} {money(m, view.currency)}" for d, m in view.schedule)
+
     frame = pl.DataFrame(
         {
             "promise": [v.promise_id for v in views],
@@ -119,6 +158,7 @@ def promise_list(
             "amount": [f"{money(v.amount_minor, v.currency)} {v.currency}" for v in views],
             "made": [v.made_on for v in views],
             "due": [v.due_on for v in views],
+            "amounts": [amounts(v) for v in views],
             "grace": [v.grace_days for v in views],
             "outcome": [outcome(v) for v in views],
             "paid": [money(v.kept_minor, v.currency) for v in views],
@@ -130,19 +170,23 @@ def promise_list(
             "amount": pl.String(),
             "made": pl.Date(),
             "due": pl.Date(),
+            "amounts": pl.String(),
             "grace": pl.Int64(),
             "outcome": pl.String(),
             "paid": pl.String(),
             "found": pl.Date(),
         },
     )
+    if fmt is Format.TABLE and frame["amounts"].is_null().all():
+        frame = frame.drop("amounts")  # no promise of several amounts: no column for them
     emit(
         frame,
         fmt,
         title="promises",
         right=("amount", "paid"),
         key=("promise", "debtor"),
-        optional=("paid", "found", "grace"),
+        optional=("paid", "found", "grace", "amounts"),
+        wrap=("amounts",),
         wide=wide,
     )
 

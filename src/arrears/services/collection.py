@@ -83,8 +83,9 @@ class _Request:
 class PromiseAdded:
     promise_id: int
     debtor: str
-    amount: Money
-    due_on: date
+    amount: Money  # the total
+    due_on: date  # the last date
+    schedule: tuple[tuple[date, Money], ...] = ()  # each dated amount, in date order
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,23 +94,32 @@ class PromiseCancelled:
     changed: bool  # False: it was cancelled before
 
 
+#: The most dated amounts one promise may have.
+MAX_PROMISE_AMOUNTS = 24
+
+
 def add_promise(
     uow: CollectionUnitOfWork,
     actor: Actor,
     *,
     portfolio: str,
     debtor: str,
-    amount: Decimal,
-    due_on: date,
     made_on: date,
     at: datetime,
+    amount: Decimal | None = None,
+    due_on: date | None = None,
+    amounts: Sequence[tuple[date, Decimal]] = (),
     grace_days: int = 0,
     currency: str | None = None,
     note: str | None = None,
 ) -> PromiseAdded:
     """Record ``debtor``'s promise to pay ``amount`` (in ``currency``, default the debtor's) by
-    ``due_on``; an identical open promise is returned, not duplicated. A debtor (``debtor:ID``,
-    through their own page) promises on their own account only."""
+    ``due_on``, or several dated ``amounts`` (``(due_on, amount)``; with ``amount`` and
+    ``due_on`` too, that is one of them); an identical open promise is returned, not
+    duplicated. The total is at most the debtor's open balance in the currency; the cycle
+    pauses the case until the last date plus grace and then judges the promise on its total
+    (kept, partial with the share kept, broken). A debtor (``debtor:ID``, through their own
+    page) promises on their own account only."""
     if actor.role is Role.DEBTOR:
         actor.require(Permission.SELF_SERVICE, "promise to pay")
         if actor.name != f"debtor:{debtor}":
@@ -117,52 +127,80 @@ def add_promise(
     else:
         actor.require(Permission.WORK, "record a promise")
     request = _Request(f"promise of {debtor}")
+    dated = list(amounts)
+    if amount is not None or due_on is not None:
+        if amount is None or due_on is None:
+            request.add("an amount needs its date, and a date its amount")
+        else:
+            dated.append((due_on, amount))
+    dated.sort(key=lambda part: part[0])
+    if not dated and not request.problems:
+        request.add("promise an amount by a date, or several dated amounts")
+    if len(dated) > MAX_PROMISE_AMOUNTS:
+        request.add(f"at most {MAX_PROMISE_AMOUNTS} dated amounts, not {len(dated)}")
+    days = [d for d, _ in dated]
+    for day in sorted({d for d in days if days.count(d) > 1}):
+        request.add(f"two amounts on {day}: promise one amount a day")
+    for day in days:
+        if day < made_on:
+            request.add(f"due date {day} is before the day the promise was made ({made_on})")
+    if not 0 <= grace_days <= MAX_GRACE_DAYS:
+        request.add(f"grace days must be between 0 and {MAX_GRACE_DAYS}, not {grace_days}")
     with uow:
         records = uow.collection
         found = request.find(records, portfolio, debtor)
         code = currency or (found.currency if found else None)
-        money = _promised(request, amount, code.upper()) if code else None
-        if due_on < made_on:
-            request.add(f"due date {due_on} is before the day the promise was made ({made_on})")
-        if not 0 <= grace_days <= MAX_GRACE_DAYS:
-            request.add(f"grace days must be between 0 and {MAX_GRACE_DAYS}, not {grace_days}")
-        if found is not None and money is not None and money.minor > 0:
+        parts: list[tuple[date, Money]] = []
+        if code is not None and is_currency(code.upper()):
+            for day, value in dated:
+                money = _promised(request, value, code.upper(), day if len(dated) > 1 else None)
+                if money is not None:
+                    parts.append((day, money))
+        elif code is not None:
+            request.add(f"unknown currency {code!r}")
+        total = None
+        if parts and len(parts) == len(dated) and all(m.minor > 0 for _, m in parts):
+            total = Money.from_minor(sum(m.minor for _, m in parts), parts[0][1].currency)
+        if found is not None and total is not None:
             owed = Money.from_minor(
-                records.open_balance_minor(found, money.currency), money.currency
+                records.open_balance_minor(found, total.currency), total.currency
             )
-            if money.minor > owed.minor:
+            if total.minor > owed.minor:
                 request.add(
-                    f"the promise of {money} is more than {debtor}'s open balance in "
-                    f"{money.currency} ({owed}): a debtor promises at most what is owed"
+                    f"the promise of {total} is more than {debtor}'s open balance in "
+                    f"{total.currency} ({owed}): a debtor promises at most what is owed"
                 )
         owner = request.checked(found)
-        assert money is not None
+        assert total is not None
+        last = parts[-1][0]
         promise_id = records.add_promise(
             owner,
-            amount=money,
-            due_on=due_on,
+            amount=total,
+            due_on=last,
             made_on=made_on,
             grace_days=grace_days,
             note=note,
             actor=actor.name,
             at=at,
+            schedule=[(d, m.minor) for d, m in parts] if len(parts) > 1 else (),
         )
-    return PromiseAdded(promise_id, debtor, money, due_on)
+    return PromiseAdded(promise_id, debtor, total, last, tuple(parts))
 
 
-def _promised(request: _Request, amount: Decimal, code: str) -> Money | None:
-    """The promised amount, or ``None`` with its problem added."""
-    if not is_currency(code):
-        request.add(f"unknown currency {code!r}")
-        return None
+def _promised(
+    request: _Request, amount: Decimal, code: str, day: date | None = None
+) -> Money | None:
+    """The promised amount (``day``: of that date, among several), or ``None`` with its
+    problem added."""
+    where = "" if day is None else f" (on {day})"
     money = Money(amount, code)
     try:
         minor = money.minor
     except MoneyError as exc:
-        request.add(str(exc))
+        request.add(f"{exc}{where}")
         return None
     if minor <= 0:
-        request.add(f"the amount must be positive, not {money.amount}")
+        request.add(f"the amount must be positive, not {money.amount}{where}")
     return money
 
 

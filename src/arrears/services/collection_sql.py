@@ -51,6 +51,7 @@ class SqlCollectionRecords:
         note: str | None,
         actor: str,
         at: datetime,
+        schedule: Sequence[tuple[date, int]] = (),
     ) -> int:
         return collection.add_promise(
             self.conn,
@@ -63,6 +64,7 @@ class SqlCollectionRecords:
             note=note,
             actor=actor,
             at=at,
+            schedule=schedule,
         )
 
     def promise(self, promise_id: int) -> PromiseRef | None:
@@ -84,6 +86,8 @@ class SqlCollectionRecords:
 
     def promises(self, portfolio: str, debtor: str | None) -> list[PromiseView]:
         portfolio_id(self.conn, portfolio)  # NotFound for an unknown portfolio
+        rows = collection.promises_of(self.conn, portfolio=portfolio, debtor=debtor)
+        several = collection.promise_schedules(self.conn, [int(r["id"]) for r in rows])
         return [
             PromiseView(
                 int(r["id"]),
@@ -97,8 +101,9 @@ class SqlCollectionRecords:
                 r["outcome"],
                 None if r["kept_minor"] is None else int(r["kept_minor"]),
                 r["outcome_on"],
+                tuple(several.get(int(r["id"]), [(r["due_on"], int(r["amount_minor"]))])),
             )
-            for r in collection.promises_of(self.conn, portfolio=portfolio, debtor=debtor)
+            for r in rows
         ]
 
     def add_hold(

@@ -21,6 +21,7 @@ import polars as pl
 
 from arrears.domain.errors import NotFound
 from arrears.domain.money import Money
+from arrears.domain.problems import ProblemsFound
 from arrears.services.ports import (
     ActivityRecord,
     DebtorRef,
@@ -210,7 +211,9 @@ class MemoryCollectionRecords:
         note: str | None,
         actor: str,
         at: datetime,
+        schedule: Sequence[tuple[date, int]] = (),
     ) -> int:
+        parts = tuple((d, int(m)) for d, m in schedule) if len(schedule) > 1 else ()
         same = {
             "portfolio": debtor.portfolio,
             "debtor": debtor.external_id,
@@ -222,10 +225,21 @@ class MemoryCollectionRecords:
         }
         for promise_id, row in self.state.promises.items():
             if row["status"] == "open" and all(row[k] == v for k, v in same.items()):
-                return promise_id
+                if row["schedule"] == parts:
+                    return promise_id
+                raise ProblemsFound.of(
+                    f"promise of {debtor.external_id}",
+                    f"promise {promise_id} of the same total and last date, made the same day, "
+                    "is open: cancel it first",
+                )
         promise_id = self.state.next_id()
-        self.state.promises[promise_id] = {**same, "status": "open", "note": note}
-        payload = {
+        self.state.promises[promise_id] = {
+            **same,
+            "status": "open",
+            "note": note,
+            "schedule": parts,
+        }
+        payload: dict[str, Any] = {
             "promise_id": promise_id,
             "amount": str(amount.amount),
             "currency": amount.currency,
@@ -234,6 +248,14 @@ class MemoryCollectionRecords:
             "grace_days": grace_days,
             "note": note,
         }
+        if parts:
+            payload["amounts"] = [
+                {
+                    "due_on": d.isoformat(),
+                    "amount": str(Money.from_minor(m, amount.currency).amount),
+                }
+                for d, m in parts
+            ]
         self._log(
             debtor.portfolio,
             "promise.made",
@@ -273,6 +295,7 @@ class MemoryCollectionRecords:
                 row.get("outcome"),
                 row.get("kept_minor"),
                 row.get("outcome_on"),
+                row["schedule"] or ((row["due_on"], row["amount_minor"]),),
             )
             for promise_id, row in rows
         ]

@@ -49,7 +49,8 @@ class PromiseRef:
 class PromiseView:
     """A promise as a collector lists it: what was promised, and once its date plus grace has
     passed, its ``outcome`` (kept, partial, broken: the cycle records it), what was paid towards
-    it (``kept_minor``) and the day that was found (``outcome_on``)."""
+    it (``kept_minor``) and the day that was found (``outcome_on``). A promise of several dated
+    amounts is judged as a whole, on its total, after its last date plus grace."""
 
     promise_id: int
     debtor: str
@@ -62,6 +63,9 @@ class PromiseView:
     outcome: str | None
     kept_minor: int | None
     outcome_on: date | None
+    #: its dated amounts ``(due_on, amount_minor)`` in date order (one for a single amount);
+    #: ``due_on`` is the last date and ``amount_minor`` the total
+    schedule: tuple[tuple[date, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +114,11 @@ class CollectionRecords(Protocol):
         note: str | None,
         actor: str,
         at: datetime,
+        schedule: Sequence[tuple[date, int]] = (),
     ) -> int:
-        """The new promise's id, or the id of an identical open one (nothing written)."""
+        """The new promise's id, or the id of an identical open one (nothing written).
+        ``schedule``: several dated amounts ``(due_on, amount_minor)`` in date order, totalling
+        ``amount`` and ending on ``due_on`` (the caller checked); empty for one amount."""
         ...
 
     def promise(self, promise_id: int) -> PromiseRef | None: ...

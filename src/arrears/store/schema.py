@@ -798,3 +798,61 @@ debtor_score = Table(
     CheckConstraint("band in ('A', 'B', 'C', 'D', 'E')", name="band"),
 )
 Index("ix_debtor_score_debtor_id", debtor_score.c.debtor_id, debtor_score.c.as_of)
+
+
+# Outbound webhooks (migration 0019; see docs/web.md, "Outbound webhooks") ---------------------
+
+#: A client's URL that receives the portfolio's events, signed with its ``secret``; ``cursor``:
+#: the last activity record turned into deliveries for it (the log is append-only).
+webhook_endpoint = Table(
+    "webhook_endpoint",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("events", JSON, nullable=False),  # the event names it receives
+    Column("cursor", ID, nullable=False, server_default="0"),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("removed_at", DateTime(timezone=True)),
+    UniqueConstraint("portfolio_id", "name", name="uq_webhook_endpoint_name"),
+)
+
+#: One event for one endpoint: its body (signed and sent as is on every attempt), its state.
+webhook_delivery = Table(
+    "webhook_delivery",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("endpoint_id", ID, ForeignKey("webhook_endpoint.id"), nullable=False),
+    Column("activity_id", ID, ForeignKey("activity.id"), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_status", Integer),  # the HTTP status of the last attempt (null: no answer)
+    Column("last_error", Text),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("endpoint_id", "activity_id", name="uq_webhook_delivery_event"),
+    CheckConstraint("status in ('pending', 'delivered', 'failed')", name="status"),
+)
+Index(
+    "ix_webhook_delivery_due", webhook_delivery.c.status, webhook_delivery.c.next_attempt_at
+)
+
+#: Every attempt to deliver: the delivery log.
+webhook_attempt = Table(
+    "webhook_attempt",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("delivery_id", ID, ForeignKey("webhook_delivery.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("attempted_at", DateTime(timezone=True), nullable=False),
+    Column("status", Integer),  # the HTTP status answered (null: no answer)
+    Column("error", Text),
+    Column("milliseconds", Integer, nullable=False),
+    UniqueConstraint("delivery_id", "attempt", name="uq_webhook_attempt"),
+)

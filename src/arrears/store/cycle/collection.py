@@ -13,6 +13,7 @@ What the cycle reads from them (``arrears.store.cycle.read``): promises (``made_
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -53,6 +54,7 @@ from arrears.store.schema import (
     hold,
     portfolio,
     promise,
+    promise_amount,
     task,
 )
 from arrears.store.schema import debtor as debtor_table
@@ -124,10 +126,24 @@ def add_promise(
     note: str | None = None,
     actor: str,
     at: datetime,
+    schedule: Sequence[tuple[date, int]] = (),
 ) -> int:
     """Record a debtor's promise to pay ``amount`` by ``due_on``; returns the promise's id (the
-    existing one for an identical open promise)."""
+    existing one for an identical open promise).
+
+    ``schedule``: a promise of several dated amounts, ``(due_on, amount_minor)`` in date order;
+    ``amount`` is then their total and ``due_on`` the last date (what the cycle reads), and the
+    amounts are kept in ``promise_amount``."""
     problems = _Problems(f"promise of {debtor_external_id}")
+    parts = [(d, int(m)) for d, m in schedule] if len(schedule) > 1 else []
+    if parts and (
+        sum(m for _, m in parts) != amount.minor
+        or parts[-1][0] != due_on
+        or any(m <= 0 for _, m in parts)
+        or any(b[0] <= a[0] for a, b in itertools.pairwise(parts))
+    ):
+        problems.add("the dated amounts must be positive, in date order, total the amount and "
+                     "end on the due date")  # fmt: skip
     amount_minor = 0
     if not is_currency(amount.currency):
         problems.add(f"unknown currency {amount.currency!r}")
@@ -152,18 +168,36 @@ def add_promise(
         "due_on": due_on,
         "grace_days": grace_days,
     }
-    existing = conn.execute(
-        select(promise.c.id).where(
-            *(promise.c[k] == v for k, v in values.items()), promise.c.status == "open"
+    same = (
+        conn.execute(
+            select(promise.c.id).where(
+                *(promise.c[k] == v for k, v in values.items()), promise.c.status == "open"
+            )
         )
-    ).scalar()
-    if existing is not None:
-        return int(existing)
+        .scalars()
+        .all()
+    )
+    for existing in same:
+        if promise_schedule(conn, int(existing)) == (parts or [(due_on, amount_minor)]):
+            return int(existing)
+        problems.add(
+            f"promise {existing} of the same total and last date, made the same day, is open: "
+            "cancel it first"
+        )
+        problems.raise_any()
     new = conn.execute(
         insert(promise).values(**values, status="open", note=note, actor=actor, created_at=at)
     ).inserted_primary_key
     assert new is not None
     promise_id = int(new[0])
+    if parts:
+        conn.execute(
+            insert(promise_amount),
+            [
+                {"promise_id": promise_id, "seq": n, "due_on": d, "amount_minor": m}
+                for n, (d, m) in enumerate(parts, start=1)
+            ],
+        )
     payload = {
         "promise_id": promise_id,
         "amount": str(amount.amount),
@@ -173,6 +207,11 @@ def add_promise(
         "grace_days": grace_days,
         "note": note,
     }
+    if parts:
+        payload["amounts"] = [
+            {"due_on": d.isoformat(), "amount": str(Money.from_minor(m, amount.currency).amount)}
+            for d, m in parts
+        ]
     _log(
         conn,
         PromiseMade(
@@ -189,6 +228,39 @@ def add_promise(
         int(owner["id"]),
     )
     return promise_id
+
+
+def promise_schedule(conn: Connection, promise_id: int) -> list[tuple[date, int]]:
+    """A promise's dated amounts ``(due_on, amount_minor)`` in date order: its own date and
+    amount for a promise of one."""
+    rows = conn.execute(
+        select(promise_amount.c.due_on, promise_amount.c.amount_minor)
+        .where(promise_amount.c.promise_id == promise_id)
+        .order_by(promise_amount.c.seq)
+    ).all()
+    if rows:
+        return [(d, int(m)) for d, m in rows]
+    one = conn.execute(
+        select(promise.c.due_on, promise.c.amount_minor).where(promise.c.id == promise_id)
+    ).first()
+    return [] if one is None else [(one[0], int(one[1]))]
+
+
+def promise_schedules(
+    conn: Connection, promise_ids: Sequence[int]
+) -> dict[int, list[tuple[date, int]]]:
+    """The dated amounts of the promises of several among ``promise_ids`` (one query)."""
+    found: dict[int, list[tuple[date, int]]] = {}
+    if not promise_ids:
+        return found
+    rows = conn.execute(
+        select(promise_amount.c.promise_id, promise_amount.c.due_on, promise_amount.c.amount_minor)
+        .where(promise_amount.c.promise_id.in_(list(promise_ids)))
+        .order_by(promise_amount.c.promise_id, promise_amount.c.seq)
+    ).all()
+    for pid_, d, m in rows:
+        found.setdefault(int(pid_), []).append((d, int(m)))
+    return found
 
 
 def cancel_promise(
@@ -760,6 +832,8 @@ __all__ = [
     "log_contact",
     "open_balance_minor",
     "open_tasks",
+    "promise_schedule",
+    "promise_schedules",
     "promises_of",
     "release_hold",
     "reschedule_task",
