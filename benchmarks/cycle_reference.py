@@ -115,7 +115,10 @@ def _ref(minor: str) -> str:
     return f"CAST({minor} AS HUGEINT) * r.rate_nano // CAST(power(10, u.digits + 5) AS HUGEINT)"
 
 
-def _feature_sql(buckets: list[int], with_window: bool) -> str:
+def _feature_sql(buckets: list[int], with_window: bool, disputes: str = "invoices") -> str:
+    # CONVENTION (the policy's disputes.pause): "invoices", a disputed instalment counts in no
+    # balance, invoice count or due date; "case", it counts like the others
+    collected = "AND NOT disputed" if disputes == "invoices" else ""
     history = []
     for name, months in WINDOW_MONTHS.items():
         inside = f"settled_on > CAST($as_of - INTERVAL {months} MONTH AS DATE)"
@@ -157,7 +160,7 @@ def _feature_sql(buckets: list[int], with_window: bool) -> str:
                    count(DISTINCT invoice_id) AS open_invoices,
                    count(DISTINCT invoice_id) FILTER (WHERE due_date < $as_of) AS overdue_invoices,
                    bool_or(disputed) AS disputed
-            FROM issued WHERE open_minor > 0
+            FROM issued WHERE open_minor > 0 {collected}
             GROUP BY debtor_id, currency
         ),
         -- CONVENTION: tenure is per debtor, from its first invoice in any currency, settled
@@ -268,7 +271,10 @@ def _feature_sql(buckets: list[int], with_window: bool) -> str:
             CAST(coalesce(pc.broken, 0) AS INTEGER) AS promises_broken,
             coalesce(pc.open, false) AS promise_open,
             false AS plan_active,  -- no payment plans yet: never in good standing
-            coalesce(x.disputed, false) AS disputed,
+            -- any open instalment disputed (counted in the balances or not)
+            coalesce((SELECT bool_or(i.disputed) FROM issued i WHERE i.open_minor > 0
+                      AND i.debtor_id = x.debtor_id AND i.currency = x.currency), false)
+                AS disputed,
             CAST(coalesce(ct.contacts_7d, 0) AS INTEGER) AS contacts_7d,
             CAST(coalesce(ct.contacts_30d, 0) AS INTEGER) AS contacts_30d,
             {nl.join(channel_out)},
@@ -307,6 +313,7 @@ def reference_features(
     *,
     reopen_within_days: int | None = None,
     threads: int | None = None,
+    disputes: str = "invoices",
 ) -> pl.DataFrame:
     """Reference (b): every public catalogue feature per (debtor_id, currency) as of ``as_of``,
     one row per debtor and currency with an open instalment or a case, sorted by the key.
@@ -321,7 +328,9 @@ def reference_features(
         params: dict[str, object] = {"as_of": as_of}
         if reopen_within_days is not None:
             params["reopen"] = reopen_within_days
-        sql = _feature_sql(buckets, with_window=reopen_within_days is not None)
+        sql = _feature_sql(
+            buckets, with_window=reopen_within_days is not None, disputes=disputes
+        )
         result: pl.DataFrame = con.sql(sql, params=params).pl()
         return result
     finally:

@@ -17,12 +17,18 @@ the same decisions for them as a full run (``tests/test_cycle_properties.py`` ch
    (``tests/test_case_machine.py`` checks them against it).
 5. Experiment arm: deterministic from the debtor id and the experiment's name.
 6. Pause: a manual hold, an open dispute, an open promise to pay or a plan in good standing.
+   A dispute pauses the whole case under the policy's ``disputes.pause: case``; by default
+   (``invoices``) its invoices are only out of the features (balance, days past due...) and it
+   pauses a case only when the case owes nothing overdue but disputed debt (which then keeps its
+   stage instead of closing as cured).
 7. Steps: the cadence of the case's (segment, stage, arm); every occurrence that has come due and
    is not recorded yet is executed, or skipped with the reason (condition false; missed by more
    than ``catch_up_days``; superseded by a later occurrence of the same step in a catch-up;
    came due before the case entered its stage, when a later step of its action and channel
    runs; the same message, channel and template, as a later step that runs today).
-   Nothing runs while the case is paused.
+   Nothing runs while the case is paused. While a case is placed with an agency no in-house
+   contact step runs (``send``, ``call_task``: skipped, the agency contacts the debtor) and no
+   ``credit_release`` (credit stays on hold).
 8. Contact rules: every message or call about to be executed goes through the guard
    (:mod:`arrears.contact`): it may be sent at the policy's ``send_time`` in the debtor's zone,
    deferred into the next allowed window (``send_at``), moved to a fallback channel, or
@@ -61,7 +67,9 @@ def decide(
         as_of,
         list(policy.policy.buckets),
         promise_grace_days=policy.policy.promise_grace_days,
+        disputes=policy.policy.disputes.pause,
     )
+    features = features.with_columns(_dispute_pause(policy).alias("_dispute_pause"))
     features = _segment(features, policy)
     features = _stage(features, data, policy)
     features = _arm(features, policy)
@@ -124,6 +132,14 @@ def _current_cases(data: CycleInput, policy: CompiledPolicy, as_of: date) -> Cyc
     if "paused_until" not in cases.columns:
         cases = cases.with_columns(pl.lit(None, pl.Date()).alias("paused_until"))
     return CycleInput(**{**_fields(data), "cases": cases})
+
+
+def _dispute_pause(policy: CompiledPolicy) -> pl.Expr:
+    """Whether an open dispute pauses the row's case: any disputed debt under ``pause: case``;
+    by default only when disputed debt is all it owes overdue (the rest is collected)."""
+    if policy.policy.disputes.pause == "case":
+        return pl.col("disputed")
+    return (pl.col("_disputed_overdue_minor") > 0) & (pl.col("_overdue_minor") == 0)
 
 
 def _fields(data: CycleInput) -> dict[str, pl.DataFrame]:
@@ -209,12 +225,18 @@ def _stage(frame: pl.DataFrame, data: CycleInput, policy: CompiledPolicy) -> pl.
     # every stage it matches waits for an approval: an open case stays where it is, a new one
     # waits in the stage below (policy.waiting)
     waits = (pl.col("_sev") == 0) & (pl.col("_sev_any") > 0)
+    # an open case that owes nothing overdue but disputed debt keeps its stage (paused by the
+    # dispute) rather than closing as cured; under ``pause: case`` the features count the
+    # disputed debt, so it is never in that position
+    held_by_dispute = open_case & (pl.col("_overdue_minor") == 0) & pl.col("_dispute_pause")
     frame = frame.with_columns(
         pl.max_horizontal(any_match).alias("_sev_any"),
         pl.max_horizontal(allowed).alias("_sev"),
         cured.alias("_cured"),
     ).with_columns(
-        pl.when(pl.col("_cured") | (pl.col("_sev_any") == 0))
+        pl.when(held_by_dispute)
+        .then(current)
+        .when(pl.col("_cured") | (pl.col("_sev_any") == 0))
         .then(0)
         .when(open_case)
         .then(pl.max_horizontal(pl.col("_sev"), floor, pl.when(waits).then(current).otherwise(0)))
@@ -278,7 +300,7 @@ def _pause(frame: pl.DataFrame, data: CycleInput, as_of: date) -> pl.DataFrame:
     paused_by = (  # in the order of arrears.domain.case.PAUSE_PRECEDENCE
         pl.when(pl.col("_hold_until").is_not_null())
         .then(pl.lit(PausedBy.HOLD))
-        .when(pl.col("disputed"))
+        .when(pl.col("_dispute_pause"))
         .then(pl.lit(PausedBy.DISPUTE))
         .when(pl.col("promise_open"))
         .then(pl.lit(PausedBy.PROMISE))
@@ -289,7 +311,7 @@ def _pause(frame: pl.DataFrame, data: CycleInput, as_of: date) -> pl.DataFrame:
     until = (
         pl.when(pl.col("_hold_until").is_not_null())
         .then(pl.col("_hold_until"))
-        .when(pl.col("disputed"))
+        .when(pl.col("_dispute_pause"))
         .then(pl.lit(None, pl.Date()))
         .when(pl.col("promise_open"))
         .then(pl.col("_promise_until"))
@@ -370,6 +392,9 @@ def _cases(frame: pl.DataFrame, as_of: date) -> pl.LazyFrame:
 
 
 _DONE = {"executed", "skipped"}
+#: The steps a case placed with an agency does not run: in-house contact (messages on every
+#: channel, call tasks) and releasing the debtor's credit (it stays on hold while placed).
+PLACED_SKIPS = ["send", "call_task", "credit_release"]
 
 
 def _steps(
@@ -405,6 +430,7 @@ def _steps(
             pl.col("_arm_key").alias("arm_key"),
             "paused_by",
             "paused_until",
+            "agency",
             "priority",
             *[f"_when{i}" for i in range(len(conditions))],
         )
@@ -472,18 +498,25 @@ def _steps(
         ).alias("_latest")
     )
     latest = pl.col("_latest")
-    due = due.with_columns((eligible & latest & condition_ok).alias("_runs"))
+    placed = pl.col("agency").is_not_null() & pl.col("action").is_in(PLACED_SKIPS)
+    due = due.with_columns((eligible & latest & condition_ok & ~placed).alias("_runs"))
     # a catch-up that would send the same message twice (two steps of it came due meanwhile)
     # sends it once: the most recent step's
     due = due.with_columns(_repeated_messages(due))
     repeated = pl.col("_repeat_of").is_not_null()
     status = (
-        pl.when(pl.col("_entry_skip") | (late > catch_up) | ~latest | ~condition_ok | repeated)
+        pl.when(
+            pl.col("_entry_skip") | (late > catch_up) | ~latest | ~condition_ok | repeated | placed
+        )
         .then(pl.lit("skipped"))
         .otherwise(pl.lit("executed"))
     )
     reason = (
-        pl.when(pl.col("_entry_skip"))
+        pl.when(placed & (pl.col("action") == "credit_release"))
+        .then(pl.format("placed with agency {}: credit stays on hold", pl.col("agency")))
+        .when(placed)
+        .then(pl.format("placed with agency {}: the agency contacts the debtor", pl.col("agency")))
+        .when(pl.col("_entry_skip"))
         .then(
             pl.format(
                 "came due {}, before the case entered {} on {}; a later {} step ran instead",

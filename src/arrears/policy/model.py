@@ -239,6 +239,17 @@ class Settlements(_Strict):
     )
 
 
+class Disputes(_Strict):
+    """What an open dispute takes out of collection (``arrears dispute``, docs/agreements.md)."""
+
+    pause: Literal["invoices", "case"] = Field(
+        "invoices",
+        description="invoices: only the disputed invoices leave collection (their amounts and "
+        "days are out of the case's balance and days past due; a case owing nothing else is "
+        "paused); case: one disputed invoice pauses the debtor's whole case.",
+    )
+
+
 class Policy(_Strict):
     policy: Name = Field(description="The policy's name.")
     description: str | None = None
@@ -268,6 +279,11 @@ class Policy(_Strict):
     settlements: Settlements = Field(
         default=Settlements(),
         description="Settlements: the largest discount and expiry a collector may offer.",
+    )
+    disputes: Disputes = Field(
+        default=Disputes(),
+        description="Disputes: whether an open dispute takes only its invoices out of collection "
+        "(the default) or pauses the whole case.",
     )
     reference_rate: Annotated[Decimal, Field(ge=-10, le=100)] = Field(
         Decimal(0),
