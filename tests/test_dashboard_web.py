@@ -134,7 +134,7 @@ def test_recovery_by_stage_partitions_the_book(
     pay = ["payment", "add", "--debtor", debtor, "--id", "P-DASH", "--amount", "10.00"]
     on = (DAY + timedelta(days=5)).isoformat()
     assert main(["-w", str(ws), *pay, "--currency", currency, "--on", on]) == 0
-    stage, agency = recovery_by(uow, boss, portfolio="default", start=start, end=end)
+    stage, agency, _ = recovery_by(uow, boss, portfolio="default", start=start, end=end)
     kpis = kpi_report(uow, boss, portfolio="default", start=start, end=end).headline
     paid = stage.filter((pl.col("currency") == currency) & (pl.col("collected") > 0))
     assert paid.select("stage", "collected").rows() != [] and NO_CASE not in paid["stage"]

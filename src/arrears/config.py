@@ -302,6 +302,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest request body 'arrears serve' reads (bytes; callbacks and replies are a few KB): "
         "a longer one is refused with 413 as soon as it is longer, announced or not.",
     ),
+    # The cost to collect (arrears kpi, report, dashboard; docs/kpi.md): empty = not configured.
+    Setting("costs.currency", "", "Currency of the [costs] below (empty: no cost to collect)."),
+    *(
+        Setting(f"costs.{name}", "0", f"Cost of one {name} message sent, in costs.currency.")
+        for name in ("email", "sms", "whatsapp", "letter")
+    ),
+    Setting("costs.collector_hour", "0", "Cost of a collector's hour, in costs.currency."),
+    Setting("costs.call_minutes", "0", "Minutes of a collector's time one logged call takes."),
 )
 
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}

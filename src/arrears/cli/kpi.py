@@ -34,6 +34,7 @@ from arrears.services.kpi import (
     experiment_report,
     kpi_report,
     message_report,
+    parse_costs,
 )
 from arrears.services.uow import SqlUnitOfWork
 
@@ -58,6 +59,46 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("  kept %", "promise_kept_rate", "ratio"),
     ("  kept in part %", "promise_partial_rate", "ratio"),
     ("  paid of promised %", "promise_paid_rate", "ratio"),
+    ("recovery %", "recovery", "ratio"),
+    ("calls logged", "calls", "count"),
+    ("  right-party contact %", "right_party_contact_rate", "ratio"),
+    ("plans ended", "plans_ended", "count"),
+    ("  completed %", "plan_completion_rate", "ratio"),
+    ("settlements decided", "settlements_decided", "count"),
+    ("  accepted %", "settlement_acceptance_rate", "ratio"),
+    ("cost", "cost", "amount"),
+    ("cost to collect %", "cost_to_collect", "ratio"),
+)
+#: The same rows in Spanish (an ``es_*`` locale), in the same order.
+ROWS_ES: tuple[str, ...] = (
+    "cartera al inicio",
+    "ventas a crédito",
+    "cobrado",
+    "notas de crédito",
+    "castigado",
+    "cartera al cierre",
+    "  al día",
+    "  vencida",
+    "DSO, días",
+    "DSO por recuento, días",
+    "mejor DSO posible, días",
+    "días medios de mora",
+    "CEI %",
+    "incobrables %",
+    "tasa de cura %",
+    "promesas evaluadas",
+    "  cumplidas %",
+    "  cumplidas en parte %",
+    "  pagado de lo prometido %",
+    "recuperación %",
+    "llamadas registradas",
+    "  contacto con el titular %",
+    "planes terminados",
+    "  completados %",
+    "ofertas de quita resueltas",
+    "  aceptadas %",
+    "costo",
+    "costo de cobro %",
 )
 NOT_DEFINED = "n/a"
 #: Rounded to 0.01 in CSV and JSON; the other floats are ratios, rounded to 0.0001.
@@ -94,7 +135,12 @@ def kpi_command(
         str | None, typer.Option("--to", help="Last day, included, YYYY-MM-DD (default: today).")
     ] = None,
     by: Annotated[
-        str, typer.Option(help="Group by currency, segment, country, region or kind.")
+        str,
+        typer.Option(
+            help="Group by currency, segment, country, region, kind (the debtor's today), stage"
+            " or agency (the case's at the period's start) or collector (who worked the"
+            " account, docs/kpi.md)."
+        ),
     ] = "currency",
     in_currency: Annotated[
         str | None,
@@ -172,6 +218,7 @@ def kpi_command(
         edges=edges,
         in_currency=in_currency,
         rates=ws.rates,
+        costs=parse_costs(ws.values),
     )
     title = f"{code}, {first.isoformat()} to {last.isoformat()} ({report.days} days)"
     if in_currency is not None:
@@ -186,14 +233,23 @@ def kpi_command(
 def _print_headline(report: KpiReport, fmt: Format, *, title: str, locale: str, wide: bool) -> None:
     rows = report.headline
     if fmt is not Format.TABLE:
-        emit(_as_records(rows, (*AMOUNTS, "delinquent", "cured", *PROMISE_AMOUNTS)), fmt)
+        amounts = (*AMOUNTS, "delinquent", "cured", *PROMISE_AMOUNTS, "cost")
+        emit(_as_records(rows, amounts), fmt)
         return
     if rows.is_empty():
         console.print(
             f"{title}: no invoice was issued by its end; nothing to measure", soft_wrap=True
         )
         return
-    columns: dict[str, list[str]] = {"measure": [label for label, _, _ in ROWS]}
+    spanish = locale.lower().startswith("es")
+    labels = list(ROWS_ES) if spanish else [label for label, _, _ in ROWS]
+    columns: dict[str, list[str]] = {"medida" if spanish else "measure": labels}
+    rows = rows.with_columns(
+        (pl.col("plans_completed") + pl.col("plans_failed")).alias("plans_ended"),
+        (pl.col("settlements_accepted") + pl.col("settlements_declined")).alias(
+            "settlements_decided"
+        ),
+    )
     for row in rows.to_dicts():
         currency = row["currency"]
         header = " ".join(str(row[k]) if row[k] is not None else "(none)" for k in report.keys)

@@ -13,26 +13,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from arrears.domain.actor import Actor, Role
-from arrears.domain.errors import InvalidInput, NotAllowed, NotFound
+from arrears.domain.errors import InvalidInput, NotAllowed
 from arrears.kpi.aging import DEFAULT_EDGES, bucket_labels
-from arrears.kpi.summary import measures
 from arrears.services.forecast import Forecast, cash_forecast
-from arrears.services.kpi import KpiReport, kpi_report
-from arrears.services.reports import AgingReport, aging_report, factors
+from arrears.services.kpi import NO_AGENCY, NO_CASE, Costs, KpiReport, kpi_report
+from arrears.services.reports import AgingReport, aging_report
 from arrears.services.uow import SqlUnitOfWork
-from arrears.store.cycle.read import read_cycle_input
-from arrears.store.portfolios import UnknownPortfolio
-from arrears.store.scoring.history import read_history
 
 if TYPE_CHECKING:
     from arrears.scoring.model import Model
+
+__all__ = ["NO_AGENCY", "NO_CASE"]  # the groups of recovery_by (defined with kpi_report's)
 
 #: The roles that see the dashboard.
 ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR})
@@ -59,6 +57,7 @@ class Dashboard:
     #: :func:`recovery_by` stage and by agency
     by_stage: pl.DataFrame
     by_agency: pl.DataFrame
+    by_collector: pl.DataFrame
 
 
 def dashboard(
@@ -72,6 +71,7 @@ def dashboard(
     rates: Mapping[str, Decimal] | None = None,
     model: Model | None = None,
     edges: tuple[int, ...] = DEFAULT_EDGES,
+    costs: Costs | None = None,
 ) -> Dashboard:
     """The dashboard of ``portfolio`` for the period ``start`` to ``end``.
 
@@ -88,6 +88,7 @@ def dashboard(
         edges=edges,
         in_currency=in_currency,
         rates=rates,
+        costs=costs,
     )
     aging = aging_report(
         uow,
@@ -108,18 +109,19 @@ def dashboard(
         in_currency=in_currency,
         rates=rates,
     )
-    stage, agency = recovery_by(
+    stage, agency, collector = recovery_by(
         uow, actor, portfolio=portfolio, start=start, end=end, in_currency=in_currency,
         rates=rates, edges=edges,
     )  # fmt: skip
-    return Dashboard(portfolio, start, end, in_currency, kpis, aging, forecast, stage, agency)
+    return Dashboard(
+        portfolio, start, end, in_currency, kpis, aging, forecast, stage, agency, collector
+    )
 
 
-#: The group of a debtor without a case open at the start, and of a case with no agency.
-NO_CASE = "(no case)"
-NO_AGENCY = "(not placed)"
 #: The columns of :func:`recovery_by`'s frames after the group and the currency.
 RECOVERY = ("opening", "sales", "collected", "closing", "recovery", "cure_rate")
+#: What :func:`recovery_by` groups by, in the page's order.
+RECOVERY_GROUPS = ("stage", "agency", "collector")
 
 
 def recovery_by(
@@ -132,54 +134,30 @@ def recovery_by(
     in_currency: str | None = None,
     rates: Mapping[str, Decimal] | None = None,
     edges: tuple[int, ...] = DEFAULT_EDGES,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Recovery by the stage of each debtor's case and by the agency it was placed with, at
-    the end of the day before ``start`` (the case as it stands now, of those open then; a
-    debtor without one is :data:`NO_CASE`): per group and currency, the period's ``opening``
-    receivables, credit ``sales``, ``collected``, ``closing``, ``recovery`` = collected /
-    (opening + sales) (null when both are 0) and the ``cure_rate`` (:mod:`arrears.kpi.roll`)."""
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Recovery by the stage of each debtor's case and by the agency it was placed with, both
+    as they were at the end of the day before ``start`` (a debtor without a case open then is
+    :data:`NO_CASE`), and by the collector who worked the account
+    (:func:`arrears.kpi.operations.collectors`): per group and currency, the period's
+    ``opening`` receivables, credit ``sales``, ``collected``, ``closing``, ``recovery`` =
+    collected / (opening + sales) (null when both are 0) and the ``cure_rate``: the headline of
+    ``arrears kpi --by stage|agency|collector``."""
     _require(actor, "see the manager's dashboard")
-    rated = factors(rates or {}, in_currency) if in_currency is not None else None
-    try:
-        history = read_history(uow.engine, portfolio=portfolio)
-        cases = read_cycle_input(
-            uow.engine, portfolio=portfolio, as_of=start - timedelta(days=1), reopen_within_days=0
-        ).cases
-    except UnknownPortfolio as exc:
-        raise NotFound(str(exc)) from exc
-    groups = (
-        cases.filter(pl.col("closed_on").is_null() | (pl.col("closed_on") >= start))
-        .sort("opened_on")
-        .group_by("debtor_id", "currency")
-        .agg(pl.col("stage").last(), pl.col("agency").last())
-    )
-    instalments = history.instalments.join(
-        groups, on=["debtor_id", "currency"], how="left"
-    ).with_columns(
-        pl.col("stage").fill_null(NO_CASE),
-        pl.when(pl.col("stage").is_null())
-        .then(pl.lit(NO_CASE))
-        .otherwise(pl.col("agency").fill_null(NO_AGENCY))
-        .alias("agency"),
-    )
     out = []
-    for key in ("stage", "agency"):
-        try:
-            found = measures(
-                instalments, history.allocations, start, end, edges, (key,), rated, in_currency
-            ).headline
-        except ValueError as exc:
-            raise InvalidInput(f"--in {in_currency}: arrears.toml's [rates]: {exc}") from None
-        available = pl.col("opening") + pl.col("sales")
-        out.append(
-            found.with_columns(
-                pl.when(available > 0)
-                .then(pl.col("collected") / available)
-                .otherwise(None)
-                .alias("recovery")
-            ).select(key, "currency", *RECOVERY)
-        )
-    return out[0], out[1]
+    for key in RECOVERY_GROUPS:
+        found = kpi_report(
+            uow,
+            actor,
+            portfolio=portfolio,
+            start=start,
+            end=end,
+            by=key,
+            edges=edges,
+            in_currency=in_currency,
+            rates=rates,
+        ).headline
+        out.append(found.select(key, "currency", *RECOVERY))
+    return out[0], out[1], out[2]
 
 
 @dataclass(frozen=True, slots=True)

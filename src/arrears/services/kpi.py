@@ -14,26 +14,73 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import polars as pl
 
 from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import InvalidInput, NotFound
+from arrears.domain.money import exponent, is_currency
 from arrears.kpi import experiments
 from arrears.kpi.aging import DEFAULT_EDGES
 from arrears.kpi.messages import message_rates
+from arrears.kpi.operations import (
+    COUNTS,
+    NOBODY,
+    collectors,
+    cost_figures,
+    cost_ratio,
+    operation_figures,
+    operation_rates,
+)
+from arrears.kpi.operations import RATES as OPERATION_RATES
 from arrears.kpi.summary import measures
 from arrears.services.reports import factors
 from arrears.services.uow import SqlUnitOfWork
+from arrears.store.kpi_reads import (
+    read_calls,
+    read_case_groups,
+    read_commissions,
+    read_plans,
+    read_settlements,
+)
 from arrears.store.messages.measures import read_messages
 from arrears.store.portfolios import UnknownPortfolio
 from arrears.store.scoring.experiments import read_assignments
 from arrears.store.scoring.history import read_debtors, read_history, read_promises
 
-#: What the measures may be grouped by besides the currency: debtor attributes.
-GROUPS: tuple[str, ...] = ("currency", "segment", "country", "region", "kind")
+#: What the measures may be grouped by besides the currency: debtor attributes (today's), the
+#: stage and agency of the debtor's case at the end of the day before the period
+#: (:func:`arrears.store.kpi_reads.read_case_groups`), and the collector who worked the account
+#: (:func:`arrears.kpi.operations.collectors`).
+GROUPS: tuple[str, ...] = (
+    "currency",
+    "segment",
+    "country",
+    "region",
+    "kind",
+    "stage",
+    "agency",
+    "collector",
+)
+#: The group of a debtor without a case open at the period's start, and of a case not placed.
+NO_CASE = "(no case)"
+NO_AGENCY = "(not placed)"
+#: The columns :func:`kpi_report` adds to the measures' headline, after theirs.
+EXTRA: tuple[str, ...] = ("recovery", *COUNTS, *OPERATION_RATES, "cost", "cost_to_collect")
+
+
+@dataclass(frozen=True, slots=True)
+class Costs:
+    """The workspace's ``[costs]`` (docs/kpi.md, "Cost to collect"): minor units of
+    ``currency`` per message of each channel and per collector hour (``collector_hour``), and
+    the minutes of a collector's time one logged call stands for."""
+
+    currency: str
+    per_unit: Mapping[str, Fraction]
+    call_minutes: Fraction
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +100,36 @@ class KpiReport:
     matrix: pl.DataFrame
 
 
+#: The workspace settings of :class:`Costs`: one per message channel, then a collector's time.
+COST_CHANNELS: tuple[str, ...] = ("email", "sms", "whatsapp", "letter")
+
+
+def parse_costs(values: Mapping[str, str]) -> Costs | None:
+    """The workspace's ``costs.*`` settings as :class:`Costs` (``None`` when
+    ``costs.currency`` is empty: no cost configured). :class:`InvalidInput` names every amount
+    that is not a number at or above zero, and a currency that is not one."""
+    code = values.get("costs.currency", "").strip().upper()
+    if not code:
+        return None
+    problems = []
+    if not is_currency(code):
+        problems.append(f"costs.currency = {code!r} is not an ISO 4217 currency")
+    amounts: dict[str, Decimal] = {}
+    for name in (*COST_CHANNELS, "collector_hour", "call_minutes"):
+        text_ = values.get(f"costs.{name}", "0")
+        try:
+            amounts[name] = Decimal(text_.strip() or "0")
+            if not amounts[name].is_finite() or amounts[name] < 0:
+                raise ValueError
+        except (ArithmeticError, ValueError):
+            problems.append(f"costs.{name} = {text_!r}: give an amount of 0 or more, e.g. 0.05")
+    if problems:
+        raise InvalidInput("arrears.toml's [costs]: " + "; ".join(problems))
+    unit = Fraction(10) ** exponent(code)
+    per_unit = {name: Fraction(amounts[name]) * unit for name in (*COST_CHANNELS, "collector_hour")}
+    return Costs(code, per_unit, Fraction(amounts["call_minutes"]))
+
+
 def kpi_report(
     uow: SqlUnitOfWork,
     actor: Actor,
@@ -64,6 +141,7 @@ def kpi_report(
     edges: tuple[int, ...] = DEFAULT_EDGES,
     in_currency: str | None = None,
     rates: Mapping[str, Decimal] | None = None,
+    costs: Costs | None = None,
 ) -> KpiReport:
     """The measures of ``portfolio`` from ``start`` to ``end`` (both included), per ``by``
     (one of :data:`GROUPS`) and currency, or with every amount in ``in_currency`` at ``rates``.
@@ -84,13 +162,27 @@ def kpi_report(
     try:
         history = read_history(uow.engine, portfolio=portfolio)
         promises = read_promises(uow.engine, portfolio=portfolio)
-        instalments = history.instalments
-        if keys:
-            debtors = read_debtors(uow.engine, portfolio=portfolio).select("debtor_id", *keys)
-            instalments = instalments.join(debtors, on="debtor_id", how="left")
-            promises = promises.join(debtors, on="debtor_id", how="left")
+        debtors = read_debtors(uow.engine, portfolio=portfolio)
+        calls = read_calls(uow.engine, portfolio=portfolio)
+        plans = read_plans(uow.engine, portfolio=portfolio)
+        settlements = read_settlements(uow.engine, portfolio=portfolio)
+        sent = read_messages(uow.engine, portfolio=portfolio) if costs else None
+        commissions = read_commissions(uow.engine, portfolio=portfolio)
+        groups = _groups(uow, portfolio, by, start, end, debtors, calls)
     except UnknownPortfolio as exc:
         raise NotFound(str(exc)) from exc
+    home = debtors.select("debtor_id", "currency")
+    calls = calls.join(home, on="debtor_id", how="inner")
+    sent = None if sent is None else sent.join(home, on="debtor_id", how="inner")
+    instalments = history.instalments
+    if groups is not None:
+        on = [c for c in groups.columns if c != by]
+        instalments, promises, calls, plans, settlements, commissions = (
+            _grouped(frame, groups, by, on)
+            for frame in (instalments, promises, calls, plans, settlements, commissions)
+        )
+        if sent is not None:
+            sent = _grouped(sent, groups, by, on)
     try:
         result = measures(
             instalments,
@@ -103,8 +195,48 @@ def kpi_report(
             in_currency,
             promises=promises,
         )
+        done = operation_figures(calls, plans, settlements, start, end, keys)
+        cost = None
+        if costs is not None and sent is not None:
+            cost = cost_figures(
+                sent,
+                calls,
+                commissions,
+                start,
+                end,
+                keys,
+                costs.per_unit,
+                costs.currency,
+                costs.call_minutes,
+                rated,
+                in_currency,
+            )
     except ValueError as exc:
         raise InvalidInput(f"--in {in_currency}: arrears.toml's [rates]: {exc}") from None
+    group = [*keys, "currency"]
+    if in_currency is not None:
+        done = (
+            done.with_columns(pl.lit(in_currency).alias("currency"))
+            .group_by(group, maintain_order=True)
+            .agg(pl.col(*COUNTS).sum())
+        )
+    headline = result.headline.join(done, on=group, how="left", nulls_equal=True)
+    if cost is not None:
+        headline = headline.join(cost, on=group, how="left", nulls_equal=True).with_columns(
+            pl.col("cost").fill_null(0)
+        )
+    else:
+        headline = headline.with_columns(pl.lit(None, pl.Int64()).alias("cost"))
+    available = pl.col("opening") + pl.col("sales")
+    headline = (
+        headline.with_columns(pl.col(*COUNTS).fill_null(0))
+        .with_columns(
+            pl.when(available > 0).then(pl.col("collected") / available).alias("recovery"),
+            *operation_rates(),
+        )
+        .with_columns(cost_ratio())
+        .select(*result.headline.columns, *EXTRA)
+    )
     return KpiReport(
         portfolio,
         start,
@@ -113,10 +245,41 @@ def kpi_report(
         keys,
         edges,
         in_currency,
-        result.headline,
+        headline,
         result.roll,
         result.matrix,
     )
+
+
+def _groups(
+    uow: SqlUnitOfWork,
+    portfolio: str,
+    by: str,
+    start: date,
+    end: date,
+    debtors: pl.DataFrame,
+    calls: pl.DataFrame,
+) -> pl.DataFrame | None:
+    """Each debtor's (and currency's, for a case's stage or agency) group; ``None`` by
+    currency."""
+    if by == "currency":
+        return None
+    if by in ("stage", "agency"):
+        cases = read_case_groups(uow.engine, portfolio=portfolio, on=start - timedelta(days=1))
+        return cases.with_columns(pl.col("agency").fill_null(NO_AGENCY)).select(
+            "debtor_id", "currency", by
+        )
+    if by == "collector":
+        return collectors(calls, start, end)
+    return debtors.select("debtor_id", by)
+
+
+def _grouped(frame: pl.DataFrame, groups: pl.DataFrame, by: str, on: list[str]) -> pl.DataFrame:
+    """``frame`` with each row's group (a debtor without one: :data:`NO_CASE` or
+    :data:`~arrears.kpi.operations.NOBODY`)."""
+    joined = frame.join(groups, on=on, how="left")
+    missing = NO_CASE if by in ("stage", "agency") else NOBODY if by == "collector" else None
+    return joined if missing is None else joined.with_columns(pl.col(by).fill_null(missing))
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from arrears.domain.money import from_minor, is_currency
 from arrears.kpi.aging import CURRENT, bucket_labels
 from arrears.kpi.roll import SETTLED, WRITTEN_OFF
 from arrears.services import dashboard as service
+from arrears.services.kpi import parse_costs
 from arrears.web import i18n
 from arrears.web.pages import PageError, Visit, _call, _today, _visit
 
@@ -84,6 +85,13 @@ WORDS: dict[str, dict[str, str]] = {
         "promise_kept_rate": "Promises kept %",
         "recovery_stage": "Recovery by the stage of the debtor's case at the start",
         "recovery_agency": "Recovery by the agency the case was placed with at the start",
+        "recovery_collector": "Recovery by the collector who worked the account (the last"
+        " call logged from 30 days before the start to the end)",
+        "collector": "Collector",
+        "right_party_contact_rate": "Right-party contacts % of calls",
+        "plan_completion_rate": "Payment plans completed %",
+        "settlement_acceptance_rate": "Settlement offers accepted %",
+        "cost_to_collect": "Cost to collect %",
         "stage": "Stage",
         "agency": "Agency",
         "currency": "Currency",
@@ -151,6 +159,13 @@ WORDS: dict[str, dict[str, str]] = {
         "promise_kept_rate": "Promesas cumplidas %",
         "recovery_stage": "Recuperación según la etapa del caso del deudor al inicio",
         "recovery_agency": "Recuperación según la agencia asignada al inicio",
+        "recovery_collector": "Recuperación según el gestor que trabajó la cuenta (la última"
+        " llamada registrada desde 30 días antes del inicio hasta el cierre)",
+        "collector": "Gestor",
+        "right_party_contact_rate": "Contacto con el titular % de llamadas",
+        "plan_completion_rate": "Planes de pago completados %",
+        "settlement_acceptance_rate": "Ofertas de quita aceptadas %",
+        "cost_to_collect": "Costo de cobro %",
         "stage": "Etapa",
         "agency": "Agencia",
         "currency": "Moneda",
@@ -180,6 +195,11 @@ HEADLINE: tuple[tuple[str, str], ...] = (
     ("cure_rate", "ratio"),
     ("promises_judged", "count"),
     ("promise_kept_rate", "ratio"),
+    ("recovery", "ratio"),
+    ("right_party_contact_rate", "ratio"),
+    ("plan_completion_rate", "ratio"),
+    ("settlement_acceptance_rate", "ratio"),
+    ("cost_to_collect", "ratio"),
 )
 #: Colours of the charts (the pages' palette), by bucket position and forecast part.
 BUCKET_FILL = ("#0a5c2c", "#6b8e23", "#c98f00", "#d2691e", "#a4000f", "#5c0008")
@@ -324,6 +344,7 @@ def dashboard_page(request: Request) -> HTMLResponse:
         in_currency=filters.in_currency,
         rates=s.workspace.rates if s.workspace is not None else {},
         model=s.model(),
+        costs=parse_costs(s.workspace.values) if s.workspace is not None else None,
     )
     return visit.render("dashboard.html", view=_present(view, filters, visit), **context)
 
@@ -409,7 +430,11 @@ def _present(view: service.Dashboard, f: Filters, visit: Visit) -> dict[str, Any
         )
     recovery = [
         {"title": w[f"recovery_{key}"], "group": w[key], "rows": _recovery(frame, key, lang)}
-        for key, frame in (("stage", view.by_stage), ("agency", view.by_agency))
+        for key, frame in (
+            ("stage", view.by_stage),
+            ("agency", view.by_agency),
+            ("collector", view.by_collector),
+        )
     ]
     return {
         "start": view.start,
