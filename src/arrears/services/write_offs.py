@@ -32,6 +32,7 @@ from arrears.domain.write_offs import (
     limit_of,
     posts_at_once,
 )
+from arrears.policy.model import Policy
 from arrears.services.cycle import load_compiled
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.activity_log import Entry, record
@@ -43,6 +44,8 @@ __all__ = [
     "Proposal",
     "Recovery",
     "approve",
+    "limit_for",
+    "limits_from",
     "list_proposals",
     "policy_limits",
     "policy_recall_after_days",
@@ -463,8 +466,19 @@ def policy_limits(path: Path) -> Limits:
     defaults of :mod:`arrears.domain.write_offs` apply); a policy with problems is refused."""
     if not path.exists():
         return {}
-    limits = load_compiled(path).policy.write_off_limits
+    return limits_from(load_compiled(path).policy)
+
+
+def limits_from(policy: Policy) -> Limits:
+    """A loaded policy's ``write_off_limits``, as :func:`propose` takes them."""
+    limits = policy.write_off_limits
     return {str(role): dict(by_currency) for role, by_currency in limits.items()}
+
+
+def limit_for(actor: Actor, currency: str, limits: Limits) -> Decimal | None:
+    """What ``actor`` may write off at once in ``currency`` (``None``: without limit; above it a
+    proposal waits for a manager's approval)."""
+    return limit_of(actor.role, currency.upper(), limits)
 
 
 def policy_recall_after_days(path: Path) -> int | None:

@@ -30,6 +30,7 @@ from arrears.domain.money import from_minor
 from arrears.domain.problems import ProblemsFound
 from arrears.services import (
     accounts,
+    agencies,
     agreements,
     collection,
     explain,
@@ -39,6 +40,7 @@ from arrears.services import (
 )
 from arrears.services.cycle import load_compiled
 from arrears.web import i18n
+from arrears.web.app import Site
 from arrears.web.pages import PageError, Visit, _call, _checked_form, _today, _visit
 
 router = APIRouter(include_in_schema=False)
@@ -63,21 +65,24 @@ def _path(debtor: str) -> str:
     return f"/accounts/{quote(debtor, safe='')}"
 
 
-def _policy(visit: Visit) -> Any:
+def policy_of(request: Request, s: Site) -> Any:
     """The portfolio's compiled policy (``None`` without one), loaded once per version of its
-    file in this process."""
-    s = visit.site
+    file in this process (a policy that does not pass its check: :class:`ArrearsError`)."""
     if s.workspace is None:
         return None
     path = s.workspace.policy_for(s.portfolio)
     if not path.is_file():
         return None
-    cache: dict[Any, Any] = visit.request.app.state.__dict__.setdefault("policies", {})
+    cache: dict[Any, Any] = request.app.state.__dict__.setdefault("policies", {})
     key = (str(path), path.stat().st_mtime_ns)
     if key not in cache:
         cache.clear()
-        cache[key] = _call(visit, load_compiled, path)
+        cache[key] = load_compiled(path)
     return cache[key]
+
+
+def _policy(visit: Visit) -> Any:
+    return _call(visit, policy_of, visit.request, visit.site)
 
 
 def _packs(visit: Visit) -> dict[str, Pack]:
@@ -165,8 +170,86 @@ def _account(visit: Visit, debtor: str, status: int = 200, **form: Any) -> HTMLR
         "form_name": None,
         "values": {"amount": "", "currency": "", "due_on": "", "grace": "0", "note": ""},
     }
+    context.update(_agreement_context(visit, debtor, summary.currency, policy, today, invoices))
     context.update(form)
     return visit.render("account.html", status, **context)
+
+
+def _frequencies(visit: Visit, names: Any) -> str:
+    return ", ".join(visit.text(f"freq_{f}") for f in names)
+
+
+def _percent(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def plan_allows(visit: Visit, policy: Any, currency: str, key: str = "plan_allows") -> str:
+    """What the policy's ``payment_plans`` let be agreed without a manager, in words."""
+    p = policy.policy.payment_plans
+    down = visit.text("plan_down", pct=_percent(p.min_down_payment)) if p.min_down_payment else ""
+    fee = visit.text("plan_fee", pct=_percent(p.fee)) if p.fee else ""
+    least = i18n.amount(p.min_instalment, currency, visit.language)
+    return visit.text(key, max=p.max_instalments, min=least, down=down, fee=fee,
+                      frequencies=_frequencies(visit, p.frequencies),
+                      days=p.max_days_to_first)  # fmt: skip
+
+
+def _agreement_context(
+    visit: Visit, debtor: str, currency: str, policy: Any, today: date, invoices: Any
+) -> dict[str, Any]:
+    """What the plan, settlement, agency and write-off forms show: the policy's limits, the
+    forms' defaults, the agencies and the debtor's placement."""
+    s, actor = visit.site, visit.actor
+    may_approve = actor.may(Permission.APPROVE)
+    context: dict[str, Any] = {"may_approve": may_approve, "quote": None}
+    if policy is None:
+        context |= {"plan_allows": None, "settlement_allows": None, "frequencies": ()}
+        first = today + timedelta(days=7)
+        expires = today + timedelta(days=30)
+        limits: write_offs.Limits = {}
+    else:
+        plans_, offers = policy.policy.payment_plans, policy.policy.settlements
+        context |= {
+            "plan_allows": plan_allows(visit, policy, currency),
+            "settlement_allows": visit.text("settlement_allows",
+                discount=_percent(offers.max_discount), days=offers.max_days),
+            "frequencies": tuple(plans_.frequencies),
+        }  # fmt: skip
+        first = today + timedelta(days=min(7, plans_.max_days_to_first))
+        expires = today + timedelta(days=offers.max_days)
+        limits = write_offs.limits_from(policy.policy)
+    context["all_frequencies"] = ("monthly", "fortnightly", "weekly")
+    frequency = (context["frequencies"] or ("monthly",))[0]
+    context["plan_values"] = {"currency": "", "instalments": "", "down": "",
+                              "frequency": frequency, "first_on": first.isoformat()}  # fmt: skip
+    context["settlement_values"] = {"discount": "", "expires_on": expires.isoformat(),
+                                    "currency": ""}  # fmt: skip
+    context["write_off_values"] = {"amount": "", "currency": "", "invoice": "", "reason": ""}
+    context["invoice_numbers"] = sorted({i.number for i in invoices})
+    limit = write_offs.limit_for(actor, currency, limits)
+    if limit is None:
+        context["write_off_limit"] = visit.text("write_off_unlimited")
+    elif limit <= 0:
+        context["write_off_limit"] = visit.text("write_off_nothing")
+    else:
+        context["write_off_limit"] = visit.text(
+            "write_off_limit", limit=i18n.amount(limit, currency, visit.language)
+        )
+    placed = [
+        p for p in _call(visit, agencies.list_placements, s.uow(), actor, portfolio=s.portfolio,
+                         active=True)
+        if p.debtor == debtor
+    ]  # fmt: skip
+    context["placements"] = [
+        {"p": p, "text": visit.text("agency_placed", agency=p.agency, day=p.placed_on,
+            amount=i18n.amount(p.amount.amount, p.amount.currency, visit.language),
+            percent=_percent(p.commission_percent))}
+        for p in placed
+    ]  # fmt: skip
+    context["agencies"] = (
+        _call(visit, agencies.list_agencies, s.uow(), actor) if may_approve and not placed else []
+    )
+    return context
 
 
 @router.get("/accounts/{debtor}", response_class=HTMLResponse)
@@ -396,9 +479,11 @@ def _inbox(visit: Visit, status: int = 200, done: str | None = None) -> HTMLResp
 
 
 @router.get("/approvals", response_class=HTMLResponse)
-def approvals_page(request: Request, approved: str = "") -> HTMLResponse:
+def approvals_page(request: Request, approved: str = "", refused: str = "") -> HTMLResponse:
     visit = _visit(request)
     done = visit.text("approved", debtor=approved) if approved else None
+    if refused:
+        done = visit.text("refused")
     return _inbox(visit, done=done)
 
 
@@ -447,3 +532,264 @@ async def approve_item(request: Request, kind: str, item: int) -> Response:
 
 def _item_arg(kind: str, item: int) -> dict[str, int]:
     return {"proposal_id" if kind == "write-offs" else f"{kind[:-1]}_id": item}
+
+
+# Plans, settlements, agencies and write-offs on the account page ------------------------------
+
+_AGREED = (
+    "plan_active", "plan_waiting", "settlement_offered", "settlement_waiting",
+    "settlement_accepted", "placed", "recalled", "written_off", "write_off_waiting",
+)  # fmt: skip
+DONE.update({key: f"done_{key}" for key in _AGREED})
+
+
+async def _attempt(form_name: str, use_case: Any, **kwargs: Any) -> Any:
+    """:func:`_act` for the agreement forms: a conflict (a live plan or offer, a placement)
+    is shown above the form too, with what was typed kept."""
+    try:
+        return await run_in_threadpool(use_case, **kwargs)
+    except ProblemsFound as exc:
+        raise _Invalid(form_name, _problems(exc)) from exc
+    except Conflict as exc:
+        raise _Invalid(form_name, [{"where": form_name, "what": str(exc)}]) from exc
+    except NotAllowed as exc:
+        raise PageError(403, "forbidden") from exc
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from exc
+
+
+def _decimal(
+    visit: Visit, values: dict[str, str], key: str, problems: list[dict[str, str]]
+) -> Decimal | None:
+    """``values[key]`` as an amount (blank: ``None``); a problem when it is not one."""
+    if not values[key]:
+        return None
+    try:
+        found = Decimal(values[key])
+        if found.is_finite():
+            return found
+    except InvalidOperation:
+        pass
+    problems.append({"where": key, "what": visit.text("bad_amount", value=values[key])})
+    return None
+
+
+def _day(
+    visit: Visit, values: dict[str, str], key: str, problems: list[dict[str, str]]
+) -> date | None:
+    if not values[key]:
+        return None
+    try:
+        return date.fromisoformat(values[key])
+    except ValueError:
+        problems.append({"where": key, "what": visit.text("bad_date", value=values[key])})
+        return None
+
+
+def plan_terms(
+    visit: Visit, values: dict[str, str], problems: list[dict[str, str]]
+) -> dict[str, Any]:
+    """The plan calculator's arguments from a form (the account page's or the debtor's)."""
+    count = None
+    if values.get("instalments"):
+        if values["instalments"].isdigit() and len(values["instalments"]) < 4:
+            count = int(values["instalments"])
+        else:
+            what = visit.text("bad_whole", value=values["instalments"])
+            problems.append({"where": "instalments", "what": what})
+    down = _decimal(visit, values, "down", problems) if "down" in values else None
+    return {
+        "currency": values.get("currency") or None,
+        "instalments": count,
+        "frequency": values.get("frequency") or "monthly",
+        "first_on": _day(visit, values, "first_on", problems),
+        "down": down or Decimal(0),
+    }
+
+
+def quote_view(visit: Visit, quote: agreements.PlanQuote) -> dict[str, Any]:
+    """A quote as the pages show it: the schedule, the total, what it goes beyond."""
+    terms, currency, lang = quote.terms, quote.currency, visit.language
+    return {
+        "rows": [
+            {"seq": r.seq, "due_on": r.due_on, "amount": _money(r.amount_minor, currency, lang)}
+            for r in terms.schedule
+        ],
+        "total": _money(terms.total_minor, currency, lang),
+        "fee": _money(terms.fee_minor, currency, lang) if terms.fee_minor else "",
+        "beyond": list(terms.beyond),
+        "currency": currency,
+        "frequency": quote.frequency,
+        "count": len([r for r in terms.schedule if r.seq > 0]),
+    }
+
+
+PLAN_FIELDS = ("currency", "instalments", "frequency", "first_on", "down")
+
+
+@router.post("/accounts/{debtor}/plans", response_class=HTMLResponse)
+async def plan(request: Request, debtor: str) -> Response:
+    """The plan calculator (``action=quote``: the schedule on the page, nothing written) and
+    the debtor's acceptance of the plan (``action=accept``: active within the policy's limits,
+    else waiting for a manager's approval)."""
+    visit = _visit(request)
+    form = await _checked_form(visit)
+    if not visit.actor.may(Permission.WORK):
+        raise PageError(403, "forbidden")
+    values = {k: form.get(k, "").strip()[:40] for k in PLAN_FIELDS}
+    problems: list[dict[str, str]] = []
+    terms = plan_terms(visit, values, problems)
+    policy = await run_in_threadpool(_policy, visit)
+    if policy is None:
+        raise PageError(409, "no_policy")
+    s = visit.site
+    if not problems:
+        where = {"uow": s.uow(), "actor": visit.actor, "portfolio": s.portfolio,
+                 "debtor": debtor, "policy": policy.policy, "on": _today(s), **terms}  # fmt: skip
+        try:
+            if form.get("action") == "accept":
+                done = await _attempt("plan", agreements.accept_plan, at=s.clock(), **where)
+                said = "plan_active" if done.status == "active" else "plan_waiting"
+                return RedirectResponse(f"{_path(debtor)}?done={said}", status_code=303)
+            quote = await _attempt("plan", agreements.quote_plan, **where)
+        except _Invalid as exc:
+            problems = exc.problems
+        else:
+            return await run_in_threadpool(
+                _account, visit, debtor, 200, plan_values=values, quote=quote_view(visit, quote),
+                form_name="plan",
+            )  # fmt: skip
+    return await run_in_threadpool(
+        _account, visit, debtor, 422, problems=problems, form_name="plan", plan_values=values
+    )
+
+
+@router.post("/accounts/{debtor}/settlements", response_class=HTMLResponse)
+async def offer_settlement(request: Request, debtor: str) -> Response:
+    """Offer a settlement: within the policy's limits the debtor may accept it at once, beyond
+    them it waits for a manager's approval."""
+    visit = _visit(request)
+    form = await _checked_form(visit)
+    values = {k: form.get(k, "").strip()[:40] for k in ("discount", "expires_on", "currency")}
+    problems: list[dict[str, str]] = []
+    discount = _decimal(visit, values, "discount", problems)
+    expires_on = _day(visit, values, "expires_on", problems)
+    if discount is None and not values["discount"]:
+        problems.append({"where": "discount", "what": visit.text("bad_amount", value="")})
+    if expires_on is None and not values["expires_on"]:
+        problems.append({"where": "expires_on", "what": visit.text("bad_date", value="")})
+    if not visit.actor.may(Permission.WORK):
+        raise PageError(403, "forbidden")
+    policy = await run_in_threadpool(_policy, visit)
+    if policy is None:
+        raise PageError(409, "no_policy")
+    s = visit.site
+    if not problems:
+        assert discount is not None and expires_on is not None
+        try:
+            offered = await _attempt(
+                "settlement", settlements.offer_settlement, uow=s.uow(), actor=visit.actor,
+                portfolio=s.portfolio, debtor=debtor, policy=policy.policy, discount=discount,
+                expires_on=expires_on, on=_today(s), at=s.clock(),
+                currency=values["currency"] or None,
+            )  # fmt: skip
+        except _Invalid as exc:
+            problems = exc.problems
+        else:
+            said = "settlement_offered" if offered.status == "offered" else "settlement_waiting"
+            return RedirectResponse(f"{_path(debtor)}?done={said}", status_code=303)
+    return await run_in_threadpool(
+        _account, visit, debtor, 422, problems=problems, form_name="settlement",
+        settlement_values=values,
+    )  # fmt: skip
+
+
+@router.post("/accounts/{debtor}/settlements/{settlement_id}/accept", response_class=HTMLResponse)
+async def accept_settlement(request: Request, debtor: str, settlement_id: int) -> Response:
+    """The debtor accepted an offered settlement (on the phone): the collector records it."""
+    visit = _visit(request)
+    await _checked_form(visit)
+    s = visit.site
+    mine = _call(visit, settlements.list_settlements, s.uow(), visit.actor,
+                 portfolio=s.portfolio, debtor=debtor)  # fmt: skip
+    if settlement_id not in {o.settlement_id for o in mine}:
+        raise PageError(404, visit.text("not_found"))
+    try:
+        await _attempt("settlement", settlements.accept_settlement, uow=s.uow(),
+            actor=visit.actor, settlement_id=settlement_id, on=_today(s), at=s.clock(),
+        )  # fmt: skip
+    except _Invalid as exc:
+        return await _invalid(visit, debtor, exc)
+    return RedirectResponse(f"{_path(debtor)}?done=settlement_accepted", status_code=303)
+
+
+@router.post("/accounts/{debtor}/agency", response_class=HTMLResponse)
+async def agency(request: Request, debtor: str) -> Response:
+    """Place the account with an agency (``action=place``, ``agency``) or recall it
+    (``action=recall``, a reason): managers and admins."""
+    visit = _visit(request)
+    form = await _checked_form(visit)
+    s = visit.site
+    where = {"uow": s.uow(), "actor": visit.actor, "portfolio": s.portfolio, "on": _today(s),
+             "at": s.clock(), "currency": form.get("currency") or None}  # fmt: skip
+    try:
+        if form.get("action") == "recall":
+            await _attempt("agency", agencies.recall, debtor=debtor,
+                           reason=form.get("reason", "")[:2000], **where)  # fmt: skip
+            said = "recalled"
+        else:
+            await _attempt("agency", agencies.place, debtor=debtor,
+                           agency=form.get("agency", ""), **where)  # fmt: skip
+            said = "placed"
+    except _Invalid as exc:
+        return await _invalid(visit, debtor, exc)
+    return RedirectResponse(f"{_path(debtor)}?done={said}", status_code=303)
+
+
+@router.post("/accounts/{debtor}/write-offs", response_class=HTMLResponse)
+async def propose_write_off(request: Request, debtor: str) -> Response:
+    """Propose a write-off: posted at once within the role's limit (the policy's
+    ``write_off_limits``), else waiting for a manager's approval."""
+    visit = _visit(request)
+    form = await _checked_form(visit)
+    values = {k: form.get(k, "").strip() for k in ("amount", "currency", "invoice", "reason")}
+    values = {k: v[:2000] if k == "reason" else v[:80] for k, v in values.items()}
+    problems: list[dict[str, str]] = []
+    amount = _decimal(visit, values, "amount", problems)
+    if not visit.actor.may(Permission.WORK):
+        raise PageError(403, "forbidden")
+    policy = await run_in_threadpool(_policy, visit)
+    limits = write_offs.limits_from(policy.policy) if policy is not None else {}
+    s = visit.site
+    if not problems:
+        try:
+            proposal = await _attempt(
+                "write_off", write_offs.propose, uow=s.uow(), actor=visit.actor, debtor=debtor,
+                portfolio=s.portfolio, on=_today(s), reason=values["reason"], limits=limits,
+                at=s.clock(), currency=values["currency"] or None,
+                invoice=values["invoice"] or None, amount=amount,
+            )  # fmt: skip
+        except _Invalid as exc:
+            problems = exc.problems
+        else:
+            said = "written_off" if proposal.status == "posted" else "write_off_waiting"
+            return RedirectResponse(f"{_path(debtor)}?done={said}", status_code=303)
+    return await run_in_threadpool(
+        _account, visit, debtor, 422, problems=problems, form_name="write_off",
+        write_off_values=values,
+    )  # fmt: skip
+
+
+@router.post("/approvals/write-offs/{item}/refuse", response_class=HTMLResponse)
+async def refuse_write_off(request: Request, item: int) -> Response:
+    """A manager refuses a pending write-off proposal, with a reason: nothing posts."""
+    visit = _visit(request)
+    form = await _checked_form(visit)
+    s = visit.site
+    try:
+        await _act("refuse", write_offs.refuse, uow=s.uow(), actor=visit.actor,
+            proposal_id=item, on=_today(s), reason=form.get("reason", "")[:2000], at=s.clock(),
+        )  # fmt: skip
+    except _Invalid as exc:
+        raise PageError(422, "; ".join(p["what"] for p in exc.problems)) from exc
+    return RedirectResponse(f"/approvals?refused={item}", status_code=303)
