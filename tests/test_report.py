@@ -92,3 +92,41 @@ def test_pdf(built: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "Collections report 2026-03" in text and "Roll matrix" in text
     assert "collected (USD)" in text and "200.00" in text
     assert "Messages by channel" in text and "Experiments" in text
+
+
+def test_the_report_shows_the_forecast_backtest_and_the_operations(
+    built: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The backtest section is ``arrears forecast backtest --as-of <the day before the month>
+    --origins 4``: per currency and week ahead, Σ|expected − actual| / Σ actual of the forecast
+    and of the naive baseline, as the command's rows give them."""
+    target = tmp_path / "march.html"
+    assert run(built, "report", *MONTH, "--out", str(target)) == 0
+    html = target.read_text(encoding="utf-8")
+    capsys.readouterr()
+    args = ["forecast", "backtest", "--as-of", "2026-02-28", "--origins", "4", "--format", "json"]
+    assert run(built, *args) == 0
+    rows = json.loads(capsys.readouterr().out)["weeks"]
+    assert rows
+    sums: dict[tuple[str, int], list[float]] = {}
+    for r in rows:
+        got = sums.setdefault((r["currency"], r["week"]), [0.0, 0.0, 0.0])
+        actual = float(r["actual"])
+        got[0] += abs(float(r["expected"]) - actual)
+        got[1] += abs(float(r["naive"]) - actual)
+        got[2] += actual
+    shown = {
+        (c, int(w), n): v
+        for c, w, n, v in re.findall(
+            r'data-currency="(\w+)" data-week="(\d+)" data-column="(\w+)">([^<]*)<', html
+        )
+    }
+    assert shown
+    for (currency, week), (error, naive, actual) in sums.items():
+        want = "n/a" if actual == 0 else f"{error / actual * 100:,.1f}"
+        assert shown[currency, week, "forecast_wape"] == want
+        want = "n/a" if actual == 0 else f"{naive / actual * 100:,.1f}"
+        assert shown[currency, week, "naive_wape"] == want
+    assert "Cash forecast backtest" in html and "right-party contact %" in html
+    ops = re.findall(r'data-currency="USD" data-column="(\w+_rate|cost_to_collect)">([^<]*)<', html)
+    assert dict(ops)["right_party_contact_rate"] == "n/a"  # no call logged in the book

@@ -16,6 +16,7 @@ from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.output import console
 from arrears.domain.errors import InvalidInput
 from arrears.kpi.aging import DEFAULT_EDGES
+from arrears.services.kpi import parse_costs
 from arrears.services.report import monthly_report, parse_month
 from arrears.services.uow import SqlUnitOfWork
 
@@ -44,7 +45,8 @@ def report_command(
     ] = ",".join(map(str, DEFAULT_EDGES)),
 ) -> None:
     """The monthly collections report: headline figures against the previous month, aging
-    trend, roll matrix, recovery by segment, messages by channel and the experiments."""
+    trend, roll matrix, recovery by segment, messages by channel, calls, agreements and cost
+    to collect, the experiments and the cash forecast's backtest."""
     from arrears.cli.app import UserError
 
     problems = []
@@ -74,6 +76,7 @@ def report_command(
         in_currency=in_currency,
         rates=ws.rates,
         pdf=fmt == "pdf",
+        costs=parse_costs(ws.values),
     )
     target = out or Path(f"report-{year:04d}-{number:02d}.{fmt}")
     try:

@@ -115,6 +115,18 @@ TEXT: dict[str, dict[str, str]] = {
         "open_rate": "opened %",
         "contact_rate": "contact rate %",
         "experiments": "Experiments (debtors assigned this month)",
+        "backtest": "Cash forecast backtest: the forecasts made in the four weeks before"
+        " the month, against what was paid (weighted absolute % error by week ahead)",
+        "horizon": "week ahead",
+        "forecast_wape": "forecast error %",
+        "naive_wape": "naive error %",
+        "better": "forecast better",
+        "backtest_none": "Not enough history: no week after the forecasts is complete yet.",
+        "operations": "Calls, agreements and cost",
+        "right_party_contact_rate": "right-party contact %",
+        "plan_completion_rate": "plans completed %",
+        "settlement_acceptance_rate": "settlements accepted %",
+        "cost_to_collect": "cost to collect %",
         "experiment": "experiment",
         "rate": "rate",
         "champion": "champion",
@@ -165,6 +177,19 @@ TEXT: dict[str, dict[str, str]] = {
         "open_rate": "abiertos %",
         "contact_rate": "tasa de contacto %",
         "experiments": "Experimentos (deudores asignados este mes)",
+        "backtest": "Prueba retrospectiva de la previsión de caja: las previsiones hechas en las"
+        " cuatro semanas antes del mes, frente a lo cobrado (error absoluto ponderado % por"
+        " semana)",
+        "horizon": "semana",
+        "forecast_wape": "error de la previsión %",
+        "naive_wape": "error ingenuo %",
+        "better": "previsión mejor",
+        "backtest_none": "Sin historia suficiente: ninguna semana posterior está completa aún.",
+        "operations": "Llamadas, acuerdos y costo",
+        "right_party_contact_rate": "contacto con el titular %",
+        "plan_completion_rate": "planes completados %",
+        "settlement_acceptance_rate": "quitas aceptadas %",
+        "cost_to_collect": "costo de cobro %",
         "experiment": "experimento",
         "rate": "tasa",
         "champion": "campeón",
@@ -227,6 +252,8 @@ class ReportInput:
     comparison: pl.DataFrame
     arms: pl.DataFrame
     messages: pl.DataFrame | None = None
+    #: :attr:`arrears.services.forecast.Backtest.by_horizon` (None: not enough history)
+    backtest: pl.DataFrame | None = None
 
 
 def language(locale: str) -> str:
@@ -261,8 +288,12 @@ def render_html(data: ReportInput, locale: str) -> str:
         _segments(data, t, locale),
         f"<h2>{escape(t['channels'])}</h2>",
         _channels(data, t, locale),
+        f"<h2>{escape(t['operations'])}</h2>",
+        _operations(data, t, locale),
         f"<h2>{escape(t['experiments'])}</h2>",
         _experiments(data, t, locale),
+        f"<h2>{escape(t['backtest'])}</h2>",
+        _backtest(data, t, locale),
         f"<p><small>{escape(t['made'])}</small></p></body></html>\n",
     ]
     return "\n".join(parts)
@@ -467,6 +498,80 @@ def _channels(data: ReportInput, t: dict[str, str], locale: str) -> str:
         )
         + "</tr>"
         for row in frame.to_dicts()
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+#: The rates of the operations section (``arrears kpi``'s headline).
+OPERATIONS = (
+    "right_party_contact_rate",
+    "plan_completion_rate",
+    "settlement_acceptance_rate",
+    "cost_to_collect",
+)
+
+
+def operation_rows(data: ReportInput, locale: str) -> list[list[str]]:
+    """Per currency: the month's right-party contact, plan completion, settlement acceptance
+    and cost-to-collect rates (``n/a`` where there is nothing to measure)."""
+    return [
+        [str(row["currency"]), *(_one(row.get(n), locale, 100) for n in OPERATIONS)]
+        for row in data.current.to_dicts()
+    ]
+
+
+def _operations(data: ReportInput, t: dict[str, str], locale: str) -> str:
+    rows = operation_rows(data, locale)
+    if not rows:
+        return f"<p>{escape(t['nothing'])}</p>"
+    head = "<th></th>" + "".join(f"<th>{escape(t[n])}</th>" for n in OPERATIONS)
+    body = "".join(
+        f"<tr><td>{escape(r[0])}</td>"
+        + "".join(
+            f'<td data-currency="{escape(r[0])}" data-column="{n}">{escape(v)}</td>'
+            for n, v in zip(OPERATIONS, r[1:], strict=True)
+        )
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def backtest_rows(data: ReportInput, t: dict[str, str], locale: str) -> list[list[str]]:
+    """Per currency and week ahead: the forecast's and the naive baseline's WAPE."""
+    if data.backtest is None:
+        return []
+    out = []
+    for row in data.backtest.sort("currency", "week").to_dicts():
+        wape, naive = row["wape"], row["naive_wape"]
+        better = "" if wape is None or naive is None else t["yes" if wape < naive else "no"]
+        out.append(
+            [
+                str(row["currency"]),
+                str(row["week"]),
+                _one(wape, locale, 100),
+                _one(naive, locale, 100),
+                better,
+            ]
+        )
+    return out
+
+
+def _backtest(data: ReportInput, t: dict[str, str], locale: str) -> str:
+    rows = backtest_rows(data, t, locale)
+    if not rows:
+        return f"<p>{escape(t['backtest_none'])}</p>"
+    names = ("horizon", "forecast_wape", "naive_wape", "better")
+    head = "<th></th>" + "".join(f"<th>{escape(t[n])}</th>" for n in names)
+    body = "".join(
+        f"<tr><td>{escape(r[0])}</td>"
+        + "".join(
+            f'<td data-currency="{escape(r[0])}" data-week="{escape(r[1])}" data-column="{n}">'
+            f"{escape(v)}</td>"
+            for n, v in zip(names, r[1:], strict=True)
+        )
+        + "</tr>"
+        for r in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"
 

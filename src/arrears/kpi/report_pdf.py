@@ -12,7 +12,18 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from arrears.kpi.aging import bucket_labels
-from arrears.kpi.report import HEADLINE, TEXT, ReportInput, _amount, _cell, _one, language
+from arrears.kpi.report import (
+    HEADLINE,
+    OPERATIONS,
+    TEXT,
+    ReportInput,
+    _amount,
+    _cell,
+    _one,
+    backtest_rows,
+    language,
+    operation_rows,
+)
 
 _RGB = ((47, 125, 50), (139, 195, 74), (251, 192, 45), (245, 124, 0), (216, 67, 21), (142, 36, 170))
 
@@ -163,6 +174,13 @@ def render_pdf(data: ReportInput, locale: str) -> bytes:
         for r in sent.filter(pl.col("sent") > 0).to_dicts()
     ]
     pdf.grid([t["channel"], *(t[n] for n in columns)], table or [[t["nothing"]]])
+
+    pdf.heading(t["operations"])
+    pdf.grid(["", *(t[n] for n in OPERATIONS)], operation_rows(data, locale) or [[t["nothing"]]])
+
+    pdf.heading(t["backtest"])
+    names = ("horizon", "forecast_wape", "naive_wape", "better")
+    pdf.grid(["", *(t[n] for n in names)], backtest_rows(data, t, locale) or [[t["backtest_none"]]])
 
     pdf.heading(t["experiments"])
     table = []

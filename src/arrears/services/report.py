@@ -1,7 +1,8 @@
 """The monthly collections report (``arrears report --month``): the month's KPIs against the
 previous month's, the aging trend of the last six month ends, the month's roll matrix, the
-figures by segment, the messages by channel and the experiments (debtors assigned in the
-month), rendered as one self-contained HTML page by the pure :func:`arrears.kpi.report.render_html`.
+figures by segment, the messages by channel, the calls, agreements and cost to collect, the
+experiments (debtors assigned in the month) and the cash forecast's backtest, rendered as
+one self-contained HTML page by the pure :func:`arrears.kpi.report.render_html`.
 
 The figures are those of :func:`arrears.services.kpi.kpi_report` and
 :func:`arrears.services.kpi.experiment_report` for the same periods: the report and
@@ -12,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+
+import polars as pl
 
 from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import InvalidInput, NotFound
@@ -26,13 +29,17 @@ from arrears.kpi.report import (
     render_html,
 )
 from arrears.kpi.report_pdf import render_pdf
-from arrears.services.kpi import KpiReport, experiment_report, kpi_report, message_report
+from arrears.services.forecast import backtest
+from arrears.services.kpi import Costs, KpiReport, experiment_report, kpi_report, message_report
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.portfolios import UnknownPortfolio
 from arrears.store.scoring.history import read_history
 
 #: Month ends shown in the aging trend, the report's month last.
 TREND_MONTHS = 6
+#: The backtest's forecasts: made on the day before the month and each of the three weeks
+#: before it (``arrears forecast backtest --as-of <that day> --origins 4``).
+BACKTEST_ORIGINS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,7 @@ def monthly_report(
     in_currency: str | None = None,
     rates: Mapping[str, Decimal] | None = None,
     pdf: bool = False,
+    costs: Costs | None = None,
 ) -> MonthlyReport:
     """The report of ``portfolio`` for the month, in the language of ``locale``.
 
@@ -89,6 +97,7 @@ def monthly_report(
             edges=edges,
             in_currency=in_currency,
             rates=rates,
+            costs=costs,
         )
 
     current, previous, segments = kpis(start, end), kpis(pstart, pend), kpis(start, end, "segment")
@@ -111,6 +120,19 @@ def monthly_report(
     except UnknownPortfolio as exc:
         raise NotFound(str(exc)) from exc
     trend = aging_trend(history.instalments, history.allocations, ends, edges)
+    try:
+        tried = backtest(
+            uow,
+            actor,
+            portfolio=portfolio,
+            as_of=start - timedelta(days=1),
+            origins=BACKTEST_ORIGINS,
+            in_currency=in_currency,
+            rates=rates,
+        )
+        judged: pl.DataFrame | None = tried.by_horizon
+    except InvalidInput:
+        judged = None  # no week after the forecasts is whole in the ledger yet
     data = ReportInput(
         portfolio,
         start,
@@ -126,6 +148,7 @@ def monthly_report(
         tested.comparison,
         tested.arms,
         sent.rates,
+        judged,
     )
     printed = render_pdf(data, locale) if pdf else None
     return MonthlyReport(portfolio, start, end, render_html(data, locale), data, printed)
