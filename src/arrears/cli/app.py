@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "importing",
     "ledger",
     "write_offs",
+    "disputes",
     "agencies",
     "cases",
     "agreements",

@@ -4,7 +4,10 @@ An import is the workspace's administration (``ADMINISTER``): it may create and 
 record of the files' portfolios. The importer (:mod:`arrears.io.importer`) owns its
 transaction, because what it commits depends on what it finds: nothing when a file has a problem,
 the valid rows with ``skip_invalid``; it is given the unit of work's engine. Every batch and
-activity record it writes names the actor.
+activity record it writes names the actor. After an invoice import commits, its ``disputed``
+flags are mapped onto disputes in a transaction of their own
+(:func:`arrears.services.disputes.sync_from_erp`: idempotent, so an interruption between the
+two is mended by the next import).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from arrears.domain.columns import Kind
 from arrears.io import importer
 from arrears.io.batches import ReadOptions
 from arrears.io.importer import ImportReport, Progress
+from arrears.services import disputes
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.bulk import may_skip_triggers
 
@@ -44,7 +48,7 @@ def import_files(
     every problem. ``strict``: every column the import would ignore is a problem instead of a
     warning, and nothing is imported."""
     actor.require(Permission.ADMINISTER, f"import {kind.value.replace('_', ' ')}")
-    return importer.import_files(
+    report = importer.import_files(
         uow.engine,
         kind,
         paths,
@@ -57,6 +61,10 @@ def import_files(
         progress=progress,
         strict=strict,
     )
+    if kind is Kind.INVOICES and report.committed:
+        # the files' ``disputed`` flags onto disputes (from_erp), set-based, after the load
+        disputes.sync_from_erp(SqlUnitOfWork(uow.engine), actor, on=at.date(), at=at)
+    return report
 
 
 def references_checked_per_batch(uow: SqlUnitOfWork, actor: Actor) -> bool:
