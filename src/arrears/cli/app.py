@@ -50,6 +50,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "web",
     "users",
     "tokens",
+    "webhooks",
 )
 
 

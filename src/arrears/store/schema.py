@@ -839,9 +839,7 @@ webhook_delivery = Table(
     UniqueConstraint("endpoint_id", "activity_id", name="uq_webhook_delivery_event"),
     CheckConstraint("status in ('pending', 'delivered', 'failed')", name="status"),
 )
-Index(
-    "ix_webhook_delivery_due", webhook_delivery.c.status, webhook_delivery.c.next_attempt_at
-)
+Index("ix_webhook_delivery_due", webhook_delivery.c.status, webhook_delivery.c.next_attempt_at)
 
 #: Every attempt to deliver: the delivery log.
 webhook_attempt = Table(
