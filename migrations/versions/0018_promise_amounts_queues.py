@@ -4,7 +4,7 @@
 none: its ``due_on`` and ``amount_minor`` are that amount); the promise row keeps the last date
 and the total, what the cycle reads. ``user_queue``: the queues a collector works; the daily run
 assigns each queue's unassigned tasks to its collectors. ``task.assigned_by``: who assigned the
-task (``system:cycle`` for the run; a person's assignment, or unassignment, is never undone by
+task (``queue`` for the run by queue; a person's assignment, or unassignment, is never undone by
 the run).
 
 Revision ID: 0018

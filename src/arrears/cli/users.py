@@ -22,7 +22,8 @@ from arrears.services import users
 from arrears.services.uow import SqlUnitOfWork
 
 user_app = typer.Typer(
-    help="Users of the web application: add one, list them, remove one.", no_args_is_help=True
+    help="Users of the web application: add one, list them, set their task queues, remove one.",
+    no_args_is_help=True,
 )
 
 ROLES = ", ".join(r.value for r in users.ROLES)
@@ -37,6 +38,14 @@ def user_add(
         bool,
         typer.Option("--password-stdin", help="Read the password from stdin's first line."),
     ] = False,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue",
+            help="A task queue they work (repeat it for several): each run gives them its "
+            "waiting tasks.",
+        ),
+    ] = None,
 ) -> None:
     """Add a user of the web application; the password is prompted for twice."""
     from arrears.cli.app import UserError
@@ -56,8 +65,32 @@ def user_add(
         role=role.strip().lower(),
         password=password,
         at=datetime.now(UTC),
+        queues=queue or (),
     )
-    console.print(f"user {added.username} added ({added.role})", highlight=False, markup=False)
+    works = f", queues {', '.join(added.queues)}" if added.queues else ""
+    console.print(
+        f"user {added.username} added ({added.role}{works})", highlight=False, markup=False
+    )
+
+
+@user_app.command("queues")
+def user_queues(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The username.")],
+    queues: Annotated[
+        list[str] | None,
+        typer.Argument(help="The task queues they work from now on (none: no queue)."),
+    ] = None,
+) -> None:
+    """Set the task queues a collector works: each run gives them their queues' waiting tasks
+    (the least loaded collector first); tasks assigned by hand stay where they are."""
+    ws = workspace(ctx)
+    done = users.set_queues(
+        SqlUnitOfWork(store(ws)), cli_actor(), username=name, queues=queues or (),
+        at=datetime.now(UTC),
+    )  # fmt: skip
+    works = ", ".join(done.queues) or "no queue"
+    console.print(f"user {done.username} works {works}", highlight=False, markup=False)
 
 
 @user_app.command("list")
@@ -77,8 +110,15 @@ def user_list(
             "role": [u.role.value for u in found],
             "added": [u.created_at.strftime("%Y-%m-%d %H:%M") for u in found],
             "by": [u.created_by for u in found],
+            "queues": [", ".join(u.queues) for u in found],
         },
-        schema={"user": pl.String(), "role": pl.String(), "added": pl.String(), "by": pl.String()},
+        schema={
+            "user": pl.String(),
+            "role": pl.String(),
+            "added": pl.String(),
+            "by": pl.String(),
+            "queues": pl.String(),
+        },
     )
     emit(frame, fmt, title="users", key=("user",))
 

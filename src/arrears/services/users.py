@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -31,6 +32,7 @@ from arrears.domain.problems import Problem, ProblemsFound, printable
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.activity_log import Entry, record
 from arrears.store.schema import user as user_table
+from arrears.store.schema import user_queue
 
 #: The roles a person logs in with.
 ROLES: tuple[Role, ...] = (Role.ADMIN, Role.MANAGER, Role.COLLECTOR, Role.AUDITOR)
@@ -56,6 +58,44 @@ class User:
     role: Role
     created_at: datetime
     created_by: str
+    queues: tuple[str, ...] = ()  # the task queues they work, by name
+
+
+class QueuesSet(Activity):
+    kind: ClassVar[str] = "user.queues_set"
+
+
+#: A queue's name, as a policy's call_task step names it.
+QUEUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _queue_problems(queues: Sequence[str]) -> list[Problem]:
+    return [
+        Problem(
+            "queue", None, None,
+            f"{q!r} is not a queue: 1 to 64 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit",
+        )
+        for q in queues
+        if not QUEUE.fullmatch(q)
+    ]  # fmt: skip
+
+
+def _write_queues(conn: Connection, user_id: int, queues: Sequence[str]) -> None:
+    conn.execute(delete(user_queue).where(user_queue.c.user_id == user_id))
+    if queues:
+        conn.execute(
+            insert(user_queue), [{"user_id": user_id, "queue": q} for q in sorted(set(queues))]
+        )
+
+
+def _queues_of(conn: Connection) -> dict[int, tuple[str, ...]]:
+    found: dict[int, list[str]] = {}
+    for user_id, queue in conn.execute(
+        select(user_queue.c.user_id, user_queue.c.queue).order_by(user_queue.c.queue)
+    ).all():
+        found.setdefault(int(user_id), []).append(str(queue))
+    return {k: tuple(v) for k, v in found.items()}
 
 
 class TooManyAttempts(NotAllowed):
@@ -102,13 +142,22 @@ def _problems(username: str, role: str, password: str) -> list[Problem]:
 
 
 def add_user(
-    uow: SqlUnitOfWork, actor: Actor, *, username: str, role: str, password: str, at: datetime
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    *,
+    username: str,
+    role: str,
+    password: str,
+    at: datetime,
+    queues: Sequence[str] = (),
 ) -> User:
-    """Add a user who logs in with ``password`` (stored as its argon2 hash only); every problem
-    of the request at once; :class:`Conflict` when the username is taken."""
+    """Add a user who logs in with ``password`` (stored as its argon2 hash only) and works the
+    task ``queues``; every problem of the request at once; :class:`Conflict` when the username
+    is taken."""
     actor.require(Permission.ADMINISTER, "add users")
     username = username.strip()
-    problems = _problems(username, role, password)
+    queues = tuple(sorted({q.strip() for q in queues}))
+    problems = _problems(username, role, password) + _queue_problems(queues)
     if problems:
         raise ProblemsFound(problems)
     hashed = _hasher.hash(password)
@@ -119,7 +168,7 @@ def add_user(
         ).first()
         if taken is not None:
             raise Conflict(f"user {username!r} exists already")
-        conn.execute(
+        new = conn.execute(
             insert(user_table).values(
                 username=username,
                 role=role,
@@ -128,7 +177,9 @@ def add_user(
                 created_by=actor.name,
                 created_at=at,
             )
-        )
+        ).inserted_primary_key
+        assert new is not None
+        _write_queues(conn, int(new[0]), queues)
         record(
             conn,
             [
@@ -140,14 +191,14 @@ def add_user(
                         debtor=None,
                         subject_kind="user",
                         subject_id=username,
-                        payload={"role": role},
+                        payload={"role": role, "queues": list(queues)},
                         idempotency_key=f"user:{username}:added",
                     ),
                     portfolio_id=None,
                 )
             ],
         )
-    return User(username, Role(role), at, actor.name)
+    return User(username, Role(role), at, actor.name, queues)
 
 
 def list_users(uow: SqlUnitOfWork, actor: Actor) -> list[User]:
@@ -155,7 +206,40 @@ def list_users(uow: SqlUnitOfWork, actor: Actor) -> list[User]:
     actor.require(Permission.ADMINISTER, "list users")
     with uow:
         rows = uow.conn.execute(select(user_table).order_by(user_table.c.username)).all()
-    return [_user(row._mapping) for row in rows]
+        queues = _queues_of(uow.conn)
+    return [_user(row._mapping, queues.get(int(row._mapping["id"]), ())) for row in rows]
+
+
+def set_queues(
+    uow: SqlUnitOfWork, actor: Actor, *, username: str, queues: Sequence[str], at: datetime
+) -> User:
+    """``username`` works exactly the task ``queues`` from now on (none: no queue); the run
+    gives them their queues' waiting tasks, and takes back the ones it gave them from queues
+    they left. :class:`NotFound` for an unknown username."""
+    actor.require(Permission.ADMINISTER, "set a user's queues")
+    username = username.strip()
+    wanted = tuple(sorted({q.strip() for q in queues}))
+    problems = _queue_problems(wanted)
+    if problems:
+        raise ProblemsFound(problems)
+    with uow:
+        conn = uow.conn
+        row = conn.execute(select(user_table).where(user_table.c.username == username)).first()
+        if row is None:
+            raise NotFound(printable(f"no user {username!r}"))
+        user_id = int(row._mapping["id"])
+        before = _queues_of(conn).get(user_id, ())
+        if before != wanted:
+            _write_queues(conn, user_id, wanted)
+            _log(
+                conn,
+                QueuesSet(
+                    occurred_at=at, actor=actor.name, portfolio="", debtor=None,
+                    subject_kind="user", subject_id=username,
+                    payload={"from": list(before), "to": list(wanted)},
+                ),
+            )  # fmt: skip
+    return _user(row._mapping, wanted)
 
 
 def find_user(uow: SqlUnitOfWork, username: str) -> User | None:
@@ -219,8 +303,8 @@ def _verify(hashed: str, password: str) -> bool:
         return False
 
 
-def _user(m: RowMapping) -> User:
-    return User(str(m["username"]), Role(m["role"]), m["created_at"], str(m["created_by"]))
+def _user(m: RowMapping, queues: tuple[str, ...] = ()) -> User:
+    return User(str(m["username"]), Role(m["role"]), m["created_at"], str(m["created_by"]), queues)
 
 
 class UserRemoved(Activity):
@@ -247,6 +331,7 @@ def remove_user(uow: SqlUnitOfWork, actor: Actor, *, username: str, at: datetime
         if row is None:
             raise NotFound(printable(f"no user {username!r}"))
         removed = _user(row._mapping)
+        conn.execute(delete(user_queue).where(user_queue.c.user_id == row._mapping["id"]))
         conn.execute(delete(user_table).where(user_table.c.id == row._mapping["id"]))
         _log(
             conn,

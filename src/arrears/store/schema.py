@@ -427,7 +427,7 @@ task = Table(
     Column("closed_on", Date),
     Column("note", Text),
     Column("not_before", DateTime(timezone=True)),  # a call: the contact rules' window
-    # who assigned it: system:cycle for a queue's run, else a person (migration 0018)
+    # who assigned it: "queue" for the run by queue, else a person (migration 0018)
     Column("assigned_by", String(200)),
     CheckConstraint("kind in ('call', 'approval', 'notify', 'write_off')", name="kind"),
     CheckConstraint("status in ('open', 'done', 'cancelled')", name="status"),

@@ -56,9 +56,11 @@ from arrears.store.schema import (
     promise,
     promise_amount,
     task,
+    user_queue,
 )
 from arrears.store.schema import debtor as debtor_table
 from arrears.store.schema import portfolio as portfolio_table
+from arrears.store.schema import user as user_table
 
 CHANNELS = tuple(c.value for c in Channel)
 MAX_GRACE_DAYS = 365
@@ -628,9 +630,10 @@ def close_task(
 def assign_task(
     conn: Connection, task_id: int, *, to: str | None, on: date, actor: str, at: datetime
 ) -> None:
-    """Assign an open task to collector ``to`` (None: to nobody): ``task.assigned``."""
+    """Assign an open task to collector ``to`` (None: to nobody): ``task.assigned``. Assigned
+    by hand (``assigned_by`` is ``actor``), the daily run's queue assignment leaves it alone."""
     row = conn.execute(select(task).where(task.c.id == task_id)).mappings().one()
-    conn.execute(update(task).where(task.c.id == task_id).values(collector=to))
+    conn.execute(update(task).where(task.c.id == task_id).values(collector=to, assigned_by=actor))
     _log(
         conn,
         TaskAssigned(
@@ -646,6 +649,97 @@ def assign_task(
         int(row["portfolio_id"]),
         int(row["debtor_id"]),
     )
+
+
+#: ``task.assigned_by`` of a task the daily run gave by its queue (a person's assignment holds
+#: their actor name: the run may act as the same ``cli:USER``, and never undoes theirs).
+QUEUE_ASSIGNER = "queue"
+
+
+def queue_members(conn: Connection) -> dict[str, list[str]]:
+    """Each queue's collectors (users with the queue), by name."""
+    rows = conn.execute(
+        select(user_queue.c.queue, user_table.c.username)
+        .select_from(user_queue.join(user_table, user_table.c.id == user_queue.c.user_id))
+        .order_by(user_queue.c.queue, user_table.c.username)
+    ).all()
+    members: dict[str, list[str]] = {}
+    for queue, name in rows:
+        members.setdefault(str(queue), []).append(str(name))
+    return members
+
+
+def assign_queues(conn: Connection, *, portfolio: str, on: date, actor: str, at: datetime) -> int:
+    """Give each queue's open tasks that nobody assigned to the queue's collectors: the best
+    task first (score, then task priority, then the oldest) to the least loaded collector (open
+    tasks assigned in the portfolio, then name), one ``task.assigned`` each. A task assigned,
+    or unassigned, by a person is never touched; one the run gave to someone who has left the
+    queue goes back to it. The number of tasks assigned."""
+    pid = portfolio_of(conn, portfolio, "queues")
+    members = queue_members(conn)
+    if not members:
+        return 0
+    open_ = conn.execute(
+        select(
+            task.c.id, task.c.debtor_id, task.c.queue, task.c.collector, task.c.assigned_by,
+            task.c.kind,
+        )
+        .where(task.c.portfolio_id == pid, task.c.status == "open")
+        .order_by(
+            task.c.score.desc(), task.c.task_priority, task.c.created_on, task.c.id
+        )
+    ).all()  # fmt: skip
+    load: dict[str, int] = {}
+    waiting: list[Any] = []
+    for row in open_:
+        members_of = members.get(row.queue)
+        if row.collector is None:  # waiting, unless a person unassigned it
+            if members_of and row.assigned_by in (None, QUEUE_ASSIGNER):
+                waiting.append(row)
+        elif row.assigned_by == QUEUE_ASSIGNER and members_of and row.collector not in members_of:
+            waiting.append(row)  # the run gave it to someone who has left the queue
+        else:
+            load[row.collector] = load.get(row.collector, 0) + 1
+    given: list[tuple[Any, str]] = []
+    for row in waiting:
+        name = min(members[row.queue], key=lambda n: (load.get(n, 0), n))
+        load[name] = load.get(name, 0) + 1
+        given.append((row, name))
+    if not given:
+        return 0
+    conn.execute(
+        update(task)
+        .where(task.c.id == bindparam("task_id"), task.c.status == "open")
+        .values(collector=bindparam("to"), assigned_by=QUEUE_ASSIGNER),
+        [{"task_id": row.id, "to": name} for row, name in given],
+    )
+    record(
+        conn,
+        [
+            Entry(
+                TaskAssigned(
+                    occurred_at=at,
+                    actor=actor,
+                    portfolio=portfolio,
+                    debtor=None,
+                    subject_kind="task",
+                    subject_id=str(row.id),
+                    payload={
+                        "from": row.collector,
+                        "to": name,
+                        "on": on.isoformat(),
+                        "queue": row.queue,
+                        "kind": row.kind,
+                    },
+                    idempotency_key=f"task.assigned:{row.id}:{name}:queue:{on.isoformat()}"[:200],
+                ),
+                pid,
+                int(row.debtor_id),
+            )
+            for row, name in given
+        ],
+    )
+    return len(given)
 
 
 def open_tasks(
@@ -814,12 +908,14 @@ def worklist_frame(
 
 __all__ = [
     "CHANNELS",
+    "QUEUE_ASSIGNER",
     "WORKLIST_SCHEMA",
     "activity_of",
     "add_hold",
     "add_promise",
     "approve_stage",
     "approve_waiting",
+    "assign_queues",
     "assign_task",
     "awaiting_approval",
     "cancel_promise",
@@ -835,6 +931,7 @@ __all__ = [
     "promise_schedule",
     "promise_schedules",
     "promises_of",
+    "queue_members",
     "release_hold",
     "reschedule_task",
     "worklist_frame",
