@@ -93,9 +93,10 @@ def phase_tiled(url: str, times: int) -> dict[str, Any]:
 
     history = read_history(connect(url), portfolio="default")
     inst, alloc = history.instalments, history.allocations
-    step_i = int(inst["instalment_id"].max()) + 1
-    step_d = int(inst["debtor_id"].max()) + 1
-    step_v = int(inst["invoice_id"].max()) + 1
+    step_i, step_d, step_v = (
+        int(inst[c].max() or 0) + 1  # type: ignore[arg-type]
+        for c in ("instalment_id", "debtor_id", "invoice_id")
+    )
     tiled_i = pl.concat(
         inst.with_columns(
             pl.col("instalment_id") + k * step_i,
@@ -152,6 +153,8 @@ def main() -> None:
                 out, cpu, _ = _run_child([kind, str(folder / f"{kind}.csv"), url])
                 print(f"  imported {kind}: {out['rows']:,} rows, CPU {cpu:.1f} s", flush=True)
             (args.work / f"{db.name}.done").write_text("ok")
+        store: dict[str, Any]
+        tiled: dict[str, Any]
         store, store_peak = run_phase(__file__, ["store", url])
         tiled, tiled_peak = run_phase(__file__, ["tiled", url, str(args.tile)])
         # everything kpi_report does but the pure measures (the reads), scaled; plus the tiled

@@ -179,8 +179,10 @@ def render_pdf(data: ReportInput, locale: str) -> bytes:
     pdf.grid(["", *(t[n] for n in OPERATIONS)], operation_rows(data, locale) or [[t["nothing"]]])
 
     pdf.heading(t["backtest"])
-    names = ("horizon", "forecast_wape", "naive_wape", "better")
-    pdf.grid(["", *(t[n] for n in names)], backtest_rows(data, t, locale) or [[t["backtest_none"]]])
+    judged = ("horizon", "forecast_wape", "naive_wape", "better")
+    pdf.grid(
+        ["", *(t[n] for n in judged)], backtest_rows(data, t, locale) or [[t["backtest_none"]]]
+    )
 
     pdf.heading(t["experiments"])
     table = []
