@@ -372,6 +372,9 @@ def check_stages(
     matched = decisions.features.select(
         "debtor_id", "currency", *conditions,
         ((overdue > 0) & (overdue <= tolerance)).alias("_cured"),
+        # an open dispute and nothing else overdue (disputes.pause: invoices) holds the stage
+        (pl.col("disputed") & (overdue == 0)
+         & pl.lit(policy.policy.disputes.pause == "invoices")).alias("_held"),
     )  # fmt: skip
     decided = {(r["debtor_id"], r["currency"]): r for r in decisions.cases.iter_rows(named=True)}
     for row in matched.iter_rows(named=True):
@@ -382,7 +385,7 @@ def check_stages(
         )
         case = current or new_case(ladder)
         matching = [s for s in policy.stages if row.get(s)]
-        stage, awaiting = stage_for(case, matching, cured=row["_cured"])
+        stage, awaiting = stage_for(case, matching, cured=row["_cured"], held=row["_held"])
         got = decided.get(key)
         if stage == CLEAR:
             assert got is None or got["change"] == Change.CLOSE, (on, case, matching, got)

@@ -19,8 +19,8 @@ the same decisions for them as a full run (``tests/test_cycle_properties.py`` ch
 6. Pause: a manual hold, an open dispute, an open promise to pay or a plan in good standing.
    A dispute pauses the whole case under the policy's ``disputes.pause: case``; by default
    (``invoices``) its invoices are only out of the features (balance, days past due...) and it
-   pauses a case only when the case owes nothing overdue but disputed debt (which then keeps its
-   stage instead of closing as cured).
+   pauses a case only when nothing else is overdue (the case then keeps its stage instead of
+   closing as cured).
 7. Steps: the cadence of the case's (segment, stage, arm); every occurrence that has come due and
    is not recorded yet is executed, or skipped with the reason (condition false; missed by more
    than ``catch_up_days``; superseded by a later occurrence of the same step in a catch-up;
@@ -136,10 +136,10 @@ def _current_cases(data: CycleInput, policy: CompiledPolicy, as_of: date) -> Cyc
 
 def _dispute_pause(policy: CompiledPolicy) -> pl.Expr:
     """Whether an open dispute pauses the row's case: any disputed debt under ``pause: case``;
-    by default only when disputed debt is all it owes overdue (the rest is collected)."""
+    by default only when nothing else is overdue (else the rest is collected)."""
     if policy.policy.disputes.pause == "case":
         return pl.col("disputed")
-    return (pl.col("_disputed_overdue_minor") > 0) & (pl.col("_overdue_minor") == 0)
+    return pl.col("disputed") & (pl.col("_overdue_minor") == 0)
 
 
 def _fields(data: CycleInput) -> dict[str, pl.DataFrame]:
@@ -225,10 +225,11 @@ def _stage(frame: pl.DataFrame, data: CycleInput, policy: CompiledPolicy) -> pl.
     # every stage it matches waits for an approval: an open case stays where it is, a new one
     # waits in the stage below (policy.waiting)
     waits = (pl.col("_sev") == 0) & (pl.col("_sev_any") > 0)
-    # an open case that owes nothing overdue but disputed debt keeps its stage (paused by the
-    # dispute) rather than closing as cured; under ``pause: case`` the features count the
-    # disputed debt, so it is never in that position
-    held_by_dispute = open_case & (pl.col("_overdue_minor") == 0) & pl.col("_dispute_pause")
+    # (disputes.pause: invoices) an open case with an open dispute and nothing else overdue
+    # keeps its stage, paused by the dispute, rather than closing as cured
+    # (arrears.domain.case.stage_for's ``held``)
+    held_by_dispute = open_case & pl.lit(policy.policy.disputes.pause == "invoices")
+    held_by_dispute = held_by_dispute & pl.col("_dispute_pause")
     frame = frame.with_columns(
         pl.max_horizontal(any_match).alias("_sev_any"),
         pl.max_horizontal(allowed).alias("_sev"),

@@ -86,8 +86,8 @@ def feature_table(
     prefixed ``case_`` for the engine.
 
     ``disputes`` (the policy's ``disputes.pause``): ``invoices``, the disputed instalments are
-    out of collection: they count in no balance, invoice count or due date (``disputed`` and
-    ``_disputed_overdue_minor`` say what is disputed); ``case``: they count like the others
+    out of collection: they count in no balance, invoice count or due date (``disputed`` says
+    there are some); ``case``: they count like the others
     (the whole case pauses instead).
     """
     # Each group of features is aggregated on its own (the group-bys run together), then attached
@@ -115,14 +115,7 @@ def feature_table(
         ),
     )
     # few rows (the open disputes' instalments): their own group-by, attached after balances
-    disputed = in_dispute.group_by(KEY).agg(
-        pl.lit(True).alias("disputed"),
-        pl.when(past_due)
-        .then(pl.col("open_minor"))
-        .otherwise(0)
-        .sum()
-        .alias("_disputed_overdue_minor"),
-    )
+    disputed = in_dispute.group_by(KEY).agg(pl.lit(True).alias("disputed"))
     tenure = inst.group_by("debtor_id").agg(pl.col("issue_date").min().alias("_first_issue"))
     parts = pl.collect_all(
         [
@@ -199,7 +192,6 @@ def feature_table(
             pl.col("open_invoices").fill_null(0).cast(pl.Int32()),
             pl.col("overdue_invoices").fill_null(0).cast(pl.Int32()),
             pl.col("disputed").fill_null(False),
-            pl.col("_disputed_overdue_minor").fill_null(0),
             dpd.alias("days_past_due"),
         )
         .with_columns(

@@ -316,7 +316,9 @@ def may_enter(case: Case, stage: str) -> bool:
     return True
 
 
-def stage_for(case: Case, matching: Iterable[str], *, cured: bool) -> tuple[str, str | None]:
+def stage_for(
+    case: Case, matching: Iterable[str], *, cured: bool, held: bool = False
+) -> tuple[str, str | None]:
     """The stage ``case`` is in today and the stage it awaits approval for, given the stages
     whose conditions hold (``matching``) and whether what is overdue is within the tolerance
     (``cured``). The rule ``cycle.decide._stage`` implements in Polars:
@@ -325,9 +327,13 @@ def stage_for(case: Case, matching: Iterable[str], *, cured: bool) -> tuple[str,
     - else the most severe matching stage the case may enter (:func:`may_enter`); an open case
       never below its floor; when it may enter none, an open case stays where it is and a new
       or reopening one waits in :meth:`Ladder.waiting_stage`;
-    - it awaits the most severe matching stage when that is more severe than where it is.
+    - it awaits the most severe matching stage when that is more severe than where it is;
+    - ``held`` (an open dispute while nothing else is overdue, under the policy's
+      ``disputes.pause: invoices``): an open case stays where it is, paused by the dispute.
     """
     ladder = case.ladder
+    if held and case.is_open:
+        return case.stage, None
     severity = {s: ladder.severity(s) for s in matching if s != CLEAR}
     most = max(severity, key=severity.__getitem__, default=CLEAR)
     if cured or most == CLEAR:
