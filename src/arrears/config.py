@@ -302,6 +302,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest request body 'arrears serve' reads (bytes; callbacks and replies are a few KB): "
         "a longer one is refused with 413 as soon as it is longer, announced or not.",
     ),
+    # Paying online from the debtor's page (docs/web.md, "Paying online").
+    Setting(
+        "checkout.provider",
+        "",
+        "How debtors pay from their page: empty, bank transfer only; 'hosted', a hosted "
+        "checkout at checkout.url; 'fake', the app's own fake provider (tests and demo).",
+        ("", "hosted", "fake"),
+    ),
+    Setting("checkout.url", "", "The hosted checkout's URL the debtor is sent to (hosted)."),
+    Setting(
+        "checkout.secret", "", "Secret shared with the checkout provider (signatures).", secret=True
+    ),
     # The cost to collect (arrears kpi, report, dashboard; docs/kpi.md): empty = not configured.
     Setting("costs.currency", "", "Currency of the [costs] below (empty: no cost to collect)."),
     *(

@@ -80,7 +80,7 @@ def create_app(
     for ``portfolio`` (default: the workspace's ``portfolio`` setting). Raises ``LookupError``
     for an unknown portfolio and :class:`arrears.config.ConfigError` for a ``web.*`` setting
     that is not usable."""
-    from arrears.web import api, callbacks, optout, pages, tracking  # noqa: PLC0415 (they import us)
+    from arrears.web import api, callbacks, checkout, optout, pages, tracking  # noqa: PLC0415
 
     ws = workspace if isinstance(workspace, config.Workspace) else config.load(Path(workspace))
     max_body = _max_body(ws)
@@ -115,6 +115,7 @@ def create_app(
 
     app.include_router(dashboard.router)  # /dashboard, the manager's (docs/kpi.md)
     api.install(app)  # /api/v1 (its Bearer-token actor: api.api_actor) and /docs
+    app.include_router(checkout.router)  # paying online: /pay/<token>/checkout, /checkout/webhook
 
     @app.get("/health")
     def health() -> dict[str, str]:
