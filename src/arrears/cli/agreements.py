@@ -475,6 +475,58 @@ def settlement_list(
     )
 
 
+offer_app = typer.Typer(
+    help="The plan and settlement offers the cycle made: open ones, or all with --all.",
+    no_args_is_help=True,
+)
+
+
+@offer_app.command("list")
+def offer_list(
+    ctx: typer.Context,
+    debtor: Annotated[str | None, typer.Option(help="Only this debtor's offers.")] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Expired and accepted offers too.")
+    ] = False,
+    fmt: FormatOpt = Format.TABLE,
+    portfolio: Portfolio = None,
+    wide: Wide = False,
+) -> None:
+    """The offers the cycle made (a policy's payment_plan_offer or settlement_offer step),
+    newest first: open until accepted or past their expiry (then expired)."""
+    ws = workspace(ctx)
+    views = agreements.list_offers(
+        SqlUnitOfWork(store(ws)),
+        cli_actor(),
+        portfolio=portfolio or ws.get("portfolio"),
+        debtor=debtor,
+        everything=everything,
+    )
+    if not views and fmt is Format.TABLE:
+        console.print("no open offers" if not everything else "no offers")
+        return
+    frame = pl.DataFrame(
+        {
+            "offer": [v.offer_id for v in views],
+            "debtor": [v.debtor for v in views],
+            "kind": [v.kind.replace("_", " ") for v in views],
+            "made": [v.made_on for v in views],
+            "expires": [v.expires_on for v in views],
+            "status": [v.status for v in views],
+        },
+        schema={
+            "offer": pl.Int64(),
+            "debtor": pl.String(),
+            "kind": pl.String(),
+            "made": pl.Date(),
+            "expires": pl.Date(),
+            "status": pl.String(),
+        },
+    )
+    emit(frame, fmt, title="offers", key=("offer", "debtor"), wide=wide)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(plan_app, name="payment-plan")
     app.add_typer(settlement_app, name="settlement")
+    app.add_typer(offer_app, name="offer")

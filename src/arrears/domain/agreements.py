@@ -334,6 +334,14 @@ class PlanExpired(Activity):
 
 
 @dataclass(frozen=True, slots=True)
+class OfferExpired(Activity):
+    """A plan or settlement offer the cycle made, past its expiry unanswered; payload
+    ``{"kind", "made_on", "expires_on", "on"}``."""
+
+    kind: ClassVar[str] = "offer.expired"
+
+
+@dataclass(frozen=True, slots=True)
 class PlanCancelled(Activity):
     kind: ClassVar[str] = "plan.cancelled"
 

@@ -24,6 +24,7 @@ from arrears.domain.activity import Activity
 from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import Conflict, NotFound
 from arrears.domain.money import Money
+from arrears.policy.model import PaymentPlans, Policy, Settlements
 from arrears.services.agreements import BROKEN_LOOKBACK_DAYS, _log
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.agreements import records
@@ -104,13 +105,21 @@ def _settlement_judgements(
 
 
 def monitor(
-    uow: SqlUnitOfWork, actor: Actor, *, portfolio: str, as_of: date, at: datetime
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    as_of: date,
+    at: datetime,
+    policy: Policy | None = None,
 ) -> Monitored:
     """Follow every plan and settlement on ``as_of`` (the daily cycle runs it before it
     decides): each plan instalment paid or missed, a plan broken or completed, a plan awaiting
     approval past its offer's expiry expired; a settlement paid in full by its expiry (the rest
     written off, "settlement discount"), lapsed, or expired unaccepted; the cycle's offers past
-    their expiry expired. Each change is recorded once (business keys), naming ``actor``."""
+    their expiry expired (an offer without its own expiry stands ``policy``'s
+    ``payment_plans.offer_expires_days`` or ``settlements.max_days``). Each change is recorded
+    once (business keys), naming ``actor``."""
     actor.require(Permission.WORK, "follow the payment plans and settlements")
     done = Monitored()
     try:
@@ -228,13 +237,48 @@ def monitor(
                     )
                     done.plans_completed += 1
             _monitor_settlements(conn, pid, as_of, actor, at, note, who, done)
-            done.offers_expired = records.expire_offers(conn, pid, as_of)
+            done.offers_expired = _expire_offers(conn, pid, as_of, policy, note)
     except IntegrityError as exc:  # another run recorded the same change first
         raise Conflict(
             f"another run is following portfolio {portfolio!r}'s plans and settlements: "
             "run the day again once it has finished"
         ) from exc
     return done
+
+
+def _expire_offers(
+    conn: Connection, pid: int, as_of: date, policy: Policy | None, note: Callable[..., None]
+) -> int:
+    """The cycle's open offers past their expiry become ``expired``, each with its
+    ``offer.expired`` record; an offer made without an expiry gets the policy's (plans:
+    ``payment_plans.offer_expires_days``, settlements: ``settlements.max_days``)."""
+    plans = policy.payment_plans if policy is not None else PaymentPlans()
+    settled = policy.settlements if policy is not None else Settlements()
+    standing = {"payment_plan": plans.offer_expires_days, "settlement": settled.max_days}
+    expired = 0
+    for row in records.open_offers(conn, pid):
+        ends = row["expires_on"]
+        if ends is None:
+            ends = row["made_on"] + timedelta(days=standing[str(row["kind"])])
+            records.set_offer(conn, int(row["id"]), expires_on=ends)
+        if ends >= as_of:
+            continue
+        records.set_offer(conn, int(row["id"]), status="expired")
+        on = ends + timedelta(days=1)
+        note(
+            rules.OfferExpired,
+            row,
+            "offer",
+            {
+                "kind": row["kind"],
+                "made_on": row["made_on"].isoformat(),
+                "expires_on": ends.isoformat(),
+                "on": on.isoformat(),
+            },
+            f"offer.expired:{row['key']}",
+        )
+        expired += 1
+    return expired
 
 
 def _monitor_settlements(

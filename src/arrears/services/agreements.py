@@ -579,3 +579,53 @@ def show_plan(uow: SqlUnitOfWork, actor: Actor, plan_id: int, *, portfolio: str)
         if not rows:
             raise NotFound(f"plan {plan_id}: no such plan")
         return _plan_view(rows[0], records.schedule_rows(conn, [plan_id]).get(plan_id))
+
+
+# The cycle's offers ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OfferView:
+    """A plan or settlement offer the cycle made (a policy step): open until the debtor takes
+    it (a plan accepted closes the open plan offers) or its expiry passes (``expired``, logged
+    as ``offer.expired`` by the next run)."""
+
+    offer_id: int
+    debtor: str
+    currency: str
+    kind: str  # payment_plan | settlement
+    made_on: date
+    expires_on: date | None  # None: the policy's standing, set by the next run
+    status: str  # open | accepted | expired
+    terms: dict[str, Any]
+
+
+def list_offers(
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    debtor: str | None = None,
+    everything: bool = False,
+) -> list[OfferView]:
+    """The portfolio's open offers made by the cycle (``everything``: expired and accepted
+    ones too; ``debtor``'s only), newest first."""
+    actor.require(Permission.READ, "read the offers")
+    request = _Request("offers")
+    with uow:
+        conn = uow.conn
+        pid, debtor_id = _scope(conn, request, portfolio, debtor)
+        rows = records.offers(conn, pid, debtor_id=debtor_id, everything=everything)
+    return [
+        OfferView(
+            int(r["id"]),
+            str(r["debtor"]),
+            str(r["currency"]),
+            str(r["kind"]),
+            r["made_on"],
+            r["expires_on"],
+            str(r["status"]),
+            dict(r["terms"]) if isinstance(r["terms"], dict) else {},
+        )
+        for r in rows
+    ]

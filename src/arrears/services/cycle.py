@@ -313,7 +313,8 @@ def run_cycle(
     timings = timings if timings is not None else Timings()
     from arrears.services.agreement_monitor import monitor  # noqa: PLC0415
 
-    monitor(uow, actor, portfolio=portfolio, as_of=as_of, at=at)  # plans, settlements (issue 15)
+    # plans, settlements, the cycle's offers (issue 15)
+    monitor(uow, actor, portfolio=portfolio, as_of=as_of, at=at, policy=policy.policy)
     decisions, debtors = _plan(
         uow, portfolio, as_of, policy, None, timings, model, rates, reference_rates
     )

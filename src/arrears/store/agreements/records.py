@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 
 from arrears.domain.activity import Activity
 from arrears.domain.agreements import ScheduledInstalment
@@ -21,6 +21,7 @@ from arrears.store.activity_log import Entry, record
 from arrears.store.portfolios import portfolio_id
 from arrears.store.schema import (
     activity,
+    collection_case,
     debtor,
     instalment,
     invoice,
@@ -347,19 +348,38 @@ def close_offers(
     return int(conn.execute(query.values(status=status)).rowcount or 0)
 
 
-def expire_offers(conn: Connection, pid: int, as_of: date) -> int:
-    """The portfolio's open offers whose expiry day has passed by ``as_of`` become expired."""
-    debtors = select(debtor.c.id).where(debtor.c.portfolio_id == pid).scalar_subquery()
+def open_offers(conn: Connection, pid: int) -> list[dict[str, Any]]:
+    """The portfolio's open offers made by the cycle, oldest first."""
     query = (
-        update(offer)
-        .where(
-            and_(
-                offer.c.status == "open",
-                offer.c.expires_on.is_not(None),
-                offer.c.expires_on < as_of,
-                offer.c.debtor_id.in_(debtors),
+        select(offer)
+        .select_from(offer.join(debtor, debtor.c.id == offer.c.debtor_id))
+        .where(debtor.c.portfolio_id == pid, offer.c.status == "open")
+        .order_by(offer.c.made_on, offer.c.id)
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def offers(
+    conn: Connection, pid: int, *, debtor_id: int | None = None, everything: bool = False
+) -> list[dict[str, Any]]:
+    """The portfolio's offers made by the cycle (open ones, or ``everything``), newest first,
+    with the debtor's external id and the case's currency."""
+    query = (
+        select(offer, debtor.c.external_id.label("debtor"), collection_case.c.currency)
+        .select_from(
+            offer.join(debtor, debtor.c.id == offer.c.debtor_id).join(
+                collection_case, collection_case.c.id == offer.c.case_id
             )
         )
-        .values(status="expired")
+        .where(debtor.c.portfolio_id == pid)
+        .order_by(offer.c.made_on.desc(), offer.c.id.desc())
     )
-    return int(conn.execute(query).rowcount or 0)
+    if not everything:
+        query = query.where(offer.c.status == "open")
+    if debtor_id is not None:
+        query = query.where(offer.c.debtor_id == debtor_id)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def set_offer(conn: Connection, offer_id: int, **values: Any) -> None:
+    conn.execute(update(offer).where(offer.c.id == offer_id).values(**values))
