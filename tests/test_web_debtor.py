@@ -198,12 +198,14 @@ def test_a_debtor_promises_disputes_and_opts_out(page: Page) -> None:
             )
         ).first()
     assert flag is not None and flag.disputed and flag.disputed_on == NOW.date()
-    [record] = records(page.ws, "invoice.disputed")
-    assert (
-        record["actor"] == f"debtor:{debtor}" and record["payload"]["reason"] == "never delivered"
+    [record] = records(page.ws, "dispute.opened")
+    assert (record["actor"], record["payload"]["reason"], record["payload"]["note"]) == (
+        f"debtor:{debtor}",
+        "other",
+        "never delivered",
     )
     again = page.client.post(f"{link}/dispute", data={"invoice": number.group(1), "reason": "x"})
-    assert again.status_code == 303 and len(records(page.ws, "invoice.disputed")) == 1
+    assert again.status_code == 303 and len(records(page.ws, "dispute.opened")) == 1
 
     out = page.client.post(f"{link}/opt-out", data={"channel": "email"})
     assert out.status_code == 303
@@ -237,7 +239,9 @@ def test_the_collector_sees_the_debtors_promise_and_dispute(page: Page) -> None:
     link = page.link(debtor)
     promised = page.client.post(f"{link}/promise", data={"amount": "1.00", "due_on": due})
     assert promised.status_code == 303
-    number = re.search(r'<option value="([^"]+)"', page.client.get(link).text)
+    number = re.search(
+        r'<option value="([^"]+)"', page.client.get(link).text.split('id="dispute-form"')[1]
+    )
     assert number
     disputed = page.client.post(
         f"{link}/dispute", data={"invoice": number.group(1), "reason": "wrong price"}
@@ -254,7 +258,7 @@ def test_the_collector_sees_the_debtors_promise_and_dispute(page: Page) -> None:
     account = page.client.get(f"/accounts/{debtor}").text
     timeline = account.split('id="activity"')[1]
     assert "promise.made" in timeline and f"debtor:{debtor}" in timeline
-    assert "invoice.disputed" in timeline and "wrong price" in timeline
+    assert "dispute.opened" in timeline and "wrong price" in timeline
     promises = account.split('id="promises"')[1].split("</table>")[0]
     assert due in promises and "open" in promises
 

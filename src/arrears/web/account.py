@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -28,6 +28,7 @@ from arrears.domain.actor import Permission
 from arrears.domain.errors import Conflict, NotAllowed, NotFound
 from arrears.domain.money import from_minor
 from arrears.domain.problems import ProblemsFound
+from arrears.domain.write_offs import Limits
 from arrears.services import (
     accounts,
     agencies,
@@ -175,7 +176,16 @@ def _account(visit: Visit, debtor: str, status: int = 200, **form: Any) -> HTMLR
     return visit.render("account.html", status, **context)
 
 
-def _frequencies(visit: Visit, names: Any) -> str:
+class Speaker(Protocol):
+    """What speaks to a user in their language: a page's :class:`Visit`, the debtor's page."""
+
+    @property
+    def language(self) -> str: ...
+
+    def text(self, key: str, **values: object) -> str: ...
+
+
+def _frequencies(visit: Speaker, names: Any) -> str:
     return ", ".join(visit.text(f"freq_{f}") for f in names)
 
 
@@ -183,7 +193,7 @@ def _percent(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
-def plan_allows(visit: Visit, policy: Any, currency: str, key: str = "plan_allows") -> str:
+def plan_allows(visit: Speaker, policy: Any, currency: str, key: str = "plan_allows") -> str:
     """What the policy's ``payment_plans`` let be agreed without a manager, in words."""
     p = policy.policy.payment_plans
     down = visit.text("plan_down", pct=_percent(p.min_down_payment)) if p.min_down_payment else ""
@@ -206,7 +216,7 @@ def _agreement_context(
         context |= {"plan_allows": None, "settlement_allows": None, "frequencies": ()}
         first = today + timedelta(days=7)
         expires = today + timedelta(days=30)
-        limits: write_offs.Limits = {}
+        limits: Limits = {}
     else:
         plans_, offers = policy.policy.payment_plans, policy.policy.settlements
         context |= {
@@ -559,7 +569,7 @@ async def _attempt(form_name: str, use_case: Any, **kwargs: Any) -> Any:
 
 
 def _decimal(
-    visit: Visit, values: dict[str, str], key: str, problems: list[dict[str, str]]
+    visit: Speaker, values: dict[str, str], key: str, problems: list[dict[str, str]]
 ) -> Decimal | None:
     """``values[key]`` as an amount (blank: ``None``); a problem when it is not one."""
     if not values[key]:
@@ -575,7 +585,7 @@ def _decimal(
 
 
 def _day(
-    visit: Visit, values: dict[str, str], key: str, problems: list[dict[str, str]]
+    visit: Speaker, values: dict[str, str], key: str, problems: list[dict[str, str]]
 ) -> date | None:
     if not values[key]:
         return None
@@ -587,7 +597,7 @@ def _day(
 
 
 def plan_terms(
-    visit: Visit, values: dict[str, str], problems: list[dict[str, str]]
+    visit: Speaker, values: dict[str, str], problems: list[dict[str, str]]
 ) -> dict[str, Any]:
     """The plan calculator's arguments from a form (the account page's or the debtor's)."""
     count = None
@@ -607,7 +617,7 @@ def plan_terms(
     }
 
 
-def quote_view(visit: Visit, quote: agreements.PlanQuote) -> dict[str, Any]:
+def quote_view(visit: Speaker, quote: agreements.PlanQuote) -> dict[str, Any]:
     """A quote as the pages show it: the schedule, the total, what it goes beyond."""
     terms, currency, lang = quote.terms, quote.currency, visit.language
     return {

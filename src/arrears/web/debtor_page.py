@@ -19,8 +19,9 @@ import math
 import threading
 import time
 from collections import deque
-from datetime import date
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_UP, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
@@ -31,11 +32,12 @@ from starlette.concurrency import run_in_threadpool
 from arrears.channels.base import debtor_of_token
 from arrears.channels.letter import payment_reference
 from arrears.domain.actor import Actor, debtor
-from arrears.domain.errors import NotAllowed, NotFound
+from arrears.domain.errors import ArrearsError, Conflict, NotAllowed, NotFound
 from arrears.domain.ledger import SENT_CHANNELS
 from arrears.domain.money import from_minor
 from arrears.domain.problems import ProblemsFound
-from arrears.services import collection, messages, selfservice
+from arrears.services import collection, messages, self_agreements, selfservice
+from arrears.web import account as account_page
 from arrears.web import i18n
 from arrears.web.app import Site
 from arrears.web.pages import HEADERS, _form, _templates, _today
@@ -136,8 +138,10 @@ def _page(request: Request, token: str, status: int = 200, **context: Any) -> HT
         "invoice": "",
         "reason": "",
     }
-    context = {"problems": [], "form_name": None, "done": ""} | context
+    context = {"problems": [], "form_name": None, "done": "", "quote": None} | context
     context["values"] = defaults | context.get("values", {})
+    speaker = _Speaker(lang)
+    context |= _agreements(request, s, actor, who, account, speaker, context)
     return _render(
         lang, "debtor.html", status,
         account=account, token=token, base=f"/pay/{quote(token, safe='')}",
@@ -160,7 +164,7 @@ def debtor_home(request: Request, token: str, done: str = "") -> HTMLResponse:
         return _refusal(exc)
 
 
-DONE = ("promised", "disputed", "opted_out")
+DONE = ("promised", "disputed", "opted_out", "plan_accepted", "settlement_accepted")
 
 
 @router.get("/pay/{token}/statement.pdf")
@@ -277,5 +281,178 @@ async def opt_out(request: Request, token: str) -> Response:
         except NotAllowed as exc:
             raise _Refused(403) from exc
         return _done(token, "opted_out")
+    except _Refused as exc:
+        return _refusal(exc)
+
+
+# Payment plans and settlements -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Speaker:
+    language: str
+
+    def text(self, key: str, **values: object) -> str:
+        words = i18n.TEXT[self.language]
+        return words[key].format(**values) if key in words else key
+
+
+LIVE_PLANS = ("active", "awaiting_approval")
+LIVE_OFFERS = ("offered", "accepted")
+
+
+def _policy(request: Request, s: Site) -> Any:
+    try:
+        return account_page.policy_of(request, s)
+    except ArrearsError:  # a policy that does not pass its check: no plans offered
+        return None
+
+
+def _least_down(policy: Any, quote: Any) -> Decimal:
+    """The smallest down payment the policy asks on the quote's balance (0: none)."""
+    pct = policy.policy.payment_plans.min_down_payment
+    if not pct:
+        return Decimal(0)
+    minor = (Decimal(quote.terms.balance_minor) * pct / 100).to_integral_value(rounding=ROUND_UP)
+    return from_minor(int(minor), quote.currency)
+
+
+def _quote(s: Site, actor: Actor, who: str, policy: Any, today: date, **terms: Any) -> Any:
+    """The debtor's plan quote, with the least down payment the policy asks (if any)."""
+    where = {"portfolio": s.portfolio, "debtor": who, "policy": policy.policy, "on": today}
+    quote = self_agreements.quote_own_plan(s.uow(), actor, **where, **terms)
+    least = _least_down(policy, quote)
+    if least:
+        quote = self_agreements.quote_own_plan(s.uow(), actor, **where, **terms, down=least)
+    return quote
+
+
+def _agreements(
+    request: Request,
+    s: Site,
+    actor: Actor,
+    who: str,
+    account: selfservice.DebtorAccount,
+    speaker: _Speaker,
+    context: dict[str, Any],
+) -> dict[str, Any]:
+    """The debtor's plans and settlements, and the plan chooser within the policy's limits."""
+    lang = speaker.language
+    own = self_agreements.own_agreements(s.uow(), actor, portfolio=s.portfolio, debtor=who)
+    plans = [
+        {"p": p, "rows": [{"seq": r["seq"], "due_on": r["due_on"],
+                           "amount": i18n.amount(from_minor(int(r["amount_minor"]), p.currency),
+                                                 p.currency, lang),
+                           "status": r.get("status") or "due"} for r in p.schedule]}
+        for p in own.plans if p.status in LIVE_PLANS
+    ]  # fmt: skip
+    today = _today(s)
+    offers = [
+        {"p": o, "amount": i18n.amount(from_minor(o.amount_minor, o.currency), o.currency, lang),
+         "balance": i18n.amount(from_minor(o.balance_minor, o.currency), o.currency, lang)}
+        for o in own.settlements if o.status in LIVE_OFFERS and o.expires_on >= today
+    ]  # fmt: skip
+    found: dict[str, Any] = {"plans": plans, "offers": offers, "chooser": None}
+    policy = _policy(request, s)
+    planned = {p.currency for p in own.plans if p.status in LIVE_PLANS}
+    currencies = [o.currency for o in account.owed if o.open > 0 and o.currency not in planned]
+    if policy is None or not currencies:
+        return found
+    limits = policy.policy.payment_plans
+    values = {"currency": currencies[0], "instalments": "", "frequency": limits.frequencies[0],
+              "first_on": (today + timedelta(days=min(7, limits.max_days_to_first))).isoformat(),
+              } | context.get("plan_values", {})  # fmt: skip
+    currency = values["currency"] if values["currency"] in currencies else currencies[0]
+    try:
+        most = _quote(s, actor, who, policy, today, currency=currency,
+                      frequency=limits.frequencies[0])  # fmt: skip
+    except ArrearsError:
+        most = None
+    count = 0 if most is None or most.needs_approval else most.terms.schedule[-1].seq
+    found["chooser"] = {
+        "allows": account_page.plan_allows(speaker, policy, currency, "self_plan_allows"),
+        "counts": list(range(2, count + 1)),
+        "frequencies": list(limits.frequencies),
+        "currencies": currencies,
+        "first_max": (today + timedelta(days=limits.max_days_to_first)).isoformat(),
+        "values": values,
+    }
+    return found
+
+
+PLAN_FIELDS = ("currency", "instalments", "frequency", "first_on")
+
+
+@router.post("/pay/{token}/plan", response_class=HTMLResponse)
+async def plan(request: Request, token: str) -> Response:
+    """The debtor's plan: ``action=quote`` shows the schedule (nothing written), ``accept``
+    agrees it, within the policy's limits only."""
+    try:
+        s, who, actor = _who(request, token)
+        form = await _form(request)
+        values = {k: form.get(k, "").strip()[:40] for k in PLAN_FIELDS}
+        account = await run_in_threadpool(
+            selfservice.debtor_account, s.uow(), actor, portfolio=s.portfolio, debtor=who,
+            as_of=_today(s),
+        )  # fmt: skip
+        speaker = _Speaker(_language(account))
+        problems: list[dict[str, str]] = []
+        terms = account_page.plan_terms(speaker, values, problems)
+        policy = _policy(request, s)
+        if policy is None:
+            raise _Refused(404, speaker.language)
+        quote = None
+        if not problems:
+            try:
+                asked = {k: v for k, v in terms.items() if k != "down"}
+                quote = await run_in_threadpool(_quote, s, actor, who, policy, _today(s), **asked)
+                if quote.needs_approval:  # the chooser offers none: a changed form
+                    raise ProblemsFound.of(f"plan for {who}", *quote.terms.beyond)
+                if form.get("action") == "accept":
+                    await run_in_threadpool(
+                        self_agreements.accept_own_plan, s.uow(), actor, portfolio=s.portfolio,
+                        debtor=who, policy=policy.policy, on=_today(s), at=s.clock(),
+                        first_on=terms["first_on"], instalments=terms["instalments"],
+                        frequency=terms["frequency"],
+                        down=from_minor(quote.terms.down_minor, quote.currency),
+                        currency=quote.currency,
+                    )  # fmt: skip
+                    return _done(token, "plan_accepted")
+            except ProblemsFound as exc:
+                problems, quote = _problems(exc), None
+            except Conflict as exc:
+                problems, quote = [{"where": "plan", "what": str(exc)}], None
+            except NotAllowed as exc:
+                raise _Refused(403) from exc
+        status = 200 if quote is not None and not problems else 422
+        shown = account_page.quote_view(speaker, quote) if quote is not None else None
+        return await run_in_threadpool(
+            _page, request, token, status, problems=problems, form_name="plan",
+            plan_values=values, quote=shown,
+        )  # fmt: skip
+    except _Refused as exc:
+        return _refusal(exc)
+
+
+@router.post("/pay/{token}/settlements/{settlement_id}/accept", response_class=HTMLResponse)
+async def accept_settlement(request: Request, token: str, settlement_id: int) -> Response:
+    """The debtor accepts a settlement offered to them."""
+    try:
+        s, who, actor = _who(request, token)
+        await _form(request)
+        try:
+            await run_in_threadpool(
+                self_agreements.accept_own_settlement, s.uow(), actor, settlement_id,
+                portfolio=s.portfolio, debtor=who, on=_today(s), at=s.clock(),
+            )  # fmt: skip
+        except ProblemsFound as exc:
+            return await run_in_threadpool(
+                _page, request, token, 422, problems=_problems(exc), form_name="settlement"
+            )
+        except NotFound as exc:
+            raise _Refused(404) from exc
+        except NotAllowed as exc:
+            raise _Refused(403) from exc
+        return _done(token, "settlement_accepted")
     except _Refused as exc:
         return _refusal(exc)
