@@ -311,9 +311,9 @@ async def fake_pay(request: Request) -> RedirectResponse:
     the debtor back. The payment id is the reference's: paying twice is the same payment."""
     s = _site(request)
     key = _fake_only(s)
-    form = dict(parse_qsl((await read_body(request, 64_000)).decode("utf-8", "replace"),
-                          max_num_fields=10))  # fmt: skip
+    raw = (await read_body(request, 64_000)).decode("utf-8", "replace")
     try:
+        form = dict(parse_qsl(raw, max_num_fields=10))
         params: dict[str, Any] = json.loads(form.get("fields", ""))
     except ValueError:
         raise WebError(422, Problem("body.fields", "not the checkout's fields")) from None
