@@ -5,11 +5,9 @@ acting as ``debtor:ID`` (:func:`arrears.domain.actor.debtor`) on their own accou
   it is disputed, the totals per currency and the debtor's open promises;
 - :func:`statement_pdf`: the statement of account, the letter renderer's PDF (the same one the
   dispatcher attaches to emails);
-- :func:`dispute_invoice`: the debtor disputes an invoice with a reason. There is no disputes
-  workflow yet: the dispute is the invoice's ``disputed`` flag (and ``disputed_on``, on the
-  invoice and its instalments: the cycle already pauses disputed debt) and an
-  ``invoice.disputed`` activity record carrying the reason. A collector (the work permission)
-  may record one too.
+- :func:`dispute_invoice`: the debtor disputes an invoice in their own words: a dispute opens
+  on it (:mod:`arrears.services.disputes`, reason ``other``, the words as its note), which a
+  collector resolves. A collector (the work permission) may record one too.
 
 Promising a date is :func:`arrears.services.collection.add_promise` and opting out
 :func:`arrears.services.messages.opt_out`, both called with the debtor's actor.
@@ -22,26 +20,29 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import ClassVar
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from arrears.channels.base import Account, ChannelSettings, Message
 from arrears.channels.letter import labels, letter_pdf
 from arrears.domain.activity import Activity
 from arrears.domain.actor import Actor, Permission, Role
+from arrears.domain.disputes import Reason
 from arrears.domain.errors import NotAllowed, NotFound
 from arrears.domain.problems import Problem, ProblemsFound, printable
-from arrears.services import accounts, collection
+from arrears.services import accounts, collection, disputes
 from arrears.services.ports import PromiseView
 from arrears.services.uow import SqlUnitOfWork
-from arrears.store.activity_log import Entry, record
 from arrears.store.messages.outbox import read_recipients
 from arrears.store.portfolios import portfolio_id
-from arrears.store.schema import activity, instalment, invoice
+from arrears.store.schema import invoice
 
 MAX_REASON = 2000
 
 
 class InvoiceDisputed(Activity):
+    """The record of a debtor's dispute before disputes were a workflow (earlier releases'
+    logs); a dispute is now ``dispute.opened`` (:mod:`arrears.domain.disputes`)."""
+
     kind: ClassVar[str] = "invoice.disputed"
 
 
@@ -151,9 +152,11 @@ def dispute_invoice(
     on: date,
     at: datetime,
 ) -> Disputed:
-    """Record that ``debtor`` disputes their invoice ``invoice_number`` (its number or external
-    id) for ``reason``: the invoice's dispute flag and an ``invoice.disputed`` record. Disputing
-    it again changes nothing."""
+    """``debtor`` disputes their invoice ``invoice_number`` (its number or external id) in
+    their own words (``reason``): a dispute opens on it (reason ``other``, the words as its
+    note, due in :data:`arrears.services.disputes.RESOLVE_WITHIN_DAYS` days; see
+    :mod:`arrears.services.disputes`) and the invoice leaves collection until it is resolved.
+    Disputing it again while that dispute is open changes nothing."""
     if actor.role is Role.DEBTOR:
         _own(actor, debtor, "dispute an invoice")
     else:
@@ -171,7 +174,7 @@ def dispute_invoice(
         if owner is None:
             raise NotFound(printable(f"unknown debtor {debtor!r}"))
         row = conn.execute(
-            select(invoice.c.id, invoice.c.number, invoice.c.disputed).where(
+            select(invoice.c.external_id, invoice.c.number, invoice.c.disputed).where(
                 invoice.c.portfolio_id == pid,
                 invoice.c.debtor_id == owner,
                 (invoice.c.number == invoice_number) | (invoice.c.external_id == invoice_number),
@@ -186,37 +189,9 @@ def dispute_invoice(
         assert row is not None
         if row.disputed:
             return Disputed(str(row.number), changed=False)
-        conn.execute(update(invoice).where(invoice.c.id == row.id).values(disputed=True,
-                     disputed_on=on))  # fmt: skip
-        conn.execute(
-            update(instalment)
-            .where(instalment.c.invoice_id == row.id)
-            .values(disputed=True, disputed_on=on)
-        )
-        key = f"dispute:{portfolio}:{debtor}:{row.number}:{on}"
-        seen = conn.execute(select(activity.c.id).where(activity.c.idempotency_key == key))
-        if seen.first() is None:
-            record(
-                conn,
-                [
-                    Entry(
-                        InvoiceDisputed(
-                            occurred_at=at,
-                            actor=actor.name,
-                            portfolio=portfolio,
-                            debtor=debtor,
-                            subject_kind="invoice",
-                            subject_id=str(row.number),
-                            payload={
-                                "invoice": str(row.number),
-                                "reason": reason.strip(),
-                                "on": on.isoformat(),
-                            },
-                            idempotency_key=key,
-                        ),
-                        pid,
-                        owner,
-                    )
-                ],
-            )
+        disputes.open_in(
+            conn, actor, portfolio=portfolio, invoices=[str(row.external_id)],
+            reason=Reason.OTHER, note=reason.strip(), owner=None, due_on=None, on=on, at=at,
+            debtor=debtor,
+        )  # fmt: skip
     return Disputed(str(row.number), changed=True)
