@@ -79,45 +79,28 @@ def roll_rates(
     ``from_bucket``'s balance that month). Ordered by month, group, from and to."""
     labels = bucket_labels(edges)
     targets = [*labels, SETTLED, WRITTEN_OFF]
-    seen: dict[date, pl.LazyFrame] = {}
-
-    def at(day: date) -> pl.LazyFrame:
-        if day not in seen:
-            seen[day] = states(instalments, allocations, day, edges, keys).cache()
-        return seen[day]
-
+    lasts = month_ends(start, end)
+    if not lasts:
+        return _empty(instalments, keys)
+    # every day a state is needed: the end of the month before the first, then each month end
+    days = [lasts[0].replace(day=1) - timedelta(days=1), *lasts]
+    wide = _wide_states(instalments, allocations, days, edges, keys)
+    group = [*keys, "currency"]
     months = []
-    for last in month_ends(start, end):
-        before = last.replace(day=1) - timedelta(days=1)
-        write_offs = (
-            allocations.lazy()
-            .filter(
-                (pl.col("source_kind") == "write_off")
-                & (pl.col("allocated_on") > before)
-                & live_on(last)
-            )
-            .join(instalments.lazy(), on="instalment_id")
-            .select("debtor_id", "currency", pl.lit(True).alias("_written_off"))
-            .unique()
+    for k, last in enumerate(lasts, start=1):
+        to = pl.coalesce(
+            pl.col(f"_b{k}"),
+            pl.when(pl.col(f"_w{k}")).then(len(labels) + 1).otherwise(len(labels)),
         )
-        after = at(last).select("debtor_id", "currency", pl.col("bucket").alias("_to"))
-        moved = (
-            at(before)
-            .join(after, on=["debtor_id", "currency"], how="left")
-            .join(write_offs, on=["debtor_id", "currency"], how="left")
-            .with_columns(
-                pl.coalesce(
-                    pl.col("_to"),
-                    pl.when(pl.col("_written_off")).then(len(labels) + 1).otherwise(len(labels)),
-                ).alias("_to")
+        months.append(
+            wide.filter(pl.col(f"_o{k - 1}") > 0)
+            .group_by(*group, pl.col(f"_b{k - 1}").alias("bucket"), to.alias("_to"))
+            .agg(
+                pl.len().cast(pl.Int64()).alias("count"),
+                pl.col(f"_o{k - 1}").sum().cast(pl.Int64()).alias("amount"),
             )
-            .group_by(*keys, "currency", "bucket", "_to")
-            .agg(pl.len().cast(pl.Int64()).alias("count"), pl.col("balance").sum().alias("amount"))
             .with_columns(pl.lit(last).alias("month"))
         )
-        months.append(moved)
-    if not months:
-        return _empty(instalments, keys)
     names = dict(enumerate(targets))
     frame = (
         pl.concat(months)
@@ -126,9 +109,66 @@ def roll_rates(
             pl.col("_to").replace_strict(names, return_dtype=pl.String()).alias("to_bucket"),
         )
         .select("month", *keys, "currency", "from_bucket", "to_bucket", "count", "amount")
-        .collect()
     )
     return with_rates(frame, ["month", *keys], edges)
+
+
+def _wide_states(
+    instalments: pl.DataFrame,
+    allocations: pl.DataFrame,
+    days: Sequence[date],
+    edges: Sequence[int],
+    keys: Sequence[str],
+) -> pl.DataFrame:
+    """:func:`states` of every day of ``days`` at once, one row per debtor and currency (and
+    ``keys``): ``_o{k}`` its balance at the end of ``days[k]`` (0: owed nothing), ``_b{k}`` the
+    bucket of its most past-due open instalment then (null: nothing open), and for k >= 1
+    ``_w{k}``: a write-off of its was allocated after ``days[k - 1]`` and was live on
+    ``days[k]``. One pass over the allocations and one over the instalments, whatever the
+    number of days (not one per day)."""
+    amount = pl.col("amount_minor")
+    write_off = pl.col("source_kind") == "write_off"
+    paid = (
+        allocations.lazy()
+        .group_by("instalment_id")
+        .agg(
+            *(amount.filter(live_on(day)).sum().alias(f"_a{k}") for k, day in enumerate(days)),
+            *(
+                (write_off & (pl.col("allocated_on") > days[k - 1]) & live_on(days[k]))
+                .any()
+                .alias(f"_w{k}")
+                for k in range(1, len(days))
+            ),
+        )
+    )
+    rows = (
+        instalments.lazy()
+        .filter(pl.col("issue_date") <= days[-1])
+        .join(paid, on="instalment_id", how="left")
+        .with_columns(
+            pl.when(pl.col("issue_date") <= day)
+            .then((amount - pl.col(f"_a{k}").fill_null(0)).clip(0))
+            .otherwise(0)
+            .alias(f"_o{k}")
+            for k, day in enumerate(days)
+        )
+        .with_columns(
+            pl.when(pl.col(f"_o{k}") > 0)
+            .then(bucket_index((pl.lit(day) - pl.col("due_date")).dt.total_days(), edges))
+            .otherwise(None)
+            .alias(f"_b{k}")
+            for k, day in enumerate(days)
+        )
+    )
+    return (
+        rows.group_by("debtor_id", *keys, "currency")
+        .agg(
+            *(pl.col(f"_o{k}").sum() for k in range(len(days))),
+            *(pl.col(f"_b{k}").max() for k in range(len(days))),
+            *(pl.col(f"_w{k}").fill_null(False).any() for k in range(1, len(days))),
+        )
+        .collect()
+    )
 
 
 def with_rates(frame: pl.DataFrame, keys: Sequence[str], edges: Sequence[int]) -> pl.DataFrame:
