@@ -10,11 +10,13 @@ Synthetic, in memory (no store):
   with the promises' columns before their one attach onto the debtors' keys; timed as that
   attach on a 1M-row key frame, before the plans, with them, and with none (5 % of the debtors
   with a promise); compare with ``decide`` in docs/benchmarks.md;
-* the follow-up's judgement: ``domain.agreements.judge_plan`` over every plan (schedules of
-  ``--instalments`` monthly instalments, three payments each), what ``monitor`` and
-  ``cycle_frame`` run per plan after their reads.
+* the follow-up's judgement of every plan (schedules of ``--instalments`` monthly
+  instalments, three payments each): ``domain.agreements.judge_plans`` in columns, what
+  ``monitor`` runs once a run after its two reads (and ``cycle_frame`` for a dry run),
+  against ``judge_plan`` in a Python loop per plan, what both ran before (twice a run).
 
-Best of 7 runs each. Prints the figures.
+Best of 7 runs each (3 for the loop), and the CPU seconds of one (``time.process_time``: the
+machine is shared). Prints the figures.
 """
 
 from __future__ import annotations
@@ -33,7 +35,15 @@ from machine import describe
 
 from arrears.cycle.features import KEY, _attach, _with_agreements
 from arrears.cycle.frames import AGREEMENT_SCHEMA, CycleInput, empty
-from arrears.domain.agreements import Frequency, ScheduledInstalment, add_periods, judge_plan
+from arrears.domain.agreements import (
+    PLAN_PAYMENT_SCHEMA,
+    PLAN_SCHEDULE_SCHEMA,
+    Frequency,
+    ScheduledInstalment,
+    add_periods,
+    judge_plan,
+    judge_plans,
+)
 
 AS_OF = date(2026, 11, 23)
 
@@ -118,7 +128,8 @@ def main() -> None:
     )
 
     schedules, payments = [], []
-    for start in starts:
+    schedule_rows, payment_rows = [], []
+    for plan_id, start in enumerate(starts):
         first = start + timedelta(days=7)
         schedules.append(
             [
@@ -129,16 +140,33 @@ def main() -> None:
         payments.append(
             [(first + timedelta(days=30 * k + rng.randrange(-3, 6)), 15000) for k in range(3)]
         )
+        schedule_rows += [(plan_id, i.seq, i.due_on, i.amount_minor, 3, 1) for i in schedules[-1]]
+        payment_rows += [(plan_id, d, a) for d, a in payments[-1]]
+    schedule = pl.DataFrame(schedule_rows, schema=PLAN_SCHEDULE_SCHEMA, orient="row")
+    paid = pl.DataFrame(payment_rows, schema=PLAN_PAYMENT_SCHEMA, orient="row")
 
     def judge_all() -> None:
-        for schedule, paid in zip(schedules, payments, strict=True):
-            judge_plan(schedule, paid, as_of=AS_OF, grace_days=3, missed_to_break=1)
+        for one, received in zip(schedules, payments, strict=True):
+            judge_plan(one, received, as_of=AS_OF, grace_days=3, missed_to_break=1)
 
-    judged = best(judge_all, 3)
+    def judge_columns() -> None:
+        judge_plans(schedule, paid, as_of=AS_OF)
+
+    looped, looped_cpu = best(judge_all, 3), cpu(judge_all)
+    columns, columns_cpu = best(judge_columns, 7), cpu(judge_columns)
     print(
-        f"judging every plan (judge_plan x {plans:,}, {args.instalments} instalments, 3 "
-        f"payments each): {judged:.2f} s ({judged / plans * 1e6:.1f} us a plan)"
+        f"judging every plan ({plans:,} plans, {args.instalments} instalments, 3 payments each):"
+        f" judge_plan in a loop {looped:.2f} s ({looped_cpu:.2f} CPU s); judge_plans in columns"
+        f" {columns:.3f} s ({columns_cpu:.3f} CPU s): {looped_cpu / max(columns_cpu, 1e-9):.0f}x"
+        " less CPU; a run judges once (it judged twice before: monitor, then cycle_frame)"
     )
+
+
+def cpu(fn: object) -> float:
+    """The CPU seconds (this process, every thread) of one call."""
+    start = time.process_time()
+    fn()  # type: ignore[operator]
+    return time.process_time() - start
 
 
 if __name__ == "__main__":

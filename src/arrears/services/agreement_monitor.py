@@ -50,39 +50,6 @@ class Monitored:
     offers_expired: int = 0
 
 
-def _plan_judgements(
-    conn: Connection,
-    rows: list[dict[str, Any]],
-    as_of: date,
-    schedules: dict[int, list[dict[str, Any]]] | None = None,
-) -> dict[int, rules.PlanJudgement]:
-    """Each active plan of ``rows`` judged on ``as_of`` from its debtor's payments
-    (``schedules``: their rows, when the caller read them)."""
-    if not rows:
-        return {}
-    if schedules is None:
-        schedules = records.schedule_rows(conn, [int(r["id"]) for r in rows])
-    since = min(r["accepted_on"] for r in rows)
-    paid = records.payments(
-        conn, [(int(r["debtor_id"]), str(r["currency"])) for r in rows], since, as_of
-    )
-    judged = {}
-    for r in rows:
-        mine = [
-            p
-            for p in paid.get((int(r["debtor_id"]), str(r["currency"])), [])
-            if p[0] >= r["accepted_on"]
-        ]
-        judged[int(r["id"])] = rules.judge_plan(
-            records.scheduled(schedules[int(r["id"])]),
-            mine,
-            as_of=as_of,
-            grace_days=int(r["grace_days"]),
-            missed_to_break=int(r["missed_to_break"]),
-        )
-    return judged
-
-
 def _settlement_judgements(
     conn: Connection, rows: list[dict[str, Any]], as_of: date
 ) -> dict[int, rules.SettlementJudgement]:
@@ -167,75 +134,7 @@ def monitor(
                         f"plan.expired:{row['key']}",
                     )
                     done.plans_expired += 1
-            active = [
-                r for r in records.plans(conn, pid, statuses=("active",)) if r["active_on"] <= as_of
-            ]
-            stored = records.schedule_rows(conn, [int(r["id"]) for r in active])
-            judged = _plan_judgements(conn, active, as_of, stored)
-            for row in active:
-                plan_id, verdict = int(row["id"]), judged[int(row["id"])]
-                before = {int(s["seq"]): s for s in stored[plan_id]}
-                for item in verdict.instalments:
-                    was = before[item.seq]
-                    now = {
-                        "status": item.state.value,
-                        "paid_on": item.paid_on,
-                        "found_on": item.found_on,
-                    }
-                    if all(was[k] == v for k, v in now.items()):
-                        continue
-                    records.update_instalment(conn, plan_id, item.seq, **now)
-                    payload = {
-                        "seq": item.seq,
-                        "due_on": item.due_on.isoformat(),
-                        "amount_minor": item.amount_minor,
-                        "paid_on": None if item.paid_on is None else item.paid_on.isoformat(),
-                        "found_on": None if item.found_on is None else item.found_on.isoformat(),
-                    }
-                    if item.state is rules.InstalmentState.PAID and was["status"] != "paid":
-                        note(
-                            rules.PlanInstalmentPaid,
-                            row,
-                            "payment_plan",
-                            payload,
-                            f"plan.instalment_paid:{row['key']}:{item.seq}",
-                        )
-                        done.instalments_paid += 1
-                    elif item.state is rules.InstalmentState.MISSED and was["status"] != "missed":
-                        note(
-                            rules.PlanInstalmentMissed,
-                            row,
-                            "payment_plan",
-                            payload,
-                            f"plan.instalment_missed:{row['key']}:{item.seq}",
-                        )
-                        done.instalments_missed += 1
-                summary = {"paid_minor": verdict.paid_minor, "currency": row["currency"]}
-                if verdict.broken_on is not None:
-                    records.update_plan(conn, plan_id, status="broken", ended_on=verdict.broken_on)
-                    missed = sum(
-                        i.state is rules.InstalmentState.MISSED for i in verdict.instalments
-                    )
-                    note(
-                        rules.PlanBroken,
-                        row,
-                        "payment_plan",
-                        summary | {"on": verdict.broken_on.isoformat(), "missed": missed},
-                        f"plan.broken:{row['key']}",
-                    )
-                    done.plans_broken += 1
-                elif verdict.completed_on is not None:
-                    records.update_plan(
-                        conn, plan_id, status="completed", ended_on=verdict.completed_on
-                    )
-                    note(
-                        rules.PlanCompleted,
-                        row,
-                        "payment_plan",
-                        summary | {"on": verdict.completed_on.isoformat()},
-                        f"plan.completed:{row['key']}",
-                    )
-                    done.plans_completed += 1
+            _monitor_plans(conn, pid, as_of, note, done)
             _monitor_settlements(conn, pid, as_of, actor, at, note, who, done)
             done.offers_expired = _expire_offers(conn, pid, as_of, policy, note)
     except IntegrityError as exc:  # another run recorded the same change first
@@ -244,6 +143,119 @@ def monitor(
             "run the day again once it has finished"
         ) from exc
     return done
+
+
+def _judged(
+    conn: Connection, pid: int, as_of: date, statuses: tuple[str, ...]
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The plans of ``statuses`` running on ``as_of`` judged in columns (two reads, one
+    :func:`arrears.domain.agreements.judge_plans`): their stored schedule, the instalments and
+    the plans judged."""
+    stored = records.plan_schedule_frame(conn, pid, as_of, statuses)
+    paid = records.plan_payment_frame(conn, pid, as_of, statuses)
+    instalments, plans = rules.judge_plans(
+        stored.select(list(rules.PLAN_SCHEDULE_SCHEMA)), paid, as_of=as_of
+    )
+    return stored, instalments, plans
+
+
+def _monitor_plans(
+    conn: Connection, pid: int, as_of: date, note: Callable[..., None], done: Monitored
+) -> None:
+    """Each running plan judged once, in columns; only what changed is written: an instalment
+    paid or missed, a plan broken or completed (plan by plan, each plan's instalments first)."""
+    stored, instalments, plans = _judged(conn, pid, as_of, ("active",))
+    if stored.is_empty():
+        return
+    was = stored.select("plan_id", "seq", "was_status", "was_paid_on", "was_found_on")
+    changed = (
+        instalments.join(was, on=["plan_id", "seq"], how="left")
+        .filter(
+            pl.col("state").ne_missing(pl.col("was_status"))
+            | pl.col("paid_on").ne_missing(pl.col("was_paid_on"))
+            | pl.col("found_on").ne_missing(pl.col("was_found_on"))
+        )
+        .sort("plan_id", "seq")
+    )
+    ended = plans.filter(pl.col("broken_on").is_not_null() | pl.col("completed_on").is_not_null())
+    ids = sorted(set(changed["plan_id"].to_list()) | set(ended["plan_id"].to_list()))
+    if not ids:
+        return
+    rows = records.plans_by_id(conn, ids)
+    missed = (
+        instalments.filter(pl.col("state") == rules.InstalmentState.MISSED.value)
+        .group_by("plan_id")
+        .len()
+    )
+    missed_of = dict(zip(missed["plan_id"].to_list(), missed["len"].to_list(), strict=True))
+    by_plan: dict[int, list[dict[str, Any]]] = {}
+    for item in changed.iter_rows(named=True):
+        by_plan.setdefault(int(item["plan_id"]), []).append(item)
+    verdicts = {int(r["plan_id"]): r for r in ended.iter_rows(named=True)}
+    paid_of = dict(zip(plans["plan_id"].to_list(), plans["paid_minor"].to_list(), strict=True))
+    for plan_id in ids:
+        row = rows[plan_id]
+        for item in by_plan.get(plan_id, []):
+            records.update_instalment(
+                conn,
+                plan_id,
+                int(item["seq"]),
+                status=item["state"],
+                paid_on=item["paid_on"],
+                found_on=item["found_on"],
+            )
+            payload = {
+                "seq": int(item["seq"]),
+                "due_on": item["due_on"].isoformat(),
+                "amount_minor": int(item["amount_minor"]),
+                "paid_on": None if item["paid_on"] is None else item["paid_on"].isoformat(),
+                "found_on": None if item["found_on"] is None else item["found_on"].isoformat(),
+            }
+            state = rules.InstalmentState(item["state"])
+            if state is rules.InstalmentState.PAID and item["was_status"] != "paid":
+                note(
+                    rules.PlanInstalmentPaid,
+                    row,
+                    "payment_plan",
+                    payload,
+                    f"plan.instalment_paid:{row['key']}:{item['seq']}",
+                )
+                done.instalments_paid += 1
+            elif state is rules.InstalmentState.MISSED and item["was_status"] != "missed":
+                note(
+                    rules.PlanInstalmentMissed,
+                    row,
+                    "payment_plan",
+                    payload,
+                    f"plan.instalment_missed:{row['key']}:{item['seq']}",
+                )
+                done.instalments_missed += 1
+        verdict = verdicts.get(plan_id)
+        if verdict is None:
+            continue
+        summary = {"paid_minor": int(paid_of[plan_id]), "currency": row["currency"]}
+        if verdict["broken_on"] is not None:
+            broken_on = verdict["broken_on"]
+            records.update_plan(conn, plan_id, status="broken", ended_on=broken_on)
+            note(
+                rules.PlanBroken,
+                row,
+                "payment_plan",
+                summary | {"on": broken_on.isoformat(), "missed": int(missed_of.get(plan_id, 0))},
+                f"plan.broken:{row['key']}",
+            )
+            done.plans_broken += 1
+        else:
+            completed_on = verdict["completed_on"]
+            records.update_plan(conn, plan_id, status="completed", ended_on=completed_on)
+            note(
+                rules.PlanCompleted,
+                row,
+                "payment_plan",
+                summary | {"on": completed_on.isoformat()},
+                f"plan.completed:{row['key']}",
+            )
+            done.plans_completed += 1
 
 
 def _expire_offers(
@@ -359,11 +371,15 @@ def _monitor_settlements(
             done.settlements_lapsed += 1
 
 
-def cycle_frame(engine: Engine, portfolio: str, as_of: date) -> pl.DataFrame:
+def cycle_frame(
+    engine: Engine, portfolio: str, as_of: date, *, monitored: bool = False
+) -> pl.DataFrame:
     """The agreements that pause a case, for the engine
     (:data:`arrears.cycle.frames.AGREEMENT_SCHEMA`): each plan and settlement that started by
-    ``as_of``, the first day it no longer pauses (judged on ``as_of`` while it runs, so that
-    ``arrears plan`` shows what ``run`` does), and a broken plan's day."""
+    ``as_of``, the first day it no longer pauses, and a broken plan's day. Judged on ``as_of``
+    while it runs, in columns (so that ``arrears plan`` shows what ``run`` does); ``monitored``:
+    :func:`monitor` has judged and recorded this very day (``arrears run``), so the stored
+    states are the day's and nothing is judged twice."""
     rows: list[tuple[int, str, date, date | None, date | None]] = []
     since = as_of - timedelta(days=BROKEN_LOOKBACK_DAYS)
     with engine.connect() as conn:
@@ -381,14 +397,20 @@ def cycle_frame(engine: Engine, portfolio: str, as_of: date) -> pl.DataFrame:
             )
             if r["active_on"] is not None and r["active_on"] <= as_of
         ]
-        running = [r for r in plans if r["ended_on"] is None or r["ended_on"] > as_of]
-        judged = _plan_judgements(conn, running, as_of)
+        verdicts: dict[int, tuple[date | None, date | None]] = {}
+        if not monitored and any(r["ended_on"] is None or r["ended_on"] > as_of for r in plans):
+            _, _, judged = _judged(conn, pid, as_of, ("active", "broken", "completed", "cancelled"))
+            verdicts = {
+                int(r["plan_id"]): (r["broken_on"], r["completed_on"])
+                for r in judged.iter_rows(named=True)
+                if r["broken_on"] is not None or r["completed_on"] is not None
+            }
         for r in plans:
             ends, broken = r["ended_on"], r["ended_on"] if r["status"] == "broken" else None
-            verdict = judged.get(int(r["id"]))
-            if verdict is not None and (verdict.broken_on or verdict.completed_on):
-                ends = verdict.broken_on or verdict.completed_on
-                broken = verdict.broken_on
+            verdict = verdicts.get(int(r["id"]))
+            if verdict is not None:
+                ends = verdict[0] or verdict[1]
+                broken = verdict[0]
             rows.append((int(r["debtor_id"]), str(r["currency"]), r["active_on"], ends, broken))
         settled = [
             r
@@ -398,14 +420,14 @@ def cycle_frame(engine: Engine, portfolio: str, as_of: date) -> pl.DataFrame:
             if r["accepted_on"] is not None and r["accepted_on"] <= as_of
         ]
         open_ = [r for r in settled if r["ended_on"] is None or r["ended_on"] > as_of]
-        verdicts = _settlement_judgements(conn, open_, as_of)
+        settlements_judged = {} if monitored else _settlement_judgements(conn, open_, as_of)
         for r in settled:
             ends = r["ended_on"]
-            verdict_s = verdicts.get(int(r["id"]))
-            if verdict_s is not None:
+            if r["ended_on"] is None or r["ended_on"] > as_of:
+                verdict_s = settlements_judged.get(int(r["id"]))
                 ends = (
                     max(verdict_s.paid_on, r["accepted_on"])
-                    if verdict_s.paid_on is not None
+                    if verdict_s is not None and verdict_s.paid_on is not None
                     else r["expires_on"] + timedelta(days=1)
                 )
             rows.append((int(r["debtor_id"]), str(r["currency"]), r["accepted_on"], ends, None))

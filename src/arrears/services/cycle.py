@@ -176,11 +176,14 @@ def _read(engine: Engine, portfolio: str, as_of: date, policy: CompiledPolicy) -
         raise NotFound(str(exc)) from exc
 
 
-def _with_agreements(data: CycleInput, engine: Engine, portfolio: str, as_of: date) -> CycleInput:
-    """``data`` with the payment plans and settlements that pause cases (issue 15)."""
+def _with_agreements(
+    data: CycleInput, engine: Engine, portfolio: str, as_of: date, *, monitored: bool = False
+) -> CycleInput:
+    """``data`` with the payment plans and settlements that pause cases (issue 15);
+    ``monitored``: the run's monitor judged them on ``as_of`` already (judged once a run)."""
     from arrears.services.agreement_monitor import cycle_frame  # noqa: PLC0415
 
-    return replace(data, agreements=cycle_frame(engine, portfolio, as_of))
+    return replace(data, agreements=cycle_frame(engine, portfolio, as_of, monitored=monitored))
 
 
 def plan_cycle(
@@ -221,13 +224,21 @@ def _plan(
     model: Model | None,
     rates: Mapping[str, Decimal] | None,
     reference_rates: Path | None = None,
+    *,
+    monitored: bool = False,
 ) -> tuple[Decisions, pl.DataFrame]:
     """The decisions, and the debtors read (``debtor_id``, ``debtor_external_id``): the commit
     names its keys' debtors from them instead of reading them again."""
     table = read_reference_rates(reference_rates)  # before the store: a bad file fails fast
     start = time.perf_counter()
     data = replace(
-        _with_agreements(_read(uow.engine, portfolio, as_of, policy), uow.engine, portfolio, as_of),
+        _with_agreements(
+            _read(uow.engine, portfolio, as_of, policy),
+            uow.engine,
+            portfolio,
+            as_of,
+            monitored=monitored,
+        ),
         rates=rate_frame(rates or {}),
         reference_rates=table,
     )
@@ -316,8 +327,9 @@ def run_cycle(
     # plans, settlements, the cycle's offers (issue 15)
     monitor(uow, actor, portfolio=portfolio, as_of=as_of, at=at, policy=policy.policy)
     decisions, debtors = _plan(
-        uow, portfolio, as_of, policy, None, timings, model, rates, reference_rates
-    )
+        uow, portfolio, as_of, policy, None, timings, model, rates, reference_rates,
+        monitored=True,
+    )  # fmt: skip
     start = time.perf_counter()
     # A case that stays (the engine compared it with the stored case and found nothing to
     # change) needs no writing: leave it out, so a day's commit is proportional to its changes.

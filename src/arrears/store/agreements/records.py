@@ -13,10 +13,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Connection, func, insert, or_, select, update
 
 from arrears.domain.activity import Activity
-from arrears.domain.agreements import ScheduledInstalment
+from arrears.domain.agreements import (
+    PLAN_PAYMENT_SCHEMA,
+    PLAN_SCHEDULE_SCHEMA,
+    ScheduledInstalment,
+)
+from arrears.store import bulk
 from arrears.store.activity_log import Entry, record
 from arrears.store.portfolios import portfolio_id
 from arrears.store.schema import (
@@ -244,6 +250,71 @@ def plans(
             or_(payment_plan.c.ended_on.is_(None), payment_plan.c.ended_on >= ended_since)
         )
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+#: The plans :func:`plan_schedule_frame` and :func:`plan_payment_frame` read: of the portfolio,
+#: of ``statuses``, started by the day and not ended by then.
+_RUNNING = (
+    "pp.portfolio_id = :pid AND pp.status IN :statuses AND pp.active_on <= :as_of "
+    "AND (pp.ended_on IS NULL OR pp.ended_on > :as_of)"
+)
+
+
+def _running_params(pid: int, as_of: date, statuses: tuple[str, ...]) -> dict[str, Any]:
+    return {"pid": pid, "as_of": as_of.isoformat(), "statuses": statuses}
+
+
+def _expand(sql: str, statuses: tuple[str, ...]) -> str:
+    """``IN :statuses`` written out (the statuses are this module's constants)."""
+    return sql.replace(":statuses", "(" + ", ".join(f"'{s}'" for s in statuses) + ")")
+
+
+def plan_schedule_frame(
+    conn: Connection, pid: int, as_of: date, statuses: tuple[str, ...]
+) -> pl.DataFrame:
+    """Every instalment of the plans running on ``as_of`` (see ``_RUNNING``), in one query:
+    :data:`arrears.domain.agreements.PLAN_SCHEDULE_SCHEMA` and what the last run recorded
+    (``was_status``, ``was_paid_on``, ``was_found_on``)."""
+    sql = f"""
+        SELECT pi.plan_id, pi.seq, pi.due_on, pi.amount_minor, pp.grace_days,
+               pp.missed_to_break, pi.status, pi.paid_on, pi.found_on
+        FROM plan_instalment pi JOIN payment_plan pp ON pp.id = pi.plan_id
+        WHERE {_RUNNING}"""
+    schema = PLAN_SCHEDULE_SCHEMA | {
+        "was_status": pl.String(),
+        "was_paid_on": pl.Date(),
+        "was_found_on": pl.Date(),
+    }
+    params = _running_params(pid, as_of, statuses)
+    return bulk.read_frame(conn, _expand(sql, statuses), schema, params)
+
+
+def plan_payment_frame(
+    conn: Connection, pid: int, as_of: date, statuses: tuple[str, ...]
+) -> pl.DataFrame:
+    """The payments towards the plans running on ``as_of``: their debtor's in their currency
+    from the day each was accepted to ``as_of``, not reversed by then
+    (:data:`arrears.domain.agreements.PLAN_PAYMENT_SCHEMA`), in one query."""
+    sql = f"""
+        SELECT pp.id, p.received_on, p.amount_minor
+        FROM payment_plan pp JOIN payment p
+          ON p.debtor_id = pp.debtor_id AND p.currency = pp.currency
+         AND p.received_on >= pp.accepted_on AND p.received_on <= :as_of
+         AND (p.reversed_on IS NULL OR p.reversed_on > :as_of)
+        WHERE {_RUNNING}"""
+    params = _running_params(pid, as_of, statuses)
+    return bulk.read_frame(conn, _expand(sql, statuses), PLAN_PAYMENT_SCHEMA, params)
+
+
+def plans_by_id(conn: Connection, plan_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The plans ``plan_ids`` (every column), by id."""
+    found: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(plan_ids), 5000):
+        rows = conn.execute(
+            select(payment_plan).where(payment_plan.c.id.in_(plan_ids[start : start + 5000]))
+        ).mappings()
+        found |= {int(r["id"]): dict(r) for r in rows}
+    return found
 
 
 # Settlements -----------------------------------------------------------------------------------
