@@ -12,13 +12,15 @@ to look at, never resent blindly.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import socket
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine
 
 from arrears.channels.base import (
     Account,
@@ -45,7 +47,13 @@ from arrears.channels.base import (
 from arrears.channels.letter import labels, letter_pdf
 from arrears.channels.notices import with_notices
 from arrears.channels.ratelimit import TokenBucket, parse_limit
-from arrears.channels.templates import TemplateBroken, TemplateMissing, render, safe_line
+from arrears.channels.templates import (
+    TemplateBroken,
+    TemplateMissing,
+    recheck,
+    render,
+    safe_line,
+)
 from arrears.channels.whatsapp import approved, extra, render_params
 from arrears.contact.frames import ATTEMPT_SCHEMA
 from arrears.contact.guard import guard, local_now
@@ -226,6 +234,9 @@ class Dispatcher:
         self.fresh_until: datetime | None = None  # when the current batch's verdicts expire
         self.today = today  # the day of days past due (default: the clock's UTC date)
         self.buckets: dict[str, TokenBucket] = {}
+        #: records that wait for the next transaction (:meth:`later`)
+        self.pending: list[Callable[[Connection], Any]] = []
+        self.in_batch = False  # the template files were looked at when the batch began
         for key in sorted(k for k in settings.values if k.endswith(".rate")):
             name = key.removesuffix(".rate")
             limit = parse_limit(name, settings.get(key), settings.get(f"{name}.burst"))
@@ -243,9 +254,13 @@ class Dispatcher:
             self.adapters[channel] = found[name](self.settings)
         return self.adapters[channel]
 
+    def bucket(self, channel: str) -> TokenBucket | None:
+        """The rate limit of the channel's adapter (``<adapter>.rate``), if any."""
+        return self.buckets.get(self.settings.get(f"channels.{channel}") or "file")
+
     def pace(self, channel: str) -> None:
         """Wait for the rate limit of the channel's adapter (``<adapter>.rate``), if any."""
-        bucket = self.buckets.get(self.settings.get(f"channels.{channel}") or "file")
+        bucket = self.bucket(channel)
         if bucket is not None:
             bucket.take()
 
@@ -311,7 +326,7 @@ class Dispatcher:
                     "call; not resent (no provider deduplication)",
                 }
             )
-            with self.engine.begin() as conn:
+            with self.transaction() as conn:
                 ok = store.transition(
                     conn,
                     row,
@@ -327,34 +342,103 @@ class Dispatcher:
     def process(
         self, batch: list[store.OutboxRow], report: Report, stop: Callable[[], bool]
     ) -> None:
+        """Judge, render and send a claimed batch. Each message takes one transaction: its
+        ``sending`` is committed together with what the messages before it left to record
+        (the previous one's ``sent``, the batch's ``blocked`` and ``deferred``), and the batch's
+        last records are committed at its end, before the next claim and before the rules read
+        what was sent."""
         now = self.clock()
+        recheck()  # the template files are looked at for edits once a batch
         recipients = store.read_recipients(
-            self.engine, sorted({r.debtor_id for r in batch}), self.today or now.date()
+            self.reader, sorted({r.debtor_id for r in batch}), self.today or now.date()
         )
-        verdicts = self.verdicts(batch, recipients, now)
-        self.fresh_until = now + timedelta(seconds=self.options.verdict_seconds)
-        i, paced = 0, False
-        while i < len(batch):
-            row = batch[i]
-            if stop():
-                store.release(self.engine, [r.id for r in batch[i:]], self.worker)
-                return
-            try:
-                verdict = verdicts.get(row.id)
-                fresh = self.one(row, recipients.get(row.debtor_id), verdict, report, paced=paced)
-            except Exception as exc:  # one message never stops the worker
-                error = f"unexpected error: {type(exc).__name__}: {exc}"
-                self._final(row, "failed", error, report, at=self.clock(), actor=self.actor)
-                fresh = True
-            if fresh:
-                i, paced = i + 1, False
-                continue
-            # the verdicts are too old (a slow provider, a rate limit): judge the rest again,
-            # now; this message has had its turn at the rate limit
+        self.in_batch = True
+        try:
+            self._judge_and_send(batch, recipients, report, stop)
+        finally:
+            self.in_batch = False
+            self.flush()
+
+    def _judge_and_send(
+        self,
+        rows: list[store.OutboxRow],
+        recipients: dict[int, dict[str, Any]],
+        report: Report,
+        stop: Callable[[], bool],
+    ) -> None:
+        """The contact rules on ``rows``, then every message rendered (``prepare``), then
+        sent one after the other (``send``); rows whose verdicts are too old by the time they
+        would leave (a slow provider, a rate limit) are judged again, now. Rendering the batch
+        before sending it keeps a message's window between the provider's answer and the
+        commit of its ``sent`` as short as before: no rendering in it."""
+        paced_id: int | None = None  # the row that has had its turn at the rate limit
+        while rows:
             now = self.clock()
-            verdicts = self.verdicts(batch[i:], recipients, now)
+            verdicts = self.verdicts(rows, recipients, now)
             self.fresh_until = now + timedelta(seconds=self.options.verdict_seconds)
-            paced = True
+            ready: list[tuple[store.OutboxRow, store.OutboxRow, Message]] = []
+            for i, row in enumerate(rows):
+                if stop():
+                    self.give_back([*(r for r, _, _ in ready), *rows[i:]])
+                    return
+                try:
+                    found = self.prepare(
+                        row, recipients.get(row.debtor_id), verdicts.get(row.id), report
+                    )
+                except Exception as exc:  # one message never stops the worker
+                    error = f"unexpected error: {type(exc).__name__}: {exc}"
+                    self._final(row, "failed", error, report, at=self.clock(), actor=self.actor)
+                    continue
+                if found is not None:
+                    ready.append((row, *found))
+            rows = []
+            for j, (claimed, row, message) in enumerate(ready):
+                if stop():
+                    self.give_back([r for r, _, _ in ready[j:]])
+                    return
+                try:
+                    fresh = self.send(row, message, report, paced=claimed.id == paced_id)
+                except Exception as exc:  # one message never stops the worker
+                    error = f"unexpected error: {type(exc).__name__}: {exc}"
+                    self._final(row, "failed", error, report, at=self.clock(), actor=self.actor)
+                    fresh = True
+                if not fresh:  # the verdicts are too old: judge the rest again, now
+                    rows = [r for r, _, _ in ready[j:]]
+                    paced_id = claimed.id  # it has had its turn at the rate limit
+                    self.flush()  # the rules count what was sent
+                    break
+
+    # the transactions -------------------------------------------------------------------------
+
+    def later(self, write: Callable[[Connection], Any]) -> None:
+        """Record ``write`` in the next transaction (:meth:`transaction`; :meth:`flush`)."""
+        self.pending.append(write)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A transaction that first records what waits (:meth:`later`): one ``BEGIN`` (on
+        SQLite, the write lock) a message instead of one a record. If it fails, what waited
+        still waits (it was rolled back with it)."""
+        waiting, self.pending = self.pending, []
+        try:
+            with self.engine.begin() as conn:
+                for write in waiting:
+                    write(conn)
+                yield conn
+        except BaseException:
+            self.pending = waiting + self.pending
+            raise
+
+    def flush(self) -> None:
+        """Commit what waits to be recorded, if anything."""
+        if self.pending:
+            with self.transaction():
+                pass
+
+    def give_back(self, rows: list[store.OutboxRow]) -> None:
+        """Claimed rows not handled (a worker stopping): back to the queue."""
+        self.flush()
+        store.release(self.engine, [r.id for r in rows], self.worker)
 
     # the contact rules, again -----------------------------------------------------------------
 
@@ -429,28 +513,26 @@ class Dispatcher:
 
     # one message ------------------------------------------------------------------------------
 
-    def one(
+    def prepare(
         self,
         row: store.OutboxRow,
         who: dict[str, Any] | None,
         verdict: dict[str, Any] | None,
         report: Report,
-        *,
-        paced: bool = False,
-    ) -> bool:
-        """Block, defer or send one message; False (nothing done, the row still claimed) when
-        the batch's verdicts are too old by the time it would leave. ``paced``: its rate-limit
-        token is already taken."""
+    ) -> tuple[store.OutboxRow, Message] | None:
+        """Block, defer or render one message by its verdict: the row (on the channel the
+        rules chose) and its message to :meth:`send`, or None when it is done with (blocked or
+        deferred: recorded in the next transaction, :meth:`later`; failed)."""
         now = self.clock()
         log: dict[str, Any] = {"at": now, "actor": self.actor}
         if who is None or verdict is None:
             self._final(row, "failed", "the debtor is gone", report, **log)
-            return True
+            return None
         if verdict["decision"] == "block":
-            with self.engine.begin() as conn:
-                store.transition(
-                    conn,
-                    row,
+            self.later(
+                functools.partial(
+                    store.transition,
+                    row=row,
                     expect="claimed",
                     event="blocked",
                     payload={"rule": verdict["rule"], "reason": verdict["reason"]},
@@ -459,15 +541,16 @@ class Dispatcher:
                     claimed_by=None,
                     **log,
                 )
+            )
             report.add("blocked")
             report.hold("blocked", verdict["rule"] or "")
-            return True
+            return None
         send_at = _utc(verdict["send_at"])
         if send_at is not None and send_at > now + timedelta(seconds=1):
-            with self.engine.begin() as conn:
-                store.transition(
-                    conn,
-                    row,
+            self.later(
+                functools.partial(
+                    store.transition,
+                    row=row,
                     expect="claimed",
                     event="deferred",
                     unique=False,
@@ -480,8 +563,9 @@ class Dispatcher:
                     claimed_at=None,
                     **log,
                 )
+            )
             report.add("deferred")
-            return True
+            return None
         channel = verdict["channel"] or row.channel
         if channel != row.channel:  # the rules moved it to a fallback channel
             row = self._switch(row, channel)
@@ -490,15 +574,27 @@ class Dispatcher:
             message = self.message(row, who, self.today or now.date(), pack)
         except (TemplateMissing, TemplateBroken, LookupError) as exc:
             self._final(row, "failed", f"cannot render: {exc}", report, **log)
-            return True
+            return None
+        return row, message
+
+    def send(
+        self, row: store.OutboxRow, message: Message, report: Report, *, paced: bool = False
+    ) -> bool:
+        """Send one rendered message: ``sending`` committed (with what waited to be recorded)
+        before the provider call, ``sent`` recorded after it (in the next transaction: the
+        next message's, or the batch's last). False (nothing done, the row still claimed) when
+        the batch's verdicts are too old by the time it would leave. ``paced``: its rate-limit
+        token is already taken."""
         attempt = row.attempts + 1
         if not paced:
+            if self.bucket(row.channel) is not None:
+                self.flush()  # a wait for the rate limit never holds a message's record
             self.pace(row.channel)
         now = self.clock()  # the time it leaves: the verdicts must still hold
         if self.fresh_until is not None and now > self.fresh_until:
             return False
-        log["at"] = now
-        with self.engine.begin() as conn:  # recorded before the provider call
+        log: dict[str, Any] = {"at": now, "actor": self.actor}
+        with self.transaction() as conn:  # recorded before the provider call
             if not store.transition(
                 conn,
                 row,
@@ -529,10 +625,10 @@ class Dispatcher:
             self._final(row, "failed", error, report, at=self.clock(), actor=self.actor)
         else:
             left = self.clock()  # the provider has it: the real time it was sent
-            with self.engine.begin() as conn:  # ... and after it
-                store.transition(
-                    conn,
-                    row,
+            self.later(  # ... recorded with the next message's sending, or at the batch's end
+                functools.partial(
+                    store.transition,
+                    row=row,
                     expect="sending",
                     event="sent",
                     at=left,
@@ -543,6 +639,7 @@ class Dispatcher:
                     provider_ref=ref,
                     last_error=None,
                 )
+            )
             report.add("sent")
         return True
 
@@ -552,7 +649,7 @@ class Dispatcher:
     def _final(
         self, row: store.OutboxRow, status: str, error: str, report: Report, **log: Any
     ) -> None:
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             store.transition(
                 conn,
                 row,
@@ -580,7 +677,7 @@ class Dispatcher:
             )
             return
         when = now + backoff(row.attempts, self.options, self.rng)
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             store.transition(
                 conn,
                 row,
@@ -602,7 +699,7 @@ class Dispatcher:
         now = self.clock()
         chain = [row.params.get("channel") or row.channel, *row.params.get("fallback", [])]
         later = chain[chain.index(row.channel) + 1 :] if row.channel in chain else []
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             store.mark_contact_point_bad(conn, row.debtor_id, POINT_KIND[row.channel], to)
             store.log(
                 conn,
@@ -705,7 +802,7 @@ class Dispatcher:
         variables = self.variables(row, who, today)
         rendered = render(
             self.roots, row.template, who["language"], who["country"], variables,
-            portfolio_language=self.settings.get("locale"),
+            portfolio_language=self.settings.get("locale"), recheck_files=not self.in_batch,
         )  # fmt: skip
         message = Message(
             key=row.key,
