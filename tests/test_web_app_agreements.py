@@ -281,8 +281,11 @@ def test_hostile_text_is_shown_as_text_on_the_account_page_and_the_inbox(web: We
             web, f"/accounts/{debtor}/settlements", {"discount": HOSTILE, "expires_on": HOSTILE}
         ).text,
     ]
+    add = ["agency", "add", "evil", "--name", HOSTILE, "--commission", "20"]
+    assert main(["-w", str(web.ws), *add]) == 0
     _as(web, "max")
-    shown.append(web.client.get("/approvals").text)
+    shown += [web.client.get("/approvals").text, web.client.get(f"/accounts/{debtor}").text]
+    assert 'id="place-form"' in shown[-1]
     for page in shown:
         assert "<script>" not in page and "<img" not in page
         assert "&lt;script&gt;" in page or "&lt;scr" in page

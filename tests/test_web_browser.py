@@ -66,9 +66,8 @@ def server(
 ) -> Iterator[Server]:
     ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("browser")), tmp_path / "ws")
     assert add_user(ws, monkeypatch, "maria", "collector") == 0
-    if os.environ.get("ARREARS_SCREENSHOTS"):  # a manager, and something in their inbox
-        assert add_user(ws, monkeypatch, "max", "manager") == 0
-        _something_to_approve(ws)
+    assert add_user(ws, monkeypatch, "max", "manager") == 0  # and something in their inbox
+    _something_to_approve(ws)
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     port = free_port()
     # the day's messages, sent to the file sink, with the server's address in their links
@@ -179,7 +178,6 @@ def test_a_collector_logs_in_opens_an_account_and_records_a_promise(
     done = wait.until(shown.presence_of_element_located((By.ID, "done")))
     assert done.text  # thanks, in the debtor's language
     assert promised in driver.find_element(By.ID, "promises").text
-    _screenshot(driver, "debtor")
 
     # the collector sees it in the account's timeline
     driver.get(f"{server.base}/accounts/{debtor}")
@@ -191,18 +189,100 @@ def test_a_collector_logs_in_opens_an_account_and_records_a_promise(
         driver.set_window_size(1280, 1000)
         driver.get(f"{server.base}/accounts/{debtor}")
         _screenshot(driver, "account-top")
-        driver.find_element(By.CSS_SELECTOR, "form.logout button").click()
-        wait.until(shown.presence_of_element_located((By.ID, "username"))).send_keys("max")
-        driver.find_element(By.ID, "password").send_keys(PASSWORD)
-        driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-        wait.until(shown.presence_of_element_located((By.ID, "who")))
-        driver.get(f"{server.base}/approvals")
-        wait.until(shown.presence_of_element_located((By.TAG_NAME, "h1")))
-        _screenshot(driver, "approvals")
 
 
-def _payment_link(ws: Path, base: str) -> str:
-    """The payment link of the first email in the file sink's outbox that has one."""
+def _log_in(driver: object, base: str, user: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    assert isinstance(driver, WebDriver)
+    driver.delete_all_cookies()
+    driver.get(f"{base}/login")
+    wait = WebDriverWait(driver, 20)
+    wait.until(shown.presence_of_element_located((By.ID, "username"))).send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait.until(shown.presence_of_element_located((By.ID, "who")))
+
+
+def test_a_debtor_accepts_a_plan_the_collector_sees_it_a_manager_approves_a_settlement(
+    browser: object, server: Server
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    assert isinstance(browser, WebDriver)
+    driver, wait = browser, WebDriverWait(browser, 20)
+    ws = Path(str(server.proc.args[2]))  # type: ignore[index]
+    # a debtor who was emailed a reminder and owes enough to spread over instalments
+    link = next(
+        found
+        for found in _payment_links(ws, server.base)
+        if 'id="plan-form"' in httpx.get(found, timeout=30).text
+    )
+    heading = re.search(r'<h1>[^<]*<span class="muted">([^<]+)</span>', httpx.get(link).text)
+    assert heading
+    debtor = heading.group(1)
+
+    driver.set_window_size(1280, 1400)
+    driver.get(link)
+    form = wait.until(shown.presence_of_element_located((By.ID, "plan-form")))
+    assert driver.find_element(By.CSS_SELECTOR, "label[for=plan-instalments]").text
+    counts = Select(form.find_element(By.ID, "plan-instalments"))
+    counts.select_by_index(len(counts.options) - 1)  # the most the policy allows
+    chosen = counts.first_selected_option.text
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    schedule = wait.until(shown.presence_of_element_located((By.ID, "plan-quote")))
+    rows = schedule.find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert len(rows) == int(chosen)  # the schedule, before accepting
+    _screenshot(driver, "debtor-plan")
+    driver.find_element(By.CSS_SELECTOR, "#plan-accept-form button").click()
+    wait.until(shown.presence_of_element_located((By.ID, "done")))
+    plan = driver.find_element(By.CSS_SELECTOR, "table.your-plan")
+    assert len(plan.find_elements(By.CSS_SELECTOR, "tbody tr")) == int(chosen)
+    assert driver.find_elements(By.ID, "plan-form") == []
+    driver.execute_script("window.scrollTo(0, 0)")
+    _screenshot(driver, "debtor")
+
+    # the collector sees the plan in the account's timeline and agreements
+    _log_in(driver, server.base, "maria")
+    driver.get(f"{server.base}/accounts/{debtor}")
+    timeline = wait.until(shown.presence_of_element_located((By.ID, "activity")))
+    accepted = [r.text for r in timeline.find_elements(By.CSS_SELECTOR, "tbody tr")
+                if "plan.accepted" in r.text]  # fmt: skip
+    assert accepted and f"debtor:{debtor}" in accepted[0]
+    assert "active" in driver.find_element(By.ID, "plans").text
+    # and works the calculator for another plan (beyond the policy: a manager would approve)
+    form = driver.find_element(By.ID, "plan-form")
+    form.find_element(By.ID, "plan-instalments").send_keys("12")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    beyond = wait.until(shown.presence_of_element_located((By.ID, "plan-beyond")))
+    assert "manager" in beyond.text
+    driver.execute_script("document.getElementById('plan-title').scrollIntoView()")
+    _screenshot(driver, "account-plan")
+
+    # a manager approves the settlement beyond the policy's limits from the inbox
+    _log_in(driver, server.base, "max")
+    driver.get(f"{server.base}/approvals")
+    table = wait.until(shown.presence_of_element_located((By.ID, "approval-settlements")))
+    _screenshot(driver, "approvals")
+    waiting = table.find_element(By.CSS_SELECTOR, "tbody tr")
+    who = waiting.find_element(By.CSS_SELECTOR, "a").text
+    waiting.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    done = wait.until(shown.presence_of_element_located((By.ID, "done")))
+    assert done.text.startswith("Approved")
+    assert driver.find_elements(By.ID, "approval-settlements") == []
+    driver.get(f"{server.base}/accounts/{who}")
+    timeline = wait.until(shown.presence_of_element_located((By.ID, "activity")))
+    assert "settlement.approved" in timeline.text and "user:max" in timeline.text
+
+
+def _payment_links(ws: Path, base: str) -> Iterator[str]:
+    """The payment links of the emails in the file sink's outbox, in order."""
     for path in sorted((ws / "outbox").rglob("*.eml")):
         message = email.message_from_bytes(path.read_bytes())
         for part in message.walk():
@@ -211,7 +291,13 @@ def _payment_link(ws: Path, base: str) -> str:
                 assert isinstance(payload, bytes)
                 found = re.search(re.escape(base) + r"/pay/[A-Za-z0-9._-]+", payload.decode())
                 if found:
-                    return found.group(0)
+                    yield found.group(0)
+
+
+def _payment_link(ws: Path, base: str) -> str:
+    """The payment link of the first email in the file sink's outbox that has one."""
+    for found in _payment_links(ws, base):
+        return found
     raise AssertionError("no email carries the debtor's page as its payment link")
 
 
