@@ -21,7 +21,8 @@ LONGEST_WAIT = timedelta(hours=6)
 
 def backoff(attempts: int) -> timedelta:
     """The wait after the ``attempts``-th failed attempt: 30 s doubled each time, at most 6 h."""
-    return min(FIRST_WAIT * (2 ** max(attempts - 1, 0)), LONGEST_WAIT)
+    wait: timedelta = FIRST_WAIT * (2 ** max(attempts - 1, 0))
+    return min(wait, LONGEST_WAIT)
 
 
 @dataclass(frozen=True, slots=True)
