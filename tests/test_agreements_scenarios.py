@@ -18,10 +18,12 @@ from sqlalchemy import select
 from arrears.cli.app import main
 from arrears.cycle.compiled import compile_policy
 from arrears.domain.actor import Actor, Role, system
+from arrears.domain.agencies import Terms
 from arrears.domain.errors import NotAllowed
+from arrears.domain.problems import ProblemsFound
 from arrears.policy.loading import parse_policy
-from arrears.policy.model import Policy
-from arrears.services import agreements, settlements
+from arrears.policy.model import Disputes, Policy
+from arrears.services import agencies, agreements, disputes, settlements
 from arrears.services.cycle import run_cycle
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store import schema
@@ -58,7 +60,10 @@ ANA = Actor("user:ana", Role.COLLECTOR)
 MAX = Actor("user:max", Role.MANAGER)
 
 #: What the golden logs show (the rest of the log is the ledger's and the dispatcher's).
-SHOWN = ("case.", "step.executed", "plan.", "settlement.", "write_off.", "task.")
+SHOWN = (
+    "case.", "step.executed", "plan.", "settlement.", "write_off.", "task.", "dispute.",
+    "credit_note.",
+)  # fmt: skip
 
 
 class Scenario:
@@ -74,6 +79,7 @@ class Scenario:
             Book(conn).invoice("INV-1", "ACME", ("2026-01-31", amount))
         self.seen = self._last_id()
         self.log: list[str] = []
+        self.policy = COMPILED
 
     def _last_id(self) -> int:
         with self.engine.connect() as conn:
@@ -102,7 +108,7 @@ class Scenario:
     def run(self, *days: str) -> None:
         for day in days:
             run_cycle(self.uow(), system("cycle"), portfolio="default", as_of=d(day),
-                      policy=COMPILED, at=AT)  # fmt: skip
+                      policy=self.policy, at=AT)  # fmt: skip
             self._record(day)
 
     def pay(self, day: str, payment: str, amount: str) -> None:
@@ -127,6 +133,11 @@ def describe(row: Any) -> str:
         return f"{kind} {row['subject_id']} {payload['amount']} {why}"
     if kind.startswith(("plan.", "settlement.")):
         return f"{kind} by {row['actor']}"
+    if kind.startswith("dispute."):
+        said = [f"{k}={payload[k]}" for k in ("invoices", "reason", "credit") if payload.get(k)]
+        return " ".join([kind, *said, f"by {row['actor']}"])
+    if kind == "credit_note.issued":
+        return f"{kind} {row['subject_id']} {payload.get('amount')}"
     return kind
 
 
@@ -277,3 +288,141 @@ def test_settlement_expired(on_sqlite: Scenario) -> None:
         2026-02-21 ACME case.updated stage=early
         2026-02-21 ACME step.executed call
     """)
+
+
+# Disputes ---------------------------------------------------------------------------------------
+
+
+def test_dispute_upheld_only_the_disputed_invoice_leaves_collection(scenario: Scenario) -> None:
+    """ACME also owes INV-2, 300.00 due 10 February. On 3 February it disputes INV-1 (the
+    policy's default, disputes.pause: invoices): INV-1 leaves collection; with nothing else
+    overdue the case keeps its stage, paused by the dispute. On 11 February INV-2 is overdue:
+    collection resumes on it alone (the call task's amount is INV-2's). On 16 February the
+    manager upholds the dispute with a credit note of 400.00 on INV-1: the rest of INV-1 (500.00)
+    returns to collection."""
+    s = scenario
+    with s.engine.begin() as conn:
+        Book(conn).invoice("INV-2", "ACME", ("2026-02-10", "300.00"))
+    s.seen = s._last_id()
+    s.run("2026-02-01")
+    opened = disputes.open_dispute(
+        s.uow(), ANA, portfolio="default", invoices=["INV-1"], reason="wrong_amount",
+        note="the order was for 500.00", owner="user:max", due_on=d("2026-02-17"),
+        on=d("2026-02-03"), at=AT,
+    )  # fmt: skip
+    s.did("2026-02-03")
+    s.run("2026-02-03", "2026-02-11", "2026-02-15")
+    features = decided(s, "2026-02-15")
+    assert (features["overdue_balance"], features["overdue_invoices"]) == (Decimal(300), 1)
+    disputes.resolve(
+        s.uow(), MAX, opened.dispute_id, outcome="upheld", credit={"INV-1": Decimal(400)},
+        note="priced at the old list", on=d("2026-02-16"), at=AT,
+    )  # fmt: skip
+    s.did("2026-02-16")
+    s.run("2026-02-16", "2026-02-21")
+    features = decided(s, "2026-02-21")
+    assert (features["overdue_balance"], features["overdue_invoices"]) == (Decimal(800), 2)
+    assert s.log == golden("""
+        2026-02-01 ACME case.opened stage=early
+        2026-02-01 ACME step.executed notice
+        2026-02-03 ACME dispute.opened invoices=['INV-1'] reason=wrong_amount by user:ana
+        2026-02-03 ACME case.updated stage=early paused_by=dispute
+        2026-02-11 ACME case.updated stage=early
+        2026-02-16 ACME credit_note.issued dispute:default:INV-1:2026-02-16 400.00
+        2026-02-16 ACME dispute.upheld invoices=['INV-1'] credit={'INV-1': '400.00'} by user:max
+        2026-02-21 ACME step.executed call
+    """)
+
+
+def test_dispute_rejected_with_the_whole_case_paused(on_sqlite: Scenario) -> None:
+    """Under disputes.pause: case, the dispute pauses the whole case; rejected on 10 February,
+    the invoice returns to collection and the case resumes where it was (the call the next
+    time it comes due)."""
+    s = on_sqlite
+    s.policy = compile_policy(PARSED.model_copy(update={"disputes": Disputes(pause="case")}))
+    s.run("2026-02-01")
+    opened = disputes.open_dispute(
+        s.uow(), ANA, portfolio="default", invoices=["INV-1"], reason="not_received",
+        on=d("2026-02-03"), at=AT,
+    )  # fmt: skip
+    s.did("2026-02-03")
+    s.run("2026-02-03", "2026-02-09")
+    with pytest.raises(ProblemsFound) as refused:
+        disputes.resolve(s.uow(), ANA, opened.dispute_id, outcome="rejected",
+                         credit={"INV-1": Decimal(1)}, on=d("2026-02-10"), at=AT)  # fmt: skip
+    assert [p.message for p in refused.value.problems] == [
+        "a rejected dispute posts no credit note"
+    ]
+    disputes.resolve(s.uow(), ANA, opened.dispute_id, outcome="rejected",
+                     note="signed delivery note", on=d("2026-02-10"), at=AT)  # fmt: skip
+    s.did("2026-02-10")
+    s.run("2026-02-10", "2026-02-21")
+    assert s.log == golden("""
+        2026-02-01 ACME case.opened stage=early
+        2026-02-01 ACME step.executed notice
+        2026-02-03 ACME dispute.opened invoices=['INV-1'] reason=not_received by user:ana
+        2026-02-03 ACME case.updated stage=early paused_by=dispute
+        2026-02-10 ACME dispute.rejected invoices=['INV-1'] by user:ana
+        2026-02-10 ACME case.updated stage=early
+        2026-02-21 ACME step.executed call
+    """)
+
+
+def decided(s: Scenario, day: str) -> dict[str, Any]:
+    """ACME's features as the engine sees them on ``day`` (``arrears plan``'s dry run)."""
+    from arrears.services.cycle import plan_cycle
+
+    decisions = plan_cycle(s.uow(), system("cycle"), portfolio="default", as_of=d(day),
+                           policy=s.policy)  # fmt: skip
+    [row] = decisions.features.to_dicts()
+    return row
+
+
+# Agencies ---------------------------------------------------------------------------------------
+
+PLACED_POLICY = POLICY.replace(
+    "      - {id: call, offset: 20, action: call_task, priority: 2}\n",
+    "      - {id: call, offset: 20, action: call_task, priority: 2}\n"
+    "      - {id: reminder, offset: 22, action: send, channel: email, template: notice_overdue}\n"
+    "      - {id: release, offset: 23, action: credit_release}\n"
+    "      - {id: tell-owner, offset: 23, action: notify_owner}\n",
+)
+
+
+def test_a_placed_case_gets_no_in_house_contact_and_credit_stays_on_hold(
+    on_sqlite: Scenario,
+) -> None:
+    """Placed with an agency on 5 February, the case's call task, email and credit release come
+    due while it is placed: none runs (skipped, saying why), the debtor's credit stays on hold;
+    the owner is still told (not a contact)."""
+    s = on_sqlite
+    parsed, _, problems = parse_policy(PLACED_POLICY, "placed.yaml")
+    assert parsed is not None and not problems
+    s.policy = compile_policy(parsed)
+    s.run("2026-02-01")
+    agencies.add_agency(s.uow(), system("admin"), "cobra", name="Cobra", terms=Terms("flat", Decimal(20)),
+                        recall_after_days=None, at=AT)  # fmt: skip
+    agencies.place(s.uow(), MAX, "ACME", portfolio="default", agency="cobra",
+                   on=d("2026-02-05"), at=AT)  # fmt: skip
+    s.did("2026-02-05")
+    s.run("2026-02-21", "2026-02-23", "2026-02-24")
+    assert s.log == golden("""
+        2026-02-01 ACME case.opened stage=early
+        2026-02-01 ACME step.executed notice
+        2026-02-23 ACME step.executed tell-owner
+    """)
+    with s.engine.connect() as conn:
+        steps = conn.execute(
+            select(
+                schema.case_step.c.step_id, schema.case_step.c.status, schema.case_step.c.reason
+            ).order_by(schema.case_step.c.step_id)
+        ).all()
+        credit = conn.execute(select(schema.debtor.c.credit_status)).scalar_one()
+    assert [tuple(r) for r in steps] == [
+        ("call", "skipped", "placed with agency cobra: the agency contacts the debtor"),
+        ("notice", "executed", "came due"),
+        ("release", "skipped", "placed with agency cobra: credit stays on hold"),
+        ("reminder", "skipped", "placed with agency cobra: the agency contacts the debtor"),
+        ("tell-owner", "executed", "came due"),
+    ]
+    assert credit == "on_hold"
