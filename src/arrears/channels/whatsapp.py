@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from jinja2 import Environment, TemplateError
 
 from arrears.channels.base import ChannelSettings
 from arrears.channels.templates import environment, locale_for, safe_line, sample_variables
+from arrears.contact.model import Pack
 
 PREFIX = "whatsapp.templates."
 #: ``extra`` keys of a message that carry the approved template (and the outbox log shows)
@@ -92,12 +94,16 @@ def approved_text(found: Approved, params: list[str]) -> str:
     return _PLACEHOLDER.sub(fill, found.body)
 
 
-def catalogue_problems(settings: ChannelSettings, template: str) -> list[str]:
+def catalogue_problems(
+    settings: ChannelSettings, template: str, packs: Mapping[str, Pack] | None = None
+) -> list[str]:
     """What keeps the policy's ``template`` from going out on WhatsApp with the workspace's
     catalogue, each saying what to do: no approved template configured; a language Babel does
     not know; ``params`` that do not give exactly the approved ``body``'s ``{{1}}``...``{{n}}``;
     a parameter that does not render, or renders empty, for the sample debtor of its language
-    (WhatsApp refuses an empty parameter)."""
+    (WhatsApp refuses an empty parameter); and, given the contact-rule ``packs`` in effect, an
+    approved ``body`` without the notice a pack requires on every message
+    (:func:`notice_problems`: the dispatcher cannot add it to an approved template)."""
     where = f"[{PREFIX}{template}] in arrears.toml"
     found = approved(settings, template)
     if found is None:
@@ -129,6 +135,8 @@ def catalogue_problems(settings: ChannelSettings, template: str) -> list[str]:
                 f"parameter(s) ({{{{1}}}}..{{{{{len(numbers)}}}}} in body), params gives "
                 f"{len(found.params)}: give one expression per placeholder, in order"
             )
+    if found.body and packs:
+        problems += notice_problems(found, lang, packs)
     base = lang.partition("_")[0]
     env = environment(Path("."), html=False, locale=locale_for(base, ""))
     variables = sample_variables(base, "whatsapp")
@@ -142,6 +150,33 @@ def catalogue_problems(settings: ChannelSettings, template: str) -> list[str]:
             problems.append(
                 f"{PREFIX}{template}.params[{i}] {param!r} is empty for the sample debtor: "
                 "WhatsApp refuses an empty parameter; use a variable every debtor has"
+            )
+    return problems
+
+
+def notice_problems(found: Approved, language: str, packs: Mapping[str, Pack]) -> list[str]:
+    """The notices missing from ``found``'s approved body: for each pack of ``packs`` that
+    requires a notice on every message (``message_notice``, e.g. Regulation F's "this
+    communication is from a debt collector") and can govern the debtors who read it, its text
+    in the template's ``language`` (as the dispatcher picks it: else English) must be in the
+    body (compared with runs of white space as one space). A pack limited to some countries
+    governs the readers when the approved language names one of them as its region (``en_US``:
+    the United States); a pack for every country, always. WhatsApp sends only the approved
+    text, so the dispatcher cannot add the notice as it does to emails and SMS."""
+    region = language.replace("-", "_").partition("_")[2].upper()
+    body = " ".join(found.body.split())
+    where = f"[{PREFIX}{found.template}] in arrears.toml"
+    problems = []
+    for name, pack in sorted(packs.items()):
+        notice = " ".join(pack.message_notice_in(language).split())
+        if not notice or (pack.countries and region not in pack.countries):
+            continue
+        if notice not in body:
+            problems.append(
+                f"{where}: body lacks the notice contact-rule pack {name!r} requires on every "
+                f"message ({language}): {notice!r}; WhatsApp sends only the approved text, so "
+                "the dispatcher cannot add it: add it to the template's body and have it "
+                "approved again"
             )
     return problems
 

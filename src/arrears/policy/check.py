@@ -20,8 +20,9 @@
   says how to check one (:class:`Templates`: the channels render messages, the policy does not
   import them);
 - every template a step sends on WhatsApp (its channel or a fallback) has an approved template
-  in the workspace's catalogue whose parameters match it, when the caller gives the catalogue's
-  check (``Templates.whatsapp``).
+  in the workspace's catalogue whose parameters match it and whose approved text carries the
+  notice each contact-rule pack in effect requires on every message, when the caller gives the
+  catalogue's check (``Templates.whatsapp``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from arrears.contact.model import Pack
 from arrears.contact.packs import PackError, effective_packs
 from arrears.domain.problems import Problem
 from arrears.policy.conditions import compile_condition, compile_number
@@ -408,9 +410,11 @@ class Templates:
     #: Looked in after the folders beside the policy: the shipped templates (``shipped_root()``).
     shipped: Path | None = None
     #: The problems of sending template ``name`` on WhatsApp with the workspace's catalogue of
-    #: approved templates (no entry, parameters that do not match it), each saying what to do:
-    #: ``arrears.channels.whatsapp.catalogue_problems``; ``None``: no workspace, not checked.
-    whatsapp: Callable[[str], list[str]] | None = None
+    #: approved templates (no entry, parameters that do not match it, a notice the contact-rule
+    #: packs in effect require missing from the approved text), each saying what to do:
+    #: ``arrears.channels.whatsapp.catalogue_problems(name, packs)``; ``None``: no workspace,
+    #: not checked.
+    whatsapp: Callable[[str, dict[str, Pack]], list[str]] | None = None
 
 
 def _template_problems(policy: Policy, doc: Located, templates: Templates) -> list[Problem]:
@@ -444,11 +448,16 @@ def _template_problems(policy: Policy, doc: Located, templates: Templates) -> li
 
 
 def _whatsapp_problems(
-    policy: Policy, doc: Located, check: Callable[[str], list[str]]
+    policy: Policy, doc: Located, check: Callable[[str, dict[str, Pack]], list[str]]
 ) -> list[Problem]:
     """Every ``send`` step whose message can go out on WhatsApp (its channel, or a channel of
     its fallback list) names a template the workspace's catalogue approves, with parameters
-    that match (``check``); located at the step's ``channel`` or ``fallback``."""
+    that match and the notices the policy's contact-rule packs (with its overrides) require
+    in the approved text (``check``); located at the step's ``channel`` or ``fallback``."""
+    try:
+        packs = effective_packs(policy.contact_rules)
+    except PackError:  # reported by _contact_rules
+        packs = effective_packs({})
     steps: list[tuple[Loc, object]] = [
         ((kind, i, "steps", j), step)
         for kind, i, group in _step_groups(policy)
@@ -466,7 +475,7 @@ def _whatsapp_problems(
         else:
             continue
         node = doc.find(where)
-        for found in check(step.template):
+        for found in check(step.template, packs):
             message = f"step {step.id!r} sends template {step.template!r} on WhatsApp: {found}"
             problems.append(doc.problem(node, message))
     return problems
