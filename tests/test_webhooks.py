@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from sqlalchemy import Engine
 
 from arrears.cli.app import main
 from arrears.domain.actor import Actor, Role
@@ -279,3 +280,35 @@ def test_requests_checked_and_roles(ws: Path) -> None:
             at=at,
         )
     assert webhooks.list_endpoints(uow, Actor("token:a", Role.AUDITOR), portfolio="default") == []
+
+
+def test_collect_and_deliver_on_sqlite_and_postgresql(engine: Engine, hook: Hook) -> None:
+    from arrears.domain.activity import PaymentPosted, PromiseBroken
+    from arrears.store.activity_log import Entry, record
+    from arrears.store.portfolios import ensure_portfolio
+
+    at = datetime(2026, 12, 7, 9, tzinfo=UTC)
+    with engine.begin() as conn:
+        pid = ensure_portfolio(conn, "default", name=None, base_currency="USD", actor="test")
+
+    def happen(kind: type[PaymentPosted] | type[PromiseBroken], subject: str) -> None:
+        with engine.begin() as conn:
+            activity = kind(at, "test", "default", None, "payment", subject, {"amount": "1.00"})
+            record(conn, [Entry(activity, pid)])
+
+    happen(PaymentPosted, "before")
+    uow = SqlUnitOfWork(engine)
+    admin = Actor("cli:test", Role.ADMIN)
+    webhooks.add_endpoint(uow, admin, portfolio="default", name="crm", url=hook.url,
+                          event_names=["payment.recorded"], at=at, secret="k" * 20)  # fmt: skip
+    happen(PaymentPosted, "P1")
+    happen(PromiseBroken, "not-subscribed")
+    happen(PaymentPosted, "P2")
+    assert webhooks.collect(uow, admin, portfolio="default", at=at) == 2
+    assert webhooks.collect(uow, admin, portfolio="default", at=at) == 0
+    done = webhooks.deliver(uow, admin, portfolio="default", clock=lambda: at)
+    assert (done.collected, done.delivered) == (0, 2)
+    sent = [json.loads(r["body"])["subject"]["id"] for r in hook.requests]
+    assert sent == ["P1", "P2"]
+    [crm] = webhooks.list_endpoints(uow, admin, portfolio="default")
+    assert (crm.pending, crm.delivered, crm.failed) == (0, 2, 0)

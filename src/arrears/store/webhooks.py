@@ -118,8 +118,9 @@ def add_deliveries(conn: Connection, rows: list[dict[str, Any]]) -> int:
             dialect.insert(webhook_delivery)
             .values(**row)
             .on_conflict_do_nothing(index_elements=["endpoint_id", "activity_id"])
+            .returning(webhook_delivery.c.id)
         )
-        made += max(int(done.rowcount or 0), 0)
+        made += done.scalar_one_or_none() is not None
     return made
 
 
