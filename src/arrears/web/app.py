@@ -111,9 +111,10 @@ def create_app(
     app.include_router(optout.router)
     app.include_router(tracking.router)
     pages.install(app)
-    from arrears.web import dashboard  # noqa: PLC0415 (it imports pages, which imports us)
+    from arrears.web import dashboard, disputes  # noqa: PLC0415 (they import pages, which imports us)
 
     app.include_router(dashboard.router)  # /dashboard, the manager's (docs/kpi.md)
+    app.include_router(disputes.router)  # /disputes: open, resolve, list (docs/agreements.md)
     api.install(app)  # /api/v1 (its Bearer-token actor: api.api_actor) and /docs
     app.include_router(checkout.router)  # paying online: /pay/<token>/checkout, /checkout/webhook
 
