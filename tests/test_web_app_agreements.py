@@ -110,6 +110,20 @@ def test_a_collector_builds_a_plan_with_the_calculator_and_agrees_it(web: Web) -
     again = _post(web, f"/accounts/{debtor}/plans", {"action": "accept", **terms})
     assert again.status_code == 422 and "cancel it first" in again.text
     assert len(_rows(web.ws, payment_plan)) == 1
+    # cancelled from the page (with a reason; only this debtor's plan), a new one may be agreed
+    plan_id = plans[0]["id"]
+    assert f'id="cancel-plan-{plan_id}"' in again.text
+    other = big_debtor(web.ws, 1)
+    assert (
+        _post(web, f"/accounts/{other}/plans/{plan_id}/cancel", {"reason": "x"}).status_code == 404
+    )
+    no_reason = _post(web, f"/accounts/{debtor}/plans/{plan_id}/cancel", {"reason": " "})
+    assert no_reason.status_code == 422 and "needs a reason" in no_reason.text
+    cancelled = _post(web, f"/accounts/{debtor}/plans/{plan_id}/cancel", {"reason": "lost job"})
+    assert cancelled.headers["location"].endswith("done=plan_cancelled")
+    assert [r["actor"] for r in records(web.ws, "plan.cancelled")] == ["user:maria"]
+    renewed = _post(web, f"/accounts/{debtor}/plans", {"action": "accept", **terms})
+    assert renewed.headers["location"].endswith("done=plan_active")
 
 
 def test_a_plan_beyond_the_limits_waits_for_a_manager_who_approves_it(web: Web) -> None:

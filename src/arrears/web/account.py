@@ -547,7 +547,7 @@ def _item_arg(kind: str, item: int) -> dict[str, int]:
 # Plans, settlements, agencies and write-offs on the account page ------------------------------
 
 _AGREED = (
-    "plan_active", "plan_waiting", "settlement_offered", "settlement_waiting",
+    "plan_active", "plan_waiting", "plan_cancelled", "settlement_offered", "settlement_waiting",
     "settlement_accepted", "placed", "recalled", "written_off", "write_off_waiting",
 )  # fmt: skip
 DONE.update({key: f"done_{key}" for key in _AGREED})
@@ -672,6 +672,25 @@ async def plan(request: Request, debtor: str) -> Response:
     return await run_in_threadpool(
         _account, visit, debtor, 422, problems=problems, form_name="plan", plan_values=values
     )
+
+
+@router.post("/accounts/{debtor}/plans/{plan_id}/cancel", response_class=HTMLResponse)
+async def cancel_plan(request: Request, debtor: str, plan_id: int) -> Response:
+    """End a plan of this debtor that is active or awaiting approval, with a reason."""
+    visit = _visit(request)
+    form = await _checked_form(visit)
+    s = visit.site
+    mine = _call(visit, agreements.list_plans, s.uow(), visit.actor, portfolio=s.portfolio,
+                 debtor=debtor)  # fmt: skip
+    if plan_id not in {p.plan_id for p in mine}:
+        raise PageError(404, visit.text("not_found"))
+    try:
+        await _attempt("plan", agreements.cancel_plan, uow=s.uow(), actor=visit.actor,
+            plan_id=plan_id, on=_today(s), at=s.clock(), reason=form.get("reason", "")[:2000],
+        )  # fmt: skip
+    except _Invalid as exc:
+        return await _invalid(visit, debtor, exc)
+    return RedirectResponse(f"{_path(debtor)}?done=plan_cancelled", status_code=303)
 
 
 @router.post("/accounts/{debtor}/settlements", response_class=HTMLResponse)

@@ -252,6 +252,8 @@ TEXT: dict[str, dict[str, str]] = {
         "plan_accept_button": "The debtor agrees to this plan",
         "done_plan_active": "The plan is active: the case is paused while it is kept.",
         "done_plan_waiting": "The plan waits for a manager's approval (the approvals inbox).",
+        "done_plan_cancelled": "The plan was cancelled: the case resumes.",
+        "cancel_plan": "Cancel the plan",
         "settlement_title": "Settlement offer",
         "settlement_allows": "The policy lets you offer alone up to {discount} % off the balance, "
         "expiring within {days} days. A larger discount or a later expiry waits for a manager's "
@@ -574,6 +576,8 @@ TEXT: dict[str, dict[str, str]] = {
         "done_plan_active": "El plan está activo: el caso queda en pausa mientras se cumpla.",
         "done_plan_waiting": "El plan espera la aprobación de un gerente (la bandeja de "
         "aprobaciones).",
+        "done_plan_cancelled": "El plan fue cancelado: el caso se reanuda.",
+        "cancel_plan": "Cancelar el plan",
         "settlement_title": "Oferta de liquidación",
         "settlement_allows": "La política le permite ofrecer solo hasta {discount} % de "
         "descuento sobre el saldo, con vencimiento dentro de {days} días. Un descuento mayor o un "
