@@ -281,7 +281,7 @@ class Policy(_Strict):
         description="Settlements: the largest discount and expiry a collector may offer.",
     )
     disputes: Disputes = Field(
-        default=Disputes(),
+        default=Disputes(pause="invoices"),
         description="Disputes: whether an open dispute takes only its invoices out of collection "
         "(the default) or pauses the whole case.",
     )
