@@ -96,6 +96,10 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/accounts/{debtor}/settlements/{settlement_id}/accept"): WORK,
     ("POST", "/accounts/{debtor}/agency"): APPROVE,
     ("POST", "/accounts/{debtor}/write-offs"): WORK,
+    ("POST", "/accounts/{debtor}/plans/{plan_id}/cancel"): WORK,
+    ("GET", "/disputes"): staff(),
+    ("POST", "/disputes"): WORK,
+    ("POST", "/disputes/{dispute_id}/resolve"): WORK,
     ("GET", "/approvals"): APPROVE,
     ("POST", "/approvals"): APPROVE,
     ("POST", "/approvals/{kind}/{item}"): APPROVE,
@@ -250,6 +254,7 @@ def fill(path: str, principal: str, ids: dict[str, str]) -> str:
         "debtor": ids["debtor"], "hold_id": ids["hold_id"], "settlement_id": ids["settlement"],
         "kind": "plans", "item": ids["plan"], "token": token, "plan": ids["plan"],
         "settlement": ids["settlement"], "promise": ids["promise"], "payment": ids["payment"],
+        "plan_id": ids["plan"], "dispute_id": "1",
     }  # fmt: skip
     path = "/static/app.css" if path == "/static" else path
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
