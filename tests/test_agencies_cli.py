@@ -205,8 +205,9 @@ def test_bad_agency_and_placement_requests(ws: Path, capsys: pytest.CaptureFixtu
 def test_the_cycles_placement_becomes_a_placement_on_export(
     tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The shipped B2B policy places a case 90 days past due with `default_agency`; the
-    export records it (once) and the file lists it."""
+    """The shipped B2B policy places a case 90 days past due with `default_agency`; the run
+    records the placement the same day (``agency placements`` lists it), and the export
+    records nothing more and lists it in the file."""
     root = tmp_path / "ws"
     assert main(["init", str(root), "--database-url", sqlite_url]) == 0
     (tmp_path / "d.csv").write_text("debtor_id,name,currency\nCYC,Cycle Co,USD\n")
@@ -223,10 +224,15 @@ def test_the_cycles_placement_becomes_a_placement_on_export(
     assert run(root, "approve-waiting", "agency", "--on", "2026-02-10") == 0
     assert run(root, "run", "--as-of", "2026-02-11") == 0
     capsys.readouterr()
+    assert run(root, "agency", "placements", "--format", "json") == 0
+    [placed] = json.loads(capsys.readouterr().out)
+    assert (placed["debtor"], placed["agency"], placed["placed_on"]) == (
+        "CYC", "default_agency", "2026-02-11"
+    )  # fmt: skip
     export = ["agency", "export", "--agency", "default_agency", "--on", "2026-02-11"]
     assert run(root, *export) == 0
     captured = capsys.readouterr()
-    assert "placement 1: CYC 800.00 USD placed with default_agency on 2026-02-11" in captured.err
+    assert "placed" not in captured.err  # the run recorded it
     rows = list(csv.DictReader(io.StringIO(captured.out)))
     assert [(r["placement"], r["invoice"], r["days_past_due"]) for r in rows] == [
         ("1", "INV-9", "103")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from sqlalchemy import RowMapping
@@ -474,33 +475,72 @@ def export_placements(
     with uow:
         agency_row = _agency(uow, agency)
         pid = portfolio_of(uow.conn, portfolio, f"placements of {agency}")
-        new = []
-        for case in store.cases_labelled(uow.conn, portfolio, agency):
-            owner = find_debtor(uow.conn, pid, str(case["debtor"]), "placement")
-            if store.position(uow.conn, int(owner["id"]), str(case["currency"]), on)[0] == 0:
-                continue
-            new.append(
-                _place(
-                    uow,
-                    actor,
-                    pid=pid,
-                    portfolio=portfolio,
-                    owner=owner,
-                    currency=str(case["currency"]),
-                    agency_row=agency_row,
-                    on=on,
-                    at=at,
-                    how="the policy's place_with_agency step",
-                )
-            )
-        for row in store.placements(uow.conn, portfolio, agency_code=agency, active=True):
-            if store.recalled_by_cycle(uow.conn, row["case_id"], agency):
-                reason = "recalled by the policy's recall_from_agency step"
-                new.append(
-                    _recall(uow, actor, row, on=max(on, row["placed_on"]), reason=reason, at=at)
-                )
+        new = _record_cycle(uow, actor, pid, portfolio, agency_row, on, at)
         active = store.placements(uow.conn, portfolio, agency_code=agency, active=True)
         rows = store.file_rows(uow.conn, [int(r["id"]) for r in active], on)
+    return new, _file(rows)
+
+
+def record_cycle_placements(
+    uow: SqlUnitOfWork, actor: Actor, *, portfolio: str, on: date, at: datetime
+) -> list[PlacementView]:
+    """What the cycle decided about agencies, recorded for every agency (``arrears run`` calls
+    it after its commit, so ``arrears agency placements`` sees them the same day): the cases
+    its ``place_with_agency`` step marked become placements, and the ones its
+    ``recall_from_agency`` step took back are recalled. Run again, it records nothing new."""
+    actor.require(Permission.WORK, "record the cycle's placements")
+    with uow:
+        pid = portfolio_of(uow.conn, portfolio, "placements")
+        new: list[PlacementView] = []
+        for row in store.agencies(uow.conn):
+            new += _record_cycle(uow, actor, pid, portfolio, row, on, at, strict=False)
+    return new
+
+
+def _record_cycle(
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    pid: int,
+    portfolio: str,
+    agency_row: RowMapping,
+    on: date,
+    at: datetime,
+    *,
+    strict: bool = True,
+) -> list[PlacementView]:
+    """The cycle's placements and recalls for one agency (``strict``: a case placed with
+    another agency is a problem; else it is left as it is, for a person)."""
+    agency = str(agency_row["code"])
+    new = []
+    for case in store.cases_labelled(uow.conn, portfolio, agency):
+        owner = find_debtor(uow.conn, pid, str(case["debtor"]), "placement")
+        if store.position(uow.conn, int(owner["id"]), str(case["currency"]), on)[0] == 0:
+            continue
+        placed = store.active_placement(uow.conn, int(owner["id"]), str(case["currency"]))
+        if not strict and placed is not None and placed["agency_id"] != agency_row["id"]:
+            continue
+        new.append(
+            _place(
+                uow,
+                actor,
+                pid=pid,
+                portfolio=portfolio,
+                owner=owner,
+                currency=str(case["currency"]),
+                agency_row=agency_row,
+                on=on,
+                at=at,
+                how="the policy's place_with_agency step",
+            )
+        )
+    for row in store.placements(uow.conn, portfolio, agency_code=agency, active=True):
+        if store.recalled_by_cycle(uow.conn, row["case_id"], agency):
+            reason = "recalled by the policy's recall_from_agency step"
+            new.append(_recall(uow, actor, row, on=max(on, row["placed_on"]), reason=reason, at=at))
+    return new
+
+
+def _file(rows: list[dict[str, Any]]) -> pl.DataFrame:
     frame = pl.DataFrame(
         [
             {
@@ -522,7 +562,7 @@ def export_placements(
         ],
         schema=dict.fromkeys(FILE_COLUMNS, pl.String),
     )
-    return new, escaped(frame)
+    return escaped(frame)
 
 
 # Remittances -----------------------------------------------------------------------------------

@@ -355,9 +355,32 @@ def run_cycle(
         raise Conflict(str(exc)) from exc
     # each queue's waiting tasks to its collectors, the least loaded first (issue 15)
     assign_queue_tasks(uow, actor, portfolio=portfolio, on=as_of, at=at)
+    _record_followups(uow, actor, portfolio, as_of, policy, at)
     store_run_scores(uow, actor, portfolio, as_of, decisions.features, model, at)  # issue 18
     timings.commit = time.perf_counter() - start
     return decisions, summary
+
+
+def _record_followups(
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    portfolio: str,
+    as_of: date,
+    policy: CompiledPolicy,
+    at: datetime,
+) -> None:
+    """What the day's steps decided beyond the case, recorded the same day (issue 15): the
+    ``propose_write_off`` tasks become write-off proposals (waiting for approval above the
+    policy's limits: ``arrears write-off list``), and the cases a ``place_with_agency`` or
+    ``recall_from_agency`` step marked become placements or recalls (``arrears agency
+    placements``). Both are idempotent: a day run again records nothing new."""
+    from arrears.services.agencies import record_cycle_placements  # noqa: PLC0415
+    from arrears.services.write_offs import limits_from, propose_from_cycle  # noqa: PLC0415
+
+    propose_from_cycle(
+        uow, actor, portfolio=portfolio, on=as_of, limits=limits_from(policy.policy), at=at
+    )
+    record_cycle_placements(uow, actor, portfolio=portfolio, on=as_of, at=at)
 
 
 @dataclass(frozen=True, slots=True)
