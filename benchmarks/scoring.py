@@ -3,6 +3,7 @@ fit the models, and score 1M debtors (rules and trained model), each in its own 
 
     .venv/bin/python benchmarks/scoring.py [--debtors 1000000] [--months 5] [--workdir DIR]
         [--skip-fit] [--skip-examples] [--model FILE]
+    .venv/bin/python benchmarks/scoring.py --reasons 100000   # the reasons alone, synthetic
 
 The portfolio is the cycle benchmark's (``benchmarks/cycle.py``: ``arrears.demo.generate``, seed
 1, ending on END; about 1.08 invoices per debtor and month, so 1M debtors x 5 months is about
@@ -211,6 +212,84 @@ def phase_score(work: Path, url: str) -> dict[str, object]:
     return result
 
 
+def reasons_synthetic(n: int) -> None:
+    """``--reasons N``: the reasons of N debtors, row by row (as before issue 18 item 3: every
+    moved pair predicted, three phrases per row in Python) against ``reasons_series`` (pairs
+    that cross a split only, each distinct phrase once), in one process on one synthetic frame
+    and one large-data model (40 trees; every feature split on): CPU seconds, the ratio, and
+    that the texts are the same row for row. Needs no portfolio."""
+    import os
+
+    import numpy as np
+    import polars as pl
+    from threadpoolctl import threadpool_limits
+
+    from arrears.scoring import model as m
+    from arrears.scoring.features import MODEL_DEBTOR_FEATURES
+    from arrears.scoring.words import CONTEXT, reason
+
+    names = list(MODEL_DEBTOR_FEATURES)
+    rng = np.random.default_rng(1)
+
+    def frame(rows: int) -> pl.DataFrame:
+        cols: dict[str, object] = {}
+        for j, name in enumerate(names):
+            values = np.round(rng.gamma(1 + j % 3, 10, rows), 1)
+            if name.startswith("promise") or name in ("disputes_12m", "disputed_open"):
+                values = rng.poisson(0.3, rows).astype(float)
+            if name in ("late_rate_365d", "utilisation", "promise_kept_rate"):
+                values[rng.random(rows) < 0.15] = np.nan
+            cols[name] = values
+        cols["days_past_due"] = rng.integers(0, 200, rows).astype(float)
+        cols["settled_365d"] = rng.integers(0, 12, rows).astype(float)
+        return pl.DataFrame(cols)
+
+    train = frame(60_000)
+    x = m.matrix(train, names)
+    broken = np.nan_to_num(x[:, names.index("promises_broken_12m")])
+    logit = -0.02 * x[:, names.index("days_past_due")] + 0.01 * np.nan_to_num(x[:, 1]) - broken
+    y = (rng.random(len(x)) < 1 / (1 + np.exp(-logit))).astype(int)
+    with threadpool_limits(1):
+        fitted = m._classifier(list(MODEL_DEBTOR_FEATURES.values()), len(y))
+        fitted.fit(m.fit_matrix(train, names), y)
+    reference = {k: float(v) for k, v in zip(names, np.nanmedian(x, axis=0), strict=True)}
+    model = m.Model(fitted, None, None, reference)
+    debtors = frame(n)
+
+    def row_by_row() -> list[list[str]]:
+        xs = m.matrix(debtors, names)
+        deltas = np.concatenate(
+            [m._deltas(model, xs[i : i + 10_000], names) for i in range(0, n, 10_000)]
+        )
+        context = [names.index(c) for c in CONTEXT]
+        out = []
+        for i, order in enumerate(np.argsort(-np.abs(deltas), axis=1, kind="stable")[:, :3]):
+            row = {names[j]: m._value(xs[i, j]) for j in (*order, *context)}
+            out.append(
+                [
+                    reason(names[j], row, float(deltas[i, j]), reference[names[j]])
+                    for j in order
+                    if round(float(deltas[i, j]), 2) != 0
+                ]
+                or ["close to the typical debtor"]
+            )
+        return out
+
+    load = os.getloadavg()[0]
+    used = _cpu_s()
+    before = row_by_row()
+    before_s = _cpu_s() - used
+    used = _cpu_s()
+    after = m.reasons_series(model, debtors).to_list()
+    after_s = _cpu_s() - used
+    same = sum(a == b for a, b in zip(before, after, strict=True))
+    print(
+        f"reasons of {n:,} debtors (load average {load:.1f} at start): row by row {before_s:.2f} "
+        f"CPU s, in columns {after_s:.2f} CPU s (x{before_s / after_s:.2f}); identical rows "
+        f"{same:,}/{n:,}; at 1M about {after_s * 1_000_000 / n:.0f} CPU s"
+    )
+
+
 def run_child(args: list[str]) -> tuple[dict[str, object], float]:
     """Run one phase of this script in a child process; its result and peak memory in MiB."""
     return run_phase(__file__, args)
@@ -235,8 +314,15 @@ def main() -> None:
     parser.add_argument(
         "--skip-examples", action="store_true", help="no examples and no fit (read and score)"
     )
+    parser.add_argument(
+        "--reasons", type=int, metavar="N", help="only compare the reasons of N synthetic debtors"
+    )
     parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.reasons:
+        print(describe())
+        reasons_synthetic(args.reasons)
+        return
     if args.phase:
         name, *rest = args.phase
         work = Path(rest[0])

@@ -119,7 +119,7 @@ def test_a_model_that_cannot_be_loaded_is_one_clear_error(
         ("model", "explain", owing[0], "--as-of", DAY),
     )
     # trained on other features than this version of arrears computes
-    other = {**meta, "features": {**meta["features"], "debtor": ["tenure_days"]}}
+    other = {**meta, "features": {**meta["features"], "debtor": ["tenure_days", "unheard_of"]}}
     (folder / "metadata.json").write_text(json.dumps(other))
     for args in commands:
         err = refused(*args)

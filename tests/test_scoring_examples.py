@@ -32,6 +32,7 @@ from arrears.scoring.frames import (
     HISTORY_ALLOCATION_SCHEMA,
     HISTORY_INSTALMENT_SCHEMA,
     LIMIT_SCHEMA,
+    PROMISE_HISTORY_SCHEMA,
     History,
     View,
     issue_view,
@@ -91,10 +92,27 @@ def random_history(seed: int, debtors: int = 30, days: int = 500) -> History:
     # in EUR (a debtor's USD balance has no utilisation)
     draw = random.Random(seed + 1_000)
     limits = [(d, "EUR", draw.randrange(1_000, 200_000)) for d in range(1, debtors + 1) if d % 3]
+    # promises to pay (their own generator too): some judged kept or broken days after they
+    # were made (some on a day the debtor is issued an invoice), some never judged
+    vow = random.Random(seed + 2_000)
+    promises = []
+    for _ in range(debtors * 3):
+        debtor = vow.randrange(1, debtors + 1)
+        made = START + timedelta(days=vow.randrange(days))
+        judged_on = None
+        kept = None
+        if vow.random() < 0.8:
+            judged_on = made + timedelta(days=vow.randrange(0, 40))
+            if vow.random() < 0.3 and issued.get(debtor):
+                judged_on = vow.choice(issued[debtor])
+                made = min(made, judged_on)
+            kept = vow.random() < 0.5
+        promises.append((debtor, made, judged_on, kept))
     return History(
         pl.DataFrame(inst, schema=HISTORY_INSTALMENT_SCHEMA, orient="row"),
         pl.DataFrame(alloc, schema=HISTORY_ALLOCATION_SCHEMA, orient="row"),
         pl.DataFrame(limits, schema=LIMIT_SCHEMA, orient="row"),
+        pl.DataFrame(promises, schema=PROMISE_HISTORY_SCHEMA, orient="row"),
     )
 
 
@@ -146,6 +164,29 @@ def _ref_issued(view: View) -> pl.LazyFrame:
         .cast(pl.Float64())
         .alias("issued_90d"),
         pl.col("amount_minor").median().cast(pl.Float64()).alias("_typical_amount"),
+        pl.col("invoice_id")
+        .filter(pl.col("disputed") & (pl.col("issue_date") > d - timedelta(days=365)))
+        .n_unique()
+        .cast(pl.Float64())
+        .alias("disputes_12m"),
+    )
+
+
+def _ref_promises(view: View) -> pl.LazyFrame:
+    d = view.as_of
+    made = (pl.col("made_on") <= d) & (pl.col("made_on") > d - timedelta(days=365))
+    judged = (pl.col("judged_on") <= d) & pl.col("kept").is_not_null()
+    return (
+        view.promises.lazy()
+        .filter(made)
+        .group_by("debtor_id")
+        .agg(
+            pl.len().cast(pl.Float64()).alias("promises_made_12m"),
+            (judged & ~pl.col("kept")).sum().cast(pl.Float64()).alias("promises_broken_12m"),
+            pl.when(judged.sum() > 0)
+            .then((judged & pl.col("kept")).sum() / judged.sum())
+            .alias("promise_kept_rate"),
+        )
     )
 
 
@@ -172,6 +213,7 @@ def reference_debtor_features(view: View) -> pl.DataFrame:
     frame = (
         balances.join(_ref_history(view), on="debtor_id", how="left")
         .join(_ref_issued(view), on="debtor_id", how="left")
+        .join(_ref_promises(view), on="debtor_id", how="left")
         .join(view.limits.lazy().rename({"limit_currency": "currency"}), on=KEY, how="left")
         .with_columns(
             pl.col("credit_limit_minor").cast(pl.Float64()).log1p().alias("log_credit_limit"),
@@ -181,6 +223,8 @@ def reference_debtor_features(view: View) -> pl.DataFrame:
             (pl.col("overdue_minor") / pl.col("open_minor")).alias("overdue_share"),
             pl.col("max_days_overdue_mean").fill_null(0.0),
             pl.col("settled_365d").fill_null(0.0),
+            pl.col("promises_made_12m").fill_null(0.0),
+            pl.col("promises_broken_12m").fill_null(0.0),
         )
     )
     return (

@@ -417,9 +417,14 @@ def explain_command(
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
     model = _live_model(ws)
-    scored = score_debtor(
+    result = score_debtor(
         SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code, debtor=debtor, as_of=day, model=model
-    ).scores
+    )
+    scored = result.scores
+    if fmt is Format.JSON:  # with every feature in words: what is known of the debtor
+        scored = scored.with_columns(
+            pl.Series("facts", [list(f.values()) for f in result.facts], pl.List(pl.String()))
+        )
     shown = scored.with_columns(
         pl.lit(debtor).alias("debtor"),
         pl.col("score").round(3),
@@ -433,6 +438,7 @@ def explain_command(
         "expected_days_to_pay",
         "source",
         "reasons",
+        *(["facts"] if fmt is Format.JSON else []),
     )
     if fmt is Format.TABLE:  # the expected recovery as an amount, in the workspace's locale
         recovery = [

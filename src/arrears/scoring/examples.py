@@ -71,7 +71,9 @@ def debtor_examples(
     for chunk in _chunks(days, history.instalments.height):
         points = pl.DataFrame({"as_of": chunk, "state_day": chunk}, schema=_POINT_SCHEMA)
         rows = point_rows(history, points).cache()
-        feats = debtor_features_at(rows, history.limits).drop("state_day")
+        feats = debtor_features_at(
+            rows, history.limits, points=points, promises=history.promises
+        ).drop("state_day")
         end = pl.col("as_of") + pl.duration(days=window_days)
         # what is due by the window's end: overdue on the day, or falling due in the window
         due = rows.filter((pl.col("open_minor") > 0) & (pl.col("due_date") <= end)).select(
@@ -142,7 +144,7 @@ def invoice_examples(history: History, days: Iterable[date] = ()) -> pl.DataFram
     for chunk in _chunks(sorted(set(days)), history.instalments.height):
         points = pl.DataFrame({"as_of": chunk, "state_day": chunk}, schema=_POINT_SCHEMA)
         rows = point_rows(history, points).cache()
-        debtors = debtor_features_at(rows, history.limits)
+        debtors = debtor_features_at(rows, history.limits, points=points, promises=history.promises)
         # an invoice issued on a snapshot day has its issue-day example instead
         open_rows = rows.filter(pl.col("issue_date") != pl.col("as_of"))
         frames.append(
@@ -193,7 +195,7 @@ def _at_issue(history: History) -> list[pl.DataFrame]:
     for chunk in _chunks_of_points(per_day):
         mine = points.filter(pl.col("as_of").is_between(chunk[0], chunk[-1]))
         rows = point_rows(history, mine).cache()
-        debtors = debtor_features_at(rows, history.limits)
+        debtors = debtor_features_at(rows, history.limits, points=mine, promises=history.promises)
         new = rows.filter(pl.col("issue_date") == pl.col("as_of"))
         frames.append(invoice_features_at(new, debtors).collect())
     return frames

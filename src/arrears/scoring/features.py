@@ -43,7 +43,18 @@ DEBTOR_FEATURES: dict[str, int] = {
     "paid_share_90d": 1,
     "log_credit_limit": 0,
     "utilisation": 0,
+    # promise and dispute history (issue 18 item 3): promises to pay made in the last 12
+    # months, of those judged by the day how many were broken (or only partly kept) and the
+    # share kept in full (null: none judged yet), and the invoices of the last 12 months in
+    # dispute by the day; every currency of the debtor, nothing made or judged after the day
+    "promises_made_12m": 0,
+    "promises_broken_12m": -1,
+    "promise_kept_rate": 1,
+    "disputes_12m": 0,
 }
+
+#: The promise and dispute history features (the rules score reads none).
+PROMISE_FEATURES = ("promises_made_12m", "promises_broken_12m", "promise_kept_rate")
 
 #: Features of one open invoice (plus every debtor feature), with constraints on paying on time.
 INVOICE_OWN_FEATURES: dict[str, int] = {
@@ -79,6 +90,8 @@ NOT_FOR_RULES = (
     "issued_90d",
     "_typical_amount",
     "paid_share_90d",
+    *PROMISE_FEATURES,
+    "disputes_12m",
 )
 
 
@@ -97,6 +110,8 @@ def _debtor_features(
     point: list[str],
     *,
     limits: pl.LazyFrame | None = None,
+    promises: pl.LazyFrame | None = None,
+    known: pl.Expr | None = None,
     rules_only: bool = False,
 ) -> pl.LazyFrame:
     """The debtor features, per ``point`` columns (none for one view) and :data:`KEY`.
@@ -109,6 +124,9 @@ def _debtor_features(
     (:data:`NOT_FOR_RULES`) are left null and not computed. ``limits``: the debtors' credit
     limits (:data:`arrears.scoring.frames.LIMIT_SCHEMA`); ``utilisation`` is the open balance
     over the limit, for the balance in the limit's currency (null in another, or without one).
+    ``promises``: the debtors' promises (:data:`arrears.scoring.frames.PROMISE_HISTORY_SCHEMA`,
+    with the ``point`` columns when there are points), as known by ``known`` (default ``d``:
+    the state day of an issue-day example is the day before).
     """
     past_due = pl.col("due_date") < d
     overdue_days = _days(d, pl.col("due_date"))
@@ -150,6 +168,18 @@ def _debtor_features(
         frame = frame.with_columns(pl.lit(None, F64).alias(n) for n in NOT_FOR_RULES)
     else:
         frame = frame.join(_issued(inst, d, point), on=on, how="left")
+        if promises is None:
+            frame = frame.with_columns(
+                pl.lit(0.0).alias("promises_made_12m"),
+                pl.lit(0.0).alias("promises_broken_12m"),
+                pl.lit(None, F64).alias("promise_kept_rate"),
+            )
+        else:
+            kept = _promise_history(promises, d, d if known is None else known, point)
+            frame = frame.join(kept, on=on, how="left").with_columns(
+                pl.col("promises_made_12m").fill_null(0.0),
+                pl.col("promises_broken_12m").fill_null(0.0),
+            )
     if limits is None:
         frame = frame.with_columns(pl.lit(None, I64).alias("credit_limit_minor"))
     else:
@@ -199,13 +229,45 @@ def _history(settled: pl.LazyFrame, d: pl.Expr, point: list[str]) -> pl.LazyFram
     )
 
 
+def _promise_history(
+    promises: pl.LazyFrame, d: pl.Expr, known: pl.Expr, point: list[str]
+) -> pl.LazyFrame:
+    """Per debtor: the promises made in the 12 months up to ``d`` (and known by ``known``), the
+    broken ones and the share kept of those judged by ``known``."""
+    made = (pl.col("made_on") <= known) & (pl.col("made_on") > d - timedelta(days=HISTORY_DAYS))
+    judged = made & (pl.col("judged_on") <= known) & pl.col("kept").is_not_null()
+    return (
+        promises.filter(made)
+        .with_columns(
+            judged.cast(F64).alias("_judged"),
+            (judged & pl.col("kept")).cast(F64).alias("_kept"),
+        )
+        .group_by(*point, "debtor_id")
+        .agg(
+            pl.len().cast(F64).alias("promises_made_12m"),
+            (pl.col("_judged") - pl.col("_kept")).sum().alias("promises_broken_12m"),
+            pl.col("_kept").sum().alias("_kept"),
+            pl.col("_judged").sum().alias("_judged"),
+        )
+        .with_columns(
+            pl.when(pl.col("_judged") > 0)
+            .then(pl.col("_kept") / pl.col("_judged"))
+            .alias("promise_kept_rate")
+        )
+        .drop("_kept", "_judged")
+    )
+
+
 def _issued(inst: pl.LazyFrame, d: pl.Expr, point: list[str]) -> pl.LazyFrame:
     fell_due = (pl.col("due_date") < d) & (pl.col("due_date") >= d - timedelta(days=90))
+    this_year = pl.col("issue_date") > d - timedelta(days=HISTORY_DAYS)
     return (
         inst.with_columns(
             (pl.col("issue_date") > d - timedelta(days=90)).alias("_recent"),
             pl.when(fell_due).then(pl.col("amount_minor")).otherwise(0).alias("_billed"),
             pl.when(fell_due).then(pl.col("open_minor")).otherwise(0).alias("_unpaid"),
+            # an invoice of the last 12 months in dispute by the day (known by then)
+            pl.when(this_year & pl.col("disputed")).then(pl.col("invoice_id")).alias("_disp"),
         )
         .group_by(*point, "debtor_id")
         .agg(
@@ -214,6 +276,7 @@ def _issued(inst: pl.LazyFrame, d: pl.Expr, point: list[str]) -> pl.LazyFrame:
             pl.col("amount_minor").median().cast(F64).alias("_typical_amount"),
             pl.col("_billed").sum().alias("_billed"),
             pl.col("_unpaid").sum().alias("_unpaid"),
+            pl.col("_disp").drop_nulls().n_unique().cast(F64).alias("disputes_12m"),
         )
         .with_columns(
             _days(d, pl.col("_first_issue")).alias("tenure_days"),
@@ -277,6 +340,7 @@ def debtor_features(view: View, *, rules_only: bool = False) -> pl.DataFrame:
         d,
         [],
         limits=view.limits.lazy(),
+        promises=view.promises.lazy(),
         rules_only=rules_only,
     )
     return frame.collect().sort(KEY)
@@ -350,16 +414,38 @@ def point_rows(history: History, points: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
-def debtor_features_at(rows: pl.LazyFrame, limits: pl.DataFrame | None = None) -> pl.LazyFrame:
+def debtor_features_at(
+    rows: pl.LazyFrame,
+    limits: pl.DataFrame | None = None,
+    *,
+    points: pl.DataFrame | None = None,
+    promises: pl.DataFrame | None = None,
+) -> pl.LazyFrame:
     """:func:`debtor_features` of every point of :func:`point_rows` at once, keyed by
     :data:`POINT` and :data:`KEY` (the same code: only the grouping adds the point).
-    ``limits``: the history's credit limits (:attr:`History.limits`)."""
+    ``limits``: the history's credit limits (:attr:`History.limits`); ``promises``: its
+    promises (:attr:`History.promises`), with the ``points`` given to :func:`point_rows` (each
+    point sees those made and judged by its ``state_day``)."""
     settled = rows.filter(
         (pl.col("open_minor") == 0)
         & (pl.col("settled_on") > pl.col("state_day") - timedelta(days=HISTORY_DAYS))
     )
     lazy = None if limits is None else limits.lazy()
-    return _debtor_features(rows, settled, pl.col("as_of"), POINT, limits=lazy)
+    at: pl.LazyFrame | None = None
+    if promises is not None and points is not None:
+        if "debtor_id" in points.columns:
+            at = points.lazy().join(promises.lazy(), on="debtor_id")
+        else:
+            at = points.lazy().join(promises.lazy(), how="cross")
+    return _debtor_features(
+        rows,
+        settled,
+        pl.col("as_of"),
+        POINT,
+        limits=lazy,
+        promises=at,
+        known=pl.col("state_day"),
+    )
 
 
 def invoice_features_at(rows: pl.LazyFrame, debtors: pl.LazyFrame) -> pl.LazyFrame:

@@ -93,14 +93,56 @@ def limits_of(debtors: pl.DataFrame | None) -> pl.DataFrame:
     )
 
 
+#: A debtor's promises to pay (the promise history features): the day each was made and, once
+#: its outcome was found (the day after its date plus grace, as the cycle records it), that day
+#: (``judged_on``) and whether it was kept in full (``kept``; partly kept is not kept). A
+#: feature of a day counts only what was made and judged by that day.
+PROMISE_HISTORY_SCHEMA: dict[str, pl.DataType] = {
+    "debtor_id": I64,
+    "made_on": D,
+    "judged_on": D,
+    "kept": pl.Boolean(),
+}
+
+
+def no_promises() -> pl.DataFrame:
+    return pl.DataFrame(schema=PROMISE_HISTORY_SCHEMA)
+
+
+def promises_of(promises: pl.DataFrame | None) -> pl.DataFrame:
+    """:data:`PROMISE_HISTORY_SCHEMA` rows of the store's promises
+    (``arrears.store.scoring.history.PROMISE_READ``: ``outcome`` kept / partial / broken, or
+    null while not judged, found on ``outcome_on``)."""
+    if promises is None or promises.is_empty():
+        return no_promises()
+    judged = pl.col("outcome").is_not_null() & (pl.col("outcome") != "")
+    return promises.select(
+        pl.col("debtor_id").cast(I64),
+        pl.col("made_on").cast(D),
+        pl.when(judged).then(pl.col("outcome_on")).cast(D).alias("judged_on"),
+        pl.when(judged).then(pl.col("outcome") == "kept").alias("kept"),
+    )
+
+
+def promises_known_by(promises: pl.DataFrame, day: date) -> pl.DataFrame:
+    """The promises as known at the end of ``day``: made by then, judged only if by then."""
+    judged = pl.col("judged_on") <= day
+    return promises.filter(pl.col("made_on") <= day).with_columns(
+        pl.when(judged).then(pl.col("judged_on")).alias("judged_on"),
+        pl.when(judged).then(pl.col("kept")).alias("kept"),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class History:
-    """A portfolio's whole ledger history: instalments and allocations (any date), and the
-    debtors' credit limits where known (:data:`LIMIT_SCHEMA`)."""
+    """A portfolio's whole ledger history: instalments and allocations (any date), the
+    debtors' credit limits where known (:data:`LIMIT_SCHEMA`) and their promises to pay
+    (:data:`PROMISE_HISTORY_SCHEMA`)."""
 
     instalments: pl.DataFrame
     allocations: pl.DataFrame
     limits: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LIMIT_SCHEMA))
+    promises: pl.DataFrame = field(default_factory=no_promises)
 
     @property
     def first_day(self) -> date | None:
@@ -122,6 +164,9 @@ class View:
     instalments: pl.DataFrame
     settled: pl.DataFrame
     limits: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LIMIT_SCHEMA))
+    #: the promises known by the view's day (:data:`PROMISE_HISTORY_SCHEMA`; later ones may be
+    #: present: the features read only what was made and judged by the day)
+    promises: pl.DataFrame = field(default_factory=no_promises)
 
 
 def live_allocations(allocations: pl.DataFrame, as_of: date) -> pl.LazyFrame:
@@ -155,7 +200,8 @@ def view_at(history: History, as_of: date) -> View:
     settled = frame.filter(
         (pl.col("open_minor") == 0) & (pl.col("settled_on") > as_of - timedelta(days=HISTORY_DAYS))
     ).select(list(VIEW_SETTLED_SCHEMA))
-    return View(as_of, frame.select(list(VIEW_INSTALMENT_SCHEMA)), settled, history.limits)
+    instalments = frame.select(list(VIEW_INSTALMENT_SCHEMA))
+    return View(as_of, instalments, settled, history.limits, history.promises)
 
 
 def issue_view(history: History, day: date) -> View:
@@ -171,7 +217,9 @@ def issue_view(history: History, day: date) -> View:
         .with_columns(pl.col("amount_minor").alias("open_minor"), disputed_by(before.as_of))
         .select(list(VIEW_INSTALMENT_SCHEMA))
     )
-    return View(day, pl.concat([before.instalments, new]), before.settled, history.limits)
+    # the promises as known the day before (a promise made or judged on ``day`` is not)
+    promises = promises_known_by(history.promises, before.as_of)
+    return View(day, pl.concat([before.instalments, new]), before.settled, history.limits, promises)
 
 
 def disputed_by(day: pl.Expr | date) -> pl.Expr:
@@ -199,7 +247,25 @@ def view_from_cycle_input(data: CycleInput, as_of: date) -> View:
         )
         .select(list(VIEW_SETTLED_SCHEMA))
     )
-    return View(as_of, inst, settled, limits_of(data.debtors))
+    return View(as_of, inst, settled, limits_of(data.debtors), cycle_promises(data, as_of))
+
+
+def cycle_promises(data: CycleInput, as_of: date) -> pl.DataFrame:
+    """The cycle input's promises as :data:`PROMISE_HISTORY_SCHEMA`: judged as the cycle
+    judges them (:func:`arrears.cycle.features.promise_states`: kept when paid in full, on the
+    day after the date plus grace), which is the outcome it records and training reads."""
+    from arrears.cycle.features import promise_states  # noqa: PLC0415
+
+    if data.promises.is_empty():
+        return no_promises()
+    states = promise_states(data.promises, as_of).collect()
+    judged = pl.col("state") != "open"
+    return states.select(
+        pl.col("debtor_id").cast(I64),
+        pl.col("made_on").cast(D),
+        pl.col("_ends_on").cast(D).alias("judged_on"),
+        pl.when(judged).then(pl.col("state") == "kept").alias("kept"),
+    )
 
 
 def debtor_hash(ids: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.uint64]]:
@@ -227,7 +293,8 @@ def sample_debtors(history: History, max_debtors: int | None) -> tuple[History, 
         instalments.select("instalment_id"), on="instalment_id", how="semi", maintain_order="left"
     )
     limits = history.limits.filter(pl.col("debtor_id").is_in(kept.implode()))
-    return History(instalments, allocations, limits), len(ids), len(keep)
+    promises = history.promises.filter(pl.col("debtor_id").is_in(kept.implode()))
+    return History(instalments, allocations, limits, promises), len(ids), len(keep)
 
 
 def empty_history() -> History:

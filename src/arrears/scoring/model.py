@@ -44,7 +44,7 @@ from arrears.scoring.features import (
 )
 from arrears.scoring.frames import History, View, sample_debtors, view_from_cycle_input
 from arrears.scoring.rules import rules_days_to_pay, rules_reasons, rules_score
-from arrears.scoring.words import CONTEXT, reason
+from arrears.scoring.words import EFFECT, READS, phrase
 
 #: Fewer examples (or fewer of either outcome) than this: too little history to train.
 MIN_EXAMPLES = 200
@@ -347,20 +347,31 @@ def source_label(model: Model | None) -> str:
     return score
 
 
+def debtor_names(model: Model) -> list[str]:
+    """The debtor features ``model`` learnt from, in its order (a version trained before a
+    feature was added learnt without it, and is scored without it)."""
+    names = (model.metadata.get("features") or {}).get("debtor")
+    return list(names) if names else list(MODEL_DEBTOR_FEATURES)
+
+
+def invoice_names(model: Model) -> list[str]:
+    """The invoice features ``model`` learnt from, in its order (see :func:`debtor_names`)."""
+    names = (model.metadata.get("features") or {}).get("invoice")
+    return list(names) if names else list(INVOICE_FEATURES)
+
+
 def predict_pay(model: Model, debtors: pl.DataFrame) -> np.ndarray[Any, Any]:
     if debtors.is_empty():
         return np.zeros(0)
     if isinstance(model.debtor, RulesScore):
         return rules_score(debtors).to_numpy()
-    return np.asarray(
-        model.debtor.predict_proba(matrix(debtors, list(MODEL_DEBTOR_FEATURES)))[:, 1]
-    )
+    return np.asarray(model.debtor.predict_proba(matrix(debtors, debtor_names(model)))[:, 1])
 
 
 def predict_late(model: Model, invoices: pl.DataFrame) -> np.ndarray[Any, Any]:
     if invoices.is_empty():
         return np.zeros(0)
-    return np.asarray(model.invoice.predict_proba(matrix(invoices, list(INVOICE_FEATURES)))[:, 1])
+    return np.asarray(model.invoice.predict_proba(matrix(invoices, invoice_names(model)))[:, 1])
 
 
 def predict_days(model: Model, invoices: pl.DataFrame) -> np.ndarray[Any, Any]:
@@ -368,7 +379,7 @@ def predict_days(model: Model, invoices: pl.DataFrame) -> np.ndarray[Any, Any]:
         return np.zeros(0)
     if model.days is None:
         return rules_days_to_pay(invoices).to_numpy()
-    days = model.days.predict(matrix(invoices, list(INVOICE_FEATURES)))
+    days = model.days.predict(matrix(invoices, invoice_names(model)))
     clipped: np.ndarray[Any, Any] = np.clip(np.asarray(days), 0, None)
     return clipped
 
@@ -377,13 +388,58 @@ def predict_days(model: Model, invoices: pl.DataFrame) -> np.ndarray[Any, Any]:
 _REASON_ROWS = 10_000
 
 
-def _deltas(model: Model, x: np.ndarray[Any, Any], names: list[str]) -> np.ndarray[Any, Any]:
+def split_points(model: Model, k: int) -> list[np.ndarray[Any, Any]] | None:
+    """Per debtor feature (``k`` of them), every threshold the debtor model's trees split it
+    on, sorted: two values between the same consecutive thresholds (or both missing) go the
+    same way at every node, so they get the same score. ``None`` when the model is not made of
+    scikit-learn's histogram trees (then every pair is scored)."""
+    try:
+        estimators = [c.estimator for c in model.debtor.calibrated_classifiers_]
+        trees = [p for e in estimators for per_iteration in e._predictors for p in per_iteration]
+    except AttributeError:
+        return None
+    found: list[list[np.ndarray[Any, Any]]] = [[] for _ in range(k)]
+    for tree in trees:
+        nodes = tree.nodes[~tree.nodes["is_leaf"].astype(bool)]
+        if nodes["is_categorical"].any():
+            return None
+        for j in np.unique(nodes["feature_idx"]):
+            found[int(j)].append(nodes["num_threshold"][nodes["feature_idx"] == j])
+    return [np.unique(np.concatenate(f)) if f else np.zeros(0) for f in found]
+
+
+def _interval(
+    values: np.ndarray[Any, Any], thresholds: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """Which interval between ``thresholds`` each value falls in (``x <= t`` goes left, as
+    the trees decide); -1 for a missing value."""
+    where = np.searchsorted(thresholds, values, side="left").astype(np.int64)
+    where[np.isnan(values)] = -1
+    return where
+
+
+def _deltas(
+    model: Model,
+    x: np.ndarray[Any, Any],
+    names: list[str],
+    splits: list[np.ndarray[Any, Any]] | None = None,
+) -> np.ndarray[Any, Any]:
     """Per row of ``x`` and feature: the score minus the score with that feature at its
-    training median (0 where it is at the median already: a quarter of the pairs on a
-    generated portfolio, not scored again)."""
+    training median. Only the pairs whose value and median fall on different sides of some
+    split of the trees are scored again (``splits``: :func:`split_points`): the others change
+    no tree's path, so their difference is exactly 0 (a feature the trees never split on, a
+    value in the median's interval), which leaves most pairs out."""
     n, k = x.shape
     reference = np.array([model.debtor_reference[name] for name in names], dtype=np.float64)
-    rows, columns = np.nonzero(~(x == reference))  # a missing value differs from the median
+    if splits is None:
+        differs = ~(x == reference)  # a missing value differs from the median
+    else:
+        differs = np.zeros((n, k), dtype=bool)
+        for j, thresholds in enumerate(splits):
+            if len(thresholds):
+                median = _interval(reference[j : j + 1], thresholds)[0]
+                differs[:, j] = _interval(x[:, j], thresholds) != median
+    rows, columns = np.nonzero(differs)
     moved = x[rows]
     moved[np.arange(len(rows)), columns] = reference[columns]
     with threadpool_limits(1):  # as score_view
@@ -396,36 +452,134 @@ def _deltas(model: Model, x: np.ndarray[Any, Any], names: list[str]) -> np.ndarr
 def reasons(
     model: Model | None, debtors: pl.DataFrame, top: int = 3, lang: str = "en"
 ) -> list[list[str]]:
+    """:func:`reasons_series` as lists."""
+    return reasons_series(model, debtors, top, lang).to_list()
+
+
+def reasons_series(
+    model: Model | None, debtors: pl.DataFrame, top: int = 3, lang: str = "en"
+) -> pl.Series:
     """Per row, the features that move its score most, in a collector's words
     (:mod:`arrears.scoring.words`: ``"usually pays 20 days late (lowers the score by 0.21)"``):
     each feature set to the training median in turn; the change of the score is the feature's
     contribution. Every row's moved copies are scored in one prediction (one call per feature
     cost most of ``model explain``'s time). With no model (or no debtor model), the rules' own
     parts."""
+    texts = pl.List(pl.String())
     if model is None or isinstance(model.debtor, RulesScore) or debtors.is_empty():
-        return rules_reasons(debtors, top)
-    names = list(MODEL_DEBTOR_FEATURES)
+        return pl.Series("reasons", rules_reasons(debtors, top), dtype=texts)
+    names = debtor_names(model)
     x = matrix(debtors, names)
+    splits = split_points(model, len(names))
     deltas = np.concatenate(
-        [_deltas(model, x[i : i + _REASON_ROWS], names) for i in range(0, len(x), _REASON_ROWS)]
+        [
+            _deltas(model, x[i : i + _REASON_ROWS], names, splits)
+            for i in range(0, len(x), _REASON_ROWS)
+        ]
     )
-    out = []
+    return _said(model, names, x, deltas, top, lang)
+
+
+#: A score none of whose features moves it by 0.01 or more.
+TYPICAL = {"en": "close to the typical debtor", "es": "cerca del deudor típico"}
+
+
+def _said(
+    model: Model,
+    names: list[str],
+    x: np.ndarray[Any, Any],
+    deltas: np.ndarray[Any, Any],
+    top: int,
+    lang: str,
+) -> pl.Series:
+    """The top ``top`` reasons of each row in words, in columns: each distinct (feature,
+    value, the value its phrase reads beside) is put in words once, and the effects are
+    joined on (``model score`` explains a million debtors; a phrase per row took seconds)."""
     n = x.shape[0]
-    # the phrases read a few features beside their own (words.CONTEXT)
-    context = [names.index(name) for name in CONTEXT if name in names]
     top_of = np.argsort(-np.abs(deltas), axis=1, kind="stable")[:, :top]
-    for i in range(n):
-        order = top_of[i]
-        row = {names[j]: _value(x[i, j]) for j in (*order, *context)}
-        out.append(
-            [
-                reason(names[j], row, float(deltas[i, j]), model.debtor_reference[names[j]], lang)
-                for j in order
-                if round(float(deltas[i, j]), 2) != 0
-            ]
-            or ["close to the typical debtor"]
+    rows = np.repeat(np.arange(n), top_of.shape[1])
+    feature = top_of.reshape(-1)
+    delta = deltas[rows, feature]
+    keep = np.round(delta, 2) != 0
+    rows, feature, delta = rows[keep], feature[keep], delta[keep]
+    # the value of the feature a phrase reads beside its own (words.READS), else missing
+    beside = np.full(len(rows), np.nan)
+    for name, other in READS.items():
+        if name in names and other in names:
+            mine = feature == names.index(name)
+            beside[mine] = x[rows[mine], names.index(other)]
+    long = pl.DataFrame(
+        {
+            "row": rows,
+            "feature": feature,
+            "value": x[rows, feature],
+            "beside": beside,
+            "delta": delta,
+        },
+        schema={
+            "row": pl.Int64(),
+            "feature": pl.Int64(),
+            "value": pl.Float64(),
+            "beside": pl.Float64(),
+            "delta": pl.Float64(),
+        },
+    )
+    distinct = long.select("feature", "value", "beside").unique()
+    texts = []
+    for j, value, other in distinct.iter_rows():
+        name = names[j]
+        row = {name: value}
+        if name in READS:
+            row[READS[name]] = other
+        texts.append(phrase(name, row, model.debtor_reference[name], lang))
+    up, down = EFFECT[lang]
+    joiner = "by" if lang == "en" else "en"
+    said = (
+        long.join(
+            distinct.with_columns(pl.Series("phrase", texts, pl.String())),
+            on=["feature", "value", "beside"],
+            how="left",
+            nulls_equal=True,
         )
-    return out
+        .with_columns(
+            pl.format(
+                "{} ({} {} {})",
+                "phrase",
+                pl.when(pl.col("delta") > 0).then(pl.lit(up)).otherwise(pl.lit(down)),
+                pl.lit(joiner),
+                _two_decimals(pl.col("delta").abs()),
+            ).alias("reason")
+        )
+        .sort("row", maintain_order=True)
+        .group_by("row", maintain_order=True)
+        .agg("reason")
+    )
+    typical = pl.lit([TYPICAL.get(lang, TYPICAL["en"])], dtype=pl.List(pl.String()))
+    return (
+        pl.DataFrame({"row": np.arange(n)}, schema={"row": pl.Int64()})
+        .join(said, on="row", how="left", maintain_order="left")
+        .select(pl.col("reason").fill_null(typical).alias("reasons"))
+        .to_series()
+    )
+
+
+def _two_decimals(value: pl.Expr) -> pl.Expr:
+    """A non-negative number below 10 with two decimals (``0.2`` -> ``"0.20"``), in columns."""
+    cents = (value * 100).round(0).cast(pl.Int64())
+    return pl.format("{}.{}", cents // 100, (cents % 100).cast(pl.String()).str.zfill(2))
+
+
+def facts(model: Model | None, debtors: pl.DataFrame, lang: str = "en") -> list[dict[str, str]]:
+    """Per row of ``debtors`` (:func:`arrears.scoring.features.debtor_features`), every
+    feature the score reads in a collector's words (``{"promises_broken_12m": "has broken 2
+    promises this year", ...}``): what is known of the debtor, whether or not it moves the
+    score (``model explain``)."""
+    from arrears.scoring.words import phrase  # noqa: PLC0415
+
+    names = debtor_names(model) if model is not None else list(MODEL_DEBTOR_FEATURES)
+    typical = model.debtor_reference if model is not None else {}
+    rows = debtors.select([pl.col(n).cast(pl.Float64()) for n in names]).to_dicts()
+    return [{n: phrase(n, row, typical.get(n), lang) for n in names} for row in rows]
 
 
 def _value(v: float) -> float | None:
@@ -471,13 +625,13 @@ def score_view(
     if reasons_for is not None:
         explained = debtors.filter(pl.col("debtor_id").is_in(list(reasons_for)))
         why = explained.select("debtor_id", "currency").with_columns(
-            pl.Series("reasons", reasons(model, explained), dtype=texts)
+            reasons_series(model, explained).alias("reasons")
         )
         frame = frame.join(
             why, on=["debtor_id", "currency"], how="left", maintain_order="left"
         ).with_columns(pl.col("reasons").fill_null(pl.lit([], dtype=texts)))
     elif with_reasons:
-        frame = frame.with_columns(pl.Series("reasons", reasons(model, debtors), dtype=texts))
+        frame = frame.with_columns(reasons_series(model, debtors).alias("reasons"))
     else:
         frame = frame.with_columns(pl.lit([], dtype=texts).alias("reasons"))
     # debtors are sorted by (debtor_id, currency): the left join keeps that order

@@ -256,11 +256,13 @@ def _metadata(where: Path) -> dict[str, Any]:
 
 
 def _check_compatible(meta: dict[str, Any], where: Path) -> None:
-    """The version was trained on the features this arrears computes, with this scikit-learn."""
+    """The version was trained on features this arrears computes (a version trained before a
+    feature was added is scored without it), with this scikit-learn."""
     features = meta.get("features") or {}
-    expected = {"debtor": list(MODEL_DEBTOR_FEATURES), "invoice": list(INVOICE_FEATURES)}
-    for kind, names in expected.items():
-        if features.get(kind) != names:
+    computed = {"debtor": set(MODEL_DEBTOR_FEATURES), "invoice": set(INVOICE_FEATURES)}
+    for kind, names in computed.items():
+        learnt = features.get(kind)
+        if not isinstance(learnt, list) or not learnt or not set(learnt) <= names:
             raise ModelFileError(
                 f"{where} was trained on other {kind} features than this version of arrears "
                 f"computes; {_WHAT_TO_DO}"

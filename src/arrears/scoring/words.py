@@ -202,6 +202,46 @@ _PHRASES: dict[str, tuple[Phrase, Phrase]] = {
         lambda v, _r, _t: f"uses {_pct(v)} % of its credit limit",
         lambda v, _r, _t: f"usa el {_pct(v)} % de su límite de crédito",
     ),
+    "promises_made_12m": (
+        lambda v, _r, _t: (
+            "made no promise to pay this year"
+            if _n(v) == 0
+            else f"made {_n(v)} {_plural(_n(v), 'promise', 'promises')} to pay this year"
+        ),
+        lambda v, _r, _t: (
+            "no hizo ninguna promesa de pago este año"
+            if _n(v) == 0
+            else f"hizo {_n(v)} {_plural(_n(v), 'promesa', 'promesas')} de pago este año"
+        ),
+    ),
+    "promises_broken_12m": (
+        lambda v, _r, _t: (
+            "has broken no promise this year"
+            if _n(v) == 0
+            else f"has broken {_n(v)} {_plural(_n(v), 'promise', 'promises')} this year"
+        ),
+        lambda v, _r, _t: (
+            "no ha incumplido ninguna promesa este año"
+            if _n(v) == 0
+            else f"ha incumplido {_n(v)} {_plural(_n(v), 'promesa', 'promesas')} este año"
+        ),
+    ),
+    "promise_kept_rate": (
+        lambda v, _r, _t: f"kept {_pct(v)} % of its promises this year",
+        lambda v, _r, _t: f"cumplió el {_pct(v)} % de sus promesas este año",
+    ),
+    "disputes_12m": (
+        lambda v, _r, _t: (
+            "has disputed no invoice this year"
+            if _n(v) == 0
+            else f"has disputed {_n(v)} {_plural(_n(v), 'invoice', 'invoices')} this year"
+        ),
+        lambda v, _r, _t: (
+            "no ha disputado ninguna factura este año"
+            if _n(v) == 0
+            else f"ha disputado {_n(v)} {_plural(_n(v), 'factura', 'facturas')} este año"
+        ),
+    ),
 }
 
 #: What a missing value means, per feature (a debtor with no payment this year has no late rate).
@@ -222,6 +262,10 @@ _UNKNOWN: dict[str, tuple[str, str]] = {
     ),
     "log_credit_limit": ("has no credit limit on file", "no tiene límite de crédito registrado"),
     "utilisation": ("has no credit limit on file", "no tiene límite de crédito registrado"),
+    "promise_kept_rate": (
+        "has no promise to pay judged this year",
+        "no tiene promesas de pago vencidas este año",
+    ),
 }
 _NO_HISTORY = ("has no payment history", "no tiene historial de pagos")
 
@@ -229,9 +273,11 @@ LANGUAGES = ("en", "es")
 
 #: The features a phrase reads beside its own (a late rate says "of its N invoices").
 CONTEXT = ("days_past_due", "settled_365d")
+#: Which phrase reads which of :data:`CONTEXT` (every other phrase reads its own value only).
+READS: dict[str, str] = {"overdue_invoices": "days_past_due", "late_rate_365d": "settled_365d"}
 
 #: The effect on the score, appended to each phrase.
-_EFFECT = {
+EFFECT = {
     "en": ("raises the score", "lowers the score"),
     "es": ("sube la puntuación", "baja la puntuación"),
 }
@@ -253,7 +299,7 @@ def reason(
     name: str, row: Row, delta: float, typical: float | None = None, lang: str = "en"
 ) -> str:
     """``phrase`` with its effect: ``usually pays 20 days late (lowers the score by 0.21)``."""
-    up, down = _EFFECT[lang]
+    up, down = EFFECT[lang]
     effect = up if delta > 0 else down
     joiner = "by" if lang == "en" else "en"
     return f"{phrase(name, row, typical, lang)} ({effect} {joiner} {abs(delta):.2f})"

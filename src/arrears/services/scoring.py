@@ -18,12 +18,17 @@ import polars as pl
 from arrears.domain.activity import Activity
 from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import InvalidInput, NotFound
-from arrears.scoring.frames import History, limits_of
+from arrears.scoring.frames import History, limits_of, promises_of
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.activity_log import Entry, record
 from arrears.store.cycle.read import read_cycle_input
 from arrears.store.portfolios import UnknownPortfolio, portfolio_id
-from arrears.store.scoring.history import read_debtor_history, read_debtors, read_history
+from arrears.store.scoring.history import (
+    read_debtor_history,
+    read_debtors,
+    read_history,
+    read_promises,
+)
 from arrears.store.scoring.scores import write_scores
 
 if TYPE_CHECKING:
@@ -40,6 +45,8 @@ class DebtorScores:
     portfolio: str
     as_of: date
     scores: pl.DataFrame
+    #: per row of ``scores``, every feature in a collector's words (name -> phrase)
+    facts: tuple[dict[str, str], ...] = ()
 
 
 def scoring_history(uow: SqlUnitOfWork, actor: Actor, *, portfolio: str) -> History:
@@ -50,9 +57,11 @@ def scoring_history(uow: SqlUnitOfWork, actor: Actor, *, portfolio: str) -> Hist
         history = read_history(uow.engine, portfolio=portfolio)
         # the credit limits of the debtors file, for the lender features (as they stand)
         limits = limits_of(read_debtors(uow.engine, portfolio=portfolio))
+        # the promises to pay with the outcomes the cycle recorded (promise history features)
+        promises = promises_of(read_promises(uow.engine, portfolio=portfolio))
     except UnknownPortfolio as exc:
         raise NotFound(str(exc)) from exc
-    history = replace(history, limits=limits)
+    history = replace(history, limits=limits, promises=promises)
     if history.instalments.is_empty():
         raise InvalidInput(
             f"portfolio {portfolio} has no history: import invoices and payments first"
@@ -68,13 +77,15 @@ def score_debtor(
     debtor: str,
     as_of: date,
     model: Model | None,
+    lang: str = "en",
 ) -> DebtorScores:
     """``debtor``'s scores on ``as_of`` with ``model`` (``None``: the rules score), with their
     reasons; :class:`NotFound` for an unknown debtor, :class:`InvalidInput` when it owes
     nothing that day. Reads the debtor's own history only (every feature is computed from the
     debtor's own ledger: the same score as the cycle's whole-portfolio read gives it)."""
+    from arrears.scoring.features import KEY, debtor_features  # noqa: PLC0415
     from arrears.scoring.frames import view_at  # noqa: PLC0415
-    from arrears.scoring.model import score_view  # noqa: PLC0415  (scikit-learn)
+    from arrears.scoring.model import facts, score_view  # noqa: PLC0415  (scikit-learn)
 
     actor.require(Permission.READ, "score a debtor")
     try:
@@ -83,10 +94,12 @@ def score_debtor(
         raise NotFound(str(exc)) from exc
     if history is None:
         raise NotFound(f"unknown debtor {debtor!r} in portfolio {portfolio}")
-    scored = score_view(model, view_at(history, as_of))
+    view = view_at(history, as_of)
+    scored = score_view(model, view)
     if scored.is_empty():
         raise InvalidInput(f"debtor {debtor!r} owes nothing on {as_of}: no score")
-    return DebtorScores(debtor, portfolio, as_of, scored)
+    known = scored.select(KEY).join(debtor_features(view), on=KEY, how="left")
+    return DebtorScores(debtor, portfolio, as_of, scored, tuple(facts(model, known, lang)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +138,7 @@ def score_portfolio(
     from arrears.scoring.bands import band  # noqa: PLC0415
     from arrears.scoring.features import debtor_features  # noqa: PLC0415  (scikit-learn)
     from arrears.scoring.frames import view_from_cycle_input  # noqa: PLC0415
-    from arrears.scoring.model import reasons, score_view  # noqa: PLC0415
+    from arrears.scoring.model import reasons_series, score_view  # noqa: PLC0415
 
     actor.require(Permission.ADMINISTER if keep else Permission.READ, "score the portfolio")
     if top is not None and top < 1:
@@ -148,7 +161,7 @@ def score_portfolio(
     texts = pl.List(pl.String())
     explained = balances.join(scores.select("debtor_id", "currency"), on=["debtor_id", "currency"])
     why = explained.select("debtor_id", "currency").with_columns(
-        pl.Series("reasons", reasons(model, explained), dtype=texts)
+        reasons_series(model, explained).alias("reasons")
         if with_reasons
         else pl.lit([], dtype=texts).alias("reasons")
     )
@@ -405,9 +418,9 @@ def monitor_model(
     """Population stability of ``model``'s features and score between its training examples
     and ``portfolio``'s debtors with an open balance on ``as_of``; :class:`InvalidInput` for a
     version trained before monitoring existed (no reference: train again)."""
-    from arrears.scoring.features import MODEL_DEBTOR_FEATURES, debtor_features  # noqa: PLC0415
+    from arrears.scoring.features import debtor_features  # noqa: PLC0415
     from arrears.scoring.frames import view_from_cycle_input  # noqa: PLC0415
-    from arrears.scoring.model import predict_pay  # noqa: PLC0415
+    from arrears.scoring.model import debtor_names, predict_pay  # noqa: PLC0415
     from arrears.scoring.monitor import drift  # noqa: PLC0415
 
     actor.require(Permission.READ, "monitor the model")
@@ -424,7 +437,7 @@ def monitor_model(
         raise NotFound(str(exc)) from exc
     debtors = debtor_features(view_from_cycle_input(data, as_of))
     scores = predict_pay(model, debtors)
-    table = drift(ref, debtors.select(list(MODEL_DEBTOR_FEATURES)), scores)
+    table = drift(ref, debtors.select(debtor_names(model)), scores)
     window = model.metadata.get("training_window") or {}
     return Monitoring(portfolio, as_of, version, window, debtors.height, table)
 

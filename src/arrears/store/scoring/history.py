@@ -21,6 +21,7 @@ from arrears.scoring.frames import (
     HISTORY_INSTALMENT_SCHEMA,
     History,
     limits_of,
+    promises_of,
 )
 from arrears.store.cycle.read import _NULL_DAY, _typed
 from arrears.store.cycle.snapshot import (
@@ -112,6 +113,7 @@ def read_debtor_history(engine: Engine, *, portfolio: str, debtor: str) -> Histo
         _sorted(found, "instalment_id"),
         _sorted(paid, "id").select(list(HISTORY_ALLOCATION_SCHEMA)),
         limits,
+        promises_of(read_promises(engine, portfolio=portfolio, debtor_id=did)),
     )
 
 
@@ -143,14 +145,17 @@ PROMISE_READ: dict[str, pl.DataType] = {
 }
 
 
-def read_promises(engine: Engine, *, portfolio: str) -> pl.DataFrame:
-    """Every promise of ``portfolio`` that was not cancelled, with its recorded outcome
-    (:data:`PROMISE_READ`; ``outcome`` and ``outcome_on`` null, ``kept_minor`` 0, until the
-    cycle judged it). Raises :class:`arrears.store.portfolios.UnknownPortfolio` for an unknown code.
+def read_promises(engine: Engine, *, portfolio: str, debtor_id: int | None = None) -> pl.DataFrame:
+    """Every promise of ``portfolio`` (or of its debtor ``debtor_id``) that was not cancelled,
+    with its recorded outcome (:data:`PROMISE_READ`; ``outcome`` and ``outcome_on`` null,
+    ``kept_minor`` 0, until the cycle judged it): the promise history features read them
+    (:func:`arrears.scoring.frames.promises_of`). Raises
+    :class:`arrears.store.portfolios.UnknownPortfolio` for an unknown code.
     """
     with engine.connect() as conn:
         pid = int(portfolio_id(conn, portfolio))
     pg = engine.dialect.name == "postgresql"
+    one = "" if debtor_id is None else f" AND debtor_id = {int(debtor_id)}"
     # COALESCE: ADBC SQLite infers a column's type from its first rows; _typed turns '' back
     query = f"""
         SELECT id AS promise_id, debtor_id, currency, amount_minor,
@@ -158,7 +163,7 @@ def read_promises(engine: Engine, *, portfolio: str) -> pl.DataFrame:
                COALESCE(outcome, '') AS outcome, COALESCE(kept_minor, 0) AS kept_minor,
                {_day("outcome_on", pg, nullable=True)} AS outcome_on
         FROM promise
-        WHERE portfolio_id = {pid} AND cancelled_on IS NULL"""
+        WHERE portfolio_id = {pid} AND cancelled_on IS NULL{one}"""
     [promises] = _read_all(engine, [(query, lambda raw: _typed(raw, PROMISE_READ))])
     return promises
 
