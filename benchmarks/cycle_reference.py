@@ -328,9 +328,7 @@ def reference_features(
         params: dict[str, object] = {"as_of": as_of}
         if reopen_within_days is not None:
             params["reopen"] = reopen_within_days
-        sql = _feature_sql(
-            buckets, with_window=reopen_within_days is not None, disputes=disputes
-        )
+        sql = _feature_sql(buckets, with_window=reopen_within_days is not None, disputes=disputes)
         result: pl.DataFrame = con.sql(sql, params=params).pl()
         return result
     finally:

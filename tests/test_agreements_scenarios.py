@@ -400,8 +400,9 @@ def test_a_placed_case_gets_no_in_house_contact_and_credit_stays_on_hold(
     assert parsed is not None and not problems
     s.policy = compile_policy(parsed)
     s.run("2026-02-01")
-    agencies.add_agency(s.uow(), system("admin"), "cobra", name="Cobra", terms=Terms("flat", Decimal(20)),
-                        recall_after_days=None, at=AT)  # fmt: skip
+    agencies.add_agency(s.uow(), system("admin"), "cobra", name="Cobra",
+                        terms=Terms("flat", Decimal(20)), recall_after_days=None,
+                        at=AT)  # fmt: skip
     agencies.place(s.uow(), MAX, "ACME", portfolio="default", agency="cobra",
                    on=d("2026-02-05"), at=AT)  # fmt: skip
     s.did("2026-02-05")
