@@ -127,6 +127,12 @@ def test_monitor_and_run_see_a_shifted_portfolio(
     assert shifted["days_past_due"]["out_of_range"] > 0
     out, _ = cli(ws, capsys, "model", "monitor", "--as-of", SHIFTED)
     assert "shifted: score" in out and "above 0.25 shift" in out
+    # `model score` flags, per debtor, the features outside the training range
+    args = ("model", "score", "--no-store", "--no-reasons", "--as-of")
+    late = as_json(ws, capsys, *args, SHIFTED)
+    assert sum("days_past_due" in r["out_of_range"] for r in late) > len(late) / 2
+    usual = as_json(ws, capsys, *args, STABLE)
+    assert sum(bool(r["out_of_range"]) for r in usual) < sum(bool(r["out_of_range"]) for r in late)
 
     _, err = cli(ws, capsys, "run", "--as-of", STABLE)
     assert "population stability" not in err

@@ -544,7 +544,9 @@ def score_command(
         scores.write_parquet(output)
         err_console.print(f"wrote {scores.height:,} rows to {output}", markup=False)
         return
-    shown = scores.with_columns(pl.col("reasons").list.join("; "))
+    shown = scores.with_columns(
+        pl.col("reasons").list.join("; "), pl.col("out_of_range").list.join(", ")
+    )
     if fmt is ScoreFormat.JSON:
         shown = scores  # the reasons as a list
     if fmt is ScoreFormat.TABLE:  # the open balance as an amount, in the workspace's locale
@@ -576,7 +578,7 @@ def score_command(
         title=f"scores as of {day}: {used}",
         right=("open balance",),
         wrap=("reasons",),
-        optional=("reasons", "source"),
+        optional=("reasons", "source", "out_of_range"),
         wide=wide,
     )
 

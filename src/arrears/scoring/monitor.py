@@ -142,6 +142,29 @@ def drift(model_reference: dict[str, Any], features: pl.DataFrame, scores: Array
     return pl.DataFrame(rows, schema=schema)
 
 
+def outside_training(model_reference: dict[str, Any] | None, features: pl.DataFrame) -> pl.Series:
+    """Per row of ``features``, the features whose value lies outside what the model saw in
+    training (below its minimum or above its maximum; a missing value never is): flagged at
+    scoring, not clipped (the trees treat a value beyond the range as the nearest value they
+    saw, so clipping would change no score), for ``model score`` to show. Empty lists for a
+    model trained without a reference."""
+    texts = pl.List(pl.String())
+    if not model_reference or features.is_empty():
+        return pl.Series("out_of_range", [[]] * features.height, dtype=texts)
+    flags = []
+    for name, ref in model_reference["features"].items():
+        if name not in features.columns or ref.get("min") is None:
+            continue
+        value = pl.col(name).cast(pl.Float64())
+        outside = (value < ref["min"]) | (value > ref["max"])
+        flags.append(pl.when(outside).then(pl.lit(name)))
+    if not flags:
+        return pl.Series("out_of_range", [[]] * features.height, dtype=texts)
+    return features.select(
+        pl.concat_list(flags).list.drop_nulls().alias("out_of_range")
+    ).to_series()
+
+
 def warning(value: float | None) -> str | None:
     """The one line ``arrears run`` prints when the score's PSI is above :data:`SHIFT`."""
     if value is None or value <= SHIFT:

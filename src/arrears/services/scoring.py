@@ -107,9 +107,10 @@ class PortfolioScores:
     """``scores``: one row per debtor and currency with an open balance (current or overdue) on
     ``as_of``: ``debtor`` (its id as imported), ``currency``, ``score``, ``band`` (A-E,
     :data:`arrears.scoring.bands.BANDS`), ``expected_days_to_pay``, ``reasons`` (in a
-    collector's words), ``source`` (``model vN`` or ``rules``), ``days_past_due`` and
-    ``open_minor``; least likely to pay first. ``stored``: the rows written to the day's
-    stored scores (0 when not stored)."""
+    collector's words), ``source`` (``model vN`` or ``rules``), ``days_past_due``,
+    ``open_minor`` and ``out_of_range`` (the features outside the model's training range,
+    :func:`arrears.scoring.monitor.outside_training`); least likely to pay first.
+    ``stored``: the rows written to the day's stored scores (0 when not stored)."""
 
     portfolio: str
     as_of: date
@@ -160,10 +161,14 @@ def score_portfolio(
         scores = scores.head(top)
     texts = pl.List(pl.String())
     explained = balances.join(scores.select("debtor_id", "currency"), on=["debtor_id", "currency"])
+    from arrears.scoring.monitor import outside_training  # noqa: PLC0415
+
+    reference = None if model is None else model.metadata.get("monitor")
     why = explained.select("debtor_id", "currency").with_columns(
         reasons_series(model, explained).alias("reasons")
         if with_reasons
-        else pl.lit([], dtype=texts).alias("reasons")
+        else pl.lit([], dtype=texts).alias("reasons"),
+        outside_training(reference, explained),
     )
     scores = (
         scores.join(why, on=["debtor_id", "currency"], how="left", maintain_order="left")
@@ -186,7 +191,7 @@ def score_portfolio(
         if top is not None:
             scores = scores.head(top)
     columns = ["debtor", "currency", "score", "band", "expected_days_to_pay", "reasons"]
-    shown = scores.select(*columns, "source", "days_past_due", "open_minor")
+    shown = scores.select(*columns, "source", "days_past_due", "open_minor", "out_of_range")
     return PortfolioScores(portfolio, as_of, shown, stored)
 
 
