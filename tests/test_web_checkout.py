@@ -106,7 +106,14 @@ def online_payments(ws: Path) -> list[dict[str, object]]:
 def test_a_debtor_pays_through_the_fake_provider_once(shop: Shop) -> None:
     debtor, currency, before = owing(shop.ws)
     token = debtor_token(shop.channels_secret, debtor)
-    start = shop.client.get(f"/pay/{token}/checkout", params={"currency": currency})
+    # the debtor's own page offers the card payment, per currency, and the link starts it
+    own = shop.client.get(f"/pay/{token}")
+    assert own.status_code == 200 and 'id="pay-online"' in own.text, own.text
+    links = re.findall(r'<ul id="pay-online">.*?</ul>', own.text, re.S)[0]
+    hrefs = [html.unescape(h) for h in re.findall(r'href="([^"]+)"', links)]
+    [href] = [h for h in hrefs if h.endswith(f"currency={currency}")]
+    assert "by card" in links or "con tarjeta" in links
+    start = shop.client.get(href)
     assert start.status_code == 303, start.text
     to_provider = start.headers["location"]
     assert to_provider.startswith(f"{shop.base}/fake-provider/checkout?")
@@ -181,6 +188,8 @@ def test_without_a_provider_there_is_no_checkout(ws: Path) -> None:
     for shop in served(ws, ""):
         debtor, currency, _ = owing(ws)
         token = debtor_token(shop.channels_secret, debtor)
+        own = shop.client.get(f"/pay/{token}")
+        assert own.status_code == 200 and 'id="pay-online"' not in own.text
         none = shop.client.get(f"/pay/{token}/checkout", params={"currency": currency})
         assert none.status_code == 404
         assert none.json()["problems"][0]["where"] == "checkout.provider"

@@ -38,7 +38,7 @@ from arrears.domain.money import from_minor
 from arrears.domain.problems import ProblemsFound
 from arrears.services import collection, messages, self_agreements, selfservice
 from arrears.web import account as account_page
-from arrears.web import i18n
+from arrears.web import checkout, i18n
 from arrears.web.app import Site
 from arrears.web.pages import HEADERS, _form, _templates, _today
 
@@ -142,9 +142,17 @@ def _page(request: Request, token: str, status: int = 200, **context: Any) -> HT
     context["values"] = defaults | context.get("values", {})
     speaker = _Speaker(lang)
     context |= _agreements(request, s, actor, who, account, speaker, context)
+    base = f"/pay/{quote(token, safe='')}"
+    # paying online (web/checkout.py): one link per currency with something open, for what is
+    # overdue (or open, when nothing is overdue yet), when a provider is configured
+    pay_online = [
+        {"href": f"{base}/checkout?currency={quote(o.currency)}",
+         "amount": i18n.amount(o.overdue or o.open, o.currency, lang)}
+        for o in account.owed if o.open > 0
+    ] if checkout.provider(s) else []  # fmt: skip
     return _render(
         lang, "debtor.html", status,
-        account=account, token=token, base=f"/pay/{quote(token, safe='')}",
+        account=account, token=token, base=base, pay_online=pay_online,
         invoices=[{"line": i, "open": i18n.amount(i.open, i.currency, lang)}
                   for i in account.invoices],
         owed=[{"o": o, "overdue": i18n.amount(o.overdue, o.currency, lang),
