@@ -111,9 +111,19 @@ def test_evaluate_reports_the_backtest_as_json(
     assert debtor["model"]["auc"] > 0.7
     assert len(debtor["model"]["lift"]) == 10 and debtor["model"]["lift"][-1]["capture"] == 1.0
 
-    assert run(ws, "evaluate") == 0  # the table form of the same report
+    low, high = debtor["model"]["auc_95"]
+    assert low <= debtor["model"]["auc"] <= high
+
+    page = ws.parent / "backtest.html"
+    assert run(ws, "evaluate", "--report", str(page)) == 0  # the table form, and the page
     out = capsys.readouterr().out
     assert "tuned" in out and "lift and capture" in out
+    html = page.read_text(encoding="utf-8")
+    assert html.count("<svg") == 2 and "calibration of the score" in html
+    assert f"95 % bootstrap interval {low}-{high}" in html
+    # one point per calibration bin of the score
+    plot = html.split("<h2>Calibration</h2>")[1].split("</svg>")[0]
+    assert plot.count("<circle") == len(debtor["model"]["calibration"])
 
 
 def test_explain_scores_one_debtor_and_refuses_an_unknown_one(

@@ -326,8 +326,13 @@ def evaluate_command(
     portfolio: Portfolio = None,
     fmt: FormatOpt = Format.TABLE,
     wide: Wide = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write the backtest as an HTML page with its plots."),
+    ] = None,
 ) -> None:
-    """Chronological backtest: AUC, Brier, calibration, lift by decile, next to baselines."""
+    """Chronological backtest: AUC (with its bootstrap interval), Brier, calibration, lift by
+    decile, next to baselines; ``--report FILE.html`` adds the calibration plot."""
     from arrears.cli.app import UserError
     from arrears.scoring import NotEnoughHistory
     from arrears.scoring.evaluate import backtest
@@ -337,6 +342,13 @@ def evaluate_command(
         report = backtest(history, train_share=train_share)
     except NotEnoughHistory as exc:
         raise UserError(str(exc)) from None
+    if html is not None:
+        from arrears.cli.output import err_console
+        from arrears.scoring.report import report_html
+
+        page = report_html(report, f"backtest of {code}, trained before {report['cutoff']}")
+        html.write_text(page, encoding="utf-8")
+        err_console.print(f"wrote the report to {html}", markup=False, soft_wrap=True)
     if fmt is Format.JSON:
         typer.echo(json.dumps(report, indent=2))
         return

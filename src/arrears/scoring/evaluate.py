@@ -278,6 +278,7 @@ def _debtor_section(history: History, cut: date, s: Settings) -> dict[str, Any]:
         "paid_rate_test": round(float(y.mean()), 4),
         "model": {
             **_scores(y, p),
+            "auc_95": None if (ci := auc_interval(y, p)) is None else list(ci),
             "calibration": calibration_table(y, p),
             "lift": lift_table(y, p),
         },
