@@ -46,6 +46,9 @@ def main() -> None:
     parser.add_argument("url")
     parser.add_argument("--as-of", default="2026-11-23")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--mmap-mib", type=int, help="the commit's SQLite memory map (default: write.py's)"
+    )
     args = parser.parse_args()
 
     from sqlalchemy import event
@@ -89,6 +92,18 @@ def main() -> None:
 
     for name in ("effects", "_step_frame", "_debtor_names"):
         setattr(write, name, timed(name, getattr(write, name)))
+    if args.mmap_mib is not None:
+        write.SQLITE_MMAP_BYTES = args.mmap_mib * 2**20
+    commit = write.commit_decisions
+
+    def commit_decisions(*a: Any, **k: Any) -> Any:
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS before the commit {rss:,.0f} MiB", flush=True)
+        return commit(*a, **k)
+
+    import arrears.services.cycle as service
+
+    service.commit_decisions = commit_decisions  # type: ignore[assignment]
     engine.dialect.do_commit = timed("COMMIT", engine.dialect.do_commit)  # type: ignore[method-assign]
 
     timings = Timings()

@@ -143,10 +143,8 @@ CHANGE_CASE = EffectKind(
 RECORD_STEP = EffectKind(
     "record_step",
     "a step occurrence is recorded once for its case (`status` executed, skipped or blocked, "
-    "with the reason; skipped and blocked ones do nothing else); `payload` says the step. The "
-    "steps of one case and status are logged by one `event` activity, keyed by the first "
-    "step's key (the smallest), whose payload `log_payload` (on that first step, null on the "
-    "others) is that step's with `steps`: every one of them, by key (one step: its payload)",
+    "with the reason; skipped and blocked ones do nothing else); `event` and `payload` are "
+    "its activity's",
     {
         **_CASE_REF,
         "step_id": S,
@@ -158,7 +156,6 @@ RECORD_STEP = EffectKind(
         "due_on": D,
         "event": S,
         "payload": S,
-        "log_payload": S,
     },
 )
 QUEUE_MESSAGE = EffectKind(
@@ -310,7 +307,7 @@ def effects(decisions: Decisions, *, portfolio: str, as_of: date, debtors: pl.Da
         ).alias("key"),
         _case_payload().alias("payload"),
     )
-    steps = _with_log_payload(_steps(steps, portfolio, as_of))
+    steps = _steps(steps, portfolio, as_of)
     executed = steps.filter(pl.col("status") == "executed")
     return Effects(
         open_case=_conform(cases.filter(pl.col("change") == "open"), OPEN_CASE),
@@ -546,32 +543,6 @@ def _steps(steps: pl.DataFrame, portfolio: str, as_of: date) -> pl.DataFrame:
         pl.col("p_to").alias("stage_floor_to"),
         pl.when(action == "place_with_agency").then(pl.col("p_agency")).alias("agency_to"),
     )
-
-
-def _with_log_payload(steps: pl.DataFrame) -> pl.DataFrame:
-    """Each step with ``log_payload``: on the first step (smallest key) of its case and status,
-    the payload of their one activity (that step's, and with more than one, ``steps``: each
-    one's payload, by key); null on the others. A first day of a backlog records two or three
-    steps per case: one activity each made the log most of the commit's rows."""
-    group = [*CASE_KEY, "status"]
-    logs = steps.group_by(group).agg(
-        pl.col("key").min(),
-        pl.len().alias("_n"),
-        pl.col("payload").sort_by("key").first().alias("_first"),
-        pl.col("payload").sort_by("key").str.join(",").alias("_all"),
-    )
-    logs = logs.select(
-        "key",
-        pl.when(pl.col("_n") == 1)
-        .then(pl.col("_first"))
-        .otherwise(
-            pl.concat_str(
-                pl.col("_first").str.strip_suffix("}"), pl.lit(',"steps":['), "_all", pl.lit("]}")
-            )
-        )
-        .alias("log_payload"),
-    )
-    return steps.join(logs, on="key", how="left", maintain_order="left")
 
 
 def _messages(executed: pl.DataFrame) -> pl.DataFrame:

@@ -316,7 +316,6 @@ class _Writer:
         where: str,
         legacy_key: str | None = None,
         actor: str | None = None,
-        payload: str = "s.payload",
     ) -> int:
         """One activity per staged row, unless its key (or its ``legacy_key``: the same
         activity as a store from before business keys logged it) is already in the log. The key
@@ -332,7 +331,7 @@ class _Writer:
             INSERT INTO activity (occurred_at, kind, actor, portfolio_id, debtor_id,
                                   subject_kind, subject_id, payload, idempotency_key)
             SELECT :at, {kind}, :actor, {self.pid}, s.debtor_id, {subject_kind}, {subject_id},
-                   {self.cast(payload, "JSON")}, {key}
+                   {self.cast("s.payload", "JSON")}, {key}
             FROM {staged} s
             WHERE {where}
             ON CONFLICT (idempotency_key) DO NOTHING""",
@@ -357,7 +356,7 @@ class _Writer:
             raise StaleDecisions(f"{missing} step(s) name a case that is neither stored nor opened")
         # a step occurrence is recorded once: guarded by the case, step and occurrence (the
         # business columns), not by the key, so steps logged under an older key stay done
-        recorded_before = self.exec(f"""
+        self.exec(f"""
             DELETE FROM {staged} WHERE EXISTS (
                 SELECT 1 FROM case_step c WHERE c.case_id = {staged}.case_id
                   AND c.step_id = {staged}.step_id AND c.occurrence = {staged}.occurrence)""")
@@ -379,16 +378,7 @@ class _Writer:
         counts["steps_executed"] = int(executed or 0)
         counts["steps_blocked"] = int(blocked or 0)
         counts["steps_skipped"] = inserted - counts["steps_executed"] - counts["steps_blocked"]
-        # one activity per case and status of the steps recorded now (``log_payload``, on the
-        # first step of each: see ``effects.RECORD_STEP``); if some of those steps were recorded
-        # before (a day run again after a change, a store from before), one per step
-        if recorded_before:
-            where, payload = "1 = 1", "s.payload"
-        else:
-            where, payload = "s.log_payload IS NOT NULL", "s.log_payload"
-        activities = self._activities(
-            staged, "s.event", "'case_step'", "s.key", "s.key", where, payload=payload
-        )
+        activities = self._activities(staged, "s.event", "'case_step'", "s.key", "s.key", "1 = 1")
         with self._trusted("outbox"), self._no_nested_loops():
             counts["outbox"] = self._outbox(staged)
         with self._trusted("task"), self._no_nested_loops():
