@@ -45,6 +45,8 @@ def an_undisputed_invoice(ws: Path) -> str:
 def test_a_collector_opens_and_rejects_a_dispute(web: Web) -> None:
     assert web.client.get("/disputes").status_code == 303  # log in first
     assert login(web.client, "maria") == 303
+    worklist = web.client.get("/worklist")
+    assert '<a href="/disputes">Disputes</a>' in worklist.text  # reached from every page's menu
     page = web.client.get("/disputes")
     assert page.status_code == 200 and "<h1>Disputes" in page.text
     number = an_undisputed_invoice(web.ws)
