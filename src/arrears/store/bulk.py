@@ -168,10 +168,17 @@ def insert_frame(
     else:
         columns = ", ".join(f'"{c}"' for c in frame.columns)
         marks = ", ".join("?" for _ in frame.columns)
-        conn.exec_driver_sql(
-            f'INSERT INTO "{name}" ({columns}) VALUES ({marks})', _sqlite_values(frame).rows()
-        )
+        # an executemany per SQLITE_ROWS_AT_ONCE rows: never every row of a million-row frame
+        # alive as Python objects at once (a first day's 2.4M staged steps at 1M debtors)
+        for chunk in frame.iter_slices(SQLITE_ROWS_AT_ONCE):
+            conn.exec_driver_sql(
+                f'INSERT INTO "{name}" ({columns}) VALUES ({marks})', _sqlite_values(chunk).rows()
+            )
     return frame.height
+
+
+#: Rows of a frame made Python tuples at a time for SQLite's ``executemany``.
+SQLITE_ROWS_AT_ONCE = 100_000
 
 
 def _may_skip_fk_triggers(conn: Connection, table: str) -> bool:

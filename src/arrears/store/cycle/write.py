@@ -738,13 +738,10 @@ def _stage(conn: Connection, name: str, frame: pl.DataFrame) -> str:
     mask = pl.sum_horizontal(
         pl.col(c).is_not_null().cast(pl.Int64()) * (1 << i) for i, c in enumerate(columns)
     )
-    for part in frame.with_columns(mask.alias("_set")).partition_by("_set"):
-        bits = int(part["_set"][0])
-        kept = [c for i, c in enumerate(columns) if bits >> i & 1]
-        if kept:
-            bulk.insert_frame(conn, name, part.select(kept))
-        else:  # every column null (cannot be: a staged row has its key)
-            bulk.insert_frame(conn, name, part.select(columns[0]))
+    sets = frame.select(mask.alias("_set"))["_set"]
+    for bits in sets.unique().sort().to_list():  # one group at a time (not all copied at once)
+        kept = [c for i, c in enumerate(columns) if bits >> i & 1] or columns[:1]
+        bulk.insert_frame(conn, name, frame.filter(sets == bits).select(kept))
     return name
 
 
