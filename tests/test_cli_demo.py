@@ -8,12 +8,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from arrears import config
+from arrears.channels.base import debtor_token
 from arrears.cli.app import main
 from arrears.cli.output import amount_text, console
 from arrears.store.database import connect
 from arrears.store.schema import activity, debtor, import_batch, instalment
+from arrears.web import create_app
 
 
 def _counts(ws: Path) -> tuple[int, int, int]:
@@ -54,6 +58,17 @@ def test_demo_runs_end_to_end_and_again_changes_nothing(
     with connect(f"sqlite:///{ws / 'arrears.db'}").connect() as conn:
         last = conn.execute(select(import_batch).order_by(import_batch.c.id.desc()).limit(3))
         assert all(r.created == 0 and r.updated == 0 and r.unchanged > 0 for r in last)
+        owing = conn.execute(
+            select(debtor.c.external_id)
+            .join(instalment, instalment.c.debtor_id == debtor.c.id)
+            .where(instalment.c.open_minor > 0)
+            .limit(1)
+        ).scalar_one()
+    # the demo's debtors can pay by card on their own page (the app's fake provider)
+    loaded = config.load(ws)
+    site = TestClient(create_app(loaded))
+    page = site.get(f"/pay/{debtor_token(loaded.get('channels.secret'), owing)}")
+    assert page.status_code == 200 and 'id="pay-online"' in page.text, page.text
 
 
 GOLDEN = Path(__file__).parent / "golden" / "demo.txt"

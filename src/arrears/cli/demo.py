@@ -162,7 +162,8 @@ def _first_on_worklist(ws: Path) -> str | None:
 
 def _add_rates(config: Path) -> None:
     """Give the new demo workspace a ``[rates]`` table for its currencies: the worklist then
-    ranks balances in COP, EUR, GBP, MXN and USD in one unit (US dollars)."""
+    ranks balances in COP, EUR, GBP, MXN and USD in one unit (US dollars); and the fake card
+    provider, so that the debtor's page can be paid from in the demo."""
     from arrears.demo.geography import usd_values
 
     lines = [
@@ -171,6 +172,11 @@ def _add_rates(config: Path) -> None:
         "# so that the worklist ranks balances in different currencies in one unit.",
         "[rates]",
         *(f'{code} = "{value}"' for code, value in usd_values().items()),
+        "",
+        "# Paying online on the debtor's page: the app's own fake card provider, for trying it",
+        '# out (a real workspace names its hosted checkout: provider = "hosted", url, secret).',
+        "[checkout]",
+        'provider = "fake"',
     ]
     with config.open("a", encoding="utf-8") as out:
         out.write("\n".join(lines) + "\n")

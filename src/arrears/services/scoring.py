@@ -29,7 +29,7 @@ from arrears.store.scoring.history import (
     read_history,
     read_promises,
 )
-from arrears.store.scoring.scores import write_scores
+from arrears.store.scoring.scores import logged, write_scores
 
 if TYPE_CHECKING:
     from arrears.scoring.model import Model
@@ -251,8 +251,12 @@ def _keep(
         )
         pid = portfolio_id(uow.conn, portfolio)
         payload = {"as_of": as_of.isoformat(), "rows": written, "model": version, "by": by}
-        entry = _entry(ScoresStored, actor, (portfolio, pid), version, payload, at, None)
-        record(uow.conn, [entry])
+        # the run's storing is logged once a day and version: a second run of the day
+        # replaces the same rows and adds nothing to the log
+        key = f"scores:{portfolio}:{as_of.isoformat()}:{version}:run" if by == "run" else None
+        if key is None or not logged(uow.conn, key):
+            entry = _entry(ScoresStored, actor, (portfolio, pid), version, payload, at, key)
+            record(uow.conn, [entry])
     return written
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, delete, func, select
 
 from arrears.store.bulk import insert_frame, read_frame
 from arrears.store.portfolios import portfolio_id
-from arrears.store.schema import debtor_score
+from arrears.store.schema import activity, debtor_score
 
 #: Days a stored score is kept: a little over a year, so a day compares with the same day of
 #: the previous year.
@@ -129,3 +129,10 @@ def scored_days(conn: Connection, *, portfolio: str) -> list[date]:
         .order_by(debtor_score.c.as_of)
     ).all()
     return [r[0] if isinstance(r[0], date) else date.fromisoformat(str(r[0])) for r in rows]
+
+
+def logged(conn: Connection, key: str) -> bool:
+    """Whether the activity log holds the entry of idempotency key ``key`` (a day's scores
+    stored again by a second run of the day are not logged twice)."""
+    found = conn.execute(select(activity.c.id).where(activity.c.idempotency_key == key).limit(1))
+    return found.first() is not None
