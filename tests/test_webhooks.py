@@ -312,3 +312,21 @@ def test_collect_and_deliver_on_sqlite_and_postgresql(engine: Engine, hook: Hook
     assert sent == ["P1", "P2"]
     [crm] = webhooks.list_endpoints(uow, admin, portfolio="default")
     assert (crm.pending, crm.delivered, crm.failed) == (0, 2, 0)
+
+
+def test_arrears_dispatch_delivers_the_events_too(
+    ws: Path, hook: Hook, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The day's `arrears dispatch` (the scheduled job) also sends the webhooks' events; a
+    workspace without webhooks sees no webhook line."""
+    assert "webhooks:" not in run(ws, capsys, "dispatch", "--as-of", DAY.isoformat())
+    run(ws, capsys, "webhooks", "add", "erp", hook.url, "--event", "payment.recorded")
+    debtor, currency = a_debtor(ws)
+    run(ws, capsys, "payment", "add", "--debtor", debtor, "--id", "HOOK-D1",
+        "--on", DAY.isoformat(), "--amount", "3.00", "--currency", currency)  # fmt: skip
+    said = run(ws, capsys, "dispatch", "--as-of", DAY.isoformat())
+    assert "webhooks: 1 new events; 1 delivered, 0 to retry, 0 failed" in said, said
+    [got] = hook.requests
+    assert json.loads(got["body"])["subject"]["id"] == "HOOK-D1"
+    again = run(ws, capsys, "dispatch", "--as-of", DAY.isoformat())
+    assert "webhooks: 0 new events; 0 delivered" in again and len(hook.requests) == 1

@@ -124,6 +124,25 @@ def dispatch(
     _summary(report, fmt, wide=wide)
     if fmt is Format.TABLE:
         _where(ws)
+    _webhooks(ws, sending.portfolio, say=fmt is Format.TABLE)
+
+
+def _webhooks(ws: config.Workspace, portfolio: str, *, say: bool) -> None:
+    """The day's events to the workspace's webhooks, when it has any (``arrears webhooks``):
+    what happened since the last delivery, signed, each due retry sent once."""
+    from arrears.services import webhooks
+
+    uow = SqlUnitOfWork(store(ws))
+    if not webhooks.list_endpoints(uow, cli_actor(), portfolio=portfolio):
+        return
+    done = webhooks.deliver(uow, cli_actor(), portfolio=portfolio, clock=now)
+    if say:
+        console.print(
+            f"webhooks: {done.collected} new events; {done.delivered} delivered, "
+            f"{done.retrying} to retry, {done.failed} failed",
+            highlight=False,
+            markup=False,
+        )
 
 
 def _summary(report: Report, fmt: Format, *, wide: bool = False) -> None:
