@@ -362,3 +362,23 @@ def test_without_a_rate_table_arrears_run_uses_the_policy_s_reference_rate(
         "on INV-2, 20 days at 11.00 %; recovery costs 2 × 40.00 EUR",
         Decimal("110.14"),
     )
+
+
+def test_arrears_run_warns_when_the_rate_table_has_no_rate_for_the_half_year(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """init's starter table ends in mid-2025: a run in the second half of 2026 says which line
+    to add instead of charging the old rate in silence; with the line, no warning."""
+    from arrears.cli.app import main
+
+    root = tmp_path / "ws"
+    policy = _eu_workspace(root)
+    run = ["-w", str(root), "run", "--policy", str(policy), "--as-of", "2026-07-30"]
+    capsys.readouterr()
+    assert main(run) == 0
+    err = capsys.readouterr().err
+    assert "warning:" in err and "from 2026-07-01" in err and "'2026-07-01,RATE'" in err, err
+    with (root / "reference_rates.csv").open("a", encoding="utf-8") as table:
+        table.write("2026-01-01,2.15\n2026-07-01,2.15\n")
+    assert main(run) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -22,7 +22,7 @@ from rich.markup import escape
 from arrears.cli.aging import parse_as_of
 from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.onboarding import approve_waiting_command, waiting_line
-from arrears.cli.output import Format, Wide, amount_text, console, emit, emit_json
+from arrears.cli.output import Format, Wide, amount_text, console, emit, emit_json, err_console
 from arrears.config import Workspace
 from arrears.cycle.compiled import CompiledPolicy
 from arrears.cycle.frames import Decisions
@@ -35,6 +35,7 @@ from arrears.services.cycle import (
     load_compiled,
     plan_cycle,
     run_cycle,
+    stale_reference_rate,
     summarize,
     unrated,
 )
@@ -260,6 +261,14 @@ def plan_command(
         wide=wide,
         brief=_stages(compiled) if summary else None,
     )
+    _stale_rate(ws, day, compiled)
+
+
+def _stale_rate(ws: Workspace, day: date, compiled: CompiledPolicy) -> None:
+    """Warn (stderr) when the EU late-payment interest would use an out-of-date reference rate."""
+    line = stale_reference_rate(ws.reference_rates, day, compiled)
+    if line:
+        err_console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _stages(compiled: CompiledPolicy) -> tuple[str, ...]:
@@ -352,6 +361,7 @@ def run_command(
     from arrears.cli.model import drift_warning  # the live model's score drift (issue 18)
 
     drift_warning(model, decisions.features)
+    _stale_rate(ws, day, compiled)
 
 
 def _unrated(decisions: Decisions, compiled: CompiledPolicy, ws: Workspace) -> dict[str, object]:

@@ -60,6 +60,7 @@ __all__ = [
     "rate_frame",
     "read_reference_rates",
     "run_cycle",
+    "stale_reference_rate",
     "summarize",
     "unrated",
 ]
@@ -446,6 +447,34 @@ def unrated(
         return []
     seen = {c for c in decisions.cases.filter(pl.col("change") != "close")["currency"] if c}
     return sorted(c for c in seen if c not in rates) if len(seen) > 1 else []
+
+
+def stale_reference_rate(path: Path | None, as_of: date, policy: CompiledPolicy) -> str | None:
+    """A warning when the policy charges the EU late-payment interest and the workspace's
+    ``reference_rates.csv`` has no rate for the half-year ``as_of`` falls in: invoices falling
+    due in it are charged at the file's last rate, which the central bank may have changed.
+    ``None`` when nothing is stale (or the policy charges no such fee, or there is no file:
+    the policy's ``reference_rate`` applies, as documented)."""
+    charged = any(
+        getattr(step, "fee", None) == "eu_late_payment"
+        for cadence in policy.policy.cadences
+        for step in cadence.steps
+    )
+    if not charged:
+        return None
+    table = read_reference_rates(path)
+    if table.is_empty():
+        return None
+    half_year = date(as_of.year, 1 if as_of.month <= 6 else 7, 1)
+    last = table["from"].max()
+    if not isinstance(last, date) or last >= half_year:
+        return None
+    return (
+        f"{path}: its last reference rate applies from {last.isoformat()}; invoices falling due "
+        f"from {half_year.isoformat()} are charged the EU late-payment interest at that rate: "
+        f"add the central bank's rate in force on {half_year.isoformat()} (a line "
+        f"'{half_year.isoformat()},RATE'; the same rate again if it did not change)"
+    )
 
 
 class UnknownDebtor(NotFound):
