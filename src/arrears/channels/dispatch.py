@@ -203,6 +203,7 @@ class Dispatcher:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         lease_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        dispute_pause: str = "invoices",
     ) -> None:
         """``clock``: the time a message leaves (the real clock; a test injects its own). The
         contact rules judge every message at that time, never at its planned ``send_at``: a
@@ -211,7 +212,10 @@ class Dispatcher:
         dispatch --as-of DAY``: the end of that day). ``lease_clock``: the real clock the
         claims' leases run on, whatever ``clock`` says (a rerun of a killed catch-up can take
         its rows back). ``monotonic`` and ``sleep`` pace the per-provider rate limits
-        (``<adapter>.rate``); a ``ValueError`` names a rate setting that is not a number."""
+        (``<adapter>.rate``); a ``ValueError`` names a rate setting that is not a number.
+        ``dispute_pause``: the policy's ``disputes.pause``: ``invoices`` (a message waits only
+        when everything its debtor owes is disputed; the disputed invoices are left out of the
+        message) or ``case`` (any open dispute holds every message to its debtor)."""
         require_secret(settings)  # links nobody can verify are not sent (MissingSecret)
         pid = store.portfolio_id(engine, portfolio)
         if pid is None:
@@ -233,6 +237,7 @@ class Dispatcher:
         self.lease_clock = lease_clock
         self.fresh_until: datetime | None = None  # when the current batch's verdicts expire
         self.today = today  # the day of days past due (default: the clock's UTC date)
+        self.dispute_pause = dispute_pause
         self.buckets: dict[str, TokenBucket] = {}
         #: records that wait for the next transaction (:meth:`later`)
         self.pending: list[Callable[[Connection], Any]] = []
@@ -495,8 +500,11 @@ class Dispatcher:
             )
         attempts = pl.DataFrame(rows, schema=ATTEMPT_SCHEMA)
         decided = guard(attempts, debtors, data.consents, data.history, self.packs)
-        # a dispute opened since the message was queued pauses collection: it is not sent
-        paused = pl.col("debtor_id").is_in(pl.Series(data.disputed, dtype=pl.Int64).implode())
+        # a dispute opened since the message was queued pauses collection (the policy's
+        # disputes.pause): of the whole case, or of the disputed invoices only, which are left
+        # out of the message (store.read_recipients); a debtor owing nothing else waits
+        held = data.disputed if self.dispute_pause == "case" else data.wholly_disputed
+        paused = pl.col("debtor_id").is_in(pl.Series(held, dtype=pl.Int64).implode())
         decided = decided.with_columns(
             pl.when(paused).then(pl.lit("block")).otherwise("decision").alias("decision"),
             pl.when(paused).then(None).otherwise("send_at").alias("send_at"),

@@ -65,9 +65,10 @@ def _sending(
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
     try:
-        packs = load_compiled(ws.policy_for(code)).packs
+        compiled = load_compiled(ws.policy_for(code))
     except (PolicyProblems, FileNotFoundError) as exc:
         raise UserError(f"the contact rules come from the policy: {exc}") from None
+    packs, pause = compiled.packs, compiled.policy.disputes.pause
     try:
         options = Options(
             batch_size=int(ws.get("dispatch.batch_size")),
@@ -78,7 +79,8 @@ def _sending(
     except ValueError as exc:
         raise UserError(f"a dispatch.* setting is not a number: {exc}") from None
     settings = ChannelSettings(ws.values, ws.root)
-    return ws, Sending(code, packs, settings, _roots(ws), options, clock=now, until=until)
+    sending = Sending(code, packs, settings, _roots(ws), options, clock=now, until=until)
+    return ws, replace(sending, dispute_pause=pause)
 
 
 def _where(ws: config.Workspace) -> None:

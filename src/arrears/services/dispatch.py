@@ -44,6 +44,8 @@ class Sending:
     clock: Callable[[], datetime]
     until: datetime | None = None
     today: date | None = None
+    #: the policy's ``disputes.pause``: ``invoices`` or ``case`` (Dispatcher)
+    dispute_pause: str = "invoices"
 
 
 def _dispatcher(uow: SqlUnitOfWork, actor: Actor, sending: Sending) -> Dispatcher:
@@ -59,6 +61,7 @@ def _dispatcher(uow: SqlUnitOfWork, actor: Actor, sending: Sending) -> Dispatche
             actor=actor.name,
             clock=sending.clock,
             until=sending.until,
+            dispute_pause=sending.dispute_pause,
         )
     except ArrearsError:
         raise  # no channels.secret (Unavailable), ...

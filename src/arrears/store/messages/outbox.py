@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Update, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, Update, bindparam, case, func, insert, select, update
 
 from arrears.store.schema import (
     activity,
@@ -304,7 +304,8 @@ def read_recipients(
     engine: Engine, debtor_ids: list[int], as_of: date
 ) -> dict[int, dict[str, Any]]:
     """What the templates and the adapters need of each debtor: its fields, its usable contact
-    points (primary first), its open instalments with their days past due on ``as_of``, and
+    points (primary first), its open instalments with their days past due on ``as_of`` (not
+    the disputed ones: a message asks for what is not in dispute), and
     ``earlier_contacts``: how many of its outbox messages were sent (the one being sent is not
     yet ``sent``: a first contact counts 0), and ``whatsapp_replied_at``: when it last wrote to
     us on WhatsApp (``message.replied``; None: never), which opens WhatsApp's 24 hours of free
@@ -372,7 +373,11 @@ def read_recipients(
                 instalment.c.open_minor,
             )
             .join(invoice, invoice.c.id == instalment.c.invoice_id)
-            .where(instalment.c.debtor_id.in_(debtor_ids), instalment.c.open_minor > 0)
+            .where(
+                instalment.c.debtor_id.in_(debtor_ids),
+                instalment.c.open_minor > 0,
+                instalment.c.disputed.is_not(True),
+            )
             .order_by(instalment.c.due_date, invoice.c.number, instalment.c.seq)
         ):
             out[i.debtor_id]["invoices"].append(
@@ -400,6 +405,7 @@ class GuardInput:
     consents: pl.DataFrame
     history: pl.DataFrame
     disputed: list[int]  # debtors with an open disputed instalment
+    wholly_disputed: list[int]  # debtors all of whose open instalments are disputed
 
 
 def read_guard_input(
@@ -425,18 +431,22 @@ def read_guard_input(
         point_ids = ", ".join(str(int(i)) for i in points["id"]) or "NULL"
         packed = pl.read_database(q.consent_rows(everything, points=point_ids), conn)
         history = sent_history(conn, debtor_ids=debtor_ids, now=now)
-        disputed = conn.execute(
-            select(instalment.c.debtor_id)
+        disputed_rows = conn.execute(
+            select(
+                instalment.c.debtor_id,
+                func.min(case((instalment.c.disputed.is_(True), 1), else_=0)).label("all_of"),
+            )
             .where(
                 instalment.c.debtor_id.in_(sorted(set(debtor_ids))),
-                instalment.c.disputed.is_(True),
                 instalment.c.open_minor > 0,
             )
-            .distinct()
-        ).scalars()
-        disputed_ids = sorted(int(d) for d in disputed)
+            .group_by(instalment.c.debtor_id)
+            .having(func.max(case((instalment.c.disputed.is_(True), 1), else_=0)) == 1)
+        ).all()
+        disputed_ids = sorted(int(r.debtor_id) for r in disputed_rows)
+        wholly = sorted(int(r.debtor_id) for r in disputed_rows if int(r.all_of) == 1)
     consents = cr._consents(points, sn._conform(packed, cr._PACKED))
-    return GuardInput(debtors, consents, history, disputed_ids)
+    return GuardInput(debtors, consents, history, disputed_ids, wholly)
 
 
 #: How far back the contact history goes at send time (the longest window of a shipped pack's
