@@ -153,15 +153,15 @@ def test_bad_input_is_reported_all_at_once(ws: Path, capsys: pytest.CaptureFixtu
 
 
 def test_settlement_offer_approve_accept_list(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    offer = ["settlement", "offer", "BIG", "--discount", "25", "--due", "2026-02-20",
+    offer = ["settlement", "offer", "BIG", "--discount", "30", "--due", "2026-02-20",
              "--on", "2026-02-05"]  # fmt: skip
     assert run(ws, *offer) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert (
-        "settlement 1: BIG pays 675.00 USD (25 % off 900.00) by 2026-02-20: awaiting approval"
+        "settlement 1: BIG pays 630.00 USD (30 % off 900.00) by 2026-02-20: awaiting approval"
         in out
     )
-    assert "beyond the policy's limits: a discount of 25 %: the policy allows at most 20 %" in out
+    assert "beyond the policy's limits: a discount of 30 %: the policy allows at most 20 %" in out
     assert run(ws, "settlement", "accept", "1", "--on", "2026-02-06") == 1
     assert "needs a manager's approval first" in capsys.readouterr().err
     assert run(ws, "settlement", "approve", "1", "--on", "2026-02-05") == 0
@@ -171,11 +171,19 @@ def test_settlement_offer_approve_accept_list(ws: Path, capsys: pytest.CaptureFi
     [listed] = json.loads(capsys.readouterr().out)
     assert (listed["status"], listed["pays"], listed["discount"]) == (
         "accepted",
-        "675.00 USD",
-        "25 %",
+        "630.00 USD",
+        "30 %",
     )
     kinds = [k for k, _ in activity(ws)]
     assert kinds == ["settlement.offered", "settlement.approved", "settlement.accepted"]
+    # stored and logged as written, not in exponent form ("3E+1")
+    engine = connect((ws / "url").read_text())
+    with engine.connect() as conn:
+        logged = conn.execute(
+            select(schema.activity.c.payload).where(schema.activity.c.kind == "settlement.offered")
+        ).scalar_one()
+    engine.dispose()
+    assert logged["discount"] == "30", logged
 
 
 def test_a_collector_may_not_approve(ws: Path) -> None:

@@ -140,7 +140,7 @@ def offer_settlement(
             "currency": code,
             "status": status,
             "balance_minor": balance,
-            "discount": str(discount.normalize()),
+            "discount": format(discount.normalize(), "f"),
             "amount_minor": amount,
             "offered_on": on,
             "expires_on": expires_on,
@@ -160,7 +160,7 @@ def offer_settlement(
             payload={
                 "currency": code,
                 "balance": fmt(balance),
-                "discount": str(discount.normalize()),
+                "discount": format(discount.normalize(), "f"),
                 "amount": fmt(amount),
                 "on": on.isoformat(),
                 "expires_on": expires_on.isoformat(),
