@@ -28,7 +28,6 @@ from arrears.kpi.report import (
     previous_month,
     render_html,
 )
-from arrears.kpi.report_pdf import render_pdf
 from arrears.services.forecast import backtest
 from arrears.services.kpi import Costs, KpiReport, experiment_report, kpi_report, message_report
 from arrears.services.uow import SqlUnitOfWork
@@ -150,5 +149,7 @@ def monthly_report(
         sent.rates,
         judged,
     )
+    from arrears.kpi.report_pdf import render_pdf  # noqa: PLC0415 (fpdf: ~0.25 s to import)
+
     printed = render_pdf(data, locale) if pdf else None
     return MonthlyReport(portfolio, start, end, render_html(data, locale), data, printed)

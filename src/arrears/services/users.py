@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import ClassVar
 
 from argon2 import PasswordHasher
@@ -44,8 +45,14 @@ MAX_PASSWORD = 1024
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 _hasher = PasswordHasher()
+
+
 #: Verified against when the username is unknown, so that it takes as long as a known one.
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
+@cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user is unknown (the same time either way); made on
+    first use, not at import (argon2 costs ~0.1 s, which every command would pay)."""
+    return _hasher.hash("not a password of anyone")
 
 
 class UserAdded(Activity):
@@ -259,13 +266,13 @@ def authenticate(uow: SqlUnitOfWork, *, username: str, password: str, at: dateti
     username = username.strip()
     wrong = WrongCredentials("wrong username or password")
     if not username or len(username) > 64 or len(password) > MAX_PASSWORD:
-        _verify(_DUMMY_HASH, password[:MAX_PASSWORD])
+        _verify(_dummy_hash(), password[:MAX_PASSWORD])
         raise wrong
     with uow:
         conn = uow.conn
         row = conn.execute(select(user_table).where(user_table.c.username == username)).first()
         if row is None:
-            _verify(_DUMMY_HASH, password)
+            _verify(_dummy_hash(), password)
             raise wrong
         found = row._mapping
         last = found["last_failed_at"]
