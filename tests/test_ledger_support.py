@@ -6,11 +6,14 @@ use cases, with amounts as decimal text, and reads back open balances, statuses 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import Connection, func, select
 
+from arrears.cli.app import main
 from arrears.domain.allocation import AllocationRule
 from arrears.domain.ledger import (
     Allocation,
@@ -24,6 +27,7 @@ from arrears.domain.ledger import (
 )
 from arrears.domain.money import Money
 from arrears.store import schema
+from arrears.store.database import connect
 from arrears.store.ledger import cases as ledger
 from arrears.store.ledger.balances import Posting
 from arrears.store.portfolios import ensure_portfolio
@@ -182,3 +186,20 @@ def explicit(to: dict[tuple[str, int], str] | None, currency: str) -> tuple[Allo
         Allocation(InstalmentRef(invoice, seq), Money.of(amount, currency))
         for (invoice, seq), amount in (to or {}).items()
     )
+
+
+def cli_workspace(
+    root: Path, policy_file: str, policy: str, owing: Iterable[tuple[Debtor, str, str]]
+) -> Path:
+    """A workspace made by ``arrears init`` at ``root``, ``policy`` written as ``policy_file`` in
+    it, and each ``(debtor, invoice id, amount)`` added owing that invoice, due 31 Jan 2026."""
+    assert main(["init", str(root)]) == 0
+    (root / policy_file).write_text(policy)
+    engine = connect(f"sqlite:///{root / 'arrears.db'}")
+    with engine.begin() as conn:
+        book = Book(conn)
+        for debtor, invoice, amount in owing:
+            ledger.add_debtor(conn, debtor, actor=ACTOR, at=AT)
+            book.invoice(invoice, debtor.external_id, ("2026-01-31", amount))
+    engine.dispose()
+    return root

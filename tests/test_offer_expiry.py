@@ -11,12 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from arrears.cli.app import main
 from arrears.store import schema
 from arrears.store.database import connect
-from arrears.store.ledger import cases as ledger
-from test_cycle_cli import reachable
-from test_ledger_support import ACTOR, AT, Book
+from test_cycle_cli import reachable, run
+from test_ledger_support import cli_workspace
 
 POLICY = """
 policy: offers
@@ -40,28 +38,16 @@ contact_rules:
 
 @pytest.fixture
 def ws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    root = tmp_path / "ws"
-    assert main(["init", str(root)]) == 0
-    (root / "offers.yaml").write_text(POLICY)
-    engine = connect(f"sqlite:///{root / 'arrears.db'}")
-    with engine.begin() as conn:
-        ledger.add_debtor(conn, reachable("ACME", "+12125550400"), actor=ACTOR, at=AT)
-        Book(conn).invoice("I-1", "ACME", ("2026-01-31", "900.00"))
-    engine.dispose()
+    owing = [(reachable("ACME", "+12125550400"), "I-1", "900.00")]
+    root = cli_workspace(tmp_path / "ws", "offers.yaml", POLICY, owing)
     capsys.readouterr()
     return root
-
-
-def run(ws: Path, *args: str) -> int:
-    return main(["-w", str(ws), *args])
 
 
 def offers(ws: Path, capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, list[str]]:
     capsys.readouterr()
     assert run(ws, "offer", "list", "--format", "json", *args) == 0
-    return {
-        o["kind"]: [o["status"], o["expires"]] for o in json.loads(capsys.readouterr().out)
-    }
+    return {o["kind"]: [o["status"], o["expires"]] for o in json.loads(capsys.readouterr().out)}
 
 
 def test_offers_expire_and_are_logged(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:

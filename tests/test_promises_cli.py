@@ -12,12 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from arrears.cli.app import main
 from arrears.store import schema
 from arrears.store.database import connect
-from arrears.store.ledger import cases as ledger
-from test_cycle_cli import reachable
-from test_ledger_support import ACTOR, AT, Book
+from test_cycle_cli import reachable, run
+from test_ledger_support import Book, cli_workspace
 
 POLICY = """
 policy: promises
@@ -41,22 +39,13 @@ contact_rules:
 def ws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     """KEPT, PART and BROKE each owe 1,000.00 USD due 31 Jan 2026; the policy's grace is 3
     days."""
-    root = tmp_path / "ws"
-    assert main(["init", str(root)]) == 0
-    (root / "promises.yaml").write_text(POLICY)
-    engine = connect(f"sqlite:///{root / 'arrears.db'}")
-    with engine.begin() as conn:
-        book = Book(conn)
-        for n, name in enumerate(("KEPT", "PART", "BROKE")):
-            ledger.add_debtor(conn, reachable(name, f"+1212555010{n}"), actor=ACTOR, at=AT)
-            book.invoice(f"I-{name}", name, ("2026-01-31", "1000.00"))
-    engine.dispose()
+    owing = [
+        (reachable(name, f"+1212555010{n}"), f"I-{name}", "1000.00")
+        for n, name in enumerate(("KEPT", "PART", "BROKE"))
+    ]
+    root = cli_workspace(tmp_path / "ws", "promises.yaml", POLICY, owing)
     capsys.readouterr()
     return root
-
-
-def run(ws: Path, *args: str) -> int:
-    return main(["-w", str(ws), *args])
 
 
 def cycle(ws: Path, day: str) -> int:

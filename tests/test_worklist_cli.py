@@ -13,12 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from arrears.cli.app import main
 from arrears.store import schema
 from arrears.store.database import connect
-from arrears.store.ledger import cases as ledger
-from test_cycle_cli import reachable
-from test_ledger_support import ACTOR, AT, Book
+from test_cycle_cli import reachable, run
+from test_ledger_support import Book, cli_workspace
 
 POLICY = """
 policy: worklist
@@ -40,22 +38,13 @@ contact_rules:
 @pytest.fixture
 def ws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     """PAYS owes 1,000.00 USD and KEEPS 5,000.00 USD, both due 31 Jan 2026."""
-    root = tmp_path / "ws"
-    assert main(["init", str(root)]) == 0
-    (root / "worklist.yaml").write_text(POLICY)
-    engine = connect(f"sqlite:///{root / 'arrears.db'}")
-    with engine.begin() as conn:
-        book = Book(conn)
-        for n, (name, amount) in enumerate((("PAYS", "1000.00"), ("KEEPS", "5000.00"))):
-            ledger.add_debtor(conn, reachable(name, f"+1212555020{n}"), actor=ACTOR, at=AT)
-            book.invoice(f"I-{name}", name, ("2026-01-31", amount))
-    engine.dispose()
+    owing = [
+        (reachable(name, f"+1212555020{n}"), f"I-{name}", amount)
+        for n, (name, amount) in enumerate((("PAYS", "1000.00"), ("KEEPS", "5000.00")))
+    ]
+    root = cli_workspace(tmp_path / "ws", "worklist.yaml", POLICY, owing)
     capsys.readouterr()
     return root
-
-
-def run(ws: Path, *args: str) -> int:
-    return main(["-w", str(ws), *args])
 
 
 def cycle(ws: Path, day: str) -> int:

@@ -13,11 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from arrears.cli.app import main
-from arrears.store.database import connect
-from arrears.store.ledger import cases as ledger
-from test_cycle_cli import reachable
-from test_ledger_support import ACTOR, AT, Book
+from test_cycle_cli import reachable, run
+from test_ledger_support import cli_workspace
 
 POLICY = """
 policy: queues
@@ -40,22 +37,13 @@ OWED = {"A1": "9000.00", "B2": "7000.00", "C3": "5000.00", "D4": "3000.00", "E5"
 
 @pytest.fixture
 def ws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    root = tmp_path / "ws"
-    assert main(["init", str(root)]) == 0
-    (root / "queues.yaml").write_text(POLICY)
-    engine = connect(f"sqlite:///{root / 'arrears.db'}")
-    with engine.begin() as conn:
-        book = Book(conn)
-        for n, (name, amount) in enumerate(OWED.items()):
-            ledger.add_debtor(conn, reachable(name, f"+1212555030{n}"), actor=ACTOR, at=AT)
-            book.invoice(f"I-{name}", name, ("2026-01-31", amount))
-    engine.dispose()
+    owing = [
+        (reachable(name, f"+1212555030{n}"), f"I-{name}", amount)
+        for n, (name, amount) in enumerate(OWED.items())
+    ]
+    root = cli_workspace(tmp_path / "ws", "queues.yaml", POLICY, owing)
     capsys.readouterr()
     return root
-
-
-def run(ws: Path, *args: str) -> int:
-    return main(["-w", str(ws), *args])
 
 
 def cycle(ws: Path, day: str) -> int:
