@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from arrears.domain.actor import Actor, Permission, Role
-from arrears.domain.errors import NotAllowed, NotFound
+from arrears.domain.actor import Actor, Role
+from arrears.domain.errors import NotFound
 from arrears.domain.problems import ProblemsFound
 from arrears.policy.model import Policy
 from arrears.services import agreements, settlements
+from arrears.services.selfservice import _own  # the debtor acts on their own account only
 from arrears.services.uow import SqlUnitOfWork
 
 __all__ = [
@@ -39,14 +40,6 @@ __all__ = [
     "own_agreements",
     "quote_own_plan",
 ]
-
-
-def _own(actor: Actor, debtor: str, doing: str) -> None:
-    if actor.role is not Role.DEBTOR:
-        raise NotAllowed(f"{actor.name} ({actor.role}) may not {doing}: debtors only")
-    actor.require(Permission.SELF_SERVICE, doing)
-    if actor.name != f"debtor:{debtor}":
-        raise NotAllowed(f"{actor.name} may not {doing} of another debtor")
 
 
 def _as(actor: Actor, role: Role) -> Actor:
