@@ -17,13 +17,14 @@ import html
 import json
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 import polars as pl
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from arrears.domain.actor import Actor
 from arrears.domain.ledger import Payment
@@ -104,6 +105,14 @@ def _plain(value: object) -> str | int | float | bool | None:
 
 def _amount(money: Money) -> str:
     return str(money.amount)
+
+
+Shape = TypeVar("Shape", bound=BaseModel)
+
+
+def _shaped(model: type[Shape], row: object, **given: Any) -> Shape:
+    """``model`` from ``row``'s attributes of the same names as its fields, but ``given``'s."""
+    return model(**{n: getattr(row, n) for n in model.model_fields if n not in given}, **given)
 
 
 # Reads -----------------------------------------------------------------------------------------
@@ -241,18 +250,7 @@ def get_activity(
     )  # fmt: skip
     return m.ActivityList(
         activity=[
-            m.ActivityItem(
-                id=r.record_id,
-                occurred_at=r.occurred_at,
-                kind=r.kind,
-                actor=r.actor,
-                portfolio=s.portfolio,
-                debtor=r.debtor,
-                subject_kind=r.subject_kind,
-                subject_id=r.subject_id,
-                payload=r.payload,
-            )
-            for r in found.items
+            _shaped(m.ActivityItem, r, id=r.record_id, portfolio=s.portfolio) for r in found.items
         ],
         next_cursor=found.next_cursor,
     )

@@ -22,7 +22,17 @@ from arrears.services import agreements, collection, ledger, listings, settlemen
 from arrears.services.cycle import load_compiled
 from arrears.services.ports import PromiseView
 from arrears.web import api_models as m
-from arrears.web.api import READ, WRITE, ActorOf, SiteOf, _amount, _status, _today, router
+from arrears.web.api import (
+    READ,
+    WRITE,
+    ActorOf,
+    SiteOf,
+    _amount,
+    _shaped,
+    _status,
+    _today,
+    router,
+)
 from arrears.web.app import Site
 
 T = TypeVar("T")
@@ -84,19 +94,7 @@ def get_invoices(
     )  # fmt: skip
     return m.InvoiceList(
         invoices=[
-            m.Invoice(
-                id=i.id,
-                number=i.number,
-                debtor=i.debtor,
-                issue_date=i.issue_date,
-                currency=i.currency,
-                amount=str(i.amount),
-                open=str(i.open),
-                status=i.status,
-                disputed=i.disputed,
-                oldest_due=i.oldest_due,
-            )
-            for i in found.items
+            _shaped(m.Invoice, i, amount=str(i.amount), open=str(i.open)) for i in found.items
         ],
         next_cursor=found.next_cursor,
     )
@@ -122,18 +120,7 @@ def get_payments(
     )  # fmt: skip
     return m.PaymentList(
         payments=[
-            m.PaymentItem(
-                id=p.id,
-                debtor=p.debtor,
-                received_on=p.received_on,
-                currency=p.currency,
-                amount=str(p.amount),
-                unallocated=str(p.unallocated),
-                method=p.method,
-                reference=p.reference,
-                status=p.status,
-                reversed_on=p.reversed_on,
-            )
+            _shaped(m.PaymentItem, p, amount=str(p.amount), unallocated=str(p.unallocated))
             for p in found.items
         ],
         next_cursor=found.next_cursor,
@@ -159,24 +146,7 @@ def get_cases(
         currency=_upper(currency), is_open=is_open, before=cursor, limit=limit,
     )  # fmt: skip
     return m.CaseList(
-        cases=[
-            m.Case(
-                debtor=c.debtor,
-                currency=c.currency,
-                opened_on=c.opened_on,
-                closed_on=c.closed_on,
-                close_reason=c.close_reason,
-                stage=c.stage,
-                stage_entered_on=c.stage_entered_on,
-                segment=c.segment,
-                arm=c.arm,
-                agency=c.agency,
-                awaiting_approval=c.awaiting_approval,
-                paused_by=c.paused_by,
-                paused_until=c.paused_until,
-            )
-            for c in found.items
-        ],
+        cases=[_shaped(m.Case, c) for c in found.items],
         next_cursor=found.next_cursor,
     )
 
