@@ -26,12 +26,13 @@ from pathlib import Path
 
 import pytest
 
-from arrears.cli.app import main
 from arrears.domain.actor import Actor, Role
 from arrears.domain.errors import NotAllowed
 from arrears.services import agencies
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.database import connect
+from test_cycle_cli import run
+from test_ledger_support import imported_workspace
 
 DEBTORS = """debtor_id,name,currency,email
 ACME,Acme Corp,USD,ap@acme.example
@@ -50,20 +51,11 @@ REMITTANCE = """placement,debtor,amount,date,reference
 
 @pytest.fixture
 def ws(tmp_path: Path, store_url: str, capsys: pytest.CaptureFixture[str]) -> Path:
-    root = tmp_path / "ws"
-    assert main(["init", str(root), "--database-url", store_url]) == 0
-    (tmp_path / "d.csv").write_text(DEBTORS)
-    (tmp_path / "i.csv").write_text(INVOICES)
-    assert run(root, "import", "debtors", str(tmp_path / "d.csv")) == 0
-    assert run(root, "import", "invoices", str(tmp_path / "i.csv")) == 0
+    root = imported_workspace(tmp_path / "ws", store_url, DEBTORS, INVOICES)
     add = ["agency", "add", "recoverco", "--name", "RecoverCo", "--by-age", "0=15,90=25,180=35"]
     assert run(root, *add, "--recall-after", "60") == 0
     capsys.readouterr()
     return root
-
-
-def run(ws: Path, *args: str) -> int:
-    return main(["-w", str(ws), *args])
 
 
 def table(ws: Path, capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, str]]:
@@ -208,15 +200,13 @@ def test_the_cycles_placement_becomes_a_placement_on_export(
     """The shipped B2B policy places a case 90 days past due with `default_agency`; the run
     records the placement the same day (``agency placements`` lists it), and the export
     records nothing more and lists it in the file."""
-    root = tmp_path / "ws"
-    assert main(["init", str(root), "--database-url", sqlite_url]) == 0
-    (tmp_path / "d.csv").write_text("debtor_id,name,currency\nCYC,Cycle Co,USD\n")
-    (tmp_path / "i.csv").write_text(
+    root = imported_workspace(
+        tmp_path / "ws",
+        sqlite_url,
+        "debtor_id,name,currency\nCYC,Cycle Co,USD\n",
         "invoice_id,debtor_id,issue_date,due_date,amount,currency\n"
-        "INV-9,CYC,2025-10-01,2025-10-31,800.00,USD\n"
+        "INV-9,CYC,2025-10-01,2025-10-31,800.00,USD\n",
     )
-    assert run(root, "import", "debtors", str(tmp_path / "d.csv")) == 0
-    assert run(root, "import", "invoices", str(tmp_path / "i.csv")) == 0
     assert (
         run(root, "agency", "add", "default_agency", "--name", "Default", "--commission", "20") == 0
     )

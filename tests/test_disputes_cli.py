@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from arrears.cli.app import main
+from test_cycle_cli import run
+from test_ledger_support import imported_workspace
 
 DEBTORS = "debtor_id,name,currency\nD1,Uno,USD\nD2,Dos,USD\n"
 INVOICES = """invoice_id,debtor_id,issue_date,due_date,amount,currency
@@ -21,18 +22,9 @@ I3,D2,2025-12-01,2025-12-31,500.00,USD
 
 @pytest.fixture
 def ws(tmp_path: Path, store_url: str, capsys: pytest.CaptureFixture[str]) -> Path:
-    root = tmp_path / "ws"
-    assert main(["init", str(root), "--database-url", store_url]) == 0
-    (tmp_path / "d.csv").write_text(DEBTORS)
-    (tmp_path / "i.csv").write_text(INVOICES)
-    assert run(root, "import", "debtors", str(tmp_path / "d.csv")) == 0
-    assert run(root, "import", "invoices", str(tmp_path / "i.csv")) == 0
+    root = imported_workspace(tmp_path / "ws", store_url, DEBTORS, INVOICES)
     capsys.readouterr()
     return root
-
-
-def run(ws: Path, *args: str) -> int:
-    return main(["-w", str(ws), *args])
 
 
 def out(ws: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:

@@ -203,3 +203,14 @@ def cli_workspace(
             book.invoice(invoice, debtor.external_id, ("2026-01-31", amount))
     engine.dispose()
     return root
+
+
+def imported_workspace(root: Path, database_url: str, debtors: str, invoices: str) -> Path:
+    """A workspace made by ``arrears init`` at ``root`` on ``database_url``, with ``debtors``
+    and ``invoices`` (CSV text, written next to ``root``) loaded by ``arrears import``."""
+    assert main(["init", str(root), "--database-url", database_url]) == 0
+    for kind, text in (("debtors", debtors), ("invoices", invoices)):
+        path = root.parent / f"{kind[0]}.csv"
+        path.write_text(text)
+        assert main(["-w", str(root), "import", kind, str(path)]) == 0
+    return root
