@@ -103,6 +103,15 @@ def _scoped(
     return query
 
 
+def _equal(query: Select[Any], table: Any, **values: Any) -> Select[Any]:
+    """``query`` where each of ``table``'s columns named in ``values`` equals its value (those
+    given: ``None`` filters nothing)."""
+    for name, value in values.items():
+        if value is not None:
+            query = query.where(table.c[name] == value)
+    return query
+
+
 def _page(query: Select[Any], table: Any, before: int | None, limit: int) -> Select[Any]:
     if before is not None:
         query = query.where(table.c.id < before)
@@ -149,12 +158,7 @@ def invoices(
             .outerjoin(open_of, open_of.c.invoice_id == invoice.c.id),
             invoice, portfolio, debtor,
         )  # fmt: skip
-        if status is not None:
-            query = query.where(invoice.c.status == status)
-        if currency is not None:
-            query = query.where(invoice.c.currency == currency)
-        if disputed is not None:
-            query = query.where(invoice.c.disputed == disputed)
+        query = _equal(query, invoice, status=status, currency=currency, disputed=disputed)
         rows = uow.conn.execute(_page(query, invoice, before, limit)).all()
     items = [
         InvoiceRow(
@@ -201,10 +205,7 @@ def payments(
             portfolio,
             debtor,
         )
-        if status is not None:
-            query = query.where(payment.c.status == status)
-        if currency is not None:
-            query = query.where(payment.c.currency == currency)
+        query = _equal(query, payment, status=status, currency=currency)
         if received_from is not None:
             query = query.where(payment.c.received_on >= received_from)
         if received_to is not None:
@@ -254,10 +255,7 @@ def cases(
             portfolio,
             debtor,
         )
-        if stage is not None:
-            query = query.where(c.stage == stage)
-        if currency is not None:
-            query = query.where(c.currency == currency)
+        query = _equal(query, collection_case, stage=stage, currency=currency)
         if is_open is not None:
             query = query.where(c.closed_on.is_(None) if is_open else c.closed_on.is_not(None))
         rows = uow.conn.execute(_page(query, collection_case, before, limit)).all()
