@@ -81,6 +81,12 @@ class Scenario:
         self.log: list[str] = []
         self.policy = COMPILED
 
+    #: The activity kinds the log shows, and how one reads there.
+    shown: tuple[str, ...] = SHOWN
+
+    def line(self, row: Any) -> str:
+        return describe(row)
+
     def _last_id(self) -> int:
         with self.engine.connect() as conn:
             ids = conn.execute(select(schema.activity.c.id)).scalars().all()
@@ -94,8 +100,8 @@ class Scenario:
                 .order_by(schema.activity.c.id)
             ).mappings()
             for row in rows:
-                if str(row["kind"]).startswith(SHOWN):
-                    self.log.append(f"{day} ACME {describe(row)}")
+                if str(row["kind"]).startswith(self.shown):
+                    self.log.append(f"{day} ACME {self.line(row)}")
         self.seen = self._last_id()
 
     def uow(self) -> SqlUnitOfWork:
