@@ -67,22 +67,29 @@ def _status(ws: Path, did: int) -> set[str]:
 
 
 @pytest.fixture
-def ws(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
-    return copy_workspace(base_workspace(tmp_path_factory.mktemp("disp")), tmp_path / "ws")
+def ws(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The channels' workspace, with the settings to send from it."""
+    root = copy_workspace(base_workspace(tmp_path_factory.mktemp("disp")), tmp_path / "ws")
+    for k, v in SENDING_ENV.items():
+        monkeypatch.setenv(k, v)
+    return root
+
+
+def _open_dispute(ws: Path, invoice: str) -> None:
+    assert main(["-w", str(ws), "dispute", "open", invoice, "--reason", "quality",
+                 "--on", DAY.isoformat()]) == 0  # fmt: skip
 
 
 def test_a_reminder_leaves_without_the_disputed_invoice(
-    ws: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ws: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for k, v in SENDING_ENV.items():
-        monkeypatch.setenv(k, v)
     did, external, numbers = _a_reminded_debtor_with_two_open_invoices(ws)
     disputed, kept = numbers[0], numbers[1]
-    on = DAY.isoformat()
-    assert main(["-w", str(ws), "dispute", "open", disputed, "--reason", "quality",
-                 "--on", on]) == 0  # fmt: skip
+    _open_dispute(ws, disputed)
     capsys.readouterr()
-    assert main(["-w", str(ws), "dispatch", "--as-of", on]) == 0
+    assert main(["-w", str(ws), "dispatch", "--as-of", DAY.isoformat()]) == 0
     said = capsys.readouterr().out
     assert "dispute" not in said, said  # nothing blocked for the dispute
     assert _status(ws, did) == {"sent"}
@@ -92,20 +99,16 @@ def test_a_reminder_leaves_without_the_disputed_invoice(
 
 
 def test_under_pause_case_the_dispute_holds_every_message(
-    ws: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ws: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for k, v in SENDING_ENV.items():
-        monkeypatch.setenv(k, v)
     did, _, numbers = _a_reminded_debtor_with_two_open_invoices(ws)
     policy = ws / "policies" / "b2b.yaml"
     text = policy.read_text(encoding="utf-8")
     assert "\ndisputes:" not in text
     policy.write_text(text + "\ndisputes:\n  pause: case\n", encoding="utf-8")
-    on = DAY.isoformat()
-    assert main(["-w", str(ws), "dispute", "open", numbers[0], "--reason", "quality",
-                 "--on", on]) == 0  # fmt: skip
+    _open_dispute(ws, numbers[0])
     capsys.readouterr()
-    assert main(["-w", str(ws), "dispatch", "--as-of", on, "--format", "json"]) == 0
+    assert main(["-w", str(ws), "dispatch", "--as-of", DAY.isoformat(), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert any(r["rule"].endswith(".dispute") for r in report["not_sent"]), report
     assert _status(ws, did) == {"blocked"}
