@@ -14,6 +14,7 @@ the approve permission, others 403).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -307,6 +308,27 @@ async def _invalid(visit: Visit, debtor: str, exc: _Invalid, **extra: Any) -> HT
     )
 
 
+async def _tried(
+    visit: Visit,
+    debtor: str,
+    form_name: str,
+    problems: list[dict[str, str]],
+    attempt: Callable[[], Awaitable[str]],
+    **kept: Any,
+) -> Response:
+    """Back to the account page with what ``attempt`` (the use case's call) answers as its
+    query (``done=...``) when nothing in the form is wrong and the use case takes it; else the
+    account page with the problems above ``form_name``'s form (422), ``kept`` what was typed."""
+    if not problems:
+        try:
+            return RedirectResponse(f"{_path(debtor)}?{await attempt()}", status_code=303)
+        except _Invalid as exc:
+            problems = exc.problems
+    return await run_in_threadpool(
+        _account, visit, debtor, 422, problems=problems, form_name=form_name, **kept
+    )
+
+
 @router.post("/accounts/{debtor}/promises", response_class=HTMLResponse)
 async def add_promise(request: Request, debtor: str) -> Response:
     visit = _visit(request)
@@ -336,21 +358,17 @@ async def add_promise(request: Request, debtor: str) -> Response:
             problems.append({"where": "grace", "what": "a whole number of days"})
     if len(values["note"]) > 2000:
         problems.append({"where": "note", "what": "at most 2000 characters"})
-    if not problems:
+
+    async def add() -> str:
         assert amount is not None and due_on is not None
-        try:
-            added = await _act("promise", collection.add_promise, uow=s.uow(),
-                actor=visit.actor, portfolio=s.portfolio, debtor=debtor, amount=amount,
-                due_on=due_on, made_on=_today(s), at=s.clock(), grace_days=grace,
-                currency=values["currency"] or None, note=values["note"] or None,
-            )  # fmt: skip
-        except _Invalid as exc:
-            problems = exc.problems
-        else:
-            return RedirectResponse(f"{_path(debtor)}?promised={added.promise_id}", status_code=303)
-    return await run_in_threadpool(
-        _account, visit, debtor, 422, problems=problems, values=values, form_name="promise"
-    )
+        added = await _act("promise", collection.add_promise, uow=s.uow(),
+            actor=visit.actor, portfolio=s.portfolio, debtor=debtor, amount=amount,
+            due_on=due_on, made_on=_today(s), at=s.clock(), grace_days=grace,
+            currency=values["currency"] or None, note=values["note"] or None,
+        )  # fmt: skip
+        return f"promised={added.promise_id}"
+
+    return await _tried(visit, debtor, "promise", problems, add, values=values)
 
 
 @router.post("/accounts/{debtor}/calls", response_class=HTMLResponse)
@@ -713,24 +731,19 @@ async def offer_settlement(request: Request, debtor: str) -> Response:
     if policy is None:
         raise PageError(409, "no_policy")
     s = visit.site
-    if not problems:
+
+    async def offer() -> str:
         assert discount is not None and expires_on is not None
-        try:
-            offered = await _attempt(
-                "settlement", settlements.offer_settlement, uow=s.uow(), actor=visit.actor,
-                portfolio=s.portfolio, debtor=debtor, policy=policy.policy, discount=discount,
-                expires_on=expires_on, on=_today(s), at=s.clock(),
-                currency=values["currency"] or None,
-            )  # fmt: skip
-        except _Invalid as exc:
-            problems = exc.problems
-        else:
-            said = "settlement_offered" if offered.status == "offered" else "settlement_waiting"
-            return RedirectResponse(f"{_path(debtor)}?done={said}", status_code=303)
-    return await run_in_threadpool(
-        _account, visit, debtor, 422, problems=problems, form_name="settlement",
-        settlement_values=values,
-    )  # fmt: skip
+        offered = await _attempt(
+            "settlement", settlements.offer_settlement, uow=s.uow(), actor=visit.actor,
+            portfolio=s.portfolio, debtor=debtor, policy=policy.policy, discount=discount,
+            expires_on=expires_on, on=_today(s), at=s.clock(),
+            currency=values["currency"] or None,
+        )  # fmt: skip
+        said = "settlement_offered" if offered.status == "offered" else "settlement_waiting"
+        return f"done={said}"
+
+    return await _tried(visit, debtor, "settlement", problems, offer, settlement_values=values)
 
 
 @router.post("/accounts/{debtor}/settlements/{settlement_id}/accept", response_class=HTMLResponse)
@@ -790,23 +803,18 @@ async def propose_write_off(request: Request, debtor: str) -> Response:
     policy = await run_in_threadpool(_policy, visit)
     limits = write_offs.limits_from(policy.policy) if policy is not None else {}
     s = visit.site
-    if not problems:
-        try:
-            proposal = await _attempt(
-                "write_off", write_offs.propose, uow=s.uow(), actor=visit.actor, debtor=debtor,
-                portfolio=s.portfolio, on=_today(s), reason=values["reason"], limits=limits,
-                at=s.clock(), currency=values["currency"] or None,
-                invoice=values["invoice"] or None, amount=amount,
-            )  # fmt: skip
-        except _Invalid as exc:
-            problems = exc.problems
-        else:
-            said = "written_off" if proposal.status == "posted" else "write_off_waiting"
-            return RedirectResponse(f"{_path(debtor)}?done={said}", status_code=303)
-    return await run_in_threadpool(
-        _account, visit, debtor, 422, problems=problems, form_name="write_off",
-        write_off_values=values,
-    )  # fmt: skip
+
+    async def propose() -> str:
+        proposal = await _attempt(
+            "write_off", write_offs.propose, uow=s.uow(), actor=visit.actor, debtor=debtor,
+            portfolio=s.portfolio, on=_today(s), reason=values["reason"], limits=limits,
+            at=s.clock(), currency=values["currency"] or None,
+            invoice=values["invoice"] or None, amount=amount,
+        )  # fmt: skip
+        said = "written_off" if proposal.status == "posted" else "write_off_waiting"
+        return f"done={said}"
+
+    return await _tried(visit, debtor, "write_off", problems, propose, write_off_values=values)
 
 
 @router.post("/approvals/write-offs/{item}/refuse", response_class=HTMLResponse)
