@@ -8,7 +8,7 @@ router of :mod:`arrears.web.api` (its Bearer actor, its error answers)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Annotated, TypeVar
 
@@ -60,6 +60,11 @@ def _upper(code: str | None) -> str | None:
 def _numbered(items: Sequence[T], page: int, top: int) -> tuple[list[T], int | None]:
     start = (page - 1) * top
     return list(items[start : start + top]), page + 1 if len(items) > start + top else None
+
+
+def _matching(items: Iterable[T], **wanted: object) -> list[T]:
+    """The items whose attributes named in ``wanted`` equal its values (``None``: any)."""
+    return [i for i in items if all(v is None or getattr(i, k) == v for k, v in wanted.items())]
 
 
 def _policy(s: Site) -> Policy:
@@ -196,11 +201,10 @@ def get_promises(
     page: PageNo = 1,
 ) -> m.PromiseList:
     """Promises to pay, newest first, with their outcome once the cycle found it."""
-    found = [
-        p
-        for p in collection.list_promises(s.uow(), actor, portfolio=s.portfolio, debtor=debtor)
-        if (status is None or p.status == status) and (outcome is None or p.outcome == outcome)
-    ]
+    found = _matching(
+        collection.list_promises(s.uow(), actor, portfolio=s.portfolio, debtor=debtor),
+        status=status, outcome=outcome,
+    )  # fmt: skip
     items, more = _numbered(found, page, top)
     return m.PromiseList(promises=[_promise(p) for p in items], page=page, next_page=more)
 
@@ -218,11 +222,9 @@ def get_plans(
     page: PageNo = 1,
 ) -> m.PlanList:
     """Payment plans, newest first."""
-    found = [
-        p
-        for p in agreements.list_plans(s.uow(), actor, portfolio=s.portfolio, debtor=debtor)
-        if status is None or p.status == status
-    ]
+    found = _matching(
+        agreements.list_plans(s.uow(), actor, portfolio=s.portfolio, debtor=debtor), status=status
+    )
     items, more = _numbered(found, page, top)
     return m.PlanList(plans=[_plan(p) for p in items], page=page, next_page=more)
 
@@ -240,11 +242,10 @@ def get_settlements(
     page: PageNo = 1,
 ) -> m.SettlementList:
     """Settlement offers, newest first."""
-    found = [
-        v
-        for v in settlements.list_settlements(s.uow(), actor, portfolio=s.portfolio, debtor=debtor)
-        if status is None or v.status == status
-    ]
+    found = _matching(
+        settlements.list_settlements(s.uow(), actor, portfolio=s.portfolio, debtor=debtor),
+        status=status,
+    )
     items, more = _numbered(found, page, top)
     return m.SettlementList(settlements=[_settlement(v) for v in items], page=page, next_page=more)
 
