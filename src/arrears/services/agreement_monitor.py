@@ -233,28 +233,22 @@ def _monitor_plans(
         verdict = verdicts.get(plan_id)
         if verdict is None:
             continue
-        summary = {"paid_minor": int(paid_of[plan_id]), "currency": row["currency"]}
-        if verdict["broken_on"] is not None:
-            broken_on = verdict["broken_on"]
-            records.update_plan(conn, plan_id, status="broken", ended_on=broken_on)
-            note(
-                rules.PlanBroken,
-                row,
-                "payment_plan",
-                summary | {"on": broken_on.isoformat(), "missed": int(missed_of.get(plan_id, 0))},
-                f"plan.broken:{row['key']}",
-            )
+        broken = verdict["broken_on"] is not None
+        status = "broken" if broken else "completed"
+        ended_on = verdict["broken_on"] if broken else verdict["completed_on"]
+        records.update_plan(conn, plan_id, status=status, ended_on=ended_on)
+        payload = {
+            "paid_minor": int(paid_of[plan_id]),
+            "currency": row["currency"],
+            "on": ended_on.isoformat(),
+        }
+        if broken:
+            payload["missed"] = int(missed_of.get(plan_id, 0))
+        kind = rules.PlanBroken if broken else rules.PlanCompleted
+        note(kind, row, "payment_plan", payload, f"plan.{status}:{row['key']}")
+        if broken:
             done.plans_broken += 1
         else:
-            completed_on = verdict["completed_on"]
-            records.update_plan(conn, plan_id, status="completed", ended_on=completed_on)
-            note(
-                rules.PlanCompleted,
-                row,
-                "payment_plan",
-                summary | {"on": completed_on.isoformat()},
-                f"plan.completed:{row['key']}",
-            )
             done.plans_completed += 1
 
 
