@@ -103,6 +103,14 @@ def _scoped(
     return query
 
 
+def _with_debtor(uow: SqlUnitOfWork, table: Any, portfolio: str, debtor: str | None) -> Select[Any]:
+    """``table``'s rows with their debtor's external id (``debtor``), :func:`_scoped`."""
+    query = select(table, debtor_table.c.external_id.label("debtor")).join(
+        debtor_table, debtor_table.c.id == table.c.debtor_id
+    )
+    return _scoped(uow, query, table, portfolio, debtor)
+
+
 def _equal(query: Select[Any], table: Any, **values: Any) -> Select[Any]:
     """``query`` where each of ``table``'s columns named in ``values`` equals its value (those
     given: ``None`` filters nothing)."""
@@ -196,15 +204,7 @@ def payments(
     ``received_to`` both included."""
     actor.require(Permission.READ, "read the payments")
     with uow:
-        query = _scoped(
-            uow,
-            select(payment, debtor_table.c.external_id.label("debtor")).join(
-                debtor_table, debtor_table.c.id == payment.c.debtor_id
-            ),
-            payment,
-            portfolio,
-            debtor,
-        )
+        query = _with_debtor(uow, payment, portfolio, debtor)
         query = _equal(query, payment, status=status, currency=currency)
         if received_from is not None:
             query = query.where(payment.c.received_on >= received_from)
@@ -246,15 +246,7 @@ def cases(
     actor.require(Permission.READ, "read the cases")
     c = collection_case.c
     with uow:
-        query = _scoped(
-            uow,
-            select(collection_case, debtor_table.c.external_id.label("debtor")).join(
-                debtor_table, debtor_table.c.id == c.debtor_id
-            ),
-            collection_case,
-            portfolio,
-            debtor,
-        )
+        query = _with_debtor(uow, collection_case, portfolio, debtor)
         query = _equal(query, collection_case, stage=stage, currency=currency)
         if is_open is not None:
             query = query.where(c.closed_on.is_(None) if is_open else c.closed_on.is_not(None))
