@@ -284,6 +284,14 @@ def _problems(exc: ProblemsFound) -> list[dict[str, str]]:
 async def _act(form_name: str, use_case: Any, **kwargs: Any) -> Any:
     """Call an action's use case: a refusal is a page (403, 404, 409), bad input the account
     page with the problems above the form (422)."""
+    return await _called(form_name, use_case, kwargs, conflict_shown=False)
+
+
+async def _called(
+    form_name: str, use_case: Any, kwargs: dict[str, Any], *, conflict_shown: bool
+) -> Any:
+    """:func:`_act` and :func:`_attempt`: a conflict is a 409 page, or (``conflict_shown``)
+    a problem above the form."""
     try:
         return await run_in_threadpool(use_case, **kwargs)
     except ProblemsFound as exc:
@@ -293,6 +301,8 @@ async def _act(form_name: str, use_case: Any, **kwargs: Any) -> Any:
     except NotFound as exc:
         raise PageError(404, str(exc)) from exc
     except Conflict as exc:
+        if conflict_shown:
+            raise _Invalid(form_name, [{"where": form_name, "what": str(exc)}]) from exc
         raise PageError(409, str(exc)) from exc
 
 
@@ -574,16 +584,7 @@ DONE.update({key: f"done_{key}" for key in _AGREED})
 async def _attempt(form_name: str, use_case: Any, **kwargs: Any) -> Any:
     """:func:`_act` for the agreement forms: a conflict (a live plan or offer, a placement)
     is shown above the form too, with what was typed kept."""
-    try:
-        return await run_in_threadpool(use_case, **kwargs)
-    except ProblemsFound as exc:
-        raise _Invalid(form_name, _problems(exc)) from exc
-    except Conflict as exc:
-        raise _Invalid(form_name, [{"where": form_name, "what": str(exc)}]) from exc
-    except NotAllowed as exc:
-        raise PageError(403, "forbidden") from exc
-    except NotFound as exc:
-        raise PageError(404, str(exc)) from exc
+    return await _called(form_name, use_case, kwargs, conflict_shown=True)
 
 
 def _decimal(
