@@ -105,3 +105,43 @@ def _task(ws: Path, capsys: pytest.CaptureFixture[str], debtor: str) -> int:
     assert run(ws, "worklist", "--format", "json") == 0
     found = [t for t in json.loads(capsys.readouterr().out) if t["debtor"] == debtor]
     return int(found[0]["task_id"])
+
+
+BY_SEGMENT = """
+policy: queues-by-segment
+stages:
+  - {name: clear}
+  - {name: early, when: days_past_due >= 1}
+segments:
+  - {name: key, when: balance >= 5000}
+  - {name: standard}
+cadences:
+  - segment: key
+    stage: early
+    steps:
+      - {id: call-key, offset: 2, action: call_task, priority: 1, queue: key-accounts}
+  - segment: standard
+    stage: early
+    steps:
+      - {id: call-std, offset: 2, action: call_task, priority: 3, queue: phones}
+contact_rules:
+  default: {hours: {sun: {start: "08:00", end: "20:00"}}, caps: [], holidays_closed: false}
+"""
+
+
+def test_tasks_go_to_collectors_by_segment_through_each_segments_queue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/agreements.md, 'By segment': a segment's call step names its queue."""
+    owing = [
+        (reachable(name, f"+1212555031{n}"), f"I-{name}", amount)
+        for n, (name, amount) in enumerate(OWED.items())
+    ]
+    root = cli_workspace(tmp_path / "ws", "segments.yaml", BY_SEGMENT, owing)
+    assert add_user(root, monkeypatch, "kim", "--queue", "key-accounts") == 0
+    assert add_user(root, monkeypatch, "pat", "--queue", "phones") == 0
+    for day in ("2026-02-01", "2026-02-02"):
+        assert run(root, "run", "--as-of", day, "--policy", str(root / "segments.yaml")) == 0
+    # A1, B2, C3 owe 5,000 or more: segment key, queue key-accounts, kim; the rest pat's
+    assert assigned(root, capsys) == {"A1": "kim", "B2": "kim", "C3": "kim", "D4": "pat",
+                                      "E5": "pat"}  # fmt: skip
