@@ -32,7 +32,7 @@ dispute_app = typer.Typer(
 Portfolio = Annotated[
     str | None, typer.Option(help="Portfolio code (default: the workspace's portfolio).")
 ]
-On = Annotated[str, typer.Option("--on", help="Day it happens (YYYY-MM-DD).")]
+On = Annotated[str | None, typer.Option("--on", help="Day it happens (YYYY-MM-DD; today).")]
 
 
 def _money(minor: int, currency: str) -> str:
@@ -63,7 +63,7 @@ def open_(
     ctx: typer.Context,
     invoices: Annotated[list[str], typer.Argument(help="The invoices' external ids or numbers.")],
     reason: Annotated[str, typer.Option(help=f"Why: {', '.join(CHOSEN_REASONS)}.")],
-    on: On,
+    on: On = None,
     note: Annotated[str | None, typer.Option(help="What the debtor says.")] = None,
     owner: Annotated[str | None, typer.Option(help="Who resolves it (a user name).")] = None,
     due: Annotated[
@@ -84,7 +84,7 @@ def open_(
         note=note,
         owner=owner,
         due_on=None if due is None else parse_date(due, "--due"),
-        on=parse_date(on, "--on"),
+        on=date.today() if on is None else parse_date(on, "--on"),
         at=datetime.now(UTC),
     )
     console.print(_say(done), highlight=False, soft_wrap=True)
@@ -111,7 +111,6 @@ def _credits(values: list[str]) -> dict[str, Decimal] | None:
 def resolve(
     ctx: typer.Context,
     dispute: Annotated[int, typer.Argument(help="The dispute's number.")],
-    on: On,
     upheld: Annotated[
         bool,
         typer.Option(
@@ -119,6 +118,7 @@ def resolve(
             help="Upheld: credit notes are posted; rejected: the invoices return to collection.",
         ),
     ],
+    on: On = None,
     credit: Annotated[
         list[str] | None,
         typer.Option(help="Upheld: INVOICE=AMOUNT for a partial credit (repeat); default full."),
@@ -134,7 +134,7 @@ def resolve(
         outcome="upheld" if upheld else "rejected",
         credit=_credits(credit or []),
         note=note,
-        on=parse_date(on, "--on"),
+        on=date.today() if on is None else parse_date(on, "--on"),
         at=datetime.now(UTC),
     )
     console.print(_say(done), highlight=False, soft_wrap=True)
