@@ -330,3 +330,38 @@ def test_arrears_dispatch_delivers_the_events_too(
     assert json.loads(got["body"])["subject"]["id"] == "HOOK-D1"
     again = run(ws, capsys, "dispatch", "--as-of", DAY.isoformat())
     assert "webhooks: 0 new events; 0 delivered" in again and len(hook.requests) == 1
+
+
+def test_the_worker_delivers_the_events_as_they_happen(
+    ws: Path, hook: Hook, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`arrears worker` (kept running) delivers new events after each pass."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run(ws, capsys, "webhooks", "add", "erp", hook.url, "--event", "payment.recorded")
+    env = {**os.environ, "ARREARS_DISPATCH_POLL_SECONDS": "0.2", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "arrears.cli.app", "-w", str(ws), "worker"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and "worker" in proc.stdout.readline()
+        debtor, currency = a_debtor(ws)
+        run(ws, capsys, "payment", "add", "--debtor", debtor, "--id", "HOOK-W1",
+            "--on", DAY.isoformat(), "--amount", "2.00", "--currency", currency)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not hook.requests and time.monotonic() < deadline:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    [got] = hook.requests
+    assert json.loads(got["body"])["subject"]["id"] == "HOOK-W1"
+    assert "webhooks: 1 new events; 1 delivered" in out, out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from arrears.services.dispatch import Sending
 
 template_app = typer.Typer(help="Message templates.", no_args_is_help=True)
+
+
+Job = Callable[[], None]
 
 
 def _roots(ws: config.Workspace) -> list[Path]:
@@ -126,25 +130,31 @@ def dispatch(
     _summary(report, fmt, wide=wide)
     if fmt is Format.TABLE:
         _where(ws)
-    _webhooks(ws, sending.portfolio, say=fmt is Format.TABLE)
+    _webhooks(ws, sending.portfolio, say=fmt is Format.TABLE)()
 
 
-def _webhooks(ws: config.Workspace, portfolio: str, *, say: bool) -> None:
-    """The day's events to the workspace's webhooks, when it has any (``arrears webhooks``):
-    what happened since the last delivery, signed, each due retry sent once."""
+def _webhooks(ws: config.Workspace, portfolio: str, *, say: bool, idle: bool = True) -> Job:
+    """The delivery of the day's events to the workspace's webhooks (``arrears webhooks``), when
+    it has any: what happened since the last delivery, signed, each due retry sent once. One
+    store for every call (the worker calls it after each pass); ``say``: print the counts
+    (``idle``: even when nothing happened)."""
     from arrears.services import webhooks
 
     uow = SqlUnitOfWork(store(ws))
-    if not webhooks.list_endpoints(uow, cli_actor(), portfolio=portfolio):
-        return
-    done = webhooks.deliver(uow, cli_actor(), portfolio=portfolio, clock=now)
-    if say:
-        console.print(
-            f"webhooks: {done.collected} new events; {done.delivered} delivered, "
-            f"{done.retrying} to retry, {done.failed} failed",
-            highlight=False,
-            markup=False,
-        )
+
+    def deliver() -> None:
+        if not webhooks.list_endpoints(uow, cli_actor(), portfolio=portfolio):
+            return
+        done = webhooks.deliver(uow, cli_actor(), portfolio=portfolio, clock=now)
+        if say and (idle or done.collected or done.delivered or done.retrying or done.failed):
+            console.print(
+                f"webhooks: {done.collected} new events; {done.delivered} delivered, "
+                f"{done.retrying} to retry, {done.failed} failed",
+                highlight=False,
+                markup=False,
+            )
+
+    return deliver
 
 
 def _summary(report: Report, fmt: Format, *, wide: bool = False) -> None:
@@ -224,6 +234,7 @@ def worker(
         stopping=lambda: stopping,
         started=lambda worker: console.print(f"worker {worker} sending for {sending.portfolio}"),
         reported=lambda report: console.print(f"worker: {report}"),
+        also=_webhooks(ws, sending.portfolio, say=True, idle=False),
     )
     console.print("worker stopped")
 

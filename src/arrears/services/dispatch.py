@@ -96,10 +96,12 @@ def work(
     reported: Callable[[Report], None] = lambda report: None,
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    also: Callable[[], None] = lambda: None,
 ) -> None:
     """Keep sending due messages, polling every ``poll_seconds``, until ``stopping()``: the
     message in hand is finished and the rest of its batch given back. ``started`` is told the
-    worker's name; ``reported``, each pass that did something."""
+    worker's name; ``reported``, each pass that did something; ``also`` runs after each pass
+    (the webhooks' deliveries)."""
     dispatcher = _dispatcher(uow, actor, sending)
     started(dispatcher.worker)
     try:
@@ -107,6 +109,7 @@ def work(
             report = dispatcher.run(stopping)
             if sum(report.counts.values()):
                 reported(report)
+            also()
             deadline = monotonic() + poll_seconds
             while not stopping() and monotonic() < deadline:
                 sleep(min(0.2, poll_seconds))
