@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from arrears.cli.context import store, workspace
-from arrears.cli.output import console
+from arrears.cli.output import console, err_console
 
 
 def serve(
@@ -48,9 +48,24 @@ def serve(
         console.print(
             "warning: no users: add one to log in: arrears user add NAME --role collector"
         )
+    for line in checkout_warnings(ws.get("checkout.provider")):
+        err_console.print(line, highlight=False, markup=False)
     console.print(f"serving {portfolio or ws.get('portfolio')} on http://{host}:{port}")
     console.print(f"log in at http://{_shown(host)}:{port}/login", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+
+
+def checkout_warnings(provider: str) -> list[str]:
+    """The lines ``arrears serve`` prints on stderr about ``checkout.provider``: the fake
+    provider records payments no money backs (for tests and the demo only)."""
+    if provider.strip().lower() != "fake":
+        return []
+    return [
+        'warning: [checkout] provider = "fake": the debtor\'s "Pay online" button records a',
+        "         payment in the ledger without any money moving (tests and the demo only);",
+        '         set provider = "hosted" (checkout.url, checkout.secret) or leave it empty',
+        "         (bank transfer) before debtors use this server",
+    ]
 
 
 def _shown(host: str) -> str:
