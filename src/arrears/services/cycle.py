@@ -41,7 +41,7 @@ from arrears.domain.errors import Conflict, InvalidInput, NotFound
 from arrears.policy.check import Templates
 from arrears.policy.loading import load_policy
 from arrears.services.queues import assign_queue_tasks
-from arrears.services.scoring import store_run_scores
+from arrears.services.scoring import run_scores
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.cycle.read import read_cycle_input
 from arrears.store.cycle.write import RunSummary, commit_decisions
@@ -351,13 +351,14 @@ def run_cycle(
             actor=actor.name,
             at=at,
             debtors=debtors,
+            # the day's scores in the same transaction (issue 18)
+            also=run_scores(actor, portfolio, as_of, decisions.features, model, at),
         )
     except ConcurrentChange as exc:
         raise Conflict(str(exc)) from exc
     # each queue's waiting tasks to its collectors, the least loaded first (issue 15)
     assign_queue_tasks(uow, actor, portfolio=portfolio, on=as_of, at=at)
     _record_followups(uow, actor, portfolio, as_of, policy, at)
-    store_run_scores(uow, actor, portfolio, as_of, decisions.features, model, at)  # issue 18
     timings.commit = time.perf_counter() - start
     return decisions, summary
 

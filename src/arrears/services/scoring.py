@@ -32,6 +32,10 @@ from arrears.store.scoring.history import (
 from arrears.store.scoring.scores import logged, write_scores
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy import Connection
+
     from arrears.scoring.model import Model
 
 
@@ -244,19 +248,34 @@ def _keep(
 ) -> int:
     if at is None:
         raise InvalidInput("storing the day's scores needs the time they are stored at")
-    version = version_of(model)
     with uow:
-        written = write_scores(
-            uow.conn, portfolio=portfolio, as_of=as_of, scores=scores, at=at, version=version
-        )
-        pid = portfolio_id(uow.conn, portfolio)
-        payload = {"as_of": as_of.isoformat(), "rows": written, "model": version, "by": by}
-        # the run's storing is logged once a day and version: a second run of the day
-        # replaces the same rows and adds nothing to the log
-        key = f"scores:{portfolio}:{as_of.isoformat()}:{version}:run" if by == "run" else None
-        if key is None or not logged(uow.conn, key):
-            entry = _entry(ScoresStored, actor, (portfolio, pid), version, payload, at, key)
-            record(uow.conn, [entry])
+        return _write_scores(uow.conn, actor, portfolio, as_of, scores, model, at, by=by)
+
+
+def _write_scores(
+    conn: Connection,
+    actor: Actor,
+    portfolio: str,
+    as_of: date,
+    scores: pl.DataFrame,
+    model: Model | None,
+    at: datetime,
+    *,
+    by: str,
+) -> int:
+    """Write the day's ``scores`` and their activity record on ``conn`` (in its transaction)."""
+    version = version_of(model)
+    written = write_scores(
+        conn, portfolio=portfolio, as_of=as_of, scores=scores, at=at, version=version
+    )
+    pid = portfolio_id(conn, portfolio)
+    payload = {"as_of": as_of.isoformat(), "rows": written, "model": version, "by": by}
+    # the run's storing is logged once a day and version: a second run of the day
+    # replaces the same rows and adds nothing to the log
+    key = f"scores:{portfolio}:{as_of.isoformat()}:{version}:run" if by == "run" else None
+    if key is None or not logged(conn, key):
+        entry = _entry(ScoresStored, actor, (portfolio, pid), version, payload, at, key)
+        record(conn, [entry])
     return written
 
 
@@ -265,22 +284,22 @@ def version_of(model: Model | None) -> str:
     return "rules" if model is None else str(model.metadata.get("version", "model"))
 
 
-def store_run_scores(
-    uow: SqlUnitOfWork,
+def run_scores(
     actor: Actor,
     portfolio: str,
     as_of: date,
     features: pl.DataFrame,
     model: Model | None,
     at: datetime,
-) -> int:
-    """Store the scores the daily cycle gave every debtor on ``as_of`` (``features``: its
+) -> Callable[[Connection], int]:
+    """What stores the scores the daily cycle gave every debtor on ``as_of`` (``features``: its
     feature table, one row per debtor and currency; those with an open balance carry a score)
     as the day's scores of ``model``'s version (``rules`` without one): score, band, expected
     days to pay (null when the policy does not read it) and no reasons (``arrears model score``
-    adds them). Idempotent: a second run of the day replaces that version's rows of the day. In
-    its own transaction after the run's commit, recorded as ``model.scores_stored``. Returns
-    the rows written."""
+    adds them). The run calls it on its own connection, in the transaction of its commit, so the
+    decisions and the scores land together or not at all. Idempotent: a second run of the day
+    replaces that version's rows of the day. Recorded as ``model.scores_stored``; the function
+    returns the rows written."""
     from arrears.scoring.bands import band  # noqa: PLC0415
 
     actor.require(Permission.ADMINISTER, "store the day's scores")
@@ -298,7 +317,11 @@ def store_run_scores(
         pl.lit(source).alias("source"),
         pl.lit([], dtype=pl.List(pl.String())).alias("reasons"),
     )
-    return _keep(uow, actor, portfolio, as_of, scores, model, at, by="run")
+
+    def write(conn: Connection) -> int:
+        return _write_scores(conn, actor, portfolio, as_of, scores, model, at, by="run")
+
+    return write
 
 
 def stored_scores(

@@ -28,7 +28,7 @@ step occurrence and the effects' keys, so committing the same decisions again wr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
@@ -127,8 +127,11 @@ def commit_decisions(
     actor: str,
     at: datetime,
     debtors: pl.DataFrame | None = None,
+    also: Callable[[Connection], object] | None = None,
 ) -> RunSummary:
     """Write ``decisions`` for ``portfolio`` as of ``as_of`` in one transaction; see the module.
+    ``also`` writes more in that same transaction, last (the day's scores, issue 18): if it
+    fails, nothing of the run is kept.
 
     The decisions are applied as their :func:`arrears.cycle.effects.effects`; ``debtors``
     (``debtor_id``, ``debtor_external_id``) names their debtors (read from the store if absent).
@@ -172,6 +175,8 @@ def commit_decisions(
                     counts[name] = counts.get(name, 0) + count
             summary = replace(RunSummary(), **counts)
             recorded = writer.run(policy_name, policy_sha256, summary)
+            if also is not None:
+                also(conn)
             return replace(summary, run_recorded=recorded)
 
 
