@@ -3,6 +3,7 @@ one FastAPI app served by uvicorn."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     portfolio: Annotated[str | None, typer.Option(help="Portfolio code.")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Server processes (uvicorn workers), each with its own store connections; "
+            "about one per core.",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
 ) -> None:
     """Serve the collectors' pages (log in, worklist, accounts), delivery callbacks, inbound
     replies, the opt-out page and email tracking."""
@@ -52,7 +62,24 @@ def serve(
         err_console.print(line, highlight=False, markup=False)
     console.print(f"serving {portfolio or ws.get('portfolio')} on http://{host}:{port}")
     console.print(f"log in at http://{_shown(host)}:{port}/login", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+        return
+    # several processes: each builds the app again (arrears.web.served) from the environment
+    engine.dispose()
+    os.environ["ARREARS_WORKSPACE"] = str(ws.root)
+    if portfolio is not None:
+        os.environ["ARREARS_PORTFOLIO"] = portfolio
+    console.print(f"{workers} worker processes")
+    uvicorn.run(
+        "arrears.web.served:app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=True,
+    )
 
 
 def checkout_warnings(provider: str) -> list[str]:
