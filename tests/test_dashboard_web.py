@@ -146,3 +146,44 @@ def test_recovery_by_stage_partitions_the_book(
         recovery_by(
             uow, Actor("user:maria", Role.COLLECTOR), portfolio="default", start=start, end=end
         )
+
+
+def test_the_page_reads_the_history_once_and_shows_what_four_reports_show(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard measures the headline and recovery by stage, agency and collector from one
+    read of the ledger's history (services.kpi.kpi_reports); the page, through HTTP, is the one
+    four separate reports (one read each, as before) give, word for word (SQLite, a generated
+    book whose cycle opened cases)."""
+    import arrears.services.dashboard as dashboard_service
+    import arrears.services.kpi as kpi_service
+    from channels_support import DAY, base_workspace, copy_workspace
+
+    ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("web")), tmp_path / "ws")
+    add_user(ws, monkeypatch, "boss", "manager")
+    reads: list[str] = []
+    real = kpi_service.read_history
+
+    def counted(engine: object, *, portfolio: str) -> object:
+        reads.append(portfolio)
+        return real(engine, portfolio=portfolio)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kpi_service, "read_history", counted)
+    period = f"from={DAY + timedelta(days=1)}&to={DAY + timedelta(days=40)}"
+    app = create_app(config.load(ws, env={}), clock=lambda: datetime(2026, 12, 1, tzinfo=UTC))
+    with TestClient(app, follow_redirects=False) as client:
+        login(client, "boss")
+        page = client.get(f"/dashboard?{period}")
+        assert page.status_code == 200, page.text
+        assert reads == ["default"]  # once, not once per grouping
+        words = text_of(page.text)
+        assert "Recovery by the stage of the debtor's case at the start" in words
+
+        def one_by_one(uow: object, actor: object, *, by: tuple[str, ...], **kw: object) -> object:
+            return {b: kpi_service.kpi_report(uow, actor, by=b, **kw) for b in by}  # type: ignore[arg-type]
+
+        monkeypatch.setattr(dashboard_service, "kpi_reports", one_by_one)
+        reads.clear()
+        before = client.get(f"/dashboard?{period}")
+        assert reads == ["default"] * 4
+        assert text_of(before.text) == words

@@ -3,7 +3,8 @@ the cash forecast of a portfolio, and the accounts behind an aging bucket.
 
 A read model over the same use cases as the commands, so the page and ``arrears kpi``,
 ``arrears aging --by bucket`` and ``arrears forecast`` never disagree:
-:func:`arrears.services.kpi.kpi_report`, :func:`arrears.services.reports.aging_report` and
+:func:`arrears.services.kpi.kpi_reports` (the portfolio read once, measured for the headline
+and by stage, agency and collector), :func:`arrears.services.reports.aging_report` and
 :func:`arrears.services.forecast.cash_forecast`. Managers, administrators and auditors see it;
 a collector's role is refused (:class:`NotAllowed`): the dashboard is about the whole team's
 accounts, the collector's pages are the worklist.
@@ -23,7 +24,7 @@ from arrears.domain.actor import Actor, Role
 from arrears.domain.errors import InvalidInput, NotAllowed
 from arrears.kpi.aging import DEFAULT_EDGES, bucket_labels
 from arrears.services.forecast import Forecast, cash_forecast
-from arrears.services.kpi import NO_AGENCY, NO_CASE, Costs, KpiReport, kpi_report
+from arrears.services.kpi import NO_AGENCY, NO_CASE, Costs, KpiReport, kpi_reports
 from arrears.services.reports import AgingReport, aging_report
 from arrears.services.uow import SqlUnitOfWork
 
@@ -79,17 +80,21 @@ def dashboard(
     :class:`InvalidInput` for a period that ends before it starts or a currency without a rate;
     :class:`NotFound` for an unknown portfolio."""
     _require(actor, "see the manager's dashboard")
-    kpis = kpi_report(
+    # one read of the portfolio, measured four times: the headline, then by stage, agency and
+    # collector (the reads are most of a report's time)
+    reports = kpi_reports(
         uow,
         actor,
         portfolio=portfolio,
         start=start,
         end=end,
+        by=("currency", *RECOVERY_GROUPS),
         edges=edges,
         in_currency=in_currency,
         rates=rates,
         costs=costs,
     )
+    kpis = reports["currency"]
     aging = aging_report(
         uow,
         actor,
@@ -109,10 +114,7 @@ def dashboard(
         in_currency=in_currency,
         rates=rates,
     )
-    stage, agency, collector = recovery_by(
-        uow, actor, portfolio=portfolio, start=start, end=end, in_currency=in_currency,
-        rates=rates, edges=edges,
-    )  # fmt: skip
+    stage, agency, collector = (_recovery(reports[key], key) for key in RECOVERY_GROUPS)
     return Dashboard(
         portfolio, start, end, in_currency, kpis, aging, forecast, stage, agency, collector
     )
@@ -143,21 +145,23 @@ def recovery_by(
     collected / (opening + sales) (null when both are 0) and the ``cure_rate``: the headline of
     ``arrears kpi --by stage|agency|collector``."""
     _require(actor, "see the manager's dashboard")
-    out = []
-    for key in RECOVERY_GROUPS:
-        found = kpi_report(
-            uow,
-            actor,
-            portfolio=portfolio,
-            start=start,
-            end=end,
-            by=key,
-            edges=edges,
-            in_currency=in_currency,
-            rates=rates,
-        ).headline
-        out.append(found.select(key, "currency", *RECOVERY))
-    return out[0], out[1], out[2]
+    reports = kpi_reports(
+        uow,
+        actor,
+        portfolio=portfolio,
+        start=start,
+        end=end,
+        by=RECOVERY_GROUPS,
+        edges=edges,
+        in_currency=in_currency,
+        rates=rates,
+    )
+    stage, agency, collector = (_recovery(reports[key], key) for key in RECOVERY_GROUPS)
+    return stage, agency, collector
+
+
+def _recovery(report: KpiReport, key: str) -> pl.DataFrame:
+    return report.headline.select(key, "currency", *RECOVERY)
 
 
 @dataclass(frozen=True, slots=True)
