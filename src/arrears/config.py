@@ -302,6 +302,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest request body 'arrears serve' reads (bytes; callbacks and replies are a few KB): "
         "a longer one is refused with 413 as soon as it is longer, announced or not.",
     ),
+    Setting(
+        "web.attachment_max_bytes",
+        "5242880",
+        "Largest file a debtor may attach to a dispute on their page (bytes; PDF, JPEG or PNG).",
+    ),
     # Paying online from the debtor's page (docs/web.md, "Paying online").
     Setting(
         "checkout.provider",

@@ -152,3 +152,57 @@ RECORDS: Mapping[Status, type[Activity]] = {
     Status.REJECTED: DisputeRejected,
     Status.CLOSED: DisputeClosed,
 }
+
+
+# What a debtor may attach to a dispute ----------------------------------------------------------
+
+#: The files a dispute takes, by media type: the names they may have, and how their content
+#: begins (the type is the content's, whatever the file is called).
+ATTACHMENT_TYPES: Mapping[str, tuple[tuple[str, ...], bytes]] = {
+    "application/pdf": ((".pdf",), b"%PDF-"),
+    "image/jpeg": ((".jpg", ".jpeg"), b"\xff\xd8\xff"),
+    "image/png": ((".png",), b"\x89PNG\r\n\x1a\n"),
+}
+#: The largest attachment by default (``web.attachment_max_bytes``).
+ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
+MAX_FILE_NAME = 255
+
+
+def sniff(content: bytes) -> str | None:
+    """The media type ``content`` begins like (PDF, JPEG or PNG), or ``None``."""
+    for media_type, (_, magic) in ATTACHMENT_TYPES.items():
+        if content.startswith(magic):
+            return media_type
+    return None
+
+
+def attachment_problems(file_name: str, content: bytes, max_bytes: int) -> list[str]:
+    """What is wrong with a file offered as a dispute's attachment, every problem at once
+    (empty: it may be stored). The messages are stable: the web says them in Spanish by
+    their pattern (``arrears.web.error_words``)."""
+    problems: list[str] = []
+    if not content:
+        problems.append("the file is empty")
+    elif len(content) > max_bytes:
+        problems.append(
+            f"the file is {len(content)} bytes: at most {max_bytes} bytes "
+            f"({max_bytes / 1048576:.1f} MB) are accepted"
+        )
+    if content:
+        media_type = sniff(content)
+        suffix = "." + file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+        if media_type is None:
+            problems.append("the file is not a PDF, JPEG or PNG (by its content)")
+        elif suffix not in ATTACHMENT_TYPES[media_type][0]:
+            problems.append(
+                f"the file's name does not end in {' or '.join(ATTACHMENT_TYPES[media_type][0])} "
+                "as its content (a PDF, JPEG or PNG) says it should"
+            )
+    if len(file_name) > MAX_FILE_NAME:
+        problems.append(f"the file's name is longer than {MAX_FILE_NAME} characters")
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeAttachmentAdded(Activity):
+    kind: ClassVar[str] = "dispute.attachment_added"

@@ -16,6 +16,7 @@ import's ``disputed`` flag maps onto disputes after each invoice import
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import Conflict, NotFound
 from arrears.domain.ledger import CreditNote
 from arrears.domain.money import Money, MoneyError, to_minor
-from arrears.domain.problems import ProblemsFound, printable
+from arrears.domain.problems import Problem, ProblemsFound, printable
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.activity_log import Entry, record
 from arrears.store.agreements.records import owner as find_owner
@@ -56,6 +57,26 @@ class DisputedInvoice:
 
 
 @dataclass(frozen=True, slots=True)
+class NewAttachment:
+    """A file sent with a dispute, as it came (its type is checked by its content)."""
+
+    file_name: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentView:
+    attachment_id: int
+    dispute_id: int
+    file_name: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class DisputeView:
     dispute_id: int
     debtor: str
@@ -73,6 +94,7 @@ class DisputeView:
     overdue: bool
     invoices: tuple[DisputedInvoice, ...]
     changed: bool = True
+    attachments: tuple[AttachmentView, ...] = ()
 
     @property
     def disputed_minor(self) -> int:
@@ -83,8 +105,25 @@ class DisputeView:
         return sum(i.credit_minor or 0 for i in self.invoices)
 
 
+def _attachment_view(row: Mapping[str, Any]) -> AttachmentView:
+    return AttachmentView(
+        attachment_id=int(row["id"]),
+        dispute_id=int(row["dispute_id"]),
+        file_name=str(row["file_name"]),
+        media_type=str(row["media_type"]),
+        size_bytes=int(row["size_bytes"]),
+        sha256=str(row["sha256"]),
+        uploaded_by=str(row["uploaded_by"]),
+        uploaded_at=row["uploaded_at"],
+    )
+
+
 def _view(
-    row: Mapping[str, Any], lines: list[dict[str, Any]], as_of: date, changed: bool = True
+    row: Mapping[str, Any],
+    lines: list[dict[str, Any]],
+    as_of: date,
+    changed: bool = True,
+    files: list[dict[str, Any]] | None = None,
 ) -> DisputeView:
     return DisputeView(
         dispute_id=int(row["id"]),
@@ -113,6 +152,7 @@ def _view(
             for x in lines
         ),
         changed=changed,
+        attachments=tuple(_attachment_view(f) for f in files or ()),
     )
 
 
@@ -380,7 +420,8 @@ def _portfolio_code(conn: Connection, row: Mapping[str, Any]) -> str:
 def _shown(conn: Connection, dispute_id: int, as_of: date, changed: bool = True) -> DisputeView:
     row = records.find(conn, dispute_id)
     assert row is not None
-    return _view(row, records.lines(conn, [dispute_id])[dispute_id], as_of, changed)
+    files = records.attachments(conn, [dispute_id])[dispute_id]
+    return _view(row, records.lines(conn, [dispute_id])[dispute_id], as_of, changed, files)
 
 
 def show(uow: SqlUnitOfWork, actor: Actor, dispute_id: int, *, as_of: date) -> DisputeView:
@@ -421,8 +462,80 @@ def list_disputes(
             debtor_id = who.debtor_id
         rows = records.listing(conn, pid, status=status, owner=owner, debtor_id=debtor_id,
                                overdue_on=as_of if overdue else None)  # fmt: skip
-        lines = records.lines(conn, [int(r["id"]) for r in rows])
-        return [_view(r, lines[int(r["id"])], as_of) for r in rows]
+        ids = [int(r["id"]) for r in rows]
+        lines, files = records.lines(conn, ids), records.attachments(conn, ids)
+        return [_view(r, lines[int(r["id"])], as_of, files=files[int(r["id"])]) for r in rows]
+
+
+# Attachments ------------------------------------------------------------------------------------
+
+
+def attachment_problems(file: NewAttachment, max_bytes: int) -> list[Problem]:
+    """What is wrong with ``file`` as a dispute's attachment (``attachment``), every problem."""
+    return [
+        Problem("dispute", None, "attachment", printable(message))
+        for message in rules.attachment_problems(file.file_name, file.content, max_bytes)
+    ]
+
+
+def attach_in(
+    conn: Connection,
+    actor: Actor,
+    dispute_id: int,
+    file: NewAttachment,
+    *,
+    max_bytes: int,
+    at: datetime,
+) -> AttachmentView:
+    """Store ``file`` with dispute ``dispute_id`` on the caller's transaction (the actor's
+    right to already checked), once per content (the same file again: the one stored), with
+    its activity record. A file that is not acceptable: :class:`ProblemsFound`, nothing
+    stored."""
+    problems = attachment_problems(file, max_bytes)
+    if problems:
+        raise ProblemsFound(problems)
+    row = records.find(conn, dispute_id)
+    if row is None:
+        raise NotFound(f"dispute {dispute_id}: no such dispute")
+    digest = hashlib.sha256(file.content).hexdigest()
+    found = records.attachment_by_hash(conn, dispute_id, digest)
+    if found is None:
+        media_type = rules.sniff(file.content)
+        assert media_type is not None
+        name = file.file_name.replace("/", "_").replace("\\", "_").strip() or "attachment"
+        found = records.insert_attachment(
+            conn,
+            {
+                "dispute_id": dispute_id,
+                "file_name": name,
+                "media_type": media_type,
+                "size_bytes": len(file.content),
+                "sha256": digest,
+                "content": file.content,
+                "uploaded_by": actor.name,
+                "uploaded_at": at,
+            },
+        )
+        _log(conn, rules.DisputeAttachmentAdded, row, portfolio=_portfolio_code(conn, row),
+             actor=actor.name, at=at, key=f"{row['key']}:attachment:{digest}",
+             payload={"attachment": found, "file_name": name, "media_type": media_type,
+                      "size_bytes": len(file.content), "sha256": digest})  # fmt: skip
+    stored = records.attachment(conn, dispute_id, found)
+    assert stored is not None
+    return _attachment_view(stored)
+
+
+def attachment_file(
+    uow: SqlUnitOfWork, actor: Actor, dispute_id: int, attachment_id: int
+) -> tuple[AttachmentView, bytes]:
+    """One attachment of a dispute and its content, for those who may read disputes
+    (collectors, managers, auditors, admins; not a debtor)."""
+    actor.require(Permission.READ, "read a dispute's attachment")
+    with uow:
+        row = records.attachment(uow.conn, dispute_id, attachment_id)
+    if row is None:
+        raise NotFound(f"dispute {dispute_id}: no attachment {attachment_id}")
+    return _attachment_view(row), bytes(row["content"])
 
 
 # The import's flag ------------------------------------------------------------------------------
@@ -442,8 +555,13 @@ def sync_from_erp(uow: SqlUnitOfWork, actor: Actor, *, on: date, at: datetime) -
 
 __all__ = [
     "RESOLVE_WITHIN_DAYS",
+    "AttachmentView",
     "DisputeView",
     "DisputedInvoice",
+    "NewAttachment",
+    "attach_in",
+    "attachment_file",
+    "attachment_problems",
     "list_disputes",
     "open_dispute",
     "open_in",

@@ -26,12 +26,13 @@ from arrears.channels.base import Account, ChannelSettings, Message
 from arrears.channels.letter import labels, letter_pdf
 from arrears.domain.activity import Activity
 from arrears.domain.actor import Actor, Permission, Role
-from arrears.domain.disputes import Reason
+from arrears.domain.disputes import ATTACHMENT_MAX_BYTES, Reason
 from arrears.domain.errors import NotAllowed, NotFound
 from arrears.domain.problems import Problem, ProblemsFound, printable
 from arrears.services import accounts, collection, disputes
 from arrears.services.ports import PromiseView
 from arrears.services.uow import SqlUnitOfWork
+from arrears.store.disputes import records as dispute_records
 from arrears.store.messages.outbox import read_recipients
 from arrears.store.portfolios import portfolio_id
 from arrears.store.schema import invoice
@@ -71,6 +72,7 @@ class DebtorAccount:
 class Disputed:
     invoice: str
     changed: bool  # False: the invoice was disputed before
+    attachment: disputes.AttachmentView | None = None
 
 
 def _own(actor: Actor, debtor: str, doing: str) -> None:
@@ -151,12 +153,16 @@ def dispute_invoice(
     reason: str,
     on: date,
     at: datetime,
+    attachment: disputes.NewAttachment | None = None,
+    max_attachment_bytes: int = ATTACHMENT_MAX_BYTES,
 ) -> Disputed:
     """``debtor`` disputes their invoice ``invoice_number`` (its number or external id) in
     their own words (``reason``): a dispute opens on it (reason ``other``, the words as its
     note, due in :data:`arrears.services.disputes.RESOLVE_WITHIN_DAYS` days; see
     :mod:`arrears.services.disputes`) and the invoice leaves collection until it is resolved.
-    Disputing it again while that dispute is open changes nothing."""
+    Disputing it again while that dispute is open changes nothing but the ``attachment``
+    (a PDF, JPEG or PNG of at most ``max_attachment_bytes``), added to the open dispute. In one
+    transaction: a file refused stores nothing, not even the dispute."""
     if actor.role is Role.DEBTOR:
         _own(actor, debtor, "dispute an invoice")
     else:
@@ -167,6 +173,8 @@ def dispute_invoice(
         problems.append(Problem(source, None, "reason", "say why the invoice is disputed"))
     if len(reason) > MAX_REASON:
         problems.append(Problem(source, None, "reason", f"at most {MAX_REASON} characters"))
+    if attachment is not None:
+        problems += disputes.attachment_problems(attachment, max_attachment_bytes)
     with uow:
         conn = uow.conn
         pid = portfolio_id(conn, portfolio)
@@ -187,11 +195,24 @@ def dispute_invoice(
         if problems:
             raise ProblemsFound(problems)
         assert row is not None
-        if row.disputed:
-            return Disputed(str(row.number), changed=False)
-        disputes.open_in(
-            conn, actor, portfolio=portfolio, invoices=[str(row.external_id)],
-            reason=Reason.OTHER, note=reason.strip(), owner=None, due_on=None, on=on, at=at,
-            debtor=debtor,
-        )  # fmt: skip
-    return Disputed(str(row.number), changed=True)
+        changed = not row.disputed
+        if changed:
+            dispute_id: int | None = disputes.open_in(
+                conn, actor, portfolio=portfolio, invoices=[str(row.external_id)],
+                reason=Reason.OTHER, note=reason.strip(), owner=None, due_on=None, on=on, at=at,
+                debtor=debtor,
+            ).dispute_id  # fmt: skip
+        else:
+            dispute_id = dispute_records.invoices(conn, pid, [str(row.external_id)])[0][
+                "dispute_id"
+            ]
+        stored = None
+        if attachment is not None:
+            if dispute_id is None:  # flagged by the ERP's import, no dispute here yet
+                raise ProblemsFound.of(
+                    source, "this invoice's dispute is handled in the ERP: no file can be added"
+                )
+            stored = disputes.attach_in(
+                conn, actor, int(dispute_id), attachment, max_bytes=max_attachment_bytes, at=at
+            )
+    return Disputed(str(row.number), changed=changed, attachment=stored)

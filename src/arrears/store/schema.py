@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -775,6 +776,26 @@ dispute_invoice = Table(
     Column("credit_note", String(200)),  # the credit note's external id
 )
 Index("ix_dispute_invoice_invoice", dispute_invoice.c.invoice_id)
+
+#: A file a debtor sent with a dispute (migration 0023): PDF, JPEG or PNG by its content,
+#: at most ``web.attachment_max_bytes``; ``sha256`` of ``content`` (hex).
+dispute_attachment = Table(
+    "dispute_attachment",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("dispute_id", ID, ForeignKey("dispute.id"), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("uploaded_by", String(200), nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("dispute_id", "sha256", name="uq_dispute_attachment_file"),
+    CheckConstraint(
+        "media_type in ('application/pdf', 'image/jpeg', 'image/png')", name="media_type"
+    ),
+)
 
 
 # The day's propensity scores (migration 0014; see docs/scoring.md) ----------------------------

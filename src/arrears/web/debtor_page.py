@@ -22,6 +22,8 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_UP, Decimal, InvalidOperation
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 from urllib.parse import quote
 
@@ -32,13 +34,14 @@ from starlette.concurrency import run_in_threadpool
 from arrears.channels.base import debtor_of_token
 from arrears.channels.letter import payment_reference
 from arrears.domain.actor import Actor, debtor
+from arrears.domain.disputes import ATTACHMENT_MAX_BYTES
 from arrears.domain.errors import ArrearsError, Conflict, NotAllowed, NotFound
 from arrears.domain.ledger import SENT_CHANNELS
 from arrears.domain.money import from_minor
 from arrears.domain.problems import ProblemsFound
-from arrears.services import collection, messages, self_agreements, selfservice
+from arrears.services import collection, disputes, messages, self_agreements, selfservice
 from arrears.web import account as account_page
-from arrears.web import checkout, i18n
+from arrears.web import checkout, error_words, i18n
 from arrears.web.app import Site
 from arrears.web.pages import HEADERS, _form, _templates, _today
 
@@ -139,6 +142,8 @@ def _page(request: Request, token: str, status: int = 200, **context: Any) -> HT
         "reason": "",
     }
     context = {"problems": [], "form_name": None, "done": "", "quote": None} | context
+    context["problems"] = [p | {"what": error_words.said(p["what"], lang)}
+                           for p in context["problems"]]  # fmt: skip
     context["values"] = defaults | context.get("values", {})
     speaker = _Speaker(lang)
     context |= _agreements(request, s, actor, who, account, speaker, context)
@@ -160,6 +165,7 @@ def _page(request: Request, token: str, status: int = 200, **context: Any) -> HT
         promises=[{"p": p, "amount": i18n.amount(from_minor(p.amount_minor, p.currency),
                                                  p.currency, lang)} for p in account.promises],
         pay=values, channels=CHANNELS, today=_today(s),
+        attachment_mb=f"{attachment_max_bytes(s) / 1048576:g}",
         **context,
     )  # fmt: skip
 
@@ -246,17 +252,60 @@ async def promise(request: Request, token: str) -> Response:
         return _refusal(exc)
 
 
+def attachment_max_bytes(s: Site) -> int:
+    """``web.attachment_max_bytes`` (a value that is not a positive whole number: 5 MB)."""
+    text = s.setting("web.attachment_max_bytes").strip().replace("_", "")
+    return int(text) if text.isdigit() and int(text) > 0 else ATTACHMENT_MAX_BYTES
+
+
+async def _dispute_form(
+    request: Request, max_file: int
+) -> tuple[dict[str, str], disputes.NewAttachment | None]:
+    """The dispute form, urlencoded or ``multipart/form-data`` with an ``attachment`` file (no
+    file chosen: ``None``). The body is read up to the largest file allowed and a little more:
+    a longer one is not read to its end (the file too big, whatever else it has)."""
+    kind = request.headers.get("content-type", "")
+    if not kind.lower().startswith("multipart/form-data"):
+        return await _form(request), None
+    limit, body = max_file + 64 * 1024, bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return {}, disputes.NewAttachment("attachment", b"\0" * (max_file + 1))
+    parsed = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + kind.encode("latin-1", "replace") + b"\r\n\r\n" + bytes(body)
+    )
+    fields: dict[str, str] = {}
+    file = None
+    for part in parsed.iter_parts() if parsed.is_multipart() else ():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            continue
+        file_name = part.get_filename()
+        if name == "attachment" and file_name is not None:
+            if file_name or payload:  # an empty file input sends no name and no bytes
+                file = disputes.NewAttachment(file_name, payload)
+        elif file_name is None and len(fields) < 50:
+            fields[name] = payload.decode("utf-8", "replace")
+    return fields, file
+
+
 @router.post("/pay/{token}/dispute", response_class=HTMLResponse)
 async def dispute(request: Request, token: str) -> Response:
+    """The debtor disputes an invoice with a reason and, optionally, a file (PDF, JPEG or PNG,
+    by its content, at most ``web.attachment_max_bytes``): refused, nothing is stored and the
+    form says why in the debtor's language."""
     try:
         s, who, actor = _who(request, token)
-        form = await _form(request)
+        max_file = attachment_max_bytes(s)
+        form, file = await _dispute_form(request, max_file)
         values = {k: form.get(k, "").strip() for k in ("invoice", "reason")}
         try:
             await run_in_threadpool(
                 selfservice.dispute_invoice, s.uow(), actor, portfolio=s.portfolio, debtor=who,
                 invoice_number=values["invoice"], reason=values["reason"], on=_today(s),
-                at=s.clock(),
+                at=s.clock(), attachment=file, max_attachment_bytes=max_file,
             )  # fmt: skip
         except ProblemsFound as exc:
             return await run_in_threadpool(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -36,7 +37,7 @@ WORDS: dict[str, dict[str, str]] = {
         "credit": "Partial credit (empty: in full)", "resolve_button": "Resolve",
         "problems": "Please correct:", "only_overdue": "Only overdue", "filter": "Show",
         "open": "open", "upheld_s": "upheld", "rejected_s": "rejected", "closed": "closed",
-        "credited": "Credited",
+        "credited": "Credited", "attachments": "Documents",
         "wrong_amount": "wrong amount", "not_received": "not received", "quality": "quality",
         "already_paid": "already paid", "other": "other", "from_erp": "from the ERP",
     },
@@ -51,7 +52,7 @@ WORDS: dict[str, dict[str, str]] = {
         "credit": "Crédito parcial (vacío: total)", "resolve_button": "Resolver",
         "problems": "Corrija por favor:", "only_overdue": "Solo vencidas", "filter": "Mostrar",
         "open": "abierta", "upheld_s": "aceptada", "rejected_s": "rechazada",
-        "closed": "cerrada", "credited": "Acreditado",
+        "closed": "cerrada", "credited": "Acreditado", "attachments": "Documentos",
         "wrong_amount": "monto errado", "not_received": "no recibida", "quality": "calidad",
         "already_paid": "ya pagada", "other": "otro", "from_erp": "desde el ERP",
     },
@@ -69,6 +70,7 @@ def _page(
     problems: list[str] | None = None,
     owner: str = "",
     overdue: bool = False,
+    debtor: str = "",
     form: dict[str, str] | None = None,
 ) -> HTMLResponse:
     s = visit.site
@@ -76,7 +78,7 @@ def _page(
     w = _words(visit)
     found = _call(
         visit, disputes.list_disputes, s.uow(), visit.actor, portfolio=s.portfolio, as_of=today,
-        owner=owner or None, overdue=overdue,
+        owner=owner or None, overdue=overdue, debtor=debtor or None,
     )  # fmt: skip
     found.sort(key=lambda v: (v.status != Status.OPEN, not v.overdue, v.opened_on, v.dispute_id))
     rows = [
@@ -97,18 +99,53 @@ def _page(
             "opened": v.opened_on.isoformat(),
             "due": "" if v.due_on is None else v.due_on.isoformat(),
             "note": v.note or "",
+            "attachments": [
+                {"href": f"/disputes/{v.dispute_id}/attachments/{a.attachment_id}",
+                 "name": a.file_name, "size": f"{a.size_bytes / 1024:.0f} KB"}
+                for a in v.attachments
+            ],
         }
         for v in found
     ]  # fmt: skip
     return visit.render(
         "disputes.html", status, w=w, rows=rows, reasons=[(r, w[r]) for r in CHOSEN_REASONS],
-        problems=problems or [], owner=owner, overdue=overdue, today=today, form=form or {},
+        problems=problems or [], owner=owner, overdue=overdue, debtor=debtor, today=today,
+        form=form or {},
     )  # fmt: skip
 
 
 @router.get("/disputes", response_class=HTMLResponse)
-def disputes_page(request: Request, owner: str = "", overdue: str = "") -> HTMLResponse:
-    return _page(_visit(request), owner=owner.strip(), overdue=overdue in ("1", "on", "true"))
+def disputes_page(
+    request: Request, owner: str = "", overdue: str = "", debtor: str = ""
+) -> HTMLResponse:
+    return _page(
+        _visit(request), owner=owner.strip(), overdue=overdue in ("1", "on", "true"),
+        debtor=debtor.strip()[:200],
+    )  # fmt: skip
+
+
+@router.get("/disputes/{dispute_id}/attachments/{attachment_id}")
+def attachment(request: Request, dispute_id: int, attachment_id: int) -> Response:
+    """A file the debtor sent with a dispute, as a download in its stored media type (anyone
+    who may read disputes: collectors, managers, auditors, admins)."""
+    visit = _visit(request)
+    found, content = _call(
+        visit, disputes.attachment_file, visit.site.uow(), visit.actor, dispute_id, attachment_id
+    )
+    ascii_name = found.file_name.encode("ascii", "replace").decode().replace('"', "_")
+    response = Response(
+        content,
+        media_type=found.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{ascii_name}"; '
+            f"filename*=UTF-8''{quote(found.file_name, safe='')}",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
+    visit.keep(response)
+    return response
 
 
 def _act(visit: Visit, form: dict[str, str], use_case: Any, *args: Any, **kwargs: Any) -> Response:

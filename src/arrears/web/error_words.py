@@ -62,6 +62,30 @@ MESSAGES_ES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
         re.compile(r"^settlement (\d+): no such settlement$"),
         lambda g: f"No existe el acuerdo de quita {g[1]}",
     ),
+    # a file attached to a dispute (arrears.domain.disputes.attachment_problems)
+    (re.compile(r"^the file is empty$"), lambda g: "El archivo está vacío"),
+    (
+        re.compile(r"^the file is (\d+) bytes: at most (\d+) bytes \(([\d.]+) MB\) are accepted$"),
+        lambda g: (
+            f"El archivo tiene {g[1]} bytes: se aceptan como mucho {g[2]} bytes "
+            f"({g[3]} MB). No se guardó nada"
+        ),
+    ),
+    (
+        re.compile(r"^the file is not a PDF, JPEG or PNG \(by its content\)$"),
+        lambda g: "El archivo no es un PDF, JPEG ni PNG (según su contenido). No se guardó nada",
+    ),
+    (
+        re.compile(r"^the file's name does not end in (.+) as its content .*$"),
+        lambda g: (
+            f"El nombre del archivo no termina en {g[1].replace(' or ', ' o ')}, "
+            "como dice su contenido"
+        ),
+    ),
+    (
+        re.compile(r"^the file's name is longer than (\d+) characters$"),
+        lambda g: f"El nombre del archivo tiene más de {g[1]} caracteres",
+    ),
 ]
 
 #: What each error status is, in Spanish: the lead of a message without a pattern.
@@ -103,6 +127,20 @@ def validation(error: Mapping[str, Any], lang: str) -> str:
         return text.format(**{k: str(v) for k, v in (error.get("ctx") or {}).items()})
     except (KeyError, IndexError, ValueError):
         return text.split(" {", 1)[0].split("{", 1)[0].rstrip(": (")
+
+
+def said(english: str, lang: str) -> str:
+    """A use case's problem for a reader of ``lang``: in Spanish when its words are known (the
+    web's own or a pattern of :data:`MESSAGES_ES`), else as the use case said it."""
+    if lang != "es":
+        return english
+    if english in OWN_ES:
+        return OWN_ES[english]
+    for pattern, say in MESSAGES_ES:
+        found = pattern.match(english)
+        if found:
+            return say(found)
+    return english
 
 
 def message(english: str, status: int, lang: str) -> str:

@@ -231,6 +231,8 @@ TEXT: dict[str, dict[str, str]] = {
         "field_invoice": "Invoice",
         "field_reason": "Reason",
         "field_channel": "Channel",
+        "field_attachment": "Document",
+        "dispute_attachment": "A document (optional): PDF, JPEG or PNG, at most {mb} MB",
         "plan_title": "Payment plan",
         "plan_allows": "The policy lets you agree alone: up to {max} instalments of at least {min} "
         "each, {frequencies}, the first within {days} days{down}{fee}. Beyond these limits the "
@@ -555,6 +557,8 @@ TEXT: dict[str, dict[str, str]] = {
         "field_invoice": "Factura",
         "field_reason": "Motivo",
         "field_channel": "Canal",
+        "field_attachment": "Documento",
+        "dispute_attachment": "Un documento (opcional): PDF, JPEG o PNG, como mucho {mb} MB",
         "plan_title": "Plan de pago",
         "plan_allows": "La política le permite acordar solo: hasta {max} cuotas de al menos "
         "{min} cada una, {frequencies}, la primera dentro de {days} días{down}{fee}. Fuera de esos "

@@ -14,7 +14,14 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from arrears.store.schema import debtor, dispute, dispute_invoice, instalment, invoice
+from arrears.store.schema import (
+    debtor,
+    dispute,
+    dispute_attachment,
+    dispute_invoice,
+    instalment,
+    invoice,
+)
 
 
 def invoices(conn: Connection, pid: int, external_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -165,3 +172,63 @@ def flag(conn: Connection, invoice_ids: Collection[int], on: date | None) -> Non
     values = {"disputed": on is not None, "disputed_on": on}
     conn.execute(update(invoice).where(invoice.c.id.in_(ids)).values(**values))
     conn.execute(update(instalment).where(instalment.c.invoice_id.in_(ids)).values(**values))
+
+
+# Attachments ------------------------------------------------------------------------------------
+
+_META = (
+    dispute_attachment.c.id,
+    dispute_attachment.c.dispute_id,
+    dispute_attachment.c.file_name,
+    dispute_attachment.c.media_type,
+    dispute_attachment.c.size_bytes,
+    dispute_attachment.c.sha256,
+    dispute_attachment.c.uploaded_by,
+    dispute_attachment.c.uploaded_at,
+)
+
+
+def attachment_by_hash(conn: Connection, dispute_id: int, sha256: str) -> int | None:
+    """The id of the dispute's attachment with that content, if it has one."""
+    found = conn.execute(
+        select(dispute_attachment.c.id).where(
+            dispute_attachment.c.dispute_id == dispute_id, dispute_attachment.c.sha256 == sha256
+        )
+    ).scalar()
+    return None if found is None else int(found)
+
+
+def insert_attachment(conn: Connection, values: dict[str, Any]) -> int:
+    key = conn.execute(insert(dispute_attachment).values(**values)).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def attachments(conn: Connection, dispute_ids: Collection[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each dispute's attachments (without their content), oldest first."""
+    found: dict[int, list[dict[str, Any]]] = {int(i): [] for i in dispute_ids}
+    if not dispute_ids:
+        return found
+    rows = conn.execute(
+        select(*_META)
+        .where(dispute_attachment.c.dispute_id.in_(sorted(dispute_ids)))
+        .order_by(dispute_attachment.c.dispute_id, dispute_attachment.c.id)
+    ).mappings()
+    for r in rows:
+        found[int(r["dispute_id"])].append(dict(r))
+    return found
+
+
+def attachment(conn: Connection, dispute_id: int, attachment_id: int) -> dict[str, Any] | None:
+    """One attachment of the dispute, with its ``content``, or ``None``."""
+    row = (
+        conn.execute(
+            select(*_META, dispute_attachment.c.content).where(
+                dispute_attachment.c.id == attachment_id,
+                dispute_attachment.c.dispute_id == dispute_id,
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
