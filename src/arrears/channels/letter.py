@@ -26,17 +26,27 @@ else DejaVu Sans when the system has it, else the core font with unknown charact
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from babel.dates import format_date
-from fpdf import FPDF
 
 from arrears.channels.base import ChannelSettings, Message, PermanentFailure
 from arrears.channels.filesink import safe_name, write_atomically
 from arrears.channels.templates import locale_for, money, safe_line, safe_lines
 from arrears.contact.model import Pack
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
+
+    class _Letter(FPDF):
+        footer_text: str
+        page_label: str
+        family: str
+
 
 _DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 _CORE_ENCODING = "windows-1252"
@@ -211,33 +221,42 @@ COLUMNS = (
 )
 
 
-class _Letter(FPDF):
-    """A4 with a footer: the creditor's line and ``Page n of N``. Drawn when the page starts
-    (fpdf2's ``header``), at the page's foot: the page's text then still ends with the
-    letter's last words (the law's notice), for whoever reads it back."""
+@functools.cache
+def _letter_class() -> type[_Letter]:
+    """The letter's page class, made when the first letter is: fpdf2 (and fontTools under
+    it, about 0.2 s of CPU) is imported by what makes PDFs, not by every command that
+    imports this module (``arrears --help``, the web pages, the dispatch of SMS)."""
+    from fpdf import FPDF  # noqa: PLC0415
 
-    footer_text = ""
-    page_label = "Page {n} of {total}"
-    family = "Helvetica"
+    class _Page(FPDF):
+        """A4 with a footer: the creditor's line and ``Page n of N``. Drawn when the page starts
+        (fpdf2's ``header``), at the page's foot: the page's text then still ends with the
+        letter's last words (the law's notice), for whoever reads it back."""
 
-    def header(self) -> None:
-        x, y = self.get_x(), self.get_y()
-        breaks, margin = self.auto_page_break, self.b_margin
-        self.set_auto_page_break(False)
-        self.set_y(-14)
-        self.set_font(self.family, size=7.5)
-        top = self.get_y()
-        self.cell(120, 4, self.footer_text, align="L")
-        # "Page n of {nb}": fpdf2 puts the page count in at the end, so the label's width is
-        # measured as if the count had as many digits as n (it ends at the right margin)
-        n = self.page_no()
-        label = self.page_label.format(n=n, total="{nb}")
-        width = self.get_string_width(self.page_label.format(n=n, total=n))
-        self.set_xy(self.w - self.r_margin - width - 2 * self.c_margin, top)
-        self.cell(width + 2 * self.c_margin, 4, label, align="L")
-        self.set_auto_page_break(breaks, margin)
-        self.set_xy(x, y)
-        self.set_font(self.family, size=10)
+        footer_text = ""
+        page_label = "Page {n} of {total}"
+        family = "Helvetica"
+
+        def header(self) -> None:
+            x, y = self.get_x(), self.get_y()
+            breaks, margin = self.auto_page_break, self.b_margin
+            self.set_auto_page_break(False)
+            self.set_y(-14)
+            self.set_font(self.family, size=7.5)
+            top = self.get_y()
+            self.cell(120, 4, self.footer_text, align="L")
+            # "Page n of {nb}": fpdf2 puts the page count in at the end, so the label's width is
+            # measured as if the count had as many digits as n (it ends at the right margin)
+            n = self.page_no()
+            label = self.page_label.format(n=n, total="{nb}")
+            width = self.get_string_width(self.page_label.format(n=n, total=n))
+            self.set_xy(self.w - self.r_margin - width - 2 * self.c_margin, top)
+            self.cell(width + 2 * self.c_margin, 4, label, align="L")
+            self.set_auto_page_break(breaks, margin)
+            self.set_xy(x, y)
+            self.set_font(self.family, size=10)
+
+    return cast("type[_Letter]", _Page)  # with the attributes declared above
 
 
 def _creditor(settings: ChannelSettings) -> dict[str, str]:
@@ -325,7 +344,7 @@ def letter_pdf(message: Message, settings: ChannelSettings, today: date | None =
             return text
         return text.encode(_CORE_ENCODING, "replace").decode(_CORE_ENCODING)
 
-    pdf = _Letter(format="A4")
+    pdf = _letter_class()(format="A4")
     pdf.set_margins(20, 15, 20)
     pdf.set_auto_page_break(True, margin=20)
     pdf.core_fonts_encoding = _CORE_ENCODING

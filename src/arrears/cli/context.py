@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from arrears import config
 from arrears.domain.actor import Actor, Role
-from arrears.services.uow import Store, open_store
+
+if TYPE_CHECKING:
+    from arrears.services.uow import Store
 
 
 class NoWorkspace(config.ConfigError):
@@ -37,6 +39,8 @@ def _env() -> dict[str, str]:
 
 def store(ws: config.Workspace) -> Store:
     """The workspace's database, checked to be reachable and migrated to the current schema."""
+    from arrears.services.uow import open_store  # SQLAlchemy and Alembic: when a store is used
+
     return open_store(ws.database_url)
 
 

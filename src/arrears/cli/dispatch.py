@@ -18,8 +18,6 @@ import typer
 from arrears import config
 from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.output import Format, Wide, console, emit, emit_json
-from arrears.services import dispatch as services
-from arrears.services.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
     from arrears.channels.dispatch import Report
@@ -126,6 +124,9 @@ def dispatch(
         # the end of that day anywhere on Earth (UTC-12)
         cutoff = datetime.combine(day + timedelta(days=1), dtime(12), tzinfo=UTC)
     ws, sending = _sending(ctx, portfolio, until=cutoff)
+    from arrears.services import dispatch as services
+    from arrears.services.uow import SqlUnitOfWork
+
     report = services.dispatch(SqlUnitOfWork(store(ws)), cli_actor(), replace(sending, today=day))
     _summary(report, fmt, wide=wide)
     if fmt is Format.TABLE:
@@ -139,6 +140,7 @@ def _webhooks(ws: config.Workspace, portfolio: str, *, say: bool, idle: bool = T
     store for every call (the worker calls it after each pass); ``say``: print the counts
     (``idle``: even when nothing happened)."""
     from arrears.services import webhooks
+    from arrears.services.uow import SqlUnitOfWork
 
     uow = SqlUnitOfWork(store(ws))
 
@@ -226,6 +228,9 @@ def worker(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    from arrears.services import dispatch as services
+    from arrears.services.uow import SqlUnitOfWork
+
     services.work(
         SqlUnitOfWork(store(ws)),
         cli_actor(),
@@ -253,6 +258,9 @@ def template_render(
 
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
+    from arrears.services import dispatch as services
+    from arrears.services.uow import SqlUnitOfWork
+
     seen = services.preview(
         SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code, debtor_id=debtor_id,
         template=name, channel=channel, settings=ChannelSettings(ws.values, ws.root),
@@ -322,6 +330,9 @@ def template_check(
     if policy.is_file():
         for i, line in enumerate(policy.read_text(encoding="utf-8").splitlines(), 1):
             needs += [Need(m, f"{policy}:{i}") for m in re.findall(_TEMPLATE_REF, line)]
+    from arrears.services import dispatch as services
+    from arrears.services.uow import SqlUnitOfWork
+
     try:
         spoken = services.debtor_languages(SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code)
     except ArrearsError:

@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -41,9 +41,10 @@ from arrears.cli.output import Format, console, emit, emit_json, err_console, er
 from arrears.domain.allocation import AllocationRule
 from arrears.domain.columns import Kind
 from arrears.io.batches import ReadOptions
-from arrears.services import imports
-from arrears.services.imports import ImportReport
-from arrears.services.uow import SqlUnitOfWork
+
+if TYPE_CHECKING:  # the use cases (and openpyxl under them) are imported when a file is
+    from arrears.services.imports import ImportReport
+    from arrears.services.uow import SqlUnitOfWork
 
 LARGE_FILE_BYTES = 2_000_000  # show a progress bar from this size on
 
@@ -154,6 +155,9 @@ def import_command(
     )
     if skip_invalid and rejects is None:
         rejects = files[0].with_name(files[0].name + ".rejects.csv")
+    from arrears.services import imports
+    from arrears.services.uow import SqlUnitOfWork
+
     uow = SqlUnitOfWork(store(ws))
     large = sum(f.stat().st_size for f in files if f.is_file()) >= LARGE_FILE_BYTES
     shown = (large and err_console.is_terminal) if show_progress is None else show_progress
@@ -256,6 +260,8 @@ def _run(
             read = sum(done.values())
             grown = None if total is None else max(total, read)
             bar.update(task, description=f"importing {path.name}", completed=read, total=grown)
+
+        from arrears.services import imports
 
         return imports.import_files(
             uow,
