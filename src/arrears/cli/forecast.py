@@ -22,7 +22,7 @@ from arrears.cli.aging import parse_as_of, parse_in_currency
 from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.output import Format, Wide, amount_text, console, emit, emit_json, err_console
 from arrears.domain.money import from_minor
-from arrears.kpi.forecast import AMOUNTS, WEEKS
+from arrears.kpi.forecast import AMOUNTS, WEEKS, wins
 from arrears.services.forecast import Backtest, Forecast, backtest, cash_forecast
 from arrears.services.uow import SqlUnitOfWork
 
@@ -196,8 +196,9 @@ def backtest_command(
     wide: Wide = False,
 ) -> None:
     """The forecast made on --as-of (and on the days a week apart before it) against what
-    the ledger says was collected in each following week: the error per week, WAPE and MAPE,
-    beside the naive baseline (the trailing 13 weeks' average)."""
+    the ledger says was collected in each following week: the error per week, WAPE and MAPE
+    by week ahead beside the naive baseline's (the trailing 13 weeks' average), and the weeks
+    ahead at which the forecast did better."""
     day, code = _parse(as_of, in_currency)
     parent = ctx.parent.params if ctx.parent is not None else {}
     ws = workspace(ctx)
@@ -227,6 +228,7 @@ def _accuracy_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     for row in frame.to_dicts():
         for name in ("wape", "mape", "naive_wape", "naive_mape"):
             row[name] = None if row[name] is None else round(float(row[name]), 4)
+        row["better"] = None if row["better"] is None else bool(row["better"])
         for name in ("actual", "expected"):
             row[name] = str(from_minor(row[name], row["currency"]))
         if isinstance(row.get("origin"), date):
@@ -251,6 +253,7 @@ def _print_backtest(result: Backtest, fmt: Format, *, locale: str, wide: bool) -
                 "weeks": _records(rows, ("expected", "naive", "actual", "error")).to_dicts(),
                 "by_horizon": _accuracy_records(result.by_horizon),
                 "total": _accuracy_records(result.total),
+                "wins": wins(result.by_horizon).to_dicts(),
             }
         )
         return
@@ -286,6 +289,7 @@ def _print_backtest(result: Backtest, fmt: Format, *, locale: str, wide: bool) -
                 "MAPE %": [_percent(v, locale) for v in horizon["mape"]],
                 "naive WAPE %": [_percent(v, locale) for v in horizon["naive_wape"]],
                 "naive MAPE %": [_percent(v, locale) for v in horizon["naive_mape"]],
+                "better": [_better(v) for v in horizon["better"]],
             }
         frame = pl.DataFrame(shown)
         title = f"forecast of {result.portfolio} {span} against the ledger, {c}{where}"
@@ -301,6 +305,40 @@ def _print_backtest(result: Backtest, fmt: Format, *, locale: str, wide: bool) -
                 soft_wrap=True,
                 highlight=False,
             )
+        for won in wins(result.by_horizon.filter(pl.col("currency") == currency)).to_dicts():
+            console.print(f"{c}: {_verdict(won)}", soft_wrap=True, highlight=False)
+
+
+def _better(value: object) -> str:
+    return "n/a" if value is None else "yes" if value else "no"
+
+
+def _spans(weeks: list[int]) -> str:
+    """``[1, 2, 3, 5]`` as ``1-3, 5``."""
+    runs: list[list[int]] = []
+    for week in weeks:
+        if runs and week == runs[-1][-1] + 1:
+            runs[-1].append(week)
+        else:
+            runs.append([week])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def _verdict(won: dict[str, Any]) -> str:
+    """Where the forecast's WAPE beat the baseline's, by week ahead, in words."""
+    n, better, worse = won["horizons"], won["won"], won["lost"]
+    if not worse:
+        return f"the forecast beats the naive baseline at every week ahead (all {n})"
+    if not better:
+        return f"the forecast does not beat the naive baseline at any week ahead (0 of {n})"
+    return (
+        f"the forecast beats the naive baseline at {_weeks(better)} ({len(better)} of {n});"
+        f" not at {_weeks(worse)}"
+    )
+
+
+def _weeks(weeks: list[int]) -> str:
+    return f"week{'s' if len(weeks) > 1 else ''} {_spans(weeks)}"
 
 
 def register(app: typer.Typer) -> None:

@@ -11,14 +11,15 @@ The pipeline (docs/kpi.md, "The cash forecast")::
 
     instalments, allocations (as of as_of)
       ├─ payment_curve      the book's payment and removal rates by days from the due date,
-      │                     amount-weighted, over the last year (per currency)
+      │                     amount-weighted, over the last half year (per currency)
       ├─ open book          each open instalment, open amount × the curve from its days past
       │                     due (or: the curve's amount within the horizon on the day the
       │                     model predicts, when ``predicted_days`` gives the invoice's)
       ├─ promises           an open promise's remaining amount × the kept share replaces that
       │                     much of the debtor's open book, on the promise's day
       ├─ new invoices       the last 13 weeks' daily sales × the share paid at each day after
-      │                     issue (not yet invoiced on as_of)
+      │                     issue (not yet invoiced on as_of), blended with the trailing
+      │                     average of collections in proportion to its share of the week
       ├─ agreements         a running plan's unpaid instalments and an accepted settlement's
       │                     amount, as scheduled (at most the debtor's open balance), replace
       │                     as much of its open book (before the promises)
@@ -42,8 +43,14 @@ from arrears.kpi.figures import live_on
 
 #: The weeks forecast by default (a quarter).
 WEEKS = 13
-#: Days of history the payment curve learns from.
-LOOKBACK_DAYS = 365
+#: Days of history the payment curve and the new invoices' payment shares learn from (half a
+#: year: payment behaviour drifts; on the IBM sample customers paid faster each quarter).
+LOOKBACK_DAYS = 182
+#: Days of judged promises the kept share is taken from.
+PROMISE_DAYS = 365
+#: How far the new invoices' run rate moves towards the trailing average of collections
+#: (:func:`blended`): equal weights at a week made only of new invoices.
+BLEND = 0.5
 #: Days of sales the new invoices' run rate is the average of (13 weeks).
 SALES_DAYS = 91
 #: The components of a week's forecast (minor units), then their total.
@@ -251,7 +258,7 @@ def promised_amounts(
     ``as_of``, paid towards them / promised (1.0 when none was judged)."""
     judged = promises.filter(
         pl.col("outcome_on").is_not_null()
-        & pl.col("outcome_on").is_between(as_of - timedelta(days=LOOKBACK_DAYS - 1), as_of)
+        & pl.col("outcome_on").is_between(as_of - timedelta(days=PROMISE_DAYS - 1), as_of)
     )
     promised_total = int(judged["amount_minor"].sum() or 0)
     kept = float(judged["kept_minor"].sum() or 0) / promised_total if promised_total else 1.0
@@ -340,8 +347,9 @@ def new_invoices(
     """What the invoices issued after ``as_of`` are expected to bring, per currency and day
     ``d`` (1..``days``): ``new`` (a float of minor units). The daily sales are the average of
     the ``sales_days`` up to ``as_of``; the share of an invoice paid ``L`` days after its issue
-    day (``L`` = 0..days−1) is that of the instalments issued in the year up to ``as_of −
-    days`` (whose first ``days`` days are all seen), by payments live at the end of ``as_of``."""
+    day (``L`` = 0..days−1) is that of the instalments issued in the :data:`LOOKBACK_DAYS` up to
+    ``as_of − days`` (whose first ``days`` days are all seen), by payments live at the end of
+    ``as_of``."""
     sales = (
         instalments.filter(
             pl.col("issue_date").is_between(as_of - timedelta(days=sales_days - 1), as_of)
@@ -390,6 +398,7 @@ def forecast(
     promises: pl.DataFrame | None = None,
     agreements: pl.DataFrame | None = None,
     predicted_days: pl.DataFrame | None = None,
+    blend: float = BLEND,
 ) -> pl.DataFrame:
     """Expected collections per currency and week after ``as_of``: ``currency``, ``week``,
     ``start``, ``end``, ``promised`` (open promises), ``agreed`` (plans' instalments and
@@ -399,7 +408,8 @@ def forecast(
     ``promises``: ``arrears.store.scoring.history.read_promises``' rows; ``agreements``: what
     plans and settlements schedule (:data:`AGREEMENT_SCHEMA`); ``predicted_days``:
     ``invoice_id`` and ``days_to_pay`` (days from ``as_of``, e.g. the propensity model's), for
-    the invoices whose timing it gives (see the module)."""
+    the invoices whose timing it gives (see the module); ``blend``: :func:`blended`'s weight (0:
+    the new invoices' run rate alone)."""
     if weeks < 1:
         raise ValueError(f"weeks must be at least 1, not {weeks}")
     days = 7 * weeks
@@ -481,7 +491,52 @@ def forecast(
         invoiced.select("currency", "d", "invoiced"),
         new.select("currency", "d", "new"),
     ]
-    return weekly(parts, as_of, weeks)
+    rows = weekly(parts, as_of, weeks)
+    if blend == 0:
+        return rows
+    return blended(rows, naive_forecast(instalments, allocations, as_of, weeks), blend)
+
+
+def blended(rows: pl.DataFrame, naive: pl.DataFrame, blend: float = BLEND) -> pl.DataFrame:
+    """:func:`weekly`'s rows with each week's ``new`` moved towards the trailing average.
+
+    Beyond the first weeks a week's collections are mostly of invoices not issued yet: the
+    forecast is then a run rate (the last 13 weeks' sales × how they are paid), an estimate of
+    the same level as the baseline's (the last 13 weeks' collections), each with its own
+    noise; their average is steadier than either. The week's forecast ``E`` becomes ``(1 − w) ×
+    E + w × naive`` with ``w = blend × new / E`` (0 when ``E`` is 0 or the currency has no
+    baseline): a week made of open invoices and promises keeps its forecast, a week made only
+    of new invoices is ``blend`` of the way to the baseline. The change goes to ``new``:
+    ``new + round(blend × new × (naive − E) / E)``, half to even, so the components still add
+    up to ``expected`` and ``new`` stays at least ``(1 − blend) × new``."""
+    if not 0 <= blend <= 1:
+        raise ValueError(f"blend must be between 0 and 1, not {blend}")
+    expected = pl.col("expected")
+    shift = (
+        pl.when((expected > 0) & pl.col("_naive").is_not_null())
+        .then(
+            (
+                blend
+                * pl.col("new").cast(F64)
+                * (pl.col("_naive") - expected).cast(F64)
+                / expected.cast(F64)
+            )
+            .round(0)
+            .cast(I64)
+        )
+        .otherwise(0)
+    )
+    return (
+        rows.join(
+            naive.select("currency", "week", pl.col("naive").alias("_naive")),
+            on=["currency", "week"],
+            how="left",
+        )
+        .with_columns((pl.col("new") + shift).alias("new"))
+        .with_columns(pl.sum_horizontal(*PARTS).alias("expected"))
+        .sort("currency", "week")
+        .select(rows.columns)
+    )
 
 
 def weekly(parts: Sequence[pl.DataFrame], as_of: date, weeks: int) -> pl.DataFrame:
@@ -585,7 +640,8 @@ def errors(frame: pl.DataFrame) -> pl.DataFrame:
 def accuracy(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
     """Per ``keys`` of a frame of :func:`errors`: ``weeks`` compared, ``actual``,
     ``expected``, ``wape`` = Σ|expected − actual| / Σ actual, ``mape`` = mean of ``ape`` over
-    the weeks something was collected, and the same two of the naive baseline."""
+    the weeks something was collected, the same two of the naive baseline, and ``better``: the
+    forecast's WAPE is lower than the baseline's (a tie is not better; null without a WAPE)."""
     actual = pl.col("actual").sum()
     return (
         frame.group_by(list(keys))
@@ -602,5 +658,22 @@ def accuracy(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
             .alias("naive_wape"),
             pl.col("naive_ape").mean().alias("naive_mape"),
         )
+        .with_columns((pl.col("wape") < pl.col("naive_wape")).alias("better"))
         .sort(list(keys))
+    )
+
+
+def wins(by_horizon: pl.DataFrame) -> pl.DataFrame:
+    """Per currency of :func:`accuracy`'s rows by ``currency`` and ``week``: ``won`` (the weeks
+    ahead where the forecast's WAPE is lower than the baseline's), ``lost`` (the others with a
+    WAPE, ties included) and ``horizons`` (how many weeks ahead have one)."""
+    judged = by_horizon.filter(pl.col("better").is_not_null())
+    return (
+        judged.sort("currency", "week")
+        .group_by("currency", maintain_order=True)
+        .agg(
+            pl.col("week").filter(pl.col("better")).alias("won"),
+            pl.col("week").filter(~pl.col("better")).alias("lost"),
+            pl.len().cast(I64).alias("horizons"),
+        )
     )
