@@ -75,7 +75,10 @@ def decide(
     features = _arm(features, policy)
     features = _pause(features, data, as_of)
     features = features.with_columns(
-        policy.priority.cast(pl.Float64()).fill_null(0.0).alias("priority")
+        policy.priority.cast(pl.Float64()).fill_null(0.0).alias("priority"),
+        # the row's place in the feature table, sorted by (debtor, currency): one integer that
+        # groups and sorts the steps like the two key columns (a string among them), cheaper
+        pl.int_range(pl.len(), dtype=pl.UInt32()).alias("_k"),
     )
     # lazy: each consumer gathers only the columns it reads from the wide feature frame
     cases = _cases(features, as_of)
@@ -417,6 +420,7 @@ def _steps(
         live.select(
             "case_id",
             *KEY,
+            "_k",
             "opened_on",
             "stage_entered_on",
             "_oldest_due",
@@ -436,7 +440,7 @@ def _steps(
             *[f"_when{i}" for i in range(len(conditions))],
         )
         .collect()
-        .join(program, on=["segment", "stage", "arm_key"], how="inner")
+        .join(_with_step_rank(program), on=["segment", "stage", "arm_key"], how="inner")
     )
     anchor = (
         pl.when(pl.col("anchor") == "case_opened")
@@ -495,7 +499,7 @@ def _steps(
     due = due.with_columns(
         (
             pl.col("occurrence")
-            == pl.when(eligible).then(pl.col("occurrence")).max().over([*KEY, "step_id"])
+            == pl.when(eligible).then(pl.col("occurrence")).max().over(["_k", "_sid"])
         ).alias("_latest")
     )
     latest = pl.col("_latest")
@@ -512,49 +516,52 @@ def _steps(
         .then(pl.lit("skipped"))
         .otherwise(pl.lit("executed"))
     )
-    reason = (
-        pl.when(placed & (pl.col("action") == "credit_release"))
-        .then(pl.format("placed with agency {}: credit stays on hold", pl.col("agency")))
-        .when(placed)
-        .then(pl.format("placed with agency {}: the agency contacts the debtor", pl.col("agency")))
-        .when(pl.col("_entry_skip"))
-        .then(
+    reason: list[tuple[pl.Expr, pl.Expr]] = [
+        (
+            placed & (pl.col("action") == "credit_release"),
+            pl.format("placed with agency {}: credit stays on hold", pl.col("agency")),
+        ),
+        (
+            placed,
+            pl.format("placed with agency {}: the agency contacts the debtor", pl.col("agency")),
+        ),
+        (
+            pl.col("_entry_skip"),
             pl.format(
                 "came due {}, before the case entered {} on {}; a later {} step ran instead",
                 pl.col("due_on"),
                 pl.col("stage"),
                 pl.col("stage_entered_on"),
                 pl.col("action"),
-            )
-        )
-        .when(late > catch_up)
-        .then(
+            ),
+        ),
+        (
+            late > catch_up,
             pl.format(
                 "came due {}, {} days ago, beyond catch_up_days {}",
                 pl.col("_effective_due"),
                 late,
                 pl.lit(catch_up),
-            )
-        )
-        .when(~latest)
-        .then(pl.lit("superseded by a later occurrence of the same step (catch-up runs it once)"))
-        .when(~condition_ok)
-        .then(pl.lit("condition false on the day it came due"))
-        .when(repeated)
-        .then(
+            ),
+        ),
+        (
+            ~latest,
+            pl.lit("superseded by a later occurrence of the same step (catch-up runs it once)"),
+        ),
+        (~condition_ok, pl.lit("condition false on the day it came due")),
+        (
+            repeated,
             pl.format(
                 "the same message as {}, which runs today: a catch-up sends a message once",
                 pl.col("_repeat_of"),
-            )
-        )
-        .when(pl.col("_before_entry"))
-        .then(
-            pl.format("came due {}, before the case entered {}", pl.col("due_on"), pl.col("stage"))
-        )
-        .when(late > 0)
-        .then(pl.format("came due {}; caught up", pl.col("due_on")))
-        .otherwise(pl.lit("came due"))
-    )
+            ),
+        ),
+        (
+            pl.col("_before_entry"),
+            pl.format("came due {}, before the case entered {}", pl.col("due_on"), pl.col("stage")),
+        ),
+        (late > 0, pl.format("came due {}; caught up", pl.col("due_on"))),
+    ]
     key = pl.format(
         "case:{}:{}:{}:{}:{}",
         pl.col("debtor_id"),
@@ -571,7 +578,7 @@ def _steps(
         due = _attach_on(due, eu_interest(data, policy, as_of, fee_keys), KEY)
     steps = due.with_columns(
         status.alias("status"),
-        reason.alias("reason"),
+        _choose(due, reason, pl.lit("came due")).alias("reason"),
         key.alias("key"),
         (_fee(policy) if has_fee else pl.lit(None, pl.Int64())).alias("amount_minor"),
     ).with_columns(
@@ -597,15 +604,46 @@ def _steps(
             .alias("params")
         )
     steps = _contact_rules(steps, data, policy, as_of)
+    # (_k, _sid) sort as (debtor_id, currency, step_id) do
+    order = steps.select(pl.arg_sort_by(["_k", "_sid", "occurrence"])).to_series()
     steps = (
         steps.select(list(STEP_DECISION_SCHEMA))
         .cast(STEP_DECISION_SCHEMA)  # type: ignore[arg-type]
-        .sort([*KEY, "step_id", "occurrence"])
+        .gather(order)
     )
     plan = None
     if explain:
         plan = _plan(rows, steps, condition_ok, as_of)
     return steps, plan
+
+
+def _choose(
+    frame: pl.DataFrame, branches: list[tuple[pl.Expr, pl.Expr]], otherwise: pl.Expr
+) -> pl.Series:
+    """``pl.when(c0).then(v0).when(c1).then(v1)...otherwise(o)`` over ``frame``, each value
+    computed only on the rows that take it: a when/then computes every branch on every row, and
+    a formatted text costs far more than the choice (most rows take one or two branches)."""
+    which = pl.lit(len(branches), pl.UInt32())
+    for i, (condition, _) in reversed(list(enumerate(branches))):
+        which = pl.when(condition).then(pl.lit(i, pl.UInt32())).otherwise(which)
+    values = [value for _, value in branches] + [otherwise]
+    chosen = frame.select(which.alias("_which")).to_series()
+    taken = chosen.value_counts(sort=True)  # the most taken first
+    first = int(taken["_which"][0]) if taken.height else len(branches)
+    # the most taken value on every row (it is most of them), the others on their rows only
+    result = frame.with_columns(values[first].alias("_value")).get_column("_value")
+    for i in taken["_which"][1:].to_list():
+        rows = chosen.eq(i).arg_true()
+        names = values[i].meta.root_names()
+        part = frame.select(names)[rows] if names else pl.DataFrame({"_row": rows})
+        result = result.scatter(rows, part.with_columns(values[i].alias("_value"))["_value"])
+    return result
+
+
+def _with_step_rank(program: pl.DataFrame) -> pl.DataFrame:
+    """The program with ``_sid``: each step id's rank in the program's sorted step ids (an
+    integer that groups and sorts like the id)."""
+    return program.with_columns(pl.col("step_id").rank("dense").cast(pl.UInt32()).alias("_sid"))
 
 
 def _entry_skips(due: pl.DataFrame) -> pl.Series:
@@ -618,7 +656,7 @@ def _entry_skips(due: pl.DataFrame) -> pl.Series:
     Only the rows due on or before entry are ranked (often none), by a sort, not a window."""
     skip = np.zeros(due.height, dtype=bool)
     if due.height and due["_before_entry"].any():
-        group = [*KEY, "action", "channel"]
+        group = ["_k", "action", "channel"]
         early = (
             due.with_row_index("_row")
             .filter(pl.col("due_on") <= pl.col("stage_entered_on"))
@@ -648,11 +686,11 @@ def _repeated_messages(due: pl.DataFrame) -> pl.Series:
     repeat_of = np.full(due.height, None, dtype=object)
     runs = pl.col("_runs") & pl.col("message").is_not_null()
     if due.height and due.select((runs & (pl.col("_late") > 0)).any()).item():
-        group = [*KEY, "message"]
+        group = ["_k", "message"]
         rows = due.with_row_index("_row").filter(runs)
-        caught_up = rows.filter(pl.col("_late") > 0).select(KEY).unique()
+        caught_up = rows.filter(pl.col("_late") > 0).select("_k").unique()
         ranked = (
-            rows.join(caught_up, on=KEY, how="semi")
+            rows.join(caught_up, on="_k", how="semi")
             .select("_row", *group, "due_on", "step_id", "occurrence")
             .sort(
                 [*group, "due_on", "step_id", "occurrence"],
@@ -681,7 +719,7 @@ def _contact_rules(
     """Run the contact-rule guard on the contacts about to be made; fold its answer back."""
     # the policy's order decides which contact goes first when a cap lets only one through
     # (its rank in that order, without sorting the wide frame)
-    order = steps.select(pl.arg_sort_by([*KEY, "due_on", "position", "occurrence"]))
+    order = steps.select(pl.arg_sort_by(["_k", "due_on", "position", "occurrence"]))
     attempt = np.empty(steps.height, dtype=np.uint32)
     attempt[order.to_series().to_numpy()] = np.arange(steps.height, dtype=np.uint32)
     steps = steps.with_columns(pl.Series("_attempt", attempt, dtype=pl.UInt32()))
@@ -716,37 +754,35 @@ def _contact_rules(
     )
     blocked = pl.col("_decision") == "block"
     deferred = pl.format("deferred to {} local by {}", pl.col("_send_local"), pl.col("rule"))
-    return (
-        _attach(steps, answer, "_attempt", "_attempt")
-        .with_columns(
-            pl.when(blocked).then(pl.lit("blocked")).otherwise(pl.col("status")).alias("status"),
-            pl.when(blocked)
-            .then(pl.format("{}: {}", pl.col("rule"), pl.col("_rule_reason")))
-            .when((pl.col("_decision") == "defer") & (pl.col("reason") == "came due"))
-            .then(deferred)
-            .when(pl.col("_decision") == "defer")
-            .then(pl.format("{}; {}", pl.col("reason"), deferred))
-            .otherwise(pl.col("reason"))
-            .alias("reason"),
-        )
-        .with_columns(
-            pl.when(pl.col("fallback_from").is_not_null())
-            .then(
-                pl.format(
-                    "{}; by {} instead of {}, which the rules did not allow",
-                    pl.col("reason"),
-                    pl.col("_channel"),
-                    pl.col("fallback_from"),
-                )
-            )
-            .otherwise(pl.col("reason"))
-            .alias("reason"),
-            pl.coalesce("_channel", "channel").alias("channel"),
-            pl.when(blocked)
-            .then(pl.lit(None, pl.Int64()))
-            .otherwise(pl.col("amount_minor"))
-            .alias("amount_minor"),
-        )
+    steps = _attach(steps, answer, "_attempt", "_attempt")
+    reason = _choose(
+        steps,
+        [
+            (blocked, pl.format("{}: {}", pl.col("rule"), pl.col("_rule_reason"))),
+            ((pl.col("_decision") == "defer") & (pl.col("reason") == "came due"), deferred),
+            (pl.col("_decision") == "defer", pl.format("{}; {}", pl.col("reason"), deferred)),
+        ],
+        pl.col("reason"),
+    )
+    steps = steps.with_columns(
+        pl.when(blocked).then(pl.lit("blocked")).otherwise(pl.col("status")).alias("status"),
+        reason.alias("reason"),
+    )
+    fallback = pl.format(
+        "{}; by {} instead of {}, which the rules did not allow",
+        pl.col("reason"),
+        pl.col("_channel"),
+        pl.col("fallback_from"),
+    )
+    return steps.with_columns(
+        _choose(steps, [(pl.col("fallback_from").is_not_null(), fallback)], pl.col("reason")).alias(
+            "reason"
+        ),
+        pl.coalesce("_channel", "channel").alias("channel"),
+        pl.when(blocked)
+        .then(pl.lit(None, pl.Int64()))
+        .otherwise(pl.col("amount_minor"))
+        .alias("amount_minor"),
     )
 
 
