@@ -15,7 +15,9 @@ scheduled.
 
 The backtest forecasts from past days (``origins``, a week apart) with what was known then and
 compares each week with the payments the ledger holds for it, beside the naive baseline (the
-trailing 13 weeks' average). A model is used there only when it was trained on examples whose
+trailing 13 weeks' average; the forecast's new invoices are blended with that average in
+proportion to their share of each week, see :func:`arrears.kpi.forecast.blended`). A model is
+used there only when it was trained on examples whose
 outcomes all ended before the origin (else its knowledge of the future would flatter it).
 """
 
@@ -255,8 +257,10 @@ def cash_forecast(
 class Backtest:
     """``weeks``: per origin, currency and week: ``expected``, ``naive``, ``actual``,
     ``error``, ``ape``, ``naive_ape``; ``by_origin`` and ``by_horizon``:
-    :func:`arrears.kpi.forecast.accuracy` per origin (and currency) and per week ahead;
-    ``total``: over everything, per currency. Only weeks the ledger covers whole count."""
+    :func:`arrears.kpi.forecast.accuracy` per origin (and currency) and per week ahead (its
+    ``better`` says where the forecast beat the baseline; :func:`arrears.kpi.forecast.wins`
+    lists those weeks); ``total``: over everything, per currency. Only weeks the ledger covers
+    whole count."""
 
     portfolio: str
     as_of: date
