@@ -10,7 +10,7 @@ the matrix), amounts as decimal text of their currency, days and percentages as 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
 
@@ -35,6 +35,7 @@ from arrears.services.kpi import (
     kpi_report,
     message_report,
     parse_costs,
+    write_snapshot,
 )
 from arrears.services.uow import SqlUnitOfWork
 
@@ -169,6 +170,14 @@ def kpi_command(
     ] = False,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
     wide: Wide = False,
+    rebuild_snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild-snapshot",
+            help="Write the monthly snapshot the roll and cure rates read again from the"
+            " ledger, for every month end up to --to (docs/kpi.md), instead of measuring.",
+        ),
+    ] = False,
 ) -> None:
     """DSO, best-possible DSO, days delinquent, CEI, bad debt, roll and cure rates of a period."""
     from arrears.cli.app import UserError
@@ -196,6 +205,24 @@ def kpi_command(
         raise UserError("; ".join(problems))
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
+    if rebuild_snapshot:
+        written = write_snapshot(
+            SqlUnitOfWork(store(ws)),
+            cli_actor(),
+            portfolio=code,
+            through=last + timedelta(days=1),
+            at=datetime.now(UTC),
+            rebuild=True,
+        )
+        if written.months:
+            print(
+                f"monthly snapshot of {code}: {len(written.months)} month ends"
+                f" ({written.months[0].isoformat()} to {written.months[-1].isoformat()}),"
+                f" {written.rows} rows written"
+            )
+        else:
+            print(f"monthly snapshot of {code}: no invoice, nothing to write")
+        return
     if messages:
         sent = message_report(
             SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code, start=first, end=last

@@ -72,19 +72,35 @@ def roll_rates(
     end: date,
     edges: Sequence[int],
     keys: Sequence[str] = (),
+    states: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The moves of each month ending from ``start`` to ``end``: ``month`` (its last day),
     ``keys``, ``currency``, ``from_bucket``, ``to_bucket`` (labels), ``count`` (debtors),
     ``amount`` (their balance at the start of the month, minor units) and ``rate`` (of the
-    ``from_bucket``'s balance that month). Ordered by month, group, from and to."""
-    labels = bucket_labels(edges)
-    targets = [*labels, SETTLED, WRITTEN_OFF]
+    ``from_bucket``'s balance that month). Ordered by month, group, from and to.
+
+    With ``states`` (:func:`monthly_states` rows of every month end needed, the end of the
+    month before ``start``'s included, ``keys`` joined on), the month ends are read from them
+    instead of being derived from ``instalments`` and ``allocations``."""
     lasts = month_ends(start, end)
     if not lasts:
         return _empty(instalments, keys)
     # every day a state is needed: the end of the month before the first, then each month end
     days = [lasts[0].replace(day=1) - timedelta(days=1), *lasts]
-    wide = _wide_states(instalments, allocations, days, edges, keys)
+    if states is None:
+        wide = _wide_states(instalments, allocations, days, edges, keys)
+    else:
+        wide = wide_from_snapshot(states, days, edges, keys)
+    return _moves(wide, lasts, edges, keys)
+
+
+def _moves(
+    wide: pl.DataFrame, lasts: Sequence[date], edges: Sequence[int], keys: Sequence[str]
+) -> pl.DataFrame:
+    """The months' moves from :func:`_wide_states`' columns (day 0: the month before the
+    first of ``lasts``)."""
+    labels = bucket_labels(edges)
+    targets = [*labels, SETTLED, WRITTEN_OFF]
     group = [*keys, "currency"]
     months = []
     for k, last in enumerate(lasts, start=1):
@@ -111,6 +127,128 @@ def roll_rates(
         .select("month", *keys, "currency", "from_bucket", "to_bucket", "count", "amount")
     )
     return with_rates(frame, ["month", *keys], edges)
+
+
+#: The columns of :func:`monthly_states` (the store's ``kpi_monthly_snapshot``, less the
+#: portfolio and the stage).
+STATE_SCHEMA: dict[str, pl.DataType] = {
+    "month_end": pl.Date(),
+    "debtor_id": pl.Int64(),
+    "currency": pl.String(),
+    "balance_minor": pl.Int64(),
+    "overdue_minor": pl.Int64(),
+    "oldest_days": pl.Int32(),
+    "written_off_minor": pl.Int64(),
+}
+
+
+def monthly_states(
+    instalments: pl.DataFrame, allocations: pl.DataFrame, days: Sequence[date]
+) -> pl.DataFrame:
+    """Each debtor's state at the end of each month end of ``days`` (each the last day of its
+    month), per currency (:data:`STATE_SCHEMA`): ``balance_minor``, the sum of its open
+    instalments (:func:`~arrears.kpi.figures.open_on`); ``overdue_minor``, the part past due
+    (due before the day); ``oldest_days``, the days past due of its most past-due open
+    instalment (null: nothing open; its aging bucket for any edges is that of these days);
+    ``written_off_minor``, the write-offs allocated in the month (after the month before's last
+    day) and live at its end. One row per debtor, currency and day where the balance or the
+    write-offs are not 0. What the roll and cure rates need of a month end, derived exactly from
+    the ledger: :func:`roll_rates` gives the same moves from these rows as from the ledger."""
+    if not days:
+        return pl.DataFrame(schema=STATE_SCHEMA)
+    days = sorted(days)
+    amount = pl.col("amount_minor")
+    write_off = pl.col("source_kind") == "write_off"
+    opened = [day.replace(day=1) - timedelta(days=1) for day in days]
+    paid = (
+        allocations.lazy()
+        .group_by("instalment_id")
+        .agg(
+            *(amount.filter(live_on(day)).sum().alias(f"_a{k}") for k, day in enumerate(days)),
+            *(
+                amount.filter(write_off & (pl.col("allocated_on") > opened[k]) & live_on(day))
+                .sum()
+                .alias(f"_x{k}")
+                for k, day in enumerate(days)
+            ),
+        )
+    )
+    rows = (
+        instalments.lazy()
+        .join(paid, on="instalment_id", how="left")
+        .with_columns(
+            pl.when(pl.col("issue_date") <= day)
+            .then((amount - pl.col(f"_a{k}").fill_null(0)).clip(0))
+            .otherwise(0)
+            .alias(f"_o{k}")
+            for k, day in enumerate(days)
+        )
+        .with_columns(
+            *(
+                pl.when(pl.col(f"_o{k}") > 0)
+                .then((pl.lit(day) - pl.col("due_date")).dt.total_days())
+                .otherwise(None)
+                .alias(f"_d{k}")
+                for k, day in enumerate(days)
+            ),
+        )
+        .with_columns(
+            pl.when(pl.col(f"_d{k}") > 0).then(pl.col(f"_o{k}")).otherwise(0).alias(f"_p{k}")
+            for k in range(len(days))
+        )
+        .group_by("debtor_id", "currency")
+        .agg(
+            *(pl.col(f"_{c}{k}").sum() for k in range(len(days)) for c in ("o", "p")),
+            *(pl.col(f"_x{k}").fill_null(0).sum() for k in range(len(days))),
+            *(pl.col(f"_d{k}").max() for k in range(len(days))),
+        )
+        .collect()
+    )
+    return pl.concat(
+        [
+            rows.filter((pl.col(f"_o{k}") > 0) | (pl.col(f"_x{k}") > 0)).select(
+                pl.lit(day).alias("month_end"),
+                pl.col("debtor_id").cast(pl.Int64()),
+                "currency",
+                pl.col(f"_o{k}").cast(pl.Int64()).alias("balance_minor"),
+                pl.col(f"_p{k}").cast(pl.Int64()).alias("overdue_minor"),
+                pl.col(f"_d{k}").cast(pl.Int32()).alias("oldest_days"),
+                pl.col(f"_x{k}").cast(pl.Int64()).alias("written_off_minor"),
+            )
+            for k, day in enumerate(days)
+        ]
+    ).sort("month_end", "debtor_id", "currency")
+
+
+def wide_from_snapshot(
+    states: pl.DataFrame, days: Sequence[date], edges: Sequence[int], keys: Sequence[str]
+) -> pl.DataFrame:
+    """:func:`_wide_states`' columns from :func:`monthly_states`' rows of ``days`` (consecutive
+    month ends; ``keys`` already on the rows): the same frame, not derived from the ledger."""
+    group = ["debtor_id", *keys, "currency"]
+    found = states.lazy().filter(pl.col("month_end").is_in(list(days)))
+    days_late = pl.col("oldest_days")
+    bucket = pl.when(days_late.is_not_null()).then(bucket_index(days_late, edges))
+    return (
+        found.group_by(group)
+        .agg(
+            *(
+                pl.col("balance_minor").filter(pl.col("month_end") == day).sum().alias(f"_o{k}")
+                for k, day in enumerate(days)
+            ),
+            *(
+                bucket.filter(pl.col("month_end") == day).max().alias(f"_b{k}")
+                for k, day in enumerate(days)
+            ),
+            *(
+                (pl.col("written_off_minor").filter(pl.col("month_end") == days[k]) > 0)
+                .any()
+                .alias(f"_w{k}")
+                for k in range(1, len(days))
+            ),
+        )
+        .collect()
+    )
 
 
 def _wide_states(

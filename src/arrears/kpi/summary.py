@@ -86,15 +86,18 @@ def measures(
     factors: Mapping[str, Fraction] | None = None,
     to: str | None = None,
     promises: pl.DataFrame | None = None,
+    states: pl.DataFrame | None = None,
 ) -> Measures:
     """Every measure of the period from ``start`` to ``end`` (both included), per ``keys`` and
     currency; with ``factors`` and ``to``, every amount in ``to`` first (see
     :func:`arrears.kpi.figures.converted`; ``ValueError`` for a currency without a factor).
-    ``promises``: one row per promise (:mod:`arrears.kpi.promises`), for the promise rates."""
+    ``promises``: one row per promise (:mod:`arrears.kpi.promises`), for the promise rates.
+    ``states``: the month ends' states (:func:`arrears.kpi.roll.monthly_states`, the store's
+    monthly snapshot, ``keys`` joined on) the roll and cure rates read instead of the ledger."""
     days = days_in(start, end)
     figures = period_figures(instalments, allocations, start, end, keys)
     sales = monthly_sales(instalments, end, keys)
-    roll = roll_rates(instalments, allocations, start, end, edges, keys)
+    roll = roll_rates(instalments, allocations, start, end, edges, keys, states)
     judged = None if promises is None else promise_figures(promises, start, end, keys)
     if factors is not None and to is not None:
         figures = converted(figures, AMOUNTS, factors, to, keys)

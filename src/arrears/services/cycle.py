@@ -360,6 +360,11 @@ def run_cycle(
     assign_queue_tasks(uow, actor, portfolio=portfolio, on=as_of, at=at)
     _record_followups(uow, actor, portfolio, as_of, policy, at)
     timings.commit = time.perf_counter() - start
+    # the KPIs' monthly snapshot of the month that ended before as_of (issue 17): written at a
+    # month's turn, or again when the ledger changed under it; nothing on other days
+    from arrears.services.kpi import write_snapshot  # noqa: PLC0415
+
+    write_snapshot(uow, actor, portfolio=portfolio, through=as_of, at=at)
     return decisions, summary
 
 

@@ -5,16 +5,18 @@ A read model for every front end: the portfolio's whole ledger history, as the p
 reads it (:func:`arrears.store.scoring.history.read_history`), its promises with the outcomes
 the cycle recorded, and the debtors' attributes to group by, measured by the pure
 :func:`arrears.kpi.summary.measures`. Amounts stay minor units of each currency, or of one
-currency at the workspace's ``[rates]`` (as ``arrears aging --in``). No table of snapshots is
-kept: every figure is derived from the ledger (and the promises' recorded outcomes) as of the
-days it needs.
+currency at the workspace's ``[rates]`` (as ``arrears aging --in``). Every figure is derived
+from the ledger (and the promises' recorded outcomes) as of the days it needs; the roll and cure
+rates read the month ends' states from the monthly snapshot (``arrears.store.kpi_snapshot``)
+when it holds every month end they need, still valid: the same states, derived from the ledger
+when it was written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
@@ -36,6 +38,7 @@ from arrears.kpi.operations import (
     operation_rates,
 )
 from arrears.kpi.operations import RATES as OPERATION_RATES
+from arrears.kpi.roll import month_ends
 from arrears.kpi.summary import measures
 from arrears.scoring.frames import History
 from arrears.services.reports import factors
@@ -46,6 +49,13 @@ from arrears.store.kpi_reads import (
     read_commissions,
     read_plans,
     read_settlements,
+)
+from arrears.store.kpi_snapshot import (
+    last_month_end,
+    month_ends_between,
+    read_snapshot,
+    valid_months,
+    write_months,
 )
 from arrears.store.messages.measures import read_messages
 from arrears.store.portfolios import UnknownPortfolio
@@ -146,6 +156,9 @@ class KpiInputs:
     sent: pl.DataFrame | None
     commissions: pl.DataFrame
     cases: dict[date, pl.DataFrame] = field(default_factory=dict)
+    #: the month ends' states from the monthly snapshot, when every one the period needs is
+    #: written and still valid (``arrears.store.kpi_snapshot``); else derived from the ledger
+    states: pl.DataFrame | None = None
 
 
 def _read_inputs(uow: SqlUnitOfWork, portfolio: str, costs: Costs | None) -> KpiInputs:
@@ -223,10 +236,75 @@ def kpi_reports(
         raise InvalidInput("; ".join(problems))
     rated = factors(rates or {}, in_currency) if in_currency is not None else None
     inputs = _read_inputs(uow, portfolio, costs)
+    inputs.states = _snapshot(uow, portfolio, start, end)
     return {
         b: _report(uow, inputs, portfolio, start, end, b, edges, in_currency, rated, costs)
         for b in dict.fromkeys(by)
     }
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotWrite:
+    """What :func:`write_snapshot` wrote: the month ends and the rows."""
+
+    portfolio: str
+    months: tuple[date, ...]
+    rows: int
+
+
+def write_snapshot(
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    through: date,
+    at: datetime,
+    rebuild: bool = False,
+) -> SnapshotWrite:
+    """Write the KPIs' monthly snapshot (``arrears.store.kpi_snapshot``) from the ledger.
+
+    ``rebuild``: every month end from the portfolio's first invoice to the last one before
+    ``through`` (``arrears kpi --rebuild-snapshot``); otherwise the last month end before
+    ``through`` alone, when it is not written or no longer valid (the daily run: nothing to do
+    on most days, one read of the ledger at a month's turn). :class:`NotFound` for an unknown
+    portfolio."""
+    actor.require(Permission.ADMINISTER, "write the KPIs' monthly snapshot")
+    last = last_month_end(through)
+    try:
+        if not rebuild and valid_months(uow.engine, portfolio=portfolio, months=[last]):
+            return SnapshotWrite(portfolio, (), 0)
+        history = read_history(uow.engine, portfolio=portfolio)
+        months = [last]
+        if rebuild:
+            if history.instalments.height == 0:
+                return SnapshotWrite(portfolio, (), 0)
+            first = history.instalments["issue_date"].min()
+            assert isinstance(first, date)
+            months = month_ends_between(first, last)
+        rows = write_months(
+            uow.engine,
+            portfolio=portfolio,
+            months=months,
+            history=history,
+            actor=actor.name,
+            at=at,
+        )
+    except UnknownPortfolio as exc:
+        raise NotFound(str(exc)) from exc
+    return SnapshotWrite(portfolio, tuple(months), rows)
+
+
+def _snapshot(uow: SqlUnitOfWork, portfolio: str, start: date, end: date) -> pl.DataFrame | None:
+    """The monthly snapshot's rows of the month ends the roll rates need (the end of the month
+    before ``start``, then each month end to ``end``), or ``None`` when one of them is not
+    written or no longer what the ledger says."""
+    lasts = month_ends(start, end)
+    if not lasts:
+        return None
+    days = [lasts[0].replace(day=1) - timedelta(days=1), *lasts]
+    if valid_months(uow.engine, portfolio=portfolio, months=days) != set(days):
+        return None
+    return read_snapshot(uow.engine, portfolio=portfolio, months=days)
 
 
 def _report(
@@ -253,6 +331,7 @@ def _report(
     calls = inputs.calls.join(home, on="debtor_id", how="inner")
     sent = None if inputs.sent is None else inputs.sent.join(home, on="debtor_id", how="inner")
     instalments = history.instalments
+    states = None if inputs.states is None else inputs.states.drop("stage")
     if groups is not None:
         on = [c for c in groups.columns if c != by]
         instalments, promises, calls, plans, settlements, commissions = (
@@ -261,6 +340,8 @@ def _report(
         )
         if sent is not None:
             sent = _grouped(sent, groups, by, on)
+        if states is not None:
+            states = _grouped(states, groups, by, on)
     try:
         result = measures(
             instalments,
@@ -272,6 +353,7 @@ def _report(
             rated,
             in_currency,
             promises=promises,
+            states=states,
         )
         done = operation_figures(calls, plans, settlements, start, end, keys)
         cost = None

@@ -875,3 +875,37 @@ webhook_attempt = Table(
     Column("milliseconds", Integer, nullable=False),
     UniqueConstraint("delivery_id", "attempt", name="uq_webhook_attempt"),
 )
+
+
+# The KPIs' monthly snapshot (migration 0024; see docs/kpi.md, "The monthly snapshot") --------
+
+#: Each debtor's state at a month end, per currency (``arrears.store.kpi_snapshot``): what the
+#: roll and cure rates read instead of the whole ledger. Rows where the debtor owed something or
+#: had a write-off allocated in the month; ``oldest_days`` null when nothing was open.
+kpi_monthly_snapshot = Table(
+    "kpi_monthly_snapshot",
+    metadata,
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), primary_key=True),
+    Column("month_end", Date, primary_key=True),
+    Column("debtor_id", ID, ForeignKey("debtor.id"), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("balance_minor", MINOR, nullable=False),
+    Column("overdue_minor", MINOR, nullable=False),
+    Column("oldest_days", Integer),
+    Column("written_off_minor", MINOR, nullable=False),
+    Column("stage", String(64)),
+)
+
+#: One row per month end written: what the ledger held then (``arrears.store.kpi_snapshot``
+#: checks that nothing dated on or before the month end changed since).
+kpi_snapshot_month = Table(
+    "kpi_snapshot_month",
+    metadata,
+    Column("portfolio_id", ID, ForeignKey("portfolio.id"), primary_key=True),
+    Column("month_end", Date, primary_key=True),
+    Column("written_at", DateTime(timezone=True), nullable=False),
+    Column("instalment_max_id", MINOR, nullable=False),
+    Column("allocation_max_id", MINOR, nullable=False),
+    Column("instalments", MINOR, nullable=False),
+    Column("reversals", MINOR, nullable=False),
+)
