@@ -327,6 +327,24 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("costs.collector_hour", "0", "Cost of a collector's hour, in costs.currency."),
     Setting("costs.call_minutes", "0", "Minutes of a collector's time one logged call takes."),
+    # What the debtor score predicts (docs/scoring.md, "Targets"; checked by scoring.targets).
+    Setting(
+        "scoring.target",
+        "pays",
+        "The score's target: 'pays' (pays scoring.share % of what is due within "
+        "scoring.window_days), 'default' (reaches scoring.days_past_due within the window; the "
+        "score is the probability it does not) or 'cures' (nothing overdue within the window).",
+    ),
+    Setting("scoring.window_days", "30", "The target's window, in days."),
+    Setting("scoring.share", "50", "pays: the percentage of what is due that counts as paid."),
+    Setting("scoring.days_past_due", "60", "default: the days past due that count as default."),
+    Setting("scoring.snapshot_every_days", "7", "Training examples: every N days."),
+    Setting(
+        "scoring.snapshot_on",
+        "",
+        "Training examples: empty (every scoring.snapshot_every_days) or 'statements' (each "
+        "account on the days it was issued an invoice: its billing cycle).",
+    ),
 )
 
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}

@@ -19,7 +19,7 @@ import polars as pl
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from arrears.scoring.examples import debtor_examples, invoice_examples, snapshot_days
+from arrears.scoring.examples import debtor_examples, example_days, invoice_examples
 from arrears.scoring.features import INVOICE_FEATURES
 from arrears.scoring.frames import History, sample_debtors
 from arrears.scoring.model import (
@@ -38,6 +38,7 @@ from arrears.scoring.model import (
     regressor,
 )
 from arrears.scoring.rules import naive_days_to_pay, rules_days_to_pay, rules_score
+from arrears.scoring.targets import Schedule, Target
 
 Array = np.ndarray[Any, Any]
 
@@ -142,13 +143,25 @@ def cutoff_day(history: History, train_share: float = 0.8) -> date:
 
 
 def backtest(
-    history: History, *, train_share: float = 0.8, settings: Settings | None = None
+    history: History,
+    *,
+    train_share: float = 0.8,
+    settings: Settings | None = None,
+    target: Target | None = None,
+    schedule: Schedule | None = None,
+    invoices: bool = True,
 ) -> dict[str, Any]:
     """The backtest report (a JSON-able dict), on the debtors training would sample
     (``settings.max_debtors``; ``sample`` says how many): ``invoice`` (paid late at issue,
     days late), ``debtor`` (the propensity score), each with its baselines; a section whose
-    history is too short holds ``{"error": ...}``."""
+    history is too short holds ``{"error": ...}``.
+
+    ``target`` (default: ``pays`` with the settings' window and share) is what the debtor
+    score predicts, ``schedule`` when its examples are taken (default: every
+    ``snapshot_every_days``); ``invoices=False`` leaves the invoice section out."""
     s = settings or Settings()
+    target = target or Target("pays", s.window_days, s.share)
+    schedule = schedule or Schedule(s.snapshot_every_days)
     history, debtors, sampled = sample_debtors(history, s.max_debtors)
     cut = cutoff_day(history, train_share)
     report: dict[str, Any] = {
@@ -156,8 +169,9 @@ def backtest(
         "train_share": train_share,
         "sample": {"debtors": debtors, "sampled_debtors": sampled, "max_debtors": s.max_debtors},
     }
-    report["invoice"] = _invoice_section(history, cut)
-    report["debtor"] = _debtor_section(history, cut, s)
+    if invoices:
+        report["invoice"] = _invoice_section(history, cut)
+    report["debtor"] = _debtor_section(history, cut, target, schedule)
     return report
 
 
@@ -244,18 +258,20 @@ def _late_only_days(train: pl.DataFrame, test: pl.DataFrame, late: Array) -> dic
     return out
 
 
-def _debtor_section(history: History, cut: date, s: Settings) -> dict[str, Any]:
+def _debtor_section(
+    history: History, cut: date, target: Target, schedule: Schedule
+) -> dict[str, Any]:
     first, last = history.first_day, history.last_day
     assert first is not None and last is not None
-    days = snapshot_days(
-        first + timedelta(days=s.window_days),
-        last - timedelta(days=s.window_days),
-        s.snapshot_every_days,
+    window = target.window_days
+    days = example_days(
+        history, first + timedelta(days=window), last - timedelta(days=window), schedule
     )
-    examples = debtor_examples(history, days, window_days=s.window_days, share=s.share)
+    examples = debtor_examples(history, days, target=target, schedule=schedule)
     if examples.is_empty():
         return {"error": "no debtor owed anything due within the window on a snapshot day"}
-    train = examples.filter(pl.col("as_of") + timedelta(days=s.window_days) < cut)
+    # trained on the examples whose outcome was known before the cutoff
+    train = examples.filter(pl.col("as_of") + timedelta(days=window) < cut)
     test = examples.filter(pl.col("as_of") >= cut)
     try:
         debtor, reference = fit_debtor(train)
@@ -272,6 +288,8 @@ def _debtor_section(history: History, cut: date, s: Settings) -> dict[str, Any]:
     dpd = 1.0 - np.clip(test["days_past_due"].fill_null(0).to_numpy(), 0, 365) / 365.0
     current = (test["overdue_minor"] == 0).to_numpy()
     return {
+        "target": target.to_dict(),
+        "schedule": schedule.to_dict(),
         "train": train.height,
         "test": test.height,
         "test_current": int(current.sum()),
@@ -284,7 +302,11 @@ def _debtor_section(history: History, cut: date, s: Settings) -> dict[str, Any]:
         },
         "past late rate": {**_scores(y, past), "lift": lift_table(y, past)},
         "rules": {**_scores(y, rules), "lift": lift_table(y, rules)},
-        "days past due": {**_scores(y, dpd), "lift": lift_table(y, dpd)},
+        "days past due": {
+            **_scores(y, dpd),
+            "auc_95": None if (ci := auc_interval(y, dpd)) is None else list(ci),
+            "lift": lift_table(y, dpd),
+        },
     }
 
 
@@ -313,18 +335,22 @@ def auc_interval(
     return round(float(low), 4), round(float(high), 4)
 
 
-def validate_debtor(examples: pl.DataFrame, s: Settings, share: float = 0.8) -> dict[str, Any]:
+def validate_debtor(
+    examples: pl.DataFrame, s: Settings, share: float = 0.8, *, target: Target | None = None
+) -> dict[str, Any]:
     """A version's validation metrics: the debtor score refitted on the examples of the oldest
     ``share`` of the snapshot days whose outcome was known before the first validation day
     (their day + ``window_days`` before it), and measured on the examples of the newest
     snapshot days (held out, later in time). AUC with its bootstrap interval, Brier, the paid
-    rate, and days past due alone as a baseline; ``{"error": ...}`` when too short."""
+    rate, and days past due alone as a baseline; ``{"error": ...}`` when too short.
+    ``target``: what the examples' ``paid`` means (its window; default: the settings')."""
     if examples.is_empty():
         return {"error": "no debtor examples"}
+    window = target.window_days if target is not None else s.window_days
     days = examples["as_of"].unique().sort()
     cut = days[min(int(share * len(days)), len(days) - 1)]
     assert isinstance(cut, date)
-    train = examples.filter(pl.col("as_of") + timedelta(days=s.window_days) < cut)
+    train = examples.filter(pl.col("as_of") + timedelta(days=window) < cut)
     test = examples.filter(pl.col("as_of") >= cut)
     try:
         debtor, reference = fit_debtor(train)

@@ -36,6 +36,7 @@ from arrears.scoring.features import (
     point_rows,
 )
 from arrears.scoring.frames import History, live_allocations
+from arrears.scoring.targets import Schedule, Target
 
 
 def snapshot_days(start: date, end: date, every_days: int = 7) -> list[date]:
@@ -49,14 +50,29 @@ def snapshot_days(start: date, end: date, every_days: int = 7) -> list[date]:
 
 
 def debtor_examples(
-    history: History, days: Iterable[date], *, window_days: int = 30, share: float = 0.5
+    history: History,
+    days: Iterable[date],
+    *,
+    window_days: int = 30,
+    share: float = 0.5,
+    target: Target | None = None,
+    schedule: Schedule | None = None,
 ) -> pl.DataFrame:
     """One row per (snapshot day, debtor, currency) owing something due by the window's end;
     see the module.
 
     ``days``: distinct days; rows come in their order, then by debtor and currency. The days
     are computed a few at a time (:func:`_chunks`), all of a chunk at once.
+
+    ``target`` (default: ``pays`` with ``window_days`` and ``share``): what ``paid`` means
+    (:mod:`arrears.scoring.targets`; always the good outcome). ``schedule`` with ``on =
+    "statements"``: of ``days``, each (debtor, currency) keeps only the days an invoice was
+    issued to it (its statement days).
     """
+    target = target or Target("pays", window_days, share)
+    if target.kind != "pays":
+        return _target_examples(history, list(days), target, schedule)
+    window_days, share = target.window_days, target.share
     days = list(days)
     feature_columns = [
         *KEY,
@@ -103,12 +119,197 @@ def debtor_examples(
     frame = pl.concat(frames) if frames else pl.DataFrame()
     if frame.is_empty():
         return pl.DataFrame()
+    if schedule is not None and schedule.on == "statements":
+        frame = frame.join(statement_days(history), on=["as_of", *KEY], how="semi")
     order = pl.DataFrame({"as_of": days, "_order": range(len(days))}, schema=_ORDER_SCHEMA)
     return (
         frame.join(order, on="as_of")
         .sort("_order", *KEY)
         .select(*feature_columns, "paid_minor", "as_of", "paid")
     )
+
+
+def statement_days(history: History) -> pl.DataFrame:
+    """(``as_of``, debtor, currency): the days an invoice was issued to each account (its
+    statement days, for a portfolio of monthly statements)."""
+    return (
+        history.instalments.select(pl.col("issue_date").alias("as_of"), *KEY)
+        .unique()
+        .sort("as_of", *KEY)
+    )
+
+
+def example_days(history: History, start: date, end: date, schedule: Schedule) -> list[date]:
+    """The snapshot days of ``schedule`` in ``[start, end]``: every ``every_days`` from
+    ``start``, or every day an invoice was issued (each account then keeps its own, see
+    :func:`debtor_examples`)."""
+    if schedule.on == "statements":
+        issued = history.instalments["issue_date"].unique().sort()
+        return [d for d in issued.to_list() if start <= d <= end]
+    return snapshot_days(start, end, schedule.every_days)
+
+
+_PAID_OFF = ("payment", "credit_note")
+
+
+def _target_examples(
+    history: History, days: list[date], target: Target, schedule: Schedule | None
+) -> pl.DataFrame:
+    """Examples of the ``default`` and ``cures`` targets (:mod:`arrears.scoring.targets`):
+    the features as of each day, ``paid`` the good outcome (did not default; cured)."""
+    feature_columns = [*KEY, "open_minor", "overdue_minor", "_typical_amount", *DEBTOR_FEATURES]
+    frames = []
+    for chunk in _chunks(days, history.instalments.height):
+        points = pl.DataFrame({"as_of": chunk, "state_day": chunk}, schema=_POINT_SCHEMA)
+        rows = point_rows(history, points).cache()
+        feats = debtor_features_at(
+            rows, history.limits, points=points, promises=history.promises
+        ).drop("state_day")
+        if target.kind == "default":
+            # an account already in default on the day has nothing left to predict
+            feats = feats.filter(
+                (pl.col("open_minor") > 0)
+                & (pl.col("days_past_due").fill_null(0) < target.days_past_due)
+            )
+        else:
+            feats = feats.filter(pl.col("overdue_minor") > 0)
+        if schedule is not None and schedule.on == "statements":
+            feats = feats.join(statement_days(history).lazy(), on=["as_of", *KEY], how="semi")
+        keys = feats.select("as_of", *KEY)
+        bad = (
+            _defaulted(history, keys, target)
+            if target.kind == "default"
+            else _uncured(history, keys, target)
+        )
+        frames.append(
+            feats.join(bad.with_columns(pl.lit(True).alias("_bad")), on=["as_of", *KEY], how="left")
+            .with_columns(pl.col("_bad").is_null().alias("paid"))
+            .collect()
+        )
+    frames = [f for f in frames if not f.is_empty()]
+    if not frames:
+        return pl.DataFrame()
+    order = pl.DataFrame({"as_of": days, "_order": range(len(days))}, schema=_ORDER_SCHEMA)
+    return (
+        pl.concat(frames)
+        .join(order, on="as_of")
+        .sort("_order", *KEY)
+        .with_columns(pl.col("overdue_minor").alias("due_minor"), pl.lit(0).alias("paid_minor"))
+        .select(*feature_columns, "due_minor", "paid_minor", "as_of", "paid")
+    )
+
+
+def _instalments_of(history: History, keys: pl.LazyFrame) -> pl.LazyFrame:
+    return keys.join(
+        history.instalments.lazy().select(
+            "instalment_id", *KEY, "issue_date", "due_date", "amount_minor"
+        ),
+        on=KEY,
+    )
+
+
+def _paid_by(history: History, rows: pl.LazyFrame, day: str) -> pl.LazyFrame:
+    """Per (``as_of``, instalment) of ``rows``: paid or credited by its column ``day``, as
+    known that day (reversals by then undone); write-offs do not count."""
+    return (
+        rows.select("as_of", "instalment_id", day)
+        .join(
+            history.allocations.lazy().filter(pl.col("source_kind").is_in(_PAID_OFF)),
+            on="instalment_id",
+        )
+        .filter(
+            (pl.col("allocated_on") <= pl.col(day))
+            & (pl.col("reversed_on").is_null() | (pl.col("reversed_on") > pl.col(day)))
+        )
+        .group_by("as_of", "instalment_id")
+        .agg(pl.col("amount_minor").sum().alias("_paid"))
+    )
+
+
+def _defaulted(history: History, keys: pl.LazyFrame, target: Target) -> pl.LazyFrame:
+    """The (``as_of``, debtor, currency) of ``keys`` that reach ``days_past_due`` within the
+    window: an instalment (issued before or after the day) that is still not paid off on the
+    first day of the window it is that many days past due (``due + days_past_due``, or the
+    window's first day for one already there)."""
+    n, m = target.days_past_due, target.window_days
+    rows = (
+        _instalments_of(history, keys)
+        .with_columns(
+            pl.max_horizontal(
+                pl.col("as_of") + timedelta(days=1), pl.col("due_date") + timedelta(days=n)
+            ).alias("_at")
+        )
+        .filter(pl.col("_at") <= pl.col("as_of") + timedelta(days=m))
+    )
+    rows = rows.join(_paid_by(history, rows, "_at"), on=["as_of", "instalment_id"], how="left")
+    return (
+        rows.filter(pl.col("_paid").fill_null(0) < pl.col("amount_minor"))
+        .select("as_of", *KEY)
+        .unique()
+    )
+
+
+def _uncured(history: History, keys: pl.LazyFrame, target: Target) -> pl.LazyFrame:
+    """The (``as_of``, debtor, currency) of ``keys`` overdue on every day of the window
+    ``(as_of, as_of + window_days]``. An instalment is overdue on day ``t`` from the day after
+    its due date until the day it is paid off (payments and credit notes not reversed by the
+    window's end; a write-off does not cure): the account cures on a day no instalment
+    covers."""
+    m = target.window_days
+    end = pl.col("as_of") + timedelta(days=m)
+    rows = (
+        _instalments_of(history, keys)
+        .filter(pl.col("due_date") < end)
+        .with_columns(end.alias("_end"))
+    )
+    allocs = (
+        rows.select("as_of", "instalment_id", "amount_minor", "_end")
+        .join(
+            history.allocations.lazy().filter(pl.col("source_kind").is_in(_PAID_OFF)),
+            on="instalment_id",
+        )
+        .filter(
+            (pl.col("allocated_on") <= pl.col("_end"))
+            & (pl.col("reversed_on").is_null() | (pl.col("reversed_on") > pl.col("_end")))
+        )
+        .sort("as_of", "instalment_id", "allocated_on")
+        .with_columns(pl.col("amount_minor_right").cum_sum().over("as_of", "instalment_id"))
+        .filter(pl.col("amount_minor_right") >= pl.col("amount_minor"))
+        .group_by("as_of", "instalment_id")
+        .agg(pl.col("allocated_on").min().alias("_off"))
+    )
+    first = pl.col("as_of") + timedelta(days=1)
+    spans = (
+        rows.join(allocs, on=["as_of", "instalment_id"], how="left")
+        .select(
+            "as_of",
+            *KEY,
+            pl.max_horizontal(pl.col("due_date") + timedelta(days=1), first).alias("_from"),
+            pl.min_horizontal(
+                pl.col("_off").fill_null(pl.col("_end") + timedelta(days=1)) - timedelta(days=1),
+                pl.col("_end"),
+            ).alias("_to"),
+            "_end",
+        )
+        .filter(pl.col("_from") <= pl.col("_to"))
+        .sort("as_of", *KEY, "_from")
+    )
+    group = ["as_of", *KEY]
+    reach = pl.col("_to").cum_max().over(group)
+    before = pl.col("_to").cum_max().shift(1).over(group)
+    covered = (
+        spans.with_columns(
+            before.fill_null(pl.col("as_of")).alias("_before"), reach.alias("_reach")
+        )
+        .group_by(group)
+        .agg(
+            (pl.col("_from") > pl.col("_before") + timedelta(days=1)).any().alias("_gap"),
+            pl.col("_reach").max().alias("_reach"),
+            pl.col("_end").first(),
+        )
+        .filter(~pl.col("_gap") & (pl.col("_reach") >= pl.col("_end")))
+    )
+    return covered.select(*group)
 
 
 def settlements(history: History) -> pl.DataFrame:

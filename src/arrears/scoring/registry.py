@@ -38,6 +38,7 @@ from arrears.domain.errors import Unavailable
 from arrears.scoring.features import INVOICE_FEATURES, MODEL_DEBTOR_FEATURES
 from arrears.scoring.frames import History
 from arrears.scoring.model import Model, source_label
+from arrears.scoring.targets import from_metadata
 
 MODELS = "models"
 #: The file in ``models/`` naming the promoted (live) version.
@@ -148,8 +149,16 @@ def listing(root: Path) -> list[dict[str, Any]]:
             meta = _metadata(folder(root) / name)
         except ModelFileError as exc:
             meta = {"error": str(exc)}
+        if "error" not in meta:
+            meta = {**meta, "target": target_of(meta)}
         out.append({**meta, "version": name, "live": name == live})
     return out
+
+
+def target_of(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a version's score predicts (:mod:`arrears.scoring.targets`), as stored with it, or
+    for a version stored without one, the ``pays`` target of its settings."""
+    return from_metadata(meta).to_dict()
 
 
 def save(model: Model, root: Path, metadata: dict[str, Any]) -> str:
@@ -175,6 +184,7 @@ def save(model: Model, root: Path, metadata: dict[str, Any]) -> str:
     meta = {
         **model.metadata,
         **metadata,
+        "target": target_of({**model.metadata, **metadata}),
         "version": version,
         "libraries": libraries(),
         "sha256": _sha256(path),

@@ -86,9 +86,11 @@ def report_html(report: dict[str, Any], title: str) -> str:
         model = debtor["model"]
         interval = model.get("auc_95")
         ci = f" (95 % bootstrap interval {interval[0]}-{interval[1]})" if interval else ""
+        target = (debtor.get("target") or {}).get("text")
+        said = f"<p>The score's target: {escape(target)}.</p>" if target else ""
         sections.append(
             "<h2>Propensity to pay</h2>"
-            f"<p>{debtor['test']} debtor-days after the cutoff; AUC {model['auc']}{ci}, "
+            f"{said}<p>{debtor['test']} debtor-days after the cutoff; AUC {model['auc']}{ci}, "
             f"Brier {model['brier']}.</p>"
         )
         rows = [
