@@ -95,10 +95,12 @@ def generate_command(
     profile: Annotated[
         Profile,
         typer.Option(
-            help="Portfolio shape: 'demo' (most debtors current) or 'backlog' (a takeover"
+            help="Portfolio shape: 'demo' (most debtors current), 'backlog' (a takeover"
             " backlog: five invoices per debtor over --months on 30/45/60-day terms, about 86 %"
             " of debtors with something open and most of it overdue, partial payments, every"
-            " payment allocated to its invoice)."
+            " payment allocated to its invoice) or 'revolving' (consumer credit cards: limits,"
+            " a monthly statement per account with its minimum payment, transactors, revolvers,"
+            " minimum-payment rollers, late payers and defaults)."
         ),
     ] = Profile.DEMO,
     end: Annotated[

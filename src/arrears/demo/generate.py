@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
-from arrears.demo import archetypes
+from arrears.demo import archetypes, revolving
 from arrears.demo.backlog import SHAPE, make_backlog
 from arrears.demo.debtors import make_debtors
 from arrears.demo.files import FileFormat, PortfolioFiles
@@ -40,12 +40,17 @@ class Profile(StrEnum):
     BACKLOG = "backlog"
     """A takeover backlog: five invoices per debtor over ``months``, most debtors overdue,
     partial payments, every payment allocated explicitly (:mod:`arrears.demo.backlog`)."""
+    REVOLVING = "revolving"
+    """Consumer credit cards: limits, monthly statements with a minimum payment, transactors,
+    revolvers, minimum-payment rollers, late payers and defaults (:mod:`arrears.demo.revolving`)."""
 
 
 def parameters(profile: Profile) -> dict[str, object]:
     """The shape parameters of ``profile`` (kept with the statistics and in benchmark output)."""
     if profile is Profile.BACKLOG:
         return SHAPE.to_dict()
+    if profile is Profile.REVOLVING:
+        return revolving.SHAPE.to_dict()
     return {"archetypes": [a._asdict() for a in archetypes.ARCHETYPES]}
 
 
@@ -71,9 +76,16 @@ def check_arguments(debtors: int, months: int, seed: int) -> list[str]:
 
 
 def chunks(
-    debtors: int, months: int, seed: int, end: date, profile: Profile = Profile.DEMO
+    debtors: int,
+    months: int,
+    seed: int,
+    end: date,
+    profile: Profile = Profile.DEMO,
+    *,
+    revolving_shape: revolving.RevolvingShape = revolving.SHAPE,
 ) -> Iterator[Chunk]:
-    """The portfolio, chunk by chunk (ids run on across chunks)."""
+    """The portfolio, chunk by chunk (ids run on across chunks); ``revolving_shape``: the
+    revolving profile's parameters (benchmarks vary them)."""
     problems = check_arguments(debtors, months, seed)
     if problems:
         raise ValueError("; ".join(problems))
@@ -84,7 +96,17 @@ def chunks(
         rng = np.random.default_rng([seed, number])
         size = min(CHUNK_DEBTORS, debtors - first)
         chunk_debtors = make_debtors(rng, first, size, id_width)
-        if profile is Profile.BACKLOG:
+        if profile is Profile.REVOLVING:
+            chunk_debtors, invoices, payments = revolving.make_revolving(
+                rng,
+                chunk_debtors,
+                months=months,
+                end=end,
+                first_invoice=invoices_so_far,
+                first_payment=payments_so_far,
+                shape=revolving_shape,
+            )
+        elif profile is Profile.BACKLOG:
             invoices, payments = make_backlog(
                 rng,
                 chunk_debtors,
