@@ -174,15 +174,25 @@ def remove_endpoint(
         )
 
 
-def collect(uow: SqlUnitOfWork, actor: Actor, *, portfolio: str, at: datetime) -> int:
+def collect(
+    uow: SqlUnitOfWork, actor: Actor, *, portfolio: str, at: datetime, wait: float = 2.0
+) -> int:
     """Turn the records committed since each endpoint's cursor into its deliveries and move
-    the cursor, in one transaction; returns how many deliveries were made."""
+    the cursor, in one transaction; returns how many deliveries were made.
+
+    The cursor moves to the newest record only once every transaction open when it was read
+    has ended (:func:`arrears.store.webhooks.settled`, waiting ``wait`` seconds at most): on
+    PostgreSQL a transaction still open may commit a record with a lower id after a later one
+    committed. When one is still open, the records seen get their deliveries but the cursor
+    stays, and the next pass reads them again: a delivery is made once per endpoint and record
+    (the pair is unique), so nothing is sent twice and nothing is skipped."""
     actor.require(Permission.ADMINISTER, "deliver webhooks")
     made = 0
     with uow:
         conn = uow.conn
         pid = portfolio_id(conn, portfolio)
         upto = store.last_record(conn)
+        safe = store.settled(conn, wait)  # before anything is read after ``upto``
         for row in store.endpoints(conn, pid):
             cursor = int(row["cursor"])
             if cursor >= upto:
@@ -204,7 +214,8 @@ def collect(uow: SqlUnitOfWork, actor: Actor, *, portfolio: str, at: datetime) -
                     for r in (events.Record(*values) for values in found)
                 ],
             )
-            store.move_cursor(conn, int(row["id"]), upto)
+            if safe:
+                store.move_cursor(conn, int(row["id"]), upto)
     return made
 
 

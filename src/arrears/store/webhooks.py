@@ -4,11 +4,12 @@ caller's connection (the unit of work owns the transaction)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, RowMapping, and_, func, insert, select, update
+from sqlalchemy import Connection, Integer, RowMapping, and_, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from arrears.store.schema import activity, portfolio, webhook_attempt, webhook_delivery
@@ -72,6 +73,39 @@ def remove_endpoint(conn: Connection, endpoint_id: int, at: datetime) -> None:
 def last_record(conn: Connection) -> int:
     """The id of the newest activity record (0: none)."""
     return int(conn.execute(select(func.coalesce(func.max(activity.c.id), 0))).scalar_one())
+
+
+def settled(conn: Connection, wait: float = 2.0) -> bool:
+    """Whether every activity record with an id up to the newest one read just before can be
+    seen now: on PostgreSQL ids are handed out when a record is written but seen when its
+    transaction commits, so a transaction still open may commit a record below ids already
+    seen. This waits (at most ``wait`` seconds) for the transactions open now, other than the
+    caller's, to end; ``False``: some did not (the caller must not move past them). SQLite
+    commits one writer at a time: always ``True``."""
+    if conn.dialect.name != "postgresql":
+        return True
+    own = conn.execute(text("select pg_current_xact_id_if_assigned()::text")).scalar()
+    open_now = [
+        str(x)
+        for x in conn.execute(text("select pg_snapshot_xip(pg_current_snapshot())::text")).scalars()
+        if str(x) != own
+    ]
+    deadline = time.monotonic() + wait
+    while open_now:
+        still = conn.execute(
+            text(
+                "select x from unnest(cast(:xids as text[])) as x "
+                "where pg_xact_status(cast(x as xid8)) = 'in progress'"
+            ),
+            {"xids": open_now},
+        ).scalars()
+        open_now = [str(x) for x in still]
+        if not open_now:
+            break
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def records_after(
