@@ -29,7 +29,7 @@ import calendar
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from enum import StrEnum
 from typing import ClassVar
 
@@ -42,6 +42,44 @@ class Frequency(StrEnum):
     WEEKLY = "weekly"
     FORTNIGHTLY = "fortnightly"
     MONTHLY = "monthly"
+
+
+class PlanStatus(StrEnum):
+    """A payment plan's states (stored as these words: ``payment_plan.status``)."""
+
+    AWAITING_APPROVAL = "awaiting_approval"  # beyond the policy's limits: a manager approves
+    ACTIVE = "active"
+    BROKEN = "broken"
+    COMPLETED = "completed"
+    EXPIRED = "expired"  # not approved before its offer expired
+    CANCELLED = "cancelled"
+
+
+#: The plans that still stand (one per debtor and currency at most).
+LIVE_PLAN_STATUSES = (PlanStatus.ACTIVE, PlanStatus.AWAITING_APPROVAL)
+
+
+class SettlementStatus(StrEnum):
+    """A settlement's states (stored as these words: ``settlement.status``)."""
+
+    AWAITING_APPROVAL = "awaiting_approval"
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    PAID = "paid"
+    LAPSED = "lapsed"  # accepted, not paid in full by its expiry
+    EXPIRED = "expired"  # never accepted
+
+
+#: The settlements a debtor may still take or is paying.
+LIVE_SETTLEMENT_STATUSES = (SettlementStatus.OFFERED, SettlementStatus.ACCEPTED)
+
+
+def least_down_minor(balance_minor: int, percent: Decimal) -> int:
+    """The smallest down payment ``percent`` of ``balance_minor`` asks, rounded up to the
+    minor unit (0: none asked)."""
+    if not percent:
+        return 0
+    return int((Decimal(balance_minor) * percent / 100).to_integral_value(rounding=ROUND_UP))
 
 
 def add_periods(first: date, frequency: Frequency, periods: int) -> date:

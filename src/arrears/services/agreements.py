@@ -187,6 +187,7 @@ def _quote(
     frequency: str,
     down: Decimal,
     currency: str | None,
+    least_down: bool = False,
 ) -> tuple[Owner, PlanQuote]:
     try:
         freq: Frequency | None = Frequency(frequency)
@@ -203,8 +204,12 @@ def _quote(
     assert code is not None and down_minor is not None
     policy_limits = limits(policy, code)
     first = first_on or on + timedelta(days=min(7, policy_limits.max_days_to_first))
+    balance_minor = records.open_balance_minor(conn, who, code)
+    if least_down:  # at least the down payment the policy asks, on this balance
+        least = rules.least_down_minor(balance_minor, policy.payment_plans.min_down_payment)
+        down_minor = max(down_minor, least)
     terms = rules.plan_terms(
-        balance_minor=records.open_balance_minor(conn, who, code),
+        balance_minor=balance_minor,
         instalments=instalments,
         frequency=freq or Frequency.MONTHLY,
         first_on=first,
@@ -233,11 +238,14 @@ def quote_plan(
     frequency: str = "monthly",
     down: Decimal = Decimal(0),
     currency: str | None = None,
+    least_down: bool = False,
 ) -> PlanQuote:
     """The schedule of a plan on ``debtor``'s open balance in ``currency`` (default: the
     debtor's), within ``policy``'s limits or saying which it goes beyond; writes nothing.
-    ``instalments`` ``None``: as many as the limits allow (each at least the minimum)."""
-    actor.require(Permission.WORK, "quote a payment plan")
+    ``instalments`` ``None``: as many as the limits allow (each at least the minimum);
+    ``least_down``: the down payment at least what the policy asks. A collector, or the
+    debtor on their own account."""
+    _may_agree(actor, debtor, "quote a payment plan")
     request = _Request(f"plan for {debtor}")
     with uow:
         _, quote = _quote(
@@ -252,6 +260,7 @@ def quote_plan(
             frequency=frequency,
             down=down,
             currency=currency,
+            least_down=least_down,
         )
     return quote
 
@@ -274,12 +283,17 @@ def accept_plan(
     frequency: str = "monthly",
     down: Decimal = Decimal(0),
     currency: str | None = None,
+    within_limits: bool = False,
+    least_down: bool = False,
 ) -> PlanRecorded:
     """Record the debtor's acceptance on ``on`` of the plan :func:`quote_plan` computes: active
     at once (it pauses the case) within the policy's limits, else awaiting a manager's approval
-    until ``payment_plans.offer_expires_days`` later. The same plan accepted again on the same
-    day changes nothing."""
+    until ``payment_plans.offer_expires_days`` later. ``within_limits`` (always, for the debtor
+    on their own page): a plan beyond them is refused instead, every limit named, nothing
+    written. The quote and the acceptance are one transaction. The same plan accepted again on
+    the same day changes nothing."""
     _may_agree(actor, debtor, "accept a payment plan")
+    within_limits = within_limits or actor.may(Permission.SELF_SERVICE)
     request = _Request(f"plan for {debtor}")
     with uow:
         conn = uow.conn
@@ -295,7 +309,13 @@ def accept_plan(
             frequency=frequency,
             down=down,
             currency=currency,
+            least_down=least_down,
         )
+        if within_limits and quote.needs_approval:
+            raise ProblemsFound.of(
+                f"plan for {debtor}",
+                *(f"beyond what can be agreed here: {why}" for why in quote.terms.beyond),
+            )
         key = plan_key(portfolio, debtor, quote.currency, on)
         before = records.plan_by_key(conn, key)
         if before is not None:
@@ -351,11 +371,18 @@ def accept_plan(
     return PlanRecorded(plan_id, status, quote, changed=True)
 
 
-def _may_agree(actor: Actor, debtor: str, doing: str) -> None:
+def _may_agree(actor: Actor, debtor: str | None, doing: str) -> None:
     """A collector, or the debtor on their own account (self-service)."""
     if actor.may(Permission.SELF_SERVICE) and actor.name == f"debtor:{debtor}":
         return
     actor.require(Permission.WORK, doing)
+
+
+def _may_read(actor: Actor, debtor: str | None, doing: str) -> None:
+    """Anyone who may read, or the debtor their own agreements (self-service)."""
+    if actor.may(Permission.SELF_SERVICE) and actor.name == f"debtor:{debtor}":
+        return
+    actor.require(Permission.READ, doing)
 
 
 def _plan_payload(quote: PlanQuote, on: date) -> dict[str, Any]:
@@ -556,8 +583,9 @@ def list_plans(
     debtor: str | None = None,
     with_schedule: bool = False,
 ) -> list[PlanView]:
-    """The portfolio's plans (``debtor``'s only), newest first."""
-    actor.require(Permission.READ, "read the payment plans")
+    """The portfolio's plans (``debtor``'s only: the debtor may read their own), newest
+    first."""
+    _may_read(actor, debtor, "read the payment plans")
     request = _Request("plans")
     with uow:
         conn = uow.conn

@@ -2,21 +2,19 @@
 ``debtor:ID`` (:func:`arrears.domain.actor.debtor`) on their own account only.
 
 The same use cases the collectors call (:mod:`arrears.services.agreements`,
-:mod:`arrears.services.settlements`), scoped to the debtor:
+:mod:`arrears.services.settlements`), called with the debtor's own actor: each of them lets the
+debtor act on their own account (self-service) and checks it, so the activity log names
+``debtor:ID`` and no stand-in role is ever made up here.
 
 - :func:`own_agreements`: the debtor's plans (with their schedules) and settlements;
 - :func:`quote_own_plan`: the calculator on the debtor's balance (writes nothing);
 - :func:`accept_own_plan`: the debtor accepts a plan, **within the policy's limits only** (a plan
   beyond them is refused, every limit it passes named: only a collector may agree one for a
-  manager to approve); recorded by :func:`agreements.accept_plan` as ``debtor:ID``;
+  manager to approve), quoted and recorded in one transaction by
+  :func:`agreements.accept_plan`;
 - :func:`accept_own_settlement`: the debtor accepts a settlement offered to them (not another
-  debtor's, not one still awaiting a manager's approval), recorded by
-  :func:`settlements.accept_settlement` as ``debtor:ID``.
-
-``agreements.quote_plan`` and ``settlements.accept_settlement`` require the work permission,
-which a debtor does not have: once the debtor is known to act on their own account (and, for a
-settlement, on their own offer) they are called with an actor of the same name and a role that
-may (the activity log still names ``debtor:ID``).
+  debtor's, not one still awaiting a manager's approval), by
+  :func:`settlements.accept_settlement`.
 """
 
 from __future__ import annotations
@@ -25,9 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from arrears.domain.actor import Actor, Role
-from arrears.domain.errors import NotFound
-from arrears.domain.problems import ProblemsFound
+from arrears.domain.actor import Actor
 from arrears.policy.model import Policy
 from arrears.services import agreements, settlements
 from arrears.services.selfservice import _own  # the debtor acts on their own account only
@@ -42,11 +38,6 @@ __all__ = [
 ]
 
 
-def _as(actor: Actor, role: Role) -> Actor:
-    """The same name with ``role``: what the collectors' use cases check."""
-    return Actor(actor.name, role)
-
-
 @dataclass(frozen=True, slots=True)
 class OwnAgreements:
     plans: list[agreements.PlanView]  # newest first, with their schedules
@@ -58,11 +49,10 @@ def own_agreements(
 ) -> OwnAgreements:
     """The debtor's plans and settlements."""
     _own(actor, debtor, "read the agreements")
-    reader = _as(actor, Role.AUDITOR)
     where = {"portfolio": portfolio, "debtor": debtor}
     return OwnAgreements(
-        agreements.list_plans(uow, reader, **where, with_schedule=True),
-        settlements.list_settlements(uow, reader, **where),
+        agreements.list_plans(uow, actor, **where, with_schedule=True),
+        settlements.list_settlements(uow, actor, **where),
     )
 
 
@@ -80,12 +70,13 @@ def quote_own_plan(
     down: Decimal = Decimal(0),
     currency: str | None = None,
 ) -> agreements.PlanQuote:
-    """:func:`agreements.quote_plan` for the debtor on their own balance (writes nothing)."""
+    """:func:`agreements.quote_plan` for the debtor on their own balance, with at least the
+    down payment the policy asks (writes nothing)."""
     _own(actor, debtor, "quote a payment plan")
     return agreements.quote_plan(
-        uow, _as(actor, Role.COLLECTOR), portfolio=portfolio, debtor=debtor, policy=policy,
-        on=on, first_on=first_on, instalments=instalments, frequency=frequency, down=down,
-        currency=currency,
+        uow, actor, portfolio=portfolio, debtor=debtor, policy=policy, on=on, first_on=first_on,
+        instalments=instalments, frequency=frequency, down=down, currency=currency,
+        least_down=True,
     )  # fmt: skip
 
 
@@ -105,19 +96,14 @@ def accept_own_plan(
     currency: str | None = None,
 ) -> agreements.PlanRecorded:
     """The debtor accepts the plan :func:`quote_own_plan` computes, if it is within the
-    policy's limits (else :class:`ProblemsFound` naming each limit, nothing written)."""
-    terms = {
-        "portfolio": portfolio, "debtor": debtor, "policy": policy, "on": on,
-        "first_on": first_on, "instalments": instalments, "frequency": frequency, "down": down,
-        "currency": currency,
-    }  # fmt: skip
-    quote = quote_own_plan(uow, actor, **terms)  # type: ignore[arg-type]
-    if quote.needs_approval:
-        raise ProblemsFound.of(
-            f"plan for {debtor}",
-            *(f"beyond what can be agreed here: {why}" for why in quote.terms.beyond),
-        )
-    return agreements.accept_plan(uow, actor, at=at, **terms)  # type: ignore[arg-type]
+    policy's limits (else :class:`ProblemsFound` naming each limit, nothing written): the
+    quote and the acceptance in one transaction, recorded as ``debtor:ID``."""
+    _own(actor, debtor, "accept a payment plan")
+    return agreements.accept_plan(
+        uow, actor, portfolio=portfolio, debtor=debtor, policy=policy, on=on, at=at,
+        first_on=first_on, instalments=instalments, frequency=frequency, down=down,
+        currency=currency, within_limits=True, least_down=True,
+    )  # fmt: skip
 
 
 def accept_own_settlement(
@@ -131,13 +117,7 @@ def accept_own_settlement(
     at: datetime,
 ) -> settlements.SettlementView:
     """The debtor accepts settlement ``settlement_id`` offered to them (another debtor's, or an
-    unknown one: :class:`NotFound`)."""
+    unknown one: :class:`NotFound`, checked in the acceptance's transaction)."""
     _own(actor, debtor, "accept a settlement")
-    mine = settlements.list_settlements(
-        uow, _as(actor, Role.AUDITOR), portfolio=portfolio, debtor=debtor
-    )
-    if settlement_id not in {s.settlement_id for s in mine}:
-        raise NotFound(f"settlement {settlement_id}: no such settlement of {debtor}")
-    return settlements.accept_settlement(
-        uow, _as(actor, Role.COLLECTOR), settlement_id, on=on, at=at
-    )
+    del portfolio  # one server, one portfolio: the settlement's debtor is what is checked
+    return settlements.accept_settlement(uow, actor, settlement_id, on=on, at=at)

@@ -22,6 +22,7 @@ from arrears.services.agreements import (
     _currency,
     _fmt,
     _log,
+    _may_read,
     _owner,
     _Request,
     _scope,
@@ -198,6 +199,9 @@ def _settlement_change(
         if found is None:
             raise NotFound(f"settlement {settlement_id}: no such settlement")
         who = records.owner_by_id(conn, int(found["debtor_id"]))
+        if actor.may(Permission.SELF_SERVICE) and actor.name != f"debtor:{who.external_id}":
+            # a debtor sees no other debtor's settlement, not even that it exists
+            raise NotFound(f"settlement {settlement_id}: no such settlement")
         status = str(found["status"])
         done = "offered" if approve else "accepted"
         if approve and status in ("offered", "accepted") and found["approved_by"]:
@@ -252,16 +256,19 @@ def accept_settlement(
     uow: SqlUnitOfWork, actor: Actor, settlement_id: int, *, on: date, at: datetime
 ) -> SettlementView:
     """Record the debtor's acceptance of an offered settlement (its case pauses until the
-    expiry; paid in full by then, the rest is written off)."""
-    actor.require(Permission.WORK, "accept a settlement")
+    expiry; paid in full by then, the rest is written off): a collector, or the debtor
+    their own (another's: :class:`NotFound`), checked in the same transaction."""
+    if not actor.may(Permission.SELF_SERVICE):
+        actor.require(Permission.WORK, "accept a settlement")
     return _settlement_change(uow, actor, settlement_id, on=on, at=at, approve=False)
 
 
 def list_settlements(
     uow: SqlUnitOfWork, actor: Actor, *, portfolio: str, debtor: str | None = None
 ) -> list[SettlementView]:
-    """The portfolio's settlements (``debtor``'s only), newest first."""
-    actor.require(Permission.READ, "read the settlements")
+    """The portfolio's settlements (``debtor``'s only: the debtor may read their own), newest
+    first."""
+    _may_read(actor, debtor, "read the settlements")
     request = _Request("settlements")
     with uow:
         conn = uow.conn

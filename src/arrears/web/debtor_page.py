@@ -21,7 +21,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from arrears.channels.base import debtor_of_token
 from arrears.channels.letter import payment_reference
 from arrears.domain.actor import Actor, debtor
+from arrears.domain.agreements import LIVE_PLAN_STATUSES, LIVE_SETTLEMENT_STATUSES
 from arrears.domain.disputes import ATTACHMENT_MAX_BYTES
 from arrears.domain.errors import ArrearsError, Conflict, NotAllowed, NotFound
 from arrears.domain.ledger import SENT_CHANNELS
@@ -354,8 +355,8 @@ class _Speaker:
         return words[key].format(**values) if key in words else key
 
 
-LIVE_PLANS = ("active", "awaiting_approval")
-LIVE_OFFERS = ("offered", "accepted")
+LIVE_PLANS = LIVE_PLAN_STATUSES
+LIVE_OFFERS = LIVE_SETTLEMENT_STATUSES
 
 
 def _policy(request: Request, s: Site) -> Any:
@@ -365,23 +366,11 @@ def _policy(request: Request, s: Site) -> Any:
         return None
 
 
-def _least_down(policy: Any, quote: Any) -> Decimal:
-    """The smallest down payment the policy asks on the quote's balance (0: none)."""
-    pct = policy.policy.payment_plans.min_down_payment
-    if not pct:
-        return Decimal(0)
-    minor = (Decimal(quote.terms.balance_minor) * pct / 100).to_integral_value(rounding=ROUND_UP)
-    return from_minor(int(minor), quote.currency)
-
-
 def _quote(s: Site, actor: Actor, who: str, policy: Any, today: date, **terms: Any) -> Any:
     """The debtor's plan quote, with the least down payment the policy asks (if any)."""
-    where = {"portfolio": s.portfolio, "debtor": who, "policy": policy.policy, "on": today}
-    quote = self_agreements.quote_own_plan(s.uow(), actor, **where, **terms)
-    least = _least_down(policy, quote)
-    if least:
-        quote = self_agreements.quote_own_plan(s.uow(), actor, **where, **terms, down=least)
-    return quote
+    return self_agreements.quote_own_plan(
+        s.uow(), actor, portfolio=s.portfolio, debtor=who, policy=policy.policy, on=today, **terms
+    )
 
 
 def _agreements(
@@ -462,19 +451,15 @@ async def plan(request: Request, token: str) -> Response:
         if not problems:
             try:
                 asked = {k: v for k, v in terms.items() if k != "down"}
+                if form.get("action") == "accept":  # quoted and agreed in one transaction
+                    await run_in_threadpool(
+                        self_agreements.accept_own_plan, s.uow(), actor, portfolio=s.portfolio,
+                        debtor=who, policy=policy.policy, on=_today(s), at=s.clock(), **asked,
+                    )  # fmt: skip
+                    return _done(token, "plan_accepted")
                 quote = await run_in_threadpool(_quote, s, actor, who, policy, _today(s), **asked)
                 if quote.needs_approval:  # the chooser offers none: a changed form
                     raise ProblemsFound.of(f"plan for {who}", *quote.terms.beyond)
-                if form.get("action") == "accept":
-                    await run_in_threadpool(
-                        self_agreements.accept_own_plan, s.uow(), actor, portfolio=s.portfolio,
-                        debtor=who, policy=policy.policy, on=_today(s), at=s.clock(),
-                        first_on=terms["first_on"], instalments=terms["instalments"],
-                        frequency=terms["frequency"],
-                        down=from_minor(quote.terms.down_minor, quote.currency),
-                        currency=quote.currency,
-                    )  # fmt: skip
-                    return _done(token, "plan_accepted")
             except ProblemsFound as exc:
                 problems, quote = _problems(exc), None
             except Conflict as exc:
