@@ -151,8 +151,12 @@ def may_call(
     """May the task's debtor be called at ``at``? The contact rules of ``packs`` with the
     debtor's consents and contact history as of that day."""
     actor.require(Permission.WORK, "start a call")
-    data = read_cycle_input(
-        uow.engine, portfolio=task.portfolio, as_of=at.date(), reopen_within_days=0
+    data = read_cycle_input(  # the debtor's rows only, through its indexes
+        uow.engine,
+        portfolio=task.portfolio,
+        as_of=at.date(),
+        reopen_within_days=0,
+        debtor_ids=[task.debtor_id],
     )
     data = data.for_debtors(pl.Series([task.debtor_id]))
     attempt = pl.DataFrame(

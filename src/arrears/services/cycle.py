@@ -40,6 +40,7 @@ from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import Conflict, InvalidInput, NotFound
 from arrears.policy.check import Templates
 from arrears.policy.loading import load_policy
+from arrears.services.accounts import debtor_row_id
 from arrears.services.queues import assign_queue_tasks
 from arrears.services.scoring import run_scores
 from arrears.services.uow import SqlUnitOfWork
@@ -164,14 +165,26 @@ class Timings:
     rows: dict[str, int] = field(default_factory=dict)
 
 
-def _read(engine: Engine, portfolio: str, as_of: date, policy: CompiledPolicy) -> CycleInput:
+def _read(
+    engine: Engine, portfolio: str, as_of: date, policy: CompiledPolicy, debtor: str | None = None
+) -> CycleInput:
+    """The cycle's input of the portfolio, or of one ``debtor`` only (an external id; read
+    through its indexes, so that explaining one debtor does not read the portfolio)."""
     try:
+        ids = None
+        if debtor is not None:
+            with engine.connect() as conn:
+                found = debtor_row_id(conn, portfolio, debtor)
+            if found is None:
+                raise UnknownDebtor(debtor, portfolio)
+            ids = [found]
         return read_cycle_input(
             engine,
             portfolio=portfolio,
             as_of=as_of,
             reopen_within_days=policy.policy.reopen_within_days,
             promise_grace_days=policy.policy.promise_grace_days,
+            debtor_ids=ids,
         )
     except UnknownPortfolio as exc:
         raise NotFound(str(exc)) from exc
@@ -234,7 +247,7 @@ def _plan(
     start = time.perf_counter()
     data = replace(
         _with_agreements(
-            _read(uow.engine, portfolio, as_of, policy),
+            _read(uow.engine, portfolio, as_of, policy, debtor),
             uow.engine,
             portfolio,
             as_of,

@@ -20,6 +20,7 @@ injection is possible.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import polars as pl
@@ -41,12 +42,14 @@ from arrears.cycle.frames import (
 )
 from arrears.domain.ledger import CONTACT_KIND_OF_CHANNEL
 from arrears.store.cycle.snapshot import (
+    EVERY_ID,
     READERS,
     Task,
     _conform,
     _id_ranges,
     _read_all,
     snapshot_reads,
+    sql_ids,
 )
 from arrears.store.portfolios import portfolio_id
 
@@ -72,8 +75,13 @@ def read_cycle_input(
     as_of: date,
     reopen_within_days: int,
     promise_grace_days: int = 0,
+    debtor_ids: Sequence[int] | None = None,
 ) -> CycleInput:
     """Everything the engine reads for ``portfolio`` as of ``as_of`` (see ``arrears.cycle.frames``).
+
+    ``debtor_ids``: only those debtors' rows (the same frames as the whole portfolio's read
+    restricted to them, each found through the debtor's indexes): what one debtor's page reads
+    (``explain``, "may I call now?") in milliseconds instead of the portfolio's seconds.
 
     ``promise_grace_days``: the policy's grace for promises; a promise's payments are counted
     until its date plus its own grace or this one, whichever is longer (as the engine does).
@@ -81,7 +89,9 @@ def read_cycle_input(
     Raises :class:`arrears.store.portfolios.UnknownPortfolio` for a code that does not exist.
     """
     # The snapshot's queries and the frames' run in one pool: the readers finish together.
-    snapshot_tasks, snapshot = snapshot_reads(engine, portfolio=portfolio, as_of=as_of)
+    snapshot_tasks, snapshot = snapshot_reads(
+        engine, portfolio=portfolio, as_of=as_of, debtor_ids=debtor_ids
+    )
     with engine.connect() as conn:
         pid = portfolio_id(conn, portfolio)
         bounds = conn.execute(text(_ID_BOUNDS)).one()
@@ -91,6 +101,7 @@ def read_cycle_input(
         reopen_within_days,
         postgres=engine.dialect.name == "postgresql",
         promise_grace_days=promise_grace_days,
+        only=None if debtor_ids is None else sql_ids(debtor_ids),
     )
     # The large frames are read as rows (by primary-key range, one range per reader) and
     # reduced in Polars: what costs is moving rows across ADBC, not the reduction, and a grouped
@@ -98,6 +109,8 @@ def read_cycle_input(
     # together.
     ranges = {
         table: _id_ranges(bounds[2 * n], bounds[2 * n + 1], READERS)
+        if debtor_ids is None
+        else [EVERY_ID]
         for n, table in enumerate(_RANGED)
     }
     parts: list[tuple[str, Task]] = [
@@ -292,8 +305,10 @@ class _Queries:
         *,
         postgres: bool,
         promise_grace_days: int = 0,
+        only: str | None = None,
     ) -> None:
         self.pid = int(pid)
+        self.only = only  # only these debtors (a SQL list of ids), else the whole portfolio
         self.grace = int(promise_grace_days)
         self.as_of = as_of
         self.pg = postgres
@@ -326,6 +341,10 @@ class _Queries:
         if self.pg:
             return column
         return f"CAST(strftime('%s', {column}) AS INTEGER) * 1000000"  # whole seconds
+
+    def _of(self, column: str) -> str:
+        """`` AND column IN (the debtors)`` when the read is restricted to some, else nothing."""
+        return "" if self.only is None else f" AND {column} IN ({self.only})"
 
     def _not_indexed(self) -> str:
         """SQLite: scan the table by rowid instead of walking an index (a random access per
@@ -367,6 +386,7 @@ class _Queries:
         """One id range of the portfolio's usable contact points (kind: index in ``_KINDS``);
         ``debtors``: only those (a SQL list of ids; read through the debtor index)."""
         kind = " ".join(f"WHEN '{k}' THEN {n}" for n, k in enumerate(_KINDS))
+        debtors = debtors if debtors is not None else self.only
         scan = self._not_indexed() if debtors is None else ""
         only = "" if debtors is None else f" AND cp.debtor_id IN ({debtors})"
         return f"""
@@ -379,6 +399,8 @@ class _Queries:
         """One id range of every recorded consent, packed in one integer (see ``_consents``);
         ``points``: only those contact points' (a SQL list of ids; read through the index)."""
         channel = " ".join(f"WHEN '{c}' THEN {n}" for n, c in enumerate(_CHANNELS))
+        if points is None and self.only is not None:
+            points = f"SELECT p.id FROM contact_point p WHERE p.debtor_id IN ({self.only})"
         scan = self._not_indexed() if points is None else ""
         only = "" if points is None else f" AND c.contact_point_id IN ({points})"
         return f"""
@@ -401,19 +423,20 @@ class _Queries:
             SELECT o.debtor_id, o.channel, {self.ts(when)} AS at, 'attempt' AS kind
             FROM outbox o
             WHERE o.portfolio_id = {self.pid} AND {when} >= {start} AND {when} < {end}
+              {self._of("o.debtor_id")}
             UNION ALL
             SELECT a.debtor_id, {self.field("a.payload", "channel")} AS channel,
                    {self.ts("a.occurred_at")} AS at, 'attempt' AS kind
             FROM activity a
             WHERE a.kind = 'contact' AND a.portfolio_id = {self.pid}
-              AND a.occurred_at >= {start} AND a.occurred_at < {end}
+              AND a.occurred_at >= {start} AND a.occurred_at < {end}{self._of("a.debtor_id")}
             UNION ALL
             SELECT a.debtor_id, 'call' AS channel, {self.ts("a.occurred_at")} AS at,
                    'conversation' AS kind
             FROM activity a
             WHERE a.kind = 'contact' AND a.portfolio_id = {self.pid}
               AND {self.field("a.payload", "channel")} = 'call' AND {outcome} IN ({reached})
-              AND a.occurred_at >= {start} AND a.occurred_at < {end}"""
+              AND a.occurred_at >= {start} AND a.occurred_at < {end}{self._of("a.debtor_id")}"""
 
     def payload_day(self, column: str, key: str) -> str:
         """A date stored as ISO text in a JSON field, as read."""
@@ -425,6 +448,7 @@ class _Queries:
     def _case_filter(self, alias: str) -> str:
         a = alias
         return f"""{a}.portfolio_id = {self.pid} AND {a}.opened_on <= {self.day}
+            {self._of(f"{a}.debtor_id")}
             AND ({a}.closed_on IS NULL OR {a}.closed_on > {self.day}
                  OR ({a}.close_reason = '{CURED}' AND {a}.closed_on >= {self.reopen_from}))"""
 
@@ -468,13 +492,14 @@ class _Queries:
                    o.status AS outcome, 0 AS source, o.id AS id
             FROM outbox o
             WHERE o.portfolio_id = {self.pid} AND o.created_on <= {self.day}{window}
+              {self._of("o.debtor_id")}
             UNION ALL
             SELECT a.debtor_id, {self.field("a.payload", "channel")} AS channel,
                    {self.payload_day("a.payload", "on")} AS occurred_on,
                    {self.field("a.payload", "outcome")} AS outcome, 1 AS source, a.id AS id
             FROM activity a
             WHERE a.kind = 'contact' AND a.portfolio_id = {self.pid}
-              AND {on} <= {self.day}{logged_window}"""
+              AND {on} <= {self.day}{logged_window}{self._of("a.debtor_id")}"""
 
     def contacts(self) -> str:
         return f"""
@@ -500,9 +525,9 @@ class _Queries:
         return f"""
             SELECT p.debtor_id, p.currency, {self.d("p.received_on")} AS last_payment_on,
                    p.amount_minor AS last_payment_minor
-            FROM payment p{self._not_indexed()}
+            FROM payment p{"" if self.only else self._not_indexed()}
             WHERE p.id BETWEEN {int(ids[0])} AND {int(ids[1])} AND p.portfolio_id = {self.pid}
-              AND {self._live_payment("p")}"""
+              AND {self._live_payment("p")}{self._of("p.debtor_id")}"""
 
     def allocation_rows(self, ids: tuple[int, int]) -> str:
         """One id range of the allocations in force as of ``as_of`` dated in the window.
@@ -510,12 +535,18 @@ class _Queries:
         Their last day per instalment (``_settled_on``) is joined with the snapshot's
         instalments whose balance as of ``as_of`` is zero.
         """
+        only = (
+            ""
+            if self.only is None
+            else f" AND a.instalment_id IN (SELECT i.id FROM instalment i"
+            f" WHERE i.debtor_id IN ({self.only}))"
+        )
         return f"""
             SELECT a.instalment_id, {self.d("a.allocated_on")} AS settled_on
-            FROM allocation a{self._not_indexed()}
+            FROM allocation a{"" if self.only else self._not_indexed()}
             WHERE a.id BETWEEN {int(ids[0])} AND {int(ids[1])}
               AND a.allocated_on <= {self.day} AND a.allocated_on >= {self.history_from}
-              AND (a.reversed_on IS NULL OR a.reversed_on > {self.day})"""
+              AND (a.reversed_on IS NULL OR a.reversed_on > {self.day}){only}"""
 
     def promises(self) -> str:
         grace = (
@@ -539,7 +570,7 @@ class _Queries:
                                  0) AS BIGINT) AS paid_minor
             FROM promise pr
             WHERE pr.portfolio_id = {self.pid} AND pr.made_on <= {self.day}
-              AND pr.made_on >= {self.history_from}
+              AND pr.made_on >= {self.history_from}{self._of("pr.debtor_id")}
               AND (pr.cancelled_on IS NULL OR pr.cancelled_on > {self.day})"""
 
     def holds(self) -> str:
@@ -548,7 +579,7 @@ class _Queries:
                    {self.d("h.ends_on")} AS ends_on, h.reason
             FROM hold h
             WHERE h.portfolio_id = {self.pid} AND h.starts_on <= {self.day}
-              AND h.ends_on > {self.day}
+              AND h.ends_on > {self.day}{self._of("h.debtor_id")}
               AND (h.released_on IS NULL OR h.released_on > {self.day})"""
 
 

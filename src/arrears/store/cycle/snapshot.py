@@ -125,16 +125,23 @@ def read_snapshot(
 
 
 def snapshot_reads(
-    engine: Engine, *, portfolio: str | None, as_of: date, invoice_labels: bool = False
+    engine: Engine,
+    *,
+    portfolio: str | None,
+    as_of: date,
+    invoice_labels: bool = False,
+    debtor_ids: Sequence[int] | None = None,
 ) -> tuple[list[Task], Callable[[list[pl.DataFrame]], Snapshot]]:
     """:func:`read_snapshot` in two halves: its queries, and what makes the snapshot of their
-    frames (in the same order). A caller reading more can run them in its own pool."""
+    frames (in the same order). A caller reading more can run them in its own pool.
+    ``debtor_ids``: only those debtors' rows, read through their indexes (one debtor's page)."""
     with engine.connect() as conn:
         pid = None if portfolio is None else portfolio_id(conn, portfolio)
         bounds = conn.execute(text(ID_BOUNDS)).one()
     postgres = engine.dialect.name == "postgresql"
     schema = instalment_schema(invoice_labels=invoice_labels)
-    tasks, split = _tasks(pid, as_of, bounds, postgres=postgres, labels=invoice_labels)
+    only = None if debtor_ids is None else sql_ids(debtor_ids)
+    tasks, split = _tasks(pid, as_of, bounds, postgres=postgres, labels=invoice_labels, only=only)
 
     def finish(frames: list[pl.DataFrame]) -> Snapshot:
         debtors, *parts, correction = frames
@@ -148,19 +155,25 @@ Task = tuple[str, Callable[[pl.DataFrame], pl.DataFrame]]  # a query and how to 
 
 
 def _tasks(
-    pid: int | None, as_of: date, bounds: Sequence[int | None], *, postgres: bool, labels: bool
+    pid: int | None,
+    as_of: date,
+    bounds: Sequence[int | None],
+    *,
+    postgres: bool,
+    labels: bool,
+    only: str | None = None,
 ) -> tuple[list[Task], int]:
     """The queries: debtors, instalment ranges, (PostgreSQL, labels) invoice ranges, the correction.
 
     Largest pieces first, so that the readers finish together. Also returns how many
-    instalment ranges there are.
+    instalment ranges there are. ``only``: those debtors (a SQL list of ids), one range.
     """
     invoices = postgres and labels  # only the labels need the invoice table; see _invoice_query
     ranges = 2 if invoices else 2 * READERS
-    instalment_ranges = _id_ranges(bounds[0], bounds[1], ranges)
-    tasks: list[Task] = [(_debtors_query(pid, postgres=postgres), _debtors)]
+    instalment_ranges = _id_ranges(bounds[0], bounds[1], ranges) if only is None else [EVERY_ID]
+    tasks: list[Task] = [(_debtors_query(pid, postgres=postgres, only=only), _debtors)]
     tasks += [
-        (_instalment_query(pid, as_of, ids, postgres=postgres, labels=labels), _part)
+        (_instalment_query(pid, as_of, ids, postgres=postgres, labels=labels, only=only), _part)
         for ids in instalment_ranges
     ]
     if invoices:  # SQLite joins the invoices in the instalment query; see _instalment_query
@@ -198,6 +211,15 @@ def _read_all(engine: Engine, tasks: list[Task]) -> list[pl.DataFrame]:
     finally:
         for conn in opened:
             conn.close()
+
+
+#: The one id range of a read restricted to some debtors (their rows found by index).
+EVERY_ID = (0, 2**62)
+
+
+def sql_ids(ids: Sequence[int]) -> str:
+    """A SQL list of integer ids (rendered from ints: no injection), ``NULL`` for none."""
+    return ", ".join(str(int(i)) for i in sorted(set(ids))) or "NULL"
 
 
 def _id_ranges(low: int | None, high: int | None, count: int) -> list[tuple[int, int]]:
@@ -243,7 +265,13 @@ ID_BOUNDS = """SELECT (SELECT MIN(id) FROM instalment), (SELECT MAX(id) FROM ins
 
 
 def _instalment_query(
-    pid: int | None, as_of: date, ids: tuple[int, int], *, postgres: bool, labels: bool
+    pid: int | None,
+    as_of: date,
+    ids: tuple[int, int],
+    *,
+    postgres: bool,
+    labels: bool,
+    only: str | None = None,
 ) -> str:
     """One id range of the instalments of invoices issued by ``as_of``.
 
@@ -258,6 +286,8 @@ def _instalment_query(
     )
     if pid is not None:
         where += f" AND i.portfolio_id = {int(pid)}"
+    if only is not None:
+        where += f" AND i.debtor_id IN ({only})"
     # a dispute learnt of after ``as_of`` (``disputed_on``) was not known then
     columns = f"""i.id AS instalment_id, i.invoice_id, i.debtor_id, i.currency,
                {_day("i.issue_date", postgres)} AS issue_date,
