@@ -438,3 +438,17 @@ def test_approving_the_waiting_cases(new_uow: NewUow) -> None:
             on=DAY,
             at=AT,
         )
+
+
+def test_the_worklist_filtered_by_queue_and_stage(new_uow: NewUow) -> None:
+    """The filters of the API's worklist, applied by the store (a page of a 1M portfolio's
+    tasks is read without reading every task): the same answer on both stores."""
+    [task] = collection.worklist(new_uow(), ANA, portfolio="default").to_dicts()
+    for queue, stage, found in (
+        ("early", None, 1), (None, "reminder", 1), ("early", "reminder", 1),
+        ("late", None, 0), (None, "legal", 0), ("early", "legal", 0),
+    ):  # fmt: skip
+        frame = collection.worklist(
+            new_uow(), ANA, portfolio="default", queue=queue, stage=stage
+        )
+        assert frame["task_id"].to_list() == [task["task_id"]] * found, (queue, stage)

@@ -567,16 +567,24 @@ def worklist(
     collector: str | None = None,
     top: int = 50,
     assignee: str | None = None,
+    queue: str | None = None,
+    stage: str | None = None,
 ) -> pl.DataFrame:
     """The open call tasks, best first (score, then task priority, then the oldest), all, or
-    ``collector``'s and the unassigned ones, or ``assignee``'s only: the
+    ``collector``'s and the unassigned ones, or ``assignee``'s only (``queue``, ``stage``: of
+    that queue, of a case in that stage, only): the
     columns of :data:`arrears.store.cycle.collection.WORKLIST_SCHEMA` and ``overdue``, the
     overdue amount with its currency (``"100.00 USD"``; empty without a case)."""
     actor.require(Permission.READ, "read the worklist")
     with uow:
         try:
             frame = uow.collection.worklist(
-                portfolio, collector=collector, limit=top, assignee=assignee
+                portfolio,
+                collector=collector,
+                limit=top,
+                assignee=assignee,
+                queue=queue,
+                stage=stage,
             )
         except NotFound as exc:
             raise NotFound(f"worklist: {exc}") from exc

@@ -213,11 +213,24 @@ class SqlCollectionRecords:
         )
 
     def worklist(
-        self, portfolio: str, *, collector: str | None, limit: int, assignee: str | None = None
+        self,
+        portfolio: str,
+        *,
+        collector: str | None,
+        limit: int,
+        assignee: str | None = None,
+        queue: str | None = None,
+        stage: str | None = None,
     ) -> pl.DataFrame:
         portfolio_id(self.conn, portfolio)  # NotFound for an unknown portfolio
         return collection.worklist_frame(
-            self.conn, portfolio=portfolio, collector=collector, limit=limit, assignee=assignee
+            self.conn,
+            portfolio=portfolio,
+            collector=collector,
+            limit=limit,
+            assignee=assignee,
+            queue=queue,
+            stage=stage,
         )
 
     def activity(self, portfolio: str) -> list[ActivityRecord]:

@@ -465,7 +465,14 @@ class MemoryCollectionRecords:
         )
 
     def worklist(
-        self, portfolio: str, *, collector: str | None, limit: int, assignee: str | None = None
+        self,
+        portfolio: str,
+        *,
+        collector: str | None,
+        limit: int,
+        assignee: str | None = None,
+        queue: str | None = None,
+        stage: str | None = None,
     ) -> pl.DataFrame:
         self._known(portfolio)
         rows = [
@@ -476,6 +483,8 @@ class MemoryCollectionRecords:
             and t["status"] == "open"
             and (collector is None or t["collector"] in (collector, None))
             and (assignee is None or t["collector"] == assignee)
+            and (queue is None or t["queue"] == queue)
+            and (stage is None or t["stage"] == stage)
         ]
         rows.sort(key=lambda t: (-t["score"], t["task_priority"], t["created_on"], t["task_id"]))
         columns = {name: [t[name] for t in rows[:limit]] for name in WORKLIST_SCHEMA}

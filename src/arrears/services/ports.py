@@ -208,11 +208,19 @@ class CollectionRecords(Protocol):
         ...
 
     def worklist(
-        self, portfolio: str, *, collector: str | None, limit: int, assignee: str | None = None
+        self,
+        portfolio: str,
+        *,
+        collector: str | None,
+        limit: int,
+        assignee: str | None = None,
+        queue: str | None = None,
+        stage: str | None = None,
     ) -> pl.DataFrame:
         """Open call tasks, best first, in the columns of
         :data:`arrears.store.cycle.collection.WORKLIST_SCHEMA`; ``collector``: that
-        collector's and the unassigned ones; ``assignee``: that collector's only."""
+        collector's and the unassigned ones; ``assignee``: that collector's only; ``queue``,
+        ``stage``: only the tasks of that queue, of a case in that stage."""
         ...
 
     def activity(self, portfolio: str) -> list[ActivityRecord]:

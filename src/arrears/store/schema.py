@@ -434,6 +434,15 @@ task = Table(
     CheckConstraint("status in ('open', 'done', 'cancelled')", name="status"),
 )
 Index("ix_task_open", task.c.portfolio_id, task.c.status)
+# The worklist's best tasks by walking the index from the top; a debtor's tasks (migration 0022)
+Index(
+    "ix_task_worklist",
+    task.c.portfolio_id,
+    task.c.score,
+    postgresql_where=(task.c.kind == "call") & (task.c.status == "open"),
+    sqlite_where=(task.c.kind == "call") & (task.c.status == "open"),
+)
+Index("ix_task_debtor", task.c.debtor_id, task.c.status)
 
 promise = Table(
     "promise",

@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-import polars as pl
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -189,15 +188,10 @@ def get_worklist(
 ) -> m.Worklist:
     """The open call tasks, best first, a page of ``top`` at a time, filtered by queue and
     stage."""
-    # filtered: read them all to filter (a worklist is a day's calls, not the portfolio)
-    enough = 1_000_000 if queue is not None or stage is not None else page * top + 1
     frame = collection.worklist(
-        s.uow(), actor, portfolio=s.portfolio, collector=collector, top=enough, assignee=assignee
-    )
-    if queue is not None:
-        frame = frame.filter(pl.col("queue") == queue)
-    if stage is not None:
-        frame = frame.filter(pl.col("stage") == stage)
+        s.uow(), actor, portfolio=s.portfolio, collector=collector, top=page * top + 1,
+        assignee=assignee, queue=queue, stage=stage,
+    )  # fmt: skip
     more = frame.height > page * top
     frame = frame.slice((page - 1) * top, top)
     tasks = []

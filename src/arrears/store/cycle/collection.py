@@ -869,11 +869,14 @@ def worklist_frame(
     collector: str | None,
     limit: int,
     assignee: str | None = None,
+    queue: str | None = None,
+    stage: str | None = None,
 ) -> pl.DataFrame:
     """Open call tasks, best first (score desc, task priority asc, oldest first).
 
     ``collector``: only the tasks assigned to that collector or to nobody; ``assignee``: only
-    the tasks assigned to that collector. ``overdue_minor``:
+    the tasks assigned to that collector; ``queue``: only that queue's; ``stage``: only the
+    tasks of a case in that stage. ``overdue_minor``:
     what the debtor owes in the case's currency on instalments due before the task was created.
     """
     pid = portfolio_of(conn, portfolio, "worklist")
@@ -885,6 +888,12 @@ def worklist_frame(
     if assignee is not None:
         where += " AND t.collector = :assignee"
         params["assignee"] = assignee
+    if queue is not None:
+        where += " AND t.queue = :queue"
+        params["queue"] = queue
+    if stage is not None:
+        where += " AND c.stage = :stage"
+        params["stage"] = stage
     tags = "CAST(d.tags AS TEXT)"
     flags = " || ".join(  # the patterns are parameters: a literal % breaks PostgreSQL's COPY
         f"CASE WHEN {tags} LIKE :flag_{flag} THEN '{flag} ' ELSE '' END" for flag in WORKLIST_FLAGS
