@@ -53,25 +53,55 @@ def _since(mark: tuple[float, float]) -> dict[str, float]:
 
 
 def phase_store(url: str) -> dict[str, Any]:
+    from datetime import UTC, datetime, timedelta
+
     from arrears.domain.actor import Actor, Role
     from arrears.kpi.aging import DEFAULT_EDGES
+    from arrears.kpi.roll import month_ends
     from arrears.kpi.summary import measures
-    from arrears.services.kpi import kpi_report
+    from arrears.services.kpi import kpi_report, write_snapshot
     from arrears.services.uow import SqlUnitOfWork
-    from arrears.store.database import connect
+    from arrears.store.database import connect, upgrade
+    from arrears.store.kpi_snapshot import prune, read_snapshot, valid_months
     from arrears.store.scoring.history import read_history
 
+    upgrade(url)  # a store cached before migration 0024
     engine = connect(url)
     uow = SqlUnitOfWork(engine)
     boss = Actor("bench", Role.MANAGER)
+    admin = Actor("bench", Role.ADMIN)
+    days = [START - timedelta(days=1), *month_ends(START, AS_OF)]
+    prune(engine, portfolio="default", before=date(2100, 1, 1))  # no snapshot: the ledger
     out: dict[str, Any] = {"load": round(os.getloadavg()[0], 1)}
     mark = _clock()
     report = kpi_report(uow, boss, portfolio="default", start=START, end=AS_OF)
-    out["kpi_report"] = _since(mark)
+    out["kpi_report_ledger"] = _since(mark)
     out["currencies"] = report.headline.height
+    # the monthly snapshot of every month end (arrears kpi --rebuild-snapshot); the daily run
+    # writes one month end at a month's turn
+    mark = _clock()
+    written = write_snapshot(
+        uow, admin, portfolio="default", through=AS_OF + timedelta(days=1),
+        at=datetime.now(UTC), rebuild=True,
+    )  # fmt: skip
+    out["rebuild_snapshot"] = _since(mark)
+    out["snapshot_months"] = len(written.months)
+    out["snapshot_rows"] = written.rows
+    out["load_snapshot"] = round(os.getloadavg()[0], 1)
+    mark = _clock()
+    again = kpi_report(uow, boss, portfolio="default", start=START, end=AS_OF)
+    out["kpi_report"] = _since(mark)
+    assert again.headline.equals(report.headline) and again.roll.equals(report.roll)
     mark = _clock()
     kpi_report(uow, boss, portfolio="default", start=START, end=AS_OF, by="segment")
     out["kpi_report_by_segment"] = _since(mark)
+    mark = _clock()
+    assert valid_months(engine, portfolio="default", months=days) == set(days)
+    out["snapshot_check"] = _since(mark)
+    mark = _clock()
+    states = read_snapshot(engine, portfolio="default", months=days).drop("stage")
+    out["read_snapshot"] = _since(mark)
+    out["snapshot_rows_read"] = states.height
     mark = _clock()
     history = read_history(engine, portfolio="default")
     out["read_history"] = _since(mark)
@@ -79,20 +109,28 @@ def phase_store(url: str) -> dict[str, Any]:
     out["allocations"] = history.allocations.height
     mark = _clock()
     measures(history.instalments, history.allocations, START, AS_OF, DEFAULT_EDGES)
+    out["measures_ledger"] = _since(mark)
+    mark = _clock()
+    measures(history.instalments, history.allocations, START, AS_OF, DEFAULT_EDGES, states=states)
     out["measures"] = _since(mark)
     return out
 
 
 def phase_tiled(url: str, times: int) -> dict[str, Any]:
+    from datetime import timedelta
+
     import polars as pl
 
     from arrears.kpi.aging import DEFAULT_EDGES
+    from arrears.kpi.roll import month_ends, monthly_states
     from arrears.kpi.summary import measures
     from arrears.store.database import connect
     from arrears.store.scoring.history import read_history
 
     history = read_history(connect(url), portfolio="default")
     inst, alloc = history.instalments, history.allocations
+    days = [START - timedelta(days=1), *month_ends(START, AS_OF)]
+    states = monthly_states(inst, alloc, days)
     step_i, step_d, step_v = (
         int(inst[c].max() or 0) + 1  # type: ignore[arg-type]
         for c in ("instalment_id", "debtor_id", "invoice_id")
@@ -108,15 +146,22 @@ def phase_tiled(url: str, times: int) -> dict[str, Any]:
     tiled_a = pl.concat(
         alloc.with_columns(pl.col("instalment_id") + k * step_i) for k in range(times)
     )
+    tiled_s = pl.concat(states.with_columns(pl.col("debtor_id") + k * step_d) for k in range(times))
+    del history, inst, alloc, states
     out: dict[str, Any] = {
         "load": round(os.getloadavg()[0], 1),
         "debtors": tiled_i["debtor_id"].n_unique(),
         "instalments": tiled_i.height,
         "allocations": tiled_a.height,
+        "snapshot_rows": tiled_s.height,
     }
     mark = _clock()
-    measures(tiled_i, tiled_a, START, AS_OF, DEFAULT_EDGES)
+    measures(tiled_i, tiled_a, START, AS_OF, DEFAULT_EDGES, states=tiled_s)
     out["measures"] = _since(mark)
+    out["load_ledger"] = round(os.getloadavg()[0], 1)
+    mark = _clock()
+    measures(tiled_i, tiled_a, START, AS_OF, DEFAULT_EDGES)
+    out["measures_ledger"] = _since(mark)
     return out
 
 
@@ -161,31 +206,46 @@ def main() -> None:
         # pure measures
         reads = {k: store["kpi_report"][k] - store["measures"][k] for k in ("wall_s", "cpu_s")}
         estimate = {k: round(reads[k] * args.tile + tiled["measures"][k], 1) for k in reads}
+        old = {
+            k: round(
+                (store["kpi_report_ledger"][k] - store["measures_ledger"][k]) * args.tile
+                + tiled["measures_ledger"][k],
+                1,
+            )
+            for k in reads
+        }
         row = {
             "profile": profile,
             "store": {**store, "peak_mib": round(store_peak)},
             "tiled": {**tiled, "peak_mib": round(tiled_peak)},
             "estimate_at_tile": estimate,
+            "estimate_at_tile_ledger": old,
         }
         results.append(row)
         print(
-            f"  store ({args.debtors:,} debtors, load {store['load']}): kpi_report"
-            f" {store['kpi_report']}, by segment {store['kpi_report_by_segment']};"
-            f" read_history {store['read_history']}, measures {store['measures']};"
+            f"  store ({args.debtors:,} debtors, load {store['load']}): kpi_report from the"
+            f" ledger {store['kpi_report_ledger']}; rebuild snapshot"
+            f" ({store['snapshot_months']} months, {store['snapshot_rows']:,} rows)"
+            f" {store['rebuild_snapshot']}; kpi_report with the snapshot {store['kpi_report']},"
+            f" by segment {store['kpi_report_by_segment']}; snapshot check"
+            f" {store['snapshot_check']}, read {store['read_snapshot']}"
+            f" ({store['snapshot_rows_read']:,} rows); read_history {store['read_history']};"
+            f" measures {store['measures']} (ledger {store['measures_ledger']});"
             f" peak {store_peak:,.0f} MiB",
             flush=True,
         )
         print(
             f"  tiled x{args.tile} ({tiled['debtors']:,} debtors, {tiled['instalments']:,}"
-            f" instalments, {tiled['allocations']:,} allocations, load {tiled['load']}):"
-            f" measures {tiled['measures']}; peak {tiled_peak:,.0f} MiB",
+            f" instalments, {tiled['allocations']:,} allocations, {tiled['snapshot_rows']:,}"
+            f" snapshot rows, load {tiled['load']}): measures {tiled['measures']} (ledger"
+            f" {tiled['measures_ledger']}); peak {tiled_peak:,.0f} MiB",
             flush=True,
         )
         print(
             f"  at {tiled['debtors']:,} debtors: (kpi_report - measures) x{args.tile} + tiled"
             " measures ="
-            f" {estimate['wall_s']} s wall, {estimate['cpu_s']} CPU s"
-            f" (target {TARGET_SECONDS:.0f} s)",
+            f" {estimate['wall_s']} s wall, {estimate['cpu_s']} CPU s; from the ledger"
+            f" {old['wall_s']} s wall, {old['cpu_s']} CPU s (target {TARGET_SECONDS:.0f} s)",
             flush=True,
         )
     print(json.dumps({"debtors": args.debtors, "tile": args.tile, "rows": results}))

@@ -263,7 +263,8 @@ def write_snapshot(
 ) -> SnapshotWrite:
     """Write the KPIs' monthly snapshot (``arrears.store.kpi_snapshot``) from the ledger.
 
-    ``rebuild``: every month end from the portfolio's first invoice to the last one before
+    ``rebuild``: every month end from the one before the portfolio's first invoice to the last
+    one before
     ``through`` (``arrears kpi --rebuild-snapshot``); otherwise the last month end before
     ``through`` alone, when it is not written or no longer valid (the daily run: nothing to do
     on most days, one read of the ledger at a month's turn). :class:`NotFound` for an unknown
@@ -280,7 +281,9 @@ def write_snapshot(
                 return SnapshotWrite(portfolio, (), 0)
             first = history.instalments["issue_date"].min()
             assert isinstance(first, date)
-            months = month_ends_between(first, last)
+            # from the end of the month before the first invoice: a period starting in
+            # its month reads that month end too (nothing owed then)
+            months = month_ends_between(last_month_end(first), last)
         rows = write_months(
             uow.engine,
             portfolio=portfolio,

@@ -29,7 +29,14 @@ from arrears.kpi.report import (
     render_html,
 )
 from arrears.services.forecast import backtest
-from arrears.services.kpi import Costs, KpiReport, experiment_report, kpi_report, message_report
+from arrears.services.kpi import (
+    Costs,
+    KpiReport,
+    experiment_report,
+    kpi_report,
+    kpi_reports,
+    message_report,
+)
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.portfolios import UnknownPortfolio
 from arrears.store.scoring.history import read_history
@@ -99,7 +106,20 @@ def monthly_report(
             costs=costs,
         )
 
-    current, previous, segments = kpis(start, end), kpis(pstart, pend), kpis(start, end, "segment")
+    # the month by currency and by segment from one read of the portfolio
+    reports = kpi_reports(
+        uow,
+        actor,
+        portfolio=portfolio,
+        start=start,
+        end=end,
+        by=("currency", "segment"),
+        edges=edges,
+        in_currency=in_currency,
+        rates=rates,
+        costs=costs,
+    )
+    current, previous, segments = reports["currency"], kpis(pstart, pend), reports["segment"]
     tested = experiment_report(
         uow,
         actor,
