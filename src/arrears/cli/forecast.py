@@ -258,7 +258,6 @@ def _print_backtest(result: Backtest, fmt: Format, *, locale: str, wide: bool) -
         )
         return
     err_console.print(f"note: forecast by {result.method}", markup=False, soft_wrap=True)
-    where = f" in {result.in_currency}" if result.in_currency else ""
     span = (
         f"made on {result.origins[0]}"
         if len(result.origins) == 1
@@ -292,7 +291,8 @@ def _print_backtest(result: Backtest, fmt: Format, *, locale: str, wide: bool) -
                 "better": [_better(v) for v in horizon["better"]],
             }
         frame = pl.DataFrame(shown)
-        title = f"forecast of {result.portfolio} {span} against the ledger, {c}{where}"
+        rated = " (every currency at the workspace's rates)" if result.in_currency else ""
+        title = f"forecast of {result.portfolio} {span} against the ledger, {c}{rated}"
         emit(frame, fmt, title=title, right=frame.columns[3:], optional=["from", "to"], wide=wide)
         total = result.total.filter(pl.col("currency") == currency).to_dicts()
         if total:
