@@ -48,6 +48,7 @@ from arrears.store.cycle.snapshot import (
     _conform,
     _id_ranges,
     _read_all,
+    id_range,
     snapshot_reads,
     sql_ids,
 )
@@ -94,7 +95,9 @@ def read_cycle_input(
     )
     with engine.connect() as conn:
         pid = portfolio_id(conn, portfolio)
-        bounds = conn.execute(text(_ID_BOUNDS)).one()
+        # (one debtor's rows are found by index: no ranges, and MIN/MAX of four tables cost
+        # more than reading them)
+        bounds = conn.execute(text(_ID_BOUNDS)).one() if debtor_ids is None else None
     q = _Queries(
         pid,
         as_of,
@@ -109,7 +112,7 @@ def read_cycle_input(
     # together.
     ranges = {
         table: _id_ranges(bounds[2 * n], bounds[2 * n + 1], READERS)
-        if debtor_ids is None
+        if bounds is not None
         else [EVERY_ID]
         for n, table in enumerate(_RANGED)
     }
@@ -141,7 +144,8 @@ def read_cycle_input(
     ]
     parts = [("snapshot", task) for task in snapshot_tasks] + parts
     read: dict[str, list[pl.DataFrame]] = {}
-    for (name, _), frame in zip(parts, _read_all(engine, [task for _, task in parts]), strict=True):
+    frames = _read_all(engine, [task for _, task in parts], pooled=debtor_ids is None)
+    for (name, _), frame in zip(parts, frames, strict=True):
         read.setdefault(name, []).append(frame)
     snap = snapshot(read["snapshot"])
 
@@ -392,7 +396,7 @@ class _Queries:
         return f"""
             SELECT cp.id, cp.debtor_id, CASE cp.kind {kind} END AS kind
             FROM contact_point cp{scan} CROSS JOIN debtor d
-            WHERE cp.id BETWEEN {int(ids[0])} AND {int(ids[1])} AND cp.status = 'valid'
+            WHERE {id_range("cp.id", ids)} AND cp.status = 'valid'
               AND d.id = cp.debtor_id AND d.portfolio_id = {self.pid}{only}"""
 
     def consent_rows(self, ids: tuple[int, int], points: str | None = None) -> str:
@@ -408,7 +412,7 @@ class _Queries:
                    + CASE c.status WHEN 'granted' THEN {_GRANTED}
                                    WHEN 'denied' THEN {_DENIED} ELSE 0 END AS k
             FROM consent c{scan}
-            WHERE c.id BETWEEN {int(ids[0])} AND {int(ids[1])}{only}"""
+            WHERE {id_range("c.id", ids)}{only}"""
 
     def history(self) -> str:
         """Contact attempts with their times in the 30 days up to the end of ``as_of``: every
@@ -526,7 +530,7 @@ class _Queries:
             SELECT p.debtor_id, p.currency, {self.d("p.received_on")} AS last_payment_on,
                    p.amount_minor AS last_payment_minor
             FROM payment p{"" if self.only else self._not_indexed()}
-            WHERE p.id BETWEEN {int(ids[0])} AND {int(ids[1])} AND p.portfolio_id = {self.pid}
+            WHERE {id_range("p.id", ids)} AND p.portfolio_id = {self.pid}
               AND {self._live_payment("p")}{self._of("p.debtor_id")}"""
 
     def allocation_rows(self, ids: tuple[int, int]) -> str:
@@ -544,7 +548,7 @@ class _Queries:
         return f"""
             SELECT a.instalment_id, {self.d("a.allocated_on")} AS settled_on
             FROM allocation a{"" if self.only else self._not_indexed()}
-            WHERE a.id BETWEEN {int(ids[0])} AND {int(ids[1])}
+            WHERE {id_range("a.id", ids)}
               AND a.allocated_on <= {self.day} AND a.allocated_on >= {self.history_from}
               AND (a.reversed_on IS NULL OR a.reversed_on > {self.day}){only}"""
 

@@ -181,14 +181,15 @@ def _tasks(
             (_invoice_query(pid, as_of, ids), _part)
             for ids in _id_ranges(bounds[2], bounds[3], ranges)
         ]
-    correction = _correction_query(as_of, postgres=postgres)
+    correction = _correction_query(as_of, postgres=postgres, only=only)
     tasks.append((correction, lambda raw: _conform(raw, CORRECTION_SCHEMA)))
     return tasks, len(instalment_ranges)
 
 
-def _read_all(engine: Engine, tasks: list[Task]) -> list[pl.DataFrame]:
-    """Run the tasks: side by side over ADBC, else in turn on one SQLAlchemy connection."""
-    if not _has_adbc(engine):  # (an in-memory SQLite has only one connection)
+def _read_all(engine: Engine, tasks: list[Task], *, pooled: bool = True) -> list[pl.DataFrame]:
+    """Run the tasks: side by side over ADBC, else (or not ``pooled``: a few rows each, where
+    opening the readers' connections would cost more) in turn on one SQLAlchemy connection."""
+    if not pooled or not _has_adbc(engine):  # (an in-memory SQLite has only one connection)
         with engine.connect() as conn:
             return [conform(_read(query, conn)) for query, conform in tasks]
 
@@ -215,6 +216,14 @@ def _read_all(engine: Engine, tasks: list[Task]) -> list[pl.DataFrame]:
 
 #: The one id range of a read restricted to some debtors (their rows found by index).
 EVERY_ID = (0, 2**62)
+
+
+def id_range(column: str, ids: tuple[int, int]) -> str:
+    """``column`` in the id range (none for :data:`EVERY_ID`: a range the planner cannot
+    estimate would make it scan the primary key instead of using the debtor's index)."""
+    if ids == EVERY_ID:
+        return "1 = 1"
+    return f"{column} BETWEEN {int(ids[0])} AND {int(ids[1])}"
 
 
 def sql_ids(ids: Sequence[int]) -> str:
@@ -281,9 +290,7 @@ def _instalment_query(
     spilling), so there the labels are read apart (``_invoice_query``) and Polars joins them.
     Dates and ints are rendered by us: no injection possible.
     """
-    where = (
-        f"i.id BETWEEN {int(ids[0])} AND {int(ids[1])} AND i.issue_date <= '{as_of.isoformat()}'"
-    )
+    where = f"{id_range('i.id', ids)} AND i.issue_date <= '{as_of.isoformat()}'"
     if pid is not None:
         where += f" AND i.portfolio_id = {int(pid)}"
     if only is not None:
@@ -321,7 +328,7 @@ def _day(column: str, postgres: bool) -> str:
     return column if postgres else f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
 
 
-def _correction_query(as_of: date, *, postgres: bool) -> str:
+def _correction_query(as_of: date, *, postgres: bool, only: str | None = None) -> str:
     """Per instalment: what ``open_minor`` lacks to be the balance as of ``as_of``.
 
     ``open_minor`` subtracts every allocation not reversed. As of ``as_of``, an allocation dated
@@ -335,6 +342,9 @@ def _correction_query(as_of: date, *, postgres: bool) -> str:
     day = f"'{as_of.isoformat()}'"
     later = f"""(reversed_on IS NULL AND allocated_on > {day})
                 OR (reversed_on > {day} AND allocated_on <= {day})"""
+    if only is not None:  # those debtors' instalments only
+        mine = f"SELECT id FROM instalment WHERE debtor_id IN ({only})"
+        later = f"({later}) AND instalment_id IN ({mine})"
     delta = """CAST(SUM(CASE WHEN reversed_on IS NULL THEN amount_minor
                              ELSE -amount_minor END) AS BIGINT) AS delta"""
     if postgres:
