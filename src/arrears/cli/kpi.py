@@ -31,6 +31,7 @@ from arrears.services.kpi import (
     GROUPS,
     ExperimentReport,
     KpiReport,
+    channel_report,
     experiment_report,
     kpi_report,
     message_report,
@@ -140,7 +141,8 @@ def kpi_command(
         typer.Option(
             help="Group by currency, segment, country, region, kind (the debtor's today), stage"
             " or agency (the case's at the period's start) or collector (who worked the"
-            " account, docs/kpi.md)."
+            " account), or channel (collected by the channel of the last contact before each"
+            " payment; docs/kpi.md)."
         ),
     ] = "currency",
     in_currency: Annotated[
@@ -196,9 +198,11 @@ def kpi_command(
         edges = parse_buckets(buckets)
     except ValueError as exc:
         problems.append(str(exc))
-    if by not in GROUPS:
-        problems.append(f"--by {by!r}: choose one of {', '.join(GROUPS)}")
+    if by not in (*GROUPS, "channel"):
+        problems.append(f"--by {by!r}: choose one of {', '.join(GROUPS)}, channel")
     in_currency = parse_in_currency(in_currency, problems)
+    if by == "channel" and (in_currency is not None or roll or messages):
+        problems.append("--by channel: each currency apart, without --in, --roll or --messages")
     if roll and messages:
         problems.append("--roll and --messages: choose one")
     if problems:
@@ -222,6 +226,18 @@ def kpi_command(
             )
         else:
             print(f"monthly snapshot of {code}: no invoice, nothing to write")
+        return
+    if by == "channel":
+        found = channel_report(
+            SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code, start=first, end=last
+        )
+        _print_channels(
+            found.rows,
+            fmt,
+            title=f"recovery by channel of {code}, {first.isoformat()} to {last.isoformat()}",
+            locale=ws.get("locale"),
+            wide=wide,
+        )
         return
     if messages:
         sent = message_report(
@@ -321,6 +337,51 @@ def _print_messages(
     }
     frame = pl.DataFrame(shown)
     emit(frame, fmt, title=title, right=frame.columns[1:], wide=wide)
+
+
+#: The columns of ``arrears kpi --by channel``: (column, label in English, in Spanish, how).
+CHANNEL_TABLE: tuple[tuple[str, str, str, str], ...] = (
+    ("channel", "channel", "canal", "text"),
+    ("currency", "currency", "moneda", "text"),
+    ("payments", "payments", "pagos", "count"),
+    ("debtors", "debtors", "deudores", "count"),
+    ("collected", "collected", "cobrado", "amount"),
+    ("recovery", "recovery %", "recuperación %", "ratio"),
+)
+
+
+def _print_channels(
+    rows: pl.DataFrame, fmt: Format, *, title: str, locale: str, wide: bool
+) -> None:
+    if fmt is not Format.TABLE:
+        emit(
+            rows.with_columns(
+                pl.Series(
+                    "collected",
+                    [
+                        str(from_minor(v, c))
+                        for v, c in zip(rows["collected"], rows["currency"], strict=True)
+                    ],
+                    dtype=pl.String(),
+                ),
+                pl.col("recovery").round(4),
+            ),
+            fmt,
+        )
+        return
+    if rows.is_empty():
+        console.print(f"{title}: no payment was collected", soft_wrap=True)
+        return
+    spanish = locale.lower().startswith("es")
+    shown = {
+        (es if spanish else en): [
+            str(v) if how == "text" else _cell(v, how, currency, locale)
+            for v, currency in zip(rows[name], rows["currency"], strict=True)
+        ]
+        for name, en, es, how in CHANNEL_TABLE
+    }
+    frame = pl.DataFrame(shown)
+    emit(frame, fmt, title=title, right=frame.columns[2:], wide=wide)
 
 
 def _cell(value: object, how: str, currency: str, locale: str) -> str:

@@ -27,6 +27,8 @@ from arrears.domain.errors import InvalidInput, NotFound
 from arrears.domain.money import exponent, is_currency
 from arrears.kpi import experiments
 from arrears.kpi.aging import DEFAULT_EDGES
+from arrears.kpi.channels import attributed, channel_figures
+from arrears.kpi.figures import period_figures
 from arrears.kpi.messages import message_rates
 from arrears.kpi.operations import (
     COUNTS,
@@ -47,6 +49,7 @@ from arrears.store.kpi_reads import (
     read_calls,
     read_case_groups,
     read_commissions,
+    read_contacts,
     read_plans,
     read_settlements,
 )
@@ -445,6 +448,38 @@ def _grouped(frame: pl.DataFrame, groups: pl.DataFrame, by: str, on: list[str]) 
     joined = frame.join(groups, on=on, how="left")
     missing = NO_CASE if by in ("stage", "agency") else NOBODY if by == "collector" else None
     return joined if missing is None else joined.with_columns(pl.col(by).fill_null(missing))
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelReport:
+    """``rows``: :func:`arrears.kpi.channels.channel_figures` of the payments collected from
+    ``start`` to ``end``, per channel of the debtor's last contact before each and currency."""
+
+    portfolio: str
+    start: date
+    end: date
+    rows: pl.DataFrame
+
+
+def channel_report(
+    uow: SqlUnitOfWork, actor: Actor, *, portfolio: str, start: date, end: date
+) -> ChannelReport:
+    """Collected amounts and recovery by channel (docs/kpi.md, "Recovery by channel").
+
+    :class:`InvalidInput` for a period that ends before it starts; :class:`NotFound` for an
+    unknown portfolio."""
+    actor.require(Permission.READ, "see the collection KPIs")
+    if end < start:
+        raise InvalidInput(f"--from {start} is after --to {end}; give a period that ends after it")
+    try:
+        history = read_history(uow.engine, portfolio=portfolio)
+        contacts = read_contacts(uow.engine, portfolio=portfolio)
+    except UnknownPortfolio as exc:
+        raise NotFound(str(exc)) from exc
+    figures = period_figures(history.instalments, history.allocations, start, end)
+    available = figures.select("currency", (pl.col("opening") + pl.col("sales")).alias("available"))
+    payments = attributed(history.instalments, history.allocations, contacts, start, end)
+    return ChannelReport(portfolio, start, end, channel_figures(payments, available))
 
 
 @dataclass(frozen=True, slots=True)

@@ -187,6 +187,37 @@ def read_calls(engine: Engine, *, portfolio: str) -> pl.DataFrame:
     return pl.DataFrame(out, schema=CALL_SCHEMA, orient="row")
 
 
+def read_contacts(engine: Engine, *, portfolio: str) -> pl.DataFrame:
+    """Every contact with a debtor, any channel (:data:`arrears.kpi.channels.CONTACT_SCHEMA`):
+    the messages the outbox sent (their channel, the day sent, UTC; ``logged`` false) and the
+    contacts logged by hand (activity ``contact``: its channel and day; ``logged`` true), in
+    the order they were recorded."""
+    from arrears.kpi.channels import CONTACT_SCHEMA  # noqa: PLC0415
+    from arrears.store.schema import outbox  # noqa: PLC0415
+
+    pid = _pid(engine, portfolio)
+    out: list[tuple[int, date, str, bool]] = []
+    with engine.connect() as conn:
+        sent = select(outbox.c.debtor_id, outbox.c.channel, outbox.c.sent_at).where(
+            outbox.c.portfolio_id == pid, outbox.c.sent_at.is_not(None)
+        )
+        for debtor_id, channel, sent_at in conn.execute(sent.order_by(outbox.c.sent_at)):
+            day = _day(sent_at)
+            if debtor_id is not None and day is not None:
+                out.append((int(debtor_id), day, str(channel), False))
+        query = select(activity.c.debtor_id, activity.c.payload, activity.c.occurred_at).where(
+            activity.c.portfolio_id == pid, activity.c.kind == "contact"
+        )
+        for debtor_id, payload, occurred_at in conn.execute(query.order_by(activity.c.id)):
+            body: Any = json.loads(payload) if isinstance(payload, str) else payload
+            if not isinstance(body, dict) or not body.get("channel") or debtor_id is None:
+                continue
+            on = _day(body.get("on")) or _day(occurred_at)
+            assert on is not None
+            out.append((int(debtor_id), on, str(body["channel"]), True))
+    return pl.DataFrame(out, schema=CONTACT_SCHEMA, orient="row")
+
+
 def read_plans(engine: Engine, *, portfolio: str) -> pl.DataFrame:
     """Every payment plan of ``portfolio``: :data:`PLAN_SCHEMA`."""
     pid = _pid(engine, portfolio)
