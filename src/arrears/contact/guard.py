@@ -90,7 +90,7 @@ def guard(
         pl.col("validation_notice").fill_null(False),
     )
     work = work.sort("debtor_id", "priority", "planned_local", "attempt_id").with_columns(
-        pl.int_range(pl.len(), dtype=pl.Int32()).over("debtor_id").alias("_round")
+        place_in_runs("debtor_id").alias("_round")
     )
     # Consent per channel as columns (one join here rather than one per channel tried).
     by_channel = (
@@ -136,6 +136,16 @@ def guard(
             batch.extend([new, notices])
     out = pl.concat(results).sort("attempt_id")
     return out.select(list(DECISION_SCHEMA)).cast(DECISION_SCHEMA)  # type: ignore[arg-type]
+
+
+def place_in_runs(key: str) -> pl.Expr:
+    """0, 1, 2... along each run of equal ``key`` values of a frame sorted by ``key`` (Int32):
+    each row's place among its key's rows, by a scan rather than a window (a window over
+    hundreds of thousands of small groups costs ten times more)."""
+    index = pl.int_range(pl.len(), dtype=pl.Int64())
+    first = pl.col(key).ne_missing(pl.col(key).shift(1)) | (index == 0)
+    start = pl.when(first).then(index).forward_fill()
+    return (index - start).cast(pl.Int32())
 
 
 def local_now(now_utc: datetime, debtors: pl.DataFrame) -> pl.Series:

@@ -44,7 +44,7 @@ import numpy as np
 import polars as pl
 
 from arrears.contact.frames import ATTEMPT_SCHEMA
-from arrears.contact.guard import guard
+from arrears.contact.guard import guard, place_in_runs
 from arrears.cycle.compiled import BROKEN_PROMISE, CompiledPolicy, share_threshold
 from arrears.cycle.features import KEY, MONEY, feature_table, promise_states
 from arrears.cycle.frames import (
@@ -440,7 +440,12 @@ def _steps(
             *[f"_when{i}" for i in range(len(conditions))],
         )
         .collect()
-        .join(_with_step_rank(program), on=["segment", "stage", "arm_key"], how="inner")
+        .join(
+            _with_step_rank(program),
+            on=["segment", "stage", "arm_key"],
+            how="inner",
+            maintain_order="left_right",  # the cases' order, then the program's: the output's
+        )
     )
     anchor = (
         pl.when(pl.col("anchor") == "case_opened")
@@ -604,13 +609,14 @@ def _steps(
             .alias("params")
         )
     steps = _contact_rules(steps, data, policy, as_of)
-    # (_k, _sid) sort as (debtor_id, currency, step_id) do
-    order = steps.select(pl.arg_sort_by(["_k", "_sid", "occurrence"])).to_series()
-    steps = (
-        steps.select(list(STEP_DECISION_SCHEMA))
-        .cast(STEP_DECISION_SCHEMA)  # type: ignore[arg-type]
-        .gather(order)
-    )
+    # (_k, _sid) sort as (debtor_id, currency, step_id) do; the rows are usually in that order
+    # already (the program is, and the join keeps the cases' order): then nothing to sort
+    by = ["_k", "_sid", "occurrence"]
+    order = None if steps.select(_increasing(by)).item() else steps.select(pl.arg_sort_by(by))
+    steps = steps.select(list(STEP_DECISION_SCHEMA)).cast(STEP_DECISION_SCHEMA)  # type: ignore[arg-type]
+    if order is not None:
+        steps = steps.gather(order.to_series())
+
     plan = None
     if explain:
         plan = _plan(rows, steps, condition_ok, as_of)
@@ -640,10 +646,23 @@ def _choose(
     return result
 
 
+def _increasing(columns: list[str]) -> pl.Expr:
+    """Whether each row comes strictly after the one before it in the order of ``columns``
+    (no nulls, no two rows equal): a frame sorted by them already, in the only order a sort
+    could give."""
+    after: pl.Expr = pl.lit(False)
+    for name in reversed(columns):
+        column, before = pl.col(name), pl.col(name).shift(1)
+        after = (column > before) | ((column == before) & after)
+    nulls = pl.any_horizontal(pl.col(c).is_null().any() for c in columns)
+    return after.fill_null(True).all() & ~nulls
+
+
 def _with_step_rank(program: pl.DataFrame) -> pl.DataFrame:
     """The program with ``_sid``: each step id's rank in the program's sorted step ids (an
     integer that groups and sorts like the id)."""
-    return program.with_columns(pl.col("step_id").rank("dense").cast(pl.UInt32()).alias("_sid"))
+    ranked = program.with_columns(pl.col("step_id").rank("dense").cast(pl.UInt32()).alias("_sid"))
+    return ranked.sort("_sid", "occurrence", maintain_order=True)
 
 
 def _entry_skips(due: pl.DataFrame) -> pl.Series:
@@ -724,18 +743,29 @@ def _contact_rules(
     attempt[order.to_series().to_numpy()] = np.arange(steps.height, dtype=np.uint32)
     steps = steps.with_columns(pl.Series("_attempt", attempt, dtype=pl.UInt32()))
     planned = datetime.combine(as_of, policy.policy.send_time)
-    contacts = steps.filter((pl.col("status") == "executed") & pl.col("channel").is_not_null())
-    attempts = contacts.select(
-        pl.col("_attempt").cast(pl.Int64()).alias("attempt_id"),
-        "debtor_id",
-        "channel",
-        pl.lit(planned).alias("planned_local"),
-        pl.col("_attempt").rank("ordinal").over("debtor_id").cast(pl.Int32()).alias("priority"),
-        "fallback",
-        "legal_threat",
-        pl.col("days_past_due").cast(pl.Int32()),
-        "validation_notice",
-    ).cast(ATTEMPT_SCHEMA)  # type: ignore[arg-type]
+    # lazy: the filter gathers only the columns selected, not the wide step frame's
+    contacts = steps.lazy().filter(
+        (pl.col("status") == "executed") & pl.col("channel").is_not_null()
+    )
+    attempts = (
+        contacts.select(
+            pl.col("_attempt").cast(pl.Int64()).alias("attempt_id"),
+            "debtor_id",
+            "channel",
+            pl.lit(planned).alias("planned_local"),
+            pl.lit(0, pl.Int32()).alias("priority"),
+            "fallback",
+            "legal_threat",
+            pl.col("days_past_due").cast(pl.Int32()),
+            "validation_notice",
+        )
+        .collect()
+        .cast(ATTEMPT_SCHEMA)  # type: ignore[arg-type]
+    )
+    # priority: the attempt's rank (from 1) among its debtor's attempts in the policy's order
+    attempts = attempts.sort("debtor_id", "attempt_id").with_columns(
+        (place_in_runs("debtor_id") + 1).alias("priority")
+    )
     attempts = attempts.sort("attempt_id")  # in the policy's order, as the guard used to see them
     # the guard reads only the rows of the debtors it decides for (it semi-joins the debtors and
     # consents itself); the history is converted to local times first: hand it just those rows
