@@ -9,12 +9,15 @@ an open pixel. One connection is kept open for a worker's batch."""
 from __future__ import annotations
 
 import contextlib
+import random
 import smtplib
 import ssl
+import sys
 from email import policy
 from email._policybase import Compat32
 from email.charset import QP, Charset
 from email.encoders import encode_base64
+from email.generator import BytesGenerator
 from email.header import Header
 from email.message import Message as MimeMessage
 from email.mime.application import MIMEApplication
@@ -22,6 +25,7 @@ from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import formataddr, formatdate
+from io import BytesIO
 from typing import Any
 
 from arrears.channels import tracking
@@ -148,9 +152,31 @@ def build_email(message: Message, settings: ChannelSettings) -> MimeMessage:
     return msg
 
 
+class _Generator(BytesGenerator):
+    """``BytesGenerator`` whose MIME boundaries are checked against the parts' text with a
+    substring search: the standard one compiles a regular expression for each new boundary
+    (random, so never cached): about a tenth of a millisecond of CPU an email."""
+
+    @classmethod
+    def _make_boundary(cls, text: Any = None) -> str:
+        while True:
+            boundary = "=" * 15 + f"{random.randrange(sys.maxsize):0{_BOUNDARY_DIGITS}d}" + "=="
+            if text is None:
+                return boundary
+            marker = "--" + boundary
+            if (marker.encode("ascii") if isinstance(text, bytes) else marker) not in text:
+                return boundary  # a stricter test than the standard one's (line starts only)
+
+
+_BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))
+
+
 def email_bytes(msg: MimeMessage) -> bytes:
     """The message as sent: CRLF line ends."""
-    return msg.as_bytes(policy=_WIRE_UTF8 if needs_smtputf8(msg) else _WIRE)
+    out = BytesIO()
+    wire = _WIRE_UTF8 if needs_smtputf8(msg) else _WIRE
+    _Generator(out, mangle_from_=False, policy=wire).flatten(msg, unixfrom=False)
+    return out.getvalue()
 
 
 class SmtpChannel:

@@ -40,7 +40,7 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from babel.numbers import format_decimal
+from babel.numbers import NumberPattern, format_decimal
 from jinja2 import (
     BytecodeCache,
     FileSystemLoader,
@@ -160,11 +160,19 @@ def locale_for(language: str, country: str) -> Locale:
 def money(minor: int | Decimal, currency: str, locale: Locale) -> str:
     """An amount in minor units, formatted for the locale (``$1,234.50``, ``$1.234,50``)."""
     amount = from_minor(int(minor), currency) if isinstance(minor, int) else minor
+    pattern = _currency_pattern(currency, locale)
+    return str(pattern.apply(amount, locale, currency=currency, currency_digits=False))
+
+
+@functools.lru_cache(maxsize=1024)
+def _currency_pattern(currency: str, locale: Locale) -> NumberPattern:
+    """The locale's currency pattern with the currency's decimals: made once per locale and
+    currency (a worker formats thousands of amounts in a few dozen of them)."""
     # the ledger's decimals (ISO 4217), not CLDR's cash digits: COP 1.234,50 is never rounded
-    pattern = copy.copy(locale.currency_formats["standard"])
+    pattern: NumberPattern = copy.copy(locale.currency_formats["standard"])
     digits = exponent(currency)
     pattern.frac_prec = (digits, digits)
-    return str(pattern.apply(amount, locale, currency=currency, currency_digits=False))
+    return pattern
 
 
 #: A block tag that ends a line of text (``...{% endif %}``) keeps the line's break: the
