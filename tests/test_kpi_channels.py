@@ -10,6 +10,7 @@ contact; it would have had the bounced 50.00) and a letter on 03-25 (after every
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -53,6 +54,14 @@ def test_kpi_by_channel(tmp_path: Path, store_url: str, capsys: pytest.CaptureFi
     assert [NO_CONTACT, "USD", "1", "1", "200.00", "22.2"] in cells
     # the channels add up to the period's recovery (33.3 %) and collected (300.00)
     assert main(["-w", str(root), "kpi", *PERIOD, "--by", "channel", "--in", "USD"]) == 1
+    # the monthly report's recovery section: January, the call's 100.00 of 500.00 (300.00 owed
+    # at the start, 200.00 sold): 20.0 %
+    page = tmp_path / "report.html"
+    assert main(["-w", str(root), "report", "--month", "2026-01", "-o", str(page)]) == 0
+    html = page.read_text(encoding="utf-8")
+    assert "Recovery by channel (collected by the channel of the debtor" in html
+    words = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    assert "call USD 1 100.00 20.0" in words
 
 
 def test_a_call_after_the_days_message_takes_the_payment() -> None:

@@ -141,6 +141,9 @@ TEXT: dict[str, dict[str, str]] = {
         "yes": "yes",
         "no": "no",
         "nothing": "nothing to show for this month",
+        "by_channel": "Recovery by channel (collected by the channel of the debtor's last contact"
+        " before each payment, within 30 days)",
+        "payments": "payments",
         "method": "Differences: two-proportion (Wald) interval for cure and roll-forward rates,"
         " the ratio estimator's variance for recovery; significant when the interval excludes"
         " 0. Formulas: docs/kpi.md.",
@@ -204,6 +207,9 @@ TEXT: dict[str, dict[str, str]] = {
         "yes": "sí",
         "no": "no",
         "nothing": "nada que mostrar este mes",
+        "by_channel": "Recuperación por canal (recaudado según el canal del último contacto con"
+        " el deudor antes de cada pago, en 30 días)",
+        "payments": "pagos",
         "method": "Diferencias: intervalo de dos proporciones (Wald) para las tasas de cura y"
         " deterioro, varianza del estimador de razón para la recuperación; significativa si el"
         " intervalo excluye el 0. Fórmulas: docs/kpi.md.",
@@ -254,6 +260,8 @@ class ReportInput:
     messages: pl.DataFrame | None = None
     #: :attr:`arrears.services.forecast.Backtest.by_horizon` (None: not enough history)
     backtest: pl.DataFrame | None = None
+    #: :func:`arrears.kpi.channels.channel_figures` of the month (None: not measured)
+    by_channel: pl.DataFrame | None = None
 
 
 def language(locale: str) -> str:
@@ -286,6 +294,8 @@ def render_html(data: ReportInput, locale: str) -> str:
         _matrix(data, t, locale),
         f"<h2>{escape(t['segments'])}</h2>",
         _segments(data, t, locale),
+        f"<h2>{escape(t['by_channel'])}</h2>",
+        _by_channel(data, t, locale),
         f"<h2>{escape(t['channels'])}</h2>",
         _channels(data, t, locale),
         f"<h2>{escape(t['operations'])}</h2>",
@@ -481,6 +491,27 @@ def _segments(data: ReportInput, t: dict[str, str], locale: str) -> str:
         )
         rows.append(f"<tr><td>{escape(segment)}</td><td>{escape(code)}</td>{cells}</tr>")
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _by_channel(data: ReportInput, t: dict[str, str], locale: str) -> str:
+    frame = data.by_channel
+    if frame is None or frame.is_empty():
+        return f"<p>{escape(t['nothing'])}</p>"
+    head = "".join(
+        f"<th>{escape(t[n])}</th>" for n in ("channel", "payments", "collected", "recovery_rate")
+    )
+    body = "".join(
+        f"<tr><td>{escape(str(row['channel']))}</td><td>{escape(str(row['currency']))}</td>"
+        f"<td>{row['payments']}</td>"
+        f'<td data-channel="{escape(str(row["channel"]))}" data-currency='
+        f'"{escape(str(row["currency"]))}" data-column="collected">'
+        f"{_cell(row['collected'], 'amount', str(row['currency']), locale)}</td>"
+        f'<td data-channel="{escape(str(row["channel"]))}" data-currency='
+        f'"{escape(str(row["currency"]))}" data-column="recovery">'
+        f"{_cell(row['recovery'], 'ratio', str(row['currency']), locale)}</td></tr>"
+        for row in frame.to_dicts()
+    )
+    return f"<table><tr>{head.replace('</th>', '</th><th></th>', 1)}</tr>{body}</table>"
 
 
 def _channels(data: ReportInput, t: dict[str, str], locale: str) -> str:

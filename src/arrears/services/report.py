@@ -32,6 +32,7 @@ from arrears.services.forecast import backtest
 from arrears.services.kpi import (
     Costs,
     KpiReport,
+    channel_report,
     experiment_report,
     kpi_report,
     kpi_reports,
@@ -131,6 +132,7 @@ def monthly_report(
         rates=rates,
     )
     sent = message_report(uow, actor, portfolio=portfolio, start=start, end=end)
+    by_channel = channel_report(uow, actor, portfolio=portfolio, start=start, end=end).rows
     ends = [end]
     while len(ends) < TREND_MONTHS:
         ends.insert(0, previous_month(ends[0].replace(day=1))[1])
@@ -168,6 +170,7 @@ def monthly_report(
         tested.arms,
         sent.rates,
         judged,
+        by_channel,
     )
     from arrears.kpi.report_pdf import render_pdf  # noqa: PLC0415 (fpdf: ~0.25 s to import)
 
