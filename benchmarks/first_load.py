@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/first_load.py [--debtors 1000000] [--profile backlog|demo|both]
         [--backend sqlite|postgres|both] [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+        [--db-prefix arrears_first_load_]
 
 Generates the portfolio (``arrears generate``'s profiles: ``backlog``, a takeover backlog of five
 invoices per debtor, most of it overdue, payments allocated explicitly; ``demo``, most debtors
@@ -112,6 +113,11 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--work", type=Path, default=Path("/tmp/arrears-bench-first-load"))
+    parser.add_argument(
+        "--db-prefix",
+        default="arrears_first_load_",
+        help="name of each store: this prefix + the profile (the store is kept after the run)",
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--prepare", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -137,7 +143,7 @@ def main() -> None:
         )
         print(f"parameters: {json.dumps(stats['parameters'])}")
         for backend in backends:
-            url = _store(backend, args.work, args.pg, f"arrears_first_load_{profile}")
+            url = _store(backend, args.work, args.pg, f"{args.db_prefix}{profile}")
             total = cpu_total = 0.0
             for kind in KINDS:
                 load = os.getloadavg()[0]
