@@ -152,6 +152,6 @@ def test_the_promise_and_dispute_history_in_english_and_spanish() -> None:
         "cumplió el 33 % de sus promesas este año",
     )
     assert said["disputes_12m"] == (
-        "has disputed 1 invoice this year",
-        "ha disputado 1 factura este año",
+        "has opened 1 dispute this year",
+        "ha abierto 1 disputa este año",
     )

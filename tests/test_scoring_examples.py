@@ -29,10 +29,10 @@ from arrears.scoring.features import (
     invoice_features,
 )
 from arrears.scoring.frames import (
+    DEBTOR_EVENT_SCHEMA,
     HISTORY_ALLOCATION_SCHEMA,
     HISTORY_INSTALMENT_SCHEMA,
     LIMIT_SCHEMA,
-    PROMISE_HISTORY_SCHEMA,
     History,
     View,
     issue_view,
@@ -107,12 +107,20 @@ def random_history(seed: int, debtors: int = 30, days: int = 500) -> History:
                 judged_on = vow.choice(issued[debtor])
                 made = min(made, judged_on)
             kept = vow.random() < 0.5
-        promises.append((debtor, made, judged_on, kept))
+        promises.append((debtor, made, judged_on, kept, "promise"))
+    # disputes (the dispute records: counted from the day they count from, whatever came of
+    # them; some on a day the debtor is issued an invoice)
+    for _ in range(debtors):
+        debtor = vow.randrange(1, debtors + 1)
+        opened = START + timedelta(days=vow.randrange(days))
+        if vow.random() < 0.3 and issued.get(debtor):
+            opened = vow.choice(issued[debtor])
+        promises.append((debtor, opened, None, None, "dispute"))
     return History(
         pl.DataFrame(inst, schema=HISTORY_INSTALMENT_SCHEMA, orient="row"),
         pl.DataFrame(alloc, schema=HISTORY_ALLOCATION_SCHEMA, orient="row"),
         pl.DataFrame(limits, schema=LIMIT_SCHEMA, orient="row"),
-        pl.DataFrame(promises, schema=PROMISE_HISTORY_SCHEMA, orient="row"),
+        pl.DataFrame(promises, schema=DEBTOR_EVENT_SCHEMA, orient="row"),
     )
 
 
@@ -164,11 +172,6 @@ def _ref_issued(view: View) -> pl.LazyFrame:
         .cast(pl.Float64())
         .alias("issued_90d"),
         pl.col("amount_minor").median().cast(pl.Float64()).alias("_typical_amount"),
-        pl.col("invoice_id")
-        .filter(pl.col("disputed") & (pl.col("issue_date") > d - timedelta(days=365)))
-        .n_unique()
-        .cast(pl.Float64())
-        .alias("disputes_12m"),
     )
 
 
@@ -176,12 +179,15 @@ def _ref_promises(view: View) -> pl.LazyFrame:
     d = view.as_of
     made = (pl.col("made_on") <= d) & (pl.col("made_on") > d - timedelta(days=365))
     judged = (pl.col("judged_on") <= d) & pl.col("kept").is_not_null()
+    promise = pl.col("event") == "promise"
+    judged = judged & promise
     return (
         view.promises.lazy()
         .filter(made)
         .group_by("debtor_id")
         .agg(
-            pl.len().cast(pl.Float64()).alias("promises_made_12m"),
+            promise.sum().cast(pl.Float64()).alias("promises_made_12m"),
+            (~promise).sum().cast(pl.Float64()).alias("disputes_12m"),
             (judged & ~pl.col("kept")).sum().cast(pl.Float64()).alias("promises_broken_12m"),
             pl.when(judged.sum() > 0)
             .then((judged & pl.col("kept")).sum() / judged.sum())
@@ -225,6 +231,7 @@ def reference_debtor_features(view: View) -> pl.DataFrame:
             pl.col("settled_365d").fill_null(0.0),
             pl.col("promises_made_12m").fill_null(0.0),
             pl.col("promises_broken_12m").fill_null(0.0),
+            pl.col("disputes_12m").fill_null(0.0),
         )
     )
     return (

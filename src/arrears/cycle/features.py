@@ -17,6 +17,7 @@ import polars as pl
 from arrears.cycle.frames import RATE_DIGITS, CycleInput
 from arrears.domain.money import exponent
 from arrears.kpi.aging import bucket_index, bucket_labels
+from arrears.policy.features import SCORING_HISTORY
 
 #: Money features: decimals with room for any currency's minor units.
 MONEY = pl.Decimal(38, 4)
@@ -162,8 +163,19 @@ def feature_table(
     )
     frame = _attach(frame, counts_df, ["debtor_id"]).with_columns(pl.col(_COUNT_NAMES).fill_null(0))
     frame = _attach(frame, last_df, ["debtor_id"])
+    # and the scoring history features: those the policy reads come with the scores
+    # (services.scoring.with_scoring_history), the others are null
     scores = data.scores.select(
-        *KEY, "score", "expected_days_to_pay", pl.col("expected_recovery_minor").alias("_er_minor")
+        *KEY,
+        "score",
+        "expected_days_to_pay",
+        pl.col("expected_recovery_minor").alias("_er_minor"),
+        *(
+            pl.col(f.name)
+            if f.name in data.scores.columns
+            else pl.lit(None, pl.Float64()).alias(f.name)
+            for f in SCORING_HISTORY
+        ),
     )
     frame = _attach(frame, scores, KEY)
     frame = _attach(

@@ -112,4 +112,32 @@ CATALOGUE: tuple[Feature, ...] = (
     ),
 )
 
-FEATURES: dict[str, FeatureType] = {f.name: f.type for f in CATALOGUE}
+#: The scoring history features (issue 18): computed by the scoring's code
+#: (``arrears.scoring.features``, as the model reads them) for the cycle's day only when a
+#: condition or the priority reads one (``services.scoring.with_scoring_history``), so they are
+#: not columns of every feature table. Null for a debtor and currency without an open balance.
+SCORING_HISTORY: tuple[Feature, ...] = (
+    Feature(
+        "promise_kept_rate",
+        T.NUMBER,
+        "Share (0-1) of the promises of the last 12 months judged by the day that were kept in "
+        "full (null: none judged yet); as the score reads it.",
+    ),
+    Feature(
+        "disputes_12m",
+        T.NUMBER,
+        "Disputes opened in the last 12 months, open or resolved since (every currency).",
+    ),
+    Feature(
+        "paid_share_90d",
+        T.NUMBER,
+        "Share (0-1) of what fell due in the last 90 days that is paid (null: nothing fell due).",
+    ),
+    Feature(
+        "utilisation",
+        T.NUMBER,
+        "Open balance over the credit limit (null: no limit in the balance's currency).",
+    ),
+)
+
+FEATURES: dict[str, FeatureType] = {f.name: f.type for f in (*CATALOGUE, *SCORING_HISTORY)}

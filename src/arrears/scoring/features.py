@@ -45,8 +45,9 @@ DEBTOR_FEATURES: dict[str, int] = {
     "utilisation": 0,
     # promise and dispute history (issue 18 item 3): promises to pay made in the last 12
     # months, of those judged by the day how many were broken (or only partly kept) and the
-    # share kept in full (null: none judged yet), and the invoices of the last 12 months in
-    # dispute by the day; every currency of the debtor, nothing made or judged after the day
+    # share kept in full (null: none judged yet), and the disputes opened in the last 12
+    # months (the dispute records, open or resolved since; an undated first load's from the day
+    # after it was loaded); every currency of the debtor, nothing made or judged after the day
     "promises_made_12m": 0,
     "promises_broken_12m": -1,
     "promise_kept_rate": 1,
@@ -173,12 +174,14 @@ def _debtor_features(
                 pl.lit(0.0).alias("promises_made_12m"),
                 pl.lit(0.0).alias("promises_broken_12m"),
                 pl.lit(None, F64).alias("promise_kept_rate"),
+                pl.lit(0.0).alias("disputes_12m"),
             )
         else:
             kept = _promise_history(promises, d, d if known is None else known, point)
             frame = frame.join(kept, on=on, how="left").with_columns(
                 pl.col("promises_made_12m").fill_null(0.0),
                 pl.col("promises_broken_12m").fill_null(0.0),
+                pl.col("disputes_12m").fill_null(0.0),
             )
     if limits is None:
         frame = frame.with_columns(pl.lit(None, I64).alias("credit_limit_minor"))
@@ -233,18 +236,27 @@ def _promise_history(
     promises: pl.LazyFrame, d: pl.Expr, known: pl.Expr, point: list[str]
 ) -> pl.LazyFrame:
     """Per debtor: the promises made in the 12 months up to ``d`` (and known by ``known``), the
-    broken ones and the share kept of those judged by ``known``."""
+    broken ones and the share kept of those judged by ``known``; the disputes opened in those
+    12 months (``event`` ``dispute``, open or resolved since, counted from their ``made_on``;
+    :data:`arrears.scoring.frames.DEBTOR_EVENT_SCHEMA`)."""
     made = (pl.col("made_on") <= known) & (pl.col("made_on") > d - timedelta(days=HISTORY_DAYS))
-    judged = made & (pl.col("judged_on") <= known) & pl.col("kept").is_not_null()
+    if "event" in promises.collect_schema().names():
+        promise = pl.col("event") == "promise"
+    else:
+        promise = pl.lit(True)
+    judged = made & promise & (pl.col("judged_on") <= known) & pl.col("kept").is_not_null()
     return (
         promises.filter(made)
         .with_columns(
+            promise.cast(F64).alias("_promise"),
+            (~promise).cast(F64).alias("_dispute"),
             judged.cast(F64).alias("_judged"),
             (judged & pl.col("kept")).cast(F64).alias("_kept"),
         )
         .group_by(*point, "debtor_id")
         .agg(
-            pl.len().cast(F64).alias("promises_made_12m"),
+            pl.col("_promise").sum().alias("promises_made_12m"),
+            pl.col("_dispute").sum().alias("disputes_12m"),
             (pl.col("_judged") - pl.col("_kept")).sum().alias("promises_broken_12m"),
             pl.col("_kept").sum().alias("_kept"),
             pl.col("_judged").sum().alias("_judged"),
@@ -260,14 +272,11 @@ def _promise_history(
 
 def _issued(inst: pl.LazyFrame, d: pl.Expr, point: list[str]) -> pl.LazyFrame:
     fell_due = (pl.col("due_date") < d) & (pl.col("due_date") >= d - timedelta(days=90))
-    this_year = pl.col("issue_date") > d - timedelta(days=HISTORY_DAYS)
     return (
         inst.with_columns(
             (pl.col("issue_date") > d - timedelta(days=90)).alias("_recent"),
             pl.when(fell_due).then(pl.col("amount_minor")).otherwise(0).alias("_billed"),
             pl.when(fell_due).then(pl.col("open_minor")).otherwise(0).alias("_unpaid"),
-            # an invoice of the last 12 months in dispute by the day (known by then)
-            pl.when(this_year & pl.col("disputed")).then(pl.col("invoice_id")).alias("_disp"),
         )
         .group_by(*point, "debtor_id")
         .agg(
@@ -276,7 +285,6 @@ def _issued(inst: pl.LazyFrame, d: pl.Expr, point: list[str]) -> pl.LazyFrame:
             pl.col("amount_minor").median().cast(F64).alias("_typical_amount"),
             pl.col("_billed").sum().alias("_billed"),
             pl.col("_unpaid").sum().alias("_unpaid"),
-            pl.col("_disp").drop_nulls().n_unique().cast(F64).alias("disputes_12m"),
         )
         .with_columns(
             _days(d, pl.col("_first_issue")).alias("tenure_days"),

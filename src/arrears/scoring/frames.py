@@ -105,12 +105,20 @@ PROMISE_HISTORY_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+#: The promise and dispute history of the debtors (``History.promises``, ``View.promises``):
+#: :data:`PROMISE_HISTORY_SCHEMA` and ``event``, ``promise`` or ``dispute``. A dispute's
+#: ``made_on`` is the day it counts from (the day it was opened; an undated one, the day after
+#: it was loaded), ``judged_on`` and ``kept`` are null. A frame without ``event`` holds
+#: promises only.
+DEBTOR_EVENT_SCHEMA: dict[str, pl.DataType] = {**PROMISE_HISTORY_SCHEMA, "event": S}
+
+
 def no_promises() -> pl.DataFrame:
-    return pl.DataFrame(schema=PROMISE_HISTORY_SCHEMA)
+    return pl.DataFrame(schema=DEBTOR_EVENT_SCHEMA)
 
 
 def promises_of(promises: pl.DataFrame | None) -> pl.DataFrame:
-    """:data:`PROMISE_HISTORY_SCHEMA` rows of the store's promises
+    """:data:`DEBTOR_EVENT_SCHEMA` rows of the store's promises
     (``arrears.store.scoring.history.PROMISE_READ``: ``outcome`` kept / partial / broken, or
     null while not judged, found on ``outcome_on``)."""
     if promises is None or promises.is_empty():
@@ -121,7 +129,38 @@ def promises_of(promises: pl.DataFrame | None) -> pl.DataFrame:
         pl.col("made_on").cast(D),
         pl.when(judged).then(pl.col("outcome_on")).cast(D).alias("judged_on"),
         pl.when(judged).then(pl.col("outcome") == "kept").alias("kept"),
+        pl.lit("promise").alias("event"),
     )
+
+
+def disputes_of(disputes: pl.DataFrame | None) -> pl.DataFrame:
+    """:data:`DEBTOR_EVENT_SCHEMA` rows of the store's disputes
+    (``arrears.store.scoring.history.DISPUTE_READ``: every dispute, open or resolved): each
+    counts from the day it was opened; an undated one (a first load's, opened on the day it was
+    loaded though raised before) from the day after, so the day it was loaded does not see it
+    (issue 18 item 5)."""
+    if disputes is None or disputes.is_empty():
+        return no_promises()
+    undated = pl.col("undated").cast(pl.Boolean())
+    return disputes.select(
+        pl.col("debtor_id").cast(I64),
+        (pl.col("opened_on").cast(D) + pl.duration(days=undated.cast(I64))).alias("made_on"),
+        pl.lit(None, D).alias("judged_on"),
+        pl.lit(None, pl.Boolean()).alias("kept"),
+        pl.lit("dispute").alias("event"),
+    )
+
+
+def debtor_events(promises: pl.DataFrame | None, disputes: pl.DataFrame | None) -> pl.DataFrame:
+    """The promise and dispute history (:data:`DEBTOR_EVENT_SCHEMA`) of the store's rows."""
+    return pl.concat([promises_of(promises), disputes_of(disputes)])
+
+
+def with_events(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (promises, perhaps without ``event``) as :data:`DEBTOR_EVENT_SCHEMA`."""
+    if "event" in frame.columns:
+        return frame.select(list(DEBTOR_EVENT_SCHEMA))
+    return frame.select(*PROMISE_HISTORY_SCHEMA, pl.lit("promise").alias("event"))
 
 
 def promises_known_by(promises: pl.DataFrame, day: date) -> pl.DataFrame:
@@ -228,9 +267,12 @@ def disputed_by(day: pl.Expr | date) -> pl.Expr:
     return (pl.col("disputed") & (on.is_null() | (on <= day))).alias("disputed")
 
 
-def view_from_cycle_input(data: CycleInput, as_of: date) -> View:
+def view_from_cycle_input(
+    data: CycleInput, as_of: date, disputes: pl.DataFrame | None = None
+) -> View:
     """The same view from what the daily cycle reads (``read_cycle_input``: the snapshot's
-    ``disputed`` is already as of its day, so ``disputed_on`` is left null)."""
+    ``disputed`` is already as of its day, so ``disputed_on`` is left null); ``disputes``: the
+    store's disputes (``read_disputes``, for ``disputes_12m``; none: it is 0)."""
     inst = (
         data.instalments.filter(pl.col("issue_date") <= as_of)
         .with_columns(pl.lit(None, D).alias("disputed_on"))
@@ -247,7 +289,8 @@ def view_from_cycle_input(data: CycleInput, as_of: date) -> View:
         )
         .select(list(VIEW_SETTLED_SCHEMA))
     )
-    return View(as_of, inst, settled, limits_of(data.debtors), cycle_promises(data, as_of))
+    events = pl.concat([cycle_promises(data, as_of), disputes_of(disputes)])
+    return View(as_of, inst, settled, limits_of(data.debtors), events)
 
 
 def cycle_promises(data: CycleInput, as_of: date) -> pl.DataFrame:
@@ -265,6 +308,7 @@ def cycle_promises(data: CycleInput, as_of: date) -> pl.DataFrame:
         pl.col("made_on").cast(D),
         pl.col("_ends_on").cast(D).alias("judged_on"),
         pl.when(judged).then(pl.col("state") == "kept").alias("kept"),
+        pl.lit("promise").alias("event"),
     )
 
 

@@ -232,14 +232,14 @@ _PHRASES: dict[str, tuple[Phrase, Phrase]] = {
     ),
     "disputes_12m": (
         lambda v, _r, _t: (
-            "has disputed no invoice this year"
+            "has opened no dispute this year"
             if _n(v) == 0
-            else f"has disputed {_n(v)} {_plural(_n(v), 'invoice', 'invoices')} this year"
+            else f"has opened {_n(v)} {_plural(_n(v), 'dispute', 'disputes')} this year"
         ),
         lambda v, _r, _t: (
-            "no ha disputado ninguna factura este año"
+            "no ha abierto ninguna disputa este año"
             if _n(v) == 0
-            else f"ha disputado {_n(v)} {_plural(_n(v), 'factura', 'facturas')} este año"
+            else f"ha abierto {_n(v)} {_plural(_n(v), 'disputa', 'disputas')} este año"
         ),
     ),
 }

@@ -42,12 +42,13 @@ from arrears.policy.check import Templates
 from arrears.policy.loading import load_policy
 from arrears.services.accounts import debtor_row_id
 from arrears.services.queues import assign_queue_tasks
-from arrears.services.scoring import run_scores
+from arrears.services.scoring import run_scores, with_scoring_history
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.cycle.read import read_cycle_input
 from arrears.store.cycle.write import RunSummary, commit_decisions
 from arrears.store.ledger.balances import ConcurrentChange
 from arrears.store.portfolios import UnknownPortfolio
+from arrears.store.scoring.history import read_disputes
 
 __all__ = [
     "CycleSummary",
@@ -277,8 +278,13 @@ def _plan(
         # (every `arrears` command imports this module: dispatch, import, aging...)
         from arrears.scoring.model import score_frame  # noqa: PLC0415
 
-        scored = score_frame(model, data, as_of, with_reasons=debtor is not None, days_to_pay=days)
+        scored = score_frame(
+            model, data, as_of, with_reasons=debtor is not None, days_to_pay=days,
+            disputes=read_disputes(uow.engine, portfolio=portfolio),
+        )  # fmt: skip
         data = replace(data, scores=scored.select(list(SCORE_SCHEMA)))
+    # the scoring history features the policy's conditions read (issue 18)
+    data = with_scoring_history(uow.engine, portfolio, data, as_of, policy.reads)
     scoring = time.perf_counter()
     decisions = decide(data, policy, as_of, explain=debtor is not None)
     if debtor is not None and scored is not None:

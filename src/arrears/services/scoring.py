@@ -18,7 +18,8 @@ import polars as pl
 from arrears.domain.activity import Activity
 from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import InvalidInput, NotFound
-from arrears.scoring.frames import History, limits_of, promises_of
+from arrears.policy.features import SCORING_HISTORY
+from arrears.scoring.frames import History, debtor_events, limits_of
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.activity_log import Entry, record
 from arrears.store.cycle.read import read_cycle_input
@@ -26,6 +27,7 @@ from arrears.store.portfolios import UnknownPortfolio, portfolio_id
 from arrears.store.scoring.history import (
     read_debtor_history,
     read_debtors,
+    read_disputes,
     read_history,
     read_promises,
 )
@@ -34,8 +36,9 @@ from arrears.store.scoring.scores import logged, write_scores
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, Engine
 
+    from arrears.cycle.frames import CycleInput
     from arrears.scoring.model import Model
 
 
@@ -61,8 +64,12 @@ def scoring_history(uow: SqlUnitOfWork, actor: Actor, *, portfolio: str) -> Hist
         history = read_history(uow.engine, portfolio=portfolio)
         # the credit limits of the debtors file, for the lender features (as they stand)
         limits = limits_of(read_debtors(uow.engine, portfolio=portfolio))
-        # the promises to pay with the outcomes the cycle recorded (promise history features)
-        promises = promises_of(read_promises(uow.engine, portfolio=portfolio))
+        # the promises to pay with the outcomes the cycle recorded and the dispute records
+        # (promise and dispute history features)
+        promises = debtor_events(
+            read_promises(uow.engine, portfolio=portfolio),
+            read_disputes(uow.engine, portfolio=portfolio),
+        )
     except UnknownPortfolio as exc:
         raise NotFound(str(exc)) from exc
     history = replace(history, limits=limits, promises=promises)
@@ -150,9 +157,10 @@ def score_portfolio(
         raise InvalidInput(f"top must be at least 1, not {top}")
     try:
         data = read_cycle_input(uow.engine, portfolio=portfolio, as_of=as_of, reopen_within_days=30)
+        disputes = read_disputes(uow.engine, portfolio=portfolio)
     except UnknownPortfolio as exc:
         raise NotFound(str(exc)) from exc
-    view = view_from_cycle_input(data, as_of)
+    view = view_from_cycle_input(data, as_of, disputes)
     scored = score_view(model, view, with_reasons=False, days_to_pay=True)
     balances = debtor_features(view, rules_only=model is None)
     names = data.debtors.select("debtor_id", pl.col("debtor_external_id").alias("debtor"))
@@ -324,6 +332,33 @@ def run_scores(
     return write
 
 
+#: The scoring history features a policy's conditions may read (``arrears.policy.features``):
+#: computed by the scoring's own code for the cycle's day, only when the policy reads one.
+SEGMENT_HISTORY = tuple(f.name for f in SCORING_HISTORY)
+
+
+def with_scoring_history(
+    engine: Engine, portfolio: str, data: CycleInput, as_of: date, reads: Callable[[str], bool]
+) -> CycleInput:
+    """``data`` with the scoring history features the policy ``reads`` (:data:`SEGMENT_HISTORY`)
+    added to its scores, per debtor and currency with an open balance, exactly as the model
+    sees them that day (``scoring.features.debtor_features``: promises judged as the cycle
+    judges them, the dispute records, the credit limits); the cycle's feature table carries
+    them on to the conditions. Unchanged when the policy reads none."""
+    wanted = [name for name in SEGMENT_HISTORY if reads(name)]
+    if not wanted:
+        return data
+    from arrears.scoring.features import debtor_features  # noqa: PLC0415
+    from arrears.scoring.frames import view_from_cycle_input  # noqa: PLC0415
+
+    view = view_from_cycle_input(data, as_of, read_disputes(engine, portfolio=portfolio))
+    history = debtor_features(view).select("debtor_id", "currency", *wanted)
+    scores = data.scores.drop(wanted, strict=False).join(
+        history, on=["debtor_id", "currency"], how="left", maintain_order="left"
+    )
+    return replace(data, scores=scores)
+
+
 def stored_scores(
     uow: SqlUnitOfWork, actor: Actor, *, portfolio: str, as_of: date, version: str | None = None
 ) -> pl.DataFrame:
@@ -465,9 +500,10 @@ def monitor_model(
         )
     try:
         data = read_cycle_input(uow.engine, portfolio=portfolio, as_of=as_of, reopen_within_days=30)
+        disputes = read_disputes(uow.engine, portfolio=portfolio)
     except UnknownPortfolio as exc:
         raise NotFound(str(exc)) from exc
-    debtors = debtor_features(view_from_cycle_input(data, as_of))
+    debtors = debtor_features(view_from_cycle_input(data, as_of, disputes))
     scores = predict_pay(model, debtors)
     table = drift(ref, debtors.select(debtor_names(model)), scores)
     window = model.metadata.get("training_window") or {}

@@ -20,8 +20,8 @@ from arrears.scoring.frames import (
     HISTORY_ALLOCATION_SCHEMA,
     HISTORY_INSTALMENT_SCHEMA,
     History,
+    debtor_events,
     limits_of,
-    promises_of,
 )
 from arrears.store.cycle.read import _NULL_DAY, _typed
 from arrears.store.cycle.snapshot import (
@@ -113,7 +113,10 @@ def read_debtor_history(engine: Engine, *, portfolio: str, debtor: str) -> Histo
         _sorted(found, "instalment_id"),
         _sorted(paid, "id").select(list(HISTORY_ALLOCATION_SCHEMA)),
         limits,
-        promises_of(read_promises(engine, portfolio=portfolio, debtor_id=did)),
+        debtor_events(
+            read_promises(engine, portfolio=portfolio, debtor_id=did),
+            read_disputes(engine, portfolio=portfolio, debtor_id=did),
+        ),
     )
 
 
@@ -166,6 +169,38 @@ def read_promises(engine: Engine, *, portfolio: str, debtor_id: int | None = Non
         WHERE portfolio_id = {pid} AND cancelled_on IS NULL{one}"""
     [promises] = _read_all(engine, [(query, lambda raw: _typed(raw, PROMISE_READ))])
     return promises
+
+
+#: One row per dispute (table ``dispute``, whatever its state): the day it was opened and
+#: whether it is undated (a ``from_erp`` dispute of invoices that came in already disputed: a
+#: first load, opened on the load's day though raised some time before).
+DISPUTE_READ: dict[str, pl.DataType] = {
+    "dispute_id": pl.Int64(),
+    "debtor_id": pl.Int64(),
+    "opened_on": pl.Date(),
+    "undated": pl.Int64(),
+}
+
+
+def read_disputes(engine: Engine, *, portfolio: str, debtor_id: int | None = None) -> pl.DataFrame:
+    """Every dispute of ``portfolio`` (or of its debtor ``debtor_id``), open or resolved
+    (:data:`DISPUTE_READ`): the dispute history feature ``disputes_12m`` counts them
+    (:func:`arrears.scoring.frames.disputes_of`). Raises
+    :class:`arrears.store.portfolios.UnknownPortfolio` for an unknown code."""
+    with engine.connect() as conn:
+        pid = int(portfolio_id(conn, portfolio))
+    pg = engine.dialect.name == "postgresql"
+    one = "" if debtor_id is None else f" AND d.debtor_id = {int(debtor_id)}"
+    query = f"""
+        SELECT d.id AS dispute_id, d.debtor_id, {_day("d.opened_on", pg)} AS opened_on,
+               CASE WHEN d.reason = 'from_erp' AND NOT EXISTS (
+                   SELECT 1 FROM dispute_invoice di JOIN invoice i ON i.id = di.invoice_id
+                   WHERE di.dispute_id = d.id AND i.disputed_on IS NOT NULL)
+               THEN 1 ELSE 0 END AS undated
+        FROM dispute d
+        WHERE d.portfolio_id = {pid}{one}"""
+    [disputes] = _read_all(engine, [(query, lambda raw: _typed(raw, DISPUTE_READ))])
+    return disputes
 
 
 def _day(column: str, pg: bool, *, nullable: bool = False) -> str:
