@@ -34,12 +34,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -212,6 +214,62 @@ def phase_score(work: Path, url: str) -> dict[str, object]:
     return result
 
 
+def phase_model_score(work: Path, url: str) -> dict[str, object]:
+    """``arrears model score`` as the command runs it (``services.scoring.score_portfolio``:
+    read, score with expected days to pay, features, reasons, band; nothing stored), with and
+    without the reasons, then its parts one by one: wall and CPU seconds. The reasons are
+    timed both ways in this process (tree by tree, and every moved copy predicted whole as
+    before) and compared text for text."""
+    import joblib
+
+    from arrears.domain.actor import system
+    from arrears.scoring.features import debtor_features
+    from arrears.scoring.frames import view_from_cycle_input
+    from arrears.scoring.model import reasons_series, score_view
+    from arrears.services.scoring import score_portfolio
+    from arrears.services.uow import SqlUnitOfWork
+    from arrears.store.cycle.read import read_cycle_input
+    from arrears.store.database import connect
+    from arrears.store.scoring.history import read_disputes
+
+    model = joblib.load(work / "model.joblib")
+    engine = connect(url)
+    uow = SqlUnitOfWork(engine)
+    actor = system("bench")
+    result: dict[str, object] = {}
+
+    def timed(label: str, fn: Any) -> Any:
+        start, used = time.perf_counter(), _cpu_s()
+        out = fn()
+        result[label] = {"wall": time.perf_counter() - start, "cpu": _cpu_s() - used}
+        return out
+
+    for reasons in (False, True):
+        label = "end_to_end_" + ("with" if reasons else "without") + "_reasons"
+        got = timed(
+            label,
+            lambda r=reasons: score_portfolio(
+                uow, actor, portfolio=PORTFOLIO, as_of=END, model=model, with_reasons=r
+            ),
+        )
+        result["rows"] = got.scores.height
+    data = timed(
+        "read",
+        lambda: read_cycle_input(engine, portfolio=PORTFOLIO, as_of=END, reopen_within_days=30),
+    )
+    disputes = read_disputes(engine, portfolio=PORTFOLIO)
+    view = view_from_cycle_input(data, END, disputes)
+    timed("score_with_days", lambda: score_view(model, view, with_reasons=False, days_to_pay=True))
+    features = timed("debtor_features", lambda: debtor_features(view))
+    fast = timed("reasons_by_tree", lambda: reasons_series(model, features))
+    slow = timed("reasons_whole", lambda: reasons_series(model, features, by_tree=False))
+    result["reasons_identical"] = int((fast == slow).sum())
+    result["reasons_rows"] = features.height
+    engine.dispose()
+    result["load"] = os.getloadavg()[0]
+    return result
+
+
 def reasons_synthetic(n: int) -> None:
     """``--reasons N``: the reasons of N debtors, row by row (as before issue 18 item 3: every
     moved pair predicted, three phrases per row in Python) against ``reasons_series`` (pairs
@@ -317,6 +375,11 @@ def main() -> None:
     parser.add_argument(
         "--reasons", type=int, metavar="N", help="only compare the reasons of N synthetic debtors"
     )
+    parser.add_argument(
+        "--model-score",
+        action="store_true",
+        help="only time `model score` end to end (needs the cached portfolio and --model FILE)",
+    )
     parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.reasons:
@@ -332,6 +395,8 @@ def main() -> None:
             result = phase_examples(work)
         elif name == "fit":
             result = phase_fit(work)
+        elif name == "model-score":
+            result = phase_model_score(work, rest[1])
         else:
             result = phase_score(work, rest[1])
         print(json.dumps(result, default=str))
@@ -345,6 +410,11 @@ def main() -> None:
 
     url = f"sqlite:///{pristine}"
     upgrade(url)  # the cached import may predate the latest migration
+    if args.model_score:
+        if args.model and args.model.resolve() != (work / "model.joblib").resolve():
+            shutil.copyfile(args.model, work / "model.joblib")
+        print_model_score(*run_child(["model-score", str(work), url]))
+        return
     (work / "model.joblib").unlink(missing_ok=True)
     if args.model:
         shutil.copyfile(args.model, work / "model.joblib")
@@ -406,6 +476,33 @@ def main() -> None:
             f"with every open invoice's days to pay: {got['with_days_s']:.2f} s)"
         )
     print(f"score process peak {mem:,.0f} MiB")
+    if (work / "model.joblib").exists():
+        print_model_score(*run_child(["model-score", str(work), url]))
+
+
+def print_model_score(r: dict[str, object], mem: float) -> None:
+    """``arrears model score`` end to end and its parts (wall, CPU), and the 5 s target."""
+
+    def part(label: str) -> str:
+        got = r[label]
+        assert isinstance(got, dict)
+        return f"{got['wall']:.2f} s (CPU {got['cpu']:.2f} s)"
+
+    total = r["end_to_end_with_reasons"]
+    assert isinstance(total, dict)
+    print(
+        f"model score ({r['rows']:,} rows; load average {float(str(r['load'])):.1f}): "
+        f"with reasons {part('end_to_end_with_reasons')}, without "
+        f"{part('end_to_end_without_reasons')}; target <= {TARGET_SCORE_S:.0f} s: "
+        f"{mark(float(total['wall']) <= TARGET_SCORE_S)}"
+    )
+    print(
+        f"  parts: read_cycle_input {part('read')}, score with days to pay "
+        f"{part('score_with_days')}, debtor features {part('debtor_features')}, reasons tree "
+        f"by tree {part('reasons_by_tree')}, reasons with every moved copy whole (before) "
+        f"{part('reasons_whole')}; identical reasons {r['reasons_identical']:,}/"
+        f"{r['reasons_rows']:,}; peak {mem:,.0f} MiB"
+    )
 
 
 if __name__ == "__main__":
