@@ -667,6 +667,23 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
+class Words(dict[str, str]):
+    """A language's words; ``said(text)``: a use case's message (English) in this language
+    (:func:`arrears.web.error_words.said`), for the templates that show refusals."""
+
+    def __init__(self, language: str, words: dict[str, str]) -> None:
+        super().__init__(words)
+        self._language = language
+
+    def said(self, text: object) -> str:
+        from arrears.web.error_words import said  # noqa: PLC0415 (it imports this module)
+
+        return said(str(text), self._language)
+
+
+TEXT = {language: Words(language, words) for language, words in TEXT.items()}
+
+
 def choose(accept_language: str, workspace_locale: str) -> str:
     """The language of a page: the first of ours the browser prefers (by ``q``), else the
     workspace locale's, else English."""
