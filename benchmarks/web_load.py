@@ -238,10 +238,22 @@ def main() -> None:
     results = Results()
     filters = f"queue={args.queue}&stage={args.stage}&top=50"
     try:
-        # warm up: each worker opens its connections, the first request of each page
+        # warm up: each worker process opens its connections, loads the policy and the model
+        # (the first account page of a process), on a few connections for a few seconds
         warm = Results()
         names = _names(args.users)
-        virtual_user(base, names[0], token, time.monotonic() + 3, warm, 0, filters, args.timeout)
+        warmers = [
+            threading.Thread(
+                target=virtual_user,
+                args=(base, names[i % len(names)], token, time.monotonic() + 8, warm, 100 + i,
+                      filters, args.timeout),
+            )
+            for i in range(2 * args.workers)
+        ]  # fmt: skip
+        for t in warmers:
+            t.start()
+        for t in warmers:
+            t.join()
         load_before = os.getloadavg()
         _, pg_before = _pg_backends(url)
         cpu_before = _tree_cpu(proc.pid)
