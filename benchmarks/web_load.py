@@ -42,6 +42,7 @@ from machine import describe
 ARREARS = str(Path(sys.executable).parent / "arrears")
 PASSWORD = "load-test-password-1"
 TARGET_MS = 200.0
+PAGES = ("worklist", "account", "worklist filtered (API)")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 ACCOUNT = re.compile(r'href="/accounts/([^"]+)"')
 
@@ -178,19 +179,22 @@ def virtual_user(
     seed: int,
     filters: str,
     timeout: float = 30.0,
+    pages: frozenset[str] = frozenset(PAGES),
 ) -> None:
     rng = random.Random(seed)
     with httpx.Client(base_url=base, timeout=timeout, follow_redirects=False) as client:
         _login(client, name)
         api = {"Authorization": f"Bearer {token}"}
+        debtors: list[str] = []
         while time.monotonic() < until:
-            debtors: list[str] = []
             for page, fixed, headers in (
                 ("worklist", "/worklist", None),
                 ("account", None, None),
                 ("worklist filtered (API)", f"/api/v1/worklist?{filters}", api),
             ):
-                if fixed is None and not debtors:
+                if page == "worklist" and debtors and page not in pages:
+                    continue  # (the worklist is read once for its accounts)
+                if page != "worklist" and (page not in pages or (fixed is None and not debtors)):
                     continue
                 path = fixed or f"/accounts/{rng.choice(debtors)}"
                 start = time.perf_counter()
@@ -203,7 +207,8 @@ def virtual_user(
                         debtors = ACCOUNT.findall(answer.text)
                 except httpx.HTTPError as exc:
                     error = f"{type(exc).__name__} {path}"
-                results.add(page, time.perf_counter() - start, error)
+                if page in pages:
+                    results.add(page, time.perf_counter() - start, error)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -222,6 +227,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--timeout", type=float, default=30.0, help="a request's, in seconds")
+    parser.add_argument(
+        "--pages",
+        default="worklist,account,api",
+        help="which pages the virtual users load (worklist, account, api: the filtered one)",
+    )
     parser.add_argument("--setup-only", action="store_true")
     args = parser.parse_args()
     from arrears import config
@@ -237,6 +247,8 @@ def main() -> None:
     base = f"http://127.0.0.1:{args.port}"
     results = Results()
     filters = f"queue={args.queue}&stage={args.stage}&top=50"
+    named = {"worklist": PAGES[0], "account": PAGES[1], "api": PAGES[2]}
+    pages = frozenset(named[p.strip()] for p in args.pages.split(","))
     try:
         # warm up: each worker process opens its connections, loads the policy and the model
         # (the first account page of a process), on a few connections for a few seconds
@@ -246,7 +258,7 @@ def main() -> None:
             threading.Thread(
                 target=virtual_user,
                 args=(base, names[i % len(names)], token, time.monotonic() + 8, warm, 100 + i,
-                      filters, args.timeout),
+                      filters, args.timeout, pages),
             )
             for i in range(2 * args.workers)
         ]  # fmt: skip
@@ -271,6 +283,7 @@ def main() -> None:
                     i + 1,
                     filters,
                     args.timeout,
+                    pages,
                 ),
             )
             for i in range(args.vus)
