@@ -9,7 +9,8 @@ says something else (``recorded_at`` = the import's time, ``source`` = ``import:
 A refusal that did not come from an import (the debtor's opt-out link, a STOP reply, the CLI or
 the web) outranks the file: the debtor's consent for that channel stays ``denied`` on every
 point of the channel, a new point included (with the refusal's ``source``), whatever the file
-says. An import's own ``denied`` is the file's to lift. ``upsert`` returns, per debtor, the
+says. An import's own ``denied`` is the file's to lift. Debtors new to the store take
+:func:`insert_new` (the same rows, no reads). ``upsert`` returns, per debtor, the
 changes for its ``debtor.updated`` activity and the refusals it kept. A debtor's refusal is
 lifted only by :func:`grant` (``arrears compliance grant``), with a reason.
 """
@@ -109,6 +110,41 @@ def upsert(conn: Connection, rows: pl.DataFrame, ctx: LoadContext) -> Changed:
     values = _value_changes(primary, points)
     consent_changes = _consent_changes(primary, consents)
     return Changed(_by_debtor(pl.concat([values, consent_changes])), _kept(consents))
+
+
+def insert_new(conn: Connection, rows: pl.DataFrame, ctx: LoadContext) -> None:
+    """The contact points and consents of debtors created in this transaction (``rows``: typed
+    debtor rows with their new ``id``): what :func:`upsert` writes for them, without its reads.
+    Such a debtor has no point, consent or refusal yet, so every point is new and primary and
+    every consent is the file's, and there is no change to report."""
+    wanted = _wanted(rows)
+    points = wanted.select("debtor_id", "kind", "value").unique(maintain_order=True)
+    ids = bulk.reserve_ids(conn, contact_point, points.height).alias("contact_point_id")
+    points = points.with_columns(ids)
+    bulk.insert_frame(
+        conn,
+        contact_point,
+        points.select(
+            pl.col("contact_point_id").alias("id"),
+            "debtor_id",
+            "kind",
+            "value",
+            is_primary=pl.lit(True),
+            status=pl.lit("valid"),
+            created_at=pl.lit(ctx.at),
+        ),
+    )
+    bulk.insert_frame(
+        conn,
+        consent,
+        wanted.join(points, on=["debtor_id", "kind", "value"]).select(
+            "contact_point_id",
+            "channel",
+            "status",
+            recorded_at=pl.lit(ctx.at),
+            source=pl.lit(f"import:{ctx.batch_id}"),
+        ),
+    )
 
 
 def _value_changes(primary: pl.DataFrame, points: pl.DataFrame) -> pl.DataFrame:

@@ -11,6 +11,8 @@ Contact points: email -> consent for email; phone -> sms, whatsapp, call; postal
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection
@@ -48,23 +50,43 @@ def _hash_fields(frame: pl.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in {"source", "row", "portfolio", "portfolio_id"}]
 
 
-def _attributes(frame: pl.DataFrame) -> list[str]:
+def _per_distinct(
+    frame: pl.DataFrame, columns: list[str], encode: Callable[[tuple[Any, ...]], str]
+) -> pl.Series:
+    """``encode`` of each row's ``columns``, called once per distinct combination (a file's
+    tags, segments and attributes repeat: a million rows hold a few hundred combinations)."""
+    values = frame.select(columns)
+    distinct = values.unique(maintain_order=True)
+    encoded = pl.Series("__encoded", [encode(row) for row in distinct.iter_rows()], pl.String)
+    return values.join(
+        distinct.with_columns(encoded), on=columns, how="left", nulls_equal=True,
+        maintain_order="left",
+    )["__encoded"]  # fmt: skip
+
+
+def _attributes(frame: pl.DataFrame) -> pl.Series:
     extra = [c for c in frame.columns if c.startswith(ATTRIBUTE_PREFIX)]
-    out = []
-    for row in frame.select("attributes", "segment", *extra).iter_rows():
+
+    def encode(row: tuple[Any, ...]) -> str:
         attrs = json.loads(row[0]) if row[0] else {}
         if row[1] is not None:
             attrs["segment"] = row[1]
         for name, value in zip(extra, row[2:], strict=True):
             if value is not None:
                 attrs[name.removeprefix(ATTRIBUTE_PREFIX)] = value
-        out.append(json.dumps(attrs, sort_keys=True, ensure_ascii=False))
-    return out
+        return json.dumps(attrs, sort_keys=True, ensure_ascii=False)
+
+    return _per_distinct(frame, ["attributes", "segment", *extra], encode).alias("attributes")
+
+
+def _tags(frame: pl.DataFrame) -> pl.Series:
+    return _per_distinct(
+        frame, ["tags"], lambda row: json.dumps(row[0] or [], ensure_ascii=False)
+    ).alias("tags")
 
 
 def _values(rows: pl.DataFrame, ctx: LoadContext) -> pl.DataFrame:
     """The debtor table's columns for these typed rows (defaults filled)."""
-    tags = [json.dumps(t or [], ensure_ascii=False) for t in rows["tags"].to_list()]
     return rows.select(
         "portfolio_id",
         pl.col("debtor_id").alias("external_id"),
@@ -78,8 +100,8 @@ def _values(rows: pl.DataFrame, ctx: LoadContext) -> pl.DataFrame:
         "credit_limit_minor",
         pl.col("credit_status").fill_null("active"),
         *(pl.col(f).fill_null(False) for f in FIELDS[9:13]),
-        pl.Series("tags", tags, dtype=pl.String),
-        pl.Series("attributes", _attributes(rows), dtype=pl.String),
+        _tags(rows),
+        _attributes(rows),
         "row_hash",
     )
 
@@ -129,7 +151,7 @@ def _create(conn: Connection, new: pl.DataFrame, ctx: LoadContext) -> None:
     )
     # the portfolio was resolved and locked; the import batch is this transaction's
     bulk.insert_frame(conn, debtor, values, references_checked=True)
-    contact_points.upsert(conn, new, ctx)
+    contact_points.insert_new(conn, new, ctx)
 
 
 def _update(conn: Connection, changed: pl.DataFrame, ctx: LoadContext) -> None:
