@@ -23,7 +23,14 @@ from sqlalchemy import Connection
 from arrears.domain import agreements as rules
 from arrears.domain.activity import Activity
 from arrears.domain.actor import Actor, Permission
-from arrears.domain.agreements import Frequency, Limits, PlanTerms
+from arrears.domain.agreements import (
+    LIVE_PLAN_STATUSES,
+    Frequency,
+    Limits,
+    PlanStatus,
+    PlanTerms,
+    SettlementStatus,
+)
 from arrears.domain.errors import Conflict, NotFound
 from arrears.domain.money import Money, MoneyError, is_currency, to_minor
 from arrears.domain.problems import Problem, ProblemsFound, printable
@@ -328,7 +335,7 @@ def accept_plan(
                 f"(arrears payment-plan cancel {live['id']})"
             )
         terms = quote.terms
-        status = "awaiting_approval" if terms.beyond else "active"
+        status = PlanStatus.AWAITING_APPROVAL if terms.beyond else PlanStatus.ACTIVE
         plan_id = records.insert_plan(
             conn,
             {
@@ -345,7 +352,7 @@ def accept_plan(
                 "first_on": terms.schedule[0].due_on,
                 "accepted_on": on,
                 "expires_on": on + timedelta(days=policy.payment_plans.offer_expires_days),
-                "active_on": on if status == "active" else None,
+                "active_on": on if status == PlanStatus.ACTIVE else None,
                 "beyond": list(terms.beyond),
                 "grace_days": policy.payment_plans.grace_days,
                 "missed_to_break": policy.payment_plans.missed_to_break,
@@ -366,7 +373,7 @@ def accept_plan(
             payload=_plan_payload(quote, on) | {"beyond": list(terms.beyond)},
             key=f"{kind.kind}:{key}",
         )
-        if status == "active":
+        if status == PlanStatus.ACTIVE:
             _activate(conn, who, plan_id, key, quote.currency, terms, on, actor, at)
     return PlanRecorded(plan_id, status, quote, changed=True)
 
@@ -376,6 +383,18 @@ def _may_agree(actor: Actor, debtor: str | None, doing: str) -> None:
     if actor.may(Permission.SELF_SERVICE) and actor.name == f"debtor:{debtor}":
         return
     actor.require(Permission.WORK, doing)
+
+
+def _statuses(
+    request: _Request, status: str | None, kind: type[PlanStatus] | type[SettlementStatus]
+) -> tuple[str, ...] | None:
+    """A listing's status filter: ``None`` (any), or that one of ``kind`` (else a problem)."""
+    if status is None:
+        return None
+    if status not in {s.value for s in kind}:
+        request.add(printable(f"unknown status {status!r}: one of {', '.join(kind)}"))
+        request.check()
+    return (status,)
 
 
 def _may_read(actor: Actor, debtor: str | None, doing: str) -> None:
@@ -453,9 +472,9 @@ def approve_plan(
         found = records.plan(conn, plan_id)
         if found is None:
             raise NotFound(f"plan {plan_id}: no such plan")
-        if found["status"] == "active" and found["approved_by"] is not None:
-            return PlanChanged(plan_id, "active", changed=False)
-        if found["status"] != "awaiting_approval":
+        if found["status"] == PlanStatus.ACTIVE and found["approved_by"] is not None:
+            return PlanChanged(plan_id, PlanStatus.ACTIVE, changed=False)
+        if found["status"] != PlanStatus.AWAITING_APPROVAL:
             request.add(f"plan {plan_id} is {found['status']}: only a plan awaiting approval is")
         elif on > found["expires_on"]:
             request.add(f"the offer expired on {found['expires_on']}: quote and accept a new plan")
@@ -463,7 +482,9 @@ def approve_plan(
             request.add(f"cannot approve on {on}, before it was accepted ({found['accepted_on']})")
         request.check()
         who = records.owner_by_id(conn, int(found["debtor_id"]))
-        records.update_plan(conn, plan_id, status="active", active_on=on, approved_by=actor.name)
+        records.update_plan(
+            conn, plan_id, status=PlanStatus.ACTIVE, active_on=on, approved_by=actor.name
+        )
         schedule = tuple(
             rules.ScheduledInstalment(int(r["seq"]), r["due_on"], int(r["amount_minor"]))
             for r in records.schedule(conn, plan_id)
@@ -490,7 +511,7 @@ def approve_plan(
         _activate(
             conn, who, plan_id, str(found["key"]), str(found["currency"]), terms, on, actor, at
         )
-    return PlanChanged(plan_id, "active", changed=True)
+    return PlanChanged(plan_id, PlanStatus.ACTIVE, changed=True)
 
 
 def cancel_plan(
@@ -506,15 +527,15 @@ def cancel_plan(
         found = records.plan(conn, plan_id)
         if found is None:
             raise NotFound(f"plan {plan_id}: no such plan")
-        if found["status"] == "cancelled":
-            return PlanChanged(plan_id, "cancelled", changed=False)
-        if found["status"] not in ("active", "awaiting_approval"):
+        if found["status"] == PlanStatus.CANCELLED:
+            return PlanChanged(plan_id, PlanStatus.CANCELLED, changed=False)
+        if found["status"] not in LIVE_PLAN_STATUSES:
             request.add(f"plan {plan_id} is {found['status']}: it has ended already")
         elif on < found["accepted_on"]:
             request.add(f"cannot cancel on {on}, before it was accepted ({found['accepted_on']})")
         request.check()
         who = records.owner_by_id(conn, int(found["debtor_id"]))
-        records.update_plan(conn, plan_id, status="cancelled", ended_on=on)
+        records.update_plan(conn, plan_id, status=PlanStatus.CANCELLED, ended_on=on)
         _log(
             conn,
             who,
@@ -526,7 +547,7 @@ def cancel_plan(
             payload={"on": on.isoformat(), "reason": reason.strip()},
             key=f"plan.cancelled:{found['key']}",
         )
-    return PlanChanged(plan_id, "cancelled", changed=True)
+    return PlanChanged(plan_id, PlanStatus.CANCELLED, changed=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,15 +603,22 @@ def list_plans(
     portfolio: str,
     debtor: str | None = None,
     with_schedule: bool = False,
+    status: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[PlanView]:
     """The portfolio's plans (``debtor``'s only: the debtor may read their own), newest
-    first."""
+    first; ``status``: of that :class:`PlanStatus` only; ``limit`` at most after the first
+    ``offset`` (filtered and paged by the query)."""
     _may_read(actor, debtor, "read the payment plans")
     request = _Request("plans")
+    statuses = _statuses(request, status, PlanStatus)
     with uow:
         conn = uow.conn
         pid, debtor_id = _scope(conn, request, portfolio, debtor)
-        rows = records.plans(conn, pid, debtor_id=debtor_id)
+        rows = records.plans(
+            conn, pid, debtor_id=debtor_id, statuses=statuses, limit=limit, offset=offset
+        )
         ids = [int(r["id"]) for r in rows] if with_schedule else []
         schedules = records.schedule_rows(conn, ids)
         return [_plan_view(r, schedules.get(int(r["id"]))) for r in rows]

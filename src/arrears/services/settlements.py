@@ -16,6 +16,7 @@ from typing import Any
 
 from arrears.domain import agreements as rules
 from arrears.domain.actor import Actor, Permission
+from arrears.domain.agreements import LIVE_SETTLEMENT_STATUSES, SettlementStatus
 from arrears.domain.errors import Conflict, NotFound
 from arrears.policy.model import Policy
 from arrears.services.agreements import (
@@ -26,6 +27,7 @@ from arrears.services.agreements import (
     _owner,
     _Request,
     _scope,
+    _statuses,
 )
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.agreements import records
@@ -133,7 +135,7 @@ def offer_settlement(
                 f"{limits_.max_days}"
             )
         amount = rules.settlement_amount(balance, discount)
-        status = "awaiting_approval" if beyond else "offered"
+        status = SettlementStatus.AWAITING_APPROVAL if beyond else SettlementStatus.OFFERED
         values = {
             "key": key,
             "portfolio_id": who.portfolio_id,
@@ -203,17 +205,17 @@ def _settlement_change(
             # a debtor sees no other debtor's settlement, not even that it exists
             raise NotFound(f"settlement {settlement_id}: no such settlement")
         status = str(found["status"])
-        done = "offered" if approve else "accepted"
-        if approve and status in ("offered", "accepted") and found["approved_by"]:
+        done = SettlementStatus.OFFERED if approve else SettlementStatus.ACCEPTED
+        if approve and status in LIVE_SETTLEMENT_STATUSES and found["approved_by"]:
             return _settlement_view(found, who.external_id, changed=False)
-        if not approve and status == "accepted":
+        if not approve and status == SettlementStatus.ACCEPTED:
             return _settlement_view(found, who.external_id, changed=False)
-        wanted = "awaiting_approval" if approve else "offered"
+        wanted = SettlementStatus.AWAITING_APPROVAL if approve else SettlementStatus.OFFERED
         if status != wanted:
             why = {
-                "awaiting_approval": "it needs a manager's approval first "
+                str(SettlementStatus.AWAITING_APPROVAL): "it needs a manager's approval first "
                 f"(arrears settlement approve {settlement_id})",
-                "offered": "it needs no approval",
+                str(SettlementStatus.OFFERED): "it needs no approval",
             }.get(status, f"it is {status}")
             request.add(f"cannot {'approve' if approve else 'accept'} it: {why}")
         elif on > found["expires_on"]:
@@ -264,14 +266,25 @@ def accept_settlement(
 
 
 def list_settlements(
-    uow: SqlUnitOfWork, actor: Actor, *, portfolio: str, debtor: str | None = None
+    uow: SqlUnitOfWork,
+    actor: Actor,
+    *,
+    portfolio: str,
+    debtor: str | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[SettlementView]:
     """The portfolio's settlements (``debtor``'s only: the debtor may read their own), newest
-    first."""
+    first; ``status``: of that :class:`SettlementStatus` only; ``limit`` at most after the
+    first ``offset`` (filtered and paged by the query)."""
     _may_read(actor, debtor, "read the settlements")
     request = _Request("settlements")
+    statuses = _statuses(request, status, SettlementStatus)
     with uow:
         conn = uow.conn
         pid, debtor_id = _scope(conn, request, portfolio, debtor)
-        rows = records.settlements(conn, pid, debtor_id=debtor_id)
+        rows = records.settlements(
+            conn, pid, debtor_id=debtor_id, statuses=statuses, limit=limit, offset=offset
+        )
         return [_settlement_view(r, str(r["debtor"])) for r in rows]

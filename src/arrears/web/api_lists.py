@@ -15,6 +15,7 @@ from typing import Annotated, TypeVar
 from fastapi import Body, Query, Response
 from fastapi import Path as PathParam
 
+from arrears.domain import agreements as rules
 from arrears.domain.errors import Unavailable
 from arrears.domain.money import from_minor
 from arrears.policy.model import Policy
@@ -209,7 +210,7 @@ def get_promises(
     return m.PromiseList(promises=[_promise(p) for p in items], page=page, next_page=more)
 
 
-PlanStatus = "^(awaiting_approval|active|broken|completed|expired|cancelled)$"
+PlanStatus = f"^({'|'.join(rules.PlanStatus)})$"
 
 
 @router.get("/plans", response_model=m.PlanList, responses=READ)
@@ -222,14 +223,15 @@ def get_plans(
     page: PageNo = 1,
 ) -> m.PlanList:
     """Payment plans, newest first."""
-    found = _matching(
-        agreements.list_plans(s.uow(), actor, portfolio=s.portfolio, debtor=debtor), status=status
-    )
-    items, more = _numbered(found, page, top)
+    found = agreements.list_plans(
+        s.uow(), actor, portfolio=s.portfolio, debtor=debtor, status=status,
+        limit=top + 1, offset=(page - 1) * top,
+    )  # fmt: skip
+    items, more = found[:top], page + 1 if len(found) > top else None
     return m.PlanList(plans=[_plan(p) for p in items], page=page, next_page=more)
 
 
-SettlementStatus = "^(awaiting_approval|offered|accepted|paid|lapsed|expired)$"
+SettlementStatus = f"^({'|'.join(rules.SettlementStatus)})$"
 
 
 @router.get("/settlements", response_model=m.SettlementList, responses=READ)
@@ -242,11 +244,11 @@ def get_settlements(
     page: PageNo = 1,
 ) -> m.SettlementList:
     """Settlement offers, newest first."""
-    found = _matching(
-        settlements.list_settlements(s.uow(), actor, portfolio=s.portfolio, debtor=debtor),
-        status=status,
-    )
-    items, more = _numbered(found, page, top)
+    found = settlements.list_settlements(
+        s.uow(), actor, portfolio=s.portfolio, debtor=debtor, status=status,
+        limit=top + 1, offset=(page - 1) * top,
+    )  # fmt: skip
+    items, more = found[:top], page + 1 if len(found) > top else None
     return m.SettlementList(settlements=[_settlement(v) for v in items], page=page, next_page=more)
 
 

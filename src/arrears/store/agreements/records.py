@@ -18,9 +18,12 @@ from sqlalchemy import Connection, func, insert, or_, select, update
 
 from arrears.domain.activity import Activity
 from arrears.domain.agreements import (
+    LIVE_PLAN_STATUSES,
+    LIVE_SETTLEMENT_STATUSES,
     PLAN_PAYMENT_SCHEMA,
     PLAN_SCHEDULE_SCHEMA,
     ScheduledInstalment,
+    SettlementStatus,
 )
 from arrears.store import bulk
 from arrears.store.activity_log import Entry, record
@@ -158,7 +161,7 @@ def live_plan(conn: Connection, who: Owner, currency: str) -> dict[str, Any] | N
             select(payment_plan).where(
                 payment_plan.c.debtor_id == who.debtor_id,
                 payment_plan.c.currency == currency,
-                payment_plan.c.status.in_(("active", "awaiting_approval")),
+                payment_plan.c.status.in_(LIVE_PLAN_STATUSES),
             )
         )
         .mappings()
@@ -229,10 +232,13 @@ def plans(
     statuses: tuple[str, ...] | None = None,
     ended_since: date | None = None,
     plan_id: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """The portfolio's plans (one debtor's, or the one ``plan_id``), newest first, with the
     debtor's external id;
-    ``statuses``: only those; ``ended_since``: only those not ended before that day."""
+    ``statuses``: only those; ``ended_since``: only those not ended before that day;
+    ``limit`` rows at most after the first ``offset`` (a page, in SQL)."""
     query = (
         select(payment_plan, debtor.c.external_id.label("debtor"))
         .join(debtor, debtor.c.id == payment_plan.c.debtor_id)
@@ -249,6 +255,8 @@ def plans(
         query = query.where(
             or_(payment_plan.c.ended_on.is_(None), payment_plan.c.ended_on >= ended_since)
         )
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
@@ -338,7 +346,9 @@ def live_settlement(conn: Connection, who: Owner, currency: str) -> dict[str, An
             select(settlement).where(
                 settlement.c.debtor_id == who.debtor_id,
                 settlement.c.currency == currency,
-                settlement.c.status.in_(("awaiting_approval", "offered", "accepted")),
+                settlement.c.status.in_(
+                    (SettlementStatus.AWAITING_APPROVAL, *LIVE_SETTLEMENT_STATUSES)
+                ),
             )
         )
         .mappings()
@@ -362,7 +372,12 @@ def settlements(
     debtor_id: int | None = None,
     statuses: tuple[str, ...] | None = None,
     ended_since: date | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
+    """The portfolio's settlements (one debtor's), newest first, with the debtor's external
+    id; ``statuses``: only those; ``ended_since``: only those not ended before that day;
+    ``limit`` rows at most after the first ``offset`` (a page, in SQL)."""
     query = (
         select(settlement, debtor.c.external_id.label("debtor"))
         .join(debtor, debtor.c.id == settlement.c.debtor_id)
@@ -377,6 +392,8 @@ def settlements(
         query = query.where(
             or_(settlement.c.ended_on.is_(None), settlement.c.ended_on >= ended_since)
         )
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
