@@ -99,7 +99,7 @@ def phase_store(url: str) -> dict[str, Any]:
     assert valid_months(engine, portfolio="default", months=days) == set(days)
     out["snapshot_check"] = _since(mark)
     mark = _clock()
-    states = read_snapshot(engine, portfolio="default", months=days).drop("stage")
+    states = read_snapshot(engine, portfolio="default", months=days, stage=False)
     out["read_snapshot"] = _since(mark)
     out["snapshot_rows_read"] = states.height
     mark = _clock()

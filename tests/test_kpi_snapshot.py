@@ -97,9 +97,9 @@ def test_through_the_command_the_run_writes_and_a_stale_month_is_not_read(
     reads: list[list[date]] = []
     real = kpi_service.read_snapshot
 
-    def counted(engine: object, *, portfolio: str, months: list[date]) -> pl.DataFrame:
+    def counted(engine: object, *, portfolio: str, months: list[date], stage: bool) -> pl.DataFrame:
         reads.append(list(months))
-        return real(engine, portfolio=portfolio, months=months)  # type: ignore[arg-type]
+        return real(engine, portfolio=portfolio, months=months, stage=stage)  # type: ignore[arg-type]
 
     monkeypatch.setattr(kpi_service, "read_snapshot", counted)
     capsys.readouterr()

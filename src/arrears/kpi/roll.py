@@ -87,11 +87,75 @@ def roll_rates(
         return _empty(instalments, keys)
     # every day a state is needed: the end of the month before the first, then each month end
     days = [lasts[0].replace(day=1) - timedelta(days=1), *lasts]
-    if states is None:
-        wide = _wide_states(instalments, allocations, days, edges, keys)
-    else:
-        wide = wide_from_snapshot(states, days, edges, keys)
+    if states is not None:
+        return _moves_from_states(states, days, edges, keys)
+    wide = _wide_states(instalments, allocations, days, edges, keys)
     return _moves(wide, lasts, edges, keys)
+
+
+def _moves_from_states(
+    states: pl.DataFrame, days: Sequence[date], edges: Sequence[int], keys: Sequence[str]
+) -> pl.DataFrame:
+    """:func:`_moves` from :func:`monthly_states`' rows: each month's debtors owing at its
+    start joined to their rows at its end (one join per month, no wide frame)."""
+    labels = bucket_labels(edges)
+    targets = [*labels, SETTLED, WRITTEN_OFF]
+    group = [*keys, "currency"]
+    on = ["debtor_id", *group]
+    late = pl.col("oldest_days")
+    by_day = {
+        key[0]: frame
+        for key, frame in states.with_columns(
+            pl.when(late.is_not_null()).then(bucket_index(late, edges)).alias("bucket")
+        )
+        .partition_by("month_end", as_dict=True)
+        .items()
+    }
+    empty = states.clear().with_columns(pl.lit(None, pl.Int32()).alias("bucket"))
+    months = []
+    for k in range(1, len(days)):
+        before, after = by_day.get(days[k - 1], empty), by_day.get(days[k], empty)
+        moved = (
+            before.lazy()
+            .filter(pl.col("balance_minor") > 0)
+            .select(*on, "bucket", "balance_minor")
+            .join(
+                after.lazy().select(
+                    *on,
+                    pl.col("bucket").alias("_end"),
+                    (pl.col("written_off_minor") > 0).alias("_w"),
+                ),
+                on=on,
+                how="left",
+                nulls_equal=True,
+            )
+            .with_columns(
+                pl.coalesce(
+                    pl.col("_end"),
+                    pl.when(pl.col("_w").fill_null(False))
+                    .then(len(labels) + 1)
+                    .otherwise(len(labels)),
+                ).alias("_to")
+            )
+            .group_by(*group, "bucket", "_to")
+            .agg(
+                pl.len().cast(pl.Int64()).alias("count"),
+                pl.col("balance_minor").sum().cast(pl.Int64()).alias("amount"),
+            )
+            .with_columns(pl.lit(days[k]).alias("month"))
+        )
+        months.append(moved)
+    names = dict(enumerate(targets))
+    frame = (
+        pl.concat(months)
+        .with_columns(
+            pl.col("bucket").replace_strict(names, return_dtype=pl.String()).alias("from_bucket"),
+            pl.col("_to").replace_strict(names, return_dtype=pl.String()).alias("to_bucket"),
+        )
+        .select("month", *keys, "currency", "from_bucket", "to_bucket", "count", "amount")
+        .collect()
+    )
+    return with_rates(frame, ["month", *keys], edges)
 
 
 def _moves(

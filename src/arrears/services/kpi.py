@@ -310,7 +310,7 @@ def _snapshot(uow: SqlUnitOfWork, portfolio: str, start: date, end: date) -> pl.
     days = [lasts[0].replace(day=1) - timedelta(days=1), *lasts]
     if valid_months(uow.engine, portfolio=portfolio, months=days) != set(days):
         return None
-    return read_snapshot(uow.engine, portfolio=portfolio, months=days)
+    return read_snapshot(uow.engine, portfolio=portfolio, months=days, stage=False)
 
 
 def _report(
@@ -337,7 +337,7 @@ def _report(
     calls = inputs.calls.join(home, on="debtor_id", how="inner")
     sent = None if inputs.sent is None else inputs.sent.join(home, on="debtor_id", how="inner")
     instalments = history.instalments
-    states = None if inputs.states is None else inputs.states.drop("stage")
+    states = inputs.states
     if groups is not None:
         on = [c for c in groups.columns if c != by]
         instalments, promises, calls, plans, settlements, commissions = (

@@ -234,12 +234,16 @@ def _on_or_before(value: object, day: date) -> bool:
     return value is not None and _as_date(value) <= day
 
 
-def read_snapshot(engine: Engine, *, portfolio: str, months: Sequence[date]) -> pl.DataFrame:
-    """The snapshot's rows of ``months`` (:data:`SNAPSHOT_SCHEMA`), columnar."""
+def read_snapshot(
+    engine: Engine, *, portfolio: str, months: Sequence[date], stage: bool = True
+) -> pl.DataFrame:
+    """The snapshot's rows of ``months`` (:data:`SNAPSHOT_SCHEMA`; without ``stage`` when
+    ``stage`` is false: what the roll rates read), columnar."""
     with engine.connect() as conn:
         pid = int(portfolio_id(conn, portfolio))
+    schema = SNAPSHOT_SCHEMA if stage else STATE_SCHEMA
     if not months:
-        return pl.DataFrame(schema=SNAPSHOT_SCHEMA)
+        return pl.DataFrame(schema=schema)
     pg = engine.dialect.name == "postgresql"
     if pg:
         day = "month_end"
@@ -249,8 +253,8 @@ def read_snapshot(engine: Engine, *, portfolio: str, months: Sequence[date]) -> 
         listed = ", ".join(f"'{d.isoformat()}'" for d in months)
     query = f"""
         SELECT {day} AS month_end, debtor_id, currency, balance_minor, overdue_minor,
-               COALESCE(oldest_days, {_NO_DAYS}) AS oldest_days, written_off_minor,
-               COALESCE(stage, '') AS stage
+               COALESCE(oldest_days, {_NO_DAYS}) AS oldest_days, written_off_minor
+               {", COALESCE(stage, '') AS stage" if stage else ""}
         FROM kpi_monthly_snapshot
         WHERE portfolio_id = {pid} AND month_end IN ({listed})"""
     [raw] = _read_all(engine, [(query, lambda raw: raw)])
@@ -259,7 +263,7 @@ def read_snapshot(engine: Engine, *, portfolio: str, months: Sequence[date]) -> 
     )
     if not pg:
         fixed = fixed.with_columns(pl.col("month_end").cast(pl.Int32()).cast(pl.Date()))
-    return _typed(fixed, SNAPSHOT_SCHEMA).sort("month_end", "debtor_id", "currency")
+    return _typed(fixed, schema).sort("month_end", "debtor_id", "currency")
 
 
 def prune(engine: Engine, *, portfolio: str, before: date) -> int:
