@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/decide_tiled.py tile URL TIMES DIR [--rules-scores]
     .venv/bin/python benchmarks/decide_tiled.py decide DIR [--runs 3] [--agreements 0.05]
         [--reference] [--save OUT]
-    .venv/bin/python benchmarks/decide_tiled.py ab --before SRC DIR [DIR ...] [--runs 3]
-        [--rounds 2]
+    .venv/bin/python benchmarks/decide_tiled.py ab --before SRC [--after SRC] DIR [DIR ...]
+        [--runs 3] [--rounds 2]
 
 ``tile`` reads the engine's input (``read_cycle_input``, the B2B example policy of the tree
 imported, as of END, as ``benchmarks/cycle.py`` does) from the store at URL and writes it TIMES
@@ -164,8 +164,11 @@ def decide_runs(
     return out
 
 
-def ab(before_src: Path, folders: list[Path], runs: int, rounds: int) -> None:
-    """Interleaved A/B of the tree at ``before_src`` and the working tree (see the docstring)."""
+def ab(
+    before_src: Path, folders: list[Path], runs: int, rounds: int, after_src: Path | None = None
+) -> None:
+    """Interleaved A/B of the tree at ``before_src`` and the working tree's (or ``after_src``)
+    (see the module's docstring)."""
     import os
     import subprocess
     import tempfile
@@ -173,7 +176,7 @@ def ab(before_src: Path, folders: list[Path], runs: int, rounds: int) -> None:
     import polars as pl
 
     here = Path(__file__).resolve()
-    trees = {"before": before_src.resolve(), "after": here.parents[1] / "src"}
+    trees = {"before": before_src.resolve(), "after": (after_src or here.parents[1] / "src")}
     best: dict[tuple[str, str], dict[str, object]] = {}
     saved = Path(tempfile.mkdtemp(prefix="decide-ab-"))
     print(f"before: {trees['before']}; after: {trees['after']}; {runs} runs a process")
@@ -329,6 +332,7 @@ def main() -> None:
     d.add_argument("--save", type=Path, default=None)
     a = sub.add_parser("ab")
     a.add_argument("--before", type=Path, required=True)
+    a.add_argument("--after", type=Path, default=None, help="default: this tree's src")
     a.add_argument("folders", type=Path, nargs="+")
     a.add_argument("--runs", type=int, default=3)
     a.add_argument("--rounds", type=int, default=2)
@@ -336,7 +340,7 @@ def main() -> None:
     if args.command == "tile":
         tile(args.url, args.times, args.out, args.rules_scores)
     elif args.command == "ab":
-        ab(args.before, args.folders, args.runs, args.rounds)
+        ab(args.before, args.folders, args.runs, args.rounds, args.after)
     elif args.agreements is not None:
         print(json.dumps(agreements_ab(args.folder, args.runs, args.agreements), default=str))
     else:
