@@ -100,6 +100,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/disputes"): staff(),
     ("POST", "/disputes"): WORK,
     ("POST", "/disputes/{dispute_id}/resolve"): WORK,
+    ("GET", "/disputes/{dispute_id}/attachments/{attachment_id}"): staff(),
     ("GET", "/approvals"): APPROVE,
     ("POST", "/approvals"): APPROVE,
     ("POST", "/approvals/{kind}/{item}"): APPROVE,
@@ -254,7 +255,7 @@ def fill(path: str, principal: str, ids: dict[str, str]) -> str:
         "debtor": ids["debtor"], "hold_id": ids["hold_id"], "settlement_id": ids["settlement"],
         "kind": "plans", "item": ids["plan"], "token": token, "plan": ids["plan"],
         "settlement": ids["settlement"], "promise": ids["promise"], "payment": ids["payment"],
-        "plan_id": ids["plan"], "dispute_id": "1",
+        "plan_id": ids["plan"], "dispute_id": "1", "attachment_id": "1",
     }  # fmt: skip
     path = "/static/app.css" if path == "/static" else path
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
