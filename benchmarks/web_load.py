@@ -180,6 +180,7 @@ def virtual_user(
     filters: str,
     timeout: float = 30.0,
     pages: frozenset[str] = frozenset(PAGES),
+    accounts: list[str] | None = None,
 ) -> None:
     rng = random.Random(seed)
     with httpx.Client(base_url=base, timeout=timeout, follow_redirects=False) as client:
@@ -194,9 +195,10 @@ def virtual_user(
             ):
                 if page == "worklist" and debtors and page not in pages:
                     continue  # (the worklist is read once for its accounts)
-                if page != "worklist" and (page not in pages or (fixed is None and not debtors)):
+                known = accounts or debtors
+                if page != "worklist" and (page not in pages or (fixed is None and not known)):
                     continue
-                path = fixed or f"/accounts/{rng.choice(debtors)}"
+                path = fixed or f"/accounts/{rng.choice(known)}"
                 start = time.perf_counter()
                 error = None
                 try:
@@ -232,6 +234,12 @@ def main() -> None:
         default="worklist,account,api",
         help="which pages the virtual users load (worklist, account, api: the filtered one)",
     )
+    parser.add_argument(
+        "--accounts-file",
+        type=Path,
+        help="a debtors CSV (first column the debtor's id): the account pages are a random "
+        "1,000 of its debtors instead of the worklist's (a store before its first run)",
+    )
     parser.add_argument("--setup-only", action="store_true")
     args = parser.parse_args()
     from arrears import config
@@ -249,6 +257,11 @@ def main() -> None:
     filters = f"queue={args.queue}&stage={args.stage}&top=50"
     named = {"worklist": PAGES[0], "account": PAGES[1], "api": PAGES[2]}
     pages = frozenset(named[p.strip()] for p in args.pages.split(","))
+    accounts = None
+    if args.accounts_file is not None:
+        with args.accounts_file.open(encoding="utf-8") as f:
+            ids = [line.split(",", 1)[0] for line in f][1:]
+        accounts = random.Random(1).sample(ids, min(1000, len(ids)))
     try:
         # warm up: each worker process opens its connections, loads the policy and the model
         # (the first account page of a process), on a few connections for a few seconds
@@ -258,7 +271,7 @@ def main() -> None:
             threading.Thread(
                 target=virtual_user,
                 args=(base, names[i % len(names)], token, time.monotonic() + 8, warm, 100 + i,
-                      filters, args.timeout, pages),
+                      filters, args.timeout, pages, accounts),
             )
             for i in range(2 * args.workers)
         ]  # fmt: skip
@@ -284,6 +297,7 @@ def main() -> None:
                     filters,
                     args.timeout,
                     pages,
+                    accounts,
                 ),
             )
             for i in range(args.vus)
