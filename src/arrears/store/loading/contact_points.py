@@ -133,6 +133,7 @@ def insert_new(conn: Connection, rows: pl.DataFrame, ctx: LoadContext) -> None:
             status=pl.lit("valid"),
             created_at=pl.lit(ctx.at),
         ),
+        references_checked=True,  # their debtors were created in this transaction
     )
     bulk.insert_frame(
         conn,
