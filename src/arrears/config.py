@@ -605,9 +605,23 @@ def _columns(path: Path, raw: Any) -> dict[str, dict[str, str]]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: [import.columns] must be tables of column = header")
     result: dict[str, dict[str, str]] = {}
-    for kind, mapping in raw.items():
+    for kind, table in raw.items():
+        mapping = table
+        if isinstance(table, dict):  # attr_income = { header = "Ingresos", type = "number" }
+            typed = {k: v for k, v in table.items() if isinstance(v, dict)}
+            if all(
+                str(k).startswith("attr_") and set(v) == {"header", "type"}
+                for k, v in typed.items()
+            ):
+                mapping = {k: v for k, v in table.items() if k not in typed}
+                for key, value in typed.items():  # the type as "attr_<name>:type" (io.headers)
+                    mapping |= {key: value["header"], f"{key}:type": value["type"]}
         if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
-            raise ConfigError(f"{path}: [import.columns.{kind}] must map columns to header names")
+            raise ConfigError(
+                f"{path}: [import.columns.{kind}] must map columns to header names (a debtor "
+                'attribute may also say its type: attr_income = { header = "Income", '
+                'type = "number" })'
+            )
         result[kind] = {str(k): str(v) for k, v in mapping.items()}
     return result
 

@@ -60,9 +60,14 @@ def check(
 ) -> None:
     """Report every problem of each policy as file:line:column: message (exit 1 if any);
     in a workspace, its templates and the WhatsApp templates it approved too."""
+    from arrears.io.headers import attribute_types
+    from arrears.policy.features import attribute_features
+
     failed = False
     for path in files:
-        policy, problems = load_policy(path, templates(path, ctx))
+        ws = _workspace_of(path, ctx)  # its debtor attributes declared with a type
+        declared = attribute_features(attribute_types(ws.columns.get("debtors", {}))) if ws else {}
+        policy, problems = load_policy(path, templates(path, ctx), declared)
         for problem in problems:
             error(str(problem))
         if policy is not None:

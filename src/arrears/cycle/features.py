@@ -232,7 +232,9 @@ def feature_table(
         )
         .collect(engine="in-memory")
     )
-    text = data.debtors.select("debtor_id", *_DEBTOR_TEXT)
+    # and the debtor attributes the policy reads (attr_<name>, services.cycle adds them)
+    attributes = [c for c in data.debtors.columns if c.startswith("attr_")]
+    text = data.debtors.select("debtor_id", *_DEBTOR_TEXT, *attributes)
     wide = _attach(narrow.select("debtor_id"), text, ["debtor_id"]).drop("debtor_id")
     columns = narrow.columns
     return pl.concat(

@@ -343,3 +343,33 @@ def _phone(text: str, country: str | None) -> tuple[str | None, str | None]:
             f"'{text}' is not a valid phone number{where}: check it or add its country code",
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+
+
+def attribute(x: pl.Expr, kind: str, options: ReadOptions) -> tuple[pl.Expr, pl.Expr]:
+    """(value as stored, problem) of a debtor attribute cell declared of type ``kind`` in
+    ``[import.columns.debtors]`` (``io.headers.ATTRIBUTE_TYPES``; undeclared: text). Values
+    are stored as text written one way whatever the file's settings, which the policy's
+    conditions parse back: numbers with ``.`` and no grouping (``-1234.5``), dates ISO
+    (``2026-01-31``), booleans ``true``/``false``."""
+    if kind == "number":
+        grouping = options.thousands_separator
+        plain = x.str.replace_all(grouping, "", literal=True) if grouping else x
+        if options.decimal_separator != ".":
+            plain = plain.str.replace(options.decimal_separator, ".", literal=True)
+        plain = plain.str.strip_prefix("+")
+        ok = plain.str.contains(r"^-?[0-9]{1,18}(\.[0-9]{1,10})?$")
+        sep = options.decimal_separator
+        return pl.when(ok).then(plain), _bad(
+            x.is_not_null() & ~ok, f"'{{}}' is not a number (such as 2500{sep}50)", x
+        )
+    if kind == "date":
+        value, problem = _date(x, options.date_format)
+        return value.dt.to_string("%Y-%m-%d"), problem
+    if kind == "boolean":
+        value = x.str.to_lowercase().replace_strict(BOOLEANS, default=None, return_dtype=pl.Boolean)
+        bad = x.is_not_null() & value.is_null()
+        text = pl.when(value).then(pl.lit("true")).when(~value).then(pl.lit("false"))
+        return text, _bad(
+            bad, "'{}' is not yes or no (accepted: yes/no, y/n, true/false, 1/0, si)", x
+        )
+    return x, pl.lit(None, pl.String)

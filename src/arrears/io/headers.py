@@ -19,10 +19,13 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from arrears.domain.columns import ATTRIBUTE_PREFIX, COLUMNS, Column, Kind
 from arrears.domain.problems import Problem, ProblemsFound
+
+#: (as ``arrears.io.checks.ATTRIBUTE_TYPES``, which imports polars)
+ATTRIBUTE_TYPES = ("text", "number", "date", "boolean")
 
 _IGNORED = re.compile(r"[\s\-._]+")
 #: Columns arrears writes itself and ignores on import without a warning: the informative
@@ -54,6 +57,9 @@ class Headers:
     #: The file's headers that are none of the above (as written; but the informative columns
     #: of arrears' own exports and rejects files): the importer ignores their cells.
     unknown: tuple[str, ...] = ()
+    #: Attribute name -> declared type (``number``, ``date``, ``boolean``; ``text`` when not
+    #: declared): ``attr_income = { header = "Ingresos", type = "number" }``.
+    types: dict[str, str] = field(default_factory=dict)
 
 
 def frame_names(headers: list[str]) -> list[str]:
@@ -65,7 +71,8 @@ def match_headers(headers: list[str], kind: Kind, mapping: dict[str, str], sourc
     """Match ``headers`` to ``kind``'s columns; raises :class:`ProblemsFound` if they cannot."""
     names = frame_names(headers)
     columns = COLUMNS[kind]
-    problems = _duplicates(headers, source) + _unknown_mappings(columns, mapping, kind, source)
+    mapping, types, problems = _declared_types(mapping, kind, source)
+    problems += _duplicates(headers, source) + _unknown_mappings(columns, mapping, kind, source)
     matched: dict[str, str] = {}
     taken: set[str] = set()
     by_normal: dict[str, list[str]] = {}
@@ -134,7 +141,44 @@ def match_headers(headers: list[str], kind: Kind, mapping: dict[str, str], sourc
         for n, h in zip(names, headers, strict=True)
         if n not in used and h and normalize(h) not in _INFORMATIVE
     )
-    return Headers(names, matched, attributes, unknown)
+    return Headers(
+        names, matched, attributes, unknown, {a: types[a] for a in attributes if a in types}
+    )
+
+
+#: The suffix of the mapping key that carries an attribute's declared type (``config._columns``
+#: writes ``attr_income = { header = "Ingresos", type = "number" }`` as ``attr_income`` =
+#: header and ``attr_income:type`` = type).
+TYPE_SUFFIX = ":type"
+
+
+def attribute_types(mapping: dict[str, str]) -> dict[str, str]:
+    """Attribute name -> declared type, from a debtors mapping (the valid declarations)."""
+    return {
+        key[len(ATTRIBUTE_PREFIX) : -len(TYPE_SUFFIX)]: value
+        for key, value in mapping.items()
+        if key.endswith(TYPE_SUFFIX) and _is_attribute(key) and value in ATTRIBUTE_TYPES
+    }
+
+
+def _declared_types(
+    mapping: dict[str, str], kind: Kind, source: str
+) -> tuple[dict[str, str], dict[str, str], list[Problem]]:
+    """The mapping without its type declarations, the declared types, and the problems."""
+    plain = {k: v for k, v in mapping.items() if not k.endswith(TYPE_SUFFIX)}
+    problems = [
+        Problem(
+            source,
+            None,
+            None,
+            f"[import.columns.{kind.value}] declares {key.removesuffix(TYPE_SUFFIX)} of type "
+            f"{value!r}: the types are {', '.join(ATTRIBUTE_TYPES)}"
+            + ("" if kind is Kind.DEBTORS else " (and only debtors have attributes)"),
+        )
+        for key, value in mapping.items()
+        if key.endswith(TYPE_SUFFIX) and (value not in ATTRIBUTE_TYPES or kind is not Kind.DEBTORS)
+    ]
+    return plain, attribute_types(mapping), problems
 
 
 def _is_attribute(key: str) -> bool:

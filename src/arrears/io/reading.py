@@ -26,7 +26,14 @@ from arrears.domain.money import exponent, is_currency
 from arrears.domain.problems import Problem, ProblemsFound
 from arrears.io.batches import ReadOptions, ValidatedBatch
 from arrears.io.cells import DATE, NUMBER, TYPED_PREFIX, clean, typed_column, unclean
-from arrears.io.checks import amount_minor, amount_value, check, phone_numbers, too_long
+from arrears.io.checks import (
+    amount_minor,
+    amount_value,
+    attribute,
+    check,
+    phone_numbers,
+    too_long,
+)
 from arrears.io.documents import DocumentRules
 from arrears.io.headers import Headers, match_headers, unknown_warnings
 from arrears.io.identity import SEPARATOR
@@ -180,6 +187,20 @@ class BatchValidator:
         ]
         filled = [pl.col(n).fill_null(pl.lit(v)) for n, v in self._defaults.items()]
         frame = frame.with_columns(*long_cells, *long_attrs, *filled)
+        declared = {  # attributes of a declared type: checked, and stored written one way
+            header: attribute(pl.col(f"__attr_{header}"), kind, self.options)
+            for name, kind in self.headers.types.items()
+            for header in (self.headers.attributes[name],)
+        }
+        if declared:
+            frame = frame.with_columns(
+                expr
+                for h, (value, problem) in declared.items()
+                for expr in (
+                    value.alias(f"__attr_{h}"),
+                    pl.coalesce(pl.col(f"__long_attr_{h}"), problem).alias(f"__long_attr_{h}"),
+                )
+            )
         if self.kind is Kind.INVOICES:
             frame = frame.with_columns(pl.col("number").fill_null(pl.col("invoice_id")))
         return frame

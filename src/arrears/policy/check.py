@@ -28,7 +28,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +38,7 @@ import yaml
 from arrears.contact.model import Pack
 from arrears.contact.packs import PackError, effective_packs
 from arrears.domain.problems import Problem
-from arrears.policy.conditions import compile_condition, compile_number
+from arrears.policy.conditions import FeatureType, compile_condition, compile_number
 from arrears.policy.features import FEATURES
 from arrears.policy.located import Located
 from arrears.policy.model import (
@@ -86,14 +86,17 @@ def _offset(node: yaml.Node, column: int) -> int:
     return column - 1 + (1 if node.style in ("'", '"') else 0)
 
 
-def _condition_problems(policy: Policy, doc: Located) -> list[Problem]:
+def _condition_problems(
+    policy: Policy, doc: Located, attributes: Mapping[str, FeatureType]
+) -> list[Problem]:
+    features = {**FEATURES, **attributes}
     problems = []
     for loc, text in _conditions(policy):
         node = doc.find(loc)
-        for err in compile_condition(text, FEATURES).errors:
+        for err in compile_condition(text, features).errors:
             problems.append(doc.problem(node, err.message, _offset(node, err.column)))
     node = doc.find(("priority",))
-    for err in compile_number(policy.priority, FEATURES).errors:
+    for err in compile_number(policy.priority, features).errors:
         problems.append(doc.problem(node, f"priority: {err.message}", _offset(node, err.column)))
     return problems
 
@@ -508,12 +511,19 @@ def _fees(policy: Policy, doc: Located) -> list[Problem]:
     return problems
 
 
-def check_policy(policy: Policy, doc: Located, templates: Templates | None = None) -> list[Problem]:
+def check_policy(
+    policy: Policy,
+    doc: Located,
+    templates: Templates | None = None,
+    attributes: Mapping[str, FeatureType] | None = None,
+) -> list[Problem]:
     """Every problem of ``policy`` (read from ``doc``), sorted by place; the templates its steps
-    name are checked only when ``templates`` says how."""
+    name are checked only when ``templates`` says how. ``attributes``: the debtor attributes
+    declared with a type in the workspace's import mapping (``policy.features.attribute_features``):
+    a condition comparing one with a value of another type is a problem."""
     problems = [
         *_structure(policy, doc),
-        *_condition_problems(policy, doc),
+        *_condition_problems(policy, doc, attributes or {}),
         *_references(policy, doc),
         *_onboarding(policy, doc),
         *_late_steps(policy, doc),

@@ -103,6 +103,34 @@ class _Typed:
     expr: pl.Expr
     type: FeatureType | None  # None: the null literal
     unknown: bool = False  # an unknown feature, already reported: no further type errors
+    #: a debtor attribute whose type is not known here (``attr_<name>``, stored as text):
+    #: read as what it is compared with (``attr_income > 2000``: a number)
+    loose: bool = False
+
+
+#: Debtor attributes are features named ``attr_<name>`` (imported ``attr_<name>`` columns).
+ATTRIBUTE_PREFIX = "attr_"
+
+
+def attribute_value(expr: pl.Expr, kind: FeatureType | None) -> pl.Expr:
+    """A debtor attribute's stored text read as ``kind``, the way the importer writes a
+    declared type (numbers with ``.``, ISO dates, ``true``/``false``); unreadable: null."""
+    if kind is FeatureType.NUMBER:
+        return expr.cast(pl.Decimal(38, 10), strict=False)
+    if kind is FeatureType.DATE:
+        return expr.str.to_date("%Y-%m-%d", strict=False)
+    if kind is FeatureType.BOOL:
+        return expr.replace_strict(
+            {"true": True, "false": False}, default=None, return_dtype=pl.Boolean
+        )
+    return expr
+
+
+def _as(value: _Typed, kind: FeatureType | None) -> _Typed:
+    """A loose attribute read as ``kind`` (a typed value stays as it is)."""
+    if not value.loose or kind in (None, FeatureType.TEXT, FeatureType.TEXT_LIST):
+        return value
+    return _Typed(attribute_value(value.expr, kind), kind)
 
 
 _COMPARE: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
@@ -172,6 +200,7 @@ class _Parser:
         return self._comparison()
 
     def _bool(self, value: _Typed, column: int) -> pl.Expr:
+        value = _as(value, FeatureType.BOOL)
         if value.type not in (FeatureType.BOOL, None) and not value.unknown:
             self.errors.append(ConditionError(column, f"expected a condition, not a {value.type}"))
         return value.expr
@@ -182,6 +211,7 @@ class _Parser:
         if tok.kind == "op" and tok.text in _COMPARE:
             self.i += 1
             right = self._additive()
+            left, right = _as(left, right.type), _as(right, left.type)
             self._check_comparable(left, right, tok)
             return _Typed(_COMPARE[tok.text](left.expr, right.expr), FeatureType.BOOL)
         negate = False
@@ -218,6 +248,8 @@ class _Parser:
             self.i += 1
             items.append(self._additive())
         self._take("op", ")")
+        left = _as(left, items[0].type)
+        items = [_as(item, left.type) for item in items]
         for item in items:
             self._check_comparable(left, item, _Tok("op", "in", col))
         expr = pl.lit(False)
@@ -230,6 +262,8 @@ class _Parser:
         low = self._additive()
         self._take("keyword", "and")
         high = self._additive()
+        left = _as(left, low.type)
+        low, high = _as(low, left.type), _as(high, left.type)
         self._check_comparable(left, low, tok)
         self._check_comparable(left, high, tok)
         return _Typed((left.expr >= low.expr) & (left.expr <= high.expr), FeatureType.BOOL)
@@ -259,6 +293,7 @@ class _Parser:
         while self._is("op", "+") or self._is("op", "-"):
             tok = self._take("op")
             right = self._term()
+            left, right = _as(left, FeatureType.NUMBER), _as(right, FeatureType.NUMBER)
             self._numbers(left, right, tok)
             expr = left.expr + right.expr if tok.text == "+" else left.expr - right.expr
             left = _Typed(expr, FeatureType.NUMBER)
@@ -269,6 +304,7 @@ class _Parser:
         while self._is("op", "*") or self._is("op", "/"):
             tok = self._take("op")
             right = self._unary()
+            left, right = _as(left, FeatureType.NUMBER), _as(right, FeatureType.NUMBER)
             self._numbers(left, right, tok)
             if tok.text == "*":
                 expr = left.expr * right.expr
@@ -286,7 +322,7 @@ class _Parser:
     def _unary(self) -> _Typed:
         if self._is("op", "-"):
             tok = self._take("op")
-            value = self._unary()
+            value = _as(self._unary(), FeatureType.NUMBER)
             if value.type is not FeatureType.NUMBER and not value.unknown:
                 self.errors.append(ConditionError(tok.column, "'-' needs a number"))
             return _Typed(-value.expr, FeatureType.NUMBER)
@@ -321,6 +357,13 @@ class _Parser:
 
     def _feature(self, tok: _Tok) -> _Typed:
         name = tok.text
+        attribute = name.startswith(ATTRIBUTE_PREFIX) and len(name) > len(ATTRIBUTE_PREFIX)
+        if attribute:  # stored as text: read as its declared type, else as compared
+            self.used.add(name)
+            if name in self.features:
+                kind = self.features[name]
+                return _Typed(attribute_value(pl.col(name), kind), kind)
+            return _Typed(pl.col(name), FeatureType.TEXT, loose=True)
         if name not in self.features:
             close = difflib.get_close_matches(name, list(self.features), n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -373,6 +416,7 @@ def _compile(text: str, features: Mapping[str, FeatureType], expect: FeatureType
         result = parser.parse()
     except _Fail as fail:
         return Compiled(None, (fail.error,))
+    result = _as(result, expect)
     errors = list(parser.errors)
     if result.type not in (expect, None) and not result.unknown and not errors:
         wanted = (

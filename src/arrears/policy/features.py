@@ -7,6 +7,7 @@ condition ``balance >= 10000`` means ten thousand dollars, pesos or euros).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from arrears.policy.conditions import FeatureType
@@ -141,3 +142,14 @@ SCORING_HISTORY: tuple[Feature, ...] = (
 )
 
 FEATURES: dict[str, FeatureType] = {f.name: f.type for f in (*CATALOGUE, *SCORING_HISTORY)}
+
+#: A debtor attribute's declared type (``[import.columns.debtors]``, ``arrears.io.headers``)
+#: as the conditions' type.
+_ATTRIBUTE_TYPES = {"text": T.TEXT, "number": T.NUMBER, "date": T.DATE, "boolean": T.BOOL}
+
+
+def attribute_features(types: Mapping[str, str]) -> dict[str, FeatureType]:
+    """The features ``attr_<name>`` of the debtor attributes declared with a type (name ->
+    ``number``, ``date``, ``boolean`` or ``text``). Any other ``attr_<name>`` may be used too:
+    its text is read as what it is compared with (``arrears.policy.conditions``)."""
+    return {f"attr_{name}": _ATTRIBUTE_TYPES[kind] for name, kind in types.items()}

@@ -8,6 +8,7 @@ keys) and the semantic checks of :mod:`arrears.policy.check` are all returned to
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from arrears.domain.problems import Problem
 from arrears.policy import model
 from arrears.policy.check import Templates, check_policy
+from arrears.policy.conditions import FeatureType
 from arrears.policy.located import Located
 from arrears.policy.model import Policy
 
@@ -100,7 +102,9 @@ def parse_policy(text: str, source: str) -> tuple[Policy | None, Located | None,
 
 
 def load_policy(
-    path: Path, templates: Templates | None = None
+    path: Path,
+    templates: Templates | None = None,
+    attributes: Mapping[str, FeatureType] | None = None,
 ) -> tuple[Policy | None, list[Problem]]:
     """Read, validate and check a policy file; the policy comes back only without problems.
     The templates its steps name are checked when ``templates`` says how (the command line and
@@ -113,5 +117,5 @@ def load_policy(
     policy, doc, problems = parse_policy(text, source)
     if policy is None or doc is None:
         return None, problems
-    problems = check_policy(policy, doc, templates)
+    problems = check_policy(policy, doc, templates, attributes)
     return (policy if not problems else None), problems

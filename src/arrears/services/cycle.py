@@ -44,6 +44,7 @@ from arrears.services.accounts import debtor_row_id
 from arrears.services.queues import assign_queue_tasks
 from arrears.services.scoring import run_scores, with_scoring_history
 from arrears.services.uow import SqlUnitOfWork
+from arrears.store.cycle.attributes import with_attributes
 from arrears.store.cycle.read import read_cycle_input
 from arrears.store.cycle.write import RunSummary, commit_decisions
 from arrears.store.ledger.balances import ConcurrentChange
@@ -287,6 +288,13 @@ def _plan(
         data = replace(data, scores=scored.select(list(SCORE_SCHEMA)))
     # the scoring history features the policy's conditions read (issue 18)
     data = with_scoring_history(uow.engine, portfolio, data, as_of, policy.reads)
+    # the debtor attributes (attr_<name>) its conditions read (issue 18)
+    conditions = [*policy.stage_conditions, *policy.segment_conditions, *policy.step_conditions]
+    names = {
+        n for e in (*conditions, policy.priority) if e is not None for n in e.meta.root_names()
+    }
+    if any(n.startswith("attr_") for n in names):
+        data = replace(data, debtors=with_attributes(data.debtors, uow.engine, names))
     scoring = time.perf_counter()
     decisions = decide(data, policy, as_of, explain=debtor is not None)
     if debtor is not None and scored is not None:
