@@ -108,7 +108,6 @@ def train_command(
     (compare them with `arrears model list`)."""
     from arrears.cli.app import UserError
     from arrears.scoring import NotEnoughHistory
-    from arrears.scoring.targets import PAYS, Schedule
     from arrears.services.scoring import train_model
     from arrears.services.uow import SqlUnitOfWork
 
@@ -116,16 +115,6 @@ def train_command(
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
     target, schedule = _target(ws)
-    if (target, schedule) != (PAYS, Schedule()):
-        # training (services.scoring.train_model) learns the default target only so far:
-        # never a version that says one target and learnt another
-        raise UserError(
-            f"{ws.config_path}: the score's target is set to '{target.text()}' "
-            f"(examples {schedule.text()}), but `arrears model train` trains only the default "
-            "target (pays at least 50 % of what is due within 30 days, examples every 7 days) "
-            "in this version; `arrears model evaluate` backtests the target set. Remove the "
-            "[scoring] settings to train."
-        )
     try:
         trained = train_model(
             SqlUnitOfWork(store(ws)),
@@ -136,6 +125,8 @@ def train_command(
             end=last,
             at=datetime.now(UTC),
             max_debtors=max_debtors,
+            target=target,
+            schedule=schedule,
         )
     except NotEnoughHistory as exc:
         raise UserError(str(exc)) from None
@@ -169,6 +160,9 @@ def train_command(
                 f"debtors (at most {sample['max_debtors']:,}: the lowest hashes of the debtor id)"
             )
         typer.echo(f"validation: {_validation_text(model.metadata.get('validation') or {})}")
+    typer.echo(
+        f"score's target: {target.text()}; examples {schedule.text()}", err=fmt is not Format.TABLE
+    )
     message = (
         f"{version} is live (the workspace's first version)"
         if trained.promoted

@@ -6,7 +6,10 @@ Three scikit-learn ``HistGradientBoosting`` models, trained on point-in-time exa
 - ``debtor``: the probability that a debtor pays at least half of what is due by the end of
   the next 30 days (overdue on the day, or falling due in the window) within those 30 days (the
   *score*; every account with an open balance is scored, current ones too), isotonic- (or,
-  with few examples, sigmoid-) calibrated so that a score of 0.3 means about 30 % pay;
+  with few examples, sigmoid-) calibrated so that a score of 0.3 means about 30 % pay; or,
+  with another target set (:attr:`Settings.target`, a workspace's ``[scoring]``), the
+  probability of that target's good outcome (does not default, cures: a higher score always
+  means more likely to pay);
   monotonic constraints from
   :data:`arrears.scoring.features.MODEL_DEBTOR_FEATURES` (a worse payment history never raises
   it), which leave out the features that act as a clock (``CLOCK_FEATURES``);
@@ -35,7 +38,12 @@ from threadpoolctl import threadpool_limits
 
 from arrears.cycle.frames import CycleInput
 from arrears.domain.errors import InvalidInput
-from arrears.scoring.examples import debtor_examples, invoice_examples, snapshot_days
+from arrears.scoring.examples import (
+    debtor_examples,
+    example_days,
+    invoice_examples,
+    snapshot_days,
+)
 from arrears.scoring.features import (
     INVOICE_FEATURES,
     MODEL_DEBTOR_FEATURES,
@@ -44,6 +52,7 @@ from arrears.scoring.features import (
 )
 from arrears.scoring.frames import History, View, sample_debtors, view_from_cycle_input
 from arrears.scoring.rules import rules_days_to_pay, rules_reasons, rules_score
+from arrears.scoring.targets import Schedule, Target
 from arrears.scoring.words import EFFECT, READS, phrase
 
 #: Fewer examples (or fewer of either outcome) than this: too little history to train.
@@ -58,7 +67,10 @@ class NotEnoughHistory(InvalidInput):
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """What the models learn: the outcome window, the share that counts as paid, snapshots."""
+    """What the models learn: the outcome window, the share that counts as paid, snapshots;
+    the debtor score's target and the days its examples are taken (a workspace's
+    ``[scoring]``, :mod:`arrears.scoring.targets`). :meth:`for_target` keeps the window, share
+    and snapshot interval those of the target and schedule."""
 
     window_days: int = 30
     share: float = 0.5
@@ -67,6 +79,33 @@ class Settings:
     #: the debtor id, :func:`arrears.scoring.frames.sample_debtors`; ``None``: all), so its
     #: time and memory stay bounded whatever the portfolio's size.
     max_debtors: int | None = 100_000
+    #: What the debtor score predicts (``None``: ``pays`` with ``window_days`` and ``share``).
+    target: Target | None = None
+    #: When the debtor examples are taken (``None``: every ``snapshot_every_days``).
+    schedule: Schedule | None = None
+
+    @classmethod
+    def for_target(
+        cls, target: Target, schedule: Schedule, max_debtors: int | None = 100_000
+    ) -> Settings:
+        """The settings that learn ``target`` from examples taken on ``schedule``."""
+        return cls(
+            window_days=target.window_days,
+            share=target.share,
+            snapshot_every_days=schedule.every_days,
+            max_debtors=max_debtors,
+            target=target,
+            schedule=schedule,
+        )
+
+    def debtor_target(self) -> Target:
+        """What the debtor score predicts: :attr:`target`, or ``pays`` of the window and share."""
+        # getattr: settings unpickled from a version stored before the field existed lack it
+        return getattr(self, "target", None) or Target("pays", self.window_days, self.share)
+
+    def debtor_schedule(self) -> Schedule:
+        """When the debtor examples are taken: :attr:`schedule`, or every snapshot interval."""
+        return getattr(self, "schedule", None) or Schedule(self.snapshot_every_days)
 
 
 @dataclass(slots=True)
@@ -257,13 +296,17 @@ def train(history: History, start: date, end: date, settings: Settings | None = 
     others are left out (``None``: the rules stand in; ``metadata["models"]`` says which and
     why). Raises :class:`NotEnoughHistory` when none can be trained."""
     s = settings or Settings()
+    target, schedule = s.debtor_target(), s.debtor_schedule()
     last = history.last_day
     if last is None:
         raise NotEnoughHistory("no history: nothing was ever invoiced; the rules score is used")
-    end = min(end, last - timedelta(days=s.window_days))
+    end = min(end, last - timedelta(days=max(s.window_days, target.window_days)))
     history, all_debtors, sampled = sample_debtors(history, s.max_debtors)
     days = snapshot_days(start, end, s.snapshot_every_days)
-    debtors = debtor_examples(history, days, window_days=s.window_days, share=s.share)
+    # the debtor score learns the target set, from examples taken on its schedule (each
+    # account's statement days, or every N days); the invoice models on the snapshot days
+    debtor_days = example_days(history, start, end, schedule)
+    debtors = debtor_examples(history, debtor_days, target=target, schedule=schedule)
     invoices = invoice_examples(history, days)
     if not invoices.is_empty():
         invoices = invoices.filter(pl.col("as_of").is_between(start, end))
@@ -311,6 +354,8 @@ def train(history: History, start: date, end: date, settings: Settings | None = 
             "snapshot_every_days": s.snapshot_every_days,
             "max_debtors": s.max_debtors,
         },
+        target=target.to_dict(),
+        schedule=schedule.to_dict(),
     )
     return model
 
@@ -328,7 +373,7 @@ def _lifecycle(model: Model, debtors: pl.DataFrame, s: Settings) -> dict[str, An
     with threadpool_limits(1):
         scores = predict_pay(model, debtors)
     return {
-        "validation": validate_debtor(debtors, s),
+        "validation": validate_debtor(debtors, s, target=s.debtor_target()),
         "monitor": reference(debtors, list(MODEL_DEBTOR_FEATURES), scores),
     }
 

@@ -1,7 +1,8 @@
 """Trained models, stored versioned in the workspace: ``<workspace>/models/v<N>/``.
 
 Each version holds ``model.joblib`` (the fitted scikit-learn estimators) and ``metadata.json``
-(features, training window, data hash, metrics, settings, and the sha256 of ``model.joblib``).
+(features, training window, data hash, metrics, settings, the debtor score's ``target`` and
+example ``schedule`` (:mod:`arrears.scoring.targets`), and the sha256 of ``model.joblib``).
 joblib, not skops: joblib comes with scikit-learn (no new dependency) and stores these
 estimators exactly; its files are pickles, so :func:`load` refuses a file whose sha256 differs
 from its metadata's, and a workspace's ``models/`` folder must be trusted like its database.
@@ -38,7 +39,7 @@ from arrears.domain.errors import Unavailable
 from arrears.scoring.features import INVOICE_FEATURES, MODEL_DEBTOR_FEATURES
 from arrears.scoring.frames import History
 from arrears.scoring.model import Model, source_label
-from arrears.scoring.targets import from_metadata
+from arrears.scoring.targets import Schedule, from_metadata
 
 MODELS = "models"
 #: The file in ``models/`` naming the promoted (live) version.
@@ -150,7 +151,7 @@ def listing(root: Path) -> list[dict[str, Any]]:
         except ModelFileError as exc:
             meta = {"error": str(exc)}
         if "error" not in meta:
-            meta = {**meta, "target": target_of(meta)}
+            meta = {**meta, "target": target_of(meta), "schedule": schedule_of(meta)}
         out.append({**meta, "version": name, "live": name == live})
     return out
 
@@ -159,6 +160,16 @@ def target_of(meta: dict[str, Any]) -> dict[str, Any]:
     """What a version's score predicts (:mod:`arrears.scoring.targets`), as stored with it, or
     for a version stored without one, the ``pays`` target of its settings."""
     return from_metadata(meta).to_dict()
+
+
+def schedule_of(meta: dict[str, Any]) -> dict[str, Any]:
+    """When a version's debtor examples were taken, as stored with it, or for a version stored
+    without one, every ``snapshot_every_days`` of its settings."""
+    stored = meta.get("schedule")
+    if isinstance(stored, dict) and "every_days" in stored:
+        return stored
+    every = int((meta.get("settings") or {}).get("snapshot_every_days", 7))
+    return Schedule(every).to_dict()
 
 
 def save(model: Model, root: Path, metadata: dict[str, Any]) -> str:
@@ -185,6 +196,7 @@ def save(model: Model, root: Path, metadata: dict[str, Any]) -> str:
         **model.metadata,
         **metadata,
         "target": target_of({**model.metadata, **metadata}),
+        "schedule": schedule_of({**model.metadata, **metadata}),
         "version": version,
         "libraries": libraries(),
         "sha256": _sha256(path),

@@ -20,6 +20,7 @@ from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import InvalidInput, NotFound
 from arrears.policy.features import SCORING_HISTORY
 from arrears.scoring.frames import History, debtor_events, limits_of
+from arrears.scoring.targets import PAYS, Schedule, Target
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.activity_log import Entry, record
 from arrears.store.cycle.read import read_cycle_input
@@ -398,13 +399,20 @@ def train_model(
     end: date | None,
     at: datetime,
     max_debtors: int | None = None,
+    target: Target | None = None,
+    schedule: Schedule | None = None,
 ) -> Trained:
     """Train on ``portfolio``'s history (snapshot days ``start``..``end``, default: all of it)
     and store the models as the workspace's next version with their validation metrics, the
     libraries and the data's hash. The workspace's first version goes live; later ones wait for
     :func:`promote_model`. Recorded in the activity log (``model.trained``, and
     ``model.promoted`` for a first version). :class:`InvalidInput` (``NotEnoughHistory``) when
-    the history is too short."""
+    the history is too short.
+
+    ``target`` and ``schedule`` (a workspace's ``[scoring]``, :mod:`arrears.scoring.targets`;
+    default: ``pays`` within 30 days, examples every 7 days): what the debtor score learns to
+    predict (always the probability of the good outcome) and on which days its examples are
+    taken; the version stores them (``metadata.json``'s ``target`` and ``schedule``)."""
     from arrears.scoring import Settings, train  # noqa: PLC0415  (scikit-learn)
     from arrears.scoring.registry import data_hash, promoted, save  # noqa: PLC0415
 
@@ -415,7 +423,8 @@ def train_model(
     assert first is not None and last is not None  # a history with instalments has days
     if first > last:
         raise InvalidInput(f"--from {first} is after --to {last}")
-    settings = Settings() if max_debtors is None else Settings(max_debtors=max_debtors)
+    limit = Settings().max_debtors if max_debtors is None else max_debtors
+    settings = Settings.for_target(target or PAYS, schedule or Schedule(), limit)
     model = train(history, first, last, settings)
     live_before = promoted(root)
     version = save(
@@ -429,6 +438,8 @@ def train_model(
         "version": version,
         "promoted": went_live,
         "training_window": meta["training_window"],
+        "target": meta["target"],
+        "schedule": meta["schedule"],
         "validation": {k: meta["validation"].get(k) for k in ("auc", "auc_95", "brier", "error")},
         "data_hash": meta["data_hash"],
     }
