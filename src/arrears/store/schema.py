@@ -184,6 +184,7 @@ invoice = Table(
     UniqueConstraint("portfolio_id", "external_id", name="uq_invoice_external_id"),
     CheckConstraint("amount_minor > 0", name="amount_positive"),
     CheckConstraint("status in ('open', 'paid', 'written_off')", name="status"),
+    postgresql_with={"fillfactor": 70},  # room for HOT updates of status (migration 0027)
 )
 
 instalment = Table(
@@ -205,6 +206,7 @@ instalment = Table(
     CheckConstraint("seq >= 1", name="seq"),
     CheckConstraint("amount_minor > 0", name="amount_positive"),
     CheckConstraint("open_minor >= 0 and open_minor <= amount_minor", name="open_within_amount"),
+    postgresql_with={"fillfactor": 70},  # room for HOT updates of open_minor (migration 0027)
 )
 Index("ix_instalment_debtor_due", instalment.c.debtor_id, instalment.c.due_date)
 
