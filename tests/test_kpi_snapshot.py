@@ -148,3 +148,45 @@ def _external(engine: object, debtor_id: int) -> str:
         return str(
             conn.execute(select(debtor.c.external_id).where(debtor.c.id == debtor_id)).scalar_one()
         )
+
+
+def test_the_example_book_on_both_stores(
+    tmp_path: Path,
+    store_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """tests/test_kpi_cli.py's book (SQLite and PostgreSQL): the same roll matrix and
+    headline from the ledger and from the snapshot the rebuild wrote; the run of 04-01 writes
+    March's end again after a payment dated in March."""
+    import arrears.services.kpi as kpi_service
+    from arrears.store.database import connect
+    from test_kpi_cli import PERIOD, build
+
+    root = build(tmp_path, store_url)
+    reads: list[int] = []
+    real = kpi_service.read_snapshot
+
+    def counted(engine: object, *, portfolio: str, months: list[date], stage: bool) -> pl.DataFrame:
+        reads.append(len(months))
+        return real(engine, portfolio=portfolio, months=months, stage=stage)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kpi_service, "read_snapshot", counted)
+    capsys.readouterr()
+
+    def kpi(*args: str) -> str:
+        assert main(["-w", str(root), "kpi", *args]) == 0
+        return capsys.readouterr().out
+
+    ledger = [kpi(*PERIOD, "--format", "json"), kpi(*PERIOD, "--roll", "--format", "json")]
+    assert reads == []
+    assert "13 month ends" not in kpi("--rebuild-snapshot", "--to", "2026-03-31")
+    assert [kpi(*PERIOD, "--format", "json"), kpi(*PERIOD, "--roll", "--format", "json")] == ledger
+    assert reads == [4, 4]
+    engine = connect(store_url)
+    march = D(2026, 3, 31)
+    pay = ["payment", "add", "--debtor", "D3", "--id", "P-LATE", "--amount", "10.00"]
+    assert main(["-w", str(root), *pay, "--currency", "USD", "--on", "2026-03-30"]) == 0
+    assert march not in valid_months(engine, portfolio="default", months=[march])
+    assert main(["-w", str(root), "run", "--as-of", "2026-04-01"]) == 0
+    assert march in valid_months(engine, portfolio="default", months=[march])

@@ -259,7 +259,10 @@ def read_snapshot(
         WHERE portfolio_id = {pid} AND month_end IN ({listed})"""
     [raw] = _read_all(engine, [(query, lambda raw: raw)])
     fixed = raw.with_columns(
-        pl.when(pl.col("oldest_days") == _NO_DAYS).then(None).otherwise(pl.col("oldest_days"))
+        pl.when(pl.col("oldest_days") == _NO_DAYS)
+        .then(None)
+        .otherwise(pl.col("oldest_days"))
+        .alias("oldest_days")
     )
     if not pg:
         fixed = fixed.with_columns(pl.col("month_end").cast(pl.Int32()).cast(pl.Date()))
