@@ -284,37 +284,6 @@ def monthly_states(
     ).sort("month_end", "debtor_id", "currency")
 
 
-def wide_from_snapshot(
-    states: pl.DataFrame, days: Sequence[date], edges: Sequence[int], keys: Sequence[str]
-) -> pl.DataFrame:
-    """:func:`_wide_states`' columns from :func:`monthly_states`' rows of ``days`` (consecutive
-    month ends; ``keys`` already on the rows): the same frame, not derived from the ledger."""
-    group = ["debtor_id", *keys, "currency"]
-    found = states.lazy().filter(pl.col("month_end").is_in(list(days)))
-    days_late = pl.col("oldest_days")
-    bucket = pl.when(days_late.is_not_null()).then(bucket_index(days_late, edges))
-    return (
-        found.group_by(group)
-        .agg(
-            *(
-                pl.col("balance_minor").filter(pl.col("month_end") == day).sum().alias(f"_o{k}")
-                for k, day in enumerate(days)
-            ),
-            *(
-                bucket.filter(pl.col("month_end") == day).max().alias(f"_b{k}")
-                for k, day in enumerate(days)
-            ),
-            *(
-                (pl.col("written_off_minor").filter(pl.col("month_end") == days[k]) > 0)
-                .any()
-                .alias(f"_w{k}")
-                for k in range(1, len(days))
-            ),
-        )
-        .collect()
-    )
-
-
 def _wide_states(
     instalments: pl.DataFrame,
     allocations: pl.DataFrame,
