@@ -448,7 +448,5 @@ def test_the_worklist_filtered_by_queue_and_stage(new_uow: NewUow) -> None:
         ("early", None, 1), (None, "reminder", 1), ("early", "reminder", 1),
         ("late", None, 0), (None, "legal", 0), ("early", "legal", 0),
     ):  # fmt: skip
-        frame = collection.worklist(
-            new_uow(), ANA, portfolio="default", queue=queue, stage=stage
-        )
+        frame = collection.worklist(new_uow(), ANA, portfolio="default", queue=queue, stage=stage)
         assert frame["task_id"].to_list() == [task["task_id"]] * found, (queue, stage)

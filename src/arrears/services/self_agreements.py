@@ -49,10 +49,9 @@ def own_agreements(
 ) -> OwnAgreements:
     """The debtor's plans and settlements."""
     _own(actor, debtor, "read the agreements")
-    where = {"portfolio": portfolio, "debtor": debtor}
     return OwnAgreements(
-        agreements.list_plans(uow, actor, **where, with_schedule=True),
-        settlements.list_settlements(uow, actor, **where),
+        agreements.list_plans(uow, actor, portfolio=portfolio, debtor=debtor, with_schedule=True),
+        settlements.list_settlements(uow, actor, portfolio=portfolio, debtor=debtor),
     )
 
 
