@@ -55,7 +55,6 @@ from arrears.store.kpi_reads import (
 )
 from arrears.store.kpi_snapshot import (
     last_month_end,
-    month_ends_between,
     read_snapshot,
     valid_months,
     write_months,
@@ -286,7 +285,7 @@ def write_snapshot(
             assert isinstance(first, date)
             # from the end of the month before the first invoice: a period starting in
             # its month reads that month end too (nothing owed then)
-            months = month_ends_between(last_month_end(first), last)
+            months = month_ends(last_month_end(first), last)
         rows = write_months(
             uow.engine,
             portfolio=portfolio,

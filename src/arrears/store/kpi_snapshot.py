@@ -27,7 +27,6 @@ currency a year); :func:`prune` drops the months before a day.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -62,18 +61,6 @@ class SnapshotWritten(Activity):
 def last_month_end(day: date) -> date:
     """The last month end strictly before ``day`` (the month end a run on ``day`` may write)."""
     return day.replace(day=1) - timedelta(days=1)
-
-
-def month_ends_between(first: date, last: date) -> list[date]:
-    """The month ends from ``first``'s month to ``last`` (included when it is one)."""
-    out: list[date] = []
-    year, month = first.year, first.month
-    while True:
-        end = date(year, month, calendar.monthrange(year, month)[1])
-        if end > last:
-            return out
-        out.append(end)
-        year, month = (year, month + 1) if month < 12 else (year + 1, 1)
 
 
 def _watermark(conn: Connection, pid: int, day: date) -> dict[str, int]:
