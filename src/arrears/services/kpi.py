@@ -230,12 +230,9 @@ def kpi_reports(
     (the ledger's history, promises, calls, ...: the reads are most of a report's time) and
     measured once per grouping. Errors as :func:`kpi_report`, every problem at once."""
     actor.require(Permission.READ, "see the collection KPIs")
-    problems = []
-    if end < start:
-        problems.append(f"--from {start} is after --to {end}; give a period that ends after it")
+    problems = _period_problems(start, end)
     problems.extend(f"--by {b!r}: choose one of {', '.join(GROUPS)}" for b in by if b not in GROUPS)
-    if problems:
-        raise InvalidInput("; ".join(problems))
+    _check(problems)
     rated = factors(rates or {}, in_currency) if in_currency is not None else None
     inputs = _read_inputs(uow, portfolio, costs)
     inputs.states = _snapshot(uow, portfolio, start, end)
@@ -441,6 +438,19 @@ def _groups(
     return inputs.debtors.select("debtor_id", by)
 
 
+def _period_problems(start: date, end: date) -> list[str]:
+    """The period's problem (``--from``, ``--to``) when it ends before it starts."""
+    if end < start:
+        return [f"--from {start} is after --to {end}; give a period that ends after it"]
+    return []
+
+
+def _check(problems: list[str]) -> None:
+    """:class:`InvalidInput` with every problem at once, if there is one."""
+    if problems:
+        raise InvalidInput("; ".join(problems))
+
+
 def _grouped(frame: pl.DataFrame, groups: pl.DataFrame, by: str, on: list[str]) -> pl.DataFrame:
     """``frame`` with each row's group (a debtor without one: :data:`NO_CASE` or
     :data:`~arrears.kpi.operations.NOBODY`)."""
@@ -468,8 +478,7 @@ def channel_report(
     :class:`InvalidInput` for a period that ends before it starts; :class:`NotFound` for an
     unknown portfolio."""
     actor.require(Permission.READ, "see the collection KPIs")
-    if end < start:
-        raise InvalidInput(f"--from {start} is after --to {end}; give a period that ends after it")
+    _check(_period_problems(start, end))
     try:
         history = read_history(uow.engine, portfolio=portfolio)
         contacts = read_contacts(uow.engine, portfolio=portfolio)
@@ -514,13 +523,10 @@ def experiment_report(
     outside (0, 1) or a currency without a rate; :class:`NotFound` for an unknown portfolio.
     """
     actor.require(Permission.READ, "see the experiments' results")
-    problems = []
-    if end < start:
-        problems.append(f"--from {start} is after --to {end}; give a period that ends after it")
+    problems = _period_problems(start, end)
     if not 0 < detect < 1:
         problems.append(f"--detect {detect}: give a difference between 0 and 1, e.g. 0.05")
-    if problems:
-        raise InvalidInput("; ".join(problems))
+    _check(problems)
     rated = factors(rates or {}, in_currency) if in_currency is not None else None
     try:
         history = read_history(uow.engine, portfolio=portfolio)
@@ -567,8 +573,7 @@ def message_report(
     :class:`InvalidInput` for a period that ends before it starts; :class:`NotFound` for an
     unknown portfolio."""
     actor.require(Permission.READ, "see the messages' delivery figures")
-    if end < start:
-        raise InvalidInput(f"--from {start} is after --to {end}; give a period that ends after it")
+    _check(_period_problems(start, end))
     try:
         sent = read_messages(uow.engine, portfolio=portfolio)
     except UnknownPortfolio as exc:
