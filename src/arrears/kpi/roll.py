@@ -145,10 +145,17 @@ def _moves_from_states(
             .with_columns(pl.lit(days[k]).alias("month"))
         )
         months.append(moved)
+    return _named_moves(pl.concat(months), targets, keys, edges)
+
+
+def _named_moves(
+    moves: pl.LazyFrame, targets: Sequence[str], keys: Sequence[str], edges: Sequence[int]
+) -> pl.DataFrame:
+    """``moves`` (``bucket`` and ``_to``: indexes into ``targets``) as :func:`with_rates`'
+    rows: ``from_bucket`` and ``to_bucket`` named."""
     names = dict(enumerate(targets))
     frame = (
-        pl.concat(months)
-        .with_columns(
+        moves.with_columns(
             pl.col("bucket").replace_strict(names, return_dtype=pl.String()).alias("from_bucket"),
             pl.col("_to").replace_strict(names, return_dtype=pl.String()).alias("to_bucket"),
         )
@@ -181,16 +188,7 @@ def _moves(
             )
             .with_columns(pl.lit(last).alias("month"))
         )
-    names = dict(enumerate(targets))
-    frame = (
-        pl.concat(months)
-        .with_columns(
-            pl.col("bucket").replace_strict(names, return_dtype=pl.String()).alias("from_bucket"),
-            pl.col("_to").replace_strict(names, return_dtype=pl.String()).alias("to_bucket"),
-        )
-        .select("month", *keys, "currency", "from_bucket", "to_bucket", "count", "amount")
-    )
-    return with_rates(frame, ["month", *keys], edges)
+    return _named_moves(pl.concat(months).lazy(), targets, keys, edges)
 
 
 #: The columns of :func:`monthly_states` (the store's ``kpi_monthly_snapshot``, less the
@@ -204,6 +202,27 @@ STATE_SCHEMA: dict[str, pl.DataType] = {
     "oldest_days": pl.Int32(),
     "written_off_minor": pl.Int64(),
 }
+
+
+def _allocated(days: Sequence[date]) -> list[pl.Expr]:
+    """Per instalment (an aggregation of its allocations): ``_a{k}``, the amount allocated to it
+    and live at the end of ``days[k]``."""
+    return [
+        pl.col("amount_minor").filter(live_on(day)).sum().alias(f"_a{k}")
+        for k, day in enumerate(days)
+    ]
+
+
+def _balances(days: Sequence[date]) -> list[pl.Expr]:
+    """Per instalment joined to its :func:`_allocated` columns: ``_o{k}``, its open amount at the
+    end of ``days[k]`` (0 before it was issued)."""
+    return [
+        pl.when(pl.col("issue_date") <= day)
+        .then((pl.col("amount_minor") - pl.col(f"_a{k}").fill_null(0)).clip(0))
+        .otherwise(0)
+        .alias(f"_o{k}")
+        for k, day in enumerate(days)
+    ]
 
 
 def monthly_states(
@@ -228,7 +247,7 @@ def monthly_states(
         allocations.lazy()
         .group_by("instalment_id")
         .agg(
-            *(amount.filter(live_on(day)).sum().alias(f"_a{k}") for k, day in enumerate(days)),
+            *_allocated(days),
             *(
                 amount.filter(write_off & (pl.col("allocated_on") > opened[k]) & live_on(day))
                 .sum()
@@ -240,13 +259,7 @@ def monthly_states(
     rows = (
         instalments.lazy()
         .join(paid, on="instalment_id", how="left")
-        .with_columns(
-            pl.when(pl.col("issue_date") <= day)
-            .then((amount - pl.col(f"_a{k}").fill_null(0)).clip(0))
-            .otherwise(0)
-            .alias(f"_o{k}")
-            for k, day in enumerate(days)
-        )
+        .with_columns(_balances(days))
         .with_columns(
             *(
                 pl.when(pl.col(f"_o{k}") > 0)
@@ -297,13 +310,12 @@ def _wide_states(
     ``_w{k}``: a write-off of its was allocated after ``days[k - 1]`` and was live on
     ``days[k]``. One pass over the allocations and one over the instalments, whatever the
     number of days (not one per day)."""
-    amount = pl.col("amount_minor")
     write_off = pl.col("source_kind") == "write_off"
     paid = (
         allocations.lazy()
         .group_by("instalment_id")
         .agg(
-            *(amount.filter(live_on(day)).sum().alias(f"_a{k}") for k, day in enumerate(days)),
+            *_allocated(days),
             *(
                 (write_off & (pl.col("allocated_on") > days[k - 1]) & live_on(days[k]))
                 .any()
@@ -316,13 +328,7 @@ def _wide_states(
         instalments.lazy()
         .filter(pl.col("issue_date") <= days[-1])
         .join(paid, on="instalment_id", how="left")
-        .with_columns(
-            pl.when(pl.col("issue_date") <= day)
-            .then((amount - pl.col(f"_a{k}").fill_null(0)).clip(0))
-            .otherwise(0)
-            .alias(f"_o{k}")
-            for k, day in enumerate(days)
-        )
+        .with_columns(_balances(days))
         .with_columns(
             pl.when(pl.col(f"_o{k}") > 0)
             .then(bucket_index((pl.lit(day) - pl.col("due_date")).dt.total_days(), edges))
