@@ -83,21 +83,7 @@ def upsert(conn: Connection, rows: pl.DataFrame, ctx: LoadContext) -> Changed:
     )
     points = wanted.select("debtor_id", "kind", "value").unique(maintain_order=True)
     fresh = points.join(known, on=["debtor_id", "kind", "value"], how="anti")
-    ids = bulk.reserve_ids(conn, contact_point, fresh.height).alias("contact_point_id")
-    fresh = fresh.with_columns(ids)
-    bulk.insert_frame(
-        conn,
-        contact_point,
-        fresh.select(
-            pl.col("contact_point_id").alias("id"),
-            "debtor_id",
-            "kind",
-            "value",
-            is_primary=pl.lit(True),
-            status=pl.lit("valid"),
-            created_at=pl.lit(ctx.at),
-        ),
-    )
+    fresh = _insert_points(conn, fresh, ctx)
     _demote(conn, known, points)
     all_points = pl.concat(
         [known.drop("is_primary"), fresh.select(known.drop("is_primary").columns)]
@@ -119,6 +105,27 @@ def insert_new(conn: Connection, rows: pl.DataFrame, ctx: LoadContext) -> None:
     every consent is the file's, and there is no change to report."""
     wanted = _wanted(rows)
     points = wanted.select("debtor_id", "kind", "value").unique(maintain_order=True)
+    # their debtors were created in this transaction
+    points = _insert_points(conn, points, ctx, references_checked=True)
+    bulk.insert_frame(
+        conn,
+        consent,
+        wanted.join(points, on=["debtor_id", "kind", "value"]).select(
+            "contact_point_id",
+            "channel",
+            "status",
+            recorded_at=pl.lit(ctx.at),
+            source=pl.lit(f"import:{ctx.batch_id}"),
+        ),
+    )
+
+
+def _insert_points(
+    conn: Connection, points: pl.DataFrame, ctx: LoadContext, *, references_checked: bool = False
+) -> pl.DataFrame:
+    """Insert ``points`` (debtor, kind, value) as new primary, valid contact points: ``points``
+    with the ``contact_point_id`` each was given (``references_checked``: as
+    :func:`arrears.store.bulk.insert_frame`)."""
     ids = bulk.reserve_ids(conn, contact_point, points.height).alias("contact_point_id")
     points = points.with_columns(ids)
     bulk.insert_frame(
@@ -133,19 +140,9 @@ def insert_new(conn: Connection, rows: pl.DataFrame, ctx: LoadContext) -> None:
             status=pl.lit("valid"),
             created_at=pl.lit(ctx.at),
         ),
-        references_checked=True,  # their debtors were created in this transaction
+        references_checked=references_checked,
     )
-    bulk.insert_frame(
-        conn,
-        consent,
-        wanted.join(points, on=["debtor_id", "kind", "value"]).select(
-            "contact_point_id",
-            "channel",
-            "status",
-            recorded_at=pl.lit(ctx.at),
-            source=pl.lit(f"import:{ctx.batch_id}"),
-        ),
-    )
+    return points
 
 
 def _value_changes(primary: pl.DataFrame, points: pl.DataFrame) -> pl.DataFrame:
