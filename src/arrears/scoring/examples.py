@@ -85,11 +85,8 @@ def debtor_examples(
     payments = history.allocations.lazy().filter(pl.col("source_kind") == "payment")
     frames = []
     for chunk in _chunks(days, history.instalments.height):
-        points = pl.DataFrame({"as_of": chunk, "state_day": chunk}, schema=_POINT_SCHEMA)
-        rows = point_rows(history, points).cache()
-        feats = debtor_features_at(
-            rows, history.limits, points=points, promises=history.promises
-        ).drop("state_day")
+        rows, feats = _features_on(history, chunk)
+        feats = feats.drop("state_day")
         end = pl.col("as_of") + pl.duration(days=window_days)
         # what is due by the window's end: overdue on the day, or falling due in the window
         due = rows.filter((pl.col("open_minor") > 0) & (pl.col("due_date") <= end)).select(
@@ -149,6 +146,14 @@ def example_days(history: History, start: date, end: date, schedule: Schedule) -
     return snapshot_days(start, end, schedule.every_days)
 
 
+def _features_on(history: History, days: list[date]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """(the instalments each of ``days`` sees, :func:`point_rows`; the debtors' features as of
+    each day, :func:`debtor_features_at`), every debtor on every day."""
+    points = pl.DataFrame({"as_of": days, "state_day": days}, schema=_POINT_SCHEMA)
+    rows = point_rows(history, points).cache()
+    return rows, debtor_features_at(rows, history.limits, points=points, promises=history.promises)
+
+
 _PAID_OFF = ("payment", "credit_note")
 
 
@@ -160,11 +165,7 @@ def _target_examples(
     feature_columns = [*KEY, "open_minor", "overdue_minor", "_typical_amount", *DEBTOR_FEATURES]
     frames = []
     for chunk in _chunks(days, history.instalments.height):
-        points = pl.DataFrame({"as_of": chunk, "state_day": chunk}, schema=_POINT_SCHEMA)
-        rows = point_rows(history, points).cache()
-        feats = debtor_features_at(
-            rows, history.limits, points=points, promises=history.promises
-        ).drop("state_day")
+        feats = _features_on(history, chunk)[1].drop("state_day")
         if target.kind == "default":
             # an account already in default on the day has nothing left to predict
             feats = feats.filter(
@@ -343,9 +344,7 @@ def invoice_examples(history: History, days: Iterable[date] = ()) -> pl.DataFram
     """
     frames = [f.with_columns(pl.lit(True).alias("at_issue")) for f in _at_issue(history)]
     for chunk in _chunks(sorted(set(days)), history.instalments.height):
-        points = pl.DataFrame({"as_of": chunk, "state_day": chunk}, schema=_POINT_SCHEMA)
-        rows = point_rows(history, points).cache()
-        debtors = debtor_features_at(rows, history.limits, points=points, promises=history.promises)
+        rows, debtors = _features_on(history, chunk)
         # an invoice issued on a snapshot day has its issue-day example instead
         open_rows = rows.filter(pl.col("issue_date") != pl.col("as_of"))
         frames.append(
