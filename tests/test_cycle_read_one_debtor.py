@@ -7,10 +7,9 @@ from __future__ import annotations
 import polars as pl
 from sqlalchemy import Engine, text
 
-from arrears.store import schema
 from arrears.store.cycle.read import read_cycle_input
 from arrears.store.ledger import cases as ledger
-from test_cycle_store import AS_OF, build_book, commit, decisions_day_one, frames_of
+from test_cycle_store import AS_OF, build_book, commit, decisions_day_one, deny_email, frames_of
 from test_ledger_support import ACTOR, AT, d
 
 
@@ -22,17 +21,7 @@ def test_one_debtors_read_is_the_portfolios_restricted_to_it(engine: Engine) -> 
     ids = build_book(engine)
     commit(engine, decisions_day_one(engine))  # a case, its steps
     with engine.begin() as conn:
-        point = conn.execute(
-            schema.contact_point.insert()
-            .values(debtor_id=ids["D2"], kind="email", value="d2@example.com", created_at=AT)
-            .returning(schema.contact_point.c.id)
-        ).scalar_one()
-        conn.execute(
-            schema.consent.insert().values(
-                contact_point_id=point, channel="email", status="denied", recorded_at=AT,
-                source="test",
-            )
-        )  # fmt: skip
+        deny_email(conn, ids["D2"], "d2@example.com")
         ledger.log_contact(
             conn, portfolio="default", debtor_external_id="D2", channel="call",
             outcome="reached", on=d("2026-03-14"), note=None, actor=ACTOR, at=AT,

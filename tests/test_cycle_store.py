@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 
 from arrears.cycle.frames import (
     CASE_DECISION_SCHEMA,
@@ -563,25 +563,30 @@ def test_a_promise_counts_payments_until_the_longer_of_its_grace_and_the_policys
     assert longer.promises["paid_minor"].to_list() == [6000]
 
 
+def deny_email(conn: Connection, debtor_id: int, value: str) -> None:
+    """A denied email consent on the debtor's email point (``value``, added when it has none)."""
+    point = conn.execute(
+        text("SELECT id FROM contact_point WHERE debtor_id = :d AND kind = 'email'"),
+        {"d": debtor_id},
+    ).scalar()
+    if point is None:
+        point = conn.execute(
+            schema.contact_point.insert()
+            .values(debtor_id=debtor_id, kind="email", value=value, created_at=AT)
+            .returning(schema.contact_point.c.id)
+        ).scalar_one()
+    conn.execute(
+        schema.consent.insert().values(
+            contact_point_id=point, channel="email", status="denied", recorded_at=AT,
+            source="test",
+        )
+    )  # fmt: skip
+
+
 def test_consents_and_contact_history_reach_the_cycle_input(engine: Engine) -> None:
     ids = build_book(engine)
     with engine.begin() as conn:
-        point = conn.execute(
-            text("SELECT id FROM contact_point WHERE debtor_id = :d AND kind = 'email'"),
-            {"d": ids["D1"]},
-        ).scalar()
-        if point is None:
-            point = conn.execute(
-                schema.contact_point.insert()
-                .values(debtor_id=ids["D1"], kind="email", value="d1@example.com", created_at=AT)
-                .returning(schema.contact_point.c.id)
-            ).scalar_one()
-        conn.execute(
-            schema.consent.insert().values(
-                contact_point_id=point, channel="email", status="denied", recorded_at=AT,
-                source="test",
-            )
-        )  # fmt: skip
+        deny_email(conn, ids["D1"], "d1@example.com")
         for outcome in ("no_answer", "reached"):
             ledger.log_contact(
                 conn, portfolio="default", debtor_external_id="D2", channel="call",
