@@ -7,6 +7,7 @@ a month the ledger changed under is not read."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -79,21 +80,10 @@ def test_the_snapshot_gives_the_ledgers_roll_rates_on_generated_books(
     assert_frame_equal(snapshot.headline, ledger.headline)
 
 
-def test_through_the_command_the_run_writes_and_a_stale_month_is_not_read(
-    tmp_path_factory: pytest.TempPathFactory,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def _count_snapshot_reads(monkeypatch: pytest.MonkeyPatch) -> list[list[date]]:
+    """The month ends of each read of the monthly snapshot by the KPI service, from now on."""
     import arrears.services.kpi as kpi_service
-    from channels_support import DAY, base_workspace, copy_workspace, engine_of
 
-    ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("kpi")), tmp_path / "ws")
-    engine = engine_of(ws)
-    # the base workspace's `arrears run --as-of 2026-11-23` wrote October's end
-    with engine.connect() as conn:
-        written = conn.execute(select(kpi_snapshot_month.c.month_end)).scalars().all()
-    assert [D.fromisoformat(str(d)[:10]) for d in written] == [D(2026, 10, 31)]
     reads: list[list[date]] = []
     real = kpi_service.read_snapshot
 
@@ -102,11 +92,36 @@ def test_through_the_command_the_run_writes_and_a_stale_month_is_not_read(
         return real(engine, portfolio=portfolio, months=months, stage=stage)  # type: ignore[arg-type]
 
     monkeypatch.setattr(kpi_service, "read_snapshot", counted)
+    return reads
+
+
+def _kpi_command(ws: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
+    """``arrears kpi ARGS`` on the workspace ``ws``: what it printed (it must succeed)."""
     capsys.readouterr()
 
     def kpi(*args: str) -> str:
         assert main(["-w", str(ws), "kpi", *args]) == 0
         return capsys.readouterr().out
+
+    return kpi
+
+
+def test_through_the_command_the_run_writes_and_a_stale_month_is_not_read(
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from channels_support import DAY, base_workspace, copy_workspace, engine_of
+
+    ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("kpi")), tmp_path / "ws")
+    engine = engine_of(ws)
+    # the base workspace's `arrears run --as-of 2026-11-23` wrote October's end
+    with engine.connect() as conn:
+        written = conn.execute(select(kpi_snapshot_month.c.month_end)).scalars().all()
+    assert [D.fromisoformat(str(d)[:10]) for d in written] == [D(2026, 10, 31)]
+    reads = _count_snapshot_reads(monkeypatch)
+    kpi = _kpi_command(ws, capsys)
 
     period = ["--from", "2026-08-01", "--to", "2026-10-31"]
     by_ledger = {by: kpi(*period, "--by", by, "--format", "json") for by in ("currency", "stage")}
@@ -159,30 +174,18 @@ def test_the_example_book_on_both_stores(
     """tests/test_kpi_cli.py's book (SQLite and PostgreSQL): the same roll matrix and
     headline from the ledger and from the snapshot the rebuild wrote; the run of 04-01 writes
     March's end again after a payment dated in March."""
-    import arrears.services.kpi as kpi_service
     from arrears.store.database import connect
     from test_kpi_cli import PERIOD, build
 
     root = build(tmp_path, store_url)
-    reads: list[int] = []
-    real = kpi_service.read_snapshot
-
-    def counted(engine: object, *, portfolio: str, months: list[date], stage: bool) -> pl.DataFrame:
-        reads.append(len(months))
-        return real(engine, portfolio=portfolio, months=months, stage=stage)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(kpi_service, "read_snapshot", counted)
-    capsys.readouterr()
-
-    def kpi(*args: str) -> str:
-        assert main(["-w", str(root), "kpi", *args]) == 0
-        return capsys.readouterr().out
+    reads = _count_snapshot_reads(monkeypatch)
+    kpi = _kpi_command(root, capsys)
 
     ledger = [kpi(*PERIOD, "--format", "json"), kpi(*PERIOD, "--roll", "--format", "json")]
     assert reads == []
     assert "13 month ends" not in kpi("--rebuild-snapshot", "--to", "2026-03-31")
     assert [kpi(*PERIOD, "--format", "json"), kpi(*PERIOD, "--roll", "--format", "json")] == ledger
-    assert reads == [4, 4]
+    assert [len(months) for months in reads] == [4, 4]
     engine = connect(store_url)
     march = D(2026, 3, 31)
     pay = ["payment", "add", "--debtor", "D3", "--id", "P-LATE", "--amount", "10.00"]
