@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, Transaction, select
 
 from arrears.domain.activity import PaymentPosted
 from arrears.domain.actor import Actor, Role
@@ -36,18 +36,25 @@ def _happen(conn: object, pid: int, subject: str) -> None:
     record(conn, [Entry(entry, pid)])  # type: ignore[arg-type]
 
 
-@pytest.mark.postgres
-def test_a_record_committed_after_a_later_one_is_delivered(pg: Engine, hook: Hook) -> None:  # noqa: F811
+def _out_of_order(pg: Engine, receiver: Hook) -> tuple[SqlUnitOfWork, Connection, Transaction]:
+    """A webhook endpoint for payments, and two payments recorded out of order: EARLY (the lower
+    id) in the returned transaction, still open, then LATE (the higher id), committed."""
     with pg.begin() as conn:
         pid = ensure_portfolio(conn, "default", name=None, base_currency="USD", actor="test")
     uow = SqlUnitOfWork(pg)
-    webhooks.add_endpoint(uow, ADMIN, portfolio="default", name="crm", url=hook.url,
+    webhooks.add_endpoint(uow, ADMIN, portfolio="default", name="crm", url=receiver.url,
                           event_names=["payment.recorded"], at=AT, secret="k" * 20)  # fmt: skip
     slow = pg.connect()
     slow_tx = slow.begin()
     _happen(slow, pid, "EARLY")  # gets the lower id, commits last
     with pg.begin() as conn:
         _happen(conn, pid, "LATE")  # the higher id, committed first
+    return uow, slow, slow_tx
+
+
+@pytest.mark.postgres
+def test_a_record_committed_after_a_later_one_is_delivered(pg: Engine, hook: Hook) -> None:  # noqa: F811
+    uow, slow, slow_tx = _out_of_order(pg, hook)
     # the slow transaction is still open: LATE is delivered, EARLY waits for its commit
     assert webhooks.collect(uow, ADMIN, portfolio="default", at=AT, wait=0.2) == 1
     slow_tx.commit()
@@ -64,16 +71,7 @@ def test_a_record_committed_after_a_later_one_is_delivered(pg: Engine, hook: Hoo
 
 @pytest.mark.postgres
 def test_collect_waits_for_a_transaction_that_ends_soon(pg: Engine, hook: Hook) -> None:  # noqa: F811
-    with pg.begin() as conn:
-        pid = ensure_portfolio(conn, "default", name=None, base_currency="USD", actor="test")
-    uow = SqlUnitOfWork(pg)
-    webhooks.add_endpoint(uow, ADMIN, portfolio="default", name="crm", url=hook.url,
-                          event_names=["payment.recorded"], at=AT, secret="k" * 20)  # fmt: skip
-    slow = pg.connect()
-    slow_tx = slow.begin()
-    _happen(slow, pid, "EARLY")
-    with pg.begin() as conn:
-        _happen(conn, pid, "LATE")
+    uow, slow, slow_tx = _out_of_order(pg, hook)
 
     def commit_soon() -> None:
         time.sleep(0.3)
