@@ -19,6 +19,22 @@ from channels_support import free_port
 ARREARS = str(Path(sys.executable).parent / "arrears")
 
 
+def answered(proc: subprocess.Popen[bytes], url: str, seconds: float = 60) -> httpx.Response:
+    """The first 200 response of ``url`` from the server ``proc`` starts, polled every 0.1 s
+    (fails when the process ends or ``seconds`` pass first)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            page = httpx.get(url, timeout=1)
+            if page.status_code == 200:
+                return page
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, proc.communicate()[0].decode()
+        assert time.monotonic() < deadline, "arrears serve did not answer"
+        time.sleep(0.1)
+
+
 @dataclass
 class Server:
     base: str
@@ -43,16 +59,7 @@ def serve(ws: Path, env: dict[str, str]) -> Iterator[Server]:
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, proc.communicate()[0].decode()
-        assert time.monotonic() < deadline, "arrears serve did not answer"
-        time.sleep(0.1)
+    answered(proc, f"{base}/health")
     try:
         yield Server(base, proc)
     finally:

@@ -17,7 +17,6 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 
 from arrears.cli.app import main
 from channels_support import SENDING_ENV, base_workspace, copy_workspace, engine_of, free_port
-from serve_support import ARREARS, Server
+from serve_support import ARREARS, Server, answered
 from test_web_app import PASSWORD, add_user
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -83,16 +82,7 @@ def server(
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, proc.communicate()[0].decode()
-        assert time.monotonic() < deadline, "arrears serve did not answer"
-        time.sleep(0.1)
+    answered(proc, f"{base}/health")
     try:
         yield Server(base, proc)
     finally:

@@ -5,15 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
-
 from channels_support import free_port
-
-ARREARS = str(Path(sys.executable).parent / "arrears")
+from serve_support import ARREARS, answered
 
 
 def _children(pid: int) -> list[int]:
@@ -33,18 +28,8 @@ def test_serve_with_two_workers_answers_from_two_processes(tmp_path: Path) -> No
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
     try:
-        while True:
-            try:
-                page = httpx.get(f"{base}/login", timeout=1)
-                if page.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.communicate()[0].decode()
-            assert time.monotonic() < deadline, "arrears serve did not answer"
-            time.sleep(0.1)
+        page = answered(proc, f"{base}/login")
         assert 'name="csrf"' in page.text
         assert len(_children(proc.pid)) >= 2  # the worker processes
     finally:
