@@ -161,7 +161,7 @@ def test_an_error_of_any_kind_is_one_line(
     def broken(url: str) -> None:
         raise ModelFileError("models/m1 is altered; train again")
 
-    monkeypatch.setattr("arrears.cli.context.open_store", broken)
+    monkeypatch.setattr("arrears.services.uow.open_store", broken)
     assert main(["-w", str(ws), "aging"]) == 1
     assert one_error(capsys) == "models/m1 is altered; train again"
 

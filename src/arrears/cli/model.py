@@ -160,9 +160,7 @@ def train_command(
                 f"debtors (at most {sample['max_debtors']:,}: the lowest hashes of the debtor id)"
             )
         typer.echo(f"validation: {_validation_text(model.metadata.get('validation') or {})}")
-    typer.echo(
-        f"score's target: {target.text()}; examples {schedule.text()}", err=fmt is not Format.TABLE
-    )
+    _say_target(target, schedule, err=fmt is not Format.TABLE)
     message = (
         f"{version} is live (the workspace's first version)"
         if trained.promoted
@@ -381,9 +379,7 @@ def evaluate_command(
         page = report_html(report, f"backtest of {code}, trained before {report['cutoff']}")
         html.write_text(page, encoding="utf-8")
         err_console.print(f"wrote the report to {html}", markup=False, soft_wrap=True)
-    typer.echo(
-        f"score's target: {target.text()}; examples {schedule.text()}", err=fmt is not Format.TABLE
-    )
+    _say_target(target, schedule, err=fmt is not Format.TABLE)
     if fmt is Format.JSON:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -692,3 +688,9 @@ def drift_warning(model: Any, features: pl.DataFrame) -> None:
     line = warning(score_psi(model.metadata.get("monitor"), scores))
     if line:
         err_console.print(f"warning: {line}", markup=False, soft_wrap=True)
+
+
+def _say_target(target: Any, schedule: Any, *, err: bool) -> None:
+    """The score's target and its examples' schedule, one line each."""
+    typer.echo(f"score's target: {target.text()}", err=err)
+    typer.echo(f"examples taken {schedule.text()}", err=err)
