@@ -10,7 +10,7 @@ Builds (once; cached in the work folder) two SQLite workspaces:
 - ``ibm``: ``../shared/data/ibm-accounts-receivable.csv`` converted by ``arrears.io.ibm`` and
   imported (USD).
 
-Then, for each book, :func:`arrears.services.forecast.backtest` (what ``arrears forecast
+Then, for each book, :func:`arrears.services.insight.forecast.backtest` (what ``arrears forecast
 backtest`` calls) for 13 weeks ahead: the generated book from 2026-08-31 with 13 and with 26
 origins a week apart, the IBM sample from 2013-06-30 with 52. Prints per week ahead the
 forecast's WAPE and the baseline's, which is lower, the weeks won, and, as a diagnostic that
@@ -39,7 +39,7 @@ from arrears import config
 from arrears.cli.app import main
 from arrears.demo.geography import usd_values
 from arrears.domain.actor import Actor, Role
-from arrears.services.forecast import backtest
+from arrears.services.insight.forecast import backtest
 from arrears.services.uow import SqlUnitOfWork, open_store
 
 ROOT = Path(__file__).resolve().parent.parent

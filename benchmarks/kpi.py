@@ -10,7 +10,7 @@ portfolio; seed 1, as of 2026-11-30, 12 months):
 1. generates the portfolio and imports it into a SQLite store (``benchmarks/first_load.py``'s
    steps; the store is cached in the work folder);
 2. **store**: in a fresh process, ``arrears kpi``'s use case
-   (:func:`arrears.services.kpi.kpi_report`) for the 12 months to the as-of day, end to end
+   (:func:`arrears.services.insight.kpi.kpi_report`) for the 12 months to the as-of day, end to end
    (read the ledger, promises, calls, plans, settlements; measure), then by segment; and its two
    parts apart: ``read_history`` and the pure ``measures``;
 3. **tiled**: the history read once, tiled ``--tile`` times (ids offset, so each copy is other
@@ -59,7 +59,7 @@ def phase_store(url: str) -> dict[str, Any]:
     from arrears.kpi.aging import DEFAULT_EDGES
     from arrears.kpi.roll import month_ends
     from arrears.kpi.summary import measures
-    from arrears.services.kpi import kpi_report, write_snapshot
+    from arrears.services.insight.kpi import kpi_report, write_snapshot
     from arrears.services.uow import SqlUnitOfWork
     from arrears.store.database import connect, upgrade
     from arrears.store.kpi_snapshot import prune, read_snapshot, valid_months

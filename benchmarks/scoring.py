@@ -215,7 +215,7 @@ def phase_score(work: Path, url: str) -> dict[str, object]:
 
 
 def phase_model_score(work: Path, url: str) -> dict[str, object]:
-    """``arrears model score`` as the command runs it (``services.scoring.score_portfolio``:
+    """``arrears model score`` as the command runs it (``services.insight.scoring.score_portfolio``:
     read, score with expected days to pay, features, reasons, band; nothing stored), with and
     without the reasons, then its parts one by one: wall and CPU seconds. The reasons are
     timed both ways in this process (tree by tree, and every moved copy predicted whole as
@@ -226,7 +226,7 @@ def phase_model_score(work: Path, url: str) -> dict[str, object]:
     from arrears.scoring.features import debtor_features
     from arrears.scoring.frames import view_from_cycle_input
     from arrears.scoring.model import reasons_series, score_view
-    from arrears.services.scoring import score_portfolio
+    from arrears.services.insight.scoring import score_portfolio
     from arrears.services.uow import SqlUnitOfWork
     from arrears.store.cycle.read import read_cycle_input
     from arrears.store.database import connect

@@ -28,7 +28,7 @@ import pytest
 
 from arrears.domain.actor import Actor, Role
 from arrears.domain.errors import NotAllowed
-from arrears.services import agencies
+from arrears.services.arrangements import agencies
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.database import connect
 from test_cycle_cli import run

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from arrears.cli.app import main
 from arrears.domain.actor import Actor, Role
 from arrears.domain.errors import NotAllowed
-from arrears.services import agreements
+from arrears.services.arrangements import agreements
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store import schema
 from arrears.store.database import connect

@@ -23,7 +23,7 @@ from arrears.domain.errors import NotAllowed
 from arrears.domain.problems import ProblemsFound
 from arrears.policy.loading import parse_policy
 from arrears.policy.model import Disputes, Policy
-from arrears.services import agencies, agreements, disputes, settlements
+from arrears.services.arrangements import agencies, agreements, disputes, settlements
 from arrears.services.cycle import run_cycle
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store import schema

@@ -16,7 +16,7 @@ from arrears.domain.actor import debtor as debtor_actor
 from arrears.domain.columns import Kind
 from arrears.io.batches import ReadOptions
 from arrears.io.importer import import_files
-from arrears.services import messages
+from arrears.services.outreach import messages
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.cycle import collection
 from arrears.store.messages.compliance import read_compliance

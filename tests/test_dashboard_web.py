@@ -119,8 +119,8 @@ def test_recovery_by_stage_partitions_the_book(
     """On a generated workspace whose cycle ran on DAY: the debtors grouped by their case's
     stage that day; the groups' collected amounts add up to the period's (SQLite)."""
     from arrears.domain.actor import Actor, Role
-    from arrears.services.dashboard import NO_CASE, bucket_accounts, recovery_by
-    from arrears.services.kpi import kpi_report
+    from arrears.services.insight.dashboard import NO_CASE, bucket_accounts, recovery_by
+    from arrears.services.insight.kpi import kpi_report
     from arrears.services.uow import SqlUnitOfWork
     from channels_support import DAY, base_workspace, copy_workspace, engine_of
 
@@ -152,11 +152,12 @@ def test_the_page_reads_the_history_once_and_shows_what_four_reports_show(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The dashboard measures the headline and recovery by stage, agency and collector from one
-    read of the ledger's history (services.kpi.kpi_reports); the page, through HTTP, is the one
+    read of the ledger's history (services.insight.kpi.kpi_reports); the page, through HTTP, is the
+    one
     four separate reports (one read each, as before) give, word for word (SQLite, a generated
     book whose cycle opened cases)."""
-    import arrears.services.dashboard as dashboard_service
-    import arrears.services.kpi as kpi_service
+    import arrears.services.insight.dashboard as dashboard_service
+    import arrears.services.insight.kpi as kpi_service
     from channels_support import DAY, base_workspace, copy_workspace
 
     ws = copy_workspace(base_workspace(tmp_path_factory.mktemp("web")), tmp_path / "ws")

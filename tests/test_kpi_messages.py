@@ -31,7 +31,7 @@ import pytest
 from arrears.cli.app import main
 from arrears.domain.actor import system
 from arrears.kpi.messages import MESSAGE_SCHEMA, message_rates
-from arrears.services import messages
+from arrears.services.outreach import messages
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.database import connect
 from channels_support import SENDING_ENV, base_workspace, copy_workspace, rows

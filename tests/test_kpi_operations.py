@@ -24,8 +24,8 @@ from arrears.kpi.operations import (
     operation_figures,
     operation_rates,
 )
-from arrears.services import settlements
-from arrears.services.kpi import parse_costs
+from arrears.services.arrangements import settlements
+from arrears.services.insight.kpi import parse_costs
 from arrears.web import create_app
 from test_agreements_scenarios import ANA, MAX, PARSED, Scenario, d
 from test_dashboard_web import add_user, login, text_of

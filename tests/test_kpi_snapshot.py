@@ -82,7 +82,7 @@ def test_the_snapshot_gives_the_ledgers_roll_rates_on_generated_books(
 
 def _count_snapshot_reads(monkeypatch: pytest.MonkeyPatch) -> list[list[date]]:
     """The month ends of each read of the monthly snapshot by the KPI service, from now on."""
-    import arrears.services.kpi as kpi_service
+    import arrears.services.insight.kpi as kpi_service
 
     reads: list[list[date]] = []
     real = kpi_service.read_snapshot

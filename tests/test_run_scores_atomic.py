@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, text
 
-import arrears.services.scoring as scoring_services
+import arrears.services.insight.scoring as scoring_services
 from arrears.cli.app import main
 from arrears.services.uow import open_store
 from test_scoring_cli import END, build

@@ -15,7 +15,7 @@ from arrears.cli.app import main
 from arrears.domain.actor import Actor, Role
 from arrears.scoring.examples import debtor_examples, snapshot_days
 from arrears.scoring.targets import Target
-from arrears.services.scoring import scoring_history
+from arrears.services.insight.scoring import scoring_history
 from arrears.services.uow import SqlUnitOfWork, open_store
 
 DEFAULT_RISK = (

@@ -14,7 +14,7 @@ from arrears import config
 from arrears.domain.actor import debtor as debtor_actor
 from arrears.domain.errors import NotAllowed, NotFound
 from arrears.domain.problems import ProblemsFound
-from arrears.services import agreements, self_agreements, settlements
+from arrears.services.arrangements import agreements, self_agreements, settlements
 from arrears.services.cycle import load_compiled
 from arrears.services.uow import SqlUnitOfWork, open_store
 from arrears.store.schema import activity

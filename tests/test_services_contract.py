@@ -16,7 +16,7 @@ import pytest
 
 from arrears.domain.actor import Actor, Role
 from arrears.domain.errors import InvalidInput, NotAllowed, NotFound
-from arrears.services import collection
+from arrears.services.casework import collection
 from arrears.services.memory import MemoryStore, MemoryUnitOfWork
 from arrears.services.ports import ActivityRecord, CollectionUnitOfWork
 from arrears.services.uow import SqlUnitOfWork

@@ -1,4 +1,4 @@
-"""The daily cycle's use cases (``arrears.services.cycle``, ``arrears.services.explain``)
+"""The daily cycle's use cases (``arrears.services.cycle``, ``arrears.services.casework.explain``)
 through the front door: the activity records of a run name who ran it (``cli:USER`` for
 ``arrears run``, ``system:cycle`` for a scheduler), a role without the right cannot run it, and
 the explain view a web page would render holds the figures ``arrears explain`` prints (the
@@ -19,10 +19,10 @@ from arrears.cli.context import cli_actor
 from arrears.domain.actor import Actor, Role, system
 from arrears.domain.actor import debtor as debtor_actor
 from arrears.domain.errors import NotAllowed, NotFound
+from arrears.services.casework.explain import explain_view
 from arrears.services.cycle import load_compiled, plan_cycle, run_cycle
-from arrears.services.explain import explain_view
-from arrears.services.reports import aging_report
-from arrears.services.scoring import score_debtor
+from arrears.services.insight.reports import aging_report
+from arrears.services.insight.scoring import score_debtor
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store import schema
 from arrears.store.database import connect

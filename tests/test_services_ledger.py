@@ -23,7 +23,7 @@ from arrears.domain.actor import Actor, Role
 from arrears.domain.errors import NotAllowed
 from arrears.domain.ledger import Payment
 from arrears.domain.money import Money
-from arrears.services import ledger
+from arrears.services.books import ledger
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store import schema
 from arrears.store.database import connect

@@ -1,5 +1,6 @@
 """One opt-out, whichever way it comes: ``arrears opt-out`` (a followed link typed in), the web's
-opt-out link and STOP replies all call :func:`arrears.services.messages.opt_out`. Asking again
+opt-out link and STOP replies all call :func:`arrears.services.outreach.messages.opt_out`. Asking
+again
 changes and records nothing, and the activity record names who did it: the command line's user,
 or the debtor (the link, a reply relayed by a provider)."""
 

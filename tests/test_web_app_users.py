@@ -64,7 +64,7 @@ def test_the_account_pages_read_models(engine: Engine) -> None:
     from datetime import date
 
     from arrears.domain.errors import NotFound
-    from arrears.services import accounts
+    from arrears.services.casework import accounts
     from test_ledger_support import Book
 
     with engine.begin() as conn:

@@ -23,7 +23,8 @@ from arrears.channels.base import MissingSecret, debtor_token
 from arrears.cli.app import main
 from arrears.domain.actor import debtor as debtor_actor
 from arrears.domain.errors import NotAllowed
-from arrears.services import collection, selfservice
+from arrears.services.casework import collection
+from arrears.services.outreach import selfservice
 from arrears.services.uow import SqlUnitOfWork, open_store
 from arrears.store.schema import consent, contact_point, invoice, promise
 from arrears.store.schema import debtor as debtor_table

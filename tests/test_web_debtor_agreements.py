@@ -20,7 +20,7 @@ from arrears.channels.base import debtor_token
 from arrears.cli.app import main
 from arrears.domain.actor import debtor as debtor_actor
 from arrears.domain.errors import NotAllowed, NotFound
-from arrears.services import self_agreements
+from arrears.services.arrangements import self_agreements
 from arrears.services.uow import SqlUnitOfWork, open_store
 from arrears.store.schema import debtor as debtor_table
 from arrears.store.schema import payment_plan, settlement

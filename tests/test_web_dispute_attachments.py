@@ -21,7 +21,7 @@ from arrears import config
 from arrears.channels.base import debtor_token
 from arrears.domain.actor import debtor as debtor_actor
 from arrears.domain.errors import NotAllowed
-from arrears.services import disputes
+from arrears.services.arrangements import disputes
 from arrears.services.uow import SqlUnitOfWork, open_store
 from arrears.store.schema import activity, dispute, dispute_attachment, invoice
 from arrears.store.schema import debtor as debtor_table

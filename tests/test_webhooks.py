@@ -26,7 +26,7 @@ from arrears.cli.app import main
 from arrears.domain.actor import Actor, Role
 from arrears.domain.errors import NotAllowed
 from arrears.domain.problems import ProblemsFound
-from arrears.services import webhooks
+from arrears.services.outreach import webhooks
 from arrears.services.uow import SqlUnitOfWork
 from arrears.webhooks import sending, signing
 from channels_support import DAY, base_workspace, copy_workspace, engine_of
@@ -225,7 +225,7 @@ def test_backoff_then_failed_for_good(ws: Path, hook: Hook) -> None:
     )
     from arrears.domain.ledger import Payment
     from arrears.domain.money import Money
-    from arrears.services import ledger
+    from arrears.services.books import ledger
 
     debtor, currency = a_debtor(ws)
     ledger.record_payment(

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, Transaction, select
 
 from arrears.domain.activity import PaymentPosted
 from arrears.domain.actor import Actor, Role
-from arrears.services import webhooks
+from arrears.services.outreach import webhooks
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.activity_log import Entry, record
 from arrears.store.database import connect

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from arrears import config
 from arrears.cli.app import main
 from arrears.domain.actor import Actor, Role
-from arrears.services import messages
+from arrears.services.outreach import messages
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.schema import contact_point, debtor, outbox
 from channels_support import (

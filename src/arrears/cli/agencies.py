@@ -1,5 +1,6 @@
 """``arrears agency``: agencies and their terms, placements, the placement file, recalls and
-the agency's remittance file. Each command is one use case of :mod:`arrears.services.agencies`.
+the agency's remittance file. Each command is one use case of
+:mod:`arrears.services.arrangements.agencies`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from arrears.cli.output import Format, FormatOpt, Wide, console, emit
 from arrears.domain.agencies import parse_terms
 from arrears.domain.allocation import AllocationRule
 from arrears.domain.problems import Problem, ProblemsFound
-from arrears.services import agencies
-from arrears.services.agencies import PlacementView
+from arrears.services.arrangements import agencies
+from arrears.services.arrangements.agencies import PlacementView
+from arrears.services.arrangements.write_offs import policy_recall_after_days
 from arrears.services.uow import SqlUnitOfWork
-from arrears.services.write_offs import policy_recall_after_days
 
 agency_app = typer.Typer(
     help="Collection agencies: add one with its terms, place a debtor, export the placement "

@@ -1,6 +1,7 @@
 """``arrears aging``: the aging report of a portfolio as of a date.
 
-The report comes from :func:`arrears.services.reports.aging_report` (the snapshot aged with the
+The report comes from :func:`arrears.services.insight.reports.aging_report` (the snapshot aged with
+the
 pure ``arrears.kpi.aging``); this module converts minor units to ``Decimal`` at the display
 boundary (never floats): one table
 per currency, or one CSV/JSON document with a ``currency`` column. With ``--in USD`` every amount
@@ -21,7 +22,7 @@ from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.output import Format, Wide, amount_text, amounts_as_text, console, emit
 from arrears.domain.money import MoneyError, exponent, from_minor, is_currency
 from arrears.kpi.aging import CURRENT, DEFAULT_EDGES, By, bucket_labels
-from arrears.services.reports import aging_report
+from arrears.services.insight.reports import aging_report
 from arrears.services.uow import SqlUnitOfWork
 
 BY_CHOICES = ("total", "debtor", "invoice", "segment", "bucket")

@@ -1,6 +1,7 @@
 """``arrears payment-plan`` and ``arrears settlement``: agreements with a debtor.
 
-Each command is one use case of ``arrears.services.agreements`` (one transaction with its
+Each command is one use case of ``arrears.services.arrangements.agreements`` (one transaction with
+its
 activity record, naming ``cli:USER``). The policy's ``payment_plans`` and ``settlements`` limits
 come from the workspace's policy (or ``--policy``). (``arrears plan`` is the cycle's dry run,
 so payment plans are ``arrears payment-plan``.)
@@ -22,7 +23,7 @@ from arrears.cli.output import Format, FormatOpt, Wide, amount_text, console, em
 from arrears.config import Workspace
 from arrears.domain.money import from_minor
 from arrears.policy.model import Policy
-from arrears.services import agreements, settlements
+from arrears.services.arrangements import agreements, settlements
 from arrears.services.cycle import PolicyProblems, load_compiled
 from arrears.services.uow import SqlUnitOfWork
 

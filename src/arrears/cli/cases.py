@@ -1,7 +1,8 @@
 """``arrears promise``, ``hold``, ``contact``, ``approve``, ``worklist`` and ``task``.
 
 What a collector records by hand between cycle runs, each one use case of
-``arrears.services.collection`` (one transaction with its activity record, naming ``cli:USER``),
+``arrears.services.casework.collection`` (one transaction with its activity record, naming
+``cli:USER``),
 and the worklist of open call tasks the cycle created. Dates are ISO 8601 (default: today);
 amounts are read as ``Decimal``; a bad value is one line on stderr and exit status 1.
 """
@@ -18,7 +19,7 @@ from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.ledger import parse_amount, parse_date
 from arrears.cli.output import Format, FormatOpt, Wide, amount_text, console, emit
 from arrears.domain.money import from_minor
-from arrears.services import collection
+from arrears.services.casework import collection
 from arrears.services.ports import PromiseView
 from arrears.services.uow import SqlUnitOfWork
 

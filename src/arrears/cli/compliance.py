@@ -18,7 +18,12 @@ import typer
 
 from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.output import Format, Wide, console, emit, emit_json
-from arrears.services.compliance import call_task, compliance_report, grant_consent, may_call
+from arrears.services.outreach.compliance import (
+    call_task,
+    compliance_report,
+    grant_consent,
+    may_call,
+)
 from arrears.services.uow import SqlUnitOfWork
 
 compliance_app = typer.Typer(help="Contact-rule compliance.", no_args_is_help=True)

@@ -27,7 +27,8 @@ from arrears.config import Workspace
 from arrears.cycle.compiled import CompiledPolicy
 from arrears.cycle.frames import Decisions
 from arrears.domain.money import from_minor
-from arrears.services.collection import kept_share
+from arrears.services.casework.collection import kept_share
+from arrears.services.casework.explain import Explained, ExplainedStep, ExplainView, explain_view
 from arrears.services.cycle import (
     PolicyProblems,
     RunSummary,
@@ -39,7 +40,6 @@ from arrears.services.cycle import (
     summarize,
     unrated,
 )
-from arrears.services.explain import Explained, ExplainedStep, ExplainView, explain_view
 from arrears.services.ports import PromiseView
 from arrears.services.uow import SqlUnitOfWork
 

@@ -150,7 +150,7 @@ def _first_on_worklist(ws: Path) -> str | None:
     """The debtor of the worklist's first task, to explain (None: no task)."""
     from arrears import config
     from arrears.cli.context import cli_actor, store
-    from arrears.services.collection import worklist
+    from arrears.services.casework.collection import worklist
     from arrears.services.uow import SqlUnitOfWork
 
     settings = config.load(ws)

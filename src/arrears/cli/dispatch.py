@@ -22,7 +22,7 @@ from arrears.cli.output import Format, Wide, console, emit, emit_json
 if TYPE_CHECKING:
     from arrears.channels.dispatch import Report
     from arrears.contact.model import Pack
-    from arrears.services.dispatch import Sending
+    from arrears.services.outreach.dispatch import Sending
 
 template_app = typer.Typer(help="Message templates.", no_args_is_help=True)
 
@@ -62,7 +62,7 @@ def _sending(
     from arrears.channels.dispatch import Options
     from arrears.cli.app import UserError
     from arrears.services.cycle import PolicyProblems, load_compiled
-    from arrears.services.dispatch import Sending
+    from arrears.services.outreach.dispatch import Sending
 
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
@@ -124,7 +124,7 @@ def dispatch(
         # the end of that day anywhere on Earth (UTC-12)
         cutoff = datetime.combine(day + timedelta(days=1), dtime(12), tzinfo=UTC)
     ws, sending = _sending(ctx, portfolio, until=cutoff)
-    from arrears.services import dispatch as services
+    from arrears.services.outreach import dispatch as services
     from arrears.services.uow import SqlUnitOfWork
 
     report = services.dispatch(SqlUnitOfWork(store(ws)), cli_actor(), replace(sending, today=day))
@@ -139,7 +139,7 @@ def _webhooks(ws: config.Workspace, portfolio: str, *, say: bool, idle: bool = T
     it has any: what happened since the last delivery, signed, each due retry sent once. One
     store for every call (the worker calls it after each pass); ``say``: print the counts
     (``idle``: even when nothing happened)."""
-    from arrears.services import webhooks
+    from arrears.services.outreach import webhooks
     from arrears.services.uow import SqlUnitOfWork
 
     uow = SqlUnitOfWork(store(ws))
@@ -228,7 +228,7 @@ def worker(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    from arrears.services import dispatch as services
+    from arrears.services.outreach import dispatch as services
     from arrears.services.uow import SqlUnitOfWork
 
     services.work(
@@ -258,7 +258,7 @@ def template_render(
 
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
-    from arrears.services import dispatch as services
+    from arrears.services.outreach import dispatch as services
     from arrears.services.uow import SqlUnitOfWork
 
     seen = services.preview(
@@ -330,7 +330,7 @@ def template_check(
     if policy.is_file():
         for i, line in enumerate(policy.read_text(encoding="utf-8").splitlines(), 1):
             needs += [Need(m, f"{policy}:{i}") for m in re.findall(_TEMPLATE_REF, line)]
-    from arrears.services import dispatch as services
+    from arrears.services.outreach import dispatch as services
     from arrears.services.uow import SqlUnitOfWork
 
     try:
@@ -385,7 +385,7 @@ def opt_out(
     from arrears.channels.base import verify_opt_out
     from arrears.cli.app import UserError
     from arrears.domain.ledger import SENT_CHANNELS
-    from arrears.services import messages
+    from arrears.services.outreach import messages
     from arrears.services.uow import SqlUnitOfWork
 
     ws = workspace(ctx)
@@ -418,7 +418,7 @@ def inbound(
     """Record an inbound SMS/WhatsApp reply: STOP, BAJA and the like are opt-outs."""
     from arrears.channels.http import is_opt_out
     from arrears.cli.app import UserError
-    from arrears.services import messages
+    from arrears.services.outreach import messages
     from arrears.services.uow import SqlUnitOfWork
 
     if channel not in ("sms", "whatsapp"):

@@ -1,7 +1,8 @@
 """``arrears dispute``: open a dispute on invoices, resolve it (upheld with a credit note, or
 rejected), list the disputes (an owner's overdue ones first of all), show one.
 
-Each command is one use case of :mod:`arrears.services.disputes`; see docs/agreements.md.
+Each command is one use case of :mod:`arrears.services.arrangements.disputes`; see
+docs/agreements.md.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from arrears.cli.output import Format, FormatOpt, Wide, console, emit
 from arrears.domain.disputes import CHOSEN_REASONS
 from arrears.domain.money import Money
 from arrears.domain.problems import ProblemsFound
-from arrears.services import disputes
-from arrears.services.disputes import DisputeView
+from arrears.services.arrangements import disputes
+from arrears.services.arrangements.disputes import DisputeView
 from arrears.services.uow import SqlUnitOfWork
 
 dispute_app = typer.Typer(

@@ -10,7 +10,7 @@ import typer
 from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.kinds import LedgerFile
 from arrears.cli.output import console
-from arrears.services.export import export_ledger
+from arrears.services.books.export import export_ledger
 from arrears.services.uow import SqlUnitOfWork
 
 

@@ -1,6 +1,6 @@
 """``arrears forecast``: expected collections per week, and ``arrears forecast backtest``.
 
-The figures come from :mod:`arrears.services.forecast` (the ledger's history and promises,
+The figures come from :mod:`arrears.services.insight.forecast` (the ledger's history and promises,
 forecast by the pure ``arrears.kpi.forecast``; the timing of each open invoice from the
 workspace's latest propensity model when it has a days-to-pay part, else from the book's own
 payment curve); this module parses, calls and prints. Tables: one per currency (or one with
@@ -23,7 +23,7 @@ from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.output import Format, Wide, amount_text, console, emit, emit_json, err_console
 from arrears.domain.money import from_minor
 from arrears.kpi.forecast import AMOUNTS, WEEKS, wins
-from arrears.services.forecast import Backtest, Forecast, backtest, cash_forecast
+from arrears.services.insight.forecast import Backtest, Forecast, backtest, cash_forecast
 from arrears.services.uow import SqlUnitOfWork
 
 forecast_app = typer.Typer(

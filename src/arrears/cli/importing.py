@@ -43,7 +43,7 @@ from arrears.domain.columns import Kind
 from arrears.io.batches import ReadOptions
 
 if TYPE_CHECKING:  # the use cases (and openpyxl under them) are imported when a file is
-    from arrears.services.imports import ImportReport
+    from arrears.services.books.imports import ImportReport
     from arrears.services.uow import SqlUnitOfWork
 
 LARGE_FILE_BYTES = 2_000_000  # show a progress bar from this size on
@@ -155,7 +155,7 @@ def import_command(
     )
     if skip_invalid and rejects is None:
         rejects = files[0].with_name(files[0].name + ".rejects.csv")
-    from arrears.services import imports
+    from arrears.services.books import imports
     from arrears.services.uow import SqlUnitOfWork
 
     uow = SqlUnitOfWork(store(ws))
@@ -261,7 +261,7 @@ def _run(
             grown = None if total is None else max(total, read)
             bar.update(task, description=f"importing {path.name}", completed=read, total=grown)
 
-        from arrears.services import imports
+        from arrears.services.books import imports
 
         return imports.import_files(
             uow,

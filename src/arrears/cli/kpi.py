@@ -1,6 +1,7 @@
 """``arrears kpi``: the collection KPIs of a portfolio over a period.
 
-The figures come from :func:`arrears.services.kpi.kpi_report` (the ledger's history measured by
+The figures come from :func:`arrears.services.insight.kpi.kpi_report` (the ledger's history
+measured by
 the pure ``arrears.kpi``); this module only presents them. The table format prints one column
 per group and currency, one row per measure, amounts in the workspace's locale; ``--roll``
 prints the roll matrix of the period instead (one table per group and currency: the rate from
@@ -27,7 +28,7 @@ from arrears.kpi.figures import AMOUNTS
 from arrears.kpi.messages import RATES as RATE_NAMES
 from arrears.kpi.promises import PROMISE_AMOUNTS
 from arrears.kpi.roll import SETTLED, WRITTEN_OFF
-from arrears.services.kpi import (
+from arrears.services.insight.kpi import (
     GROUPS,
     ExperimentReport,
     KpiReport,

@@ -1,7 +1,7 @@
 """``arrears payment``, ``credit-note``, ``ledger`` and ``activity`` (``write-off``: own module).
 
 Single-record changes a person makes by hand, each one use case of
-:mod:`arrears.services.ledger` (one transaction with its activity record, naming who ran the
+:mod:`arrears.services.books.ledger` (one transaction with its activity record, naming who ran the
 command). Amounts are read as ``Decimal`` (never float) and dates as ISO 8601; a bad value is one
 line on stderr and exit status 1.
 """
@@ -22,8 +22,8 @@ from arrears.domain.allocation import AllocationRule
 from arrears.domain.ledger import CreditNote, Payment
 from arrears.domain.money import Money, MoneyError, parse_decimal
 from arrears.domain.problems import Problem, ProblemsFound
-from arrears.services import ledger
-from arrears.services.ledger import Posting
+from arrears.services.books import ledger
+from arrears.services.books.ledger import Posting
 from arrears.services.uow import SqlUnitOfWork
 
 payment_app = typer.Typer(

@@ -2,7 +2,8 @@
 
 ``train`` reads the portfolio's whole history, trains the models on snapshot days in ``--from ..
 --to`` and stores them as the next version in ``<workspace>/models/`` with their validation
-metrics (``arrears.services.scoring.train_model``); the first version goes live, later ones wait
+metrics (``arrears.services.insight.scoring.train_model``); the first version goes live, later ones
+wait
 for ``promote``; ``list`` shows the versions. ``evaluate`` runs the chronological backtest.
 ``explain`` scores one debtor as of a day with the live model (the rules score when none is
 trained) and its reasons in words; ``score`` scores the whole portfolio that way, least likely
@@ -54,7 +55,7 @@ def _live_model(ws: Workspace) -> Any:
 
 
 def _history(ctx: typer.Context, portfolio: str | None) -> tuple[Any, Any, str]:
-    from arrears.services.scoring import scoring_history
+    from arrears.services.insight.scoring import scoring_history
     from arrears.services.uow import SqlUnitOfWork
 
     ws = workspace(ctx)
@@ -108,7 +109,7 @@ def train_command(
     (compare them with `arrears model list`)."""
     from arrears.cli.app import UserError
     from arrears.scoring import NotEnoughHistory
-    from arrears.services.scoring import train_model
+    from arrears.services.insight.scoring import train_model
     from arrears.services.uow import SqlUnitOfWork
 
     first, last = _day(start, "--from"), _day(end, "--to")
@@ -191,7 +192,7 @@ def list_command(
 ) -> None:
     """Every version trained, newest first: which is live, its validation, training window,
     examples, libraries and data hash."""
-    from arrears.services.scoring import list_models
+    from arrears.services.insight.scoring import list_models
 
     ws = workspace(ctx)
     versions = list_models(cli_actor(), root=ws.root)
@@ -261,7 +262,7 @@ def promote_command(
     """Put a version live: the cycle (plan, run), explain, the worklist and model score use it."""
     from arrears.cli.app import UserError
     from arrears.scoring.registry import ModelFileError
-    from arrears.services.scoring import promote_model
+    from arrears.services.insight.scoring import promote_model
     from arrears.services.uow import SqlUnitOfWork
 
     ws = workspace(ctx)
@@ -296,7 +297,7 @@ def monitor_command(
     shift; and today's values outside the training range."""
     from arrears.cli.app import UserError
     from arrears.scoring.monitor import SHIFT, STABLE
-    from arrears.services.scoring import monitor_model
+    from arrears.services.insight.scoring import monitor_model
     from arrears.services.uow import SqlUnitOfWork
 
     day = _day(as_of, "--as-of") or date.today()
@@ -453,7 +454,7 @@ def explain_command(
     wide: Wide = False,
 ) -> None:
     """One debtor's score, expected recovery and days to pay, with the top reasons."""
-    from arrears.services.scoring import score_debtor
+    from arrears.services.insight.scoring import score_debtor
     from arrears.services.uow import SqlUnitOfWork
 
     day = _day(as_of, "--as-of") or date.today()
@@ -550,7 +551,7 @@ def score_command(
     from arrears.cli.app import UserError
     from arrears.cli.output import err_console
     from arrears.scoring.registry import describe
-    from arrears.services.scoring import score_portfolio
+    from arrears.services.insight.scoring import score_portfolio
     from arrears.services.uow import SqlUnitOfWork
 
     day = _day(as_of, "--as-of") or date.today()
@@ -642,7 +643,7 @@ def stored_command(
     model score``: score, band, expected days to pay, reasons (``model score``'s) and the
     version that scored, least likely to pay first."""
     from arrears.cli.output import err_console
-    from arrears.services.scoring import stored_scores
+    from arrears.services.insight.scoring import stored_scores
     from arrears.services.uow import SqlUnitOfWork
 
     day = _day(as_of, "--as-of") or date.today()

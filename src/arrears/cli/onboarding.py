@@ -15,7 +15,7 @@ from arrears.cli.output import console
 from arrears.cycle.compiled import CompiledPolicy
 from arrears.cycle.frames import Decisions
 from arrears.cycle.onboarding import waiting_for_approval
-from arrears.services import collection
+from arrears.services.casework import collection
 from arrears.services.uow import SqlUnitOfWork
 
 

@@ -1,7 +1,8 @@
 """``arrears report --month YYYY-MM``: the monthly collections report a CFO reads, as one
 self-contained HTML file (inline CSS and SVG charts: it opens without internet access) or a
 PDF, in the workspace's language. The page is made by
-:func:`arrears.services.report.monthly_report`; this module parses, calls it and writes the file.
+:func:`arrears.services.insight.report.monthly_report`; this module parses, calls it and writes the
+file.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.output import console
 from arrears.domain.errors import InvalidInput
 from arrears.kpi.aging import DEFAULT_EDGES
-from arrears.services.kpi import parse_costs
-from arrears.services.report import monthly_report, parse_month
+from arrears.services.insight.kpi import parse_costs
+from arrears.services.insight.report import monthly_report, parse_month
 from arrears.services.uow import SqlUnitOfWork
 
 FORMATS = ("html", "pdf")

@@ -1,5 +1,5 @@
 """``arrears webhooks add|list|remove|deliver|log``: outbound webhooks (docs/web.md, "Outbound
-webhooks"), each one use case of ``arrears.services.webhooks``. Schedule ``arrears webhooks
+webhooks"), each one use case of ``arrears.services.outreach.webhooks``. Schedule ``arrears webhooks
 deliver`` (cron, a systemd timer) as often as clients should hear of events: it sends what
 happened since its last run and retries what failed when its time comes."""
 
@@ -13,7 +13,7 @@ import typer
 
 from arrears.cli.context import cli_actor, store, workspace
 from arrears.cli.output import Format, FormatOpt, console, emit
-from arrears.services import webhooks
+from arrears.services.outreach import webhooks
 from arrears.services.uow import SqlUnitOfWork
 from arrears.webhooks.events import NAMES
 

@@ -4,7 +4,7 @@
 releases) is ``arrears write-off invoice INVOICE ...``: a proposal of that invoice, which posts at
 once within the limit of whoever runs it (the command line acts as an admin: without a limit
 unless the policy's ``write_off_limits`` gives ``admin`` one). Each command is one use case of
-:mod:`arrears.services.write_offs`.
+:mod:`arrears.services.arrangements.write_offs`.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from arrears.config import Workspace
 from arrears.domain.allocation import AllocationRule
 from arrears.domain.ledger import Payment
 from arrears.domain.write_offs import Limits
-from arrears.services import write_offs
+from arrears.services.arrangements import write_offs
+from arrears.services.arrangements.write_offs import Proposal
 from arrears.services.uow import SqlUnitOfWork
-from arrears.services.write_offs import Proposal
 
 
 class _WriteOffGroup(TyperGroup):

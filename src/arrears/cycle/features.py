@@ -164,7 +164,7 @@ def feature_table(
     frame = _attach(frame, counts_df, ["debtor_id"]).with_columns(pl.col(_COUNT_NAMES).fill_null(0))
     frame = _attach(frame, last_df, ["debtor_id"])
     # and the scoring history features: those the policy reads come with the scores
-    # (services.scoring.with_scoring_history), the others are null
+    # (services.insight.scoring.with_scoring_history), the others are null
     scores = data.scores.select(
         *KEY,
         "score",

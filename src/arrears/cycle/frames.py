@@ -141,7 +141,8 @@ STEP_DONE_SCHEMA: dict[str, pl.DataType] = {
     "on": D,
 }
 
-#: Payment plans and settlements that pause a case (``arrears.services.agreements``): from
+#: Payment plans and settlements that pause a case (``arrears.services.arrangements.agreements``):
+#: from
 #: ``starts_on`` until the day before ``ends_on`` (null: still running); ``broken_on``: the day a
 #: plan was found broken (the policy's ``on_broken_promise`` steps run from it).
 AGREEMENT_SCHEMA: dict[str, pl.DataType] = {
@@ -190,7 +191,8 @@ class CycleInput:
     rates: pl.DataFrame = field(default_factory=lambda: empty(RATE_SCHEMA))
     #: The dated reference rates (REFERENCE_RATE_SCHEMA), from the workspace.
     reference_rates: pl.DataFrame = field(default_factory=lambda: empty(REFERENCE_RATE_SCHEMA))
-    #: Payment plans and settlements (AGREEMENT_SCHEMA), from arrears.services.agreements.
+    #: Payment plans and settlements (AGREEMENT_SCHEMA), from
+    #: arrears.services.arrangements.agreements.
     agreements: pl.DataFrame = field(default_factory=lambda: empty(AGREEMENT_SCHEMA))
 
     def for_debtors(self, debtor_ids: pl.Series) -> CycleInput:

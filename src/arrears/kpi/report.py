@@ -3,7 +3,8 @@ HTML page (inline CSS, charts drawn as inline SVG here; no script, no font or im
 opens without internet access), in English or Spanish.
 
 Pure: frames and values in, text out. The figures come from :mod:`arrears.kpi.summary` and
-:mod:`arrears.kpi.experiments` (assembled by ``arrears.services.report``); every amount is in
+:mod:`arrears.kpi.experiments` (assembled by ``arrears.services.insight.report``); every amount is
+in
 integer minor units of its currency and shown in the locale's format.
 """
 
@@ -258,7 +259,7 @@ class ReportInput:
     comparison: pl.DataFrame
     arms: pl.DataFrame
     messages: pl.DataFrame | None = None
-    #: :attr:`arrears.services.forecast.Backtest.by_horizon` (None: not enough history)
+    #: :attr:`arrears.services.insight.forecast.Backtest.by_horizon` (None: not enough history)
     backtest: pl.DataFrame | None = None
     #: :func:`arrears.kpi.channels.channel_figures` of the month (None: not measured)
     by_channel: pl.DataFrame | None = None

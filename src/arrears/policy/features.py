@@ -115,7 +115,8 @@ CATALOGUE: tuple[Feature, ...] = (
 
 #: The scoring history features (issue 18): computed by the scoring's code
 #: (``arrears.scoring.features``, as the model reads them) for the cycle's day only when a
-#: condition or the priority reads one (``services.scoring.with_scoring_history``), so they are
+#: condition or the priority reads one (``services.insight.scoring.with_scoring_history``), so they
+#: are
 #: not columns of every feature table. Null for a debtor and currency without an open balance.
 SCORING_HISTORY: tuple[Feature, ...] = (
     Feature(

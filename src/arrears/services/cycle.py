@@ -40,9 +40,9 @@ from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import Conflict, InvalidInput, NotFound
 from arrears.policy.check import Templates
 from arrears.policy.loading import load_policy
-from arrears.services.accounts import debtor_row_id
-from arrears.services.queues import assign_queue_tasks
-from arrears.services.scoring import run_scores, with_scoring_history
+from arrears.services.casework.accounts import debtor_row_id
+from arrears.services.casework.queues import assign_queue_tasks
+from arrears.services.insight.scoring import run_scores, with_scoring_history
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.cycle.attributes import with_attributes
 from arrears.store.cycle.read import read_cycle_input
@@ -197,7 +197,7 @@ def _with_agreements(
 ) -> CycleInput:
     """``data`` with the payment plans and settlements that pause cases (issue 15);
     ``monitored``: the run's monitor judged them on ``as_of`` already (judged once a run)."""
-    from arrears.services.agreement_monitor import cycle_frame  # noqa: PLC0415
+    from arrears.services.arrangements.agreement_monitor import cycle_frame  # noqa: PLC0415
 
     return replace(data, agreements=cycle_frame(engine, portfolio, as_of, monitored=monitored))
 
@@ -352,7 +352,7 @@ def run_cycle(
     the cycle already ran for a later day."""
     actor.require(Permission.ADMINISTER, "run the cycle")
     timings = timings if timings is not None else Timings()
-    from arrears.services.agreement_monitor import monitor  # noqa: PLC0415
+    from arrears.services.arrangements.agreement_monitor import monitor  # noqa: PLC0415
 
     # plans, settlements, the cycle's offers (issue 15)
     monitor(uow, actor, portfolio=portfolio, as_of=as_of, at=at, policy=policy.policy)
@@ -391,7 +391,7 @@ def run_cycle(
     timings.commit = time.perf_counter() - start
     # the KPIs' monthly snapshot of the month that ended before as_of (issue 17): written at a
     # month's turn, or again when the ledger changed under it; nothing on other days
-    from arrears.services.kpi import write_snapshot  # noqa: PLC0415
+    from arrears.services.insight.kpi import write_snapshot  # noqa: PLC0415
 
     write_snapshot(uow, actor, portfolio=portfolio, through=as_of, at=at)
     return decisions, summary
@@ -410,8 +410,8 @@ def _record_followups(
     policy's limits: ``arrears write-off list``), and the cases a ``place_with_agency`` or
     ``recall_from_agency`` step marked become placements or recalls (``arrears agency
     placements``). Both are idempotent: a day run again records nothing new."""
-    from arrears.services.agencies import record_cycle_placements  # noqa: PLC0415
-    from arrears.services.write_offs import limits_from, propose_from_cycle  # noqa: PLC0415
+    from arrears.services.arrangements.agencies import record_cycle_placements  # noqa: PLC0415
+    from arrears.services.arrangements.write_offs import limits_from, propose_from_cycle  # noqa: PLC0415
 
     propose_from_cycle(
         uow, actor, portfolio=portfolio, on=as_of, limits=limits_from(policy.policy), at=at

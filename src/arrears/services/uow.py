@@ -47,7 +47,7 @@ def open_store(url: str, *, checked: bool = True) -> Store:
 
 
 if TYPE_CHECKING:
-    from arrears.services.collection_sql import SqlCollectionRecords
+    from arrears.services.casework.collection_sql import SqlCollectionRecords
 
 
 class UnitOfWork(Protocol):
@@ -79,7 +79,7 @@ class SqlUnitOfWork:
     @property
     def collection(self) -> SqlCollectionRecords:
         """The collection records (:class:`arrears.services.ports.CollectionRecords`)."""
-        from arrears.services.collection_sql import SqlCollectionRecords  # noqa: PLC0415 (it imports us)
+        from arrears.services.casework.collection_sql import SqlCollectionRecords  # noqa: PLC0415 (it imports us)
 
         return SqlCollectionRecords(self.conn)
 

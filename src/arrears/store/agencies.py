@@ -1,7 +1,8 @@
 """The store's side of agency placements: agencies, placements, the placement file's rows and
 the agencies' remittances (migration 0013; see ``docs/agreements.md``, "Agencies").
 
-Plain SQL on the caller's connection; the caller (a use case of ``services.agencies``) owns the
+Plain SQL on the caller's connection; the caller (a use case of ``services.arrangements.agencies``)
+owns the
 transaction and writes the activity records. A placement marks the debtor's open case in its
 currency with the agency (``collection_case.agency``, the label the cycle's
 ``place_with_agency`` step sets) and puts the debtor's credit on hold; a recall clears both.

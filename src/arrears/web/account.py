@@ -30,16 +30,8 @@ from arrears.domain.errors import Conflict, NotAllowed, NotFound
 from arrears.domain.money import from_minor
 from arrears.domain.problems import ProblemsFound
 from arrears.domain.write_offs import Limits
-from arrears.services import (
-    accounts,
-    agencies,
-    agreements,
-    collection,
-    explain,
-    notes,
-    settlements,
-    write_offs,
-)
+from arrears.services.arrangements import agencies, agreements, settlements, write_offs
+from arrears.services.casework import accounts, collection, explain, notes
 from arrears.services.cycle import load_compiled
 from arrears.web import i18n
 from arrears.web.app import Site

@@ -29,8 +29,11 @@ from arrears.domain.actor import Actor
 from arrears.domain.ledger import Payment
 from arrears.domain.money import Money, from_minor
 from arrears.kpi.aging import By, bucket_labels
-from arrears.services import accounts, collection, explain, ledger, reports, tokens
+from arrears.services import tokens
+from arrears.services.books import ledger
+from arrears.services.casework import accounts, collection, explain
 from arrears.services.cycle import load_compiled
+from arrears.services.insight import reports
 from arrears.web import api_models as m
 from arrears.web import errors
 from arrears.web.app import Site, site

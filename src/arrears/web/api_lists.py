@@ -19,7 +19,9 @@ from arrears.domain import agreements as rules
 from arrears.domain.errors import Unavailable
 from arrears.domain.money import from_minor
 from arrears.policy.model import Policy
-from arrears.services import agreements, collection, ledger, listings, settlements
+from arrears.services.arrangements import agreements, settlements
+from arrears.services.books import ledger
+from arrears.services.casework import collection, listings
 from arrears.services.cycle import load_compiled
 from arrears.services.ports import PromiseView
 from arrears.web import api_models as m

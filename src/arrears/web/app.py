@@ -1,7 +1,8 @@
 """The application factory: one workspace, one portfolio, its store and settings.
 
 The endpoints parse and verify what they receive, call one use case of
-:mod:`arrears.services.messages` with a unit of work (:meth:`Site.uow`) and an actor, and answer;
+:mod:`arrears.services.outreach.messages` with a unit of work (:meth:`Site.uow`) and an actor, and
+answer;
 they hold no SQL."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from arrears.domain.errors import NotFound
 from arrears.scoring.model import Model
 from arrears.scoring.registry import ModelFileError, promoted_number, versions
 from arrears.scoring.registry import load as load_model
-from arrears.services import messages
+from arrears.services.outreach import messages
 from arrears.services.uow import SqlUnitOfWork, Store, open_store
 from arrears.web import errors
 from arrears.web.session import Sessions

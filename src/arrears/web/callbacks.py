@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from arrears.channels.http import TWILIO_PERMANENT, verify_callback, verify_twilio
 from arrears.domain.actor import system
-from arrears.services import messages
+from arrears.services.outreach import messages
 from arrears.web.app import Site, site
 from arrears.web.errors import Problem, WebError, answers, problems_of
 

@@ -12,7 +12,8 @@ adapters.
   "<timestamp>.<body>">`` (:mod:`arrears.webhooks.signing`), body ``{"id": <its payment id>,
   "reference": <ours>, "status": "paid", "amount": "12.50", "currency": "USD", "paid_on":
   "YYYY-MM-DD"}``. A paid notification records the payment
-  (:func:`arrears.services.payments_online.record_provider_payment`, ``<provider>:<id>`` in the
+  (:func:`arrears.services.books.payments_online.record_provider_payment`, ``<provider>:<id>`` in
+  the
   ledger): the same notification again records nothing more.
 - **The fake provider** (``fake``): the same protocol, served by this app under
   ``/fake-provider/`` (a page with a *Pay* button that notifies the webhook over HTTP, then
@@ -41,7 +42,7 @@ from arrears.channels.base import debtor_of_token
 from arrears.domain.actor import debtor as debtor_actor
 from arrears.domain.actor import system
 from arrears.domain.allocation import AllocationRule
-from arrears.services import payments_online
+from arrears.services.books import payments_online
 from arrears.web.app import Site
 from arrears.web.callbacks import read_body
 from arrears.web.errors import Problem, WebError, answers, problems_of

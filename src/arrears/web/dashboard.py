@@ -1,7 +1,7 @@
 """The manager's dashboard (docs/kpi.md, "The manager's dashboard"): ``/dashboard`` and the
 accounts behind an aging bucket, ``/dashboard/accounts``.
 
-The figures are :func:`arrears.services.dashboard.dashboard`'s (the same as ``arrears kpi``,
+The figures are :func:`arrears.services.insight.dashboard.dashboard`'s (the same as ``arrears kpi``,
 ``arrears aging --by bucket`` and ``arrears forecast``); this module parses the filters
 (portfolio, one currency at the workspace's rates, the period), calls the service and draws the
 charts as inline SVG on the server: no script, no CDN, nothing fetched. Managers,
@@ -25,8 +25,8 @@ from markupsafe import Markup, escape
 from arrears.domain.money import from_minor, is_currency
 from arrears.kpi.aging import CURRENT, bucket_labels
 from arrears.kpi.roll import SETTLED, WRITTEN_OFF
-from arrears.services import dashboard as service
-from arrears.services.kpi import parse_costs
+from arrears.services.insight import dashboard as service
+from arrears.services.insight.kpi import parse_costs
 from arrears.web import i18n
 from arrears.web.pages import PageError, Visit, _call, _today, _visit
 

@@ -40,7 +40,9 @@ from arrears.domain.errors import ArrearsError, Conflict, NotAllowed, NotFound
 from arrears.domain.ledger import SENT_CHANNELS
 from arrears.domain.money import from_minor
 from arrears.domain.problems import ProblemsFound
-from arrears.services import collection, disputes, messages, self_agreements, selfservice
+from arrears.services.arrangements import disputes, self_agreements
+from arrears.services.casework import collection
+from arrears.services.outreach import messages, selfservice
 from arrears.web import account as account_page
 from arrears.web import checkout, error_words, i18n
 from arrears.web.app import Site

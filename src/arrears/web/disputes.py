@@ -3,7 +3,7 @@
 ``GET /disputes`` lists them (open first by default; ``?owner=NAME&overdue=1``: what an owner
 should resolve first), with a form to open one on invoices and, on each open dispute, a form
 to resolve it (upheld with a full or partial credit note, or rejected). Each form carries the
-session's CSRF token and calls one use case of :mod:`arrears.services.disputes` as the
+session's CSRF token and calls one use case of :mod:`arrears.services.arrangements.disputes` as the
 logged-in user; bad input comes back on the page with every problem (422).
 """
 
@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from arrears.domain.disputes import CHOSEN_REASONS, Status
 from arrears.domain.money import Money
 from arrears.domain.problems import ProblemsFound
-from arrears.services import disputes
+from arrears.services.arrangements import disputes
 from arrears.web.pages import HEADERS, Visit, _call, _checked_form, _today, _visit
 
 router = APIRouter(include_in_schema=False)

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from arrears.channels.base import verify_opt_out
 from arrears.domain.actor import debtor
 from arrears.domain.ledger import SENT_CHANNELS
-from arrears.services import messages
+from arrears.services.outreach import messages
 from arrears.web.app import Site, site
 from arrears.web.errors import answers
 

@@ -32,7 +32,8 @@ from arrears.domain.actor import Actor, Role
 from arrears.domain.errors import ArrearsError, NotAllowed, NotFound
 from arrears.domain.money import from_minor
 from arrears.domain.problems import ProblemsFound
-from arrears.services import accounts, collection, users
+from arrears.services import users
+from arrears.services.casework import accounts, collection
 from arrears.web import i18n
 from arrears.web.app import Site
 from arrears.web.session import Session, check_csrf, fresh

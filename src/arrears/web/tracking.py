@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse
 
 from arrears.channels.tracking import verify_click, verify_open
 from arrears.domain.actor import system
-from arrears.services import messages
+from arrears.services.outreach import messages
 from arrears.web.app import Site, site
 from arrears.web.errors import Problem, WebError, answers
 

@@ -2,7 +2,8 @@
 clients' URLs, signed, retried with backoff, every attempt logged.
 
 Data flow: the services write the append-only activity log as they always do; nothing in them
-knows about webhooks. ``arrears webhooks deliver`` (:mod:`arrears.services.webhooks`) reads the
+knows about webhooks. ``arrears webhooks deliver`` (:mod:`arrears.services.outreach.webhooks`)
+reads the
 records committed after each endpoint's cursor, turns the kinds it subscribes to into events
 (:mod:`.events`: ``payment.posted`` is ``payment.recorded``...), stores one delivery per event
 and endpoint with its body (idempotent on the pair), moves the cursor, all in one transaction;

@@ -1,1 +1,2 @@
-"""The store's side of payment plans and settlements (``arrears.services.agreements``)."""
+"""The store's side of payment plans and settlements
+(``arrears.services.arrangements.agreements``)."""

@@ -787,7 +787,8 @@ def reschedule_task(
     )
 
 
-# Reads by id, for the services' port (``arrears.services.collection_sql``) -----------------------
+# Reads by id, for the services' port (``arrears.services.casework.collection_sql``)
+# -----------------------
 
 
 def find_promise(conn: Connection, promise_id: int) -> RowMapping | None:

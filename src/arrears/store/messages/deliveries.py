@@ -1,6 +1,6 @@
 """What happens to a message after it was sent, as providers and debtors tell us (over HTTP,
 ``arrears serve``, docs/web.md; or on the command line): delivery reports, opens and clicks,
-replies and opt-outs. The use cases are :mod:`arrears.services.messages`; these are their
+replies and opt-outs. The use cases are :mod:`arrears.services.outreach.messages`; these are their
 writes, on the connection of the use case's transaction.
 
 Each write goes with its activity record, and each is idempotent: the activity's

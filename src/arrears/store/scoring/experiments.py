@@ -2,7 +2,8 @@
 stage changed, updated, reopened, closed) whose payload names an arm (``<experiment>:champion``
 or ``<experiment>:challenger``), with the cycle's day (the business day that ends the event's
 idempotency key, ``<event>:<portfolio>:<debtor>:<currency>:<opened_on>:<as_of>``; the day of the
-record's time for a key too long to end so). Read by ``arrears.services.kpi``; measured by the
+record's time for a key too long to end so). Read by ``arrears.services.insight.kpi``; measured by
+the
 pure ``arrears.kpi.experiments``.
 """
 

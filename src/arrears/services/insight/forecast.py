@@ -10,7 +10,8 @@ the book's own payment curve times every invoice (``method`` says which). The cu
 default (``timing="curve"``): on the backtests of docs/kpi.md it measured better than the
 model's timing (``timing="model"``), which is there to compare and to improve. Payment plans and
 the running payment plans' unpaid instalments and the accepted settlements' amounts
-(:mod:`arrears.services.agreements`, :mod:`arrears.services.settlements`) are expected as
+(:mod:`arrears.services.arrangements.agreements`, :mod:`arrears.services.arrangements.settlements`)
+are expected as
 scheduled.
 
 The backtest forecasts from past days (``origins``, a week apart) with what was known then and
@@ -36,7 +37,7 @@ from arrears.domain.errors import InvalidInput, NotFound
 from arrears.kpi import forecast as fc
 from arrears.kpi.figures import converted
 from arrears.scoring.frames import History, limits_of
-from arrears.services.reports import factors
+from arrears.services.insight.reports import factors
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.portfolios import UnknownPortfolio
 from arrears.store.scoring.history import read_debtors, read_history, read_promises
@@ -109,8 +110,8 @@ def _scheduled(
 ) -> pl.DataFrame:
     """Every plan instalment and settlement amount ever scheduled (:data:`SCHEDULED`): it
     counts on a day when its agreement had started and not ended, and it was not paid yet."""
-    from arrears.services.agreements import list_plans  # noqa: PLC0415
-    from arrears.services.settlements import list_settlements  # noqa: PLC0415
+    from arrears.services.arrangements.agreements import list_plans  # noqa: PLC0415
+    from arrears.services.arrangements.settlements import list_settlements  # noqa: PLC0415
 
     rows: list[dict[str, object]] = []
     for plan in list_plans(uow, actor, portfolio=portfolio, with_schedule=True):

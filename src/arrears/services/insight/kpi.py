@@ -43,7 +43,7 @@ from arrears.kpi.operations import RATES as OPERATION_RATES
 from arrears.kpi.roll import month_ends
 from arrears.kpi.summary import measures
 from arrears.scoring.frames import History
-from arrears.services.reports import factors
+from arrears.services.insight.reports import factors
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.kpi_reads import (
     read_calls,

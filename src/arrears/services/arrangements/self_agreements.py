@@ -1,8 +1,9 @@
 """Payment plans and settlements on the debtor's own page (docs/web.md), acting as
 ``debtor:ID`` (:func:`arrears.domain.actor.debtor`) on their own account only.
 
-The same use cases the collectors call (:mod:`arrears.services.agreements`,
-:mod:`arrears.services.settlements`), called with the debtor's own actor: each of them lets the
+The same use cases the collectors call (:mod:`arrears.services.arrangements.agreements`,
+:mod:`arrears.services.arrangements.settlements`), called with the debtor's own actor: each of them
+lets the
 debtor act on their own account (self-service) and checks it, so the activity log names
 ``debtor:ID`` and no stand-in role is ever made up here.
 
@@ -25,8 +26,8 @@ from decimal import Decimal
 
 from arrears.domain.actor import Actor
 from arrears.policy.model import Policy
-from arrears.services import agreements, settlements
-from arrears.services.selfservice import _own  # the debtor acts on their own account only
+from arrears.services.arrangements import agreements, settlements
+from arrears.services.outreach.selfservice import _own  # the debtor acts on their own account only
 from arrears.services.uow import SqlUnitOfWork
 
 __all__ = [

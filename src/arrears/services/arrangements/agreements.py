@@ -1,6 +1,7 @@
 """Payment plans as use cases: quote, accept, approve (beyond the policy's limits), cancel,
-list. Settlements are :mod:`arrears.services.settlements`'s; what the daily cycle does with
-both, :mod:`arrears.services.agreement_monitor`'s.
+list. Settlements are :mod:`arrears.services.arrangements.settlements`'s; what the daily cycle does
+with
+both, :mod:`arrears.services.arrangements.agreement_monitor`'s.
 
 Each change checks the actor's role (``WORK`` to quote, accept and offer; ``APPROVE`` to approve
 what goes beyond the policy's limits), checks the request (every problem at once, as

@@ -12,7 +12,7 @@ from arrears.domain.activity import Activity
 from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import NotFound
 from arrears.domain.problems import Problem, ProblemsFound, printable
-from arrears.services import accounts
+from arrears.services.casework import accounts
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.activity_log import Entry, record
 from arrears.store.portfolios import portfolio_id

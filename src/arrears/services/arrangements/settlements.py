@@ -4,7 +4,8 @@ A settlement accepts the debtor's open balance in a currency less a discount in 
 if paid by its expiry. Each change checks the actor's role (``WORK`` to offer and accept,
 ``APPROVE`` to approve), checks the request (every problem at once), runs in one transaction
 and writes its activity record there, naming the actor, with a key made of business ids. What
-the cycle does with an accepted settlement is :mod:`arrears.services.agreement_monitor`'s.
+the cycle does with an accepted settlement is
+:mod:`arrears.services.arrangements.agreement_monitor`'s.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from arrears.domain.actor import Actor, Permission
 from arrears.domain.agreements import LIVE_SETTLEMENT_STATUSES, SettlementStatus
 from arrears.domain.errors import Conflict, NotFound
 from arrears.policy.model import Policy
-from arrears.services.agreements import (
+from arrears.services.arrangements.agreements import (
     _currency,
     _fmt,
     _log,

@@ -3,7 +3,8 @@ payments and collection cases, a page at a time, newest first, filtered.
 
 Each list pages by a cursor: the store id of the last row of a page, passed back as ``before``
 for the next (older) page; a page is stable while new rows arrive. Amounts are ``Decimal`` in
-the row's currency. The account page's per-debtor reads are :mod:`arrears.services.accounts`."""
+the row's currency. The account page's per-debtor reads are
+:mod:`arrears.services.casework.accounts`."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import NotFound
 from arrears.domain.money import from_minor
 from arrears.domain.problems import printable
-from arrears.services.accounts import debtor_row_id
+from arrears.services.casework.accounts import debtor_row_id
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.portfolios import portfolio_id
 from arrears.store.schema import collection_case, instalment, invoice, payment

@@ -19,7 +19,7 @@ from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import Conflict, NotFound
 from arrears.domain.money import from_minor
 from arrears.domain.problems import Problem, ProblemsFound, printable
-from arrears.services.compliance import CallTask, CallVerdict, may_call
+from arrears.services.outreach.compliance import CallTask, CallVerdict, may_call
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.activity_log import Entry, record
 from arrears.store.portfolios import portfolio_id
@@ -378,7 +378,8 @@ def call_check(
     packs: dict[str, Pack],
 ) -> CallVerdict:
     """May ``debtor`` be called at ``at``? The dispatcher's contact rules
-    (:func:`arrears.services.compliance.may_call`) for the debtor's open call task, or for a
+    (:func:`arrears.services.outreach.compliance.may_call`) for the debtor's open call task, or for
+    a
     call made without one."""
     actor.require(Permission.WORK, "start a call")
     with uow:

@@ -6,7 +6,8 @@ transaction, because what it commits depends on what it finds: nothing when a fi
 the valid rows with ``skip_invalid``; it is given the unit of work's engine. Every batch and
 activity record it writes names the actor. After an invoice import commits, its ``disputed``
 flags are mapped onto disputes in a transaction of their own
-(:func:`arrears.services.disputes.sync_from_erp`: idempotent, so an interruption between the
+(:func:`arrears.services.arrangements.disputes.sync_from_erp`: idempotent, so an interruption
+between the
 two is mended by the next import).
 """
 
@@ -22,7 +23,7 @@ from arrears.domain.columns import Kind
 from arrears.io import importer
 from arrears.io.batches import ReadOptions
 from arrears.io.importer import ImportReport, Progress
-from arrears.services import disputes
+from arrears.services.arrangements import disputes
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.bulk import may_skip_triggers
 

@@ -25,7 +25,7 @@ from arrears.domain.actor import Actor, Permission
 from arrears.domain.errors import Conflict, NotFound
 from arrears.domain.money import Money
 from arrears.policy.model import PaymentPlans, Policy, Settlements
-from arrears.services.agreements import BROKEN_LOOKBACK_DAYS, _log
+from arrears.services.arrangements.agreements import BROKEN_LOOKBACK_DAYS, _log
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.agreements import records
 from arrears.store.agreements.records import Owner

@@ -4,7 +4,8 @@ money that comes in afterwards recorded as a recovery.
 
 The rules (who may post how much at once) are :mod:`arrears.domain.write_offs`'; the posting is
 the ledger's own (:func:`arrears.store.ledger.write_offs.write_off`, one ``write_off.posted``
-per invoice). :func:`arrears.services.ledger.write_off` still posts a write-off directly, for a
+per invoice). :func:`arrears.services.books.ledger.write_off` still posts a write-off directly, for
+a
 caller whose role may approve (a settlement's discount).
 """
 

@@ -4,8 +4,8 @@ figures by segment, the messages by channel, the calls, agreements and cost to c
 experiments (debtors assigned in the month) and the cash forecast's backtest, rendered as
 one self-contained HTML page by the pure :func:`arrears.kpi.report.render_html`.
 
-The figures are those of :func:`arrears.services.kpi.kpi_report` and
-:func:`arrears.services.kpi.experiment_report` for the same periods: the report and
+The figures are those of :func:`arrears.services.insight.kpi.kpi_report` and
+:func:`arrears.services.insight.kpi.experiment_report` for the same periods: the report and
 ``arrears kpi`` never disagree.
 """
 
@@ -28,8 +28,8 @@ from arrears.kpi.report import (
     previous_month,
     render_html,
 )
-from arrears.services.forecast import backtest
-from arrears.services.kpi import (
+from arrears.services.insight.forecast import backtest
+from arrears.services.insight.kpi import (
     Costs,
     KpiReport,
     channel_report,

@@ -6,11 +6,12 @@ acting as ``debtor:ID`` (:func:`arrears.domain.actor.debtor`) on their own accou
 - :func:`statement_pdf`: the statement of account, the letter renderer's PDF (the same one the
   dispatcher attaches to emails);
 - :func:`dispute_invoice`: the debtor disputes an invoice in their own words: a dispute opens
-  on it (:mod:`arrears.services.disputes`, reason ``other``, the words as its note), which a
+  on it (:mod:`arrears.services.arrangements.disputes`, reason ``other``, the words as its note),
+  which a
   collector resolves. A collector (the work permission) may record one too.
 
-Promising a date is :func:`arrears.services.collection.add_promise` and opting out
-:func:`arrears.services.messages.opt_out`, both called with the debtor's actor.
+Promising a date is :func:`arrears.services.casework.collection.add_promise` and opting out
+:func:`arrears.services.outreach.messages.opt_out`, both called with the debtor's actor.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from arrears.domain.actor import Actor, Permission, Role
 from arrears.domain.disputes import ATTACHMENT_MAX_BYTES, Reason
 from arrears.domain.errors import NotAllowed, NotFound
 from arrears.domain.problems import Problem, ProblemsFound, printable
-from arrears.services import accounts, collection, disputes
+from arrears.services.arrangements import disputes
+from arrears.services.casework import accounts, collection
 from arrears.services.ports import PromiseView
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.disputes import records as dispute_records
@@ -158,8 +160,9 @@ def dispute_invoice(
 ) -> Disputed:
     """``debtor`` disputes their invoice ``invoice_number`` (its number or external id) in
     their own words (``reason``): a dispute opens on it (reason ``other``, the words as its
-    note, due in :data:`arrears.services.disputes.RESOLVE_WITHIN_DAYS` days; see
-    :mod:`arrears.services.disputes`) and the invoice leaves collection until it is resolved.
+    note, due in :data:`arrears.services.arrangements.disputes.RESOLVE_WITHIN_DAYS` days; see
+    :mod:`arrears.services.arrangements.disputes`) and the invoice leaves collection until it is
+    resolved.
     Disputing it again while that dispute is open changes nothing but the ``attachment``
     (a PDF, JPEG or PNG of at most ``max_attachment_bytes``), added to the open dispute. In one
     transaction: a file refused stores nothing, not even the dispute."""

@@ -3,9 +3,10 @@ the cash forecast of a portfolio, and the accounts behind an aging bucket.
 
 A read model over the same use cases as the commands, so the page and ``arrears kpi``,
 ``arrears aging --by bucket`` and ``arrears forecast`` never disagree:
-:func:`arrears.services.kpi.kpi_reports` (the portfolio read once, measured for the headline
-and by stage, agency and collector), :func:`arrears.services.reports.aging_report` and
-:func:`arrears.services.forecast.cash_forecast`. Managers, administrators and auditors see it;
+:func:`arrears.services.insight.kpi.kpi_reports` (the portfolio read once, measured for the headline
+and by stage, agency and collector), :func:`arrears.services.insight.reports.aging_report` and
+:func:`arrears.services.insight.forecast.cash_forecast`. Managers, administrators and auditors see
+it;
 a collector's role is refused (:class:`NotAllowed`): the dashboard is about the whole team's
 accounts, the collector's pages are the worklist.
 """
@@ -23,9 +24,9 @@ import polars as pl
 from arrears.domain.actor import Actor, Role
 from arrears.domain.errors import InvalidInput, NotAllowed
 from arrears.kpi.aging import DEFAULT_EDGES, bucket_labels
-from arrears.services.forecast import Forecast, cash_forecast
-from arrears.services.kpi import NO_AGENCY, NO_CASE, Costs, KpiReport, kpi_reports
-from arrears.services.reports import AgingReport, aging_report
+from arrears.services.insight.forecast import Forecast, cash_forecast
+from arrears.services.insight.kpi import NO_AGENCY, NO_CASE, Costs, KpiReport, kpi_reports
+from arrears.services.insight.reports import AgingReport, aging_report
 from arrears.services.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ import polars as pl
 from arrears.cycle.compiled import CompiledPolicy
 from arrears.domain.actor import Actor
 from arrears.policy.features import CATALOGUE
-from arrears.services.collection import list_promises
+from arrears.services.casework.collection import list_promises
 from arrears.services.cycle import plan_cycle
 from arrears.services.ports import PromiseView
 from arrears.services.uow import SqlUnitOfWork

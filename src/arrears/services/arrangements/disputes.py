@@ -9,7 +9,8 @@ return to collection as they are. Each change checks the actor's role (``WORK``)
 request (every problem at once, ``ProblemsFound``), runs in one transaction and writes its
 activity record there, naming the actor, with a key made of business ids.
 
-The debtor's own page opens a dispute through :func:`open_in` (``services.selfservice``); the
+The debtor's own page opens a dispute through :func:`open_in` (``services.outreach.selfservice``);
+the
 import's ``disputed`` flag maps onto disputes after each invoice import
 (:func:`sync_from_erp`).
 """

@@ -1,6 +1,6 @@
 """Paying online (docs/web.md, "Paying online"): what a debtor's checkout asks the payment
 provider to collect, and the payment a provider reports, recorded by the ledger's one payment
-use case (:func:`arrears.services.ledger.record_payment`, the one ``arrears payment add``, the
+use case (:func:`arrears.services.books.ledger.record_payment`, the one ``arrears payment add``, the
 API and the import's payments post through).
 
 A provider's payment is the ledger's payment ``<provider>:<provider's payment id>``: the same
@@ -21,7 +21,8 @@ from arrears.domain.errors import Conflict, NotAllowed
 from arrears.domain.ledger import Payment
 from arrears.domain.money import Money, MoneyError
 from arrears.domain.problems import ProblemsFound
-from arrears.services import ledger, selfservice
+from arrears.services.books import ledger
+from arrears.services.outreach import selfservice
 from arrears.services.uow import SqlUnitOfWork
 from arrears.store.ledger.balances import Posting
 
