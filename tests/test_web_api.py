@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,6 +24,7 @@ from arrears.web import create_app
 from channels_support import base_workspace, copy_workspace, engine_of
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+TODAY = NOW.astimezone(ZoneInfo("America/New_York")).date()  # the workspace's day
 
 
 def add_token(ws: Path, capsys: pytest.CaptureFixture[str], name: str, *args: str) -> str:
@@ -88,7 +90,7 @@ def test_a_payment_posted_with_a_token_is_in_the_activity_log_under_its_name(
     body = {
         "external_id": "API-P1",
         "debtor": debtor,
-        "received_on": NOW.date().isoformat(),
+        "received_on": TODAY.isoformat(),
         "amount": "10.00",
         "currency": currency,
     }
@@ -139,7 +141,7 @@ def test_reads_for_an_auditor_token(api: Api) -> None:
 
 def test_roles_are_the_services(api: Api) -> None:
     debtor, currency = a_debtor_owing(api)
-    day = NOW.date().isoformat()
+    day = TODAY.isoformat()
     payment = {
         "external_id": "API-P2", "debtor": debtor, "received_on": day, "amount": "1.00",
         "currency": currency,
@@ -160,7 +162,7 @@ def test_roles_are_the_services(api: Api) -> None:
     assert yes.status_code == 201, yes.text
     assert yes.json()["changed"] is True
     # the other writes, by the collector's token
-    later = (NOW.date() + timedelta(days=7)).isoformat()
+    later = (TODAY + timedelta(days=7)).isoformat()
     hold = {"debtor": debtor, "ends_on": later, "reason": "letter sent by post"}
     answer = api.client.post("/api/v1/holds", json=hold, headers=api.headers("crm"))
     assert answer.status_code == 201, answer.text
@@ -176,7 +178,7 @@ def test_roles_are_the_services(api: Api) -> None:
 
 def test_a_promise_over_the_api_and_every_problem_of_a_bad_body(api: Api) -> None:
     debtor, _ = a_debtor_owing(api)
-    due = (NOW.date() + timedelta(days=10)).isoformat()
+    due = (TODAY + timedelta(days=10)).isoformat()
     ok = api.client.post(
         "/api/v1/promises", json={"debtor": debtor, "amount": "5", "due_on": due},
         headers=api.headers("crm"),
@@ -199,7 +201,7 @@ def test_a_promise_over_the_api_and_every_problem_of_a_bad_body(api: Api) -> Non
         "body.amount", "body.external_id", "body.received_on",
     ]  # fmt: skip
     # the service's own problems, all at once: a past due date and more than is owed
-    past = (NOW.date() - timedelta(days=400)).isoformat()
+    past = (TODAY - timedelta(days=400)).isoformat()
     too_much = api.client.post(
         "/api/v1/promises",
         json={"debtor": debtor, "amount": "99999999", "due_on": past},

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from test_web_api import NOW, Api, a_debtor_owing, api
+from test_web_api import TODAY, Api, a_debtor_owing, api
 
 __all__ = ["api"]
 
@@ -55,7 +55,7 @@ def test_invoices_a_page_at_a_time_and_filtered(api: Api) -> None:
 def test_payments_listed_and_reversed(api: Api) -> None:
     debtor, currency = a_debtor_owing(api)
     crm, audit = api.headers("crm"), api.headers("audit")
-    body = {"external_id": "LIST-P1", "debtor": debtor, "received_on": NOW.date().isoformat(),
+    body = {"external_id": "LIST-P1", "debtor": debtor, "received_on": TODAY.isoformat(),
             "amount": "5.00", "currency": currency}  # fmt: skip
     assert api.client.post("/api/v1/payments", json=body, headers=crm).status_code == 201
     listed = api.client.get("/api/v1/payments", params={"debtor": debtor}, headers=audit)
@@ -69,7 +69,7 @@ def test_payments_listed_and_reversed(api: Api) -> None:
     assert done.status_code == 200, done.text
     reversed_ = api.client.get("/api/v1/payments", params={"status": "reversed"}, headers=audit)
     assert [p["id"] for p in reversed_.json()["payments"]] == ["LIST-P1"]
-    today = NOW.date().isoformat()
+    today = TODAY.isoformat()
     window = api.client.get("/api/v1/payments", params={"from": today, "to": today}, headers=audit)
     assert {p["received_on"] for p in window.json()["payments"]} == {today}
 
@@ -88,7 +88,7 @@ def test_cases_open_and_filtered_by_stage(api: Api) -> None:
 def test_agreements_made_listed_and_ended_over_the_api(api: Api) -> None:
     debtor, _currency = a_debtor_owing(api)
     crm, audit, boss = api.headers("crm"), api.headers("audit"), api.headers("boss")
-    due = NOW.date().isoformat()
+    due = TODAY.isoformat()
     made = api.client.post("/api/v1/promises", json={"debtor": debtor, "amount": "3.00",
                            "due_on": due}, headers=crm)  # fmt: skip
     assert made.status_code == 201, made.text

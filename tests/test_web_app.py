@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,7 +26,9 @@ from channels_support import base_workspace, copy_workspace, engine_of
 #: The pages' clock: now (the base workspace's import records are stamped now, and the account
 #: page shows the newest activity), moved forward by a test when it needs time to pass.
 NOW = datetime.now(UTC).replace(microsecond=0)
-TODAY = NOW.date()
+#: The pages' day: the workspace's (its time zone, America/New_York by default), which is not
+#: the UTC day for some hours of every day.
+TODAY = NOW.astimezone(ZoneInfo("America/New_York")).date()
 PASSWORD = "correct-horse-battery"
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
@@ -40,7 +41,7 @@ STAFF = ("admin", "manager", "collector", "auditor")
 OUTSIDERS = ("anonymous", "token", "token_auditor", "debtor", "other")
 PRINCIPALS = STAFF + OUTSIDERS
 NOW = datetime.now(UTC).replace(microsecond=0)
-TODAY = NOW.date()
+TODAY = NOW.astimezone(ZoneInfo("America/New_York")).date()  # the workspace's day
 
 
 def expect(default: str, **by: str) -> dict[str, str]:

@@ -18,8 +18,9 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -28,6 +29,13 @@ from arrears.cli.app import main
 from channels_support import SENDING_ENV, base_workspace, copy_workspace, engine_of, free_port
 from serve_support import ARREARS, Server, answered
 from test_web_app import PASSWORD, add_user
+
+
+def _today() -> date:
+    """The server's day: the workspace's time zone (America/New_York by default), not the UTC
+    day, which is the next one for some hours of every day."""
+    return datetime.now(UTC).astimezone(ZoneInfo("America/New_York")).date()
+
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -134,7 +142,7 @@ def test_a_collector_logs_in_opens_an_account_and_records_a_promise(
     form = wait.until(shown.presence_of_element_located((By.ID, "promise-form")))
     assert debtor in driver.find_element(By.TAG_NAME, "h1").text
     form.find_element(By.ID, "amount").send_keys("321.09")
-    due = (date.today() + timedelta(days=14)).isoformat()
+    due = (_today() + timedelta(days=14)).isoformat()
     driver.execute_script(  # a date input's typing order depends on the locale: set its value
         "arguments[0].value = arguments[1]", form.find_element(By.ID, "due_on"), due
     )
@@ -157,7 +165,7 @@ def test_a_collector_logs_in_opens_an_account_and_records_a_promise(
     debtor = driver.find_element(By.CSS_SELECTOR, "h1 .muted").text
     assert driver.find_element(By.ID, "invoices").is_displayed()
     assert driver.find_element(By.CSS_SELECTOR, "label[for=due_on]").text
-    promised = (date.today() + timedelta(days=9)).isoformat()
+    promised = (_today() + timedelta(days=9)).isoformat()
     amount = form.find_element(By.ID, "amount")
     amount.clear()
     amount.send_keys("1.00")
@@ -311,7 +319,7 @@ def _something_to_approve(ws: Path) -> None:
             .where(collection_case.c.id == cases[0].id)
             .values(awaiting_approval="legal")
         )
-    today = date.today()
+    today = _today()
     offer = ["settlement", "offer", cases[1].external_id, "--discount", "40"]
     offer += ["--due", (today + timedelta(days=14)).isoformat(), "--on", today.isoformat()]
     assert main(["-w", str(ws), *offer]) == 0

@@ -30,7 +30,7 @@ from arrears.store.schema import consent, contact_point, invoice, promise
 from arrears.store.schema import debtor as debtor_table
 from arrears.web import create_app
 from channels_support import SENDING_ENV, base_workspace, copy_workspace, engine_of
-from test_web_app import NOW, records
+from test_web_app import NOW, TODAY, records
 
 IBAN = "ES9121000418450200051332"
 
@@ -157,11 +157,11 @@ def test_without_a_valid_token_nothing_is_shown(page: Page) -> None:
     portfolio = config.load(page.ws, env={}).get("portfolio")
     with pytest.raises(NotAllowed):
         selfservice.debtor_account(SqlUnitOfWork(store), debtor_actor(other), portfolio=portfolio,
-                                   debtor=debtor, as_of=NOW.date())  # fmt: skip
+                                   debtor=debtor, as_of=TODAY)  # fmt: skip
     with pytest.raises(NotAllowed):
         collection.add_promise(
             SqlUnitOfWork(store), debtor_actor(other), portfolio=portfolio, debtor=debtor,
-            amount=Decimal("1"), due_on=NOW.date(), made_on=NOW.date(),
+            amount=Decimal("1"), due_on=TODAY, made_on=TODAY,
             at=NOW,
         )  # fmt: skip
 
@@ -169,7 +169,7 @@ def test_without_a_valid_token_nothing_is_shown(page: Page) -> None:
 def test_a_debtor_promises_disputes_and_opts_out(page: Page) -> None:
     debtor = _debtor(page.ws, "en")
     link = page.link(debtor)
-    due = (NOW.date() + timedelta(days=7)).isoformat()
+    due = (TODAY + timedelta(days=7)).isoformat()
     shown = page.client.get(link).text
     amount = re.search(r'id="amount" name="amount"[^>]*value="([^"]*)"', shown)
     assert amount and amount.group(1)
@@ -198,7 +198,7 @@ def test_a_debtor_promises_disputes_and_opts_out(page: Page) -> None:
                 invoice.c.number == number.group(1)
             )
         ).first()
-    assert flag is not None and flag.disputed and flag.disputed_on == NOW.date()
+    assert flag is not None and flag.disputed and flag.disputed_on == TODAY
     mine = f"debtor:{debtor}"
     [record] = [r for r in records(page.ws, "dispute.opened") if r["actor"] == mine]
     assert (record["actor"], record["payload"]["reason"], record["payload"]["note"]) == (
@@ -240,7 +240,7 @@ def test_the_page_is_rate_limited(page: Page) -> None:
 
 def test_the_collector_sees_the_debtors_promise_and_dispute(page: Page) -> None:
     debtor = _debtor(page.ws, "en")
-    due = (NOW.date() + timedelta(days=5)).isoformat()
+    due = (TODAY + timedelta(days=5)).isoformat()
     link = page.link(debtor)
     promised = page.client.post(f"{link}/promise", data={"amount": "1.00", "due_on": due})
     assert promised.status_code == 303

@@ -24,7 +24,7 @@ from arrears.store.schema import collection_case, consent, contact_point
 from arrears.store.schema import debtor as debtor_table
 from arrears.web import create_app
 from channels_support import base_workspace, copy_workspace, engine_of
-from test_web_app import NOW, PASSWORD, Web, add_user, csrf_of, first_debtor, login, records
+from test_web_app import NOW, PASSWORD, TODAY, Web, add_user, csrf_of, first_debtor, login, records
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def _local(web: Web, debtor: str, hour: int) -> datetime:
         zone = conn.execute(
             select(debtor_table.c.timezone).where(debtor_table.c.external_id == debtor)
         ).scalar_one()
-    day = NOW.date() + timedelta(days=(2 - NOW.weekday()) % 7 + 7)
+    day = TODAY + timedelta(days=(2 - NOW.weekday()) % 7 + 7)
     return datetime.combine(day, time(hour), tzinfo=ZoneInfo(zone)).astimezone(NOW.tzinfo)
 
 
@@ -123,7 +123,7 @@ def test_a_collector_holds_releases_and_notes_and_an_auditor_may_not(web: Web) -
     assert login(web.client, "maria") == 303
     debtor = first_debtor(web.client)
     page = f"/accounts/{debtor}"
-    until = (NOW.date() + timedelta(days=10)).isoformat()
+    until = (TODAY + timedelta(days=10)).isoformat()
     held = _post(web, f"{page}/holds", {"until": until, "reason": "in hospital"}, page)
     assert held.status_code == 303
     shown = web.client.get(held.headers["location"]).text
@@ -237,9 +237,9 @@ def _cli_user() -> str:
 def test_a_manager_approves_a_settlement_beyond_the_limits_from_the_inbox(web: Web) -> None:
     assert login(web.client, "maria") == 303
     debtor = first_debtor(web.client)
-    expires = (NOW.date() + timedelta(days=10)).isoformat()
+    expires = (TODAY + timedelta(days=10)).isoformat()
     offer = ["settlement", "offer", debtor, "--discount", "50", "--due", expires]
-    assert main(["-w", str(web.ws), *offer, "--on", NOW.date().isoformat()]) == 0
+    assert main(["-w", str(web.ws), *offer, "--on", TODAY.isoformat()]) == 0
     account = web.client.get(f"/accounts/{debtor}").text
     settlements = account.split('id="settlements"')[1].split("</table>")[0]
     assert "awaiting_approval" in settlements and "50" in settlements
