@@ -147,11 +147,12 @@ def test_the_imports_flag_opens_and_closes_a_from_erp_dispute(
 
 
 def test_opened_and_resolved_today_without_on(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """--on defaults to today, as in the other commands that record something."""
-    from datetime import date
+    """--on defaults to today (the workspace's day), as in the other commands that record
+    something."""
+    from arrears import config
 
     said = out(ws, capsys, "dispute", "open", "I3", "--reason", "quality")
     assert said.startswith("dispute 1 of D2 on I3: 500.00 USD out of collection"), said
     [row] = listed(ws, capsys)
-    assert row["opened_on"] == date.today().isoformat(), row
+    assert row["opened_on"] == config.load(ws).today().isoformat(), row
     assert "rejected" in out(ws, capsys, "dispute", "resolve", "1", "--rejected")

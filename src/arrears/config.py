@@ -20,9 +20,11 @@ import re
 import secrets
 import tomllib
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from arrears.cycle.frames import RATE_DIGITS
 from arrears.domain.errors import InvalidInput
@@ -365,6 +367,14 @@ class Workspace:
     def get(self, key: str) -> str:
         return self.values[key]
 
+    def today(self, now: datetime | None = None) -> date:
+        """The workspace's day: ``now`` (default: the current time) in its ``timezone``.
+
+        Every CLI command and web page takes "today" from here, so they agree on the day
+        whatever the machine's zone. A ``timezone`` Python does not know falls back to
+        the UTC day."""
+        return today_in(self.values.get("timezone", "UTC"), _now() if now is None else now)
+
     def policy_for(self, portfolio: str) -> Path:
         """The policy file of ``portfolio``: its ``[policies]`` entry, else ``policy``."""
         path = Path(self.policies.get(portfolio, self.values["policy"]))
@@ -387,6 +397,28 @@ class Workspace:
     @property
     def exists(self) -> bool:
         return self.config_path.is_file()
+
+
+def _now() -> datetime:
+    """The current time (tests replace this to pin "today")."""
+    return datetime.now(UTC)
+
+
+def today_in(zone: str, now: datetime) -> date:
+    """The day it is at ``now`` in the IANA time zone ``zone`` (the UTC day if Python does
+    not know the zone; a naive ``now`` is taken as UTC)."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    try:
+        return now.astimezone(ZoneInfo(zone)).date()
+    except (KeyError, ValueError):
+        return now.astimezone(UTC).date()
+
+
+def default_today() -> date:
+    """Today in the default ``timezone``: the day of commands that have no workspace yet
+    (``arrears demo``, which creates one with that zone; ``arrears generate``)."""
+    return today_in(SETTINGS_BY_KEY["timezone"].default, _now())
 
 
 def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from arrears.cli.context import cli_actor, store, workspace
+from arrears.cli.context import cli_actor, store, workspace, workspace_today
 from arrears.cli.output import Format, Wide, amount_text, amounts_as_text, console, emit
 from arrears.domain.money import MoneyError, exponent, from_minor, is_currency
 from arrears.kpi.aging import CURRENT, DEFAULT_EDGES, By, bucket_labels
@@ -115,7 +115,7 @@ def aging_command(
     from arrears.cli.app import UserError
 
     try:
-        day = parse_as_of(as_of, date.today())
+        day = parse_as_of(as_of, workspace_today(ctx))
         edges = parse_buckets(buckets)
     except ValueError as exc:
         raise UserError(str(exc)) from None

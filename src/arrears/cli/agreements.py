@@ -17,7 +17,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from arrears.cli.context import cli_actor, store, workspace
+from arrears.cli.context import cli_actor, store, workspace, workspace_today
 from arrears.cli.ledger import parse_amount, parse_date
 from arrears.cli.output import Format, FormatOpt, Wide, amount_text, console, emit
 from arrears.config import Workspace
@@ -61,8 +61,8 @@ FirstDue = Annotated[
 Down = Annotated[str, typer.Option("--down", help="Down payment, e.g. 100.00.")]
 
 
-def _day(text: str | None, option: str) -> date:
-    return date.today() if text is None else parse_date(text, option)
+def _day(ctx: typer.Context, text: str | None, option: str) -> date:
+    return workspace_today(ctx) if text is None else parse_date(text, option)
 
 
 def _now() -> datetime:
@@ -141,7 +141,7 @@ def plan_quote(
         portfolio=code,
         debtor=debtor,
         policy=_policy(ws, policy, code),
-        on=_day(on, "--on"),
+        on=_day(ctx, on, "--on"),
         first_on=None if first is None else parse_date(first, "--due"),
         instalments=instalments,
         frequency=every,
@@ -174,7 +174,7 @@ def plan_accept(
         portfolio=code,
         debtor=debtor,
         policy=_policy(ws, policy, code),
-        on=_day(on, "--on"),
+        on=_day(ctx, on, "--on"),
         at=_now(),
         first_on=None if first is None else parse_date(first, "--due"),
         instalments=instalments,
@@ -205,7 +205,7 @@ def plan_approve(
     """Approve a plan beyond the policy's limits (a manager or an administrator)."""
     ws = workspace(ctx)
     done = agreements.approve_plan(
-        SqlUnitOfWork(store(ws)), cli_actor(), plan_id, on=_day(on, "--on"), at=_now()
+        SqlUnitOfWork(store(ws)), cli_actor(), plan_id, on=_day(ctx, on, "--on"), at=_now()
     )
     word = "approved: active, the case is paused" if done.changed else "was approved before"
     console.print(f"plan {plan_id} {word}")
@@ -224,7 +224,7 @@ def plan_cancel(
         SqlUnitOfWork(store(ws)),
         cli_actor(),
         plan_id,
-        on=_day(on, "--on"),
+        on=_day(ctx, on, "--on"),
         at=_now(),
         reason=reason,
     )
@@ -370,7 +370,7 @@ def settlement_offer(
         policy=_policy(ws, policy, code),
         discount=parse_amount(discount, "--discount"),
         expires_on=parse_date(expires, "--due"),
-        on=_day(on, "--on"),
+        on=_day(ctx, on, "--on"),
         at=_now(),
         currency=currency,
     )
@@ -395,7 +395,7 @@ def _settlement_step(
     """Run one step of a settlement (approve, accept) and print where it stands."""
     ws = workspace(ctx)
     view = step(
-        SqlUnitOfWork(store(ws)), cli_actor(), settlement_id, on=_day(on, "--on"), at=_now()
+        SqlUnitOfWork(store(ws)), cli_actor(), settlement_id, on=_day(ctx, on, "--on"), at=_now()
     )
     console.print(_settlement_line(view, ws.get("locale")), highlight=False)
 

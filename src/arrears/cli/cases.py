@@ -15,7 +15,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from arrears.cli.context import cli_actor, store, workspace
+from arrears.cli.context import cli_actor, store, workspace, workspace_today
 from arrears.cli.ledger import parse_amount, parse_date
 from arrears.cli.output import Format, FormatOpt, Wide, amount_text, console, emit
 from arrears.domain.money import from_minor
@@ -39,8 +39,8 @@ Portfolio = Annotated[
 On = Annotated[str | None, typer.Option("--on", help="Day it happened (YYYY-MM-DD; today).")]
 
 
-def _day(text: str | None, option: str) -> date:
-    return date.today() if text is None else parse_date(text, option)
+def _day(ctx: typer.Context, text: str | None, option: str) -> date:
+    return workspace_today(ctx) if text is None else parse_date(text, option)
 
 
 def _now() -> datetime:
@@ -100,7 +100,7 @@ def promise_add(
         due_on=None if due is None else parse_date(due, "--due"),
         amounts=dated,
         currency=currency,
-        made_on=_day(on, "--on"),
+        made_on=_day(ctx, on, "--on"),
         grace_days=grace,
         note=note,
         at=_now(),
@@ -200,7 +200,7 @@ def promise_cancel(
 ) -> None:
     """Cancel a promise (it no longer pauses the collection)."""
     ws = workspace(ctx)
-    day = _day(on, "--on")
+    day = _day(ctx, on, "--on")
     done = collection.cancel_promise(
         SqlUnitOfWork(store(ws)), cli_actor(), promise_id, on=day, at=_now()
     )
@@ -221,7 +221,7 @@ def hold_add(
 ) -> None:
     """Hold the collection of a debtor from a day until another (the cycle pauses it)."""
     ws = workspace(ctx)
-    starts_on = _day(from_, "--from")
+    starts_on = _day(ctx, from_, "--from")
     ends_on = parse_date(until, "--until")
     added = collection.add_hold(
         SqlUnitOfWork(store(ws)),
@@ -246,7 +246,7 @@ def hold_release(
 ) -> None:
     """End a hold early."""
     ws = workspace(ctx)
-    day = _day(on, "--on")
+    day = _day(ctx, on, "--on")
     done = collection.release_hold(
         SqlUnitOfWork(store(ws)), cli_actor(), hold_id, on=day, at=_now()
     )
@@ -294,8 +294,8 @@ def contact_add(
             ) from None
         when = (parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)).astimezone(UTC)
     elif on is not None:
-        when = datetime.combine(_day(on, "--on"), time(12), tzinfo=zone).astimezone(UTC)
-    day = when.astimezone(zone).date() if on is None else _day(on, "--on")
+        when = datetime.combine(_day(ctx, on, "--on"), time(12), tzinfo=zone).astimezone(UTC)
+    day = when.astimezone(zone).date() if on is None else _day(ctx, on, "--on")
     logged = collection.log_contact(
         SqlUnitOfWork(store(ws)),
         cli_actor(),
@@ -333,7 +333,7 @@ def approve(
         debtor=debtor,
         currency=currency,
         stage=stage,
-        on=_day(on, "--on"),
+        on=_day(ctx, on, "--on"),
         at=_now(),
     )
     if approved.changed:
@@ -415,7 +415,7 @@ def task_done(
 ) -> None:
     """Mark a task done."""
     ws = workspace(ctx)
-    day = _day(on, "--on")
+    day = _day(ctx, on, "--on")
     done = collection.close_task(
         SqlUnitOfWork(store(ws)), cli_actor(), task_id, note=note, on=day, at=_now()
     )
@@ -440,7 +440,7 @@ def task_assign(
         raise UserError("say --to NAME, or --nobody")
     ws = workspace(ctx)
     done = collection.assign_task(
-        SqlUnitOfWork(store(ws)), cli_actor(), task_id, to=to, on=_day(on, "--on"), at=_now()
+        SqlUnitOfWork(store(ws)), cli_actor(), task_id, to=to, on=_day(ctx, on, "--on"), at=_now()
     )
     who = done.collector or "nobody"
     word = f"assigned to {who}" if done.changed else f"was assigned to {who}; nothing changed"

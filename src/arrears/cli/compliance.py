@@ -16,7 +16,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from arrears.cli.context import cli_actor, store, workspace
+from arrears.cli.context import cli_actor, store, workspace, workspace_today
 from arrears.cli.output import Format, Wide, console, emit, emit_json
 from arrears.services.outreach.compliance import (
     call_task,
@@ -58,7 +58,7 @@ def report(
     from arrears.cli.app import UserError
     from arrears.services.cycle import PolicyProblems, load_compiled
 
-    today = date.today()
+    today = workspace_today(ctx)
     last = _day(end, "--to", today)
     first = _day(start, "--from", last - timedelta(days=29))
     if first > last:

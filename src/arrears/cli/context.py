@@ -4,6 +4,7 @@ names of its renamed options."""
 from __future__ import annotations
 
 import getpass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,12 @@ def workspace(ctx: typer.Context, *, must_exist: bool = True) -> config.Workspac
             "there, or pass --workspace DIR"
         )
     return ws
+
+
+def workspace_today(ctx: typer.Context) -> date:
+    """The workspace's day (its ``timezone``), the default of every command's dates: the
+    same day the web pages take, whatever the machine's zone."""
+    return workspace(ctx, must_exist=False).today()
 
 
 def _env() -> dict[str, str]:

@@ -20,7 +20,7 @@ import typer
 from rich.markup import escape
 
 from arrears.cli.aging import parse_as_of
-from arrears.cli.context import cli_actor, store, workspace
+from arrears.cli.context import cli_actor, store, workspace, workspace_today
 from arrears.cli.onboarding import approve_waiting_command, waiting_line
 from arrears.cli.output import Format, Wide, amount_text, console, emit, emit_json, err_console
 from arrears.config import Workspace
@@ -72,7 +72,7 @@ def _setup(
     from arrears.cli.app import UserError
 
     try:
-        day = parse_as_of(as_of, date.today())
+        day = parse_as_of(as_of, workspace_today(ctx))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     ws = workspace(ctx)

@@ -22,6 +22,7 @@ from typing import Annotated
 
 import typer
 
+from arrears import config
 from arrears.cli.output import console
 
 #: The demo's common unit: its ``[rates]`` give each currency's value in US dollars.
@@ -67,7 +68,7 @@ def demo_command(
     from arrears.cli.app import UserError
 
     try:
-        day = date.fromisoformat(as_of) if as_of else date.today()
+        day = date.fromisoformat(as_of) if as_of else config.default_today()
     except ValueError:
         raise UserError(f"--as-of {as_of!r} is not a date; write it as YYYY-MM-DD") from None
     # The commands name the folder as the user did: short, and copied as they are they work

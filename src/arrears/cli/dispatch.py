@@ -264,7 +264,7 @@ def template_render(
     seen = services.preview(
         SqlUnitOfWork(store(ws)), cli_actor(), portfolio=code, debtor_id=debtor_id,
         template=name, channel=channel, settings=ChannelSettings(ws.values, ws.root),
-        template_roots=_roots(ws), packs=_packs(ws, code), today=date.today(),
+        template_roots=_roots(ws), packs=_packs(ws, code), today=ws.today(),
     )  # fmt: skip
     message = seen.message
     where = seen.folder / seen.template

@@ -7,14 +7,14 @@ docs/agreements.md.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
 import polars as pl
 import typer
 
-from arrears.cli.context import cli_actor, store, workspace
+from arrears.cli.context import cli_actor, store, workspace, workspace_today
 from arrears.cli.ledger import parse_amount, parse_date
 from arrears.cli.output import Format, FormatOpt, Wide, console, emit
 from arrears.domain.disputes import CHOSEN_REASONS
@@ -85,7 +85,7 @@ def open_(
         note=note,
         owner=owner,
         due_on=None if due is None else parse_date(due, "--due"),
-        on=date.today() if on is None else parse_date(on, "--on"),
+        on=workspace_today(ctx) if on is None else parse_date(on, "--on"),
         at=datetime.now(UTC),
     )
     console.print(_say(done), highlight=False, soft_wrap=True)
@@ -135,7 +135,7 @@ def resolve(
         outcome="upheld" if upheld else "rejected",
         credit=_credits(credit or []),
         note=note,
-        on=date.today() if on is None else parse_date(on, "--on"),
+        on=workspace_today(ctx) if on is None else parse_date(on, "--on"),
         at=datetime.now(UTC),
     )
     console.print(_say(done), highlight=False, soft_wrap=True)
@@ -183,7 +183,7 @@ def list_(
         SqlUnitOfWork(store(ws)),
         cli_actor(),
         portfolio=portfolio or ws.get("portfolio"),
-        as_of=date.today() if as_of is None else parse_date(as_of, "--as-of"),
+        as_of=workspace_today(ctx) if as_of is None else parse_date(as_of, "--as-of"),
         status=status,
         owner=owner,
         debtor=debtor,
@@ -221,7 +221,7 @@ def show(
         SqlUnitOfWork(store(ws)),
         cli_actor(),
         dispute,
-        as_of=date.today() if as_of is None else parse_date(as_of, "--as-of"),
+        as_of=workspace_today(ctx) if as_of is None else parse_date(as_of, "--as-of"),
     )
     if fmt is Format.TABLE:
         facts = _row(v) | {

@@ -19,7 +19,7 @@ import typer
 from babel.numbers import format_decimal
 
 from arrears.cli.aging import parse_as_of, parse_in_currency
-from arrears.cli.context import cli_actor, store, workspace
+from arrears.cli.context import cli_actor, store, workspace, workspace_today
 from arrears.cli.output import Format, Wide, amount_text, console, emit, emit_json, err_console
 from arrears.domain.money import from_minor
 from arrears.kpi.forecast import AMOUNTS, WEEKS, wins
@@ -67,13 +67,15 @@ LABELS = {
 }
 
 
-def _parse(as_of: str | None, in_currency: str | None) -> tuple[date, str | None]:
+def _parse(
+    ctx: typer.Context, as_of: str | None, in_currency: str | None
+) -> tuple[date, str | None]:
     from arrears.cli.app import UserError
 
     problems: list[str] = []
-    day = date.today()
+    day = workspace_today(ctx)
     try:
-        day = parse_as_of(as_of, date.today())
+        day = parse_as_of(as_of, day)
     except ValueError as exc:
         problems.append(str(exc))
     code = parse_in_currency(in_currency, problems)
@@ -108,7 +110,7 @@ def forecast_command(
     model's days to pay, or the book's payment curve) and invoices not issued yet."""
     if ctx.invoked_subcommand is not None:
         return
-    day, code = _parse(as_of, in_currency)
+    day, code = _parse(ctx, as_of, in_currency)
     ws = workspace(ctx)
     result = cash_forecast(
         SqlUnitOfWork(store(ws)),
@@ -199,7 +201,7 @@ def backtest_command(
     the ledger says was collected in each following week: the error per week, WAPE and MAPE
     by week ahead beside the naive baseline's (the trailing 13 weeks' average), and the weeks
     ahead at which the forecast did better."""
-    day, code = _parse(as_of, in_currency)
+    day, code = _parse(ctx, as_of, in_currency)
     parent = ctx.parent.params if ctx.parent is not None else {}
     ws = workspace(ctx)
     result = backtest(

@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from arrears import config
 from arrears.cli.context import renamed
 from arrears.cli.output import Format, Wide, console, emit, emit_json
 from arrears.demo.files import FileFormat
@@ -35,7 +36,7 @@ def _check_out(out: Path) -> None:
 
 def _parse_end(text: str | None) -> date:
     if text is None:
-        return date.today()  # the CLI's default; generate() itself always takes `end`
+        return config.default_today()  # the CLI's default; generate() always takes `end`
     try:
         return date.fromisoformat(text)
     except ValueError:

@@ -20,7 +20,7 @@ import typer
 from babel.numbers import format_decimal
 
 from arrears.cli.aging import parse_buckets, parse_in_currency
-from arrears.cli.context import cli_actor, store, workspace
+from arrears.cli.context import cli_actor, store, workspace, workspace_today
 from arrears.cli.output import Format, Wide, amount_text, console, emit
 from arrears.domain.money import from_minor
 from arrears.kpi.aging import DEFAULT_EDGES, bucket_labels
@@ -186,9 +186,9 @@ def kpi_command(
     from arrears.cli.app import UserError
 
     problems = []
-    last = first = date.today()
+    last = first = workspace_today(ctx)
     try:
-        last = parse_day(end, "--to", date.today())
+        last = parse_day(end, "--to", first)
     except ValueError as exc:
         problems.append(str(exc))
     try:
@@ -572,9 +572,9 @@ def experiments_command(
     from arrears.cli.app import UserError
 
     problems = []
-    last = first = date.today()
+    last = first = workspace_today(ctx)
     try:
-        last = parse_day(end, "--to", date.today())
+        last = parse_day(end, "--to", first)
     except ValueError as exc:
         problems.append(str(exc))
     try:

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from arrears.cli.context import cli_actor, store, workspace
+from arrears.cli.context import cli_actor, store, workspace, workspace_today
 from arrears.cli.output import Format, FormatOpt, Wide, amount_text, emit
 from arrears.config import Workspace
 from arrears.domain.money import from_minor
@@ -300,7 +300,7 @@ def monitor_command(
     from arrears.services.insight.scoring import monitor_model
     from arrears.services.uow import SqlUnitOfWork
 
-    day = _day(as_of, "--as-of") or date.today()
+    day = _day(as_of, "--as-of") or workspace_today(ctx)
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
     model = _live_model(ws)
@@ -457,7 +457,7 @@ def explain_command(
     from arrears.services.insight.scoring import score_debtor
     from arrears.services.uow import SqlUnitOfWork
 
-    day = _day(as_of, "--as-of") or date.today()
+    day = _day(as_of, "--as-of") or workspace_today(ctx)
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
     model = _live_model(ws)
@@ -554,7 +554,7 @@ def score_command(
     from arrears.services.insight.scoring import score_portfolio
     from arrears.services.uow import SqlUnitOfWork
 
-    day = _day(as_of, "--as-of") or date.today()
+    day = _day(as_of, "--as-of") or workspace_today(ctx)
     if fmt is ScoreFormat.PARQUET and output is None:
         raise UserError("--format parquet writes a file: give it with --output FILE")
     ws = workspace(ctx)
@@ -646,7 +646,7 @@ def stored_command(
     from arrears.services.insight.scoring import stored_scores
     from arrears.services.uow import SqlUnitOfWork
 
-    day = _day(as_of, "--as-of") or date.today()
+    day = _day(as_of, "--as-of") or workspace_today(ctx)
     ws = workspace(ctx)
     code = portfolio or ws.get("portfolio")
     frame = stored_scores(

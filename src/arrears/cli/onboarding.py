@@ -69,7 +69,7 @@ def approve_waiting_command(
 
     ws, _, compiled, code = _setup(ctx, None, policy, portfolio)
     try:
-        day = date.today() if on is None else date.fromisoformat(on)
+        day = ws.today() if on is None else date.fromisoformat(on)
     except ValueError:
         raise UserError(f"--on {on!r} is not a date; write it as YYYY-MM-DD") from None
     given = collection.approve_waiting(

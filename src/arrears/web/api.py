@@ -18,13 +18,13 @@ import json
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from arrears import config
 from arrears.domain.actor import Actor
 from arrears.domain.ledger import Payment
 from arrears.domain.money import Money, from_minor
@@ -88,11 +88,10 @@ router = APIRouter(prefix=PREFIX, tags=["api"])
 
 
 def _today(s: Site) -> date:
-    zone = s.workspace.get("timezone") if s.workspace is not None else "UTC"
-    try:
-        return s.clock().astimezone(ZoneInfo(zone)).date()
-    except (KeyError, ValueError):
-        return s.clock().date()
+    """The workspace's day at the site's clock (the one rule the CLI uses too)."""
+    if s.workspace is not None:
+        return s.workspace.today(s.clock())
+    return config.today_in("UTC", s.clock())
 
 
 def _plain(value: object) -> str | int | float | bool | None:

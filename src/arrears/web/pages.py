@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
-from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import APIRouter, FastAPI, Request
@@ -28,6 +27,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
+from arrears import config
 from arrears.domain.actor import Actor, Role
 from arrears.domain.errors import ArrearsError, NotAllowed, NotFound
 from arrears.domain.money import from_minor
@@ -152,11 +152,10 @@ async def _checked_form(visit: Visit) -> dict[str, str]:
 
 
 def _today(s: Site) -> date:
-    zone = s.workspace.get("timezone") if s.workspace is not None else "UTC"
-    try:
-        return s.clock().astimezone(ZoneInfo(zone)).date()
-    except (KeyError, ValueError):
-        return s.clock().date()
+    """The workspace's day at the site's clock (the one rule the CLI uses too)."""
+    if s.workspace is not None:
+        return s.workspace.today(s.clock())
+    return config.today_in("UTC", s.clock())
 
 
 def _safe_next(target: str) -> str:
